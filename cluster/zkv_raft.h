@@ -1,0 +1,123 @@
+// The Raft core: pure and deterministic. Inputs are messages, ticks and proposals; outputs are
+// collected in a "ready" batch: state to persist, messages to send after persisting, entries
+// and snapshots to apply (etcd raft's Ready; cowsql/raft's step). No sockets, no clock, no
+// rand(), no disk: time is zkv_raft_tick, randomness a seeded PRNG, storage the caller's job.
+//
+// The caller's loop, after any input:
+//     while (zkv_raft_has_ready (r)) {
+//         zkv_raft_ready (r, &rd);
+//         persist rd (snapshot, compact, truncate, append, hard state) and sync;
+//         send rd.msgs; apply rd's snapshot (if apply_snapshot) and rd.committed in order;
+//         zkv_raft_advance (r, &rd);
+//     }
+#ifndef ZKV_RAFT_H
+#define ZKV_RAFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zkv_logstore.h"
+#include "zkv_msg.h"
+
+typedef struct zkv_raft zkv_raft_t;
+
+typedef enum {
+    ZKV_ROLE_FOLLOWER = 0,
+    ZKV_ROLE_PRE_CANDIDATE = 1,  // running a PreVote round, term not raised (§9.6)
+    ZKV_ROLE_CANDIDATE = 2,
+    ZKV_ROLE_LEADER = 3,
+} zkv_role_t;
+
+typedef struct {
+    uint64_t group;                 // replication group id, stamped on every message
+    uint64_t id;                    // this node's id (non-zero)
+    const uint64_t *voters;         // every member's id, this node included (copied)
+    size_t n_voters;                // number of members
+    uint32_t election_ticks;        // election timeout is drawn from [this, 2 * this)
+    uint32_t heartbeat_ticks;       // leader heartbeat period
+    bool pre_vote;                  // run PreVote before raising the term
+    bool check_quorum;              // leader steps down without a quorum for an election timeout
+    uint32_t max_entries_per_msg;   // batching: entries in one AppendEntries
+    size_t max_bytes_per_msg;       // batching: entry payload bytes in one AppendEntries
+    uint32_t max_inflight_msgs;     // pipelining: unacknowledged AppendEntries per follower
+    size_t snapshot_chunk_bytes;    // InstallSnapshot chunk size
+    uint64_t seed;                  // seeds the PRNG behind election timeouts
+    uint64_t applied;               // index the state machine durably applied before boot
+} zkv_raft_config_t;
+
+// Sensible defaults (election 10 ticks, heartbeat 1 tick, pre_vote and check_quorum on, ...);
+// the caller still sets group, id, voters and seed.
+void zkv_raft_config_defaults (zkv_raft_config_t *cfg);
+
+// One batch of work for the caller. Pointers stay valid until zkv_raft_advance.
+typedef struct {
+    // 1. Persist, in this order, then sync.
+    bool has_snapshot;               // save this snapshot (taken here or received)
+    zkv_snapshot_meta_t snapshot;    // what it covers
+    const uint8_t *snapshot_data;    // its bytes
+    size_t snapshot_len;             // their number
+    uint64_t compact_to;             // then drop stored entries <= this (0: none)
+    uint64_t truncate_from;          // then drop stored entries >= this (0: none)
+    const zkv_entry_t *entries;      // then append these
+    size_t n_entries;                // their number
+    bool has_hard_state;             // then save hard_state
+    zkv_hard_state_t hard_state;     // term, vote, commit
+    // 2. After the sync, send.
+    const zkv_msg_t *msgs;           // messages to other nodes
+    size_t n_msgs;                   // their number
+    // 3. Then apply: the snapshot first (if apply_snapshot), then committed entries in order.
+    bool apply_snapshot;             // the snapshot above came from the leader: load it
+    const zkv_entry_t *committed;    // newly committed entries, ascending, contiguous
+    size_t n_committed;              // their number
+} zkv_raft_ready_t;
+
+typedef struct {
+    uint64_t id;              // this node
+    zkv_role_t role;          // current role
+    uint64_t term;            // current term
+    uint64_t vote;            // vote in this term, 0 for none
+    uint64_t leader;          // known leader of this term, 0 for none
+    uint64_t commit;          // commit index
+    uint64_t applied;         // last index handed out for applying
+    uint64_t first_index;     // first index held in the log (snapshot_index + 1)
+    uint64_t last_index;      // last index in the log
+    uint64_t last_term;       // term of last_index
+    uint64_t stable_index;    // last index known to be persisted
+    uint64_t snapshot_index;  // last index covered by the snapshot, 0 for none
+    uint64_t snapshot_term;   // its term
+    size_t log_bytes;         // payload bytes held in the log
+} zkv_raft_status_t;
+
+// Boots from a group's durable state (NULL for a fresh node). Returns NULL on a bad config.
+zkv_raft_t *zkv_raft_new (const zkv_raft_config_t *cfg, const zkv_logstore_state_t *boot);
+void zkv_raft_destroy (zkv_raft_t **self_p);
+
+// One unit of logical time.
+void zkv_raft_tick (zkv_raft_t *self);
+// Handles one message addressed to this node (copies what it keeps). Returns 0, or a negative
+// code for a message that is not for this group or node (it is ignored).
+int zkv_raft_step (zkv_raft_t *self, const zkv_msg_t *msg);
+// Appends a command to the leader's log. ZKV_ENOTLEADER on a non-leader.
+int zkv_raft_propose (zkv_raft_t *self, const uint8_t *data, size_t len, uint64_t *index_p,
+                      uint64_t *term_p);
+// The state machine's state through index (<= applied) is data: compact the log up to it.
+int zkv_raft_snapshot (zkv_raft_t *self, uint64_t index, const uint8_t *data, size_t len);
+
+bool zkv_raft_has_ready (zkv_raft_t *self);
+void zkv_raft_ready (zkv_raft_t *self, zkv_raft_ready_t *rd);
+// Everything in rd was persisted, sent and applied.
+void zkv_raft_advance (zkv_raft_t *self, const zkv_raft_ready_t *rd);
+
+void zkv_raft_status (const zkv_raft_t *self, zkv_raft_status_t *status);
+// Term of the entry at index (the snapshot's term at snapshot_index). ZKV_ECOMPACTED below
+// the snapshot, ZKV_EUNAVAILABLE past the last index.
+int zkv_raft_term_at (const zkv_raft_t *self, uint64_t index, uint64_t *term_p);
+// The entry at index, or NULL if it is not in the log.
+const zkv_entry_t *zkv_raft_entry_at (const zkv_raft_t *self, uint64_t index);
+// The snapshot the node holds (NULL, 0 when none).
+const uint8_t *zkv_raft_snapshot_data (const zkv_raft_t *self, size_t *len_p);
+
+const char *zkv_role_name (zkv_role_t role);
+
+#endif
