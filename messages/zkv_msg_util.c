@@ -1,0 +1,212 @@
+// Message memory management expanded from the table: names, free, deep copy, size.
+#include "zkv_msg.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *
+s_alloc (size_t size)
+{
+    void *p = malloc (size ? size : 1);
+    if (!p)
+        abort ();  // out of memory aborts (STYLE.md)
+    return p;
+}
+
+const char *
+zkv_msg_name (zkv_msg_type_t type)
+{
+    switch (type) {
+#define S_NAME(id, name, NAME, fields)                                                     \
+    case ZKV_MSG_##NAME:                                                                   \
+        return #name;
+        ZKV_MSG_TABLE (S_NAME)
+#undef S_NAME
+    default:
+        return "unknown";
+    }
+}
+
+bool
+zkv_msg_type_valid (int type)
+{
+    switch (type) {
+#define S_VALID(id, name, NAME, fields) case id:
+        ZKV_MSG_TABLE (S_VALID)
+#undef S_VALID
+        return true;
+    default:
+        return false;
+    }
+}
+
+void
+zkv_bytes_set (zkv_bytes_t *dst, const void *data, size_t len)
+{
+    dst->len = len;
+    dst->data = NULL;
+    if (len) {
+        dst->data = s_alloc (len);
+        memcpy (dst->data, data, len);
+    }
+}
+
+void
+zkv_bytes_free (zkv_bytes_t *bytes)
+{
+    free (bytes->data);
+    bytes->data = NULL;
+    bytes->len = 0;
+}
+
+void
+zkv_entry_copy (const zkv_entry_t *src, zkv_entry_t *dst)
+{
+    dst->term = src->term;
+    dst->index = src->index;
+    dst->type = src->type;
+    zkv_bytes_set (&dst->data, src->data.data, src->data.len);
+}
+
+void
+zkv_entry_free (zkv_entry_t *entry)
+{
+    zkv_bytes_free (&entry->data);
+}
+
+// Per field type: free, copy and size of one field.
+static void
+s_free_U64 (uint64_t *v)
+{
+    (void) v;
+}
+static void
+s_free_BOOL (bool *v)
+{
+    (void) v;
+}
+static void
+s_free_BYTES (zkv_bytes_t *v)
+{
+    zkv_bytes_free (v);
+}
+static void
+s_free_ENTRIES (zkv_entries_t *v)
+{
+    for (size_t i = 0; i < v->count; i++)
+        zkv_entry_free (&v->items[i]);
+    free (v->items);
+    v->items = NULL;
+    v->count = 0;
+}
+
+static void
+s_copy_U64 (const uint64_t *src, uint64_t *dst)
+{
+    *dst = *src;
+}
+static void
+s_copy_BOOL (const bool *src, bool *dst)
+{
+    *dst = *src;
+}
+static void
+s_copy_BYTES (const zkv_bytes_t *src, zkv_bytes_t *dst)
+{
+    zkv_bytes_set (dst, src->data, src->len);
+}
+static void
+s_copy_ENTRIES (const zkv_entries_t *src, zkv_entries_t *dst)
+{
+    dst->count = src->count;
+    dst->items = src->count ? s_alloc (src->count * sizeof (zkv_entry_t)) : NULL;
+    for (size_t i = 0; i < src->count; i++)
+        zkv_entry_copy (&src->items[i], &dst->items[i]);
+}
+
+static size_t
+s_size_U64 (const uint64_t *v)
+{
+    (void) v;
+    return 8;
+}
+static size_t
+s_size_BOOL (const bool *v)
+{
+    (void) v;
+    return 1;
+}
+static size_t
+s_size_BYTES (const zkv_bytes_t *v)
+{
+    return 4 + v->len;
+}
+static size_t
+s_size_ENTRIES (const zkv_entries_t *v)
+{
+    size_t size = 4;
+    for (size_t i = 0; i < v->count; i++)
+        size += 8 + 8 + 1 + 4 + v->items[i].data.len;
+    return size;
+}
+
+void
+zkv_msg_free (zkv_msg_t *msg)
+{
+    switch (msg->type) {
+#define S_FIELD(type, field, doc) s_free_##type (&m->field);
+#define S_CASE(id, name, NAME, fields)                                                     \
+    case ZKV_MSG_##NAME: {                                                                 \
+        zkv_##name##_t *m = &msg->u.name;                                                  \
+        fields (S_FIELD) break;                                                            \
+    }
+        ZKV_MSG_TABLE (S_CASE)
+#undef S_CASE
+#undef S_FIELD
+    default:
+        break;
+    }
+    memset (msg, 0, sizeof *msg);
+}
+
+void
+zkv_msg_clone (const zkv_msg_t *src, zkv_msg_t *dst)
+{
+    memset (dst, 0, sizeof *dst);
+    dst->type = src->type;
+    switch (src->type) {
+#define S_FIELD(type, field, doc) s_copy_##type (&s->field, &d->field);
+#define S_CASE(id, name, NAME, fields)                                                     \
+    case ZKV_MSG_##NAME: {                                                                 \
+        const zkv_##name##_t *s = &src->u.name;                                            \
+        zkv_##name##_t *d = &dst->u.name;                                                  \
+        fields (S_FIELD) break;                                                            \
+    }
+        ZKV_MSG_TABLE (S_CASE)
+#undef S_CASE
+#undef S_FIELD
+    default:
+        break;
+    }
+}
+
+size_t
+zkv_msg_size (const zkv_msg_t *msg)
+{
+    size_t size = 4;  // version and type
+    switch (msg->type) {
+#define S_FIELD(type, field, doc) size += s_size_##type (&m->field);
+#define S_CASE(id, name, NAME, fields)                                                     \
+    case ZKV_MSG_##NAME: {                                                                 \
+        const zkv_##name##_t *m = &msg->u.name;                                            \
+        fields (S_FIELD) break;                                                            \
+    }
+        ZKV_MSG_TABLE (S_CASE)
+#undef S_CASE
+#undef S_FIELD
+    default:
+        break;
+    }
+    return size;
+}
