@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# zkv developer entry point: installs what is missing, builds, and runs the main job or the tests.
+#
+#   tools/dev.sh run     build and run the main job (the simulated 5-node Raft group under faults)
+#   tools/dev.sh test    build (plain and with ASan+UBSan) and run the unit and simulation tests
+#   tools/dev.sh build   build only
+#   tools/dev.sh deps    install missing Debian packages only
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${ZKV_BUILD_DIR:-$ROOT/build}
+ASAN_BUILD=${ZKV_ASAN_BUILD_DIR:-$ROOT/build-asan}
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+# Debian 12 packages the build and the tests need.
+PACKAGES=(build-essential cmake pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libleveldb-dev)
+
+s_as_root () {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+s_deps () {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "zkv: installing ${missing[*]}"
+        s_as_root apt-get update -qq
+        s_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+s_build () {  # s_build DIR [cmake options...]
+    local dir=$1
+    shift
+    cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+    cmake --build "$dir" -j "$JOBS"
+}
+
+case "${1:-}" in
+deps)
+    s_deps
+    ;;
+build)
+    s_deps
+    s_build "$BUILD"
+    ;;
+run)
+    s_deps
+    s_build "$BUILD"
+    shift
+    exec "$BUILD/tests/sim/zkv-sim" demo "$@"
+    ;;
+test)
+    s_deps
+    s_build "$BUILD"
+    s_build "$ASAN_BUILD" -DZKV_SANITIZE=ON
+    echo "== tests (plain build) =="
+    (cd "$BUILD" && ctest --output-on-failure -j "$JOBS" -LE 'fuzz|soak')
+    echo "== unit and simulation tests under AddressSanitizer + UndefinedBehaviorSanitizer =="
+    (cd "$ASAN_BUILD" && ctest --output-on-failure -j "$JOBS" -L 'unit|sim')
+    ;;
+*)
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
