@@ -1,0 +1,169 @@
+// The deterministic simulator's world: N Raft nodes, their memstores and state machines, a
+// seeded network and an event queue in simulated time. One thread; same seed, same run.
+//
+// Nodes are numbered 0..n-1 here (Raft id = index + 1). Every step (one event) is followed by
+// the safety checks of sim_check.c; a violation (or sim_fail) prints the seed, what failed and
+// the last trace events, then leaves through the guard set by sim_guard (or exits 1).
+//
+// Messages in flight: a message is dropped if, at delivery time, its destination is down or the
+// link from its sender to its destination is cut. A message whose sender crashed after sending
+// it is still delivered (it was on the wire). A message sent to node X before X crashed and
+// restarted IS delivered to the new incarnation if X is up again when it arrives: a real
+// network can do that too (a queued ZeroMQ message outlives a peer's restart), and it is the
+// harsher choice.
+#ifndef ZKV_SIM_H
+#define ZKV_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zkv_raft.h"
+#include "zkv_rng.h"
+
+#define SIM_MAX_NODES 9
+#define SIM_MS        1000ULL    // microseconds in a millisecond
+#define SIM_SEC       1000000ULL // microseconds in a second
+
+typedef struct sim sim_t;
+
+// Network behaviour while "unreliable" / "long reordering" are on. All chances are per mille.
+typedef struct {
+    uint32_t delay_min_us;       // reliable network: delay range of every message
+    uint32_t delay_max_us;       //
+    uint32_t unrel_drop_pm;      // unreliable: chance a message is dropped
+    uint32_t unrel_dup_pm;       // unreliable: chance a message is delivered twice
+    uint32_t unrel_delay_max_us; // unreliable: extra delay drawn from [0, this]
+    uint32_t long_pm;            // long reordering: chance a message gets a long delay
+    uint32_t long_min_us;        // long delay range
+    uint32_t long_max_us;        //
+} sim_net_config_t;
+
+typedef struct {
+    uint64_t seed;            // everything random derives from it
+    int n_nodes;              // 1..SIM_MAX_NODES
+    uint32_t tick_us;         // one Raft tick (10 ms)
+    uint32_t election_ticks;  // 30: election timeout 300-600 ms
+    uint32_t heartbeat_ticks; // 10: heartbeat every 100 ms
+    uint64_t snapshot_every;  // state machine snapshots every K applied entries, 0 never
+    bool unreliable;          // start with an unreliable network
+    bool trace;               // print every trace event as it happens (stdout)
+    bool narrate;             // print human lines for notable events (demo)
+    sim_net_config_t net;     // network parameters
+} sim_config_t;
+
+// Fills the defaults above (seed 1, 3 nodes, no snapshots, reliable network).
+void sim_config_defaults (sim_config_t *cfg);
+
+sim_t *sim_new (const sim_config_t *cfg);
+void sim_destroy (sim_t **self_p);
+
+// --- running -------------------------------------------------------------------------------
+
+// Runs sim_fn under a failure guard: returns 0 if it returned normally, -1 if any check or
+// sim_fail failed inside it (the failure was already printed). Guards do not nest.
+int sim_guard (sim_t *self, void (*sim_fn) (sim_t *self, void *arg), void *arg);
+// Reports a failure (scenario assertion): prints seed, message and trace tail, leaves through
+// the guard (or exits 1 without one).
+void sim_fail (sim_t *self, const char *fmt, ...) __attribute__ ((noreturn, format (printf, 2, 3)));
+bool sim_failed (sim_t *self);
+
+uint64_t sim_now (sim_t *self); // simulated time in microseconds
+uint64_t sim_seed (sim_t *self);
+int sim_n (sim_t *self);          // number of nodes
+zkv_rng_t *sim_rng (sim_t *self); // the world's PRNG, for scenarios' random choices
+// Runs one event. False if the queue is empty (never: ticks keep it full).
+bool sim_step (sim_t *self);
+// Runs every event up to and including simulated time now + us.
+void sim_run_for (sim_t *self, uint64_t us);
+// Runs events until pred returns true (checked before each step) or until simulated time
+// reaches deadline (absolute). Returns pred's final answer.
+bool sim_run_until (sim_t *self, uint64_t deadline, bool (*pred) (sim_t *self, void *arg),
+                    void *arg);
+
+// Schedules fn (self, arg) at absolute simulated time at (a fault schedule, a client).
+void sim_at (sim_t *self, uint64_t at, void (*fn) (sim_t *self, void *arg), void *arg);
+
+// --- nodes ---------------------------------------------------------------------------------
+
+bool sim_is_up (sim_t *self, int node);
+// The node's Raft core, NULL while it is down.
+zkv_raft_t *sim_raft (sim_t *self, int node);
+// Status of an up node; false (status zeroed) when it is down.
+bool sim_status (sim_t *self, int node, zkv_raft_status_t *status);
+// Proposes a command at node (then runs its ready loop at once). 0, ZKV_ENOTLEADER, or
+// ZKV_ESTOPPED when the node is down.
+int sim_propose (sim_t *self, int node, const void *data, size_t len, uint64_t *index_p,
+                 uint64_t *term_p);
+// Crashes node: unsynced writes are lost (torn: a prefix survives, last entry maybe torn), the
+// core and the state machine are destroyed. Links are left as they are. No-op if down.
+void sim_crash (sim_t *self, int node, bool torn);
+// Crashes node in the middle of its next persist: that ready's writes are made but not
+// synced, then the crash happens (torn or not) before any message of it is sent.
+void sim_crash_mid_write (sim_t *self, int node, bool torn);
+// Restarts a down node from its memstore (a new incarnation). No-op if up.
+void sim_restart (sim_t *self, int node);
+uint64_t sim_incarnation (sim_t *self, int node);
+// Durable bytes in node's memstore (entries + snapshot): the lab's LogSize.
+size_t sim_durable_bytes (sim_t *self, int node);
+
+// --- the state machine ---------------------------------------------------------------------
+
+// Last index node's state machine applied (0 when down).
+uint64_t sim_applied (sim_t *self, int node);
+// True if node (up) has applied index; then *hash_p is the hash of that entry (type + data).
+bool sim_applied_hash (sim_t *self, int node, uint64_t index, uint64_t *hash_p);
+// The committed entry at index as first applied by any node: false if none yet. data is NULL
+// for a no-op entry. Pointers stay valid until sim_destroy.
+bool sim_committed (sim_t *self, uint64_t index, const uint8_t **data_p, size_t *len_p,
+                    uint8_t *type_p);
+uint64_t sim_max_committed (sim_t *self); // highest index any node applied
+uint64_t sim_entry_hash (uint8_t type, const void *data, size_t len);
+
+// --- the network ---------------------------------------------------------------------------
+
+// The lab's connect/disconnect: every link to and from node.
+void sim_connect (sim_t *self, int node);
+void sim_disconnect (sim_t *self, int node);
+bool sim_is_connected (sim_t *self, int node); // connect() state, as in the lab
+// One directed link.
+void sim_link (sim_t *self, int from, int to, bool up);
+// Partition: nodes with equal group[i] talk, others not (group has n entries).
+void sim_partition (sim_t *self, const int *group);
+// Every link up.
+void sim_heal (sim_t *self);
+void sim_set_unreliable (sim_t *self, bool on);
+void sim_set_long_reordering (sim_t *self, bool on);
+
+// --- counters ------------------------------------------------------------------------------
+
+typedef struct {
+    uint64_t msgs_sent;           // every message handed to the network
+    uint64_t bytes_sent;          // their encoded bytes
+    uint64_t rpcs_sent;           // requests only (vote, append, snapshot): the lab's RPC count
+    uint64_t rpc_bytes_sent;      // their encoded bytes: the lab's bytesTotal
+    uint64_t msgs_dropped;        // lost: unreliable, cut link, destination down
+    uint64_t msgs_duplicated;     // delivered twice
+    uint64_t msgs_delivered;      // handed to a core
+    uint64_t elections;           // distinct (term, leader) observed
+    uint64_t max_term;            // highest term any node reached
+    uint64_t crashes;             // crashes injected
+    uint64_t restarts;            // restarts
+    uint64_t snapshots;           // snapshots taken by state machines
+    uint64_t snapshots_installed; // snapshots applied from a leader
+    uint64_t checks;              // invariant checks run
+    uint64_t events;              // events stepped
+} sim_counters_t;
+
+void sim_counters (sim_t *self, sim_counters_t *out);
+// FNV-1a hash of every trace event so far.
+uint64_t sim_trace_hash (sim_t *self);
+// Prints a human line with the simulated timestamp when narrate is on (demo).
+void sim_narrate (sim_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+// Records a scenario-level event in the trace (hash and ring): kind is a short word.
+void sim_note (sim_t *self, const char *kind, int node, uint64_t a, uint64_t b);
+
+// End-of-run checks: everything committed is durable on a majority. Fails like a violation.
+void sim_check_final (sim_t *self);
+
+#endif
