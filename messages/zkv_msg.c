@@ -59,27 +59,34 @@ s_check_pack (int rc)
         abort ();
 }
 
-// Validates one field before packing, so we never emit what the decoder would refuse.
+// Validates one field before packing, so we never emit what the decoder would refuse. *payload
+// sums the byte strings so far: a message whose payload alone passes ZKV_MSG_MAX_BYTES is refused
+// before a buffer of that size is built.
 static int
-s_check_U64 (const uint64_t *v)
+s_check_U64 (const uint64_t *v, size_t *payload)
 {
     (void)v;
+    (void)payload;
     return 0;
 }
 static int
-s_check_BOOL (const bool *v)
+s_check_BOOL (const bool *v, size_t *payload)
 {
     (void)v;
+    (void)payload;
     return 0;
 }
 static int
-s_check_BYTES (const zkv_bytes_t *v)
+s_check_BYTES (const zkv_bytes_t *v, size_t *payload)
 {
     assert (v->data || v->len == 0); // our own structs: a length without data is a bug
-    return v->len > ZKV_MSG_MAX_FIELD_BYTES ? ZKV_ETOOBIG : 0;
+    if (v->len > ZKV_MSG_MAX_FIELD_BYTES)
+        return ZKV_ETOOBIG;
+    *payload += v->len; // cannot wrap: each step adds at most 32 MiB to at most 64 MiB
+    return *payload > ZKV_MSG_MAX_BYTES ? ZKV_ETOOBIG : 0;
 }
 static int
-s_check_ENTRIES (const zkv_entries_t *v)
+s_check_ENTRIES (const zkv_entries_t *v, size_t *payload)
 {
     assert (v->items || v->count == 0);
     if (v->count > ZKV_MSG_MAX_ENTRIES)
@@ -88,7 +95,7 @@ s_check_ENTRIES (const zkv_entries_t *v)
         const zkv_entry_t *e = &v->items[i];
         if (!s_entry_type_known ((zkv_entry_type_t)e->type))
             return ZKV_EINVAL;
-        int rc = s_check_BYTES (&e->data);
+        int rc = s_check_BYTES (&e->data, payload);
         if (rc)
             return rc;
     }
@@ -138,10 +145,11 @@ zkv_msg_encode (const zkv_msg_t *msg, uint8_t **buf_p, size_t *len_p)
 
     // First pass: check every field, so a refused message costs no buffer.
     int rc = ZKV_ETYPE;
+    size_t payload = 0;
     switch (msg->type) {
 #define S_FIELD(type, field, doc)                                                                  \
     if (rc == 0)                                                                                   \
-        rc = s_check_##type (&m->field);
+        rc = s_check_##type (&m->field, &payload);
 #define S_CASE(id, name, NAME, fields)                                                             \
     case ZKV_MSG_##NAME: {                                                                         \
         const zkv_##name##_t *m = &msg->u.name;                                                    \
@@ -368,6 +376,8 @@ zkv_msg_decode (const uint8_t *buf, size_t len, zkv_msg_t *msg)
         return ZKV_ETOOBIG;
     if (!buf && len)
         return ZKV_EINVAL;
+    if (len == 0)
+        return ZKV_ETRUNC; // and buf may be NULL, where even buf + 0 is undefined
     s_cursor_t cur = {buf, buf + len};
     s_cursor_t *c = &cur;
 

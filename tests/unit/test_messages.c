@@ -757,6 +757,15 @@ test_size_limits (void)
     CHECK_EQ_U64 (out.u.install_snapshot.data.len, ZKV_MSG_MAX_FIELD_BYTES);
     zkv_msg_free (&out);
     free (enc);
+    // Entries under the field limit whose sum passes the message limit: refused up front.
+    zkv_entry_t fat[3];
+    for (int i = 0; i < 3; i++)
+        fat[i] = (zkv_entry_t){
+            .term = 1, .index = (uint64_t)i + 1, .data = {buf, ZKV_MSG_MAX_FIELD_BYTES}};
+    msg = (zkv_msg_t){.type = ZKV_MSG_APPEND_ENTRIES};
+    msg.u.append_entries.entries = (zkv_entries_t){fat, 3};
+    CHECK_EQ_U64 (zkv_msg_encode (&msg, &enc, &len), ZKV_ETOOBIG);
+    CHECK (enc == NULL && len == 0);
     free (buf);
 
     zkv_entry_t bad = {.term = 1, .index = 1, .type = 9};
