@@ -46,6 +46,7 @@ typedef struct {
 typedef struct {
     zkv_entry_t entry; // as stored (torn: payload cut short or term flipped)
     uint32_t crc;      // CRC-32C of the entry as it was written
+    bool torn;         // the crash tore it (bookkeeping only: load finds it by its CRC)
 } s_slot_t;
 
 // One group: its durable state and the view of its log once the queue is synced.
@@ -198,9 +199,11 @@ s_log_append (s_group_t *group, const zkv_entry_t *entries, size_t n, bool torn)
         s_slot_t *slot = &group->log[group->n_log++];
         zkv_entry_copy (&entries[i], &slot->entry);
         slot->crc = s_entry_crc (&entries[i]);
+        slot->torn = false;
     }
     if (torn) {
         // Half the payload reached the medium; with no payload, a header bit is wrong
+        group->log[group->n_log - 1].torn = true;
         zkv_entry_t *last = &group->log[group->n_log - 1].entry;
         if (last->data.len)
             last->data.len /= 2;
@@ -220,12 +223,16 @@ s_log_valid (const s_group_t *group)
     return n;
 }
 
-// The view a booting node would see: the durable log up to its first bad entry.
+// The view a booting node would see: the durable log without its torn entry. Only the last
+// entry can be torn (later writes start at or before it), so no checksum is needed here and
+// a sync costs nothing per stored entry.
 static void
 s_view_from_durable (const s_group_t *group, zkv_logview_t *view)
 {
+    size_t intact =
+        group->n_log && group->log[group->n_log - 1].torn ? group->n_log - 1 : group->n_log;
     view->first = group->first;
-    view->last = group->first + s_log_valid (group) - 1;
+    view->last = group->first + intact - 1;
     view->snap_index = group->snap.index;
 }
 
