@@ -1,0 +1,169 @@
+// Private to the Raft core: the node's state and the functions its files share.
+#ifndef ZKV_RAFT_INT_H
+#define ZKV_RAFT_INT_H
+
+#include "zkv_raft.h"
+#include "zkv_rng.h"
+
+// --- the in-memory log (zkv_raft_log.c) -----------------------------------------------------
+
+// Entries offset+1 .. offset+count, the part before offset being covered by a snapshot (§7).
+typedef struct {
+    zkv_entry_t *items;   // heap array; live entries are items[start .. start+count)
+    size_t start;         // first live slot
+    size_t count;         // live entries
+    size_t cap;           // allocated slots
+    uint64_t offset;      // snapshot index: items[start].index == offset + 1
+    uint64_t offset_term; // term of offset (the snapshot's term), 0 when offset is 0
+    uint64_t stable;      // entries <= stable are durable with the caller (offset <= stable)
+    size_t bytes;         // payload bytes held
+} zkv_raft_log_t;
+
+void zkv_raft_log_init (zkv_raft_log_t *log, uint64_t offset, uint64_t offset_term);
+void zkv_raft_log_free (zkv_raft_log_t *log);
+uint64_t zkv_raft_log_last_index (const zkv_raft_log_t *log);
+uint64_t zkv_raft_log_last_term (const zkv_raft_log_t *log);
+// Term at index: 0 and *term_p, ZKV_ECOMPACTED below offset, ZKV_EUNAVAILABLE past the end.
+int zkv_raft_log_term (const zkv_raft_log_t *log, uint64_t index, uint64_t *term_p);
+// Term at index, or 0 when the index is not held (compacted or past the end).
+uint64_t zkv_raft_log_term_or0 (const zkv_raft_log_t *log, uint64_t index);
+const zkv_entry_t *zkv_raft_log_entry (const zkv_raft_log_t *log, uint64_t index);
+// Appends a copy of entry, whose index must be last + 1.
+void zkv_raft_log_append (zkv_raft_log_t *log, const zkv_entry_t *entry);
+// Drops entries >= from (offset < from <= last); stable follows.
+void zkv_raft_log_truncate (zkv_raft_log_t *log, uint64_t from);
+// Drops entries <= upto (offset < upto <= last); offset becomes upto.
+void zkv_raft_log_compact (zkv_raft_log_t *log, uint64_t upto);
+// Drops everything: the log restarts empty after (index, term).
+void zkv_raft_log_reset (zkv_raft_log_t *log, uint64_t index, uint64_t term);
+// Last index <= upto holding term, 0 if the log (after offset) has none.
+uint64_t zkv_raft_log_last_of_term (const zkv_raft_log_t *log, uint64_t term, uint64_t upto);
+// First index of the run of entries sharing the term of index (index held, > offset).
+uint64_t zkv_raft_log_first_of_term (const zkv_raft_log_t *log, uint64_t index);
+// True if a log ending at (last_index, last_term) is at least as up to date as ours (§5.4.1).
+bool zkv_raft_log_up_to_date (const zkv_raft_log_t *log, uint64_t last_index, uint64_t last_term);
+
+// --- per-follower replication progress (leader only) ----------------------------------------
+
+typedef enum {
+    ZKV_PR_PROBE = 0,     // one AppendEntries in flight until we learn where the logs match
+    ZKV_PR_REPLICATE = 1, // pipelining up to max_inflight_msgs with an optimistic next
+    ZKV_PR_SNAPSHOT = 2,  // streaming InstallSnapshot, one chunk in flight
+} zkv_pr_state_t;
+
+// A snapshot the leader streams: shared by the node and its transfers, freed by the last one.
+typedef struct {
+    int refs;                 // holders
+    zkv_snapshot_meta_t meta; // what it covers
+    zkv_bytes_t data;         // its bytes
+} zkv_raft_snap_t;
+
+typedef struct {
+    uint64_t id;           // follower id
+    zkv_pr_state_t state;  // probe, replicate or snapshot
+    uint64_t match;        // highest index known to match ours (Figure 2 matchIndex)
+    uint64_t next;         // next index to send (Figure 2 nextIndex)
+    bool probe_sent;       // PROBE: an AppendEntries is in flight
+    bool recent_active;    // heard from in this CheckQuorum round (§6.2)
+    uint64_t *inflight;    // REPLICATE: last index of each unacknowledged AppendEntries (ring)
+    size_t inflight_head;  // oldest slot
+    size_t inflight_count; // used slots
+    uint32_t stall;        // REPLICATE: heartbeats with messages in flight and no progress
+    zkv_raft_snap_t *snap; // SNAPSHOT: the snapshot being sent (a reference)
+    uint64_t snap_offset;  // SNAPSHOT: offset of the chunk in flight
+    uint64_t snap_end;     // SNAPSHOT: end of the chunk in flight
+    uint64_t snap_hint;    // SNAPSHOT: offset the follower asked for out of turn, + 1 (0 none)
+    uint32_t snap_wait;    // SNAPSHOT: ticks since the chunk was sent
+} zkv_raft_progress_t;
+
+// --- the node -------------------------------------------------------------------------------
+
+struct zkv_raft {
+    zkv_raft_config_t cfg;      // configuration (cfg.voters points to voters below)
+    uint64_t *voters;           // own copy of the member ids
+    zkv_rng_t rng;              // election timeout randomness
+    zkv_role_t role;            // follower, pre-candidate, candidate or leader
+    uint64_t term;              // current term (Figure 2)
+    uint64_t vote;              // votedFor in term, 0 for none (Figure 2)
+    uint64_t leader;            // leader of this term when known
+    uint64_t commit;            // commit index
+    uint64_t applied;           // last index handed out for applying
+    zkv_raft_log_t log;         // the log
+    uint32_t election_elapsed;  // ticks since the timer reset (leader: since the quorum check)
+    uint32_t heartbeat_elapsed; // leader: ticks since the last heartbeat
+    uint32_t timeout;           // randomized election timeout in [election, 2 * election)
+    uint8_t *votes;             // per voter: 0 unknown, 1 granted, 2 rejected
+    zkv_raft_progress_t *prs;   // per voter progress (leader), own slot unused
+    zkv_raft_snap_t *snap;      // the snapshot held, NULL for none
+
+    // Incoming InstallSnapshot transfer (follower), keyed by (index, term).
+    uint64_t in_index;  // snapshot being received, 0 for none
+    uint64_t in_term;   // its term
+    uint64_t in_total;  // announced size
+    zkv_bytes_t in_buf; // bytes received so far (data grown as chunks come; len is the fill)
+    size_t in_cap;      // allocated bytes of in_buf.data
+
+    // Work waiting for the next ready.
+    zkv_msg_t *outbox;        // messages to send
+    size_t n_outbox;          // their number
+    size_t cap_outbox;        // allocated
+    bool snap_pending;        // the held snapshot must be persisted
+    bool snap_apply;          // ... and loaded by the state machine (it came from a leader)
+    uint64_t compact_to;      // stored entries <= this must go (0 none)
+    uint64_t truncate_from;   // stored entries >= this must go (0 none)
+    zkv_hard_state_t prev_hs; // hard state last handed out
+
+    // The ready handed out and not yet advanced.
+    bool rd_out;               // a ready is outstanding
+    zkv_msg_t *rd_msgs;        // its messages (owned)
+    size_t n_rd_msgs;          // their number
+    zkv_entry_t *rd_entries;   // its entries to persist (owned copies)
+    size_t n_rd_entries;       // their number
+    zkv_entry_t *rd_committed; // its entries to apply (owned copies)
+    size_t n_rd_committed;     // their number
+    uint64_t rd_last;          // last index handed out to persist (clamped by truncations)
+    uint64_t rd_applied;       // last index handed out to apply
+    bool rd_has_hs;            // it carried a hard state
+    zkv_hard_state_t rd_hs;    // that hard state
+    zkv_raft_snap_t *rd_snap;  // the snapshot it carried (a reference), NULL for none
+};
+
+// zkv_raft.c
+size_t zkv_raft_quorum (const zkv_raft_t *self);
+int zkv_raft_voter_slot (const zkv_raft_t *self, uint64_t id);
+void *zkv_raft_alloc (size_t size);
+void *zkv_raft_realloc (void *p, size_t size);
+
+// zkv_raft_ready.c: the outbox.
+zkv_msg_t *zkv_raft_send (zkv_raft_t *self, zkv_msg_type_t type, uint64_t to);
+// A truncation from index that may reach entries handed to the caller.
+void zkv_raft_note_truncate (zkv_raft_t *self, uint64_t from);
+
+// zkv_raft_election.c
+void zkv_raft_become_follower (zkv_raft_t *self, uint64_t term, uint64_t leader);
+void zkv_raft_tick_election (zkv_raft_t *self);
+void zkv_raft_on_request_vote (zkv_raft_t *self, const zkv_request_vote_t *m);
+void zkv_raft_on_request_vote_reply (zkv_raft_t *self, const zkv_request_vote_reply_t *m);
+bool zkv_raft_in_lease (const zkv_raft_t *self);
+
+// zkv_raft_replication.c
+void zkv_raft_reset_progress (zkv_raft_t *self);
+void zkv_raft_free_progress (zkv_raft_t *self);
+void zkv_raft_pr_become_probe (zkv_raft_progress_t *pr, uint64_t next);
+void zkv_raft_send_append (zkv_raft_t *self, zkv_raft_progress_t *pr, bool heartbeat);
+void zkv_raft_broadcast (zkv_raft_t *self, bool heartbeat);
+void zkv_raft_on_append (zkv_raft_t *self, const zkv_append_entries_t *m);
+void zkv_raft_on_append_reply (zkv_raft_t *self, const zkv_append_entries_reply_t *m);
+bool zkv_raft_maybe_commit (zkv_raft_t *self);
+
+// zkv_raft_snapshot.c
+zkv_raft_snap_t *zkv_raft_snap_new (uint64_t index, uint64_t term, const uint8_t *data, size_t len);
+zkv_raft_snap_t *zkv_raft_snap_ref (zkv_raft_snap_t *snap);
+void zkv_raft_snap_unref (zkv_raft_snap_t **snap_p);
+void zkv_raft_pr_start_snapshot (zkv_raft_t *self, zkv_raft_progress_t *pr);
+void zkv_raft_pr_snapshot_tick (zkv_raft_t *self, zkv_raft_progress_t *pr);
+void zkv_raft_on_install_snapshot (zkv_raft_t *self, const zkv_install_snapshot_t *m);
+void zkv_raft_on_install_snapshot_reply (zkv_raft_t *self, const zkv_install_snapshot_reply_t *m);
+void zkv_raft_drop_incoming (zkv_raft_t *self);
+
+#endif

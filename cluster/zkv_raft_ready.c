@@ -1,0 +1,171 @@
+// The Raft core's output: the outbox and the Ready / Advance hand-over (etcd raft's Ready).
+//
+// Persist before send: the hard state and the entries a message depends on (a vote, an
+// append acknowledgement) travel in the same ready as that message, and the caller persists
+// before it sends.
+#include "zkv_raft_int.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+zkv_msg_t *
+zkv_raft_send (zkv_raft_t *self, zkv_msg_type_t type, uint64_t to)
+{
+    assert (to != self->cfg.id);
+    if (self->n_outbox == self->cap_outbox) {
+        self->cap_outbox = self->cap_outbox ? self->cap_outbox * 2 : 16;
+        self->outbox = zkv_raft_realloc (self->outbox, self->cap_outbox * sizeof (zkv_msg_t));
+    }
+    zkv_msg_t *msg = &self->outbox[self->n_outbox++];
+    memset (msg, 0, sizeof *msg);
+    msg->type = type;
+    msg->u.hdr.group = self->cfg.group;
+    msg->u.hdr.from = self->cfg.id;
+    msg->u.hdr.to = to;
+    msg->u.hdr.term = self->term;
+    return msg;
+}
+
+void
+zkv_raft_note_truncate (zkv_raft_t *self, uint64_t from)
+{
+    // Only entries the caller may hold need a stored truncation.
+    uint64_t held = self->log.stable;
+    if (self->rd_out && self->rd_last > held)
+        held = self->rd_last;
+    if (from <= held) {
+        if (!self->truncate_from || from < self->truncate_from)
+            self->truncate_from = from;
+    }
+    if (self->rd_out && self->rd_last >= from)
+        self->rd_last = from - 1;
+}
+
+static zkv_hard_state_t
+s_hard_state (const zkv_raft_t *self)
+{
+    zkv_hard_state_t hs = {.term = self->term, .vote = self->vote, .commit = self->commit};
+    return hs;
+}
+
+static bool
+s_hs_changed (const zkv_raft_t *self)
+{
+    zkv_hard_state_t hs = s_hard_state (self);
+    return hs.term != self->prev_hs.term || hs.vote != self->prev_hs.vote ||
+           hs.commit != self->prev_hs.commit;
+}
+
+bool
+zkv_raft_has_ready (zkv_raft_t *self)
+{
+    if (self->rd_out)
+        return false;
+    return self->n_outbox > 0 || self->snap_pending || self->compact_to || self->truncate_from ||
+           zkv_raft_log_last_index (&self->log) > self->log.stable || s_hs_changed (self) ||
+           self->commit > self->applied;
+}
+
+static zkv_entry_t *
+s_copy_range (const zkv_raft_log_t *log, uint64_t lo, uint64_t hi, size_t *n_p)
+{
+    *n_p = 0;
+    if (hi < lo)
+        return NULL;
+    size_t n = (size_t)(hi - lo + 1);
+    zkv_entry_t *out = zkv_raft_alloc (n * sizeof (zkv_entry_t));
+    for (size_t i = 0; i < n; i++) {
+        const zkv_entry_t *e = zkv_raft_log_entry (log, lo + i);
+        assert (e);
+        zkv_entry_copy (e, &out[i]);
+    }
+    *n_p = n;
+    return out;
+}
+
+void
+zkv_raft_ready (zkv_raft_t *self, zkv_raft_ready_t *rd)
+{
+    assert (!self->rd_out); // ready, then advance, then the next ready
+    memset (rd, 0, sizeof *rd);
+    self->rd_out = true;
+
+    if (self->snap_pending) {
+        assert (self->snap);
+        self->rd_snap = zkv_raft_snap_ref (self->snap);
+        rd->has_snapshot = true;
+        rd->snapshot = self->snap->meta;
+        rd->snapshot_data = self->snap->data.data;
+        rd->snapshot_len = self->snap->data.len;
+        rd->apply_snapshot = self->snap_apply;
+        self->snap_pending = false;
+        self->snap_apply = false;
+    }
+    rd->compact_to = self->compact_to;
+    rd->truncate_from = self->truncate_from;
+    self->compact_to = 0;
+    self->truncate_from = 0;
+
+    uint64_t last = zkv_raft_log_last_index (&self->log);
+    self->rd_entries = s_copy_range (&self->log, self->log.stable + 1, last, &self->n_rd_entries);
+    rd->entries = self->rd_entries;
+    rd->n_entries = self->n_rd_entries;
+    self->rd_last = last;
+
+    if (s_hs_changed (self)) {
+        rd->has_hard_state = true;
+        rd->hard_state = s_hard_state (self);
+        self->rd_has_hs = true;
+        self->rd_hs = rd->hard_state;
+    }
+
+    self->rd_msgs = self->outbox;
+    self->n_rd_msgs = self->n_outbox;
+    self->outbox = NULL;
+    self->n_outbox = 0;
+    self->cap_outbox = 0;
+    rd->msgs = self->rd_msgs;
+    rd->n_msgs = self->n_rd_msgs;
+
+    // Committed entries (applied, commit]; the snapshot, when loaded, covers up to applied.
+    self->rd_committed =
+        s_copy_range (&self->log, self->applied + 1, self->commit, &self->n_rd_committed);
+    rd->committed = self->rd_committed;
+    rd->n_committed = self->n_rd_committed;
+    self->rd_applied = self->commit;
+}
+
+void
+zkv_raft_advance (zkv_raft_t *self, const zkv_raft_ready_t *rd)
+{
+    (void)rd; // what was handed out is recorded here, whatever the caller passes back
+    assert (self->rd_out);
+    self->rd_out = false;
+    if (self->rd_last > self->log.stable && self->rd_last <= zkv_raft_log_last_index (&self->log))
+        self->log.stable = self->rd_last;
+    if (self->rd_has_hs)
+        self->prev_hs = self->rd_hs;
+    self->rd_has_hs = false;
+    if (self->rd_applied > self->applied)
+        self->applied = self->rd_applied;
+    zkv_raft_snap_unref (&self->rd_snap);
+    for (size_t i = 0; i < self->n_rd_msgs; i++)
+        zkv_msg_free (&self->rd_msgs[i]);
+    free (self->rd_msgs);
+    self->rd_msgs = NULL;
+    self->n_rd_msgs = 0;
+    for (size_t i = 0; i < self->n_rd_entries; i++)
+        zkv_entry_free (&self->rd_entries[i]);
+    free (self->rd_entries);
+    self->rd_entries = NULL;
+    self->n_rd_entries = 0;
+    for (size_t i = 0; i < self->n_rd_committed; i++)
+        zkv_entry_free (&self->rd_committed[i]);
+    free (self->rd_committed);
+    self->rd_committed = NULL;
+    self->n_rd_committed = 0;
+    // The leader counts its own entries once durable (§10.2.1): its match moved.
+    if (self->role == ZKV_ROLE_LEADER)
+        zkv_raft_maybe_commit (self);
+}

@@ -1,0 +1,265 @@
+// Raft snapshots: local compaction and InstallSnapshot in resumable chunks (§7, Figure 13).
+#include "zkv_raft_int.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Largest snapshot a follower accepts to receive (network input bound).
+#define S_MAX_SNAPSHOT_BYTES (1ULL << 40)
+
+zkv_raft_snap_t *
+zkv_raft_snap_new (uint64_t index, uint64_t term, const uint8_t *data, size_t len)
+{
+    zkv_raft_snap_t *snap = zkv_raft_alloc (sizeof *snap);
+    snap->refs = 1;
+    snap->meta.index = index;
+    snap->meta.term = term;
+    zkv_bytes_set (&snap->data, data, len);
+    return snap;
+}
+
+zkv_raft_snap_t *
+zkv_raft_snap_ref (zkv_raft_snap_t *snap)
+{
+    assert (snap && snap->refs > 0);
+    snap->refs++;
+    return snap;
+}
+
+void
+zkv_raft_snap_unref (zkv_raft_snap_t **snap_p)
+{
+    zkv_raft_snap_t *snap = *snap_p;
+    if (!snap)
+        return;
+    assert (snap->refs > 0);
+    if (--snap->refs == 0) {
+        zkv_bytes_free (&snap->data);
+        free (snap);
+    }
+    *snap_p = NULL;
+}
+
+int
+zkv_raft_snapshot (zkv_raft_t *self, uint64_t index, const uint8_t *data, size_t len)
+{
+    if (index == 0 || index > self->applied)
+        return ZKV_EINVAL;
+    if (index <= self->log.offset)
+        return ZKV_ECOMPACTED;
+    if (self->snap_apply)
+        return ZKV_EBUSY; // a leader's snapshot is waiting to be loaded first
+    uint64_t term;
+    int rc = zkv_raft_log_term (&self->log, index, &term);
+    assert (rc == 0); // offset < index <= applied <= last
+    (void)rc;
+    // Transfers in progress keep their reference to the old snapshot and finish with it.
+    zkv_raft_snap_unref (&self->snap);
+    self->snap = zkv_raft_snap_new (index, term, data, len);
+    zkv_raft_log_compact (&self->log, index);
+    if (index > self->compact_to)
+        self->compact_to = index;
+    self->snap_pending = true;
+    return 0;
+}
+
+// --- leader side ------------------------------------------------------------------------------
+
+static void
+s_send_chunk (zkv_raft_t *self, zkv_raft_progress_t *pr, uint64_t offset)
+{
+    const zkv_raft_snap_t *snap = pr->snap;
+    uint64_t total = snap->data.len;
+    if (offset > total)
+        offset = total;
+    uint64_t len = total - offset;
+    if (len > self->cfg.snapshot_chunk_bytes)
+        len = self->cfg.snapshot_chunk_bytes;
+    zkv_msg_t *msg = zkv_raft_send (self, ZKV_MSG_INSTALL_SNAPSHOT, pr->id);
+    zkv_install_snapshot_t *m = &msg->u.install_snapshot;
+    m->last_index = snap->meta.index;
+    m->last_term = snap->meta.term;
+    m->offset = offset;
+    m->total_size = total;
+    m->done = offset + len == total;
+    zkv_bytes_set (&m->data, snap->data.data + offset, (size_t)len);
+    pr->snap_offset = offset;
+    pr->snap_end = offset + len;
+    pr->snap_wait = 0;
+}
+
+void
+zkv_raft_pr_start_snapshot (zkv_raft_t *self, zkv_raft_progress_t *pr)
+{
+    assert (self->snap && self->snap->meta.index == self->log.offset);
+    zkv_raft_snap_unref (&pr->snap);
+    pr->state = ZKV_PR_SNAPSHOT;
+    pr->snap = zkv_raft_snap_ref (self->snap);
+    pr->snap_hint = 0;
+    pr->probe_sent = false;
+    pr->inflight_count = 0;
+    pr->inflight_head = 0;
+    s_send_chunk (self, pr, 0);
+}
+
+void
+zkv_raft_pr_snapshot_tick (zkv_raft_t *self, zkv_raft_progress_t *pr)
+{
+    // One chunk in flight; if no answer came for a heartbeat period, send it again (or the
+    // offset the follower asked for out of turn: it restarted, or a newer transfer began).
+    if (pr->snap_wait < self->cfg.heartbeat_ticks)
+        return;
+    uint64_t offset = pr->snap_hint ? pr->snap_hint - 1 : pr->snap_offset;
+    pr->snap_hint = 0;
+    s_send_chunk (self, pr, offset);
+}
+
+void
+zkv_raft_on_install_snapshot_reply (zkv_raft_t *self, const zkv_install_snapshot_reply_t *m)
+{
+    if (self->role != ZKV_ROLE_LEADER)
+        return;
+    zkv_raft_progress_t *pr = &self->prs[zkv_raft_voter_slot (self, m->from)];
+    pr->recent_active = true;
+    if (pr->state != ZKV_PR_SNAPSHOT || m->last_index != pr->snap->meta.index)
+        return; // about another transfer
+    uint64_t total = pr->snap->data.len;
+    if (m->done) {
+        // The follower holds the state through last_index (committed, so it matches ours).
+        if (m->last_index > pr->match)
+            pr->match = m->last_index;
+        zkv_raft_pr_become_probe (pr, pr->match + 1);
+        zkv_raft_maybe_commit (self);
+        zkv_raft_send_append (self, pr, false);
+        return;
+    }
+    if (m->next_offset > total)
+        return; // bogus
+    if (m->next_offset > pr->snap_offset) {
+        pr->snap_hint = 0;
+        s_send_chunk (self, pr, m->next_offset);
+    } else
+        pr->snap_hint = m->next_offset + 1; // maybe stale: act on it only at the retry
+}
+
+// --- follower side ----------------------------------------------------------------------------
+
+void
+zkv_raft_drop_incoming (zkv_raft_t *self)
+{
+    zkv_bytes_free (&self->in_buf);
+    self->in_cap = 0;
+    self->in_index = 0;
+    self->in_term = 0;
+    self->in_total = 0;
+}
+
+static void
+s_install (zkv_raft_t *self)
+{
+    uint64_t index = self->in_index, term = self->in_term;
+    zkv_raft_snap_unref (&self->snap);
+    zkv_raft_snap_t *snap = zkv_raft_alloc (sizeof *snap);
+    snap->refs = 1;
+    snap->meta.index = index;
+    snap->meta.term = term;
+    snap->data = self->in_buf; // moved
+    self->in_buf.data = NULL;
+    self->in_buf.len = 0;
+    zkv_raft_drop_incoming (self);
+    self->snap = snap;
+
+    // §7 / Figure 13 steps 6-7: keep the entries after the snapshot if our log agrees at its
+    // last entry, otherwise the whole log goes.
+    uint64_t t;
+    if (zkv_raft_log_term (&self->log, index, &t) == 0 && t == term) {
+        if (index > self->log.offset)
+            zkv_raft_log_compact (&self->log, index);
+    } else {
+        uint64_t from = index + 1;
+        if (!self->truncate_from || from < self->truncate_from)
+            self->truncate_from = from;
+        if (self->rd_out && self->rd_last > index)
+            self->rd_last = index;
+        zkv_raft_log_reset (&self->log, index, term);
+    }
+    if (index > self->compact_to)
+        self->compact_to = index;
+    self->commit = index;
+    self->applied = index;
+    self->snap_pending = true;
+    self->snap_apply = true;
+}
+
+static void
+s_reply (zkv_raft_t *self, const zkv_install_snapshot_t *m, uint64_t next_offset, bool done)
+{
+    zkv_msg_t *msg = zkv_raft_send (self, ZKV_MSG_INSTALL_SNAPSHOT_REPLY, m->from);
+    zkv_install_snapshot_reply_t *r = &msg->u.install_snapshot_reply;
+    r->last_index = m->last_index;
+    r->next_offset = next_offset;
+    r->done = done;
+}
+
+void
+zkv_raft_on_install_snapshot (zkv_raft_t *self, const zkv_install_snapshot_t *m)
+{
+    if (self->role == ZKV_ROLE_LEADER)
+        return; // two leaders in one term cannot happen (§5.2)
+    // Network input: check before trusting any of it.
+    if (m->last_index == 0 || m->last_term == 0 || m->last_term > m->term ||
+        m->total_size > S_MAX_SNAPSHOT_BYTES || m->offset > m->total_size ||
+        m->data.len > m->total_size - m->offset)
+        return;
+    if (self->role != ZKV_ROLE_FOLLOWER)
+        zkv_raft_become_follower (self, self->term, m->from);
+    self->leader = m->from;
+    self->election_elapsed = 0;
+
+    // We already hold the state through our commit index: nothing to install.
+    if (m->last_index <= self->commit) {
+        s_reply (self, m, m->total_size, true);
+        return;
+    }
+    if (self->in_index != m->last_index || self->in_term != m->last_term ||
+        self->in_total != m->total_size) {
+        if (m->offset != 0) {
+            s_reply (self, m, 0, false); // a transfer we do not hold: start it over
+            return;
+        }
+        zkv_raft_drop_incoming (self); // a newer (or different) snapshot restarts the transfer
+        self->in_index = m->last_index;
+        self->in_term = m->last_term;
+        self->in_total = m->total_size;
+    }
+    if (m->offset != self->in_buf.len) {
+        s_reply (self, m, self->in_buf.len, false); // resume where we are
+        return;
+    }
+    if (m->data.len) {
+        size_t need = self->in_buf.len + m->data.len;
+        if (need > self->in_cap) {
+            size_t cap = self->in_cap ? self->in_cap : 4096;
+            while (cap < need)
+                cap *= 2;
+            if (cap > self->in_total)
+                cap = (size_t)self->in_total;
+            self->in_buf.data = zkv_raft_realloc (self->in_buf.data, cap);
+            self->in_cap = cap;
+        }
+        memcpy (self->in_buf.data + self->in_buf.len, m->data.data, m->data.len);
+        self->in_buf.len = need;
+    }
+    if (self->in_buf.len < self->in_total) {
+        if (m->done) {
+            zkv_raft_drop_incoming (self); // claims to be the end but is short: start over
+            s_reply (self, m, 0, false);
+            return;
+        }
+        s_reply (self, m, self->in_buf.len, false);
+        return;
+    }
+    s_install (self);
+    s_reply (self, m, m->total_size, true);
+}

@@ -1,0 +1,750 @@
+// Raft core unit tests: a small deterministic cluster (in-order network, in-memory persistence
+// that survives restarts), checking elections, agreement, restarts, catch-up and snapshots.
+#include "zkv_raft.h"
+#include "zkv_rng.h"
+#include "zkv_test.h"
+
+#include <assert.h>
+#include <stdbool.h>
+
+#define MAXN 5
+#define MAXQ 100000
+
+// --- a node's durable state and state machine ------------------------------------------------
+
+typedef struct {
+    zkv_raft_t *r;         // the core, NULL while down
+    zkv_raft_config_t cfg; // its configuration
+    uint64_t voters[MAXN]; // member ids
+    // Durable (what a restart boots from).
+    zkv_hard_state_t hs;      // hard state
+    zkv_snapshot_meta_t snap; // snapshot meta
+    zkv_bytes_t snap_data;    // snapshot bytes
+    zkv_entry_t *log;         // entries snap.index+1 ...
+    size_t n_log;             // their number
+    // The state machine: a hash chain over applied entries.
+    uint64_t applied;        // last applied index
+    uint64_t sm;             // hash of everything applied
+    uint64_t n_snap_applied; // snapshots loaded from a leader
+} node_t;
+
+typedef struct {
+    node_t nodes[MAXN];      // the members, id = slot + 1
+    int n;                   // number of members
+    zkv_msg_t *q;            // messages in flight, FIFO
+    size_t q_head, q_len;    // queue window
+    bool cut[MAXN][MAXN];    // links down (from, to)
+    zkv_rng_t rng;           // for the lossy network
+    uint32_t drop_pm;        // lossy: drop chance per mille
+    uint32_t dup_pm;         // lossy: duplicate chance per mille
+    uint32_t swap_pm;        // lossy: chance to deliver the second message first
+    uint64_t *hashes;        // hash of the entry committed at each index (0 unknown)
+    size_t n_hashes;         // allocated
+    uint64_t *leader_of;     // leader seen per term (0 none)
+    size_t n_leader_of;      // allocated
+    uint64_t snapshot_every; // nodes snapshot every K applied entries, 0 never
+    size_t snap_size;        // bytes of a snapshot
+    uint64_t sent[7];        // messages sent per type
+    int failed;              // a safety check failed
+} cluster_t;
+
+static uint64_t
+s_hash (uint64_t h, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static uint64_t
+s_entry_hash (const zkv_entry_t *e)
+{
+    uint64_t h = s_hash (0xcbf29ce484222325ULL, &e->type, 1);
+    return s_hash (h, e->data.data, e->data.len) | 1;
+}
+
+static void
+s_fail (cluster_t *c, const char *what)
+{
+    fprintf (stderr, "safety: %s\n", what);
+    c->failed = 1;
+}
+
+// Snapshot bytes: the state machine (applied, sm) then deterministic filler.
+static uint8_t *
+s_snap_make (cluster_t *c, const node_t *nd, size_t *len_p)
+{
+    size_t len = c->snap_size < 16 ? 16 : c->snap_size;
+    uint8_t *buf = malloc (len);
+    memcpy (buf, &nd->applied, 8);
+    memcpy (buf + 8, &nd->sm, 8);
+    for (size_t i = 16; i < len; i++)
+        buf[i] = (uint8_t)(i * 7 + nd->applied);
+    *len_p = len;
+    return buf;
+}
+
+static void
+s_snap_load (node_t *nd, const uint8_t *data, size_t len)
+{
+    assert (len >= 16);
+    memcpy (&nd->applied, data, 8);
+    memcpy (&nd->sm, data + 8, 8);
+}
+
+static void
+s_log_drop (node_t *nd, size_t from_slot)
+{
+    for (size_t i = from_slot; i < nd->n_log; i++)
+        zkv_entry_free (&nd->log[i]);
+    if (from_slot < nd->n_log)
+        nd->n_log = from_slot;
+}
+
+// Carries out one ready: persist, send, apply, advance.
+static void
+s_handle_ready (cluster_t *c, int i)
+{
+    node_t *nd = &c->nodes[i];
+    zkv_raft_ready_t rd;
+    zkv_raft_ready (nd->r, &rd);
+    // 1. Persist.
+    if (rd.has_snapshot) {
+        nd->snap = rd.snapshot;
+        zkv_bytes_free (&nd->snap_data);
+        zkv_bytes_set (&nd->snap_data, rd.snapshot_data, rd.snapshot_len);
+    }
+    uint64_t first = nd->n_log ? nd->log[0].index : 0;
+    if (rd.compact_to && nd->n_log) {
+        size_t k = 0;
+        while (k < nd->n_log && nd->log[k].index <= rd.compact_to)
+            zkv_entry_free (&nd->log[k++]);
+        memmove (nd->log, nd->log + k, (nd->n_log - k) * sizeof (zkv_entry_t));
+        nd->n_log -= k;
+        first = nd->n_log ? nd->log[0].index : 0;
+    }
+    if (rd.truncate_from && nd->n_log && rd.truncate_from >= first)
+        s_log_drop (nd, (size_t)(rd.truncate_from - first));
+    else if (rd.truncate_from && nd->n_log && rd.truncate_from < first)
+        s_log_drop (nd, 0);
+    if (rd.n_entries) {
+        uint64_t expect = nd->n_log ? nd->log[nd->n_log - 1].index + 1 : nd->snap.index + 1;
+        if (rd.entries[0].index != expect)
+            s_fail (c, "appended entries do not follow the stored log");
+        nd->log = realloc (nd->log, (nd->n_log + rd.n_entries) * sizeof (zkv_entry_t));
+        for (size_t k = 0; k < rd.n_entries; k++)
+            zkv_entry_copy (&rd.entries[k], &nd->log[nd->n_log++]);
+    }
+    if (rd.has_hard_state) {
+        if (rd.hard_state.term < nd->hs.term)
+            s_fail (c, "term went backwards");
+        if (rd.hard_state.term == nd->hs.term && nd->hs.vote && rd.hard_state.vote != nd->hs.vote)
+            s_fail (c, "vote changed within a term");
+        nd->hs = rd.hard_state;
+    }
+    // 2. Send.
+    for (size_t k = 0; k < rd.n_msgs; k++) {
+        if (c->q_head + c->q_len >= MAXQ) {
+            memmove (c->q, c->q + c->q_head, c->q_len * sizeof (zkv_msg_t));
+            c->q_head = 0;
+        }
+        assert (c->q_head + c->q_len < MAXQ);
+        zkv_msg_clone (&rd.msgs[k], &c->q[c->q_head + c->q_len++]);
+        c->sent[rd.msgs[k].type]++;
+    }
+    // 3. Apply.
+    if (rd.apply_snapshot) {
+        s_snap_load (nd, rd.snapshot_data, rd.snapshot_len);
+        nd->n_snap_applied++;
+    }
+    for (size_t k = 0; k < rd.n_committed; k++) {
+        const zkv_entry_t *e = &rd.committed[k];
+        if (e->index != nd->applied + 1) {
+            s_fail (c, "committed entries out of order");
+            continue;
+        }
+        uint64_t h = s_entry_hash (e);
+        if (e->index >= c->n_hashes) {
+            size_t n = c->n_hashes ? c->n_hashes : 64;
+            while (n <= e->index)
+                n *= 2;
+            c->hashes = realloc (c->hashes, n * sizeof (uint64_t));
+            memset (c->hashes + c->n_hashes, 0, (n - c->n_hashes) * sizeof (uint64_t));
+            c->n_hashes = n;
+        }
+        if (c->hashes[e->index] && c->hashes[e->index] != h)
+            s_fail (c, "two different entries committed at one index");
+        c->hashes[e->index] = h;
+        nd->applied = e->index;
+        nd->sm = s_hash (nd->sm, &h, 8);
+    }
+    zkv_raft_advance (nd->r, &rd);
+    if (c->snapshot_every && nd->applied >= nd->snap.index + c->snapshot_every) {
+        size_t len;
+        uint8_t *data = s_snap_make (c, nd, &len);
+        if (zkv_raft_snapshot (nd->r, nd->applied, data, len) != 0)
+            s_fail (c, "snapshot refused");
+        free (data);
+    }
+}
+
+static void
+s_check_leaders (cluster_t *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        node_t *nd = &c->nodes[i];
+        if (!nd->r)
+            continue;
+        zkv_raft_status_t st;
+        zkv_raft_status (nd->r, &st);
+        if (st.role != ZKV_ROLE_LEADER)
+            continue;
+        if (st.term >= c->n_leader_of) {
+            size_t n = c->n_leader_of ? c->n_leader_of : 64;
+            while (n <= st.term)
+                n *= 2;
+            c->leader_of = realloc (c->leader_of, n * sizeof (uint64_t));
+            memset (c->leader_of + c->n_leader_of, 0, (n - c->n_leader_of) * sizeof (uint64_t));
+            c->n_leader_of = n;
+        }
+        if (c->leader_of[st.term] && c->leader_of[st.term] != st.id)
+            s_fail (c, "two leaders in one term");
+        c->leader_of[st.term] = st.id;
+    }
+}
+
+static void
+s_drain (cluster_t *c, int i)
+{
+    while (c->nodes[i].r && zkv_raft_has_ready (c->nodes[i].r))
+        s_handle_ready (c, i);
+    s_check_leaders (c);
+}
+
+static void
+s_start (cluster_t *c, int i)
+{
+    node_t *nd = &c->nodes[i];
+    assert (!nd->r);
+    zkv_logstore_state_t boot = {.hard_state = nd->hs,
+                                 .snapshot = nd->snap,
+                                 .snapshot_data = nd->snap_data,
+                                 .entries = nd->log,
+                                 .n_entries = nd->n_log};
+    // The state machine restarts from the snapshot and replays the rest.
+    if (nd->snap.index)
+        s_snap_load (nd, nd->snap_data.data, nd->snap_data.len);
+    else {
+        nd->applied = 0;
+        nd->sm = 0;
+    }
+    nd->cfg.applied = nd->applied;
+    nd->cfg.seed = nd->cfg.seed * 31 + 7; // a new incarnation draws new timeouts
+    nd->r = zkv_raft_new (&nd->cfg, &boot);
+    assert (nd->r);
+    s_drain (c, i);
+}
+
+static void
+s_stop (cluster_t *c, int i)
+{
+    zkv_raft_destroy (&c->nodes[i].r);
+}
+
+static cluster_t *
+s_cluster_new (int n, uint64_t seed)
+{
+    cluster_t *c = calloc (1, sizeof *c);
+    c->n = n;
+    c->q = calloc (MAXQ, sizeof (zkv_msg_t));
+    c->snap_size = 16;
+    zkv_rng_seed (&c->rng, seed);
+    for (int i = 0; i < n; i++) {
+        node_t *nd = &c->nodes[i];
+        for (int k = 0; k < n; k++)
+            nd->voters[k] = (uint64_t)k + 1;
+        zkv_raft_config_defaults (&nd->cfg);
+        nd->cfg.group = 7;
+        nd->cfg.id = (uint64_t)i + 1;
+        nd->cfg.voters = nd->voters;
+        nd->cfg.n_voters = (size_t)n;
+        nd->cfg.seed = seed * 1000 + (uint64_t)i;
+    }
+    return c;
+}
+
+static void
+s_cluster_start (cluster_t *c)
+{
+    for (int i = 0; i < c->n; i++)
+        s_start (c, i);
+}
+
+static void
+s_cluster_destroy (cluster_t **c_p)
+{
+    cluster_t *c = *c_p;
+    for (int i = 0; i < c->n; i++) {
+        node_t *nd = &c->nodes[i];
+        zkv_raft_destroy (&nd->r);
+        s_log_drop (nd, 0);
+        free (nd->log);
+        zkv_bytes_free (&nd->snap_data);
+    }
+    for (size_t k = 0; k < c->q_len; k++)
+        zkv_msg_free (&c->q[c->q_head + k]);
+    free (c->q);
+    free (c->hashes);
+    free (c->leader_of);
+    free (c);
+    *c_p = NULL;
+}
+
+// Delivers every message in flight (and those they cause), dropping those on cut links or to
+// nodes that are down; the lossy knobs drop, duplicate and swap.
+static void
+s_deliver (cluster_t *c)
+{
+    size_t budget = 200000;
+    while (c->q_len && budget--) {
+        if (c->swap_pm && c->q_len >= 2 && zkv_rng_chance (&c->rng, c->swap_pm, 1000)) {
+            zkv_msg_t t = c->q[c->q_head];
+            c->q[c->q_head] = c->q[c->q_head + 1];
+            c->q[c->q_head + 1] = t;
+        }
+        zkv_msg_t msg = c->q[c->q_head];
+        c->q_head++;
+        c->q_len--;
+        if (c->q_len == 0)
+            c->q_head = 0;
+        int from = (int)msg.u.hdr.from - 1, to = (int)msg.u.hdr.to - 1;
+        bool drop = c->cut[from][to] || !c->nodes[to].r ||
+                    (c->drop_pm && zkv_rng_chance (&c->rng, c->drop_pm, 1000));
+        if (!drop) {
+            int times = c->dup_pm && zkv_rng_chance (&c->rng, c->dup_pm, 1000) ? 2 : 1;
+            for (int t = 0; t < times; t++) {
+                if (zkv_raft_step (c->nodes[to].r, &msg) != 0)
+                    s_fail (c, "step refused a message");
+                s_drain (c, to);
+            }
+        }
+        zkv_msg_free (&msg);
+    }
+}
+
+static void
+s_tick (cluster_t *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        if (!c->nodes[i].r)
+            continue;
+        zkv_raft_tick (c->nodes[i].r);
+        s_drain (c, i);
+    }
+    s_deliver (c);
+}
+
+static void
+s_run (cluster_t *c, int ticks)
+{
+    for (int t = 0; t < ticks; t++)
+        s_tick (c);
+}
+
+// The unique leader with the highest term among up nodes, or -1.
+static int
+s_leader (cluster_t *c)
+{
+    int best = -1;
+    uint64_t best_term = 0;
+    for (int i = 0; i < c->n; i++) {
+        if (!c->nodes[i].r)
+            continue;
+        zkv_raft_status_t st;
+        zkv_raft_status (c->nodes[i].r, &st);
+        if (st.role == ZKV_ROLE_LEADER && st.term >= best_term) {
+            best = i;
+            best_term = st.term;
+        }
+    }
+    return best;
+}
+
+static int
+s_wait_leader (cluster_t *c, int max_ticks)
+{
+    for (int t = 0; t < max_ticks; t++) {
+        int l = s_leader (c);
+        if (l >= 0)
+            return l;
+        s_tick (c);
+    }
+    return -1;
+}
+
+static uint64_t
+s_term (cluster_t *c, int i)
+{
+    zkv_raft_status_t st;
+    zkv_raft_status (c->nodes[i].r, &st);
+    return st.term;
+}
+
+static int
+s_propose (cluster_t *c, int i, uint64_t v, uint64_t *index_p)
+{
+    uint8_t buf[8];
+    memcpy (buf, &v, 8);
+    int rc = zkv_raft_propose (c->nodes[i].r, buf, 8, index_p, NULL);
+    if (rc == 0)
+        s_drain (c, i);
+    return rc;
+}
+
+// Runs until every up node applied index (or max_ticks pass).
+static bool
+s_wait_applied (cluster_t *c, uint64_t index, int max_ticks)
+{
+    for (int t = 0; t <= max_ticks; t++) {
+        bool all = true;
+        for (int i = 0; i < c->n; i++)
+            if (c->nodes[i].r && c->nodes[i].applied < index)
+                all = false;
+        if (all)
+            return true;
+        s_tick (c);
+    }
+    return false;
+}
+
+// --- tests -------------------------------------------------------------------------------------
+
+static void
+test_bad_config (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    zkv_raft_config_t cfg;
+    zkv_raft_config_defaults (&cfg);
+    CHECK_EQ_U64 (cfg.election_ticks, 10);
+    CHECK_EQ_U64 (cfg.heartbeat_ticks, 1);
+    CHECK (cfg.pre_vote && cfg.check_quorum);
+    cfg.voters = voters;
+    cfg.n_voters = 3;
+    cfg.id = 4;
+    CHECK (zkv_raft_new (&cfg, NULL) == NULL); // not a member
+    cfg.id = 0;
+    CHECK (zkv_raft_new (&cfg, NULL) == NULL);
+    cfg.id = 1;
+    cfg.heartbeat_ticks = 10;
+    CHECK (zkv_raft_new (&cfg, NULL) == NULL); // heartbeat >= election
+    cfg.heartbeat_ticks = 1;
+    cfg.max_inflight_msgs = 0;
+    CHECK (zkv_raft_new (&cfg, NULL) == NULL);
+    cfg.max_inflight_msgs = 4;
+    voters[2] = 2;
+    CHECK (zkv_raft_new (&cfg, NULL) == NULL); // duplicate member
+    voters[2] = 3;
+    zkv_raft_t *r = zkv_raft_new (&cfg, NULL);
+    CHECK (r);
+    CHECK_EQ_U64 (zkv_raft_propose (r, (const uint8_t *)"x", 1, NULL, NULL), ZKV_ENOTLEADER);
+    // Messages for another group or node are refused.
+    zkv_msg_t m = {.type = ZKV_MSG_REQUEST_VOTE};
+    m.u.request_vote.group = 99;
+    m.u.request_vote.from = 2;
+    m.u.request_vote.to = 1;
+    m.u.request_vote.term = 5;
+    CHECK (zkv_raft_step (r, &m) < 0);
+    m.u.request_vote.group = 0;
+    m.u.request_vote.to = 3;
+    CHECK (zkv_raft_step (r, &m) < 0);
+    zkv_raft_destroy (&r);
+    CHECK (r == NULL);
+    zkv_raft_destroy (&r);
+}
+
+static void
+test_single_node (void)
+{
+    cluster_t *c = s_cluster_new (1, 1);
+    s_cluster_start (c);
+    int l = s_wait_leader (c, 50);
+    CHECK (l == 0);
+    uint64_t index;
+    CHECK (s_propose (c, 0, 42, &index) == 0);
+    CHECK (s_wait_applied (c, index, 5));
+    CHECK (!c->failed);
+    s_cluster_destroy (&c);
+}
+
+static void
+test_elect_one_leader (void)
+{
+    for (int n = 3; n <= 5; n += 2) {
+        for (uint64_t seed = 1; seed <= 20; seed++) {
+            cluster_t *c = s_cluster_new (n, seed);
+            s_cluster_start (c);
+            int l = s_wait_leader (c, 100);
+            CHECK (l >= 0);
+            uint64_t term = s_term (c, l);
+            s_run (c, 50); // a stable leader stays
+            CHECK_EQ_U64 (s_leader (c), l);
+            CHECK_EQ_U64 (s_term (c, l), term);
+            for (int i = 0; i < n; i++) {
+                zkv_raft_status_t st;
+                zkv_raft_status (c->nodes[i].r, &st);
+                CHECK_EQ_U64 (st.term, term);
+                CHECK_EQ_U64 (st.leader, (uint64_t)l + 1);
+            }
+            CHECK (!c->failed);
+            s_cluster_destroy (&c);
+        }
+    }
+}
+
+static void
+test_agreement (void)
+{
+    cluster_t *c = s_cluster_new (3, 3);
+    s_cluster_start (c);
+    int l = s_wait_leader (c, 100);
+    CHECK (l >= 0);
+    s_run (c, 5);
+    // Pipelining: ten proposals at once cost about one append per follower each.
+    uint64_t before = c->sent[ZKV_MSG_APPEND_ENTRIES];
+    uint64_t index = 0;
+    for (uint64_t v = 1; v <= 10; v++)
+        CHECK (s_propose (c, l, v, &index) == 0);
+    s_deliver (c);
+    CHECK (s_wait_applied (c, index, 3));
+    uint64_t appends = c->sent[ZKV_MSG_APPEND_ENTRIES] - before;
+    CHECK (appends <= 2 * 10 + 2 * 3);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ_U64 (c->nodes[i].applied, index);
+        CHECK_EQ_U64 (c->nodes[i].sm, c->nodes[l].sm);
+    }
+    // An idle group sends one heartbeat and one reply per follower per heartbeat period.
+    uint64_t msgs = 0, msgs2 = 0;
+    for (int t = 0; t < 7; t++)
+        msgs += c->sent[t];
+    s_run (c, 10);
+    for (int t = 0; t < 7; t++)
+        msgs2 += c->sent[t];
+    CHECK_EQ_U64 (msgs2 - msgs, 10 * 2 * 2);
+    CHECK (!c->failed);
+    s_cluster_destroy (&c);
+}
+
+static void
+test_leader_failure (void)
+{
+    cluster_t *c = s_cluster_new (5, 5);
+    s_cluster_start (c);
+    int l = s_wait_leader (c, 100);
+    CHECK (l >= 0);
+    uint64_t index = 0;
+    for (uint64_t v = 1; v <= 5; v++)
+        CHECK (s_propose (c, l, v, &index) == 0);
+    CHECK (s_wait_applied (c, index, 5));
+    uint64_t old_term = s_term (c, l);
+    s_stop (c, l);
+    int l2 = s_wait_leader (c, 200);
+    CHECK (l2 >= 0 && l2 != l);
+    CHECK (s_term (c, l2) > old_term);
+    uint64_t index2;
+    CHECK (s_propose (c, l2, 100, &index2) == 0);
+    CHECK (index2 > index);
+    CHECK (s_wait_applied (c, index2, 10));
+    // The old leader comes back, steps down and catches up.
+    s_start (c, l);
+    CHECK (s_wait_applied (c, index2, 20));
+    CHECK_EQ_U64 (s_leader (c), l2);
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ_U64 (c->nodes[i].sm, c->nodes[l2].sm);
+    CHECK (!c->failed);
+    s_cluster_destroy (&c);
+}
+
+static void
+test_follower_catch_up (void)
+{
+    cluster_t *c = s_cluster_new (3, 9);
+    s_cluster_start (c);
+    int l = s_wait_leader (c, 100);
+    CHECK (l >= 0);
+    int f = (l + 1) % 3;
+    s_stop (c, f);
+    uint64_t index = 0;
+    for (uint64_t v = 1; v <= 600; v++) {
+        CHECK (s_propose (c, l, v, &index) == 0);
+        if (v % 50 == 0)
+            s_tick (c);
+    }
+    s_tick (c);
+    s_start (c, f);
+    CHECK (s_wait_applied (c, index, 20));
+    CHECK_EQ_U64 (c->nodes[f].sm, c->nodes[l].sm);
+    CHECK_EQ_U64 (s_leader (c), l);
+    CHECK (!c->failed);
+    s_cluster_destroy (&c);
+}
+
+static void
+test_snapshot_install (void)
+{
+    cluster_t *c = s_cluster_new (3, 11);
+    c->snapshot_every = 20;
+    c->snap_size = 5000;
+    for (int i = 0; i < 3; i++)
+        c->nodes[i].cfg.snapshot_chunk_bytes = 1000;
+    s_cluster_start (c);
+    int l = s_wait_leader (c, 100);
+    CHECK (l >= 0);
+    int f = (l + 2) % 3;
+    // Cut the follower off (still running), so it lags behind the leader's snapshot.
+    for (int i = 0; i < 3; i++) {
+        c->cut[i][f] = true;
+        c->cut[f][i] = true;
+    }
+    uint64_t index = 0;
+    for (uint64_t v = 1; v <= 75; v++) {
+        CHECK (s_propose (c, l, v, &index) == 0);
+        s_deliver (c);
+    }
+    s_run (c, 2);
+    zkv_raft_status_t st;
+    zkv_raft_status (c->nodes[l].r, &st);
+    CHECK (st.snapshot_index >= 60);
+    CHECK (st.first_index == st.snapshot_index + 1);
+    uint64_t before = c->sent[ZKV_MSG_INSTALL_SNAPSHOT];
+    for (int i = 0; i < 3; i++) {
+        c->cut[i][f] = false;
+        c->cut[f][i] = false;
+    }
+    CHECK (s_wait_applied (c, index, 50));
+    CHECK (c->sent[ZKV_MSG_INSTALL_SNAPSHOT] - before >= 5); // 5000 bytes in 1000-byte chunks
+    CHECK_EQ_U64 (c->nodes[f].n_snap_applied, 1);
+    CHECK_EQ_U64 (c->nodes[f].sm, c->nodes[l].sm);
+    CHECK_EQ_U64 (c->nodes[f].applied, c->nodes[l].applied);
+    zkv_raft_status (c->nodes[f].r, &st);
+    CHECK (st.snapshot_index >= 60);
+    // It keeps up with new entries afterwards, and survives a restart from what it stored.
+    CHECK (s_propose (c, l, 1000, &index) == 0);
+    CHECK (s_wait_applied (c, index, 5));
+    s_stop (c, f);
+    s_start (c, f);
+    CHECK (s_wait_applied (c, index, 10));
+    CHECK_EQ_U64 (c->nodes[f].sm, c->nodes[l].sm);
+    CHECK (!c->failed);
+    s_cluster_destroy (&c);
+}
+
+static void
+test_prevote_isolated (void)
+{
+    cluster_t *c = s_cluster_new (3, 13);
+    s_cluster_start (c);
+    int l = s_wait_leader (c, 100);
+    CHECK (l >= 0);
+    uint64_t term = s_term (c, l);
+    int f = (l + 1) % 3;
+    for (int i = 0; i < 3; i++) {
+        c->cut[i][f] = true;
+        c->cut[f][i] = true;
+    }
+    s_run (c, 300);
+    CHECK_EQ_U64 (s_term (c, f), term); // PreVote: an isolated node's term does not grow
+    for (int i = 0; i < 3; i++) {
+        c->cut[i][f] = false;
+        c->cut[f][i] = false;
+    }
+    s_run (c, 30);
+    CHECK_EQ_U64 (s_leader (c), l); // and it does not disrupt the leader when it returns
+    CHECK_EQ_U64 (s_term (c, l), term);
+    CHECK (!c->failed);
+    s_cluster_destroy (&c);
+}
+
+static void
+test_check_quorum (void)
+{
+    cluster_t *c = s_cluster_new (3, 17);
+    s_cluster_start (c);
+    int l = s_wait_leader (c, 100);
+    CHECK (l >= 0);
+    for (int i = 0; i < 3; i++) {
+        c->cut[i][l] = true;
+        c->cut[l][i] = true;
+    }
+    s_run (c, 40);
+    zkv_raft_status_t st;
+    zkv_raft_status (c->nodes[l].r, &st);
+    CHECK (st.role != ZKV_ROLE_LEADER); // a leader without a quorum steps down
+    int l2 = s_leader (c);
+    CHECK (l2 >= 0 && l2 != l);
+    CHECK (!c->failed);
+    s_cluster_destroy (&c);
+}
+
+static void
+test_restart_keeps_term_and_vote (void)
+{
+    cluster_t *c = s_cluster_new (3, 19);
+    s_cluster_start (c);
+    int l = s_wait_leader (c, 100);
+    CHECK (l >= 0);
+    uint64_t index;
+    CHECK (s_propose (c, l, 7, &index) == 0);
+    CHECK (s_wait_applied (c, index, 5));
+    for (int i = 0; i < 3; i++) {
+        zkv_raft_status_t a, b;
+        zkv_raft_status (c->nodes[i].r, &a);
+        s_stop (c, i);
+        s_start (c, i);
+        zkv_raft_status (c->nodes[i].r, &b);
+        CHECK_EQ_U64 (a.term, b.term);
+        CHECK_EQ_U64 (a.vote, b.vote);
+        CHECK_EQ_U64 (a.last_index, b.last_index);
+        CHECK_EQ_U64 (b.role, ZKV_ROLE_FOLLOWER);
+        CHECK_EQ_U64 (c->nodes[i].applied, b.applied);
+    }
+    CHECK (!c->failed);
+    s_cluster_destroy (&c);
+}
+
+// A node that voted, crashed and restarted refuses a second candidate of the same term.
+static void
+test_no_double_vote (void)
+{
+    cluster_t *c = s_cluster_new (3, 23);
+    s_cluster_start (c);
+    zkv_msg_t m = {.type = ZKV_MSG_REQUEST_VOTE};
+    m.u.request_vote.group = 7;
+    m.u.request_vote.from = 2;
+    m.u.request_vote.to = 1;
+    m.u.request_vote.term = 5;
+    CHECK (zkv_raft_step (c->nodes[0].r, &m) == 0);
+    s_drain (c, 0);
+    CHECK_EQ_U64 (c->nodes[0].hs.term, 5);
+    CHECK_EQ_U64 (c->nodes[0].hs.vote, 2);
+    CHECK_EQ_U64 (c->q_len, 1);
+    CHECK (c->q[c->q_head].u.request_vote_reply.granted);
+    zkv_msg_free (&c->q[c->q_head]);
+    c->q_len = 0;
+    c->q_head = 0;
+    s_stop (c, 0);
+    s_start (c, 0);
+    m.u.request_vote.from = 3;
+    CHECK (zkv_raft_step (c->nodes[0].r, &m) == 0);
+    s_drain (c, 0);
+    CHECK_EQ_U64 (c->q_len, 1);
+    CHECK (!c->q[c->q_head].u.request_vote_reply.granted);
+    CHECK_EQ_U64 (c->nodes[0].hs.vote, 2);
+    s_cluster_destroy (&c);
+}
+
+ZKV_TEST_MAIN (TEST (test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
+                   TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up)
+                       TEST (test_snapshot_install) TEST (test_prevote_isolated)
+                           TEST (test_check_quorum) TEST (test_restart_keeps_term_and_vote)
+                               TEST (test_no_double_vote))
