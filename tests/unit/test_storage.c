@@ -5,8 +5,10 @@
 #include "zkv_test.h"
 
 #include <leveldb/c.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define GROUP 7 // the group most tests use
@@ -925,6 +927,115 @@ test_leveldb_bad_paths_are_errors (void)
 }
 
 // clang-format off
+static void
+test_leveldb_damaged_database_refuses_to_open (void)
+{
+    s_fx_t fx;
+    CHECK (s_fx_open (&fx, &s_impls[1]));
+    CHECK_EQ_U64 (s_append (fx.store, GROUP, 1, 3, 1), 0);
+    CHECK_EQ_U64 (zkv_logstore_sync (fx.store), 0);
+    zkv_logstore_destroy (&fx.store);
+    char path[128];
+    snprintf (path, sizeof path, "%s/CURRENT", fx.dir);
+    FILE *file = fopen (path, "w");
+    bool written = file && fputs ("garbage", file) >= 0;
+    if (file)
+        fclose (file);
+    int err = 0;
+    char errmsg[256] = "";
+    zkv_logstore_t *store = zkv_ldbstore_new (fx.dir, &err, errmsg, sizeof errmsg);
+    bool refused = store == NULL && err == ZKV_ECORRUPT && strstr (errmsg, "Corruption");
+    zkv_logstore_destroy (&store);
+    s_fx_close (&fx);
+    CHECK (written);
+    CHECK (refused);
+}
+
+// A write error (here the file size limit, EFBIG) fails the sync and every later write: the
+// node must restart, and then finds what was synced before.
+static void
+test_leveldb_write_error_is_sticky (void)
+{
+    s_fx_t fx;
+    CHECK (s_fx_open (&fx, &s_impls[1]));
+    CHECK_EQ_U64 (s_append (fx.store, GROUP, 1, 3, 1), 0);
+    CHECK_EQ_U64 (zkv_logstore_sync (fx.store), 0);
+
+    size_t big = 2u << 20;
+    zkv_entry_t entry = {.term = 1, .index = 4, .type = 0};
+    entry.data.data = calloc (1, big);
+    entry.data.len = big;
+    CHECK_EQ_U64 (zkv_logstore_append (fx.store, GROUP, &entry, 1), 0);
+
+    struct rlimit saved, limit;
+    getrlimit (RLIMIT_FSIZE, &saved);
+    limit = saved;
+    limit.rlim_cur = big / 2;
+    void (*old_handler) (int) = signal (SIGXFSZ, SIG_IGN);
+    setrlimit (RLIMIT_FSIZE, &limit);
+    int rc = zkv_logstore_sync (fx.store);
+    setrlimit (RLIMIT_FSIZE, &saved);
+    signal (SIGXFSZ, old_handler);
+    int again = s_append (fx.store, GROUP, 4, 4, 1);
+    int sync_again = zkv_logstore_sync (fx.store);
+    zkv_entry_free (&entry);
+
+    bool reopened = s_fx_restart (&fx);
+    zkv_logstore_state_t state = {0};
+    int load_rc = reopened ? zkv_logstore_load (fx.store, GROUP, &state) : ZKV_EIO;
+    bool ok = load_rc == 0 && state.n_entries == 3 && s_entries_are (&state, 0, 1, 3, 1);
+    zkv_logstore_state_free (&state);
+    s_fx_close (&fx);
+    CHECK_EQ_U64 (rc, ZKV_EIO);
+    CHECK_EQ_U64 (again, ZKV_EIO);
+    CHECK_EQ_U64 (sync_again, ZKV_EIO);
+    CHECK (reopened);
+    CHECK (ok);
+}
+
+// The simulator's setting: many stores in one process, written in turn, never mixing.
+static void
+test_memory_many_stores_in_one_process (void)
+{
+    enum { STORES = 300, ROUNDS = 20 };
+    zkv_logstore_t *stores[STORES];
+    uint64_t next[STORES];  // next index each store's log expects
+    for (int i = 0; i < STORES; i++) {
+        stores[i] = zkv_memstore_new ();
+        next[i] = 1;
+    }
+    for (uint64_t round = 0; round < ROUNDS; round++)
+        for (int i = 0; i < STORES; i++) {
+            uint64_t term = 1 + (uint64_t) i;
+            CHECK_EQ_U64 (s_append (stores[i], GROUP, next[i], next[i] + 2, term), 0);
+            next[i] += 3;
+            if ((round + (uint64_t) i) % 2)
+                CHECK_EQ_U64 (zkv_logstore_sync (stores[i]), 0);
+            if (round == ROUNDS / 2 && i % 10 == 0) {
+                // Crash and reboot: go on from what was durable
+                zkv_memstore_crash (stores[i], true, (uint64_t) i);
+                zkv_logstore_state_t state;
+                CHECK_EQ_U64 (zkv_logstore_load (stores[i], GROUP, &state), 0);
+                next[i] = state.n_entries + 1;
+                zkv_logstore_state_free (&state);
+            }
+        }
+    bool ok = true;
+    for (int i = 0; i < STORES; i++) {
+        CHECK_EQ_U64 (zkv_logstore_sync (stores[i]), 0);
+        zkv_logstore_state_t state;
+        CHECK_EQ_U64 (zkv_logstore_load (stores[i], GROUP, &state), 0);
+        ok = ok && state.n_entries == next[i] - 1;
+        for (size_t j = 0; ok && j < state.n_entries; j++)
+            ok = s_entry_is (&state.entries[j], j + 1, 1 + (uint64_t) i);
+        if (i % 10)
+            ok = ok && state.n_entries == ROUNDS * 3;  // never crashed: everything
+        zkv_logstore_state_free (&state);
+        zkv_logstore_destroy (&stores[i]);
+    }
+    CHECK (ok);
+}
+
 ZKV_TEST_MAIN (
     TEST (test_append_load_round_trip)
     TEST (test_never_written_group_is_empty)
@@ -947,5 +1058,8 @@ ZKV_TEST_MAIN (
     TEST (test_memory_durable_bytes_shrink_after_compaction)
     TEST (test_leveldb_corruption_is_reported)
     TEST (test_leveldb_bad_paths_are_errors)
+    TEST (test_leveldb_damaged_database_refuses_to_open)
+    TEST (test_leveldb_write_error_is_sticky)
+    TEST (test_memory_many_stores_in_one_process)
 )
 // clang-format on
