@@ -22,8 +22,8 @@
 #include "zkv_rng.h"
 
 #define SIM_MAX_NODES 9
-#define SIM_MS        1000ULL    // microseconds in a millisecond
-#define SIM_SEC       1000000ULL // microseconds in a second
+#define SIM_MS        UINT64_C (1000)    // microseconds in a millisecond
+#define SIM_SEC       UINT64_C (1000000) // microseconds in a second
 
 typedef struct sim sim_t;
 
@@ -49,6 +49,7 @@ typedef struct {
     bool unreliable;          // start with an unreliable network
     bool trace;               // print every trace event as it happens (stdout)
     bool narrate;             // print human lines for notable events (demo)
+    bool quiet;               // a failure prints one line, not the trace tail (sweep)
     sim_net_config_t net;     // network parameters
 } sim_config_t;
 
@@ -101,6 +102,8 @@ void sim_crash (sim_t *self, int node, bool torn);
 // Crashes node in the middle of its next persist: that ready's writes are made but not
 // synced, then the crash happens (torn or not) before any message of it is sent.
 void sim_crash_mid_write (sim_t *self, int node, bool torn);
+// Cancels a pending sim_crash_mid_write.
+void sim_cancel_mid_write (sim_t *self, int node);
 // Restarts a down node from its memstore (a new incarnation). No-op if up.
 void sim_restart (sim_t *self, int node);
 uint64_t sim_incarnation (sim_t *self, int node);

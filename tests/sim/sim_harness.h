@@ -51,7 +51,8 @@ uint64_t sim_one_int (sim_t *s, uint64_t v, int expected, bool retry);
 // fewer than n applied it. *hash_p gets the entry's hash.
 bool sim_wait (sim_t *s, uint64_t index, int n, int64_t start_term, uint64_t *hash_p);
 
-// The lab's crash1 (disconnect, then crash) and start1 (restart, still disconnected).
+// The lab's crash1 (disconnect, then crash) and start1 (crash1 if running, then restart from
+// the memstore; the node stays disconnected until sim_connect).
 void sim_crash1 (sim_t *s, int node);
 void sim_start1 (sim_t *s, int node);
 

@@ -1,0 +1,181 @@
+// Randomized fault schedules (sweep, demo): chaos, then heal, then progress and convergence.
+#include "sim_chaos.h"
+#include "sim_harness.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const sim_chaos_opts_t *o; // options
+    uint64_t end;              // simulated time the chaos stops
+    uint64_t next_cmd;         // unique command counter
+    uint64_t cmd_prefix;       // high bits making commands unique across seeds
+    uint64_t final_index;      // index of the command committed after healing
+} s_chaos_t;
+
+static int
+s_pick (sim_t *s, bool up)
+{
+    int cand[SIM_MAX_NODES], n = 0;
+    for (int i = 0; i < sim_n (s); i++)
+        if (sim_is_up (s, i) == up)
+            cand[n++] = i;
+    return n ? cand[zkv_rng_below (sim_rng (s), (uint64_t)n)] : -1;
+}
+
+// A client: every 20-100 ms, offers a new command to every node (the leader takes it).
+static void
+s_client (sim_t *s, void *arg)
+{
+    s_chaos_t *c = arg;
+    if (sim_now (s) >= c->end)
+        return;
+    sim_cmd_t cmd = sim_cmd_int (c->cmd_prefix | c->next_cmd++);
+    for (int i = 0; i < sim_n (s); i++) {
+        zkv_raft_status_t st;
+        if (sim_status (s, i, &st) && st.role == ZKV_ROLE_LEADER)
+            sim_propose (s, i, cmd.data, cmd.len, NULL, NULL);
+    }
+    sim_at (s, sim_now (s) + zkv_rng_range (sim_rng (s), 20, 100) * SIM_MS, s_client, c);
+}
+
+static void
+s_fault (sim_t *s, void *arg)
+{
+    s_chaos_t *c = arg;
+    if (sim_now (s) >= c->end)
+        return;
+    zkv_rng_t *rng = sim_rng (s);
+    int n = sim_n (s);
+    uint64_t roll = zkv_rng_below (rng, 100);
+    int node;
+    if (roll < 20 && (node = s_pick (s, true)) >= 0) {
+        bool torn = zkv_rng_chance (rng, 1, 2);
+        if (zkv_rng_chance (rng, 1, 3)) {
+            sim_narrate (s, "fault: node %d will crash in its next write%s", node + 1,
+                         torn ? " (torn)" : "");
+            sim_crash_mid_write (s, node, torn);
+        } else
+            sim_crash (s, node, torn);
+    } else if (roll < 40 && (node = s_pick (s, false)) >= 0) {
+        sim_restart (s, node);
+    } else if (roll < 55) {
+        int group[SIM_MAX_NODES];
+        char desc[64] = "";
+        for (int i = 0; i < n; i++) {
+            group[i] = (int)zkv_rng_below (rng, 2);
+            snprintf (desc + strlen (desc), sizeof desc - strlen (desc), "%s%d",
+                      i ? (group[i] == group[i - 1] ? "" : " | ") : "", i + 1);
+        }
+        sim_narrate (s, "fault: partition by groups (%s)", desc);
+        sim_partition (s, group);
+    } else if (roll < 65) {
+        sim_narrate (s, "fault healed: network whole again");
+        sim_heal (s);
+    } else if (roll < 75) {
+        node = (int)zkv_rng_below (rng, (uint64_t)n);
+        bool on = !sim_is_connected (s, node);
+        sim_narrate (s, "fault: node %d %s", node + 1, on ? "reconnected" : "disconnected");
+        if (on)
+            sim_connect (s, node);
+        else
+            sim_disconnect (s, node);
+    } else if (roll < 85) {
+        bool on = zkv_rng_chance (rng, 1, 2);
+        sim_narrate (s, "fault: network %s",
+                     on ? "unreliable (drops, duplicates, delays)" : "reliable again");
+        sim_set_unreliable (s, on);
+    } else if (roll < 93) {
+        bool on = zkv_rng_chance (rng, 1, 3);
+        sim_narrate (s, "fault: long reordering %s", on ? "on" : "off");
+        sim_set_long_reordering (s, on);
+    } else if ((node = s_pick (s, true)) >= 0) {
+        sim_crash (s, node, zkv_rng_chance (rng, 1, 2));
+        sim_restart (s, node);
+    }
+    sim_at (s, sim_now (s) + zkv_rng_range (rng, 100, 1500) * SIM_MS, s_fault, c);
+}
+
+static void
+s_progress (sim_t *s, void *arg)
+{
+    s_chaos_t *c = arg;
+    if (sim_now (s) >= c->end)
+        return;
+    int leader = -1;
+    zkv_raft_status_t st, lst = {0};
+    for (int i = 0; i < sim_n (s); i++)
+        if (sim_status (s, i, &st) && st.role == ZKV_ROLE_LEADER && st.term >= lst.term) {
+            leader = i;
+            lst = st;
+        }
+    sim_counters_t k;
+    sim_counters (s, &k);
+    if (leader >= 0)
+        sim_narrate (s,
+                     "progress: %" PRIu64 " entries committed; leader node %d term %" PRIu64
+                     " commit %" PRIu64 "; %" PRIu64 " messages sent, %" PRIu64 " lost",
+                     sim_max_committed (s), leader + 1, lst.term, lst.commit, k.msgs_sent,
+                     k.msgs_dropped);
+    else
+        sim_narrate (s,
+                     "progress: %" PRIu64 " entries committed; no leader; %" PRIu64
+                     " messages sent, %" PRIu64 " lost",
+                     sim_max_committed (s), k.msgs_sent, k.msgs_dropped);
+    sim_at (s, sim_now (s) + 2 * SIM_SEC, s_progress, c);
+}
+
+static void
+s_chaos (sim_t *s, void *arg)
+{
+    s_chaos_t *c = arg;
+    c->end = sim_now (s) + c->o->chaos_us;
+    sim_at (s, sim_now (s) + 100 * SIM_MS, s_client, c);
+    sim_at (s, sim_now (s) + zkv_rng_range (sim_rng (s), 300, 1500) * SIM_MS, s_fault, c);
+    if (c->o->narrate)
+        sim_at (s, sim_now (s) + 2 * SIM_SEC, s_progress, c);
+    sim_run_for (s, c->o->chaos_us);
+    // Heal: every node up and connected, a reliable network. Then the group must make
+    // progress and every node must converge on it.
+    sim_narrate (s, "healing: restarting every node, reconnecting, reliable network");
+    sim_heal (s);
+    sim_set_unreliable (s, false);
+    sim_set_long_reordering (s, false);
+    for (int i = 0; i < sim_n (s); i++) {
+        sim_cancel_mid_write (s, i);
+        sim_restart (s, i);
+    }
+    sim_cmd_t cmd = sim_cmd_int (c->cmd_prefix | c->next_cmd++);
+    c->final_index = sim_one (s, cmd.data, cmd.len, sim_n (s), true);
+    sim_narrate (s, "converged: every node applied index %" PRIu64, c->final_index);
+    sim_check_final (s);
+}
+
+void
+sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
+{
+    memset (r, 0, sizeof *r);
+    zkv_rng_t pick;
+    zkv_rng_seed (&pick, o->seed ^ 0x5eed5eed5eedULL);
+    sim_config_t cfg;
+    sim_config_defaults (&cfg);
+    cfg.seed = o->seed;
+    cfg.n_nodes = o->n_nodes ? o->n_nodes : (zkv_rng_chance (&pick, 1, 3) ? 3 : 5);
+    cfg.snapshot_every = 3 + zkv_rng_below (&pick, 8);
+    cfg.trace = o->trace;
+    cfg.narrate = o->narrate;
+    cfg.quiet = o->quiet;
+    sim_t *s = sim_new (&cfg);
+    s_chaos_t c = {.o = o, .cmd_prefix = (o->seed & 0xffffff) << 32};
+    sim_narrate (s,
+                 "%d nodes, seed %" PRIu64 ", snapshot every %" PRIu64 " entries, %" PRIu64
+                 " s of faults",
+                 cfg.n_nodes, o->seed, cfg.snapshot_every, o->chaos_us / SIM_SEC);
+    r->passed = sim_guard (s, s_chaos, &c) == 0;
+    r->trace_hash = sim_trace_hash (s);
+    r->committed = sim_max_committed (s);
+    r->sim_us = sim_now (s);
+    sim_counters (s, &r->counters);
+    sim_destroy (&s);
+}

@@ -1,0 +1,29 @@
+// Randomized fault schedules over the world (sweep and demo): crashes and restarts (some torn,
+// some in the middle of a write), partitions, unreliable and long-reordering periods, frequent
+// snapshots and a steady stream of client proposals; then heal, and require progress and
+// convergence.
+#ifndef ZKV_SIM_CHAOS_H
+#define ZKV_SIM_CHAOS_H
+
+#include "sim.h"
+
+typedef struct {
+    uint64_t seed;     // the run
+    int n_nodes;       // 0: drawn from the seed (3 or 5)
+    uint64_t chaos_us; // how long faults are injected
+    bool trace;        // print trace events
+    bool narrate;      // human lines (demo)
+    bool quiet;        // one-line failure report (sweep)
+} sim_chaos_opts_t;
+
+typedef struct {
+    bool passed;             // no violation, progress and convergence after healing
+    uint64_t trace_hash;     // the run's trace hash
+    uint64_t committed;      // entries committed
+    uint64_t sim_us;         // simulated time at the end
+    sim_counters_t counters; // the world's counters
+} sim_chaos_result_t;
+
+void sim_chaos_run (const sim_chaos_opts_t *opts, sim_chaos_result_t *result);
+
+#endif

@@ -1,0 +1,463 @@
+// Raft's safety invariants, checked incrementally after every step (Raft paper, Figure 3):
+// election safety, log matching, leader completeness, state machine safety; plus monotonic
+// commit/applied per incarnation, durability of everything committed, one vote per term.
+#include "sim_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define UNKNOWN_TERM UINT64_MAX
+
+void
+sim_violation (sim_t *self, const char *invariant, const char *fmt, ...)
+{
+    char what[128];
+    snprintf (what, sizeof what, "INVARIANT VIOLATED (%s)", invariant);
+    va_list ap;
+    va_start (ap, fmt);
+    sim_fail_common (self, what, fmt, ap);
+}
+
+uint64_t
+sim_chain_next (uint64_t chain, uint64_t hash)
+{
+    uint64_t h = chain ^ 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 8; i++)
+        h = (h ^ (uint8_t)(hash >> (8 * i))) * 0x100000001b3ULL;
+    return h;
+}
+
+static void *
+s_grow (void *p, size_t *cap, size_t want, size_t elem)
+{
+    if (want <= *cap)
+        return p;
+    size_t ncap = *cap ? *cap : 64;
+    while (ncap < want)
+        ncap *= 2;
+    p = realloc (p, ncap * elem);
+    if (!p)
+        abort ();
+    memset ((char *)p + *cap * elem, 0, (ncap - *cap) * elem);
+    *cap = ncap;
+    return p;
+}
+
+static uint64_t
+s_get_u64 (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+// --- Log Matching: (index, term) -> (entry hash, term of index - 1) ---------------------------
+
+static size_t
+s_lm_slot (uint64_t index, uint64_t term, size_t cap)
+{
+    uint64_t h = index * 0x9e3779b97f4a7c15ULL ^ term * 0xc2b2ae3d27d4eb4fULL;
+    return (size_t)(h ^ (h >> 29)) & (cap - 1);
+}
+
+static sim_lm_slot_t *
+s_lm_find (sim_t *self, uint64_t index, uint64_t term)
+{
+    if (self->lm_len * 2 >= self->lm_cap) {
+        size_t ncap = self->lm_cap ? self->lm_cap * 2 : 4096;
+        sim_lm_slot_t *nt = calloc (ncap, sizeof *nt);
+        if (!nt)
+            abort ();
+        for (size_t i = 0; i < self->lm_cap; i++) {
+            sim_lm_slot_t *o = &self->lm[i];
+            if (!o->index)
+                continue;
+            size_t j = s_lm_slot (o->index, o->term, ncap);
+            while (nt[j].index)
+                j = (j + 1) & (ncap - 1);
+            nt[j] = *o;
+        }
+        free (self->lm);
+        self->lm = nt;
+        self->lm_cap = ncap;
+    }
+    size_t j = s_lm_slot (index, term, self->lm_cap);
+    while (self->lm[j].index && (self->lm[j].index != index || self->lm[j].term != term))
+        j = (j + 1) & (self->lm_cap - 1);
+    return &self->lm[j];
+}
+
+static void
+s_check_log_matching (sim_t *self, int node, const zkv_entry_t *e, uint64_t prev_term)
+{
+    uint64_t h = sim_entry_hash (e->type, e->data.data, e->data.len);
+    sim_lm_slot_t *s = s_lm_find (self, e->index, e->term);
+    self->counters.checks++;
+    if (!s->index) {
+        s->index = e->index;
+        s->term = e->term;
+        s->hash = h;
+        s->prev_term = prev_term;
+        self->lm_len++;
+        return;
+    }
+    if (s->hash != h)
+        sim_violation (self, "log matching",
+                       "node %d stores index %" PRIu64 " term %" PRIu64
+                       " with different content than another log had there",
+                       node, e->index, e->term);
+    if (prev_term != UNKNOWN_TERM && s->prev_term != UNKNOWN_TERM && s->prev_term != prev_term)
+        sim_violation (self, "log matching",
+                       "node %d stores index %" PRIu64 " term %" PRIu64
+                       " after an entry of term %" PRIu64 "; another log had term %" PRIu64
+                       " before it",
+                       node, e->index, e->term, prev_term, s->prev_term);
+    if (s->prev_term == UNKNOWN_TERM)
+        s->prev_term = prev_term;
+}
+
+// --- after a ready was persisted --------------------------------------------------------------
+
+static void
+s_check_snapshot_data (sim_t *self, int node, const char *what, uint64_t index, uint64_t term,
+                       const uint8_t *data, size_t len)
+{
+    self->counters.checks++;
+    if (len != 16 || s_get_u64 (data) != index)
+        sim_violation (self, "snapshot",
+                       "node %d %s a snapshot at %" PRIu64 " whose data "
+                       "(%zu bytes) the state machine did not write",
+                       node, what, index, len);
+    if (index > self->max_committed)
+        sim_violation (self, "snapshot",
+                       "node %d %s a snapshot at %" PRIu64 " beyond anything "
+                       "committed (%" PRIu64 ")",
+                       node, what, index, self->max_committed);
+    const sim_commit_t *c = &self->commits[index];
+    if (c->chain != s_get_u64 (data + 8) || (term != UNKNOWN_TERM && c->term != term))
+        sim_violation (self, "state machine safety",
+                       "node %d %s a snapshot at %" PRIu64 " (term %" PRIu64
+                       ") that differs from the committed history (term %" PRIu64 ")",
+                       node, what, index, term, c->term);
+}
+
+void
+sim_check_ready (sim_t *self, int node, const zkv_raft_ready_t *rd)
+{
+    sim_node_t *n = &self->nodes[node];
+    if (rd->has_snapshot)
+        s_check_snapshot_data (self, node, "saved", rd->snapshot.index, rd->snapshot.term,
+                               rd->snapshot_data, rd->snapshot_len);
+    for (size_t i = 0; i < rd->n_entries; i++) {
+        const zkv_entry_t *e = &rd->entries[i];
+        uint64_t prev = UNKNOWN_TERM;
+        if (i > 0) {
+            if (e->index != rd->entries[i - 1].index + 1)
+                sim_violation (self, "log matching",
+                               "node %d appends a non-contiguous batch "
+                               "(%" PRIu64 " after %" PRIu64 ")",
+                               node, e->index, rd->entries[i - 1].index);
+            prev = rd->entries[i - 1].term;
+        } else if (e->index == 1)
+            prev = 0;
+        else if (zkv_raft_term_at (n->raft, e->index - 1, &prev) != 0)
+            prev = UNKNOWN_TERM;
+        if (prev != UNKNOWN_TERM && prev > e->term)
+            sim_violation (self, "log matching",
+                           "node %d: entry %" PRIu64 " has term %" PRIu64
+                           " below its predecessor's %" PRIu64,
+                           node, e->index, e->term, prev);
+        s_check_log_matching (self, node, e, prev);
+    }
+    if (rd->truncate_from && rd->truncate_from <= self->max_committed) {
+        // Truncating a committed entry is fine only if the log held something else there.
+        uint64_t t = 0;
+        for (size_t i = 0; i < rd->n_entries; i++)
+            if (rd->entries[i].index == rd->truncate_from)
+                t = rd->entries[i].term;
+        if (t && t != self->commits[rd->truncate_from].term)
+            sim_violation (self, "leader completeness",
+                           "node %d replaces committed index %" PRIu64 " (term %" PRIu64
+                           ") with term %" PRIu64,
+                           node, rd->truncate_from, self->commits[rd->truncate_from].term, t);
+    }
+    if (rd->truncate_from && rd->truncate_from <= n->durable_last)
+        n->durable_last = rd->truncate_from - 1;
+    if (rd->n_entries)
+        n->durable_last = rd->entries[rd->n_entries - 1].index;
+    if (rd->has_snapshot && rd->snapshot.index > n->durable_last)
+        n->durable_last = rd->snapshot.index;
+    if (rd->has_hard_state) {
+        const zkv_hard_state_t *hs = &rd->hard_state;
+        self->counters.checks++;
+        if (hs->term < n->durable_term)
+            sim_violation (self, "durability",
+                           "node %d persists term %" PRIu64 " after term %" PRIu64, node, hs->term,
+                           n->durable_term);
+        if (hs->term == n->durable_term && n->durable_vote && hs->vote != n->durable_vote)
+            sim_violation (self, "one vote per term",
+                           "node %d votes for %" PRIu64 " in term %" PRIu64
+                           " after voting for %" PRIu64,
+                           node, hs->vote, hs->term, n->durable_vote);
+        n->durable_term = hs->term;
+        n->durable_vote = hs->vote;
+    }
+}
+
+// --- messages: what they promise is durable --------------------------------------------------
+
+void
+sim_check_send (sim_t *self, int node, const zkv_msg_t *m)
+{
+    sim_node_t *n = &self->nodes[node];
+    self->counters.checks++;
+    if (m->type == ZKV_MSG_REQUEST_VOTE_REPLY && m->u.request_vote_reply.granted &&
+        !m->u.request_vote_reply.pre_vote &&
+        (n->durable_term != m->u.hdr.term || n->durable_vote != m->u.hdr.to))
+        sim_violation (self, "one vote per term",
+                       "node %d grants its vote in term %" PRIu64 " to %" PRIu64
+                       " but persisted term %" PRIu64 " vote %" PRIu64,
+                       node, m->u.hdr.term, m->u.hdr.to, n->durable_term, n->durable_vote);
+    if (m->type == ZKV_MSG_APPEND_ENTRIES_REPLY && m->u.append_entries_reply.success &&
+        m->u.append_entries_reply.match_index > n->durable_last)
+        sim_violation (self, "durability",
+                       "node %d acknowledges index %" PRIu64 " but persisted only through %" PRIu64,
+                       node, m->u.append_entries_reply.match_index, n->durable_last);
+}
+
+// --- applying: state machine safety, leader completeness ------------------------------------
+
+// Does node's current log (or snapshot) hold committed index i?
+static bool
+s_holds (sim_t *self, int node, uint64_t i)
+{
+    zkv_raft_status_t st;
+    zkv_raft_status (self->nodes[node].raft, &st);
+    if (i <= st.snapshot_index)
+        return true;
+    const zkv_entry_t *e = zkv_raft_entry_at (self->nodes[node].raft, i);
+    return e && e->term == self->commits[i].term &&
+           sim_entry_hash (e->type, e->data.data, e->data.len) == self->commits[i].hash;
+}
+
+void
+sim_check_apply (sim_t *self, int node, const zkv_entry_t *e)
+{
+    sim_node_t *n = &self->nodes[node];
+    self->counters.checks++;
+    if (e->index != n->applied + 1)
+        sim_violation (self, "state machine safety",
+                       "node %d applies index %" PRIu64 " after index %" PRIu64 " (out of order)",
+                       node, e->index, n->applied);
+    uint64_t h = sim_entry_hash (e->type, e->data.data, e->data.len);
+    uint64_t chain = sim_chain_next (n->chain, h);
+    if (e->index <= self->max_committed) {
+        const sim_commit_t *c = &self->commits[e->index];
+        if (c->hash != h || c->term != e->term || c->chain != chain)
+            sim_violation (self, "state machine safety",
+                           "node %d applies at index %" PRIu64 " (term %" PRIu64
+                           ") another command than was applied there "
+                           "(term %" PRIu64 ")",
+                           node, e->index, e->term, c->term);
+        return;
+    }
+    // First time anyone applies this index: it is committed from now on.
+    self->commits = s_grow (self->commits, &self->commits_cap, e->index + 1, sizeof *self->commits);
+    sim_commit_t *c = &self->commits[e->index];
+    zkv_raft_status_t st;
+    zkv_raft_status (n->raft, &st);
+    c->hash = h;
+    c->chain = chain;
+    c->term = e->term;
+    c->cterm = st.term;
+    c->type = e->type;
+    c->len = e->data.len;
+    if (e->data.len) {
+        c->data = malloc (e->data.len);
+        if (!c->data)
+            abort ();
+        memcpy (c->data, e->data.data, e->data.len);
+    }
+    self->max_committed = e->index;
+    // Leader completeness: every leader of a later term must hold it.
+    for (int j = 0; j < self->cfg.n_nodes; j++) {
+        sim_node_t *o = &self->nodes[j];
+        if (j == node || !o->up || o->role != ZKV_ROLE_LEADER || o->term <= c->cterm)
+            continue;
+        self->counters.checks++;
+        if (!s_holds (self, j, e->index))
+            sim_violation (self, "leader completeness",
+                           "node %d, leader of term %" PRIu64 ", lacks index %" PRIu64
+                           " committed in term <= %" PRIu64,
+                           j, o->term, e->index, c->cterm);
+    }
+}
+
+void
+sim_check_install (sim_t *self, int node, uint64_t index, uint64_t chain)
+{
+    sim_node_t *n = &self->nodes[node];
+    uint8_t data[16];
+    for (int i = 0; i < 8; i++) {
+        data[i] = (uint8_t)(index >> (8 * i));
+        data[8 + i] = (uint8_t)(chain >> (8 * i));
+    }
+    s_check_snapshot_data (self, node, "installs", index, UNKNOWN_TERM, data, sizeof data);
+    if (index <= n->applied)
+        sim_violation (self, "monotonic applied",
+                       "node %d installs a snapshot at %" PRIu64 " after applying through %" PRIu64,
+                       node, index, n->applied);
+}
+
+// --- after every step of a node: roles, terms, commit ----------------------------------------
+
+static void
+s_check_new_leader (sim_t *self, int node, const zkv_raft_status_t *st)
+{
+    uint64_t id = (uint64_t)node + 1;
+    self->leader_of =
+        s_grow (self->leader_of, &self->leader_of_cap, st->term + 1, sizeof *self->leader_of);
+    self->counters.checks++;
+    if (self->leader_of[st->term] && self->leader_of[st->term] != id)
+        sim_violation (self, "election safety",
+                       "nodes %" PRIu64 " and %d are both leaders of "
+                       "term %" PRIu64,
+                       self->leader_of[st->term] - 1, node, st->term);
+    if (self->leader_of[st->term])
+        return;
+    self->leader_of[st->term] = id;
+    self->counters.elections++;
+    sim_narrate (self,
+                 "node %d elected leader of term %" PRIu64 " (log %" PRIu64 "..%" PRIu64
+                 ", commit %" PRIu64 ")",
+                 node + 1, st->term, st->first_index, st->last_index, st->commit);
+    // Leader completeness (§5.4): it holds every entry committed in an earlier term.
+    uint64_t from = st->snapshot_index + 1;
+    for (uint64_t i = from; i <= self->max_committed; i++) {
+        if (self->commits[i].cterm >= st->term)
+            continue;
+        self->counters.checks++;
+        if (!s_holds (self, node, i))
+            sim_violation (self, "leader completeness",
+                           "node %d elected leader of term %" PRIu64 " without index %" PRIu64
+                           " committed in term <= %" PRIu64,
+                           node, st->term, i, self->commits[i].cterm);
+    }
+}
+
+void
+sim_check_node (sim_t *self, int node)
+{
+    sim_node_t *n = &self->nodes[node];
+    zkv_raft_status_t st;
+    zkv_raft_status (n->raft, &st);
+    self->counters.checks++;
+    if (st.commit < n->seen_commit)
+        sim_violation (self, "monotonic commit",
+                       "node %d's commit went from %" PRIu64 " back to %" PRIu64, node,
+                       n->seen_commit, st.commit);
+    if (st.applied < n->seen_applied)
+        sim_violation (self, "monotonic applied",
+                       "node %d's applied went from %" PRIu64 " back to %" PRIu64, node,
+                       n->seen_applied, st.applied);
+    if (st.term < n->term)
+        sim_violation (self, "monotonic term",
+                       "node %d's term went from %" PRIu64 " back to %" PRIu64, node, n->term,
+                       st.term);
+    n->seen_commit = st.commit;
+    n->seen_applied = st.applied;
+    if (st.role != n->role || st.term != n->term) {
+        sim_trace (self, &(sim_trace_rec_t){.kind = SIM_T_ROLE,
+                                            .node = (uint8_t)node,
+                                            .a = st.role,
+                                            .b = st.term,
+                                            .c = st.commit,
+                                            .d = st.last_index});
+        if (st.term > self->counters.max_term) {
+            self->counters.max_term = st.term;
+            sim_narrate (self, "term %" PRIu64 " begins (node %d, %s)", st.term, node + 1,
+                         zkv_role_name (st.role));
+        }
+        if (st.role == ZKV_ROLE_LEADER)
+            s_check_new_leader (self, node, &st);
+        n->role = st.role;
+        n->term = st.term;
+    }
+}
+
+// --- durability: everything committed is held by a majority ----------------------------------
+
+static void
+s_check_durable (sim_t *self, const char *when)
+{
+    uint64_t mc = self->max_committed;
+    if (mc == 0)
+        return;
+    int *count = calloc (mc + 2, sizeof *count); // difference array over indexes
+    if (!count)
+        abort ();
+    for (int j = 0; j < self->cfg.n_nodes; j++) {
+        zkv_logstore_state_t st;
+        memset (&st, 0, sizeof st);
+        int rc = zkv_logstore_load (self->nodes[j].store, SIM_GROUP, &st);
+        if (rc != 0) {
+            free (count);
+            sim_violation (self, "durability", "node %d's memstore does not load (%s)", j,
+                           zkv_errname (rc));
+        }
+        uint64_t s = st.snapshot.index < mc ? st.snapshot.index : mc;
+        if (s) {
+            count[1]++;
+            count[s + 1]--;
+        }
+        for (size_t k = 0; k < st.n_entries; k++) {
+            const zkv_entry_t *e = &st.entries[k];
+            if (e->index <= s || e->index > mc)
+                continue;
+            if (e->term == self->commits[e->index].term &&
+                sim_entry_hash (e->type, e->data.data, e->data.len) ==
+                    self->commits[e->index].hash) {
+                count[e->index]++;
+                count[e->index + 1]--;
+            }
+        }
+        zkv_logstore_state_free (&st);
+    }
+    int majority = self->cfg.n_nodes / 2 + 1, run = 0;
+    for (uint64_t i = 1; i <= mc; i++) {
+        run += count[i];
+        self->counters.checks++;
+        if (run < majority) {
+            free (count);
+            sim_violation (self, "durability",
+                           "%s: committed index %" PRIu64 " is durable on "
+                           "%d nodes only (majority %d)",
+                           when, i, run, majority);
+        }
+    }
+    free (count);
+}
+
+void
+sim_check_crash (sim_t *self, int node)
+{
+    (void)node;
+    s_check_durable (self, "after a crash");
+}
+
+void
+sim_check_final (sim_t *self)
+{
+    s_check_durable (self, "at the end");
+}
+
+void
+sim_check_free (sim_t *self)
+{
+    for (uint64_t i = 1; i <= self->max_committed; i++)
+        free (self->commits[i].data);
+    free (self->commits);
+    free (self->leader_of);
+    free (self->lm);
+}

@@ -1,0 +1,177 @@
+// The simulator's private structures, shared by sim.c, sim_net.c, sim_check.c and sim_trace.c.
+#ifndef ZKV_SIM_INTERNAL_H
+#define ZKV_SIM_INTERNAL_H
+
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "sim.h"
+
+#define SIM_GROUP 1 // the one Raft group the simulator runs
+
+// --- events --------------------------------------------------------------------------------
+
+typedef enum {
+    SIM_EV_TICK = 1,    // node ticks (if still the same incarnation)
+    SIM_EV_DELIVER = 2, // an encoded message arrives at node
+    SIM_EV_CALL = 3,    // fn (sim, arg)
+} sim_ev_kind_t;
+
+typedef struct {
+    uint64_t at;                         // simulated time
+    uint64_t seq;                        // tie breaker: scheduling order
+    uint8_t kind;                        // sim_ev_kind_t
+    int node;                            // tick: the node; deliver: destination
+    int from;                            // deliver: sender
+    uint64_t incarnation;                // tick: incarnation it belongs to
+    uint8_t *buf;                        // deliver: encoded message (owned)
+    size_t len;                          // its length
+    void (*fn) (sim_t *self, void *arg); // call
+    void *arg;                           // call
+} sim_event_t;
+
+// --- trace ---------------------------------------------------------------------------------
+
+typedef enum {
+    SIM_T_TICK = 1, // a tick that produced work
+    SIM_T_SEND,     // message handed to the network (peer = dest, fate in c2)
+    SIM_T_DELIVER,  // message stepped into a core
+    SIM_T_DROP,     // message lost at delivery
+    SIM_T_PROPOSE,  // a = index, b = term (0, 0 if refused)
+    SIM_T_CRASH,    // a = torn, b = mid-write
+    SIM_T_RESTART,  // a = incarnation, b = boot term, c = snapshot index, d = last index
+    SIM_T_LINK,     // a = up, peer = other end
+    SIM_T_ROLE,     // a = role, b = term, c = commit, d = last index
+    SIM_T_SNAPSHOT, // a = index, b = term
+    SIM_T_INSTALL,  // a = index, b = term
+    SIM_T_APPLY,    // a = from index, b = to index
+    SIM_T_NET,      // a = unreliable, b = long reordering
+    SIM_T_NOTE,     // word = scenario's kind
+} sim_trace_kind_t;
+
+#define SIM_RING 256
+
+typedef struct {
+    uint64_t at;         // simulated time
+    uint8_t kind;        // sim_trace_kind_t
+    uint8_t node;        // node index
+    uint8_t peer;        // other node index (send/deliver/drop/link)
+    uint8_t mtype;       // message type (send/deliver/drop)
+    uint8_t c2;          // send: fate (0 sent, 1 dropped, 2 duplicated, 3 long delay)
+    uint64_t term;       // message term
+    uint64_t a, b, c, d; // kind-specific values
+    const char *word;    // note: static string
+} sim_trace_rec_t;
+
+// --- nodes ---------------------------------------------------------------------------------
+
+typedef struct {
+    zkv_raft_t *raft;      // NULL while down
+    zkv_logstore_t *store; // memstore: survives crashes
+    bool up;               // running
+    bool connected;        // lab-level connect() state
+    uint64_t incarnation;  // bumped at each restart
+    bool crash_mid_write;  // crash during the next persist
+    bool crash_torn;       // ... with a torn write
+    // state machine (volatile: rebuilt from the snapshot at restart)
+    uint64_t applied;   // last applied index
+    uint64_t chain;     // hash chain through applied
+    uint64_t base;      // index the state machine was loaded at (snapshot); below: global
+    uint64_t *hashes;   // hashes[i - base - 1], base < i <= applied
+    size_t hashes_cap;  // allocated slots
+    uint64_t last_snap; // index of the last snapshot taken or installed
+    // checks within one incarnation
+    uint64_t seen_commit;  // highest commit index seen
+    uint64_t seen_applied; // highest raft applied index seen
+    zkv_role_t role;       // last role seen
+    uint64_t term;         // last term seen
+    // durable state as the simulator tracks it (across incarnations)
+    uint64_t durable_term; // highest term persisted
+    uint64_t durable_vote; // vote persisted with it
+    uint64_t durable_last; // last log index persisted (or snapshot index)
+} sim_node_t;
+
+// A committed entry, recorded the first time any node applies it.
+typedef struct {
+    uint64_t hash;  // sim_entry_hash of it
+    uint64_t chain; // hash chain through it
+    uint64_t term;  // its term
+    uint64_t cterm; // term of the node that first applied it (>= the term it committed in)
+    uint8_t type;   // entry type
+    uint8_t *data;  // its payload (owned)
+    size_t len;     //
+} sim_commit_t;
+
+// (index, term) -> what the first entry seen there held: Log Matching.
+typedef struct {
+    uint64_t index;     // 0: empty slot
+    uint64_t term;      //
+    uint64_t hash;      // entry hash
+    uint64_t prev_term; // term of index - 1 in the log that held it (UINT64_MAX: unknown)
+} sim_lm_slot_t;
+
+struct sim {
+    sim_config_t cfg;  // as given
+    zkv_rng_t rng;     // the world's randomness (network, faults, scenarios)
+    uint64_t now;      // simulated microseconds
+    uint64_t seq;      // event sequence numbers
+    sim_event_t *heap; // event queue: min-heap on (at, seq)
+    size_t heap_len;   //
+    size_t heap_cap;   //
+    sim_node_t nodes[SIM_MAX_NODES];
+    bool cut[SIM_MAX_NODES][SIM_MAX_NODES]; // partitioned directed links
+    bool unreliable;                        // network mode
+    bool long_reordering;                   // network mode
+    sim_counters_t counters;                // statistics
+    // global record for the invariants
+    sim_commit_t *commits;  // commits[i], 1 <= i <= max_committed
+    size_t commits_cap;     //
+    uint64_t max_committed; //
+    uint64_t *leader_of;    // leader_of[term]: node id + 0 (0 none)
+    size_t leader_of_cap;   //
+    sim_lm_slot_t *lm;      // Log Matching map, open addressing
+    size_t lm_cap;          // power of two
+    size_t lm_len;          //
+    // trace
+    uint64_t trace_hash; // FNV-1a over every record
+    sim_trace_rec_t ring[SIM_RING];
+    uint64_t ring_n; // records ever written
+    // failure
+    jmp_buf guard; // sim_fail longjmps here
+    bool guarded;  // a guard is set
+    bool failed;   // a failure happened
+};
+
+// sim_net.c
+void sim_net_send (sim_t *self, int from, const zkv_msg_t *msg);
+void sim_net_deliver (sim_t *self, sim_event_t *ev);
+bool sim_link_up (sim_t *self, int from, int to);
+
+// sim.c
+void sim_fail_common (sim_t *self, const char *what, const char *fmt, va_list ap)
+    __attribute__ ((noreturn));
+void sim_push (sim_t *self, const sim_event_t *ev);
+void sim_drive (sim_t *self, int node);
+
+// sim_check.c
+void sim_check_ready (sim_t *self, int node, const zkv_raft_ready_t *rd);
+void sim_check_send (sim_t *self, int node, const zkv_msg_t *msg);
+void sim_check_apply (sim_t *self, int node, const zkv_entry_t *entry);
+void sim_check_install (sim_t *self, int node, uint64_t index, uint64_t chain);
+void sim_check_node (sim_t *self, int node);
+void sim_check_crash (sim_t *self, int node);
+void sim_check_free (sim_t *self);
+uint64_t sim_chain_next (uint64_t chain, uint64_t hash);
+void sim_violation (sim_t *self, const char *invariant, const char *fmt, ...)
+    __attribute__ ((noreturn, format (printf, 3, 4)));
+
+// sim_trace.c
+void sim_trace (sim_t *self, const sim_trace_rec_t *rec);
+void sim_trace_msg (sim_t *self, uint8_t kind, int node, int peer, const zkv_msg_t *msg,
+                    uint8_t c2);
+void sim_trace_dump (sim_t *self, FILE *out, size_t last);
+void sim_trace_print (sim_t *self, FILE *out, const sim_trace_rec_t *rec);
+
+#endif

@@ -1,0 +1,218 @@
+// zkv-sim: runs the deterministic simulator: lab scenarios, seed sweeps, determinism check, demo.
+#include "scenarios.h"
+#include "sim_chaos.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Every scenario table; a new lab part is one line here (and one extern in scenarios.h).
+static const sim_scenario_t *s_tables[] = {
+    sim_scenarios_3a,
+    sim_scenarios_3b,
+    sim_scenarios_3c,
+    sim_scenarios_3d,
+};
+
+#define SWEEP_CHAOS_US (15 * SIM_SEC) // faults per sweep seed
+
+typedef struct {
+    uint64_t seed;    // --seed
+    uint64_t seeds;   // --seeds
+    uint64_t from;    // --from
+    uint64_t seconds; // --seconds
+    bool trace;       // --trace
+} s_args_t;
+
+static int
+s_usage (void)
+{
+    fprintf (stderr, "usage: zkv-sim list\n"
+                     "       zkv-sim run NAME [--seed S] [--trace]\n"
+                     "       zkv-sim sweep [--seeds N] [--from S] [--trace]\n"
+                     "       zkv-sim determinism [--seed S]\n"
+                     "       zkv-sim demo [--seed S] [--seconds T]\n");
+    return 2;
+}
+
+static int
+s_parse (int argc, char **argv, int first, s_args_t *a)
+{
+    for (int i = first; i < argc; i++) {
+        uint64_t *dst = NULL;
+        if (strcmp (argv[i], "--trace") == 0) {
+            a->trace = true;
+            continue;
+        }
+        if (strcmp (argv[i], "--seed") == 0)
+            dst = &a->seed;
+        else if (strcmp (argv[i], "--seeds") == 0)
+            dst = &a->seeds;
+        else if (strcmp (argv[i], "--from") == 0)
+            dst = &a->from;
+        else if (strcmp (argv[i], "--seconds") == 0)
+            dst = &a->seconds;
+        if (!dst || i + 1 >= argc) {
+            fprintf (stderr, "zkv-sim: unexpected argument '%s'\n", argv[i]);
+            return -1;
+        }
+        char *end;
+        *dst = strtoull (argv[++i], &end, 0);
+        if (*end) {
+            fprintf (stderr, "zkv-sim: '%s' is not a number\n", argv[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const sim_scenario_t *
+s_find (const char *name)
+{
+    for (size_t t = 0; t < sizeof s_tables / sizeof s_tables[0]; t++)
+        for (const sim_scenario_t *sc = s_tables[t]; sc->name; sc++)
+            if (strcmp (sc->name, name) == 0)
+                return sc;
+    return NULL;
+}
+
+static void
+s_scenario_fn (sim_t *s, void *arg)
+{
+    const sim_scenario_t *sc = arg;
+    sc->fn (s);
+    sim_check_final (s);
+}
+
+static int
+s_run (const char *name, const s_args_t *a)
+{
+    const sim_scenario_t *sc = s_find (name);
+    if (!sc) {
+        fprintf (stderr, "zkv-sim: no scenario '%s' (see zkv-sim list)\n", name);
+        return 2;
+    }
+    sim_config_t cfg;
+    sim_config_defaults (&cfg);
+    cfg.seed = a->seed;
+    cfg.n_nodes = sc->n_nodes;
+    cfg.unreliable = sc->unreliable;
+    cfg.snapshot_every = sc->snapshot_every;
+    cfg.trace = a->trace;
+    sim_t *s = sim_new (&cfg);
+    int rc = sim_guard (s, s_scenario_fn, (void *)sc);
+    sim_counters_t k;
+    sim_counters (s, &k);
+    printf ("%s %s seed %" PRIu64 ": %.1f s simulated, %" PRIu64 " events, %" PRIu64
+            " elections, %" PRIu64 " committed, %" PRIu64 " messages, %" PRIu64 " checks\n",
+            rc == 0 ? "PASS" : "FAIL", sc->name, a->seed, (double)sim_now (s) / SIM_SEC, k.events,
+            k.elections, sim_max_committed (s), k.msgs_sent, k.checks);
+    printf ("trace hash 0x%016" PRIx64 "\n", sim_trace_hash (s));
+    sim_destroy (&s);
+    return rc == 0 ? 0 : 1;
+}
+
+static int
+s_sweep (const s_args_t *a)
+{
+    uint64_t passed = 0, failed = 0, events = 0;
+    for (uint64_t seed = a->from; seed < a->from + a->seeds; seed++) {
+        sim_chaos_opts_t o = {
+            .seed = seed, .chaos_us = SWEEP_CHAOS_US, .trace = a->trace, .quiet = a->seeds > 1};
+        sim_chaos_result_t r;
+        sim_chaos_run (&o, &r);
+        events += r.counters.events;
+        if (r.passed)
+            passed++;
+        else {
+            failed++;
+            printf ("FAIL seed %" PRIu64 " (replay: zkv-sim sweep --from %" PRIu64
+                    " --seeds 1 --trace)\n",
+                    seed, seed);
+        }
+        if (a->seeds == 1)
+            printf ("trace hash 0x%016" PRIx64 "\n", r.trace_hash);
+        fflush (stdout);
+    }
+    printf ("sweep: %" PRIu64 " events over seeds %" PRIu64 "..%" PRIu64 "\n", events, a->from,
+            a->from + a->seeds - 1);
+    printf ("%" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
+
+static int
+s_determinism (const s_args_t *a)
+{
+    sim_chaos_opts_t o = {.seed = a->seed, .chaos_us = SWEEP_CHAOS_US, .quiet = true};
+    sim_chaos_result_t r1, r2, r3;
+    sim_chaos_run (&o, &r1);
+    sim_chaos_run (&o, &r2);
+    o.seed = a->seed + 1;
+    sim_chaos_run (&o, &r3);
+    printf ("seed %" PRIu64 ": trace hash 0x%016" PRIx64 " then 0x%016" PRIx64 " (%" PRIu64
+            " events); seed %" PRIu64 ": 0x%016" PRIx64 "\n",
+            a->seed, r1.trace_hash, r2.trace_hash, r1.counters.events, a->seed + 1, r3.trace_hash);
+    bool same = r1.trace_hash == r2.trace_hash && r1.counters.events == r2.counters.events &&
+                r1.passed == r2.passed;
+    bool differs = r1.trace_hash != r3.trace_hash;
+    printf ("%d passed, %d failed\n", (int)same + (int)differs, (int)!same + (int)!differs);
+    if (!same)
+        fprintf (stderr, "zkv-sim: the same seed gave two different runs\n");
+    if (!differs)
+        fprintf (stderr, "zkv-sim: two seeds gave the same trace hash\n");
+    return same && differs ? 0 : 1;
+}
+
+static int
+s_demo (const s_args_t *a)
+{
+    sim_chaos_opts_t o = {.seed = a->seed,
+                          .n_nodes = 5,
+                          .chaos_us = a->seconds * SIM_SEC,
+                          .narrate = true,
+                          .trace = a->trace};
+    sim_chaos_result_t r;
+    sim_chaos_run (&o, &r);
+    const sim_counters_t *k = &r.counters;
+    printf ("\n==== summary (seed %" PRIu64 ", %.1f s simulated) ====\n", a->seed,
+            (double)r.sim_us / SIM_SEC);
+    printf ("  result             %s\n",
+            r.passed ? "all invariants held, group converged" : "FAILED");
+    printf ("  elections          %" PRIu64 " (max term %" PRIu64 ")\n", k->elections, k->max_term);
+    printf ("  entries committed  %" PRIu64 "\n", r.committed);
+    printf ("  crashes/restarts   %" PRIu64 " / %" PRIu64 "\n", k->crashes, k->restarts);
+    printf ("  snapshots          %" PRIu64 " taken, %" PRIu64 " installed from a leader\n",
+            k->snapshots, k->snapshots_installed);
+    printf ("  messages           %" PRIu64 " sent (%" PRIu64 " bytes), %" PRIu64
+            " dropped, %" PRIu64 " duplicated\n",
+            k->msgs_sent, k->bytes_sent, k->msgs_dropped, k->msgs_duplicated);
+    printf ("  invariant checks   %" PRIu64 " over %" PRIu64 " events\n", k->checks, k->events);
+    printf ("  trace hash         0x%016" PRIx64 "\n", r.trace_hash);
+    return r.passed ? 0 : 1;
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc < 2)
+        return s_usage ();
+    s_args_t a = {.seed = 1, .seeds = 300, .from = 1, .seconds = 60};
+    if (s_parse (argc, argv, strcmp (argv[1], "run") == 0 ? 3 : 2, &a) != 0)
+        return s_usage ();
+    if (strcmp (argv[1], "list") == 0) {
+        for (size_t t = 0; t < sizeof s_tables / sizeof s_tables[0]; t++)
+            for (const sim_scenario_t *sc = s_tables[t]; sc->name; sc++)
+                printf ("%s\n", sc->name);
+        return 0;
+    }
+    if (strcmp (argv[1], "run") == 0)
+        return argc < 3 ? s_usage () : s_run (argv[2], &a);
+    if (strcmp (argv[1], "sweep") == 0)
+        return s_sweep (&a);
+    if (strcmp (argv[1], "determinism") == 0)
+        return s_determinism (&a);
+    if (strcmp (argv[1], "demo") == 0)
+        return s_demo (&a);
+    return s_usage ();
+}
