@@ -106,8 +106,14 @@ s_boot (zkv_raft_t *self, const zkv_logstore_state_t *boot)
     uint64_t prev_term = self->log.offset_term;
     for (size_t i = 0; i < boot->n_entries; i++) {
         const zkv_entry_t *e = &boot->entries[i];
+        if (e->index <= snap_index) {
+            // A crash between saving a snapshot and compacting: the snapshot covers these.
+            self->compact_to = snap_index;
+            continue;
+        }
         // Disk input: a gap or a term going backwards means the store is corrupt.
-        if (e->index != snap_index + 1 + i || e->term < prev_term || e->term == 0)
+        if (e->index != zkv_raft_log_last_index (&self->log) + 1 || e->term < prev_term ||
+            e->term == 0)
             return ZKV_ECORRUPT;
         prev_term = e->term;
         zkv_raft_log_append (&self->log, e);

@@ -111,6 +111,7 @@ struct zkv_raft {
     bool snap_apply;          // ... and loaded by the state machine (it came from a leader)
     uint64_t compact_to;      // stored entries <= this must go (0 none)
     uint64_t truncate_from;   // stored entries >= this must go (0 none)
+    uint64_t hold_truncate;   // a ready of only this truncation must come first (0 none)
     zkv_hard_state_t prev_hs; // hard state last handed out
 
     // The ready handed out and not yet advanced.

@@ -38,6 +38,12 @@ typedef struct {
     uint32_t drop_pm;        // lossy: drop chance per mille
     uint32_t dup_pm;         // lossy: duplicate chance per mille
     uint32_t swap_pm;        // lossy: chance to deliver the second message first
+    uint32_t delay_pm;       // lossy: chance a message is held back for up to 50 ticks
+    uint32_t crash_pm;       // chance a node crashes in the middle of persisting a ready
+    zkv_msg_t *late;         // held back messages
+    uint64_t *late_due;      // tick each is released at
+    size_t n_late;           // their number
+    uint64_t now;            // ticks so far
     uint64_t *hashes;        // hash of the entry committed at each index (0 unknown)
     size_t n_hashes;         // allocated
     uint64_t *leader_of;     // leader seen per term (0 none)
@@ -102,21 +108,26 @@ s_log_drop (node_t *nd, size_t from_slot)
         nd->n_log = from_slot;
 }
 
-// Carries out one ready: persist, send, apply, advance.
+// Carries out one ready: persist, send, apply, advance. With crash_pm, the node may crash in
+// the middle of persisting: only a prefix of the writes lands, nothing is sent or applied.
 static void
 s_handle_ready (cluster_t *c, int i)
 {
     node_t *nd = &c->nodes[i];
     zkv_raft_ready_t rd;
     zkv_raft_ready (nd->r, &rd);
-    // 1. Persist.
-    if (rd.has_snapshot) {
+    // 1. Persist, as a sequence of writes: snapshot, compact, truncate, each entry, hard state.
+    size_t n_ops = 5 + rd.n_entries, cut = n_ops;
+    bool crash = c->crash_pm && zkv_rng_chance (&c->rng, c->crash_pm, 1000);
+    if (crash)
+        cut = (size_t)zkv_rng_below (&c->rng, n_ops);
+    if (rd.has_snapshot && cut > 0) {
         nd->snap = rd.snapshot;
         zkv_bytes_free (&nd->snap_data);
         zkv_bytes_set (&nd->snap_data, rd.snapshot_data, rd.snapshot_len);
     }
     uint64_t first = nd->n_log ? nd->log[0].index : 0;
-    if (rd.compact_to && nd->n_log) {
+    if (rd.compact_to && nd->n_log && cut > 1) {
         size_t k = 0;
         while (k < nd->n_log && nd->log[k].index <= rd.compact_to)
             zkv_entry_free (&nd->log[k++]);
@@ -124,24 +135,30 @@ s_handle_ready (cluster_t *c, int i)
         nd->n_log -= k;
         first = nd->n_log ? nd->log[0].index : 0;
     }
-    if (rd.truncate_from && nd->n_log && rd.truncate_from >= first)
-        s_log_drop (nd, (size_t)(rd.truncate_from - first));
-    else if (rd.truncate_from && nd->n_log && rd.truncate_from < first)
-        s_log_drop (nd, 0);
-    if (rd.n_entries) {
+    if (cut > 2) {
+        if (rd.truncate_from && nd->n_log && rd.truncate_from >= first)
+            s_log_drop (nd, (size_t)(rd.truncate_from - first));
+        else if (rd.truncate_from && nd->n_log && rd.truncate_from < first)
+            s_log_drop (nd, 0);
+    }
+    if (rd.n_entries && cut > 3) {
         uint64_t expect = nd->n_log ? nd->log[nd->n_log - 1].index + 1 : nd->snap.index + 1;
         if (rd.entries[0].index != expect)
             s_fail (c, "appended entries do not follow the stored log");
         nd->log = realloc (nd->log, (nd->n_log + rd.n_entries) * sizeof (zkv_entry_t));
-        for (size_t k = 0; k < rd.n_entries; k++)
+        for (size_t k = 0; k < rd.n_entries && 3 + k < cut; k++)
             zkv_entry_copy (&rd.entries[k], &nd->log[nd->n_log++]);
     }
-    if (rd.has_hard_state) {
+    if (rd.has_hard_state && cut == n_ops) {
         if (rd.hard_state.term < nd->hs.term)
             s_fail (c, "term went backwards");
         if (rd.hard_state.term == nd->hs.term && nd->hs.vote && rd.hard_state.vote != nd->hs.vote)
             s_fail (c, "vote changed within a term");
         nd->hs = rd.hard_state;
+    }
+    if (crash) {
+        zkv_raft_destroy (&nd->r);
+        return;
     }
     // 2. Send.
     for (size_t k = 0; k < rd.n_msgs; k++) {
@@ -294,6 +311,10 @@ s_cluster_destroy (cluster_t **c_p)
     }
     for (size_t k = 0; k < c->q_len; k++)
         zkv_msg_free (&c->q[c->q_head + k]);
+    for (size_t k = 0; k < c->n_late; k++)
+        zkv_msg_free (&c->late[k]);
+    free (c->late);
+    free (c->late_due);
     free (c->q);
     free (c->hashes);
     free (c->leader_of);
@@ -318,12 +339,19 @@ s_deliver (cluster_t *c)
         c->q_len--;
         if (c->q_len == 0)
             c->q_head = 0;
+        if (c->delay_pm && zkv_rng_chance (&c->rng, c->delay_pm, 1000)) {
+            c->late = realloc (c->late, (c->n_late + 1) * sizeof (zkv_msg_t));
+            c->late_due = realloc (c->late_due, (c->n_late + 1) * sizeof (uint64_t));
+            c->late[c->n_late] = msg;
+            c->late_due[c->n_late++] = c->now + 1 + zkv_rng_below (&c->rng, 50);
+            continue;
+        }
         int from = (int)msg.u.hdr.from - 1, to = (int)msg.u.hdr.to - 1;
         bool drop = c->cut[from][to] || !c->nodes[to].r ||
                     (c->drop_pm && zkv_rng_chance (&c->rng, c->drop_pm, 1000));
         if (!drop) {
             int times = c->dup_pm && zkv_rng_chance (&c->rng, c->dup_pm, 1000) ? 2 : 1;
-            for (int t = 0; t < times; t++) {
+            for (int t = 0; t < times && c->nodes[to].r; t++) {
                 if (zkv_raft_step (c->nodes[to].r, &msg) != 0)
                     s_fail (c, "step refused a message");
                 s_drain (c, to);
@@ -334,8 +362,29 @@ s_deliver (cluster_t *c)
 }
 
 static void
+s_enqueue (cluster_t *c, const zkv_msg_t *msg)
+{
+    if (c->q_head + c->q_len >= MAXQ) {
+        memmove (c->q, c->q + c->q_head, c->q_len * sizeof (zkv_msg_t));
+        c->q_head = 0;
+    }
+    assert (c->q_head + c->q_len < MAXQ);
+    c->q[c->q_head + c->q_len++] = *msg;
+}
+
+static void
 s_tick (cluster_t *c)
 {
+    c->now++;
+    for (size_t k = 0; k < c->n_late;) {
+        if (c->late_due[k] <= c->now) {
+            s_enqueue (c, &c->late[k]);
+            c->late[k] = c->late[c->n_late - 1];
+            c->late_due[k] = c->late_due[c->n_late - 1];
+            c->n_late--;
+        } else
+            k++;
+    }
     for (int i = 0; i < c->n; i++) {
         if (!c->nodes[i].r)
             continue;
@@ -743,8 +792,93 @@ test_no_double_vote (void)
     s_cluster_destroy (&c);
 }
 
+// Drops, duplicates, swaps, partitions, crashes and restarts with snapshots on: the safety
+// checks run after every step; once healed, every node catches up.
+static void
+s_chaos (int n, uint64_t seed, bool snapshots)
+{
+    cluster_t *c = s_cluster_new (n, seed);
+    c->drop_pm = 100;
+    c->dup_pm = 50;
+    c->swap_pm = 200;
+    c->delay_pm = 20;
+    c->crash_pm = 3;
+    if (snapshots) {
+        c->snapshot_every = 15;
+        c->snap_size = 3000;
+        for (int i = 0; i < n; i++)
+            c->nodes[i].cfg.snapshot_chunk_bytes = 700;
+    }
+    for (int i = 0; i < n; i++)
+        c->nodes[i].cfg.max_inflight_msgs = 4;
+    s_cluster_start (c);
+    zkv_rng_t rng;
+    zkv_rng_seed (&rng, seed ^ 0x5eed);
+    uint64_t v = 0;
+    for (int t = 0; t < 3000 && !c->failed; t++) {
+        uint64_t roll = zkv_rng_below (&rng, 1000);
+        int node = (int)zkv_rng_below (&rng, (uint64_t)n);
+        int down = 0;
+        for (int i = 0; i < n; i++)
+            down += !c->nodes[i].r;
+        if (roll < 8 && c->nodes[node].r && down < (n - 1) / 2)
+            s_stop (c, node);
+        else if (roll < 30 && !c->nodes[node].r)
+            s_start (c, node);
+        else if (roll < 40) {
+            for (int a = 0; a < n; a++)
+                for (int b = 0; b < n; b++)
+                    c->cut[a][b] = zkv_rng_chance (&rng, 1, 4);
+        } else if (roll < 100)
+            memset (c->cut, 0, sizeof c->cut);
+        int l = s_leader (c);
+        if (l >= 0 && zkv_rng_chance (&rng, 1, 2)) {
+            uint64_t index;
+            s_propose (c, l, ++v, &index);
+        }
+        s_tick (c);
+    }
+    CHECK (!c->failed);
+    memset (c->cut, 0, sizeof c->cut);
+    c->drop_pm = c->dup_pm = c->swap_pm = c->delay_pm = c->crash_pm = 0;
+    for (int i = 0; i < n; i++)
+        if (!c->nodes[i].r)
+            s_start (c, i);
+    int l = s_wait_leader (c, 300);
+    CHECK (l >= 0);
+    uint64_t index;
+    CHECK (s_propose (c, l, ++v, &index) == 0);
+    CHECK (s_wait_applied (c, index, 300));
+    for (int i = 0; i < n; i++)
+        CHECK_EQ_U64 (c->nodes[i].sm, c->nodes[l].sm);
+    CHECK (!c->failed);
+    if (getenv ("RAFT_DEBUG")) {
+        uint64_t snaps = 0;
+        for (int i = 0; i < n; i++)
+            snaps += c->nodes[i].n_snap_applied;
+        fprintf (stderr,
+                 "n=%d seed=%" PRIu64 " term=%" PRIu64 " applied=%" PRIu64 " proposed=%" PRIu64
+                 " installs=%" PRIu64 " ae=%" PRIu64 " is=%" PRIu64 "\n",
+                 n, seed, s_term (c, l), index, v, snaps, c->sent[ZKV_MSG_APPEND_ENTRIES],
+                 c->sent[ZKV_MSG_INSTALL_SNAPSHOT]);
+    }
+    s_cluster_destroy (&c);
+}
+
+static void
+test_chaos (void)
+{
+    for (uint64_t seed = 1; seed <= 30 && !zkv_test_failed_; seed++) {
+        s_chaos (3, seed, false);
+        s_chaos (5, seed, true);
+        s_chaos (3, seed + 100, true);
+        if (zkv_test_failed_)
+            fprintf (stderr, "chaos seed %" PRIu64 "\n", seed);
+    }
+}
+
 ZKV_TEST_MAIN (TEST (test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
                    TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up)
                        TEST (test_snapshot_install) TEST (test_prevote_isolated)
                            TEST (test_check_quorum) TEST (test_restart_keeps_term_and_vote)
-                               TEST (test_no_double_vote))
+                               TEST (test_no_double_vote) TEST (test_chaos))
