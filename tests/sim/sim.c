@@ -132,8 +132,22 @@ s_boot (sim_t *self, int node, const zkv_logstore_state_t *boot)
         self->cfg.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)node * 1000003 + n->incarnation * 7919;
     rc.applied = boot ? boot->snapshot.index : 0;
     n->raft = zkv_raft_new (&rc, boot);
+    if (!n->raft && boot) {
+        // Describe what the memstore handed back: the core found it corrupt.
+        char desc[512] = "";
+        size_t used = 0;
+        for (size_t i = 0; i < boot->n_entries && used < sizeof desc - 40; i++)
+            used += (size_t)snprintf (desc + used, sizeof desc - used, " %" PRIu64 "/%" PRIu64,
+                                      boot->entries[i].index, boot->entries[i].term);
+        sim_violation (self, "durability",
+                       "zkv_raft_new refused node %d's durable state: hard state term %" PRIu64
+                       " vote %" PRIu64 " commit %" PRIu64 ", snapshot %" PRIu64 "/%" PRIu64
+                       ", entries (index/term):%s",
+                       node, boot->hard_state.term, boot->hard_state.vote, boot->hard_state.commit,
+                       boot->snapshot.index, boot->snapshot.term, desc);
+    }
     if (!n->raft)
-        sim_fail (self, "zkv_raft_new refused node %d's config or boot state", node);
+        sim_fail (self, "zkv_raft_new refused node %d's config", node);
     n->up = true;
     n->role = ZKV_ROLE_FOLLOWER;
     n->term = 0;
@@ -261,7 +275,12 @@ s_maybe_snapshot (sim_t *self, int node)
     self->counters.snapshots++;
     sim_trace (self,
                &(sim_trace_rec_t){.kind = SIM_T_SNAPSHOT, .node = (uint8_t)node, .a = n->applied});
-    sim_narrate (self, "node %d took a snapshot at index %" PRIu64, node + 1, n->applied);
+    // Every node snapshots; telling the leader's is enough for a person to follow.
+    if (n->role == ZKV_ROLE_LEADER)
+        sim_narrate (self,
+                     "node %d (leader) took a snapshot at index %" PRIu64
+                     " (followers snapshot on their own)",
+                     node + 1, n->applied);
 }
 
 // --- the runtime loop for one node -----------------------------------------------------------

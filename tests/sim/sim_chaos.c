@@ -61,14 +61,20 @@ s_fault (sim_t *s, void *arg)
     } else if (roll < 40 && (node = s_pick (s, false)) >= 0) {
         sim_restart (s, node);
     } else if (roll < 55) {
-        int group[SIM_MAX_NODES];
+        int group[SIM_MAX_NODES], sum = 0;
+        for (int i = 0; i < n; i++)
+            sum += group[i] = (int)zkv_rng_below (rng, 2);
+        if (sum == 0 || sum == n) // both sides non-empty
+            group[zkv_rng_below (rng, (uint64_t)n)] ^= 1;
         char desc[64] = "";
-        for (int i = 0; i < n; i++) {
-            group[i] = (int)zkv_rng_below (rng, 2);
-            snprintf (desc + strlen (desc), sizeof desc - strlen (desc), "%s%d",
-                      i ? (group[i] == group[i - 1] ? "" : " | ") : "", i + 1);
+        for (int g = 0; g < 2; g++) {
+            strcat (desc, g ? "} {" : "{");
+            for (int i = 0, k = 0; i < n; i++)
+                if (group[i] == g)
+                    snprintf (desc + strlen (desc), sizeof desc - strlen (desc), "%s%d",
+                              k++ ? " " : "", i + 1);
         }
-        sim_narrate (s, "fault: partition by groups (%s)", desc);
+        sim_narrate (s, "fault: partition %s}", desc);
         sim_partition (s, group);
     } else if (roll < 65) {
         sim_narrate (s, "fault healed: network whole again");
