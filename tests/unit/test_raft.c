@@ -877,8 +877,285 @@ test_chaos (void)
     }
 }
 
+// --- direct message tests (one core, hand-made messages) ---------------------------------------
+
+typedef struct {
+    zkv_raft_t *r;           // the core under test
+    zkv_raft_ready_t rd;     // its last ready (advanced)
+    zkv_msg_t out[64];       // copies of the messages of the last ready
+    size_t n_out;            // their number
+    uint64_t truncate_from;  // of the last ready
+    size_t n_entries;        // of the last ready
+    size_t n_committed;      // of the last ready
+    uint64_t last_committed; // index of the last committed entry handed out
+    bool apply_snapshot;     // of the last ready
+} one_t;
+
+static void
+s_one_flush (one_t *o)
+{
+    for (size_t i = 0; i < o->n_out; i++)
+        zkv_msg_free (&o->out[i]);
+    o->n_out = 0;
+    o->truncate_from = 0;
+    o->n_entries = 0;
+    o->n_committed = 0;
+    o->apply_snapshot = false;
+    while (zkv_raft_has_ready (o->r)) {
+        zkv_raft_ready (o->r, &o->rd);
+        for (size_t i = 0; i < o->rd.n_msgs && o->n_out < 64; i++)
+            zkv_msg_clone (&o->rd.msgs[i], &o->out[o->n_out++]);
+        if (o->rd.truncate_from)
+            o->truncate_from = o->rd.truncate_from;
+        o->n_entries += o->rd.n_entries;
+        o->n_committed += o->rd.n_committed;
+        if (o->rd.n_committed)
+            o->last_committed = o->rd.committed[o->rd.n_committed - 1].index;
+        o->apply_snapshot |= o->rd.apply_snapshot;
+        zkv_raft_advance (o->r, &o->rd);
+    }
+}
+
+static void
+s_one_free (one_t *o)
+{
+    for (size_t i = 0; i < o->n_out; i++)
+        zkv_msg_free (&o->out[i]);
+    zkv_raft_destroy (&o->r);
+}
+
+static void
+s_one_new (one_t *o, uint64_t *voters, size_t n)
+{
+    memset (o, 0, sizeof *o);
+    zkv_raft_config_t cfg;
+    zkv_raft_config_defaults (&cfg);
+    cfg.group = 7;
+    cfg.id = 1;
+    cfg.voters = voters;
+    cfg.n_voters = n;
+    cfg.seed = 1;
+    o->r = zkv_raft_new (&cfg, NULL);
+}
+
+// Steps an AppendEntries from `from` in `term`: prev (index, term), entries given by their
+// terms, starting at prev + 1.
+static void
+s_one_append (one_t *o, uint64_t from, uint64_t term, uint64_t prev, uint64_t prev_term,
+              const uint64_t *terms, size_t n, uint64_t commit)
+{
+    zkv_msg_t m = {.type = ZKV_MSG_APPEND_ENTRIES};
+    zkv_append_entries_t *a = &m.u.append_entries;
+    a->group = 7;
+    a->from = from;
+    a->to = 1;
+    a->term = term;
+    a->prev_log_index = prev;
+    a->prev_log_term = prev_term;
+    a->commit = commit;
+    zkv_entry_t items[16];
+    for (size_t i = 0; i < n; i++) {
+        items[i].term = terms[i];
+        items[i].index = prev + 1 + i;
+        items[i].type = ZKV_ENTRY_NORMAL;
+        items[i].data.data = (uint8_t *)"cmd";
+        items[i].data.len = 3;
+    }
+    a->entries.items = items;
+    a->entries.count = n;
+    int rc = zkv_raft_step (o->r, &m);
+    assert (rc == 0);
+    (void)rc;
+    s_one_flush (o);
+}
+
+static void
+test_follower_append_rules (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_new (&o, voters, 3);
+    uint64_t t1[4] = {1, 1, 1, 1};
+    s_one_append (&o, 2, 1, 0, 0, t1, 3, 0);
+    CHECK_EQ_U64 (o.n_entries, 3);
+    CHECK_EQ_U64 (o.n_out, 1);
+    CHECK (o.out[0].u.append_entries_reply.success);
+    CHECK_EQ_U64 (o.out[0].u.append_entries_reply.match_index, 3);
+    CHECK_EQ_U64 (o.out[0].u.hdr.term, 1);
+    // A duplicate changes nothing and is acknowledged again.
+    s_one_append (&o, 2, 1, 0, 0, t1, 3, 0);
+    CHECK_EQ_U64 (o.n_entries, 0);
+    CHECK_EQ_U64 (o.truncate_from, 0);
+    CHECK (o.out[0].u.append_entries_reply.success);
+    // Commit is bounded by what the message verified: min(leader commit, last new entry).
+    s_one_append (&o, 2, 1, 3, 1, t1, 1, 10);
+    CHECK_EQ_U64 (o.n_committed, 4);
+    CHECK_EQ_U64 (o.last_committed, 4);
+    // A stale, shorter append does not truncate the entries after it.
+    s_one_append (&o, 2, 1, 0, 0, t1, 1, 0);
+    zkv_raft_status_t st;
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.last_index, 4);
+    CHECK_EQ_U64 (o.truncate_from, 0);
+    // Too short: conflict at our end.
+    s_one_append (&o, 2, 1, 9, 1, NULL, 0, 4);
+    CHECK (!o.out[0].u.append_entries_reply.success);
+    CHECK_EQ_U64 (o.out[0].u.append_entries_reply.conflict_index, 5);
+    CHECK_EQ_U64 (o.out[0].u.append_entries_reply.conflict_term, 0);
+    // A new leader (term 3) replaces an uncommitted suffix: entries 5-6 of term 1, then 5 of 3.
+    s_one_append (&o, 2, 1, 4, 1, t1, 2, 4);
+    CHECK_EQ_U64 (o.n_entries, 2);
+    uint64_t t3[1] = {3};
+    // prev 5 at term 3 mismatches our 5@1: conflict term 1, first index of term 1 (1), and
+    // no term change to the log.
+    s_one_append (&o, 3, 3, 5, 3, t3, 1, 4);
+    CHECK (!o.out[0].u.append_entries_reply.success);
+    CHECK_EQ_U64 (o.out[0].u.append_entries_reply.conflict_term, 1);
+    CHECK_EQ_U64 (o.out[0].u.append_entries_reply.conflict_index, 1);
+    CHECK_EQ_U64 (o.out[0].u.hdr.term, 3);
+    s_one_append (&o, 3, 3, 4, 1, t3, 1, 4);
+    CHECK_EQ_U64 (o.truncate_from, 5);
+    CHECK_EQ_U64 (o.n_entries, 1);
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.last_index, 5);
+    CHECK_EQ_U64 (st.last_term, 3);
+    CHECK_EQ_U64 (st.leader, 3);
+    // The old leader (term 1) is told the newer term.
+    s_one_append (&o, 2, 1, 5, 1, NULL, 0, 4);
+    CHECK_EQ_U64 (o.n_out, 1);
+    CHECK (!o.out[0].u.append_entries_reply.success);
+    CHECK_EQ_U64 (o.out[0].u.hdr.term, 3);
+    s_one_free (&o);
+}
+
+static void
+s_one_chunk (one_t *o, uint64_t index, uint64_t term, uint64_t offset, uint64_t total,
+             const uint8_t *data, size_t len)
+{
+    zkv_msg_t m = {.type = ZKV_MSG_INSTALL_SNAPSHOT};
+    zkv_install_snapshot_t *a = &m.u.install_snapshot;
+    a->group = 7;
+    a->from = 2;
+    a->to = 1;
+    a->term = 2;
+    a->last_index = index;
+    a->last_term = term;
+    a->offset = offset;
+    a->total_size = total;
+    a->done = offset + len == total;
+    a->data.data = (uint8_t *)data;
+    a->data.len = len;
+    int rc = zkv_raft_step (o->r, &m);
+    assert (rc == 0);
+    (void)rc;
+    s_one_flush (o);
+}
+
+static void
+test_follower_snapshot_chunks (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_new (&o, voters, 3);
+    uint64_t t1[4] = {1, 1, 1, 1};
+    s_one_append (&o, 2, 1, 0, 0, t1, 4, 1); // entries 1-4 of term 1, commit 1
+    uint8_t data[30];
+    for (int i = 0; i < 30; i++)
+        data[i] = (uint8_t)i;
+    // Snapshot at 8 (term 2): our log has no entry 8, so it all goes.
+    s_one_chunk (&o, 8, 2, 0, 30, data, 10);
+    CHECK_EQ_U64 (o.out[0].u.install_snapshot_reply.next_offset, 10);
+    CHECK (!o.out[0].u.install_snapshot_reply.done);
+    s_one_chunk (&o, 8, 2, 0, 30, data, 10); // duplicate: still expects 10
+    CHECK_EQ_U64 (o.out[0].u.install_snapshot_reply.next_offset, 10);
+    s_one_chunk (&o, 8, 2, 20, 30, data + 20, 10); // out of order: asks for 10
+    CHECK_EQ_U64 (o.out[0].u.install_snapshot_reply.next_offset, 10);
+    s_one_chunk (&o, 9, 2, 10, 40, data, 10); // unknown transfer, not at 0: start over
+    CHECK_EQ_U64 (o.out[0].u.install_snapshot_reply.next_offset, 0);
+    s_one_chunk (&o, 8, 2, 10, 30, data + 10, 10);
+    CHECK_EQ_U64 (o.out[0].u.install_snapshot_reply.next_offset, 20);
+    s_one_chunk (&o, 8, 2, 20, 30, data + 20, 10);
+    CHECK (o.out[0].u.install_snapshot_reply.done);
+    CHECK (o.apply_snapshot);
+    zkv_raft_status_t st;
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.snapshot_index, 8);
+    CHECK_EQ_U64 (st.commit, 8);
+    CHECK_EQ_U64 (st.applied, 8);
+    CHECK_EQ_U64 (st.last_index, 8);
+    size_t len;
+    const uint8_t *got = zkv_raft_snapshot_data (o.r, &len);
+    CHECK_EQ_U64 (len, 30);
+    CHECK (memcmp (got, data, 30) == 0);
+    // A snapshot at or below the commit index is acknowledged, not installed.
+    s_one_chunk (&o, 6, 2, 0, 30, data, 30);
+    CHECK (o.out[0].u.install_snapshot_reply.done);
+    CHECK (!o.apply_snapshot);
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.snapshot_index, 8);
+    uint64_t t2[1] = {2};
+    s_one_append (&o, 2, 2, 8, 2, t2, 1, 9);
+    CHECK (o.out[0].u.append_entries_reply.success);
+    CHECK_EQ_U64 (o.last_committed, 9);
+    s_one_free (&o);
+}
+
+// A snapshot that conflicts with stored entries after its index: those entries leave the
+// store in a ready of their own, before the snapshot is saved (crash-safe order).
+static void
+test_snapshot_discard_order (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_new (&o, voters, 3);
+    uint64_t t1[4] = {1, 1, 1, 1};
+    s_one_append (&o, 2, 1, 0, 0, t1, 4, 1);
+    zkv_msg_t m = {.type = ZKV_MSG_INSTALL_SNAPSHOT};
+    zkv_install_snapshot_t *a = &m.u.install_snapshot;
+    a->group = 7;
+    a->from = 3;
+    a->to = 1;
+    a->term = 2;
+    a->last_index = 2;
+    a->last_term = 2;
+    a->total_size = 3;
+    a->done = true;
+    a->data.data = (uint8_t *)"abc";
+    a->data.len = 3;
+    CHECK (zkv_raft_step (o.r, &m) == 0);
+    zkv_raft_ready_t rd;
+    CHECK (zkv_raft_has_ready (o.r));
+    zkv_raft_ready (o.r, &rd);
+    CHECK_EQ_U64 (rd.truncate_from, 3);
+    CHECK (!rd.has_snapshot);
+    CHECK_EQ_U64 (rd.n_msgs, 0);
+    CHECK_EQ_U64 (rd.n_entries, 0);
+    zkv_raft_advance (o.r, &rd);
+    CHECK (zkv_raft_has_ready (o.r));
+    zkv_raft_ready (o.r, &rd);
+    CHECK (rd.has_snapshot && rd.apply_snapshot);
+    CHECK_EQ_U64 (rd.snapshot.index, 2);
+    CHECK_EQ_U64 (rd.snapshot.term, 2);
+    CHECK_EQ_U64 (rd.compact_to, 2);
+    CHECK_EQ_U64 (rd.n_msgs, 1);
+    CHECK (rd.msgs[0].u.install_snapshot_reply.done);
+    CHECK (rd.has_hard_state);
+    CHECK_EQ_U64 (rd.hard_state.term, 2);
+    CHECK_EQ_U64 (rd.hard_state.commit, 2);
+    zkv_raft_advance (o.r, &rd);
+    CHECK (!zkv_raft_has_ready (o.r));
+    zkv_raft_status_t st;
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.last_index, 2);
+    CHECK_EQ_U64 (st.first_index, 3);
+    s_one_free (&o);
+}
+
 ZKV_TEST_MAIN (TEST (test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
                    TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up)
                        TEST (test_snapshot_install) TEST (test_prevote_isolated)
                            TEST (test_check_quorum) TEST (test_restart_keeps_term_and_vote)
-                               TEST (test_no_double_vote) TEST (test_chaos))
+                               TEST (test_no_double_vote) TEST (test_chaos)
+                                   TEST (test_follower_append_rules)
+                                       TEST (test_follower_snapshot_chunks)
+                                           TEST (test_snapshot_discard_order))
