@@ -230,6 +230,13 @@ static void
 s_apply_entry (sim_t *self, int node, const zkv_entry_t *e)
 {
     sim_node_t *n = &self->nodes[node];
+    zkv_entry_t wrong;
+    if (self->cfg.sabotage == SIM_SABOTAGE_APPLY_WRONG && node == 0 && e->index % 5 == 0) {
+        wrong = *e;
+        wrong.data.data = (uint8_t *)"sabotage";
+        wrong.data.len = 8;
+        e = &wrong;
+    }
     sim_check_apply (self, node, e); // in order, agrees with every other node
     uint64_t h = sim_entry_hash (e->type, e->data.data, e->data.len);
     n->hashes = s_grow (n->hashes, &n->hashes_cap, e->index - n->base, sizeof *n->hashes);
@@ -323,7 +330,7 @@ s_persist (sim_t *self, int node, const zkv_raft_ready_t *rd)
                     "append");
         wrote = true;
     }
-    if (rd->has_hard_state) {
+    if (rd->has_hard_state && self->cfg.sabotage != SIM_SABOTAGE_NO_HARD_STATE) {
         s_store_ok (self, node, zkv_logstore_save_hard_state (st, SIM_GROUP, &rd->hard_state),
                     "save_hard_state");
         wrote = true;
@@ -332,7 +339,7 @@ s_persist (sim_t *self, int node, const zkv_raft_ready_t *rd)
         s_do_crash (self, node, n->crash_torn, true);
         return false;
     }
-    if (wrote)
+    if (wrote && self->cfg.sabotage != SIM_SABOTAGE_NO_SYNC)
         s_store_ok (self, node, zkv_logstore_sync (st), "sync");
     return true;
 }
@@ -344,10 +351,15 @@ sim_drive (sim_t *self, int node)
     while (n->up && zkv_raft_has_ready (n->raft)) {
         zkv_raft_ready_t rd;
         zkv_raft_ready (n->raft, &rd);
+        bool send_first = self->cfg.sabotage == SIM_SABOTAGE_SEND_FIRST;
+        for (size_t i = 0; send_first && i < rd.n_msgs; i++) {
+            sim_check_send (self, node, &rd.msgs[i]);
+            sim_net_send (self, node, &rd.msgs[i]);
+        }
         if (!s_persist (self, node, &rd))
             return;
         sim_check_ready (self, node, &rd); // what was just made durable
-        for (size_t i = 0; i < rd.n_msgs; i++) {
+        for (size_t i = 0; !send_first && i < rd.n_msgs; i++) {
             sim_check_send (self, node, &rd.msgs[i]);
             sim_net_send (self, node, &rd.msgs[i]);
         }
@@ -445,8 +457,15 @@ sim_restart (sim_t *self, int node)
     n->incarnation++;
     n->durable_last = st.n_entries ? st.entries[st.n_entries - 1].index : st.snapshot.index;
     n->applied = n->chain = n->base = n->last_snap = 0;
-    s_load_snapshot (self, node, st.snapshot.index, st.snapshot_data.data, st.snapshot_data.len);
-    s_boot (self, node, &st);
+    if (self->cfg.sabotage == SIM_SABOTAGE_FORGET_LOG) {
+        zkv_logstore_state_t forgot = {.hard_state = st.hard_state};
+        forgot.hard_state.commit = 0;
+        s_boot (self, node, &forgot);
+    } else {
+        s_load_snapshot (self, node, st.snapshot.index, st.snapshot_data.data,
+                         st.snapshot_data.len);
+        s_boot (self, node, &st);
+    }
     self->counters.restarts++;
     sim_trace (self, &(sim_trace_rec_t){.kind = SIM_T_RESTART,
                                         .node = (uint8_t)node,
@@ -548,6 +567,12 @@ bool
 sim_failed (sim_t *self)
 {
     return self->failed;
+}
+
+const char *
+sim_violated (sim_t *self)
+{
+    return self->violated;
 }
 
 uint64_t

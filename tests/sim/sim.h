@@ -39,6 +39,19 @@ typedef struct {
     uint32_t long_max_us;        //
 } sim_net_config_t;
 
+// Testing the tester: a deliberately broken runtime that the checks must catch (zkv-sim
+// selftest). Never set by scenarios.
+typedef enum {
+    SIM_SABOTAGE_NONE = 0,
+    SIM_SABOTAGE_NO_SYNC,       // never sync: a crash loses everything written
+    SIM_SABOTAGE_NO_HARD_STATE, // never save term and vote
+    SIM_SABOTAGE_SEND_FIRST,    // send a ready's messages before persisting it
+    SIM_SABOTAGE_FLIP_ENTRY,    // the network flips a byte in some replicated entries
+    SIM_SABOTAGE_APPLY_WRONG,   // node 1's state machine applies a different command
+    SIM_SABOTAGE_FORGET_LOG,    // a restarted node boots with its term and vote but no log
+    SIM_SABOTAGE_COUNT_,
+} sim_sabotage_t;
+
 typedef struct {
     uint64_t seed;            // everything random derives from it
     int n_nodes;              // 1..SIM_MAX_NODES
@@ -50,6 +63,7 @@ typedef struct {
     bool trace;               // print every trace event as it happens (stdout)
     bool narrate;             // print human lines for notable events (demo)
     bool quiet;               // a failure prints one line, not the trace tail (sweep)
+    sim_sabotage_t sabotage;  // SIM_SABOTAGE_NONE but in zkv-sim selftest
     sim_net_config_t net;     // network parameters
 } sim_config_t;
 
@@ -68,6 +82,8 @@ int sim_guard (sim_t *self, void (*sim_fn) (sim_t *self, void *arg), void *arg);
 // the guard (or exits 1 without one).
 void sim_fail (sim_t *self, const char *fmt, ...) __attribute__ ((noreturn, format (printf, 2, 3)));
 bool sim_failed (sim_t *self);
+// The invariant a failed run violated ("election safety", ...), NULL for other failures.
+const char *sim_violated (sim_t *self);
 
 uint64_t sim_now (sim_t *self); // simulated time in microseconds
 uint64_t sim_seed (sim_t *self);

@@ -172,6 +172,7 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
     cfg.trace = o->trace;
     cfg.narrate = o->narrate;
     cfg.quiet = o->quiet;
+    cfg.sabotage = o->sabotage;
     sim_t *s = sim_new (&cfg);
     s_chaos_t c = {.o = o, .cmd_prefix = (o->seed & 0xffffff) << 32};
     sim_narrate (s,
@@ -179,6 +180,7 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
                  " s of faults",
                  cfg.n_nodes, o->seed, cfg.snapshot_every, o->chaos_us / SIM_SEC);
     r->passed = sim_guard (s, s_chaos, &c) == 0;
+    r->violated = sim_violated (s);
     r->trace_hash = sim_trace_hash (s);
     r->committed = sim_max_committed (s);
     r->sim_us = sim_now (s);

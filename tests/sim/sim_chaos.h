@@ -8,16 +8,18 @@
 #include "sim.h"
 
 typedef struct {
-    uint64_t seed;     // the run
-    int n_nodes;       // 0: drawn from the seed (3 or 5)
-    uint64_t chaos_us; // how long faults are injected
-    bool trace;        // print trace events
-    bool narrate;      // human lines (demo)
-    bool quiet;        // one-line failure report (sweep)
+    uint64_t seed;           // the run
+    int n_nodes;             // 0: drawn from the seed (3 or 5)
+    uint64_t chaos_us;       // how long faults are injected
+    bool trace;              // print trace events
+    bool narrate;            // human lines (demo)
+    bool quiet;              // one-line failure report (sweep)
+    sim_sabotage_t sabotage; // selftest: a broken runtime the checks must catch
 } sim_chaos_opts_t;
 
 typedef struct {
     bool passed;             // no violation, progress and convergence after healing
+    const char *violated;    // the invariant violated, NULL if none
     uint64_t trace_hash;     // the run's trace hash
     uint64_t committed;      // entries committed
     uint64_t sim_us;         // simulated time at the end

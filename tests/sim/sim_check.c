@@ -11,6 +11,7 @@
 void
 sim_violation (sim_t *self, const char *invariant, const char *fmt, ...)
 {
+    self->violated = invariant;
     char what[128];
     snprintf (what, sizeof what, "INVARIANT VIOLATED (%s)", invariant);
     va_list ap;

@@ -139,9 +139,10 @@ struct sim {
     sim_trace_rec_t ring[SIM_RING];
     uint64_t ring_n; // records ever written
     // failure
-    jmp_buf guard; // sim_fail longjmps here
-    bool guarded;  // a guard is set
-    bool failed;   // a failure happened
+    jmp_buf guard;        // sim_fail longjmps here
+    bool guarded;         // a guard is set
+    bool failed;          // a failure happened
+    const char *violated; // the invariant violated (static string), NULL if none
 };
 
 // sim_net.c

@@ -106,6 +106,12 @@ sim_net_deliver (sim_t *self, sim_event_t *ev)
         zkv_msg_free (&msg);
         return;
     }
+    if (self->cfg.sabotage == SIM_SABOTAGE_FLIP_ENTRY && msg.type == ZKV_MSG_APPEND_ENTRIES &&
+        msg.u.append_entries.entries.count && zkv_rng_chance (&self->rng, 1, 20)) {
+        zkv_entry_t *e = &msg.u.append_entries.entries.items[0];
+        if (e->data.len)
+            e->data.data[0] ^= 0x40;
+    }
     self->counters.msgs_delivered++;
     sim_trace_msg (self, SIM_T_DELIVER, to, ev->from, &msg, 0);
     rc = zkv_raft_step (self->nodes[to].raft, &msg);
