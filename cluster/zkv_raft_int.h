@@ -1,4 +1,27 @@
 // Private to the Raft core: the node's state and the functions its files share.
+//
+// Files: zkv_raft.c (object, boot, queries, propose), zkv_raft_log.c (in-memory log after the
+// snapshot offset), zkv_raft_step.c (addressing and the term rules of §5.1),
+// zkv_raft_election.c (ticks, PreVote, votes, CheckQuorum), zkv_raft_replication.c
+// (AppendEntries, progress, commit), zkv_raft_snapshot.c (compaction, InstallSnapshot),
+// zkv_raft_ready.c (outbox, Ready / Advance).
+//
+// Choices worth knowing (etcd raft unless said otherwise):
+// - A rejected AppendEntries reply carries the refused prev_log_index in match_index, so the
+//   leader can drop stale rejections (REPLICATE: refused <= match; PROBE: not next - 1).
+// - A successful reply's match_index is max(last index the message verified, our commit): the
+//   committed prefix matches every later leader's log (Leader Completeness, §5.4).
+// - Heartbeats are AppendEntries with no entries at prev = the follower's match (prev 0 when
+//   that term was compacted), so they never fail and bound the follower's commit to what it
+//   holds. Lost pipelined appends are found by a rejection of the next one, or after
+//   S_STALL_HEARTBEATS heartbeats without progress (back to PROBE).
+// - The leader counts itself toward a quorum at its stable index only (§10.2.1).
+// - Leader stickiness: with check_quorum, a node that heard from a leader within the minimum
+//   election timeout ignores RequestVote (real or pre) of a higher term (§4.2.3, §9.6).
+// - Snapshots are reference counted: a transfer in progress finishes with the snapshot it
+//   started even if the leader takes a newer one meanwhile.
+// - A received snapshot that discards stored entries after its index is preceded by a ready
+//   holding only that truncation, so no crash leaves stale entries after a saved snapshot.
 #ifndef ZKV_RAFT_INT_H
 #define ZKV_RAFT_INT_H
 

@@ -141,7 +141,9 @@ zkv_raft_send_append (zkv_raft_t *self, zkv_raft_progress_t *pr, bool heartbeat)
         return;
 
     case ZKV_PR_REPLICATE:
-        if (heartbeat) {
+        if (heartbeat && !(pr->inflight_count == 0 && pr->next <= last)) {
+            // (With nothing in flight and entries to send, the appends below are the
+            // heartbeat: a defensive path, every send site normally drains the backlog.)
             if (pr->inflight_count && ++pr->stall >= S_STALL_HEARTBEATS) {
                 // No progress for a while with messages out: assume they were lost.
                 zkv_raft_pr_become_probe (pr, pr->match + 1);
