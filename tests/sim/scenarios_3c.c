@@ -222,8 +222,8 @@ typedef struct {
     bool done;      // agreement reached
 } s_one_t;
 
-#define S_ONE_POLL_US    (20 * SIM_MS) // between commit checks
-#define S_ONE_NOLEADE_US (50 * SIM_MS) // after no server accepted
+#define S_ONE_POLL_US (20 * SIM_MS) // between commit checks
+#define S_ONE_IDLE_US (50 * SIM_MS) // after no server accepted
 
 static void
 s_one_step (sim_t *s, void *arg)
@@ -255,7 +255,7 @@ s_one_step (sim_t *s, void *arg)
             return;
         }
     }
-    sim_at (s, sim_now (s) + S_ONE_NOLEADE_US, s_one_step, o);
+    sim_at (s, sim_now (s) + S_ONE_IDLE_US, s_one_step, o);
 }
 
 static void
