@@ -192,6 +192,7 @@ sim_destroy (sim_t **self_p)
     for (size_t i = 0; i < self->heap_len; i++)
         free (self->heap[i].buf);
     free (self->heap);
+    zkv_logstore_state_free (&self->loaded);
     sim_check_free (self);
     free (self);
     *self_p = NULL;
@@ -438,14 +439,16 @@ sim_restart (sim_t *self, int node)
     sim_node_t *n = &self->nodes[node];
     if (n->up)
         return;
-    zkv_logstore_state_t st;
-    memset (&st, 0, sizeof st);
-    int rc = zkv_logstore_load (n->store, SIM_GROUP, &st);
+    // Loaded into the world, not the stack: a failure below leaves through longjmp, and
+    // sim_destroy still frees it.
+    zkv_logstore_state_t *ls = &self->loaded;
+    zkv_logstore_state_free (ls);
+    int rc = zkv_logstore_load (n->store, SIM_GROUP, ls);
     if (rc != 0)
         sim_violation (self, "durability", "node %d: memstore load failed: %s", node,
                        zkv_errname (rc));
     // Synced state never goes back: the term and vote the simulator saw persisted must load.
-    const zkv_hard_state_t *hs = &st.hard_state;
+    const zkv_hard_state_t *hs = &ls->hard_state;
     if (hs->term < n->durable_term ||
         (hs->term == n->durable_term && n->durable_vote && hs->vote != n->durable_vote))
         sim_violation (self, "durability",
@@ -455,28 +458,28 @@ sim_restart (sim_t *self, int node)
     n->durable_term = hs->term;
     n->durable_vote = hs->vote;
     n->incarnation++;
-    n->durable_last = st.n_entries ? st.entries[st.n_entries - 1].index : st.snapshot.index;
+    n->durable_last = ls->n_entries ? ls->entries[ls->n_entries - 1].index : ls->snapshot.index;
     n->applied = n->chain = n->base = n->last_snap = 0;
     if (self->cfg.sabotage == SIM_SABOTAGE_FORGET_LOG) {
-        zkv_logstore_state_t forgot = {.hard_state = st.hard_state};
+        zkv_logstore_state_t forgot = {.hard_state = ls->hard_state};
         forgot.hard_state.commit = 0;
         s_boot (self, node, &forgot);
     } else {
-        s_load_snapshot (self, node, st.snapshot.index, st.snapshot_data.data,
-                         st.snapshot_data.len);
-        s_boot (self, node, &st);
+        s_load_snapshot (self, node, ls->snapshot.index, ls->snapshot_data.data,
+                         ls->snapshot_data.len);
+        s_boot (self, node, ls);
     }
     self->counters.restarts++;
     sim_trace (self, &(sim_trace_rec_t){.kind = SIM_T_RESTART,
                                         .node = (uint8_t)node,
                                         .a = n->incarnation,
-                                        .b = st.hard_state.term,
-                                        .c = st.snapshot.index,
+                                        .b = ls->hard_state.term,
+                                        .c = ls->snapshot.index,
                                         .d = n->durable_last});
     sim_narrate (
         self, "node %d restarted (term %" PRIu64 ", snapshot %" PRIu64 ", last index %" PRIu64 ")",
-        node + 1, st.hard_state.term, st.snapshot.index, n->durable_last);
-    zkv_logstore_state_free (&st);
+        node + 1, ls->hard_state.term, ls->snapshot.index, n->durable_last);
+    zkv_logstore_state_free (ls);
     sim_drive (self, node);
 }
 

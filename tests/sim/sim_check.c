@@ -399,21 +399,21 @@ s_check_durable (sim_t *self, const char *when)
     if (!count)
         abort ();
     for (int j = 0; j < self->cfg.n_nodes; j++) {
-        zkv_logstore_state_t st;
-        memset (&st, 0, sizeof st);
-        int rc = zkv_logstore_load (self->nodes[j].store, SIM_GROUP, &st);
+        zkv_logstore_state_t *ls = &self->loaded; // freed by sim_destroy after a failure
+        zkv_logstore_state_free (ls);
+        int rc = zkv_logstore_load (self->nodes[j].store, SIM_GROUP, ls);
         if (rc != 0) {
             free (count);
             sim_violation (self, "durability", "node %d's memstore does not load (%s)", j,
                            zkv_errname (rc));
         }
-        uint64_t s = st.snapshot.index < mc ? st.snapshot.index : mc;
+        uint64_t s = ls->snapshot.index < mc ? ls->snapshot.index : mc;
         if (s) {
             count[1]++;
             count[s + 1]--;
         }
-        for (size_t k = 0; k < st.n_entries; k++) {
-            const zkv_entry_t *e = &st.entries[k];
+        for (size_t k = 0; k < ls->n_entries; k++) {
+            const zkv_entry_t *e = &ls->entries[k];
             if (e->index <= s || e->index > mc)
                 continue;
             if (e->term == self->commits[e->index].term &&
@@ -423,7 +423,7 @@ s_check_durable (sim_t *self, const char *when)
                 count[e->index + 1]--;
             }
         }
-        zkv_logstore_state_free (&st);
+        zkv_logstore_state_free (ls);
     }
     int majority = self->cfg.n_nodes / 2 + 1, run = 0;
     for (uint64_t i = 1; i <= mc; i++) {

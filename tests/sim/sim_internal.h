@@ -126,14 +126,15 @@ struct sim {
     bool long_reordering;                   // network mode
     sim_counters_t counters;                // statistics
     // global record for the invariants
-    sim_commit_t *commits;  // commits[i], 1 <= i <= max_committed
-    size_t commits_cap;     //
-    uint64_t max_committed; //
-    uint64_t *leader_of;    // leader_of[term]: node id + 0 (0 none)
-    size_t leader_of_cap;   //
-    sim_lm_slot_t *lm;      // Log Matching map, open addressing
-    size_t lm_cap;          // power of two
-    size_t lm_len;          //
+    sim_commit_t *commits;       // commits[i], 1 <= i <= max_committed
+    size_t commits_cap;          //
+    uint64_t max_committed;      //
+    uint64_t *leader_of;         // leader_of[term]: node id + 0 (0 none)
+    size_t leader_of_cap;        //
+    sim_lm_slot_t *lm;           // Log Matching map, open addressing
+    size_t lm_cap;               // power of two
+    size_t lm_len;               //
+    zkv_logstore_state_t loaded; // a memstore's state being read (restart, durability check)
     // trace
     uint64_t trace_hash; // FNV-1a over every record
     sim_trace_rec_t ring[SIM_RING];

@@ -15,7 +15,7 @@ static const sim_scenario_t *s_tables[] = {
     sim_scenarios_3d,
 };
 
-#define SWEEP_CHAOS_US (15 * SIM_SEC) // faults per sweep seed
+#define SWEEP_CHAOS_US (60 * SIM_SEC) // faults per sweep seed
 
 typedef struct {
     uint64_t seed;    // --seed
