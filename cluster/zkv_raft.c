@@ -157,6 +157,7 @@ zkv_raft_new (const zkv_raft_config_t *cfg, const zkv_logstore_state_t *boot)
     memcpy (self->voters, cfg->voters, cfg->n_voters * sizeof (uint64_t));
     self->cfg.voters = self->voters;
     self->votes = zkv_raft_alloc (cfg->n_voters);
+    self->prevotes = zkv_raft_alloc (cfg->n_voters);
     self->prs = zkv_raft_alloc (cfg->n_voters * sizeof (zkv_raft_progress_t));
     for (size_t i = 0; i < cfg->n_voters; i++) {
         self->prs[i].id = self->voters[i];
@@ -186,6 +187,7 @@ zkv_raft_destroy (zkv_raft_t **self_p)
         free (self->prs[i].inflight);
     free (self->prs);
     free (self->votes);
+    free (self->prevotes);
     free (self->voters);
     zkv_raft_log_free (&self->log);
     zkv_raft_snap_unref (&self->snap);

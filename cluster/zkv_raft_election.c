@@ -33,6 +33,7 @@ zkv_raft_become_follower (zkv_raft_t *self, uint64_t term, uint64_t leader)
     }
     if (self->role == ZKV_ROLE_LEADER)
         zkv_raft_free_progress (self);
+    self->prevotes_term = 0;
     self->role = ZKV_ROLE_FOLLOWER;
     self->leader = leader;
     s_reset_timer (self);
@@ -71,11 +72,11 @@ s_send_votes (zkv_raft_t *self, bool pre_vote)
 }
 
 static size_t
-s_tally (const zkv_raft_t *self, uint8_t what)
+s_tally (const zkv_raft_t *self, const uint8_t *votes, uint8_t what)
 {
     size_t n = 0;
     for (size_t i = 0; i < self->cfg.n_voters; i++)
-        n += self->votes[i] == what;
+        n += votes[i] == what;
     return n;
 }
 
@@ -89,8 +90,9 @@ s_become_candidate (zkv_raft_t *self)
     self->leader = 0;
     s_reset_timer (self);
     memset (self->votes, 0, self->cfg.n_voters);
+    self->votes_term = self->term;
     self->votes[zkv_raft_voter_slot (self, self->cfg.id)] = 1;
-    if (s_tally (self, 1) >= zkv_raft_quorum (self)) {
+    if (s_tally (self, self->votes, 1) >= zkv_raft_quorum (self)) {
         s_become_leader (self);
         return;
     }
@@ -103,9 +105,15 @@ s_become_pre_candidate (zkv_raft_t *self)
     self->role = ZKV_ROLE_PRE_CANDIDATE;
     self->leader = 0;
     s_reset_timer (self);
-    memset (self->votes, 0, self->cfg.n_voters);
-    self->votes[zkv_raft_voter_slot (self, self->cfg.id)] = 1;
-    if (s_tally (self, 1) >= zkv_raft_quorum (self)) {
+    // Pre-votes for the same term carry over from one round to the next: on a network that
+    // delays replies past a round, late grants still add up (a liveness aid only: PreVote
+    // never decides safety). A leader heard from in between clears them (become_follower).
+    if (self->prevotes_term != self->term + 1) {
+        memset (self->prevotes, 0, self->cfg.n_voters);
+        self->prevotes_term = self->term + 1;
+    }
+    self->prevotes[zkv_raft_voter_slot (self, self->cfg.id)] = 1;
+    if (s_tally (self, self->prevotes, 1) >= zkv_raft_quorum (self)) {
         s_become_candidate (self);
         return;
     }
@@ -193,24 +201,35 @@ zkv_raft_on_request_vote (zkv_raft_t *self, const zkv_request_vote_t *m)
 void
 zkv_raft_on_request_vote_reply (zkv_raft_t *self, const zkv_request_vote_reply_t *m)
 {
-    bool counts;
-    if (m->pre_vote)
-        counts =
-            self->role == ZKV_ROLE_PRE_CANDIDATE &&
-            ((m->granted && m->term == self->term + 1) || (!m->granted && m->term == self->term));
-    else
-        counts = self->role == ZKV_ROLE_CANDIDATE && m->term == self->term;
-    if (!counts)
-        return;
     int slot = zkv_raft_voter_slot (self, m->from);
-    if (slot < 0 || self->votes[slot])
-        return; // a duplicate reply counts once
-    self->votes[slot] = m->granted ? 1 : 2;
-    if (s_tally (self, 1) >= zkv_raft_quorum (self)) {
-        if (self->role == ZKV_ROLE_PRE_CANDIDATE)
+    if (m->pre_vote) {
+        if (self->role != ZKV_ROLE_PRE_CANDIDATE || self->prevotes_term != self->term + 1)
+            return;
+        // Granted pre-votes carry the term asked for, refusals the voter's (our own) term.
+        if (m->granted ? m->term != self->term + 1 : m->term != self->term)
+            return;
+        // A duplicate counts once; a later grant may replace an earlier refusal.
+        if (self->prevotes[slot] == 1 || (self->prevotes[slot] == 2 && !m->granted))
+            return;
+        self->prevotes[slot] = m->granted ? 1 : 2;
+        if (s_tally (self, self->prevotes, 1) >= zkv_raft_quorum (self))
             s_become_candidate (self);
-        else
-            s_become_leader (self);
-    } else if (s_tally (self, 2) >= zkv_raft_quorum (self))
+        else if (s_tally (self, self->prevotes, 2) >= zkv_raft_quorum (self))
+            zkv_raft_become_follower (self, self->term, 0);
+        return;
+    }
+    // Real votes count while we are still in the term we asked them for, even if our
+    // candidacy timed out into a PreVote round meanwhile: votes are per term (Figure 2), and
+    // with delayed replies this is what lets an election finish.
+    if (m->term != self->term || self->votes_term != self->term || self->vote != self->cfg.id ||
+        (self->role != ZKV_ROLE_CANDIDATE && self->role != ZKV_ROLE_PRE_CANDIDATE))
+        return;
+    if (self->votes[slot])
+        return; // a duplicate counts once
+    self->votes[slot] = m->granted ? 1 : 2;
+    if (s_tally (self, self->votes, 1) >= zkv_raft_quorum (self))
+        s_become_leader (self);
+    else if (self->role == ZKV_ROLE_CANDIDATE &&
+             s_tally (self, self->votes, 2) >= zkv_raft_quorum (self))
         zkv_raft_become_follower (self, self->term, 0);
 }

@@ -115,7 +115,10 @@ struct zkv_raft {
     uint32_t election_elapsed;  // ticks since the timer reset (leader: since the quorum check)
     uint32_t heartbeat_elapsed; // leader: ticks since the last heartbeat
     uint32_t timeout;           // randomized election timeout in [election, 2 * election)
-    uint8_t *votes;             // per voter: 0 unknown, 1 granted, 2 rejected
+    uint8_t *votes;             // real votes for votes_term: 0 unknown, 1 granted, 2 rejected
+    uint64_t votes_term;        // term our candidacy asked votes for, 0 for none
+    uint8_t *prevotes;          // pre-votes for prevotes_term, as votes
+    uint64_t prevotes_term;     // term our PreVote rounds ask for, 0 for none
     zkv_raft_progress_t *prs;   // per voter progress (leader), own slot unused
     zkv_raft_snap_t *snap;      // the snapshot held, NULL for none
 
