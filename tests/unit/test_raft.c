@@ -1151,6 +1151,70 @@ test_snapshot_discard_order (void)
     s_one_free (&o);
 }
 
+static void
+s_one_vote_reply (one_t *o, uint64_t from, uint64_t term, bool pre_vote, bool granted)
+{
+    zkv_msg_t m = {.type = ZKV_MSG_REQUEST_VOTE_REPLY};
+    m.u.request_vote_reply.group = 7;
+    m.u.request_vote_reply.from = from;
+    m.u.request_vote_reply.to = 1;
+    m.u.request_vote_reply.term = term;
+    m.u.request_vote_reply.pre_vote = pre_vote;
+    m.u.request_vote_reply.granted = granted;
+    int rc = zkv_raft_step (o->r, &m);
+    assert (rc == 0);
+    (void)rc;
+    s_one_flush (o);
+}
+
+static zkv_role_t
+s_one_tick_until_role (one_t *o, zkv_role_t role)
+{
+    zkv_raft_status_t st;
+    for (int t = 0; t < 100; t++) {
+        zkv_raft_tick (o->r);
+        s_one_flush (o);
+        zkv_raft_status (o->r, &st);
+        if (st.role == role)
+            break;
+    }
+    return st.role;
+}
+
+// A vote that arrives after the candidacy timed out into a PreVote round still counts.
+static void
+test_late_vote_counts (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_new (&o, voters, 3);
+    CHECK_EQ_U64 (s_one_tick_until_role (&o, ZKV_ROLE_PRE_CANDIDATE), ZKV_ROLE_PRE_CANDIDATE);
+    CHECK_EQ_U64 (o.n_out, 2);
+    CHECK (o.out[0].u.request_vote.pre_vote);
+    CHECK_EQ_U64 (o.out[0].u.hdr.term, 1);
+    s_one_vote_reply (&o, 2, 1, true, true);
+    zkv_raft_status_t st;
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.role, ZKV_ROLE_CANDIDATE);
+    CHECK_EQ_U64 (st.term, 1);
+    CHECK_EQ_U64 (st.vote, 1);
+    // The candidacy times out; a new PreVote round (for term 2) starts.
+    CHECK_EQ_U64 (s_one_tick_until_role (&o, ZKV_ROLE_PRE_CANDIDATE), ZKV_ROLE_PRE_CANDIDATE);
+    CHECK_EQ_U64 (o.out[0].u.hdr.term, 2);
+    // A duplicate refusal and then the late grant of term 1: leader of term 1.
+    s_one_vote_reply (&o, 2, 1, false, false);
+    s_one_vote_reply (&o, 2, 1, false, false);
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.role, ZKV_ROLE_PRE_CANDIDATE);
+    s_one_vote_reply (&o, 3, 1, false, true);
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.role, ZKV_ROLE_LEADER);
+    CHECK_EQ_U64 (st.term, 1);
+    CHECK_EQ_U64 (o.n_out, 2); // the new leader's first appends
+    CHECK_EQ_U64 (o.out[0].type, ZKV_MSG_APPEND_ENTRIES);
+    s_one_free (&o);
+}
+
 ZKV_TEST_MAIN (TEST (test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
                    TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up)
                        TEST (test_snapshot_install) TEST (test_prevote_isolated)
@@ -1158,4 +1222,5 @@ ZKV_TEST_MAIN (TEST (test_bad_config) TEST (test_single_node) TEST (test_elect_o
                                TEST (test_no_double_vote) TEST (test_chaos)
                                    TEST (test_follower_append_rules)
                                        TEST (test_follower_snapshot_chunks)
-                                           TEST (test_snapshot_discard_order))
+                                           TEST (test_snapshot_discard_order)
+                                               TEST (test_late_vote_counts))
