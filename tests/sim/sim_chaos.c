@@ -50,7 +50,13 @@ s_fault (sim_t *s, void *arg)
     int n = sim_n (s);
     uint64_t roll = zkv_rng_below (rng, 100);
     int node;
-    if (roll < 20 && (node = s_pick (s, true)) >= 0) {
+    int down = 0;
+    for (int i = 0; i < n; i++)
+        down += !sim_is_up (s, i);
+    // Mostly keep a majority up (progress under faults is the interesting case); now and then
+    // take the majority down too.
+    bool may_crash = down + 1 <= (n - 1) / 2 || zkv_rng_chance (rng, 1, 4);
+    if (roll < 20 && may_crash && (node = s_pick (s, true)) >= 0) {
         bool torn = zkv_rng_chance (rng, 1, 2);
         if (zkv_rng_chance (rng, 1, 3)) {
             sim_narrate (s, "fault: node %d will crash in its next write%s", node + 1,
@@ -59,7 +65,7 @@ s_fault (sim_t *s, void *arg)
         } else
             sim_crash (s, node, torn);
     } else if (roll < 40 && (node = s_pick (s, false)) >= 0) {
-        sim_restart (s, node);
+        sim_restart (s, node); // also when a crash was due but would cost the majority
     } else if (roll < 55) {
         int group[SIM_MAX_NODES], sum = 0;
         for (int i = 0; i < n; i++)

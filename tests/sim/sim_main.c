@@ -117,13 +117,16 @@ s_run (const char *name, const s_args_t *a)
 static int
 s_sweep (const s_args_t *a)
 {
-    uint64_t passed = 0, failed = 0, events = 0;
+    uint64_t passed = 0, failed = 0, events = 0, committed = 0, elections = 0, crashes = 0;
     for (uint64_t seed = a->from; seed < a->from + a->seeds; seed++) {
         sim_chaos_opts_t o = {
             .seed = seed, .chaos_us = SWEEP_CHAOS_US, .trace = a->trace, .quiet = a->seeds > 1};
         sim_chaos_result_t r;
         sim_chaos_run (&o, &r);
         events += r.counters.events;
+        committed += r.committed;
+        elections += r.counters.elections;
+        crashes += r.counters.crashes;
         if (r.passed)
             passed++;
         else {
@@ -136,8 +139,9 @@ s_sweep (const s_args_t *a)
             printf ("trace hash 0x%016" PRIx64 "\n", r.trace_hash);
         fflush (stdout);
     }
-    printf ("sweep: %" PRIu64 " events over seeds %" PRIu64 "..%" PRIu64 "\n", events, a->from,
-            a->from + a->seeds - 1);
+    printf ("sweep: seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " events, %" PRIu64
+            " entries committed, %" PRIu64 " elections, %" PRIu64 " crashes\n",
+            a->from, a->from + a->seeds - 1, events, committed, elections, crashes);
     printf ("%" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);
     return failed ? 1 : 0;
 }
