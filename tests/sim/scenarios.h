@@ -1,5 +1,6 @@
-// The scenario table: one array per lab part, each ended by SIM_SCENARIO_END. tests/sim's
-// CMakeLists.txt reads the names (`.name = "X"`) from scenarios_*.c to register sim.X tests.
+// The scenario tables: one array per file scenarios_*.c, each ended by SIM_SCENARIO_END.
+// tests/sim/CMakeLists.txt reads the tables and their names (`.name = "X"`) from the files,
+// lists the tables in the generated sim_tables.c and registers a ctest sim.X per name.
 #ifndef ZKV_SIM_SCENARIOS_H
 #define ZKV_SIM_SCENARIOS_H
 
@@ -22,5 +23,7 @@ extern const sim_scenario_t sim_scenarios_3a[];
 extern const sim_scenario_t sim_scenarios_3b[];
 extern const sim_scenario_t sim_scenarios_3c[];
 extern const sim_scenario_t sim_scenarios_3d[];
+// Every table, NULL-terminated (generated: sim_tables.c in the build directory).
+extern const sim_scenario_t *const sim_scenario_tables[];
 
 #endif

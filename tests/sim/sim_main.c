@@ -7,14 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Every scenario table; a new lab part is one line here (and one extern in scenarios.h).
-static const sim_scenario_t *s_tables[] = {
-    sim_scenarios_3a,
-    sim_scenarios_3b,
-    sim_scenarios_3c,
-    sim_scenarios_3d,
-};
-
 #define SWEEP_CHAOS_US (60 * SIM_SEC) // faults per sweep seed
 
 typedef struct {
@@ -71,8 +63,8 @@ s_parse (int argc, char **argv, int first, s_args_t *a)
 static const sim_scenario_t *
 s_find (const char *name)
 {
-    for (size_t t = 0; t < sizeof s_tables / sizeof s_tables[0]; t++)
-        for (const sim_scenario_t *sc = s_tables[t]; sc->name; sc++)
+    for (size_t t = 0; sim_scenario_tables[t]; t++)
+        for (const sim_scenario_t *sc = sim_scenario_tables[t]; sc->name; sc++)
             if (strcmp (sc->name, name) == 0)
                 return sc;
     return NULL;
@@ -237,8 +229,8 @@ main (int argc, char **argv)
     if (s_parse (argc, argv, strcmp (argv[1], "run") == 0 ? 3 : 2, &a) != 0)
         return s_usage ();
     if (strcmp (argv[1], "list") == 0) {
-        for (size_t t = 0; t < sizeof s_tables / sizeof s_tables[0]; t++)
-            for (const sim_scenario_t *sc = s_tables[t]; sc->name; sc++)
+        for (size_t t = 0; sim_scenario_tables[t]; t++)
+            for (const sim_scenario_t *sc = sim_scenario_tables[t]; sc->name; sc++)
                 printf ("%s\n", sc->name);
         return 0;
     }
