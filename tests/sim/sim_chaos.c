@@ -12,6 +12,8 @@ typedef struct {
     uint64_t next_cmd;         // unique command counter
     uint64_t cmd_prefix;       // high bits making commands unique across seeds
     uint64_t final_index;      // index of the command committed after healing
+    bool unreliable;           // the network mode, as last set
+    bool long_reordering;      // the reordering mode, as last set
 } s_chaos_t;
 
 static int
@@ -95,12 +97,17 @@ s_fault (sim_t *s, void *arg)
             sim_disconnect (s, node);
     } else if (roll < 85) {
         bool on = zkv_rng_chance (rng, 1, 2);
-        sim_narrate (s, "fault: network %s",
-                     on ? "unreliable (drops, duplicates, delays)" : "reliable again");
+        if (on != c->unreliable)
+            sim_narrate (s, "fault: network %s",
+                         on ? "unreliable (drops, duplicates, delays)" : "reliable again");
+        c->unreliable = on;
         sim_set_unreliable (s, on);
     } else if (roll < 93) {
         bool on = zkv_rng_chance (rng, 1, 3);
-        sim_narrate (s, "fault: long reordering %s", on ? "on" : "off");
+        if (on != c->long_reordering)
+            sim_narrate (s, "fault: long reordering %s",
+                         on ? "on (old replies arrive late)" : "off");
+        c->long_reordering = on;
         sim_set_long_reordering (s, on);
     } else if ((node = s_pick (s, true)) >= 0) {
         sim_crash (s, node, zkv_rng_chance (rng, 1, 2));

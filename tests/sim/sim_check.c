@@ -382,6 +382,9 @@ sim_check_node (sim_t *self, int node)
         }
         if (st.role == ZKV_ROLE_LEADER)
             s_check_new_leader (self, node, &st);
+        else if (n->role == ZKV_ROLE_LEADER)
+            sim_narrate (self, "node %d is no longer leader (term %" PRIu64 ", now %s)", node + 1,
+                         st.term, zkv_role_name (st.role));
         n->role = st.role;
         n->term = st.term;
     }
