@@ -37,6 +37,7 @@ typedef struct {
     uint32_t long_pm;            // long reordering: chance a message gets a long delay
     uint32_t long_min_us;        // long delay range
     uint32_t long_max_us;        //
+    bool long_requests;          // long reordering holds back requests too (stale RPCs)
 } sim_net_config_t;
 
 // Testing the tester: a deliberately broken runtime that the checks must catch (zkv-sim

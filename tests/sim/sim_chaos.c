@@ -87,6 +87,14 @@ s_fault (sim_t *s, void *arg)
     } else if (roll < 65) {
         sim_narrate (s, "fault healed: network whole again");
         sim_heal (s);
+    } else if (roll < 70) {
+        // A one-way link: node a no longer hears b (b still hears a), or it heals.
+        int a = (int)zkv_rng_below (rng, (uint64_t)n), b = (int)zkv_rng_below (rng, (uint64_t)n);
+        bool up = zkv_rng_chance (rng, 1, 2);
+        if (a != b) {
+            sim_narrate (s, "fault: link %d -> %d %s", b + 1, a + 1, up ? "restored" : "cut");
+            sim_link (s, b, a, up);
+        }
     } else if (roll < 75) {
         node = (int)zkv_rng_below (rng, (uint64_t)n);
         bool on = !sim_is_connected (s, node);
@@ -186,6 +194,7 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
     cfg.narrate = o->narrate;
     cfg.quiet = o->quiet;
     cfg.sabotage = o->sabotage;
+    cfg.net.long_requests = zkv_rng_chance (&pick, 1, 2); // stale requests too, half the seeds
     sim_t *s = sim_new (&cfg);
     s_chaos_t c = {.o = o, .cmd_prefix = (o->seed & 0xffffff) << 32};
     sim_narrate (s,

@@ -42,7 +42,8 @@ s_delay (sim_t *self, bool reply, uint8_t *fate)
     // As in the lab, long reordering holds back replies: old answers arrive very late. The
     // extra delay is long_min + rand (1 + rand (long_max - long_min)), the lab's skewed draw:
     // mostly a few hundred milliseconds, sometimes seconds.
-    if (self->long_reordering && reply && zkv_rng_chance (rng, nc->long_pm, 1000)) {
+    if (self->long_reordering && (reply || nc->long_requests) &&
+        zkv_rng_chance (rng, nc->long_pm, 1000)) {
         uint64_t span = nc->long_max_us > nc->long_min_us ? nc->long_max_us - nc->long_min_us : 0;
         d += nc->long_min_us + zkv_rng_below (rng, 1 + zkv_rng_below (rng, span + 1));
         *fate = 3;
