@@ -117,7 +117,9 @@ int sim_propose (sim_t *self, int node, const void *data, size_t len, uint64_t *
 // core and the state machine are destroyed. Links are left as they are. No-op if down.
 void sim_crash (sim_t *self, int node, bool torn);
 // Crashes node in the middle of its next persist: that ready's writes are made but not
-// synced, then the crash happens (torn or not) before any message of it is sent.
+// synced, then the crash happens (torn or not) before any message of it is sent. It stays
+// pending until the node next writes (an idle follower may not write for a while): while the
+// node is up, sim_restart is a no-op, so cancel it (or sim_crash) before restarting.
 void sim_crash_mid_write (sim_t *self, int node, bool torn);
 // Cancels a pending sim_crash_mid_write.
 void sim_cancel_mid_write (sim_t *self, int node);
