@@ -102,15 +102,16 @@ s_boot (zkv_raft_t *self, const zkv_logstore_state_t *boot)
     if (snap_index) {
         self->snap = zkv_raft_snap_new (snap_index, boot->snapshot.term, boot->snapshot_data.data,
                                         boot->snapshot_data.len);
+        // A crash between saving the snapshot and compacting can leave covered entries in
+        // the store, which a load need not show: compact again (idempotent) so that appends
+        // after the snapshot follow the stored log.
+        self->compact_to = snap_index;
     }
     uint64_t prev_term = self->log.offset_term;
     for (size_t i = 0; i < boot->n_entries; i++) {
         const zkv_entry_t *e = &boot->entries[i];
-        if (e->index <= snap_index) {
-            // A crash between saving a snapshot and compacting: the snapshot covers these.
-            self->compact_to = snap_index;
-            continue;
-        }
+        if (e->index <= snap_index)
+            continue; // covered by the snapshot (see above)
         // Disk input: a gap or a term going backwards means the store is corrupt.
         if (e->index != zkv_raft_log_last_index (&self->log) + 1 || e->term < prev_term ||
             e->term == 0)

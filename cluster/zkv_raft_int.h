@@ -20,8 +20,9 @@
 //   election timeout ignores RequestVote (real or pre) of a higher term (§4.2.3, §9.6).
 // - Snapshots are reference counted: a transfer in progress finishes with the snapshot it
 //   started even if the leader takes a newer one meanwhile.
-// - A received snapshot that discards stored entries after its index is preceded by a ready
-//   holding only that truncation, so no crash leaves stale entries after a saved snapshot.
+// - A pending truncation is emitted in a ready of its own before a snapshot is saved, so no
+//   crash leaves stale entries after a saved snapshot (the store's order is snapshot,
+//   compact, truncate).
 #ifndef ZKV_RAFT_INT_H
 #define ZKV_RAFT_INT_H
 
@@ -137,7 +138,6 @@ struct zkv_raft {
     bool snap_apply;          // ... and loaded by the state machine (it came from a leader)
     uint64_t compact_to;      // stored entries <= this must go (0 none)
     uint64_t truncate_from;   // stored entries >= this must go (0 none)
-    uint64_t hold_truncate;   // a ready of only this truncation must come first (0 none)
     zkv_hard_state_t prev_hs; // hard state last handed out
 
     // The ready handed out and not yet advanced.

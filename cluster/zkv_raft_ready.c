@@ -62,9 +62,9 @@ zkv_raft_has_ready (zkv_raft_t *self)
 {
     if (self->rd_out)
         return false;
-    return self->n_outbox > 0 || self->hold_truncate || self->snap_pending || self->compact_to ||
-           self->truncate_from || zkv_raft_log_last_index (&self->log) > self->log.stable ||
-           s_hs_changed (self) || self->commit > self->applied;
+    return self->n_outbox > 0 || self->snap_pending || self->compact_to || self->truncate_from ||
+           zkv_raft_log_last_index (&self->log) > self->log.stable || s_hs_changed (self) ||
+           self->commit > self->applied;
 }
 
 static zkv_entry_t *
@@ -93,16 +93,15 @@ zkv_raft_ready (zkv_raft_t *self, zkv_raft_ready_t *rd)
     self->rd_last = self->log.stable;
     self->rd_applied = self->applied;
 
-    if (self->hold_truncate) {
-        // A ready of its own, synced before the snapshot that follows (zkv_raft_snapshot.c).
-        rd->truncate_from = self->hold_truncate;
-        if (self->truncate_from && self->truncate_from < rd->truncate_from)
-            rd->truncate_from = self->truncate_from;
-        self->hold_truncate = 0;
+    if (self->snap_pending && self->truncate_from) {
+        // A truncation goes in a ready of its own, synced before a snapshot is saved: the
+        // store applies snapshot, compaction, truncation in that order, and a crash part way
+        // must not leave entries after a saved snapshot that do not follow it. Truncated
+        // entries conflict with the leader's log, so dropping them alone is always safe.
+        rd->truncate_from = self->truncate_from;
         self->truncate_from = 0;
         return;
     }
-
     if (self->snap_pending) {
         assert (self->snap);
         self->rd_snap = zkv_raft_snap_ref (self->snap);

@@ -178,15 +178,14 @@ s_install (zkv_raft_t *self)
             zkv_raft_log_compact (&self->log, index);
     } else {
         // Our entries after index conflict with the leader's log (Log Matching), so none is
-        // committed. They must leave the store before the snapshot lands: the store applies
-        // snapshot, compaction and truncation in that order, and a crash part way would
-        // otherwise leave stale entries after a snapshot they do not follow. Entries at or
-        // below index are harmless: boot skips what a snapshot covers.
+        // committed: those the caller may hold are truncated (zkv_raft_ready emits that in
+        // a ready of its own, before the snapshot). Entries at or below index are harmless:
+        // boot skips what a snapshot covers.
         uint64_t held = self->log.stable;
         if (self->rd_out && self->rd_last > held)
             held = self->rd_last;
-        if (held > index)
-            self->hold_truncate = index + 1;
+        if (held > index && (!self->truncate_from || index + 1 < self->truncate_from))
+            self->truncate_from = index + 1;
         if (self->rd_out && self->rd_last > index)
             self->rd_last = index;
         zkv_raft_log_reset (&self->log, index, term);

@@ -844,14 +844,34 @@ s_chaos (int n, uint64_t seed, bool snapshots)
     for (int i = 0; i < n; i++)
         if (!c->nodes[i].r)
             s_start (c, i);
-    int l = s_wait_leader (c, 300);
-    CHECK (l >= 0);
-    uint64_t index;
-    CHECK (s_propose (c, l, ++v, &index) == 0);
-    CHECK (s_wait_applied (c, index, 300));
+    // The lab's one() with retry: an entry proposed just before a leader change may be lost.
+    int l = -1;
+    bool caught_up = false;
+    for (int tries = 0; tries < 10 && !caught_up; tries++) {
+        l = s_wait_leader (c, 300);
+        CHECK (l >= 0);
+        uint64_t index;
+        CHECK (s_propose (c, l, ++v, &index) == 0);
+        caught_up = s_wait_applied (c, index, 100);
+        if (!caught_up && getenv ("RAFT_DEBUG"))
+            fprintf (stderr, "retry: leader %d term %" PRIu64 " now leader %d\n", l + 1,
+                     s_term (c, l), s_leader (c) + 1);
+    }
+    if (!caught_up)
+        for (int i = 0; i < n; i++) {
+            zkv_raft_status_t st;
+            zkv_raft_status (c->nodes[i].r, &st);
+            fprintf (stderr,
+                     "node %d: %s term %" PRIu64 " leader %" PRIu64 " commit %" PRIu64
+                     " applied %" PRIu64 " first %" PRIu64 " last %" PRIu64 " snap %" PRIu64 "\n",
+                     i + 1, zkv_role_name (st.role), st.term, st.leader, st.commit, st.applied,
+                     st.first_index, st.last_index, st.snapshot_index);
+        }
+    CHECK (caught_up);
     for (int i = 0; i < n; i++)
         CHECK_EQ_U64 (c->nodes[i].sm, c->nodes[l].sm);
     CHECK (!c->failed);
+    uint64_t index = c->nodes[l].applied;
     if (getenv ("RAFT_DEBUG")) {
         uint64_t snaps = 0;
         for (int i = 0; i < n; i++)
