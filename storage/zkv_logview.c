@@ -33,9 +33,15 @@ zkv_logview_append (zkv_logview_t *view, const zkv_entry_t *entries, size_t n,
     if (start < view->first)
         return ZKV_ECOMPACTED;
     if (start > view->last + 1) {
-        if (!(empty && start == view->snap_index + 1))
+        // The log may restart right after the snapshot. Entries the snapshot covers may still
+        // be stored (a crash kept the snapshot but not the compaction): they go now.
+        if (start != view->snap_index + 1 || view->last > view->snap_index)
             return ZKV_EINVAL;
-        view->first = start; // an empty log restarts right after the snapshot
+        if (!empty) {
+            gone->lo = view->first;
+            gone->hi = view->last;
+        }
+        view->first = start;
     } else if (start + n - 1 < view->last) {
         gone->lo = start + n;
         gone->hi = view->last;

@@ -171,7 +171,8 @@ s_log_drop_upto (s_group_t *group, uint64_t upto)
     size_t drop = upto - group->first + 1 < group->n_log ? upto - group->first + 1 : group->n_log;
     for (size_t i = 0; i < drop; i++)
         zkv_entry_free (&group->log[i].entry);
-    memmove (group->log, group->log + drop, (group->n_log - drop) * sizeof *group->log);
+    if (group->n_log > drop)  // memmove from a NULL log is undefined even for 0 bytes
+        memmove (group->log, group->log + drop, (group->n_log - drop) * sizeof *group->log);
     group->n_log -= drop;
     group->first = upto + 1;
 }

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Mutation check of the simulation suite: breaks one safety rule of the Raft core at a time
+# (tests/mutation/mutants.txt) in a scratch copy of the tree, rebuilds the simulator and runs
+# every scenario plus a sweep. A mutant the suite does not catch is a hole in the tests.
+#
+#   tests/mutation/run.sh [SWEEP_SEEDS]     (default 200)
+# Ends with "N passed, N failed": passed = mutants caught.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SEEDS=${1:-200}
+WORK=$(mktemp -d /tmp/zkv-mutation.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+(cd "$ROOT" && git ls-files -co --exclude-standard | grep -v '^build' | tar -cf - -T -) |
+    (mkdir -p "$WORK/src" && cd "$WORK/src" && tar -xf -)
+cmake -S "$WORK/src" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
+SIM=$WORK/build/tests/sim/zkv-sim
+
+s_suite () {  # exit 0 if every scenario and the sweep pass
+    local scenario seed
+    for scenario in $("$SIM" list); do
+        for seed in 1 2 3; do
+            timeout 300 "$SIM" run "$scenario" --seed "$seed" >/dev/null 2>&1 || {
+                echo "    caught by $scenario seed $seed"; return 1; }
+        done
+    done
+    timeout 900 "$SIM" sweep --seeds "$SEEDS" >/dev/null 2>&1 || { echo "    caught by the sweep"; return 1; }
+    return 0
+}
+
+cmake --build "$WORK/build" -j "$(nproc)" --target zkv-sim >/dev/null || exit 1
+if ! s_suite; then
+    echo "the unmutated core fails the suite: fix that first"
+    exit 1
+fi
+
+caught=0 missed=0
+while IFS=$'\t' read -r name file from to; do
+    case "$name" in ''|'#'*) continue ;; esac
+    cp "$ROOT/$file" "$WORK/src/$file"
+    FROM="$from" TO="$to" perl -0pi -e '$n = s/\Q$ENV{FROM}\E/$ENV{TO}/; END { exit($n ? 0 : 3) }' \
+        "$WORK/src/$file"
+    if [ $? -ne 0 ]; then
+        echo "MISSING $name: text not found in $file (update mutants.txt)"
+        missed=$((missed + 1))
+        continue
+    fi
+    echo "mutant $name"
+    if ! cmake --build "$WORK/build" -j "$(nproc)" --target zkv-sim >/dev/null 2>&1; then
+        echo "    does not build (update mutants.txt)"
+        missed=$((missed + 1))
+    elif s_suite; then
+        echo "SURVIVED $name: the suite does not notice it"
+        missed=$((missed + 1))
+    else
+        caught=$((caught + 1))
+    fi
+    cp "$ROOT/$file" "$WORK/src/$file"
+done < "$ROOT/tests/mutation/mutants.txt"
+cmake --build "$WORK/build" --target zkv-sim >/dev/null 2>&1
+echo "mutation: $caught passed, $missed failed"
+[ "$missed" -eq 0 ]
