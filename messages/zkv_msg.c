@@ -2,8 +2,8 @@
 // code.
 //
 // Wire format: one msgpack array [ZKV_PROTOCOL_VERSION, type id, field1, field2, ...] in table
-// order. U64 is a msgpack non-negative int, BOOL a msgpack bool, BYTES a msgpack bin, ENTRIES an
-// array of [term, index, type, bin data].
+// order. U64 is a msgpack non-negative int, BOOL a msgpack bool, BYTES a msgpack bin, U64S an
+// array of non-negative ints, ENTRIES an array of [term, index, type, bin data].
 //
 // Encoding uses msgpack-c (msgpack_packer over a msgpack_sbuffer).
 //
@@ -86,6 +86,15 @@ s_check_BYTES (const zkv_bytes_t *v, size_t *payload)
     return *payload > ZKV_MSG_MAX_BYTES ? ZKV_ETOOBIG : 0;
 }
 static int
+s_check_U64S (const zkv_u64s_t *v, size_t *payload)
+{
+    assert (v->items || v->count == 0);
+    if (v->count > ZKV_MSG_MAX_U64S)
+        return ZKV_ETOOBIG;
+    *payload += v->count; // at least one byte each; at most 1 Mi more
+    return *payload > ZKV_MSG_MAX_BYTES ? ZKV_ETOOBIG : 0;
+}
+static int
 s_check_ENTRIES (const zkv_entries_t *v, size_t *payload)
 {
     assert (v->items || v->count == 0);
@@ -118,6 +127,13 @@ s_pack_BYTES (msgpack_packer *pk, const zkv_bytes_t *v)
     s_check_pack (msgpack_pack_bin (pk, v->len));
     if (v->len)
         s_check_pack (msgpack_pack_bin_body (pk, v->data, v->len));
+}
+static void
+s_pack_U64S (msgpack_packer *pk, const zkv_u64s_t *v)
+{
+    s_check_pack (msgpack_pack_array (pk, v->count));
+    for (size_t i = 0; i < v->count; i++)
+        s_check_pack (msgpack_pack_uint64 (pk, v->items[i]));
 }
 static void
 s_pack_ENTRIES (msgpack_packer *pk, const zkv_entries_t *v)
@@ -320,6 +336,31 @@ s_read_BYTES (s_cursor_t *c, zkv_bytes_t *v)
         return ZKV_ETRUNC;
     zkv_bytes_set (v, c->p, (size_t)len);
     c->p += len;
+    return 0;
+}
+
+// On error the values decoded so far stay in *v for the caller's zkv_msg_free.
+static int
+s_read_U64S (s_cursor_t *c, zkv_u64s_t *v)
+{
+    uint64_t count;
+    int rc = s_read_array (c, &count);
+    if (rc)
+        return rc;
+    if (count > ZKV_MSG_MAX_U64S)
+        return ZKV_ETOOBIG;
+    // Each value takes at least one byte: the allocation is bounded by the input's size.
+    if (count > s_left (c))
+        return ZKV_ETRUNC;
+    if (count == 0)
+        return 0;
+    v->items = s_calloc ((size_t)count, sizeof (uint64_t));
+    v->count = (size_t)count;
+    for (size_t i = 0; i < v->count; i++) {
+        rc = s_read_uint (c, &v->items[i]);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 

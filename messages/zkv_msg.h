@@ -10,39 +10,47 @@
 #include "zkv_msg_table.h"
 
 // Hard limits the decoder enforces before allocating anything.
-#define ZKV_MSG_MAX_BYTES (64u * 1024 * 1024)   // one encoded message
-#define ZKV_MSG_MAX_ENTRIES (1u << 20)           // entries in one message
-#define ZKV_MSG_MAX_FIELD_BYTES (32u * 1024 * 1024)  // one BYTES field or entry payload
+#define ZKV_MSG_MAX_BYTES       (64u * 1024 * 1024) // one encoded message
+#define ZKV_MSG_MAX_ENTRIES     (1u << 20)          // entries in one message
+#define ZKV_MSG_MAX_FIELD_BYTES (32u * 1024 * 1024) // one BYTES field or entry payload
+#define ZKV_MSG_MAX_U64S        (1u << 20)          // elements of one U64S field
 
 // An owned byte string (data may be NULL when len is 0).
 typedef struct {
-    uint8_t *data;  // heap copy, owned by the enclosing message or entry
-    size_t len;     // number of bytes
+    uint8_t *data; // heap copy, owned by the enclosing message or entry
+    size_t len;    // number of bytes
 } zkv_bytes_t;
 
 // Log entry types.
 typedef enum {
-    ZKV_ENTRY_NORMAL = 0,  // an application command
-    ZKV_ENTRY_NOOP = 1,    // a new leader's empty entry, commits its term (§8)
+    ZKV_ENTRY_NORMAL = 0, // an application command
+    ZKV_ENTRY_NOOP = 1,   // a new leader's empty entry, commits its term (§8)
 } zkv_entry_type_t;
 
 // One Raft log entry.
 typedef struct {
-    uint64_t term;     // term in which the leader created it
-    uint64_t index;    // position in the log, from 1
-    uint8_t type;      // zkv_entry_type_t
-    zkv_bytes_t data;  // command payload
+    uint64_t term;    // term in which the leader created it
+    uint64_t index;   // position in the log, from 1
+    uint8_t type;     // zkv_entry_type_t
+    zkv_bytes_t data; // command payload
 } zkv_entry_t;
 
 // An owned array of entries.
 typedef struct {
-    zkv_entry_t *items;  // heap array, owned
-    size_t count;        // number of items
+    zkv_entry_t *items; // heap array, owned
+    size_t count;       // number of items
 } zkv_entries_t;
 
-#define ZKV_CTYPE_U64 uint64_t
-#define ZKV_CTYPE_BOOL bool
-#define ZKV_CTYPE_BYTES zkv_bytes_t
+// An owned array of u64 (items may be NULL when count is 0).
+typedef struct {
+    uint64_t *items; // heap array, owned
+    size_t count;    // number of items
+} zkv_u64s_t;
+
+#define ZKV_CTYPE_U64     uint64_t
+#define ZKV_CTYPE_U64S    zkv_u64s_t
+#define ZKV_CTYPE_BOOL    bool
+#define ZKV_CTYPE_BYTES   zkv_bytes_t
 #define ZKV_CTYPE_ENTRIES zkv_entries_t
 
 // Message type ids: ZKV_MSG_REQUEST_VOTE, ...
@@ -55,7 +63,10 @@ typedef enum {
 
 // One struct per message: zkv_request_vote_t, ...
 #define ZKV_MSG_FIELD_DECL(type, field, doc) ZKV_CTYPE_##type field;
-#define ZKV_MSG_STRUCT(id, name, NAME, fields) typedef struct { fields (ZKV_MSG_FIELD_DECL) } zkv_##name##_t;
+#define ZKV_MSG_STRUCT(id, name, NAME, fields)                                                     \
+    typedef struct {                                                                               \
+        fields (ZKV_MSG_FIELD_DECL)                                                                \
+    } zkv_##name##_t;
 ZKV_MSG_TABLE (ZKV_MSG_STRUCT)
 #undef ZKV_MSG_STRUCT
 
@@ -66,9 +77,9 @@ typedef struct {
 
 // Any message: its type and the matching union member (named after the table row).
 typedef struct {
-    zkv_msg_type_t type;  // which union member is valid
+    zkv_msg_type_t type; // which union member is valid
     union {
-        zkv_raft_hdr_t hdr;  // valid for every Raft message
+        zkv_raft_hdr_t hdr; // valid for every Raft message (zkv_msg_is_raft), for no other
 #define ZKV_MSG_UNION(id, name, NAME, fields) zkv_##name##_t name;
         ZKV_MSG_TABLE (ZKV_MSG_UNION)
 #undef ZKV_MSG_UNION
@@ -79,6 +90,10 @@ typedef struct {
 const char *zkv_msg_name (zkv_msg_type_t type);
 // True if type is a row of the table.
 bool zkv_msg_type_valid (int type);
+
+// True for a Raft message (a wire id below ZKV_MSG_FIRST_CLIENT_ID): it starts with
+// ZKV_RAFT_HEADER, so msg->u.hdr is valid. False for client and node protocol messages.
+bool zkv_msg_is_raft (zkv_msg_type_t type);
 
 // Encodes msg as msgpack into a new heap buffer (*buf_p, *len_p; free() it).
 int zkv_msg_encode (const zkv_msg_t *msg, uint8_t **buf_p, size_t *len_p);
@@ -99,5 +114,8 @@ void zkv_entry_free (zkv_entry_t *entry);
 // Bytes helpers: copy len bytes into *dst (dst->data NULL when len is 0), free.
 void zkv_bytes_set (zkv_bytes_t *dst, const void *data, size_t len);
 void zkv_bytes_free (zkv_bytes_t *bytes);
+// U64S helpers: copy count values into *dst (dst->items NULL when count is 0), free.
+void zkv_u64s_set (zkv_u64s_t *dst, const uint64_t *items, size_t count);
+void zkv_u64s_free (zkv_u64s_t *v);
 
 #endif

@@ -1,14 +1,15 @@
 // The one table of every zkv message: name, wire id and fields. Everything else is generated.
 //
 // Each message is a row X (id, name, NAME, FIELDS) where FIELDS names a macro listing its fields as
-// F (TYPE, field, "why it exists"). Field types: U64, BOOL, BYTES (owned byte string) and
-// ENTRIES (owned array of log entries). On the wire a message is the msgpack array
+// F (TYPE, field, "why it exists"). Field types: U64, BOOL, BYTES (owned byte string), U64S
+// (owned array of u64) and ENTRIES (owned array of log entries). On the wire a message is the msgpack array
 // [version, id, field1, field2, ...] in table order; see zkv_msg.h.
 //
 // Adding a field changes the wire format: bump ZKV_PROTOCOL_VERSION.
 #ifndef ZKV_MSG_TABLE_H
 #define ZKV_MSG_TABLE_H
 
+// Version 1 includes the client protocol (ids 20..26): nothing was deployed before it.
 #define ZKV_PROTOCOL_VERSION 1
 
 // Every Raft message starts with these four fields, in this order, so that the core can read
@@ -65,13 +66,94 @@
     F (U64, next_offset, "next byte offset the follower expects")                          \
     F (BOOL, done, "the follower has installed the whole snapshot")
 
-// X (wire id, name, NAME, fields macro). Wire ids are never reused.
+// ---------------------------------------------------------------------------------------------
+// Client protocol (ids 20..). These messages do NOT start with ZKV_RAFT_HEADER: they never reach
+// the Raft core, and msg->u.hdr is meaningless for them (zkv_msg_is_raft says which are Raft's).
+
+// First wire id of the non-Raft messages.
+#define ZKV_MSG_FIRST_CLIENT_ID 20
+
+// Operation codes of client_request.op, forward_request.op and kv_command.op.
+#define ZKV_OP_GET 1
+#define ZKV_OP_PUT 2
+#define ZKV_OP_APPEND 3
+
+// The fields a client request carries; shared by client_request and forward_request so the two
+// cannot drift apart.
+#define ZKV_CLIENT_REQUEST_FIELDS(F)                                                       \
+    F (U64, client_id, "client's unique id (dedup key)")                                   \
+    F (U64, seq, "per-client sequence number, from 1; a retry repeats it")                 \
+    F (U64, op, "ZKV_OP_GET, ZKV_OP_PUT or ZKV_OP_APPEND")                                 \
+    F (BYTES, key, "the key")                                                              \
+    F (BYTES, value, "put / append value, empty for a get")                                \
+    F (U64, deadline_ms, "client's remaining patience in ms, 0 = none (drop stale work)")
+
+// The fields of an answer; shared by client_reply and forward_reply.
+#define ZKV_CLIENT_REPLY_FIELDS(F)                                                         \
+    F (U64, client_id, "echo of the request's client_id")                                  \
+    F (U64, seq, "echo of the request's seq")                                              \
+    F (U64, status, "0 ok, else the positive value of a ZKV_E* code")                      \
+    F (BYTES, value, "a get's value")                                                      \
+    F (U64, leader, "node id of the group's leader as far as known, 0 unknown")            \
+    F (BYTES, error, "human-readable error, empty when ok")
+
+#define ZKV_FIELDS_client_request(F) ZKV_CLIENT_REQUEST_FIELDS (F)
+
+#define ZKV_FIELDS_client_reply(F) ZKV_CLIENT_REPLY_FIELDS (F)
+
+// The payload of a KV group's NORMAL log entries: a Put or Append. Gets are served by ReadIndex
+// and never logged.
+#define ZKV_FIELDS_kv_command(F)                                                           \
+    F (U64, client_id, "client's unique id (dedup key)")                                   \
+    F (U64, seq, "client's sequence number")                                               \
+    F (U64, op, "ZKV_OP_PUT or ZKV_OP_APPEND")                                             \
+    F (BYTES, key, "the key")                                                              \
+    F (BYTES, value, "the value to put or append")
+
+#define ZKV_FIELDS_status_request(F)                                                       \
+    F (U64, nonce, "echoed in the reply, so a client can match the two")
+
+// A node's view of every group it hosts: parallel arrays, one element per group.
+#define ZKV_FIELDS_status_reply(F)                                                         \
+    F (U64, node, "answering node id")                                                     \
+    F (U64, nonce, "echo of the request's nonce")                                          \
+    F (U64S, groups, "group ids hosted by the node")                                       \
+    F (U64S, roles, "zkv_role_t per group")                                                \
+    F (U64S, terms, "current term per group")                                              \
+    F (U64S, leaders, "known leader per group, 0 unknown")                                 \
+    F (U64S, commits, "commit index per group")                                            \
+    F (U64S, applieds, "applied index per group")                                          \
+    F (U64S, last_indexes, "last log index per group")                                     \
+    F (U64S, snapshot_indexes, "snapshot index per group")                                 \
+    F (U64S, log_bytes, "log payload bytes per group")
+
+// A non-leader relays a client request to its group's leader over the peer transport.
+#define ZKV_FIELDS_forward_request(F)                                                      \
+    F (U64, group, "group whose leader should serve it")                                   \
+    F (U64, origin_node, "node that received the client request and waits for the reply")  \
+    F (U64, fwd_id, "origin's id of this forward, echoed in the reply")                    \
+    ZKV_CLIENT_REQUEST_FIELDS (F)
+
+#define ZKV_FIELDS_forward_reply(F)                                                        \
+    F (U64, group, "group that served it")                                                 \
+    F (U64, fwd_id, "echo of the forward_request's fwd_id")                                \
+    ZKV_CLIENT_REPLY_FIELDS (F)
+
+// X (wire id, name, NAME, fields macro). Wire ids are never reused. Ids below 20 are Raft
+// messages (each starts with ZKV_RAFT_HEADER); ids from 20 are client and node protocol.
 #define ZKV_MSG_TABLE(X)                                                                   \
     X (1, request_vote, REQUEST_VOTE, ZKV_FIELDS_request_vote)                                           \
     X (2, request_vote_reply, REQUEST_VOTE_REPLY, ZKV_FIELDS_request_vote_reply)                               \
     X (3, append_entries, APPEND_ENTRIES, ZKV_FIELDS_append_entries)                                       \
     X (4, append_entries_reply, APPEND_ENTRIES_REPLY, ZKV_FIELDS_append_entries_reply)                           \
     X (5, install_snapshot, INSTALL_SNAPSHOT, ZKV_FIELDS_install_snapshot)                                   \
-    X (6, install_snapshot_reply, INSTALL_SNAPSHOT_REPLY, ZKV_FIELDS_install_snapshot_reply)
+    X (6, install_snapshot_reply, INSTALL_SNAPSHOT_REPLY, ZKV_FIELDS_install_snapshot_reply)     \
+    X (20, client_request, CLIENT_REQUEST, ZKV_FIELDS_client_request)                                 \
+    X (21, client_reply, CLIENT_REPLY, ZKV_FIELDS_client_reply)                                       \
+    X (22, kv_command, KV_COMMAND, ZKV_FIELDS_kv_command)                                             \
+    X (23, status_request, STATUS_REQUEST, ZKV_FIELDS_status_request)                                 \
+    X (24, status_reply, STATUS_REPLY, ZKV_FIELDS_status_reply)                                       \
+    X (25, forward_request, FORWARD_REQUEST, ZKV_FIELDS_forward_request)                              \
+    X (26, forward_reply, FORWARD_REPLY, ZKV_FIELDS_forward_reply)
 
 #endif

@@ -10,7 +10,7 @@ s_alloc (size_t size)
 {
     void *p = malloc (size ? size : 1);
     if (!p)
-        abort ();  // out of memory aborts (STYLE.md)
+        abort (); // out of memory aborts (STYLE.md)
     return p;
 }
 
@@ -18,8 +18,8 @@ const char *
 zkv_msg_name (zkv_msg_type_t type)
 {
     switch (type) {
-#define S_NAME(id, name, NAME, fields)                                                     \
-    case ZKV_MSG_##NAME:                                                                   \
+#define S_NAME(id, name, NAME, fields)                                                             \
+    case ZKV_MSG_##NAME:                                                                           \
         return #name;
         ZKV_MSG_TABLE (S_NAME)
 #undef S_NAME
@@ -39,6 +39,31 @@ zkv_msg_type_valid (int type)
     default:
         return false;
     }
+}
+
+bool
+zkv_msg_is_raft (zkv_msg_type_t type)
+{
+    return zkv_msg_type_valid ((int)type) && (int)type < ZKV_MSG_FIRST_CLIENT_ID;
+}
+
+void
+zkv_u64s_set (zkv_u64s_t *dst, const uint64_t *items, size_t count)
+{
+    dst->count = count;
+    dst->items = NULL;
+    if (count) {
+        dst->items = s_alloc (count * sizeof (uint64_t));
+        memcpy (dst->items, items, count * sizeof (uint64_t));
+    }
+}
+
+void
+zkv_u64s_free (zkv_u64s_t *v)
+{
+    free (v->items);
+    v->items = NULL;
+    v->count = 0;
 }
 
 void
@@ -79,17 +104,22 @@ zkv_entry_free (zkv_entry_t *entry)
 static void
 s_free_U64 (uint64_t *v)
 {
-    (void) v;
+    (void)v;
 }
 static void
 s_free_BOOL (bool *v)
 {
-    (void) v;
+    (void)v;
 }
 static void
 s_free_BYTES (zkv_bytes_t *v)
 {
     zkv_bytes_free (v);
+}
+static void
+s_free_U64S (zkv_u64s_t *v)
+{
+    zkv_u64s_free (v);
 }
 static void
 s_free_ENTRIES (zkv_entries_t *v)
@@ -117,6 +147,11 @@ s_copy_BYTES (const zkv_bytes_t *src, zkv_bytes_t *dst)
     zkv_bytes_set (dst, src->data, src->len);
 }
 static void
+s_copy_U64S (const zkv_u64s_t *src, zkv_u64s_t *dst)
+{
+    zkv_u64s_set (dst, src->items, src->count);
+}
+static void
 s_copy_ENTRIES (const zkv_entries_t *src, zkv_entries_t *dst)
 {
     dst->count = src->count;
@@ -128,19 +163,24 @@ s_copy_ENTRIES (const zkv_entries_t *src, zkv_entries_t *dst)
 static size_t
 s_size_U64 (const uint64_t *v)
 {
-    (void) v;
+    (void)v;
     return 8;
 }
 static size_t
 s_size_BOOL (const bool *v)
 {
-    (void) v;
+    (void)v;
     return 1;
 }
 static size_t
 s_size_BYTES (const zkv_bytes_t *v)
 {
     return 4 + v->len;
+}
+static size_t
+s_size_U64S (const zkv_u64s_t *v)
+{
+    return 4 + 8 * v->count;
 }
 static size_t
 s_size_ENTRIES (const zkv_entries_t *v)
@@ -156,10 +196,10 @@ zkv_msg_free (zkv_msg_t *msg)
 {
     switch (msg->type) {
 #define S_FIELD(type, field, doc) s_free_##type (&m->field);
-#define S_CASE(id, name, NAME, fields)                                                     \
-    case ZKV_MSG_##NAME: {                                                                 \
-        zkv_##name##_t *m = &msg->u.name;                                                  \
-        fields (S_FIELD) break;                                                            \
+#define S_CASE(id, name, NAME, fields)                                                             \
+    case ZKV_MSG_##NAME: {                                                                         \
+        zkv_##name##_t *m = &msg->u.name;                                                          \
+        fields (S_FIELD) break;                                                                    \
     }
         ZKV_MSG_TABLE (S_CASE)
 #undef S_CASE
@@ -177,11 +217,11 @@ zkv_msg_clone (const zkv_msg_t *src, zkv_msg_t *dst)
     dst->type = src->type;
     switch (src->type) {
 #define S_FIELD(type, field, doc) s_copy_##type (&s->field, &d->field);
-#define S_CASE(id, name, NAME, fields)                                                     \
-    case ZKV_MSG_##NAME: {                                                                 \
-        const zkv_##name##_t *s = &src->u.name;                                            \
-        zkv_##name##_t *d = &dst->u.name;                                                  \
-        fields (S_FIELD) break;                                                            \
+#define S_CASE(id, name, NAME, fields)                                                             \
+    case ZKV_MSG_##NAME: {                                                                         \
+        const zkv_##name##_t *s = &src->u.name;                                                    \
+        zkv_##name##_t *d = &dst->u.name;                                                          \
+        fields (S_FIELD) break;                                                                    \
     }
         ZKV_MSG_TABLE (S_CASE)
 #undef S_CASE
@@ -194,13 +234,13 @@ zkv_msg_clone (const zkv_msg_t *src, zkv_msg_t *dst)
 size_t
 zkv_msg_size (const zkv_msg_t *msg)
 {
-    size_t size = 4;  // version and type
+    size_t size = 4; // version and type
     switch (msg->type) {
 #define S_FIELD(type, field, doc) size += s_size_##type (&m->field);
-#define S_CASE(id, name, NAME, fields)                                                     \
-    case ZKV_MSG_##NAME: {                                                                 \
-        const zkv_##name##_t *m = &msg->u.name;                                            \
-        fields (S_FIELD) break;                                                            \
+#define S_CASE(id, name, NAME, fields)                                                             \
+    case ZKV_MSG_##NAME: {                                                                         \
+        const zkv_##name##_t *m = &msg->u.name;                                                    \
+        fields (S_FIELD) break;                                                                    \
     }
         ZKV_MSG_TABLE (S_CASE)
 #undef S_CASE

@@ -34,6 +34,12 @@ s_eq_BYTES (const zkv_bytes_t *a, const zkv_bytes_t *b)
     return a->len == b->len && (a->len == 0 || memcmp (a->data, b->data, a->len) == 0);
 }
 static bool
+s_eq_U64S (const zkv_u64s_t *a, const zkv_u64s_t *b)
+{
+    return a->count == b->count &&
+           (a->count == 0 || memcmp (a->items, b->items, a->count * sizeof (uint64_t)) == 0);
+}
+static bool
 s_eq_ENTRIES (const zkv_entries_t *a, const zkv_entries_t *b)
 {
     if (a->count != b->count)

@@ -44,6 +44,16 @@ s_gen_BYTES (s_gen_t *g, zkv_bytes_t *v)
     zkv_bytes_set (v, tmp, len);
 }
 static void
+s_gen_U64S (s_gen_t *g, zkv_u64s_t *v)
+{
+    // variant 2 gets an array16-sized count, like its bin16-sized payload.
+    size_t count = g->variant == 0 ? 0 : g->variant == 2 ? 20 : 1 + s_rand (g) % 5;
+    uint64_t tmp[20];
+    for (size_t i = 0; i < count; i++)
+        s_gen_U64 (g, &tmp[i]);
+    zkv_u64s_set (v, tmp, count);
+}
+static void
 s_gen_ENTRIES (s_gen_t *g, zkv_entries_t *v)
 {
     v->count = g->variant == 0 ? 0 : 1 + s_rand (g) % 4;

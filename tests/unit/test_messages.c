@@ -85,6 +85,19 @@ s_gen_BYTES (s_gen_t *g, zkv_bytes_t *v)
 }
 
 static void
+s_gen_U64S (s_gen_t *g, zkv_u64s_t *v)
+{
+    size_t count = g->shape == S_EMPTY   ? 0
+                   : g->shape == S_MAXED ? 300 // array16
+                                         : g->min_entries + s_rand (&g->rng) % (g->min_entries + 4);
+    uint64_t *tmp = calloc (count ? count : 1, sizeof (uint64_t));
+    for (size_t i = 0; i < count; i++)
+        s_gen_U64 (g, &tmp[i]);
+    zkv_u64s_set (v, tmp, count);
+    free (tmp);
+}
+
+static void
 s_gen_ENTRIES (s_gen_t *g, zkv_entries_t *v)
 {
     v->count = g->shape == S_EMPTY   ? 0
@@ -143,6 +156,12 @@ static bool
 s_eq_BYTES (const zkv_bytes_t *a, const zkv_bytes_t *b)
 {
     return a->len == b->len && (a->len == 0 || memcmp (a->data, b->data, a->len) == 0);
+}
+static bool
+s_eq_U64S (const zkv_u64s_t *a, const zkv_u64s_t *b)
+{
+    return a->count == b->count &&
+           (a->count == 0 || memcmp (a->items, b->items, a->count * sizeof (uint64_t)) == 0);
 }
 static bool
 s_eq_ENTRIES (const zkv_entries_t *a, const zkv_entries_t *b)
@@ -262,6 +281,13 @@ s_pk_BYTES (msgpack_packer *pk, const zkv_bytes_t *v)
     msgpack_pack_bin_body (pk, v->data, v->len);
 }
 static void
+s_pk_U64S (msgpack_packer *pk, const zkv_u64s_t *v)
+{
+    msgpack_pack_array (pk, v->count);
+    for (size_t i = 0; i < v->count; i++)
+        msgpack_pack_uint64 (pk, v->items[i]);
+}
+static void
 s_pk_ENTRIES (msgpack_packer *pk, const zkv_entries_t *v)
 {
     msgpack_pack_array (pk, v->count);
@@ -284,7 +310,7 @@ typedef enum {
     S_WRONG_DOUBLE,
     S_WRONG_MAP,
     S_WRONG_EXT,
-    S_WRONG_ARRAY, // wrong except for ENTRIES
+    S_WRONG_ARRAY, // an array of one string: wrong for ENTRIES and U64S too
     S_WRONG_BOOL,  // wrong except for BOOL
     S_WRONG_UINT,  // wrong except for U64
     S_WRONG_BIN,   // wrong except for BYTES
@@ -359,6 +385,12 @@ static bool
 s_right_BYTES (s_wrong_t kind)
 {
     return kind == S_WRONG_BIN;
+}
+static bool
+s_right_U64S (s_wrong_t kind)
+{
+    (void)kind;
+    return false; // S_WRONG_ARRAY holds a string where a number should be
 }
 static bool
 s_right_ENTRIES (s_wrong_t kind)
@@ -587,14 +619,20 @@ test_unknown_type (void)
     CHECK_EQ_U64 (s_decode_raw ("\x92\x01\xe0", 3), ZKV_EPROTO);     // type -32
     // An unknown type is found before the arity is looked at.
     CHECK_EQ_U64 (s_decode_raw ("\x93\x01\x63\x01", 4), ZKV_ETYPE);
-    // Every id just outside the table.
-    int max_id = 0;
-    for (size_t t = 0; t < S_NTYPES; t++)
-        max_id = (int)s_types[t] > max_id ? (int)s_types[t] : max_id;
-    for (int id = max_id + 1; id < 128; id++) {
+    // Every fixint id that is not a row, the gaps between rows included.
+    int unknown = 0;
+    for (int id = 0; id < 128; id++) {
+        bool row = false;
+        for (size_t t = 0; t < S_NTYPES; t++)
+            row |= (int)s_types[t] == id;
+        CHECK (row == zkv_msg_type_valid (id));
+        if (row)
+            continue;
         char raw[3] = {(char)0x92, 0x01, (char)id};
         CHECK_EQ_U64 (s_decode_raw (raw, 3), ZKV_ETYPE);
+        unknown++;
     }
+    CHECK_EQ_U64 (unknown, 128 - S_NTYPES);
 }
 
 // Each field, in turn, replaced by a value of every wrong kind; dropped; or one field added.
@@ -891,9 +929,184 @@ test_random_garbage (void)
     CHECK (decoded > 0);
 }
 
+// Field names of a row, in table order, NULL-terminated.
+static const char *const *
+s_field_names (zkv_msg_type_t type)
+{
+    switch (type) {
+#define S_FIELD(type, field, doc) #field,
+#define S_CASE(id, name, NAME, fields)                                                             \
+    case ZKV_MSG_##NAME: {                                                                         \
+        static const char *const names[] = {fields (S_FIELD) NULL};                                \
+        return names;                                                                              \
+    }
+        ZKV_MSG_TABLE (S_CASE)
+#undef S_CASE
+#undef S_FIELD
+    default:
+        return NULL;
+    }
+}
+
+// The header rule: every Raft message (id below ZKV_MSG_FIRST_CLIENT_ID) starts with group,
+// from, to, term, and msg.u.hdr reads them; the client protocol is not Raft.
+static void
+test_raft_header_rule (void)
+{
+    static const char *const header[] = {"group", "from", "to", "term"};
+    size_t raft = 0;
+    for (size_t t = 0; t < S_NTYPES; t++) {
+        const char *const *names = s_field_names (s_types[t]);
+        CHECK (names != NULL);
+        bool is_raft = (int)s_types[t] < ZKV_MSG_FIRST_CLIENT_ID;
+        CHECK (zkv_msg_is_raft (s_types[t]) == is_raft);
+        if (!is_raft)
+            continue;
+        raft++;
+        for (size_t f = 0; f < 4; f++) {
+            CHECK (names[f] != NULL);
+            if (strcmp (names[f], header[f]) != 0)
+                fprintf (stderr, "%s: field %zu is %s, not %s\n", zkv_msg_name (s_types[t]), f,
+                         names[f], header[f]);
+            CHECK (strcmp (names[f], header[f]) == 0);
+        }
+        // The first four values on the wire are what u.hdr reads.
+        zkv_msg_t msg, out;
+        s_sample (s_types[t], 5, &msg);
+        uint8_t *buf;
+        size_t len;
+        CHECK_EQ_U64 (zkv_msg_encode (&msg, &buf, &len), 0);
+        CHECK_EQ_U64 (zkv_msg_decode (buf, len, &out), 0);
+        msgpack_unpacked un;
+        msgpack_unpacked_init (&un);
+        CHECK (msgpack_unpack_next (&un, (const char *)buf, len, NULL) == MSGPACK_UNPACK_SUCCESS);
+        const msgpack_object *o = un.data.via.array.ptr;
+        CHECK_EQ_U64 (out.u.hdr.group, o[2].via.u64);
+        CHECK_EQ_U64 (out.u.hdr.from, o[3].via.u64);
+        CHECK_EQ_U64 (out.u.hdr.to, o[4].via.u64);
+        CHECK_EQ_U64 (out.u.hdr.term, o[5].via.u64);
+        msgpack_unpacked_destroy (&un);
+        zkv_msg_free (&msg);
+        zkv_msg_free (&out);
+        free (buf);
+    }
+    CHECK_EQ_U64 (raft, 6);
+    CHECK (!zkv_msg_is_raft (ZKV_MSG_NONE));
+    CHECK (!zkv_msg_is_raft ((zkv_msg_type_t)19));
+}
+
+// The client protocol as the frontend uses it: named fields survive a round trip.
+static void
+test_client_protocol (void)
+{
+    zkv_msg_t msg = {.type = ZKV_MSG_FORWARD_REQUEST}, out;
+    zkv_forward_request_t *f = &msg.u.forward_request;
+    f->group = 3;
+    f->origin_node = 2;
+    f->fwd_id = 77;
+    f->client_id = 1ull << 63;
+    f->seq = 9;
+    f->op = ZKV_OP_APPEND;
+    zkv_bytes_set (&f->key, "k", 1);
+    zkv_bytes_set (&f->value, "vv", 2);
+    f->deadline_ms = 1500;
+    uint8_t *buf;
+    size_t len;
+    CHECK_EQ_U64 (zkv_msg_encode (&msg, &buf, &len), 0);
+    CHECK_EQ_U64 (zkv_msg_decode (buf, len, &out), 0);
+    CHECK (s_diff (&msg, &out) == NULL);
+    CHECK_EQ_U64 (out.u.forward_request.op, ZKV_OP_APPEND);
+    CHECK_EQ_U64 (out.u.forward_request.deadline_ms, 1500);
+    free (buf);
+    zkv_msg_free (&out);
+    zkv_msg_free (&msg);
+
+    uint64_t groups[] = {0, 1, 2}, roles[] = {3, 0, 0};
+    msg = (zkv_msg_t){.type = ZKV_MSG_STATUS_REPLY};
+    zkv_status_reply_t *st = &msg.u.status_reply;
+    st->node = 4;
+    st->nonce = 12345;
+    zkv_u64s_set (&st->groups, groups, 3);
+    zkv_u64s_set (&st->roles, roles, 3);
+    CHECK_EQ_U64 (zkv_msg_encode (&msg, &buf, &len), 0);
+    CHECK_EQ_U64 (zkv_msg_decode (buf, len, &out), 0);
+    CHECK_EQ_U64 (out.u.status_reply.groups.count, 3);
+    CHECK_EQ_U64 (out.u.status_reply.groups.items[2], 2);
+    CHECK_EQ_U64 (out.u.status_reply.roles.items[0], 3);
+    CHECK_EQ_U64 (out.u.status_reply.terms.count, 0);
+    CHECK (out.u.status_reply.terms.items == NULL);
+    CHECK (zkv_msg_size (&out) >= 2 * 3 * 8);
+    free (buf);
+    zkv_msg_free (&out);
+    zkv_msg_free (&msg);
+}
+
+// status_reply [1, 24, node, nonce] followed by the test's first U64S field and 8 empty ones.
+static int
+s_decode_status (const char *u64s, size_t len)
+{
+    char raw[64];
+    size_t n = 0;
+    raw[n++] = (char)(0x90 | (2 + s_nfields (ZKV_MSG_STATUS_REPLY)));
+    raw[n++] = 0x01;
+    raw[n++] = ZKV_MSG_STATUS_REPLY;
+    raw[n++] = 0x05;
+    raw[n++] = 0x06;
+    memcpy (raw + n, u64s, len);
+    n += len;
+    for (int i = 0; i < 8; i++)
+        raw[n++] = (char)0x90;
+    return s_decode_raw (raw, n);
+}
+
+static void
+test_u64s_hostile (void)
+{
+    CHECK_EQ_U64 (s_nfields (ZKV_MSG_STATUS_REPLY), 11);
+    CHECK_EQ_U64 (s_decode_status ("\x90", 1), 0);
+    CHECK_EQ_U64 (s_decode_status ("\x91\x07", 2), 0);
+    CHECK_EQ_U64 (s_decode_status ("\x92\xcf\xff\xff\xff\xff\xff\xff\xff\xff\xd0\x05", 12), 0);
+    CHECK_EQ_U64 (s_decode_status ("\x91\xff", 2), ZKV_EPROTO); // -1
+    CHECK_EQ_U64 (s_decode_status ("\x91\xd0\x80", 3), ZKV_EPROTO);
+    CHECK_EQ_U64 (s_decode_status ("\x91\xa1z", 3), ZKV_EPROTO);
+    CHECK_EQ_U64 (s_decode_status ("\x91\xc0", 2), ZKV_EPROTO);
+    CHECK_EQ_U64 (s_decode_status ("\x91\xc3", 2), ZKV_EPROTO);
+    CHECK_EQ_U64 (s_decode_status ("\x91\x90", 2), ZKV_EPROTO);
+    CHECK_EQ_U64 (s_decode_status ("\xc4\x00", 2), ZKV_EPROTO); // bin, not array
+    // Two values read, the third is an array header: what was decoded is freed (ASan).
+    CHECK_EQ_U64 (s_decode_status ("\x93\x01\x02", 3), ZKV_EPROTO);
+    // Counts the input cannot hold, or over the limit, are refused before allocating.
+    CHECK_EQ_U64 (s_decode_status ("\xdc\xff\xff", 3), ZKV_ETRUNC);
+    CHECK_EQ_U64 (s_decode_status ("\xdd\x00\x10\x00\x00", 5), ZKV_ETRUNC);
+    CHECK_EQ_U64 (s_decode_status ("\xdd\x00\x10\x00\x01", 5), ZKV_ETOOBIG);
+    CHECK_EQ_U64 (s_decode_status ("\xdd\xff\xff\xff\xff", 5), ZKV_ETOOBIG);
+
+    // Exactly ZKV_MSG_MAX_U64S values go through both ways; one more is refused.
+    zkv_msg_t msg = {.type = ZKV_MSG_STATUS_REPLY}, out;
+    zkv_u64s_t *v = &msg.u.status_reply.log_bytes;
+    v->count = ZKV_MSG_MAX_U64S;
+    v->items = calloc (v->count, sizeof (uint64_t));
+    v->items[v->count - 1] = UINT64_MAX;
+    uint8_t *buf;
+    size_t len;
+    CHECK_EQ_U64 (zkv_msg_encode (&msg, &buf, &len), 0);
+    CHECK_EQ_U64 (s_decode_exact (buf, len, &out), 0);
+    CHECK_EQ_U64 (out.u.status_reply.log_bytes.count, ZKV_MSG_MAX_U64S);
+    CHECK_EQ_U64 (out.u.status_reply.log_bytes.items[ZKV_MSG_MAX_U64S - 1], UINT64_MAX);
+    zkv_msg_free (&out);
+    free (buf);
+    v->count++;
+    CHECK_EQ_U64 (zkv_msg_encode (&msg, &buf, &len), ZKV_ETOOBIG);
+    CHECK (buf == NULL && len == 0);
+    v->count--;
+    zkv_msg_free (&msg);
+}
+
 ZKV_TEST_MAIN (TEST (test_round_trip) TEST (test_truncate_everywhere) TEST (test_mutate_every_byte)
                    TEST (test_wrong_version) TEST (test_unknown_type)
                        TEST (test_wrong_field_types_and_arity) TEST (test_entries_hostile)
                            TEST (test_huge_counts) TEST (test_size_limits)
                                TEST (test_trailing_garbage) TEST (test_empty_and_tiny_input)
-                                   TEST (test_other_int_encodings) TEST (test_random_garbage))
+                                   TEST (test_other_int_encodings) TEST (test_random_garbage)
+                                       TEST (test_raft_header_rule) TEST (test_client_protocol)
+                                           TEST (test_u64s_hostile))
