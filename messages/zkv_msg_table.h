@@ -139,6 +139,40 @@
     F (U64, fwd_id, "echo of the forward_request's fwd_id")                                \
     ZKV_CLIENT_REPLY_FIELDS (F)
 
+// ---------------------------------------------------------------------------------------------
+// Events (ids 40..): bodies of what a node publishes on its PUB socket. The topic frame before
+// the body names the event (zkv.node.started, zkv.raft.leader, ...); docs/events.md lists every
+// topic and which body it carries.
+
+// zkv.node.started, zkv.node.stopping.
+#define ZKV_FIELDS_event_node(F)                                                           \
+    F (U64, node, "publishing node id")                                                    \
+    F (U64, time_ms, "wall-clock time of the event, ms since the Unix epoch")              \
+    F (U64S, groups, "ids of the groups the node hosts")                                   \
+    F (U64, pid, "process id of the zkvd")
+
+// zkv.raft.*: one shape for every Raft event of one group on one node.
+#define ZKV_FIELDS_event_raft(F)                                                           \
+    F (U64, node, "publishing node id")                                                    \
+    F (U64, time_ms, "wall-clock time of the event, ms since the Unix epoch")              \
+    F (U64, group, "the group")                                                            \
+    F (U64, term, "the node's current term in the group")                                  \
+    F (U64, leader, "leader known in that term, 0 unknown")                                \
+    F (U64, role, "the node's zkv_role_t in the group")                                    \
+    F (U64, index, "the event's log index (see docs/events.md)")                           \
+    F (U64, bytes, "snapshot size in bytes for snapshot events, else 0")
+
+// zkv.client.error: a client request answered with an error.
+#define ZKV_FIELDS_event_client_error(F)                                                   \
+    F (U64, node, "publishing node id")                                                    \
+    F (U64, time_ms, "wall-clock time of the event, ms since the Unix epoch")              \
+    F (U64, group, "group the request was routed to, 0 unknown")                           \
+    F (U64, client_id, "the request's client id")                                          \
+    F (U64, seq, "the request's sequence number")                                          \
+    F (U64, op, "the request's op")                                                        \
+    F (U64, status, "positive value of the ZKV_E* code answered")                          \
+    F (BYTES, error, "the error text answered")
+
 // X (wire id, name, NAME, fields macro). Wire ids are never reused. Ids below 20 are Raft
 // messages (each starts with ZKV_RAFT_HEADER); ids from 20 are client and node protocol.
 #define ZKV_MSG_TABLE(X)                                                                   \
@@ -154,6 +188,9 @@
     X (23, status_request, STATUS_REQUEST, ZKV_FIELDS_status_request)                                 \
     X (24, status_reply, STATUS_REPLY, ZKV_FIELDS_status_reply)                                       \
     X (25, forward_request, FORWARD_REQUEST, ZKV_FIELDS_forward_request)                              \
-    X (26, forward_reply, FORWARD_REPLY, ZKV_FIELDS_forward_reply)
+    X (26, forward_reply, FORWARD_REPLY, ZKV_FIELDS_forward_reply)                                   \
+    X (40, event_node, EVENT_NODE, ZKV_FIELDS_event_node)                                             \
+    X (41, event_raft, EVENT_RAFT, ZKV_FIELDS_event_raft)                                             \
+    X (42, event_client_error, EVENT_CLIENT_ERROR, ZKV_FIELDS_event_client_error)
 
 #endif
