@@ -1,0 +1,323 @@
+// A client history in memory: events in order, each invoke paired with its completion.
+#include "zkv_history.h"
+#include "zkv_error.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    int64_t process; // the key
+    size_t invoke;   // event index of its open invoke, or ZKV_HIST_NONE for a free slot
+} s_open_t;
+
+struct _zkv_history_t {
+    zkv_hist_event_t *events; // in the order added
+    size_t size;              // events used
+    size_t capacity;          // events allocated
+    s_open_t *open;           // process -> open invoke; open addressing, linear probing
+    size_t open_cap;          // slots (a power of two)
+    size_t open_count;        // processes with an open invoke
+    size_t open_tombs;        // freed slots that still break probe chains
+    char error[256];          // why the last call failed
+};
+
+// A tombstone: a slot whose invoke completed; probing continues past it.
+#define S_TOMB (SIZE_MAX - 1)
+
+static void *
+s_alloc (size_t size)
+{
+    void *p = malloc (size ? size : 1);
+    if (!p)
+        abort ();
+    return p;
+}
+
+// Records why a call failed; returns ZKV_EINVAL.
+static int
+s_fail (zkv_history_t *self, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (self->error, sizeof self->error, fmt, ap);
+    va_end (ap);
+    return ZKV_EINVAL;
+}
+
+zkv_history_t *
+zkv_history_new (void)
+{
+    zkv_history_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    return self;
+}
+
+void
+zkv_history_destroy (zkv_history_t **self_p)
+{
+    assert (self_p);
+    zkv_history_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->size; i++) {
+        free ((char *)self->events[i].key.data);
+        free ((char *)self->events[i].value.data);
+    }
+    free (self->events);
+    free (self->open);
+    free (self);
+    *self_p = NULL;
+}
+
+static uint64_t
+s_mix (uint64_t x)
+{
+    // splitmix64's finalizer: process ids are often small consecutive integers.
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+// Slot of process, or of the free slot where it would go.
+static s_open_t *
+s_open_slot (const zkv_history_t *self, int64_t process)
+{
+    size_t mask = self->open_cap - 1;
+    s_open_t *spare = NULL;
+    for (size_t i = s_mix ((uint64_t)process) & mask;; i = (i + 1) & mask) {
+        s_open_t *slot = &self->open[i];
+        if (slot->invoke == ZKV_HIST_NONE)
+            return spare ? spare : slot;
+        if (slot->invoke == S_TOMB) {
+            if (!spare)
+                spare = slot;
+        } else if (slot->process == process)
+            return slot;
+    }
+}
+
+static void
+s_open_grow (zkv_history_t *self)
+{
+    s_open_t *old = self->open;
+    size_t old_cap = self->open_cap;
+    self->open_cap = old_cap ? old_cap * 2 : 16;
+    // Rehash at the same size when tombstones, not live entries, filled the table.
+    if (old_cap && self->open_count * 4 < old_cap)
+        self->open_cap = old_cap;
+    self->open = s_alloc (self->open_cap * sizeof *self->open);
+    for (size_t i = 0; i < self->open_cap; i++)
+        self->open[i].invoke = ZKV_HIST_NONE;
+    self->open_tombs = 0;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].invoke != ZKV_HIST_NONE && old[i].invoke != S_TOMB)
+            *s_open_slot (self, old[i].process) = old[i];
+    free (old);
+}
+
+static char *
+s_copy (zkv_hist_str_t s)
+{
+    if (!s.data)
+        return NULL;
+    char *copy = s_alloc (s.size + 1);
+    memcpy (copy, s.data, s.size);
+    copy[s.size] = '\0';
+    return copy;
+}
+
+static zkv_hist_event_t *
+s_push (zkv_history_t *self)
+{
+    if (self->size == self->capacity) {
+        self->capacity = self->capacity ? self->capacity * 2 : 64;
+        self->events = realloc (self->events, self->capacity * sizeof *self->events);
+        if (!self->events)
+            abort ();
+    }
+    zkv_hist_event_t *event = &self->events[self->size++];
+    memset (event, 0, sizeof *event);
+    event->partner = ZKV_HIST_NONE;
+    return event;
+}
+
+static bool
+s_same (zkv_hist_str_t a, zkv_hist_str_t b)
+{
+    return a.size == b.size && memcmp (a.data, b.data, a.size) == 0;
+}
+
+int
+zkv_history_invoke_n (zkv_history_t *self, int64_t process, zkv_hist_f_t f, zkv_hist_str_t key,
+                      zkv_hist_str_t value, int64_t time, size_t line)
+{
+    assert (self);
+    self->error[0] = '\0';
+    if (f != ZKV_HIST_GET && f != ZKV_HIST_PUT && f != ZKV_HIST_APPEND)
+        return s_fail (self, "unknown f %d", (int)f);
+    if (!key.data)
+        return s_fail (self, "key is null");
+    if (f == ZKV_HIST_GET && value.data)
+        return s_fail (self, "a get invoke has value null");
+    if (f != ZKV_HIST_GET && !value.data)
+        return s_fail (self, "a %s invoke needs a string value", zkv_hist_f_name (f));
+    if ((self->open_count + self->open_tombs + 1) * 2 > self->open_cap)
+        s_open_grow (self);
+    s_open_t *slot = s_open_slot (self, process);
+    if (slot->invoke != ZKV_HIST_NONE && slot->invoke != S_TOMB) {
+        size_t prev = self->events[slot->invoke].line;
+        if (prev)
+            return s_fail (self, "process %" PRId64 " already has an open invoke (line %zu)",
+                           process, prev);
+        return s_fail (self, "process %" PRId64 " already has an open invoke", process);
+    }
+    if (slot->invoke == S_TOMB)
+        self->open_tombs--;
+    slot->process = process;
+    slot->invoke = self->size;
+    self->open_count++;
+    zkv_hist_event_t *event = s_push (self);
+    *event = (zkv_hist_event_t){.process = process,
+                                .type = ZKV_HIST_INVOKE,
+                                .f = f,
+                                .key = {s_copy (key), key.size},
+                                .value = {s_copy (value), value.size},
+                                .time = time,
+                                .line = line,
+                                .partner = ZKV_HIST_NONE};
+    return 0;
+}
+
+int
+zkv_history_complete_n (zkv_history_t *self, int64_t process, zkv_hist_type_t type, zkv_hist_f_t f,
+                        zkv_hist_str_t key, zkv_hist_str_t value, int64_t time, size_t line)
+{
+    assert (self);
+    self->error[0] = '\0';
+    if (type != ZKV_HIST_OK && type != ZKV_HIST_FAIL && type != ZKV_HIST_INFO)
+        return s_fail (self, "a completion has type ok, fail or info");
+    s_open_t *slot = self->open_cap ? s_open_slot (self, process) : NULL;
+    if (!slot || slot->invoke == ZKV_HIST_NONE || slot->invoke == S_TOMB)
+        return s_fail (self, "%s for process %" PRId64 " without an open invoke",
+                       zkv_hist_type_name (type), process);
+    size_t at = slot->invoke;
+    const zkv_hist_event_t *invoke = &self->events[at];
+    if (f != invoke->f || (key.data && !s_same (key, invoke->key)))
+        return s_fail (self, "%s for process %" PRId64 " does not match its invoke (%s)",
+                       zkv_hist_type_name (type), process, zkv_hist_f_name (invoke->f));
+    if (time < invoke->time)
+        return s_fail (self, "%s at time %" PRId64 " is before its invoke at %" PRId64,
+                       zkv_hist_type_name (type), time, invoke->time);
+    if (f == ZKV_HIST_GET && type == ZKV_HIST_OK && !value.data)
+        return s_fail (self, "an ok get needs the value read (\"\" for a missing key)");
+    if (f != ZKV_HIST_GET && !value.data && type == ZKV_HIST_OK)
+        value = invoke->value; // the format repeats a write's argument in its ok
+    key = invoke->key;
+    slot->invoke = S_TOMB;
+    self->open_count--;
+    self->open_tombs++;
+    zkv_hist_event_t *event = s_push (self);
+    *event = (zkv_hist_event_t){.process = process,
+                                .type = type,
+                                .f = f,
+                                .key = {s_copy (key), key.size},
+                                .value = {s_copy (value), value.size},
+                                .time = time,
+                                .line = line,
+                                .partner = at};
+    self->events[at].partner = self->size - 1;
+    return 0;
+}
+
+static zkv_hist_str_t
+s_str (const char *s)
+{
+    return (zkv_hist_str_t){s, s ? strlen (s) : 0};
+}
+
+int
+zkv_history_invoke (zkv_history_t *self, int64_t process, zkv_hist_f_t f, const char *key,
+                    const char *value, int64_t time)
+{
+    return zkv_history_invoke_n (self, process, f, s_str (key), s_str (value), time, 0);
+}
+
+int
+zkv_history_complete (zkv_history_t *self, int64_t process, zkv_hist_type_t type, const char *value,
+                      int64_t time)
+{
+    assert (self);
+    // The completion repeats its invoke's f and key.
+    s_open_t *slot = self->open_cap ? s_open_slot (self, process) : NULL;
+    zkv_hist_f_t f = ZKV_HIST_GET;
+    if (slot && slot->invoke != ZKV_HIST_NONE && slot->invoke != S_TOMB)
+        f = self->events[slot->invoke].f;
+    return zkv_history_complete_n (self, process, type, f, (zkv_hist_str_t){NULL, 0}, s_str (value),
+                                   time, 0);
+}
+
+const char *
+zkv_history_error (const zkv_history_t *self)
+{
+    assert (self);
+    return self->error;
+}
+
+size_t
+zkv_history_size (const zkv_history_t *self)
+{
+    assert (self);
+    return self->size;
+}
+
+const zkv_hist_event_t *
+zkv_history_event (const zkv_history_t *self, size_t i)
+{
+    assert (self);
+    assert (i < self->size);
+    return &self->events[i];
+}
+
+size_t
+zkv_history_open (const zkv_history_t *self)
+{
+    assert (self);
+    return self->open_count;
+}
+
+const char *
+zkv_hist_f_name (zkv_hist_f_t f)
+{
+    switch (f) {
+    case ZKV_HIST_GET:
+        return "get";
+    case ZKV_HIST_PUT:
+        return "put";
+    case ZKV_HIST_APPEND:
+        return "append";
+    }
+    return "?";
+}
+
+const char *
+zkv_hist_type_name (zkv_hist_type_t type)
+{
+    switch (type) {
+    case ZKV_HIST_INVOKE:
+        return "invoke";
+    case ZKV_HIST_OK:
+        return "ok";
+    case ZKV_HIST_FAIL:
+        return "fail";
+    case ZKV_HIST_INFO:
+        return "info";
+    }
+    return "?";
+}
