@@ -1,0 +1,116 @@
+// zkv_config: the cluster configuration file (ZPL, read by CZMQ's zconfig), validated against one
+// schema.
+//
+// One file describes the whole cluster: tunables (/cluster), nodes (/node, repeated) and Raft
+// groups
+// (/group, repeated; group 0 is the shard controller). zkv_config_load refuses a bad file with one
+// message that names the file, the line and what is wrong:
+//
+//     local.cfg:12: /cluster/tick_ms: expected 1..1000, got 0
+//
+// A loaded config is immutable; every pointer it hands out lives as long as the config.
+#ifndef ZKV_CONFIG_H
+#define ZKV_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct _zkv_config_t zkv_config_t;
+
+// Cluster-wide tunables (/cluster). zkv_config_schema_markdown documents each one.
+typedef struct {
+    const char *name;              // cluster name, for logs and events
+    uint64_t shards;               // number of shards, fixed when the cluster is created
+    uint64_t tick_ms;              // one Raft tick, in milliseconds
+    uint64_t election_ticks;       // election timeout drawn from [this, 2 * this) ticks
+    uint64_t heartbeat_ticks;      // leader heartbeat period, in ticks
+    bool pre_vote;                 // run PreVote before raising the term
+    bool check_quorum;             // a leader without a quorum for an election timeout steps down
+    uint64_t snapshot_bytes;       // compact the log once it holds this many bytes
+    uint64_t snapshot_chunk_bytes; // InstallSnapshot and shard moves send chunks of this size
+    uint64_t max_key_bytes;        // largest key a client may write
+    uint64_t max_value_bytes;      // largest value a client may write
+    uint64_t max_batch_entries;    // entries in one AppendEntries
+    uint64_t max_batch_bytes;      // entry bytes in one AppendEntries
+    uint64_t max_inflight;         // unacknowledged AppendEntries per follower
+} zkv_config_cluster_t;
+
+// One node (/node): a zkvd process.
+typedef struct {
+    uint64_t id;        // non-zero, unique
+    const char *peer;   // endpoint other nodes send Raft and shard traffic to
+    const char *client; // endpoint clients send requests to
+    const char *events; // endpoint the node publishes events on
+    const char *data;   // data directory (relative paths are resolved against the file's folder)
+} zkv_config_node_t;
+
+// A list of node ids, in the order the file gives them.
+typedef struct {
+    size_t count;        // number of ids
+    const uint64_t *ids; // the ids
+} zkv_config_ids_t;
+
+// One Raft group (/group). Group 0 is the shard controller; the others serve shards.
+typedef struct {
+    uint64_t id;              // unique
+    zkv_config_ids_t members; // its voters, each a defined node, no repeats
+} zkv_config_group_t;
+
+// Loads and validates a file. On failure returns NULL and writes one line (no newline) into
+// err: "FILE:LINE: PATH: problem". err may be NULL.
+zkv_config_t *zkv_config_load (const char *path, char *err, size_t errlen);
+
+// Same, from text; name stands for the file in messages. Relative data paths stay as written.
+zkv_config_t *zkv_config_load_str (const char *text, const char *name, char *err, size_t errlen);
+
+// Destroys a config and nulls the caller's pointer; does nothing on NULL.
+void zkv_config_destroy (zkv_config_t **self_p);
+
+// The file name given to load (or the name given to load_str).
+const char *zkv_config_source (const zkv_config_t *self);
+
+// All tunables at once.
+const zkv_config_cluster_t *zkv_config_cluster (const zkv_config_t *self);
+
+// One getter per tunable.
+const char *zkv_config_name (const zkv_config_t *self);
+uint64_t zkv_config_shards (const zkv_config_t *self);
+uint64_t zkv_config_tick_ms (const zkv_config_t *self);
+uint64_t zkv_config_election_ticks (const zkv_config_t *self);
+uint64_t zkv_config_heartbeat_ticks (const zkv_config_t *self);
+bool zkv_config_pre_vote (const zkv_config_t *self);
+bool zkv_config_check_quorum (const zkv_config_t *self);
+uint64_t zkv_config_snapshot_bytes (const zkv_config_t *self);
+uint64_t zkv_config_snapshot_chunk_bytes (const zkv_config_t *self);
+uint64_t zkv_config_max_key_bytes (const zkv_config_t *self);
+uint64_t zkv_config_max_value_bytes (const zkv_config_t *self);
+uint64_t zkv_config_max_batch_entries (const zkv_config_t *self);
+uint64_t zkv_config_max_batch_bytes (const zkv_config_t *self);
+uint64_t zkv_config_max_inflight (const zkv_config_t *self);
+
+// Nodes, in file order.
+size_t zkv_config_node_count (const zkv_config_t *self);
+const zkv_config_node_t *zkv_config_node_at (const zkv_config_t *self, size_t index);
+// The node with this id, or NULL.
+const zkv_config_node_t *zkv_config_node (const zkv_config_t *self, uint64_t id);
+// The node with this id; if the file does not define it, NULL and a message for the user:
+// "local.cfg: node 7 is not defined (nodes: 1, 2, 3)". For `zkvd --node ID`.
+const zkv_config_node_t *zkv_config_node_require (const zkv_config_t *self, uint64_t id, char *err,
+                                                  size_t errlen);
+
+// Groups, in file order.
+size_t zkv_config_group_count (const zkv_config_t *self);
+const zkv_config_group_t *zkv_config_group_at (const zkv_config_t *self, size_t index);
+// The group with this id, or NULL.
+const zkv_config_group_t *zkv_config_group (const zkv_config_t *self, uint64_t id);
+// Writes the ids of the groups node_id is a member of (file order, at most max of them) into
+// ids and returns how many there are in all. ids may be NULL when max is 0.
+size_t zkv_config_groups_of_node (const zkv_config_t *self, uint64_t node_id, uint64_t *ids,
+                                  size_t max);
+
+// The schema as a Markdown table (every option: path, type, range, default, description).
+// The caller frees the string.
+char *zkv_config_schema_markdown (void);
+
+#endif

@@ -1,0 +1,464 @@
+// The config schema: one row per option (path, type, bounds, default, doc), its value readers and
+// its Markdown rendering. Every option is validated here and nowhere else (Redis's config table).
+#include "zkv_config_int.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_CLUSTER(field) offsetof (zkv_config_cluster_t, field)
+#define S_NODE(field)    offsetof (zkv_config_node_t, field)
+#define S_GROUP(field)   offsetof (zkv_config_group_t, field)
+
+const zkv_config_section_t zkv_config_sections[ZKV_CONFIG_SECTIONS] = {
+    [ZKV_CONFIG_CLUSTER] = {"cluster", 1, 1, sizeof (zkv_config_cluster_t),
+                            "Cluster-wide settings and tunables."},
+    [ZKV_CONFIG_NODE] = {"node", 1, 256, sizeof (zkv_config_node_t),
+                         "One node: a zkvd process, its endpoints and its data directory."},
+    [ZKV_CONFIG_GROUP] = {"group", 1, 1024, sizeof (zkv_config_group_t),
+                          "One Raft group and its members. Group 0 (the shard controller) must "
+                          "exist; groups 1 and up serve shards."},
+};
+
+const zkv_config_option_t zkv_config_options[] = {
+    {ZKV_CONFIG_CLUSTER, "name", ZKV_CONFIG_NAME, 1, 63, NULL, S_CLUSTER (name),
+     "Cluster name, shown in logs and events."},
+    {ZKV_CONFIG_CLUSTER, "shards", ZKV_CONFIG_UINT, 1, 65536, NULL, S_CLUSTER (shards),
+     "Number of shards the key space is split into; fixed when the cluster is created."},
+    {ZKV_CONFIG_CLUSTER, "tick_ms", ZKV_CONFIG_UINT, 1, 1000, "10", S_CLUSTER (tick_ms),
+     "Length of one Raft tick, in milliseconds."},
+    {ZKV_CONFIG_CLUSTER, "election_ticks", ZKV_CONFIG_UINT, 2, 10000, "30",
+     S_CLUSTER (election_ticks),
+     "Election timeout, drawn from [election_ticks, 2 * election_ticks) ticks; at least twice "
+     "heartbeat_ticks."},
+    {ZKV_CONFIG_CLUSTER, "heartbeat_ticks", ZKV_CONFIG_UINT, 1, 5000, "3",
+     S_CLUSTER (heartbeat_ticks), "Leader heartbeat period, in ticks."},
+    {ZKV_CONFIG_CLUSTER, "pre_vote", ZKV_CONFIG_BOOL, 0, 1, "true", S_CLUSTER (pre_vote),
+     "Run a PreVote round before raising the term (Raft dissertation 9.6)."},
+    {ZKV_CONFIG_CLUSTER, "check_quorum", ZKV_CONFIG_BOOL, 0, 1, "true", S_CLUSTER (check_quorum),
+     "A leader that hears from no quorum for an election timeout steps down."},
+    {ZKV_CONFIG_CLUSTER, "snapshot_bytes", ZKV_CONFIG_UINT, 65536, UINT64_C (1) << 40, "8388608",
+     S_CLUSTER (snapshot_bytes),
+     "Snapshot and compact a group's log once it holds this many bytes."},
+    {ZKV_CONFIG_CLUSTER, "snapshot_chunk_bytes", ZKV_CONFIG_UINT, 4096, 67108864, "1048576",
+     S_CLUSTER (snapshot_chunk_bytes),
+     "Snapshots and shard moves are sent in chunks of at most this many bytes."},
+    {ZKV_CONFIG_CLUSTER, "max_key_bytes", ZKV_CONFIG_UINT, 1, 65536, "1024",
+     S_CLUSTER (max_key_bytes), "Largest key a client may write."},
+    {ZKV_CONFIG_CLUSTER, "max_value_bytes", ZKV_CONFIG_UINT, 1, 67108864, "1048576",
+     S_CLUSTER (max_value_bytes), "Largest value a client may write."},
+    {ZKV_CONFIG_CLUSTER, "max_batch_entries", ZKV_CONFIG_UINT, 1, 65536, "256",
+     S_CLUSTER (max_batch_entries), "Most log entries in one AppendEntries message."},
+    {ZKV_CONFIG_CLUSTER, "max_batch_bytes", ZKV_CONFIG_UINT, 4096, 67108864, "1048576",
+     S_CLUSTER (max_batch_bytes), "Most entry bytes in one AppendEntries message."},
+    {ZKV_CONFIG_CLUSTER, "max_inflight", ZKV_CONFIG_UINT, 1, 4096, "64", S_CLUSTER (max_inflight),
+     "Most unacknowledged AppendEntries messages per follower (pipelining)."},
+
+    {ZKV_CONFIG_NODE, "id", ZKV_CONFIG_UINT, 1, ZKV_CONFIG_MAX_NODE_ID, NULL, S_NODE (id),
+     "Node id: non-zero, unique; `zkvd --node ID` picks the node to run."},
+    {ZKV_CONFIG_NODE, "peer", ZKV_CONFIG_ENDPOINT, 0, 0, NULL, S_NODE (peer),
+     "Endpoint the node binds for Raft and shard traffic from other nodes."},
+    {ZKV_CONFIG_NODE, "client", ZKV_CONFIG_ENDPOINT, 0, 0, NULL, S_NODE (client),
+     "Endpoint the node binds for client requests."},
+    {ZKV_CONFIG_NODE, "events", ZKV_CONFIG_ENDPOINT, 0, 0, NULL, S_NODE (events),
+     "Endpoint the node publishes its events on."},
+    {ZKV_CONFIG_NODE, "data", ZKV_CONFIG_PATH, 1, 4095, NULL, S_NODE (data),
+     "Data directory, one per node; a relative path is relative to the config file's folder."},
+
+    {ZKV_CONFIG_GROUP, "id", ZKV_CONFIG_UINT, 0, 65535, NULL, S_GROUP (id),
+     "Group id, unique; 0 is the shard controller, 1 and up serve shards."},
+    {ZKV_CONFIG_GROUP, "members", ZKV_CONFIG_IDS, 1, 15, NULL, S_GROUP (members),
+     "Ids of the nodes that replicate this group, comma-separated: defined nodes, no repeats."},
+};
+
+const size_t zkv_config_option_count = sizeof zkv_config_options / sizeof zkv_config_options[0];
+
+static void
+s_why (char *why, size_t whylen, const char *format, ...)
+{
+    if (!why || whylen == 0)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (why, whylen, format, args);
+    va_end (args);
+}
+
+int
+zkv_config_section_find (const char *name)
+{
+    for (int s = 0; s < ZKV_CONFIG_SECTIONS; s++)
+        if (strcmp (zkv_config_sections[s].name, name) == 0)
+            return s;
+    return -1;
+}
+
+int
+zkv_config_option_find (zkv_config_section_id_t section, const char *key)
+{
+    for (size_t i = 0; i < zkv_config_option_count; i++)
+        if (zkv_config_options[i].section == section &&
+            strcmp (zkv_config_options[i].key, key) == 0)
+            return (int)i;
+    return -1;
+}
+
+// What values the option takes, in words; for messages and the Markdown table.
+static void
+s_expected (const zkv_config_option_t *opt, char *buf, size_t buflen)
+{
+    switch (opt->type) {
+    case ZKV_CONFIG_UINT:
+        snprintf (buf, buflen, "%" PRIu64 "..%" PRIu64, opt->min, opt->max);
+        break;
+    case ZKV_CONFIG_BOOL:
+        snprintf (buf, buflen, "true or false");
+        break;
+    case ZKV_CONFIG_NAME:
+        snprintf (buf, buflen, "%" PRIu64 "..%" PRIu64 " letters, digits, '.', '_' or '-'",
+                  opt->min, opt->max);
+        break;
+    case ZKV_CONFIG_ENDPOINT:
+        snprintf (buf, buflen, "tcp://host:port, ipc://path or inproc://name");
+        break;
+    case ZKV_CONFIG_PATH:
+        snprintf (buf, buflen, "a path of %" PRIu64 "..%" PRIu64 " bytes", opt->min, opt->max);
+        break;
+    case ZKV_CONFIG_IDS:
+        snprintf (buf, buflen, "%" PRIu64 "..%" PRIu64 " node ids, comma-separated", opt->min,
+                  opt->max);
+        break;
+    }
+}
+
+// Reads a whole decimal number: digits only. Returns 0, 1 if it is too large for 64 bits, or -1
+// if it is not a number at all.
+static int
+s_read_number (const char *text, size_t len, uint64_t *value_p)
+{
+    if (len == 0)
+        return -1;
+    uint64_t value = 0;
+    int overflow = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return -1;
+        unsigned digit = (unsigned)(text[i] - '0');
+        if (value > (UINT64_MAX - digit) / 10)
+            overflow = 1;
+        else
+            value = value * 10 + digit;
+    }
+    *value_p = value;
+    return overflow;
+}
+
+static int
+s_parse_uint (const zkv_config_option_t *opt, const char *value, uint64_t *out, char *why,
+              size_t whylen)
+{
+    uint64_t number = 0;
+    int rc = s_read_number (value, strlen (value), &number);
+    if (rc < 0) {
+        s_why (why, whylen, "expected a whole number in %" PRIu64 "..%" PRIu64 ", got '%s'",
+               opt->min, opt->max, value);
+        return -1;
+    }
+    if (rc > 0 || number < opt->min || number > opt->max) {
+        s_why (why, whylen, "expected %" PRIu64 "..%" PRIu64 ", got %s", opt->min, opt->max, value);
+        return -1;
+    }
+    *out = number;
+    return 0;
+}
+
+static int
+s_check_name (const zkv_config_option_t *opt, const char *value, char *why, size_t whylen)
+{
+    size_t len = strlen (value);
+    int ok = len >= opt->min && len <= opt->max;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = isalnum ((unsigned char)value[i]) || strchr ("._-", value[i]);
+    if (!ok) {
+        char expected[80];
+        s_expected (opt, expected, sizeof expected);
+        s_why (why, whylen, "expected %s, got '%s'", expected, value);
+        return -1;
+    }
+    return 0;
+}
+
+// host is a DNS name, a dotted IPv4 address, or an IPv6 address in brackets.
+static int
+s_check_host (const char *host, size_t len)
+{
+    if (len == 0)
+        return -1;
+    if (host[0] == '[') {
+        if (len < 3 || host[len - 1] != ']')
+            return -1;
+        for (size_t i = 1; i < len - 1; i++)
+            if (!isxdigit ((unsigned char)host[i]) && host[i] != ':' && host[i] != '.')
+                return -1;
+        return 0;
+    }
+    if (host[0] == '-' || host[0] == '.' || host[len - 1] == '-')
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum ((unsigned char)host[i]) && host[i] != '-' && host[i] != '.')
+            return -1;
+    return 0;
+}
+
+static int
+s_check_endpoint (const char *value, char *why, size_t whylen)
+{
+    const char *expected = "expected tcp://host:port, ipc://path or inproc://name";
+    if (strlen (value) > 255) {
+        s_why (why, whylen, "endpoint is longer than 255 bytes");
+        return -1;
+    }
+    for (const char *p = value; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            s_why (why, whylen, "%s, got '%s' (white space or control character)", expected, value);
+            return -1;
+        }
+    if (strncmp (value, "tcp://", 6) == 0) {
+        const char *host = value + 6;
+        const char *colon = strrchr (host, ':');
+        const char *bracket = strchr (host, ']');
+        if (!colon || (host[0] == '[' && (!bracket || colon < bracket))) {
+            s_why (why, whylen, "expected tcp://host:port, got '%s' (no port)", value);
+            return -1;
+        }
+        if (colon == host + 1 && host[0] == '*') {
+            s_why (why, whylen,
+                   "'%s' names no host: other nodes and clients connect to it, so "
+                   "give an address they can reach",
+                   value);
+            return -1;
+        }
+        if (s_check_host (host, (size_t)(colon - host))) {
+            s_why (why, whylen, "expected tcp://host:port, got '%s' (bad host)", value);
+            return -1;
+        }
+        uint64_t port = 0;
+        const char *digits = colon + 1;
+        size_t ndigits = strlen (digits);
+        if (ndigits > 5 || s_read_number (digits, ndigits, &port) != 0 || port < 1 ||
+            port > 65535) {
+            s_why (why, whylen, "expected tcp://host:port with a port in 1..65535, got '%s'",
+                   value);
+            return -1;
+        }
+        return 0;
+    }
+    const char *rest = NULL;
+    if (strncmp (value, "ipc://", 6) == 0)
+        rest = value + 6;
+    else if (strncmp (value, "inproc://", 9) == 0)
+        rest = value + 9;
+    if (!rest || *rest == 0 || strcmp (rest, "*") == 0) {
+        s_why (why, whylen, "%s, got '%s'", expected, value);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_check_path (const zkv_config_option_t *opt, const char *value, char *why, size_t whylen)
+{
+    size_t len = strlen (value);
+    if (len < opt->min || len > opt->max) {
+        s_why (why, whylen, "expected a path of %" PRIu64 "..%" PRIu64 " bytes, got %zu", opt->min,
+               opt->max, len);
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)value[i] < ' ' || value[i] == 0x7f) {
+            s_why (why, whylen, "control character in path '%s'", value);
+            return -1;
+        }
+    return 0;
+}
+
+// Reads "1, 2, 3" into a fresh array. Returns it, or NULL with a message.
+static uint64_t *
+s_parse_ids (const zkv_config_option_t *opt, const char *value, size_t *count_p, char *why,
+             size_t whylen)
+{
+    size_t count = 1;
+    for (const char *p = value; *p; p++)
+        count += *p == ',';
+    if (count < opt->min || count > opt->max) {
+        s_why (why, whylen, "expected %" PRIu64 "..%" PRIu64 " node ids, got %zu", opt->min,
+               opt->max, count);
+        return NULL;
+    }
+    uint64_t *ids = calloc (count, sizeof *ids);
+    if (!ids)
+        abort ();
+    const char *p = value;
+    for (size_t i = 0; i < count; i++) {
+        const char *end = strchr (p, ',');
+        if (!end)
+            end = p + strlen (p);
+        const char *start = p;
+        while (start < end && isspace ((unsigned char)*start))
+            start++;
+        const char *stop = end;
+        while (stop > start && isspace ((unsigned char)stop[-1]))
+            stop--;
+        int rc = s_read_number (start, (size_t)(stop - start), &ids[i]);
+        if (rc < 0 || rc > 0 || ids[i] < 1 || ids[i] > ZKV_CONFIG_MAX_NODE_ID) {
+            s_why (why, whylen, "expected node ids (1..%d) separated by commas, got '%s'",
+                   ZKV_CONFIG_MAX_NODE_ID, value);
+            free (ids);
+            return NULL;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (ids[j] == ids[i]) {
+                s_why (why, whylen, "node %" PRIu64 " is listed twice", ids[i]);
+                free (ids);
+                return NULL;
+            }
+        p = *end ? end + 1 : end;
+    }
+    *count_p = count;
+    return ids;
+}
+
+int
+zkv_config_option_parse (const zkv_config_option_t *opt, const char *value, void *record, char *why,
+                         size_t whylen)
+{
+    char *field = (char *)record + opt->offset;
+    if (*value == 0) {
+        char expected[80];
+        s_expected (opt, expected, sizeof expected);
+        s_why (why, whylen, "no value (expected %s)", expected);
+        return -1;
+    }
+    switch (opt->type) {
+    case ZKV_CONFIG_UINT: {
+        uint64_t number;
+        if (s_parse_uint (opt, value, &number, why, whylen))
+            return -1;
+        memcpy (field, &number, sizeof number);
+        return 0;
+    }
+    case ZKV_CONFIG_BOOL: {
+        bool flag = strcmp (value, "true") == 0;
+        if (!flag && strcmp (value, "false") != 0) {
+            s_why (why, whylen, "expected true or false, got '%s'", value);
+            return -1;
+        }
+        memcpy (field, &flag, sizeof flag);
+        return 0;
+    }
+    case ZKV_CONFIG_NAME:
+    case ZKV_CONFIG_ENDPOINT:
+    case ZKV_CONFIG_PATH: {
+        int rc = opt->type == ZKV_CONFIG_NAME       ? s_check_name (opt, value, why, whylen)
+                 : opt->type == ZKV_CONFIG_ENDPOINT ? s_check_endpoint (value, why, whylen)
+                                                    : s_check_path (opt, value, why, whylen);
+        if (rc)
+            return -1;
+        char *copy = strdup (value);
+        if (!copy)
+            abort ();
+        zkv_config_option_free (opt, record);
+        memcpy (field, &copy, sizeof copy);
+        return 0;
+    }
+    case ZKV_CONFIG_IDS: {
+        zkv_config_ids_t ids = {0, NULL};
+        ids.ids = s_parse_ids (opt, value, &ids.count, why, whylen);
+        if (!ids.ids)
+            return -1;
+        zkv_config_option_free (opt, record);
+        memcpy (field, &ids, sizeof ids);
+        return 0;
+    }
+    }
+    return -1;
+}
+
+void
+zkv_config_option_free (const zkv_config_option_t *opt, void *record)
+{
+    char *field = (char *)record + opt->offset;
+    if (opt->type == ZKV_CONFIG_NAME || opt->type == ZKV_CONFIG_ENDPOINT ||
+        opt->type == ZKV_CONFIG_PATH) {
+        char *text;
+        memcpy (&text, field, sizeof text);
+        free (text);
+        text = NULL;
+        memcpy (field, &text, sizeof text);
+    } else if (opt->type == ZKV_CONFIG_IDS) {
+        zkv_config_ids_t ids;
+        memcpy (&ids, field, sizeof ids);
+        free ((void *)ids.ids);
+        ids = (zkv_config_ids_t){0, NULL};
+        memcpy (field, &ids, sizeof ids);
+    }
+}
+
+static const char *
+s_type_name (zkv_config_type_t type)
+{
+    switch (type) {
+    case ZKV_CONFIG_UINT:
+        return "number";
+    case ZKV_CONFIG_BOOL:
+        return "boolean";
+    case ZKV_CONFIG_NAME:
+        return "name";
+    case ZKV_CONFIG_ENDPOINT:
+        return "endpoint";
+    case ZKV_CONFIG_PATH:
+        return "path";
+    case ZKV_CONFIG_IDS:
+        return "node ids";
+    }
+    return "?";
+}
+
+char *
+zkv_config_schema_markdown (void)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    if (!out)
+        abort ();
+    fprintf (out, "| Section | How many | What it is |\n| --- | --- | --- |\n");
+    for (int s = 0; s < ZKV_CONFIG_SECTIONS; s++) {
+        const zkv_config_section_t *section = &zkv_config_sections[s];
+        if (section->min == section->max)
+            fprintf (out, "| `%s` | exactly %zu | %s |\n", section->name, section->min,
+                     section->doc);
+        else
+            fprintf (out, "| `%s` | %zu..%zu | %s |\n", section->name, section->min, section->max,
+                     section->doc);
+    }
+    fprintf (out, "\n| Option | Type | Allowed | Default | What it does |\n"
+                  "| --- | --- | --- | --- | --- |\n");
+    for (size_t i = 0; i < zkv_config_option_count; i++) {
+        const zkv_config_option_t *opt = &zkv_config_options[i];
+        char expected[80];
+        s_expected (opt, expected, sizeof expected);
+        fprintf (out, "| `/%s/%s` | %s | %s | ", zkv_config_sections[opt->section].name, opt->key,
+                 s_type_name (opt->type), expected);
+        if (opt->fallback)
+            fprintf (out, "`%s` | %s |\n", opt->fallback, opt->doc);
+        else
+            fprintf (out, "required | %s |\n", opt->doc);
+    }
+    if (fclose (out))
+        abort ();
+    return text;
+}
