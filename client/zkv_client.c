@@ -1,0 +1,466 @@
+// zkv_client: the I/O shell around zkv_client_core: one DEALER per node, msgpack requests.
+#include "zkv_client.h"
+
+#include "zkv_client_core.h"
+#include "zkv_client_int.h"
+#include "zkv_msg.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <sys/random.h>
+
+struct _zkv_client_t {
+    size_t n;              // number of nodes
+    char **endpoints;      // client endpoint of each node (owned copies)
+    zsock_t **socks;       // one DEALER per node, in the same order
+    zmq_pollitem_t *items; // poll set over socks
+    zkv_ccore_t core;      // the retry decisions, leader cache and seq
+    size_t max_key;        // largest key accepted
+    size_t max_value;      // largest value accepted
+    uint64_t nonce;        // last status_request nonce
+    char error[512];       // zkv_client_last_error
+};
+
+static void
+s_error (zkv_client_t *self, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (self->error, sizeof self->error, fmt, ap);
+    va_end (ap);
+}
+
+// The client id comes from the OS: ids of clients in different processes must not collide, and
+// this is the edge, where randomness is allowed.
+static uint64_t
+s_random_id (void)
+{
+    uint64_t id = 0;
+    while (id == 0)
+        if (getrandom (&id, sizeof id, 0) != (ssize_t)sizeof id) {
+            // No getrandom (old kernel): mix the clock and pid, still unique enough per process.
+            id = (uint64_t)zclock_usecs () * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid ();
+        }
+    return id;
+}
+
+zkv_client_t *
+zkv_client_new_nodes (const uint64_t *ids, const char *const *endpoints, size_t n)
+{
+    if (n == 0 || !ids || !endpoints)
+        return NULL;
+    zkv_client_t *self = zmalloc (sizeof *self);
+    self->n = n;
+    self->endpoints = zmalloc (n * sizeof *self->endpoints);
+    self->socks = zmalloc (n * sizeof *self->socks);
+    self->items = zmalloc (n * sizeof *self->items);
+    self->max_key = ZKV_CLIENT_MAX_KEY_BYTES;
+    self->max_value = ZKV_CLIENT_MAX_VALUE_BYTES;
+    zkv_ccore_init (&self->core, ids, n, s_random_id (), ZKV_CLIENT_ATTEMPT_MS);
+    for (size_t i = 0; i < n; i++) {
+        if (!endpoints[i] || ids[i] == 0)
+            goto fail;
+        self->endpoints[i] = strdup (endpoints[i]);
+        zsock_t *sock = zsock_new (ZMQ_DEALER);
+        if (!sock || !self->endpoints[i])
+            abort ();
+        self->socks[i] = sock;
+        // A destroyed client must not hang on requests to a dead node; requests are only queued
+        // on live connections, so a dead node fails a send at once and the next one is tried.
+        zsock_set_linger (sock, 0);
+        zsock_set_immediate (sock, 1);
+        if (zsock_connect (sock, "%s", endpoints[i]) != 0)
+            goto fail;
+        self->items[i] = (zmq_pollitem_t){.socket = zsock_resolve (sock), .events = ZMQ_POLLIN};
+    }
+    return self;
+fail:
+    zkv_client_destroy (&self);
+    return NULL;
+}
+
+zkv_client_t *
+zkv_client_new (const char *const *endpoints, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    uint64_t *ids = zmalloc (n * sizeof *ids);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = i + 1;
+    zkv_client_t *self = zkv_client_new_nodes (ids, endpoints, n);
+    free (ids);
+    return self;
+}
+
+void
+zkv_client_destroy (zkv_client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zkv_client_t *self = *self_p;
+    for (size_t i = 0; i < self->n; i++) {
+        zsock_destroy (&self->socks[i]);
+        free (self->endpoints[i]);
+    }
+    free (self->socks);
+    free (self->endpoints);
+    free (self->items);
+    zkv_ccore_fini (&self->core);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+zkv_client_set_limits (zkv_client_t *self, size_t max_key, size_t max_value)
+{
+    self->max_key = max_key;
+    self->max_value = max_value;
+}
+
+// Sends one encoded message to node i without blocking; false if it is not connected.
+static bool
+s_send (zkv_client_t *self, size_t i, const zkv_msg_t *msg)
+{
+    uint8_t *buf;
+    size_t len;
+    if (zkv_msg_encode (msg, &buf, &len) != 0)
+        return false;
+    int rc = zmq_send (zsock_resolve (self->socks[i]), buf, len, ZMQ_DONTWAIT);
+    free (buf);
+    return rc >= 0;
+}
+
+// Receives one message from node i without blocking and decodes it; the payload is the last
+// frame (a server may put an empty delimiter before it). 0, 1 if nothing waits, or a negative
+// code (bad input).
+static int
+s_recv (zkv_client_t *self, size_t i, zkv_msg_t *msg)
+{
+    zmsg_t *zmsg = zmsg_recv_nowait (self->socks[i]);
+    if (!zmsg)
+        return 1; // nothing waiting
+    zframe_t *last = zmsg_last (zmsg);
+    int rc = last ? zkv_msg_decode (zframe_data (last), zframe_size (last), msg) : ZKV_EPROTO;
+    zmsg_destroy (&zmsg);
+    return rc;
+}
+
+// Waits up to wait_ms for input on any node; the index of one with input, or n (none).
+static size_t
+s_poll (zkv_client_t *self, int64_t wait_ms)
+{
+    for (size_t i = 0; i < self->n; i++)
+        self->items[i].revents = 0;
+    int rc = zmq_poll (self->items, (int)self->n, wait_ms < 0 ? 0 : (long)wait_ms);
+    if (rc <= 0)
+        return self->n;
+    for (size_t i = 0; i < self->n; i++)
+        if (self->items[i].revents & ZMQ_POLLIN)
+            return i;
+    return self->n;
+}
+
+static void
+s_describe_failure (zkv_client_t *self, int rc, int timeout_ms, const char *last_answer)
+{
+    const char *unknown = self->core.read_only ? "" : " (outcome unknown: it may take effect)";
+    switch (self->core.why) {
+    case ZKV_CC_WHY_UNREACHABLE:
+        s_error (self, "no node connected within %d ms%s", timeout_ms, unknown);
+        break;
+    case ZKV_CC_WHY_NO_REPLY:
+        s_error (self, "no reply from any of %zu nodes within %d ms%s", self->n, timeout_ms,
+                 unknown);
+        break;
+    case ZKV_CC_WHY_SERVER_ERROR:
+        s_error (self, "gave up after %d ms; last answer: %s%s", timeout_ms, last_answer, unknown);
+        break;
+    case ZKV_CC_WHY_SERVER_REFUSED:
+        s_error (self, "refused: %s", last_answer);
+        break;
+    case ZKV_CC_WHY_NONE:
+        s_error (self, "%s", zkv_strerror (rc));
+        break;
+    }
+}
+
+// Runs one request to completion: sends, retries with the same (client id, seq), matches replies.
+static int
+s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, const void *value,
+           size_t value_len, int timeout_ms, void **value_p, size_t *len_p)
+{
+    self->error[0] = 0;
+    if ((!key && key_len) || (!value && value_len) || timeout_ms <= 0) {
+        s_error (self, "invalid argument (key, value or timeout)");
+        return ZKV_EINVAL;
+    }
+    if (key_len > self->max_key) {
+        s_error (self, "key of %zu bytes is larger than the limit of %zu", key_len, self->max_key);
+        return ZKV_ETOOBIG;
+    }
+    if (value_len > self->max_value) {
+        s_error (self, "value of %zu bytes is larger than the limit of %zu", value_len,
+                 self->max_value);
+        return ZKV_ETOOBIG;
+    }
+    // The request points at the caller's bytes (encode only reads them): no copy of big values.
+    zkv_msg_t req = {.type = ZKV_MSG_CLIENT_REQUEST};
+    zkv_client_request_t *r = &req.u.client_request;
+    r->client_id = self->core.client_id;
+    r->op = op;
+    r->key = (zkv_bytes_t){.data = (uint8_t *)key, .len = key_len};
+    r->value = (zkv_bytes_t){.data = (uint8_t *)value, .len = value_len};
+
+    char last_answer[300] = "";
+    zkv_cc_action_t act =
+        zkv_ccore_begin (&self->core, zclock_mono (), timeout_ms, op == ZKV_OP_GET);
+    while (act.kind != ZKV_CC_DONE) {
+        int64_t now = zclock_mono ();
+        if (act.kind == ZKV_CC_SEND) {
+            r->seq = self->core.seq;
+            int64_t left = self->core.deadline - now;
+            r->deadline_ms = left > 0 ? (uint64_t)left : 1;
+            act = zkv_ccore_sent (&self->core, now, s_send (self, act.node, &req));
+            continue;
+        }
+        size_t from = s_poll (self, act.wake_at - now);
+        if (zsys_interrupted) {
+            self->core.active = false;
+            s_error (self, "interrupted%s", op == ZKV_OP_GET ? "" : " (outcome unknown)");
+            return ZKV_ETIMEOUT;
+        }
+        if (from == self->n) {
+            if (zclock_mono () >= act.wake_at)
+                act = zkv_ccore_timer (&self->core, zclock_mono ());
+            continue;
+        }
+        zkv_msg_t msg;
+        if (s_recv (self, from, &msg) != 0)
+            continue; // garbage from the network is dropped, never trusted
+        if (msg.type == ZKV_MSG_CLIENT_REPLY) {
+            const zkv_client_reply_t *rep = &msg.u.client_reply;
+            uint64_t seq = self->core.seq;
+            act = zkv_ccore_reply (&self->core, zclock_mono (), from, rep->client_id, rep->seq,
+                                   rep->status, rep->leader);
+            bool ours = rep->client_id == self->core.client_id && rep->seq == seq;
+            if (ours && rep->status != 0)
+                snprintf (
+                    last_answer, sizeof last_answer, "node %" PRIu64 ": %s%s%.*s",
+                    self->core.ids[from],
+                    zkv_strerror (rep->status < ZKV_ERROR_COUNT_ ? -(int)rep->status : ZKV_EPROTO),
+                    rep->error.len ? ": " : "", (int)rep->error.len,
+                    rep->error.data ? (const char *)rep->error.data : "");
+            if (act.kind == ZKV_CC_DONE && act.rc == 0 && value_p) {
+                *len_p = rep->value.len;
+                *value_p = zmalloc (rep->value.len + 1);
+                if (rep->value.len)
+                    memcpy (*value_p, rep->value.data, rep->value.len);
+            }
+        }
+        zkv_msg_free (&msg);
+    }
+    if (act.rc != 0)
+        s_describe_failure (self, act.rc, timeout_ms, last_answer);
+    return act.rc;
+}
+
+int
+zkv_client_get (zkv_client_t *self, const void *key, size_t key_len, void **value_p, size_t *len_p,
+                int timeout_ms)
+{
+    assert (self);
+    if (!value_p || !len_p) {
+        s_error (self, "get needs value_p and len_p");
+        return ZKV_EINVAL;
+    }
+    *value_p = NULL;
+    *len_p = 0;
+    int rc = s_request (self, ZKV_OP_GET, key, key_len, NULL, 0, timeout_ms, value_p, len_p);
+    if (rc == ZKV_ENOTFOUND) {
+        // A server that tells missing from empty: the client's model is "missing reads as empty".
+        *value_p = zmalloc (1);
+        *len_p = 0;
+        self->error[0] = 0;
+        rc = 0;
+    }
+    return rc;
+}
+
+int
+zkv_client_put (zkv_client_t *self, const void *key, size_t key_len, const void *value,
+                size_t value_len, int timeout_ms)
+{
+    assert (self);
+    return s_request (self, ZKV_OP_PUT, key, key_len, value, value_len, timeout_ms, NULL, NULL);
+}
+
+int
+zkv_client_append (zkv_client_t *self, const void *key, size_t key_len, const void *value,
+                   size_t value_len, int timeout_ms)
+{
+    assert (self);
+    return s_request (self, ZKV_OP_APPEND, key, key_len, value, value_len, timeout_ms, NULL, NULL);
+}
+
+const char *
+zkv_client_last_error (const zkv_client_t *self)
+{
+    return self->error;
+}
+
+const char *
+zkv_client_strerror (int rc)
+{
+    return zkv_strerror (rc);
+}
+
+uint64_t
+zkv_client_id (const zkv_client_t *self)
+{
+    return self->core.client_id;
+}
+
+uint64_t
+zkv_client_last_seq (const zkv_client_t *self)
+{
+    return self->core.seq;
+}
+
+uint64_t
+zkv_client_leader (const zkv_client_t *self)
+{
+    return self->core.ids[self->core.leader];
+}
+
+void
+zkv_client_set_attempt_timeout (zkv_client_t *self, int attempt_ms)
+{
+    assert (attempt_ms > 0);
+    self->core.attempt_ms = attempt_ms;
+}
+
+size_t
+zkv_client_max_key (const zkv_client_t *self)
+{
+    return self->max_key;
+}
+
+size_t
+zkv_client_max_value (const zkv_client_t *self)
+{
+    return self->max_value;
+}
+
+size_t
+zkv_client_node_count (const zkv_client_t *self)
+{
+    return self->n;
+}
+
+uint64_t
+zkv_client_node_id (const zkv_client_t *self, size_t index)
+{
+    assert (index < self->n);
+    return self->core.ids[index];
+}
+
+const char *
+zkv_client_node_endpoint (const zkv_client_t *self, size_t index)
+{
+    assert (index < self->n);
+    return self->endpoints[index];
+}
+
+// Copies a status_reply into the public struct; the arrays must be parallel.
+static int
+s_status_copy (const zkv_status_reply_t *rep, zkv_node_status_t *status)
+{
+    size_t n = rep->groups.count;
+    const zkv_u64s_t *cols[] = {
+        &rep->roles,    &rep->terms,        &rep->leaders,          &rep->commits,
+        &rep->applieds, &rep->last_indexes, &rep->snapshot_indexes, &rep->log_bytes};
+    for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
+        if (cols[c]->count != n)
+            return ZKV_EPROTO;
+    status->node = rep->node;
+    status->n_groups = n;
+    status->groups = zmalloc ((n ? n : 1) * sizeof *status->groups);
+    for (size_t g = 0; g < n; g++)
+        status->groups[g] = (zkv_group_status_t){
+            .group = rep->groups.items[g],
+            .role = rep->roles.items[g],
+            .term = rep->terms.items[g],
+            .leader = rep->leaders.items[g],
+            .commit = rep->commits.items[g],
+            .applied = rep->applieds.items[g],
+            .last_index = rep->last_indexes.items[g],
+            .snapshot_index = rep->snapshot_indexes.items[g],
+            .log_bytes = rep->log_bytes.items[g],
+        };
+    return 0;
+}
+
+int
+zkv_client_status (zkv_client_t *self, size_t index, int timeout_ms, zkv_node_status_t *status)
+{
+    assert (self && status && index < self->n);
+    memset (status, 0, sizeof *status);
+    self->error[0] = 0;
+    int64_t deadline = zclock_mono () + (timeout_ms > 0 ? timeout_ms : 0);
+    zkv_msg_t req = {.type = ZKV_MSG_STATUS_REQUEST};
+    req.u.status_request.nonce = ++self->nonce;
+    zmq_pollitem_t item = {.socket = zsock_resolve (self->socks[index])};
+    // Wait for the connection (sends only go to connected nodes), then for the matching answer.
+    item.events = ZMQ_POLLOUT;
+    while (!s_send (self, index, &req)) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0 || zsys_interrupted) {
+            s_error (self, "node %" PRIu64 " (%s): not connected within %d ms",
+                     self->core.ids[index], self->endpoints[index], timeout_ms);
+            return ZKV_ETIMEOUT;
+        }
+        zmq_poll (&item, 1, (long)left);
+    }
+    item.events = ZMQ_POLLIN;
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0 || zsys_interrupted) {
+            s_error (self, "node %" PRIu64 " (%s): no status within %d ms", self->core.ids[index],
+                     self->endpoints[index], timeout_ms);
+            return ZKV_ETIMEOUT;
+        }
+        if (zmq_poll (&item, 1, (long)left) <= 0)
+            continue;
+        zkv_msg_t msg;
+        if (s_recv (self, index, &msg) != 0)
+            continue;
+        int rc = 1;
+        if (msg.type == ZKV_MSG_STATUS_REPLY && msg.u.status_reply.nonce == self->nonce) {
+            rc = s_status_copy (&msg.u.status_reply, status);
+            if (rc != 0)
+                s_error (self, "node %" PRIu64 ": malformed status (arrays differ in length)",
+                         self->core.ids[index]);
+        }
+        zkv_msg_free (&msg);
+        if (rc <= 0)
+            return rc;
+    }
+}
+
+void
+zkv_node_status_free (zkv_node_status_t *status)
+{
+    if (!status)
+        return;
+    free (status->groups);
+    memset (status, 0, sizeof *status);
+}
+
+const char *
+zkv_client_role_name (uint64_t role)
+{
+    static const char *names[] = {"follower", "pre-candidate", "candidate", "leader"};
+    return role < sizeof names / sizeof names[0] ? names[role] : "unknown";
+}

@@ -1,0 +1,123 @@
+// zkv_client: the C client of a zkv cluster (linearizable get / put / append, node status).
+//
+//     zkv_client_t *client = zkv_client_new_from_config ("config/local.cfg", err, sizeof err);
+//     int rc = zkv_client_put (client, "k", 1, "v", 1, 5000);
+//     if (rc == ZKV_ETIMEOUT) ... the put may or may not have taken effect (unknown outcome)
+//     void *value; size_t len;
+//     rc = zkv_client_get (client, "k", 1, &value, &len, 5000);  ... free (value);
+//     zkv_client_destroy (&client);
+//
+// Semantics:
+// - Each client has a random 64-bit id (from the OS) and numbers its requests 1, 2, 3...; every
+//   retry of a request repeats the same (client id, seq), so the servers' dedup table answers a
+//   retry instead of applying it twice.
+// - The client sends to the leader it last heard of (replies carry a leader hint), follows
+//   "not the leader" hints at once, and tries the next node when one stays silent for an
+//   attempt (zkv_client_set_attempt_timeout) or is not connected.
+// - timeout_ms bounds a whole call, retries included. A put or append that reaches it returns
+//   ZKV_ETIMEOUT: its outcome is UNKNOWN (it may have been applied, now or later), it did not
+//   fail. Only ZKV_ETOOBIG / ZKV_EINVAL (refused before or by the server) mean "not applied".
+// - A missing key reads as the empty value (the append model: appending to a missing key
+//   creates it); zkv_client_get returns 0 with *len_p 0.
+// - Thread safety: none. Use one client per thread; a client may move between threads if calls
+//   never overlap. Clients in different threads are independent.
+#ifndef ZKV_CLIENT_H
+#define ZKV_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zkv_error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _zkv_client_t zkv_client_t;
+
+// Limits a client built from endpoints enforces (one built from a config file uses the file's
+// max_key_bytes and max_value_bytes). Larger keys or values are refused locally: ZKV_ETOOBIG.
+#define ZKV_CLIENT_MAX_KEY_BYTES   1024u
+#define ZKV_CLIENT_MAX_VALUE_BYTES (1024u * 1024)
+// Default time one attempt waits for an answer before the same request goes to the next node.
+#define ZKV_CLIENT_ATTEMPT_MS 500
+
+// A client of the nodes at endpoints[0..n-1] ("tcp://host:port", their client sockets), whose
+// node ids are 1..n in that order (the order of the config file's nodes). NULL if n is 0 or an
+// endpoint is invalid.
+zkv_client_t *zkv_client_new (const char *const *endpoints, size_t n);
+// The same with explicit node ids (ids[i] is the node at endpoints[i]).
+zkv_client_t *zkv_client_new_nodes (const uint64_t *ids, const char *const *endpoints, size_t n);
+// A client of the cluster a config file describes (its nodes' client endpoints and limits). On
+// failure returns NULL and writes one line into err ("local.cfg:12: ..."); err may be NULL.
+zkv_client_t *zkv_client_new_from_config (const char *path, char *err, size_t errlen);
+// Destroys the client and nulls *self_p; does nothing on NULL.
+void zkv_client_destroy (zkv_client_t **self_p);
+
+// Reads key. On 0, *value_p is a new heap buffer of *len_p bytes plus a NUL not counted (free it;
+// NULL never). Errors: ZKV_ETIMEOUT, ZKV_ENOQUORUM, ZKV_ETOOBIG (key), ...
+int zkv_client_get (zkv_client_t *self, const void *key, size_t key_len, void **value_p,
+                    size_t *len_p, int timeout_ms);
+// Sets key to value. 0: applied. ZKV_ETIMEOUT: unknown outcome. ZKV_ETOOBIG: refused.
+int zkv_client_put (zkv_client_t *self, const void *key, size_t key_len, const void *value,
+                    size_t value_len, int timeout_ms);
+// Appends value to key's value (a missing key counts as empty). Results as for put.
+int zkv_client_append (zkv_client_t *self, const void *key, size_t key_len, const void *value,
+                       size_t value_len, int timeout_ms);
+
+// One line about the last call's outcome: the server's error text or what the client saw
+// ("no reply from any of 3 nodes within 5000 ms"); "" after a success.
+const char *zkv_client_last_error (const zkv_client_t *self);
+// Message for a code (0 or a negative ZKV_E* code); never NULL. Same as zkv_strerror.
+const char *zkv_client_strerror (int rc);
+
+// This client's id and the seq of its last request (0 before the first).
+uint64_t zkv_client_id (const zkv_client_t *self);
+uint64_t zkv_client_last_seq (const zkv_client_t *self);
+// Node id the client currently sends to first (its cached leader).
+uint64_t zkv_client_leader (const zkv_client_t *self);
+// How long one attempt waits before trying the next node (ms, > 0).
+void zkv_client_set_attempt_timeout (zkv_client_t *self, int attempt_ms);
+// Largest key and value this client accepts.
+size_t zkv_client_max_key (const zkv_client_t *self);
+size_t zkv_client_max_value (const zkv_client_t *self);
+
+// Nodes, in the order given.
+size_t zkv_client_node_count (const zkv_client_t *self);
+uint64_t zkv_client_node_id (const zkv_client_t *self, size_t index);
+const char *zkv_client_node_endpoint (const zkv_client_t *self, size_t index);
+
+// One group as one node sees it.
+typedef struct {
+    uint64_t group;          // group id (0: the shard controller)
+    uint64_t role;           // 0 follower, 1 pre-candidate, 2 candidate, 3 leader
+    uint64_t term;           // current term
+    uint64_t leader;         // leader node id as known, 0 unknown
+    uint64_t commit;         // commit index
+    uint64_t applied;        // applied index
+    uint64_t last_index;     // last log index
+    uint64_t snapshot_index; // index the latest snapshot covers
+    uint64_t log_bytes;      // log payload bytes
+} zkv_group_status_t;
+
+// What one node reports.
+typedef struct {
+    uint64_t node;              // the answering node's id
+    size_t n_groups;            // number of groups it hosts
+    zkv_group_status_t *groups; // heap array of n_groups (zkv_node_status_free)
+} zkv_node_status_t;
+
+// Asks the node at index for its status; waits up to timeout_ms. 0 and *status filled, or
+// ZKV_ETIMEOUT / ZKV_EPROTO.
+int zkv_client_status (zkv_client_t *self, size_t index, int timeout_ms, zkv_node_status_t *status);
+// Frees what status holds and zeroes it.
+void zkv_node_status_free (zkv_node_status_t *status);
+// "follower", "pre-candidate", "candidate", "leader", or "unknown".
+const char *zkv_client_role_name (uint64_t role);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

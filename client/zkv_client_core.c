@@ -1,0 +1,193 @@
+// The client's retry decisions: leader cache, rotation on silence, backoff, dedup-safe retries.
+#include "zkv_client_core.h"
+
+#include "zkv_error.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_BACKOFF_MIN_MS 5
+#define S_BACKOFF_MAX_MS 100
+
+static int64_t
+s_min (int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+void
+zkv_ccore_init (zkv_ccore_t *core, const uint64_t *ids, size_t n, uint64_t client_id,
+                int attempt_ms)
+{
+    assert (n > 0 && attempt_ms > 0);
+    memset (core, 0, sizeof *core);
+    core->ids = malloc (n * sizeof *ids);
+    if (!core->ids)
+        abort ();
+    memcpy (core->ids, ids, n * sizeof *ids);
+    core->n_nodes = n;
+    core->client_id = client_id;
+    core->attempt_ms = attempt_ms;
+    core->backoff_min_ms = S_BACKOFF_MIN_MS;
+    core->backoff_max_ms = S_BACKOFF_MAX_MS;
+}
+
+void
+zkv_ccore_fini (zkv_ccore_t *core)
+{
+    free (core->ids);
+    memset (core, 0, sizeof *core);
+}
+
+size_t
+zkv_ccore_index (const zkv_ccore_t *core, uint64_t id)
+{
+    for (size_t i = 0; i < core->n_nodes; i++)
+        if (core->ids[i] == id)
+            return i;
+    return core->n_nodes;
+}
+
+static zkv_cc_action_t
+s_send (zkv_ccore_t *core, size_t node)
+{
+    core->target = node;
+    core->resend_after_wait = false;
+    return (zkv_cc_action_t){.kind = ZKV_CC_SEND, .node = node};
+}
+
+static zkv_cc_action_t
+s_wait (zkv_ccore_t *core, int64_t wake_at, bool resend)
+{
+    core->wake_at = s_min (wake_at, core->deadline);
+    core->resend_after_wait = resend;
+    return (zkv_cc_action_t){.kind = ZKV_CC_WAIT, .wake_at = core->wake_at};
+}
+
+static zkv_cc_action_t
+s_done (zkv_ccore_t *core, int rc, zkv_cc_why_t why)
+{
+    core->active = false;
+    core->why = why;
+    return (zkv_cc_action_t){.kind = ZKV_CC_DONE, .rc = rc};
+}
+
+// The deadline passed. Whatever was sent may still take effect, so a put or append is reported as
+// an unknown outcome (ZKV_ETIMEOUT), never as a failure. A get has no effect: it may report the
+// last error a server gave.
+static zkv_cc_action_t
+s_finish (zkv_ccore_t *core)
+{
+    if (core->read_only && core->last_status)
+        return s_done (core, -core->last_status, ZKV_CC_WHY_SERVER_ERROR);
+    zkv_cc_why_t why = !core->any_sent     ? ZKV_CC_WHY_UNREACHABLE
+                       : core->last_status ? ZKV_CC_WHY_SERVER_ERROR
+                                           : ZKV_CC_WHY_NO_REPLY;
+    return s_done (core, ZKV_ETIMEOUT, why);
+}
+
+// Pause (backing off) before sending again to `node`; replies still count meanwhile.
+static zkv_cc_action_t
+s_pause (zkv_ccore_t *core, int64_t now, size_t node)
+{
+    core->target = node;
+    zkv_cc_action_t act = s_wait (core, now + core->backoff_ms, true);
+    core->backoff_ms = (int)s_min (2 * (int64_t)core->backoff_ms, core->backoff_max_ms);
+    return act;
+}
+
+static size_t
+s_next (const zkv_ccore_t *core, size_t node)
+{
+    return (node + 1) % core->n_nodes;
+}
+
+zkv_cc_action_t
+zkv_ccore_begin (zkv_ccore_t *core, int64_t now, int timeout_ms, bool read_only)
+{
+    assert (!core->active);
+    core->seq++;
+    core->active = true;
+    core->read_only = read_only;
+    core->deadline = now + (timeout_ms > 0 ? timeout_ms : 0);
+    core->unsent_in_row = 0;
+    core->hops = 0;
+    core->backoff_ms = core->backoff_min_ms;
+    core->any_sent = false;
+    core->last_status = 0;
+    core->why = ZKV_CC_WHY_NONE;
+    return s_send (core, core->leader);
+}
+
+zkv_cc_action_t
+zkv_ccore_sent (zkv_ccore_t *core, int64_t now, bool ok)
+{
+    assert (core->active);
+    if (ok) {
+        core->any_sent = true;
+        core->unsent_in_row = 0;
+        return s_wait (core, now + core->attempt_ms, false);
+    }
+    if (now >= core->deadline)
+        return s_finish (core);
+    // Not connected: try the next node at once, and pause once a whole round found none.
+    size_t next = s_next (core, core->target);
+    if (++core->unsent_in_row < core->n_nodes)
+        return s_send (core, next);
+    core->unsent_in_row = 0;
+    return s_pause (core, now, next);
+}
+
+zkv_cc_action_t
+zkv_ccore_timer (zkv_ccore_t *core, int64_t now)
+{
+    assert (core->active);
+    if (now >= core->deadline)
+        return s_finish (core);
+    if (core->resend_after_wait)
+        return s_send (core, core->target);
+    // No answer within an attempt: that node may be down or cut off; ask the next one the same
+    // question (same client id and seq, so the dedup table answers if the first one applied it).
+    return s_send (core, s_next (core, core->target));
+}
+
+// Answers that say the request was refused as such: it did not take effect, retrying cannot help.
+static bool
+s_definitive (uint64_t status)
+{
+    return status == ZKV_EINVAL_VALUE || status == ZKV_ETOOBIG_VALUE ||
+           status == ZKV_EPROTO_VALUE || status == ZKV_EVERSION_VALUE || status == ZKV_ETYPE_VALUE;
+}
+
+zkv_cc_action_t
+zkv_ccore_reply (zkv_ccore_t *core, int64_t now, size_t from, uint64_t client_id, uint64_t seq,
+                 uint64_t status, uint64_t leader)
+{
+    if (!core->active || client_id != core->client_id || seq != core->seq || from >= core->n_nodes)
+        // Stale (an earlier seq, a duplicate, someone else's): keep waiting as before.
+        return (zkv_cc_action_t){.kind = ZKV_CC_WAIT, .wake_at = core->wake_at};
+
+    size_t hint = leader ? zkv_ccore_index (core, leader) : core->n_nodes;
+    if (status == 0) {
+        core->leader = hint < core->n_nodes ? hint : from;
+        return s_done (core, 0, ZKV_CC_WHY_NONE);
+    }
+    if (s_definitive (status))
+        return s_done (core, -(int)status, ZKV_CC_WHY_SERVER_REFUSED);
+    // An unknown status (a newer server?) is kept as a protocol error.
+    core->last_status = status >= (uint64_t)ZKV_ERROR_COUNT_ ? ZKV_EPROTO_VALUE : (int)status;
+    if (now >= core->deadline)
+        return s_finish (core);
+    if (status == ZKV_ENOTLEADER_VALUE && hint < core->n_nodes && hint != from) {
+        // Follow the hint at once, but two nodes with stale hints must not ping-pong the request
+        // at network speed: after a round of hops, pause between them.
+        core->leader = hint;
+        if (++core->hops <= core->n_nodes)
+            return s_send (core, hint);
+        return s_pause (core, now, hint);
+    }
+    // No usable hint (an election is running) or a transient error (no quorum, busy): pause, then
+    // ask the hinted node or the next one, which may know a newer leader.
+    return s_pause (core, now, hint < core->n_nodes && hint != from ? hint : s_next (core, from));
+}

@@ -1,0 +1,88 @@
+// The client's retry decisions as plain C: which node to send to, how long to wait, when to give
+// up. No sockets, no clock, no randomness: the caller passes the time in and carries out the
+// action it gets back (ARCHITECTURE.md: decisions are pure, I/O is at the edge).
+//
+// One request at a time. The caller's loop:
+//     act = zkv_ccore_begin (core, now, timeout_ms, read_only);
+//     while (act.kind != ZKV_CC_DONE) {
+//         if (act.kind == ZKV_CC_SEND)  act = zkv_ccore_sent (core, now, send (act.node) == 0);
+//         else wait until act.wake_at for a reply: act = zkv_ccore_reply (...) or
+//                                                  act = zkv_ccore_timer (core, now);
+//     }
+//     act.rc is the request's result.
+#ifndef ZKV_CLIENT_CORE_H
+#define ZKV_CLIENT_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    ZKV_CC_SEND = 1, // send the current request (same client id and seq) to node index `node`
+    ZKV_CC_WAIT = 2, // wait for a reply until wake_at, then call zkv_ccore_timer
+    ZKV_CC_DONE = 3, // the request is finished with result rc
+} zkv_cc_kind_t;
+
+typedef struct {
+    zkv_cc_kind_t kind; // what to do
+    size_t node;        // ZKV_CC_SEND: index of the node to send to
+    int64_t wake_at;    // ZKV_CC_WAIT: absolute time (ms) to call zkv_ccore_timer
+    int rc;             // ZKV_CC_DONE: 0 or a negative ZKV_E* code
+} zkv_cc_action_t;
+
+// Why a request finished the way it did, for the caller's error text.
+typedef enum {
+    ZKV_CC_WHY_NONE = 0,       // succeeded, or still running
+    ZKV_CC_WHY_NO_REPLY,       // no node answered before the deadline
+    ZKV_CC_WHY_UNREACHABLE,    // no node was even connected before the deadline
+    ZKV_CC_WHY_SERVER_ERROR,   // the last answer was an error status (last_status)
+    ZKV_CC_WHY_SERVER_REFUSED, // a definitive error (the request did not take effect)
+} zkv_cc_why_t;
+
+typedef struct {
+    // Set once by the caller (zkv_ccore_init).
+    size_t n_nodes;     // number of nodes
+    uint64_t *ids;      // node id of each index (heap copy, owned)
+    uint64_t client_id; // this client's id, the server's dedup key
+    int attempt_ms;     // how long one attempt waits for a reply before trying elsewhere
+    int backoff_min_ms; // first pause after an error answer or when no node is connected
+    int backoff_max_ms; // the pause doubles up to this
+    // Kept across requests.
+    size_t leader; // index of the node to try first (cached leader)
+    uint64_t seq;  // seq of the current (or last) request; the next one is seq + 1
+    // State of the current request.
+    bool active;            // a request is running
+    bool read_only;         // a get: has no effect, so its errors may be reported as such
+    int64_t deadline;       // absolute ms when the request gives up
+    size_t target;          // node index of the current attempt
+    size_t unsent_in_row;   // consecutive nodes that were not connected
+    size_t hops;            // leader hints followed without an answer
+    int64_t wake_at;        // absolute ms the current WAIT ends
+    int backoff_ms;         // current pause
+    bool any_sent;          // at least one attempt left this client
+    bool resend_after_wait; // the current WAIT is a pause: send again when it ends
+    int last_status;        // positive ZKV error code of the last error answer, 0 none
+    zkv_cc_why_t why;       // why the last request finished as it did
+} zkv_ccore_t;
+
+// Sets up core for n node ids (copied) and a client id; attempt and backoff in ms.
+void zkv_ccore_init (zkv_ccore_t *core, const uint64_t *ids, size_t n, uint64_t client_id,
+                     int attempt_ms);
+// Frees what core owns.
+void zkv_ccore_fini (zkv_ccore_t *core);
+
+// Starts the next request (seq + 1) with an overall timeout; first action is a send.
+zkv_cc_action_t zkv_ccore_begin (zkv_ccore_t *core, int64_t now, int timeout_ms, bool read_only);
+// Reports whether the send of the last ZKV_CC_SEND went out (false: node not connected).
+zkv_cc_action_t zkv_ccore_sent (zkv_ccore_t *core, int64_t now, bool ok);
+// Reports a reply that arrived on node index `from`. A reply to another client or another seq is
+// stale: the action is then to keep waiting as before (same wake_at).
+zkv_cc_action_t zkv_ccore_reply (zkv_ccore_t *core, int64_t now, size_t from, uint64_t client_id,
+                                 uint64_t seq, uint64_t status, uint64_t leader);
+// Reports that wake_at has passed without a (matching) reply.
+zkv_cc_action_t zkv_ccore_timer (zkv_ccore_t *core, int64_t now);
+
+// Index of node id, or n_nodes if unknown.
+size_t zkv_ccore_index (const zkv_ccore_t *core, uint64_t id);
+
+#endif

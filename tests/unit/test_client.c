@@ -1,0 +1,593 @@
+// Client library tests against fake in-process servers whose every answer the test scripts.
+#include "zkv_test.h"
+
+#include "zkv_client.h"
+#include "zkv_client_core.h"
+#include "zkv_msg.h"
+
+#include <czmq.h>
+
+// ---------------------------------------------------------------------------------------------
+// The fake server: a ROUTER in a zactor. Each client request it receives is logged and answered
+// by the next scripted action (or the default one when the script is empty):
+//   ok           reply ok (a get reads "val:<key>")
+//   drop         no answer
+//   hint N       "not the leader", leader hint N
+//   err S        error status S, no hint
+//   hold         no answer now; the reply is kept for "release"
+//   release      send the kept reply first, then reply ok
+//   dup          reply ok twice
+//   stale        first a reply to seq - 1 and one to another client id (value "STALE"), then ok
+// Pipe commands: SCRIPT action | DEFAULT action | WAIT n (answers the count once it reaches n
+// or after 2 s) | REQ i (answers client_id, seq, op of request i).
+
+typedef struct {
+    uint64_t client_id; // as received
+    uint64_t seq;       // as received
+    uint64_t op;        // as received
+} s_req_t;
+
+#define S_MAX_REQS 256
+
+typedef struct {
+    zsock_t *pipe;            // to the test
+    zsock_t *router;          // the fake node's client socket
+    zlist_t *script;          // pending actions (strings)
+    char *fallback;           // action when the script is empty
+    s_req_t reqs[S_MAX_REQS]; // log of requests
+    size_t n_reqs;            // entries in reqs
+    zmsg_t *held;             // reply kept by "hold"
+    size_t wait_for;          // pending WAIT target, 0 none
+    int64_t wait_deadline;    // when the pending WAIT gives up
+} s_fake_t;
+
+static void
+s_fake_send (s_fake_t *self, zframe_t *identity, const zkv_msg_t *msg, bool keep)
+{
+    uint8_t *buf;
+    size_t len;
+    assert (zkv_msg_encode (msg, &buf, &len) == 0);
+    zmsg_t *out = zmsg_new ();
+    zmsg_append (out, &(zframe_t *){zframe_dup (identity)});
+    zmsg_addmem (out, buf, len);
+    free (buf);
+    if (keep) {
+        zmsg_destroy (&self->held);
+        self->held = out;
+    } else
+        zmsg_send (&out, self->router);
+}
+
+static void
+s_fake_reply (s_fake_t *self, zframe_t *identity, const zkv_client_request_t *req,
+              uint64_t client_id, uint64_t seq, uint64_t status, uint64_t leader, const char *value,
+              bool keep)
+{
+    zkv_msg_t rep = {.type = ZKV_MSG_CLIENT_REPLY};
+    rep.u.client_reply.client_id = client_id;
+    rep.u.client_reply.seq = seq;
+    rep.u.client_reply.status = status;
+    rep.u.client_reply.leader = leader;
+    char buf[300];
+    if (!value && status == 0 && req->op == ZKV_OP_GET) {
+        snprintf (buf, sizeof buf, "val:%.*s", (int)req->key.len, (const char *)req->key.data);
+        value = buf;
+    }
+    if (value)
+        zkv_bytes_set (&rep.u.client_reply.value, value, strlen (value));
+    if (status)
+        zkv_bytes_set (&rep.u.client_reply.error, "scripted", 8);
+    s_fake_send (self, identity, &rep, keep);
+    zkv_msg_free (&rep);
+}
+
+static void
+s_fake_status (s_fake_t *self, zframe_t *identity, uint64_t nonce)
+{
+    zkv_msg_t rep = {.type = ZKV_MSG_STATUS_REPLY};
+    zkv_status_reply_t *s = &rep.u.status_reply;
+    s->node = 7;
+    s->nonce = nonce;
+    uint64_t groups[] = {0, 1}, roles[] = {3, 0}, terms[] = {4, 5}, leaders[] = {7, 2};
+    uint64_t commits[] = {10, 20}, applieds[] = {9, 19}, lasts[] = {11, 21}, snaps[] = {0, 8};
+    uint64_t bytes[] = {100, 200};
+    zkv_u64s_set (&s->groups, groups, 2);
+    zkv_u64s_set (&s->roles, roles, 2);
+    zkv_u64s_set (&s->terms, terms, 2);
+    zkv_u64s_set (&s->leaders, leaders, 2);
+    zkv_u64s_set (&s->commits, commits, 2);
+    zkv_u64s_set (&s->applieds, applieds, 2);
+    zkv_u64s_set (&s->last_indexes, lasts, 2);
+    zkv_u64s_set (&s->snapshot_indexes, snaps, 2);
+    zkv_u64s_set (&s->log_bytes, bytes, 2);
+    s_fake_send (self, identity, &rep, false);
+    zkv_msg_free (&rep);
+}
+
+static void
+s_fake_handle (s_fake_t *self, zframe_t *identity, const zkv_client_request_t *req)
+{
+    char *action = zlist_pop (self->script);
+    const char *a = action ? action : self->fallback;
+    uint64_t cid = req->client_id, seq = req->seq;
+    if (streq (a, "ok"))
+        s_fake_reply (self, identity, req, cid, seq, 0, 0, NULL, false);
+    else if (streq (a, "drop")) {
+        // dropped
+    } else if (strncmp (a, "hint ", 5) == 0)
+        s_fake_reply (self, identity, req, cid, seq, ZKV_ENOTLEADER_VALUE, atoi (a + 5), NULL,
+                      false);
+    else if (strncmp (a, "err ", 4) == 0)
+        s_fake_reply (self, identity, req, cid, seq, atoi (a + 4), 0, NULL, false);
+    else if (streq (a, "hold"))
+        s_fake_reply (self, identity, req, cid, seq, 0, 0, NULL, true);
+    else if (streq (a, "release")) {
+        if (self->held)
+            zmsg_send (&self->held, self->router);
+        s_fake_reply (self, identity, req, cid, seq, 0, 0, NULL, false);
+    } else if (streq (a, "dup")) {
+        s_fake_reply (self, identity, req, cid, seq, 0, 0, NULL, false);
+        s_fake_reply (self, identity, req, cid, seq, 0, 0, NULL, false);
+    } else if (streq (a, "stale")) {
+        s_fake_reply (self, identity, req, cid, seq - 1, 0, 0, "STALE", false);
+        s_fake_reply (self, identity, req, cid + 1, seq, 0, 0, "STALE", false);
+        s_fake_reply (self, identity, req, cid, seq, 0, 0, NULL, false);
+    } else
+        assert (!"unknown scripted action");
+    free (action);
+}
+
+static void
+s_fake_check_wait (s_fake_t *self)
+{
+    if (self->wait_for &&
+        (self->n_reqs >= self->wait_for || zclock_mono () >= self->wait_deadline)) {
+        zsock_send (self->pipe, "8", (uint64_t)self->n_reqs);
+        self->wait_for = 0;
+    }
+}
+
+static void
+s_fake_actor (zsock_t *pipe, void *args)
+{
+    s_fake_t self = {.pipe = pipe, .script = zlist_new (), .fallback = strdup ("ok")};
+    zlist_autofree (self.script);
+    self.router = zsock_new (ZMQ_ROUTER);
+    assert (zsock_bind (self.router, "%s", (const char *)args) == 0);
+    zpoller_t *poller = zpoller_new (pipe, self.router, NULL);
+    zsock_signal (pipe, 0);
+    while (true) {
+        zsock_t *which = zpoller_wait (poller, self.wait_for ? 10 : -1);
+        if (which == pipe) {
+            char *cmd, *arg;
+            if (zsock_recv (pipe, "ss", &cmd, &arg) != 0)
+                break;
+            bool term = streq (cmd, "$TERM");
+            if (streq (cmd, "SCRIPT"))
+                zlist_append (self.script, arg);
+            else if (streq (cmd, "DEFAULT")) {
+                free (self.fallback);
+                self.fallback = strdup (arg);
+            } else if (streq (cmd, "WAIT")) {
+                self.wait_for = (size_t)atoi (arg);
+                self.wait_deadline = zclock_mono () + 2000;
+            } else if (streq (cmd, "REQ")) {
+                size_t i = (size_t)atoi (arg);
+                s_req_t r = i < self.n_reqs ? self.reqs[i] : (s_req_t){0};
+                zsock_send (pipe, "888", r.client_id, r.seq, r.op);
+            } else
+                assert (term);
+            free (cmd);
+            free (arg);
+            if (term)
+                break;
+        } else if (which == self.router) {
+            zmsg_t *msg = zmsg_recv (self.router);
+            zframe_t *identity = zmsg_pop (msg);
+            zframe_t *body = zmsg_last (msg);
+            zkv_msg_t req;
+            if (identity && body &&
+                zkv_msg_decode (zframe_data (body), zframe_size (body), &req) == 0) {
+                if (req.type == ZKV_MSG_CLIENT_REQUEST) {
+                    if (self.n_reqs < S_MAX_REQS)
+                        self.reqs[self.n_reqs++] =
+                            (s_req_t){req.u.client_request.client_id, req.u.client_request.seq,
+                                      req.u.client_request.op};
+                    s_fake_handle (&self, identity, &req.u.client_request);
+                } else if (req.type == ZKV_MSG_STATUS_REQUEST)
+                    s_fake_status (&self, identity, req.u.status_request.nonce);
+                zkv_msg_free (&req);
+            }
+            zframe_destroy (&identity);
+            zmsg_destroy (&msg);
+        } else if (zpoller_terminated (poller))
+            break;
+        s_fake_check_wait (&self);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&self.router);
+    zmsg_destroy (&self.held);
+    zlist_destroy (&self.script);
+    free (self.fallback);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixture: n fake nodes (ids 1..n) and a client of them.
+
+#define S_NODES 3
+
+typedef struct {
+    zactor_t *fake[S_NODES];    // fake node i has id i + 1
+    char endpoint[S_NODES][64]; // their endpoints
+    zkv_client_t *client;       // the client under test
+} s_fix_t;
+
+static void
+s_fix_setup (s_fix_t *fix, size_t n)
+{
+    static int instance; // endpoints must differ between tests: sockets close asynchronously
+    memset (fix, 0, sizeof *fix);
+    const char *eps[S_NODES];
+    instance++;
+    for (size_t i = 0; i < n; i++) {
+        snprintf (fix->endpoint[i], sizeof fix->endpoint[i], "inproc://fake-%d-%zu", instance, i);
+        fix->fake[i] = zactor_new (s_fake_actor, fix->endpoint[i]);
+        eps[i] = fix->endpoint[i];
+    }
+    fix->client = zkv_client_new (eps, n);
+    assert (fix->client);
+    zkv_client_set_attempt_timeout (fix->client, 100);
+}
+
+static void
+s_fix_teardown (s_fix_t *fix)
+{
+    zkv_client_destroy (&fix->client);
+    for (size_t i = 0; i < S_NODES; i++)
+        zactor_destroy (&fix->fake[i]);
+}
+
+static void
+s_script (s_fix_t *fix, size_t node, const char *action)
+{
+    zsock_send (fix->fake[node - 1], "ss", "SCRIPT", action);
+}
+
+static void
+s_default (s_fix_t *fix, size_t node, const char *action)
+{
+    zsock_send (fix->fake[node - 1], "ss", "DEFAULT", action);
+}
+
+// Number of requests node has received, waiting (up to 2 s) until there are at least n.
+static size_t
+s_count (s_fix_t *fix, size_t node, size_t n)
+{
+    char arg[32];
+    snprintf (arg, sizeof arg, "%zu", n);
+    zsock_send (fix->fake[node - 1], "ss", "WAIT", arg);
+    uint64_t count = 0;
+    zsock_recv (fix->fake[node - 1], "8", &count);
+    return (size_t)count;
+}
+
+static s_req_t
+s_req (s_fix_t *fix, size_t node, size_t i)
+{
+    char arg[32];
+    snprintf (arg, sizeof arg, "%zu", i);
+    zsock_send (fix->fake[node - 1], "ss", "REQ", arg);
+    s_req_t r;
+    zsock_recv (fix->fake[node - 1], "888", &r.client_id, &r.seq, &r.op);
+    return r;
+}
+
+static int
+s_put (s_fix_t *fix, const char *key, const char *value, int timeout_ms)
+{
+    return zkv_client_put (fix->client, key, strlen (key), value, strlen (value), timeout_ms);
+}
+
+// Gets key; returns the status, and the value in buf (NUL-terminated, truncated).
+static int
+s_get (s_fix_t *fix, const char *key, char *buf, size_t size, int timeout_ms)
+{
+    void *value;
+    size_t len;
+    buf[0] = 0;
+    int rc = zkv_client_get (fix->client, key, strlen (key), &value, &len, timeout_ms);
+    if (rc == 0) {
+        snprintf (buf, size, "%.*s", (int)len, (const char *)value);
+        free (value);
+    }
+    return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+static void
+test_put_get_numbers_requests (void)
+{
+    s_fix_t fix;
+    s_fix_setup (&fix, 1);
+    char buf[64];
+    uint64_t id = zkv_client_id (fix.client);
+    int put = s_put (&fix, "k", "v", 2000);
+    int get = s_get (&fix, "k", buf, sizeof buf, 2000);
+    size_t n = s_count (&fix, 1, 2);
+    s_req_t r0 = s_req (&fix, 1, 0), r1 = s_req (&fix, 1, 1);
+    s_fix_teardown (&fix);
+    CHECK (id != 0);
+    CHECK_EQ_U64 (put, 0);
+    CHECK_EQ_U64 (get, 0);
+    CHECK (streq (buf, "val:k"));
+    CHECK_EQ_U64 (n, 2);
+    CHECK_EQ_U64 (r0.client_id, id);
+    CHECK_EQ_U64 (r1.client_id, id);
+    CHECK_EQ_U64 (r0.seq, 1);
+    CHECK_EQ_U64 (r1.seq, 2);
+    CHECK_EQ_U64 (r0.op, ZKV_OP_PUT);
+    CHECK_EQ_U64 (r1.op, ZKV_OP_GET);
+}
+
+static void
+test_client_ids_differ (void)
+{
+    const char *ep[] = {"inproc://nobody"};
+    zkv_client_t *a = zkv_client_new (ep, 1), *b = zkv_client_new (ep, 1);
+    bool differ = a && b && zkv_client_id (a) != zkv_client_id (b);
+    zkv_client_destroy (&a);
+    zkv_client_destroy (&b);
+    CHECK (differ);
+    CHECK (zkv_client_new (ep, 0) == NULL);
+}
+
+// A node that stays silent: the same (client id, seq) goes to the next node, which answers; the
+// client then keeps sending there first.
+static void
+test_retry_after_silence_keeps_seq (void)
+{
+    s_fix_t fix;
+    s_fix_setup (&fix, 3);
+    s_script (&fix, 1, "drop");
+    int rc = s_put (&fix, "k", "v", 3000);
+    uint64_t leader = zkv_client_leader (fix.client);
+    int rc2 = s_put (&fix, "k", "w", 3000);
+    size_t n1 = s_count (&fix, 1, 1), n2 = s_count (&fix, 2, 2);
+    s_req_t a = s_req (&fix, 1, 0), b = s_req (&fix, 2, 0), c = s_req (&fix, 2, 1);
+    s_fix_teardown (&fix);
+    CHECK_EQ_U64 (rc, 0);
+    CHECK_EQ_U64 (rc2, 0);
+    CHECK_EQ_U64 (leader, 2);
+    CHECK_EQ_U64 (n1, 1);
+    CHECK_EQ_U64 (n2, 2);
+    CHECK_EQ_U64 (a.client_id, b.client_id);
+    CHECK_EQ_U64 (a.seq, 1);
+    CHECK_EQ_U64 (b.seq, 1);
+    CHECK_EQ_U64 (c.seq, 2);
+}
+
+// "Not the leader, node 3 is": the client goes straight to node 3 (never to 2) with the same seq.
+static void
+test_follows_leader_hint (void)
+{
+    s_fix_t fix;
+    s_fix_setup (&fix, 3);
+    s_script (&fix, 1, "hint 3");
+    int64_t start = zclock_mono ();
+    int rc = s_put (&fix, "k", "v", 3000);
+    int64_t took = zclock_mono () - start;
+    int rc2 = s_put (&fix, "k", "w", 3000);
+    size_t n1 = s_count (&fix, 1, 1), n3 = s_count (&fix, 3, 2);
+    s_req_t a = s_req (&fix, 1, 0), b = s_req (&fix, 3, 0);
+    uint64_t leader = zkv_client_leader (fix.client);
+    s_fix_teardown (&fix);
+    CHECK_EQ_U64 (rc, 0);
+    CHECK_EQ_U64 (rc2, 0);
+    CHECK (took < 100); // no attempt timeout was waited out
+    CHECK_EQ_U64 (n1, 1);
+    CHECK_EQ_U64 (n3, 2);
+    CHECK_EQ_U64 (a.seq, b.seq);
+    CHECK_EQ_U64 (leader, 3);
+}
+
+// Nobody answers: the call ends at its timeout with ZKV_ETIMEOUT (unknown outcome), not before
+// and not much after, having tried every node with the same seq.
+static void
+test_silence_is_timeout_unknown_outcome (void)
+{
+    s_fix_t fix;
+    s_fix_setup (&fix, 3);
+    for (size_t i = 1; i <= 3; i++)
+        s_default (&fix, i, "drop");
+    int64_t start = zclock_mono ();
+    int rc = s_put (&fix, "k", "v", 400);
+    int64_t took = zclock_mono () - start;
+    char error[512];
+    snprintf (error, sizeof error, "%s", zkv_client_last_error (fix.client));
+    size_t n[3];
+    for (size_t i = 1; i <= 3; i++)
+        n[i - 1] = s_count (&fix, i, 1);
+    s_req_t a = s_req (&fix, 1, 0), c = s_req (&fix, 3, 0);
+    char buf[16];
+    int get = s_get (&fix, "k", buf, sizeof buf, 200);
+    s_fix_teardown (&fix);
+    CHECK_EQ_U64 (rc, ZKV_ETIMEOUT);
+    CHECK (took >= 400 && took < 1500);
+    CHECK (strstr (error, "outcome unknown"));
+    CHECK (n[0] >= 1 && n[1] >= 1 && n[2] >= 1);
+    CHECK_EQ_U64 (a.seq, 1);
+    CHECK_EQ_U64 (c.seq, 1);
+    CHECK_EQ_U64 (get, ZKV_ETIMEOUT);
+}
+
+// A late reply to an earlier attempt and duplicate replies are consumed once; leftovers of an
+// earlier seq do not answer a later request.
+static void
+test_late_and_duplicate_replies_ignored (void)
+{
+    s_fix_t fix;
+    s_fix_setup (&fix, 1);
+    s_script (&fix, 1, "hold");    // put seq 1: no answer within the attempt
+    s_script (&fix, 1, "release"); // its retry: the late reply, then the fresh one
+    s_script (&fix, 1, "ok");      // get seq 2
+    s_script (&fix, 1, "dup");     // append seq 3, answered twice
+    s_script (&fix, 1, "ok");      // get seq 4
+    int put = s_put (&fix, "k", "v", 3000);
+    char buf[64], buf2[64];
+    int get = s_get (&fix, "k", buf, sizeof buf, 3000);
+    int app = zkv_client_append (fix.client, "k", 1, "x", 1, 3000);
+    int get2 = s_get (&fix, "k2", buf2, sizeof buf2, 3000);
+    s_req_t r0 = s_req (&fix, 1, 0), r1 = s_req (&fix, 1, 1), r2 = s_req (&fix, 1, 2);
+    s_fix_teardown (&fix);
+    CHECK_EQ_U64 (put, 0);
+    CHECK_EQ_U64 (r0.seq, 1);
+    CHECK_EQ_U64 (r1.seq, 1); // the retry kept its seq
+    CHECK_EQ_U64 (r2.seq, 2);
+    CHECK_EQ_U64 (get, 0);
+    CHECK (streq (buf, "val:k")); // not the empty value of put's second reply
+    CHECK_EQ_U64 (app, 0);
+    CHECK_EQ_U64 (get2, 0);
+    CHECK (streq (buf2, "val:k2"));
+}
+
+// Replies to an earlier seq and to another client id arrive first: they are not the answer.
+static void
+test_stale_seq_and_foreign_replies_ignored (void)
+{
+    s_fix_t fix;
+    s_fix_setup (&fix, 1);
+    s_script (&fix, 1, "ok");
+    s_script (&fix, 1, "stale");
+    int put = s_put (&fix, "k", "v", 2000);
+    char buf[64];
+    int get = s_get (&fix, "key", buf, sizeof buf, 2000);
+    s_fix_teardown (&fix);
+    CHECK_EQ_U64 (put, 0);
+    CHECK_EQ_U64 (get, 0);
+    CHECK (streq (buf, "val:key"));
+}
+
+// Oversized keys and values never leave the client, and use no sequence number.
+static void
+test_oversized_refused_locally (void)
+{
+    s_fix_t fix;
+    s_fix_setup (&fix, 1);
+    size_t big = zkv_client_max_value (fix.client) + 1;
+    char *value = zmalloc (big);
+    int rc_value = zkv_client_put (fix.client, "k", 1, value, big, 1000);
+    int rc_key =
+        zkv_client_append (fix.client, value, zkv_client_max_key (fix.client) + 1, "v", 1, 1000);
+    int rc_ok = zkv_client_put (fix.client, "k", 1, value, big - 1, 2000);
+    free (value);
+    size_t n = s_count (&fix, 1, 1);
+    s_req_t r = s_req (&fix, 1, 0);
+    s_fix_teardown (&fix);
+    CHECK_EQ_U64 (rc_value, ZKV_ETOOBIG);
+    CHECK_EQ_U64 (rc_key, ZKV_ETOOBIG);
+    CHECK_EQ_U64 (rc_ok, 0);
+    CHECK_EQ_U64 (n, 1);
+    CHECK_EQ_U64 (r.seq, 1);
+}
+
+// A transient error (no quorum) is retried with the same seq; a definitive one (too big) ends
+// the call with that error.
+static void
+test_server_errors (void)
+{
+    s_fix_t fix;
+    s_fix_setup (&fix, 1);
+    s_script (&fix, 1, "err 13");
+    s_script (&fix, 1, "ok");
+    s_script (&fix, 1, "err 7");
+    int rc1 = s_put (&fix, "k", "v", 2000);
+    int rc2 = s_put (&fix, "k", "v", 2000);
+    char error[512];
+    snprintf (error, sizeof error, "%s", zkv_client_last_error (fix.client));
+    s_req_t a = s_req (&fix, 1, 0), b = s_req (&fix, 1, 1), c = s_req (&fix, 1, 2);
+    s_default (&fix, 1, "err 13");
+    char buf[16];
+    int get = s_get (&fix, "k", buf, sizeof buf, 100);
+    int put = s_put (&fix, "k", "v", 100);
+    s_fix_teardown (&fix);
+    CHECK_EQ_U64 (rc1, 0);
+    CHECK_EQ_U64 (a.seq, 1);
+    CHECK_EQ_U64 (b.seq, 1);
+    CHECK_EQ_U64 (rc2, ZKV_ETOOBIG);
+    CHECK_EQ_U64 (c.seq, 2);
+    CHECK (strstr (error, "scripted"));
+    CHECK_EQ_U64 (get, ZKV_ENOQUORUM); // a get has no effect: its error can be told
+    CHECK_EQ_U64 (put, ZKV_ETIMEOUT);  // a put's outcome stays unknown
+}
+
+static void
+test_status (void)
+{
+    s_fix_t fix;
+    s_fix_setup (&fix, 1);
+    zkv_node_status_t st;
+    int rc = zkv_client_status (fix.client, 0, 2000, &st);
+    s_fix_teardown (&fix);
+    CHECK_EQ_U64 (rc, 0);
+    CHECK_EQ_U64 (st.node, 7);
+    CHECK_EQ_U64 (st.n_groups, 2);
+    CHECK_EQ_U64 (st.groups[1].group, 1);
+    CHECK_EQ_U64 (st.groups[0].role, 3);
+    CHECK_EQ_U64 (st.groups[1].commit, 20);
+    CHECK_EQ_U64 (st.groups[1].snapshot_index, 8);
+    CHECK_EQ_U64 (st.groups[1].log_bytes, 200);
+    zkv_node_status_free (&st);
+    CHECK (streq (zkv_client_role_name (3), "leader"));
+}
+
+// No node listening: a timeout saying so.
+static void
+test_unreachable (void)
+{
+    const char *ep[] = {"tcp://127.0.0.1:1", "tcp://127.0.0.1:2"};
+    zkv_client_t *client = zkv_client_new (ep, 2);
+    CHECK (client);
+    int rc = zkv_client_put (client, "k", 1, "v", 1, 200);
+    bool said = strstr (zkv_client_last_error (client), "no node connected") != NULL;
+    zkv_client_destroy (&client);
+    CHECK_EQ_U64 (rc, ZKV_ETIMEOUT);
+    CHECK (said);
+}
+
+// The pure core: two nodes pointing at each other do not ping-pong at network speed.
+static void
+test_core_hint_ping_pong_pauses (void)
+{
+    zkv_ccore_t core;
+    uint64_t ids[] = {1, 2, 3};
+    zkv_ccore_init (&core, ids, 3, 42, 100);
+    zkv_cc_action_t act = zkv_ccore_begin (&core, 0, 1000, false);
+    CHECK (act.kind == ZKV_CC_SEND && act.node == 0);
+    int sends = 0;
+    for (int i = 0; i < 10 && act.kind == ZKV_CC_SEND; i++) {
+        sends++;
+        act = zkv_ccore_sent (&core, 0, true);
+        CHECK (act.kind == ZKV_CC_WAIT);
+        size_t from = core.target;
+        act =
+            zkv_ccore_reply (&core, 0, from, 42, core.seq, ZKV_ENOTLEADER_VALUE, from == 0 ? 2 : 1);
+    }
+    CHECK (act.kind == ZKV_CC_WAIT && act.wake_at > 0);
+    CHECK (sends <= 4);
+    // A reply to another seq changes nothing.
+    zkv_cc_action_t same = zkv_ccore_reply (&core, 1, 0, 42, core.seq + 1, 0, 0);
+    CHECK (same.kind == ZKV_CC_WAIT && same.wake_at == act.wake_at);
+    act = zkv_ccore_timer (&core, 2000);
+    CHECK (act.kind == ZKV_CC_DONE && act.rc == ZKV_ETIMEOUT);
+    zkv_ccore_fini (&core);
+}
+
+ZKV_TEST_MAIN (TEST (test_put_get_numbers_requests) TEST (test_client_ids_differ)
+                   TEST (test_retry_after_silence_keeps_seq) TEST (test_follows_leader_hint)
+                       TEST (test_silence_is_timeout_unknown_outcome)
+                           TEST (test_late_and_duplicate_replies_ignored)
+                               TEST (test_stale_seq_and_foreign_replies_ignored)
+                                   TEST (test_oversized_refused_locally) TEST (test_server_errors)
+                                       TEST (test_status) TEST (test_unreachable)
+                                           TEST (test_core_hint_ping_pong_pauses))
