@@ -31,6 +31,36 @@ typedef struct {
 void lin_search (const lin_op_t *ops, size_t n, uint64_t budget, uint64_t memory,
                  lin_outcome_t *outcome);
 
+// The set of linearized operations and the cache of (set, state) pairs (zkv_lin_cache.c).
+typedef struct {
+    size_t n;               // operations
+    uint64_t *bits;         // the set: bit i is operation i
+    size_t words;           // bitset words
+    size_t lo;              // words below lo are all ones
+    size_t hi;              // words at or above hi are all zero
+    uint64_t zobrist;       // hash of the set
+    uint32_t *above;        // scratch: the linearized ids above the all-ones prefix
+    struct lin_slot *slots; // the cache's hash table (the slot is private to zkv_lin_cache.c)
+    size_t cap;             // its slots (a power of two)
+    size_t count;           // slots used
+    uint32_t *arena;        // the ids above the prefix of every cached set
+    uint64_t arena_size;    // used
+    uint64_t arena_cap;     // allocated
+} lin_cache_t;
+
+void lin_cache_init (lin_cache_t *self, size_t n);
+void lin_cache_free (lin_cache_t *self);
+// Adds op to the set / takes it out.
+void lin_cache_set (lin_cache_t *self, uint32_t op);
+void lin_cache_clear (lin_cache_t *self, uint32_t op);
+// Caches (the current set, state); false if that pair was reached before.
+bool lin_cache_add (lin_cache_t *self, uint32_t state);
+// The first id in [from, to) that mask has and the set has not, or UINT32_MAX.
+uint32_t lin_cache_first_unset (const lin_cache_t *self, const uint64_t *mask, uint32_t from,
+                                uint32_t to);
+// Bytes held, for the memory limit.
+uint64_t lin_cache_memory (const lin_cache_t *self);
+
 // Explanations (zkv_lin_explain.c). Illegal: seq[0..len) is the longest linearizable prefix
 // found, blocked the operation that could not follow it, state the value after the prefix.
 void lin_explain_illegal (const lin_op_t *ops, size_t n, const uint32_t *seq, size_t len,

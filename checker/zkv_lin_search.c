@@ -7,14 +7,9 @@
 // choice (unlift, restore the state) and try the next call after it. An empty list is a
 // linearization; undoing with nothing to undo proves there is none.
 //
-// Lowe (2017, §4) and Porcupine (checker.go, checkSingle): two paths that linearize the same
-// set of operations and reach the same state have the same future, so a cache of (set, state)
-// pairs already reached prunes the search from exponential to, in practice, near linear.
-//
-// The set is a bitset over operation ids. The cache keeps it compactly: k, the length of the
-// prefix of ids all linearized, and the ids above k that are. With ids in call order (the
-// open-ended operations last) only the few in flight lie above k. Its hash is Zobrist's: an xor
-// of one random word per linearized id, updated in O(1) per step.
+// Lowe (2017, §4) and Porcupine (checker.go, checkSingle) add a cache of the (set linearized,
+// state) pairs reached (zkv_lin_cache.c); this file adds one pruning rule of the model
+// (s_hopeless). The list is kept as in Porcupine: entry 0 is a head, lift/unlift relink.
 #include "zkv_lin_int.h"
 
 #include <assert.h>
@@ -31,36 +26,22 @@ typedef struct {
 } s_entry_t;
 
 typedef struct {
-    uint64_t hash;  // of the set and state
-    uint32_t state; // UINT32_MAX for a free slot
-    uint32_t k;     // ids < k are all linearized
-    uint64_t off;   // the linearized ids above k: arena[off .. off + m)
-    uint32_t m;
-} s_slot_t;
-
-typedef struct {
     uint32_t entry; // the call entry lifted
     uint32_t state; // the state before it
 } s_frame_t;
 
 typedef struct {
-    const lin_op_t *ops;  // the operations
+    lin_op_t *ops;        // the operations, closed ones by call time, then open-ended ones
     size_t n;             // how many
+    size_t closed;        // ops[0..closed) return at a finite time
     uint32_t *op_state;   // put: id of its value; get: id of the value read
     lin_states_t *states; // interned states
     s_entry_t *entries;   // 2n + 1, entry 0 the head
-    uint64_t *bits;       // linearized ids
-    size_t words;         // bitset words
-    size_t lo;            // words below lo are all ones
-    size_t hi;            // words at or above hi are all zero
-    uint64_t zobrist;     // hash of the set
-    uint32_t *above;      // scratch: linearized ids above k
-    s_slot_t *cache;      // (set, state) pairs reached, open addressing
-    size_t cache_cap;     // slots (a power of two)
-    size_t cache_count;   // slots used
-    uint32_t *arena;      // the ids above k of all cached sets
-    uint64_t arena_size;  // used
-    uint64_t arena_cap;   // allocated
+    lin_cache_t cache;    // the linearized set and the (set, state) pairs reached
+    uint64_t *get_mask;   // which ids are gets
+    uint64_t *put_mask;   // which ids are puts
+    size_t gets_left;     // gets not linearized
+    size_t puts_left;     // puts not linearized
 } s_search_t;
 
 static void *
@@ -70,16 +51,6 @@ s_alloc (size_t size)
     if (!p)
         abort ();
     return p;
-}
-
-static uint64_t
-s_mix (uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
 }
 
 // The model (a register holding a string): applies op to state; false if op cannot happen
@@ -163,114 +134,109 @@ s_unlift (s_entry_t *e, uint32_t call)
     e[e[call].next].prev = call;
 }
 
-static uint64_t
-s_zobrist (uint32_t op)
-{
-    return s_mix ((uint64_t)op + 0x9e3779b97f4a7c15ULL);
-}
-
 static void
-s_set (s_search_t *s, uint32_t op)
+s_count (s_search_t *s, uint32_t op, int delta)
 {
-    size_t w = op / 64;
-    s->bits[w] |= 1ULL << (op % 64);
-    s->zobrist ^= s_zobrist (op);
-    if (w >= s->hi)
-        s->hi = w + 1;
-    while (s->lo < s->words && s->bits[s->lo] == ~0ULL)
-        s->lo++;
+    if (s->ops[op].f == ZKV_HIST_GET)
+        s->gets_left += (size_t)delta;
+    else if (s->ops[op].f == ZKV_HIST_PUT)
+        s->puts_left += (size_t)delta;
 }
 
-static void
-s_clear (s_search_t *s, uint32_t op)
-{
-    size_t w = op / 64;
-    s->bits[w] &= ~(1ULL << (op % 64));
-    s->zobrist ^= s_zobrist (op);
-    if (w < s->lo)
-        s->lo = w;
-    while (s->hi > 0 && s->bits[s->hi - 1] == 0)
-        s->hi--;
-}
-
-// The compact form of the set: returns k and fills s->above with the m ids above k.
-static uint32_t
-s_compact (s_search_t *s, uint32_t *m)
-{
-    uint32_t k = (uint32_t)s->n;
-    if (s->lo < s->words) {
-        uint32_t bit = (uint32_t)__builtin_ctzll (~s->bits[s->lo]);
-        k = (uint32_t)(s->lo * 64) + bit;
-    }
-    *m = 0;
-    for (size_t w = s->lo; w < s->hi; w++) {
-        uint64_t b = s->bits[w];
-        while (b) {
-            uint32_t id = (uint32_t)(w * 64) + (uint32_t)__builtin_ctzll (b);
-            b &= b - 1;
-            if (id > k)
-                s->above[(*m)++] = id;
-        }
-    }
-    return k;
-}
-
-static void
-s_cache_grow (s_search_t *s)
-{
-    s_slot_t *old = s->cache;
-    size_t old_cap = s->cache_cap;
-    s->cache_cap = old_cap ? old_cap * 2 : 1024;
-    s->cache = s_alloc (s->cache_cap * sizeof *s->cache);
-    for (size_t i = 0; i < s->cache_cap; i++)
-        s->cache[i].state = UINT32_MAX;
-    size_t mask = s->cache_cap - 1;
-    for (size_t j = 0; j < old_cap; j++) {
-        if (old[j].state == UINT32_MAX)
-            continue;
-        size_t i = old[j].hash & mask;
-        while (s->cache[i].state != UINT32_MAX)
-            i = (i + 1) & mask;
-        s->cache[i] = old[j];
-    }
-    free (old);
-}
-
-// Adds (the current set, state) to the cache; false if it was there already.
+// A pruning rule of this model, sound for any search order: take a get g not yet linearized.
+// If no put that is not yet linearized can come before g (each is called after g returned),
+// then only appends and gets come between now and g, so the value can only grow: it must be a
+// prefix of what g read. Concurrent appends otherwise make the search try every order of them
+// (each order is another string, so the cache cannot merge them) before a read refutes it.
 static bool
-s_cache_add (s_search_t *s, uint32_t state)
+s_hopeless (s_search_t *s, uint32_t state)
 {
-    uint32_t m;
-    uint32_t k = s_compact (s, &m);
-    uint64_t hash = s_mix (s->zobrist ^ ((uint64_t)state * 0xff51afd7ed558ccdULL));
-    size_t mask = s->cache_cap - 1;
-    size_t i = hash & mask;
-    for (; s->cache[i].state != UINT32_MAX; i = (i + 1) & mask) {
-        const s_slot_t *c = &s->cache[i];
-        if (c->hash == hash && c->state == state && c->k == k && c->m == m &&
-            memcmp (s->arena + c->off, s->above, m * sizeof *s->above) == 0)
+    if (!s->gets_left)
+        return false;
+    uint32_t g = lin_cache_first_unset (&s->cache, s->get_mask, 0, (uint32_t)s->closed);
+    assert (g != UINT32_MAX); // gets are never open-ended
+    const lin_op_t *get = &s->ops[g];
+    if (s->puts_left) {
+        uint32_t p = lin_cache_first_unset (&s->cache, s->put_mask, 0, (uint32_t)s->closed);
+        if (p != UINT32_MAX && s->ops[p].call <= get->ret)
+            return false;
+        p = lin_cache_first_unset (&s->cache, s->put_mask, (uint32_t)s->closed, (uint32_t)s->n);
+        if (p != UINT32_MAX && s->ops[p].call <= get->ret)
             return false;
     }
-    if (s->arena_size + m > s->arena_cap) {
-        while (s->arena_size + m > s->arena_cap)
-            s->arena_cap = s->arena_cap ? s->arena_cap * 2 : 4096;
-        s->arena = realloc (s->arena, s->arena_cap * sizeof *s->arena);
-        if (!s->arena)
-            abort ();
-    }
-    memcpy (s->arena + s->arena_size, s->above, m * sizeof *s->above);
-    s->cache[i] = (s_slot_t){hash, state, k, s->arena_size, m};
-    s->arena_size += m;
-    if (++s->cache_count * 2 > s->cache_cap)
-        s_cache_grow (s);
-    return true;
+    zkv_hist_str_t now = lin_states_bytes (s->states, state);
+    return now.size > get->value.size || memcmp (get->value.data, now.data, now.size) != 0;
 }
 
-static uint64_t
-s_memory (const s_search_t *s)
+static int
+s_op_cmp (const void *a, const void *b)
 {
-    return s->cache_cap * sizeof (s_slot_t) + s->arena_cap * sizeof (uint32_t) +
-           lin_states_memory (s->states);
+    const lin_op_t *x = a, *y = b;
+    bool xo = x->ret == LIN_INFINITY, yo = y->ret == LIN_INFINITY;
+    if (xo != yo)
+        return xo ? 1 : -1;
+    if (x->call != y->call)
+        return x->call < y->call ? -1 : 1;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static void
+s_init (s_search_t *s, const lin_op_t *ops, size_t n)
+{
+    memset (s, 0, sizeof *s);
+    s->n = n;
+    // The order of ids matters for speed only: see zkv_lin_cache.c and s_hopeless.
+    s->ops = s_alloc (n * sizeof *s->ops);
+    memcpy (s->ops, ops, n * sizeof *s->ops);
+    qsort (s->ops, n, sizeof *s->ops, s_op_cmp);
+    s->states = lin_states_new ();
+    s->op_state = s_alloc (n * sizeof *s->op_state);
+    size_t words = (n + 63) / 64 + 1;
+    s->get_mask = calloc (words, sizeof (uint64_t));
+    s->put_mask = calloc (words, sizeof (uint64_t));
+    if (!s->get_mask || !s->put_mask)
+        abort ();
+    for (size_t i = 0; i < n; i++) {
+        const lin_op_t *o = &s->ops[i];
+        if (o->ret != LIN_INFINITY)
+            s->closed = i + 1;
+        s->op_state[i] = o->f == ZKV_HIST_APPEND ? 0 : lin_states_intern (s->states, o->value);
+        if (o->f == ZKV_HIST_GET)
+            s->get_mask[i / 64] |= 1ULL << (i % 64);
+        if (o->f == ZKV_HIST_PUT)
+            s->put_mask[i / 64] |= 1ULL << (i % 64);
+        s_count (s, (uint32_t)i, 1);
+    }
+    s_build_entries (s);
+    lin_cache_init (&s->cache, n);
+}
+
+static void
+s_destroy (s_search_t *s)
+{
+    lin_cache_free (&s->cache);
+    free (s->entries);
+    free (s->op_state);
+    free (s->get_mask);
+    free (s->put_mask);
+    free (s->ops);
+    lin_states_destroy (&s->states);
+}
+
+// Linearizes op in the current configuration if the model and the cache allow; true if done.
+static bool
+s_try (s_search_t *s, uint32_t state, uint32_t op, uint32_t *next)
+{
+    if (!s_step (s, state, op, next))
+        return false;
+    lin_cache_set (&s->cache, op);
+    s_count (s, op, -1);
+    // A hopeless configuration stays cached: reaching it again is pruned at once.
+    if (lin_cache_add (&s->cache, *next) && !s_hopeless (s, *next))
+        return true;
+    s_count (s, op, 1);
+    lin_cache_clear (&s->cache, op);
+    return false;
 }
 
 void
@@ -278,18 +244,8 @@ lin_search (const lin_op_t *ops, size_t n, uint64_t budget, uint64_t memory, lin
 {
     memset (outcome, 0, sizeof *outcome);
     assert (n < UINT32_MAX / 2);
-    s_search_t s = {.ops = ops, .n = n, .states = lin_states_new ()};
-    s.op_state = s_alloc (n * sizeof *s.op_state);
-    for (size_t i = 0; i < n; i++)
-        s.op_state[i] =
-            ops[i].f == ZKV_HIST_APPEND ? 0 : lin_states_intern (s.states, ops[i].value);
-    s_build_entries (&s);
-    s.words = (n + 63) / 64;
-    s.bits = calloc (s.words ? s.words : 1, sizeof *s.bits);
-    s.above = s_alloc (n * sizeof *s.above);
-    if (!s.bits)
-        abort ();
-    s_cache_grow (&s);
+    s_search_t s;
+    s_init (&s, ops, n);
     s_frame_t *stack = s_alloc (n * sizeof *stack);
     uint32_t *best = s_alloc (n * sizeof *best);
     size_t depth = 0, best_len = 0, max_depth = 0;
@@ -306,29 +262,25 @@ lin_search (const lin_op_t *ops, size_t n, uint64_t budget, uint64_t memory, lin
             break;
         }
         if (e[at].is_call) {
-            uint32_t op = e[at].op, next;
-            if (s_step (&s, state, op, &next)) {
-                s_set (&s, op);
-                if (s_cache_add (&s, next)) {
-                    stack[depth++] = (s_frame_t){at, state};
-                    if (depth > max_depth)
-                        max_depth = depth;
-                    state = next;
-                    s_lift (e, at);
-                    at = e[0].next;
-                    if (s_memory (&s) > memory) {
-                        out_of_memory = true;
-                        outcome->verdict = ZKV_LIN_UNKNOWN;
-                        break;
-                    }
-                    continue;
-                }
-                s_clear (&s, op);
+            uint32_t next;
+            if (!s_try (&s, state, e[at].op, &next)) {
+                at = e[at].next;
+                continue;
             }
-            at = e[at].next;
+            stack[depth++] = (s_frame_t){at, state};
+            if (depth > max_depth)
+                max_depth = depth;
+            state = next;
+            s_lift (e, at);
+            at = e[0].next;
+            if (lin_cache_memory (&s.cache) + lin_states_memory (s.states) > memory) {
+                out_of_memory = true;
+                outcome->verdict = ZKV_LIN_UNKNOWN;
+                break;
+            }
             continue;
         }
-        // A return: its operation must already be linearized, and is not. Remember the
+        // A return: its operation had to be linearized by now, and cannot be. Remember the
         // deepest such point for the explanation, then undo the last choice.
         if (!have_best || depth > best_len) {
             have_best = true;
@@ -344,22 +296,17 @@ lin_search (const lin_op_t *ops, size_t n, uint64_t budget, uint64_t memory, lin
         }
         s_frame_t top = stack[--depth];
         state = top.state;
-        s_clear (&s, e[top.entry].op);
+        s_count (&s, e[top.entry].op, 1);
+        lin_cache_clear (&s.cache, e[top.entry].op);
         s_unlift (e, top.entry);
         at = e[top.entry].next;
     }
     if (outcome->verdict == ZKV_LIN_ILLEGAL)
-        lin_explain_illegal (ops, n, best, best_len, best_blocked,
+        lin_explain_illegal (s.ops, n, best, best_len, best_blocked,
                              lin_states_bytes (s.states, best_state), outcome);
     else if (outcome->verdict == ZKV_LIN_UNKNOWN)
         lin_explain_unknown (n, max_depth, budget, memory, out_of_memory, outcome);
     free (best);
     free (stack);
-    free (s.cache);
-    free (s.arena);
-    free (s.above);
-    free (s.bits);
-    free (s.entries);
-    free (s.op_state);
-    lin_states_destroy (&s.states);
+    s_destroy (&s);
 }
