@@ -11,20 +11,38 @@ SEEDS=${1:-200}
 WORK=$(mktemp -d /tmp/zkv-mutation.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-(cd "$ROOT" && git ls-files -co --exclude-standard | grep -v '^build' | tar -cf - -T -) |
-    (mkdir -p "$WORK/src" && cd "$WORK/src" && tar -xf -)
+# The committed tree, with the working copies of the core and its tests on top: other
+# engineers' half-written files elsewhere in a shared checkout cannot break the build here
+# (in a fresh clone both are the same).
+mkdir -p "$WORK/src"
+if git -C "$ROOT" rev-parse --verify -q HEAD >/dev/null; then
+    git -C "$ROOT" archive HEAD | tar -xf - -C "$WORK/src"
+    (cd "$ROOT" && git ls-files -co --exclude-standard -- 'cluster/zkv_raft*' tests/sim tests/mutation |
+        tar -cf - -T -) | tar -xf - -C "$WORK/src"
+else
+    (cd "$ROOT" && git ls-files -co --exclude-standard | grep -v '^build' | tar -cf - -T -) |
+        tar -xf - -C "$WORK/src"
+fi
 cmake -S "$WORK/src" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
 SIM=$WORK/build/tests/sim/zkv-sim
+
+s_why () {  # what the last failing run reported first
+    local line
+    line=$(grep -m1 -E '^==== (INVARIANT|check failed)|^seed [0-9]+: FAIL' "$WORK/out")
+    [ -n "$line" ] || line=$(grep -m1 -iE 'abort|assert|error' "$WORK/out")
+    echo "${line:-exit status only}" | sed -e 's/^==== //' | cut -c1-160
+}
 
 s_suite () {  # exit 0 if every scenario and the sweep pass
     local scenario seed
     for scenario in $("$SIM" list); do
         for seed in 1 2 3; do
-            timeout 300 "$SIM" run "$scenario" --seed "$seed" >/dev/null 2>&1 || {
-                echo "    caught by $scenario seed $seed"; return 1; }
+            (timeout 300 "$SIM" run "$scenario" --seed "$seed" >"$WORK/out" 2>&1; exit $?) 2>/dev/null || {
+                echo "    caught by $scenario seed $seed: $(s_why)"; return 1; }
         done
     done
-    timeout 900 "$SIM" sweep --seeds "$SEEDS" >/dev/null 2>&1 || { echo "    caught by the sweep"; return 1; }
+    (timeout 900 "$SIM" sweep --seeds "$SEEDS" >"$WORK/out" 2>&1; exit $?) 2>/dev/null || {
+        echo "    caught by the sweep: $(s_why)"; return 1; }
     return 0
 }
 

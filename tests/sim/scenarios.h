@@ -7,16 +7,19 @@
 #include "sim_harness.h"
 
 typedef struct {
-    const char *name;        // "InitialElection": ctest runs it as sim.InitialElection
-    int n_nodes;             // the lab's servers
-    bool unreliable;         // the lab's make_config(unreliable)
-    uint64_t snapshot_every; // the lab's snapshot flag: SnapShotInterval (10), 0 for none
-    void (*fn) (sim_t *s);   // the test; fails through sim_fail
+    const char *name;             // "InitialElection": ctest runs it as sim.InitialElection
+    int n_nodes;                  // the lab's servers
+    bool unreliable;              // the lab's make_config(unreliable)
+    uint64_t snapshot_every;      // the lab's snapshot flag: SnapShotInterval (10), 0 for none
+    void (*fn) (sim_t *s);        // the test; fails through sim_fail
+    uint32_t max_entries_per_msg; // Raft batching override, 0 for the core's default
+    uint32_t max_inflight_msgs;   // Raft pipelining override, 0 for the core's default
+    bool no_check_quorum;         // Raft without CheckQuorum (a deposed leader lingers)
 } sim_scenario_t;
 
 #define SIM_SCENARIO_END                                                                           \
     {                                                                                              \
-        NULL, 0, false, 0, NULL                                                                    \
+        .name = NULL                                                                               \
     }
 
 extern const sim_scenario_t sim_scenarios_3a[];

@@ -1,5 +1,6 @@
-// Scenarios beyond the lab: PreVote and CheckQuorum behaviour, torn-write crash recovery, and
-// votes across restarts. Each states the property it guards in its first comment.
+// Scenarios beyond the lab: PreVote and CheckQuorum behaviour, torn-write crash recovery,
+// votes across restarts, and the Raft paper's Figure 8 played step by step. Each states the
+// property it guards in its first comment.
 #include "scenarios.h"
 
 #include <inttypes.h>
@@ -145,11 +146,261 @@ s_votes_survive_restarts (sim_t *s)
     sim_one_int (s, 4242, sim_n (s), true);
 }
 
+// --- Figure8Explicit ---------------------------------------------------------------------
+
+// Only the links between hub and each spoke work (both ways); every other link is cut.
+static void
+s_star (sim_t *s, int hub, const int *spokes, int n_spokes)
+{
+    for (int a = 0; a < sim_n (s); a++)
+        for (int b = 0; b < sim_n (s); b++)
+            if (a != b)
+                sim_link (s, a, b, false);
+    for (int i = 0; i < n_spokes; i++) {
+        sim_link (s, hub, spokes[i], true);
+        sim_link (s, spokes[i], hub, true);
+    }
+}
+
+typedef struct {
+    int node;       // the node watched
+    uint64_t term;  // leader of a term above this
+    uint64_t index; // persisted through this index
+} s_watch_t;
+
+static bool
+s_leads_after (sim_t *s, void *arg)
+{
+    s_watch_t *w = arg;
+    zkv_raft_status_t st;
+    return sim_status (s, w->node, &st) && st.role == ZKV_ROLE_LEADER && st.term > w->term;
+}
+
+static bool
+s_persisted (sim_t *s, void *arg)
+{
+    s_watch_t *w = arg;
+    zkv_raft_status_t st;
+    return sim_status (s, w->node, &st) && st.stable_index >= w->index;
+}
+
+// Runs until pred holds, stopping at the very step it becomes true (before any message the
+// step sent is delivered), or fails after us of simulated time.
+static void
+s_until (sim_t *s, bool (*pred) (sim_t *s, void *arg), s_watch_t *w, uint64_t us, const char *what)
+{
+    if (!sim_run_until (s, sim_now (s) + us, pred, w))
+        sim_fail (s, "Figure8Explicit: node %d %s not in time", w->node + 1, what);
+}
+
+// Term of node's entry at index, 0 if it has none there.
+static uint64_t
+s_term_at (sim_t *s, int node, uint64_t index)
+{
+    const zkv_entry_t *e =
+        sim_is_up (s, node) ? zkv_raft_entry_at (sim_raft (s, node), index) : NULL;
+    return e ? e->term : 0;
+}
+
+// The Raft paper's Figure 8, step by step, with the no-op a new leader appends (§8) and with
+// one entry per AppendEntries and one message in flight, so that the new leader's old-term
+// entries reach a majority before an entry of its own term does:
+//  (a) S1 leads term ta; its entries (no-op, E) reach S2 only. S1 crashes.
+//  (b) S5 leads term tb with votes of S3 and S4; its entries (no-op, F at E's index) reach
+//      no one. S5 crashes.
+//  (c) S1 restarts and leads term tc (votes of S2, S3); it re-replicates its term-ta entries
+//      to S3, so that E is on S1, S2, S3 (a majority), then its link to S3 fails before its
+//      term-tc no-op gets there. A leader that counted E's replicas would commit it now.
+//      S1 crashes.
+//  (d) S5 restarts and leads term td (votes of S3, S4: its log ends in tb > ta) and overwrites
+//      E with F on S3. Correct only because E was never committed: with the §5.4.2 rule
+//      broken, E was committed and applied in (c), and the invariants flag the overwrite.
+static void
+s_figure8_explicit (sim_t *s)
+{
+    enum { S1 = 0, S2, S3, S4, S5 };
+    sim_check_one_leader (s);
+    sim_one_int (s, 800, 5, true);
+    zkv_raft_status_t st;
+    sim_status (s, S1, &st);
+    uint64_t k = st.last_index; // every node holds 1..k, committed
+    for (int i = 0; i < 5; i++) {
+        sim_status (s, i, &st);
+        if (st.last_index != k || st.commit != k)
+            sim_fail (s,
+                      "Figure8Explicit: node %d holds %" PRIu64 " (commit %" PRIu64
+                      "), expected %" PRIu64,
+                      i + 1, st.last_index, st.commit, k);
+    }
+    // Everyone apart until no leader is left (CheckQuorum).
+    s_star (s, S1, NULL, 0);
+    sim_sleep (s, 2 * SIM_ELECTION_TIMEOUT);
+
+    // (a)
+    s_star (s, S1, (int[]){S2, S3}, 2);
+    s_watch_t w = {.node = S1, .term = s_term (s, S1)};
+    s_until (s, s_leads_after, &w, 10 * SIM_SEC, "became leader in (a)");
+    sim_link (s, S1, S3, false); // its no-op, sent a moment ago, never reaches S3
+    uint64_t ta = s_term (s, S1), index;
+    sim_cmd_t e = sim_cmd_int (0xE);
+    if (!sim_start (s, S1, e.data, e.len, &index, NULL) || index != k + 2)
+        sim_fail (s, "Figure8Explicit: S1 did not take E at %" PRIu64, k + 2);
+    w = (s_watch_t){.node = S2, .index = k + 2};
+    s_until (s, s_persisted, &w, 2 * SIM_SEC, "persisted E");
+    sim_crash (s, S1, false);
+    sim_note (s, "fig8-a", S1, ta, k + 2);
+
+    // (b)
+    s_star (s, S5, (int[]){S3, S4}, 2);
+    w = (s_watch_t){.node = S5, .term = ta};
+    s_until (s, s_leads_after, &w, 10 * SIM_SEC, "became leader in (b)");
+    sim_link (s, S5, S3, false);
+    sim_link (s, S5, S4, false);
+    uint64_t tb = s_term (s, S5);
+    sim_cmd_t f = sim_cmd_int (0xF);
+    if (!sim_start (s, S5, f.data, f.len, &index, NULL) || index != k + 2)
+        sim_fail (s, "Figure8Explicit: S5 did not take F at %" PRIu64, k + 2);
+    sim_crash (s, S5, false);
+    sim_note (s, "fig8-b", S5, tb, k + 2);
+
+    // (c)
+    s_star (s, S1, (int[]){S2, S3}, 2);
+    sim_restart (s, S1);
+    w = (s_watch_t){.node = S1, .term = tb};
+    s_until (s, s_leads_after, &w, 10 * SIM_SEC, "became leader in (c)");
+    uint64_t tc = s_term (s, S1);
+    w = (s_watch_t){.node = S3, .index = k + 2};
+    s_until (s, s_persisted, &w, 2 * SIM_SEC, "persisted E in (c)");
+    sim_link (s, S1, S3, false); // S3's acknowledgement still gets through
+    sim_sleep (s, 100 * SIM_MS);
+    for (int i = S1; i <= S3; i++)
+        if (s_term_at (s, i, k + 2) != ta)
+            sim_fail (s, "Figure8Explicit: (c) not reached: node %d lacks E", i + 1);
+    if (s_term_at (s, S3, k + 3) != 0 || s_term_at (s, S1, k + 3) != tc)
+        sim_fail (s,
+                  "Figure8Explicit: (c) not reached: S1's term-%" PRIu64
+                  " entry reached S3, or S1 has none",
+                  tc);
+    sim_crash (s, S1, false);
+    sim_note (s, "fig8-c", S1, tc, k + 2);
+
+    // (d)
+    s_star (s, S5, (int[]){S3, S4}, 2);
+    sim_restart (s, S5);
+    w = (s_watch_t){.node = S5, .term = tc};
+    s_until (s, s_leads_after, &w, 10 * SIM_SEC, "became leader in (d)");
+    w = (s_watch_t){.node = S3, .index = k + 3};
+    s_until (s, s_persisted, &w, 2 * SIM_SEC, "took S5's entries in (d)");
+    if (s_term_at (s, S3, k + 2) != tb)
+        sim_fail (s, "Figure8Explicit: S5 did not overwrite E on S3");
+    sim_note (s, "fig8-d", S5, s_term (s, S5), k + 2);
+
+    // Everyone back: F, not E, is what index k + 2 holds for good.
+    sim_heal (s);
+    sim_restart (s, S1);
+    sim_one_int (s, 801, 5, true);
+    const uint8_t *data;
+    size_t len;
+    if (!sim_committed (s, k + 2, &data, &len, NULL) || sim_cmd_value (data, len) != 0xF)
+        sim_fail (s, "Figure8Explicit: index %" PRIu64 " does not hold F", k + 2);
+}
+
+// --- StaleLeaderAppend ---------------------------------------------------------------------
+
+typedef struct {
+    int node;       // the node watched
+    uint64_t index; // ... for a commit index at least this
+} s_commit_watch_t;
+
+static bool
+s_committed_at (sim_t *s, void *arg)
+{
+    s_commit_watch_t *w = arg;
+    zkv_raft_status_t st;
+    return sim_status (s, w->node, &st) && st.commit >= w->index;
+}
+
+static bool
+s_new_leader (sim_t *s, void *arg)
+{
+    const uint64_t *after = arg; // term
+    for (int i = 0; i < sim_n (s); i++) {
+        zkv_raft_status_t st;
+        if (sim_status (s, i, &st) && st.role == ZKV_ROLE_LEADER && st.term > *after)
+            return true;
+    }
+    return false;
+}
+
+// §5.1: a message of an older term is refused. Without CheckQuorum a deposed leader keeps
+// leading in its old term until it hears a newer one; here it hears nothing, and its appends
+// reach a follower that holds entries of the new term it does not know to be committed yet.
+// Accepting them would replace a committed entry.
+static void
+s_stale_leader_append (sim_t *s)
+{
+    int old = sim_check_one_leader (s);
+    sim_one_int (s, 900, 5, true);
+    uint64_t t1 = s_term (s, old);
+    // The old leader hears no one and reaches no one; it takes a command that goes nowhere.
+    for (int i = 0; i < sim_n (s); i++)
+        if (i != old) {
+            sim_link (s, old, i, false);
+            sim_link (s, i, old, false);
+        }
+    sim_cmd_t y = sim_cmd_int (901);
+    if (!sim_start (s, old, y.data, y.len, NULL, NULL))
+        sim_fail (s, "the old leader refused a command");
+    if (!sim_run_until (s, sim_now (s) + 10 * SIM_SEC, s_new_leader, &t1))
+        sim_fail (s, "no new leader in time");
+    int leader = -1;
+    for (int i = 0; i < sim_n (s); i++)
+        if (i != old && s_role (s, i) == ZKV_ROLE_LEADER)
+            leader = i;
+    // The new leader, a and b make the majority, so a holds what commits; c is cut off.
+    int others[3], n = 0;
+    for (int i = 0; i < sim_n (s); i++)
+        if (i != old && i != leader)
+            others[n++] = i;
+    int a = others[0], c = others[2];
+    sim_link (s, leader, c, false);
+    sim_link (s, c, leader, false);
+    uint64_t index;
+    sim_cmd_t x = sim_cmd_int (902);
+    if (!sim_start (s, leader, x.data, x.len, &index, NULL))
+        sim_fail (s, "the new leader refused a command");
+    // The moment the new leader commits, a has it but is not told: its link from the leader
+    // fails, and the old leader's link to a comes back (one way: a's answers are lost).
+    s_commit_watch_t w = {.node = leader, .index = index};
+    if (!sim_run_until (s, sim_now (s) + 2 * SIM_SEC, s_committed_at, &w))
+        sim_fail (s, "the new leader did not commit in time");
+    sim_link (s, leader, a, false);
+    sim_link (s, old, a, true);
+    sim_sleep (s, 2 * SIM_SEC); // many heartbeats and probes of the old term reach a
+    if (s_role (s, old) != ZKV_ROLE_LEADER || s_term (s, old) != t1)
+        sim_fail (s, "the old leader should still lead term %" PRIu64, t1);
+    zkv_raft_status_t st;
+    sim_status (s, a, &st);
+    if (st.last_index < index || st.term <= t1)
+        sim_fail (s, "node %d lost entries of the new term", a);
+    sim_heal (s);
+    sim_one_int (s, 903, 5, true);
+}
+
 const sim_scenario_t sim_scenarios_extra[] = {
     {.name = "PreVoteIsolatedRejoin", .n_nodes = 5, .fn = s_isolated_follower_rejoins},
     {.name = "PreVoteDeafFollower", .n_nodes = 3, .fn = s_deaf_follower_does_not_disrupt},
     {.name = "CheckQuorumStepDown", .n_nodes = 5, .fn = s_isolated_leader_steps_down},
     {.name = "TornWriteRecovery", .n_nodes = 5, .snapshot_every = 10, .fn = s_torn_write_recovery},
     {.name = "VotesSurviveRestarts", .n_nodes = 5, .fn = s_votes_survive_restarts},
+    {.name = "Figure8Explicit",
+     .n_nodes = 5,
+     .fn = s_figure8_explicit,
+     .max_entries_per_msg = 1,
+     .max_inflight_msgs = 1},
+    {.name = "StaleLeaderAppend",
+     .n_nodes = 5,
+     .fn = s_stale_leader_append,
+     .no_check_quorum = true},
     SIM_SCENARIO_END,
 };

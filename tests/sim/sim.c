@@ -126,8 +126,16 @@ s_boot (sim_t *self, int node, const zkv_logstore_state_t *boot)
     rc.n_voters = (size_t)self->cfg.n_nodes;
     rc.election_ticks = self->cfg.election_ticks;
     rc.heartbeat_ticks = self->cfg.heartbeat_ticks;
-    rc.pre_vote = true;
-    rc.check_quorum = true;
+    rc.pre_vote = !self->cfg.no_pre_vote;
+    rc.check_quorum = !self->cfg.no_check_quorum;
+    if (self->cfg.max_entries_per_msg)
+        rc.max_entries_per_msg = self->cfg.max_entries_per_msg;
+    if (self->cfg.max_bytes_per_msg)
+        rc.max_bytes_per_msg = self->cfg.max_bytes_per_msg;
+    if (self->cfg.max_inflight_msgs)
+        rc.max_inflight_msgs = self->cfg.max_inflight_msgs;
+    if (self->cfg.snapshot_chunk_bytes)
+        rc.snapshot_chunk_bytes = self->cfg.snapshot_chunk_bytes;
     rc.seed =
         self->cfg.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)node * 1000003 + n->incarnation * 7919;
     rc.applied = boot ? boot->snapshot.index : 0;

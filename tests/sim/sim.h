@@ -66,6 +66,13 @@ typedef struct {
     bool quiet;               // a failure prints one line, not the trace tail (sweep)
     sim_sabotage_t sabotage;  // SIM_SABOTAGE_NONE but in zkv-sim selftest
     sim_net_config_t net;     // network parameters
+    // Raft tunables (batching, pipelining, chunking); 0 keeps the core's default.
+    uint32_t max_entries_per_msg; // entries in one AppendEntries
+    size_t max_bytes_per_msg;     // entry payload bytes in one AppendEntries
+    uint32_t max_inflight_msgs;   // unacknowledged AppendEntries per follower
+    size_t snapshot_chunk_bytes;  // InstallSnapshot chunk size
+    bool no_pre_vote;             // run Raft without PreVote (§9.6)
+    bool no_check_quorum;         // ... without CheckQuorum and leader stickiness (§6.2)
 } sim_config_t;
 
 // Fills the defaults above (seed 1, 3 nodes, no snapshots, reliable network).

@@ -189,7 +189,24 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
     sim_config_defaults (&cfg);
     cfg.seed = o->seed;
     cfg.n_nodes = o->n_nodes ? o->n_nodes : (zkv_rng_chance (&pick, 1, 3) ? 3 : 5);
-    cfg.snapshot_every = 3 + zkv_rng_below (&pick, 8);
+    // Snapshots never, often or rarely; batching and pipelining at their edges (one entry or
+    // one message at a time, payload limits below one command) and snapshots sent in chunks
+    // smaller than their 16 bytes, so that every replication path is exercised.
+    static const uint64_t snap_every[] = {0, 3, 10, 50};
+    static const uint32_t entries[] = {1, 2, 3, 256};
+    static const size_t bytes[] = {8, 20, 1024 * 1024};
+    static const uint32_t inflight[] = {1, 2, 64};
+    static const size_t chunk[] = {7, 64, 65536};
+    uint64_t k = zkv_rng_below (&pick, 5);
+    cfg.snapshot_every = k < 4 ? snap_every[k] : 3 + zkv_rng_below (&pick, 8);
+    cfg.max_entries_per_msg = entries[zkv_rng_below (&pick, 4)];
+    cfg.max_bytes_per_msg = bytes[zkv_rng_below (&pick, 3)];
+    cfg.max_inflight_msgs = inflight[zkv_rng_below (&pick, 3)];
+    cfg.snapshot_chunk_bytes = chunk[zkv_rng_below (&pick, 3)];
+    // Now and then classic Raft: real votes alone decide (no PreVote), deposed leaders linger
+    // until they hear a newer term (no CheckQuorum).
+    cfg.no_pre_vote = zkv_rng_chance (&pick, 1, 4);
+    cfg.no_check_quorum = zkv_rng_chance (&pick, 1, 4);
     cfg.trace = o->trace;
     cfg.narrate = o->narrate;
     cfg.quiet = o->quiet;
@@ -198,9 +215,13 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
     sim_t *s = sim_new (&cfg);
     s_chaos_t c = {.o = o, .cmd_prefix = (o->seed & 0xffffff) << 32};
     sim_narrate (s,
-                 "%d nodes, seed %" PRIu64 ", snapshot every %" PRIu64 " entries, %" PRIu64
-                 " s of faults",
-                 cfg.n_nodes, o->seed, cfg.snapshot_every, o->chaos_us / SIM_SEC);
+                 "%d nodes, seed %" PRIu64 ", snapshot every %" PRIu64
+                 " entries (0: never), %" PRIu64 " s of faults; per AppendEntries %" PRIu32
+                 " entries / %zu bytes, %" PRIu32 " in flight; snapshot chunks of %zu bytes%s%s",
+                 cfg.n_nodes, o->seed, cfg.snapshot_every, o->chaos_us / SIM_SEC,
+                 cfg.max_entries_per_msg, cfg.max_bytes_per_msg, cfg.max_inflight_msgs,
+                 cfg.snapshot_chunk_bytes, cfg.no_pre_vote ? "; no PreVote" : "",
+                 cfg.no_check_quorum ? "; no CheckQuorum" : "");
     r->passed = sim_guard (s, s_chaos, &c) == 0;
     r->violated = sim_violated (s);
     r->trace_hash = sim_trace_hash (s);

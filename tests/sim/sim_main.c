@@ -92,6 +92,9 @@ s_run (const char *name, const s_args_t *a)
     cfg.n_nodes = sc->n_nodes;
     cfg.unreliable = sc->unreliable;
     cfg.snapshot_every = sc->snapshot_every;
+    cfg.max_entries_per_msg = sc->max_entries_per_msg;
+    cfg.max_inflight_msgs = sc->max_inflight_msgs;
+    cfg.no_check_quorum = sc->no_check_quorum;
     cfg.trace = a->trace;
     sim_t *s = sim_new (&cfg);
     int rc = sim_guard (s, s_scenario_fn, (void *)sc);
