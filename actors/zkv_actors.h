@@ -1,0 +1,44 @@
+// The actors of a zkvd process (CZMQ zactor functions) and the inproc commands between them.
+//
+// Every actor takes the shared zkv_node_t (zkv_node.h) as its argument, except the group and
+// applier actors which take a zkv_group_args_t. Inproc sockets (names from zkv_node_endpoint):
+//   "tx"            transport's PULL: [to node u64] [encoded message]: send to a peer
+//   "group-in-G"    group G's PULL: STEP [encoded Raft message] | PROPOSE [kv_command] |
+//                   READ [request id u64] | SNAPSHOT [index u64] [data]
+//   "apply-in-G"    group G's applier PULL: APPLY [n u64] {[index][term][type][local][data]}... |
+//                   INSTALL [index u64] [term u64] [data] | READ [request id] [read index]
+//                   [key] | SNAPSHOT_WANTED [log bytes]
+//   "front-in"      frontend's PULL: PEER [encoded forward message] | RESULT [group] [client id]
+//                   [seq] [status] [value] | FAILED [group] [client id] [seq] [status] [leader]
+//                   | READ_DONE [request id] [status] [value]
+//   "events"        event publisher's PULL: [topic] [msgpack body]
+#ifndef ZKV_ACTORS_H
+#define ZKV_ACTORS_H
+
+#include <czmq.h>
+
+#include "zkv_node.h"
+
+// A Raft group's actor and applier are started with one of these.
+typedef struct {
+    zkv_node_t *node; // the node
+    uint64_t group;   // the group to run
+} zkv_group_args_t;
+
+void zkv_transport_actor (zsock_t *pipe, void *args);
+void zkv_events_actor (zsock_t *pipe, void *args);
+void zkv_group_actor (zsock_t *pipe, void *args);
+void zkv_applier_actor (zsock_t *pipe, void *args);
+void zkv_frontend_actor (zsock_t *pipe, void *args);
+
+// Helpers for actors: a PUSH connected to an inproc endpoint that never blocks its sender
+// for long (a high HWM; sends that still fail are dropped and counted by the caller).
+zsock_t *zkv_actors_push (zkv_node_t *node, const char *what, uint64_t group);
+// A PULL bound to an inproc endpoint.
+zsock_t *zkv_actors_pull (zkv_node_t *node, const char *what, uint64_t group);
+// Sends a message built by zmsg without blocking; returns 0 or -1 (message dropped).
+int zkv_actors_send (zsock_t *sock, zmsg_t **msg_p);
+// Publishes an event: topic plus an encoded message body (see docs/events.md).
+void zkv_actors_event (zsock_t *events, const char *topic, const zkv_msg_t *body);
+
+#endif

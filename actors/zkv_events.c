@@ -1,0 +1,57 @@
+// The event publisher actor: a PUB socket bound to the node's event endpoint. Other actors push
+// [topic][msgpack body] to it over inproc; it publishes them as they are, topic first, so a
+// subscriber filters by topic prefix (docs/events.md lists the topics).
+#include "zkv_actors.h"
+
+#include <inttypes.h>
+
+void
+zkv_events_actor (zsock_t *pipe, void *args)
+{
+    zkv_node_t *node = (zkv_node_t *)args;
+    const zkv_config_node_t *me = zkv_config_node (node->config, node->id);
+    zsock_t *pub = zsock_new (ZMQ_PUB);
+    assert (pub);
+    // A slow subscriber loses events (PUB drops at its HWM); the node never waits for one.
+    zsock_set_sndhwm (pub, 10000);
+    zsock_set_linger (pub, 100); // let zkv.node.stopping leave before the socket closes
+    if (zsock_bind (pub, "%s", me->events) < 0) {
+        zsys_error ("zkvd %" PRIu64 ": cannot bind event endpoint %s: %s", node->id, me->events,
+                    zmq_strerror (zmq_errno ()));
+        zsock_destroy (&pub);
+        node->start_rc = -1;
+        zsock_signal (pipe, 0); // zactor_new waits for it, whatever its status
+        return;
+    }
+    zsock_t *in = zkv_actors_pull (node, "events", UINT64_MAX);
+    zsock_signal (pipe, 0);
+    zpoller_t *poller = zpoller_new (pipe, in, NULL);
+    assert (poller);
+    zpoller_set_nonstop (poller, true);
+    while (true) {
+        zsock_t *which = (zsock_t *)zpoller_wait (poller, -1);
+        if (which == pipe) {
+            char *cmd = zstr_recv (pipe);
+            bool term = cmd && streq (cmd, "$TERM");
+            zstr_free (&cmd);
+            assert (term); // our own API
+            break;
+        }
+        for (int i = 0; i < 1024 && (zsock_events (in) & ZMQ_POLLIN); i++) {
+            zmsg_t *msg = zmsg_recv (in);
+            if (!msg)
+                break;
+            zkv_actors_send (pub, &msg);
+        }
+    }
+    // Publish what is still queued (zkv.node.stopping comes last, from main).
+    while (zsock_events (in) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv (in);
+        if (!msg)
+            break;
+        zkv_actors_send (pub, &msg);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&in);
+    zsock_destroy (&pub);
+}

@@ -1,0 +1,533 @@
+// The frontend actor: a ROUTER bound to the node's client endpoint. It routes each client
+// request to the group that serves its key; if this node leads that group it proposes the
+// request (Put / Append) or reads it (Get) locally, else it forwards the request to the
+// leader over the peer transport and relays the answer (transparent leader forwarding).
+//
+// Answers come back asynchronously: from the applier once a write is applied (RESULT) or a
+// read served (READ_DONE), from the group when a proposal is refused (FAILED), from a peer's
+// frontend for a forwarded request (forward_reply). Requests are kept in one table until then;
+// a request whose deadline passes is answered ZKV_ETIMEOUT.
+#include "zkv_actors.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+// A request without a deadline still leaves the table after this long.
+#define S_DEFAULT_DEADLINE_MS 30000
+// How often expired requests are looked for.
+#define S_SWEEP_MS 50
+
+// Where an answer goes.
+typedef enum {
+    S_TO_CLIENT = 1, // a client of this node: reply on the ROUTER
+    S_TO_ORIGIN = 2, // a request another node forwarded here: forward_reply to it
+} s_reply_kind_t;
+
+// A request waiting for its answer.
+typedef struct {
+    s_reply_kind_t kind;  // where the answer goes
+    zframe_t *routing;    // S_TO_CLIENT: the client's routing id
+    bool delimiter;       // S_TO_CLIENT: the client sent an empty delimiter frame
+    uint64_t origin_node; // S_TO_ORIGIN: node to answer
+    uint64_t fwd_id;      // S_TO_ORIGIN: its id of the forward
+    uint64_t group;       // group the request went to
+    uint64_t client_id;   // the request's client id
+    uint64_t seq;         // its seq
+    uint64_t op;          // its op
+    int64_t deadline;     // zclock_mono ms after which it is answered ZKV_ETIMEOUT
+} s_pending_t;
+
+typedef struct {
+    zkv_node_t *node;   // the node
+    zsock_t *router;    // clients
+    zsock_t *in;        // PULL: answers from appliers and groups, forwards from peers
+    zsock_t *tx;        // PUSH to the transport
+    zsock_t *events;    // PUSH to the event publisher
+    zsock_t **groups;   // PUSH to each hosted group, node->groups order
+    zhashx_t *pending;  // key (see s_key_*) -> s_pending_t
+    uint64_t next_id;   // ids for reads and outgoing forwards
+    uint64_t max_key;   // largest key accepted
+    uint64_t max_value; // largest value accepted
+    uint64_t malformed; // client messages that did not decode
+    int64_t next_sweep; // zclock_mono ms of the next deadline sweep
+} s_frontend_t;
+
+static void
+s_pending_destroy (void **item_p)
+{
+    s_pending_t *p = (s_pending_t *)*item_p;
+    if (p) {
+        zframe_destroy (&p->routing);
+        free (p);
+    }
+    *item_p = NULL;
+}
+
+static void
+s_key_write (char *buf, uint64_t group, uint64_t client_id, uint64_t seq)
+{
+    sprintf (buf, "w%" PRIx64 ":%" PRIx64 ":%" PRIx64, group, client_id, seq);
+}
+
+static void
+s_key_id (char *buf, char kind, uint64_t id)
+{
+    sprintf (buf, "%c%" PRIx64, kind, id);
+}
+
+static void
+s_send_to_node (s_frontend_t *self, uint64_t to, const zkv_msg_t *msg)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (zkv_msg_encode (msg, &buf, &len) != 0)
+        return;
+    zmsg_t *out = zmsg_new ();
+    zmsg_addmem (out, &to, 8);
+    zmsg_addmem (out, buf, len);
+    free (buf);
+    zkv_actors_send (self->tx, &out);
+}
+
+static void
+s_send_to_client (s_frontend_t *self, zframe_t *routing, bool delimiter, const zkv_msg_t *msg)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (zkv_msg_encode (msg, &buf, &len) != 0)
+        return;
+    zmsg_t *out = zmsg_new ();
+    zframe_t *id = zframe_dup (routing);
+    zmsg_append (out, &id);
+    if (delimiter)
+        zmsg_addmem (out, NULL, 0);
+    zmsg_addmem (out, buf, len);
+    free (buf);
+    // ROUTER drops what it cannot deliver (a gone client, a full queue): never blocks.
+    zkv_actors_send (self->router, &out);
+}
+
+static void
+s_client_error_event (s_frontend_t *self, const s_pending_t *p, uint64_t status, const char *error)
+{
+    zkv_msg_t ev = {.type = ZKV_MSG_EVENT_CLIENT_ERROR};
+    ev.u.event_client_error.node = self->node->id;
+    ev.u.event_client_error.time_ms = (uint64_t)zclock_time ();
+    ev.u.event_client_error.group = p->group;
+    ev.u.event_client_error.client_id = p->client_id;
+    ev.u.event_client_error.seq = p->seq;
+    ev.u.event_client_error.op = p->op;
+    ev.u.event_client_error.status = status;
+    ev.u.event_client_error.error.data = (uint8_t *)error;
+    ev.u.event_client_error.error.len = strlen (error);
+    zkv_actors_event (self->events, "zkv.client.error", &ev);
+}
+
+// Answers one request, wherever it came from. status: 0 or a positive ZKV_E* value.
+static void
+s_answer (s_frontend_t *self, const s_pending_t *p, uint64_t status, const uint8_t *value,
+          size_t value_len, uint64_t leader, const char *error)
+{
+    if (!error)
+        error = status ? zkv_strerror (-(int)status) : "";
+    // Errors a client sees in normal operation (redirects) are not events worth publishing.
+    if (status && status != (uint64_t)-ZKV_ENOTLEADER)
+        s_client_error_event (self, p, status, error);
+    zkv_msg_t msg = {0};
+    zkv_bytes_t v = {(uint8_t *)value, value_len};
+    zkv_bytes_t e = {(uint8_t *)error, strlen (error)};
+    if (p->kind == S_TO_CLIENT) {
+        msg.type = ZKV_MSG_CLIENT_REPLY;
+        zkv_client_reply_t *r = &msg.u.client_reply;
+        r->client_id = p->client_id;
+        r->seq = p->seq;
+        r->status = status;
+        r->value = v;
+        r->leader = leader;
+        r->error = e;
+        s_send_to_client (self, p->routing, p->delimiter, &msg);
+    } else {
+        msg.type = ZKV_MSG_FORWARD_REPLY;
+        zkv_forward_reply_t *r = &msg.u.forward_reply;
+        r->group = p->group;
+        r->fwd_id = p->fwd_id;
+        r->client_id = p->client_id;
+        r->seq = p->seq;
+        r->status = status;
+        r->value = v;
+        r->leader = leader;
+        r->error = e;
+        s_send_to_node (self, p->origin_node, &msg);
+    }
+}
+
+static s_pending_t *
+s_pending_dup (const s_pending_t *p)
+{
+    s_pending_t *copy = (s_pending_t *)zmalloc (sizeof *copy);
+    *copy = *p;
+    if (p->routing)
+        copy->routing = zframe_dup (p->routing);
+    return copy;
+}
+
+// Routes one request (a client's or a forwarded one). p says where the answer goes.
+static void
+s_serve (s_frontend_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_bytes_t *value,
+         uint64_t deadline_ms)
+{
+    zkv_node_t *node = self->node;
+    int64_t now = zclock_mono ();
+    p->deadline = now + (int64_t)(deadline_ms ? deadline_ms : S_DEFAULT_DEADLINE_MS);
+    if (p->op != ZKV_OP_GET && p->op != ZKV_OP_PUT && p->op != ZKV_OP_APPEND) {
+        s_answer (self, p, -ZKV_EINVAL, NULL, 0, 0, "unknown op");
+        return;
+    }
+    if (key->len > self->max_key || value->len > self->max_value) {
+        s_answer (self, p, -ZKV_ETOOBIG, NULL, 0, 0,
+                  key->len > self->max_key ? "key too large" : "value too large");
+        return;
+    }
+    if (p->op == ZKV_OP_GET && value->len) {
+        s_answer (self, p, -ZKV_EINVAL, NULL, 0, 0, "a get carries no value");
+        return;
+    }
+    p->group = zkv_node_group_of_key (node, key->data, key->len);
+    zkv_groupstat_t gs;
+    bool hosted = p->group && zkv_node_status_get (node, p->group, &gs);
+    uint64_t leader = hosted ? gs.raft.leader : 0;
+    if (hosted && gs.raft.role == ZKV_ROLE_LEADER) {
+        int slot = zkv_node_group_slot (node, p->group);
+        char k[64];
+        zmsg_t *out = zmsg_new ();
+        if (p->op == ZKV_OP_GET) {
+            uint64_t rid = ++self->next_id;
+            s_key_id (k, 'r', rid);
+            zmsg_addstr (out, "READ");
+            zmsg_addmem (out, &rid, 8);
+            zmsg_addmem (out, key->data, key->len);
+        } else {
+            s_key_write (k, p->group, p->client_id, p->seq);
+            zkv_msg_t cmd = {.type = ZKV_MSG_KV_COMMAND};
+            cmd.u.kv_command.client_id = p->client_id;
+            cmd.u.kv_command.seq = p->seq;
+            cmd.u.kv_command.op = p->op;
+            cmd.u.kv_command.key = *key;
+            cmd.u.kv_command.value = *value;
+            uint8_t *buf = NULL;
+            size_t len = 0;
+            int rc = zkv_msg_encode (&cmd, &buf, &len);
+            if (rc != 0) {
+                zmsg_destroy (&out);
+                s_answer (self, p, (uint64_t)-rc, NULL, 0, 0, NULL);
+                return;
+            }
+            zmsg_addstr (out, "PROPOSE");
+            zmsg_addmem (out, buf, len);
+            free (buf);
+        }
+        // A retry of a request still in flight replaces its predecessor's answer address.
+        zhashx_update (self->pending, k, s_pending_dup (p));
+        if (zkv_actors_send (self->groups[slot], &out) != 0) {
+            zhashx_delete (self->pending, k);
+            s_answer (self, p, -ZKV_EBUSY, NULL, 0, node->id, NULL);
+        }
+        return;
+    }
+    // A request is forwarded at most once: a forwarded request that finds no leader here is
+    // answered with the hint, and the client follows it.
+    if (p->kind == S_TO_CLIENT && leader && leader != node->id) {
+        uint64_t fwd_id = ++self->next_id;
+        char k[64];
+        s_key_id (k, 'f', fwd_id);
+        zhashx_update (self->pending, k, s_pending_dup (p));
+        zkv_msg_t fwd = {.type = ZKV_MSG_FORWARD_REQUEST};
+        zkv_forward_request_t *f = &fwd.u.forward_request;
+        f->group = p->group;
+        f->origin_node = node->id;
+        f->fwd_id = fwd_id;
+        f->client_id = p->client_id;
+        f->seq = p->seq;
+        f->op = p->op;
+        f->key = *key;
+        f->value = *value;
+        int64_t left = p->deadline - now;
+        f->deadline_ms = left > 0 ? (uint64_t)left : 1;
+        s_send_to_node (self, leader, &fwd);
+        return;
+    }
+    s_answer (self, p, -ZKV_ENOTLEADER, NULL, 0, leader, NULL);
+}
+
+static void
+s_status (s_frontend_t *self, zframe_t *routing, bool delimiter, uint64_t nonce)
+{
+    zkv_node_t *node = self->node;
+    size_t n = node->n_groups;
+    uint64_t *cols[9];
+    for (int c = 0; c < 9; c++)
+        cols[c] = (uint64_t *)zmalloc ((n ? n : 1) * sizeof (uint64_t));
+    for (size_t i = 0; i < n; i++) {
+        zkv_groupstat_t gs;
+        zkv_node_status_get (node, node->groups[i], &gs);
+        cols[0][i] = gs.group;
+        cols[1][i] = gs.raft.role;
+        cols[2][i] = gs.raft.term;
+        cols[3][i] = gs.raft.leader;
+        cols[4][i] = gs.raft.commit;
+        cols[5][i] = gs.kv_applied;
+        cols[6][i] = gs.raft.last_index;
+        cols[7][i] = gs.raft.snapshot_index;
+        cols[8][i] = gs.raft.log_bytes;
+    }
+    zkv_msg_t msg = {.type = ZKV_MSG_STATUS_REPLY};
+    zkv_status_reply_t *r = &msg.u.status_reply;
+    r->node = node->id;
+    r->nonce = nonce;
+    zkv_u64s_t *dst[9] = {&r->groups,   &r->roles,    &r->terms,        &r->leaders,
+                          &r->commits,  &r->applieds, &r->last_indexes, &r->snapshot_indexes,
+                          &r->log_bytes};
+    for (int c = 0; c < 9; c++) {
+        dst[c]->items = n ? cols[c] : NULL;
+        dst[c]->count = n;
+    }
+    s_send_to_client (self, routing, delimiter, &msg);
+    for (int c = 0; c < 9; c++)
+        free (cols[c]);
+}
+
+// One message from a client: [routing id] [""]? [payload].
+static void
+s_client (s_frontend_t *self, zmsg_t *msg)
+{
+    size_t frames = zmsg_size (msg);
+    zframe_t *routing = zmsg_first (msg);
+    zframe_t *second = zmsg_next (msg);
+    zframe_t *payload = zmsg_last (msg);
+    bool delimiter = frames == 3 && zframe_size (second) == 0;
+    zkv_msg_t m;
+    int rc = (frames == 2 || delimiter)
+                 ? zkv_msg_decode (zframe_data (payload), zframe_size (payload), &m)
+                 : ZKV_EPROTO;
+    if (rc == 0 && m.type != ZKV_MSG_CLIENT_REQUEST && m.type != ZKV_MSG_STATUS_REQUEST) {
+        zkv_msg_free (&m);
+        rc = ZKV_ETYPE;
+    }
+    if (rc != 0) {
+        if (self->malformed++ == 0)
+            zsys_warning ("zkvd %" PRIu64 ": dropped a malformed client message (%s); counting "
+                          "further ones",
+                          self->node->id, zkv_strerror (rc));
+        return;
+    }
+    if (m.type == ZKV_MSG_STATUS_REQUEST)
+        s_status (self, routing, delimiter, m.u.status_request.nonce);
+    else {
+        zkv_client_request_t *r = &m.u.client_request;
+        s_pending_t p = {.kind = S_TO_CLIENT,
+                         .routing = routing,
+                         .delimiter = delimiter,
+                         .client_id = r->client_id,
+                         .seq = r->seq,
+                         .op = r->op};
+        s_serve (self, &p, &r->key, &r->value, r->deadline_ms);
+    }
+    zkv_msg_free (&m);
+}
+
+// A forward from a peer's frontend (we lead the group) or its answer (we are the origin).
+static void
+s_peer (s_frontend_t *self, zframe_t *payload)
+{
+    zkv_msg_t m;
+    if (zkv_msg_decode (zframe_data (payload), zframe_size (payload), &m) != 0)
+        return; // the transport validated it
+    if (m.type == ZKV_MSG_FORWARD_REQUEST) {
+        zkv_forward_request_t *f = &m.u.forward_request;
+        if (zkv_config_node (self->node->config, f->origin_node)) {
+            s_pending_t p = {.kind = S_TO_ORIGIN,
+                             .origin_node = f->origin_node,
+                             .fwd_id = f->fwd_id,
+                             .client_id = f->client_id,
+                             .seq = f->seq,
+                             .op = f->op};
+            s_serve (self, &p, &f->key, &f->value, f->deadline_ms);
+        }
+    } else if (m.type == ZKV_MSG_FORWARD_REPLY) {
+        zkv_forward_reply_t *f = &m.u.forward_reply;
+        char k[64];
+        s_key_id (k, 'f', f->fwd_id);
+        s_pending_t *p = (s_pending_t *)zhashx_lookup (self->pending, k);
+        if (p && p->client_id == f->client_id && p->seq == f->seq) {
+            // The leader already published any error event.
+            zkv_msg_t reply = {.type = ZKV_MSG_CLIENT_REPLY};
+            zkv_client_reply_t *r = &reply.u.client_reply;
+            r->client_id = f->client_id;
+            r->seq = f->seq;
+            r->status = f->status;
+            r->value = f->value;
+            r->leader = f->leader;
+            r->error = f->error;
+            s_send_to_client (self, p->routing, p->delimiter, &reply);
+            zhashx_delete (self->pending, k);
+        }
+    }
+    zkv_msg_free (&m);
+}
+
+static uint64_t
+s_u64 (zframe_t *frame)
+{
+    uint64_t v = 0;
+    assert (frame && zframe_size (frame) == 8); // our own API
+    memcpy (&v, zframe_data (frame), 8);
+    return v;
+}
+
+static void
+s_inproc (s_frontend_t *self, zmsg_t *msg)
+{
+    char *verb = zmsg_popstr (msg);
+    assert (verb); // our own API
+    char k[64];
+    if (streq (verb, "PEER"))
+        s_peer (self, zmsg_first (msg));
+    else if (streq (verb, "RESULT")) {
+        // [group] [client id] [seq] [status] [value]
+        uint64_t group = s_u64 (zmsg_first (msg));
+        uint64_t client_id = s_u64 (zmsg_next (msg));
+        uint64_t seq = s_u64 (zmsg_next (msg));
+        uint64_t status = s_u64 (zmsg_next (msg));
+        zframe_t *value = zmsg_next (msg);
+        s_key_write (k, group, client_id, seq);
+        s_pending_t *p = (s_pending_t *)zhashx_lookup (self->pending, k);
+        if (p) {
+            s_answer (self, p, status, zframe_data (value), zframe_size (value), self->node->id,
+                      NULL);
+            zhashx_delete (self->pending, k);
+        }
+    } else if (streq (verb, "FAILED")) {
+        // [group] [client id] [seq] [status] [leader]
+        uint64_t group = s_u64 (zmsg_first (msg));
+        uint64_t client_id = s_u64 (zmsg_next (msg));
+        uint64_t seq = s_u64 (zmsg_next (msg));
+        uint64_t status = s_u64 (zmsg_next (msg));
+        uint64_t leader = s_u64 (zmsg_next (msg));
+        s_key_write (k, group, client_id, seq);
+        s_pending_t *p = (s_pending_t *)zhashx_lookup (self->pending, k);
+        if (p) {
+            s_answer (self, p, status, NULL, 0, leader, NULL);
+            zhashx_delete (self->pending, k);
+        }
+    } else if (streq (verb, "READ_DONE")) {
+        // [request id] [status] [value] [leader]
+        uint64_t rid = s_u64 (zmsg_first (msg));
+        uint64_t status = s_u64 (zmsg_next (msg));
+        zframe_t *value = zmsg_next (msg);
+        uint64_t leader = s_u64 (zmsg_next (msg));
+        s_key_id (k, 'r', rid);
+        s_pending_t *p = (s_pending_t *)zhashx_lookup (self->pending, k);
+        if (p) {
+            s_answer (self, p, status, zframe_data (value), zframe_size (value), leader, NULL);
+            zhashx_delete (self->pending, k);
+        }
+    } else
+        assert (false); // our own API: no other command
+    zstr_free (&verb);
+}
+
+// Answers ZKV_ETIMEOUT to every request whose deadline passed.
+static void
+s_sweep (s_frontend_t *self)
+{
+    int64_t now = zclock_mono ();
+    zlistx_t *expired = zlistx_new ();
+    for (s_pending_t *p = (s_pending_t *)zhashx_first (self->pending); p;
+         p = (s_pending_t *)zhashx_next (self->pending))
+        if (p->deadline <= now)
+            zlistx_add_end (expired, (void *)zhashx_cursor (self->pending));
+    for (const char *k = (const char *)zlistx_first (expired); k;
+         k = (const char *)zlistx_next (expired)) {
+        s_pending_t *p = (s_pending_t *)zhashx_lookup (self->pending, k);
+        s_answer (self, p, -ZKV_ETIMEOUT, NULL, 0, 0, NULL);
+        zhashx_delete (self->pending, k);
+    }
+    zlistx_destroy (&expired);
+}
+
+void
+zkv_frontend_actor (zsock_t *pipe, void *args)
+{
+    s_frontend_t self_ = {.node = (zkv_node_t *)args};
+    s_frontend_t *self = &self_;
+    zkv_node_t *node = self->node;
+    const zkv_config_node_t *me = zkv_config_node (node->config, node->id);
+    self->router = zsock_new (ZMQ_ROUTER);
+    assert (self->router);
+    zsock_set_maxmsgsize (self->router, (int)ZKV_MSG_MAX_BYTES);
+    zsock_set_linger (self->router, 100); // the last answers leave before the socket closes
+    zsock_set_sndhwm (self->router, 100000);
+    if (zsock_bind (self->router, "%s", me->client) < 0) {
+        zsys_error ("zkvd %" PRIu64 ": cannot bind client endpoint %s: %s", node->id, me->client,
+                    zmq_strerror (zmq_errno ()));
+        zsock_destroy (&self->router);
+        node->start_rc = -1;
+        zsock_signal (pipe, 0); // zactor_new waits for it, whatever its status
+        return;
+    }
+    self->in = zkv_actors_pull (node, "front-in", UINT64_MAX);
+    self->tx = zkv_actors_push (node, "tx", UINT64_MAX);
+    self->events = zkv_actors_push (node, "events", UINT64_MAX);
+    self->groups = (zsock_t **)zmalloc ((node->n_groups + 1) * sizeof (zsock_t *));
+    for (size_t i = 0; i < node->n_groups; i++)
+        self->groups[i] = zkv_actors_push (node, "group-in", node->groups[i]);
+    self->pending = zhashx_new ();
+    zhashx_set_destructor (self->pending, s_pending_destroy);
+    self->max_key = zkv_config_max_key_bytes (node->config);
+    self->max_value = zkv_config_max_value_bytes (node->config);
+    zsock_signal (pipe, 0);
+
+    zpoller_t *poller = zpoller_new (pipe, self->router, self->in, NULL);
+    assert (poller);
+    zpoller_set_nonstop (poller, true);
+    self->next_sweep = zclock_mono () + S_SWEEP_MS;
+    while (true) {
+        int64_t wait = self->next_sweep - zclock_mono ();
+        zsock_t *which = (zsock_t *)zpoller_wait (poller, wait > 0 ? (int)wait : 0);
+        if (which == pipe) {
+            char *cmd = zstr_recv (pipe);
+            bool term = cmd && streq (cmd, "$TERM");
+            zstr_free (&cmd);
+            assert (term); // our own API
+            break;
+        }
+        for (int i = 0; i < 1024 && (zsock_events (self->in) & ZMQ_POLLIN); i++) {
+            zmsg_t *msg = zmsg_recv (self->in);
+            if (!msg)
+                break;
+            s_inproc (self, msg);
+            zmsg_destroy (&msg);
+        }
+        for (int i = 0; i < 1024 && (zsock_events (self->router) & ZMQ_POLLIN); i++) {
+            zmsg_t *msg = zmsg_recv (self->router);
+            if (!msg)
+                break;
+            s_client (self, msg);
+            zmsg_destroy (&msg);
+        }
+        if (zclock_mono () >= self->next_sweep) {
+            s_sweep (self);
+            self->next_sweep = zclock_mono () + S_SWEEP_MS;
+        }
+    }
+    zpoller_destroy (&poller);
+    zhashx_destroy (&self->pending);
+    for (size_t i = 0; i < node->n_groups; i++)
+        zsock_destroy (&self->groups[i]);
+    free (self->groups);
+    zsock_destroy (&self->events);
+    zsock_destroy (&self->tx);
+    zsock_destroy (&self->in);
+    zsock_destroy (&self->router);
+}

@@ -1,0 +1,465 @@
+// The Raft group actor: one per group this node is a member of. Wraps the pure core
+// (cluster/zkv_raft.h): feeds it peer messages, proposals and ticks, and runs its ready loop.
+//
+// Group commit: every input already queued (peer messages, proposals) is stepped before one
+// ready is taken, so one LevelDB sync covers all the entries and votes they produced. Persist
+// before send (etcd's Ready contract): msgs leave only after the sync. Committed entries go to
+// the applier actor in order; the applier answers clients after applying them, so nothing is
+// acknowledged before it is durable on a quorum and applied.
+#include "zkv_actors.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+// Inputs stepped before one ready: bounds the latency a flood of input adds to a sync.
+#define S_MAX_DRAIN 4096
+
+// An index this node proposed, so the applier knows whose result to report.
+typedef struct {
+    uint64_t index; // log index the proposal got
+    uint64_t term;  // term it was proposed in
+} s_local_t;
+
+typedef struct {
+    zkv_node_t *node;        // the node
+    uint64_t group;          // our group
+    zsock_t *pipe;           // actor pipe
+    zsock_t *in;             // PULL: peer messages, proposals, snapshots from the applier
+    zsock_t *tx;             // PUSH to the transport
+    zsock_t *apply;          // PUSH to our applier
+    zsock_t *front;          // PUSH to the frontend (failed proposals)
+    zsock_t *events;         // PUSH to the event publisher
+    zkv_raft_t *raft;        // the core
+    uint64_t tick_ms;        // one tick
+    int64_t next_tick;       // zclock_mono time of the next tick
+    zkv_raft_status_t last;  // status after the previous ready, to see changes
+    s_local_t *locals;       // indexes proposed here, ascending
+    size_t n_locals;         // their number
+    size_t cap_locals;       // allocated
+    size_t head_locals;      // first live element
+    bool snapshot_wanted;    // asked the applier for a snapshot, not answered yet
+    uint64_t snapshot_bytes; // take a snapshot once the log holds this many bytes
+    uint64_t malformed;      // STEP messages that did not decode (cannot happen: the
+                             // transport validated them) or the core refused
+} s_group_t;
+
+static uint64_t
+s_now_ms (void)
+{
+    return (uint64_t)zclock_time ();
+}
+
+static void
+s_fatal (s_group_t *self, const char *what, int rc)
+{
+    // A failed write leaves the store's state unknown (zkv_ldbstore.c): crash and let the
+    // restart load what is really on disk. Raft is built for crash-stop nodes.
+    zsys_error ("zkvd %" PRIu64 ": group %" PRIu64 ": %s failed: %s; stopping the node",
+                self->node->id, self->group, what, zkv_strerror (rc));
+    _exit (3);
+}
+
+static void
+s_event (s_group_t *self, const char *topic, uint64_t index, uint64_t bytes)
+{
+    zkv_raft_status_t st;
+    zkv_raft_status (self->raft, &st);
+    zkv_msg_t ev = {.type = ZKV_MSG_EVENT_RAFT};
+    ev.u.event_raft.node = self->node->id;
+    ev.u.event_raft.time_ms = s_now_ms ();
+    ev.u.event_raft.group = self->group;
+    ev.u.event_raft.term = st.term;
+    ev.u.event_raft.leader = st.leader;
+    ev.u.event_raft.role = st.role;
+    ev.u.event_raft.index = index;
+    ev.u.event_raft.bytes = bytes;
+    zkv_actors_event (self->events, topic, &ev);
+}
+
+static void
+s_send_msg (s_group_t *self, const zkv_msg_t *msg)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = zkv_msg_encode (msg, &buf, &len);
+    assert (rc == 0); // the core builds messages within the codec's limits
+    uint64_t to = msg->u.hdr.to;
+    zmsg_t *out = zmsg_new ();
+    zmsg_addmem (out, &to, sizeof to);
+    zmsg_addmem (out, buf, len);
+    free (buf);
+    zkv_actors_send (self->tx, &out); // dropped when the transport is stuck: Raft retransmits
+}
+
+static void
+s_local_push (s_group_t *self, uint64_t index, uint64_t term)
+{
+    if (self->head_locals > 0 && self->head_locals == self->n_locals) {
+        self->head_locals = 0;
+        self->n_locals = 0;
+    }
+    if (self->n_locals == self->cap_locals) {
+        // Compact the consumed head before growing.
+        memmove (self->locals, self->locals + self->head_locals,
+                 (self->n_locals - self->head_locals) * sizeof (s_local_t));
+        self->n_locals -= self->head_locals;
+        self->head_locals = 0;
+        if (self->n_locals == self->cap_locals) {
+            self->cap_locals = self->cap_locals ? self->cap_locals * 2 : 256;
+            self->locals =
+                (s_local_t *)realloc (self->locals, self->cap_locals * sizeof (s_local_t));
+            if (!self->locals)
+                abort ();
+        }
+    }
+    self->locals[self->n_locals++] = (s_local_t){index, term};
+}
+
+// True if this node proposed the committed entry (same index, same term).
+static bool
+s_local_take (s_group_t *self, const zkv_entry_t *e)
+{
+    while (self->head_locals < self->n_locals && self->locals[self->head_locals].index < e->index)
+        self->head_locals++;
+    if (self->head_locals < self->n_locals && self->locals[self->head_locals].index == e->index) {
+        bool mine = self->locals[self->head_locals].term == e->term;
+        self->head_locals++;
+        return mine;
+    }
+    return false;
+}
+
+static void
+s_propose (s_group_t *self, zmsg_t *msg)
+{
+    zframe_t *cmd = zmsg_first (msg);
+    assert (cmd); // our own API
+    uint64_t index = 0, term = 0;
+    int rc = zkv_raft_propose (self->raft, zframe_data (cmd), zframe_size (cmd), &index, &term);
+    if (rc == 0) {
+        s_local_push (self, index, term);
+        return;
+    }
+    // Tell the frontend at once, with whom to ask instead.
+    zkv_msg_t kc;
+    if (zkv_msg_decode (zframe_data (cmd), zframe_size (cmd), &kc) != 0)
+        return;
+    zkv_raft_status_t st;
+    zkv_raft_status (self->raft, &st);
+    zmsg_t *out = zmsg_new ();
+    zmsg_addstr (out, "FAILED");
+    zmsg_addmem (out, &self->group, 8);
+    zmsg_addmem (out, &kc.u.kv_command.client_id, 8);
+    zmsg_addmem (out, &kc.u.kv_command.seq, 8);
+    uint64_t status = (uint64_t)-rc;
+    zmsg_addmem (out, &status, 8);
+    zmsg_addmem (out, &st.leader, 8);
+    zkv_msg_free (&kc);
+    zkv_actors_send (self->front, &out);
+}
+
+// A read (Get) from the frontend: serve it at an index this node knows is committed. This
+// node must be the leader and have committed an entry of its term (§8), so its commit index
+// is at least that of any earlier leader's acknowledged write.
+static void
+s_read (s_group_t *self, zmsg_t *msg)
+{
+    zframe_t *rid = zmsg_first (msg);
+    zframe_t *key = zmsg_next (msg);
+    assert (rid && zframe_size (rid) == 8 && key); // our own API
+    zkv_raft_status_t st;
+    zkv_raft_status (self->raft, &st);
+    uint64_t commit_term = 0;
+    zkv_raft_term_at (self->raft, st.commit, &commit_term);
+    if (st.role != ZKV_ROLE_LEADER || commit_term != st.term) {
+        uint64_t id;
+        memcpy (&id, zframe_data (rid), 8);
+        zmsg_t *out = zmsg_new ();
+        zmsg_addstr (out, "READ_DONE");
+        zmsg_addmem (out, &id, 8);
+        uint64_t status = st.role != ZKV_ROLE_LEADER ? -ZKV_ENOTLEADER : -ZKV_EBUSY;
+        zmsg_addmem (out, &status, 8);
+        zmsg_addmem (out, NULL, 0);
+        zmsg_addmem (out, &st.leader, 8);
+        zkv_actors_send (self->front, &out);
+        return;
+    }
+    zmsg_t *out = zmsg_new ();
+    zmsg_addstr (out, "READ");
+    zmsg_addmem (out, zframe_data (rid), 8);
+    zmsg_addmem (out, &st.commit, 8);
+    zmsg_addmem (out, zframe_data (key), zframe_size (key));
+    zkv_actors_send (self->apply, &out);
+}
+
+// The applier's snapshot of the state machine through index.
+static void
+s_snapshot (s_group_t *self, zmsg_t *msg)
+{
+    zframe_t *idx = zmsg_first (msg);
+    zframe_t *data = zmsg_next (msg);
+    assert (idx && zframe_size (idx) == 8 && data); // our own API
+    uint64_t index;
+    memcpy (&index, zframe_data (idx), 8);
+    self->snapshot_wanted = false;
+    int rc = zkv_raft_snapshot (self->raft, index, zframe_data (data), zframe_size (data));
+    if (rc != 0 && rc != ZKV_ECOMPACTED)
+        zsys_warning ("zkvd %" PRIu64 ": group %" PRIu64 ": snapshot at %" PRIu64 " refused: %s",
+                      self->node->id, self->group, index, zkv_strerror (rc));
+}
+
+static void
+s_input (s_group_t *self, zmsg_t *msg)
+{
+    char *verb = zmsg_popstr (msg);
+    assert (verb); // our own API
+    if (streq (verb, "STEP")) {
+        zframe_t *payload = zmsg_first (msg);
+        zkv_msg_t m;
+        if (payload && zkv_msg_decode (zframe_data (payload), zframe_size (payload), &m) == 0) {
+            if (zkv_raft_step (self->raft, &m) != 0)
+                self->malformed++;
+            zkv_msg_free (&m);
+        } else
+            self->malformed++;
+    } else if (streq (verb, "PROPOSE"))
+        s_propose (self, msg);
+    else if (streq (verb, "READ"))
+        s_read (self, msg);
+    else if (streq (verb, "SNAPSHOT"))
+        s_snapshot (self, msg);
+    else
+        assert (false); // our own API: no other command
+    zstr_free (&verb);
+}
+
+static void
+s_persist (s_group_t *self, const zkv_raft_ready_t *rd)
+{
+    zkv_logstore_t *store = self->node->logstore;
+    bool wrote = false;
+    int rc = 0;
+    if (rd->has_snapshot) {
+        rc = zkv_logstore_save_snapshot (store, self->group, &rd->snapshot, rd->snapshot_data,
+                                         rd->snapshot_len);
+        if (rc)
+            s_fatal (self, "saving a snapshot", rc);
+        wrote = true;
+    }
+    if (rd->compact_to) {
+        rc = zkv_logstore_compact_prefix (store, self->group, rd->compact_to);
+        if (rc)
+            s_fatal (self, "compacting the log", rc);
+        wrote = true;
+    }
+    if (rd->truncate_from) {
+        rc = zkv_logstore_truncate_suffix (store, self->group, rd->truncate_from);
+        if (rc)
+            s_fatal (self, "truncating the log", rc);
+        wrote = true;
+    }
+    if (rd->n_entries) {
+        rc = zkv_logstore_append (store, self->group, rd->entries, rd->n_entries);
+        if (rc)
+            s_fatal (self, "appending to the log", rc);
+        wrote = true;
+    }
+    if (rd->has_hard_state) {
+        rc = zkv_logstore_save_hard_state (store, self->group, &rd->hard_state);
+        if (rc)
+            s_fatal (self, "saving the hard state", rc);
+        wrote = true;
+    }
+    if (wrote) {
+        rc = zkv_logstore_sync (store);
+        if (rc)
+            s_fatal (self, "syncing the log", rc);
+    }
+}
+
+static void
+s_handoff (s_group_t *self, const zkv_raft_ready_t *rd)
+{
+    if (rd->has_snapshot && rd->apply_snapshot) {
+        zmsg_t *out = zmsg_new ();
+        zmsg_addstr (out, "INSTALL");
+        zmsg_addmem (out, &rd->snapshot.index, 8);
+        zmsg_addmem (out, &rd->snapshot.term, 8);
+        zmsg_addmem (out, rd->snapshot_data, rd->snapshot_len);
+        // Blocking send: the applier must see every snapshot and entry, in order.
+        zmsg_send (&out, self->apply);
+    }
+    if (rd->n_committed) {
+        zmsg_t *out = zmsg_new ();
+        zmsg_addstr (out, "APPLY");
+        uint64_t n = rd->n_committed;
+        zmsg_addmem (out, &n, 8);
+        for (size_t i = 0; i < rd->n_committed; i++) {
+            const zkv_entry_t *e = &rd->committed[i];
+            uint8_t local = s_local_take (self, e);
+            zmsg_addmem (out, &e->index, 8);
+            zmsg_addmem (out, &e->term, 8);
+            zmsg_addmem (out, &e->type, 1);
+            zmsg_addmem (out, &local, 1);
+            zmsg_addmem (out, e->data.data, e->data.len);
+        }
+        zmsg_send (&out, self->apply);
+    }
+}
+
+// Status for the frontend, and events for what changed.
+static void
+s_after_ready (s_group_t *self)
+{
+    zkv_raft_status_t st;
+    zkv_raft_status (self->raft, &st);
+    if (st.term != self->last.term)
+        s_event (self, "zkv.raft.term", st.commit, 0);
+    if (st.leader != self->last.leader ||
+        (st.role == ZKV_ROLE_LEADER) != (self->last.role == ZKV_ROLE_LEADER)) {
+        if (st.leader)
+            s_event (self, "zkv.raft.leader", st.commit, 0);
+        if (st.role == ZKV_ROLE_LEADER)
+            zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": leader in term %" PRIu64,
+                       self->node->id, self->group, st.term);
+    }
+    self->last = st;
+    zkv_node_status_set_raft (self->node, self->group, &st);
+    if (self->snapshot_bytes && st.log_bytes > self->snapshot_bytes && !self->snapshot_wanted) {
+        self->snapshot_wanted = true;
+        zmsg_t *out = zmsg_new ();
+        zmsg_addstr (out, "SNAPSHOT_WANTED");
+        uint64_t bytes = st.log_bytes;
+        zmsg_addmem (out, &bytes, 8);
+        zmsg_send (&out, self->apply);
+    }
+}
+
+static void
+s_ready_loop (s_group_t *self)
+{
+    while (zkv_raft_has_ready (self->raft)) {
+        zkv_raft_ready_t rd;
+        zkv_raft_ready (self->raft, &rd);
+        s_persist (self, &rd);
+        for (size_t i = 0; i < rd.n_msgs; i++)
+            s_send_msg (self, &rd.msgs[i]);
+        s_handoff (self, &rd);
+        if (rd.has_snapshot && !rd.apply_snapshot)
+            s_event (self, "zkv.raft.snapshot.taken", rd.snapshot.index, rd.snapshot_len);
+        if (rd.has_snapshot && rd.apply_snapshot)
+            s_event (self, "zkv.raft.snapshot.installed", rd.snapshot.index, rd.snapshot_len);
+        if (rd.compact_to)
+            s_event (self, "zkv.raft.compacted", rd.compact_to, 0);
+        zkv_raft_advance (self->raft, &rd);
+    }
+    s_after_ready (self);
+}
+
+static int
+s_boot (s_group_t *self)
+{
+    zkv_node_t *node = self->node;
+    const zkv_config_group_t *g = zkv_config_group (node->config, self->group);
+    assert (g);
+    zkv_raft_config_t cfg;
+    zkv_raft_config_defaults (&cfg);
+    cfg.group = self->group;
+    cfg.id = node->id;
+    cfg.voters = g->members.ids;
+    cfg.n_voters = g->members.count;
+    cfg.election_ticks = (uint32_t)zkv_config_election_ticks (node->config);
+    cfg.heartbeat_ticks = (uint32_t)zkv_config_heartbeat_ticks (node->config);
+    cfg.pre_vote = zkv_config_pre_vote (node->config);
+    cfg.check_quorum = zkv_config_check_quorum (node->config);
+    cfg.max_entries_per_msg = (uint32_t)zkv_config_max_batch_entries (node->config);
+    cfg.max_bytes_per_msg = (size_t)zkv_config_max_batch_bytes (node->config);
+    cfg.max_inflight_msgs = (uint32_t)zkv_config_max_inflight (node->config);
+    cfg.snapshot_chunk_bytes = (size_t)zkv_config_snapshot_chunk_bytes (node->config);
+    // Election timeouts must differ between nodes and between runs.
+    cfg.seed = (uint64_t)zclock_usecs () ^ (node->id * 0x9E3779B97F4A7C15ull) ^ (uint64_t)getpid ();
+    zkv_groupstat_t gs;
+    zkv_node_status_get (node, self->group, &gs);
+    cfg.applied = gs.kv_applied; // the applier booted first and published it
+    zkv_logstore_state_t boot;
+    int rc = zkv_logstore_load (node->logstore, self->group, &boot);
+    if (rc != 0) {
+        zsys_error ("zkvd %" PRIu64 ": group %" PRIu64 ": cannot load the Raft log: %s", node->id,
+                    self->group, zkv_strerror (rc));
+        return -1;
+    }
+    self->raft = zkv_raft_new (&cfg, &boot);
+    zkv_logstore_state_free (&boot);
+    if (!self->raft) {
+        zsys_error ("zkvd %" PRIu64 ": group %" PRIu64 ": the stored Raft state does not boot",
+                    node->id, self->group);
+        return -1;
+    }
+    self->tick_ms = zkv_config_tick_ms (node->config);
+    self->snapshot_bytes = zkv_config_snapshot_bytes (node->config);
+    zkv_raft_status (self->raft, &self->last);
+    zkv_node_status_set_raft (node, self->group, &self->last);
+    return 0;
+}
+
+void
+zkv_group_actor (zsock_t *pipe, void *args)
+{
+    zkv_group_args_t *ga = (zkv_group_args_t *)args;
+    s_group_t self_ = {.node = ga->node, .group = ga->group, .pipe = pipe};
+    s_group_t *self = &self_;
+    self->in = zkv_actors_pull (self->node, "group-in", self->group);
+    self->tx = zkv_actors_push (self->node, "tx", UINT64_MAX);
+    self->apply = zkv_actors_push (self->node, "apply-in", self->group);
+    self->front = zkv_actors_push (self->node, "front-in", UINT64_MAX);
+    self->events = zkv_actors_push (self->node, "events", UINT64_MAX);
+    if (s_boot (self) != 0) {
+        self->node->start_rc = -1;
+        zsock_signal (pipe, 0); // zactor_new waits for it, whatever its status
+        goto done;
+    }
+    zsock_signal (pipe, 0);
+    zpoller_t *poller = zpoller_new (pipe, self->in, NULL);
+    assert (poller);
+    zpoller_set_nonstop (poller, true);
+    self->next_tick = zclock_mono () + (int64_t)self->tick_ms;
+    while (true) {
+        int64_t wait = self->next_tick - zclock_mono ();
+        zsock_t *which = (zsock_t *)zpoller_wait (poller, wait > 0 ? (int)wait : 0);
+        if (which == pipe) {
+            char *cmd = zstr_recv (pipe);
+            bool term = cmd && streq (cmd, "$TERM");
+            zstr_free (&cmd);
+            assert (term); // our own API
+            break;
+        }
+        // Group commit: take everything queued now, then one ready.
+        for (int i = 0; i < S_MAX_DRAIN && (zsock_events (self->in) & ZMQ_POLLIN); i++) {
+            zmsg_t *msg = zmsg_recv (self->in);
+            if (!msg)
+                break;
+            s_input (self, msg);
+            zmsg_destroy (&msg);
+        }
+        int64_t now = zclock_mono ();
+        if (now >= self->next_tick) {
+            zkv_raft_tick (self->raft);
+            // Late (a long sync, a busy machine): resume the cadence, do not burst ticks.
+            self->next_tick += (int64_t)self->tick_ms;
+            if (self->next_tick <= now)
+                self->next_tick = now + (int64_t)self->tick_ms;
+        }
+        s_ready_loop (self);
+    }
+    zpoller_destroy (&poller);
+done:
+    zkv_raft_destroy (&self->raft);
+    free (self->locals);
+    zsock_destroy (&self->events);
+    zsock_destroy (&self->front);
+    zsock_destroy (&self->apply);
+    zsock_destroy (&self->tx);
+    zsock_destroy (&self->in);
+}

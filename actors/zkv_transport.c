@@ -1,0 +1,240 @@
+// The transport actor: one ROUTER bound to the node's peer endpoint (inbound), one DEALER per
+// peer connected to the peer's endpoint (outbound). One msgpack message per ZeroMQ message.
+//
+// It never blocks on a slow or dead peer: outbound DEALERs send with ZMQ_DONTWAIT and a bounded
+// queue (ZMQ_SNDHWM), with ZMQ_IMMEDIATE so nothing queues for a peer that is not connected.
+// What does not fit is dropped and counted: Raft retransmits, clients retry. Inbound bytes are
+// hostile: malformed messages are counted, logged once and dropped.
+#include "zkv_actors.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+// Messages queued per peer before sends are dropped: a few election timeouts' worth of
+// pipelined appends, not more (stale appends are useless to a follower that comes back).
+#define S_PEER_SNDHWM 4096
+// Inbound queue: the ROUTER's fair-queued backlog across all peers.
+#define S_PEER_RCVHWM 16384
+// On shutdown, give queued messages (a forward_reply, a vote) a moment to leave.
+#define S_PEER_LINGER_MS 200
+
+typedef struct {
+    uint64_t id;      // peer node id
+    zsock_t *dealer;  // outbound socket to its peer endpoint
+    uint64_t dropped; // sends dropped because its queue was full
+} s_peer_t;
+
+typedef struct {
+    zkv_node_t *node;       // the node
+    zsock_t *pipe;          // actor pipe
+    zsock_t *router;        // inbound peer traffic
+    zsock_t *tx;            // outbound requests from other actors
+    zsock_t *front;         // to the frontend (forward_request / forward_reply)
+    s_peer_t *peers;        // outbound, one per other node
+    size_t n_peers;         // their number
+    zsock_t **groups;       // to each hosted group actor, node->groups order
+    uint64_t malformed;     // inbound messages that did not decode
+    uint64_t wrong_version; // inbound messages of another protocol version
+    uint64_t misrouted;     // inbound messages for a group or node not here
+    uint64_t local_drops;   // inbound messages dropped because an actor's queue was full
+    uint64_t received;      // inbound messages delivered
+    uint64_t sent;          // outbound messages queued
+} s_transport_t;
+
+static int
+s_setup (s_transport_t *self)
+{
+    zkv_node_t *node = self->node;
+    const zkv_config_node_t *me = zkv_config_node (node->config, node->id);
+    self->router = zsock_new (ZMQ_ROUTER);
+    assert (self->router);
+    zsock_set_rcvhwm (self->router, S_PEER_RCVHWM);
+    zsock_set_maxmsgsize (self->router, (int)ZKV_MSG_MAX_BYTES);
+    zsock_set_linger (self->router, 0);
+    if (zsock_bind (self->router, "%s", me->peer) < 0) {
+        zsys_error ("zkvd %" PRIu64 ": cannot bind peer endpoint %s: %s", node->id, me->peer,
+                    zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    size_t n_nodes = zkv_config_node_count (node->config);
+    self->peers = (s_peer_t *)zmalloc (n_nodes * sizeof (s_peer_t));
+    for (size_t i = 0; i < n_nodes; i++) {
+        const zkv_config_node_t *peer = zkv_config_node_at (node->config, i);
+        if (peer->id == node->id)
+            continue;
+        s_peer_t *p = &self->peers[self->n_peers++];
+        p->id = peer->id;
+        p->dealer = zsock_new (ZMQ_DEALER);
+        assert (p->dealer);
+        zsock_set_sndhwm (p->dealer, S_PEER_SNDHWM);
+        zsock_set_immediate (p->dealer, 1);
+        zsock_set_linger (p->dealer, S_PEER_LINGER_MS);
+        if (zsock_connect (p->dealer, "%s", peer->peer) < 0) {
+            zsys_error ("zkvd %" PRIu64 ": cannot connect to node %" PRIu64 " at %s: %s", node->id,
+                        peer->id, peer->peer, zmq_strerror (zmq_errno ()));
+            return -1;
+        }
+    }
+    self->tx = zkv_actors_pull (node, "tx", UINT64_MAX);
+    self->front = zkv_actors_push (node, "front-in", UINT64_MAX);
+    self->groups = (zsock_t **)zmalloc (node->n_groups * sizeof (zsock_t *));
+    for (size_t i = 0; i < node->n_groups; i++)
+        self->groups[i] = zkv_actors_push (node, "group-in", node->groups[i]);
+    return 0;
+}
+
+static void
+s_teardown (s_transport_t *self)
+{
+    zkv_node_t *node = self->node;
+    if (self->malformed || self->wrong_version || self->misrouted || self->local_drops)
+        zsys_info (
+            "zkvd %" PRIu64 ": transport: %" PRIu64 " malformed, %" PRIu64
+            " of another protocol version, %" PRIu64 " misrouted, %" PRIu64 " dropped inbound",
+            node->id, self->malformed, self->wrong_version, self->misrouted, self->local_drops);
+    for (size_t i = 0; i < self->n_peers; i++) {
+        if (self->peers[i].dropped)
+            zsys_info ("zkvd %" PRIu64 ": transport: %" PRIu64 " messages to node %" PRIu64
+                       " dropped (queue full)",
+                       node->id, self->peers[i].dropped, self->peers[i].id);
+        zsock_destroy (&self->peers[i].dealer);
+    }
+    free (self->peers);
+    if (self->groups)
+        for (size_t i = 0; i < node->n_groups; i++)
+            zsock_destroy (&self->groups[i]);
+    free (self->groups);
+    zsock_destroy (&self->front);
+    zsock_destroy (&self->tx);
+    zsock_destroy (&self->router);
+}
+
+// One inbound message from a peer: validate, then hand its bytes to the actor it is for.
+static void
+s_inbound (s_transport_t *self, zframe_t *payload)
+{
+    zkv_node_t *node = self->node;
+    zkv_msg_t msg;
+    int rc = zkv_msg_decode (zframe_data (payload), zframe_size (payload), &msg);
+    if (rc == ZKV_EVERSION) {
+        if (self->wrong_version++ == 0)
+            zsys_warning ("zkvd %" PRIu64 ": refused a peer message of another protocol version "
+                          "(this node speaks %d); counting further ones",
+                          node->id, ZKV_PROTOCOL_VERSION);
+        return;
+    }
+    if (rc != 0) {
+        if (self->malformed++ == 0)
+            zsys_warning ("zkvd %" PRIu64 ": dropped a malformed peer message (%s, %zu bytes); "
+                          "counting further ones",
+                          node->id, zkv_strerror (rc), zframe_size (payload));
+        return;
+    }
+    zsock_t *dest = NULL;
+    const char *verb = "STEP";
+    if (zkv_msg_is_raft (msg.type)) {
+        int slot = zkv_node_group_slot (node, msg.u.hdr.group);
+        if (slot >= 0 && msg.u.hdr.to == node->id)
+            dest = self->groups[slot];
+    } else if (msg.type == ZKV_MSG_FORWARD_REQUEST || msg.type == ZKV_MSG_FORWARD_REPLY) {
+        dest = self->front;
+        verb = "PEER";
+    }
+    zkv_msg_type_t type = msg.type;
+    zkv_msg_free (&msg);
+    if (!dest) {
+        if (self->misrouted++ == 0)
+            zsys_warning ("zkvd %" PRIu64 ": dropped a peer message not for this node (%s); "
+                          "counting further ones",
+                          node->id, zkv_msg_name (type));
+        return;
+    }
+    zmsg_t *out = zmsg_new ();
+    zmsg_addstr (out, verb);
+    zframe_t *dup = zframe_dup (payload);
+    zmsg_append (out, &dup);
+    if (zkv_actors_send (dest, &out) != 0)
+        self->local_drops++;
+    else
+        self->received++;
+}
+
+// One outbound message from an actor: [to][payload].
+static void
+s_outbound (s_transport_t *self, zmsg_t *msg)
+{
+    zframe_t *to = zmsg_first (msg);
+    zframe_t *payload = zmsg_next (msg);
+    assert (to && zframe_size (to) == sizeof (uint64_t) && payload); // our own API
+    uint64_t id;
+    memcpy (&id, zframe_data (to), sizeof id);
+    for (size_t i = 0; i < self->n_peers; i++) {
+        s_peer_t *p = &self->peers[i];
+        if (p->id != id)
+            continue;
+        zmsg_remove (msg, payload);
+        if (zframe_send (&payload, p->dealer, ZFRAME_DONTWAIT) != 0) {
+            zframe_destroy (&payload);
+            p->dropped++;
+        } else
+            self->sent++;
+        return;
+    }
+}
+
+void
+zkv_transport_actor (zsock_t *pipe, void *args)
+{
+    s_transport_t self_ = {.node = (zkv_node_t *)args, .pipe = pipe};
+    s_transport_t *self = &self_;
+    if (s_setup (self) != 0) {
+        s_teardown (self);
+        self->node->start_rc = -1;
+        zsock_signal (pipe, 0); // zactor_new waits for it, whatever its status
+        return;
+    }
+    zsock_signal (pipe, 0);
+    zpoller_t *poller = zpoller_new (pipe, self->router, self->tx, NULL);
+    assert (poller);
+    // A signal does not stop an actor: main stops them in order with $TERM.
+    zpoller_set_nonstop (poller, true);
+    while (true) {
+        zsock_t *which = (zsock_t *)zpoller_wait (poller, -1);
+        if (!which)
+            continue;
+        if (which == pipe) {
+            zmsg_t *msg = zmsg_recv (pipe);
+            if (!msg)
+                continue;
+            char *cmd = zmsg_popstr (msg);
+            bool term = cmd && streq (cmd, "$TERM");
+            assert (term); // our own API: no other command
+            zstr_free (&cmd);
+            zmsg_destroy (&msg);
+            break;
+        }
+        // Drain what is queued on both sockets before polling again.
+        for (int i = 0; i < 1024 && (zsock_events (self->router) & ZMQ_POLLIN); i++) {
+            zmsg_t *msg = zmsg_recv (self->router);
+            if (!msg)
+                break;
+            // [routing id][payload]; anything else is a misbehaving peer.
+            if (zmsg_size (msg) == 2) {
+                zframe_t *payload = zmsg_last (msg);
+                s_inbound (self, payload);
+            } else if (self->malformed++ == 0)
+                zsys_warning ("zkvd %" PRIu64 ": dropped a peer message of %zu frames",
+                              self->node->id, zmsg_size (msg));
+            zmsg_destroy (&msg);
+        }
+        for (int i = 0; i < 1024 && (zsock_events (self->tx) & ZMQ_POLLIN); i++) {
+            zmsg_t *msg = zmsg_recv (self->tx);
+            if (!msg)
+                break;
+            s_outbound (self, msg);
+            zmsg_destroy (&msg);
+        }
+    }
+    zpoller_destroy (&poller);
+    s_teardown (self);
+}

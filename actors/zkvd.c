@@ -1,0 +1,186 @@
+// zkvd: the zkv node daemon. A thin shell (Malamute style): load the config, open the node's
+// LevelDB, start the actors, wait for SIGINT / SIGTERM, stop the actors in order, exit 0.
+//
+//     zkvd --config FILE --node ID [--foreground]
+#include "zkv_actors.h"
+#include "zkv_lockstore.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out, "usage: zkvd --config FILE --node ID [--foreground]\n"
+                  "  --config FILE   the cluster file (ZPL; see config/local.cfg)\n"
+                  "  --node ID       which of its nodes this process is\n"
+                  "  --foreground    stay attached to the terminal, log to stderr\n");
+}
+
+static void
+s_node_event (zsock_t *events, zkv_node_t *node, const char *topic)
+{
+    zkv_msg_t ev = {.type = ZKV_MSG_EVENT_NODE};
+    ev.u.event_node.node = node->id;
+    ev.u.event_node.time_ms = (uint64_t)zclock_time ();
+    ev.u.event_node.groups.items = node->groups;
+    ev.u.event_node.groups.count = node->n_groups;
+    ev.u.event_node.pid = (uint64_t)getpid ();
+    zkv_actors_event (events, topic, &ev);
+}
+
+int
+main (int argc, char *argv[])
+{
+    const char *config_path = NULL;
+    const char *node_arg = NULL;
+    bool foreground = false;
+    for (int i = 1; i < argc; i++) {
+        if (streq (argv[i], "--config") && i + 1 < argc)
+            config_path = argv[++i];
+        else if (streq (argv[i], "--node") && i + 1 < argc)
+            node_arg = argv[++i];
+        else if (streq (argv[i], "--foreground"))
+            foreground = true;
+        else if (streq (argv[i], "--help") || streq (argv[i], "-h")) {
+            s_usage (stdout);
+            return 0;
+        } else {
+            fprintf (stderr, "zkvd: unknown argument '%s'\n", argv[i]);
+            s_usage (stderr);
+            return 2;
+        }
+    }
+    if (!config_path || !node_arg) {
+        s_usage (stderr);
+        return 2;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long id = strtoull (node_arg, &end, 10);
+    if (errno || !end || *end || id == 0) {
+        fprintf (stderr, "zkvd: --node: expected a node id (a positive integer), got '%s'\n",
+                 node_arg);
+        return 2;
+    }
+    char err[512] = "";
+    zkv_config_t *config = zkv_config_load (config_path, err, sizeof err);
+    if (!config) {
+        fprintf (stderr, "zkvd: %s\n", err);
+        return 2;
+    }
+    const zkv_config_node_t *me = zkv_config_node_require (config, id, err, sizeof err);
+    if (!me) {
+        fprintf (stderr, "zkvd: %s\n", err);
+        zkv_config_destroy (&config);
+        return 2;
+    }
+    if (!foreground && daemon (1, 0) != 0) {
+        fprintf (stderr, "zkvd: cannot detach: %s\n", strerror (errno));
+        return 1;
+    }
+
+    // Signals go to the main thread only: every thread started from here on (actors, ZeroMQ's
+    // I/O threads) inherits the blocked mask, so no blocking call in an actor is interrupted
+    // halfway through handing committed entries over.
+    sigset_t stop_signals;
+    sigemptyset (&stop_signals);
+    sigaddset (&stop_signals, SIGINT);
+    sigaddset (&stop_signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);
+    zsys_init ();
+    zsys_set_logident ("zkvd");
+    if (!foreground)
+        zsys_set_logsystem (true);
+
+    zkv_node_t node = {.id = id, .config = config};
+    pthread_mutex_init (&node.lock, NULL);
+    node.n_groups = zkv_config_groups_of_node (config, id, NULL, 0);
+    node.groups = (uint64_t *)zmalloc ((node.n_groups + 1) * sizeof (uint64_t));
+    zkv_config_groups_of_node (config, id, node.groups, node.n_groups);
+    node.status = (zkv_groupstat_t *)zmalloc ((node.n_groups + 1) * sizeof (zkv_groupstat_t));
+    for (size_t i = 0; i < node.n_groups; i++)
+        node.status[i].group = node.groups[i];
+
+    int rc = 1;
+    zactor_t *events = NULL, *transport = NULL, *frontend = NULL;
+    zactor_t **groups = (zactor_t **)zmalloc ((node.n_groups + 1) * sizeof (zactor_t *));
+    zactor_t **appliers = (zactor_t **)zmalloc ((node.n_groups + 1) * sizeof (zactor_t *));
+    zkv_group_args_t *gargs =
+        (zkv_group_args_t *)zmalloc ((node.n_groups + 1) * sizeof (zkv_group_args_t));
+    zsock_t *events_in = NULL;
+
+    if (zsys_dir_create ("%s", me->data) != 0) {
+        zsys_error ("zkvd %" PRIu64 ": cannot create data directory %s: %s", node.id, me->data,
+                    strerror (errno));
+        goto done;
+    }
+    int serr = 0;
+    char errmsg[256] = "";
+    zkv_logstore_t *ldb = zkv_ldbstore_new (me->data, &serr, errmsg, sizeof errmsg);
+    if (!ldb) {
+        zsys_error ("zkvd %" PRIu64 ": cannot open the database in %s: %s (%s)", node.id, me->data,
+                    zkv_strerror (serr), errmsg);
+        goto done;
+    }
+    node.logstore = zkv_lockstore_new (ldb);
+
+    // Start order: events first (everyone publishes), then each group's applier (it boots the
+    // state machine whose applied index the group boots from) and group, then the network.
+    events = zactor_new (zkv_events_actor, &node);
+    if (node.start_rc != 0)
+        goto done;
+    events_in = zkv_actors_push (&node, "events", UINT64_MAX);
+    for (size_t i = 0; i < node.n_groups; i++) {
+        gargs[i] = (zkv_group_args_t){.node = &node, .group = node.groups[i]};
+        appliers[i] = zactor_new (zkv_applier_actor, &gargs[i]);
+        if (node.start_rc != 0)
+            goto done;
+        groups[i] = zactor_new (zkv_group_actor, &gargs[i]);
+        if (node.start_rc != 0)
+            goto done;
+    }
+    transport = zactor_new (zkv_transport_actor, &node);
+    if (node.start_rc != 0)
+        goto done;
+    frontend = zactor_new (zkv_frontend_actor, &node);
+    if (node.start_rc != 0)
+        goto done;
+    zsys_info ("zkvd %" PRIu64 ": serving clients at %s, peers at %s, events at %s (%zu groups)",
+               node.id, me->client, me->peer, me->events, node.n_groups);
+    s_node_event (events_in, &node, "zkv.node.started");
+
+    pthread_sigmask (SIG_UNBLOCK, &stop_signals, NULL);
+    while (!zsys_interrupted)
+        zclock_sleep (100); // CZMQ's handler sets zsys_interrupted; nothing else to do here
+    pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);
+    zsys_info ("zkvd %" PRIu64 ": stopping", node.id);
+    s_node_event (events_in, &node, "zkv.node.stopping");
+    rc = 0;
+
+done:
+    // Stop order: no new client work, then the groups (every ready they took was synced
+    // before its messages left), their appliers, the network, the event publisher.
+    zactor_destroy (&frontend);
+    for (size_t i = 0; i < node.n_groups; i++)
+        zactor_destroy (&groups[i]);
+    for (size_t i = 0; i < node.n_groups; i++)
+        zactor_destroy (&appliers[i]);
+    zactor_destroy (&transport);
+    zsock_destroy (&events_in);
+    zactor_destroy (&events);
+    zkv_logstore_destroy (&node.logstore);
+    free (gargs);
+    free (appliers);
+    free (groups);
+    free (node.status);
+    free (node.groups);
+    pthread_mutex_destroy (&node.lock);
+    zkv_config_destroy (&config);
+    return rc;
+}
