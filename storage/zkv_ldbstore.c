@@ -19,6 +19,7 @@
 // After a failed write the store refuses every further write with the same error: whether
 // the batch reached the disk is unknown (and after a failed fsync the page cache cannot be
 // trusted), so the node must restart and load what is really there.
+#include "zkv_kvstore.h" // zkv_ldbstore_db
 #include "zkv_logstore.h"
 #include "zkv_logview.h"
 
@@ -623,4 +624,15 @@ zkv_ldbstore_new (const char *path, int *err, char *errmsg, size_t errmsg_len)
     if (errmsg && errmsg_len)
         errmsg[0] = '\0';
     return zkv_logstore_new (&s_ldbstore_ops, self);
+}
+
+// The database handle, for the KV data store that shares it (storage/zkv_kvstore_ldb.c).
+// store must come from zkv_ldbstore_new: the wrapper does not say which implementation it holds.
+// Declared in zkv_kvstore.h.
+void *
+zkv_ldbstore_db (zkv_logstore_t *store)
+{
+    assert (store);
+    s_ldbstore_t *self = zkv_logstore_impl (store);
+    return self ? self->db : NULL;
 }

@@ -1,0 +1,311 @@
+// The KV state machine: construction and boot, shard hashing, limits, reads and dedup lookups.
+#include "zkv_kv_int.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_FNV_OFFSET 14695981039346656037ULL
+#define S_FNV_PRIME  1099511628211ULL
+
+static void *
+s_calloc (size_t count, size_t size)
+{
+    void *p = calloc (count ? count : 1, size ? size : 1);
+    if (!p)
+        abort (); // out of memory aborts (STYLE.md)
+    return p;
+}
+
+uint64_t
+zkv_kv_fnv1a (const uint8_t *data, size_t len)
+{
+    uint64_t h = S_FNV_OFFSET;
+    for (size_t i = 0; i < len; i++) {
+        h ^= data[i];
+        h *= S_FNV_PRIME;
+    }
+    return h;
+}
+
+uint32_t
+zkv_kv_shard_of (const uint8_t *key, size_t key_len, uint32_t nshards)
+{
+    assert (nshards >= 1);
+    return (uint32_t)(zkv_kv_fnv1a (key, key_len) % nshards);
+}
+
+void
+zkv_kv_client_key (uint64_t client_id, uint8_t out[8])
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(client_id >> (56 - 8 * i));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The map
+
+static uint64_t
+s_hash (uint32_t shard, const uint8_t *key, size_t key_len)
+{
+    uint64_t h = zkv_kv_fnv1a (key, key_len) ^ ((uint64_t)shard * 0x9E3779B97F4A7C15ULL);
+    return h ^ (h >> 29);
+}
+
+static bool
+s_slot_is (const zkv_kv_slot_t *slot, uint64_t hash, uint32_t shard, const uint8_t *key,
+           size_t key_len)
+{
+    return slot->hash == hash && slot->shard == shard && slot->key.len == key_len &&
+           (key_len == 0 || memcmp (slot->key.data, key, key_len) == 0);
+}
+
+zkv_kv_slot_t *
+zkv_kv_map_find (const zkv_kv_map_t *map, uint32_t shard, const uint8_t *key, size_t key_len)
+{
+    if (map->count == 0)
+        return NULL;
+    uint64_t hash = s_hash (shard, key, key_len);
+    size_t mask = map->capacity - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        zkv_kv_slot_t *slot = &map->slots[i];
+        if (!slot->used)
+            return NULL; // never full: the probe ends
+        if (s_slot_is (slot, hash, shard, key, key_len))
+            return slot;
+    }
+}
+
+static void
+s_map_grow (zkv_kv_map_t *map)
+{
+    zkv_kv_map_t bigger = {0};
+    bigger.capacity = map->capacity ? 2 * map->capacity : 16;
+    bigger.slots = s_calloc (bigger.capacity, sizeof (zkv_kv_slot_t));
+    size_t mask = bigger.capacity - 1;
+    for (size_t j = 0; j < map->capacity; j++) {
+        if (!map->slots[j].used)
+            continue;
+        size_t i = map->slots[j].hash & mask;
+        while (bigger.slots[i].used)
+            i = (i + 1) & mask;
+        bigger.slots[i] = map->slots[j]; // moves the owned bytes
+    }
+    bigger.count = map->count;
+    free (map->slots);
+    *map = bigger;
+}
+
+zkv_kv_slot_t *
+zkv_kv_map_upsert (zkv_kv_map_t *map, uint32_t shard, const uint8_t *key, size_t key_len)
+{
+    zkv_kv_slot_t *slot = zkv_kv_map_find (map, shard, key, key_len);
+    if (slot)
+        return slot;
+    if (2 * (map->count + 1) > map->capacity)
+        s_map_grow (map);
+    uint64_t hash = s_hash (shard, key, key_len);
+    size_t mask = map->capacity - 1, i = hash & mask;
+    while (map->slots[i].used)
+        i = (i + 1) & mask;
+    slot = &map->slots[i];
+    memset (slot, 0, sizeof *slot);
+    slot->used = true;
+    slot->shard = shard;
+    slot->hash = hash;
+    zkv_bytes_set (&slot->key, key, key_len);
+    map->count++;
+    return slot;
+}
+
+void
+zkv_kv_map_free (zkv_kv_map_t *map)
+{
+    for (size_t i = 0; i < map->capacity; i++) {
+        zkv_bytes_free (&map->slots[i].key);
+        zkv_bytes_free (&map->slots[i].value);
+    }
+    free (map->slots);
+    memset (map, 0, sizeof *map);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Construction and boot
+
+void
+zkv_kv_limits_defaults (zkv_kv_limits_t *limits)
+{
+    limits->max_key_bytes = 4096;
+    limits->max_value_bytes = 1024 * 1024;
+}
+
+int
+zkv_kv_load_dedup (zkv_kvstore_t *store, uint64_t group, zkv_kv_map_t *map)
+{
+    zkv_kvdedup_t *recs;
+    size_t n;
+    int rc = zkv_kvstore_load_dedup (store, group, &recs, &n);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t ck[8];
+        zkv_kv_client_key (recs[i].client_id, ck);
+        zkv_kv_slot_t *slot = zkv_kv_map_upsert (map, recs[i].shard, ck, 8);
+        slot->seq = recs[i].seq;
+        slot->status = recs[i].status;
+        zkv_bytes_free (&slot->value);
+        slot->value = recs[i].value; // takes the record's bytes
+        recs[i].value = (zkv_bytes_t){0};
+    }
+    zkv_kvdedup_free_all (recs, n);
+    return 0;
+}
+
+zkv_kv_t *
+zkv_kv_new (zkv_kvstore_t *store, uint64_t group, uint32_t nshards, const zkv_kv_limits_t *limits,
+            int *err)
+{
+    int rc = ZKV_EINVAL;
+    zkv_kv_t *self = NULL;
+    // Limits must leave room for a whole command inside one message field.
+    if (!store || nshards == 0 || !limits || limits->max_key_bytes == 0 ||
+        limits->max_key_bytes + limits->max_value_bytes + 64 > ZKV_MSG_MAX_FIELD_BYTES)
+        goto fail;
+    self = s_calloc (1, sizeof *self);
+    self->store = store;
+    self->group = group;
+    self->nshards = nshards;
+    self->limits = *limits;
+    if ((rc = zkv_kvstore_load_applied (store, group, &self->applied)) ||
+        (rc = zkv_kv_load_dedup (store, group, &self->dedup)))
+        goto fail;
+    if (err)
+        *err = 0;
+    return self;
+fail:
+    zkv_kv_destroy (&self);
+    if (err)
+        *err = rc;
+    return NULL;
+}
+
+void
+zkv_kv_destroy (zkv_kv_t **self_p)
+{
+    assert (self_p);
+    zkv_kv_t *self = *self_p;
+    if (!self)
+        return;
+    zkv_kv_map_free (&self->dedup);
+    free (self);
+    *self_p = NULL;
+}
+
+uint64_t
+zkv_kv_applied (const zkv_kv_t *self)
+{
+    return self->applied;
+}
+
+uint64_t
+zkv_kv_group (const zkv_kv_t *self)
+{
+    return self->group;
+}
+
+uint32_t
+zkv_kv_nshards (const zkv_kv_t *self)
+{
+    return self->nshards;
+}
+
+void
+zkv_kv_results_free (zkv_kv_results_t *results)
+{
+    if (!results)
+        return;
+    for (size_t i = 0; i < results->count; i++)
+        zkv_bytes_free (&results->items[i].value);
+    free (results->items);
+    results->items = NULL;
+    results->count = 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+int
+zkv_kv_check (const zkv_kv_limits_t *limits, uint64_t op, size_t key_len, size_t value_len)
+{
+    if (op != ZKV_OP_GET && op != ZKV_OP_PUT && op != ZKV_OP_APPEND)
+        return ZKV_EINVAL;
+    if (key_len == 0)
+        return ZKV_EINVAL;
+    if (key_len > limits->max_key_bytes || value_len > limits->max_value_bytes)
+        return ZKV_ETOOBIG;
+    return 0;
+}
+
+int
+zkv_kv_command_encode (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, uint64_t op,
+                       const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len,
+                       uint8_t **buf_p, size_t *len_p)
+{
+    assert (self && buf_p && len_p);
+    *buf_p = NULL;
+    *len_p = 0;
+    if (op == ZKV_OP_GET || seq == 0)
+        return ZKV_EINVAL; // gets are not logged; seqs start at 1
+    int rc = zkv_kv_check (&self->limits, op, key_len, value_len);
+    if (rc)
+        return rc;
+    // The message points at the caller's bytes: nothing is copied, nothing freed.
+    zkv_msg_t msg = {.type = ZKV_MSG_KV_COMMAND};
+    zkv_kv_command_t *cmd = &msg.u.kv_command;
+    cmd->client_id = client_id;
+    cmd->seq = seq;
+    cmd->op = op;
+    cmd->key = (zkv_bytes_t){(uint8_t *)key, key_len};
+    cmd->value = (zkv_bytes_t){(uint8_t *)value, value_len};
+    return zkv_msg_encode (&msg, buf_p, len_p);
+}
+
+int
+zkv_kv_lookup (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, const uint8_t *key,
+               size_t key_len, zkv_kv_result_t *out)
+{
+    assert (self && out && (key || key_len == 0));
+    memset (out, 0, sizeof *out);
+    uint8_t ck[8];
+    zkv_kv_client_key (client_id, ck);
+    uint32_t shard = zkv_kv_shard_of (key, key_len, self->nshards);
+    const zkv_kv_slot_t *slot = zkv_kv_map_find (&self->dedup, shard, ck, 8);
+    if (!slot || seq > slot->seq)
+        return 0;
+    out->has_client = true;
+    out->client_id = client_id;
+    out->seq = seq;
+    if (seq == slot->seq) {
+        out->duplicate = true;
+        out->status = -(int)slot->status;
+        out->error = out->status ? zkv_strerror (out->status) : NULL;
+        zkv_bytes_set (&out->value, slot->value.data, slot->value.len);
+    } else {
+        out->status = ZKV_KV_ESTALE;
+        out->error = "stale request: a later one of this client was applied";
+    }
+    return 1;
+}
+
+int
+zkv_kv_get (zkv_kv_t *self, const uint8_t *key, size_t key_len, zkv_bytes_t *value)
+{
+    assert (self && value && (key || key_len == 0));
+    value->data = NULL;
+    value->len = 0;
+    int rc = zkv_kv_check (&self->limits, ZKV_OP_GET, key_len, 0);
+    if (rc)
+        return rc;
+    uint32_t shard = zkv_kv_shard_of (key, key_len, self->nshards);
+    return zkv_kvstore_get (self->store, self->group, shard, key, key_len, value);
+}

@@ -1,0 +1,126 @@
+// The KV state machine of one shard group: pure and deterministic. Raft's committed entries in,
+// results out; data, dedup records and the applied index kept in a zkv_kvstore_t it is handed
+// (storage/zkv_kvstore.h). No clocks, sockets or LevelDB here.
+//
+// Commands. A NORMAL entry of a KV group carries a kv_command message (messages/zkv_msg_table.h):
+// a Put or an Append of (client_id, seq). Gets are not logged: the frontend serves them with
+// zkv_kv_get once Raft's ReadIndex says this replica has applied far enough (linearizable reads).
+// NOOP entries (a new leader's) only advance the applied index.
+//
+// Exactly once. Per shard and client the table keeps the last seq applied and its reply:
+//   seq == last   a retry: answered from the table, never applied twice (duplicate);
+//   seq <  last   a stale, overtaken request: ZKV_KV_ESTALE, nothing applied;
+//   seq >  last   applied, and becomes the client's last.
+// A client issues one request at a time, so its seqs only grow. The table lives per shard so that
+// it moves with the shard when shards migrate. (Records never expire yet; etcd-style client
+// leases would bound the table.)
+//
+// Shards. The shard of a key is FNV-1a 64 of the key bytes modulo nshards; nshards is fixed when
+// the cluster is created, so the mapping never changes.
+//
+// Limits. Keys and values have size limits (zkv_kv_limits_t), checked when a request is proposed
+// (zkv_kv_command_encode) AND when its entry is applied: a leader with other limits, or a
+// corrupt entry, yields an error result, never a crash. An Append whose result would pass the
+// value limit fails with ZKV_ETOOBIG and leaves the value as it was.
+//
+// Boot. zkv_kv_new reads the store's applied index and dedup records; pass zkv_kv_applied to
+// zkv_raft_config_t.applied. If the Raft log store's snapshot index is above that (the store lost
+// its last commits in a machine crash, and the log was compacted past them), restore the
+// snapshot blob first: zkv_kv_snapshot_restore, then hand Raft the new applied index.
+#ifndef ZKV_KV_H
+#define ZKV_KV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zkv_kvstore.h"
+#include "zkv_msg.h"
+
+// A stale request (seq below the client's last applied). TODO: ZKV_ESTALE in zkv_error.h.
+#define ZKV_KV_ESTALE ZKV_EINVAL
+
+typedef struct zkv_kv zkv_kv_t;
+
+typedef struct {
+    size_t max_key_bytes;   // longest key (at least 1; keys may not be empty)
+    size_t max_value_bytes; // longest stored value, after an Append too
+} zkv_kv_limits_t;
+
+// 4 KiB keys, 1 MiB values.
+void zkv_kv_limits_defaults (zkv_kv_limits_t *limits);
+
+// The outcome of one applied entry, for the frontend to answer a waiting client.
+typedef struct {
+    uint64_t index;     // log index of the entry
+    bool has_client;    // the entry named a client (client_id, seq, op are valid)
+    uint64_t client_id; // the client
+    uint64_t seq;       // its sequence number
+    uint64_t op;        // ZKV_OP_PUT or ZKV_OP_APPEND (0 for a NOOP or undecodable entry)
+    bool duplicate;     // a retry answered from the dedup table
+    int status;         // 0 or a negative ZKV_E* code (reply status is its positive value)
+    const char *error;  // why, for people (static string), NULL when status is 0
+    zkv_bytes_t value;  // reply value (empty for Put / Append), owned
+} zkv_kv_result_t;
+
+typedef struct {
+    zkv_kv_result_t *items; // one per entry applied, in order, owned
+    size_t count;           // number of items
+} zkv_kv_results_t;
+
+void zkv_kv_results_free (zkv_kv_results_t *results);
+
+// A group's state machine over store (which must outlive it), booted from what store holds.
+// NULL on a bad argument (*err ZKV_EINVAL) or a store error (*err its code).
+zkv_kv_t *zkv_kv_new (zkv_kvstore_t *store, uint64_t group, uint32_t nshards,
+                      const zkv_kv_limits_t *limits, int *err);
+void zkv_kv_destroy (zkv_kv_t **self_p);
+
+// Last index applied (durably, in the store).
+uint64_t zkv_kv_applied (const zkv_kv_t *self);
+uint64_t zkv_kv_group (const zkv_kv_t *self);
+uint32_t zkv_kv_nshards (const zkv_kv_t *self);
+
+// The shard of a key: FNV-1a 64 of its bytes modulo nshards (nshards >= 1).
+uint32_t zkv_kv_shard_of (const uint8_t *key, size_t key_len, uint32_t nshards);
+// FNV-1a 64 of bytes.
+uint64_t zkv_kv_fnv1a (const uint8_t *data, size_t len);
+
+// Checks a request against the limits: ZKV_EINVAL for an unknown op or an empty key,
+// ZKV_ETOOBIG for a key or value over its limit. Gets pass a value_len of 0.
+int zkv_kv_check (const zkv_kv_limits_t *limits, uint64_t op, size_t key_len, size_t value_len);
+
+// Checks a Put / Append and encodes it as a kv_command for zkv_raft_propose (free() *buf_p).
+int zkv_kv_command_encode (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, uint64_t op,
+                           const uint8_t *key, size_t key_len, const uint8_t *value,
+                           size_t value_len, uint8_t **buf_p, size_t *len_p);
+
+// Answers (client_id, seq) on key's shard from the dedup table without proposing anything:
+// 1 with *out filled (owned) for a duplicate or a stale request, 0 for a request not yet
+// applied. Lets the frontend answer a retry at once.
+int zkv_kv_lookup (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, const uint8_t *key,
+                   size_t key_len, zkv_kv_result_t *out);
+
+// Applies committed entries in order, all in ONE store batch with the new applied index. Entries
+// at or below the applied index are skipped (no result); the rest must follow it without a gap
+// (else ZKV_EINVAL and nothing applied). *results (emptied first) gets one result per entry
+// applied. Returns 0, or a store error: then nothing was applied and the node should stop.
+int zkv_kv_apply (zkv_kv_t *self, const zkv_entry_t *entries, size_t n, zkv_kv_results_t *results);
+
+// The value of key (owned copy): 0, ZKV_ENOTFOUND, ZKV_ETOOBIG / ZKV_EINVAL for a key the
+// limits refuse, or a store error. Linearizable only when called after ReadIndex confirmed
+// that the applied index covers the read's index.
+int zkv_kv_get (zkv_kv_t *self, const uint8_t *key, size_t key_len, zkv_bytes_t *value);
+
+// The group's whole state (data, dedup table, applied index) as one msgpack blob for
+// zkv_raft_snapshot (free() *buf_p). The Raft core takes whole blobs today; a version that
+// streams bounded chunks from a store snapshot (zkv_kvstore_scan) comes with chunked
+// InstallSnapshot production. The blob is: [1, group, nshards, applied, n_dedup], then n_dedup
+// times [shard, client_id, seq, status, bin value], then until the end [shard, bin key,
+// bin value] in (shard, key) order. The same state always gives the same bytes.
+int zkv_kv_snapshot_write (zkv_kv_t *self, uint8_t **buf_p, size_t *len_p);
+// Replaces the group's state with a blob's, in one store batch. The blob is hostile input: a
+// malformed one, or one of another group or shard count, returns an error and changes nothing.
+int zkv_kv_snapshot_restore (zkv_kv_t *self, const uint8_t *buf, size_t len);
+
+#endif

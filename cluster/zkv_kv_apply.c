@@ -1,0 +1,220 @@
+// The KV state machine: applying committed entries, one store batch per call.
+//
+// Writes of the batch are not visible in the store until it commits, so an overlay map holds
+// the values written so far in this call (an Append reads the Put two entries before it) and
+// another the dedup records (a retry proposed twice is applied once, even in one batch). The
+// dedup overlay joins the in-memory table only after the commit succeeded, so a failed commit
+// leaves the state machine as it was.
+#include "zkv_kv_int.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    zkv_kv_t *kv;         // the state machine
+    zkv_kvbatch_t *batch; // this call's writes
+    zkv_kv_map_t data;    // (shard, key) -> value written in this batch
+    zkv_kv_map_t dedup;   // (shard, client) -> record written in this batch
+} s_apply_t;
+
+// The dedup record of a client on a shard: this batch's, else the committed one.
+static const zkv_kv_slot_t *
+s_dedup_find (const s_apply_t *a, uint32_t shard, const uint8_t ck[8])
+{
+    const zkv_kv_slot_t *slot = zkv_kv_map_find (&a->dedup, shard, ck, 8);
+    return slot ? slot : zkv_kv_map_find (&a->kv->dedup, shard, ck, 8);
+}
+
+// The current value of key: this batch's, else the store's (*found false when absent).
+static int
+s_current (s_apply_t *a, uint32_t shard, const zkv_bytes_t *key, zkv_bytes_t *cur, bool *found)
+{
+    const zkv_kv_slot_t *slot = zkv_kv_map_find (&a->data, shard, key->data, key->len);
+    if (slot) {
+        zkv_bytes_set (cur, slot->value.data, slot->value.len);
+        *found = true;
+        return 0;
+    }
+    int rc = zkv_kvstore_get (a->kv->store, a->kv->group, shard, key->data, key->len, cur);
+    *found = rc == 0;
+    return rc == ZKV_ENOTFOUND ? 0 : rc;
+}
+
+static void
+s_write (s_apply_t *a, uint32_t shard, const zkv_bytes_t *key, zkv_bytes_t *value)
+{
+    zkv_kvstore_put (a->kv->store, a->batch, a->kv->group, shard, key->data, key->len, value->data,
+                     value->len);
+    zkv_kv_slot_t *slot = zkv_kv_map_upsert (&a->data, shard, key->data, key->len);
+    zkv_bytes_free (&slot->value);
+    slot->value = *value; // takes the bytes
+    *value = (zkv_bytes_t){0};
+}
+
+// Executes a Put or Append whose client and seq passed the dedup check. Returns a store error
+// (fatal for the call); the command's own outcome goes to r.
+static int
+s_execute (s_apply_t *a, uint32_t shard, const zkv_kv_command_t *cmd, zkv_kv_result_t *r)
+{
+    const zkv_kv_limits_t *limits = &a->kv->limits;
+    if (cmd->op != ZKV_OP_PUT && cmd->op != ZKV_OP_APPEND) {
+        r->status = ZKV_EINVAL;
+        r->error = "unknown or unlogged operation";
+        return 0;
+    }
+    r->status = zkv_kv_check (limits, cmd->op, cmd->key.len, cmd->value.len);
+    if (r->status) {
+        r->error = r->status == ZKV_ETOOBIG ? "key or value too large" : "empty key";
+        return 0;
+    }
+    zkv_bytes_t value = {0};
+    if (cmd->op == ZKV_OP_PUT) {
+        zkv_bytes_set (&value, cmd->value.data, cmd->value.len);
+    } else {
+        bool found;
+        zkv_bytes_t cur = {0};
+        int rc = s_current (a, shard, &cmd->key, &cur, &found);
+        if (rc)
+            return rc;
+        if (cur.len + cmd->value.len > limits->max_value_bytes) {
+            zkv_bytes_free (&cur);
+            r->status = ZKV_ETOOBIG;
+            r->error = "value would grow past the limit";
+            return 0;
+        }
+        value.len = cur.len + cmd->value.len;
+        value.data = value.len ? malloc (value.len) : NULL;
+        if (value.len && !value.data)
+            abort (); // out of memory aborts
+        if (cur.len)
+            memcpy (value.data, cur.data, cur.len);
+        if (cmd->value.len)
+            memcpy (value.data + cur.len, cmd->value.data, cmd->value.len);
+        zkv_bytes_free (&cur);
+    }
+    s_write (a, shard, &cmd->key, &value);
+    return 0;
+}
+
+// Applies one NORMAL entry. Returns a store error; everything else is the entry's result.
+static int
+s_apply_command (s_apply_t *a, const zkv_entry_t *e, zkv_kv_result_t *r)
+{
+    zkv_msg_t msg;
+    int rc = zkv_msg_decode (e->data.data, e->data.len, &msg);
+    if (rc || msg.type != ZKV_MSG_KV_COMMAND) {
+        // Not a command at all: nobody to answer, nothing to record.
+        r->status = rc ? rc : ZKV_ETYPE;
+        r->error = "entry is not a kv_command";
+        zkv_msg_free (&msg);
+        return 0;
+    }
+    const zkv_kv_command_t *cmd = &msg.u.kv_command;
+    r->has_client = true;
+    r->client_id = cmd->client_id;
+    r->seq = cmd->seq;
+    r->op = cmd->op;
+    if (cmd->seq == 0) {
+        r->status = ZKV_EINVAL;
+        r->error = "sequence numbers start at 1";
+        zkv_msg_free (&msg);
+        return 0;
+    }
+    uint8_t ck[8];
+    zkv_kv_client_key (cmd->client_id, ck);
+    uint32_t shard = zkv_kv_shard_of (cmd->key.data, cmd->key.len, a->kv->nshards);
+    const zkv_kv_slot_t *last = s_dedup_find (a, shard, ck);
+    if (last && cmd->seq == last->seq) {
+        r->duplicate = true; // a retry: the first answer, again
+        r->status = -(int)last->status;
+        r->error = r->status ? zkv_strerror (r->status) : NULL;
+        zkv_bytes_set (&r->value, last->value.data, last->value.len);
+        zkv_msg_free (&msg);
+        return 0;
+    }
+    if (last && cmd->seq < last->seq) {
+        r->status = ZKV_KV_ESTALE;
+        r->error = "stale request: a later one of this client was applied";
+        zkv_msg_free (&msg);
+        return 0;
+    }
+    rc = s_execute (a, shard, cmd, r);
+    if (rc == 0) {
+        // The outcome, failures included, is the answer every retry of this seq gets.
+        zkv_kvdedup_t rec = {.shard = shard,
+                             .client_id = cmd->client_id,
+                             .seq = cmd->seq,
+                             .status = (uint64_t)-r->status,
+                             .value = r->value};
+        zkv_kvstore_put_dedup (a->kv->store, a->batch, a->kv->group, &rec);
+        zkv_kv_slot_t *slot = zkv_kv_map_upsert (&a->dedup, shard, ck, 8);
+        slot->seq = rec.seq;
+        slot->status = rec.status;
+        zkv_bytes_free (&slot->value);
+        zkv_bytes_set (&slot->value, r->value.data, r->value.len);
+    }
+    zkv_msg_free (&msg);
+    return rc;
+}
+
+// Moves this batch's dedup records into the committed table.
+static void
+s_merge_dedup (zkv_kv_map_t *into, zkv_kv_map_t *from)
+{
+    for (size_t i = 0; i < from->capacity; i++) {
+        zkv_kv_slot_t *s = &from->slots[i];
+        if (!s->used)
+            continue;
+        zkv_kv_slot_t *d = zkv_kv_map_upsert (into, s->shard, s->key.data, s->key.len);
+        d->seq = s->seq;
+        d->status = s->status;
+        zkv_bytes_free (&d->value);
+        d->value = s->value;
+        s->value = (zkv_bytes_t){0};
+    }
+}
+
+int
+zkv_kv_apply (zkv_kv_t *self, const zkv_entry_t *entries, size_t n, zkv_kv_results_t *results)
+{
+    assert (self && (entries || n == 0) && results);
+    memset (results, 0, sizeof *results);
+    size_t first = 0;
+    while (first < n && entries[first].index <= self->applied)
+        first++; // already applied (a redelivery after a restart)
+    if (first == n)
+        return 0;
+    for (size_t i = first; i < n; i++)
+        if (entries[i].index != self->applied + 1 + (i - first))
+            return ZKV_EINVAL; // a gap or disorder: applying would diverge from the log
+
+    s_apply_t a = {.kv = self, .batch = zkv_kvstore_batch_new (self->store)};
+    results->items = calloc (n - first, sizeof (zkv_kv_result_t));
+    if (!results->items)
+        abort ();
+    results->count = n - first;
+    int rc = 0;
+    for (size_t i = first; i < n && rc == 0; i++) {
+        const zkv_entry_t *e = &entries[i];
+        zkv_kv_result_t *r = &results->items[i - first];
+        r->index = e->index;
+        if (e->type == ZKV_ENTRY_NORMAL)
+            rc = s_apply_command (&a, e, r);
+        // a NOOP only advances the applied index
+    }
+    uint64_t last = entries[n - 1].index;
+    if (rc == 0) {
+        zkv_kvstore_set_applied (self->store, a.batch, self->group, last);
+        rc = zkv_kvstore_commit (self->store, &a.batch);
+    }
+    zkv_kvstore_batch_destroy (self->store, &a.batch);
+    if (rc == 0) {
+        s_merge_dedup (&self->dedup, &a.dedup);
+        self->applied = last;
+    } else
+        zkv_kv_results_free (results);
+    zkv_kv_map_free (&a.data);
+    zkv_kv_map_free (&a.dedup);
+    return rc;
+}

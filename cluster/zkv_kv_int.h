@@ -1,0 +1,50 @@
+// Internals of the KV state machine shared by its files: the struct and a small hash map.
+#ifndef ZKV_KV_INT_H
+#define ZKV_KV_INT_H
+
+#include "zkv_kv.h"
+
+// One slot of a map keyed by (shard, key bytes). The dedup table keys by (shard, client id as
+// 8 big-endian bytes) and uses seq / status / value; the apply overlay keys by (shard, user key)
+// and uses value.
+typedef struct {
+    bool used;         // slot holds an entry
+    uint32_t shard;    // key part 1
+    zkv_bytes_t key;   // key part 2, owned
+    uint64_t hash;     // hash of (shard, key)
+    uint64_t seq;      // dedup: last seq applied
+    uint64_t status;   // dedup: its reply status (positive ZKV code or 0)
+    zkv_bytes_t value; // dedup: reply value; overlay: the key's new value; owned
+} zkv_kv_slot_t;
+
+// Open addressing with linear probing; never more than half full. No removal: a map is
+// rebuilt when entries go (restore, garbage collection).
+typedef struct {
+    zkv_kv_slot_t *slots; // capacity slots, a power of two (NULL when empty)
+    size_t capacity;      // number of slots
+    size_t count;         // used slots
+} zkv_kv_map_t;
+
+zkv_kv_slot_t *zkv_kv_map_find (const zkv_kv_map_t *map, uint32_t shard, const uint8_t *key,
+                                size_t key_len);
+// The slot for (shard, key), created (zeroed but for the key) if missing.
+zkv_kv_slot_t *zkv_kv_map_upsert (zkv_kv_map_t *map, uint32_t shard, const uint8_t *key,
+                                  size_t key_len);
+void zkv_kv_map_free (zkv_kv_map_t *map);
+
+// The dedup key of a client: its id as 8 big-endian bytes.
+void zkv_kv_client_key (uint64_t client_id, uint8_t out[8]);
+
+struct zkv_kv {
+    zkv_kvstore_t *store;   // where data, dedup records and applied live (not owned)
+    uint64_t group;         // group id, the store's key prefix
+    uint32_t nshards;       // shards of the key space
+    zkv_kv_limits_t limits; // key and value limits
+    uint64_t applied;       // last index applied and committed to the store
+    zkv_kv_map_t dedup;     // dedup records as committed (mirror of the store's)
+};
+
+// Fills the dedup table from the store (used at boot and after a restore).
+int zkv_kv_load_dedup (zkv_kvstore_t *store, uint64_t group, zkv_kv_map_t *map);
+
+#endif

@@ -1,0 +1,948 @@
+// KV data store contract (memory and LevelDB) and the KV state machine: apply, dedup, limits,
+// malformed entries, snapshots across stores, boot.
+#include "zkv_test.h"
+
+#include "zkv_kv.h"
+#include "zkv_kvstore.h"
+#include "zkv_logstore.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <unistd.h>
+
+// ---------------------------------------------------------------------------------------------
+// Fixture: a store of either kind; LevelDB ones live in a fresh directory under /tmp.
+
+typedef enum { S_MEM, S_LDB } s_kind_t;
+
+typedef struct {
+    s_kind_t kind;        // which implementation
+    zkv_kvstore_t *store; // the store
+    zkv_logstore_t *log;  // LevelDB: the log store that owns the database
+    char dir[64];         // LevelDB: its directory
+} s_fix_t;
+
+static void
+s_rmdir (const char *dir)
+{
+    DIR *d = opendir (dir);
+    struct dirent *ent;
+    while (d && (ent = readdir (d))) {
+        if (strcmp (ent->d_name, ".") == 0 || strcmp (ent->d_name, "..") == 0)
+            continue;
+        char path[512];
+        snprintf (path, sizeof path, "%s/%s", dir, ent->d_name);
+        unlink (path);
+    }
+    if (d)
+        closedir (d);
+    rmdir (dir);
+}
+
+// Opens (or, for LevelDB, reopens the same directory) the store of f.
+static int
+s_open (s_fix_t *f)
+{
+    if (f->kind == S_MEM) {
+        if (!f->store)
+            f->store = zkv_kvstore_mem_new ();
+        return f->store ? 0 : -1;
+    }
+    if (!f->dir[0]) {
+        snprintf (f->dir, sizeof f->dir, "/tmp/zkv-test-kv-XXXXXX");
+        if (!mkdtemp (f->dir))
+            return -1;
+    }
+    int err;
+    char msg[256];
+    f->log = zkv_ldbstore_new (f->dir, &err, msg, sizeof msg);
+    if (!f->log) {
+        fprintf (stderr, "ldbstore %s: %s\n", f->dir, msg);
+        return -1;
+    }
+    f->store = zkv_kvstore_ldb_new (f->log);
+    return f->store ? 0 : -1;
+}
+
+// A restart: LevelDB closes and reopens its database; memory keeps its store (a crash drops
+// open batches).
+static int
+s_restart (s_fix_t *f)
+{
+    if (f->kind == S_MEM) {
+        zkv_kvstore_mem_crash (f->store);
+        return 0;
+    }
+    zkv_kvstore_destroy (&f->store);
+    zkv_logstore_destroy (&f->log);
+    return s_open (f);
+}
+
+static void
+s_close (s_fix_t *f)
+{
+    zkv_kvstore_destroy (&f->store);
+    zkv_logstore_destroy (&f->log);
+    if (f->dir[0])
+        s_rmdir (f->dir);
+    memset (f, 0, sizeof *f);
+}
+
+static const uint8_t *
+s_u8 (const char *s)
+{
+    return (const uint8_t *)s;
+}
+
+static bool
+s_bytes_is (const zkv_bytes_t *b, const char *s)
+{
+    size_t n = strlen (s);
+    return b->len == n && (n == 0 || memcmp (b->data, s, n) == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Store contract, run against both implementations
+
+static void
+s_contract_basic (s_kind_t kind)
+{
+    s_fix_t f = {.kind = kind};
+    CHECK_EQ_U64 (s_open (&f), 0);
+    zkv_kvstore_t *s = f.store;
+    zkv_bytes_t v;
+    uint64_t applied = 99;
+    CHECK_EQ_U64 (zkv_kvstore_get (s, 1, 0, s_u8 ("a"), 1, &v), ZKV_ENOTFOUND);
+    CHECK_EQ_U64 (zkv_kvstore_load_applied (s, 1, &applied), 0);
+    CHECK_EQ_U64 (applied, 0);
+
+    zkv_kvbatch_t *b = zkv_kvstore_batch_new (s);
+    zkv_kvstore_put (s, b, 1, 0, s_u8 ("a"), 1, s_u8 ("one"), 3);
+    zkv_kvstore_put (s, b, 1, 1, s_u8 ("a"), 1, s_u8 ("shard1"), 6); // same key, other shard
+    zkv_kvstore_put (s, b, 2, 0, s_u8 ("a"), 1, s_u8 ("group2"), 6); // other group
+    zkv_kvstore_put (s, b, 1, 0, s_u8 ("empty"), 5, NULL, 0);
+    zkv_kvstore_put (s, b, 1, 0, s_u8 ("gone"), 4, s_u8 ("x"), 1);
+    zkv_kvstore_del (s, b, 1, 0, s_u8 ("gone"), 4);
+    zkv_kvstore_put (s, b, 1, 0, s_u8 ("a"), 1, s_u8 ("uno"), 3); // later write wins
+    zkv_kvstore_set_applied (s, b, 1, 42);
+    // Before the commit nothing shows.
+    CHECK_EQ_U64 (zkv_kvstore_get (s, 1, 0, s_u8 ("a"), 1, &v), ZKV_ENOTFOUND);
+    CHECK_EQ_U64 (zkv_kvstore_commit (s, &b), 0);
+    CHECK (b == NULL);
+
+    CHECK_EQ_U64 (zkv_kvstore_get (s, 1, 0, s_u8 ("a"), 1, &v), 0);
+    CHECK (s_bytes_is (&v, "uno"));
+    zkv_bytes_free (&v);
+    CHECK_EQ_U64 (zkv_kvstore_get (s, 1, 1, s_u8 ("a"), 1, &v), 0);
+    CHECK (s_bytes_is (&v, "shard1"));
+    zkv_bytes_free (&v);
+    CHECK_EQ_U64 (zkv_kvstore_get (s, 2, 0, s_u8 ("a"), 1, &v), 0);
+    CHECK (s_bytes_is (&v, "group2"));
+    zkv_bytes_free (&v);
+    CHECK_EQ_U64 (zkv_kvstore_get (s, 1, 0, s_u8 ("empty"), 5, &v), 0); // found, empty
+    CHECK_EQ_U64 (v.len, 0);
+    CHECK_EQ_U64 (zkv_kvstore_get (s, 1, 0, s_u8 ("gone"), 4, &v), ZKV_ENOTFOUND);
+    CHECK_EQ_U64 (zkv_kvstore_load_applied (s, 1, &applied), 0);
+    CHECK_EQ_U64 (applied, 42);
+    CHECK_EQ_U64 (zkv_kvstore_load_applied (s, 2, &applied), 0);
+    CHECK_EQ_U64 (applied, 0);
+
+    // A destroyed batch writes nothing; committed batches survive a restart, open ones do not.
+    b = zkv_kvstore_batch_new (s);
+    zkv_kvstore_put (s, b, 1, 0, s_u8 ("a"), 1, s_u8 ("dropped"), 7);
+    zkv_kvstore_batch_destroy (s, &b);
+    CHECK (b == NULL);
+    b = zkv_kvstore_batch_new (s);
+    zkv_kvstore_put (s, b, 1, 0, s_u8 ("a"), 1, s_u8 ("crashed"), 7);
+    if (kind == S_MEM) {
+        CHECK_EQ_U64 (s_restart (&f), 0);
+        CHECK_EQ_U64 (zkv_kvstore_commit (f.store, &b), ZKV_ESTOPPED);
+    } else {
+        zkv_kvstore_batch_destroy (s, &b); // a LevelDB batch lives only in this process
+        CHECK_EQ_U64 (s_restart (&f), 0);
+    }
+    s = f.store;
+    CHECK_EQ_U64 (zkv_kvstore_get (s, 1, 0, s_u8 ("a"), 1, &v), 0);
+    CHECK (s_bytes_is (&v, "uno"));
+    zkv_bytes_free (&v);
+    CHECK_EQ_U64 (zkv_kvstore_load_applied (s, 1, &applied), 0);
+    CHECK_EQ_U64 (applied, 42);
+    s_close (&f);
+}
+
+static void
+test_store_basic (void)
+{
+    s_contract_basic (S_MEM);
+    if (zkv_test_failed_)
+        return;
+    s_contract_basic (S_LDB);
+}
+
+static void
+s_contract_dedup_scan_delete (s_kind_t kind)
+{
+    s_fix_t f = {.kind = kind};
+    CHECK_EQ_U64 (s_open (&f), 0);
+    zkv_kvstore_t *s = f.store;
+    zkv_kvbatch_t *b = zkv_kvstore_batch_new (s);
+    // 4 shards x 50 keys in group 7, and a neighbour group 8 that scans must not see.
+    char key[32], val[64];
+    for (uint32_t shard = 0; shard < 4; shard++)
+        for (int i = 0; i < 50; i++) {
+            snprintf (key, sizeof key, "key-%03d", i);
+            snprintf (val, sizeof val, "value-%u-%03d", shard, i);
+            zkv_kvstore_put (s, b, 7, shard, s_u8 (key), strlen (key), s_u8 (val), strlen (val));
+            zkv_kvstore_put (s, b, 8, shard, s_u8 (key), strlen (key), s_u8 ("n"), 1);
+        }
+    // Dedup records written out of order, one overwritten.
+    uint64_t clients[] = {900, 5, 1ull << 40, 5};
+    for (size_t i = 0; i < 4; i++) {
+        zkv_kvdedup_t rec = {.shard = (uint32_t)(i % 2 ? 3 : 1),
+                             .client_id = clients[i],
+                             .seq = 10 + i,
+                             .status = i == 2 ? 7 : 0};
+        zkv_bytes_set (&rec.value, "r", i == 1 ? 1 : 0);
+        zkv_kvstore_put_dedup (s, b, 7, &rec);
+        zkv_bytes_free (&rec.value);
+    }
+    CHECK_EQ_U64 (zkv_kvstore_commit (s, &b), 0);
+
+    zkv_kvdedup_t *recs;
+    size_t n;
+    CHECK_EQ_U64 (zkv_kvstore_load_dedup (s, 7, &recs, &n), 0);
+    CHECK_EQ_U64 (n, 3); // (1, 900), (1, 2^40), (3, 5): sorted by shard, then client
+    CHECK_EQ_U64 (recs[0].shard, 1);
+    CHECK_EQ_U64 (recs[0].client_id, 900);
+    CHECK_EQ_U64 (recs[1].client_id, 1ull << 40);
+    CHECK_EQ_U64 (recs[1].status, 7);
+    CHECK_EQ_U64 (recs[2].shard, 3);
+    CHECK_EQ_U64 (recs[2].client_id, 5);
+    CHECK_EQ_U64 (recs[2].seq, 13); // the overwrite
+    CHECK_EQ_U64 (recs[2].value.len, 0);
+    zkv_kvdedup_free_all (recs, n);
+    CHECK_EQ_U64 (zkv_kvstore_load_dedup (s, 8, &recs, &n), 0);
+    CHECK_EQ_U64 (n, 0);
+
+    // Whole-group scan in small chunks: every item once, in (shard, key) order.
+    size_t total = 0, chunks = 0;
+    zkv_kvpos_t pos = {0};
+    zkv_kvchunk_t c;
+    uint32_t prev_shard = 0;
+    char prev_key[32] = "";
+    for (;;) {
+        CHECK_EQ_U64 (zkv_kvstore_scan (s, 7, &pos, UINT32_MAX, 100, &c), 0);
+        chunks++;
+        CHECK (c.count > 0);
+        size_t bytes = 0;
+        for (size_t i = 0; i < c.count; i++) {
+            char k[32];
+            snprintf (k, sizeof k, "%.*s", (int)c.items[i].key.len, c.items[i].key.data);
+            snprintf (val, sizeof val, "value-%u-%s", c.items[i].shard, k + 4);
+            CHECK (s_bytes_is (&c.items[i].value, val));
+            CHECK (c.items[i].shard > prev_shard ||
+                   (c.items[i].shard == prev_shard && strcmp (k, prev_key) > 0) || total == 0);
+            prev_shard = c.items[i].shard;
+            snprintf (prev_key, sizeof prev_key, "%s", k);
+            bytes += c.items[i].key.len + c.items[i].value.len;
+            total++;
+        }
+        CHECK (bytes <= 100 || c.count == 1);
+        bool more = c.more;
+        zkv_bytes_free (&pos.key);
+        pos = c.next;
+        c.next = (zkv_kvpos_t){0};
+        zkv_kvchunk_free (&c);
+        if (!more)
+            break;
+    }
+    zkv_bytes_free (&pos.key);
+    CHECK_EQ_U64 (total, 200);
+    CHECK (chunks >= 200 * 18 / 100);
+
+    // One shard; and an item larger than max_bytes still comes (one per chunk: progress).
+    zkv_kvpos_t one = {.shard = 2};
+    CHECK_EQ_U64 (zkv_kvstore_scan (s, 7, &one, 2, 1 << 20, &c), 0);
+    CHECK_EQ_U64 (c.count, 50);
+    CHECK (!c.more);
+    CHECK_EQ_U64 (c.items[0].shard, 2);
+    CHECK_EQ_U64 (c.items[49].shard, 2);
+    zkv_kvchunk_free (&c);
+    CHECK_EQ_U64 (zkv_kvstore_scan (s, 7, &one, 2, 1, &c), 0);
+    CHECK_EQ_U64 (c.count, 1);
+    CHECK (c.more);
+    CHECK (s_bytes_is (&c.items[0].key, "key-000"));
+    zkv_kvchunk_free (&c);
+
+    // Deleting shard 1 takes its data and its dedup records, nothing else.
+    b = zkv_kvstore_batch_new (s);
+    CHECK_EQ_U64 (zkv_kvstore_delete_shard (s, b, 7, 1), 0);
+    CHECK_EQ_U64 (zkv_kvstore_commit (s, &b), 0);
+    zkv_bytes_t v;
+    CHECK_EQ_U64 (zkv_kvstore_get (s, 7, 1, s_u8 ("key-003"), 7, &v), ZKV_ENOTFOUND);
+    CHECK_EQ_U64 (zkv_kvstore_get (s, 7, 0, s_u8 ("key-003"), 7, &v), 0);
+    zkv_bytes_free (&v);
+    CHECK_EQ_U64 (zkv_kvstore_get (s, 8, 1, s_u8 ("key-003"), 7, &v), 0);
+    zkv_bytes_free (&v);
+    CHECK_EQ_U64 (zkv_kvstore_load_dedup (s, 7, &recs, &n), 0);
+    CHECK_EQ_U64 (n, 1);
+    CHECK_EQ_U64 (recs[0].shard, 3);
+    zkv_kvdedup_free_all (recs, n);
+    zkv_kvpos_t start = {0};
+    CHECK_EQ_U64 (zkv_kvstore_scan (s, 7, &start, UINT32_MAX, 1 << 20, &c), 0);
+    CHECK_EQ_U64 (c.count, 150);
+    zkv_kvchunk_free (&c);
+
+    // Clearing the group, then writing in the same batch: the writes stay.
+    b = zkv_kvstore_batch_new (s);
+    CHECK_EQ_U64 (zkv_kvstore_clear_group (s, b, 7), 0);
+    zkv_kvstore_put (s, b, 7, 0, s_u8 ("new"), 3, s_u8 ("v"), 1);
+    CHECK_EQ_U64 (zkv_kvstore_commit (s, &b), 0);
+    CHECK_EQ_U64 (zkv_kvstore_scan (s, 7, &start, UINT32_MAX, 1 << 20, &c), 0);
+    CHECK_EQ_U64 (c.count, 1);
+    zkv_kvchunk_free (&c);
+    CHECK_EQ_U64 (zkv_kvstore_load_dedup (s, 7, &recs, &n), 0);
+    CHECK_EQ_U64 (n, 0);
+    CHECK_EQ_U64 (zkv_kvstore_scan (s, 8, &start, UINT32_MAX, 1 << 20, &c), 0);
+    CHECK_EQ_U64 (c.count, 200);
+    zkv_kvchunk_free (&c);
+    s_close (&f);
+}
+
+static void
+test_store_dedup_scan_delete (void)
+{
+    s_contract_dedup_scan_delete (S_MEM);
+    if (zkv_test_failed_)
+        return;
+    s_contract_dedup_scan_delete (S_LDB);
+}
+
+static void
+test_store_ldb_needs_ldb (void)
+{
+    zkv_logstore_t *mem = zkv_memstore_new ();
+    // A memory log store has no database to share; NULL is refused too.
+    CHECK (zkv_kvstore_ldb_new (NULL) == NULL);
+    zkv_logstore_destroy (&mem);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The state machine
+
+#define S_GROUP  3
+#define S_SHARDS 10
+
+// An entry carrying a kv_command encoded directly (no limits checked: the apply side must).
+static void
+s_cmd (zkv_entry_t *e, uint64_t index, uint64_t client, uint64_t seq, uint64_t op, const char *key,
+       const char *value)
+{
+    zkv_msg_t msg = {.type = ZKV_MSG_KV_COMMAND};
+    zkv_kv_command_t *c = &msg.u.kv_command;
+    c->client_id = client;
+    c->seq = seq;
+    c->op = op;
+    c->key = (zkv_bytes_t){(uint8_t *)key, strlen (key)};
+    c->value = (zkv_bytes_t){(uint8_t *)value, strlen (value)};
+    memset (e, 0, sizeof *e);
+    e->term = 1;
+    e->index = index;
+    e->type = ZKV_ENTRY_NORMAL;
+    size_t len;
+    int rc = zkv_msg_encode (&msg, &e->data.data, &len);
+    assert (rc == 0);
+    (void)rc;
+    e->data.len = len;
+}
+
+static void
+s_entries_free (zkv_entry_t *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        zkv_entry_free (&e[i]);
+}
+
+static zkv_kv_t *
+s_kv (zkv_kvstore_t *store)
+{
+    zkv_kv_limits_t limits;
+    zkv_kv_limits_defaults (&limits);
+    limits.max_key_bytes = 16;
+    limits.max_value_bytes = 32;
+    int err;
+    return zkv_kv_new (store, S_GROUP, S_SHARDS, &limits, &err);
+}
+
+static bool
+s_get_is (zkv_kv_t *kv, const char *key, const char *want)
+{
+    zkv_bytes_t v;
+    int rc = zkv_kv_get (kv, s_u8 (key), strlen (key), &v);
+    bool ok = want ? rc == 0 && s_bytes_is (&v, want) : rc == ZKV_ENOTFOUND;
+    if (!ok)
+        fprintf (stderr, "get %s: rc %s, %.*s\n", key, zkv_errname (rc), (int)v.len,
+                 v.data ? (char *)v.data : "");
+    zkv_bytes_free (&v);
+    return ok;
+}
+
+static void
+s_apply_basic (s_kind_t kind)
+{
+    s_fix_t f = {.kind = kind};
+    CHECK_EQ_U64 (s_open (&f), 0);
+    zkv_kv_t *kv = s_kv (f.store);
+    CHECK (kv != NULL);
+    CHECK_EQ_U64 (zkv_kv_applied (kv), 0);
+    zkv_entry_t e[6];
+    memset (&e[0], 0, sizeof e[0]);
+    e[0] = (zkv_entry_t){.term = 1, .index = 1, .type = ZKV_ENTRY_NOOP};
+    s_cmd (&e[1], 2, 11, 1, ZKV_OP_PUT, "x", "a");
+    s_cmd (&e[2], 3, 11, 2, ZKV_OP_APPEND, "x", "b"); // reads the put of this same batch
+    s_cmd (&e[3], 4, 12, 1, ZKV_OP_APPEND, "y", "new");
+    s_cmd (&e[4], 5, 12, 2, ZKV_OP_PUT, "z", "");
+    s_cmd (&e[5], 6, 11, 3, ZKV_OP_APPEND, "x", "c");
+    zkv_kv_results_t r;
+    CHECK_EQ_U64 (zkv_kv_apply (kv, e, 6, &r), 0);
+    CHECK_EQ_U64 (r.count, 6);
+    CHECK_EQ_U64 (r.items[0].index, 1);
+    CHECK (!r.items[0].has_client);
+    for (size_t i = 1; i < 6; i++) {
+        CHECK (r.items[i].has_client);
+        CHECK_EQ_U64 (r.items[i].status, 0);
+        CHECK (!r.items[i].duplicate);
+        CHECK_EQ_U64 (r.items[i].index, i + 1);
+    }
+    CHECK_EQ_U64 (r.items[2].client_id, 11);
+    CHECK_EQ_U64 (r.items[2].seq, 2);
+    CHECK_EQ_U64 (r.items[2].op, ZKV_OP_APPEND);
+    zkv_kv_results_free (&r);
+    CHECK_EQ_U64 (zkv_kv_applied (kv), 6);
+    CHECK (s_get_is (kv, "x", "abc"));
+    CHECK (s_get_is (kv, "y", "new"));
+    CHECK (s_get_is (kv, "z", ""));
+    CHECK (s_get_is (kv, "w", NULL));
+    s_entries_free (e, 6);
+
+    // Already applied entries are skipped; a gap applies nothing.
+    s_cmd (&e[0], 5, 13, 1, ZKV_OP_PUT, "q", "skipped");
+    s_cmd (&e[1], 7, 13, 1, ZKV_OP_PUT, "q", "kept");
+    CHECK_EQ_U64 (zkv_kv_apply (kv, e, 2, &r), 0);
+    CHECK_EQ_U64 (r.count, 1);
+    CHECK_EQ_U64 (r.items[0].index, 7);
+    zkv_kv_results_free (&r);
+    CHECK (s_get_is (kv, "q", "kept"));
+    s_entries_free (e, 2);
+    s_cmd (&e[0], 9, 13, 2, ZKV_OP_PUT, "q", "gap");
+    CHECK_EQ_U64 (zkv_kv_apply (kv, e, 1, &r), ZKV_EINVAL);
+    CHECK_EQ_U64 (r.count, 0);
+    CHECK_EQ_U64 (zkv_kv_applied (kv), 7);
+    CHECK (s_get_is (kv, "q", "kept"));
+    s_entries_free (e, 1);
+    CHECK_EQ_U64 (zkv_kv_apply (kv, NULL, 0, &r), 0);
+    zkv_kv_destroy (&kv);
+    CHECK (kv == NULL);
+    s_close (&f);
+}
+
+static void
+test_kv_apply (void)
+{
+    s_apply_basic (S_MEM);
+    if (zkv_test_failed_)
+        return;
+    s_apply_basic (S_LDB);
+}
+
+static void
+test_kv_dedup (void)
+{
+    s_fix_t f = {.kind = S_MEM};
+    CHECK_EQ_U64 (s_open (&f), 0);
+    zkv_kv_t *kv = s_kv (f.store);
+    zkv_entry_t e[4];
+    // A retry proposed twice lands twice in one batch, and once more later: applied once.
+    s_cmd (&e[0], 1, 21, 1, ZKV_OP_APPEND, "k", "a");
+    s_cmd (&e[1], 2, 21, 1, ZKV_OP_APPEND, "k", "a");
+    s_cmd (&e[2], 3, 22, 1, ZKV_OP_APPEND, "k", "b");
+    zkv_kv_results_t r;
+    CHECK_EQ_U64 (zkv_kv_apply (kv, e, 3, &r), 0);
+    CHECK (!r.items[0].duplicate);
+    CHECK (r.items[1].duplicate);
+    CHECK_EQ_U64 (r.items[1].status, 0);
+    CHECK (!r.items[2].duplicate);
+    zkv_kv_results_free (&r);
+    s_entries_free (e, 3);
+    s_cmd (&e[0], 4, 21, 1, ZKV_OP_APPEND, "k", "a");
+    CHECK_EQ_U64 (zkv_kv_apply (kv, e, 1, &r), 0);
+    CHECK (r.items[0].duplicate);
+    CHECK_EQ_U64 (r.items[0].client_id, 21);
+    zkv_kv_results_free (&r);
+    s_entries_free (e, 1);
+    CHECK (s_get_is (kv, "k", "ab"));
+
+    // The frontend's lookup answers the retry without proposing, and lets a new seq through.
+    zkv_kv_result_t one;
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 21, 1, s_u8 ("k"), 1, &one), 1);
+    CHECK (one.duplicate);
+    CHECK_EQ_U64 (one.status, 0);
+    zkv_bytes_free (&one.value);
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 21, 2, s_u8 ("k"), 1, &one), 0);
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 99, 1, s_u8 ("k"), 1, &one), 0);
+
+    // A stale request (older than the last applied) is refused and changes nothing.
+    s_cmd (&e[0], 5, 21, 2, ZKV_OP_APPEND, "k", "c");
+    s_cmd (&e[1], 6, 21, 1, ZKV_OP_APPEND, "k", "stale");
+    CHECK_EQ_U64 (zkv_kv_apply (kv, e, 2, &r), 0);
+    CHECK_EQ_U64 (r.items[0].status, 0);
+    CHECK_EQ_U64 (r.items[1].status, ZKV_KV_ESTALE);
+    CHECK (r.items[1].error != NULL);
+    CHECK (!r.items[1].duplicate);
+    zkv_kv_results_free (&r);
+    s_entries_free (e, 2);
+    CHECK (s_get_is (kv, "k", "abc"));
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 21, 1, s_u8 ("k"), 1, &one), 1);
+    CHECK_EQ_U64 (one.status, ZKV_KV_ESTALE);
+
+    // Dedup is per shard: the same client and seq on a key of another shard is new.
+    const char *other = "k";
+    char buf[8];
+    for (int i = 0; i < 100; i++) {
+        snprintf (buf, sizeof buf, "o%d", i);
+        if (zkv_kv_shard_of (s_u8 (buf), strlen (buf), S_SHARDS) !=
+            zkv_kv_shard_of (s_u8 ("k"), 1, S_SHARDS)) {
+            other = buf;
+            break;
+        }
+    }
+    CHECK (strcmp (other, "k") != 0);
+    s_cmd (&e[0], 7, 21, 2, ZKV_OP_PUT, other, "elsewhere");
+    CHECK_EQ_U64 (zkv_kv_apply (kv, e, 1, &r), 0);
+    CHECK (!r.items[0].duplicate);
+    CHECK_EQ_U64 (r.items[0].status, 0);
+    zkv_kv_results_free (&r);
+    s_entries_free (e, 1);
+    CHECK (s_get_is (kv, other, "elsewhere"));
+    zkv_kv_destroy (&kv);
+    s_close (&f);
+}
+
+static void
+test_kv_limits (void)
+{
+    s_fix_t f = {.kind = S_MEM};
+    CHECK_EQ_U64 (s_open (&f), 0);
+    zkv_kv_t *kv = s_kv (f.store); // keys <= 16, values <= 32
+    uint8_t *buf;
+    size_t len;
+    const char *big_key = "0123456789abcdefX";                 // 17
+    const char *big_val = "0123456789abcdef0123456789abcdefX"; // 33
+    // Propose time.
+    CHECK_EQ_U64 (
+        zkv_kv_command_encode (kv, 1, 1, ZKV_OP_PUT, s_u8 (big_key), 17, s_u8 ("v"), 1, &buf, &len),
+        ZKV_ETOOBIG);
+    CHECK (buf == NULL);
+    CHECK_EQ_U64 (
+        zkv_kv_command_encode (kv, 1, 1, ZKV_OP_PUT, s_u8 ("k"), 1, s_u8 (big_val), 33, &buf, &len),
+        ZKV_ETOOBIG);
+    CHECK_EQ_U64 (zkv_kv_command_encode (kv, 1, 1, ZKV_OP_GET, s_u8 ("k"), 1, NULL, 0, &buf, &len),
+                  ZKV_EINVAL);
+    CHECK_EQ_U64 (zkv_kv_command_encode (kv, 1, 0, ZKV_OP_PUT, s_u8 ("k"), 1, NULL, 0, &buf, &len),
+                  ZKV_EINVAL);
+    CHECK_EQ_U64 (zkv_kv_command_encode (kv, 1, 1, ZKV_OP_PUT, NULL, 0, NULL, 0, &buf, &len),
+                  ZKV_EINVAL);
+    CHECK_EQ_U64 (zkv_kv_command_encode (kv, 1, 1, 9, s_u8 ("k"), 1, NULL, 0, &buf, &len),
+                  ZKV_EINVAL);
+    CHECK_EQ_U64 (zkv_kv_check (&(zkv_kv_limits_t){16, 32}, ZKV_OP_GET, 17, 0), ZKV_ETOOBIG);
+    // At the limits it encodes, and the entry applies.
+    CHECK_EQ_U64 (zkv_kv_command_encode (kv, 1, 1, ZKV_OP_PUT, s_u8 (big_key), 16, s_u8 (big_val),
+                                         32, &buf, &len),
+                  0);
+    zkv_entry_t e[8] = {{.term = 1, .index = 1, .type = ZKV_ENTRY_NORMAL, .data = {buf, len}}};
+    zkv_kv_results_t r;
+    CHECK_EQ_U64 (zkv_kv_apply (kv, e, 1, &r), 0);
+    CHECK_EQ_U64 (r.items[0].status, 0);
+    zkv_kv_results_free (&r);
+    s_entries_free (e, 1);
+
+    // Apply time: commands another node proposed past our limits get errors, not crashes.
+    s_cmd (&e[0], 2, 2, 1, ZKV_OP_PUT, big_key, "v");
+    s_cmd (&e[1], 3, 2, 2, ZKV_OP_PUT, "k", big_val);
+    s_cmd (&e[2], 4, 2, 3, ZKV_OP_PUT, "k", "0123456789abcdef0123456789abcde"); // 31
+    s_cmd (&e[3], 5, 2, 4, ZKV_OP_APPEND, "k", "xy");                           // would be 33
+    s_cmd (&e[4], 6, 2, 5, ZKV_OP_APPEND, "k", "z");                            // exactly 32
+    s_cmd (&e[5], 7, 2, 6, ZKV_OP_GET, "k", ""); // gets are never logged
+    s_cmd (&e[6], 8, 2, 7, 77, "k", "");         // unknown op
+    s_cmd (&e[7], 9, 2, 8, ZKV_OP_PUT, "", "v"); // empty key
+    CHECK_EQ_U64 (zkv_kv_apply (kv, e, 8, &r), 0);
+    CHECK_EQ_U64 (r.count, 8);
+    CHECK_EQ_U64 (r.items[0].status, ZKV_ETOOBIG);
+    CHECK_EQ_U64 (r.items[1].status, ZKV_ETOOBIG);
+    CHECK_EQ_U64 (r.items[2].status, 0);
+    CHECK_EQ_U64 (r.items[3].status, ZKV_ETOOBIG);
+    CHECK_EQ_U64 (r.items[4].status, 0);
+    CHECK_EQ_U64 (r.items[5].status, ZKV_EINVAL);
+    CHECK_EQ_U64 (r.items[6].status, ZKV_EINVAL);
+    CHECK_EQ_U64 (r.items[7].status, ZKV_EINVAL);
+    for (size_t i = 0; i < 8; i++)
+        CHECK (r.items[i].status == 0 || r.items[i].error != NULL);
+    zkv_kv_results_free (&r);
+    s_entries_free (e, 8);
+    CHECK (s_get_is (kv, "k", "0123456789abcdef0123456789abcdez"));
+    // A failed request's answer is remembered too: its retry gets the same error.
+    zkv_kv_result_t one;
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 2, 7, s_u8 ("k"), 1, &one), 1); // the unknown op
+    CHECK (one.duplicate);
+    CHECK_EQ_U64 (one.status, ZKV_EINVAL);
+    zkv_bytes_free (&one.value);
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 2, 8, s_u8 ("k"), 1, &one), 0);
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 2, 1, s_u8 (big_key), 17, &one), 1);
+    CHECK_EQ_U64 (one.status, ZKV_ETOOBIG);
+    CHECK (one.duplicate);
+    zkv_bytes_free (&one.value);
+    // Gets refuse keys the limits refuse.
+    zkv_bytes_t v;
+    CHECK_EQ_U64 (zkv_kv_get (kv, s_u8 (big_key), 17, &v), ZKV_ETOOBIG);
+    CHECK_EQ_U64 (zkv_kv_get (kv, NULL, 0, &v), ZKV_EINVAL);
+    CHECK_EQ_U64 (zkv_kv_applied (kv), 9);
+    zkv_kv_destroy (&kv);
+
+    // Bad construction arguments.
+    int err = 0;
+    zkv_kv_limits_t limits;
+    zkv_kv_limits_defaults (&limits);
+    CHECK (zkv_kv_new (f.store, 1, 0, &limits, &err) == NULL);
+    CHECK_EQ_U64 (err, ZKV_EINVAL);
+    limits.max_value_bytes = ZKV_MSG_MAX_FIELD_BYTES;
+    CHECK (zkv_kv_new (f.store, 1, 1, &limits, &err) == NULL);
+    CHECK (zkv_kv_new (NULL, 1, 1, &limits, &err) == NULL);
+    s_close (&f);
+}
+
+// Entries whose payload is not a kv_command: error results, and the state machine goes on.
+static void
+test_kv_malformed_entries (void)
+{
+    s_fix_t f = {.kind = S_MEM};
+    CHECK_EQ_U64 (s_open (&f), 0);
+    zkv_kv_t *kv = s_kv (f.store);
+    enum { N = 8 };
+    zkv_entry_t e[N];
+    memset (e, 0, sizeof e);
+    for (size_t i = 0; i < N; i++) {
+        e[i].term = 1;
+        e[i].index = i + 1;
+        e[i].type = ZKV_ENTRY_NORMAL;
+    }
+    // 0: empty payload; 1: garbage; 2: a kv_command cut short; 3: another message type;
+    // 4: a kv_command with one trailing byte; 5: a msgpack nil; 6: valid; 7: valid after all.
+    zkv_entry_t good;
+    s_cmd (&good, 7, 31, 1, ZKV_OP_PUT, "key", "value");
+    zkv_bytes_set (&e[1].data, "\xde\xad\xbe\xef", 4);
+    zkv_bytes_set (&e[2].data, good.data.data, good.data.len - 2);
+    zkv_msg_t other = {.type = ZKV_MSG_STATUS_REQUEST};
+    other.u.status_request.nonce = 5;
+    size_t len;
+    CHECK_EQ_U64 (zkv_msg_encode (&other, &e[3].data.data, &len), 0);
+    e[3].data.len = len;
+    e[4].data.len = good.data.len + 1;
+    e[4].data.data = calloc (1, e[4].data.len);
+    memcpy (e[4].data.data, good.data.data, good.data.len);
+    zkv_bytes_set (&e[5].data, "\xc0", 1);
+    zkv_entry_copy (&good, &e[6]);
+    s_cmd (&e[7], 8, 31, 2, ZKV_OP_APPEND, "key", "!");
+    zkv_entry_free (&good);
+    zkv_kv_results_t r;
+    CHECK_EQ_U64 (zkv_kv_apply (kv, e, N, &r), 0);
+    CHECK_EQ_U64 (r.count, N);
+    for (size_t i = 0; i < 6; i++) {
+        CHECK (r.items[i].status < 0);
+        CHECK (!r.items[i].has_client);
+        CHECK (r.items[i].error != NULL);
+    }
+    CHECK_EQ_U64 (r.items[3].status, ZKV_ETYPE);
+    CHECK_EQ_U64 (r.items[6].status, 0);
+    CHECK_EQ_U64 (r.items[7].status, 0);
+    zkv_kv_results_free (&r);
+    s_entries_free (e, N);
+    CHECK (s_get_is (kv, "key", "value!"));
+    CHECK_EQ_U64 (zkv_kv_applied (kv), N);
+
+    // Every prefix and many byte flips of a valid command: never a crash, index always advances.
+    zkv_entry_t base;
+    s_cmd (&base, 0, 40, 1, ZKV_OP_APPEND, "kk", "vv");
+    uint64_t index = N;
+    for (size_t cut = 0; cut <= base.data.len; cut++) {
+        for (int flip = 0; flip < 3; flip++) {
+            zkv_entry_t m = {.term = 1, .index = ++index, .type = ZKV_ENTRY_NORMAL};
+            zkv_bytes_set (&m.data, base.data.data, cut);
+            if (flip && cut)
+                m.data.data[(cut * 7 + (size_t)flip) % cut] ^= (uint8_t)(flip == 1 ? 0x80 : 0x01);
+            CHECK_EQ_U64 (zkv_kv_apply (kv, &m, 1, &r), 0);
+            CHECK_EQ_U64 (r.count, 1);
+            zkv_kv_results_free (&r);
+            zkv_entry_free (&m);
+        }
+    }
+    zkv_entry_free (&base);
+    CHECK_EQ_U64 (zkv_kv_applied (kv), index);
+    zkv_kv_destroy (&kv);
+    s_close (&f);
+}
+
+// Applies a mixed workload of n commands starting after kv's applied index.
+static void
+s_workload (zkv_kv_t *kv, int n, uint64_t client)
+{
+    zkv_kv_results_t r;
+    char key[16], val[16];
+    for (int i = 0; i < n; i++) {
+        zkv_entry_t e;
+        snprintf (key, sizeof key, "k%d", i % 37);
+        snprintf (val, sizeof val, "v%d.", i);
+        s_cmd (&e, zkv_kv_applied (kv) + 1, client + (uint64_t)(i % 5), (uint64_t)i / 5 + 1,
+               i % 3 ? ZKV_OP_APPEND : ZKV_OP_PUT, key, val);
+        int rc = zkv_kv_apply (kv, &e, 1, &r);
+        assert (rc == 0);
+        (void)rc;
+        zkv_kv_results_free (&r);
+        zkv_entry_free (&e);
+    }
+}
+
+static void
+test_kv_snapshot_round_trip (void)
+{
+    s_fix_t fm = {.kind = S_MEM}, fl = {.kind = S_LDB};
+    CHECK_EQ_U64 (s_open (&fm), 0);
+    CHECK_EQ_U64 (s_open (&fl), 0);
+    zkv_kv_t *a = s_kv (fm.store), *b = s_kv (fl.store);
+    s_workload (a, 300, 100);
+    s_workload (b, 20, 500); // b's own state, which the restore must replace entirely
+    uint8_t *snap, *snap2;
+    size_t len, len2;
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (a, &snap, &len), 0);
+    CHECK_EQ_U64 (zkv_kv_snapshot_restore (b, snap, len), 0);
+    CHECK_EQ_U64 (zkv_kv_applied (b), 300);
+    // Same state, same bytes, whichever store holds it.
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &snap2, &len2), 0);
+    CHECK_EQ_U64 (len2, len);
+    CHECK (memcmp (snap, snap2, len) == 0);
+    free (snap2);
+    char key[16];
+    for (int i = 0; i < 37; i++) {
+        snprintf (key, sizeof key, "k%d", i);
+        zkv_bytes_t va, vb;
+        CHECK_EQ_U64 (zkv_kv_get (a, s_u8 (key), strlen (key), &va), 0);
+        CHECK_EQ_U64 (zkv_kv_get (b, s_u8 (key), strlen (key), &vb), 0);
+        CHECK (va.len == vb.len && memcmp (va.data, vb.data, va.len) == 0);
+        zkv_bytes_free (&va);
+        zkv_bytes_free (&vb);
+    }
+    // The dedup table came along: a retry of the last command is a duplicate on b.
+    zkv_kv_result_t one;
+    CHECK_EQ_U64 (zkv_kv_lookup (b, 100 + 299 % 5, 299 / 5 + 1, s_u8 ("k3"), 2, &one), 1);
+    CHECK (one.duplicate);
+    zkv_bytes_free (&one.value);
+    // ... and b's own clients are gone with its old state.
+    CHECK_EQ_U64 (zkv_kv_lookup (b, 500, 1, s_u8 ("k0"), 2, &one), 0);
+    // And both go on identically.
+    s_workload (a, 50, 900);
+    s_workload (b, 50, 900);
+    free (snap);
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (a, &snap, &len), 0);
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &snap2, &len2), 0);
+    CHECK (len == len2 && memcmp (snap, snap2, len) == 0);
+    free (snap2);
+
+    // The restore survives a restart of the LevelDB store.
+    zkv_kv_destroy (&b);
+    CHECK_EQ_U64 (s_restart (&fl), 0);
+    b = s_kv (fl.store);
+    CHECK_EQ_U64 (zkv_kv_applied (b), 350);
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &snap2, &len2), 0);
+    CHECK (len == len2 && memcmp (snap, snap2, len) == 0);
+    free (snap2);
+
+    // Another group's or another layout's snapshot is refused and changes nothing.
+    zkv_kv_limits_t limits;
+    zkv_kv_limits_defaults (&limits);
+    zkv_kv_t *g4 = zkv_kv_new (fm.store, S_GROUP + 1, S_SHARDS, &limits, NULL);
+    zkv_kv_t *s7 = zkv_kv_new (fm.store, S_GROUP + 2, 7, &limits, NULL);
+    CHECK_EQ_U64 (zkv_kv_snapshot_restore (g4, snap, len), ZKV_EINVAL);
+    CHECK_EQ_U64 (zkv_kv_snapshot_restore (s7, snap, len), ZKV_EINVAL);
+    CHECK_EQ_U64 (zkv_kv_applied (g4), 0);
+    zkv_kv_destroy (&g4);
+    zkv_kv_destroy (&s7);
+    zkv_kv_destroy (&a);
+    zkv_kv_destroy (&b);
+    free (snap);
+    s_close (&fm);
+    s_close (&fl);
+}
+
+// A hostile snapshot (every prefix, flipped bytes) returns an error or restores; on error the
+// state is exactly what it was.
+static void
+test_kv_snapshot_hostile (void)
+{
+    s_fix_t fa = {.kind = S_MEM}, fb = {.kind = S_MEM};
+    CHECK_EQ_U64 (s_open (&fa), 0);
+    CHECK_EQ_U64 (s_open (&fb), 0);
+    zkv_kv_t *a = s_kv (fa.store), *b = s_kv (fb.store);
+    s_workload (a, 40, 1);
+    s_workload (b, 7, 50);
+    uint8_t *snap, *before, *after;
+    size_t len, before_len, after_len;
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (a, &snap, &len), 0);
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &before, &before_len), 0);
+    size_t errors = 0, restored = 0;
+    for (size_t cut = 0; cut < len; cut++) {
+        uint8_t *copy = malloc (cut ? cut : 1); // exact size: ASan sees any over-read
+        memcpy (copy, snap, cut);
+        int rc = zkv_kv_snapshot_restore (b, copy, cut);
+        free (copy);
+        if (rc == 0) {
+            // A cut exactly between two data items is a valid (smaller) state; put b back.
+            restored++;
+            CHECK_EQ_U64 (zkv_kv_snapshot_restore (b, before, before_len), 0);
+            continue;
+        }
+        errors++;
+        CHECK (rc < 0);
+        CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &after, &after_len), 0);
+        CHECK (after_len == before_len && memcmp (after, before, before_len) == 0);
+        free (after);
+    }
+    static const uint8_t values[] = {0x00, 0x7f, 0x90, 0x95, 0xc0, 0xc4, 0xc6, 0xcf, 0xdd, 0xff};
+    for (size_t pos = 0; pos < len; pos++)
+        for (size_t v = 0; v < sizeof values; v++) {
+            uint8_t *copy = malloc (len);
+            memcpy (copy, snap, len);
+            copy[pos] = values[v];
+            int rc = zkv_kv_snapshot_restore (b, copy, len);
+            free (copy);
+            if (rc == 0)
+                CHECK_EQ_U64 (zkv_kv_snapshot_restore (b, before, before_len), 0);
+            else
+                errors++;
+        }
+    CHECK (errors > len);
+    CHECK (restored > 0); // the cuts between items
+    CHECK_EQ_U64 (zkv_kv_snapshot_restore (b, NULL, 0), ZKV_ETRUNC);
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &after, &after_len), 0);
+    CHECK (after_len == before_len && memcmp (after, before, before_len) == 0);
+    free (after);
+    free (before);
+    free (snap);
+    zkv_kv_destroy (&a);
+    zkv_kv_destroy (&b);
+    s_close (&fa);
+    s_close (&fb);
+}
+
+// A restarted node resumes from the store's applied index, with its dedup table.
+static void
+s_boot (s_kind_t kind)
+{
+    s_fix_t f = {.kind = kind};
+    CHECK_EQ_U64 (s_open (&f), 0);
+    zkv_kv_t *kv = s_kv (f.store);
+    s_workload (kv, 30, 7);
+    zkv_kv_destroy (&kv);
+    CHECK_EQ_U64 (s_restart (&f), 0);
+    kv = s_kv (f.store);
+    CHECK (kv != NULL);
+    CHECK_EQ_U64 (zkv_kv_applied (kv), 30);
+    // Raft redelivers from applied + 1; an older entry given again is skipped, a retry of the
+    // last command is a duplicate.
+    zkv_entry_t e[2];
+    zkv_kv_results_t r;
+    s_cmd (&e[0], 30, 7 + 29 % 5, 29 / 5 + 1, ZKV_OP_APPEND, "k29", "again");
+    s_cmd (&e[1], 31, 7 + 29 % 5, 29 / 5 + 1, ZKV_OP_APPEND, "k29", "again");
+    CHECK_EQ_U64 (zkv_kv_apply (kv, e, 2, &r), 0);
+    CHECK_EQ_U64 (r.count, 1);
+    CHECK (r.items[0].duplicate);
+    zkv_kv_results_free (&r);
+    s_entries_free (e, 2);
+    CHECK (s_get_is (kv, "k29", "v29."));
+    CHECK_EQ_U64 (zkv_kv_applied (kv), 31);
+    zkv_kv_destroy (&kv);
+    s_close (&f);
+}
+
+static void
+test_kv_boot (void)
+{
+    s_boot (S_MEM);
+    if (zkv_test_failed_)
+        return;
+    s_boot (S_LDB);
+}
+
+// A store whose commits fail: the apply reports it and the state machine is unchanged. The
+// memory store's functions behind a table whose commit discards the batch and fails.
+static const zkv_kvstore_ops_t *s_real_ops; // test-only: the table being wrapped
+
+static int
+s_failing_commit (void *impl, zkv_kvbatch_t *b)
+{
+    s_real_ops->batch_destroy (impl, b);
+    return ZKV_EIO;
+}
+
+static void
+test_kv_commit_failure (void)
+{
+    s_fix_t f = {.kind = S_MEM};
+    CHECK_EQ_U64 (s_open (&f), 0);
+    zkv_kv_t *kv = s_kv (f.store);
+    s_workload (kv, 10, 1);
+    uint8_t *before, *after;
+    size_t before_len, after_len;
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (kv, &before, &before_len), 0);
+    zkv_kv_destroy (&kv);
+
+    s_real_ops = f.store->ops;
+    zkv_kvstore_ops_t ops = *f.store->ops;
+    ops.commit = s_failing_commit;
+    zkv_kvstore_t failing = {&ops, f.store->impl}; // not destroyed: f owns the impl
+    kv = s_kv (&failing);
+    CHECK_EQ_U64 (zkv_kv_applied (kv), 10);
+    zkv_entry_t e[2];
+    s_cmd (&e[0], 11, 1, 3, ZKV_OP_PUT, "k0", "lost"); // a new seq of client 1
+    s_cmd (&e[1], 12, 1, 2, ZKV_OP_PUT, "k0", "dup");  // a retry
+    zkv_kv_results_t r;
+    CHECK_EQ_U64 (zkv_kv_apply (kv, e, 2, &r), ZKV_EIO);
+    CHECK_EQ_U64 (r.count, 0);
+    CHECK (r.items == NULL);
+    CHECK_EQ_U64 (zkv_kv_applied (kv), 10);
+    zkv_kv_result_t one;
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 1, 3, s_u8 ("k0"), 2, &one), 0); // seq 3 not recorded
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (kv, &after, &after_len), 0);
+    CHECK (after_len == before_len && memcmp (after, before, before_len) == 0);
+    free (after);
+    // A restore into the failing store fails the same way and changes nothing.
+    CHECK_EQ_U64 (zkv_kv_snapshot_restore (kv, before, before_len), ZKV_EIO);
+    CHECK_EQ_U64 (zkv_kv_applied (kv), 10);
+    zkv_kv_destroy (&kv);
+
+    // The real store, unharmed, applies the same entries.
+    kv = s_kv (f.store);
+    CHECK_EQ_U64 (zkv_kv_apply (kv, e, 2, &r), 0);
+    CHECK_EQ_U64 (r.count, 2);
+    CHECK_EQ_U64 (r.items[0].status, 0);
+    zkv_kv_results_free (&r);
+    CHECK (s_get_is (kv, "k0", "lost"));
+    s_entries_free (e, 2);
+    free (before);
+    zkv_kv_destroy (&kv);
+    s_close (&f);
+}
+
+ZKV_TEST_MAIN (TEST (test_store_basic) TEST (test_store_dedup_scan_delete)
+                   TEST (test_store_ldb_needs_ldb) TEST (test_kv_apply) TEST (test_kv_dedup)
+                       TEST (test_kv_limits) TEST (test_kv_malformed_entries)
+                           TEST (test_kv_snapshot_round_trip) TEST (test_kv_snapshot_hostile)
+                               TEST (test_kv_boot) TEST (test_kv_commit_failure))
