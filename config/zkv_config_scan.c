@@ -173,7 +173,7 @@ zkv_config_scan (const char *text, size_t len, zkv_config_scan_t *scan, int *lin
 {
     *line_p = 0;
     if (len > ZKV_CONFIG_MAX_BYTES) {
-        s_why (why, whylen, "file is too large (%zu bytes, at most %d)", len, ZKV_CONFIG_MAX_BYTES);
+        s_why (why, whylen, "file is larger than %d bytes", ZKV_CONFIG_MAX_BYTES);
         return -1;
     }
     char line[ZKV_CONFIG_MAX_LINE + 1];
