@@ -2,7 +2,6 @@
 #include "zkv_client.h"
 
 #include "zkv_client_core.h"
-#include "zkv_client_int.h"
 #include "zkv_msg.h"
 
 #include <czmq.h>
@@ -168,7 +167,7 @@ s_describe_failure (zkv_client_t *self, int rc, int timeout_ms, const char *last
     const char *unknown = self->core.read_only ? "" : " (outcome unknown: it may take effect)";
     switch (self->core.why) {
     case ZKV_CC_WHY_UNREACHABLE:
-        s_error (self, "no node connected within %d ms%s", timeout_ms, unknown);
+        s_error (self, "no node connected within %d ms (never sent: not applied)", timeout_ms);
         break;
     case ZKV_CC_WHY_NO_REPLY:
         s_error (self, "no reply from any of %zu nodes within %d ms%s", self->n, timeout_ms,

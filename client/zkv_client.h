@@ -79,6 +79,9 @@ uint64_t zkv_client_last_seq (const zkv_client_t *self);
 uint64_t zkv_client_leader (const zkv_client_t *self);
 // How long one attempt waits before trying the next node (ms, > 0).
 void zkv_client_set_attempt_timeout (zkv_client_t *self, int attempt_ms);
+// Sets the largest key and value this client accepts (zkv_client_new_from_config takes them
+// from the file; the servers enforce their own limits too).
+void zkv_client_set_limits (zkv_client_t *self, size_t max_key, size_t max_value);
 // Largest key and value this client accepts.
 size_t zkv_client_max_key (const zkv_client_t *self);
 size_t zkv_client_max_value (const zkv_client_t *self);

@@ -1,5 +1,5 @@
 // zkv_client_new_from_config: a client of the nodes a cluster config file lists.
-#include "zkv_client_int.h"
+#include "zkv_client.h"
 
 #include "zkv_config.h"
 
