@@ -27,8 +27,8 @@ typedef struct {
     size_t capacity;          // allocated
 } zkv_config_scan_t;
 
-// Scans len bytes of text into scan (which must be zeroed or cleared). Returns 0, or -1 with
-// *line_p set to the offending line (0 for the file as a whole) and a message in why.
+// Scans len bytes of text into scan (which must be zeroed or cleared). Returns 0, or ZKV_ECONFIG
+// with *line_p set to the offending line (0 for the file as a whole) and a message in why.
 int zkv_config_scan (const char *text, size_t len, zkv_config_scan_t *scan, int *line_p, char *why,
                      size_t whylen);
 // Frees what a scan holds and zeroes it.
@@ -83,8 +83,8 @@ extern const size_t zkv_config_option_count;
 int zkv_config_section_find (const char *name);
 // The index of the option key in section, or -1.
 int zkv_config_option_find (zkv_config_section_id_t section, const char *key);
-// Reads value into the option's field of record. Returns 0, or -1 with a message (without the
-// path) in why; the field is untouched on failure.
+// Reads value into the option's field of record. Returns 0, or ZKV_ECONFIG with a message (without
+// the path) in why; the field is untouched on failure.
 int zkv_config_option_parse (const zkv_config_option_t *opt, const char *value, void *record,
                              char *why, size_t whylen);
 // Frees what the option's field of record owns (strings, id lists).

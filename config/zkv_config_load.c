@@ -1,6 +1,7 @@
 // The config loader: zconfig parses, the line scanner gives each item its line, the schema table
 // validates every value, and the cross-checks here validate how nodes and groups relate.
 #include "zkv_config_int.h"
+#include "zkv_error.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -27,7 +28,7 @@ static int
 s_fail (s_loader_t *self, int line, const char *format, ...)
 {
     if (!self->err || self->errlen == 0)
-        return -1;
+        return ZKV_ECONFIG;
     int at = line > 0 ? snprintf (self->err, self->errlen, "%s:%d: ", self->config->source, line)
                       : snprintf (self->err, self->errlen, "%s: ", self->config->source);
     if (at >= 0 && (size_t)at < self->errlen) {
@@ -36,7 +37,7 @@ s_fail (s_loader_t *self, int line, const char *format, ...)
         vsnprintf (self->err + at, self->errlen - (size_t)at, format, args);
         va_end (args);
     }
-    return -1;
+    return ZKV_ECONFIG;
 }
 
 // Pairs a zconfig node with the next scanned item (pre-order = file order) and returns its line.
@@ -163,12 +164,12 @@ s_load_section (s_loader_t *self, zconfig_t *section_node, int line,
     void *record;
     s_lines_t *lines;
     if (s_add_record (self, section, line, &record, &lines))
-        return -1;
+        return ZKV_ECONFIG;
     char why[256];
     for (zconfig_t *key = zconfig_child (section_node); key; key = zconfig_next (key)) {
         int key_line;
         if (s_take (self, key, &key_line))
-            return -1;
+            return ZKV_ECONFIG;
         const char *key_name = zconfig_name (key);
         int o = zkv_config_option_find (section, key_name);
         if (o < 0)
@@ -181,7 +182,7 @@ s_load_section (s_loader_t *self, zconfig_t *section_node, int line,
         if (below) {
             int below_line;
             if (s_take (self, below, &below_line))
-                return -1;
+                return ZKV_ECONFIG;
             return s_fail (self, below_line, "/%s/%s/%s: %s takes a value, not keys below it", name,
                            key_name, zconfig_name (below), key_name);
         }
@@ -201,19 +202,40 @@ s_load_section (s_loader_t *self, zconfig_t *section_node, int line,
     return 0;
 }
 
+// A top-level name that is no section: say so, and guess why (a key that lost its section, or
+// zconfig's "a/b" path shorthand, which we do not take).
+static int
+s_unknown_section (s_loader_t *self, int line, const char *name)
+{
+    for (size_t o = 0; o < zkv_config_option_count; o++) {
+        const zkv_config_option_t *opt = &zkv_config_options[o];
+        if (strcmp (opt->key, name) == 0)
+            return s_fail (self, line,
+                           "/%s: unknown section (%s is a key of /%s: indent it 4 "
+                           "spaces under a %s line)",
+                           name, name, zkv_config_sections[opt->section].name,
+                           zkv_config_sections[opt->section].name);
+    }
+    if (strchr (name, '/'))
+        return s_fail (self, line,
+                       "/%s: unknown section (write a section name on its own line "
+                       "and its keys indented below it, not section/key)",
+                       name);
+    return s_fail (self, line, "/%s: unknown section (sections: cluster, node, group)", name);
+}
+
 static int
 s_load_tree (s_loader_t *self, zconfig_t *root)
 {
     for (zconfig_t *node = zconfig_child (root); node; node = zconfig_next (node)) {
         int line;
         if (s_take (self, node, &line))
-            return -1;
+            return ZKV_ECONFIG;
         int section = zkv_config_section_find (zconfig_name (node));
         if (section < 0)
-            return s_fail (self, line, "/%s: unknown section (sections: cluster, node, group)",
-                           zconfig_name (node));
+            return s_unknown_section (self, line, zconfig_name (node));
         if (s_load_section (self, node, line, (zkv_config_section_id_t)section))
-            return -1;
+            return ZKV_ECONFIG;
     }
     size_t counts[ZKV_CONFIG_SECTIONS] = {self->cluster_lines.line ? 1 : 0,
                                           self->config->node_count, self->config->group_count};

@@ -10,6 +10,7 @@
 // NUL bytes (zconfig stops reading the line there), lines longer than ZKV_CONFIG_MAX_LINE (CZMQ
 // versions differ on them), and "key = # comment", which zconfig reads as the value "# comment".
 #include "zkv_config_int.h"
+#include "zkv_error.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -91,7 +92,7 @@ s_scan_line (char *line, int lineno, int depth, zkv_config_scan_t *scan, char *w
     int spaces = (int)(p - line);
     if (spaces % 4) {
         s_why (why, whylen, "indentation must be a multiple of 4 spaces, got %d", spaces);
-        return -1;
+        return ZKV_ECONFIG;
     }
     int level = spaces / 4;
     char *name = p;
@@ -108,16 +109,16 @@ s_scan_line (char *line, int lineno, int depth, zkv_config_scan_t *scan, char *w
             s_excerpt (junk, excerpt, sizeof excerpt);
             s_why (why, whylen, "expected a name, got '%s'", excerpt);
         }
-        return -1;
+        return ZKV_ECONFIG;
     }
     if (name[0] == '/' || name[name_len - 1] == '/') {
         s_why (why, whylen, "'/' may not start or end a name ('%.*s')", (int)name_len, name);
-        return -1;
+        return ZKV_ECONFIG;
     }
     if (level > depth) {
         s_why (why, whylen, "'%.*s' is indented %d spaces, at most %d here", (int)name_len, name,
                spaces, depth * 4);
-        return -1;
+        return ZKV_ECONFIG;
     }
     char *value = NULL;
     while (isspace ((unsigned char)*p))
@@ -130,13 +131,13 @@ s_scan_line (char *line, int lineno, int depth, zkv_config_scan_t *scan, char *w
             char *end = strchr (p + 1, *p);
             if (!end) {
                 s_why (why, whylen, "missing closing %c", *p);
-                return -1;
+                return ZKV_ECONFIG;
             }
             const char *junk = s_junk (end + 1);
             if (junk) {
                 s_excerpt (junk, excerpt, sizeof excerpt);
                 s_why (why, whylen, "unexpected '%s' after the quoted value", excerpt);
-                return -1;
+                return ZKV_ECONFIG;
             }
             value = s_strndup (p + 1, (size_t)(end - p - 1));
         } else if (*p == '#') {
@@ -144,7 +145,7 @@ s_scan_line (char *line, int lineno, int depth, zkv_config_scan_t *scan, char *w
                    "'%.*s' has '=' but no value before the comment (quote an empty "
                    "value: \"\")",
                    (int)name_len, name);
-            return -1;
+            return ZKV_ECONFIG;
         } else {
             char *end = strchr (p, '#');
             if (!end)
@@ -159,7 +160,7 @@ s_scan_line (char *line, int lineno, int depth, zkv_config_scan_t *scan, char *w
             s_excerpt (junk, excerpt, sizeof excerpt);
             s_why (why, whylen, "expected '=' after '%.*s', got '%s'", (int)name_len, name,
                    excerpt);
-            return -1;
+            return ZKV_ECONFIG;
         }
         value = s_strndup ("", 0);
     }
@@ -174,7 +175,7 @@ zkv_config_scan (const char *text, size_t len, zkv_config_scan_t *scan, int *lin
     *line_p = 0;
     if (len > ZKV_CONFIG_MAX_BYTES) {
         s_why (why, whylen, "file is larger than %d bytes", ZKV_CONFIG_MAX_BYTES);
-        return -1;
+        return ZKV_ECONFIG;
     }
     char line[ZKV_CONFIG_MAX_LINE + 1];
     size_t at = 0;
@@ -187,12 +188,12 @@ zkv_config_scan (const char *text, size_t len, zkv_config_scan_t *scan, int *lin
             *line_p = lineno;
             s_why (why, whylen, "line is too long (%zu bytes, at most %d)", line_len,
                    ZKV_CONFIG_MAX_LINE);
-            return -1;
+            return ZKV_ECONFIG;
         }
         if (memchr (text + at, 0, line_len)) {
             *line_p = lineno;
             s_why (why, whylen, "NUL byte in the line");
-            return -1;
+            return ZKV_ECONFIG;
         }
         memcpy (line, text + at, line_len);
         at += line_len + (eol ? 1 : 0);
@@ -202,7 +203,7 @@ zkv_config_scan (const char *text, size_t len, zkv_config_scan_t *scan, int *lin
         int depth = scan->count ? scan->items[scan->count - 1].level + 1 : 0;
         if (s_scan_line (line, lineno, depth, scan, why, whylen)) {
             *line_p = lineno;
-            return -1;
+            return ZKV_ECONFIG;
         }
     }
     return 0;

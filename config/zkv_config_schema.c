@@ -1,6 +1,7 @@
 // The config schema: one row per option (path, type, bounds, default, doc), its value readers and
 // its Markdown rendering. Every option is validated here and nowhere else (Redis's config table).
 #include "zkv_config_int.h"
+#include "zkv_error.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -165,11 +166,11 @@ s_parse_uint (const zkv_config_option_t *opt, const char *value, uint64_t *out, 
     if (rc < 0) {
         s_why (why, whylen, "expected a whole number in %" PRIu64 "..%" PRIu64 ", got '%s'",
                opt->min, opt->max, value);
-        return -1;
+        return ZKV_ECONFIG;
     }
     if (rc > 0 || number < opt->min || number > opt->max) {
         s_why (why, whylen, "expected %" PRIu64 "..%" PRIu64 ", got %s", opt->min, opt->max, value);
-        return -1;
+        return ZKV_ECONFIG;
     }
     *out = number;
     return 0;
@@ -186,7 +187,7 @@ s_check_name (const zkv_config_option_t *opt, const char *value, char *why, size
         char expected[80];
         s_expected (opt, expected, sizeof expected);
         s_why (why, whylen, "expected %s, got '%s'", expected, value);
-        return -1;
+        return ZKV_ECONFIG;
     }
     return 0;
 }
@@ -196,20 +197,20 @@ static int
 s_check_host (const char *host, size_t len)
 {
     if (len == 0)
-        return -1;
+        return ZKV_ECONFIG;
     if (host[0] == '[') {
         if (len < 3 || host[len - 1] != ']')
-            return -1;
+            return ZKV_ECONFIG;
         for (size_t i = 1; i < len - 1; i++)
             if (!isxdigit ((unsigned char)host[i]) && host[i] != ':' && host[i] != '.')
-                return -1;
+                return ZKV_ECONFIG;
         return 0;
     }
     if (host[0] == '-' || host[0] == '.' || host[len - 1] == '-')
-        return -1;
+        return ZKV_ECONFIG;
     for (size_t i = 0; i < len; i++)
         if (!isalnum ((unsigned char)host[i]) && host[i] != '-' && host[i] != '.')
-            return -1;
+            return ZKV_ECONFIG;
     return 0;
 }
 
@@ -219,12 +220,12 @@ s_check_endpoint (const char *value, char *why, size_t whylen)
     const char *expected = "expected tcp://host:port, ipc://path or inproc://name";
     if (strlen (value) > 255) {
         s_why (why, whylen, "endpoint is longer than 255 bytes");
-        return -1;
+        return ZKV_ECONFIG;
     }
     for (const char *p = value; *p; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f) {
             s_why (why, whylen, "%s, got '%s' (white space or control character)", expected, value);
-            return -1;
+            return ZKV_ECONFIG;
         }
     if (strncmp (value, "tcp://", 6) == 0) {
         const char *host = value + 6;
@@ -232,18 +233,20 @@ s_check_endpoint (const char *value, char *why, size_t whylen)
         const char *bracket = strchr (host, ']');
         if (!colon || (host[0] == '[' && (!bracket || colon < bracket))) {
             s_why (why, whylen, "expected tcp://host:port, got '%s' (no port)", value);
-            return -1;
+            return ZKV_ECONFIG;
         }
-        if (colon == host + 1 && host[0] == '*') {
+        size_t host_len = (size_t)(colon - host);
+        if ((host_len == 1 && host[0] == '*') || (host_len == 7 && !strncmp (host, "0.0.0.0", 7)) ||
+            (host_len == 4 && !strncmp (host, "[::]", 4))) {
             s_why (why, whylen,
                    "'%s' names no host: other nodes and clients connect to it, so "
                    "give an address they can reach",
                    value);
-            return -1;
+            return ZKV_ECONFIG;
         }
         if (s_check_host (host, (size_t)(colon - host))) {
             s_why (why, whylen, "expected tcp://host:port, got '%s' (bad host)", value);
-            return -1;
+            return ZKV_ECONFIG;
         }
         uint64_t port = 0;
         const char *digits = colon + 1;
@@ -252,7 +255,7 @@ s_check_endpoint (const char *value, char *why, size_t whylen)
             port > 65535) {
             s_why (why, whylen, "expected tcp://host:port with a port in 1..65535, got '%s'",
                    value);
-            return -1;
+            return ZKV_ECONFIG;
         }
         return 0;
     }
@@ -263,7 +266,7 @@ s_check_endpoint (const char *value, char *why, size_t whylen)
         rest = value + 9;
     if (!rest || *rest == 0 || strcmp (rest, "*") == 0) {
         s_why (why, whylen, "%s, got '%s'", expected, value);
-        return -1;
+        return ZKV_ECONFIG;
     }
     return 0;
 }
@@ -275,12 +278,12 @@ s_check_path (const zkv_config_option_t *opt, const char *value, char *why, size
     if (len < opt->min || len > opt->max) {
         s_why (why, whylen, "expected a path of %" PRIu64 "..%" PRIu64 " bytes, got %zu", opt->min,
                opt->max, len);
-        return -1;
+        return ZKV_ECONFIG;
     }
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)value[i] < ' ' || value[i] == 0x7f) {
             s_why (why, whylen, "control character in path '%s'", value);
-            return -1;
+            return ZKV_ECONFIG;
         }
     return 0;
 }
@@ -340,13 +343,13 @@ zkv_config_option_parse (const zkv_config_option_t *opt, const char *value, void
         char expected[80];
         s_expected (opt, expected, sizeof expected);
         s_why (why, whylen, "no value (expected %s)", expected);
-        return -1;
+        return ZKV_ECONFIG;
     }
     switch (opt->type) {
     case ZKV_CONFIG_UINT: {
         uint64_t number;
         if (s_parse_uint (opt, value, &number, why, whylen))
-            return -1;
+            return ZKV_ECONFIG;
         memcpy (field, &number, sizeof number);
         return 0;
     }
@@ -354,7 +357,7 @@ zkv_config_option_parse (const zkv_config_option_t *opt, const char *value, void
         bool flag = strcmp (value, "true") == 0;
         if (!flag && strcmp (value, "false") != 0) {
             s_why (why, whylen, "expected true or false, got '%s'", value);
-            return -1;
+            return ZKV_ECONFIG;
         }
         memcpy (field, &flag, sizeof flag);
         return 0;
@@ -366,7 +369,7 @@ zkv_config_option_parse (const zkv_config_option_t *opt, const char *value, void
                  : opt->type == ZKV_CONFIG_ENDPOINT ? s_check_endpoint (value, why, whylen)
                                                     : s_check_path (opt, value, why, whylen);
         if (rc)
-            return -1;
+            return ZKV_ECONFIG;
         char *copy = strdup (value);
         if (!copy)
             abort ();
@@ -378,13 +381,13 @@ zkv_config_option_parse (const zkv_config_option_t *opt, const char *value, void
         zkv_config_ids_t ids = {0, NULL};
         ids.ids = s_parse_ids (opt, value, &ids.count, why, whylen);
         if (!ids.ids)
-            return -1;
+            return ZKV_ECONFIG;
         zkv_config_option_free (opt, record);
         memcpy (field, &ids, sizeof ids);
         return 0;
     }
     }
-    return -1;
+    return ZKV_ECONFIG;
 }
 
 void
