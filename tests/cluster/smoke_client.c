@@ -2,7 +2,9 @@
 // per node; follows leader hints; retries with the same (client id, seq) until a deadline.
 //
 //     smoke_client EPS status                       one line per group per node
-//     smoke_client EPS leader GROUP TIMEOUT_MS      waits until a leader is known; prints its id
+//     smoke_client EPS leader GROUP TIMEOUT_MS [NOT]  waits until a majority of the answering
+//                                                   nodes agree on a leader (other than NOT);
+//                                                   prints its id
 //     smoke_client EPS put KEY VALUE
 //     smoke_client EPS append KEY VALUE
 //     smoke_client EPS get KEY                      prints the value
@@ -224,12 +226,13 @@ main (int argc, char *argv[])
                         r->log_bytes.items[g]);
             zkv_msg_free (&st);
         }
-    } else if (streq (cmd, "leader") && argc == 5) {
+    } else if (streq (cmd, "leader") && (argc == 5 || argc == 6)) {
         uint64_t group = strtoull (argv[3], NULL, 10);
         int64_t end = zclock_mono () + atoi (argv[4]);
+        uint64_t not_this = argc == 6 ? strtoull (argv[5], NULL, 10) : 0;
         while (zclock_mono () < end) {
             uint64_t l = s_leader (&c, group);
-            if (l) {
+            if (l && l != not_this) {
                 printf ("%" PRIu64 "\n", l);
                 rc = 0;
                 break;
