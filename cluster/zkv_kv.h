@@ -37,8 +37,8 @@
 #include "zkv_kvstore.h"
 #include "zkv_msg.h"
 
-// A stale request (seq below the client's last applied). TODO: ZKV_ESTALE in zkv_error.h.
-#define ZKV_KV_ESTALE ZKV_EINVAL
+// A stale request (seq below the client's last applied).
+#define ZKV_KV_ESTALE ZKV_ESTALE
 
 typedef struct zkv_kv zkv_kv_t;
 

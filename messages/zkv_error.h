@@ -3,27 +3,28 @@
 #define ZKV_ERROR_H
 
 // X(name, value, message)
-#define ZKV_ERROR_TABLE(X)                                                                 \
-    X(ZKV_OK, 0, "success")                                                                \
-    X(ZKV_EINVAL, 1, "invalid argument")                                                   \
-    X(ZKV_ENOMEM, 2, "out of memory")                                                      \
-    X(ZKV_ETRUNC, 3, "message truncated")                                                  \
-    X(ZKV_EPROTO, 4, "malformed message")                                                  \
-    X(ZKV_EVERSION, 5, "unsupported protocol version")                                     \
-    X(ZKV_ETYPE, 6, "unknown message type")                                                \
-    X(ZKV_ETOOBIG, 7, "value too large")                                                   \
-    X(ZKV_ENOTLEADER, 8, "not the leader")                                                 \
-    X(ZKV_EIO, 9, "storage I/O error")                                                     \
-    X(ZKV_ECORRUPT, 10, "stored data is corrupt")                                          \
-    X(ZKV_ENOTFOUND, 11, "not found")                                                      \
-    X(ZKV_ETIMEOUT, 12, "timed out")                                                       \
-    X(ZKV_ENOQUORUM, 13, "no quorum")                                                      \
-    X(ZKV_EBUSY, 14, "busy, try again")                                                    \
-    X(ZKV_ECONFIG, 15, "bad configuration")                                                \
-    X(ZKV_ENOSPC, 16, "no space left on device")                                           \
-    X(ZKV_ECOMPACTED, 17, "log index compacted")                                           \
-    X(ZKV_EUNAVAILABLE, 18, "log index not available")                                     \
-    X(ZKV_ESTOPPED, 19, "stopped")
+#define ZKV_ERROR_TABLE(X)                                                                         \
+    X (ZKV_OK, 0, "success")                                                                       \
+    X (ZKV_EINVAL, 1, "invalid argument")                                                          \
+    X (ZKV_ENOMEM, 2, "out of memory")                                                             \
+    X (ZKV_ETRUNC, 3, "message truncated")                                                         \
+    X (ZKV_EPROTO, 4, "malformed message")                                                         \
+    X (ZKV_EVERSION, 5, "unsupported protocol version")                                            \
+    X (ZKV_ETYPE, 6, "unknown message type")                                                       \
+    X (ZKV_ETOOBIG, 7, "value too large")                                                          \
+    X (ZKV_ENOTLEADER, 8, "not the leader")                                                        \
+    X (ZKV_EIO, 9, "storage I/O error")                                                            \
+    X (ZKV_ECORRUPT, 10, "stored data is corrupt")                                                 \
+    X (ZKV_ENOTFOUND, 11, "not found")                                                             \
+    X (ZKV_ETIMEOUT, 12, "timed out")                                                              \
+    X (ZKV_ENOQUORUM, 13, "no quorum")                                                             \
+    X (ZKV_EBUSY, 14, "busy, try again")                                                           \
+    X (ZKV_ECONFIG, 15, "bad configuration")                                                       \
+    X (ZKV_ENOSPC, 16, "no space left on device")                                                  \
+    X (ZKV_ECOMPACTED, 17, "log index compacted")                                                  \
+    X (ZKV_EUNAVAILABLE, 18, "log index not available")                                            \
+    X (ZKV_ESTOPPED, 19, "stopped")                                                                \
+    X (ZKV_ESTALE, 20, "stale request: the client already moved past this sequence number")
 
 #define ZKV_ERROR_ENUM(name, value, msg) name##_VALUE = value,
 enum { ZKV_ERROR_TABLE (ZKV_ERROR_ENUM) ZKV_ERROR_COUNT_ };
