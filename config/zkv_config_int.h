@@ -31,6 +31,9 @@ typedef struct {
 // with *line_p set to the offending line (0 for the file as a whole) and a message in why.
 int zkv_config_scan (const char *text, size_t len, zkv_config_scan_t *scan, int *line_p, char *why,
                      size_t whylen);
+// The first line of len bytes of text that zconfig itself refuses (0 if it takes them all): the
+// loader's answer should zconfig ever refuse what the scanner took. zconfig logs as it parses.
+int zkv_config_zconfig_line (const char *text, size_t len);
 // Frees what a scan holds and zeroes it.
 void zkv_config_scan_clear (zkv_config_scan_t *scan);
 

@@ -399,6 +399,37 @@ s_resolve_data (zkv_config_t *config, const char *base_dir)
     }
 }
 
+// The first line zconfig refuses, found by parsing ever shorter prefixes (a prefix of a valid
+// ZPL text is valid, so the failing prefixes are exactly the longer ones); 0 if none fails.
+int
+zkv_config_zconfig_line (const char *text, size_t len)
+{
+    int lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    lines += len > 0 && text[len - 1] != '\n';
+    int lo = 1, hi = lines, found = 0;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        size_t end = 0;
+        for (int seen = 0; end < len && seen < mid; end++)
+            seen += text[end] == '\n';
+        char *prefix = strndup (text, end);
+        if (!prefix)
+            abort ();
+        zconfig_t *root = zconfig_str_load (prefix);
+        free (prefix);
+        if (root) {
+            zconfig_destroy (&root);
+            lo = mid + 1;
+        } else {
+            found = mid;
+            hi = mid - 1;
+        }
+    }
+    return found;
+}
+
 zkv_config_t *
 zkv_config_parse (const char *text, size_t len, const char *source, const char *base_dir, char *err,
                   size_t errlen)
@@ -425,7 +456,7 @@ zkv_config_parse (const char *text, size_t len, const char *source, const char *
     // thousands of inputs); it has no other way to report a failure than NULL.
     root = zconfig_str_load (text);
     if (!root) {
-        s_fail (&loader, 0, "zconfig cannot parse the file");
+        s_fail (&loader, zkv_config_zconfig_line (text, len), "zconfig cannot parse this line");
         goto done;
     }
     if (s_load_tree (&loader, root))

@@ -496,6 +496,37 @@ s_zconfig_quietly (const char *text)
     return root;
 }
 
+// The loader's fallback should zconfig ever refuse what the scanner took: find the line by
+// parsing prefixes.
+static void
+test_zconfig_failing_line (void)
+{
+    static const struct {
+        const char *text;
+        int line;
+    } cases[] = {
+        {"a = 1\nb = 2\n", 0},
+        {"  a = 1\n", 1},
+        {"a\n    b = 1\n    c = \"x\n", 3},
+        {"a\n    b = 1\n            c = 2\nd = 4", 3},
+        {"a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk = \"x\" y", 11},
+        {"a\n\n\n\n  # comment\n", 5},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fflush (stdout);
+        int saved = dup (1);
+        int null = open ("/dev/null", O_WRONLY);
+        assert (saved >= 0 && null >= 0);
+        dup2 (null, 1);
+        close (null);
+        int line = zkv_config_zconfig_line (cases[i].text, strlen (cases[i].text));
+        fflush (stdout);
+        dup2 (saved, 1);
+        close (saved);
+        CHECK_EQ_U64 (line, cases[i].line);
+    }
+}
+
 // Whenever the scanner accepts a text, zconfig must accept it too, with the same items in the
 // same order and at the same depths: that is what makes the line numbers right. And whenever it
 // refuses one for a reason other than its three extra rules, zconfig refuses it too.
@@ -715,6 +746,6 @@ test_random_garbage (void)
 }
 
 ZKV_TEST_MAIN (TEST (test_sample_config) TEST (test_good_files) TEST (test_bad_files)
-                   TEST (test_messages) TEST (test_schema_table)
+                   TEST (test_messages) TEST (test_schema_table) TEST (test_zconfig_failing_line)
                        TEST (test_scanner_agrees_with_zconfig) TEST (test_truncated_sample)
                            TEST (test_mutated_sample) TEST (test_random_garbage))
