@@ -96,23 +96,18 @@ s_send_msg (s_group_t *self, const zkv_msg_t *msg)
 static void
 s_local_push (s_group_t *self, uint64_t index, uint64_t term)
 {
-    if (self->head_locals > 0 && self->head_locals == self->n_locals) {
-        self->head_locals = 0;
-        self->n_locals = 0;
-    }
-    if (self->n_locals == self->cap_locals) {
-        // Compact the consumed head before growing.
+    if (self->n_locals == self->cap_locals && self->head_locals > 0) {
+        // Drop the consumed head before growing.
         memmove (self->locals, self->locals + self->head_locals,
                  (self->n_locals - self->head_locals) * sizeof (s_local_t));
         self->n_locals -= self->head_locals;
         self->head_locals = 0;
-        if (self->n_locals == self->cap_locals) {
-            self->cap_locals = self->cap_locals ? self->cap_locals * 2 : 256;
-            self->locals =
-                (s_local_t *)realloc (self->locals, self->cap_locals * sizeof (s_local_t));
-            if (!self->locals)
-                abort ();
-        }
+    }
+    if (self->n_locals == self->cap_locals) {
+        self->cap_locals = self->cap_locals ? self->cap_locals * 2 : 256;
+        self->locals = (s_local_t *)realloc (self->locals, self->cap_locals * sizeof (s_local_t));
+        if (!self->locals)
+            abort (); // out of memory aborts (STYLE.md)
     }
     self->locals[self->n_locals++] = (s_local_t){index, term};
 }
