@@ -85,7 +85,17 @@ echo "leader of group 1: node $leader"
 "$client" "$eps" bench 2000 16 || die "bench"
 "$client" "$eps" check 2000 || die "bench keys after bench"
 
-# Lose the leader without warning: every acknowledged write must survive.
+# Transparent forwarding: a follower alone serves a client, relaying to the leader.
+follower=$((leader % 3 + 1))
+feps="tcp://127.0.0.1:$((base + 10 + follower))"
+"$client" "$feps" put forwarded via-$follower || die "put through follower $follower"
+[ "$("$client" "$feps" get forwarded)" = "via-$follower" ] || die "get through follower $follower"
+
+# Lose the leader without warning: every acknowledged write must survive. The survivors
+# publish the election.
+"$client" - watch "tcp://127.0.0.1:$((base + 20 + follower))" zkv.raft.leader 15000 \
+    > "$dir/leader.event" &
+watcher=$!
 eval "victim=\$pid$leader"
 kill -9 "$victim"
 wait_gone "$victim" 50 || die "SIGKILL did not stop node $leader"
@@ -98,6 +108,8 @@ done
 new=$("$client" "$eps2" leader 1 10000 "$leader") || die "no new leader after killing node $leader"
 [ "$new" != "$leader" ] || die "the dead node is still leader"
 echo "new leader of group 1: node $new"
+wait $watcher || die "no zkv.raft.leader event from node $follower"
+cat "$dir/leader.event"
 # Through all three endpoints: the client must find its way past the dead one.
 [ "$("$client" "$eps" get greeting)" = "hello, world" ] || die "acknowledged write lost"
 "$client" "$eps" check 2000 || die "bench keys after the leader died"
@@ -115,7 +127,11 @@ until "$client" "tcp://127.0.0.1:$((base + 10 + leader))" status 2>/dev/null |
 done
 "$client" "$eps" status
 
-# Clean stop: SIGTERM, exit code 0, nothing left running.
+# Clean stop: SIGTERM, exit code 0, nothing left running; zkv.node.stopping is published.
+"$client" - watch "tcp://127.0.0.1:$((base + 20 + new))" zkv.node.stopping 15000 \
+    > "$dir/stopping.event" &
+watcher=$!
+"$client" "$eps" put before-stop yes || die "put before stop"
 for p in $pids; do kill -TERM "$p"; done
 for p in $pids; do
     wait_gone "$p" 100 || die "process $p ignored SIGTERM for 10 s"
@@ -124,5 +140,7 @@ for p in $pids; do
     [ $rc -eq 0 ] || die "process $p exited $rc after SIGTERM"
 done
 pids=""
+wait $watcher || die "no zkv.node.stopping event from node $new"
+cat "$dir/stopping.event"
 pgrep -f "$dir/cluster.cfg" > /dev/null && die "stray zkvd processes"
 echo "1 passed, 0 failed"

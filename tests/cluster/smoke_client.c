@@ -9,6 +9,7 @@
 //     smoke_client EPS append KEY VALUE
 //     smoke_client EPS get KEY                      prints the value
 //     smoke_client EPS bench N WINDOW               N puts, WINDOW in flight; prints ops/s
+//     smoke_client EPS watch EVENT_EP TOPIC TIMEOUT_MS  prints the first event of TOPIC (prefix)
 //     smoke_client EPS check N                      gets bench keys 0..N-1, checks their values
 //
 // EPS is a comma-separated list of client endpoints; node ids are 1..n in that order.
@@ -202,7 +203,7 @@ main (int argc, char *argv[])
     zsys_init ();
     zsys_set_logident ("smoke_client");
     s_client_t c = {0};
-    if (s_connect (&c, argv[1]) != 0)
+    if (!streq (argv[1], "-") && s_connect (&c, argv[1]) != 0)
         return 2;
     const char *cmd = argv[2];
     int rc = 1;
@@ -226,6 +227,42 @@ main (int argc, char *argv[])
                         r->log_bytes.items[g]);
             zkv_msg_free (&st);
         }
+    } else if (streq (cmd, "watch") && argc == 6) {
+        // EPS is unused: argv[3] is an event endpoint, argv[4] a topic prefix.
+        zsock_t *sub = zsock_new_sub (argv[3], argv[4]);
+        int64_t end = zclock_mono () + atoi (argv[5]);
+        while (sub && zclock_mono () < end) {
+            zpoller_t *p = zpoller_new (sub, NULL);
+            void *which = zpoller_wait (p, (int)(end - zclock_mono ()));
+            zpoller_destroy (&p);
+            if (!which)
+                break;
+            zmsg_t *msg = zmsg_recv (sub);
+            char *topic = zmsg_popstr (msg);
+            zframe_t *body = zmsg_pop (msg);
+            zkv_msg_t ev;
+            if (topic && body &&
+                zkv_msg_decode (zframe_data (body), zframe_size (body), &ev) == 0) {
+                printf ("%s %s", topic, zkv_msg_name (ev.type));
+                if (ev.type == ZKV_MSG_EVENT_RAFT)
+                    printf (" node %" PRIu64 " group %" PRIu64 " term %" PRIu64 " leader %" PRIu64
+                            " index %" PRIu64,
+                            ev.u.event_raft.node, ev.u.event_raft.group, ev.u.event_raft.term,
+                            ev.u.event_raft.leader, ev.u.event_raft.index);
+                else if (ev.type == ZKV_MSG_EVENT_NODE)
+                    printf (" node %" PRIu64, ev.u.event_node.node);
+                printf ("\n");
+                fflush (stdout);
+                zkv_msg_free (&ev);
+                rc = 0;
+            }
+            zstr_free (&topic);
+            zframe_destroy (&body);
+            zmsg_destroy (&msg);
+            if (rc == 0)
+                break;
+        }
+        zsock_destroy (&sub);
     } else if (streq (cmd, "leader") && (argc == 5 || argc == 6)) {
         uint64_t group = strtoull (argv[3], NULL, 10);
         int64_t end = zclock_mono () + atoi (argv[4]);
