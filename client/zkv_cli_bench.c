@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/random.h>
 
 typedef struct {
     uint64_t clients;     // --clients
@@ -19,6 +20,7 @@ typedef struct {
     uint64_t value_bytes; // --value-bytes
     uint64_t mix[3];      // --mix get:put:append percentages
     const char *history;  // --history FILE
+    char prefix[16];      // key prefix: "k", or "k<run tag>-" with --history (fresh keys)
     bool json;            // --json summary
 } s_opts_t;
 
@@ -127,7 +129,8 @@ s_worker (void *arg)
     uint64_t counter = 0;
     while (!atomic_load (&sh->stop)) {
         uint64_t k = s_rand (&rng) % o->keys;
-        int kl = snprintf (key, sizeof key, "k%0*" PRIu64, (int)(o->key_bytes - 1), k);
+        int width = (int)o->key_bytes - (int)strlen (o->prefix);
+        int kl = snprintf (key, sizeof key, "%s%0*" PRIu64, o->prefix, width > 0 ? width : 0, k);
         uint64_t dice = s_rand (&rng) % 100;
         int op = dice < o->mix[0] ? 0 : dice < o->mix[0] + o->mix[1] ? 1 : 2;
         // Every written value is unique and names its writer: x<client>.<n>, padded, ';'.
@@ -235,6 +238,15 @@ s_parse (int argc, char **argv, s_opts_t *o)
             return zkv_cli_usage (&zkv_cli_bench_cmd);
         }
         i++;
+    }
+    snprintf (o->prefix, sizeof o->prefix, "k");
+    if (o->history) {
+        // The checker assumes every key starts empty: a recorded run uses keys no earlier run
+        // wrote, tagged with this run's (random) tag.
+        uint32_t tag = 0;
+        if (getrandom (&tag, sizeof tag, 0) != (ssize_t)sizeof tag)
+            tag = (uint32_t)zkv_cli_now_ns ();
+        snprintf (o->prefix, sizeof o->prefix, "k%06x-", tag & 0xffffff);
     }
 #ifndef ZKV_CLI_HAVE_HISTORY
     if (o->history) {
@@ -384,7 +396,8 @@ const zkv_cli_command_t zkv_cli_bench_cmd = {
     "  --clients N        concurrent clients (default 16)\n"
     "  --seconds T        duration (default 10)\n"
     "  --keys K           distinct keys, k000...0 to k<K-1> (default 1000)\n"
-    "  --key-bytes KB     key length (default 16)\n"
+    "  --key-bytes KB     key length (default 16); with --history keys are k<run tag>-<n>,\n"
+    "                     fresh keys for each recorded run\n"
     "  --value-bytes B    written value length (default 128); values are unique:\n"
     "                     x<client>.<n> padded with '.' and ended by ';'\n"
     "  --mix G:P[:A]      percentages of get, put, append (sum 100; default 50:50:0)\n"
