@@ -77,6 +77,17 @@ for i in 1 2 3; do start $i; done
 
 leader=$("$client" "$eps" leader 1 10000) || die "no leader of group 1 within 10 s"
 echo "leader of group 1: node $leader"
+
+# Hostile bytes on the peer and client endpoints are counted and logged, never fatal.
+"$client" - garbage "tcp://127.0.0.1:$((base + 1))"
+"$client" - garbage "tcp://127.0.0.1:$((base + 11))"
+n=0
+until grep -q "malformed peer message" "$dir/node1.log" &&
+      grep -q "another protocol version" "$dir/node1.log" &&
+      grep -q "malformed client message" "$dir/node1.log"; do
+    n=$((n + 1)); [ $n -gt 100 ] && die "node 1 did not log the malformed input"
+    sleep 0.1
+done
 "$client" "$eps" put greeting hello || die "put"
 [ "$("$client" "$eps" get greeting)" = "hello" ] || die "get after put"
 "$client" "$eps" append greeting ", world" || die "append"

@@ -10,6 +10,7 @@
 //     smoke_client EPS get KEY                      prints the value
 //     smoke_client EPS bench N WINDOW               N puts, WINDOW in flight; prints ops/s
 //     smoke_client EPS watch EVENT_EP TOPIC TIMEOUT_MS  prints the first event of TOPIC (prefix)
+//     smoke_client - garbage ENDPOINT               sends malformed messages to ENDPOINT
 //     smoke_client EPS check N                      gets bench keys 0..N-1, checks their values
 //
 // EPS is a comma-separated list of client endpoints; node ids are 1..n in that order.
@@ -263,6 +264,28 @@ main (int argc, char *argv[])
                 break;
         }
         zsock_destroy (&sub);
+    } else if (streq (cmd, "garbage") && argc == 4) {
+        // Hostile input to a node's endpoint (peer or client): it must survive and keep serving.
+        zsock_t *s = zsock_new (ZMQ_DEALER);
+        zsock_set_linger (s, 1000); // these must arrive: the test then checks the node's log
+        zsock_connect (s, "%s", argv[3]);
+        uint8_t junk[64];
+        for (size_t i = 0; i < sizeof junk; i++)
+            junk[i] = (uint8_t)(i * 37 + 11);
+        zmq_send (zsock_resolve (s), junk, sizeof junk, 0); // not msgpack
+        zmq_send (zsock_resolve (s), "", 0, 0);             // empty
+        // A well-formed array of another protocol version: [99, 23, 1].
+        const uint8_t other_version[] = {0x93, 0x63, 0x17, 0x01};
+        zmq_send (zsock_resolve (s), other_version, sizeof other_version, 0);
+        // Three frames.
+        zmq_send (zsock_resolve (s), "a", 1, ZMQ_SNDMORE);
+        zmq_send (zsock_resolve (s), "b", 1, ZMQ_SNDMORE);
+        zmq_send (zsock_resolve (s), "c", 1, 0);
+        // A valid message the endpoint does not serve: a client_reply.
+        zkv_msg_t odd = {.type = ZKV_MSG_CLIENT_REPLY};
+        s_send (s, &odd);
+        zsock_destroy (&s);
+        rc = 0;
     } else if (streq (cmd, "leader") && (argc == 5 || argc == 6)) {
         uint64_t group = strtoull (argv[3], NULL, 10);
         int64_t end = zclock_mono () + atoi (argv[4]);
