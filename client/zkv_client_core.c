@@ -79,7 +79,8 @@ s_done (zkv_ccore_t *core, int rc, zkv_cc_why_t why)
 static zkv_cc_action_t
 s_finish (zkv_ccore_t *core)
 {
-    if (core->read_only && core->last_status)
+    // "Not the leader" at the deadline only means no leader was found in time: a timeout.
+    if (core->read_only && core->last_status && core->last_status != ZKV_ENOTLEADER_VALUE)
         return s_done (core, -core->last_status, ZKV_CC_WHY_SERVER_ERROR);
     zkv_cc_why_t why = !core->any_sent     ? ZKV_CC_WHY_UNREACHABLE
                        : core->last_status ? ZKV_CC_WHY_SERVER_ERROR
