@@ -98,4 +98,36 @@ void lin_text_quote (lin_text_t *text, zkv_hist_str_t s, size_t max);
 // Appends one line describing op: "process 3 append "x" [t 10..20] (line 7)".
 void lin_text_op (lin_text_t *text, const lin_op_t *op);
 
+// One key's operations and the register model over them (zkv_lin_model.c).
+typedef struct {
+    lin_op_t *ops;        // closed operations by call time, then the open-ended ones
+    size_t n;             // how many
+    size_t closed;        // ops[0..closed) return at a finite time
+    uint32_t *op_state;   // put: the state id of its value; get: of the value read
+    lin_states_t *states; // interned states
+    lin_cache_t cache;    // the linearized set and the (set, state) pairs reached
+    uint64_t *get_mask;   // which ids are gets
+    uint64_t *put_mask;   // which ids are puts
+    size_t gets_left;     // gets not linearized
+    size_t gets_total;    // gets
+    uint32_t *get_by_ret; // the gets' ids in order of return time
+    uint32_t *ret_rank;   // op id -> its place in get_by_ret (gets only)
+    uint64_t *gets_done;  // bit r: get_by_ret[r] is linearized
+    size_t gets_lo;       // words of gets_done below this are all ones
+    size_t puts_left;     // puts not linearized
+} lin_key_t;
+
+// Copies and orders ops (ids follow that order); the initial state "" is id 0.
+void lin_key_init (lin_key_t *self, const lin_op_t *ops, size_t n);
+void lin_key_free (lin_key_t *self);
+// The model: applies op to state into *next; false if op cannot happen in that state.
+bool lin_key_step (lin_key_t *self, uint32_t state, uint32_t op, uint32_t *next);
+// Marks op linearized or not (the set and the counts).
+void lin_key_mark (lin_key_t *self, uint32_t op, bool linearized);
+// Given the current set and state: the get that proves no completion exists, or UINT32_MAX.
+uint32_t lin_key_hopeless (lin_key_t *self, uint32_t state);
+// Given the current set and state: true if state can still grow into what the next get read
+// with appends alone (the search tries such operations first).
+bool lin_key_on_track (lin_key_t *self, uint32_t state);
+
 #endif

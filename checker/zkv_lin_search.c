@@ -8,8 +8,14 @@
 // linearization; undoing with nothing to undo proves there is none.
 //
 // Lowe (2017, §4) and Porcupine (checker.go, checkSingle) add a cache of the (set linearized,
-// state) pairs reached (zkv_lin_cache.c); this file adds one pruning rule of the model
-// (s_hopeless). The list is kept as in Porcupine: entry 0 is a head, lift/unlift relink.
+// state) pairs reached (zkv_lin_cache.c): a configuration reached before is not searched again.
+// The list is kept as in Porcupine: entry 0 is a head, lift/unlift relink.
+//
+// Two additions of ours, both from the model (zkv_lin_model.c): a configuration no completion
+// can satisfy is pruned (lin_key_hopeless), and at each depth the calls are tried in two
+// passes, first those that keep the value on track for the next read (lin_key_on_track), then
+// all. The second pass re-tries the first pass's calls only as cache hits, so each depth tries
+// the same set of choices as Wing & Gong's; only the order differs.
 #include "zkv_lin_int.h"
 
 #include <assert.h>
@@ -28,21 +34,10 @@ typedef struct {
 typedef struct {
     uint32_t entry; // the call entry lifted
     uint32_t state; // the state before it
+    bool second;    // the pass its depth was in
 } s_frame_t;
 
-typedef struct {
-    lin_op_t *ops;        // the operations, closed ones by call time, then open-ended ones
-    size_t n;             // how many
-    size_t closed;        // ops[0..closed) return at a finite time
-    uint32_t *op_state;   // put: id of its value; get: id of the value read
-    lin_states_t *states; // interned states
-    s_entry_t *entries;   // 2n + 1, entry 0 the head
-    lin_cache_t cache;    // the linearized set and the (set, state) pairs reached
-    uint64_t *get_mask;   // which ids are gets
-    uint64_t *put_mask;   // which ids are puts
-    size_t gets_left;     // gets not linearized
-    size_t puts_left;     // puts not linearized
-} s_search_t;
+typedef enum { S_TAKEN, S_REFUSED, S_HOPELESS } s_try_t;
 
 static void *
 s_alloc (size_t size)
@@ -51,26 +46,6 @@ s_alloc (size_t size)
     if (!p)
         abort ();
     return p;
-}
-
-// The model (a register holding a string): applies op to state; false if op cannot happen
-// in this state (a get that reads something else).
-static bool
-s_step (s_search_t *s, uint32_t state, uint32_t op, uint32_t *next)
-{
-    const lin_op_t *o = &s->ops[op];
-    switch (o->f) {
-    case ZKV_HIST_GET:
-        *next = state;
-        return state == s->op_state[op]; // interned: equal ids iff equal strings
-    case ZKV_HIST_PUT:
-        *next = s->op_state[op];
-        return true;
-    case ZKV_HIST_APPEND:
-        *next = lin_states_append (s->states, state, op, o->value);
-        return true;
-    }
-    return false;
 }
 
 static int
@@ -86,7 +61,7 @@ s_entry_cmp (const void *a, const void *b)
 }
 
 static void
-s_build_entries (s_search_t *s)
+s_build_entries (const lin_key_t *s, s_entry_t **out)
 {
     size_t n = s->n;
     s_entry_t *e = s_alloc ((2 * n + 1) * sizeof *e);
@@ -107,7 +82,7 @@ s_build_entries (s_search_t *s)
         e[i].next = i < 2 * n ? i + 1 : 0;
     }
     free (ret_of);
-    s->entries = e;
+    *out = e;
 }
 
 // Takes a call entry and its return out of the list (Porcupine's lift).
@@ -134,109 +109,54 @@ s_unlift (s_entry_t *e, uint32_t call)
     e[e[call].next].prev = call;
 }
 
-static void
-s_count (s_search_t *s, uint32_t op, int delta)
+// Linearizes op in the current configuration if the model, the cache and, in the first pass,
+// the next read allow. *blocker: the get that made it hopeless.
+static s_try_t
+s_try (lin_key_t *k, uint32_t state, uint32_t op, bool second, uint32_t *next, uint32_t *blocker)
 {
-    if (s->ops[op].f == ZKV_HIST_GET)
-        s->gets_left += (size_t)delta;
-    else if (s->ops[op].f == ZKV_HIST_PUT)
-        s->puts_left += (size_t)delta;
-}
-
-// A pruning rule of this model, sound for any search order: take a get g not yet linearized.
-// If no put that is not yet linearized can come before g (each is called after g returned),
-// then only appends and gets come between now and g, so the value can only grow: it must be a
-// prefix of what g read. Concurrent appends otherwise make the search try every order of them
-// (each order is another string, so the cache cannot merge them) before a read refutes it.
-static bool
-s_hopeless (s_search_t *s, uint32_t state)
-{
-    if (!s->gets_left)
-        return false;
-    uint32_t g = lin_cache_first_unset (&s->cache, s->get_mask, 0, (uint32_t)s->closed);
-    assert (g != UINT32_MAX); // gets are never open-ended
-    const lin_op_t *get = &s->ops[g];
-    if (s->puts_left) {
-        uint32_t p = lin_cache_first_unset (&s->cache, s->put_mask, 0, (uint32_t)s->closed);
-        if (p != UINT32_MAX && s->ops[p].call <= get->ret)
-            return false;
-        p = lin_cache_first_unset (&s->cache, s->put_mask, (uint32_t)s->closed, (uint32_t)s->n);
-        if (p != UINT32_MAX && s->ops[p].call <= get->ret)
-            return false;
+    if (!lin_key_step (k, state, op, next))
+        return S_REFUSED;
+    lin_key_mark (k, op, true);
+    if (!second && !lin_key_on_track (k, *next)) {
+        lin_key_mark (k, op, false);
+        return S_REFUSED; // the second pass will try it
     }
-    zkv_hist_str_t now = lin_states_bytes (s->states, state);
-    return now.size > get->value.size || memcmp (get->value.data, now.data, now.size) != 0;
-}
-
-static int
-s_op_cmp (const void *a, const void *b)
-{
-    const lin_op_t *x = a, *y = b;
-    bool xo = x->ret == LIN_INFINITY, yo = y->ret == LIN_INFINITY;
-    if (xo != yo)
-        return xo ? 1 : -1;
-    if (x->call != y->call)
-        return x->call < y->call ? -1 : 1;
-    return x->line < y->line ? -1 : x->line > y->line;
-}
-
-static void
-s_init (s_search_t *s, const lin_op_t *ops, size_t n)
-{
-    memset (s, 0, sizeof *s);
-    s->n = n;
-    // The order of ids matters for speed only: see zkv_lin_cache.c and s_hopeless.
-    s->ops = s_alloc (n * sizeof *s->ops);
-    memcpy (s->ops, ops, n * sizeof *s->ops);
-    qsort (s->ops, n, sizeof *s->ops, s_op_cmp);
-    s->states = lin_states_new ();
-    s->op_state = s_alloc (n * sizeof *s->op_state);
-    size_t words = (n + 63) / 64 + 1;
-    s->get_mask = calloc (words, sizeof (uint64_t));
-    s->put_mask = calloc (words, sizeof (uint64_t));
-    if (!s->get_mask || !s->put_mask)
-        abort ();
-    for (size_t i = 0; i < n; i++) {
-        const lin_op_t *o = &s->ops[i];
-        if (o->ret != LIN_INFINITY)
-            s->closed = i + 1;
-        s->op_state[i] = o->f == ZKV_HIST_APPEND ? 0 : lin_states_intern (s->states, o->value);
-        if (o->f == ZKV_HIST_GET)
-            s->get_mask[i / 64] |= 1ULL << (i % 64);
-        if (o->f == ZKV_HIST_PUT)
-            s->put_mask[i / 64] |= 1ULL << (i % 64);
-        s_count (s, (uint32_t)i, 1);
+    if (lin_cache_add (&k->cache, *next)) {
+        // A hopeless configuration stays cached: reaching it again is pruned at once.
+        *blocker = lin_key_hopeless (k, *next);
+        if (*blocker == UINT32_MAX)
+            return S_TAKEN;
+        lin_key_mark (k, op, false);
+        return S_HOPELESS;
     }
-    s_build_entries (s);
-    lin_cache_init (&s->cache, n);
+    lin_key_mark (k, op, false);
+    return S_REFUSED;
 }
+
+// The deepest failure seen, for the explanation.
+typedef struct {
+    bool have;        // one was recorded
+    size_t len;       // operations linearized before it
+    uint32_t *seq;    // their ids, in order
+    uint32_t blocked; // the operation that could not follow
+    uint32_t state;   // the value after seq
+} s_best_t;
 
 static void
-s_destroy (s_search_t *s)
+s_record (s_best_t *best, const s_entry_t *e, const s_frame_t *stack, size_t depth, uint32_t extra,
+          uint32_t blocked, uint32_t state)
 {
-    lin_cache_free (&s->cache);
-    free (s->entries);
-    free (s->op_state);
-    free (s->get_mask);
-    free (s->put_mask);
-    free (s->ops);
-    lin_states_destroy (&s->states);
-}
-
-// Linearizes op in the current configuration if the model and the cache allow; true if done.
-static bool
-s_try (s_search_t *s, uint32_t state, uint32_t op, uint32_t *next)
-{
-    if (!s_step (s, state, op, next))
-        return false;
-    lin_cache_set (&s->cache, op);
-    s_count (s, op, -1);
-    // A hopeless configuration stays cached: reaching it again is pruned at once.
-    if (lin_cache_add (&s->cache, *next) && !s_hopeless (s, *next))
-        return true;
-    s_count (s, op, 1);
-    lin_cache_clear (&s->cache, op);
-    return false;
+    size_t len = depth + (extra != UINT32_MAX);
+    if (best->have && len <= best->len)
+        return;
+    best->have = true;
+    best->len = len;
+    for (size_t i = 0; i < depth; i++)
+        best->seq[i] = e[stack[i].entry].op;
+    if (extra != UINT32_MAX)
+        best->seq[depth] = extra;
+    best->blocked = blocked;
+    best->state = state;
 }
 
 void
@@ -244,15 +164,14 @@ lin_search (const lin_op_t *ops, size_t n, uint64_t budget, uint64_t memory, lin
 {
     memset (outcome, 0, sizeof *outcome);
     assert (n < UINT32_MAX / 2);
-    s_search_t s;
-    s_init (&s, ops, n);
+    lin_key_t k;
+    lin_key_init (&k, ops, n);
+    s_entry_t *e;
+    s_build_entries (&k, &e);
     s_frame_t *stack = s_alloc (n * sizeof *stack);
-    uint32_t *best = s_alloc (n * sizeof *best);
-    size_t depth = 0, best_len = 0, max_depth = 0;
-    uint32_t best_blocked = 0, best_state = 0;
-    bool have_best = false, out_of_memory = false;
-
-    s_entry_t *e = s.entries;
+    s_best_t best = {.seq = s_alloc (n * sizeof (uint32_t))};
+    size_t depth = 0, max_depth = 0;
+    bool out_of_memory = false, second = false;
     uint32_t state = 0, at = e[0].next;
     outcome->verdict = ZKV_LIN_OK;
     while (e[0].next) {
@@ -262,51 +181,53 @@ lin_search (const lin_op_t *ops, size_t n, uint64_t budget, uint64_t memory, lin
             break;
         }
         if (e[at].is_call) {
-            uint32_t next;
-            if (!s_try (&s, state, e[at].op, &next)) {
+            uint32_t next, blocker, op = e[at].op;
+            s_try_t tried = s_try (&k, state, op, second, &next, &blocker);
+            if (tried == S_HOPELESS)
+                s_record (&best, e, stack, depth, op, blocker, next);
+            if (tried != S_TAKEN) {
                 at = e[at].next;
                 continue;
             }
-            stack[depth++] = (s_frame_t){at, state};
-            if (depth > max_depth)
-                max_depth = depth;
+            stack[depth++] = (s_frame_t){at, state, second};
+            max_depth = depth > max_depth ? depth : max_depth;
             state = next;
             s_lift (e, at);
             at = e[0].next;
-            if (lin_cache_memory (&s.cache) + lin_states_memory (s.states) > memory) {
+            second = false;
+            if (lin_cache_memory (&k.cache) + lin_states_memory (k.states) > memory) {
                 out_of_memory = true;
                 outcome->verdict = ZKV_LIN_UNKNOWN;
                 break;
             }
             continue;
         }
-        // A return: its operation had to be linearized by now, and cannot be. Remember the
-        // deepest such point for the explanation, then undo the last choice.
-        if (!have_best || depth > best_len) {
-            have_best = true;
-            best_len = depth;
-            for (size_t i = 0; i < depth; i++)
-                best[i] = e[stack[i].entry].op;
-            best_blocked = e[at].op;
-            best_state = state;
+        // A return: its operation had to be linearized by now. After the first pass, try the
+        // calls before it again, all of them; after the second, undo the last choice.
+        if (!second) {
+            second = true;
+            at = e[0].next;
+            continue;
         }
+        s_record (&best, e, stack, depth, UINT32_MAX, e[at].op, state);
         if (depth == 0) {
             outcome->verdict = ZKV_LIN_ILLEGAL;
             break;
         }
         s_frame_t top = stack[--depth];
         state = top.state;
-        s_count (&s, e[top.entry].op, 1);
-        lin_cache_clear (&s.cache, e[top.entry].op);
+        second = top.second;
+        lin_key_mark (&k, e[top.entry].op, false);
         s_unlift (e, top.entry);
         at = e[top.entry].next;
     }
     if (outcome->verdict == ZKV_LIN_ILLEGAL)
-        lin_explain_illegal (s.ops, n, best, best_len, best_blocked,
-                             lin_states_bytes (s.states, best_state), outcome);
+        lin_explain_illegal (k.ops, n, best.seq, best.len, best.blocked,
+                             lin_states_bytes (k.states, best.state), outcome);
     else if (outcome->verdict == ZKV_LIN_UNKNOWN)
         lin_explain_unknown (n, max_depth, budget, memory, out_of_memory, outcome);
-    free (best);
+    free (best.seq);
     free (stack);
-    s_destroy (&s);
+    free (e);
+    lin_key_free (&k);
 }
