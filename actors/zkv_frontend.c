@@ -235,6 +235,13 @@ s_serve (s_frontend_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_b
         }
         return;
     }
+    // A node outside the group asks one of its members, which serves or answers with the
+    // leader hint it has.
+    if (!hosted && p->group) {
+        const zkv_config_group_t *g = zkv_config_group (node->config, p->group);
+        if (g && g->members.count)
+            leader = g->members.ids[(p->client_id + p->seq) % g->members.count];
+    }
     // A request is forwarded at most once: a forwarded request that finds no leader here is
     // answered with the hint, and the client follows it.
     if (p->kind == S_TO_CLIENT && leader && leader != node->id) {
