@@ -161,8 +161,8 @@ s_load_section (s_loader_t *self, zconfig_t *section_node, int line,
                        "/%s: a section takes no value, got '%s' (its keys go on the "
                        "lines below it, indented 4 spaces)",
                        name, value);
-    void *record;
-    s_lines_t *lines;
+    void *record = NULL;      // set by s_add_record; initialised for gcc's -O2 flow analysis
+    s_lines_t *lines = NULL;
     if (s_add_record (self, section, line, &record, &lines))
         return ZKV_ECONFIG;
     char why[256];
