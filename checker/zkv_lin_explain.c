@@ -106,3 +106,16 @@ lin_explain_unknown (size_t n, size_t best, uint64_t budget, uint64_t memory, bo
     lin_text_printf (&t, " after linearizing at most %zu of %zu operations", best, n);
     outcome->explanation = t.data;
 }
+
+void
+lin_explain_read (const lin_op_t *get, size_t n, lin_outcome_t *outcome)
+{
+    lin_text_t t = {0};
+    lin_text_printf (&t,
+                     "no order of its %zu operations is legal: no write called before this "
+                     "read returned can produce its value (from \"\" or a put's value, "
+                     "then appends):\n  ",
+                     n);
+    lin_text_op (&t, get);
+    outcome->explanation = t.data;
+}

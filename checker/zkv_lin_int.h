@@ -117,7 +117,8 @@ typedef struct {
     size_t puts_left;     // puts not linearized
 } lin_key_t;
 
-// Copies and orders ops (ids follow that order); the initial state "" is id 0.
+// Copies ops, leaves out the open-ended writes no read saw (lin_drop_unseen_writes), orders
+// the rest (ids follow that order). The initial state "" is id 0.
 void lin_key_init (lin_key_t *self, const lin_op_t *ops, size_t n);
 void lin_key_free (lin_key_t *self);
 // The model: applies op to state into *next; false if op cannot happen in that state.
@@ -129,5 +130,15 @@ uint32_t lin_key_hopeless (lin_key_t *self, uint32_t state);
 // Given the current set and state: true if state can still grow into what the next get read
 // with appends alone (the search tries such operations first).
 bool lin_key_on_track (lin_key_t *self, uint32_t state);
+
+// A get whose value no base ("" or a put's value) followed by append values, all of writes
+// called before it returned, can produce (zkv_lin_reads.c); UINT32_MAX if every get's can.
+uint32_t lin_key_unexplained_read (const lin_key_t *self);
+// Explains why that get alone makes the key not linearizable.
+void lin_explain_read (const lin_op_t *get, size_t n, lin_outcome_t *outcome);
+
+// Leaves out the open-ended writes no read can have seen (zkv_lin_reads.c); returns how
+// many operations remain, compacted at the front.
+size_t lin_drop_unseen_writes (lin_op_t *ops, size_t n);
 
 #endif

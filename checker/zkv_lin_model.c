@@ -72,6 +72,7 @@ lin_key_init (lin_key_t *self, const lin_op_t *ops, size_t n)
         abort ();
     if (n)
         memcpy (self->ops, ops, n * sizeof *self->ops);
+    self->n = n = lin_drop_unseen_writes (self->ops, n);
     qsort (self->ops, n, sizeof *self->ops, s_op_cmp);
     self->states = lin_states_new ();
     for (size_t i = 0; i < n; i++) {

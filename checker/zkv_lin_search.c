@@ -11,6 +11,7 @@
 // state) pairs reached (zkv_lin_cache.c): a configuration reached before is not searched again.
 // The list is kept as in Porcupine: entry 0 is a head, lift/unlift relink.
 //
+// Before the search, each read is checked against the writes alone (zkv_lin_reads.c).
 // Two additions of ours, both from the model (zkv_lin_model.c): a configuration no completion
 // can satisfy is pruned (lin_key_hopeless), and at each depth the calls are tried in two
 // passes, first those that keep the value on track for the next read (lin_key_on_track), then
@@ -166,6 +167,7 @@ lin_search (const lin_op_t *ops, size_t n, uint64_t budget, uint64_t memory, lin
     assert (n < UINT32_MAX / 2);
     lin_key_t k;
     lin_key_init (&k, ops, n);
+    n = k.n; // without the writes it left out
     s_entry_t *e;
     s_build_entries (&k, &e);
     s_frame_t *stack = s_alloc (n * sizeof *stack);
@@ -174,7 +176,12 @@ lin_search (const lin_op_t *ops, size_t n, uint64_t budget, uint64_t memory, lin
     bool out_of_memory = false, second = false;
     uint32_t state = 0, at = e[0].next;
     outcome->verdict = ZKV_LIN_OK;
-    while (e[0].next) {
+    uint32_t unexplained = lin_key_unexplained_read (&k);
+    if (unexplained != UINT32_MAX) {
+        outcome->verdict = ZKV_LIN_ILLEGAL;
+        lin_explain_read (&k.ops[unexplained], n, outcome);
+    }
+    while (unexplained == UINT32_MAX && e[0].next) {
         assert (at); // the list always ends with a return entry
         if (outcome->steps++ >= budget) {
             outcome->verdict = ZKV_LIN_UNKNOWN;
@@ -221,7 +228,7 @@ lin_search (const lin_op_t *ops, size_t n, uint64_t budget, uint64_t memory, lin
         s_unlift (e, top.entry);
         at = e[top.entry].next;
     }
-    if (outcome->verdict == ZKV_LIN_ILLEGAL)
+    if (outcome->verdict == ZKV_LIN_ILLEGAL && !outcome->explanation)
         lin_explain_illegal (k.ops, n, best.seq, best.len, best.blocked,
                              lin_states_bytes (k.states, best.state), outcome);
     else if (outcome->verdict == ZKV_LIN_UNKNOWN)

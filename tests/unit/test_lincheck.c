@@ -523,15 +523,23 @@ s_build (const s_gen_t *g)
     return h;
 }
 
+// The verdict on h; if it is not `want`, says why and saves h for a look with zkv-lincheck.
 static zkv_lin_verdict_t
-s_verdict (const zkv_history_t *h, uint64_t *steps)
+s_verdict (const zkv_history_t *h, zkv_lin_verdict_t want, const char *name, uint64_t *steps)
 {
     zkv_lin_result_t r;
     int rc = zkv_lincheck (h, NULL, &r);
     assert (rc == 0);
-    if (r.verdict != ZKV_LIN_OK && r.explanation)
-        fprintf (stderr, "  key %s: %s\n", r.key, r.explanation);
     zkv_lin_verdict_t v = r.verdict;
+    if (v != want) {
+        char path[256];
+        snprintf (path, sizeof path, "/tmp/test_lincheck_%s.jsonl", name);
+        zkv_history_save (h, path);
+        fprintf (stderr, "%s: %s, want %s (saved in %s)\n", name, zkv_lin_verdict_name (v),
+                 zkv_lin_verdict_name (want), path);
+        if (r.explanation)
+            fprintf (stderr, "  key %s: %s\n", r.key, r.explanation);
+    }
     if (steps)
         *steps = r.steps;
     zkv_lin_result_clear (&r);
@@ -595,10 +603,9 @@ test_random_linearizable_pass (void)
         s_generate (&g, seed, procs, keys, 10 + s_below (&seed, 300), s_below (&seed, 25));
         zkv_history_t *h = s_build (&g);
         uint64_t n;
-        zkv_lin_verdict_t v = s_verdict (h, &n);
-        if (v != ZKV_LIN_OK)
-            fprintf (stderr, "history %d (%d procs, %d keys): verdict %d\n", i, procs, keys, v);
-        CHECK (v == ZKV_LIN_OK);
+        char name[64];
+        snprintf (name, sizeof name, "random_%d", i);
+        CHECK (s_verdict (h, ZKV_LIN_OK, name, &n) == ZKV_LIN_OK);
         if (i % 10 == 0)
             CHECK (s_round_trip (h));
         steps += n;
@@ -623,10 +630,9 @@ test_random_mutations_fail (void)
             bool mutated = kind == 0 ? s_mutate_future (&g, &seed) : s_mutate_stale (&g, &seed);
             if (mutated) {
                 zkv_history_t *h = s_build (&g);
-                zkv_lin_verdict_t v = s_verdict (h, NULL);
-                if (v != ZKV_LIN_ILLEGAL)
-                    fprintf (stderr, "history %d mutation %d: verdict %d\n", i, kind, v);
-                CHECK (v == ZKV_LIN_ILLEGAL);
+                char name[64];
+                snprintf (name, sizeof name, "mutated_%d_%s", i, kind ? "stale" : "future");
+                CHECK (s_verdict (h, ZKV_LIN_ILLEGAL, name, NULL) == ZKV_LIN_ILLEGAL);
                 zkv_history_destroy (&h);
                 *(kind == 0 ? &future : &stale) += 1;
             }
@@ -646,7 +652,7 @@ test_big_history_is_fast (void)
     s_generate (&g, seed, 10, 1, 2000, 6);
     zkv_history_t *h = s_build (&g);
     uint64_t steps;
-    CHECK (s_verdict (h, &steps) == ZKV_LIN_OK);
+    CHECK (s_verdict (h, ZKV_LIN_OK, "big", &steps) == ZKV_LIN_OK);
     printf ("     %zu events on one key by 10 processes: %" PRIu64 " steps\n", g.n, steps);
     CHECK (steps < 1000000);
     zkv_history_destroy (&h);
