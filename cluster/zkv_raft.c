@@ -194,6 +194,7 @@ zkv_raft_destroy (zkv_raft_t **self_p)
     zkv_raft_snap_unref (&self->snap);
     zkv_raft_snap_unref (&self->rd_snap);
     zkv_raft_drop_incoming (self);
+    zkv_raft_reads_free (self);
     for (size_t i = 0; i < self->n_outbox; i++)
         zkv_msg_free (&self->outbox[i]);
     free (self->outbox);

@@ -50,6 +50,14 @@ typedef struct {
 // the caller still sets group, id, voters and seed.
 void zkv_raft_config_defaults (zkv_raft_config_t *cfg);
 
+// A linearizable read the leader confirmed (ReadIndex, dissertation §6.4): serve ctx's read
+// once the state machine applied index. index 0: refused, this node is no longer the leader
+// (answer ZKV_ENOTLEADER).
+typedef struct {
+    uint64_t ctx;                    // the caller's tag from zkv_raft_read_index
+    uint64_t index;                  // read after applying this index; 0 when the read failed
+} zkv_raft_read_t;
+
 // One batch of work for the caller. Pointers stay valid until zkv_raft_advance.
 typedef struct {
     // 1. Persist, in this order, then sync.
@@ -70,6 +78,9 @@ typedef struct {
     bool apply_snapshot;             // the snapshot above came from the leader: load it
     const zkv_entry_t *committed;    // newly committed entries, ascending, contiguous
     size_t n_committed;              // their number
+    // 4. Reads confirmed (or failed) since the last ready, in no particular order.
+    const zkv_raft_read_t *reads;    // serve each once applied >= its index
+    size_t n_reads;                  // their number
 } zkv_raft_ready_t;
 
 typedef struct {
@@ -101,6 +112,11 @@ int zkv_raft_step (zkv_raft_t *self, const zkv_msg_t *msg);
 // Appends a command to the leader's log. ZKV_ENOTLEADER on a non-leader.
 int zkv_raft_propose (zkv_raft_t *self, const uint8_t *data, size_t len, uint64_t *index_p,
                       uint64_t *term_p);
+// Asks for a linearizable read tagged ctx (ReadIndex, dissertation §6.4): once the leader has
+// committed an entry of its term and a quorum acknowledged a heartbeat round sent after this
+// call, a ready carries {ctx, index}. Reads arriving together share one round. A leader that
+// steps down fails its pending reads (index 0). ZKV_ENOTLEADER on a non-leader.
+int zkv_raft_read_index (zkv_raft_t *self, uint64_t ctx);
 // The state machine's state through index (<= applied) is data: compact the log up to it.
 int zkv_raft_snapshot (zkv_raft_t *self, uint64_t index, const uint8_t *data, size_t len);
 

@@ -31,8 +31,10 @@ zkv_raft_become_follower (zkv_raft_t *self, uint64_t term, uint64_t leader)
         self->term = term;
         self->vote = 0;
     }
-    if (self->role == ZKV_ROLE_LEADER)
+    if (self->role == ZKV_ROLE_LEADER) {
         zkv_raft_free_progress (self);
+        zkv_raft_reads_fail (self); // answered ZKV_ENOTLEADER by the caller
+    }
     self->prevotes_term = 0;
     self->role = ZKV_ROLE_FOLLOWER;
     self->leader = leader;

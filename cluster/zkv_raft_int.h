@@ -4,7 +4,7 @@
 // snapshot offset), zkv_raft_step.c (addressing and the term rules of §5.1),
 // zkv_raft_election.c (ticks, PreVote, votes, CheckQuorum), zkv_raft_replication.c
 // (AppendEntries, progress, commit), zkv_raft_snapshot.c (compaction, InstallSnapshot),
-// zkv_raft_ready.c (outbox, Ready / Advance).
+// zkv_raft_read.c (ReadIndex), zkv_raft_ready.c (outbox, Ready / Advance).
 //
 // Choices worth knowing (etcd raft unless said otherwise):
 // - A rejected AppendEntries reply carries the refused prev_log_index in match_index, so the
@@ -18,6 +18,10 @@
 // - The leader counts itself toward a quorum at its stable index only (§10.2.1).
 // - Leader stickiness: with check_quorum, a node that heard from a leader within the minimum
 //   election timeout ignores RequestVote (real or pre) of a higher term (§4.2.3, §9.6).
+// - ReadIndex (§6.4): every AppendEntries carries ctx = the leader's latest read round; a reply
+//   of the term echoing round r proves the follower still followed us after r was sent. A read
+//   waits for a round sent after it arrived (one round in flight; reads arriving meanwhile
+//   share the next), and for a commit of the leader's own term before its index is taken.
 // - Snapshots are reference counted: a transfer in progress finishes with the snapshot it
 //   started even if the leader takes a newer one meanwhile.
 // - A pending truncation is emitted in a ready of its own before a snapshot is saved, so no
@@ -98,7 +102,15 @@ typedef struct {
     uint64_t snap_end;     // SNAPSHOT: end of the chunk in flight
     uint64_t snap_hint;    // SNAPSHOT: offset the follower asked for out of turn, + 1 (0 none)
     uint32_t snap_wait;    // SNAPSHOT: ticks since the chunk was sent
+    uint64_t read_acked;   // highest ReadIndex round it echoed in this term (0 none)
 } zkv_raft_progress_t;
+
+// A ReadIndex request waiting at the leader.
+typedef struct {
+    uint64_t ctx;   // the caller's tag
+    uint64_t index; // commit index to read at, 0 until the leader committed in its term
+    uint64_t round; // heartbeat round whose quorum confirms it (may not be sent yet)
+} zkv_raft_pending_read_t;
 
 // --- the node -------------------------------------------------------------------------------
 
@@ -122,6 +134,15 @@ struct zkv_raft {
     uint64_t prevotes_term;     // term our PreVote rounds ask for, 0 for none
     zkv_raft_progress_t *prs;   // per voter progress (leader), own slot unused
     zkv_raft_snap_t *snap;      // the snapshot held, NULL for none
+
+    // ReadIndex (dissertation §6.4): rounds are AppendEntries ctx values, echoed in replies.
+    uint64_t read_round;            // last round sent; never goes back
+    zkv_raft_pending_read_t *reads; // leader: requests not yet confirmed
+    size_t n_reads;                 // their number
+    size_t cap_reads;               // allocated
+    zkv_raft_read_t *reads_done;    // confirmed or failed, for the next ready
+    size_t n_reads_done;            // their number
+    size_t cap_reads_done;          // allocated
 
     // Incoming InstallSnapshot transfer (follower), keyed by (index, term).
     uint64_t in_index;  // snapshot being received, 0 for none
@@ -153,6 +174,7 @@ struct zkv_raft {
     bool rd_has_hs;            // it carried a hard state
     zkv_hard_state_t rd_hs;    // that hard state
     zkv_raft_snap_t *rd_snap;  // the snapshot it carried (a reference), NULL for none
+    zkv_raft_read_t *rd_reads; // its reads (owned)
 };
 
 // zkv_raft.c
@@ -178,6 +200,8 @@ void zkv_raft_reset_progress (zkv_raft_t *self);
 void zkv_raft_free_progress (zkv_raft_t *self);
 void zkv_raft_pr_become_probe (zkv_raft_progress_t *pr, uint64_t next);
 void zkv_raft_send_append (zkv_raft_t *self, zkv_raft_progress_t *pr, bool heartbeat);
+// An empty AppendEntries at the follower's match: always fits its log, carries the commit.
+void zkv_raft_send_heartbeat (zkv_raft_t *self, zkv_raft_progress_t *pr);
 void zkv_raft_broadcast (zkv_raft_t *self, bool heartbeat);
 void zkv_raft_on_append (zkv_raft_t *self, const zkv_append_entries_t *m);
 void zkv_raft_on_append_reply (zkv_raft_t *self, const zkv_append_entries_reply_t *m);
@@ -192,5 +216,14 @@ void zkv_raft_pr_snapshot_tick (zkv_raft_t *self, zkv_raft_progress_t *pr);
 void zkv_raft_on_install_snapshot (zkv_raft_t *self, const zkv_install_snapshot_t *m);
 void zkv_raft_on_install_snapshot_reply (zkv_raft_t *self, const zkv_install_snapshot_reply_t *m);
 void zkv_raft_drop_incoming (zkv_raft_t *self);
+
+// zkv_raft_read.c
+// A reply of this term echoed round ctx from pr.
+void zkv_raft_read_ack (zkv_raft_t *self, zkv_raft_progress_t *pr, uint64_t ctx);
+// Confirms what can be, starts the next round when reads wait for one (after acks, commits).
+void zkv_raft_reads_update (zkv_raft_t *self);
+// The leader stepped down: every pending read fails.
+void zkv_raft_reads_fail (zkv_raft_t *self);
+void zkv_raft_reads_free (zkv_raft_t *self);
 
 #endif

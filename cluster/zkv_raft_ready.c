@@ -62,9 +62,9 @@ zkv_raft_has_ready (zkv_raft_t *self)
 {
     if (self->rd_out)
         return false;
-    return self->n_outbox > 0 || self->snap_pending || self->compact_to || self->truncate_from ||
-           zkv_raft_log_last_index (&self->log) > self->log.stable || s_hs_changed (self) ||
-           self->commit > self->applied;
+    return self->n_outbox > 0 || self->n_reads_done > 0 || self->snap_pending || self->compact_to ||
+           self->truncate_from || zkv_raft_log_last_index (&self->log) > self->log.stable ||
+           s_hs_changed (self) || self->commit > self->applied;
 }
 
 static zkv_entry_t *
@@ -145,6 +145,13 @@ zkv_raft_ready (zkv_raft_t *self, zkv_raft_ready_t *rd)
     rd->committed = self->rd_committed;
     rd->n_committed = self->n_rd_committed;
     self->rd_applied = self->commit;
+
+    self->rd_reads = self->reads_done;
+    rd->reads = self->reads_done;
+    rd->n_reads = self->n_reads_done;
+    self->reads_done = NULL;
+    self->n_reads_done = 0;
+    self->cap_reads_done = 0;
 }
 
 void
@@ -161,6 +168,8 @@ zkv_raft_advance (zkv_raft_t *self, const zkv_raft_ready_t *rd)
     if (self->rd_applied > self->applied)
         self->applied = self->rd_applied;
     zkv_raft_snap_unref (&self->rd_snap);
+    free (self->rd_reads);
+    self->rd_reads = NULL;
     for (size_t i = 0; i < self->n_rd_msgs; i++)
         zkv_msg_free (&self->rd_msgs[i]);
     free (self->rd_msgs);

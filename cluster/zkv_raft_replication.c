@@ -67,6 +67,7 @@ zkv_raft_reset_progress (zkv_raft_t *self)
         zkv_raft_progress_t *pr = &self->prs[i];
         pr->match = 0;
         pr->recent_active = false;
+        pr->read_acked = 0;
         zkv_raft_pr_become_probe (pr, next);
     }
 }
@@ -106,6 +107,7 @@ s_append_msg (zkv_raft_t *self, zkv_raft_progress_t *pr, uint64_t prev, bool ent
     m->prev_log_index = prev;
     m->prev_log_term = prev_term;
     m->commit = self->commit;
+    m->ctx = self->read_round; // ReadIndex: a reply of this term echoing it confirms the round
     if (n) {
         m->entries.items = zkv_raft_alloc (n * sizeof (zkv_entry_t));
         m->entries.count = n;
@@ -114,6 +116,18 @@ s_append_msg (zkv_raft_t *self, zkv_raft_progress_t *pr, uint64_t prev, bool ent
     }
     *last_p = prev + n;
     return 0;
+}
+
+void
+zkv_raft_send_heartbeat (zkv_raft_t *self, zkv_raft_progress_t *pr)
+{
+    // A heartbeat at match always fits the follower's log and carries the commit index as
+    // far as it is known to hold the entries; where match's term was compacted away, prev 0
+    // (term 0) keeps the follower quiet without verifying.
+    uint64_t prev = pr->match, t, sent;
+    if (zkv_raft_log_term (&self->log, prev, &t))
+        prev = 0;
+    s_append_msg (self, pr, prev, false, &sent);
 }
 
 void
@@ -150,14 +164,7 @@ zkv_raft_send_append (zkv_raft_t *self, zkv_raft_progress_t *pr, bool heartbeat)
                 zkv_raft_send_append (self, pr, false);
                 return;
             }
-            // A heartbeat at match always fits the follower's log and carries the commit
-            // index as far as it is known to hold the entries; where match's term was
-            // compacted away, prev 0 (term 0) keeps the follower quiet without verifying.
-            uint64_t prev = pr->match;
-            uint64_t t;
-            if (zkv_raft_log_term (&self->log, prev, &t))
-                prev = 0;
-            s_append_msg (self, pr, prev, false, &sent);
+            zkv_raft_send_heartbeat (self, pr);
             return;
         }
         // Pipelining: send what is new at once, within the in-flight window.
@@ -204,6 +211,7 @@ zkv_raft_maybe_commit (zkv_raft_t *self)
     // Figure 8, §5.4.2: only an entry of the current term is committed by counting replicas.
     if (index > self->commit && zkv_raft_log_term_or0 (&self->log, index) == self->term) {
         self->commit = index;
+        zkv_raft_reads_update (self); // reads waiting for a commit of this term
         return true;
     }
     return false;
@@ -305,6 +313,7 @@ zkv_raft_on_append_reply (zkv_raft_t *self, const zkv_append_entries_reply_t *m)
     int slot = zkv_raft_voter_slot (self, m->from);
     zkv_raft_progress_t *pr = &self->prs[slot];
     pr->recent_active = true;
+    zkv_raft_read_ack (self, pr, m->ctx); // any reply of this term confirms the round
     uint64_t last = zkv_raft_log_last_index (&self->log);
 
     if (m->success) {

@@ -1,6 +1,7 @@
 // Scenarios beyond the lab: PreVote and CheckQuorum behaviour, torn-write crash recovery,
-// votes across restarts, and the Raft paper's Figure 8 played step by step. Each states the
-// property it guards in its first comment.
+// votes across restarts, the Raft paper's Figure 8 played step by step, a deposed leader's
+// appends, and linearizable reads (ReadIndex). Each states the property it guards in its
+// first comment.
 #include "scenarios.h"
 
 #include <inttypes.h>
@@ -387,6 +388,108 @@ s_stale_leader_append (sim_t *s)
     sim_one_int (s, 903, 5, true);
 }
 
+// --- ReadIndex -----------------------------------------------------------------------------
+
+static bool
+s_read_answered (sim_t *s, void *arg)
+{
+    return sim_read_state (s, *(uint64_t *)arg, NULL) != SIM_READ_PENDING;
+}
+
+// Asks node for a read and waits for the answer; returns the index it reflects.
+static uint64_t
+s_read (sim_t *s, int node)
+{
+    uint64_t id = sim_read (s, node), applied;
+    if (!id)
+        sim_fail (s, "node %d refused a read", node);
+    if (!sim_run_until (s, sim_now (s) + 2 * SIM_SEC, s_read_answered, &id) ||
+        sim_read_state (s, id, &applied) != SIM_READ_SERVED)
+        sim_fail (s, "read %" PRIu64 " at node %d was not served", id, node);
+    return applied;
+}
+
+// Reads of a leader (ReadIndex, dissertation §6.4) reflect every write acknowledged before
+// them (the simulator checks every answer); followers refuse them; reads asked together
+// share heartbeat rounds. The leader is cut off with one follower: what it is asked from
+// then on is never served (it fails them once it steps down), while the majority elects a
+// leader and commits a write.
+static void
+s_read_index (sim_t *s)
+{
+    int leader = sim_check_one_leader (s);
+    for (int i = 0; i < sim_n (s); i++)
+        if (i != leader && sim_read (s, i) != 0)
+            sim_fail (s, "follower %d accepted a read", i);
+    for (uint64_t v = 1; v <= 20; v++) {
+        uint64_t index = sim_one_int (s, 1000 + v, sim_n (s), true);
+        if (s_role (s, leader) != ZKV_ROLE_LEADER)
+            leader = sim_check_one_leader (s);
+        if (s_read (s, leader) < index)
+            sim_fail (s, "a read missed write %" PRIu64 " acknowledged before it", index);
+    }
+    // The leader and one follower cut off from the majority.
+    int old = leader, group[SIM_MAX_NODES] = {0};
+    group[old] = 1;
+    group[(old + 1) % sim_n (s)] = 1;
+    sim_partition (s, group);
+    uint64_t t1 = s_term (s, old);
+    uint64_t stale[40];
+    int n_stale = 0;
+    if (!(stale[n_stale++] = sim_read (s, old)))
+        sim_fail (s, "the leader refused a read just after the partition");
+    if (!sim_run_until (s, sim_now (s) + 10 * SIM_SEC, s_new_leader, &t1))
+        sim_fail (s, "the majority elected no leader");
+    leader = -1;
+    for (int i = 0; i < sim_n (s); i++)
+        if (group[i] == 0 && s_role (s, i) == ZKV_ROLE_LEADER)
+            leader = i;
+    uint64_t index;
+    sim_cmd_t x = sim_cmd_int (2000);
+    if (!sim_start (s, leader, x.data, x.len, &index, NULL))
+        sim_fail (s, "the new leader refused a write");
+    sim_wait (s, index, 3, -1, NULL);
+    // The old leader, as long as it thinks it leads, is asked again and again.
+    for (int i = 0; i < 30; i++) {
+        uint64_t id = sim_read (s, old);
+        if (id)
+            stale[n_stale++] = id;
+        sim_sleep (s, 50 * SIM_MS);
+    }
+    sim_sleep (s, 3 * SIM_SEC);
+    for (int i = 0; i < n_stale; i++) {
+        sim_read_state_t st = sim_read_state (s, stale[i], NULL);
+        if (st == SIM_READ_SERVED)
+            sim_fail (s, "the cut-off leader served read %" PRIu64, stale[i]);
+        if (st != SIM_READ_FAILED && s_role (s, old) != ZKV_ROLE_LEADER)
+            sim_fail (s, "read %" PRIu64 " of a deposed leader was neither served nor failed",
+                      stale[i]);
+    }
+    sim_heal (s);
+    sim_one_int (s, 2001, sim_n (s), true);
+    leader = sim_check_one_leader (s);
+    if (s_read (s, leader) < index)
+        sim_fail (s, "a read after healing missed write %" PRIu64, index);
+    for (int i = 0; i < n_stale; i++)
+        if (sim_read_state (s, stale[i], NULL) != SIM_READ_FAILED)
+            sim_fail (s, "read %" PRIu64 " of the old leader did not fail", stale[i]);
+
+    // Fifty reads at once: a few heartbeat rounds, not one per read.
+    sim_counters_t k0, k1;
+    sim_counters (s, &k0);
+    uint64_t ids[50];
+    for (int i = 0; i < 50; i++)
+        if (!(ids[i] = sim_read (s, leader)))
+            sim_fail (s, "the leader refused read %d", i);
+    for (int i = 0; i < 50; i++)
+        if (!sim_run_until (s, sim_now (s) + 2 * SIM_SEC, s_read_answered, &ids[i]) ||
+            sim_read_state (s, ids[i], NULL) != SIM_READ_SERVED)
+            sim_fail (s, "batched read %d was not served", i);
+    sim_counters (s, &k1);
+    if (k1.rpcs_sent - k0.rpcs_sent > 4 * (uint64_t)(sim_n (s) - 1))
+        sim_fail (s, "50 reads took %" PRIu64 " requests", k1.rpcs_sent - k0.rpcs_sent);
+}
+
 const sim_scenario_t sim_scenarios_extra[] = {
     {.name = "PreVoteIsolatedRejoin", .n_nodes = 5, .fn = s_isolated_follower_rejoins},
     {.name = "PreVoteDeafFollower", .n_nodes = 3, .fn = s_deaf_follower_does_not_disrupt},
@@ -398,6 +501,8 @@ const sim_scenario_t sim_scenarios_extra[] = {
      .fn = s_figure8_explicit,
      .max_entries_per_msg = 1,
      .max_inflight_msgs = 1},
+    {.name = "ReadIndex", .n_nodes = 5, .fn = s_read_index},
+    {.name = "ReadIndexNoCheckQuorum", .n_nodes = 5, .fn = s_read_index, .no_check_quorum = true},
     {.name = "StaleLeaderAppend",
      .n_nodes = 5,
      .fn = s_stale_leader_append,

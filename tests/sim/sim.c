@@ -201,6 +201,7 @@ sim_destroy (sim_t **self_p)
         free (self->heap[i].buf);
     free (self->heap);
     zkv_logstore_state_free (&self->loaded);
+    sim_read_free (self);
     sim_check_free (self);
     free (self);
     *self_p = NULL;
@@ -391,6 +392,8 @@ sim_drive (sim_t *self, int node)
                                                 .a = rd.committed[0].index,
                                                 .b = rd.committed[rd.n_committed - 1].index});
         }
+        sim_read_ready (self, node, &rd);
+        sim_read_serve (self, node);
         zkv_raft_advance (n->raft, &rd);
         s_maybe_snapshot (self, node);
     }
@@ -404,6 +407,7 @@ static void
 s_do_crash (sim_t *self, int node, bool torn, bool mid_write)
 {
     sim_node_t *n = &self->nodes[node];
+    sim_read_crash (self, node);
     zkv_memstore_crash (n->store, torn, zkv_rng_next (&self->rng));
     zkv_raft_destroy (&n->raft);
     n->up = false;

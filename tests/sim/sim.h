@@ -149,6 +149,23 @@ bool sim_committed (sim_t *self, uint64_t index, const uint8_t **data_p, size_t 
 uint64_t sim_max_committed (sim_t *self); // highest index any node applied
 uint64_t sim_entry_hash (uint8_t type, const void *data, size_t len);
 
+// --- linearizable reads (ReadIndex) --------------------------------------------------------
+
+typedef enum {
+    SIM_READ_PENDING = 0, // asked, not answered yet
+    SIM_READ_SERVED,      // answered from the node's state machine
+    SIM_READ_FAILED,      // refused: the node stopped leading
+    SIM_READ_LOST,        // the node crashed first
+} sim_read_state_t;
+
+// Asks node for a linearizable read (zkv_raft_read_index), then runs its ready loop. Returns
+// the read's id (> 0), or 0 when the node is down or refuses (not the leader). Once its
+// ready confirms the read, the node answers it as soon as it applied the read's index; the
+// answer must reflect everything committed before the read was asked ("linearizable read").
+uint64_t sim_read (sim_t *self, int node);
+// A read's state; once served, *applied_p gets the index its answer reflects.
+sim_read_state_t sim_read_state (sim_t *self, uint64_t id, uint64_t *applied_p);
+
 // --- the network ---------------------------------------------------------------------------
 
 // The lab's connect/disconnect: every link to and from node.
@@ -180,6 +197,8 @@ typedef struct {
     uint64_t restarts;            // restarts
     uint64_t snapshots;           // snapshots taken by state machines
     uint64_t snapshots_installed; // snapshots applied from a leader
+    uint64_t reads_served;        // linearizable reads answered
+    uint64_t reads_failed;        // ... refused by a node that stopped leading
     uint64_t checks;              // invariant checks run
     uint64_t events;              // events stepped
 } sim_counters_t;

@@ -26,7 +26,8 @@ s_pick (sim_t *s, bool up)
     return n ? cand[zkv_rng_below (sim_rng (s), (uint64_t)n)] : -1;
 }
 
-// A client: every 20-100 ms, offers a new command to every node (the leader takes it).
+// A client: every 20-100 ms, offers a new command to every node (the leader takes it) and
+// asks every leader for reads.
 static void
 s_client (sim_t *s, void *arg)
 {
@@ -36,8 +37,14 @@ s_client (sim_t *s, void *arg)
     sim_cmd_t cmd = sim_cmd_int (c->cmd_prefix | c->next_cmd++);
     for (int i = 0; i < sim_n (s); i++) {
         zkv_raft_status_t st;
-        if (sim_status (s, i, &st) && st.role == ZKV_ROLE_LEADER)
+        if (sim_status (s, i, &st) && st.role == ZKV_ROLE_LEADER) {
             sim_propose (s, i, cmd.data, cmd.len, NULL, NULL);
+            // Reads too, at every node that thinks it leads (deposed ones included): the
+            // simulator checks each answer is linearizable.
+            sim_read (s, i);
+            if (zkv_rng_chance (sim_rng (s), 1, 2))
+                sim_read (s, i); // two in a row share a heartbeat round
+        }
     }
     sim_at (s, sim_now (s) + zkv_rng_range (sim_rng (s), 20, 100) * SIM_MS, s_client, c);
 }

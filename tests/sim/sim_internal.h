@@ -49,6 +49,7 @@ typedef enum {
     SIM_T_APPLY,    // a = from index, b = to index
     SIM_T_NET,      // a = unreliable, b = long reordering
     SIM_T_NOTE,     // word = scenario's kind
+    SIM_T_READ,     // a = read id, b = 0 asked / 1 confirmed / 2 failed / 3 served, c = index
 } sim_trace_kind_t;
 
 #define SIM_RING 256
@@ -91,7 +92,21 @@ typedef struct {
     uint64_t durable_term; // highest term persisted
     uint64_t durable_vote; // vote persisted with it
     uint64_t durable_last; // last log index persisted (or snapshot index)
+    // reads confirmed by the core, waiting for the state machine to reach their index
+    uint64_t *waiting;  // read ids
+    size_t n_waiting;   //
+    size_t cap_waiting; //
 } sim_node_t;
+
+// A client read (ReadIndex) and what became of it.
+typedef struct {
+    int node;             // asked there
+    uint64_t incarnation; // ... of that incarnation
+    uint64_t need;        // highest index committed (applied anywhere) when asked
+    uint64_t index;       // read index the core confirmed (0 until then)
+    uint64_t applied;     // served: the index the answer reflects
+    uint8_t state;        // sim_read_state_t
+} sim_read_t;
 
 // A committed entry, recorded the first time any node applies it.
 typedef struct {
@@ -135,6 +150,9 @@ struct sim {
     size_t lm_cap;               // power of two
     size_t lm_len;               //
     zkv_logstore_state_t loaded; // a memstore's state being read (restart, durability check)
+    sim_read_t *reads;           // reads[id - 1]: every read asked
+    size_t n_reads;              //
+    size_t cap_reads;            //
     // trace
     uint64_t trace_hash; // FNV-1a over every record
     sim_trace_rec_t ring[SIM_RING];
@@ -156,6 +174,15 @@ void sim_fail_common (sim_t *self, const char *what, const char *fmt, va_list ap
     __attribute__ ((noreturn));
 void sim_push (sim_t *self, const sim_event_t *ev);
 void sim_drive (sim_t *self, int node);
+
+// sim_read.c
+// The reads a ready confirmed or failed.
+void sim_read_ready (sim_t *self, int node, const zkv_raft_ready_t *rd);
+// Serves the node's confirmed reads its state machine has reached.
+void sim_read_serve (sim_t *self, int node);
+// The node crashed: its unanswered reads are lost.
+void sim_read_crash (sim_t *self, int node);
+void sim_read_free (sim_t *self);
 
 // sim_check.c
 void sim_check_ready (sim_t *self, int node, const zkv_raft_ready_t *rd);

@@ -113,6 +113,7 @@ static int
 s_sweep (const s_args_t *a)
 {
     uint64_t passed = 0, failed = 0, events = 0, committed = 0, elections = 0, crashes = 0;
+    uint64_t reads = 0, reads_failed = 0;
     for (uint64_t seed = a->from; seed < a->from + a->seeds; seed++) {
         sim_chaos_opts_t o = {
             .seed = seed, .chaos_us = SWEEP_CHAOS_US, .trace = a->trace, .quiet = a->seeds > 1};
@@ -122,6 +123,8 @@ s_sweep (const s_args_t *a)
         committed += r.committed;
         elections += r.counters.elections;
         crashes += r.counters.crashes;
+        reads += r.counters.reads_served;
+        reads_failed += r.counters.reads_failed;
         if (r.passed)
             passed++;
         else {
@@ -135,8 +138,10 @@ s_sweep (const s_args_t *a)
         fflush (stdout);
     }
     printf ("sweep: seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " events, %" PRIu64
-            " entries committed, %" PRIu64 " elections, %" PRIu64 " crashes\n",
-            a->from, a->from + a->seeds - 1, events, committed, elections, crashes);
+            " entries committed, %" PRIu64 " elections, %" PRIu64 " crashes, %" PRIu64
+            " reads served (%" PRIu64 " refused by deposed leaders)\n",
+            a->from, a->from + a->seeds - 1, events, committed, elections, crashes, reads,
+            reads_failed);
     printf ("%" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -185,6 +185,16 @@ sim_trace_print (sim_t *self, FILE *out, const sim_trace_rec_t *r)
     case SIM_T_NET:
         fprintf (out, "network unreliable=%" PRIu64 " long-reordering=%" PRIu64, r->a, r->b);
         break;
+    case SIM_T_READ:
+        if (r->b == 2)
+            fprintf (out, "read %" PRIu64 " FAILED (no longer leader)", r->a);
+        else
+            fprintf (out, "read %" PRIu64 " %s %" PRIu64, r->a,
+                     r->b == 0   ? "asked, committed"
+                     : r->b == 1 ? "confirmed at"
+                                 : "served at",
+                     r->c);
+        break;
     case SIM_T_NOTE:
         fprintf (out, "note %s %" PRIu64 " %" PRIu64, r->word ? r->word : "", r->a, r->b);
         break;

@@ -23,9 +23,11 @@ typedef struct {
     zkv_entry_t *log;         // entries snap.index+1 ...
     size_t n_log;             // their number
     // The state machine: a hash chain over applied entries.
-    uint64_t applied;        // last applied index
-    uint64_t sm;             // hash of everything applied
-    uint64_t n_snap_applied; // snapshots loaded from a leader
+    uint64_t applied;          // last applied index
+    uint64_t sm;               // hash of everything applied
+    uint64_t n_snap_applied;   // snapshots loaded from a leader
+    zkv_raft_read_t reads[64]; // reads handed out by readies (ReadIndex), first 64
+    size_t n_reads;            // their number
 } node_t;
 
 typedef struct {
@@ -196,6 +198,8 @@ s_handle_ready (cluster_t *c, int i)
         nd->applied = e->index;
         nd->sm = s_hash (nd->sm, &h, 8);
     }
+    for (size_t k = 0; k < rd.n_reads && nd->n_reads < 64; k++)
+        nd->reads[nd->n_reads++] = rd.reads[k];
     zkv_raft_advance (nd->r, &rd);
     if (c->snapshot_every && nd->applied >= nd->snap.index + c->snapshot_every) {
         size_t len;
@@ -900,15 +904,17 @@ test_chaos (void)
 // --- direct message tests (one core, hand-made messages) ---------------------------------------
 
 typedef struct {
-    zkv_raft_t *r;           // the core under test
-    zkv_raft_ready_t rd;     // its last ready (advanced)
-    zkv_msg_t out[64];       // copies of the messages of the last ready
-    size_t n_out;            // their number
-    uint64_t truncate_from;  // of the last ready
-    size_t n_entries;        // of the last ready
-    size_t n_committed;      // of the last ready
-    uint64_t last_committed; // index of the last committed entry handed out
-    bool apply_snapshot;     // of the last ready
+    zkv_raft_t *r;             // the core under test
+    zkv_raft_ready_t rd;       // its last ready (advanced)
+    zkv_msg_t out[64];         // copies of the messages of the last ready
+    size_t n_out;              // their number
+    uint64_t truncate_from;    // of the last ready
+    size_t n_entries;          // of the last ready
+    size_t n_committed;        // of the last ready
+    uint64_t last_committed;   // index of the last committed entry handed out
+    bool apply_snapshot;       // of the last ready
+    zkv_raft_read_t reads[16]; // reads of every ready so far
+    size_t n_reads;            // their number
 } one_t;
 
 static void
@@ -932,6 +938,8 @@ s_one_flush (one_t *o)
         if (o->rd.n_committed)
             o->last_committed = o->rd.committed[o->rd.n_committed - 1].index;
         o->apply_snapshot |= o->rd.apply_snapshot;
+        for (size_t i = 0; i < o->rd.n_reads && o->n_reads < 16; i++)
+            o->reads[o->n_reads++] = o->rd.reads[i];
         zkv_raft_advance (o->r, &o->rd);
     }
 }
@@ -1235,12 +1243,193 @@ test_late_vote_counts (void)
     s_one_free (&o);
 }
 
-ZKV_TEST_MAIN (TEST (test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
-                   TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up)
-                       TEST (test_snapshot_install) TEST (test_prevote_isolated)
-                           TEST (test_check_quorum) TEST (test_restart_keeps_term_and_vote)
-                               TEST (test_no_double_vote) TEST (test_chaos)
-                                   TEST (test_follower_append_rules)
-                                       TEST (test_follower_snapshot_chunks)
-                                           TEST (test_snapshot_discard_order)
-                                               TEST (test_late_vote_counts))
+// --- ReadIndex (dissertation §6.4) ------------------------------------------------------------
+
+static void
+s_one_append_reply (one_t *o, uint64_t from, uint64_t term, bool success, uint64_t match,
+                    uint64_t ctx)
+{
+    zkv_msg_t m = {.type = ZKV_MSG_APPEND_ENTRIES_REPLY};
+    zkv_append_entries_reply_t *r = &m.u.append_entries_reply;
+    r->group = 7;
+    r->from = from;
+    r->to = 1;
+    r->term = term;
+    r->success = success;
+    r->match_index = match;
+    r->ctx = ctx;
+    int rc = zkv_raft_step (o->r, &m);
+    assert (rc == 0);
+    (void)rc;
+    s_one_flush (o);
+}
+
+// Node 1 of {1, 2, 3} wins term 1 with node 2's votes; its no-op (index 1) is persisted.
+static void
+s_one_elect (one_t *o, uint64_t *voters)
+{
+    s_one_new (o, voters, 3);
+    s_one_tick_until_role (o, ZKV_ROLE_PRE_CANDIDATE);
+    s_one_vote_reply (o, 2, 1, true, true);
+    s_one_vote_reply (o, 2, 1, false, true);
+}
+
+// A new leader answers no read before it committed an entry of its own term, however many
+// followers confirm the round; then the read's index is that commit.
+static void
+test_read_index_waits_for_own_term (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_elect (&o, voters);
+    zkv_raft_status_t st;
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.role, ZKV_ROLE_LEADER);
+    CHECK_EQ_U64 (st.commit, 0);
+    CHECK_EQ_U64 (zkv_raft_read_index (o.r, 5), 0);
+    s_one_flush (&o);
+    CHECK_EQ_U64 (o.n_out, 2); // one round: an AppendEntries to each follower, ctx 1
+    CHECK_EQ_U64 (o.out[0].type, ZKV_MSG_APPEND_ENTRIES);
+    CHECK_EQ_U64 (o.out[0].u.append_entries.ctx, 1);
+    CHECK_EQ_U64 (o.out[1].u.append_entries.ctx, 1);
+    CHECK_EQ_U64 (o.out[0].u.append_entries.entries.count, 0);
+    // Node 2 confirms round 1 but does not hold the no-op yet: leadership is proven, the
+    // commit index is not.
+    s_one_append_reply (&o, 2, 1, true, 0, 1);
+    CHECK_EQ_U64 (o.n_reads, 0);
+    // A reply echoing a round never sent confirms nothing.
+    s_one_append_reply (&o, 3, 1, true, 0, 9);
+    CHECK_EQ_U64 (o.n_reads, 0);
+    // Node 2 stores the no-op: committed; the read is ready at index 1.
+    s_one_append_reply (&o, 2, 1, true, 1, 1);
+    CHECK_EQ_U64 (o.n_reads, 1);
+    CHECK_EQ_U64 (o.reads[0].ctx, 5);
+    CHECK_EQ_U64 (o.reads[0].index, 1);
+    s_one_free (&o);
+}
+
+// Reads arriving while a round is in flight share the next round; a reply of an older round
+// does not confirm a newer read; a leader that steps down fails what it holds.
+static void
+test_read_index_rounds (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_elect (&o, voters);
+    s_one_append_reply (&o, 2, 1, true, 1, 0); // no-op committed, no round yet
+    CHECK_EQ_U64 (zkv_raft_read_index (o.r, 10), 0);
+    s_one_flush (&o);
+    CHECK_EQ_U64 (o.n_out, 2); // round 1
+    CHECK_EQ_U64 (zkv_raft_read_index (o.r, 11), 0);
+    CHECK_EQ_U64 (zkv_raft_read_index (o.r, 12), 0);
+    s_one_flush (&o);
+    CHECK_EQ_U64 (o.n_out, 0); // they wait for round 2, sent once round 1 is confirmed
+    s_one_append_reply (&o, 3, 1, true, 1, 1);
+    CHECK_EQ_U64 (o.n_reads, 1);
+    CHECK_EQ_U64 (o.reads[0].ctx, 10);
+    CHECK_EQ_U64 (o.reads[0].index, 1);
+    CHECK_EQ_U64 (o.n_out, 2); // round 2 leaves
+    CHECK_EQ_U64 (o.out[0].u.append_entries.ctx, 2);
+    s_one_append_reply (&o, 2, 1, true, 1, 1); // late echo of round 1: not enough
+    CHECK_EQ_U64 (o.n_reads, 1);
+    s_one_append_reply (&o, 2, 1, false, 1, 2); // even a rejection proves node 2 follows us
+    CHECK_EQ_U64 (o.n_reads, 3);
+    CHECK_EQ_U64 (o.reads[1].ctx + o.reads[2].ctx, 23);
+    CHECK_EQ_U64 (o.reads[1].index, 1);
+    // A pending read, then a newer term: the read fails.
+    CHECK_EQ_U64 (zkv_raft_read_index (o.r, 13), 0);
+    s_one_flush (&o);
+    s_one_append_reply (&o, 3, 2, false, 0, 0);
+    zkv_raft_status_t st;
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.role, ZKV_ROLE_FOLLOWER);
+    CHECK_EQ_U64 (o.n_reads, 4);
+    CHECK_EQ_U64 (o.reads[3].ctx, 13);
+    CHECK_EQ_U64 (o.reads[3].index, 0);
+    CHECK_EQ_U64 (zkv_raft_read_index (o.r, 14), ZKV_ENOTLEADER);
+    s_one_free (&o);
+}
+
+// In a cluster: reads at the leader are served at its commit index with one round per batch;
+// a partitioned leader never confirms a read, and fails it when it steps down.
+static void
+test_read_index_cluster (void)
+{
+    for (int quorum_check = 0; quorum_check < 2; quorum_check++) {
+        cluster_t *c = s_cluster_new (3, 29);
+        for (int i = 0; i < 3; i++)
+            c->nodes[i].cfg.check_quorum = quorum_check;
+        s_cluster_start (c);
+        int l = s_wait_leader (c, 100);
+        CHECK (l >= 0);
+        uint64_t index;
+        CHECK (s_propose (c, l, 77, &index) == 0);
+        CHECK (s_wait_applied (c, index, 10));
+        CHECK_EQ_U64 (zkv_raft_read_index (c->nodes[(l + 1) % 3].r, 1), ZKV_ENOTLEADER);
+        uint64_t appends = c->sent[ZKV_MSG_APPEND_ENTRIES];
+        for (uint64_t ctx = 1; ctx <= 5; ctx++)
+            CHECK_EQ_U64 (zkv_raft_read_index (c->nodes[l].r, ctx), 0);
+        s_drain (c, l);
+        s_deliver (c);
+        node_t *nd = &c->nodes[l];
+        CHECK_EQ_U64 (nd->n_reads, 5);
+        for (size_t k = 0; k < nd->n_reads; k++) {
+            CHECK_EQ_U64 (nd->reads[k].index, index);
+            CHECK (nd->applied >= nd->reads[k].index);
+        }
+        CHECK_EQ_U64 (c->sent[ZKV_MSG_APPEND_ENTRIES] - appends, 4); // two rounds of two
+        // Cut off, the leader never confirms a read.
+        for (int i = 0; i < 3; i++)
+            c->cut[i][l] = c->cut[l][i] = true;
+        CHECK_EQ_U64 (zkv_raft_read_index (nd->r, 6), 0);
+        s_drain (c, l);
+        for (int t = 0; t < 100 && nd->n_reads == 5; t++)
+            s_tick (c);
+        if (quorum_check) {
+            // CheckQuorum: it steps down and fails the read.
+            CHECK_EQ_U64 (nd->n_reads, 6);
+            CHECK_EQ_U64 (nd->reads[5].ctx, 6);
+            CHECK_EQ_U64 (nd->reads[5].index, 0);
+        } else {
+            // Without it, it still thinks it leads; the others elected a new leader.
+            CHECK_EQ_U64 (nd->n_reads, 5);
+            zkv_raft_status_t st;
+            zkv_raft_status (nd->r, &st);
+            CHECK_EQ_U64 (st.role, ZKV_ROLE_LEADER);
+            int l2 = s_leader (c);
+            CHECK (l2 >= 0 && l2 != l);
+            // Healed, it hears the newer term and fails the read.
+            for (int i = 0; i < 3; i++)
+                c->cut[i][l] = c->cut[l][i] = false;
+            s_run (c, 20);
+            CHECK_EQ_U64 (nd->n_reads, 6);
+            CHECK_EQ_U64 (nd->reads[5].index, 0);
+        }
+        CHECK (!c->failed);
+        s_cluster_destroy (&c);
+    }
+}
+
+static void
+test_read_index_single_node (void)
+{
+    cluster_t *c = s_cluster_new (1, 3);
+    s_cluster_start (c);
+    CHECK (s_wait_leader (c, 50) == 0);
+    s_run (c, 2);
+    CHECK_EQ_U64 (zkv_raft_read_index (c->nodes[0].r, 9), 0);
+    s_drain (c, 0);
+    CHECK_EQ_U64 (c->nodes[0].n_reads, 1);
+    CHECK_EQ_U64 (c->nodes[0].reads[0].index, 1); // the no-op
+    s_cluster_destroy (&c);
+}
+
+ZKV_TEST_MAIN (
+    TEST (test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
+        TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up)
+            TEST (test_snapshot_install) TEST (test_prevote_isolated) TEST (test_check_quorum)
+                TEST (test_restart_keeps_term_and_vote) TEST (test_no_double_vote) TEST (test_chaos)
+                    TEST (test_follower_append_rules) TEST (test_follower_snapshot_chunks)
+                        TEST (test_snapshot_discard_order) TEST (test_late_vote_counts)
+                            TEST (test_read_index_waits_for_own_term) TEST (test_read_index_rounds)
+                                TEST (test_read_index_cluster) TEST (test_read_index_single_node))
