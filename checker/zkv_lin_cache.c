@@ -169,7 +169,7 @@ lin_cache_add (lin_cache_t *self, uint32_t state)
     for (; self->slots[i].state != UINT32_MAX; i = (i + 1) & mask) {
         const s_slot_t *c = &self->slots[i];
         if (c->hash == hash && c->state == state && c->k == k && c->m == m &&
-            memcmp (self->arena + c->off, self->above, m * sizeof *self->above) == 0)
+            (m == 0 || memcmp (self->arena + c->off, self->above, m * sizeof *self->above) == 0))
             return false;
     }
     if (self->arena_size + m > self->arena_cap) {
@@ -179,7 +179,8 @@ lin_cache_add (lin_cache_t *self, uint32_t state)
         if (!self->arena)
             abort ();
     }
-    memcpy (self->arena + self->arena_size, self->above, m * sizeof *self->above);
+    if (m) // the arena may still be NULL
+        memcpy (self->arena + self->arena_size, self->above, m * sizeof *self->above);
     self->slots[i] = (s_slot_t){hash, state, k, self->arena_size, m};
     self->arena_size += m;
     if (++self->count * 2 > self->cap)
