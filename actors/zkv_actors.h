@@ -10,7 +10,8 @@
 //                   [key] | SNAPSHOT_WANTED [log bytes]
 //   "front-in"      frontend's PULL: PEER [encoded forward message] | RESULT [group] [client id]
 //                   [seq] [status] [value] | FAILED [group] [client id] [seq] [status] [leader]
-//                   | READ_DONE [request id] [status] [value]
+//                   | READ_DONE [request id] [status] [value] [leader] | DEPOSED [group]
+//                   [leader]: this node stopped leading the group
 //   "events"        event publisher's PULL: [topic] [msgpack body]
 #ifndef ZKV_ACTORS_H
 #define ZKV_ACTORS_H

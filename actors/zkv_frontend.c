@@ -36,6 +36,7 @@ typedef struct {
     uint64_t seq;         // its seq
     uint64_t op;          // its op
     int64_t deadline;     // zclock_mono ms after which it is answered ZKV_ETIMEOUT
+    bool proposed;        // a write proposed to a group of this node (fails if it is deposed)
 } s_pending_t;
 
 typedef struct {
@@ -228,7 +229,9 @@ s_serve (s_frontend_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_b
             free (buf);
         }
         // A retry of a request still in flight replaces its predecessor's answer address.
-        zhashx_update (self->pending, k, s_pending_dup (p));
+        s_pending_t *waiting = s_pending_dup (p);
+        waiting->proposed = p->op != ZKV_OP_GET;
+        zhashx_update (self->pending, k, waiting);
         if (zkv_actors_send (self->groups[slot], &out) != 0) {
             zhashx_delete (self->pending, k);
             s_answer (self, p, -ZKV_EBUSY, NULL, 0, node->id, NULL);
@@ -427,6 +430,24 @@ s_inproc (s_frontend_t *self, zmsg_t *msg)
             s_answer (self, p, status, NULL, 0, leader, NULL);
             zhashx_delete (self->pending, k);
         }
+    } else if (streq (verb, "DEPOSED")) {
+        // [group] [leader]: the group's leader here stepped down. Its proposals may still
+        // commit under the next leader, or may not: the client retries with the same seq there,
+        // and the dedup table answers whichever happened. Telling it now saves it a timeout.
+        uint64_t group = s_u64 (zmsg_first (msg));
+        uint64_t leader = s_u64 (zmsg_next (msg));
+        zlistx_t *failed = zlistx_new ();
+        for (s_pending_t *p = (s_pending_t *)zhashx_first (self->pending); p;
+             p = (s_pending_t *)zhashx_next (self->pending))
+            if (p->proposed && p->group == group)
+                zlistx_add_end (failed, (void *)zhashx_cursor (self->pending));
+        for (const char *key = (const char *)zlistx_first (failed); key;
+             key = (const char *)zlistx_next (failed)) {
+            s_pending_t *p = (s_pending_t *)zhashx_lookup (self->pending, key);
+            s_answer (self, p, -ZKV_ENOTLEADER, NULL, 0, leader, NULL);
+            zhashx_delete (self->pending, key);
+        }
+        zlistx_destroy (&failed);
     } else if (streq (verb, "READ_DONE")) {
         // [request id] [status] [value] [leader]
         uint64_t rid = s_u64 (zmsg_first (msg));

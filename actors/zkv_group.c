@@ -16,6 +16,9 @@
 // Inputs stepped before one ready: bounds the latency a flood of input adds to a sync.
 #define S_MAX_DRAIN 4096
 
+// Least time between two snapshot requests of one group.
+#define S_SNAPSHOT_PAUSE_MS 1000
+
 // An index this node proposed, so the applier knows whose result to report.
 typedef struct {
     uint64_t index; // log index the proposal got
@@ -40,10 +43,18 @@ typedef struct {
     size_t cap_locals;       // allocated
     size_t head_locals;      // first live element
     bool snapshot_wanted;    // asked the applier for a snapshot, not answered yet
+    int64_t next_snapshot;   // zclock_mono ms before which no snapshot is asked for
     uint64_t snapshot_bytes; // take a snapshot once the log holds this many bytes
+    zhashx_t *reads;         // ReadIndex requests in flight: hex request id -> key frame
     uint64_t malformed;      // STEP messages that did not decode (cannot happen: the
                              // transport validated them) or the core refused
 } s_group_t;
+
+static void
+s_frame_destroy (void **item_p)
+{
+    zframe_destroy ((zframe_t **)item_p);
+}
 
 static uint64_t
 s_now_ms (void)
@@ -155,38 +166,67 @@ s_propose (s_group_t *self, zmsg_t *msg)
     zkv_actors_send (self->front, &out);
 }
 
-// A read (Get) from the frontend: serve it at an index this node knows is committed. This
-// node must be the leader and have committed an entry of its term (§8), so its commit index
-// is at least that of any earlier leader's acknowledged write.
+static void
+s_read_done (s_group_t *self, uint64_t rid, int rc)
+{
+    zkv_raft_status_t st;
+    zkv_raft_status (self->raft, &st);
+    zmsg_t *out = zmsg_new ();
+    zmsg_addstr (out, "READ_DONE");
+    zmsg_addmem (out, &rid, 8);
+    uint64_t status = (uint64_t)-rc;
+    zmsg_addmem (out, &status, 8);
+    zmsg_addmem (out, NULL, 0);
+    zmsg_addmem (out, &st.leader, 8);
+    zkv_actors_send (self->front, &out);
+}
+
+// A read (Get) from the frontend: ReadIndex (dissertation §6.4). The core confirms with a
+// quorum that this node still leads, then names the index the applier must reach before it
+// reads; the key waits here until then.
 static void
 s_read (s_group_t *self, zmsg_t *msg)
 {
     zframe_t *rid = zmsg_first (msg);
     zframe_t *key = zmsg_next (msg);
     assert (rid && zframe_size (rid) == 8 && key); // our own API
-    zkv_raft_status_t st;
-    zkv_raft_status (self->raft, &st);
-    uint64_t commit_term = 0;
-    zkv_raft_term_at (self->raft, st.commit, &commit_term);
-    if (st.role != ZKV_ROLE_LEADER || commit_term != st.term) {
-        uint64_t id;
-        memcpy (&id, zframe_data (rid), 8);
-        zmsg_t *out = zmsg_new ();
-        zmsg_addstr (out, "READ_DONE");
-        zmsg_addmem (out, &id, 8);
-        uint64_t status = st.role != ZKV_ROLE_LEADER ? -ZKV_ENOTLEADER : -ZKV_EBUSY;
-        zmsg_addmem (out, &status, 8);
-        zmsg_addmem (out, NULL, 0);
-        zmsg_addmem (out, &st.leader, 8);
-        zkv_actors_send (self->front, &out);
+    uint64_t id;
+    memcpy (&id, zframe_data (rid), 8);
+    int rc = zkv_raft_read_index (self->raft, id);
+    if (rc != 0) {
+        s_read_done (self, id, rc);
         return;
     }
-    zmsg_t *out = zmsg_new ();
-    zmsg_addstr (out, "READ");
-    zmsg_addmem (out, zframe_data (rid), 8);
-    zmsg_addmem (out, &st.commit, 8);
-    zmsg_addmem (out, zframe_data (key), zframe_size (key));
-    zkv_actors_send (self->apply, &out);
+    zmsg_remove (msg, key);
+    char k[24];
+    snprintf (k, sizeof k, "%" PRIx64, id);
+    zhashx_update (self->reads, k, key);
+}
+
+// The core's answers to ReadIndex requests: hand each read to the applier with its index.
+static void
+s_reads_confirmed (s_group_t *self, const zkv_raft_ready_t *rd)
+{
+    for (size_t i = 0; i < rd->n_reads; i++) {
+        char k[24];
+        snprintf (k, sizeof k, "%" PRIx64, rd->reads[i].ctx);
+        zframe_t *found = (zframe_t *)zhashx_lookup (self->reads, k);
+        zframe_t *key = found ? zframe_dup (found) : NULL;
+        zhashx_delete (self->reads, k);
+        if (!key)
+            continue; // our own ctx values: cannot happen, but a lost read only times out
+        if (rd->reads[i].index == 0) {
+            s_read_done (self, rd->reads[i].ctx, ZKV_ENOTLEADER);
+            zframe_destroy (&key);
+            continue;
+        }
+        zmsg_t *out = zmsg_new ();
+        zmsg_addstr (out, "READ");
+        zmsg_addmem (out, &rd->reads[i].ctx, 8);
+        zmsg_addmem (out, &rd->reads[i].index, 8);
+        zmsg_append (out, &key);
+        zmsg_send (&out, self->apply); // after this ready's committed entries, in order
+    }
 }
 
 // The applier's snapshot of the state machine through index.
@@ -319,11 +359,25 @@ s_after_ready (s_group_t *self)
         if (st.role == ZKV_ROLE_LEADER)
             zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": leader in term %" PRIu64,
                        self->node->id, self->group, st.term);
+        if (self->last.role == ZKV_ROLE_LEADER && st.role != ZKV_ROLE_LEADER) {
+            zmsg_t *out = zmsg_new ();
+            zmsg_addstr (out, "DEPOSED");
+            zmsg_addmem (out, &self->group, 8);
+            zmsg_addmem (out, &st.leader, 8);
+            zkv_actors_send (self->front, &out);
+        }
     }
     self->last = st;
     zkv_node_status_set_raft (self->node, self->group, &st);
-    if (self->snapshot_bytes && st.log_bytes > self->snapshot_bytes && !self->snapshot_wanted) {
+    // A snapshot only helps if the state machine applied past the last one; and writing one
+    // costs a pass over the group's data, so a log that stays long (entries not yet applied,
+    // a lagging applier) asks again only after a pause.
+    zkv_groupstat_t gs;
+    zkv_node_status_get (self->node, self->group, &gs);
+    if (self->snapshot_bytes && st.log_bytes > self->snapshot_bytes && !self->snapshot_wanted &&
+        gs.kv_applied > st.snapshot_index && zclock_mono () >= self->next_snapshot) {
         self->snapshot_wanted = true;
+        self->next_snapshot = zclock_mono () + S_SNAPSHOT_PAUSE_MS;
         zmsg_t *out = zmsg_new ();
         zmsg_addstr (out, "SNAPSHOT_WANTED");
         uint64_t bytes = st.log_bytes;
@@ -342,10 +396,16 @@ s_ready_loop (s_group_t *self)
         for (size_t i = 0; i < rd.n_msgs; i++)
             s_send_msg (self, &rd.msgs[i]);
         s_handoff (self, &rd);
-        if (rd.has_snapshot && !rd.apply_snapshot)
-            s_event (self, "zkv.raft.snapshot.taken", rd.snapshot.index, rd.snapshot_len);
-        if (rd.has_snapshot && rd.apply_snapshot)
-            s_event (self, "zkv.raft.snapshot.installed", rd.snapshot.index, rd.snapshot_len);
+        s_reads_confirmed (self, &rd);
+        if (rd.has_snapshot) {
+            zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %s a snapshot through %" PRIu64
+                       " (%zu bytes)",
+                       self->node->id, self->group, rd.apply_snapshot ? "installed" : "took",
+                       rd.snapshot.index, rd.snapshot_len);
+            s_event (self,
+                     rd.apply_snapshot ? "zkv.raft.snapshot.installed" : "zkv.raft.snapshot.taken",
+                     rd.snapshot.index, rd.snapshot_len);
+        }
         if (rd.compact_to)
             s_event (self, "zkv.raft.compacted", rd.compact_to, 0);
         zkv_raft_advance (self->raft, &rd);
@@ -410,6 +470,8 @@ zkv_group_actor (zsock_t *pipe, void *args)
     self->apply = zkv_actors_push (self->node, "apply-in", self->group);
     self->front = zkv_actors_push (self->node, "front-in", UINT64_MAX);
     self->events = zkv_actors_push (self->node, "events", UINT64_MAX);
+    self->reads = zhashx_new ();
+    zhashx_set_destructor (self->reads, s_frame_destroy);
     if (s_boot (self) != 0) {
         self->node->start_rc = -1;
         zsock_signal (pipe, 0); // zactor_new waits for it, whatever its status
@@ -451,6 +513,7 @@ zkv_group_actor (zsock_t *pipe, void *args)
     zpoller_destroy (&poller);
 done:
     zkv_raft_destroy (&self->raft);
+    zhashx_destroy (&self->reads);
     free (self->locals);
     zsock_destroy (&self->events);
     zsock_destroy (&self->front);

@@ -73,10 +73,19 @@ wait_gone () {
 "$zkvd" --config "$dir/cluster.cfg" --node 7 --foreground > "$dir/bad.out" 2>&1 && die "node 7 accepted"
 grep -q "node 7 is not defined" "$dir/bad.out" || die "unknown node: $(cat "$dir/bad.out")"
 
+sed 's/tick_ms = 10/tick_ms = 0/' "$dir/cluster.cfg" > "$dir/bad.cfg"
+"$zkvd" --config "$dir/bad.cfg" --node 1 --foreground > "$dir/bad.out" 2>&1 && die "tick_ms 0 accepted"
+grep -q "bad.cfg:[0-9]*: /cluster/tick_ms" "$dir/bad.out" || die "bad config: $(cat "$dir/bad.out")"
+
 for i in 1 2 3; do start $i; done
 
 leader=$("$client" "$eps" leader 1 10000) || die "no leader of group 1 within 10 s"
 echo "leader of group 1: node $leader"
+
+# A second process for a running node is refused (its database is locked), and exits.
+"$zkvd" --config "$dir/cluster.cfg" --node 1 --foreground > "$dir/twice.out" 2>&1 &&
+    die "a second node 1 started"
+grep -q "cannot open the database" "$dir/twice.out" || die "node 1 twice: $(cat "$dir/twice.out")"
 
 # Hostile bytes on the peer and client endpoints are counted and logged, never fatal.
 "$client" - garbage "tcp://127.0.0.1:$((base + 1))"
@@ -126,6 +135,10 @@ cat "$dir/leader.event"
 "$client" "$eps" check 2000 || die "bench keys after the leader died"
 "$client" "$eps" put after-failover yes || die "put after failover"
 
+# Enough writes while it is down that the others compact their logs past what it holds:
+# it must come back through InstallSnapshot.
+"$client" "$eps" bench 3000 16 || die "bench while node $leader is down"
+
 # The old leader comes back and catches up.
 start "$leader"
 "$client" "$eps" put after-restart yes || die "put after restart"
@@ -137,6 +150,9 @@ until "$client" "tcp://127.0.0.1:$((base + 10 + leader))" status 2>/dev/null |
     sleep 0.1
 done
 "$client" "$eps" status
+grep -q "group 1: installed a snapshot" "$dir/node$leader.log" ||
+    die "node $leader caught up without InstallSnapshot"
+"$client" "tcp://127.0.0.1:$((base + 10 + leader))" check 3000 || die "bench keys on node $leader"
 
 # Clean stop: SIGTERM, exit code 0, nothing left running; zkv.node.stopping is published.
 "$client" - watch "tcp://127.0.0.1:$((base + 20 + new))" zkv.node.stopping 15000 \
