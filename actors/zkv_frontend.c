@@ -194,6 +194,10 @@ s_serve (s_frontend_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_b
         s_answer (self, p, -ZKV_EINVAL, NULL, 0, 0, "a get carries no value");
         return;
     }
+    if (key->len == 0) {
+        s_answer (self, p, -ZKV_EINVAL, NULL, 0, 0, "empty key");
+        return;
+    }
     p->group = zkv_node_group_of_key (node, key->data, key->len);
     zkv_groupstat_t gs;
     bool hosted = p->group && zkv_node_status_get (node, p->group, &gs);

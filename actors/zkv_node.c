@@ -1,5 +1,6 @@
 // The node context shared by a zkvd process's actors: endpoints, group status, key routing.
 #include "zkv_node.h"
+#include "zkv_kv.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -56,18 +57,6 @@ zkv_node_status_set_applied (zkv_node_t *node, uint64_t group, uint64_t applied)
     pthread_mutex_unlock (&node->lock);
 }
 
-// FNV-1a, 64 bits: stable across builds and machines, so a key's shard never changes.
-static uint64_t
-s_hash (const uint8_t *key, size_t len)
-{
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= key[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 uint64_t
 zkv_node_group_of_key (const zkv_node_t *node, const uint8_t *key, size_t len)
 {
@@ -80,6 +69,8 @@ zkv_node_group_of_key (const zkv_node_t *node, const uint8_t *key, size_t len)
             n_shard_groups++;
     if (n_shard_groups == 0)
         return 0;
-    uint64_t shard = s_hash (key, len) % zkv_config_shards (node->config);
+    // The KV state machine's shard function (FNV-1a 64 modulo the shard count), so that the
+    // shard a request is routed by is the shard its data and dedup record live in.
+    uint64_t shard = zkv_kv_shard_of (key, len, (uint32_t)zkv_config_shards (node->config));
     return 1 + shard % n_shard_groups;
 }
