@@ -44,6 +44,7 @@ typedef struct {
     size_t head_locals;      // first live element
     bool snapshot_wanted;    // asked the applier for a snapshot, not answered yet
     int64_t next_snapshot;   // zclock_mono ms before which no snapshot is asked for
+    zkv_hard_state_t synced; // hard state as of the last sync (term and vote matter)
     uint64_t snapshot_bytes; // take a snapshot once the log holds this many bytes
     zhashx_t *reads;         // ReadIndex requests in flight: hex request id -> key frame
     uint64_t malformed;      // STEP messages that did not decode (cannot happen: the
@@ -305,12 +306,17 @@ s_persist (s_group_t *self, const zkv_raft_ready_t *rd)
         rc = zkv_logstore_save_hard_state (store, self->group, &rd->hard_state);
         if (rc)
             s_fatal (self, "saving the hard state", rc);
-        wrote = true;
+        // A new commit index alone needs no sync (etcd's MustSync): the stored commit may
+        // lag (zkv_logstore.h), a restart recomputes it; the write rides on the next sync.
+        if (rd->hard_state.term != self->synced.term || rd->hard_state.vote != self->synced.vote)
+            wrote = true;
     }
     if (wrote) {
         rc = zkv_logstore_sync (store);
         if (rc)
             s_fatal (self, "syncing the log", rc);
+        if (rd->has_hard_state)
+            self->synced = rd->hard_state;
     }
 }
 
@@ -446,6 +452,7 @@ s_boot (s_group_t *self)
         return -1;
     }
     self->raft = zkv_raft_new (&cfg, &boot);
+    self->synced = boot.hard_state;
     zkv_logstore_state_free (&boot);
     if (!self->raft) {
         zsys_error ("zkvd %" PRIu64 ": group %" PRIu64 ": the stored Raft state does not boot",
