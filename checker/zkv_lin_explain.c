@@ -70,7 +70,7 @@ lin_text_op (lin_text_t *text, const lin_op_t *op)
 // one whose return came before any order could place it.
 void
 lin_explain_illegal (const lin_op_t *ops, size_t n, const uint32_t *seq, size_t len,
-                     uint32_t blocked, zkv_hist_str_t state, lin_outcome_t *outcome)
+                     uint32_t blocked, lin_outcome_t *outcome)
 {
     lin_text_t t = {0};
     lin_text_printf (&t,
@@ -87,8 +87,22 @@ lin_explain_illegal (const lin_op_t *ops, size_t n, const uint32_t *seq, size_t 
         }
     } else
         lin_text_printf (&t, "\n");
+    // The search may keep a value only as "dead" (zkv_lin_unseen.c): replay the prefix.
+    lin_text_t value = {0};
+    lin_text_printf (&value, "%s", "");
+    for (size_t i = 0; i < len; i++) {
+        const lin_op_t *o = &ops[seq[i]];
+        if (o->f == ZKV_HIST_PUT)
+            value.size = 0;
+        if (o->f != ZKV_HIST_GET) {
+            size_t at = value.size;
+            lin_text_printf (&value, "%*s", (int)o->value.size, "");
+            memcpy (value.data + at, o->value.data, o->value.size);
+        }
+    }
     lin_text_printf (&t, "after it the value is ");
-    lin_text_quote (&t, state, 60);
+    lin_text_quote (&t, (zkv_hist_str_t){value.data, value.size}, 60);
+    free (value.data);
     lin_text_printf (&t, ", and this operation cannot be placed (nor any before its return):\n  ");
     lin_text_op (&t, &ops[blocked]);
     outcome->explanation = t.data;

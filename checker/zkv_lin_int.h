@@ -62,9 +62,9 @@ uint32_t lin_cache_first_unset (const lin_cache_t *self, const uint64_t *mask, u
 uint64_t lin_cache_memory (const lin_cache_t *self);
 
 // Explanations (zkv_lin_explain.c). Illegal: seq[0..len) is the longest linearizable prefix
-// found, blocked the operation that could not follow it, state the value after the prefix.
+// found, blocked the operation that could not follow it.
 void lin_explain_illegal (const lin_op_t *ops, size_t n, const uint32_t *seq, size_t len,
-                          uint32_t blocked, zkv_hist_str_t state, lin_outcome_t *outcome);
+                          uint32_t blocked, lin_outcome_t *outcome);
 // Unknown: best is the most operations linearized at once.
 void lin_explain_unknown (size_t n, size_t best, uint64_t budget, uint64_t memory,
                           bool out_of_memory, lin_outcome_t *outcome);
@@ -117,8 +117,8 @@ typedef struct {
     size_t puts_left;     // puts not linearized
 } lin_key_t;
 
-// Copies ops, leaves out the open-ended writes no read saw (lin_drop_unseen_writes), orders
-// the rest (ids follow that order). The initial state "" is id 0.
+// Copies ops, leaves out the open-ended writes no read saw (zkv_lin_unseen.c), orders the
+// rest (ids follow that order). The initial state "" is id 0.
 void lin_key_init (lin_key_t *self, const lin_op_t *ops, size_t n);
 void lin_key_free (lin_key_t *self);
 // The model: applies op to state into *next; false if op cannot happen in that state.
@@ -137,8 +137,9 @@ uint32_t lin_key_unexplained_read (const lin_key_t *self);
 // Explains why that get alone makes the key not linearizable.
 void lin_explain_read (const lin_op_t *get, size_t n, lin_outcome_t *outcome);
 
-// Leaves out the open-ended writes no read can have seen (zkv_lin_reads.c); returns how
-// many operations remain, compacted at the front.
-size_t lin_drop_unseen_writes (lin_op_t *ops, size_t n);
+// The state of every value that holds a write no read saw (zkv_lin_unseen.c).
+#define LIN_DEAD (UINT32_MAX - 1)
+// unseen[i]: ops[i] is a put or append with a nonempty value that occurs in no get's read.
+void lin_find_unseen (const lin_op_t *ops, size_t n, bool *unseen);
 
 #endif

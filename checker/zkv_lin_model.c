@@ -72,15 +72,27 @@ lin_key_init (lin_key_t *self, const lin_op_t *ops, size_t n)
         abort ();
     if (n)
         memcpy (self->ops, ops, n * sizeof *self->ops);
-    self->n = n = lin_drop_unseen_writes (self->ops, n);
     qsort (self->ops, n, sizeof *self->ops, s_op_cmp);
+    bool *unseen = calloc (n ? n : 1, sizeof *unseen);
+    if (!unseen)
+        abort ();
+    lin_find_unseen (self->ops, n, unseen);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (unseen[i] && self->ops[i].ret == LIN_INFINITY)
+            continue; // an open-ended write no read saw may go last: leave it out
+        unseen[kept] = unseen[i];
+        self->ops[kept++] = self->ops[i];
+    }
+    self->n = n = kept;
     self->states = lin_states_new ();
     for (size_t i = 0; i < n; i++) {
         const lin_op_t *o = &self->ops[i];
         if (o->ret != LIN_INFINITY)
             self->closed = i + 1;
-        self->op_state[i] =
-            o->f == ZKV_HIST_APPEND ? 0 : lin_states_intern (self->states, o->value);
+        self->op_state[i] = unseen[i]                 ? LIN_DEAD
+                            : o->f == ZKV_HIST_APPEND ? 0
+                                                      : lin_states_intern (self->states, o->value);
         if (o->f == ZKV_HIST_GET) {
             self->get_mask[i / 64] |= 1ULL << (i % 64);
             self->gets_left++;
@@ -90,6 +102,7 @@ lin_key_init (lin_key_t *self, const lin_op_t *ops, size_t n)
             self->puts_left++;
         }
     }
+    free (unseen);
     // The gets by return time: the next one to return is the read that constrains most.
     self->get_by_ret = malloc ((self->gets_left ? self->gets_left : 1) * sizeof (uint32_t));
     self->ret_rank = calloc (n ? n : 1, sizeof (uint32_t));
@@ -135,7 +148,10 @@ lin_key_step (lin_key_t *self, uint32_t state, uint32_t op, uint32_t *next)
         *next = self->op_state[op];
         return true;
     case ZKV_HIST_APPEND:
-        *next = lin_states_append (self->states, state, op, o->value);
+        if (state == LIN_DEAD || self->op_state[op] == LIN_DEAD)
+            *next = LIN_DEAD; // the value holds, or now gets, a write no read saw
+        else
+            *next = lin_states_append (self->states, state, op, o->value);
         return true;
     }
     return false;
@@ -167,6 +183,14 @@ static bool
 s_is_prefix (zkv_hist_str_t prefix, zkv_hist_str_t of)
 {
     return prefix.size <= of.size && memcmp (of.data, prefix.data, prefix.size) == 0;
+}
+
+// True if the value of state is a prefix of what get read. A dead state's value is a prefix
+// of no read: it holds a write no read saw.
+static bool
+s_state_prefix (const lin_key_t *self, uint32_t state, const lin_op_t *get)
+{
+    return state != LIN_DEAD && s_is_prefix (lin_states_bytes (self->states, state), get->value);
 }
 
 // The get not yet linearized that returns first (gets are never open-ended): the read that
@@ -204,10 +228,10 @@ s_put_may_base (lin_key_t *self, uint32_t from, uint32_t to, int64_t by, zkv_his
 // (p.call <= g.ret) plus appends. If neither the current value nor any such put's value is a
 // prefix of R, g cannot be placed: no completion exists.
 static bool
-s_get_hopeless (lin_key_t *self, zkv_hist_str_t now, uint32_t g)
+s_get_hopeless (lin_key_t *self, uint32_t state, uint32_t g)
 {
     const lin_op_t *get = &self->ops[g];
-    if (s_is_prefix (now, get->value))
+    if (s_state_prefix (self, state, get))
         return false;
     return !self->puts_left ||
            !(s_put_may_base (self, 0, (uint32_t)self->closed, get->ret, get->value) ||
@@ -224,14 +248,13 @@ lin_key_hopeless (lin_key_t *self, uint32_t state)
 {
     if (!self->gets_left)
         return UINT32_MAX;
-    zkv_hist_str_t now = lin_states_bytes (self->states, state);
     uint32_t g = s_next_get (self);
     size_t r = self->ret_rank[g], tried = 0, gets = self->gets_total;
     for (; r < gets && tried < S_LOOKAHEAD; r++) {
         if (self->gets_done[r / 64] & (1ULL << (r % 64)))
             continue;
         tried++;
-        if (s_get_hopeless (self, now, self->get_by_ret[r]))
+        if (s_get_hopeless (self, state, self->get_by_ret[r]))
             return self->get_by_ret[r];
     }
     return UINT32_MAX;
@@ -241,6 +264,5 @@ bool
 lin_key_on_track (lin_key_t *self, uint32_t state)
 {
     uint32_t g = s_next_get (self);
-    return g == UINT32_MAX ||
-           s_is_prefix (lin_states_bytes (self->states, state), self->ops[g].value);
+    return g == UINT32_MAX || s_state_prefix (self, state, &self->ops[g]);
 }

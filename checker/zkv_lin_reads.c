@@ -1,10 +1,4 @@
-// Checks before the search: which writes matter, and could they produce what each get read?
-//
-// An open-ended write (no ok: it may take effect at any time after its call, or never) whose
-// value appears in no read can be left out: take any linearization that places it somewhere;
-// until the next put every value holds its value, so no get reads in that stretch, and moving
-// it to the very end, where nothing reads, gives a linearization too. Left in, the search
-// would try it at every point (each a new state), which is what made "info" writes costly.
+// A check before the search: could the writes of this key produce what each get read at all?
 //
 // In any linearization the value a get g reads is a base, "" or the value of a put linearized
 // before g, followed by the values of appends linearized before g, each called before g
@@ -135,23 +129,4 @@ lin_key_unexplained_read (const lin_key_t *self)
     free (v.slots);
     free (v.lengths);
     return found;
-}
-
-size_t
-lin_drop_unseen_writes (lin_op_t *ops, size_t n)
-{
-    size_t kept = 0;
-    for (size_t i = 0; i < n; i++) {
-        const lin_op_t *o = &ops[i];
-        bool seen = o->f == ZKV_HIST_GET || o->ret != LIN_INFINITY;
-        for (size_t j = 0; j < n && !seen; j++)
-            seen =
-                ops[j].f == ZKV_HIST_GET && ops[j].ret != LIN_INFINITY &&
-                (o->value.size == 0 ? o->f == ZKV_HIST_PUT // an empty put is "seen" by every read
-                                    : memmem (ops[j].value.data, ops[j].value.size, o->value.data,
-                                              o->value.size) != NULL);
-        if (seen)
-            ops[kept++] = *o;
-    }
-    return kept;
 }

@@ -140,12 +140,11 @@ typedef struct {
     size_t len;       // operations linearized before it
     uint32_t *seq;    // their ids, in order
     uint32_t blocked; // the operation that could not follow
-    uint32_t state;   // the value after seq
 } s_best_t;
 
 static void
 s_record (s_best_t *best, const s_entry_t *e, const s_frame_t *stack, size_t depth, uint32_t extra,
-          uint32_t blocked, uint32_t state)
+          uint32_t blocked)
 {
     size_t len = depth + (extra != UINT32_MAX);
     if (best->have && len <= best->len)
@@ -157,7 +156,6 @@ s_record (s_best_t *best, const s_entry_t *e, const s_frame_t *stack, size_t dep
     if (extra != UINT32_MAX)
         best->seq[depth] = extra;
     best->blocked = blocked;
-    best->state = state;
 }
 
 void
@@ -191,7 +189,7 @@ lin_search (const lin_op_t *ops, size_t n, uint64_t budget, uint64_t memory, lin
             uint32_t next, blocker, op = e[at].op;
             s_try_t tried = s_try (&k, state, op, second, &next, &blocker);
             if (tried == S_HOPELESS)
-                s_record (&best, e, stack, depth, op, blocker, next);
+                s_record (&best, e, stack, depth, op, blocker);
             if (tried != S_TAKEN) {
                 at = e[at].next;
                 continue;
@@ -216,7 +214,7 @@ lin_search (const lin_op_t *ops, size_t n, uint64_t budget, uint64_t memory, lin
             at = e[0].next;
             continue;
         }
-        s_record (&best, e, stack, depth, UINT32_MAX, e[at].op, state);
+        s_record (&best, e, stack, depth, UINT32_MAX, e[at].op);
         if (depth == 0) {
             outcome->verdict = ZKV_LIN_ILLEGAL;
             break;
@@ -229,8 +227,7 @@ lin_search (const lin_op_t *ops, size_t n, uint64_t budget, uint64_t memory, lin
         at = e[top.entry].next;
     }
     if (outcome->verdict == ZKV_LIN_ILLEGAL && !outcome->explanation)
-        lin_explain_illegal (k.ops, n, best.seq, best.len, best.blocked,
-                             lin_states_bytes (k.states, best.state), outcome);
+        lin_explain_illegal (k.ops, n, best.seq, best.len, best.blocked, outcome);
     else if (outcome->verdict == ZKV_LIN_UNKNOWN)
         lin_explain_unknown (n, max_depth, budget, memory, out_of_memory, outcome);
     free (best.seq);

@@ -600,7 +600,8 @@ test_random_linearizable_pass (void)
     for (int i = 0; i < 400; i++) {
         seed = 1000 + (uint64_t)i;
         int procs = 2 + s_below (&seed, 9), keys = 1 + s_below (&seed, 3);
-        s_generate (&g, seed, procs, keys, 10 + s_below (&seed, 300), s_below (&seed, 25));
+        int ops = 10 + s_below (&seed, 300), info = s_below (&seed, 25); // in this order
+        s_generate (&g, seed, procs, keys, ops, info);
         zkv_history_t *h = s_build (&g);
         uint64_t n;
         char name[64];
@@ -626,7 +627,8 @@ test_random_mutations_fail (void)
         for (int kind = 0; kind < 2; kind++) {
             uint64_t seed = 5000 + (uint64_t)i;
             int procs = 2 + s_below (&seed, 9), keys = 1 + s_below (&seed, 2);
-            s_generate (&g, seed, procs, keys, 10 + s_below (&seed, 200), s_below (&seed, 20));
+            int ops = 10 + s_below (&seed, 200), info = s_below (&seed, 20); // in this order
+            s_generate (&g, seed, procs, keys, ops, info);
             bool mutated = kind == 0 ? s_mutate_future (&g, &seed) : s_mutate_stale (&g, &seed);
             if (mutated) {
                 zkv_history_t *h = s_build (&g);

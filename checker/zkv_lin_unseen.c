@@ -1,0 +1,159 @@
+// Writes no read saw: their values make a state "dead", and all dead states are one.
+//
+// If a write's value occurs in no read of its key, then from the moment it takes effect until
+// the next put every value holds that value, so no get can be linearized in that stretch: the
+// exact value there never matters. The model therefore maps every such value to one state,
+// LIN_DEAD (a get fails on it, an append keeps it, a put leaves it), and the cache merges what
+// would otherwise be every order of every subset of those writes (Lowe's memoization only
+// merges equal states). Typical source: puts that overwrite appends before anyone reads.
+//
+// An open-ended such write (no ok: it may take effect at any time after its call, or never)
+// can even be left out: moving it to the very end of a linearization, where nothing reads,
+// keeps it a linearization.
+//
+// Finding them: one rolling hash per distinct value length over every read, looked up in a
+// table of the write values: O(bytes read x distinct lengths).
+#include "zkv_lin_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define S_BASE 0x100000001b3ULL
+
+typedef struct {
+    uint64_t hash; // of the value
+    uint32_t op;   // a write with this value (UINT32_MAX: free slot)
+    bool seen;     // found in some read
+} s_slot_t;
+
+typedef struct {
+    s_slot_t *slots; // distinct write values
+    size_t mask;     // slots - 1
+} s_table_t;
+
+static uint64_t
+s_hash (const char *p, size_t n)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < n; i++)
+        h = h * S_BASE + (unsigned char)p[i];
+    return h;
+}
+
+// The slot of the value p[0..n) with hash h: its own, or the free one where it would go.
+static s_slot_t *
+s_find (const s_table_t *t, const lin_op_t *ops, const char *p, size_t n, uint64_t h)
+{
+    size_t i = (h ^ (h >> 29)) & t->mask;
+    for (; t->slots[i].op != UINT32_MAX; i = (i + 1) & t->mask) {
+        const zkv_hist_str_t *v = &ops[t->slots[i].op].value;
+        if (t->slots[i].hash == h && v->size == n && memcmp (v->data, p, n) == 0)
+            break;
+    }
+    return &t->slots[i];
+}
+
+static bool
+s_is_write (const lin_op_t *o)
+{
+    return o->f != ZKV_HIST_GET && o->value.size > 0; // "" occurs in every read
+}
+
+// Marks seen every write value that occurs in read r; lens: the distinct value lengths.
+static void
+s_scan (s_table_t *t, const lin_op_t *ops, zkv_hist_str_t r, const size_t *lens, size_t nlens)
+{
+    for (size_t l = 0; l < nlens; l++) {
+        size_t n = lens[l];
+        if (n > r.size)
+            continue;
+        uint64_t top = 1; // S_BASE^(n-1), to take the leaving byte out
+        for (size_t i = 1; i < n; i++)
+            top *= S_BASE;
+        uint64_t h = s_hash (r.data, n);
+        for (size_t at = 0;; at++) {
+            s_slot_t *slot = s_find (t, ops, r.data + at, n, h);
+            if (slot->op != UINT32_MAX)
+                slot->seen = true;
+            if (at + n >= r.size)
+                break;
+            h = (h - (unsigned char)r.data[at] * top) * S_BASE + (unsigned char)r.data[at + n];
+        }
+    }
+}
+
+// Sorts read ids by the length of what they read, longest first (a merge sort: qsort has no
+// context argument).
+static void
+s_sort_longest_first (uint32_t *ids, size_t n, const lin_op_t *ops)
+{
+    if (n < 2)
+        return;
+    size_t half = n / 2;
+    s_sort_longest_first (ids, half, ops);
+    s_sort_longest_first (ids + half, n - half, ops);
+    uint32_t *tmp = malloc (n * sizeof *tmp);
+    if (!tmp)
+        abort ();
+    size_t i = 0, j = half, o = 0;
+    while (i < half || j < n)
+        tmp[o++] = j >= n || (i < half && ops[ids[i]].value.size >= ops[ids[j]].value.size)
+                       ? ids[i++]
+                       : ids[j++];
+    memcpy (ids, tmp, n * sizeof *tmp);
+    free (tmp);
+}
+
+void
+lin_find_unseen (const lin_op_t *ops, size_t n, bool *unseen)
+{
+    size_t cap = 16;
+    while (cap < 2 * n + 2)
+        cap *= 2;
+    s_table_t t = {malloc (cap * sizeof (s_slot_t)), cap - 1};
+    size_t *lens = malloc ((n ? n : 1) * sizeof *lens), nlens = 0;
+    if (!t.slots || !lens)
+        abort ();
+    for (size_t i = 0; i < cap; i++)
+        t.slots[i] = (s_slot_t){0, UINT32_MAX, false};
+    for (uint32_t op = 0; op < n; op++) {
+        const zkv_hist_str_t *v = &ops[op].value;
+        if (!s_is_write (&ops[op]))
+            continue;
+        s_slot_t *slot = s_find (&t, ops, v->data, v->size, s_hash (v->data, v->size));
+        if (slot->op == UINT32_MAX)
+            *slot = (s_slot_t){s_hash (v->data, v->size), op, false};
+        size_t l = 0;
+        while (l < nlens && lens[l] != v->size)
+            l++;
+        if (l == nlens)
+            lens[nlens++] = v->size;
+    }
+    // A read that is a prefix of one scanned already adds nothing (append logs: most are).
+    uint32_t *reads = malloc ((n ? n : 1) * sizeof *reads);
+    size_t nreads = 0, scanned = 0;
+    if (!reads)
+        abort ();
+    for (uint32_t op = 0; op < n; op++)
+        if (ops[op].f == ZKV_HIST_GET)
+            reads[nreads++] = op;
+    s_sort_longest_first (reads, nreads, ops);
+    for (size_t i = 0; i < nreads; i++) {
+        zkv_hist_str_t r = ops[reads[i]].value;
+        size_t j = 0;
+        while (j < scanned && memcmp (ops[reads[j]].value.data, r.data, r.size) != 0)
+            j++;
+        if (j < scanned)
+            continue;
+        s_scan (&t, ops, r, lens, nlens);
+        reads[scanned++] = reads[i]; // the scanned ones, longest first, at the front
+    }
+    free (reads);
+    for (uint32_t op = 0; op < n; op++) {
+        const zkv_hist_str_t *v = &ops[op].value;
+        unseen[op] = s_is_write (&ops[op]) &&
+                     !s_find (&t, ops, v->data, v->size, s_hash (v->data, v->size))->seen;
+    }
+    free (lens);
+    free (t.slots);
+}
