@@ -67,7 +67,8 @@ cl_init () {
     CL_N=$1
     CL_MODE=${2:-lo}
     [ "$CL_MODE" = lo ] || [ "$CL_MODE" = netns ] || cl_die "mode must be lo or netns"
-    cl_need "$ZKVD" "$ZKV"
+    # A harness self-test may run stand-ins instead of zkvd (CL_NODE_CMD, see cl_start).
+    [ -n "${CL_NODE_CMD:-}" ] || cl_need "$ZKVD" "$ZKV"
     CL_DIR=$(mktemp -d /tmp/zkv-cluster.XXXXXX)
     trap cl_cleanup EXIT
     trap 'cl_log "interrupted"; exit 130' INT
@@ -190,13 +191,21 @@ cl_alive () {
 }
 
 # cl_start I: starts node I from its data dir (a restart keeps the data), records its pid.
+# With CL_NODE_CMD set (harness self-tests), runs `$CL_NODE_CMD I` instead of zkvd.
 cl_start () {
     local i=$1
-    cl_alive "$i" && cl_die "node $i is already running"
+    ! cl_alive "$i" || cl_die "node $i is already running"
     echo "=== start $(date +%H:%M:%S.%3N)" >> "$CL_DIR/node$i.log"
-    # ip netns exec execs zkvd, so $! is zkvd itself: signals reach it directly.
-    cl_in_node "$i" "$ZKVD" --config "$CL_DIR/cluster.cfg" --node "$i" --foreground \
-        >> "$CL_DIR/node$i.log" 2>&1 < /dev/null &
+    # No shell function or subshell in between: ip netns exec execs its command, so $! is
+    # zkvd itself and SIGSTOP / SIGKILL reach it, not a wrapper.
+    local cmd=() pre=()
+    [ "$CL_MODE" != netns ] || pre=(ip netns exec "$(cl_ns "n$i")")
+    if [ -n "${CL_NODE_CMD:-}" ]; then
+        cmd=($CL_NODE_CMD "$i")
+    else
+        cmd=("$ZKVD" --config "$CL_DIR/cluster.cfg" --node "$i" --foreground)
+    fi
+    "${pre[@]}" "${cmd[@]}" >> "$CL_DIR/node$i.log" 2>&1 < /dev/null &
     echo $! > "$CL_DIR/node$i.pid"
     echo $! >> "$CL_DIR/all.pids"
     # No "Killed" job notices: the nemesis kills nodes on purpose.
