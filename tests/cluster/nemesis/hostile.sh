@@ -1,0 +1,92 @@
+#!/bin/bash
+# hostile.sh: malformed and hostile bytes at every node's client and peer ports (zkv-hostile)
+# while a client keeps writing; afterwards every node must still run and serve, and every
+# acknowledged write must be there.
+#
+#     ZKV_BUILD=build hostile.sh [--nodes 3] [--seed S] [--seconds 20] [--mode netns|lo]
+#
+# ZKV_HOSTILE names the zkv-hostile binary (default $ZKV_BUILD/tests/cluster/nemesis/zkv-hostile).
+# Point ZKVD at an ASan build to catch what does not crash outright.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+nodes=3
+seed=$(($(date +%s%N) % 1000000))
+seconds=20
+mode=netns
+[ "$(id -u)" = 0 ] || mode=lo
+while [ $# -gt 0 ]; do
+    case $1 in
+    --nodes) nodes=$2 ;;
+    --seed) seed=$2 ;;
+    --seconds) seconds=$2 ;;
+    --mode) mode=$2 ;;
+    *) echo "usage: $0 [--nodes N] [--seed S] [--seconds T] [--mode netns|lo]" >&2; exit 2 ;;
+    esac
+    shift 2
+done
+# shellcheck source=../lib/cluster.sh
+source "$here/../lib/cluster.sh"
+: "${ZKV_HOSTILE:=${ZKV_BUILD:+$ZKV_BUILD/tests/cluster/nemesis/zkv-hostile}}"
+cl_need "$ZKV_HOSTILE"
+
+cl_log "hostile: $nodes nodes, seed $seed, ${seconds}s, mode $mode"
+cl_init "$nodes" "$mode"
+cl_start_all
+cl_wait_leaders 30
+
+# One client writing fresh keys all along; exit 0 = acknowledged, recorded.
+writer () {
+    local n=0 rc
+    while [ ! -e "$CL_DIR/stop" ]; do
+        n=$((n + 1))
+        rc=0
+        cl_zkv --timeout 3000 put "w-$n" "v-$n-$seed" > /dev/null 2>> "$CL_DIR/writer.err" || rc=$?
+        case $rc in
+        0) echo "w-$n v-$n-$seed" >> "$CL_DIR/acked" ;;
+        3) echo "w-$n v-$n-$seed" >> "$CL_DIR/unknown" ;;
+        *) echo "put w-$n: exit $rc" >> "$CL_DIR/writer.err" ;;
+        esac
+    done
+}
+acked () { cat "$CL_DIR/acked" 2> /dev/null | wc -l || true; }
+
+writer &
+wpid=$!
+cl_wait_until 20 "the writer's first acknowledged put" eval '[ $(acked) -ge 1 ]'
+before=$(acked)
+
+eps=()
+for ((i = 1; i <= nodes; i++)); do eps+=("$(cl_client_ep "$i")" "$(cl_peer_ep "$i")"); done
+cl_in_client timeout $((seconds + 120)) "$ZKV_HOSTILE" --seed "$seed" --seconds "$seconds" \
+    "${eps[@]}" > "$CL_DIR/hostile.out" 2>&1 || cl_die "zkv-hostile failed: $(tail -n 5 "$CL_DIR/hostile.out")"
+cat "$CL_DIR/hostile.out"
+during=$(($(acked) - before))
+cl_log "the writer had $during puts acknowledged while zkv-hostile ran"
+
+for ((i = 1; i <= nodes; i++)); do
+    cl_alive "$i" || cl_die "node $i died under hostile input (seed $seed)"
+done
+# Still serving: every node answers a status, the groups have leaders, and writes go on.
+cl_wait_until 30 "every node to answer a status" cl_zkv --timeout 1000 status
+cl_wait_leaders 30
+target=$(($(acked) + 20))
+cl_wait_until 60 "20 more acknowledged puts after zkv-hostile" eval "[ \$(acked) -ge $target ]"
+touch "$CL_DIR/stop"
+cl_wait_until 30 "the writer to stop" eval "! kill -0 $wpid"
+wait "$wpid" || true
+[ "$during" -gt 0 ] || cl_die "no write was acknowledged while zkv-hostile ran (seed $seed)"
+
+total=$(acked)
+while read -r key val; do
+    got=$(cl_zkv --timeout 5000 get "$key") || cl_die "get $key failed"
+    [ "$got" = "$val" ] || cl_die "acknowledged $key lost: want '$val', got '$got'"
+done < "$CL_DIR/acked"
+for ((i = 1; i <= nodes; i++)); do
+    if grep -qE "AddressSanitizer|runtime error|Assertion" "$CL_DIR/node$i.log"; then
+        cl_die "node $i log reports a sanitizer error or assertion"
+    fi
+done
+cl_log "all $nodes nodes run and serve; all $total acknowledged writes are there (seed $seed)"
+grep -hE "malformed|version" "$CL_DIR"/node*.log | sort | uniq -c | head -n 10 || true
+cl_pass
+echo "1 passed, 0 failed"

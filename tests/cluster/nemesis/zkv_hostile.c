@@ -1,0 +1,436 @@
+// zkv-hostile: sends malformed and hostile bytes to zkvd's client and peer ports, for a bounded
+// time, from a seeded PRNG. It judges nothing itself: the caller checks the nodes survived.
+//
+//     zkv-hostile [--seed S] [--seconds T] [--flood N] tcp://HOST:PORT...
+//
+// Each round, against each endpoint in turn, one of:
+//   raw        a plain TCP connection that sends random bytes (no ZMTP greeting) and closes
+//   zmtp-huge  a valid ZMTP 3.0 greeting, then a frame that declares 2^62 bytes
+//   zmtp-trunc a greeting cut short at a random byte, then the connection dropped
+//   random     a DEALER message of 1..4 frames of random bytes (empty frames among them)
+//   truncated  a valid client_request / status_request / request_vote cut at a random byte
+//   mutated    a valid message with 1..8 random bytes changed
+//   huge-len   msgpack whose headers declare huge arrays, maps, strings and binaries
+//   deep       msgpack arrays nested 100,000 deep
+//   version    a valid message of every kind with protocol version 0, 2 or 2^64-1
+//   bad-op     a valid-version client_request with an unknown op, or a key or value over the
+//              configured limits (the node must answer with an error, or drop it)
+//   flood      N plain TCP connections held open at once, then N DEALER sockets each sending
+//              one random frame, all closed again
+// Prints what it sent, by kind, at the end. Exit 0 unless it could not run.
+#include <arpa/inet.h>
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "zkv_msg.h"
+
+typedef enum {
+    S_RAW,
+    S_ZMTP_HUGE,
+    S_ZMTP_TRUNC,
+    S_RANDOM,
+    S_TRUNCATED,
+    S_MUTATED,
+    S_HUGE_LEN,
+    S_DEEP,
+    S_VERSION,
+    S_BAD_OP,
+    S_NKINDS
+} s_kind_t;
+
+static const char *s_kind_names[S_NKINDS] = {
+    "raw",     "zmtp-huge", "zmtp-trunc", "random",  "truncated",
+    "mutated", "huge-len",  "deep",       "version", "bad-op",
+};
+
+typedef struct {
+    uint64_t rng;                // xorshift64* state
+    uint64_t sent[S_NKINDS + 1]; // per kind; the last slot counts flood connections
+    uint64_t refused;            // connects that failed (a node may be busy or down)
+} s_state_t;
+
+static uint64_t
+s_rand (s_state_t *self)
+{
+    self->rng ^= self->rng >> 12;
+    self->rng ^= self->rng << 25;
+    self->rng ^= self->rng >> 27;
+    return self->rng * 2685821657736338717ull;
+}
+
+static void
+s_fill (s_state_t *self, uint8_t *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)s_rand (self);
+}
+
+// Parses tcp://A.B.C.D:PORT. Returns 0 or -1.
+static int
+s_parse_ep (const char *ep, struct sockaddr_in *sa)
+{
+    char host[64];
+    unsigned port;
+    if (sscanf (ep, "tcp://%63[^:]:%u", host, &port) != 2 || port == 0 || port > 65535)
+        return -1;
+    memset (sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons ((uint16_t)port);
+    return inet_pton (AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+// A plain TCP connection with 1 s send/receive timeouts, or -1.
+static int
+s_tcp (s_state_t *self, const struct sockaddr_in *sa)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = {.tv_sec = 1};
+    setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect (fd, (const struct sockaddr *)sa, sizeof *sa) != 0) {
+        self->refused++;
+        close (fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void
+s_send_all (int fd, const uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send (fd, buf, len, MSG_NOSIGNAL);
+        if (n <= 0)
+            return; // the node hung up on us: that is its right
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+// The 64-byte ZMTP 3.0 greeting of a NULL-mechanism client.
+static void
+s_greeting (uint8_t g[64])
+{
+    memset (g, 0, 64);
+    g[0] = 0xff;
+    g[9] = 0x7f;
+    g[10] = 3; // version 3.0
+    memcpy (g + 12, "NULL", 4);
+}
+
+static void
+s_raw (s_state_t *self, const struct sockaddr_in *sa, s_kind_t kind)
+{
+    int fd = s_tcp (self, sa);
+    if (fd < 0)
+        return;
+    uint8_t buf[4096];
+    if (kind == S_RAW) {
+        size_t len = 1 + s_rand (self) % sizeof buf;
+        s_fill (self, buf, len);
+        s_send_all (fd, buf, len);
+    } else {
+        uint8_t g[64];
+        s_greeting (g);
+        if (kind == S_ZMTP_TRUNC)
+            s_send_all (fd, g, 1 + s_rand (self) % 63);
+        else {
+            s_send_all (fd, g, 64);
+            // A long frame (flag 0x02) whose 8-byte size is 2^62, then some of its "body".
+            uint8_t frame[9 + 256] = {0x02, 0x40};
+            s_fill (self, frame + 9, 256);
+            s_send_all (fd, frame, sizeof frame);
+            // Read whatever the node says (its greeting) so it sees ours, then hang up.
+            (void)!recv (fd, buf, sizeof buf, MSG_DONTWAIT);
+        }
+    }
+    close (fd);
+}
+
+// A valid message of one of a few kinds, encoded.
+static void
+s_valid (s_state_t *self, uint8_t **buf, size_t *len)
+{
+    zkv_msg_t m = {0};
+    switch (s_rand (self) % 4) {
+    case 0:
+        m.type = ZKV_MSG_CLIENT_REQUEST;
+        m.u.client_request.client_id = s_rand (self);
+        m.u.client_request.seq = 1;
+        m.u.client_request.op = ZKV_OP_GET;
+        zkv_bytes_set (&m.u.client_request.key, "hostile-key", 11);
+        break;
+    case 1:
+        m.type = ZKV_MSG_STATUS_REQUEST;
+        m.u.status_request.nonce = s_rand (self);
+        break;
+    case 2:
+        m.type = ZKV_MSG_REQUEST_VOTE;
+        m.u.request_vote.group = 1;
+        m.u.request_vote.from = 1 + s_rand (self) % 5;
+        m.u.request_vote.to = 1 + s_rand (self) % 5;
+        m.u.request_vote.term = UINT64_MAX / 2; // would depose any leader, if it got through
+        break;
+    default:
+        m.type = ZKV_MSG_APPEND_ENTRIES;
+        m.u.append_entries.group = 1;
+        m.u.append_entries.from = 1 + s_rand (self) % 5;
+        m.u.append_entries.term = UINT64_MAX / 2;
+        m.u.append_entries.commit = UINT64_MAX;
+        break;
+    }
+    int rc = zkv_msg_encode (&m, buf, len);
+    assert (rc == 0);
+    zkv_msg_free (&m);
+}
+
+// Where the version element starts in an encoding: after the array header.
+static size_t
+s_version_at (const uint8_t *buf)
+{
+    return (buf[0] & 0xf0) == 0x90 ? 1 : buf[0] == 0xdc ? 3 : 5;
+}
+
+// Builds the payload of one hostile DEALER message of the given kind into a new zmsg.
+static zmsg_t *
+s_payload (s_state_t *self, s_kind_t kind)
+{
+    zmsg_t *msg = zmsg_new ();
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    switch (kind) {
+    case S_RANDOM: {
+        size_t frames = 1 + s_rand (self) % 4;
+        for (size_t f = 0; f < frames; f++) {
+            uint8_t b[512];
+            size_t n = s_rand (self) % 4 ? s_rand (self) % sizeof b : 0;
+            s_fill (self, b, n);
+            zmsg_addmem (msg, b, n);
+        }
+        return msg;
+    }
+    case S_TRUNCATED:
+        s_valid (self, &buf, &len);
+        len = s_rand (self) % len;
+        break;
+    case S_MUTATED: {
+        s_valid (self, &buf, &len);
+        size_t flips = 1 + s_rand (self) % 8;
+        for (size_t i = 0; i < flips; i++)
+            buf[s_rand (self) % len] = (uint8_t)s_rand (self);
+        break;
+    }
+    case S_HUGE_LEN: {
+        // [1, 20, 1, 1, 1, <declared huge>, ...] and a few whole-message headers.
+        static const uint8_t heads[][12] = {
+            {0xdd, 0xff, 0xff, 0xff, 0xff, 0x01, 0x14},                         // array32 2^32-1
+            {0x96, 0x01, 0x14, 0x01, 0x01, 0x01, 0xc6, 0xff, 0xff, 0xff, 0xf0}, // bin32 ~4 GiB
+            {0x96, 0x01, 0x14, 0x01, 0x01, 0x01, 0xdb, 0x7f, 0xff, 0xff, 0xff}, // str32 2 GiB
+            {0xdf, 0xff, 0xff, 0xff, 0xff},                                     // map32
+            {0x9f, 0x01, 0x03, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0xdd, 0xff}, // entries
+            {0x96, 0x01, 0x14, 0x01, 0x01, 0x01, 0xc5, 0xff, 0xff},                   // bin16
+        };
+        size_t h = s_rand (self) % (sizeof heads / sizeof heads[0]);
+        len = sizeof heads[h] + s_rand (self) % 64;
+        buf = (uint8_t *)zmalloc (len);
+        memcpy (buf, heads[h], sizeof heads[h]);
+        s_fill (self, buf + sizeof heads[h], len - sizeof heads[h]);
+        break;
+    }
+    case S_DEEP:
+        len = 100000;
+        buf = (uint8_t *)zmalloc (len);
+        memset (buf, 0x91, len);
+        break;
+    case S_VERSION: {
+        s_valid (self, &buf, &len);
+        static const uint8_t v2[] = {0x02};
+        static const uint8_t v0[] = {0x00};
+        static const uint8_t vmax[] = {0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+        const uint8_t *v[] = {v2, v0, vmax};
+        const size_t vlen[] = {1, 1, 9};
+        size_t pick = s_rand (self) % 3;
+        size_t at = s_version_at (buf);
+        assert (at < len && buf[at] == ZKV_PROTOCOL_VERSION);
+        uint8_t *out = (uint8_t *)zmalloc (len - 1 + vlen[pick]);
+        memcpy (out, buf, at);
+        memcpy (out + at, v[pick], vlen[pick]);
+        memcpy (out + at + vlen[pick], buf + at + 1, len - at - 1);
+        free (buf);
+        buf = out;
+        len = len - 1 + vlen[pick];
+        break;
+    }
+    case S_BAD_OP: {
+        zkv_msg_t m = {.type = ZKV_MSG_CLIENT_REQUEST};
+        zkv_client_request_t *r = &m.u.client_request;
+        r->client_id = s_rand (self);
+        r->seq = 1 + s_rand (self) % 3;
+        switch (s_rand (self) % 3) {
+        case 0:
+            r->op = 4 + s_rand (self) % 1000; // no such op
+            zkv_bytes_set (&r->key, "hostile-op", 10);
+            break;
+        case 1: { // a key over max_key_bytes (1 KiB by default)
+            r->op = ZKV_OP_PUT;
+            uint8_t key[4096];
+            memset (key, 'k', sizeof key);
+            zkv_bytes_set (&r->key, key, sizeof key);
+            break;
+        }
+        default: { // a value over max_value_bytes (1 MiB by default)
+            r->op = ZKV_OP_APPEND;
+            zkv_bytes_set (&r->key, "hostile-big", 11);
+            size_t n = 2u << 20;
+            uint8_t *v = (uint8_t *)zmalloc (n);
+            zkv_bytes_set (&r->value, v, n);
+            free (v);
+            break;
+        }
+        }
+        int rc = zkv_msg_encode (&m, &buf, &len);
+        assert (rc == 0);
+        zkv_msg_free (&m);
+        break;
+    }
+    default:
+        assert (false);
+    }
+    // Clients may put an empty delimiter frame first; do so now and then.
+    if (s_rand (self) % 2)
+        zmsg_addmem (msg, "", 0);
+    zmsg_addmem (msg, buf, len);
+    free (buf);
+    return msg;
+}
+
+static void
+s_dealer (s_state_t *self, const char *ep, s_kind_t kind)
+{
+    zsock_t *s = zsock_new (ZMQ_DEALER);
+    assert (s);
+    zsock_set_linger (s, 200);
+    zsock_set_sndtimeo (s, 200);
+    zsock_set_rcvtimeo (s, 50);
+    if (zsock_connect (s, "%s", ep) != 0) {
+        zsock_destroy (&s);
+        return;
+    }
+    for (int i = 0; i < 4; i++) {
+        zmsg_t *msg = s_payload (self, kind);
+        if (zmsg_send (&msg, s) != 0)
+            zmsg_destroy (&msg);
+    }
+    // Take (and drop) an answer, if any, so replies do not pile up in the node.
+    zmsg_t *reply = zmsg_recv (s);
+    zmsg_destroy (&reply);
+    zsock_destroy (&s);
+}
+
+static void
+s_flood (s_state_t *self, const char *ep, const struct sockaddr_in *sa, size_t n)
+{
+    int *fds = (int *)zmalloc (n * sizeof (int));
+    size_t open = 0;
+    for (size_t i = 0; i < n; i++) {
+        int fd = s_tcp (self, sa);
+        if (fd >= 0)
+            fds[open++] = fd;
+    }
+    for (size_t i = 0; i < open; i++)
+        close (fds[i]);
+    free (fds);
+    self->sent[S_NKINDS] += open;
+    zsock_t **socks = (zsock_t **)zmalloc (n * sizeof (zsock_t *));
+    for (size_t i = 0; i < n; i++) {
+        socks[i] = zsock_new (ZMQ_DEALER);
+        assert (socks[i]);
+        zsock_set_linger (socks[i], 100);
+        zsock_set_sndtimeo (socks[i], 0);
+        zsock_connect (socks[i], "%s", ep);
+        zmsg_t *msg = s_payload (self, S_RANDOM);
+        if (zmsg_send (&msg, socks[i]) != 0)
+            zmsg_destroy (&msg);
+    }
+    for (size_t i = 0; i < n; i++)
+        zsock_destroy (&socks[i]);
+    free (socks);
+    self->sent[S_NKINDS] += n;
+}
+
+int
+main (int argc, char **argv)
+{
+    uint64_t seed = 1;
+    long seconds = 10;
+    long flood = 200;
+    int first = 1;
+    while (first < argc && argv[first][0] == '-') {
+        if (first + 1 >= argc)
+            goto usage;
+        if (streq (argv[first], "--seed"))
+            seed = strtoull (argv[first + 1], NULL, 10);
+        else if (streq (argv[first], "--seconds"))
+            seconds = strtol (argv[first + 1], NULL, 10);
+        else if (streq (argv[first], "--flood"))
+            flood = strtol (argv[first + 1], NULL, 10);
+        else
+            goto usage;
+        first += 2;
+    }
+    if (first >= argc || seconds < 1 || seconds > 3600 || flood < 0 || flood > 800)
+        goto usage;
+    size_t n = (size_t)(argc - first);
+    struct sockaddr_in *sas = (struct sockaddr_in *)zmalloc (n * sizeof *sas);
+    for (size_t i = 0; i < n; i++)
+        if (s_parse_ep (argv[first + i], &sas[i]) != 0) {
+            fprintf (stderr, "zkv-hostile: '%s' is not tcp://A.B.C.D:PORT\n", argv[first + i]);
+            return 2;
+        }
+    zsys_init ();
+    zsys_set_max_sockets (4096);
+    s_state_t st = {.rng = seed * 0x9e3779b97f4a7c15ull + 1};
+    printf ("zkv-hostile: seed %" PRIu64 ", %ld s, flood %ld, %zu endpoints\n", seed, seconds,
+            flood, n);
+    int64_t end = zclock_mono () + seconds * 1000;
+    uint64_t rounds = 0;
+    while (zclock_mono () < end && !zsys_interrupted) {
+        for (size_t i = 0; i < n; i++) {
+            s_kind_t kind = (s_kind_t)(s_rand (&st) % S_NKINDS);
+            if (kind <= S_ZMTP_TRUNC)
+                s_raw (&st, &sas[i], kind);
+            else
+                s_dealer (&st, argv[first + i], kind);
+            st.sent[kind]++;
+        }
+        // A flood now and then: about every 200 rounds.
+        if (flood > 0 && s_rand (&st) % 200 == 0)
+            for (size_t i = 0; i < n; i++)
+                s_flood (&st, argv[first + i], &sas[i], (size_t)flood);
+        rounds++;
+    }
+    if (flood > 0) // at least one flood per endpoint
+        for (size_t i = 0; i < n; i++)
+            s_flood (&st, argv[first + i], &sas[i], (size_t)flood);
+    printf ("zkv-hostile: %" PRIu64 " rounds;", rounds);
+    for (int k = 0; k < S_NKINDS; k++)
+        printf (" %s=%" PRIu64, s_kind_names[k], st.sent[k]);
+    printf (" flood-connections=%" PRIu64 " refused-connects=%" PRIu64 "\n", st.sent[S_NKINDS],
+            st.refused);
+    free (sas);
+    return 0;
+usage:
+    fprintf (stderr,
+             "usage: zkv-hostile [--seed S] [--seconds T] [--flood N] tcp://A.B.C.D:PORT...\n");
+    return 2;
+}
