@@ -6,10 +6,20 @@
 // The caller's loop, after any input:
 //     while (zkv_raft_has_ready (r)) {
 //         zkv_raft_ready (r, &rd);
+//         send rd.early_msgs (may leave before the sync: see below);
 //         persist rd (snapshot, compact, truncate, append, hard state) and sync;
 //         send rd.msgs; apply rd's snapshot (if apply_snapshot) and rd.committed in order;
+//         answer rd.reads (each once applied >= its index; index 0: not the leader);
 //         zkv_raft_advance (r, &rd);
 //     }
+// The persist may also run in the background: the core keeps taking steps and ticks between
+// zkv_raft_ready and zkv_raft_advance (no new ready is handed out meanwhile).
+//
+// With cfg.send_before_persist, the leader's AppendEntries and InstallSnapshot come in
+// early_msgs: they may leave before its own sync, so the leader writes its log in parallel
+// with its followers (dissertation §10.2.1); it counts its own entries toward a quorum only
+// once they are persisted. Everything whose meaning depends on persisted state (votes,
+// acknowledgements) stays in msgs. Without it, early_msgs is always empty.
 #ifndef ZKV_RAFT_H
 #define ZKV_RAFT_H
 
@@ -44,6 +54,7 @@ typedef struct {
     size_t snapshot_chunk_bytes;    // InstallSnapshot chunk size
     uint64_t seed;                  // seeds the PRNG behind election timeouts
     uint64_t applied;               // index the state machine durably applied before boot
+    bool send_before_persist;       // the leader's appends go in early_msgs (§10.2.1)
 } zkv_raft_config_t;
 
 // Sensible defaults (election 10 ticks, heartbeat 1 tick, pre_vote and check_quorum on, ...);
@@ -71,6 +82,9 @@ typedef struct {
     size_t n_entries;                // their number
     bool has_hard_state;             // then save hard_state
     zkv_hard_state_t hard_state;     // term, vote, commit
+    // 0. Before persisting (or while), the caller may send these (send_before_persist).
+    const zkv_msg_t *early_msgs;     // the leader's AppendEntries and InstallSnapshot
+    size_t n_early_msgs;             // their number
     // 2. After the sync, send.
     const zkv_msg_t *msgs;           // messages to other nodes
     size_t n_msgs;                   // their number

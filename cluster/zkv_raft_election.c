@@ -30,6 +30,7 @@ zkv_raft_become_follower (zkv_raft_t *self, uint64_t term, uint64_t leader)
         assert (term > self->term);
         self->term = term;
         self->vote = 0;
+        zkv_raft_drop_stale_grants (self);
     }
     if (self->role == ZKV_ROLE_LEADER) {
         zkv_raft_free_progress (self);

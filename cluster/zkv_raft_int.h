@@ -187,6 +187,10 @@ void *zkv_raft_realloc (void *p, size_t size);
 zkv_msg_t *zkv_raft_send (zkv_raft_t *self, zkv_msg_type_t type, uint64_t to);
 // A truncation from index that may reach entries handed to the caller.
 void zkv_raft_note_truncate (zkv_raft_t *self, uint64_t from);
+// Drops acknowledgements waiting in the outbox that vouch for entries >= from.
+void zkv_raft_drop_acks_from (zkv_raft_t *self, uint64_t from);
+// Drops vote grants of older terms waiting in the outbox (the term just went up).
+void zkv_raft_drop_stale_grants (zkv_raft_t *self);
 
 // zkv_raft_election.c
 void zkv_raft_become_follower (zkv_raft_t *self, uint64_t term, uint64_t leader);

@@ -2,7 +2,7 @@
 //
 // Persist before send: the hard state and the entries a message depends on (a vote, an
 // append acknowledgement) travel in the same ready as that message, and the caller persists
-// before it sends.
+// before it sends. The leader's appends may go early (send_before_persist, §10.2.1).
 #include "zkv_raft_int.h"
 
 #include <assert.h>
@@ -28,8 +28,45 @@ zkv_raft_send (zkv_raft_t *self, zkv_msg_type_t type, uint64_t to)
 }
 
 void
+zkv_raft_drop_acks_from (zkv_raft_t *self, uint64_t from)
+{
+    // An acknowledgement still in the outbox vouches for the log as it was when it was made;
+    // with the caller persisting in the background, steps run between ready and advance, and
+    // a truncation may come before the acknowledgement leaves. It would claim entries we no
+    // longer hold (and may never have persisted): drop it, the leader retries.
+    size_t kept = 0;
+    for (size_t i = 0; i < self->n_outbox; i++) {
+        zkv_msg_t *m = &self->outbox[i];
+        if (m->type == ZKV_MSG_APPEND_ENTRIES_REPLY && m->u.append_entries_reply.success &&
+            m->u.append_entries_reply.match_index >= from)
+            zkv_msg_free (m);
+        else
+            self->outbox[kept++] = *m;
+    }
+    self->n_outbox = kept;
+}
+
+void
+zkv_raft_drop_stale_grants (zkv_raft_t *self)
+{
+    // A vote granted in an older term and still in the outbox was never persisted (the hard
+    // state now says the newer term): drop it. Harmless to the candidate, whose term is over.
+    size_t kept = 0;
+    for (size_t i = 0; i < self->n_outbox; i++) {
+        zkv_msg_t *m = &self->outbox[i];
+        if (m->type == ZKV_MSG_REQUEST_VOTE_REPLY && m->u.request_vote_reply.granted &&
+            !m->u.request_vote_reply.pre_vote && m->u.hdr.term < self->term)
+            zkv_msg_free (m);
+        else
+            self->outbox[kept++] = *m;
+    }
+    self->n_outbox = kept;
+}
+
+void
 zkv_raft_note_truncate (zkv_raft_t *self, uint64_t from)
 {
+    zkv_raft_drop_acks_from (self, from);
     // Only entries the caller may hold need a stored truncation.
     uint64_t held = self->log.stable;
     if (self->rd_out && self->rd_last > held)
@@ -84,6 +121,35 @@ s_copy_range (const zkv_raft_log_t *log, uint64_t lo, uint64_t hi, size_t *n_p)
     return out;
 }
 
+// A message that may leave before this ready is persisted: the leader's AppendEntries and
+// InstallSnapshot carry entries and snapshots as they are in its memory; a follower that
+// stores them answers after its own sync, and the leader counts itself at its stable index
+// (dissertation §10.2.1). Votes and acknowledgements promise persisted state: never early.
+static bool
+s_is_early (const zkv_msg_t *msg)
+{
+    return msg->type == ZKV_MSG_APPEND_ENTRIES || msg->type == ZKV_MSG_INSTALL_SNAPSHOT;
+}
+
+// Moves the early messages to the front, keeping the order within each part; returns their
+// number.
+static size_t
+s_early_first (zkv_msg_t *msgs, size_t n)
+{
+    size_t n_early = 0;
+    for (size_t i = 0; i < n; i++)
+        n_early += s_is_early (&msgs[i]);
+    if (n_early == 0 || n_early == n)
+        return n_early;
+    zkv_msg_t *tmp = zkv_raft_alloc (n * sizeof (zkv_msg_t));
+    size_t e = 0, l = n_early;
+    for (size_t i = 0; i < n; i++) // messages are moved as plain structs (they own their data)
+        tmp[s_is_early (&msgs[i]) ? e++ : l++] = msgs[i];
+    memcpy (msgs, tmp, n * sizeof (zkv_msg_t));
+    free (tmp);
+    return n_early;
+}
+
 void
 zkv_raft_ready (zkv_raft_t *self, zkv_raft_ready_t *rd)
 {
@@ -136,8 +202,12 @@ zkv_raft_ready (zkv_raft_t *self, zkv_raft_ready_t *rd)
     self->outbox = NULL;
     self->n_outbox = 0;
     self->cap_outbox = 0;
-    rd->msgs = self->rd_msgs;
-    rd->n_msgs = self->n_rd_msgs;
+    size_t n_early =
+        self->cfg.send_before_persist ? s_early_first (self->rd_msgs, self->n_rd_msgs) : 0;
+    rd->early_msgs = self->rd_msgs;
+    rd->n_early_msgs = n_early;
+    rd->msgs = self->rd_msgs + n_early;
+    rd->n_msgs = self->n_rd_msgs - n_early;
 
     // Committed entries (applied, commit]; the snapshot, when loaded, covers up to applied.
     self->rd_committed =

@@ -181,6 +181,7 @@ s_install (zkv_raft_t *self)
         // committed: those the caller may hold are truncated (zkv_raft_ready emits that in
         // a ready of its own, before the snapshot). Entries at or below index are harmless:
         // boot skips what a snapshot covers.
+        zkv_raft_drop_acks_from (self, index + 1);
         uint64_t held = self->log.stable;
         if (self->rd_out && self->rd_last > held)
             held = self->rd_last;

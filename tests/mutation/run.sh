@@ -4,6 +4,7 @@
 # every scenario plus a sweep. A mutant the suite does not catch is a hole in the tests.
 #
 #   tests/mutation/run.sh [SWEEP_SEEDS]     (default 200)
+#   MUTANTS='name1 name2' tests/mutation/run.sh ...   (only these)
 # Ends with "N passed, N failed": passed = mutants caught.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -41,7 +42,7 @@ s_suite () {  # exit 0 if every scenario and the sweep pass
                 echo "    caught by $scenario seed $seed: $(s_why)"; return 1; }
         done
     done
-    (timeout 900 "$SIM" sweep --seeds "$SEEDS" >"$WORK/out" 2>&1; exit $?) 2>/dev/null || {
+    (timeout 900 "$SIM" sweep --seeds "$SEEDS" --fail-fast >"$WORK/out" 2>&1; exit $?) 2>/dev/null || {
         echo "    caught by the sweep: $(s_why)"; return 1; }
     return 0
 }
@@ -55,6 +56,7 @@ fi
 caught=0 missed=0
 while IFS=$'\t' read -r name file from to; do
     case "$name" in ''|'#'*) continue ;; esac
+    if [ -n "${MUTANTS:-}" ] && ! [[ " $MUTANTS " == *" $name "* ]]; then continue; fi
     cp "$ROOT/$file" "$WORK/src/$file"
     FROM="$from" TO="$to" perl -0pi -e '$n = s/\Q$ENV{FROM}\E/$ENV{TO}/; END { exit($n ? 0 : 3) }' \
         "$WORK/src/$file"

@@ -428,7 +428,9 @@ s_read_index (sim_t *s)
         if (s_read (s, leader) < index)
             sim_fail (s, "a read missed write %" PRIu64 " acknowledged before it", index);
     }
-    // The leader and one follower cut off from the majority.
+    // The leader and one follower cut off from the majority, with no heartbeat round in flight:
+    // a read asked now needs a round of its own.
+    sim_sleep (s, 100 * SIM_MS);
     int old = leader, group[SIM_MAX_NODES] = {0};
     group[old] = 1;
     group[(old + 1) % sim_n (s)] = 1;
@@ -490,6 +492,60 @@ s_read_index (sim_t *s)
         sim_fail (s, "50 reads took %" PRIu64 " requests", k1.rpcs_sent - k0.rpcs_sent);
 }
 
+// --- SlowDiskTruncation ----------------------------------------------------------------------
+
+// With a disk that syncs in the background, a follower keeps taking messages while a write is
+// being synced, and its answers wait for the next sync. An acknowledgement waiting like that
+// must not survive a truncation of what it acknowledges: here a follower with a slow disk
+// takes an entry from a deposed leader (its acknowledgement waits), then the new leader's
+// append replaces that entry. Sent anyway, the acknowledgement would claim an entry the
+// follower never persisted ("acknowledges an index it has not persisted").
+static void
+s_slow_disk_truncation (sim_t *s)
+{
+    int old = sim_check_one_leader (s);
+    sim_one_int (s, 700, 5, true);
+    int f = (old + 1) % 5;
+    // {old, f} and the other three, which elect a leader (without CheckQuorum the old one
+    // keeps leading its side).
+    int group[SIM_MAX_NODES] = {0};
+    group[old] = group[f] = 1;
+    sim_partition (s, group);
+    uint64_t t1 = s_term (s, old);
+    if (!sim_run_until (s, sim_now (s) + 10 * SIM_SEC, s_new_leader, &t1))
+        sim_fail (s, "the three elected no leader");
+    int leader = -1;
+    for (int i = 0; i < 5; i++)
+        if (group[i] == 0 && s_role (s, i) == ZKV_ROLE_LEADER)
+            leader = i;
+    sim_one_int (s, 701, 3, true); // settles the new leader's first entries on its side
+    if (s_role (s, old) != ZKV_ROLE_LEADER)
+        sim_fail (s, "the old leader should still lead its side");
+    // f's disk turns slow; the old leader sends it two entries: the first starts a long sync,
+    // the second arrives during it (f's acknowledgement of it waits).
+    sim_set_disk_delay (s, f, 500 * SIM_MS);
+    sim_cmd_t a = sim_cmd_int (702), b = sim_cmd_int (703);
+    uint64_t ia, ib;
+    if (!sim_start (s, old, a.data, a.len, &ia, NULL))
+        sim_fail (s, "the old leader refused a command");
+    sim_sleep (s, 5 * SIM_MS);
+    if (!sim_start (s, old, b.data, b.len, &ib, NULL))
+        sim_fail (s, "the old leader refused a command");
+    sim_sleep (s, 5 * SIM_MS);
+    // The new leader reaches f during that sync: its append replaces both entries.
+    sim_link (s, leader, f, true);
+    sim_link (s, f, leader, true);
+    sim_sleep (s, 3 * SIM_SEC);
+    zkv_raft_status_t st;
+    sim_status (s, f, &st);
+    if (st.term <= t1 || zkv_raft_entry_at (sim_raft (s, f), ia) == NULL ||
+        zkv_raft_entry_at (sim_raft (s, f), ia)->term == t1)
+        sim_fail (s, "node %d did not take the new leader's entries", f);
+    sim_reset_disk_delay (s, f);
+    sim_heal (s);
+    sim_one_int (s, 704, 5, true);
+}
+
 const sim_scenario_t sim_scenarios_extra[] = {
     {.name = "PreVoteIsolatedRejoin", .n_nodes = 5, .fn = s_isolated_follower_rejoins},
     {.name = "PreVoteDeafFollower", .n_nodes = 3, .fn = s_deaf_follower_does_not_disrupt},
@@ -503,6 +559,10 @@ const sim_scenario_t sim_scenarios_extra[] = {
      .max_inflight_msgs = 1},
     {.name = "ReadIndex", .n_nodes = 5, .fn = s_read_index},
     {.name = "ReadIndexNoCheckQuorum", .n_nodes = 5, .fn = s_read_index, .no_check_quorum = true},
+    {.name = "SlowDiskTruncation",
+     .n_nodes = 5,
+     .fn = s_slow_disk_truncation,
+     .no_check_quorum = true},
     {.name = "StaleLeaderAppend",
      .n_nodes = 5,
      .fn = s_stale_leader_append,

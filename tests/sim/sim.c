@@ -136,6 +136,7 @@ s_boot (sim_t *self, int node, const zkv_logstore_state_t *boot)
         rc.max_inflight_msgs = self->cfg.max_inflight_msgs;
     if (self->cfg.snapshot_chunk_bytes)
         rc.snapshot_chunk_bytes = self->cfg.snapshot_chunk_bytes;
+    rc.send_before_persist = !self->cfg.persist_before_send;
     rc.seed =
         self->cfg.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)node * 1000003 + n->incarnation * 7919;
     rc.applied = boot ? boot->snapshot.index : 0;
@@ -285,6 +286,8 @@ s_maybe_snapshot (sim_t *self, int node)
     s_put_u64 (data, n->applied);
     s_put_u64 (data + 8, n->chain);
     int rc = zkv_raft_snapshot (n->raft, n->applied, data, sizeof data);
+    if (rc == ZKV_ECOMPACTED)
+        return; // a leader's newer snapshot arrived while this ready was syncing: it comes next
     if (rc != 0)
         sim_fail (self, "node %d: zkv_raft_snapshot (%" PRIu64 ") returned %s", node, n->applied,
                   zkv_errname (rc));
@@ -311,9 +314,10 @@ s_store_ok (sim_t *self, int node, int rc, const char *what)
 
 static void s_do_crash (sim_t *self, int node, bool torn, bool mid_write);
 
-// Persists rd in the order the core asks for. False if the node crashed mid-write.
+// Writes rd in the order the core asks for (not synced yet); *wrote_p tells whether anything
+// was written. False if the node crashed mid-write.
 static bool
-s_persist (sim_t *self, int node, const zkv_raft_ready_t *rd)
+s_write (sim_t *self, int node, const zkv_raft_ready_t *rd, bool *wrote_p)
 {
     sim_node_t *n = &self->nodes[node];
     zkv_logstore_t *st = n->store;
@@ -345,57 +349,95 @@ s_persist (sim_t *self, int node, const zkv_raft_ready_t *rd)
                     "save_hard_state");
         wrote = true;
     }
+    *wrote_p = wrote;
     if (wrote && n->crash_mid_write) {
         s_do_crash (self, node, n->crash_torn, true);
         return false;
     }
-    if (wrote && self->cfg.sabotage != SIM_SABOTAGE_NO_SYNC)
-        s_store_ok (self, node, zkv_logstore_sync (st), "sync");
     return true;
+}
+
+static void
+s_send_all (sim_t *self, int node, const zkv_msg_t *msgs, size_t n_msgs)
+{
+    for (size_t i = 0; i < n_msgs; i++) {
+        sim_check_send (self, node, &msgs[i]);
+        sim_net_send (self, node, &msgs[i]);
+    }
+}
+
+// The second half of a ready, once its writes are synced: send, apply, answer reads, advance.
+static void
+s_finish (sim_t *self, int node, const zkv_raft_ready_t *rd, bool wrote)
+{
+    sim_node_t *n = &self->nodes[node];
+    if (wrote && self->cfg.sabotage != SIM_SABOTAGE_NO_SYNC)
+        s_store_ok (self, node, zkv_logstore_sync (n->store), "sync");
+    sim_check_ready (self, node, rd); // what was just made durable
+    if (self->cfg.sabotage != SIM_SABOTAGE_SEND_FIRST)
+        s_send_all (self, node, rd->msgs, rd->n_msgs);
+    if (rd->apply_snapshot) {
+        s_load_snapshot (self, node, rd->snapshot.index, rd->snapshot_data, rd->snapshot_len);
+        self->counters.snapshots_installed++;
+        sim_trace (self, &(sim_trace_rec_t){.kind = SIM_T_INSTALL,
+                                            .node = (uint8_t)node,
+                                            .a = rd->snapshot.index,
+                                            .b = rd->snapshot.term});
+        sim_narrate (self, "node %d installed a snapshot at index %" PRIu64 " (term %" PRIu64 ")",
+                     node + 1, rd->snapshot.index, rd->snapshot.term);
+    }
+    if (rd->n_committed) {
+        for (size_t i = 0; i < rd->n_committed; i++)
+            s_apply_entry (self, node, &rd->committed[i]);
+        sim_trace (self, &(sim_trace_rec_t){.kind = SIM_T_APPLY,
+                                            .node = (uint8_t)node,
+                                            .a = rd->committed[0].index,
+                                            .b = rd->committed[rd->n_committed - 1].index});
+    }
+    sim_read_ready (self, node, rd);
+    sim_read_serve (self, node);
+    zkv_raft_advance (n->raft, rd);
+    s_maybe_snapshot (self, node);
 }
 
 void
 sim_drive (sim_t *self, int node)
 {
     sim_node_t *n = &self->nodes[node];
-    while (n->up && zkv_raft_has_ready (n->raft)) {
-        zkv_raft_ready_t rd;
-        zkv_raft_ready (n->raft, &rd);
-        bool send_first = self->cfg.sabotage == SIM_SABOTAGE_SEND_FIRST;
-        for (size_t i = 0; send_first && i < rd.n_msgs; i++) {
-            sim_check_send (self, node, &rd.msgs[i]);
-            sim_net_send (self, node, &rd.msgs[i]);
-        }
-        if (!s_persist (self, node, &rd))
+    while (n->up && !n->syncing && zkv_raft_has_ready (n->raft)) {
+        zkv_raft_ready_t *rd = &n->rd;
+        zkv_raft_ready (n->raft, rd);
+        n->rd_prev_term = UINT64_MAX; // unknown (compacted)
+        if (rd->n_entries && rd->entries[0].index == 1)
+            n->rd_prev_term = 0;
+        else if (rd->n_entries &&
+                 zkv_raft_term_at (n->raft, rd->entries[0].index - 1, &n->rd_prev_term) != 0)
+            n->rd_prev_term = UINT64_MAX;
+        // The leader's appends leave before its own write (dissertation §10.2.1): a crash in
+        // the middle of that write comes after them.
+        s_send_all (self, node, rd->early_msgs, rd->n_early_msgs);
+        if (self->cfg.sabotage == SIM_SABOTAGE_SEND_FIRST)
+            s_send_all (self, node, rd->msgs, rd->n_msgs);
+        bool wrote;
+        if (!s_write (self, node, rd, &wrote))
             return;
-        sim_check_ready (self, node, &rd); // what was just made durable
-        for (size_t i = 0; !send_first && i < rd.n_msgs; i++) {
-            sim_check_send (self, node, &rd.msgs[i]);
-            sim_net_send (self, node, &rd.msgs[i]);
+        uint64_t delay = 0;
+        if (wrote && n->disk_set)
+            delay = n->disk_us;
+        else if (wrote && self->cfg.disk_delay_max_us)
+            delay = zkv_rng_below (&self->rng, self->cfg.disk_delay_max_us + 1);
+        if (delay) {
+            // A slow disk: the sync completes later; meanwhile the node keeps taking messages
+            // and ticks (the core hands out no new ready until this one is advanced).
+            n->syncing = true;
+            sim_event_t ev = {.at = self->now + delay,
+                              .kind = SIM_EV_SYNC,
+                              .node = node,
+                              .incarnation = n->incarnation};
+            sim_push (self, &ev);
+            break;
         }
-        if (rd.apply_snapshot) {
-            s_load_snapshot (self, node, rd.snapshot.index, rd.snapshot_data, rd.snapshot_len);
-            self->counters.snapshots_installed++;
-            sim_trace (self, &(sim_trace_rec_t){.kind = SIM_T_INSTALL,
-                                                .node = (uint8_t)node,
-                                                .a = rd.snapshot.index,
-                                                .b = rd.snapshot.term});
-            sim_narrate (self,
-                         "node %d installed a snapshot at index %" PRIu64 " (term %" PRIu64 ")",
-                         node + 1, rd.snapshot.index, rd.snapshot.term);
-        }
-        if (rd.n_committed) {
-            for (size_t i = 0; i < rd.n_committed; i++)
-                s_apply_entry (self, node, &rd.committed[i]);
-            sim_trace (self, &(sim_trace_rec_t){.kind = SIM_T_APPLY,
-                                                .node = (uint8_t)node,
-                                                .a = rd.committed[0].index,
-                                                .b = rd.committed[rd.n_committed - 1].index});
-        }
-        sim_read_ready (self, node, &rd);
-        sim_read_serve (self, node);
-        zkv_raft_advance (n->raft, &rd);
-        s_maybe_snapshot (self, node);
+        s_finish (self, node, rd, wrote);
     }
     if (n->up)
         sim_check_node (self, node);
@@ -411,6 +453,7 @@ s_do_crash (sim_t *self, int node, bool torn, bool mid_write)
     zkv_memstore_crash (n->store, torn, zkv_rng_next (&self->rng));
     zkv_raft_destroy (&n->raft);
     n->up = false;
+    n->syncing = false;
     n->crash_mid_write = false;
     n->applied = n->chain = n->base = n->last_snap = 0;
     self->counters.crashes++;
@@ -521,6 +564,15 @@ sim_step (sim_t *self)
     case SIM_EV_DELIVER:
         sim_net_deliver (self, &ev);
         break;
+    case SIM_EV_SYNC: {
+        sim_node_t *n = &self->nodes[ev.node];
+        if (!n->up || n->incarnation != ev.incarnation || !n->syncing)
+            break; // the node crashed meanwhile: its unsynced writes went with it
+        n->syncing = false;
+        s_finish (self, ev.node, &n->rd, true);
+        sim_drive (self, ev.node);
+        break;
+    }
     case SIM_EV_CALL:
         ev.fn (self, ev.arg);
         break;
@@ -657,6 +709,19 @@ sim_propose (sim_t *self, int node, const void *data, size_t len, uint64_t *inde
     if (n->up)
         sim_drive (self, node);
     return rc;
+}
+
+void
+sim_set_disk_delay (sim_t *self, int node, uint32_t us)
+{
+    self->nodes[node].disk_set = true;
+    self->nodes[node].disk_us = us;
+}
+
+void
+sim_reset_disk_delay (sim_t *self, int node)
+{
+    self->nodes[node].disk_set = false;
 }
 
 uint64_t

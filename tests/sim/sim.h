@@ -73,6 +73,8 @@ typedef struct {
     size_t snapshot_chunk_bytes;  // InstallSnapshot chunk size
     bool no_pre_vote;             // run Raft without PreVote (§9.6)
     bool no_check_quorum;         // ... without CheckQuorum and leader stickiness (§6.2)
+    bool persist_before_send;     // the leader persists before sending its appends too
+    uint32_t disk_delay_max_us;   // a sync takes [0, this] us; messages and ticks go on meanwhile
 } sim_config_t;
 
 // Fills the defaults above (seed 1, 3 nodes, no snapshots, reliable network).
@@ -133,6 +135,10 @@ void sim_cancel_mid_write (sim_t *self, int node);
 // Restarts a down node from its memstore (a new incarnation). No-op if up.
 void sim_restart (sim_t *self, int node);
 uint64_t sim_incarnation (sim_t *self, int node);
+// Every sync of node takes exactly us from now on (it keeps taking messages and ticks
+// meanwhile); sim_reset_disk_delay returns it to the world's disk_delay_max_us.
+void sim_set_disk_delay (sim_t *self, int node, uint32_t us);
+void sim_reset_disk_delay (sim_t *self, int node);
 // Durable bytes in node's memstore (entries + snapshot): the lab's LogSize.
 size_t sim_durable_bytes (sim_t *self, int node);
 

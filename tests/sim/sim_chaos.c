@@ -214,6 +214,11 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
     // until they hear a newer term (no CheckQuorum).
     cfg.no_pre_vote = zkv_rng_chance (&pick, 1, 4);
     cfg.no_check_quorum = zkv_rng_chance (&pick, 1, 4);
+    // Slow disks on most seeds (syncs overlap messages, the leader's appends overtake its own
+    // sync); the leader persisting before it sends on some.
+    static const uint32_t disk[] = {0, 1000, 5000, 20000};
+    cfg.disk_delay_max_us = disk[zkv_rng_below (&pick, 4)];
+    cfg.persist_before_send = zkv_rng_chance (&pick, 1, 4);
     cfg.trace = o->trace;
     cfg.narrate = o->narrate;
     cfg.quiet = o->quiet;
@@ -224,10 +229,13 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
     sim_narrate (s,
                  "%d nodes, seed %" PRIu64 ", snapshot every %" PRIu64
                  " entries (0: never), %" PRIu64 " s of faults; per AppendEntries %" PRIu32
-                 " entries / %zu bytes, %" PRIu32 " in flight; snapshot chunks of %zu bytes%s%s",
+                 " entries / %zu bytes, %" PRIu32 " in flight; snapshot chunks of %zu bytes;"
+                 " syncs take up to %" PRIu32 " us%s%s%s",
                  cfg.n_nodes, o->seed, cfg.snapshot_every, o->chaos_us / SIM_SEC,
                  cfg.max_entries_per_msg, cfg.max_bytes_per_msg, cfg.max_inflight_msgs,
-                 cfg.snapshot_chunk_bytes, cfg.no_pre_vote ? "; no PreVote" : "",
+                 cfg.snapshot_chunk_bytes, cfg.disk_delay_max_us,
+                 cfg.persist_before_send ? "; the leader persists before it sends" : "",
+                 cfg.no_pre_vote ? "; no PreVote" : "",
                  cfg.no_check_quorum ? "; no CheckQuorum" : "");
     r->passed = sim_guard (s, s_chaos, &c) == 0;
     r->violated = sim_violated (s);

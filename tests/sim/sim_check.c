@@ -160,10 +160,8 @@ sim_check_ready (sim_t *self, int node, const zkv_raft_ready_t *rd)
                                "(%" PRIu64 " after %" PRIu64 ")",
                                node, e->index, rd->entries[i - 1].index);
             prev = rd->entries[i - 1].term;
-        } else if (e->index == 1)
-            prev = 0;
-        else if (zkv_raft_term_at (n->raft, e->index - 1, &prev) != 0)
-            prev = UNKNOWN_TERM;
+        } else
+            prev = n->rd_prev_term; // as the log was when the ready was handed out
         if (prev != UNKNOWN_TERM && prev > e->term)
             sim_violation (self, "log matching",
                            "node %d: entry %" PRIu64 " has term %" PRIu64

@@ -17,6 +17,7 @@ typedef enum {
     SIM_EV_TICK = 1,    // node ticks (if still the same incarnation)
     SIM_EV_DELIVER = 2, // an encoded message arrives at node
     SIM_EV_CALL = 3,    // fn (sim, arg)
+    SIM_EV_SYNC = 4,    // node's sync completes (if still the same incarnation)
 } sim_ev_kind_t;
 
 typedef struct {
@@ -76,6 +77,11 @@ typedef struct {
     uint64_t incarnation;  // bumped at each restart
     bool crash_mid_write;  // crash during the next persist
     bool crash_torn;       // ... with a torn write
+    bool syncing;          // a ready's writes are being synced (slow disk)
+    bool disk_set;         // syncs take disk_us (sim_set_disk_delay), not the world's draw
+    uint32_t disk_us;      // ...
+    zkv_raft_ready_t rd;   // ... that ready, advanced when the sync completes
+    uint64_t rd_prev_term; // term before the ready's first entry, when it was handed out
     // state machine (volatile: rebuilt from the snapshot at restart)
     uint64_t applied;   // last applied index
     uint64_t chain;     // hash chain through applied

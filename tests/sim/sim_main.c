@@ -15,6 +15,7 @@ typedef struct {
     uint64_t from;    // --from
     uint64_t seconds; // --seconds
     bool trace;       // --trace
+    bool fail_fast;   // --fail-fast: a sweep stops at its first failing seed
 } s_args_t;
 
 static int
@@ -22,7 +23,7 @@ s_usage (void)
 {
     fprintf (stderr, "usage: zkv-sim list\n"
                      "       zkv-sim run NAME [--seed S] [--trace]\n"
-                     "       zkv-sim sweep [--seeds N] [--from S] [--trace]\n"
+                     "       zkv-sim sweep [--seeds N] [--from S] [--trace] [--fail-fast]\n"
                      "       zkv-sim determinism [--seed S]\n"
                      "       zkv-sim selftest\n"
                      "       zkv-sim demo [--seed S] [--seconds T]\n");
@@ -36,6 +37,10 @@ s_parse (int argc, char **argv, int first, s_args_t *a)
         uint64_t *dst = NULL;
         if (strcmp (argv[i], "--trace") == 0) {
             a->trace = true;
+            continue;
+        }
+        if (strcmp (argv[i], "--fail-fast") == 0) {
+            a->fail_fast = true;
             continue;
         }
         if (strcmp (argv[i], "--seed") == 0)
@@ -136,6 +141,8 @@ s_sweep (const s_args_t *a)
         if (a->seeds == 1)
             printf ("trace hash 0x%016" PRIx64 "\n", r.trace_hash);
         fflush (stdout);
+        if (failed && a->fail_fast)
+            break;
     }
     printf ("sweep: seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " events, %" PRIu64
             " entries committed, %" PRIu64 " elections, %" PRIu64 " crashes, %" PRIu64

@@ -1424,6 +1424,74 @@ test_read_index_single_node (void)
     s_cluster_destroy (&c);
 }
 
+// send_before_persist: the leader's AppendEntries come in early_msgs, with the entries they
+// carry still to persist; votes and acknowledgements stay in msgs. Off: early_msgs is empty.
+static void
+test_early_msgs (void)
+{
+    for (int early = 0; early < 2; early++) {
+        uint64_t voters[3] = {1, 2, 3};
+        zkv_raft_config_t cfg;
+        zkv_raft_config_defaults (&cfg);
+        cfg.group = 7;
+        cfg.id = 1;
+        cfg.voters = voters;
+        cfg.n_voters = 3;
+        cfg.seed = 1;
+        cfg.send_before_persist = early;
+        zkv_raft_t *r = zkv_raft_new (&cfg, NULL);
+        zkv_raft_ready_t rd;
+        zkv_raft_status_t st;
+        do { // PreVote round
+            zkv_raft_tick (r);
+            zkv_raft_status (r, &st);
+        } while (st.role != ZKV_ROLE_PRE_CANDIDATE);
+        zkv_raft_ready (r, &rd);
+        CHECK_EQ_U64 (rd.n_early_msgs, 0);
+        CHECK_EQ_U64 (rd.n_msgs, 2);
+        zkv_raft_advance (r, &rd);
+        zkv_msg_t m = {.type = ZKV_MSG_REQUEST_VOTE_REPLY};
+        m.u.request_vote_reply.group = 7;
+        m.u.request_vote_reply.from = 2;
+        m.u.request_vote_reply.to = 1;
+        m.u.request_vote_reply.term = 1;
+        m.u.request_vote_reply.pre_vote = true;
+        m.u.request_vote_reply.granted = true;
+        CHECK_EQ_U64 (zkv_raft_step (r, &m), 0);
+        zkv_raft_ready (r, &rd); // candidate: term and vote to persist, then the requests
+        CHECK (rd.has_hard_state);
+        CHECK_EQ_U64 (rd.n_early_msgs, 0);
+        CHECK_EQ_U64 (rd.n_msgs, 2);
+        CHECK_EQ_U64 (rd.msgs[0].type, ZKV_MSG_REQUEST_VOTE);
+        zkv_raft_advance (r, &rd);
+        m.u.request_vote_reply.pre_vote = false;
+        CHECK_EQ_U64 (zkv_raft_step (r, &m), 0);
+        zkv_raft_ready (r, &rd); // leader: its no-op to persist, appends early (or not)
+        CHECK_EQ_U64 (rd.n_entries, 1);
+        CHECK_EQ_U64 (rd.n_early_msgs, early ? 2 : 0);
+        CHECK_EQ_U64 (rd.n_msgs, early ? 0 : 2);
+        const zkv_msg_t *ae = early ? rd.early_msgs : rd.msgs;
+        CHECK_EQ_U64 (ae[0].type, ZKV_MSG_APPEND_ENTRIES);
+        CHECK_EQ_U64 (ae[0].u.append_entries.entries.count, 1);
+        // Before the leader's own write is done, a follower's acknowledgement does not commit:
+        // the leader counts itself at its stable index.
+        zkv_msg_t ack = {.type = ZKV_MSG_APPEND_ENTRIES_REPLY};
+        ack.u.append_entries_reply.group = 7;
+        ack.u.append_entries_reply.from = 2;
+        ack.u.append_entries_reply.to = 1;
+        ack.u.append_entries_reply.term = 1;
+        ack.u.append_entries_reply.success = true;
+        ack.u.append_entries_reply.match_index = 1;
+        CHECK_EQ_U64 (zkv_raft_step (r, &ack), 0);
+        zkv_raft_status (r, &st);
+        CHECK_EQ_U64 (st.commit, 0);
+        zkv_raft_advance (r, &rd); // written: now committed
+        zkv_raft_status (r, &st);
+        CHECK_EQ_U64 (st.commit, 1);
+        zkv_raft_destroy (&r);
+    }
+}
+
 ZKV_TEST_MAIN (
     TEST (test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
         TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up)
@@ -1432,4 +1500,5 @@ ZKV_TEST_MAIN (
                     TEST (test_follower_append_rules) TEST (test_follower_snapshot_chunks)
                         TEST (test_snapshot_discard_order) TEST (test_late_vote_counts)
                             TEST (test_read_index_waits_for_own_term) TEST (test_read_index_rounds)
-                                TEST (test_read_index_cluster) TEST (test_read_index_single_node))
+                                TEST (test_read_index_cluster) TEST (test_read_index_single_node)
+                                    TEST (test_early_msgs))
