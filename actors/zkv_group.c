@@ -398,6 +398,11 @@ s_ready_loop (s_group_t *self)
     while (zkv_raft_has_ready (self->raft)) {
         zkv_raft_ready_t rd;
         zkv_raft_ready (self->raft, &rd);
+        // The leader's appends leave before its own sync: it writes its log while the
+        // followers write theirs (dissertation §10.2.1); the core counts its own entries
+        // toward a quorum only once advance says they are persisted.
+        for (size_t i = 0; i < rd.n_early_msgs; i++)
+            s_send_msg (self, &rd.early_msgs[i]);
         s_persist (self, &rd);
         for (size_t i = 0; i < rd.n_msgs; i++)
             s_send_msg (self, &rd.msgs[i]);
@@ -439,6 +444,7 @@ s_boot (s_group_t *self)
     cfg.max_bytes_per_msg = (size_t)zkv_config_max_batch_bytes (node->config);
     cfg.max_inflight_msgs = (uint32_t)zkv_config_max_inflight (node->config);
     cfg.snapshot_chunk_bytes = (size_t)zkv_config_snapshot_chunk_bytes (node->config);
+    cfg.send_before_persist = true;
     // Election timeouts must differ between nodes and between runs.
     cfg.seed = (uint64_t)zclock_usecs () ^ (node->id * 0x9E3779B97F4A7C15ull) ^ (uint64_t)getpid ();
     zkv_groupstat_t gs;
