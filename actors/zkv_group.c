@@ -45,6 +45,8 @@ typedef struct {
     bool snapshot_wanted;    // asked the applier for a snapshot, not answered yet
     int64_t next_snapshot;   // zclock_mono ms before which no snapshot is asked for
     zkv_hard_state_t synced; // hard state as of the last sync (term and vote matter)
+    uint64_t n_syncs;        // log syncs done (group commit: entries per sync)
+    uint64_t n_appended;     // entries appended
     uint64_t snapshot_bytes; // take a snapshot once the log holds this many bytes
     zhashx_t *reads;         // ReadIndex requests in flight: hex request id -> key frame
     uint64_t malformed;      // STEP messages that did not decode (cannot happen: the
@@ -311,7 +313,9 @@ s_persist (s_group_t *self, const zkv_raft_ready_t *rd)
         if (rd->hard_state.term != self->synced.term || rd->hard_state.vote != self->synced.vote)
             wrote = true;
     }
+    self->n_appended += rd->n_entries;
     if (wrote) {
+        self->n_syncs++;
         rc = zkv_logstore_sync (store);
         if (rc)
             s_fatal (self, "syncing the log", rc);
@@ -524,6 +528,11 @@ zkv_group_actor (zsock_t *pipe, void *args)
         s_ready_loop (self);
     }
     zpoller_destroy (&poller);
+    if (self->n_syncs)
+        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %" PRIu64 " entries appended in %" PRIu64
+                   " syncs (%.1f per sync)",
+                   self->node->id, self->group, self->n_appended, self->n_syncs,
+                   (double)self->n_appended / (double)self->n_syncs);
 done:
     zkv_raft_destroy (&self->raft);
     zhashx_destroy (&self->reads);
