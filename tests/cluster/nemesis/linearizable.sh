@@ -3,7 +3,7 @@
 # linearizability, and progress required once the faults are healed.
 #
 #     ZKV_BUILD=build linearizable.sh [--nodes 3] [--seed S] [--seconds 30] [--mode netns|lo]
-#                                     [--ops "kill pause isolate minority leader"]
+#                                     [--ops "kill pause kill-leader pause-leader isolate minority leader"]
 #
 # Runs `zkv bench --clients 8 --seconds T --keys 10 --mix 40:30:30 --history H.jsonl` while the
 # nemesis (seeded, printed) runs for the first T-10 seconds, heals, then requires: the bench
@@ -15,7 +15,7 @@ nodes=3
 seed=$(($(date +%s%N) % 1000000))
 seconds=30
 mode=netns
-ops="kill pause isolate minority leader"
+ops="kill pause kill-leader pause-leader isolate minority leader"
 [ "$(id -u)" = 0 ] || mode=lo
 while [ $# -gt 0 ]; do
     case $1 in

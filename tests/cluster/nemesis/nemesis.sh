@@ -14,6 +14,7 @@
 #
 #   kill      kill -9 a node, restart it from its data dir after the hold
 #   pause     SIGSTOP a node, SIGCONT it after the hold
+#   kill-leader, pause-leader   the same, aimed at the current leader of group 1
 #   isolate   cut one node from every other node (netns only; clients still reach it)
 #   minority  cut floor((N-1)/2) nodes from the rest (netns only; the minority keeps its links)
 #   leader    cut the current leader of group 1 from the others (netns only)
@@ -109,6 +110,16 @@ nem_step () {
     local op=$1 v i side
     nem_rand "$CL_N"
     v=$((NEM_R + 1))
+    # The -leader variants aim at whoever leads group 1 now (the drawn node if none does).
+    case $op in
+    kill-leader | pause-leader)
+        local l
+        l=$(cl_leader 1)
+        [ -z "$l" ] || v=$l
+        nem_say "the leader of group 1 is node ${l:-unknown}"
+        op=${op%-leader}
+        ;;
+    esac
     case $op in
     kill)
         nem_say "kill -9 node $v (pid $(cl_pid "$v"))"
@@ -163,7 +174,7 @@ nem_run () {
         # Only process faults make sense on loopback.
         local o kept=()
         for o in "${ops[@]}"; do
-            case $o in kill | pause) kept+=("$o") ;; esac
+            case $o in kill | pause | kill-leader | pause-leader) kept+=("$o") ;; esac
         done
         ops=("${kept[@]}")
     fi
