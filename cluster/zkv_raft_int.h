@@ -22,6 +22,12 @@
 //   of the term echoing round r proves the follower still followed us after r was sent. A read
 //   waits for a round sent after it arrived (one round in flight; reads arriving meanwhile
 //   share the next), and for a commit of the leader's own term before its index is taken.
+// - A follower gets a snapshot only once it proved it needs one: when what it needs next was
+//   compacted, the leader first probes at the snapshot's own index (whose term it knows) and
+//   sends the snapshot only if that probe (or another probe at or below the snapshot) is
+//   refused for a conflicting term, or twice (a heartbeat apart) for a log too short. On a
+//   reordering network, appends overtaking earlier ones and acknowledgements arriving out of
+//   order often make a follower look behind when it is not.
 // - Snapshots are reference counted: a transfer in progress finishes with the snapshot it
 //   started even if the leader takes a newer one meanwhile.
 // - A pending truncation is emitted in a ready of its own before a snapshot is saved, so no
@@ -103,6 +109,8 @@ typedef struct {
     uint64_t snap_hint;    // SNAPSHOT: offset the follower asked for out of turn, + 1 (0 none)
     uint32_t snap_wait;    // SNAPSHOT: ticks since the chunk was sent
     uint64_t read_acked;   // highest ReadIndex round it echoed in this term (0 none)
+    bool behind;           // its answer to a probe at or below our snapshot proved it needs one
+    bool short_once;       // ... or said its log was too short once (maybe overtaken appends)
 } zkv_raft_progress_t;
 
 // A ReadIndex request waiting at the leader.

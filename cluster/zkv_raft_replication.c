@@ -52,6 +52,8 @@ static void
 s_become_replicate (zkv_raft_progress_t *pr)
 {
     zkv_raft_snap_unref (&pr->snap);
+    pr->behind = false;
+    pr->short_once = false;
     pr->state = ZKV_PR_REPLICATE;
     pr->next = pr->match + 1;
     pr->probe_sent = false;
@@ -68,6 +70,8 @@ zkv_raft_reset_progress (zkv_raft_t *self)
         pr->match = 0;
         pr->recent_active = false;
         pr->read_acked = 0;
+        pr->behind = false;
+        pr->short_once = false;
         zkv_raft_pr_become_probe (pr, next);
     }
 }
@@ -118,6 +122,23 @@ s_append_msg (zkv_raft_t *self, zkv_raft_progress_t *pr, uint64_t prev, bool ent
     return 0;
 }
 
+// What the follower needs next (prev < our snapshot index) was compacted away (§7). A snapshot
+// only if it proved it is behind the snapshot; else first a probe at the snapshot's index.
+static void
+s_compacted (zkv_raft_t *self, zkv_raft_progress_t *pr)
+{
+    if (pr->behind) {
+        zkv_raft_pr_start_snapshot (self, pr);
+        return;
+    }
+    zkv_raft_pr_become_probe (pr, self->log.offset + 1);
+    uint64_t sent;
+    int rc = s_append_msg (self, pr, pr->next - 1, true, &sent);
+    assert (rc == 0); // the term of the snapshot's index is known
+    (void)rc;
+    pr->probe_sent = true;
+}
+
 void
 zkv_raft_send_heartbeat (zkv_raft_t *self, zkv_raft_progress_t *pr)
 {
@@ -148,7 +169,7 @@ zkv_raft_send_append (zkv_raft_t *self, zkv_raft_progress_t *pr, bool heartbeat)
         if (pr->probe_sent && !heartbeat)
             return;
         if (s_append_msg (self, pr, pr->next - 1, true, &sent) == ZKV_ECOMPACTED) {
-            zkv_raft_pr_start_snapshot (self, pr);
+            s_compacted (self, pr);
             return;
         }
         pr->probe_sent = true;
@@ -170,7 +191,7 @@ zkv_raft_send_append (zkv_raft_t *self, zkv_raft_progress_t *pr, bool heartbeat)
         // Pipelining: send what is new at once, within the in-flight window.
         while (pr->next <= last && pr->inflight_count < self->cfg.max_inflight_msgs) {
             if (s_append_msg (self, pr, pr->next - 1, true, &sent) == ZKV_ECOMPACTED) {
-                zkv_raft_pr_start_snapshot (self, pr);
+                s_compacted (self, pr);
                 return;
             }
             s_inflight_add (self, pr, sent);
@@ -366,6 +387,20 @@ zkv_raft_on_append_reply (zkv_raft_t *self, const zkv_append_entries_reply_t *m)
         next = rejected; // retry strictly below the refused prev
     if (next == 0)
         next = 1;
+    // The answer to our probe at or below the snapshot's index (PROBE: this is the probe in
+    // flight, not a stale answer): the follower cannot follow our log without the snapshot if
+    // its entry there conflicts, or if its log is too short twice in a row: the first time,
+    // appends sent earlier may still be on their way, and the heartbeat probes again.
+    if (pr->state == ZKV_PR_PROBE && rejected <= self->log.offset) {
+        if (m->conflict_term == 0 && !pr->short_once) {
+            pr->short_once = true;
+            return; // the probe stays in flight until the heartbeat resends it
+        }
+        zkv_raft_pr_become_probe (pr, next);
+        pr->behind = true;
+        zkv_raft_send_append (self, pr, false);
+        return;
+    }
     zkv_raft_pr_become_probe (pr, next);
     zkv_raft_send_append (self, pr, false);
 }

@@ -130,6 +130,8 @@ zkv_raft_on_install_snapshot_reply (zkv_raft_t *self, const zkv_install_snapshot
         if (m->last_index > pr->match)
             pr->match = m->last_index;
         zkv_raft_pr_become_probe (pr, pr->match + 1);
+        pr->behind = false;
+        pr->short_once = false;
         zkv_raft_maybe_commit (self);
         zkv_raft_send_append (self, pr, false);
         return;

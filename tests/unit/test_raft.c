@@ -1492,6 +1492,73 @@ test_early_msgs (void)
     }
 }
 
+// Counts the messages of type to `to` among the last ready's.
+static size_t
+s_one_count (const one_t *o, zkv_msg_type_t type, uint64_t to)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->n_out; i++)
+        n += o->out[i].type == type && o->out[i].u.hdr.to == to;
+    return n;
+}
+
+// A follower whose next entries were compacted gets a probe at the snapshot's index first; the
+// snapshot follows a conflicting answer at once, a log too short only if it says so twice (a
+// first "too short" may come from an append that overtook earlier ones).
+static void
+test_snapshot_only_when_behind (void)
+{
+    for (int conflict = 0; conflict < 2; conflict++) {
+        uint64_t voters[3] = {1, 2, 3};
+        one_t o;
+        s_one_elect (&o, voters);
+        for (int i = 0; i < 4; i++)
+            CHECK_EQ_U64 (zkv_raft_propose (o.r, (const uint8_t *)"cmd", 3, NULL, NULL), 0);
+        s_one_flush (&o);
+        s_one_append_reply (&o, 2, 1, true, 5, 0); // entries 1..5 committed
+        CHECK_EQ_U64 (o.last_committed, 5);
+        CHECK_EQ_U64 (zkv_raft_snapshot (o.r, 5, (const uint8_t *)"state", 5), 0);
+        s_one_flush (&o);
+        // Node 3 answers the first probe (prev 0): everything it needs is compacted.
+        s_one_append_reply (&o, 3, 1, true, 0, 0);
+        CHECK_EQ_U64 (s_one_count (&o, ZKV_MSG_INSTALL_SNAPSHOT, 3), 0);
+        CHECK_EQ_U64 (s_one_count (&o, ZKV_MSG_APPEND_ENTRIES, 3), 1);
+        CHECK_EQ_U64 (o.out[0].u.append_entries.prev_log_index, 5);
+        zkv_msg_t m = {.type = ZKV_MSG_APPEND_ENTRIES_REPLY};
+        zkv_append_entries_reply_t *r = &m.u.append_entries_reply;
+        r->group = 7;
+        r->from = 3;
+        r->to = 1;
+        r->term = 1;
+        r->match_index = 5; // the refused prev
+        r->conflict_index = conflict ? 2 : 3;
+        r->conflict_term = conflict ? 1 : 0;
+        if (conflict) { // its entry at 5 is of another term: a snapshot at once
+            r->conflict_term = 1;
+            CHECK_EQ_U64 (zkv_raft_step (o.r, &m), 0);
+            s_one_flush (&o);
+            CHECK_EQ_U64 (s_one_count (&o, ZKV_MSG_INSTALL_SNAPSHOT, 3), 1);
+            s_one_free (&o);
+            continue;
+        }
+        CHECK_EQ_U64 (zkv_raft_step (o.r, &m), 0); // too short: maybe overtaken, wait
+        s_one_flush (&o);
+        CHECK_EQ_U64 (s_one_count (&o, ZKV_MSG_INSTALL_SNAPSHOT, 3), 0);
+        zkv_raft_tick (o.r); // the heartbeat probes again at the snapshot's index
+        s_one_flush (&o);
+        CHECK_EQ_U64 (s_one_count (&o, ZKV_MSG_INSTALL_SNAPSHOT, 3), 0);
+        bool probed = false;
+        for (size_t i = 0; i < o.n_out; i++)
+            probed |= o.out[i].type == ZKV_MSG_APPEND_ENTRIES && o.out[i].u.hdr.to == 3 &&
+                      o.out[i].u.append_entries.prev_log_index == 5;
+        CHECK (probed);
+        CHECK_EQ_U64 (zkv_raft_step (o.r, &m), 0); // too short again: it is behind
+        s_one_flush (&o);
+        CHECK_EQ_U64 (s_one_count (&o, ZKV_MSG_INSTALL_SNAPSHOT, 3), 1);
+        s_one_free (&o);
+    }
+}
+
 ZKV_TEST_MAIN (
     TEST (test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
         TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up)
@@ -1501,4 +1568,4 @@ ZKV_TEST_MAIN (
                         TEST (test_snapshot_discard_order) TEST (test_late_vote_counts)
                             TEST (test_read_index_waits_for_own_term) TEST (test_read_index_rounds)
                                 TEST (test_read_index_cluster) TEST (test_read_index_single_node)
-                                    TEST (test_early_msgs))
+                                    TEST (test_early_msgs) TEST (test_snapshot_only_when_behind))
