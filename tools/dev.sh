@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # zkv developer entry point: installs what is missing, builds, and runs the main job or the tests.
 #
-#   tools/dev.sh run     build and run the main job (the simulated 5-node Raft group under faults)
-#   tools/dev.sh test    build (plain and with ASan+UBSan) and run the unit and simulation tests
+#   tools/dev.sh run     build and run a local 3-node cluster in the foreground (Ctrl-C stops it)
+#   tools/dev.sh demo    build and run the simulator's demo: a 5-node Raft group under faults
+#   tools/dev.sh test    build (plain and with ASan+UBSan) and run every test
 #   tools/dev.sh build   build only
 #   tools/dev.sh deps    install missing Debian packages only
 set -euo pipefail
@@ -50,6 +51,11 @@ build)
 run)
     s_deps
     s_build "$BUILD"
+    exec "$ROOT/tools/local-cluster.sh" "$BUILD"
+    ;;
+demo)
+    s_deps
+    s_build "$BUILD"
     shift
     exec "$BUILD/tests/sim/zkv-sim" demo "$@"
     ;;
@@ -63,7 +69,7 @@ test)
     (cd "$ASAN_BUILD" && ctest --output-on-failure -j "$JOBS" -L 'unit|sim')
     ;;
 *)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
