@@ -3,7 +3,10 @@
 //
 // Group commit: every input already queued (peer messages, proposals) is stepped before one
 // ready is taken, so one LevelDB sync covers all the entries and votes they produced. Persist
-// before send (etcd's Ready contract): msgs leave only after the sync. Committed entries go to
+// before send (etcd's Ready contract): msgs leave only after the sync; only the leader's
+// appends (early_msgs) leave before it, the core not counting them until they are persisted
+// (dissertation §10.2.1). A sync is skipped when only the commit index changed (etcd's
+// MustSync: the stored commit may lag). Committed entries go to
 // the applier actor in order; the applier answers clients after applying them, so nothing is
 // acknowledged before it is durable on a quorum and applied.
 #include "zkv_actors.h"
@@ -533,6 +536,9 @@ zkv_group_actor (zsock_t *pipe, void *args)
                    " syncs (%.1f per sync)",
                    self->node->id, self->group, self->n_appended, self->n_syncs,
                    (double)self->n_appended / (double)self->n_syncs);
+    if (self->malformed)
+        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %" PRIu64 " peer messages refused",
+                   self->node->id, self->group, self->malformed);
 done:
     zkv_raft_destroy (&self->raft);
     zhashx_destroy (&self->reads);
