@@ -15,6 +15,8 @@ typedef struct {
     uint32_t max_entries_per_msg; // Raft batching override, 0 for the core's default
     uint32_t max_inflight_msgs;   // Raft pipelining override, 0 for the core's default
     bool no_check_quorum;         // Raft without CheckQuorum (a deposed leader lingers)
+    bool kv;             // run the KV service (sim_kv.h); its history is checked at the end
+    size_t maxraftstate; // KV: the lab's maxraftstate in bytes, 0 for none (the lab's -1)
 } sim_scenario_t;
 
 #define SIM_SCENARIO_END                                                                           \
@@ -26,6 +28,8 @@ extern const sim_scenario_t sim_scenarios_3a[];
 extern const sim_scenario_t sim_scenarios_3b[];
 extern const sim_scenario_t sim_scenarios_3c[];
 extern const sim_scenario_t sim_scenarios_3d[];
+extern const sim_scenario_t sim_scenarios_4a[];
+extern const sim_scenario_t sim_scenarios_4b[];
 // Every table, NULL-terminated (generated: sim_tables.c in the build directory).
 extern const sim_scenario_t *const sim_scenario_tables[];
 

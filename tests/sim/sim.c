@@ -1,5 +1,5 @@
 // The simulated world: event queue, simulated time, nodes (core + memstore + state machine).
-#include "sim_internal.h"
+#include "sim_kv_int.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -139,7 +139,7 @@ s_boot (sim_t *self, int node, const zkv_logstore_state_t *boot)
     rc.send_before_persist = !self->cfg.persist_before_send;
     rc.seed =
         self->cfg.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)node * 1000003 + n->incarnation * 7919;
-    rc.applied = boot ? boot->snapshot.index : 0;
+    rc.applied = n->applied; // the state machine's: a snapshot's, or the kvstore's (KV mode)
     n->raft = zkv_raft_new (&rc, boot);
     if (!n->raft && boot) {
         // Describe what the memstore handed back: the core found it corrupt.
@@ -184,6 +184,8 @@ sim_new (const sim_config_t *cfg)
         n->incarnation = 1;
         s_boot (self, i, NULL);
     }
+    if (cfg->kv)
+        sim_kv_init (self);
     return self;
 }
 
@@ -203,6 +205,7 @@ sim_destroy (sim_t **self_p)
     free (self->heap);
     zkv_logstore_state_free (&self->loaded);
     sim_read_free (self);
+    sim_kv_free (self);
     sim_check_free (self);
     free (self);
     *self_p = NULL;
@@ -263,7 +266,7 @@ s_load_snapshot (sim_t *self, int node, uint64_t index, const uint8_t *data, siz
     sim_node_t *n = &self->nodes[node];
     if (index == 0)
         return;
-    if (len != 16 || s_get_u64 (data) != index)
+    if (len < 16 || (len != 16 && !self->kv) || s_get_u64 (data) != index)
         sim_violation (self, "snapshot",
                        "node %d: snapshot at %" PRIu64 " holds %zu bytes of "
                        "data that are not the state machine's",
@@ -274,18 +277,29 @@ s_load_snapshot (sim_t *self, int node, uint64_t index, const uint8_t *data, siz
     n->chain = chain;
     n->base = index;
     n->last_snap = index;
+    if (self->kv)
+        sim_kv_restore (self, node, index, data + 16, len - 16);
 }
 
 static void
 s_maybe_snapshot (sim_t *self, int node)
 {
     sim_node_t *n = &self->nodes[node];
-    if (!self->cfg.snapshot_every || n->applied < n->last_snap + self->cfg.snapshot_every)
+    bool due = self->cfg.snapshot_every && n->applied >= n->last_snap + self->cfg.snapshot_every;
+    if (self->kv && !due && n->applied > n->last_snap)
+        due = sim_kv_wants_snapshot (self, node);
+    if (!due)
         return;
-    uint8_t data[16];
-    s_put_u64 (data, n->applied);
-    s_put_u64 (data + 8, n->chain);
-    int rc = zkv_raft_snapshot (n->raft, n->applied, data, sizeof data);
+    uint8_t header[16];
+    s_put_u64 (header, n->applied);
+    s_put_u64 (header + 8, n->chain);
+    uint8_t *data = header;
+    size_t len = sizeof header;
+    if (self->kv)
+        sim_kv_snapshot (self, node, header, sizeof header, &data, &len);
+    int rc = zkv_raft_snapshot (n->raft, n->applied, data, len);
+    if (data != header)
+        free (data);
     if (rc == ZKV_ECOMPACTED)
         return; // a leader's newer snapshot arrived while this ready was syncing: it comes next
     if (rc != 0)
@@ -389,6 +403,8 @@ s_finish (sim_t *self, int node, const zkv_raft_ready_t *rd, bool wrote)
     if (rd->n_committed) {
         for (size_t i = 0; i < rd->n_committed; i++)
             s_apply_entry (self, node, &rd->committed[i]);
+        if (self->kv)
+            sim_kv_apply (self, node, rd->committed, rd->n_committed);
         sim_trace (self, &(sim_trace_rec_t){.kind = SIM_T_APPLY,
                                             .node = (uint8_t)node,
                                             .a = rd->committed[0].index,
@@ -441,6 +457,8 @@ sim_drive (sim_t *self, int node)
     }
     if (n->up)
         sim_check_node (self, node);
+    if (n->up && self->kv)
+        sim_kv_after_drive (self, node);
 }
 
 // --- faults ----------------------------------------------------------------------------------
@@ -450,6 +468,8 @@ s_do_crash (sim_t *self, int node, bool torn, bool mid_write)
 {
     sim_node_t *n = &self->nodes[node];
     sim_read_crash (self, node);
+    if (self->kv)
+        sim_kv_crash (self, node);
     zkv_memstore_crash (n->store, torn, zkv_rng_next (&self->rng));
     zkv_raft_destroy (&n->raft);
     n->up = false;
@@ -487,6 +507,31 @@ sim_cancel_mid_write (sim_t *self, int node)
     self->nodes[node].crash_mid_write = false;
 }
 
+// KV mode: the state machine resumes from its kvstore's applied index, or from the Raft
+// snapshot when that is newer (the store lost commits the log no longer holds).
+static void
+s_boot_kv (sim_t *self, int node, const zkv_logstore_state_t *ls)
+{
+    sim_node_t *n = &self->nodes[node];
+    uint64_t applied = sim_kv_boot (self, node);
+    if (ls->snapshot.index > applied || (applied == 0 && ls->snapshot.index == 0)) {
+        s_load_snapshot (self, node, ls->snapshot.index, ls->snapshot_data.data,
+                         ls->snapshot_data.len);
+        return;
+    }
+    // The store applied through `applied`: committed entries (the global record vouches for
+    // their content, and the history check for what the store made of them).
+    if (applied > self->max_committed)
+        sim_violation (self, "state machine safety",
+                       "node %d's kvstore applied through %" PRIu64 " but only %" PRIu64
+                       " entries were ever committed",
+                       node, applied, self->max_committed);
+    n->applied = applied;
+    n->chain = self->commits[applied].chain;
+    n->base = applied;
+    n->last_snap = ls->snapshot.index;
+}
+
 void
 sim_restart (sim_t *self, int node)
 {
@@ -519,6 +564,9 @@ sim_restart (sim_t *self, int node)
         zkv_logstore_state_t forgot = {.hard_state = ls->hard_state};
         forgot.hard_state.commit = 0;
         s_boot (self, node, &forgot);
+    } else if (self->kv) {
+        s_boot_kv (self, node, ls);
+        s_boot (self, node, ls);
     } else {
         s_load_snapshot (self, node, ls->snapshot.index, ls->snapshot_data.data,
                          ls->snapshot_data.len);

@@ -75,6 +75,9 @@ typedef struct {
     bool no_check_quorum;         // ... without CheckQuorum and leader stickiness (§6.2)
     bool persist_before_send;     // the leader persists before sending its appends too
     uint32_t disk_delay_max_us;   // a sync takes [0, this] us; messages and ticks go on meanwhile
+    // The KV service (sim_kv.h): nodes run zkv_kv over memory kvstores and answer clerks.
+    bool kv;             // KV mode
+    size_t maxraftstate; // KV mode: snapshot once the log holds this many bytes (0: never)
 } sim_config_t;
 
 // Fills the defaults above (seed 1, 3 nodes, no snapshots, reliable network).

@@ -125,7 +125,8 @@ s_check_snapshot_data (sim_t *self, int node, const char *what, uint64_t index, 
                        const uint8_t *data, size_t len)
 {
     self->counters.checks++;
-    if (len != 16 || s_get_u64 (data) != index)
+    // KV mode: the KV state machine's blob follows the 16 bytes (sim_kv.h).
+    if (len < 16 || (len != 16 && !self->cfg.kv) || s_get_u64 (data) != index)
         sim_violation (self, "snapshot",
                        "node %d %s a snapshot at %" PRIu64 " whose data "
                        "(%zu bytes) the state machine did not write",

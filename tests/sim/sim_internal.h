@@ -168,6 +168,7 @@ struct sim {
     bool guarded;         // a guard is set
     bool failed;          // a failure happened
     const char *violated; // the invariant violated (static string), NULL if none
+    struct sim_kv *kv;    // the KV service (cfg.kv), NULL otherwise (sim_kv_int.h)
 };
 
 // sim_net.c
@@ -189,6 +190,8 @@ void sim_read_serve (sim_t *self, int node);
 // The node crashed: its unanswered reads are lost.
 void sim_read_crash (sim_t *self, int node);
 void sim_read_free (sim_t *self);
+// The id the next sim_read will return.
+uint64_t sim_read_next_id (sim_t *self);
 
 // sim_check.c
 void sim_check_ready (sim_t *self, int node, const zkv_raft_ready_t *rd);

@@ -1,6 +1,7 @@
 // zkv-sim: runs the deterministic simulator: lab scenarios, seed sweeps, determinism check, demo.
 #include "scenarios.h"
 #include "sim_chaos.h"
+#include "sim_kv.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -80,6 +81,8 @@ s_scenario_fn (sim_t *s, void *arg)
 {
     const sim_scenario_t *sc = arg;
     sc->fn (s);
+    if (sc->kv)
+        sim_kv_finish (s); // the clerks' history must be linearizable
     sim_check_final (s);
 }
 
@@ -100,6 +103,8 @@ s_run (const char *name, const s_args_t *a)
     cfg.max_entries_per_msg = sc->max_entries_per_msg;
     cfg.max_inflight_msgs = sc->max_inflight_msgs;
     cfg.no_check_quorum = sc->no_check_quorum;
+    cfg.kv = sc->kv;
+    cfg.maxraftstate = sc->maxraftstate;
     cfg.trace = a->trace;
     sim_t *s = sim_new (&cfg);
     int rc = sim_guard (s, s_scenario_fn, (void *)sc);
@@ -109,6 +114,15 @@ s_run (const char *name, const s_args_t *a)
             " elections, %" PRIu64 " committed, %" PRIu64 " messages, %" PRIu64 " checks\n",
             rc == 0 ? "PASS" : "FAIL", sc->name, a->seed, (double)sim_now (s) / SIM_SEC, k.events,
             k.elections, sim_max_committed (s), k.msgs_sent, k.checks);
+    if (sc->kv) {
+        sim_kv_counters_t kc;
+        sim_kv_counters (s, &kc);
+        printf ("kv: %" PRIu64 " ops, %" PRIu64 " requests (%" PRIu64 " not the leader, %" PRIu64
+                " answered by dedup), %" PRIu64 " proposals, %" PRIu64 " snapshots, %" PRIu64
+                " restored\n",
+                kc.ops_ok, kc.requests, kc.not_leader, kc.dedup_answers, kc.proposals,
+                kc.kv_snapshots, kc.kv_restores);
+    }
     printf ("trace hash 0x%016" PRIx64 "\n", sim_trace_hash (s));
     sim_destroy (&s);
     return rc == 0 ? 0 : 1;

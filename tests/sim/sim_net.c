@@ -1,6 +1,6 @@
 // The simulated network: links, partitions, drops, delays, duplicates and long reordering. Every
 // message crosses it encoded (zkv_msg_encode) and is decoded on delivery (zkv_msg_decode).
-#include "sim_internal.h"
+#include "sim_kv_int.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -95,6 +95,10 @@ sim_net_send (sim_t *self, int from, const zkv_msg_t *msg)
 void
 sim_net_deliver (sim_t *self, sim_event_t *ev)
 {
+    if (ev->node >= SIM_KV_CLIENT_EP || ev->from >= SIM_KV_CLIENT_EP) {
+        sim_kv_deliver (self, ev); // between a clerk and a node
+        return;
+    }
     int to = ev->node;
     zkv_msg_t msg;
     memset (&msg, 0, sizeof msg);

@@ -1,7 +1,7 @@
 // Linearizable reads in the simulated world: clients ask a node for a read (ReadIndex), the
 // node answers once its state machine reaches the confirmed index, and every answer must
 // reflect everything committed before the read was asked.
-#include "sim_internal.h"
+#include "sim_kv_int.h"
 
 #include <stdlib.h>
 
@@ -72,6 +72,8 @@ sim_read_ready (sim_t *self, int node, const zkv_raft_ready_t *rd)
             r->state = SIM_READ_FAILED;
             self->counters.reads_failed++;
             s_trace (self, node, id, 2, 0);
+            if (self->kv)
+                sim_kv_read_done (self, node, id, false);
             continue;
         }
         self->counters.checks++;
@@ -110,6 +112,8 @@ sim_read_serve (sim_t *self, int node)
         r->applied = n->applied;
         self->counters.reads_served++;
         s_trace (self, node, n->waiting[i], 3, n->applied);
+        if (self->kv)
+            sim_kv_read_done (self, node, n->waiting[i], true);
     }
     n->n_waiting = kept;
 }
@@ -124,6 +128,12 @@ sim_read_crash (sim_t *self, int node)
             r->state = SIM_READ_LOST;
     }
     n->n_waiting = 0;
+}
+
+uint64_t
+sim_read_next_id (sim_t *self)
+{
+    return self->n_reads + 1;
 }
 
 void

@@ -1,0 +1,390 @@
+// Simulated clerks: client/zkv_client_core.h's retry logic over the simulated network, every
+// operation recorded in the world's history and checked for linearizability at the end.
+#include "sim_kv_int.h"
+
+#include "zkv_lincheck.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define S_ATTEMPT_MS 250     // an attempt waits this long for an answer, then asks the next node
+#define S_TIMEOUT_MS 3600000 // the lab's clerk never gives up; scenarios fail much earlier
+
+static int64_t
+s_now_ms (sim_t *s)
+{
+    return (int64_t)(sim_now (s) / SIM_MS);
+}
+
+static char *
+s_strdup (const char *str, size_t len)
+{
+    char *p = malloc (len + 1);
+    if (!p)
+        abort ();
+    memcpy (p, str, len);
+    p[len] = 0;
+    return p;
+}
+
+// --- network ---------------------------------------------------------------------------------
+
+// Whether a message between a clerk and a node gets through now: the node is up and the clerk
+// connected to it. Node-to-node partitions do not apply (the lab's partitions cut servers only).
+static bool
+s_reachable (sim_t *self, int client, int node)
+{
+    sim_kvclient_t *c = self->kv->clients[client];
+    return sim_is_up (self, node) && node < 32 && (c->mask >> node) & 1;
+}
+
+static void
+s_schedule (sim_t *self, int from_ep, int to_ep, const uint8_t *buf, size_t len)
+{
+    const sim_net_config_t *nc = &self->cfg.net;
+    uint64_t d = zkv_rng_range (&self->rng, nc->delay_min_us, nc->delay_max_us);
+    if (self->unreliable && nc->unrel_delay_max_us)
+        d += zkv_rng_below (&self->rng, (uint64_t)nc->unrel_delay_max_us + 1);
+    sim_event_t ev = {
+        .at = self->now + d, .kind = SIM_EV_DELIVER, .node = to_ep, .from = from_ep, .len = len};
+    ev.buf = malloc (len ? len : 1);
+    if (!ev.buf)
+        abort ();
+    memcpy (ev.buf, buf, len);
+    sim_push (self, &ev);
+}
+
+void
+sim_kv_net_send (sim_t *self, int from_ep, int to_ep, const zkv_msg_t *msg)
+{
+    int client = (from_ep >= SIM_KV_CLIENT_EP ? from_ep : to_ep) - SIM_KV_CLIENT_EP;
+    int node = from_ep >= SIM_KV_CLIENT_EP ? to_ep : from_ep;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = zkv_msg_encode (msg, &buf, &len);
+    if (rc != 0)
+        sim_fail (self, "zkv_msg_encode (%s) failed: %s", zkv_msg_name (msg->type),
+                  zkv_errname (rc));
+    bool lost =
+        !s_reachable (self, client, node) ||
+        (self->unreliable && zkv_rng_chance (&self->rng, self->cfg.net.unrel_drop_pm, 1000));
+    sim_note (self, from_ep >= SIM_KV_CLIENT_EP ? "kv-request" : "kv-reply", node, (uint64_t)client,
+              lost);
+    if (!lost) {
+        s_schedule (self, from_ep, to_ep, buf, len);
+        if (self->unreliable && zkv_rng_chance (&self->rng, self->cfg.net.unrel_dup_pm, 1000))
+            s_schedule (self, from_ep, to_ep, buf, len);
+    }
+    free (buf);
+}
+
+static void s_client_reply (sim_t *self, int client, int node, const zkv_client_reply_t *r);
+
+void
+sim_kv_deliver (sim_t *self, sim_event_t *ev)
+{
+    zkv_msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    int rc = zkv_msg_decode (ev->buf, ev->len, &msg);
+    free (ev->buf);
+    ev->buf = NULL;
+    if (rc != 0)
+        sim_fail (self, "a client message does not decode: %s", zkv_errname (rc));
+    bool to_node = ev->node < SIM_KV_CLIENT_EP;
+    int client = (to_node ? ev->from : ev->node) - SIM_KV_CLIENT_EP;
+    int node = to_node ? ev->node : ev->from;
+    if (!self->kv || client < 0 || (size_t)client >= self->kv->n_clients)
+        sim_fail (self, "a client message for an unknown clerk %d", client);
+    if (!s_reachable (self, client, node)) {
+        sim_note (self, "kv-lost", node, (uint64_t)client, 0);
+    } else if (to_node && msg.type == ZKV_MSG_CLIENT_REQUEST) {
+        sim_note (self, "kv-deliver", node, (uint64_t)client, msg.u.client_request.seq);
+        sim_kv_request (self, node, client, &msg.u.client_request);
+    } else if (!to_node && msg.type == ZKV_MSG_CLIENT_REPLY) {
+        sim_note (self, "kv-answer", node, (uint64_t)client, msg.u.client_reply.seq);
+        s_client_reply (self, client, node, &msg.u.client_reply);
+    } else
+        sim_fail (self, "a %s between node %d and clerk %d", zkv_msg_name (msg.type), node, client);
+    zkv_msg_free (&msg);
+}
+
+// --- clerks ----------------------------------------------------------------------------------
+
+sim_kvclient_t *
+sim_kv_client (sim_t *s, uint32_t mask)
+{
+    sim_kv_t *kv = s->kv;
+    if (!kv)
+        sim_fail (s, "sim_kv_client: the world does not run the KV service (cfg.kv)");
+    sim_kvclient_t *c = calloc (1, sizeof *c);
+    if (!c)
+        abort ();
+    c->idx = (int)kv->n_clients;
+    c->mask = mask;
+    uint64_t ids[SIM_MAX_NODES];
+    for (int i = 0; i < sim_n (s); i++)
+        ids[i] = (uint64_t)i + 1;
+    // Client ids are unique in the world; the seed keeps them from looking alike across runs.
+    zkv_ccore_init (&c->core, ids, (size_t)sim_n (s), (uint64_t)c->idx + 1, S_ATTEMPT_MS);
+    // Each clerk starts at a node of its own, as the lab's clerks pick one at random.
+    c->core.leader = zkv_rng_below (sim_rng (s), (uint64_t)sim_n (s));
+    if (kv->n_clients + 1 > kv->cap_clients) {
+        kv->cap_clients = kv->cap_clients ? 2 * kv->cap_clients : 16;
+        kv->clients = realloc (kv->clients, kv->cap_clients * sizeof *kv->clients);
+        if (!kv->clients)
+            abort ();
+    }
+    kv->clients[kv->n_clients++] = c;
+    return c;
+}
+
+void
+sim_kv_clients_free (sim_t *self)
+{
+    sim_kv_t *kv = self->kv;
+    for (size_t i = 0; i < kv->n_clients; i++) {
+        sim_kvclient_t *c = kv->clients[i];
+        zkv_ccore_fini (&c->core);
+        free (c->key);
+        free (c->value);
+        free (c->result);
+        free (c);
+    }
+    free (kv->clients);
+    kv->clients = NULL;
+    kv->n_clients = 0;
+}
+
+void
+sim_kv_client_connect (sim_kvclient_t *c, uint32_t mask)
+{
+    c->mask = mask;
+}
+
+int
+sim_kv_client_process (const sim_kvclient_t *c)
+{
+    return c->idx;
+}
+
+void
+sim_kv_client_on_done (sim_kvclient_t *c, sim_kv_done_fn *fn, void *arg)
+{
+    c->done = fn;
+    c->done_arg = arg;
+}
+
+bool
+sim_kv_busy (const sim_kvclient_t *c)
+{
+    return c->busy;
+}
+
+const char *
+sim_kv_value (const sim_kvclient_t *c)
+{
+    return c->result ? c->result : "";
+}
+
+static void s_act (sim_t *s, sim_kvclient_t *c, zkv_cc_action_t act);
+
+static void
+s_timer (sim_t *s, void *arg)
+{
+    sim_kvclient_t *c = arg;
+    // Stale timers (an answer came, or the wait moved) find the clerk idle or not yet due.
+    if (!c->busy || sim_now (s) < c->wake_us)
+        return;
+    c->wake_us = UINT64_MAX;
+    s_act (s, c, zkv_ccore_timer (&c->core, s_now_ms (s)));
+}
+
+static void
+s_send (sim_t *s, sim_kvclient_t *c, size_t node, bool *ok)
+{
+    *ok = node < 32 && (c->mask >> node) & 1;
+    if (!*ok)
+        return; // not connected: the core tries the next node
+    zkv_msg_t m;
+    memset (&m, 0, sizeof m);
+    m.type = ZKV_MSG_CLIENT_REQUEST;
+    zkv_client_request_t *rq = &m.u.client_request;
+    rq->client_id = c->core.client_id;
+    rq->seq = c->core.seq;
+    rq->op = c->f == ZKV_HIST_GET ? ZKV_OP_GET : c->f == ZKV_HIST_PUT ? ZKV_OP_PUT : ZKV_OP_APPEND;
+    rq->key.data = (uint8_t *)c->key; // borrowed: encode copies
+    rq->key.len = strlen (c->key);
+    if (c->value) {
+        rq->value.data = (uint8_t *)c->value;
+        rq->value.len = strlen (c->value);
+    }
+    s->kv->counters.requests++;
+    sim_kv_net_send (s, SIM_KV_CLIENT_EP + c->idx, (int)node, &m);
+}
+
+static void
+s_finish (sim_t *s, sim_kvclient_t *c, int rc)
+{
+    if (rc != 0)
+        sim_fail (s, "clerk %d: %s of key '%s' failed: %s", c->idx, zkv_hist_f_name (c->f), c->key,
+                  zkv_errname (rc));
+    int64_t t = (int64_t)sim_now (s) * 1000;
+    if (zkv_history_complete (s->kv->history, c->idx, ZKV_HIST_OK,
+                              c->f == ZKV_HIST_GET ? sim_kv_value (c) : NULL, t) != 0)
+        sim_fail (s, "history: %s", zkv_history_error (s->kv->history));
+    c->busy = false;
+    s->kv->counters.ops_ok++;
+    if (c->done)
+        c->done (s, c, c->done_arg);
+}
+
+static void
+s_act (sim_t *s, sim_kvclient_t *c, zkv_cc_action_t act)
+{
+    for (;;) {
+        if (act.kind == ZKV_CC_SEND) {
+            bool ok;
+            s_send (s, c, act.node, &ok);
+            act = zkv_ccore_sent (&c->core, s_now_ms (s), ok);
+        } else if (act.kind == ZKV_CC_WAIT) {
+            uint64_t at = (uint64_t)act.wake_at * SIM_MS;
+            if (at < sim_now (s))
+                at = sim_now (s);
+            if (at != c->wake_us) {
+                c->wake_us = at;
+                sim_at (s, at, s_timer, c);
+            }
+            return;
+        } else {
+            s_finish (s, c, act.rc);
+            return;
+        }
+    }
+}
+
+static void
+s_client_reply (sim_t *self, int client, int node, const zkv_client_reply_t *r)
+{
+    sim_kvclient_t *c = self->kv->clients[client];
+    if (!c->busy)
+        return; // a late answer (duplicate, or to a finished request)
+    bool ours = r->client_id == c->core.client_id && r->seq == c->core.seq;
+    if (ours && r->status == 0 && c->f == ZKV_HIST_GET) {
+        free (c->result);
+        c->result = s_strdup ((const char *)r->value.data, r->value.len);
+    }
+    s_act (self, c,
+           zkv_ccore_reply (&c->core, s_now_ms (self), (size_t)node, r->client_id, r->seq,
+                            r->status, r->leader));
+}
+
+void
+sim_kv_start (sim_t *s, sim_kvclient_t *c, zkv_hist_f_t f, const char *key, const char *value)
+{
+    if (c->busy)
+        sim_fail (s, "clerk %d: an operation is already open", c->idx);
+    free (c->key);
+    free (c->value);
+    c->f = f;
+    c->key = s_strdup (key, strlen (key));
+    c->value = f == ZKV_HIST_GET ? NULL : s_strdup (value, strlen (value));
+    c->busy = true;
+    c->wake_us = UINT64_MAX;
+    int64_t t = (int64_t)sim_now (s) * 1000;
+    if (zkv_history_invoke (s->kv->history, c->idx, f, key, c->value, t) != 0)
+        sim_fail (s, "history: %s", zkv_history_error (s->kv->history));
+    s_act (s, c, zkv_ccore_begin (&c->core, s_now_ms (s), S_TIMEOUT_MS, f == ZKV_HIST_GET));
+}
+
+static bool
+s_idle (sim_t *s, void *arg)
+{
+    (void)s;
+    return !((sim_kvclient_t *)arg)->busy;
+}
+
+static void
+s_blocking (sim_t *s, sim_kvclient_t *c, zkv_hist_f_t f, const char *key, const char *value)
+{
+    sim_kv_start (s, c, f, key, value);
+    if (!sim_run_until (s, sim_now (s) + SIM_KV_OP_DEADLINE, s_idle, c))
+        sim_fail (s, "clerk %d: %s of key '%s' did not complete in %" PRIu64 " s", c->idx,
+                  zkv_hist_f_name (f), key, SIM_KV_OP_DEADLINE / SIM_SEC);
+}
+
+const char *
+sim_kv_get (sim_t *s, sim_kvclient_t *c, const char *key)
+{
+    s_blocking (s, c, ZKV_HIST_GET, key, NULL);
+    return sim_kv_value (c);
+}
+
+void
+sim_kv_put (sim_t *s, sim_kvclient_t *c, const char *key, const char *value)
+{
+    s_blocking (s, c, ZKV_HIST_PUT, key, value);
+}
+
+void
+sim_kv_append (sim_t *s, sim_kvclient_t *c, const char *key, const char *value)
+{
+    s_blocking (s, c, ZKV_HIST_APPEND, key, value);
+}
+
+void
+sim_kv_check (sim_t *s, sim_kvclient_t *c, const char *key, const char *value)
+{
+    const char *v = sim_kv_get (s, c, key);
+    if (strcmp (v, value) != 0)
+        sim_fail (s, "Get(%s): expected '%s', received '%s'", key, value, v);
+}
+
+static bool
+s_all_idle (sim_t *s, void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < s->kv->n_clients; i++)
+        if (s->kv->clients[i]->busy)
+            return false;
+    return true;
+}
+
+void
+sim_kv_wait_idle (sim_t *s, uint64_t deadline_us)
+{
+    if (!sim_run_until (s, deadline_us, s_all_idle, NULL))
+        sim_fail (s, "clerks still busy at t=%" PRIu64 " us", deadline_us);
+}
+
+// --- the history -----------------------------------------------------------------------------
+
+const zkv_history_t *
+sim_kv_history (sim_t *s)
+{
+    return s->kv->history;
+}
+
+void
+sim_kv_finish (sim_t *s)
+{
+    zkv_lin_result_t res;
+    memset (&res, 0, sizeof res);
+    int rc = zkv_lincheck (s->kv->history, NULL, &res);
+    if (rc != 0)
+        sim_fail (s, "zkv_lincheck failed: %s", zkv_errname (rc));
+    s->kv->counters.lin_steps = res.steps;
+    if (res.verdict != ZKV_LIN_OK) {
+        char path[64];
+        snprintf (path, sizeof path, "zkv-sim-history-%" PRIu64 ".jsonl", sim_seed (s));
+        zkv_history_save (s->kv->history, path);
+        char msg[768];
+        snprintf (msg, sizeof msg, "%zu ops on %zu keys: %s at key %s (history saved to %s)\n%s",
+                  res.ops, res.keys, zkv_lin_verdict_name (res.verdict), res.key ? res.key : "?",
+                  path, res.explanation ? res.explanation : "");
+        zkv_lin_result_clear (&res);
+        sim_fail (s, "history %s", msg);
+    }
+    printf ("history: %zu ops on %zu keys, linearizable (%" PRIu64 " search steps)\n", res.ops,
+            res.keys, res.steps);
+    zkv_lin_result_clear (&res);
+}
