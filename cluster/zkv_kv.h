@@ -113,14 +113,68 @@ int zkv_kv_apply (zkv_kv_t *self, const zkv_entry_t *entries, size_t n, zkv_kv_r
 int zkv_kv_get (zkv_kv_t *self, const uint8_t *key, size_t key_len, zkv_bytes_t *value);
 
 // The group's whole state (data, dedup table, applied index) as one msgpack blob for
-// zkv_raft_snapshot (free() *buf_p). The Raft core takes whole blobs today; a version that
-// streams bounded chunks from a store snapshot (zkv_kvstore_scan) comes with chunked
-// InstallSnapshot production. The blob is: [1, group, nshards, applied, n_dedup], then n_dedup
-// times [shard, client_id, seq, status, bin value], then until the end [shard, bin key,
-// bin value] in (shard, key) order. The same state always gives the same bytes.
+// zkv_raft_snapshot (free() *buf_p): bounded by memory, for small groups and the simulator;
+// the daemon streams it (zkv_kv_stream_t below). The blob is: [1, group, nshards, applied,
+// n_dedup], then n_dedup times [shard, client_id, seq, status, bin value], then until the end
+// [shard, bin key, bin value] in (shard, key) order. The same state always gives the same bytes.
 int zkv_kv_snapshot_write (zkv_kv_t *self, uint8_t **buf_p, size_t *len_p);
 // Replaces the group's state with a blob's, in one store batch. The blob is hostile input: a
 // malformed one, or one of another group or shard count, returns an error and changes nothing.
 int zkv_kv_snapshot_restore (zkv_kv_t *self, const uint8_t *buf, size_t len);
+
+// --- Streamed snapshots: memory bounded by the chunk size, whatever the data set -------------
+//
+// The stream is the blob above cut into chunks of whole records (the concatenation of every
+// chunk IS the blob), read from a point-in-time view of the store (zkv_kvstore_view) so that
+// the state machine keeps applying while a transfer runs, and written by the receiver one
+// chunk per store batch.
+//
+// The receiver clears the group at the first chunk and stores the applied index
+// ZKV_KV_APPLIED_INCOMPLETE in the same batch: durably, "this group's data is incomplete". A
+// node that restarts with it must not apply entries or serve reads until a whole new snapshot
+// came in (zkv_kv_apply skips every entry while it is set, since none is above it). The last
+// chunk leaves it set; zkv_kv_recv_finish, called once the Raft snapshot's metadata is durable,
+// sets the real applied index. So no crash can leave a store whose applied index the Raft log
+// does not know about.
+
+// The applied index of a group whose data is incomplete (an interrupted snapshot install).
+#define ZKV_KV_APPLIED_INCOMPLETE UINT64_MAX
+
+// True while the group's data is incomplete (see above): apply nothing, serve nothing.
+bool zkv_kv_incomplete (const zkv_kv_t *self);
+
+typedef struct zkv_kv_stream zkv_kv_stream_t;
+
+// A stream writer over view (a zkv_kvstore_view that must outlive the writer) of group. Loads
+// the view's dedup records (the table the state machine keeps in memory anyway); the data is
+// read in bounded scans as chunks are asked for. NULL and *err on a store error, or
+// ZKV_EUNAVAILABLE when the view's data is incomplete.
+zkv_kv_stream_t *zkv_kv_stream_new (zkv_kvstore_t *view, uint64_t group, uint32_t nshards,
+                                    int *err);
+void zkv_kv_stream_destroy (zkv_kv_stream_t **self_p);
+// The applied index of the view: the stream is the state through it.
+uint64_t zkv_kv_stream_applied (const zkv_kv_stream_t *self);
+// The chunk at byte offset: whole records, at most max_bytes of them (at least one record
+// however big), in *buf_p (free() it); *done_p when it ends the stream. Reading the next
+// offset continues the scan; any other offset restarts it and skips to offset (a retransmit),
+// which must be a chunk boundary (else ZKV_EINVAL).
+int zkv_kv_stream_read (zkv_kv_stream_t *self, uint64_t offset, size_t max_bytes, uint8_t **buf_p,
+                        size_t *len_p, bool *done_p);
+
+typedef struct zkv_kv_recv zkv_kv_recv_t;
+
+// A stream receiver writing into kv's store (kv must outlive it).
+zkv_kv_recv_t *zkv_kv_recv_new (zkv_kv_t *kv);
+void zkv_kv_recv_destroy (zkv_kv_recv_t **self_p);
+// Writes the chunk at offset in one store batch. Offset 0 starts a new stream (a partial one
+// is dropped): the group's data is cleared and marked incomplete. Other offsets must continue
+// the stream (ZKV_EINVAL). Chunks are hostile input: a malformed one returns an error (the
+// group stays marked incomplete; a new stream from offset 0 repairs it).
+int zkv_kv_recv_chunk (zkv_kv_recv_t *self, uint64_t offset, const uint8_t *data, size_t len,
+                       bool done);
+// After the last chunk, once the Raft snapshot's metadata at index is durable: sets the applied
+// index (which must be index: ZKV_ECORRUPT) and reloads the dedup table. ZKV_EINVAL when no
+// whole stream was received.
+int zkv_kv_recv_finish (zkv_kv_recv_t *self, uint64_t index);
 
 #endif

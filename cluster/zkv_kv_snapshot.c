@@ -9,9 +9,10 @@
 // reading it, see messages/zkv_msg.c): a small bounds-checked cursor reads each value in place,
 // and byte strings point into the blob, so a hostile blob costs no more memory than its size.
 //
-// Today the whole state is built in memory and handed to the Raft core as one blob, which bounds
-// a group's data by memory. TODO: stream bounded chunks from a store snapshot (zkv_kvstore_scan)
-// straight into chunked InstallSnapshot, and restore chunk by chunk into a staging key range.
+// Two ways to move it: the whole blob in memory (zkv_kv_snapshot_write / _restore, for small
+// groups and the simulator), or streamed (zkv_kv_stream_t / zkv_kv_recv_t): the same bytes cut
+// into chunks of whole records, read from a point-in-time store view in bounded scans and
+// written one store batch per chunk, so a transfer's memory is bounded by the chunk size.
 #include "zkv_kv_int.h"
 
 #include <assert.h>
@@ -44,6 +45,8 @@ zkv_kv_snapshot_write (zkv_kv_t *self, uint8_t **buf_p, size_t *len_p)
     assert (self && buf_p && len_p);
     *buf_p = NULL;
     *len_p = 0;
+    if (zkv_kv_incomplete (self))
+        return ZKV_EUNAVAILABLE; // no state to write
     // Dedup records from the store, not the hash table: the store's order is (shard, client),
     // so equal states give equal bytes on every replica.
     zkv_kvdedup_t *recs;
@@ -191,38 +194,44 @@ s_read_bin (s_cursor_t *c, const uint8_t **data, size_t *len)
     return 0;
 }
 
-// Reads the blob into batch and map; any error leaves both for the caller to discard.
+// The stream's first record: [format, group, nshards, applied, n_dedup], checked against kv.
 static int
-s_restore (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch, zkv_kv_map_t *map,
-           uint64_t *applied)
+s_read_header (const zkv_kv_t *self, s_cursor_t *c, uint64_t *applied, uint64_t *n_dedup)
 {
-    uint64_t format, group, nshards, n_dedup;
+    uint64_t format, group, nshards;
     int rc;
     if ((rc = s_read_array (c, 5)) || (rc = s_read_uint (c, &format)) ||
         (rc = s_read_uint (c, &group)) || (rc = s_read_uint (c, &nshards)) ||
-        (rc = s_read_uint (c, applied)) || (rc = s_read_uint (c, &n_dedup)))
+        (rc = s_read_uint (c, applied)) || (rc = s_read_uint (c, n_dedup)))
         return rc;
     if (format != S_FORMAT)
         return ZKV_EVERSION;
     if (group != self->group || nshards != self->nshards)
         return ZKV_EINVAL; // another group's state, or another shard layout
-    // Each record takes at least 7 bytes: a count the blob cannot hold is refused up front.
-    if (n_dedup > (uint64_t)(c->end - c->p) / 7)
-        return ZKV_ETRUNC;
-    for (uint64_t i = 0; i < n_dedup; i++) {
-        zkv_kvdedup_t rec = {0};
-        uint64_t shard;
-        const uint8_t *value;
-        size_t value_len;
-        if ((rc = s_read_array (c, 5)) || (rc = s_read_uint (c, &shard)) ||
-            (rc = s_read_uint (c, &rec.client_id)) || (rc = s_read_uint (c, &rec.seq)) ||
-            (rc = s_read_uint (c, &rec.status)) || (rc = s_read_bin (c, &value, &value_len)))
-            return rc;
-        if (shard >= nshards || rec.seq == 0 || rec.status > S_MAX_STATUS)
-            return ZKV_ECORRUPT;
-        rec.shard = (uint32_t)shard;
-        rec.value = (zkv_bytes_t){(uint8_t *)value, value_len}; // borrowed for the put
-        zkv_kvstore_put_dedup (self->store, batch, self->group, &rec);
+    if (*applied == ZKV_KV_APPLIED_INCOMPLETE)
+        return ZKV_ECORRUPT; // never sent: an incomplete state is not a state
+    return 0;
+}
+
+// One dedup record into batch (and map, when given).
+static int
+s_read_dedup (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch, zkv_kv_map_t *map)
+{
+    zkv_kvdedup_t rec = {0};
+    uint64_t shard;
+    const uint8_t *value;
+    size_t value_len;
+    int rc;
+    if ((rc = s_read_array (c, 5)) || (rc = s_read_uint (c, &shard)) ||
+        (rc = s_read_uint (c, &rec.client_id)) || (rc = s_read_uint (c, &rec.seq)) ||
+        (rc = s_read_uint (c, &rec.status)) || (rc = s_read_bin (c, &value, &value_len)))
+        return rc;
+    if (shard >= self->nshards || rec.seq == 0 || rec.status > S_MAX_STATUS)
+        return ZKV_ECORRUPT;
+    rec.shard = (uint32_t)shard;
+    rec.value = (zkv_bytes_t){(uint8_t *)value, value_len}; // borrowed for the put
+    zkv_kvstore_put_dedup (self->store, batch, self->group, &rec);
+    if (map) {
         uint8_t ck[8];
         zkv_kv_client_key (rec.client_id, ck);
         zkv_kv_slot_t *slot = zkv_kv_map_upsert (map, rec.shard, ck, 8);
@@ -231,20 +240,47 @@ s_restore (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch, zkv_kv_map_t *ma
         zkv_bytes_free (&slot->value);
         zkv_bytes_set (&slot->value, value, value_len);
     }
-    while (c->p < c->end) {
-        uint64_t shard;
-        const uint8_t *key, *value;
-        size_t key_len, value_len;
-        if ((rc = s_read_array (c, 3)) || (rc = s_read_uint (c, &shard)) ||
-            (rc = s_read_bin (c, &key, &key_len)) || (rc = s_read_bin (c, &value, &value_len)))
+    return 0;
+}
+
+// One data item into batch.
+static int
+s_read_item (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch)
+{
+    uint64_t shard;
+    const uint8_t *key, *value;
+    size_t key_len, value_len;
+    int rc;
+    if ((rc = s_read_array (c, 3)) || (rc = s_read_uint (c, &shard)) ||
+        (rc = s_read_bin (c, &key, &key_len)) || (rc = s_read_bin (c, &value, &value_len)))
+        return rc;
+    // An item must sit in the shard its key hashes to, or no get would ever find it.
+    if (key_len == 0 || shard >= self->nshards ||
+        shard != zkv_kv_shard_of (key, key_len, self->nshards))
+        return ZKV_ECORRUPT;
+    zkv_kvstore_put (self->store, batch, self->group, (uint32_t)shard, key, key_len, value,
+                     value_len);
+    return 0;
+}
+
+// Reads the blob into batch and map; any error leaves both for the caller to discard.
+static int
+s_restore (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch, zkv_kv_map_t *map,
+           uint64_t *applied)
+{
+    uint64_t n_dedup;
+    int rc = s_read_header (self, c, applied, &n_dedup);
+    if (rc)
+        return rc;
+    // Each record takes at least 7 bytes: a count the blob cannot hold is refused up front.
+    if (n_dedup > (uint64_t)(c->end - c->p) / 7)
+        return ZKV_ETRUNC;
+    for (uint64_t i = 0; i < n_dedup; i++)
+        if ((rc = s_read_dedup (self, c, batch, map)))
             return rc;
-        // An item must sit in the shard its key hashes to, or no get would ever find it.
-        if (key_len == 0 || shard >= nshards ||
-            shard != zkv_kv_shard_of (key, key_len, self->nshards))
-            return ZKV_ECORRUPT;
-        zkv_kvstore_put (self->store, batch, self->group, (uint32_t)shard, key, key_len, value,
-                         value_len);
-    }
+    while (c->p < c->end)
+        if ((rc = s_read_item (self, c, batch)))
+            return rc;
     return 0;
 }
 
@@ -274,5 +310,320 @@ zkv_kv_snapshot_restore (zkv_kv_t *self, const uint8_t *buf, size_t len)
     zkv_kv_map_free (&self->dedup);
     self->dedup = map;
     self->applied = applied;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming: the writer
+
+bool
+zkv_kv_incomplete (const zkv_kv_t *self)
+{
+    return self->applied == ZKV_KV_APPLIED_INCOMPLETE;
+}
+
+typedef enum { S_HEADER, S_DEDUP, S_DATA, S_END } s_phase_t;
+
+struct zkv_kv_stream {
+    zkv_kvstore_t *view; // the point-in-time view read (not owned)
+    uint64_t group;      // group streamed
+    uint32_t nshards;    // its shard count
+    uint64_t applied;    // the view's applied index
+    zkv_kvdedup_t *recs; // the view's dedup records, in (shard, client) order
+    size_t n_recs;       // their number
+    uint64_t offset;     // stream bytes produced so far (sent or skipped)
+    s_phase_t phase;     // what the next record is
+    size_t dedup_i;      // S_DEDUP: next record
+    zkv_kvpos_t pos;     // S_DATA: where the next scan starts
+    bool scanned;        // S_DATA: chunk holds a scan
+    zkv_kvchunk_t chunk; // S_DATA: the current scan (bounded by S_SCAN_CHUNK_BYTES)
+    size_t chunk_i;      // S_DATA: next item in it
+    msgpack_sbuffer rec; // the next record, packed (size 0: not made yet)
+    msgpack_packer pk;   // packs into rec
+};
+
+zkv_kv_stream_t *
+zkv_kv_stream_new (zkv_kvstore_t *view, uint64_t group, uint32_t nshards, int *err)
+{
+    assert (view && err);
+    uint64_t applied = 0;
+    int rc = zkv_kvstore_load_applied (view, group, &applied);
+    if (rc == 0 && applied == ZKV_KV_APPLIED_INCOMPLETE)
+        rc = ZKV_EUNAVAILABLE;
+    zkv_kvdedup_t *recs = NULL;
+    size_t n_recs = 0;
+    if (rc == 0)
+        rc = zkv_kvstore_load_dedup (view, group, &recs, &n_recs);
+    if (rc) {
+        *err = rc;
+        return NULL;
+    }
+    zkv_kv_stream_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    self->view = view;
+    self->group = group;
+    self->nshards = nshards;
+    self->applied = applied;
+    self->recs = recs;
+    self->n_recs = n_recs;
+    msgpack_sbuffer_init (&self->rec);
+    msgpack_packer_init (&self->pk, &self->rec, msgpack_sbuffer_write);
+    *err = 0;
+    return self;
+}
+
+static void
+s_stream_rewind (zkv_kv_stream_t *self)
+{
+    self->offset = 0;
+    self->phase = S_HEADER;
+    self->dedup_i = 0;
+    zkv_bytes_free (&self->pos.key);
+    self->pos.shard = 0;
+    zkv_kvchunk_free (&self->chunk);
+    self->scanned = false;
+    self->chunk_i = 0;
+    msgpack_sbuffer_clear (&self->rec);
+}
+
+void
+zkv_kv_stream_destroy (zkv_kv_stream_t **self_p)
+{
+    assert (self_p);
+    zkv_kv_stream_t *self = *self_p;
+    if (!self)
+        return;
+    s_stream_rewind (self);
+    zkv_kvdedup_free_all (self->recs, self->n_recs);
+    msgpack_sbuffer_destroy (&self->rec);
+    free (self);
+    *self_p = NULL;
+}
+
+uint64_t
+zkv_kv_stream_applied (const zkv_kv_stream_t *self)
+{
+    return self->applied;
+}
+
+// Packs the next record into self->rec unless it holds one already; leaves it empty at the end.
+static int
+s_stream_next (zkv_kv_stream_t *self)
+{
+    msgpack_packer *pk = &self->pk;
+    while (self->rec.size == 0) {
+        switch (self->phase) {
+        case S_HEADER:
+            s_check_pack (msgpack_pack_array (pk, 5));
+            s_check_pack (msgpack_pack_uint64 (pk, S_FORMAT));
+            s_check_pack (msgpack_pack_uint64 (pk, self->group));
+            s_check_pack (msgpack_pack_uint64 (pk, self->nshards));
+            s_check_pack (msgpack_pack_uint64 (pk, self->applied));
+            s_check_pack (msgpack_pack_uint64 (pk, self->n_recs));
+            self->phase = S_DEDUP;
+            break;
+        case S_DEDUP:
+            if (self->dedup_i == self->n_recs) {
+                self->phase = S_DATA;
+                break;
+            }
+            const zkv_kvdedup_t *r = &self->recs[self->dedup_i++];
+            s_check_pack (msgpack_pack_array (pk, 5));
+            s_check_pack (msgpack_pack_uint64 (pk, r->shard));
+            s_check_pack (msgpack_pack_uint64 (pk, r->client_id));
+            s_check_pack (msgpack_pack_uint64 (pk, r->seq));
+            s_check_pack (msgpack_pack_uint64 (pk, r->status));
+            s_pack_bin (pk, r->value.data, r->value.len);
+            break;
+        case S_DATA:
+            if (self->scanned && self->chunk_i < self->chunk.count) {
+                const zkv_kvitem_t *it = &self->chunk.items[self->chunk_i++];
+                s_check_pack (msgpack_pack_array (pk, 3));
+                s_check_pack (msgpack_pack_uint64 (pk, it->shard));
+                s_pack_bin (pk, it->key.data, it->key.len);
+                s_pack_bin (pk, it->value.data, it->value.len);
+                break;
+            }
+            if (self->scanned && !self->chunk.more) {
+                self->phase = S_END;
+                break;
+            }
+            if (self->scanned) {
+                zkv_bytes_free (&self->pos.key);
+                self->pos = self->chunk.next; // takes the position's bytes
+                self->chunk.next = (zkv_kvpos_t){0};
+            }
+            zkv_kvchunk_free (&self->chunk);
+            self->chunk_i = 0;
+            self->scanned = false;
+            int rc = zkv_kvstore_scan (self->view, self->group, &self->pos, UINT32_MAX,
+                                       S_SCAN_CHUNK_BYTES, &self->chunk);
+            if (rc)
+                return rc;
+            self->scanned = true;
+            break;
+        case S_END:
+            return 0;
+        }
+    }
+    return 0;
+}
+
+int
+zkv_kv_stream_read (zkv_kv_stream_t *self, uint64_t offset, size_t max_bytes, uint8_t **buf_p,
+                    size_t *len_p, bool *done_p)
+{
+    assert (self && buf_p && len_p && done_p && max_bytes > 0);
+    *buf_p = NULL;
+    *len_p = 0;
+    *done_p = false;
+    int rc = 0;
+    if (offset < self->offset)
+        s_stream_rewind (self); // a retransmit: scan again from the start, skip what went
+    while (self->offset < offset) {
+        if ((rc = s_stream_next (self)))
+            return rc;
+        if (self->rec.size == 0 || offset - self->offset < self->rec.size)
+            return ZKV_EINVAL; // past the end, or inside a record: not a chunk boundary
+        self->offset += self->rec.size;
+        msgpack_sbuffer_clear (&self->rec);
+    }
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    for (;;) {
+        if ((rc = s_stream_next (self)))
+            break;
+        if (self->rec.size == 0) {
+            *done_p = true;
+            break;
+        }
+        if (out.size > 0 && out.size + self->rec.size > max_bytes)
+            break; // the record waits in rec for the next chunk
+        s_check_pack (msgpack_sbuffer_write (&out, self->rec.data, self->rec.size));
+        self->offset += self->rec.size;
+        msgpack_sbuffer_clear (&self->rec);
+    }
+    if (rc) {
+        msgpack_sbuffer_destroy (&out);
+        return rc;
+    }
+    *len_p = out.size;
+    *buf_p = (uint8_t *)msgpack_sbuffer_release (&out);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming: the receiver
+
+struct zkv_kv_recv {
+    zkv_kv_t *kv;        // the state machine written (not owned)
+    bool active;         // a stream is being received
+    uint64_t next;       // offset the next chunk must have
+    bool header;         // its header was read
+    uint64_t applied;    // the header's applied index
+    uint64_t dedup_left; // dedup records still to come
+    bool complete;       // the last chunk came: waiting for zkv_kv_recv_finish
+};
+
+zkv_kv_recv_t *
+zkv_kv_recv_new (zkv_kv_t *kv)
+{
+    assert (kv);
+    zkv_kv_recv_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    self->kv = kv;
+    return self;
+}
+
+void
+zkv_kv_recv_destroy (zkv_kv_recv_t **self_p)
+{
+    assert (self_p);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+int
+zkv_kv_recv_chunk (zkv_kv_recv_t *self, uint64_t offset, const uint8_t *data, size_t len, bool done)
+{
+    assert (self && (data || len == 0));
+    zkv_kv_t *kv = self->kv;
+    if (offset == 0) {
+        // A new stream: whatever came before (a partial stream, the old state) goes.
+        self->active = true;
+        self->header = false;
+        self->complete = false;
+        self->dedup_left = 0;
+        self->next = 0;
+    } else if (!self->active || self->complete || offset != self->next)
+        return ZKV_EINVAL;
+    zkv_kvbatch_t *batch = zkv_kvstore_batch_new (kv->store);
+    int rc = 0;
+    if (offset == 0) {
+        rc = zkv_kvstore_clear_group (kv->store, batch, kv->group);
+        zkv_kvstore_set_applied (kv->store, batch, kv->group, ZKV_KV_APPLIED_INCOMPLETE);
+    }
+    s_cursor_t cur = {data, data + len};
+    if (rc == 0 && !self->header) {
+        rc = s_read_header (kv, &cur, &self->applied, &self->dedup_left);
+        self->header = rc == 0;
+    }
+    while (rc == 0 && cur.p < cur.end) {
+        if (self->dedup_left) {
+            rc = s_read_dedup (kv, &cur, batch, NULL);
+            self->dedup_left--;
+        } else
+            rc = s_read_item (kv, &cur, batch);
+    }
+    if (rc == 0 && done && (!self->header || self->dedup_left))
+        rc = ZKV_ETRUNC; // ends before its announced records
+    bool tried = false;
+    if (rc == 0) {
+        tried = true;
+        rc = zkv_kvstore_commit (kv->store, &batch);
+    }
+    zkv_kvstore_batch_destroy (kv->store, &batch);
+    if (offset == 0 && tried) {
+        // From the first chunk on the data is not the old state any more (even a failed
+        // commit may have reached the disk): apply and serve nothing.
+        kv->applied = ZKV_KV_APPLIED_INCOMPLETE;
+        zkv_kv_map_free (&kv->dedup);
+    }
+    if (rc) {
+        self->active = false; // only a new stream from offset 0 repairs it
+        return rc;
+    }
+    self->next = offset + len;
+    self->complete = done;
+    return 0;
+}
+
+int
+zkv_kv_recv_finish (zkv_kv_recv_t *self, uint64_t index)
+{
+    assert (self);
+    zkv_kv_t *kv = self->kv;
+    if (!self->active || !self->complete)
+        return ZKV_EINVAL;
+    if (self->applied != index)
+        return ZKV_ECORRUPT; // the leader streamed another state than its snapshot's
+    zkv_kvbatch_t *batch = zkv_kvstore_batch_new (kv->store);
+    zkv_kvstore_set_applied (kv->store, batch, kv->group, self->applied);
+    int rc = zkv_kvstore_commit (kv->store, &batch);
+    zkv_kvstore_batch_destroy (kv->store, &batch);
+    zkv_kv_map_t map = {0};
+    if (rc == 0)
+        rc = zkv_kv_load_dedup (kv->store, kv->group, &map);
+    if (rc) {
+        zkv_kv_map_free (&map);
+        return rc;
+    }
+    zkv_kv_map_free (&kv->dedup);
+    kv->dedup = map;
+    kv->applied = self->applied;
+    self->active = false;
+    self->complete = false;
     return 0;
 }

@@ -104,11 +104,14 @@ typedef struct {
     // Destroys a batch without writing it.
     void (*batch_destroy) (void *impl, zkv_kvbatch_t *b);
     void (*destroy) (void *impl);
+    // A read-only point-in-time view of the store (its own impl and ops), or NULL when the
+    // implementation has none. See zkv_kvstore_view.
+    struct zkv_kvstore_s *(*view) (void *impl);
 } zkv_kvstore_ops_t;
 
 // A store: the implementation's functions and state. Visible so the dispatch below can be
 // inline; treat as opaque.
-typedef struct {
+typedef struct zkv_kvstore_s {
     const zkv_kvstore_ops_t *ops; // the implementation's functions
     void *impl;                   // its state, owned
 } zkv_kvstore_t;
@@ -276,6 +279,18 @@ zkv_kvstore_clear_group (zkv_kvstore_t *self, zkv_kvbatch_t *b, uint64_t group)
 {
     assert (self && b);
     return self->ops->delete_shard (self->impl, b, group, 0, true);
+}
+
+// A read-only view of the store as committed now: get, load_applied, load_dedup and scan
+// through it keep seeing that state whatever is committed later (LevelDB: a leveldb snapshot;
+// memory: a copy). Lets a snapshot transfer read one consistent state in bounded chunks while
+// the applier keeps applying. Batches and commits through a view are refused (ZKV_EINVAL).
+// Destroy it with zkv_kvstore_destroy (the store must outlive it). NULL if not supported.
+static inline zkv_kvstore_t *
+zkv_kvstore_view (zkv_kvstore_t *self)
+{
+    assert (self);
+    return self->ops->view ? self->ops->view (self->impl) : NULL;
 }
 
 // Commits *b_p atomically and destroys it (also on error), nulling *b_p.

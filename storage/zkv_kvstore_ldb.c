@@ -24,6 +24,7 @@ typedef struct {
     leveldb_readoptions_t *read;     // point reads: verify checksums
     leveldb_readoptions_t *scan;     // scans: verify checksums, do not fill the block cache
     int failed;                      // sticky error after a failed commit, else 0
+    const leveldb_snapshot_t *snap;  // a view's LevelDB snapshot (reads use it), else NULL
 } s_ldbkv_t;
 
 static void *
@@ -304,7 +305,7 @@ static int
 s_commit (void *impl, zkv_kvbatch_t *b)
 {
     s_ldbkv_t *self = impl;
-    int rc = self->failed;
+    int rc = self->snap ? ZKV_EINVAL : self->failed; // a view is read-only
     if (!rc) {
         char *errptr = NULL;
         leveldb_write (self->db, self->wnosync, b->wb, &errptr);
@@ -322,8 +323,14 @@ s_destroy (void *impl)
     leveldb_writeoptions_destroy (self->wnosync);
     leveldb_readoptions_destroy (self->read);
     leveldb_readoptions_destroy (self->scan);
+    if (self->snap)
+        leveldb_release_snapshot (self->db, self->snap);
     free (self); // the database belongs to the log store
 }
+
+static zkv_kvstore_t *s_new (leveldb_t *db, bool view);
+
+static zkv_kvstore_t *s_view (void *impl);
 
 static const zkv_kvstore_ops_t s_ldbkv_ops = {
     .name = "leveldb",
@@ -340,14 +347,21 @@ static const zkv_kvstore_ops_t s_ldbkv_ops = {
     .commit = s_commit,
     .batch_destroy = s_batch_destroy,
     .destroy = s_destroy,
+    .view = s_view,
 };
 
-zkv_kvstore_t *
-zkv_kvstore_ldb_new (zkv_logstore_t *logstore)
+static zkv_kvstore_t *
+s_view (void *impl)
 {
-    leveldb_t *db = logstore ? zkv_ldbstore_db (logstore) : NULL;
-    if (!db)
-        return NULL;
+    s_ldbkv_t *self = impl;
+    return s_new (self->db, true);
+}
+
+// A store over db; a view reads through a LevelDB snapshot taken now (which pins the versions
+// it sees on disk, not in memory: iterators read blocks as they go).
+static zkv_kvstore_t *
+s_new (leveldb_t *db, bool view)
+{
     s_ldbkv_t *self = s_alloc (sizeof *self);
     self->db = db;
     self->wnosync = leveldb_writeoptions_create ();
@@ -357,5 +371,19 @@ zkv_kvstore_ldb_new (zkv_logstore_t *logstore)
     self->scan = leveldb_readoptions_create ();
     leveldb_readoptions_set_verify_checksums (self->scan, 1);
     leveldb_readoptions_set_fill_cache (self->scan, 0);
+    if (view) {
+        self->snap = leveldb_create_snapshot (db);
+        leveldb_readoptions_set_snapshot (self->read, self->snap);
+        leveldb_readoptions_set_snapshot (self->scan, self->snap);
+    }
     return zkv_kvstore_wrap (&s_ldbkv_ops, self);
+}
+
+zkv_kvstore_t *
+zkv_kvstore_ldb_new (zkv_logstore_t *logstore)
+{
+    leveldb_t *db = logstore ? zkv_ldbstore_db (logstore) : NULL;
+    if (!db)
+        return NULL;
+    return s_new (db, false);
 }

@@ -181,6 +181,7 @@ typedef struct {
     size_t cap_recs;     // allocated
     size_t bytes;        // keys and values held
     uint64_t generation; // bumped by a crash: older batches are stale
+    bool view;           // a read-only copy (zkv_kvstore_view)
 } s_memkv_t;
 
 static int
@@ -493,6 +494,10 @@ static int
 s_commit (void *impl, zkv_kvbatch_t *b)
 {
     s_memkv_t *self = impl;
+    if (self->view) {
+        s_batch_destroy (impl, b);
+        return ZKV_EINVAL; // a view is read-only
+    }
     if (b->generation != self->generation) {
         s_batch_destroy (impl, b); // made before a crash: it never reached the store
         return ZKV_ESTOPPED;
@@ -525,6 +530,8 @@ s_destroy (void *impl)
     free (self);
 }
 
+static zkv_kvstore_t *s_view (void *impl);
+
 static const zkv_kvstore_ops_t s_memkv_ops = {
     .name = "memory",
     .get = s_get,
@@ -540,7 +547,28 @@ static const zkv_kvstore_ops_t s_memkv_ops = {
     .commit = s_commit,
     .batch_destroy = s_batch_destroy,
     .destroy = s_destroy,
+    .view = s_view,
 };
+
+// A view is a deep copy: the memory store serves tests and the simulator, where data is small.
+static zkv_kvstore_t *
+s_view (void *impl)
+{
+    const s_memkv_t *self = impl;
+    s_memkv_t *copy = s_realloc (NULL, sizeof *copy);
+    memset (copy, 0, sizeof *copy);
+    copy->view = true;
+    copy->recs = s_realloc (NULL, (self->n_recs ? self->n_recs : 1) * sizeof (s_rec_t));
+    copy->cap_recs = self->n_recs ? self->n_recs : 1;
+    for (size_t i = 0; i < self->n_recs; i++) {
+        const s_rec_t *r = &self->recs[i];
+        memset (&copy->recs[i], 0, sizeof (s_rec_t));
+        s_rec_set (&copy->recs[i], r->key, r->key_len, r->val, r->val_len);
+    }
+    copy->n_recs = self->n_recs;
+    copy->bytes = self->bytes;
+    return zkv_kvstore_wrap (&s_memkv_ops, copy);
+}
 
 zkv_kvstore_t *
 zkv_kvstore_mem_new (void)
