@@ -78,7 +78,7 @@ s_config_valid (const zkv_raft_config_t *cfg)
         return false;
     if (cfg->max_entries_per_msg == 0 || cfg->max_bytes_per_msg == 0 ||
         cfg->max_inflight_msgs == 0 || cfg->max_inflight_msgs > 65536 ||
-        cfg->snapshot_chunk_bytes == 0)
+        cfg->snapshot_chunk_bytes == 0 || (cfg->need_snapshot && !cfg->snapshot_stream))
         return false;
     bool self_found = false;
     for (size_t i = 0; i < cfg->n_voters; i++) {
@@ -165,6 +165,7 @@ zkv_raft_new (const zkv_raft_config_t *cfg, const zkv_logstore_state_t *boot)
         self->prs[i].inflight = zkv_raft_alloc (cfg->max_inflight_msgs * sizeof (uint64_t));
     }
     zkv_rng_seed (&self->rng, cfg->seed);
+    self->need_snap = cfg->snapshot_stream && cfg->need_snapshot;
     if (boot) {
         if (s_boot (self, boot)) {
             zkv_raft_destroy (&self);
@@ -194,6 +195,7 @@ zkv_raft_destroy (zkv_raft_t **self_p)
     zkv_raft_snap_unref (&self->snap);
     zkv_raft_snap_unref (&self->rd_snap);
     zkv_raft_drop_incoming (self);
+    zkv_raft_stream_free (self);
     zkv_raft_reads_free (self);
     for (size_t i = 0; i < self->n_outbox; i++)
         zkv_msg_free (&self->outbox[i]);

@@ -20,6 +20,21 @@
 // with its followers (dissertation §10.2.1); it counts its own entries toward a quorum only
 // once they are persisted. Everything whose meaning depends on persisted state (votes,
 // acknowledgements) stays in msgs. Without it, early_msgs is always empty.
+//
+// Snapshots come in two modes. Blob mode (default): zkv_raft_snapshot hands the core the state
+// machine's state as bytes, which it keeps while it is the latest, sends in chunks and hands
+// a follower whole (ready.snapshot_data). Streaming mode (cfg.snapshot_stream): the state
+// machine's state is durable on its own (at its applied index), so a snapshot is metadata only
+// (index, term) and the core never holds its bytes:
+// - sending: a follower that needs the snapshot gets chunk requests in ready.chunk_reqs; the
+//   caller reads those bytes from its own consistent view of that snapshot and hands them to
+//   zkv_raft_snapshot_chunk, which sends them (one chunk in flight per follower, resumable);
+//   zkv_raft_snapshot_unavailable when it can no longer read that snapshot;
+// - receiving: each in-order chunk comes in ready.chunk, to be written with the persisted state
+//   (before the sync); the acknowledgement leaves after zkv_raft_advance. A chunk at offset 0
+//   starts a stream: drop any partial one. After the last chunk the core installs the snapshot
+//   as in blob mode (ready.has_snapshot with no data, apply_snapshot: the caller's state is
+//   now the snapshot's; make it the live state once the snapshot's metadata is durable).
 #ifndef ZKV_RAFT_H
 #define ZKV_RAFT_H
 
@@ -34,27 +49,31 @@ typedef struct zkv_raft zkv_raft_t;
 
 typedef enum {
     ZKV_ROLE_FOLLOWER = 0,
-    ZKV_ROLE_PRE_CANDIDATE = 1,  // running a PreVote round, term not raised (§9.6)
+    ZKV_ROLE_PRE_CANDIDATE = 1, // running a PreVote round, term not raised (§9.6)
     ZKV_ROLE_CANDIDATE = 2,
     ZKV_ROLE_LEADER = 3,
 } zkv_role_t;
 
 typedef struct {
-    uint64_t group;                 // replication group id, stamped on every message
-    uint64_t id;                    // this node's id (non-zero)
-    const uint64_t *voters;         // every member's id, this node included (copied)
-    size_t n_voters;                // number of members
-    uint32_t election_ticks;        // election timeout is drawn from [this, 2 * this)
-    uint32_t heartbeat_ticks;       // leader heartbeat period
-    bool pre_vote;                  // run PreVote before raising the term
-    bool check_quorum;              // leader steps down without a quorum for an election timeout
-    uint32_t max_entries_per_msg;   // batching: entries in one AppendEntries
-    size_t max_bytes_per_msg;       // batching: entry payload bytes in one AppendEntries
-    uint32_t max_inflight_msgs;     // pipelining: unacknowledged AppendEntries per follower
-    size_t snapshot_chunk_bytes;    // InstallSnapshot chunk size
-    uint64_t seed;                  // seeds the PRNG behind election timeouts
-    uint64_t applied;               // index the state machine durably applied before boot
-    bool send_before_persist;       // the leader's appends go in early_msgs (§10.2.1)
+    uint64_t group;               // replication group id, stamped on every message
+    uint64_t id;                  // this node's id (non-zero)
+    const uint64_t *voters;       // every member's id, this node included (copied)
+    size_t n_voters;              // number of members
+    uint32_t election_ticks;      // election timeout is drawn from [this, 2 * this)
+    uint32_t heartbeat_ticks;     // leader heartbeat period
+    bool pre_vote;                // run PreVote before raising the term
+    bool check_quorum;            // leader steps down without a quorum for an election timeout
+    uint32_t max_entries_per_msg; // batching: entries in one AppendEntries
+    size_t max_bytes_per_msg;     // batching: entry payload bytes in one AppendEntries
+    uint32_t max_inflight_msgs;   // pipelining: unacknowledged AppendEntries per follower
+    size_t snapshot_chunk_bytes;  // InstallSnapshot chunk size
+    uint64_t seed;                // seeds the PRNG behind election timeouts
+    uint64_t applied;             // index the state machine durably applied before boot
+    bool send_before_persist;     // the leader's appends go in early_msgs (§10.2.1)
+    bool snapshot_stream;         // streaming snapshots (see the top of this file)
+    bool need_snapshot;           // streaming: the state machine's state is missing (an
+                                  // interrupted install): apply nothing, do not campaign,
+                                  // refuse appends until a leader's snapshot is installed
 } zkv_raft_config_t;
 
 // Sensible defaults (election 10 ticks, heartbeat 1 tick, pre_vote and check_quorum on, ...);
@@ -65,53 +84,77 @@ void zkv_raft_config_defaults (zkv_raft_config_t *cfg);
 // once the state machine applied index. index 0: refused, this node is no longer the leader
 // (answer ZKV_ENOTLEADER).
 typedef struct {
-    uint64_t ctx;                    // the caller's tag from zkv_raft_read_index
-    uint64_t index;                  // read after applying this index; 0 when the read failed
+    uint64_t ctx;   // the caller's tag from zkv_raft_read_index
+    uint64_t index; // read after applying this index; 0 when the read failed
 } zkv_raft_read_t;
+
+// Streaming mode: the caller reads [offset, offset + max_bytes) of snapshot's stream for
+// follower `to` (a little more if its format needs whole records) and calls
+// zkv_raft_snapshot_chunk.
+typedef struct {
+    uint64_t to;                  // the follower
+    zkv_snapshot_meta_t snapshot; // the snapshot whose stream is read
+    uint64_t offset;              // first byte
+    size_t max_bytes;             // chunk size (cfg.snapshot_chunk_bytes)
+} zkv_raft_chunk_req_t;
+
+// Streaming mode: a chunk received from the leader, to persist.
+typedef struct {
+    zkv_snapshot_meta_t snapshot; // the snapshot it belongs to
+    uint64_t offset;              // its offset; 0 starts a stream (drop any partial one)
+    const uint8_t *data;          // its bytes
+    size_t len;                   // their number
+    bool done;                    // the last chunk of the stream
+} zkv_raft_chunk_t;
 
 // One batch of work for the caller. Pointers stay valid until zkv_raft_advance.
 typedef struct {
     // 1. Persist, in this order, then sync.
-    bool has_snapshot;               // save this snapshot (taken here or received)
-    zkv_snapshot_meta_t snapshot;    // what it covers
-    const uint8_t *snapshot_data;    // its bytes
-    size_t snapshot_len;             // their number
-    uint64_t compact_to;             // then drop stored entries <= this (0: none)
-    uint64_t truncate_from;          // then drop stored entries >= this (0: none)
-    const zkv_entry_t *entries;      // then append these
-    size_t n_entries;                // their number
-    bool has_hard_state;             // then save hard_state
-    zkv_hard_state_t hard_state;     // term, vote, commit
+    bool has_snapshot;            // save this snapshot (taken here or received)
+    zkv_snapshot_meta_t snapshot; // what it covers
+    const uint8_t *snapshot_data; // its bytes
+    size_t snapshot_len;          // their number
+    uint64_t compact_to;          // then drop stored entries <= this (0: none)
+    uint64_t truncate_from;       // then drop stored entries >= this (0: none)
+    const zkv_entry_t *entries;   // then append these
+    size_t n_entries;             // their number
+    bool has_hard_state;          // then save hard_state
+    zkv_hard_state_t hard_state;  // term, vote, commit
+    bool has_chunk;               // streaming: write this received chunk (before the sync)
+    zkv_raft_chunk_t chunk;       // what it is
     // 0. Before persisting (or while), the caller may send these (send_before_persist).
-    const zkv_msg_t *early_msgs;     // the leader's AppendEntries and InstallSnapshot
-    size_t n_early_msgs;             // their number
+    const zkv_msg_t *early_msgs; // the leader's AppendEntries and InstallSnapshot
+    size_t n_early_msgs;         // their number
     // 2. After the sync, send.
-    const zkv_msg_t *msgs;           // messages to other nodes
-    size_t n_msgs;                   // their number
+    const zkv_msg_t *msgs; // messages to other nodes
+    size_t n_msgs;         // their number
     // 3. Then apply: the snapshot first (if apply_snapshot), then committed entries in order.
-    bool apply_snapshot;             // the snapshot above came from the leader: load it
-    const zkv_entry_t *committed;    // newly committed entries, ascending, contiguous
-    size_t n_committed;              // their number
+    bool apply_snapshot;          // the snapshot above came from the leader: load it
+    const zkv_entry_t *committed; // newly committed entries, ascending, contiguous
+    size_t n_committed;           // their number
     // 4. Reads confirmed (or failed) since the last ready, in no particular order.
-    const zkv_raft_read_t *reads;    // serve each once applied >= its index
-    size_t n_reads;                  // their number
+    const zkv_raft_read_t *reads; // serve each once applied >= its index
+    size_t n_reads;               // their number
+    // 5. Streaming: chunks to read and hand back with zkv_raft_snapshot_chunk (any time).
+    const zkv_raft_chunk_req_t *chunk_reqs; // in request order
+    size_t n_chunk_reqs;                    // their number
 } zkv_raft_ready_t;
 
 typedef struct {
-    uint64_t id;              // this node
-    zkv_role_t role;          // current role
-    uint64_t term;            // current term
-    uint64_t vote;            // vote in this term, 0 for none
-    uint64_t leader;          // known leader of this term, 0 for none
-    uint64_t commit;          // commit index
-    uint64_t applied;         // last index handed out for applying
-    uint64_t first_index;     // first index held in the log (snapshot_index + 1)
-    uint64_t last_index;      // last index in the log
-    uint64_t last_term;       // term of last_index
-    uint64_t stable_index;    // last index known to be persisted
-    uint64_t snapshot_index;  // last index covered by the snapshot, 0 for none
-    uint64_t snapshot_term;   // its term
-    size_t log_bytes;         // payload bytes held in the log
+    uint64_t id;             // this node
+    zkv_role_t role;         // current role
+    uint64_t term;           // current term
+    uint64_t vote;           // vote in this term, 0 for none
+    uint64_t leader;         // known leader of this term, 0 for none
+    uint64_t commit;         // commit index
+    uint64_t applied;        // last index handed out for applying
+    uint64_t first_index;    // first index held in the log (snapshot_index + 1)
+    uint64_t last_index;     // last index in the log
+    uint64_t last_term;      // term of last_index
+    uint64_t stable_index;   // last index known to be persisted
+    uint64_t snapshot_index; // last index covered by the snapshot, 0 for none
+    uint64_t snapshot_term;  // its term
+    size_t log_bytes;        // payload bytes held in the log
 } zkv_raft_status_t;
 
 // Boots from a group's durable state (NULL for a fresh node). Returns NULL on a bad config.
@@ -132,7 +175,17 @@ int zkv_raft_propose (zkv_raft_t *self, const uint8_t *data, size_t len, uint64_
 // steps down fails its pending reads (index 0). ZKV_ENOTLEADER on a non-leader.
 int zkv_raft_read_index (zkv_raft_t *self, uint64_t ctx);
 // The state machine's state through index (<= applied) is data: compact the log up to it.
+// Streaming mode: data NULL, len 0 (the state is the caller's); ZKV_EBUSY while need_snapshot.
 int zkv_raft_snapshot (zkv_raft_t *self, uint64_t index, const uint8_t *data, size_t len);
+// Streaming mode: the bytes a chunk request asked for (whole records may pass max_bytes; at
+// least one byte unless done). ZKV_EINVAL when no such request is pending any more (the
+// follower moved on, this node stopped leading): drop it.
+int zkv_raft_snapshot_chunk (zkv_raft_t *self, uint64_t to, const zkv_snapshot_meta_t *snapshot,
+                             uint64_t offset, const uint8_t *data, size_t len, bool done);
+// Streaming mode: the caller cannot read snapshot any more (e.g. it restarted since): the
+// transfers of it start over with the node's latest snapshot, which the caller should make
+// one it can read (zkv_raft_snapshot at its applied index) before this call.
+void zkv_raft_snapshot_unavailable (zkv_raft_t *self, const zkv_snapshot_meta_t *snapshot);
 
 bool zkv_raft_has_ready (zkv_raft_t *self);
 void zkv_raft_ready (zkv_raft_t *self, zkv_raft_ready_t *rd);

@@ -172,7 +172,9 @@ zkv_raft_tick_election (zkv_raft_t *self)
         return;
     }
     self->election_elapsed++;
-    if (self->election_elapsed >= self->timeout)
+    // A node whose state machine state is missing could not serve as leader, nor stream
+    // snapshots of a state it does not have: it waits for a leader's snapshot.
+    if (self->election_elapsed >= self->timeout && !self->need_snap)
         s_campaign (self);
 }
 

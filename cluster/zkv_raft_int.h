@@ -30,6 +30,12 @@
 //   order often make a follower look behind when it is not.
 // - Snapshots are reference counted: a transfer in progress finishes with the snapshot it
 //   started even if the leader takes a newer one meanwhile.
+// - Streaming snapshots (cfg.snapshot_stream): a snapshot is (index, term) only. The leader
+//   asks its caller for each chunk (chunk_reqs) and sends what zkv_raft_snapshot_chunk hands
+//   back; the follower hands each in-order chunk to its caller and acknowledges it only after
+//   the ready that carried it was advanced, so next_offset always names persisted bytes. A
+//   follower whose state went missing (need_snapshot) refuses every AppendEntries as "log too
+//   short", which leads the leader to probe at its snapshot and then stream it.
 // - A pending truncation is emitted in a ready of its own before a snapshot is saved, so no
 //   crash leaves stale entries after a saved snapshot (the store's order is snapshot,
 //   compact, truncate).
@@ -107,7 +113,8 @@ typedef struct {
     uint64_t snap_offset;  // SNAPSHOT: offset of the chunk in flight
     uint64_t snap_end;     // SNAPSHOT: end of the chunk in flight
     uint64_t snap_hint;    // SNAPSHOT: offset the follower asked for out of turn, + 1 (0 none)
-    uint32_t snap_wait;    // SNAPSHOT: ticks since the chunk was sent
+    uint32_t snap_wait;    // SNAPSHOT: ticks since the chunk was sent (or requested)
+    bool snap_req;         // SNAPSHOT, streaming: the chunk at snap_offset was requested
     uint64_t read_acked;   // highest ReadIndex round it echoed in this term (0 none)
     bool behind;           // its answer to a probe at or below our snapshot proved it needs one
     bool short_once;       // ... or said its log was too short once (maybe overtaken appends)
@@ -158,6 +165,16 @@ struct zkv_raft {
     uint64_t in_total;  // announced size
     zkv_bytes_t in_buf; // bytes received so far (data grown as chunks come; len is the fill)
     size_t in_cap;      // allocated bytes of in_buf.data
+    bool need_snap;     // streaming: the state machine's state is missing (cfg.need_snapshot)
+    uint64_t in_next;   // streaming: bytes of in_index's stream the caller persisted
+    bool in_pend;       // streaming: in_chunk waits for the next ready
+    zkv_raft_chunk_t in_chunk; // streaming: that chunk (data owned)
+    uint64_t in_from;          // streaming: the leader that sent it
+
+    // Streaming: chunk requests for the next ready.
+    zkv_raft_chunk_req_t *chunk_reqs; // requests
+    size_t n_chunk_reqs;              // their number
+    size_t cap_chunk_reqs;            // allocated
 
     // Work waiting for the next ready.
     zkv_msg_t *outbox;        // messages to send
@@ -183,6 +200,10 @@ struct zkv_raft {
     zkv_hard_state_t rd_hs;    // that hard state
     zkv_raft_snap_t *rd_snap;  // the snapshot it carried (a reference), NULL for none
     zkv_raft_read_t *rd_reads; // its reads (owned)
+    zkv_raft_chunk_req_t *rd_chunk_reqs; // its chunk requests (owned)
+    bool rd_has_chunk;                   // it carried a received chunk
+    zkv_raft_chunk_t rd_chunk;           // that chunk (data owned)
+    uint64_t rd_chunk_from;              // its sender
 };
 
 // zkv_raft.c
@@ -228,6 +249,11 @@ void zkv_raft_pr_snapshot_tick (zkv_raft_t *self, zkv_raft_progress_t *pr);
 void zkv_raft_on_install_snapshot (zkv_raft_t *self, const zkv_install_snapshot_t *m);
 void zkv_raft_on_install_snapshot_reply (zkv_raft_t *self, const zkv_install_snapshot_reply_t *m);
 void zkv_raft_drop_incoming (zkv_raft_t *self);
+// Streaming: after advance, the chunk the ready carried is persisted: acknowledge it, and
+// install the snapshot after its last chunk.
+void zkv_raft_chunk_persisted (zkv_raft_t *self);
+// Streaming: frees the chunk requests and received chunks held (destroy).
+void zkv_raft_stream_free (zkv_raft_t *self);
 
 // zkv_raft_read.c
 // A reply of this term echoed round ctx from pr.

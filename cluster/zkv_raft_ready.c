@@ -101,7 +101,8 @@ zkv_raft_has_ready (zkv_raft_t *self)
         return false;
     return self->n_outbox > 0 || self->n_reads_done > 0 || self->snap_pending || self->compact_to ||
            self->truncate_from || zkv_raft_log_last_index (&self->log) > self->log.stable ||
-           s_hs_changed (self) || self->commit > self->applied;
+           s_hs_changed (self) || (self->commit > self->applied && !self->need_snap) ||
+           self->in_pend || self->n_chunk_reqs > 0;
 }
 
 static zkv_entry_t *
@@ -210,11 +211,31 @@ zkv_raft_ready (zkv_raft_t *self, zkv_raft_ready_t *rd)
     rd->n_msgs = self->n_rd_msgs - n_early;
 
     // Committed entries (applied, commit]; the snapshot, when loaded, covers up to applied.
-    self->rd_committed =
-        s_copy_range (&self->log, self->applied + 1, self->commit, &self->n_rd_committed);
-    rd->committed = self->rd_committed;
-    rd->n_committed = self->n_rd_committed;
-    self->rd_applied = self->commit;
+    // None while the state they would apply to is missing (need_snap).
+    if (!self->need_snap) {
+        self->rd_committed =
+            s_copy_range (&self->log, self->applied + 1, self->commit, &self->n_rd_committed);
+        rd->committed = self->rd_committed;
+        rd->n_committed = self->n_rd_committed;
+        self->rd_applied = self->commit;
+    }
+
+    // Streaming: a received chunk to write, chunk requests to answer.
+    if (self->in_pend) {
+        self->rd_has_chunk = true;
+        self->rd_chunk = self->in_chunk; // moved
+        self->rd_chunk_from = self->in_from;
+        self->in_chunk = (zkv_raft_chunk_t){0};
+        self->in_pend = false;
+        rd->has_chunk = true;
+        rd->chunk = self->rd_chunk;
+    }
+    self->rd_chunk_reqs = self->chunk_reqs;
+    rd->chunk_reqs = self->chunk_reqs;
+    rd->n_chunk_reqs = self->n_chunk_reqs;
+    self->chunk_reqs = NULL;
+    self->n_chunk_reqs = 0;
+    self->cap_chunk_reqs = 0;
 
     self->rd_reads = self->reads_done;
     rd->reads = self->reads_done;
@@ -255,6 +276,10 @@ zkv_raft_advance (zkv_raft_t *self, const zkv_raft_ready_t *rd)
     free (self->rd_committed);
     self->rd_committed = NULL;
     self->n_rd_committed = 0;
+    free (self->rd_chunk_reqs);
+    self->rd_chunk_reqs = NULL;
+    if (self->rd_has_chunk)
+        zkv_raft_chunk_persisted (self); // acknowledges it; installs after the last
     // The leader counts its own entries once durable (§10.2.1): its match moved.
     if (self->role == ZKV_ROLE_LEADER)
         zkv_raft_maybe_commit (self);

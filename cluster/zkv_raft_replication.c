@@ -273,6 +273,17 @@ zkv_raft_on_append (zkv_raft_t *self, const zkv_append_entries_t *m)
     r->ctx = m->ctx;
     uint64_t last = zkv_raft_log_last_index (&self->log);
 
+    if (self->need_snap) {
+        // Our state machine's state is missing: no entry can be applied before a snapshot.
+        // "Log too short" sends the leader back to its snapshot's index (it streams the
+        // snapshot once a probe there is refused twice). Refusing is always safe.
+        r->success = false;
+        r->conflict_term = 0;
+        r->conflict_index = 1;
+        r->match_index = m->prev_log_index;
+        return;
+    }
+
     // Figure 2, receiver step 2: reject unless our log holds prev_log_index at prev_log_term.
     // Entries up to our commit index match the leader's (Leader Completeness, §5.4), so
     // a prev at or below it needs no check (and may be compacted here).
@@ -376,6 +387,16 @@ zkv_raft_on_append_reply (zkv_raft_t *self, const zkv_append_entries_reply_t *m)
         return; // stale: not the probe in flight
     if (rejected == 0 || rejected > last)
         return; // bogus: index 0 always matches; we never sent past our log
+    if (self->cfg.snapshot_stream && pr->state == ZKV_PR_PROBE && rejected <= pr->match) {
+        // It refuses entries it acknowledged: its state machine's state went missing
+        // (need_snapshot) and only a snapshot helps, even one below its log. Without one the
+        // heartbeat probes again (no ping-pong).
+        if (self->snap) {
+            pr->behind = true;
+            zkv_raft_pr_start_snapshot (self, pr);
+        }
+        return;
+    }
     uint64_t next = m->conflict_index;
     if (m->conflict_term) {
         // Jump past our entries of the conflicting term if we have that term (§5.3).

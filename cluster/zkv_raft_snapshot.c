@@ -1,4 +1,5 @@
-// Raft snapshots: local compaction and InstallSnapshot in resumable chunks (§7, Figure 13).
+// Raft snapshots: local compaction and InstallSnapshot in resumable chunks (§7, Figure 13), of
+// a blob the core holds or (streaming mode) of bytes the caller reads and writes itself.
 #include "zkv_raft_int.h"
 
 #include <assert.h>
@@ -48,8 +49,10 @@ zkv_raft_snapshot (zkv_raft_t *self, uint64_t index, const uint8_t *data, size_t
         return ZKV_EINVAL;
     if (index <= self->log.offset)
         return ZKV_ECOMPACTED;
-    if (self->snap_apply)
-        return ZKV_EBUSY; // a leader's snapshot is waiting to be loaded first
+    if (self->snap_apply || self->need_snap)
+        return ZKV_EBUSY; // a leader's snapshot is waiting to be loaded first (or to come)
+    if (self->cfg.snapshot_stream && (data || len))
+        return ZKV_EINVAL; // the state is the caller's: metadata only
     uint64_t term;
     int rc = zkv_raft_log_term (&self->log, index, &term);
     assert (rc == 0); // offset < index <= applied <= last
@@ -89,6 +92,79 @@ s_send_chunk (zkv_raft_t *self, zkv_raft_progress_t *pr, uint64_t offset)
     pr->snap_wait = 0;
 }
 
+// Streaming: asks the caller for the chunk at offset (it answers with zkv_raft_snapshot_chunk).
+static void
+s_request_chunk (zkv_raft_t *self, zkv_raft_progress_t *pr, uint64_t offset)
+{
+    if (self->n_chunk_reqs == self->cap_chunk_reqs) {
+        self->cap_chunk_reqs = self->cap_chunk_reqs ? 2 * self->cap_chunk_reqs : 4;
+        self->chunk_reqs = zkv_raft_realloc (self->chunk_reqs,
+                                             self->cap_chunk_reqs * sizeof (zkv_raft_chunk_req_t));
+    }
+    zkv_raft_chunk_req_t *req = &self->chunk_reqs[self->n_chunk_reqs++];
+    req->to = pr->id;
+    req->snapshot = pr->snap->meta;
+    req->offset = offset;
+    req->max_bytes = self->cfg.snapshot_chunk_bytes;
+    pr->snap_req = true;
+    pr->snap_offset = offset;
+    pr->snap_end = offset;
+    pr->snap_wait = 0;
+}
+
+static void
+s_next_chunk (zkv_raft_t *self, zkv_raft_progress_t *pr, uint64_t offset)
+{
+    if (self->cfg.snapshot_stream)
+        s_request_chunk (self, pr, offset);
+    else
+        s_send_chunk (self, pr, offset);
+}
+
+int
+zkv_raft_snapshot_chunk (zkv_raft_t *self, uint64_t to, const zkv_snapshot_meta_t *snapshot,
+                         uint64_t offset, const uint8_t *data, size_t len, bool done)
+{
+    assert (self && snapshot && (data || len == 0));
+    int slot = zkv_raft_voter_slot (self, to);
+    if (!self->cfg.snapshot_stream || self->role != ZKV_ROLE_LEADER || slot < 0 ||
+        to == self->cfg.id || (len == 0 && !done) || len > ZKV_MSG_MAX_FIELD_BYTES)
+        return ZKV_EINVAL;
+    zkv_raft_progress_t *pr = &self->prs[slot];
+    if (pr->state != ZKV_PR_SNAPSHOT || !pr->snap_req || pr->snap_offset != offset ||
+        pr->snap->meta.index != snapshot->index || pr->snap->meta.term != snapshot->term)
+        return ZKV_EINVAL; // stale: the transfer moved on
+    zkv_msg_t *msg = zkv_raft_send (self, ZKV_MSG_INSTALL_SNAPSHOT, pr->id);
+    zkv_install_snapshot_t *m = &msg->u.install_snapshot;
+    m->last_index = snapshot->index;
+    m->last_term = snapshot->term;
+    m->offset = offset;
+    m->total_size = 0; // a stream's size is known only at its end
+    m->done = done;
+    zkv_bytes_set (&m->data, data, len);
+    pr->snap_req = false;
+    pr->snap_end = offset + len;
+    pr->snap_wait = 0;
+    return 0;
+}
+
+void
+zkv_raft_snapshot_unavailable (zkv_raft_t *self, const zkv_snapshot_meta_t *snapshot)
+{
+    assert (self && snapshot);
+    if (self->role != ZKV_ROLE_LEADER)
+        return;
+    for (size_t i = 0; i < self->cfg.n_voters; i++) {
+        zkv_raft_progress_t *pr = &self->prs[i];
+        if (pr->state == ZKV_PR_SNAPSHOT && pr->snap->meta.index == snapshot->index &&
+            pr->snap->meta.term == snapshot->term) {
+            // Back to probing: it proves again that it needs a snapshot, and gets the latest.
+            zkv_raft_pr_become_probe (pr, pr->match + 1);
+            zkv_raft_send_append (self, pr, false);
+        }
+    }
+}
+
 void
 zkv_raft_pr_start_snapshot (zkv_raft_t *self, zkv_raft_progress_t *pr)
 {
@@ -100,7 +176,7 @@ zkv_raft_pr_start_snapshot (zkv_raft_t *self, zkv_raft_progress_t *pr)
     pr->probe_sent = false;
     pr->inflight_count = 0;
     pr->inflight_head = 0;
-    s_send_chunk (self, pr, 0);
+    s_next_chunk (self, pr, 0);
 }
 
 void
@@ -112,7 +188,7 @@ zkv_raft_pr_snapshot_tick (zkv_raft_t *self, zkv_raft_progress_t *pr)
         return;
     uint64_t offset = pr->snap_hint ? pr->snap_hint - 1 : pr->snap_offset;
     pr->snap_hint = 0;
-    s_send_chunk (self, pr, offset);
+    s_next_chunk (self, pr, offset); // streaming: also when the caller did not answer
 }
 
 void
@@ -124,7 +200,8 @@ zkv_raft_on_install_snapshot_reply (zkv_raft_t *self, const zkv_install_snapshot
     pr->recent_active = true;
     if (pr->state != ZKV_PR_SNAPSHOT || m->last_index != pr->snap->meta.index)
         return; // about another transfer
-    uint64_t total = pr->snap->data.len;
+    // Streaming: the follower cannot have more than we sent.
+    uint64_t total = self->cfg.snapshot_stream ? pr->snap_end : pr->snap->data.len;
     if (m->done) {
         // The follower holds the state through last_index (committed, so it matches ours).
         if (m->last_index > pr->match)
@@ -140,7 +217,7 @@ zkv_raft_on_install_snapshot_reply (zkv_raft_t *self, const zkv_install_snapshot
         return; // bogus
     if (m->next_offset > pr->snap_offset) {
         pr->snap_hint = 0;
-        s_send_chunk (self, pr, m->next_offset);
+        s_next_chunk (self, pr, m->next_offset);
     } else
         pr->snap_hint = m->next_offset + 1; // maybe stale: act on it only at the retry
 }
@@ -150,6 +227,10 @@ zkv_raft_on_install_snapshot_reply (zkv_raft_t *self, const zkv_install_snapshot
 void
 zkv_raft_drop_incoming (zkv_raft_t *self)
 {
+    free ((void *)self->in_chunk.data);
+    self->in_chunk = (zkv_raft_chunk_t){0};
+    self->in_pend = false;
+    self->in_next = 0;
     zkv_bytes_free (&self->in_buf);
     self->in_cap = 0;
     self->in_index = 0;
@@ -157,19 +238,12 @@ zkv_raft_drop_incoming (zkv_raft_t *self)
     self->in_total = 0;
 }
 
+// Makes snap (received whole) the node's snapshot and the log follow it.
 static void
-s_install (zkv_raft_t *self)
+s_install_snap (zkv_raft_t *self, zkv_raft_snap_t *snap)
 {
-    uint64_t index = self->in_index, term = self->in_term;
+    uint64_t index = snap->meta.index, term = snap->meta.term;
     zkv_raft_snap_unref (&self->snap);
-    zkv_raft_snap_t *snap = zkv_raft_alloc (sizeof *snap);
-    snap->refs = 1;
-    snap->meta.index = index;
-    snap->meta.term = term;
-    snap->data = self->in_buf; // moved
-    self->in_buf.data = NULL;
-    self->in_buf.len = 0;
-    zkv_raft_drop_incoming (self);
     self->snap = snap;
 
     // §7 / Figure 13 steps 6-7: keep the entries after the snapshot if our log agrees at its
@@ -195,10 +269,26 @@ s_install (zkv_raft_t *self)
     }
     if (index > self->compact_to)
         self->compact_to = index;
-    self->commit = index;
+    if (index > self->commit) // (above only when the state went missing: need_snap)
+        self->commit = index;
     self->applied = index;
+    self->need_snap = false;
     self->snap_pending = true;
     self->snap_apply = true;
+}
+
+static void
+s_install (zkv_raft_t *self)
+{
+    zkv_raft_snap_t *snap = zkv_raft_alloc (sizeof *snap);
+    snap->refs = 1;
+    snap->meta.index = self->in_index;
+    snap->meta.term = self->in_term;
+    snap->data = self->in_buf; // moved
+    self->in_buf.data = NULL;
+    self->in_buf.len = 0;
+    zkv_raft_drop_incoming (self);
+    s_install_snap (self, snap);
 }
 
 static void
@@ -211,11 +301,111 @@ s_reply (zkv_raft_t *self, const zkv_install_snapshot_t *m, uint64_t next_offset
     r->done = done;
 }
 
+static void
+s_reply_to (zkv_raft_t *self, uint64_t to, uint64_t last_index, uint64_t next_offset, bool done)
+{
+    zkv_msg_t *msg = zkv_raft_send (self, ZKV_MSG_INSTALL_SNAPSHOT_REPLY, to);
+    zkv_install_snapshot_reply_t *r = &msg->u.install_snapshot_reply;
+    r->last_index = last_index;
+    r->next_offset = next_offset;
+    r->done = done;
+}
+
+// Streaming: a chunk is handed to the caller only in order, one at a time; retransmits of it
+// meanwhile are dropped (the acknowledgement follows the advance).
+static void
+s_on_stream_chunk (zkv_raft_t *self, const zkv_install_snapshot_t *m)
+{
+    if (!self->need_snap && m->last_index <= self->commit) {
+        s_reply (self, m, m->offset + m->data.len, true); // we hold that state already
+        return;
+    }
+    if (self->in_index != m->last_index || self->in_term != m->last_term) {
+        if (m->offset != 0) {
+            s_reply (self, m, 0, false); // a transfer we do not hold: start it over
+            return;
+        }
+        // A newer (or different) snapshot restarts the stream; a chunk of the old one still
+        // in the caller's hands is ignored at advance (offset 0 tells it to drop the rest).
+        zkv_raft_drop_incoming (self);
+        self->in_index = m->last_index;
+        self->in_term = m->last_term;
+    }
+    bool writing = self->in_pend || (self->rd_out && self->rd_has_chunk &&
+                                     self->rd_chunk.snapshot.index == self->in_index &&
+                                     self->rd_chunk.snapshot.term == self->in_term);
+    if (writing)
+        return; // a retransmit of the chunk being written
+    if (m->offset != self->in_next) {
+        s_reply (self, m, self->in_next, false); // resume where we are
+        return;
+    }
+    if (m->data.len == 0 && !m->done)
+        return; // makes no progress: bogus
+    self->in_chunk.snapshot.index = m->last_index;
+    self->in_chunk.snapshot.term = m->last_term;
+    self->in_chunk.offset = m->offset;
+    zkv_bytes_t copy;
+    zkv_bytes_set (&copy, m->data.data, m->data.len);
+    self->in_chunk.data = copy.data;
+    self->in_chunk.len = copy.len;
+    self->in_chunk.done = m->done;
+    self->in_from = m->from;
+    self->in_pend = true;
+}
+
+void
+zkv_raft_chunk_persisted (zkv_raft_t *self)
+{
+    zkv_raft_chunk_t *c = &self->rd_chunk;
+    assert (self->rd_has_chunk && !self->rd_out);
+    if (c->snapshot.index == self->in_index && c->snapshot.term == self->in_term &&
+        c->offset == self->in_next) {
+        self->in_next += c->len;
+        if (!c->done)
+            s_reply_to (self, self->rd_chunk_from, c->snapshot.index, self->in_next, false);
+        else {
+            uint64_t total = self->in_next;
+            zkv_raft_drop_incoming (self);
+            s_install_snap (self, zkv_raft_snap_new (c->snapshot.index, c->snapshot.term, NULL, 0));
+            s_reply_to (self, self->rd_chunk_from, c->snapshot.index, total, true);
+        }
+    }
+    free ((void *)c->data);
+    *c = (zkv_raft_chunk_t){0};
+    self->rd_has_chunk = false;
+}
+
+void
+zkv_raft_stream_free (zkv_raft_t *self)
+{
+    free ((void *)self->rd_chunk.data);
+    self->rd_chunk = (zkv_raft_chunk_t){0};
+    self->rd_has_chunk = false;
+    free (self->chunk_reqs);
+    self->chunk_reqs = NULL;
+    self->n_chunk_reqs = 0;
+    free (self->rd_chunk_reqs);
+    self->rd_chunk_reqs = NULL;
+}
+
 void
 zkv_raft_on_install_snapshot (zkv_raft_t *self, const zkv_install_snapshot_t *m)
 {
     if (self->role == ZKV_ROLE_LEADER)
         return; // two leaders in one term cannot happen (§5.2)
+    if (self->cfg.snapshot_stream) {
+        // Network input: check before trusting any of it (a stream's size is not announced).
+        if (m->last_index == 0 || m->last_term == 0 || m->last_term > m->term ||
+            m->offset > S_MAX_SNAPSHOT_BYTES)
+            return;
+        if (self->role != ZKV_ROLE_FOLLOWER)
+            zkv_raft_become_follower (self, self->term, m->from);
+        self->leader = m->from;
+        self->election_elapsed = 0;
+        s_on_stream_chunk (self, m);
+        return;
+    }
     // Network input: check before trusting any of it.
     if (m->last_index == 0 || m->last_term == 0 || m->last_term > m->term ||
         m->total_size > S_MAX_SNAPSHOT_BYTES || m->offset > m->total_size ||
