@@ -1,13 +1,21 @@
 // The applier actor: one per group. Applies the group's committed entries to the KV state
 // machine (cluster/zkv_kv.h) in one kvstore batch per hand-over, with the applied index in
 // the same batch; reports the results of requests proposed on this node to the frontend;
-// serves reads once it has applied up to their read index; writes snapshots of the state
-// machine when its group asks, and installs the leader's snapshots.
+// serves reads once it has applied up to their read index; takes and streams snapshots and
+// writes the leader's.
+//
+// Snapshots are streamed (zkv_raft.h, streaming mode; zkv_kv.h): a compaction takes a LevelDB
+// snapshot of the store at the applied index (a view) and tells the group that index; chunk
+// requests are read from that view, one resumable stream per follower, while entries keep
+// being applied. Received chunks are written one batch each, and the group waits for each
+// (CHUNK_WRITTEN) before it syncs and acknowledges it. No whole-state blob anywhere: memory
+// per transfer is bounded by the chunk size.
 #include "zkv_actors.h"
 #include "zkv_kv.h"
 #include "zkv_lockstore.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,15 +27,29 @@ typedef struct {
     zframe_t *key;  // the key
 } s_read_t;
 
+// Followers a transfer may run to at once (a group's members).
+#define S_MAX_STREAMS 16
+
+// A snapshot transfer to one follower: its own position in the view.
 typedef struct {
-    zkv_node_t *node;     // the node
-    uint64_t group;       // our group
-    zsock_t *in;          // PULL: from the group actor
-    zsock_t *front;       // PUSH to the frontend
-    zsock_t *group_in;    // PUSH to the group actor (snapshots)
-    zkv_kvstore_t *store; // the KV data in the node's database
-    zkv_kv_t *kv;         // the state machine
-    zlistx_t *reads;      // s_read_t waiting for applied >= index, in arrival order
+    uint64_t to;        // the follower, 0 for a free slot
+    zkv_kv_stream_t *w; // its stream writer over view
+} s_stream_t;
+
+typedef struct {
+    zkv_node_t *node;                  // the node
+    uint64_t group;                    // our group
+    zsock_t *in;                       // PULL: from the group actor
+    zsock_t *front;                    // PUSH to the frontend
+    zsock_t *group_in;                 // PUSH to the group actor (snapshots)
+    zkv_kvstore_t *store;              // the KV data in the node's database
+    zkv_kv_t *kv;                      // the state machine
+    zlistx_t *reads;                   // s_read_t waiting for applied >= index, in arrival order
+    zsock_t *chunk_ack;                // PUSH to the group: a received chunk was written
+    zkv_kvstore_t *view;               // the store as of the latest snapshot (NULL: none taken yet)
+    uint64_t view_index;               // the applied index of view
+    s_stream_t streams[S_MAX_STREAMS]; // transfers reading view, one per follower
+    zkv_kv_recv_t *recv;               // the stream being received
 } s_applier_t;
 
 static void
@@ -63,10 +85,20 @@ s_read_serve (s_applier_t *self, uint64_t rid, zframe_t *key)
     zkv_bytes_free (&value);
 }
 
+// The applied index as others may see it: 0 while the data is incomplete (a snapshot is
+// being received, or its install was interrupted).
+static uint64_t
+s_applied (s_applier_t *self)
+{
+    return zkv_kv_incomplete (self->kv) ? 0 : zkv_kv_applied (self->kv);
+}
+
 static void
 s_reads_release (s_applier_t *self)
 {
-    uint64_t applied = zkv_kv_applied (self->kv);
+    uint64_t applied = s_applied (self);
+    if (applied == 0)
+        return; // nothing to serve yet
     s_read_t *r = (s_read_t *)zlistx_first (self->reads);
     while (r) {
         void *handle = zlistx_cursor (self->reads);
@@ -125,7 +157,7 @@ s_apply (s_applier_t *self, zmsg_t *msg)
     zkv_kv_results_free (&results);
     free (entries);
     free (local);
-    zkv_node_status_set_applied (self->node, self->group, zkv_kv_applied (self->kv));
+    zkv_node_status_set_applied (self->node, self->group, s_applied (self));
     s_reads_release (self);
 }
 
@@ -133,34 +165,145 @@ static void
 s_install (s_applier_t *self, zmsg_t *msg)
 {
     zframe_t *fi = zmsg_first (msg);
-    zmsg_next (msg); // term: the blob carries what the state machine needs
+    zmsg_next (msg); // term: the state carries what the state machine needs
     zframe_t *data = zmsg_next (msg);
     assert (fi && data); // our own API
-    int rc = zkv_kv_snapshot_restore (self->kv, zframe_data (data), zframe_size (data));
+    uint64_t index;
+    memcpy (&index, zframe_data (fi), 8);
+    int rc;
+    if (zframe_size (data)) // a blob (a snapshot taken before streaming)
+        rc = zkv_kv_snapshot_restore (self->kv, zframe_data (data), zframe_size (data));
+    else // streamed: its chunks are written, the metadata durable: make it the live state
+        rc = zkv_kv_recv_finish (self->recv, index);
     if (rc != 0)
         s_fatal (self, "installing the leader's snapshot", rc);
-    zkv_node_status_set_applied (self->node, self->group, zkv_kv_applied (self->kv));
+    zkv_node_status_set_applied (self->node, self->group, s_applied (self));
     s_reads_release (self);
 }
 
 static void
+s_streams_drop (s_applier_t *self)
+{
+    for (int i = 0; i < S_MAX_STREAMS; i++) {
+        zkv_kv_stream_destroy (&self->streams[i].w);
+        self->streams[i].to = 0;
+    }
+}
+
+// A compaction point: a view of the store at the applied index, which chunk requests read;
+// the group records (index, term) as the Raft snapshot. Transfers of the previous view stop
+// (their followers start over with this one).
+static void
 s_snapshot (s_applier_t *self)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = zkv_kv_snapshot_write (self->kv, &buf, &len);
     zmsg_t *out = zmsg_new ();
     zmsg_addstr (out, "SNAPSHOT");
-    uint64_t applied = zkv_kv_applied (self->kv);
-    if (rc != 0) {
-        zsys_warning ("zkvd %" PRIu64 ": group %" PRIu64 ": cannot write a snapshot: %s",
-                      self->node->id, self->group, zkv_strerror (rc));
-        applied = 0; // the group clears its request and refuses index 0
+    uint64_t applied = 0; // the group clears its request and refuses index 0
+    zkv_kvstore_t *view = zkv_kv_incomplete (self->kv) ? NULL : zkv_kvstore_view (self->store);
+    if (view) {
+        s_streams_drop (self);
+        zkv_kvstore_destroy (&self->view);
+        self->view = view;
+        self->view_index = zkv_kv_applied (self->kv);
+        applied = self->view_index;
     }
     zmsg_addmem (out, &applied, 8);
+    zmsg_addmem (out, NULL, 0); // no data: the state is the store's (streaming mode)
+    zmsg_send (&out, self->group_in);
+}
+
+static void
+s_unavailable (s_applier_t *self, uint64_t index, uint64_t term)
+{
+    zmsg_t *out = zmsg_new ();
+    zmsg_addstr (out, "UNAVAILABLE");
+    zmsg_addmem (out, &index, 8);
+    zmsg_addmem (out, &term, 8);
+    zmsg_send (&out, self->group_in);
+}
+
+// CHUNK_WANTED [to][index][term][offset][max bytes]: read it from the view, answer CHUNK.
+static void
+s_chunk_wanted (s_applier_t *self, zmsg_t *msg)
+{
+    uint64_t v[5];
+    zframe_t *f = zmsg_first (msg);
+    for (int i = 0; i < 5; i++, f = zmsg_next (msg)) {
+        assert (f && zframe_size (f) == 8); // our own API
+        memcpy (&v[i], zframe_data (f), 8);
+    }
+    uint64_t to = v[0], index = v[1], term = v[2], offset = v[3], max = v[4];
+    if (!self->view || self->view_index != index) {
+        // A snapshot this process did not take (it restarted since) or dropped: take one
+        // now, then the transfer starts over with it.
+        s_snapshot (self);
+        s_unavailable (self, index, term);
+        return;
+    }
+    s_stream_t *st = NULL, *free_slot = NULL;
+    for (int i = 0; i < S_MAX_STREAMS; i++) {
+        if (self->streams[i].to == to)
+            st = &self->streams[i];
+        else if (!self->streams[i].to && !free_slot)
+            free_slot = &self->streams[i];
+    }
+    int rc = 0;
+    if (!st && free_slot) {
+        st = free_slot;
+        st->w = zkv_kv_stream_new (self->view, self->group, zkv_kv_nshards (self->kv), &rc);
+        st->to = st->w ? to : 0;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    bool done = false;
+    if (st && st->w)
+        rc = zkv_kv_stream_read (st->w, offset, (size_t)max, &buf, &len, &done);
+    else if (rc == 0)
+        rc = ZKV_EBUSY;
+    if (rc != 0) {
+        zsys_warning ("zkvd %" PRIu64 ": group %" PRIu64 ": cannot read snapshot %" PRIu64
+                      " at %" PRIu64 " for %" PRIu64 ": %s",
+                      self->node->id, self->group, index, offset, to, zkv_strerror (rc));
+        if (st) {
+            zkv_kv_stream_destroy (&st->w);
+            st->to = 0;
+        }
+        s_unavailable (self, index, term);
+        return;
+    }
+    zmsg_t *out = zmsg_new ();
+    zmsg_addstr (out, "CHUNK");
+    zmsg_addmem (out, &to, 8);
+    zmsg_addmem (out, &index, 8);
+    zmsg_addmem (out, &term, 8);
+    zmsg_addmem (out, &offset, 8);
+    uint8_t d = done;
+    zmsg_addmem (out, &d, 1);
     zmsg_addmem (out, buf, len);
     free (buf);
-    zmsg_send (&out, self->group_in);
+    zmsg_send (&out, self->group_in); // after done the follower may still ask again: rewinds
+}
+
+// RECV_CHUNK [index][term][offset][done][data]: a received chunk, written in one batch; the
+// group waits for CHUNK_WRITTEN before it syncs and acknowledges it.
+static void
+s_recv_chunk (s_applier_t *self, zmsg_t *msg)
+{
+    zframe_t *fi = zmsg_first (msg), *ft = zmsg_next (msg), *fo = zmsg_next (msg);
+    zframe_t *fd = zmsg_next (msg), *data = zmsg_next (msg);
+    assert (fi && ft && fo && fd && data); // our own API
+    uint64_t offset;
+    memcpy (&offset, zframe_data (fo), 8);
+    int rc = zkv_kv_recv_chunk (self->recv, offset, zframe_data (data), zframe_size (data),
+                                *zframe_data (fd) != 0);
+    if (rc != 0)
+        s_fatal (self, "writing a snapshot chunk", rc); // a restart asks for a new snapshot
+    if (offset == 0) {
+        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": receiving a snapshot", self->node->id,
+                   self->group);
+        zkv_node_status_set_applied (self->node, self->group, s_applied (self));
+    }
+    zstr_send (self->chunk_ack, "CHUNK_WRITTEN");
 }
 
 static void
@@ -183,6 +326,10 @@ s_input (s_applier_t *self, zmsg_t *msg)
         s_reads_release (self);
     } else if (streq (verb, "SNAPSHOT_WANTED"))
         s_snapshot (self);
+    else if (streq (verb, "CHUNK_WANTED"))
+        s_chunk_wanted (self, msg);
+    else if (streq (verb, "RECV_CHUNK"))
+        s_recv_chunk (self, msg);
     else
         assert (false); // our own API: no other command
     zstr_free (&verb);
@@ -210,12 +357,25 @@ s_boot (s_applier_t *self)
     rc = zkv_logstore_load (node->logstore, self->group, &st);
     if (rc != 0)
         return rc;
-    if (st.snapshot.index > zkv_kv_applied (self->kv))
-        rc = zkv_kv_snapshot_restore (self->kv, st.snapshot_data.data, st.snapshot_data.len);
+    // A blob (taken before snapshots were streamed) restores; a streamed snapshot's state is
+    // the store's. Data marked incomplete (an interrupted install) or behind the snapshot
+    // cannot be used: the group boots Raft with need_snapshot (it sees UINT64_MAX).
+    bool missing = zkv_kv_incomplete (self->kv);
+    if (!missing && st.snapshot.index > zkv_kv_applied (self->kv)) {
+        if (st.snapshot_data.len)
+            rc = zkv_kv_snapshot_restore (self->kv, st.snapshot_data.data, st.snapshot_data.len);
+        else
+            missing = true;
+    }
     zkv_logstore_state_free (&st);
     if (rc != 0)
         return rc;
-    zkv_node_status_set_applied (node, self->group, zkv_kv_applied (self->kv));
+    self->recv = zkv_kv_recv_new (self->kv);
+    if (missing)
+        zsys_warning ("zkvd %" PRIu64 ": group %" PRIu64 ": the KV data is incomplete (an "
+                      "interrupted snapshot install): waiting for a snapshot from the leader",
+                      node->id, self->group);
+    zkv_node_status_set_applied (node, self->group, missing ? UINT64_MAX : s_applied (self));
     return 0;
 }
 
@@ -237,6 +397,7 @@ zkv_applier_actor (zsock_t *pipe, void *args)
     self->in = zkv_actors_pull (self->node, "apply-in", self->group);
     self->front = zkv_actors_push (self->node, "front-in", UINT64_MAX);
     self->group_in = zkv_actors_push (self->node, "group-in", self->group);
+    self->chunk_ack = zkv_actors_push (self->node, "chunk-ack", self->group);
     zsock_signal (pipe, 0);
     zpoller_t *poller = zpoller_new (pipe, self->in, NULL);
     assert (poller);
@@ -266,8 +427,12 @@ done:
         free (r);
     }
     zlistx_destroy (&self->reads);
+    s_streams_drop (self);
+    zkv_kvstore_destroy (&self->view);
+    zkv_kv_recv_destroy (&self->recv);
     zkv_kv_destroy (&self->kv);
     zkv_kvstore_destroy (&self->store);
+    zsock_destroy (&self->chunk_ack);
     zsock_destroy (&self->group_in);
     zsock_destroy (&self->front);
     zsock_destroy (&self->in);

@@ -9,6 +9,11 @@
 // MustSync: the stored commit may lag). Committed entries go to
 // the applier actor in order; the applier answers clients after applying them, so nothing is
 // acknowledged before it is durable on a quorum and applied.
+//
+// Snapshots are streamed (zkv_raft.h, streaming mode): a compaction records (index, term)
+// only, the applier's LevelDB view of that index answers chunk requests (CHUNK_WANTED ->
+// CHUNK), and a received chunk is written by the applier (RECV_CHUNK) before this ready is
+// synced: the group waits for its CHUNK_WRITTEN, so an acknowledged chunk is durable.
 #include "zkv_actors.h"
 
 #include <inttypes.h>
@@ -37,6 +42,7 @@ typedef struct {
     zsock_t *apply;          // PUSH to our applier
     zsock_t *front;          // PUSH to the frontend (failed proposals)
     zsock_t *events;         // PUSH to the event publisher
+    zsock_t *chunk_ack;      // PULL: the applier wrote a received snapshot chunk
     zkv_raft_t *raft;        // the core
     uint64_t tick_ms;        // one tick
     int64_t next_tick;       // zclock_mono time of the next tick
@@ -245,10 +251,70 @@ s_snapshot (s_group_t *self, zmsg_t *msg)
     uint64_t index;
     memcpy (&index, zframe_data (idx), 8);
     self->snapshot_wanted = false;
-    int rc = zkv_raft_snapshot (self->raft, index, zframe_data (data), zframe_size (data));
+    if (index == 0)
+        return;                                              // the applier could not take one
+    int rc = zkv_raft_snapshot (self->raft, index, NULL, 0); // streaming: the state is the store's
     if (rc != 0 && rc != ZKV_ECOMPACTED)
         zsys_warning ("zkvd %" PRIu64 ": group %" PRIu64 ": snapshot at %" PRIu64 " refused: %s",
                       self->node->id, self->group, index, zkv_strerror (rc));
+}
+
+// The applier's answer to a chunk request: CHUNK [to][index][term][offset][done][data].
+static void
+s_chunk (s_group_t *self, zmsg_t *msg)
+{
+    uint64_t v[4];
+    zframe_t *f = zmsg_first (msg);
+    for (int i = 0; i < 4; i++, f = zmsg_next (msg)) {
+        assert (f && zframe_size (f) == 8); // our own API
+        memcpy (&v[i], zframe_data (f), 8);
+    }
+    zframe_t *fd = f, *data = zmsg_next (msg);
+    assert (fd && data); // our own API
+    zkv_snapshot_meta_t meta = {.index = v[1], .term = v[2]};
+    // ZKV_EINVAL: the transfer moved on meanwhile (the core asks again if it needs to).
+    zkv_raft_snapshot_chunk (self->raft, v[0], &meta, v[3], zframe_data (data), zframe_size (data),
+                             *zframe_data (fd) != 0);
+}
+
+// Chunk requests go to the applier, which reads them from its view of the snapshot.
+static void
+s_chunk_requests (s_group_t *self, const zkv_raft_ready_t *rd)
+{
+    for (size_t i = 0; i < rd->n_chunk_reqs; i++) {
+        const zkv_raft_chunk_req_t *q = &rd->chunk_reqs[i];
+        zmsg_t *out = zmsg_new ();
+        zmsg_addstr (out, "CHUNK_WANTED");
+        zmsg_addmem (out, &q->to, 8);
+        zmsg_addmem (out, &q->snapshot.index, 8);
+        zmsg_addmem (out, &q->snapshot.term, 8);
+        zmsg_addmem (out, &q->offset, 8);
+        uint64_t max = q->max_bytes;
+        zmsg_addmem (out, &max, 8);
+        zmsg_send (&out, self->apply);
+    }
+}
+
+// A received chunk: the applier writes it (one KV batch); the sync below makes it durable.
+static void
+s_write_chunk (s_group_t *self, const zkv_raft_ready_t *rd)
+{
+    const zkv_raft_chunk_t *c = &rd->chunk;
+    zmsg_t *out = zmsg_new ();
+    zmsg_addstr (out, "RECV_CHUNK");
+    zmsg_addmem (out, &c->snapshot.index, 8);
+    zmsg_addmem (out, &c->snapshot.term, 8);
+    zmsg_addmem (out, &c->offset, 8);
+    uint8_t done = c->done;
+    zmsg_addmem (out, &done, 1);
+    zmsg_addmem (out, c->data, c->len);
+    zmsg_send (&out, self->apply); // in order with APPLY and INSTALL
+    // Wait for it: the acknowledgement that leaves after advance says it is persisted. The
+    // applier never waits for us, and stops the node if the write fails.
+    char *ack = zstr_recv (self->chunk_ack);
+    if (!ack)
+        s_fatal (self, "waiting for a snapshot chunk to be written", ZKV_ESTOPPED);
+    zstr_free (&ack);
 }
 
 static void
@@ -271,7 +337,16 @@ s_input (s_group_t *self, zmsg_t *msg)
         s_read (self, msg);
     else if (streq (verb, "SNAPSHOT"))
         s_snapshot (self, msg);
-    else
+    else if (streq (verb, "CHUNK"))
+        s_chunk (self, msg);
+    else if (streq (verb, "UNAVAILABLE")) {
+        zkv_snapshot_meta_t meta;
+        zframe_t *fi = zmsg_first (msg), *ft = zmsg_next (msg);
+        assert (fi && ft); // our own API
+        memcpy (&meta.index, zframe_data (fi), 8);
+        memcpy (&meta.term, zframe_data (ft), 8);
+        zkv_raft_snapshot_unavailable (self->raft, &meta);
+    } else
         assert (false); // our own API: no other command
     zstr_free (&verb);
 }
@@ -282,6 +357,10 @@ s_persist (s_group_t *self, const zkv_raft_ready_t *rd)
     zkv_logstore_t *store = self->node->logstore;
     bool wrote = false;
     int rc = 0;
+    if (rd->has_chunk) {
+        s_write_chunk (self, rd); // same database: the sync below covers it
+        wrote = true;
+    }
     if (rd->has_snapshot) {
         rc = zkv_logstore_save_snapshot (store, self->group, &rd->snapshot, rd->snapshot_data,
                                          rd->snapshot_len);
@@ -388,7 +467,8 @@ s_after_ready (s_group_t *self)
     zkv_groupstat_t gs;
     zkv_node_status_get (self->node, self->group, &gs);
     if (self->snapshot_bytes && st.log_bytes > self->snapshot_bytes && !self->snapshot_wanted &&
-        gs.kv_applied > st.snapshot_index && zclock_mono () >= self->next_snapshot) {
+        gs.kv_applied > st.snapshot_index && gs.kv_applied != UINT64_MAX &&
+        zclock_mono () >= self->next_snapshot) {
         self->snapshot_wanted = true;
         self->next_snapshot = zclock_mono () + S_SNAPSHOT_PAUSE_MS;
         zmsg_t *out = zmsg_new ();
@@ -415,6 +495,7 @@ s_ready_loop (s_group_t *self)
             s_send_msg (self, &rd.msgs[i]);
         s_handoff (self, &rd);
         s_reads_confirmed (self, &rd);
+        s_chunk_requests (self, &rd);
         if (rd.has_snapshot) {
             zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %s a snapshot through %" PRIu64
                        " (%zu bytes)",
@@ -457,6 +538,13 @@ s_boot (s_group_t *self)
     zkv_groupstat_t gs;
     zkv_node_status_get (node, self->group, &gs);
     cfg.applied = gs.kv_applied; // the applier booted first and published it
+    cfg.snapshot_stream = true;
+    if (gs.kv_applied == UINT64_MAX) {
+        // The KV data is incomplete (an interrupted snapshot install): a leader's snapshot
+        // must come before anything is applied or served.
+        cfg.applied = 0;
+        cfg.need_snapshot = true;
+    }
     zkv_logstore_state_t boot;
     int rc = zkv_logstore_load (node->logstore, self->group, &boot);
     if (rc != 0) {
@@ -490,6 +578,7 @@ zkv_group_actor (zsock_t *pipe, void *args)
     self->apply = zkv_actors_push (self->node, "apply-in", self->group);
     self->front = zkv_actors_push (self->node, "front-in", UINT64_MAX);
     self->events = zkv_actors_push (self->node, "events", UINT64_MAX);
+    self->chunk_ack = zkv_actors_pull (self->node, "chunk-ack", self->group);
     self->reads = zhashx_new ();
     zhashx_set_destructor (self->reads, s_frame_destroy);
     if (s_boot (self) != 0) {
@@ -543,6 +632,7 @@ done:
     zkv_raft_destroy (&self->raft);
     zhashx_destroy (&self->reads);
     free (self->locals);
+    zsock_destroy (&self->chunk_ack);
     zsock_destroy (&self->events);
     zsock_destroy (&self->front);
     zsock_destroy (&self->apply);

@@ -222,6 +222,10 @@ zkv_raft_ready (zkv_raft_t *self, zkv_raft_ready_t *rd)
 
     // Streaming: a received chunk to write, chunk requests to answer.
     if (self->in_pend) {
+        // From a stream's first chunk on, the caller's old state is gone: apply nothing,
+        // refuse appends, until this (or a newer) snapshot is installed.
+        if (self->in_chunk.offset == 0)
+            self->need_snap = true;
         self->rd_has_chunk = true;
         self->rd_chunk = self->in_chunk; // moved
         self->rd_chunk_from = self->in_from;
