@@ -276,6 +276,7 @@ sim_kv_apply (sim_t *self, int node, const zkv_entry_t *entries, size_t n)
             s_pending_remove (kn, i);
         }
     }
+    zkv_kv_results_free (res); // zkv_kv_apply empties it without freeing
 }
 
 void

@@ -22,7 +22,8 @@ s_strdup (const char *str, size_t len)
     char *p = malloc (len + 1);
     if (!p)
         abort ();
-    memcpy (p, str, len);
+    if (len)
+        memcpy (p, str, len); // an empty value may come with no buffer at all
     p[len] = 0;
     return p;
 }
