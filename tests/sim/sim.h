@@ -50,6 +50,8 @@ typedef enum {
     SIM_SABOTAGE_FLIP_ENTRY,    // the network flips a byte in some replicated entries
     SIM_SABOTAGE_APPLY_WRONG,   // node 1's state machine applies a different command
     SIM_SABOTAGE_FORGET_LOG,    // a restarted node boots with its term and vote but no log
+    SIM_SABOTAGE_KV_STALE_READ, // KV: every node answers gets from its own state, no ReadIndex
+    SIM_SABOTAGE_KV_EARLY_ACK,  // KV: the leader acknowledges a write once proposed, not applied
     SIM_SABOTAGE_COUNT_,
 } sim_sabotage_t;
 

@@ -1,12 +1,27 @@
 // Randomized fault schedules (sweep, demo): chaos, then heal, then progress and convergence.
 #include "sim_chaos.h"
 #include "sim_harness.h"
+#include "sim_kv.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#define S_KV_CLERKS_MAX 6               // KV mode: 3 to 6 clerks
+#define S_KV_KEYS       4               // ... on 4 keys
+#define S_KV_THINK_MS   30              // ... pausing up to this between operations
+#define S_KV_WAIT       (120 * SIM_SEC) // ... all done this long after the heal
+
+typedef struct s_chaos s_chaos_t;
+
+// One closed-loop clerk of KV mode.
 typedef struct {
+    s_chaos_t *c;       // its run
+    sim_kvclient_t *ck; // the clerk
+    uint64_t written;   // writes made: its next value is "x<process>.<written>;"
+} s_clerk_t;
+
+struct s_chaos {
     const sim_chaos_opts_t *o; // options
     uint64_t end;              // simulated time the chaos stops
     uint64_t next_cmd;         // unique command counter
@@ -14,7 +29,11 @@ typedef struct {
     uint64_t final_index;      // index of the command committed after healing
     bool unreliable;           // the network mode, as last set
     bool long_reordering;      // the reordering mode, as last set
-} s_chaos_t;
+    // KV mode (opts.kv): closed-loop clerks over a few keys
+    s_clerk_t clerks[S_KV_CLERKS_MAX]; //
+    int n_clerks;                      //
+    bool stop;                         // clerks finish their operation and quit
+};
 
 static int
 s_pick (sim_t *s, bool up)
@@ -47,6 +66,70 @@ s_client (sim_t *s, void *arg)
         }
     }
     sim_at (s, sim_now (s) + zkv_rng_range (sim_rng (s), 20, 100) * SIM_MS, s_client, c);
+}
+
+// --- KV mode: clerks --------------------------------------------------------------------------
+
+static void s_kv_issue (sim_t *s, void *arg);
+
+// An operation completed: the next one after a short pause, until told to stop.
+static void
+s_kv_done (sim_t *s, sim_kvclient_t *ck, void *arg)
+{
+    (void)ck;
+    s_clerk_t *k = arg;
+    if (!k->c->stop)
+        sim_at (s, sim_now (s) + zkv_rng_below (sim_rng (s), S_KV_THINK_MS + 1) * SIM_MS,
+                s_kv_issue, k);
+}
+
+// A random operation: appends half the time, puts now and then, gets otherwise.
+static void
+s_kv_issue (sim_t *s, void *arg)
+{
+    s_clerk_t *k = arg;
+    if (k->c->stop || sim_kv_busy (k->ck))
+        return;
+    char key[16], value[48];
+    snprintf (key, sizeof key, "k%d", (int)zkv_rng_below (sim_rng (s), S_KV_KEYS));
+    snprintf (value, sizeof value, "x%d.%" PRIu64 ";", sim_kv_client_process (k->ck), k->written);
+    uint64_t roll = zkv_rng_below (sim_rng (s), 100);
+    if (roll < 50) {
+        k->written++;
+        sim_kv_start (s, k->ck, ZKV_HIST_APPEND, key, value);
+    } else if (roll < 60) {
+        k->written++;
+        sim_kv_start (s, k->ck, ZKV_HIST_PUT, key, value);
+    } else
+        sim_kv_start (s, k->ck, ZKV_HIST_GET, key, NULL);
+}
+
+static void
+s_kv_start (sim_t *s, s_chaos_t *c)
+{
+    c->n_clerks = 3 + (int)zkv_rng_below (sim_rng (s), S_KV_CLERKS_MAX - 2);
+    for (int i = 0; i < c->n_clerks; i++) {
+        s_clerk_t *k = &c->clerks[i];
+        k->c = c;
+        k->ck = sim_kv_client (s, SIM_KV_ALL);
+        sim_kv_client_on_done (k->ck, s_kv_done, k);
+        sim_at (s, sim_now (s) + zkv_rng_below (sim_rng (s), 100) * SIM_MS, s_kv_issue, k);
+    }
+}
+
+// After the heal: the clerks finish, every key is read once more, the history is checked.
+static void
+s_kv_end (sim_t *s, s_chaos_t *c)
+{
+    c->stop = true;
+    sim_kv_wait_idle (s, sim_now (s) + S_KV_WAIT);
+    sim_kvclient_t *ck = sim_kv_client (s, SIM_KV_ALL);
+    for (int k = 0; k < S_KV_KEYS; k++) {
+        char key[16];
+        snprintf (key, sizeof key, "k%d", k);
+        sim_kv_get (s, ck, key);
+    }
+    sim_kv_finish (s);
 }
 
 static void
@@ -165,7 +248,10 @@ s_chaos (sim_t *s, void *arg)
 {
     s_chaos_t *c = arg;
     c->end = sim_now (s) + c->o->chaos_us;
-    sim_at (s, sim_now (s) + 100 * SIM_MS, s_client, c);
+    if (c->o->kv)
+        s_kv_start (s, c);
+    else
+        sim_at (s, sim_now (s) + 100 * SIM_MS, s_client, c);
     sim_at (s, sim_now (s) + zkv_rng_range (sim_rng (s), 300, 1500) * SIM_MS, s_fault, c);
     if (c->o->narrate)
         sim_at (s, sim_now (s) + 2 * SIM_SEC, s_progress, c);
@@ -180,9 +266,14 @@ s_chaos (sim_t *s, void *arg)
         sim_cancel_mid_write (s, i);
         sim_restart (s, i);
     }
-    sim_cmd_t cmd = sim_cmd_int (c->cmd_prefix | c->next_cmd++);
-    c->final_index = sim_one (s, cmd.data, cmd.len, sim_n (s), true);
-    sim_narrate (s, "converged: every node applied index %" PRIu64, c->final_index);
+    if (c->o->kv) {
+        s_kv_end (s, c);
+        c->final_index = sim_max_committed (s);
+    } else {
+        sim_cmd_t cmd = sim_cmd_int (c->cmd_prefix | c->next_cmd++);
+        c->final_index = sim_one (s, cmd.data, cmd.len, sim_n (s), true);
+        sim_narrate (s, "converged: every node applied index %" PRIu64, c->final_index);
+    }
     sim_check_final (s);
 }
 
@@ -224,6 +315,12 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
     cfg.quiet = o->quiet;
     cfg.sabotage = o->sabotage;
     cfg.net.long_requests = zkv_rng_chance (&pick, 1, 2); // stale requests too, half the seeds
+    if (o->kv) {
+        // The KV service; snapshots also by log size (the lab's maxraftstate), never or often.
+        static const size_t maxraftstate[] = {0, 300, 1000, 4000};
+        cfg.kv = true;
+        cfg.maxraftstate = maxraftstate[zkv_rng_below (&pick, 4)];
+    }
     sim_t *s = sim_new (&cfg);
     s_chaos_t c = {.o = o, .cmd_prefix = (o->seed & 0xffffff) << 32};
     sim_narrate (s,

@@ -15,6 +15,8 @@ typedef struct {
     bool narrate;            // human lines (demo)
     bool quiet;              // one-line failure report (sweep)
     sim_sabotage_t sabotage; // selftest: a broken runtime the checks must catch
+    bool kv;                 // run the KV service with closed-loop clerks (sim_kv.h) instead of
+                             // raw proposals; their history must be linearizable
 } sim_chaos_opts_t;
 
 typedef struct {

@@ -192,6 +192,13 @@ sim_kv_request (sim_t *self, int node, int client, const zkv_client_request_t *r
         .client = client, .client_id = rq->client_id, .seq = rq->seq, .op = rq->op};
     zkv_raft_status_t st;
     sim_status (self, node, &st);
+    if (self->cfg.sabotage == SIM_SABOTAGE_KV_STALE_READ && rq->op == ZKV_OP_GET) {
+        zkv_bytes_t value = {0};
+        int rc = zkv_kv_get (kn->kv, rq->key.data, rq->key.len, &value);
+        s_reply (self, node, &p, rc == ZKV_ENOTFOUND ? 0 : rc, &value);
+        zkv_bytes_free (&value);
+        return;
+    }
     if (st.role != ZKV_ROLE_LEADER) {
         s_reply (self, node, &p, ZKV_ENOTLEADER, NULL);
         return;
@@ -234,6 +241,15 @@ sim_kv_request (sim_t *self, int node, int client, const zkv_client_request_t *r
         rc = sim_propose (self, node, buf, len, &index, &term);
         free (buf);
         self->kv->counters.proposals++;
+        if (rc == 0 && self->cfg.sabotage == SIM_SABOTAGE_KV_EARLY_ACK) {
+            for (size_t i = 0; i < kn->n_pending; i++)
+                if (kn->pending[i].index == p.index && !kn->pending[i].read_id) {
+                    s_reply (self, node, &kn->pending[i], 0, NULL);
+                    s_pending_remove (kn, i);
+                    break;
+                }
+            return;
+        }
         if (rc != 0 || index != p.index || term != p.term) {
             // Refused (or, never, put elsewhere): answer now if still waiting.
             for (size_t i = 0; i < kn->n_pending; i++)

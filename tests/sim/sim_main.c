@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SWEEP_CHAOS_US (60 * SIM_SEC) // faults per sweep seed
+#define SWEEP_CHAOS_US    (60 * SIM_SEC) // faults per sweep seed
+#define SWEEP_KV_CHAOS_US (60 * SIM_SEC) // ... with the KV service (--kv)
 
 typedef struct {
     uint64_t seed;    // --seed
@@ -17,6 +18,7 @@ typedef struct {
     uint64_t seconds; // --seconds
     bool trace;       // --trace
     bool fail_fast;   // --fail-fast: a sweep stops at its first failing seed
+    bool kv;          // --kv: the sweep runs the KV service with clerks
 } s_args_t;
 
 static int
@@ -24,7 +26,7 @@ s_usage (void)
 {
     fprintf (stderr, "usage: zkv-sim list\n"
                      "       zkv-sim run NAME [--seed S] [--trace]\n"
-                     "       zkv-sim sweep [--seeds N] [--from S] [--trace] [--fail-fast]\n"
+                     "       zkv-sim sweep [--seeds N] [--from S] [--trace] [--fail-fast] [--kv]\n"
                      "       zkv-sim determinism [--seed S]\n"
                      "       zkv-sim selftest\n"
                      "       zkv-sim demo [--seed S] [--seconds T]\n");
@@ -42,6 +44,10 @@ s_parse (int argc, char **argv, int first, s_args_t *a)
         }
         if (strcmp (argv[i], "--fail-fast") == 0) {
             a->fail_fast = true;
+            continue;
+        }
+        if (strcmp (argv[i], "--kv") == 0) {
+            a->kv = true;
             continue;
         }
         if (strcmp (argv[i], "--seed") == 0)
@@ -134,8 +140,11 @@ s_sweep (const s_args_t *a)
     uint64_t passed = 0, failed = 0, events = 0, committed = 0, elections = 0, crashes = 0;
     uint64_t reads = 0, reads_failed = 0;
     for (uint64_t seed = a->from; seed < a->from + a->seeds; seed++) {
-        sim_chaos_opts_t o = {
-            .seed = seed, .chaos_us = SWEEP_CHAOS_US, .trace = a->trace, .quiet = a->seeds > 1};
+        sim_chaos_opts_t o = {.seed = seed,
+                              .chaos_us = a->kv ? SWEEP_KV_CHAOS_US : SWEEP_CHAOS_US,
+                              .trace = a->trace,
+                              .quiet = a->seeds > 1,
+                              .kv = a->kv};
         sim_chaos_result_t r;
         sim_chaos_run (&o, &r);
         events += r.counters.events;
@@ -149,8 +158,8 @@ s_sweep (const s_args_t *a)
         else {
             failed++;
             printf ("FAIL seed %" PRIu64 " (replay: zkv-sim sweep --from %" PRIu64
-                    " --seeds 1 --trace)\n",
-                    seed, seed);
+                    " --seeds 1%s --trace)\n",
+                    seed, seed, a->kv ? " --kv" : "");
         }
         if (a->seeds == 1)
             printf ("trace hash 0x%016" PRIx64 "\n", r.trace_hash);
@@ -194,9 +203,15 @@ s_determinism (const s_args_t *a)
 static int
 s_selftest (void)
 {
-    static const char *names[] = {
-        "",           "no-sync",     "no-hard-state", "send-before-persist",
-        "flip-entry", "apply-wrong", "forget-log"};
+    static const char *names[] = {"",
+                                  "no-sync",
+                                  "no-hard-state",
+                                  "send-before-persist",
+                                  "flip-entry",
+                                  "apply-wrong",
+                                  "forget-log",
+                                  "kv-stale-read",
+                                  "kv-early-ack"};
     int passed = 0, failed = 0;
     for (int k = 1; k < SIM_SABOTAGE_COUNT_; k++) {
         const char *caught = NULL;
@@ -205,7 +220,10 @@ s_selftest (void)
             sim_chaos_opts_t o = {.seed = seed,
                                   .chaos_us = SWEEP_CHAOS_US,
                                   .quiet = true,
-                                  .sabotage = (sim_sabotage_t)k};
+                                  .sabotage = (sim_sabotage_t)k,
+                                  .kv = k >= SIM_SABOTAGE_KV_STALE_READ};
+            if (o.kv)
+                o.chaos_us = SWEEP_KV_CHAOS_US;
             sim_chaos_result_t r;
             sim_chaos_run (&o, &r);
             caught = r.violated;
