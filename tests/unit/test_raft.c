@@ -28,6 +28,15 @@ typedef struct {
     uint64_t n_snap_applied;   // snapshots loaded from a leader
     zkv_raft_read_t reads[64]; // reads handed out by readies (ReadIndex), first 64
     size_t n_reads;            // their number
+    // Streaming mode: the application's store (durable on its own: applied and sm survive
+    // restarts), a view of its state at the last snapshot, and a stream being received.
+    uint8_t *view;          // the state at view_index, as snapshot bytes (not durable)
+    size_t view_len;        // their number
+    uint64_t view_index;    // the snapshot it is the state of, 0 for none
+    uint8_t *part;          // received stream bytes (durable)
+    size_t part_len;        // their number
+    bool incomplete;        // a stream was started and not installed (durable)
+    uint64_t stream_starts; // chunks at offset 0 written
 } node_t;
 
 typedef struct {
@@ -54,6 +63,8 @@ typedef struct {
     size_t snap_size;        // bytes of a snapshot
     uint64_t sent[7];        // messages sent per type
     int failed;              // a safety check failed
+    bool stream;             // streaming snapshots (the fake store above)
+    uint32_t req_drop_pm;    // streaming: chance a chunk request goes unanswered
 } cluster_t;
 
 static uint64_t
@@ -123,6 +134,23 @@ s_handle_ready (cluster_t *c, int i)
     bool crash = c->crash_pm && zkv_rng_chance (&c->rng, c->crash_pm, 1000);
     if (crash)
         cut = (size_t)zkv_rng_below (&c->rng, n_ops);
+    if (rd.has_chunk && cut > 0) {
+        // Streaming: the application writes the chunk; offset 0 drops a partial stream.
+        if (!c->stream)
+            s_fail (c, "a chunk in blob mode");
+        if (rd.chunk.offset == 0) {
+            nd->part_len = 0;
+            nd->incomplete = true;
+            nd->stream_starts++;
+        }
+        if (rd.chunk.offset != nd->part_len)
+            s_fail (c, "chunk out of order");
+        nd->part = realloc (nd->part, nd->part_len + rd.chunk.len + 1);
+        memcpy (nd->part + nd->part_len, rd.chunk.data, rd.chunk.len);
+        nd->part_len += rd.chunk.len;
+    }
+    if (rd.has_snapshot && c->stream && rd.snapshot_len)
+        s_fail (c, "snapshot bytes in streaming mode");
     if (rd.has_snapshot && cut > 0) {
         nd->snap = rd.snapshot;
         zkv_bytes_free (&nd->snap_data);
@@ -173,12 +201,24 @@ s_handle_ready (cluster_t *c, int i)
         c->sent[rd.msgs[k].type]++;
     }
     // 3. Apply.
-    if (rd.apply_snapshot) {
+    if (rd.apply_snapshot && c->stream) {
+        if (!nd->incomplete || nd->part_len < 16)
+            s_fail (c, "installing a stream not received");
+        else {
+            s_snap_load (nd, nd->part, nd->part_len);
+            if (nd->applied != rd.snapshot.index)
+                s_fail (c, "the stream is not the snapshot's state");
+            nd->incomplete = false;
+            nd->n_snap_applied++;
+        }
+    } else if (rd.apply_snapshot) {
         s_snap_load (nd, rd.snapshot_data, rd.snapshot_len);
         nd->n_snap_applied++;
     }
     for (size_t k = 0; k < rd.n_committed; k++) {
         const zkv_entry_t *e = &rd.committed[k];
+        if (nd->incomplete)
+            s_fail (c, "applying onto an incomplete state");
         if (e->index != nd->applied + 1) {
             s_fail (c, "committed entries out of order");
             continue;
@@ -200,13 +240,52 @@ s_handle_ready (cluster_t *c, int i)
     }
     for (size_t k = 0; k < rd.n_reads && nd->n_reads < 64; k++)
         nd->reads[nd->n_reads++] = rd.reads[k];
+    // Streaming: chunk requests are answered after advance (the ready's pointers go then).
+    size_t n_reqs = rd.n_chunk_reqs;
+    zkv_raft_chunk_req_t reqs[n_reqs ? n_reqs : 1];
+    if (n_reqs)
+        memcpy (reqs, rd.chunk_reqs, n_reqs * sizeof reqs[0]);
     zkv_raft_advance (nd->r, &rd);
-    if (c->snapshot_every && nd->applied >= nd->snap.index + c->snapshot_every) {
+    if (c->snapshot_every && !nd->incomplete && nd->applied >= nd->snap.index + c->snapshot_every) {
         size_t len;
         uint8_t *data = s_snap_make (c, nd, &len);
-        if (zkv_raft_snapshot (nd->r, nd->applied, data, len) != 0)
-            s_fail (c, "snapshot refused");
-        free (data);
+        if (c->stream) {
+            if (zkv_raft_snapshot (nd->r, nd->applied, NULL, 0) != 0)
+                s_fail (c, "snapshot refused");
+            free (nd->view);
+            nd->view = data; // the view of the state at the snapshot
+            nd->view_len = len;
+            nd->view_index = nd->applied;
+        } else {
+            if (zkv_raft_snapshot (nd->r, nd->applied, data, len) != 0)
+                s_fail (c, "snapshot refused");
+            free (data);
+        }
+    }
+    for (size_t k = 0; k < n_reqs; k++) {
+        const zkv_raft_chunk_req_t *q = &reqs[k];
+        if (c->req_drop_pm && zkv_rng_chance (&c->rng, c->req_drop_pm, 1000))
+            continue; // the core asks again
+        if (q->snapshot.index != nd->view_index || !nd->view) {
+            // Not a state this incarnation can read: take a snapshot now, start over with it.
+            if (!nd->incomplete && nd->applied > nd->snap.index &&
+                zkv_raft_snapshot (nd->r, nd->applied, NULL, 0) == 0) {
+                free (nd->view);
+                nd->view = s_snap_make (c, nd, &nd->view_len);
+                nd->view_index = nd->applied;
+            }
+            zkv_raft_snapshot_unavailable (nd->r, &q->snapshot);
+            continue;
+        }
+        if (q->offset > nd->view_len) {
+            s_fail (c, "chunk request past the end");
+            continue;
+        }
+        size_t len = nd->view_len - q->offset;
+        if (len > q->max_bytes)
+            len = q->max_bytes;
+        zkv_raft_snapshot_chunk (nd->r, q->to, &q->snapshot, q->offset, nd->view + q->offset, len,
+                                 q->offset + len == nd->view_len);
     }
 }
 
@@ -253,14 +332,22 @@ s_start (cluster_t *c, int i)
                                  .snapshot_data = nd->snap_data,
                                  .entries = nd->log,
                                  .n_entries = nd->n_log};
-    // The state machine restarts from the snapshot and replays the rest.
-    if (nd->snap.index)
+    // The state machine restarts from the snapshot and replays the rest; streaming, it is
+    // durable on its own, unless a stream was interrupted.
+    nd->cfg.snapshot_stream = c->stream;
+    nd->cfg.need_snapshot = false;
+    if (c->stream) {
+        free (nd->view); // a view does not survive a restart
+        nd->view = NULL;
+        nd->view_index = 0;
+        nd->cfg.need_snapshot = nd->incomplete;
+    } else if (nd->snap.index)
         s_snap_load (nd, nd->snap_data.data, nd->snap_data.len);
     else {
         nd->applied = 0;
         nd->sm = 0;
     }
-    nd->cfg.applied = nd->applied;
+    nd->cfg.applied = nd->incomplete ? 0 : nd->applied;
     nd->cfg.seed = nd->cfg.seed * 31 + 7; // a new incarnation draws new timeouts
     nd->r = zkv_raft_new (&nd->cfg, &boot);
     assert (nd->r);
@@ -312,6 +399,8 @@ s_cluster_destroy (cluster_t **c_p)
         s_log_drop (nd, 0);
         free (nd->log);
         zkv_bytes_free (&nd->snap_data);
+        free (nd->view);
+        free (nd->part);
     }
     for (size_t k = 0; k < c->q_len; k++)
         zkv_msg_free (&c->q[c->q_head + k]);
@@ -1559,6 +1648,168 @@ test_snapshot_only_when_behind (void)
     }
 }
 
+// --- streaming snapshots: the application's store is the fake store of node_t -------------------
+
+static cluster_t *
+s_stream_cluster (uint64_t seed, size_t snap_size, size_t chunk)
+{
+    cluster_t *c = s_cluster_new (3, seed);
+    c->stream = true;
+    c->snapshot_every = 10;
+    c->snap_size = snap_size;
+    for (int i = 0; i < 3; i++)
+        c->nodes[i].cfg.snapshot_chunk_bytes = chunk;
+    s_cluster_start (c);
+    return c;
+}
+
+// Proposes n values at the leader (re-finding it as needed); returns the last index.
+static uint64_t
+s_propose_n (cluster_t *c, int n, uint64_t base)
+{
+    uint64_t index = 0;
+    for (int k = 0; k < n; k++) {
+        int l = s_wait_leader (c, 1000);
+        if (l < 0 || s_propose (c, l, base + (uint64_t)k, &index) != 0)
+            k--;
+        s_tick (c);
+    }
+    return index;
+}
+
+// Every up node holds the same state machine at the same applied index.
+static bool
+s_same_state (cluster_t *c)
+{
+    int first = -1;
+    for (int i = 0; i < c->n; i++) {
+        if (!c->nodes[i].r)
+            continue;
+        if (first < 0)
+            first = i;
+        else if (c->nodes[i].applied != c->nodes[first].applied ||
+                 c->nodes[i].sm != c->nodes[first].sm)
+            return false;
+    }
+    return true;
+}
+
+// A lagging follower catches up through a stream of many chunks, which the core never holds:
+// the leader's application reads each one from its view, the follower's writes each one.
+static void
+test_stream_catch_up (void)
+{
+    cluster_t *c = s_stream_cluster (11, 1000, 64);
+    CHECK (s_wait_leader (c, 1000) >= 0);
+    int victim = (s_leader (c) + 1) % 3;
+    s_stop (c, victim);
+    uint64_t last = s_propose_n (c, 60, 100);
+    s_start (c, victim);
+    CHECK (s_wait_applied (c, last, 3000));
+    s_run (c, 20);
+    CHECK (!c->failed);
+    CHECK (s_same_state (c));
+    CHECK (c->nodes[victim].n_snap_applied >= 1);
+    CHECK (c->sent[ZKV_MSG_INSTALL_SNAPSHOT] >= 1000 / 64);
+    size_t len;
+    CHECK (zkv_raft_snapshot_data (c->nodes[s_leader (c)].r, &len) == NULL && len == 0);
+    s_cluster_destroy (&c);
+}
+
+// Lost, duplicated, reordered and delayed messages, and chunk requests the application drops:
+// the transfer resumes from what the follower persisted, for several seeds.
+static void
+test_stream_lossy (void)
+{
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        cluster_t *c = s_stream_cluster (seed, 700, 50);
+        CHECK (s_wait_leader (c, 1000) >= 0);
+        int victim = (s_leader (c) + 1) % 3;
+        s_stop (c, victim);
+        uint64_t last = s_propose_n (c, 40, 1000);
+        c->drop_pm = 100;
+        c->dup_pm = 50;
+        c->swap_pm = 50;
+        c->delay_pm = 20;
+        c->req_drop_pm = 200;
+        s_start (c, victim);
+        s_run (c, 400);
+        c->drop_pm = c->dup_pm = c->swap_pm = c->delay_pm = c->req_drop_pm = 0;
+        last = s_propose_n (c, 5, 5000);
+        CHECK (s_wait_applied (c, last, 5000));
+        s_run (c, 100); // the held-back messages land
+        CHECK (!c->failed);
+        CHECK (s_same_state (c));
+        CHECK (c->nodes[victim].n_snap_applied >= 1);
+        s_cluster_destroy (&c);
+    }
+}
+
+// The leader takes newer snapshots while a slow transfer runs (its view of the old one goes):
+// the follower is told to drop the partial stream (a chunk at offset 0) and gets a newer one.
+static void
+test_stream_newer_snapshot (void)
+{
+    cluster_t *c = s_stream_cluster (5, 3000, 16); // ~190 chunks
+    CHECK (s_wait_leader (c, 1000) >= 0);
+    int victim = (s_leader (c) + 1) % 3;
+    s_stop (c, victim);
+    s_propose_n (c, 30, 100);
+    c->req_drop_pm = 700; // a slow reader: a chunk every few ticks
+    s_start (c, victim);
+    s_propose_n (c, 100, 2000); // snapshots every 10 entries meanwhile
+    c->req_drop_pm = 0;
+    uint64_t last = s_propose_n (c, 1, 9000);
+    CHECK (s_wait_applied (c, last, 5000));
+    s_run (c, 20);
+    CHECK (!c->failed);
+    CHECK (s_same_state (c));
+    CHECK (c->nodes[victim].stream_starts >= 2);
+    CHECK (c->nodes[victim].n_snap_applied >= 1);
+    s_cluster_destroy (&c);
+}
+
+// A follower that crashes in the middle of a stream restarts with its state marked incomplete
+// (need_snapshot): it applies nothing and does not campaign until a whole stream is installed.
+static void
+test_stream_follower_crash (void)
+{
+    cluster_t *c = s_stream_cluster (3, 2000, 32);
+    CHECK (s_wait_leader (c, 1000) >= 0);
+    int victim = (s_leader (c) + 1) % 3;
+    s_stop (c, victim);
+    s_propose_n (c, 40, 100);
+    c->req_drop_pm = 700; // a slow reader: a chunk every few ticks
+    s_start (c, victim);
+    node_t *v = &c->nodes[victim];
+    for (int t = 0; t < 500 && !(v->incomplete && v->part_len > 200); t++)
+        s_tick (c);
+    CHECK (v->incomplete && v->part_len > 200 && v->part_len < 2000);
+    s_stop (c, victim);
+    s_run (c, 5);
+    s_start (c, victim);
+    zkv_raft_status_t st;
+    zkv_raft_status (v->r, &st);
+    CHECK (st.role == ZKV_ROLE_FOLLOWER);
+    // Even alone it never campaigns: it has no state to lead with.
+    int other1 = (victim + 1) % 3, other2 = (victim + 2) % 3;
+    for (int k = 0; k < 3; k++)
+        c->cut[other1][victim] = c->cut[victim][other1] = c->cut[other2][victim] =
+            c->cut[victim][other2] = true;
+    s_run (c, 200);
+    zkv_raft_status (v->r, &st);
+    CHECK (st.role == ZKV_ROLE_FOLLOWER);
+    memset (c->cut, 0, sizeof c->cut);
+    c->req_drop_pm = 0;
+    uint64_t last = s_propose_n (c, 10, 7000);
+    CHECK (s_wait_applied (c, last, 5000));
+    s_run (c, 20);
+    CHECK (!c->failed);
+    CHECK (!v->incomplete);
+    CHECK (s_same_state (c));
+    s_cluster_destroy (&c);
+}
+
 ZKV_TEST_MAIN (
     TEST (test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
         TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up)
@@ -1568,4 +1819,7 @@ ZKV_TEST_MAIN (
                         TEST (test_snapshot_discard_order) TEST (test_late_vote_counts)
                             TEST (test_read_index_waits_for_own_term) TEST (test_read_index_rounds)
                                 TEST (test_read_index_cluster) TEST (test_read_index_single_node)
-                                    TEST (test_early_msgs) TEST (test_snapshot_only_when_behind))
+                                    TEST (test_early_msgs) TEST (test_snapshot_only_when_behind)
+                                        TEST (test_stream_catch_up) TEST (test_stream_lossy)
+                                            TEST (test_stream_newer_snapshot)
+                                                TEST (test_stream_follower_crash))
