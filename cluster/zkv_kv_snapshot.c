@@ -340,6 +340,10 @@ struct zkv_kv_stream {
     size_t chunk_i;      // S_DATA: next item in it
     msgpack_sbuffer rec; // the next record, packed (size 0: not made yet)
     msgpack_packer pk;   // packs into rec
+    uint64_t last_off;   // offset of the last chunk read
+    uint8_t *last;       // a copy of it (a retransmit is answered without a rescan), or NULL
+    size_t last_len;     // its length
+    bool last_done;      // it ended the stream
 };
 
 zkv_kv_stream_t *
@@ -395,6 +399,7 @@ zkv_kv_stream_destroy (zkv_kv_stream_t **self_p)
     if (!self)
         return;
     s_stream_rewind (self);
+    free (self->last);
     zkv_kvdedup_free_all (self->recs, self->n_recs);
     msgpack_sbuffer_destroy (&self->rec);
     free (self);
@@ -479,8 +484,18 @@ zkv_kv_stream_read (zkv_kv_stream_t *self, uint64_t offset, size_t max_bytes, ui
     *len_p = 0;
     *done_p = false;
     int rc = 0;
+    if (self->last && offset == self->last_off) {
+        // The chunk in flight again (its acknowledgement is slow, or was lost): no rescan.
+        *buf_p = malloc (self->last_len ? self->last_len : 1);
+        if (!*buf_p)
+            abort ();
+        memcpy (*buf_p, self->last, self->last_len);
+        *len_p = self->last_len;
+        *done_p = self->last_done;
+        return 0;
+    }
     if (offset < self->offset)
-        s_stream_rewind (self); // a retransmit: scan again from the start, skip what went
+        s_stream_rewind (self); // an older retransmit: scan again from the start, skip
     while (self->offset < offset) {
         if ((rc = s_stream_next (self)))
             return rc;
@@ -510,6 +525,14 @@ zkv_kv_stream_read (zkv_kv_stream_t *self, uint64_t offset, size_t max_bytes, ui
     }
     *len_p = out.size;
     *buf_p = (uint8_t *)msgpack_sbuffer_release (&out);
+    free (self->last);
+    self->last = malloc (*len_p ? *len_p : 1);
+    if (!self->last)
+        abort ();
+    memcpy (self->last, *buf_p, *len_p);
+    self->last_off = offset;
+    self->last_len = *len_p;
+    self->last_done = *done_p;
     return 0;
 }
 
