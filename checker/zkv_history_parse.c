@@ -141,13 +141,13 @@ s_put_utf8 (s_reader_t *r, unsigned cp)
 static int
 s_unicode (s_reader_t *r)
 {
-    unsigned cp;
+    unsigned cp = 0;  // set by s_hex4; initialised for gcc -O3 flow analysis
     if (s_hex4 (r, &cp))
         return ZKV_EPROTO;
     if (cp >= 0xdc00 && cp <= 0xdfff)
         return s_error (r, "lone low surrogate \\u%04x (column %zu)", cp, s_col (r) - 6);
     if (cp >= 0xd800 && cp <= 0xdbff) {
-        unsigned lo;
+        unsigned lo = 0;
         if (r->end - r->p < 2 || r->p[0] != '\\' || r->p[1] != 'u')
             return s_error (r, "high surrogate \\u%04x without its low half (column %zu)", cp,
                             s_col (r) - 6);
