@@ -30,9 +30,19 @@ typedef struct {
 // Followers a transfer may run to at once (a group's members).
 #define S_MAX_STREAMS 16
 
-// A snapshot transfer to one follower: its own position in the view.
+// A point-in-time view of the store at a snapshot's index, shared by the transfers reading
+// it: a transfer finishes with the snapshot it started even when newer ones are taken (a
+// LevelDB snapshot pins old versions on disk, not in memory).
+typedef struct {
+    zkv_kvstore_t *store; // the view
+    uint64_t index;       // the applied index it shows
+    int refs;             // holders: the applier while it is the latest, and transfers
+} s_view_t;
+
+// A snapshot transfer to one follower: its own position in its view.
 typedef struct {
     uint64_t to;        // the follower, 0 for a free slot
+    s_view_t *view;     // the view it reads (a reference)
     zkv_kv_stream_t *w; // its stream writer over view
 } s_stream_t;
 
@@ -46,9 +56,8 @@ typedef struct {
     zkv_kv_t *kv;                      // the state machine
     zlistx_t *reads;                   // s_read_t waiting for applied >= index, in arrival order
     zsock_t *chunk_ack;                // PUSH to the group: a received chunk was written
-    zkv_kvstore_t *view;               // the store as of the latest snapshot (NULL: none taken yet)
-    uint64_t view_index;               // the applied index of view
-    s_stream_t streams[S_MAX_STREAMS]; // transfers reading view, one per follower
+    s_view_t *view;                    // the store as of the latest snapshot (NULL: none yet)
+    s_stream_t streams[S_MAX_STREAMS]; // transfers, one per follower
     zkv_kv_recv_t *recv;               // the stream being received
 } s_applier_t;
 
@@ -182,30 +191,47 @@ s_install (s_applier_t *self, zmsg_t *msg)
 }
 
 static void
+s_view_unref (s_view_t **view_p)
+{
+    s_view_t *view = *view_p;
+    if (view && --view->refs == 0) {
+        zkv_kvstore_destroy (&view->store);
+        free (view);
+    }
+    *view_p = NULL;
+}
+
+static void
+s_stream_drop (s_stream_t *st)
+{
+    zkv_kv_stream_destroy (&st->w);
+    s_view_unref (&st->view);
+    st->to = 0;
+}
+
+static void
 s_streams_drop (s_applier_t *self)
 {
-    for (int i = 0; i < S_MAX_STREAMS; i++) {
-        zkv_kv_stream_destroy (&self->streams[i].w);
-        self->streams[i].to = 0;
-    }
+    for (int i = 0; i < S_MAX_STREAMS; i++)
+        s_stream_drop (&self->streams[i]);
 }
 
 // A compaction point: a view of the store at the applied index, which chunk requests read;
-// the group records (index, term) as the Raft snapshot. Transfers of the previous view stop
-// (their followers start over with this one).
+// the group records (index, term) as the Raft snapshot. Transfers of older views go on.
 static void
 s_snapshot (s_applier_t *self)
 {
     zmsg_t *out = zmsg_new ();
     zmsg_addstr (out, "SNAPSHOT");
     uint64_t applied = 0; // the group clears its request and refuses index 0
-    zkv_kvstore_t *view = zkv_kv_incomplete (self->kv) ? NULL : zkv_kvstore_view (self->store);
-    if (view) {
-        s_streams_drop (self);
-        zkv_kvstore_destroy (&self->view);
-        self->view = view;
-        self->view_index = zkv_kv_applied (self->kv);
-        applied = self->view_index;
+    zkv_kvstore_t *store = zkv_kv_incomplete (self->kv) ? NULL : zkv_kvstore_view (self->store);
+    if (store) {
+        s_view_unref (&self->view);
+        self->view = (s_view_t *)zmalloc (sizeof (s_view_t));
+        self->view->store = store;
+        self->view->index = zkv_kv_applied (self->kv);
+        self->view->refs = 1;
+        applied = self->view->index;
     }
     zmsg_addmem (out, &applied, 8);
     zmsg_addmem (out, NULL, 0); // no data: the state is the store's (streaming mode)
@@ -233,13 +259,6 @@ s_chunk_wanted (s_applier_t *self, zmsg_t *msg)
         memcpy (&v[i], zframe_data (f), 8);
     }
     uint64_t to = v[0], index = v[1], term = v[2], offset = v[3], max = v[4];
-    if (!self->view || self->view_index != index) {
-        // A snapshot this process did not take (it restarted since) or dropped: take one
-        // now, then the transfer starts over with it.
-        s_snapshot (self);
-        s_unavailable (self, index, term);
-        return;
-    }
     s_stream_t *st = NULL, *free_slot = NULL;
     for (int i = 0; i < S_MAX_STREAMS; i++) {
         if (self->streams[i].to == to)
@@ -247,11 +266,27 @@ s_chunk_wanted (s_applier_t *self, zmsg_t *msg)
         else if (!self->streams[i].to && !free_slot)
             free_slot = &self->streams[i];
     }
+    if (st && st->view->index != index) {
+        s_stream_drop (st); // the follower moved on to another snapshot
+        free_slot = st;
+        st = NULL;
+    }
+    if (!st && (!self->view || self->view->index != index)) {
+        // A snapshot this process did not take (it restarted since) or no longer holds: take
+        // one now, then the transfer starts over with it.
+        s_snapshot (self);
+        s_unavailable (self, index, term);
+        return;
+    }
     int rc = 0;
     if (!st && free_slot) {
         st = free_slot;
-        st->w = zkv_kv_stream_new (self->view, self->group, zkv_kv_nshards (self->kv), &rc);
-        st->to = st->w ? to : 0;
+        st->w = zkv_kv_stream_new (self->view->store, self->group, zkv_kv_nshards (self->kv), &rc);
+        if (st->w) {
+            st->to = to;
+            st->view = self->view;
+            st->view->refs++;
+        }
     }
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -264,10 +299,8 @@ s_chunk_wanted (s_applier_t *self, zmsg_t *msg)
         zsys_warning ("zkvd %" PRIu64 ": group %" PRIu64 ": cannot read snapshot %" PRIu64
                       " at %" PRIu64 " for %" PRIu64 ": %s",
                       self->node->id, self->group, index, offset, to, zkv_strerror (rc));
-        if (st) {
-            zkv_kv_stream_destroy (&st->w);
-            st->to = 0;
-        }
+        if (st)
+            s_stream_drop (st);
         s_unavailable (self, index, term);
         return;
     }
@@ -428,7 +461,7 @@ done:
     }
     zlistx_destroy (&self->reads);
     s_streams_drop (self);
-    zkv_kvstore_destroy (&self->view);
+    s_view_unref (&self->view);
     zkv_kv_recv_destroy (&self->recv);
     zkv_kv_destroy (&self->kv);
     zkv_kvstore_destroy (&self->store);

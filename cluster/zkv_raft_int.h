@@ -34,8 +34,8 @@
 //   asks its caller for each chunk (chunk_reqs) and sends what zkv_raft_snapshot_chunk hands
 //   back; the follower hands each in-order chunk to its caller and acknowledges it only after
 //   the ready that carried it was advanced, so next_offset always names persisted bytes. A
-//   follower whose state went missing (need_snapshot) refuses every AppendEntries as "log too
-//   short", which leads the leader to probe at its snapshot and then stream it.
+//   follower whose state went missing (need_snapshot) refuses every AppendEntries with
+//   conflict_index 0 (no real hint is 0), and the leader streams it its snapshot.
 // - A pending truncation is emitted in a ready of its own before a snapshot is saved, so no
 //   crash leaves stale entries after a saved snapshot (the store's order is snapshot,
 //   compact, truncate).

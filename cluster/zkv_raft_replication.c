@@ -275,11 +275,10 @@ zkv_raft_on_append (zkv_raft_t *self, const zkv_append_entries_t *m)
 
     if (self->need_snap) {
         // Our state machine's state is missing: no entry can be applied before a snapshot.
-        // "Log too short" sends the leader back to its snapshot's index (it streams the
-        // snapshot once a probe there is refused twice). Refusing is always safe.
+        // Refusing is always safe; conflict_index 0 asks the leader for its snapshot.
         r->success = false;
         r->conflict_term = 0;
-        r->conflict_index = 1;
+        r->conflict_index = 0; // never a real hint (too short says last + 1): "need a snapshot"
         r->match_index = m->prev_log_index;
         return;
     }
@@ -381,22 +380,22 @@ zkv_raft_on_append_reply (zkv_raft_t *self, const zkv_append_entries_reply_t *m)
     uint64_t rejected = m->match_index;
     if (pr->state == ZKV_PR_SNAPSHOT)
         return;
+    if (self->cfg.snapshot_stream && m->conflict_index == 0 && m->conflict_term == 0) {
+        // Its state machine's state is missing (need_snapshot): only a snapshot helps, even
+        // one below its log. Without one the heartbeat probes again (no ping-pong of appends).
+        if (self->snap) {
+            pr->behind = true;
+            zkv_raft_pr_start_snapshot (self, pr);
+        } else if (pr->state == ZKV_PR_REPLICATE)
+            zkv_raft_pr_become_probe (pr, pr->match + 1);
+        return;
+    }
     if (pr->state == ZKV_PR_REPLICATE && rejected <= pr->match)
         return; // stale: a later message already matched beyond it
     if (pr->state == ZKV_PR_PROBE && rejected + 1 != pr->next)
         return; // stale: not the probe in flight
     if (rejected == 0 || rejected > last)
         return; // bogus: index 0 always matches; we never sent past our log
-    if (self->cfg.snapshot_stream && pr->state == ZKV_PR_PROBE && rejected <= pr->match) {
-        // It refuses entries it acknowledged: its state machine's state went missing
-        // (need_snapshot) and only a snapshot helps, even one below its log. Without one the
-        // heartbeat probes again (no ping-pong).
-        if (self->snap) {
-            pr->behind = true;
-            zkv_raft_pr_start_snapshot (self, pr);
-        }
-        return;
-    }
     uint64_t next = m->conflict_index;
     if (m->conflict_term) {
         // Jump past our entries of the conflicting term if we have that term (§5.3).
