@@ -26,7 +26,9 @@
 // Boot. zkv_kv_new reads the store's applied index and dedup records; pass zkv_kv_applied to
 // zkv_raft_config_t.applied. If the Raft log store's snapshot index is above that (the store lost
 // its last commits in a machine crash, and the log was compacted past them), restore the
-// snapshot blob first: zkv_kv_snapshot_restore, then hand Raft the new applied index.
+// snapshot blob first: zkv_kv_snapshot_restore, then hand Raft the new applied index. With
+// streamed snapshots there is no blob: a group whose data is incomplete (zkv_kv_incomplete, or
+// applied below the Raft snapshot) boots Raft with need_snapshot and waits for a new stream.
 #ifndef ZKV_KV_H
 #define ZKV_KV_H
 
