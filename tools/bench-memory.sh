@@ -96,19 +96,22 @@ kill -9 "${pid[$victim]}"
 wait "${pid[$victim]}" 2>/dev/null || true
 "$ZKV" --config "$cfg" --timeout 20000 bench --clients "$CLIENTS" --seconds "$DOWN_SECONDS" \
     --keys "$KEYS" --value-bytes "$VALUE_BYTES" --mix 0:100:0 > "$DIR/bench2.txt" 2>/dev/null
-echo "phase 3: restart node $victim; it catches up by InstallSnapshot"
+target=$(s_status | awk -v l="${leader:-0}" '$1 == l && $3 == 1 { print $7; exit }')
+echo "phase 3: restart node $victim; it catches up to index ${target:-?} by InstallSnapshot"
 s_start "$victim"
-printf "%6s %10s %12s %s\n" "t(s)" "rss$victim(MiB)" "data$victim(MiB)" "log"
+printf "%6s %10s %12s %9s %s\n" "t(s)" "rss$victim(MiB)" "data$victim(MiB)" "applied" "log"
 t0=$SECONDS
 while :; do
-    installed=$(grep -c "installed a snapshot" "$DIR/node$victim.log" || true)
-    printf "%6d %10s %12s %s\n" $((SECONDS - t0)) "$(s_rss "$victim")" "$(s_du "$victim")" \
-        "$(grep -E 'receiving a snapshot|installed a snapshot' "$DIR/node$victim.log" |
-           tail -1 | sed 's/.*group/group/')"
-    [ "$installed" -gt 0 ] && break
-    [ $((SECONDS - t0)) -lt 300 ] || { echo "no snapshot installed after 300 s" >&2; break; }
+    applied=$(s_status | awk -v v="$victim" '$1 == v && $3 == 1 { print $8; exit }')
+    printf "%6d %10s %12s %9s %s\n" $((SECONDS - t0)) "$(s_rss "$victim")" "$(s_du "$victim")" \
+        "${applied:--}" "$(grep -E 'receiving a snapshot|installed a snapshot' \
+                             "$DIR/node$victim.log" | tail -1 | sed 's/.*group/group/')"
+    [ "${applied:-0}" -ge "${target:-1}" ] 2>/dev/null && break
+    [ $((SECONDS - t0)) -lt 300 ] || { echo "not caught up after 300 s" >&2; break; }
     sleep 1
 done
+echo "snapshot streams received by node $victim: $(grep -c 'receiving a snapshot' \
+    "$DIR/node$victim.log"), installed: $(grep -c 'installed a snapshot' "$DIR/node$victim.log")"
 sleep 2
 printf "after catch-up: rss1 %s rss2 %s rss3 %s MiB\n" "$(s_rss 1)" "$(s_rss 2)" "$(s_rss 3)"
 s_status
