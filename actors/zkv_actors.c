@@ -53,6 +53,45 @@ zkv_actors_send (zsock_t *sock, zmsg_t **msg_p)
     return rc;
 }
 
+size_t
+zkv_actors_recv (void *sock, zmq_msg_t *frames, size_t max)
+{
+    size_t n = 0;
+    while (true) {
+        zmq_msg_t scratch;
+        zmq_msg_t *f = n < max ? &frames[n] : &scratch;
+        zmq_msg_init (f);
+        // A message's later frames arrive with its first: only the first recv may find none.
+        if (zmq_msg_recv (f, sock, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+            zmq_msg_close (f);
+            return n;
+        }
+        n++;
+        bool more = zmq_msg_more (f);
+        if (f == &scratch)
+            zmq_msg_close (f);
+        if (!more)
+            return n;
+    }
+}
+
+void
+zkv_actors_close (zmq_msg_t *frames, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close (&frames[i]);
+}
+
+int
+zkv_actors_sendv (void *sock, const void *const *data, const size_t *size, size_t n)
+{
+    // A multipart message is atomic: once its first part is queued the rest will be too.
+    for (size_t i = 0; i < n; i++)
+        if (zmq_send (sock, data[i], size[i], ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0)) < 0)
+            return -1;
+    return 0;
+}
+
 void
 zkv_actors_event (zsock_t *events, const char *topic, const zkv_msg_t *body)
 {

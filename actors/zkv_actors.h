@@ -39,6 +39,13 @@ zsock_t *zkv_actors_push (zkv_node_t *node, const char *what, uint64_t group);
 zsock_t *zkv_actors_pull (zkv_node_t *node, const char *what, uint64_t group);
 // Sends a message built by zmsg without blocking; returns 0 or -1 (message dropped).
 int zkv_actors_send (zsock_t *sock, zmsg_t **msg_p);
+// Receives one message of up to max frames without waiting (zmq_msg_t: no zframe or zmsg
+// allocations); frames past max are discarded. Returns how many frames the message had, 0 if
+// none was queued; frames[0, min (that, max)) are initialised: close them (zkv_actors_close).
+size_t zkv_actors_recv (void *sock, zmq_msg_t *frames, size_t max);
+void zkv_actors_close (zmq_msg_t *frames, size_t n);
+// Sends n parts as one message without blocking (each part copied); 0 or -1 (dropped).
+int zkv_actors_sendv (void *sock, const void *const *data, const size_t *size, size_t n);
 // Publishes an event: topic plus an encoded message body (see docs/events.md).
 void zkv_actors_event (zsock_t *events, const char *topic, const zkv_msg_t *body);
 

@@ -27,7 +27,8 @@ typedef enum {
 // A request waiting for its answer.
 typedef struct {
     s_reply_kind_t kind;  // where the answer goes
-    zframe_t *routing;    // S_TO_CLIENT: the client's routing id
+    uint8_t rid_len;      // S_TO_CLIENT: length of the client's routing id
+    uint8_t rid[255];     // S_TO_CLIENT: the routing id (ZeroMQ's are at most 255 bytes)
     bool delimiter;       // S_TO_CLIENT: the client sent an empty delimiter frame
     uint64_t origin_node; // S_TO_ORIGIN: node to answer
     uint64_t fwd_id;      // S_TO_ORIGIN: its id of the forward
@@ -46,7 +47,7 @@ typedef struct {
     zsock_t *tx;        // PUSH to the transport
     zsock_t *events;    // PUSH to the event publisher
     zsock_t **groups;   // PUSH to each hosted group, node->groups order
-    zhashx_t *pending;  // key (see s_key_*) -> s_pending_t
+    zhashx_t *pending;  // s_key_t -> s_pending_t
     uint64_t next_id;   // ids for reads and outgoing forwards
     uint64_t max_key;   // largest key accepted
     uint64_t max_value; // largest value accepted
@@ -54,27 +55,61 @@ typedef struct {
     int64_t next_sweep; // zclock_mono ms of the next deadline sweep
 } s_frontend_t;
 
+// Where an answer is awaited: a write by (group, client id, seq), a read or a forward by id.
+typedef struct {
+    uint64_t kind; // 'w', 'r' or 'f'
+    uint64_t a, b, c;
+} s_key_t;
+
 static void
 s_pending_destroy (void **item_p)
 {
-    s_pending_t *p = (s_pending_t *)*item_p;
-    if (p) {
-        zframe_destroy (&p->routing);
-        free (p);
-    }
+    free (*item_p);
     *item_p = NULL;
 }
 
-static void
-s_key_write (char *buf, uint64_t group, uint64_t client_id, uint64_t seq)
+static size_t
+s_key_hash (const void *key)
 {
-    sprintf (buf, "w%" PRIx64 ":%" PRIx64 ":%" PRIx64, group, client_id, seq);
+    const s_key_t *k = (const s_key_t *)key;
+    uint64_t h = k->kind * 0x9E3779B97F4A7C15ull;
+    h = (h ^ k->a) * 0xBF58476D1CE4E5B9ull;
+    h = (h ^ k->b) * 0x94D049BB133111EBull;
+    h = (h ^ k->c) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h ^ (h >> 31));
+}
+
+static int
+s_key_cmp (const void *x, const void *y)
+{
+    return memcmp (x, y, sizeof (s_key_t));
+}
+
+static void *
+s_key_dup (const void *key)
+{
+    s_key_t *copy = (s_key_t *)zmalloc (sizeof *copy);
+    *copy = *(const s_key_t *)key;
+    return copy;
 }
 
 static void
-s_key_id (char *buf, char kind, uint64_t id)
+s_key_free (void **key_p)
 {
-    sprintf (buf, "%c%" PRIx64, kind, id);
+    free (*key_p);
+    *key_p = NULL;
+}
+
+static s_key_t
+s_key_write (uint64_t group, uint64_t client_id, uint64_t seq)
+{
+    return (s_key_t){'w', group, client_id, seq};
+}
+
+static s_key_t
+s_key_id (char kind, uint64_t id)
+{
+    return (s_key_t){(uint64_t)kind, id, 0, 0};
 }
 
 static void
@@ -84,29 +119,29 @@ s_send_to_node (s_frontend_t *self, uint64_t to, const zkv_msg_t *msg)
     size_t len = 0;
     if (zkv_msg_encode (msg, &buf, &len) != 0)
         return;
-    zmsg_t *out = zmsg_new ();
-    zmsg_addmem (out, &to, 8);
-    zmsg_addmem (out, buf, len);
+    const void *data[2] = {&to, buf};
+    size_t size[2] = {8, len};
+    zkv_actors_sendv (zsock_resolve (self->tx), data, size, 2);
     free (buf);
-    zkv_actors_send (self->tx, &out);
 }
 
 static void
-s_send_to_client (s_frontend_t *self, zframe_t *routing, bool delimiter, const zkv_msg_t *msg)
+s_send_to_client (s_frontend_t *self, const uint8_t *rid, size_t rid_len, bool delimiter,
+                  const zkv_msg_t *msg)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
     if (zkv_msg_encode (msg, &buf, &len) != 0)
         return;
-    zmsg_t *out = zmsg_new ();
-    zframe_t *id = zframe_dup (routing);
-    zmsg_append (out, &id);
-    if (delimiter)
-        zmsg_addmem (out, NULL, 0);
-    zmsg_addmem (out, buf, len);
-    free (buf);
+    const void *data[3] = {rid, "", buf};
+    size_t size[3] = {rid_len, 0, len};
+    if (!delimiter) {
+        data[1] = buf;
+        size[1] = len;
+    }
     // ROUTER drops what it cannot deliver (a gone client, a full queue): never blocks.
-    zkv_actors_send (self->router, &out);
+    zkv_actors_sendv (zsock_resolve (self->router), data, size, delimiter ? 3 : 2);
+    free (buf);
 }
 
 static void
@@ -147,7 +182,7 @@ s_answer (s_frontend_t *self, const s_pending_t *p, uint64_t status, const uint8
         r->value = v;
         r->leader = leader;
         r->error = e;
-        s_send_to_client (self, p->routing, p->delimiter, &msg);
+        s_send_to_client (self, p->rid, p->rid_len, p->delimiter, &msg);
     } else {
         msg.type = ZKV_MSG_FORWARD_REPLY;
         zkv_forward_reply_t *r = &msg.u.forward_reply;
@@ -166,10 +201,10 @@ s_answer (s_frontend_t *self, const s_pending_t *p, uint64_t status, const uint8
 static s_pending_t *
 s_pending_dup (const s_pending_t *p)
 {
-    s_pending_t *copy = (s_pending_t *)zmalloc (sizeof *copy);
+    s_pending_t *copy = (s_pending_t *)malloc (sizeof *copy);
+    if (!copy)
+        abort (); // out of memory aborts (STYLE.md)
     *copy = *p;
-    if (p->routing)
-        copy->routing = zframe_dup (p->routing);
     return copy;
 }
 
@@ -204,16 +239,17 @@ s_serve (s_frontend_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_b
     uint64_t leader = hosted ? gs.raft.leader : 0;
     if (hosted && gs.raft.role == ZKV_ROLE_LEADER) {
         int slot = zkv_node_group_slot (node, p->group);
-        char k[64];
-        zmsg_t *out = zmsg_new ();
+        void *group = zsock_resolve (self->groups[slot]);
+        s_key_t k;
+        int sent;
         if (p->op == ZKV_OP_GET) {
             uint64_t rid = ++self->next_id;
-            s_key_id (k, 'r', rid);
-            zmsg_addstr (out, "READ");
-            zmsg_addmem (out, &rid, 8);
-            zmsg_addmem (out, key->data, key->len);
+            k = s_key_id ('r', rid);
+            const void *data[3] = {"READ", &rid, key->data};
+            size_t size[3] = {4, 8, key->len};
+            sent = zkv_actors_sendv (group, data, size, 3);
         } else {
-            s_key_write (k, p->group, p->client_id, p->seq);
+            k = s_key_write (p->group, p->client_id, p->seq);
             zkv_msg_t cmd = {.type = ZKV_MSG_KV_COMMAND};
             cmd.u.kv_command.client_id = p->client_id;
             cmd.u.kv_command.seq = p->seq;
@@ -224,22 +260,22 @@ s_serve (s_frontend_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_b
             size_t len = 0;
             int rc = zkv_msg_encode (&cmd, &buf, &len);
             if (rc != 0) {
-                zmsg_destroy (&out);
                 s_answer (self, p, (uint64_t)-rc, NULL, 0, 0, NULL);
                 return;
             }
-            zmsg_addstr (out, "PROPOSE");
-            zmsg_addmem (out, buf, len);
+            const void *data[2] = {"PROPOSE", buf};
+            size_t size[2] = {7, len};
+            sent = zkv_actors_sendv (group, data, size, 2);
             free (buf);
+        }
+        if (sent != 0) {
+            s_answer (self, p, -ZKV_EBUSY, NULL, 0, node->id, NULL);
+            return;
         }
         // A retry of a request still in flight replaces its predecessor's answer address.
         s_pending_t *waiting = s_pending_dup (p);
         waiting->proposed = p->op != ZKV_OP_GET;
-        zhashx_update (self->pending, k, waiting);
-        if (zkv_actors_send (self->groups[slot], &out) != 0) {
-            zhashx_delete (self->pending, k);
-            s_answer (self, p, -ZKV_EBUSY, NULL, 0, node->id, NULL);
-        }
+        zhashx_update (self->pending, &k, waiting);
         return;
     }
     // A node outside the group asks one of its members, which serves or answers with the
@@ -253,9 +289,8 @@ s_serve (s_frontend_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_b
     // answered with the hint, and the client follows it.
     if (p->kind == S_TO_CLIENT && leader && leader != node->id) {
         uint64_t fwd_id = ++self->next_id;
-        char k[64];
-        s_key_id (k, 'f', fwd_id);
-        zhashx_update (self->pending, k, s_pending_dup (p));
+        s_key_t k = s_key_id ('f', fwd_id);
+        zhashx_update (self->pending, &k, s_pending_dup (p));
         zkv_msg_t fwd = {.type = ZKV_MSG_FORWARD_REQUEST};
         zkv_forward_request_t *f = &fwd.u.forward_request;
         f->group = p->group;
@@ -275,7 +310,7 @@ s_serve (s_frontend_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_b
 }
 
 static void
-s_status (s_frontend_t *self, zframe_t *routing, bool delimiter, uint64_t nonce)
+s_status (s_frontend_t *self, const uint8_t *rid, size_t rid_len, bool delimiter, uint64_t nonce)
 {
     zkv_node_t *node = self->node;
     size_t n = node->n_groups;
@@ -306,24 +341,23 @@ s_status (s_frontend_t *self, zframe_t *routing, bool delimiter, uint64_t nonce)
         dst[c]->items = n ? cols[c] : NULL;
         dst[c]->count = n;
     }
-    s_send_to_client (self, routing, delimiter, &msg);
+    s_send_to_client (self, rid, rid_len, delimiter, &msg);
     for (int c = 0; c < 9; c++)
         free (cols[c]);
 }
 
-// One message from a client: [routing id] [""]? [payload].
+// One message from a client: [routing id] [""]? [payload]; frames holds min (n, 3) of its n
+// frames (anything but 2, or 3 with an empty second, is malformed).
 static void
-s_client (s_frontend_t *self, zmsg_t *msg)
+s_client (s_frontend_t *self, zmq_msg_t *frames, size_t n)
 {
-    size_t frames = zmsg_size (msg);
-    zframe_t *routing = zmsg_first (msg);
-    zframe_t *second = zmsg_next (msg);
-    zframe_t *payload = zmsg_last (msg);
-    bool delimiter = frames == 3 && zframe_size (second) == 0;
+    bool delimiter = n == 3 && zmq_msg_size (&frames[1]) == 0;
+    zmq_msg_t *payload = &frames[n == 3 ? 2 : 1];
     zkv_msg_t m;
-    int rc = (frames == 2 || delimiter)
-                 ? zkv_msg_decode (zframe_data (payload), zframe_size (payload), &m)
-                 : ZKV_EPROTO;
+    int rc =
+        (n == 2 || delimiter) && zmq_msg_size (&frames[0]) <= 255
+            ? zkv_msg_decode ((const uint8_t *)zmq_msg_data (payload), zmq_msg_size (payload), &m)
+            : ZKV_EPROTO;
     if (rc == 0 && m.type != ZKV_MSG_CLIENT_REQUEST && m.type != ZKV_MSG_STATUS_REQUEST) {
         zkv_msg_free (&m);
         rc = ZKV_ETYPE;
@@ -335,16 +369,19 @@ s_client (s_frontend_t *self, zmsg_t *msg)
                           self->node->id, zkv_strerror (rc));
         return;
     }
+    const uint8_t *rid = (const uint8_t *)zmq_msg_data (&frames[0]);
+    size_t rid_len = zmq_msg_size (&frames[0]);
     if (m.type == ZKV_MSG_STATUS_REQUEST)
-        s_status (self, routing, delimiter, m.u.status_request.nonce);
+        s_status (self, rid, rid_len, delimiter, m.u.status_request.nonce);
     else {
         zkv_client_request_t *r = &m.u.client_request;
         s_pending_t p = {.kind = S_TO_CLIENT,
-                         .routing = routing,
+                         .rid_len = (uint8_t)rid_len,
                          .delimiter = delimiter,
                          .client_id = r->client_id,
                          .seq = r->seq,
                          .op = r->op};
+        memcpy (p.rid, rid, rid_len);
         s_serve (self, &p, &r->key, &r->value, r->deadline_ms);
     }
     zkv_msg_free (&m);
@@ -352,10 +389,10 @@ s_client (s_frontend_t *self, zmsg_t *msg)
 
 // A forward from a peer's frontend (we lead the group) or its answer (we are the origin).
 static void
-s_peer (s_frontend_t *self, zframe_t *payload)
+s_peer (s_frontend_t *self, zmq_msg_t *payload)
 {
     zkv_msg_t m;
-    if (zkv_msg_decode (zframe_data (payload), zframe_size (payload), &m) != 0)
+    if (zkv_msg_decode ((const uint8_t *)zmq_msg_data (payload), zmq_msg_size (payload), &m) != 0)
         return; // the transport validated it
     if (m.type == ZKV_MSG_FORWARD_REQUEST) {
         zkv_forward_request_t *f = &m.u.forward_request;
@@ -370,9 +407,8 @@ s_peer (s_frontend_t *self, zframe_t *payload)
         }
     } else if (m.type == ZKV_MSG_FORWARD_REPLY) {
         zkv_forward_reply_t *f = &m.u.forward_reply;
-        char k[64];
-        s_key_id (k, 'f', f->fwd_id);
-        s_pending_t *p = (s_pending_t *)zhashx_lookup (self->pending, k);
+        s_key_t k = s_key_id ('f', f->fwd_id);
+        s_pending_t *p = (s_pending_t *)zhashx_lookup (self->pending, &k);
         if (p && p->client_id == f->client_id && p->seq == f->seq) {
             // The leader already published any error event.
             zkv_msg_t reply = {.type = ZKV_MSG_CLIENT_REPLY};
@@ -383,90 +419,85 @@ s_peer (s_frontend_t *self, zframe_t *payload)
             r->value = f->value;
             r->leader = f->leader;
             r->error = f->error;
-            s_send_to_client (self, p->routing, p->delimiter, &reply);
-            zhashx_delete (self->pending, k);
+            s_send_to_client (self, p->rid, p->rid_len, p->delimiter, &reply);
+            zhashx_delete (self->pending, &k);
         }
     }
     zkv_msg_free (&m);
 }
 
 static uint64_t
-s_u64 (zframe_t *frame)
+s_u64 (zmq_msg_t *frame)
 {
     uint64_t v = 0;
-    assert (frame && zframe_size (frame) == 8); // our own API
-    memcpy (&v, zframe_data (frame), 8);
+    assert (zmq_msg_size (frame) == 8); // our own API
+    memcpy (&v, zmq_msg_data (frame), 8);
     return v;
 }
 
-static void
-s_inproc (s_frontend_t *self, zmsg_t *msg)
+static bool
+s_verb_is (zmq_msg_t *frame, const char *verb)
 {
-    char *verb = zmsg_popstr (msg);
-    assert (verb); // our own API
-    char k[64];
-    if (streq (verb, "PEER"))
-        s_peer (self, zmsg_first (msg));
-    else if (streq (verb, "RESULT")) {
+    size_t len = strlen (verb);
+    return zmq_msg_size (frame) == len && memcmp (zmq_msg_data (frame), verb, len) == 0;
+}
+
+// Answers the request waiting under k, if any, and forgets it.
+static void
+s_answer_key (s_frontend_t *self, const s_key_t *k, uint64_t status, zmq_msg_t *value,
+              uint64_t leader)
+{
+    s_pending_t *p = (s_pending_t *)zhashx_lookup (self->pending, k);
+    if (p) {
+        s_answer (self, p, status, value ? (const uint8_t *)zmq_msg_data (value) : NULL,
+                  value ? zmq_msg_size (value) : 0, leader, NULL);
+        zhashx_delete (self->pending, k);
+    }
+}
+
+// One command from another actor (zkv_actors.h); f holds its n frames, verb first.
+static void
+s_inproc (s_frontend_t *self, zmq_msg_t *f, size_t n)
+{
+    if (s_verb_is (&f[0], "PEER")) {
+        assert (n == 2); // our own API
+        s_peer (self, &f[1]);
+    } else if (s_verb_is (&f[0], "RESULT")) {
         // [group] [client id] [seq] [status] [value]
-        uint64_t group = s_u64 (zmsg_first (msg));
-        uint64_t client_id = s_u64 (zmsg_next (msg));
-        uint64_t seq = s_u64 (zmsg_next (msg));
-        uint64_t status = s_u64 (zmsg_next (msg));
-        zframe_t *value = zmsg_next (msg);
-        s_key_write (k, group, client_id, seq);
-        s_pending_t *p = (s_pending_t *)zhashx_lookup (self->pending, k);
-        if (p) {
-            s_answer (self, p, status, zframe_data (value), zframe_size (value), self->node->id,
-                      NULL);
-            zhashx_delete (self->pending, k);
-        }
-    } else if (streq (verb, "FAILED")) {
+        assert (n == 6); // our own API
+        s_key_t k = s_key_write (s_u64 (&f[1]), s_u64 (&f[2]), s_u64 (&f[3]));
+        s_answer_key (self, &k, s_u64 (&f[4]), &f[5], self->node->id);
+    } else if (s_verb_is (&f[0], "FAILED")) {
         // [group] [client id] [seq] [status] [leader]
-        uint64_t group = s_u64 (zmsg_first (msg));
-        uint64_t client_id = s_u64 (zmsg_next (msg));
-        uint64_t seq = s_u64 (zmsg_next (msg));
-        uint64_t status = s_u64 (zmsg_next (msg));
-        uint64_t leader = s_u64 (zmsg_next (msg));
-        s_key_write (k, group, client_id, seq);
-        s_pending_t *p = (s_pending_t *)zhashx_lookup (self->pending, k);
-        if (p) {
-            s_answer (self, p, status, NULL, 0, leader, NULL);
-            zhashx_delete (self->pending, k);
-        }
-    } else if (streq (verb, "DEPOSED")) {
+        assert (n == 6); // our own API
+        s_key_t k = s_key_write (s_u64 (&f[1]), s_u64 (&f[2]), s_u64 (&f[3]));
+        s_answer_key (self, &k, s_u64 (&f[4]), NULL, s_u64 (&f[5]));
+    } else if (s_verb_is (&f[0], "DEPOSED")) {
         // [group] [leader]: the group's leader here stepped down. Its proposals may still
         // commit under the next leader, or may not: the client retries with the same seq there,
         // and the dedup table answers whichever happened. Telling it now saves it a timeout.
-        uint64_t group = s_u64 (zmsg_first (msg));
-        uint64_t leader = s_u64 (zmsg_next (msg));
+        assert (n == 3); // our own API
+        uint64_t group = s_u64 (&f[1]);
+        uint64_t leader = s_u64 (&f[2]);
         zlistx_t *failed = zlistx_new ();
         for (s_pending_t *p = (s_pending_t *)zhashx_first (self->pending); p;
              p = (s_pending_t *)zhashx_next (self->pending))
             if (p->proposed && p->group == group)
                 zlistx_add_end (failed, (void *)zhashx_cursor (self->pending));
-        for (const char *key = (const char *)zlistx_first (failed); key;
-             key = (const char *)zlistx_next (failed)) {
+        for (const s_key_t *key = (const s_key_t *)zlistx_first (failed); key;
+             key = (const s_key_t *)zlistx_next (failed)) {
             s_pending_t *p = (s_pending_t *)zhashx_lookup (self->pending, key);
             s_answer (self, p, -ZKV_ENOTLEADER, NULL, 0, leader, NULL);
             zhashx_delete (self->pending, key);
         }
         zlistx_destroy (&failed);
-    } else if (streq (verb, "READ_DONE")) {
+    } else if (s_verb_is (&f[0], "READ_DONE")) {
         // [request id] [status] [value] [leader]
-        uint64_t rid = s_u64 (zmsg_first (msg));
-        uint64_t status = s_u64 (zmsg_next (msg));
-        zframe_t *value = zmsg_next (msg);
-        uint64_t leader = s_u64 (zmsg_next (msg));
-        s_key_id (k, 'r', rid);
-        s_pending_t *p = (s_pending_t *)zhashx_lookup (self->pending, k);
-        if (p) {
-            s_answer (self, p, status, zframe_data (value), zframe_size (value), leader, NULL);
-            zhashx_delete (self->pending, k);
-        }
+        assert (n == 5); // our own API
+        s_key_t k = s_key_id ('r', s_u64 (&f[1]));
+        s_answer_key (self, &k, s_u64 (&f[2]), &f[3], s_u64 (&f[4]));
     } else
         assert (false); // our own API: no other command
-    zstr_free (&verb);
 }
 
 // Answers ZKV_ETIMEOUT to every request whose deadline passed.
@@ -479,8 +510,8 @@ s_sweep (s_frontend_t *self)
          p = (s_pending_t *)zhashx_next (self->pending))
         if (p->deadline <= now)
             zlistx_add_end (expired, (void *)zhashx_cursor (self->pending));
-    for (const char *k = (const char *)zlistx_first (expired); k;
-         k = (const char *)zlistx_next (expired)) {
+    for (const s_key_t *k = (const s_key_t *)zlistx_first (expired); k;
+         k = (const s_key_t *)zlistx_next (expired)) {
         s_pending_t *p = (s_pending_t *)zhashx_lookup (self->pending, k);
         s_answer (self, p, -ZKV_ETIMEOUT, NULL, 0, 0, NULL);
         zhashx_delete (self->pending, k);
@@ -516,6 +547,10 @@ zkv_frontend_actor (zsock_t *pipe, void *args)
         self->groups[i] = zkv_actors_push (node, "group-in", node->groups[i]);
     self->pending = zhashx_new ();
     zhashx_set_destructor (self->pending, s_pending_destroy);
+    zhashx_set_key_hasher (self->pending, s_key_hash);
+    zhashx_set_key_comparator (self->pending, s_key_cmp);
+    zhashx_set_key_duplicator (self->pending, s_key_dup);
+    zhashx_set_key_destructor (self->pending, s_key_free);
     self->max_key = zkv_config_max_key_bytes (node->config);
     self->max_value = zkv_config_max_value_bytes (node->config);
     zsock_signal (pipe, 0);
@@ -534,20 +569,30 @@ zkv_frontend_actor (zsock_t *pipe, void *args)
             assert (term); // our own API
             break;
         }
-        for (int i = 0; i < 1024 && (zsock_events (self->in) & ZMQ_POLLIN); i++) {
-            zmsg_t *msg = zmsg_recv (self->in);
-            if (!msg)
-                break;
-            s_inproc (self, msg);
-            zmsg_destroy (&msg);
-        }
-        for (int i = 0; i < 1024 && (zsock_events (self->router) & ZMQ_POLLIN); i++) {
-            zmsg_t *msg = zmsg_recv (self->router);
-            if (!msg)
-                break;
-            s_client (self, msg);
-            zmsg_destroy (&msg);
-        }
+        // One wakeup, then everything queued, received without waiting: answers first (they
+        // free table entries), in batches so clients and answers take turns.
+        int got;
+        do {
+            got = 0;
+            for (; got < 256; got++) {
+                zmq_msg_t f[8];
+                size_t n = zkv_actors_recv (zsock_resolve (self->in), f, 8);
+                if (n == 0)
+                    break;
+                assert (n <= 8); // our own API
+                s_inproc (self, f, n);
+                zkv_actors_close (f, n);
+            }
+            for (int i = 0; i < 256; i++, got++) {
+                zmq_msg_t f[3];
+                size_t n = zkv_actors_recv (zsock_resolve (self->router), f, 3);
+                if (n == 0)
+                    break;
+                s_client (self, f, n); // a longer message is malformed
+                zkv_actors_close (f, n < 3 ? n : 3);
+            }
+        } while (got > 0 && zclock_mono () < self->next_sweep &&
+                 !(zsock_events (pipe) & ZMQ_POLLIN));
         if (zclock_mono () >= self->next_sweep) {
             s_sweep (self);
             self->next_sweep = zclock_mono () + S_SWEEP_MS;

@@ -109,13 +109,15 @@ s_teardown (s_transport_t *self)
     zsock_destroy (&self->router);
 }
 
-// One inbound message from a peer: validate, then hand its bytes to the actor it is for.
+// One inbound message from a peer: validate, then hand its bytes to the actor it is for. The
+// payload moves on without a copy (zmq_msg_send takes it); the caller closes what is left.
 static void
-s_inbound (s_transport_t *self, zframe_t *payload)
+s_inbound (s_transport_t *self, zmq_msg_t *payload)
 {
     zkv_node_t *node = self->node;
     zkv_msg_t msg;
-    int rc = zkv_msg_decode (zframe_data (payload), zframe_size (payload), &msg);
+    size_t size = zmq_msg_size (payload);
+    int rc = zkv_msg_decode ((const uint8_t *)zmq_msg_data (payload), size, &msg);
     if (rc == ZKV_EVERSION) {
         if (self->wrong_version++ == 0)
             zsys_warning ("zkvd %" PRIu64 ": refused a peer message of another protocol version "
@@ -127,7 +129,7 @@ s_inbound (s_transport_t *self, zframe_t *payload)
         if (self->malformed++ == 0)
             zsys_warning ("zkvd %" PRIu64 ": dropped a malformed peer message (%s, %zu bytes); "
                           "counting further ones",
-                          node->id, zkv_strerror (rc), zframe_size (payload));
+                          node->id, zkv_strerror (rc), size);
         return;
     }
     zsock_t *dest = NULL;
@@ -149,37 +151,74 @@ s_inbound (s_transport_t *self, zframe_t *payload)
                           node->id, zkv_msg_name (type));
         return;
     }
-    zmsg_t *out = zmsg_new ();
-    zmsg_addstr (out, verb);
-    zframe_t *dup = zframe_dup (payload);
-    zmsg_append (out, &dup);
-    if (zkv_actors_send (dest, &out) != 0)
+    // [verb][payload]: a multipart message is atomic, so once the verb is queued the payload
+    // is too.
+    void *sock = zsock_resolve (dest);
+    if (zmq_send (sock, verb, 4, ZMQ_SNDMORE | ZMQ_DONTWAIT) != 4 ||
+        zmq_msg_send (payload, sock, ZMQ_DONTWAIT) < 0)
         self->local_drops++;
     else
         self->received++;
 }
 
-// One outbound message from an actor: [to][payload].
+// One outbound message from an actor: [to][payload]. The payload moves to the peer's DEALER
+// without a copy.
 static void
-s_outbound (s_transport_t *self, zmsg_t *msg)
+s_outbound (s_transport_t *self, zmq_msg_t *to, zmq_msg_t *payload)
 {
-    zframe_t *to = zmsg_first (msg);
-    zframe_t *payload = zmsg_next (msg);
-    assert (to && zframe_size (to) == sizeof (uint64_t) && payload); // our own API
+    assert (zmq_msg_size (to) == sizeof (uint64_t)); // our own API
     uint64_t id;
-    memcpy (&id, zframe_data (to), sizeof id);
+    memcpy (&id, zmq_msg_data (to), sizeof id);
     for (size_t i = 0; i < self->n_peers; i++) {
         s_peer_t *p = &self->peers[i];
         if (p->id != id)
             continue;
-        zmsg_remove (msg, payload);
-        if (zframe_send (&payload, p->dealer, ZFRAME_DONTWAIT) != 0) {
-            zframe_destroy (&payload);
+        if (zmq_msg_send (payload, zsock_resolve (p->dealer), ZMQ_DONTWAIT) < 0)
             p->dropped++;
-        } else
+        else
             self->sent++;
         return;
     }
+}
+
+// Drains up to max messages from the peer ROUTER; returns how many were taken.
+static int
+s_drain_inbound (s_transport_t *self, int max)
+{
+    void *router = zsock_resolve (self->router);
+    int taken = 0;
+    for (; taken < max; taken++) {
+        zmq_msg_t frames[2];
+        size_t n = zkv_actors_recv (router, frames, 2);
+        if (n == 0)
+            break;
+        // [routing id][payload]; anything else is a misbehaving peer.
+        if (n == 2)
+            s_inbound (self, &frames[1]);
+        else if (self->malformed++ == 0)
+            zsys_warning ("zkvd %" PRIu64 ": dropped a peer message of %zu frames", self->node->id,
+                          n);
+        zkv_actors_close (frames, n < 2 ? n : 2);
+    }
+    return taken;
+}
+
+// Drains up to max messages from the other actors; returns how many were taken.
+static int
+s_drain_outbound (s_transport_t *self, int max)
+{
+    void *tx = zsock_resolve (self->tx);
+    int taken = 0;
+    for (; taken < max; taken++) {
+        zmq_msg_t frames[2];
+        size_t n = zkv_actors_recv (tx, frames, 2);
+        if (n == 0)
+            break;
+        assert (n == 2); // our own API
+        s_outbound (self, &frames[0], &frames[1]);
+        zkv_actors_close (frames, 2);
+    }
+    return taken;
 }
 
 void
@@ -213,27 +252,13 @@ zkv_transport_actor (zsock_t *pipe, void *args)
             zmsg_destroy (&msg);
             break;
         }
-        // Drain what is queued on both sockets before polling again.
-        for (int i = 0; i < 1024 && (zsock_events (self->router) & ZMQ_POLLIN); i++) {
-            zmsg_t *msg = zmsg_recv (self->router);
-            if (!msg)
-                break;
-            // [routing id][payload]; anything else is a misbehaving peer.
-            if (zmsg_size (msg) == 2) {
-                zframe_t *payload = zmsg_last (msg);
-                s_inbound (self, payload);
-            } else if (self->malformed++ == 0)
-                zsys_warning ("zkvd %" PRIu64 ": dropped a peer message of %zu frames",
-                              self->node->id, zmsg_size (msg));
-            zmsg_destroy (&msg);
-        }
-        for (int i = 0; i < 1024 && (zsock_events (self->tx) & ZMQ_POLLIN); i++) {
-            zmsg_t *msg = zmsg_recv (self->tx);
-            if (!msg)
-                break;
-            s_outbound (self, msg);
-            zmsg_destroy (&msg);
-        }
+        // Drain what is queued on both sockets before polling again: one wakeup, many
+        // messages, received without waiting until each socket is empty (or a batch is done,
+        // so neither direction starves the other).
+        int got;
+        do
+            got = s_drain_inbound (self, 256) + s_drain_outbound (self, 256);
+        while (got > 0 && !(zsock_events (pipe) & ZMQ_POLLIN));
     }
     zpoller_destroy (&poller);
     s_teardown (self);
