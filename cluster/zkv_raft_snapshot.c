@@ -184,7 +184,12 @@ zkv_raft_pr_snapshot_tick (zkv_raft_t *self, zkv_raft_progress_t *pr)
 {
     // One chunk in flight; if no answer came for a heartbeat period, send it again (or the
     // offset the follower asked for out of turn: it restarted, or a newer transfer began).
-    if (pr->snap_wait < self->cfg.heartbeat_ticks)
+    // Streaming: the follower's caller writes (and syncs) each chunk before it answers, and
+    // a chunk may be large: retransmitting it every heartbeat only queues copies there.
+    uint32_t wait = self->cfg.heartbeat_ticks;
+    if (self->cfg.snapshot_stream && !pr->snap_req && wait < self->cfg.election_ticks / 2)
+        wait = self->cfg.election_ticks / 2;
+    if (pr->snap_wait < wait)
         return;
     uint64_t offset = pr->snap_hint ? pr->snap_hint - 1 : pr->snap_offset;
     pr->snap_hint = 0;
