@@ -3,7 +3,8 @@
 #
 #   tools/dev.sh run     build and run a local 3-node cluster in the foreground (Ctrl-C stops it)
 #   tools/dev.sh demo    build and run the simulator's demo: a 5-node Raft group under faults
-#   tools/dev.sh test    build (plain and with ASan+UBSan) and run every test
+#   tools/dev.sh test    build (plain and with ASan+UBSan) and run the tests (the slow mutation
+#                        check and the fuzzer run apart: ctest -L mutation, ctest -L fuzz)
 #   tools/dev.sh build   build only
 #   tools/dev.sh deps    install missing Debian packages only
 set -euo pipefail
@@ -64,12 +65,12 @@ test)
     s_build "$BUILD"
     s_build "$ASAN_BUILD" -DZKV_SANITIZE=ON
     echo "== tests (plain build) =="
-    (cd "$BUILD" && ctest --output-on-failure -j "$JOBS" -LE 'fuzz|soak')
+    (cd "$BUILD" && ctest --output-on-failure -j "$JOBS" -LE 'fuzz|soak|mutation')
     echo "== unit and simulation tests under AddressSanitizer + UndefinedBehaviorSanitizer =="
     (cd "$ASAN_BUILD" && ctest --output-on-failure -j "$JOBS" -L 'unit|sim')
     ;;
 *)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
