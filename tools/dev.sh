@@ -70,7 +70,7 @@ test)
     (cd "$ASAN_BUILD" && ctest --output-on-failure -j "$JOBS" -L 'unit|sim')
     ;;
 *)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
