@@ -5,11 +5,13 @@
 //   "tx"            transport's PULL: [to node u64] [encoded message]: send to a peer
 //   "group-in-G"    group G's PULL: STEP [encoded Raft message] | PROPOSE [kv_command] |
 //                   READ [request id u64] | SNAPSHOT [index u64] [data]
-//   "apply-in-G"    group G's applier PULL: APPLY [n u64] {[index][term][type][local][data]}... |
+//   "apply-in-G"    group G's applier PULL: APPLY [packed]: all entries of one ready in one
+//                   frame, each [index u64][term u64][type u8][local u8][len u64][data] |
 //                   INSTALL [index u64] [term u64] [data] | READ [request id] [read index]
 //                   [key] | SNAPSHOT_WANTED [log bytes]
-//   "front-in"      frontend's PULL: PEER [encoded forward message] | RESULT [group] [client id]
-//                   [seq] [status] [value] | FAILED [group] [client id] [seq] [status] [leader]
+//   "front-in"      frontend's PULL: PEER [encoded forward message] | RESULTS [group] [packed]:
+//                   the answers of one applied batch, each [client id u64][seq u64][status
+//                   u64][len u64][value] | FAILED [group] [client id] [seq] [status] [leader]
 //                   | READ_DONE [request id] [status] [value] [leader] | DEPOSED [group]
 //                   [leader]: this node stopped leading the group
 //   "events"        event publisher's PULL: [topic] [msgpack body]
@@ -19,6 +21,10 @@
 #include <czmq.h>
 
 #include "zkv_node.h"
+
+// Bytes before each entry's data in APPLY, and before each answer's value in RESULTS.
+#define ZKV_APPLY_ENTRY_HEADER  26
+#define ZKV_RESULTS_ITEM_HEADER 32
 
 // A Raft group's actor and applier are started with one of these.
 typedef struct {

@@ -59,7 +59,26 @@ typedef struct {
     s_view_t *view;                    // the store as of the latest snapshot (NULL: none yet)
     s_stream_t streams[S_MAX_STREAMS]; // transfers, one per follower
     zkv_kv_recv_t *recv;               // the stream being received
+    zkv_entry_t *entries;              // scratch for one APPLY, reused
+    uint8_t *local;                    // which of them were proposed here
+    size_t cap_entries;                // allocated
 } s_applier_t;
+
+static uint64_t
+s_u64 (zmq_msg_t *frame)
+{
+    uint64_t v = 0;
+    assert (zmq_msg_size (frame) == 8); // our own API
+    memcpy (&v, zmq_msg_data (frame), 8);
+    return v;
+}
+
+static bool
+s_verb_is (zmq_msg_t *frame, const char *verb)
+{
+    size_t len = strlen (verb);
+    return zmq_msg_size (frame) == len && memcmp (zmq_msg_data (frame), verb, len) == 0;
+}
 
 static void
 s_fatal (s_applier_t *self, const char *what, int rc)
@@ -122,66 +141,102 @@ s_reads_release (s_applier_t *self)
     }
 }
 
-static void
-s_apply (s_applier_t *self, zmsg_t *msg)
+// Parses APPLY's packed entries (zkv_actors.h) into the scratch arrays; the payloads are
+// borrowed from the frame, which outlives the apply. Returns how many.
+static size_t
+s_unpack (s_applier_t *self, zmq_msg_t *packed)
 {
-    uint64_t n = 0;
-    zframe_t *f = zmsg_first (msg);
-    assert (f && zframe_size (f) == 8); // our own API
-    memcpy (&n, zframe_data (f), 8);
-    zkv_entry_t *entries = (zkv_entry_t *)zmalloc ((n ? n : 1) * sizeof (zkv_entry_t));
-    uint8_t *local = (uint8_t *)zmalloc (n ? n : 1);
-    for (uint64_t i = 0; i < n; i++) {
-        zframe_t *fi = zmsg_next (msg), *ft = zmsg_next (msg), *fy = zmsg_next (msg);
-        zframe_t *fl = zmsg_next (msg), *fd = zmsg_next (msg);
-        assert (fi && ft && fy && fl && fd);
-        memcpy (&entries[i].index, zframe_data (fi), 8);
-        memcpy (&entries[i].term, zframe_data (ft), 8);
-        entries[i].type = *zframe_data (fy);
-        local[i] = *zframe_data (fl);
-        // Borrowed: zkv_kv_apply reads the payloads, the frames outlive the call.
-        entries[i].data.data = zframe_data (fd);
-        entries[i].data.len = zframe_size (fd);
+    const uint8_t *p = (const uint8_t *)zmq_msg_data (packed);
+    const uint8_t *end = p + zmq_msg_size (packed);
+    size_t n = 0;
+    while (p < end) {
+        assert ((size_t)(end - p) >= ZKV_APPLY_ENTRY_HEADER); // our own API
+        if (n == self->cap_entries) {
+            self->cap_entries = self->cap_entries ? self->cap_entries * 2 : 256;
+            self->entries =
+                (zkv_entry_t *)realloc (self->entries, self->cap_entries * sizeof (zkv_entry_t));
+            self->local = (uint8_t *)realloc (self->local, self->cap_entries);
+            if (!self->entries || !self->local)
+                abort (); // out of memory aborts (STYLE.md)
+        }
+        zkv_entry_t *e = &self->entries[n];
+        uint64_t len;
+        memcpy (&e->index, p, 8);
+        memcpy (&e->term, p + 8, 8);
+        e->type = p[16];
+        self->local[n] = p[17];
+        memcpy (&len, p + 18, 8);
+        p += ZKV_APPLY_ENTRY_HEADER;
+        assert (len <= (size_t)(end - p)); // our own API
+        e->data.data = (uint8_t *)p;
+        e->data.len = (size_t)len;
+        p += len;
+        n++;
     }
+    return n;
+}
+
+static void
+s_apply (s_applier_t *self, zmq_msg_t *packed)
+{
+    size_t n = s_unpack (self, packed);
+    zkv_entry_t *entries = self->entries;
     zkv_kv_results_t results = {0};
     int rc = zkv_kv_apply (self->kv, entries, n, &results);
     if (rc != 0)
         s_fatal (self, "applying committed entries", rc);
+    // One RESULTS message for the whole batch (zkv_actors.h): one wakeup of the frontend and
+    // one allocation, instead of one multi-frame message per answer.
+    size_t size = 0, count = 0;
     for (size_t i = 0; i < results.count; i++) {
         zkv_kv_result_t *res = &results.items[i];
-        if (!res->has_client || n == 0 || res->index < entries[0].index)
+        if (!res->has_client || n == 0 || res->index < entries[0].index ||
+            !self->local[res->index - entries[0].index]) {
+            res->has_client = false; // proposed elsewhere: that node answers its client
             continue;
-        if (!local[res->index - entries[0].index])
-            continue; // proposed elsewhere: that node answers its client
-        zmsg_t *out = zmsg_new ();
-        zmsg_addstr (out, "RESULT");
-        zmsg_addmem (out, &self->group, 8);
-        zmsg_addmem (out, &res->client_id, 8);
-        zmsg_addmem (out, &res->seq, 8);
-        uint64_t status = (uint64_t)-res->status;
-        zmsg_addmem (out, &status, 8);
-        zmsg_addmem (out, res->value.data, res->value.len);
-        zkv_actors_send (self->front, &out);
+        }
+        size += ZKV_RESULTS_ITEM_HEADER + res->value.len;
+        count++;
+    }
+    if (count) {
+        zmq_msg_t out;
+        if (zmq_msg_init_size (&out, size) != 0)
+            abort (); // out of memory aborts (STYLE.md)
+        uint8_t *p = (uint8_t *)zmq_msg_data (&out);
+        for (size_t i = 0; i < results.count; i++) {
+            zkv_kv_result_t *res = &results.items[i];
+            if (!res->has_client)
+                continue;
+            uint64_t status = (uint64_t)-res->status, len = res->value.len;
+            memcpy (p, &res->client_id, 8);
+            memcpy (p + 8, &res->seq, 8);
+            memcpy (p + 16, &status, 8);
+            memcpy (p + 24, &len, 8);
+            if (len)
+                memcpy (p + ZKV_RESULTS_ITEM_HEADER, res->value.data, len);
+            p += ZKV_RESULTS_ITEM_HEADER + len;
+        }
+        // Never blocks: a frontend that stuck drops the batch, its clients time out and retry.
+        void *front = zsock_resolve (self->front);
+        if (zmq_send (front, "RESULTS", 7, ZMQ_DONTWAIT | ZMQ_SNDMORE) == 7 &&
+            zmq_send (front, &self->group, 8, ZMQ_DONTWAIT | ZMQ_SNDMORE) == 8)
+            zmq_msg_send (&out, front, ZMQ_DONTWAIT);
+        zmq_msg_close (&out);
     }
     zkv_kv_results_free (&results);
-    free (entries);
-    free (local);
     zkv_node_status_set_applied (self->node, self->group, s_applied (self));
     s_reads_release (self);
 }
 
 static void
-s_install (s_applier_t *self, zmsg_t *msg)
+s_install (s_applier_t *self, zmq_msg_t *fi, zmq_msg_t *data)
 {
-    zframe_t *fi = zmsg_first (msg);
-    zmsg_next (msg); // term: the state carries what the state machine needs
-    zframe_t *data = zmsg_next (msg);
-    assert (fi && data); // our own API
-    uint64_t index;
-    memcpy (&index, zframe_data (fi), 8);
+    // The term is not needed: the state carries what the state machine needs.
+    uint64_t index = s_u64 (fi);
     int rc;
-    if (zframe_size (data)) // a blob (a snapshot taken before streaming)
-        rc = zkv_kv_snapshot_restore (self->kv, zframe_data (data), zframe_size (data));
+    if (zmq_msg_size (data)) // a blob (a snapshot taken before streaming)
+        rc = zkv_kv_snapshot_restore (self->kv, (const uint8_t *)zmq_msg_data (data),
+                                      zmq_msg_size (data));
     else // streamed: its chunks are written, the metadata durable: make it the live state
         rc = zkv_kv_recv_finish (self->recv, index);
     if (rc != 0)
@@ -250,14 +305,11 @@ s_unavailable (s_applier_t *self, uint64_t index, uint64_t term)
 
 // CHUNK_WANTED [to][index][term][offset][max bytes]: read it from the view, answer CHUNK.
 static void
-s_chunk_wanted (s_applier_t *self, zmsg_t *msg)
+s_chunk_wanted (s_applier_t *self, zmq_msg_t *f)
 {
     uint64_t v[5];
-    zframe_t *f = zmsg_first (msg);
-    for (int i = 0; i < 5; i++, f = zmsg_next (msg)) {
-        assert (f && zframe_size (f) == 8); // our own API
-        memcpy (&v[i], zframe_data (f), 8);
-    }
+    for (int i = 0; i < 5; i++)
+        v[i] = s_u64 (&f[i]);
     uint64_t to = v[0], index = v[1], term = v[2], offset = v[3], max = v[4];
     s_stream_t *st = NULL, *free_slot = NULL;
     for (int i = 0; i < S_MAX_STREAMS; i++) {
@@ -320,15 +372,13 @@ s_chunk_wanted (s_applier_t *self, zmsg_t *msg)
 // RECV_CHUNK [index][term][offset][done][data]: a received chunk, written in one batch; the
 // group waits for CHUNK_WRITTEN before it syncs and acknowledges it.
 static void
-s_recv_chunk (s_applier_t *self, zmsg_t *msg)
+s_recv_chunk (s_applier_t *self, zmq_msg_t *f)
 {
-    zframe_t *fi = zmsg_first (msg), *ft = zmsg_next (msg), *fo = zmsg_next (msg);
-    zframe_t *fd = zmsg_next (msg), *data = zmsg_next (msg);
-    assert (fi && ft && fo && fd && data); // our own API
-    uint64_t offset;
-    memcpy (&offset, zframe_data (fo), 8);
-    int rc = zkv_kv_recv_chunk (self->recv, offset, zframe_data (data), zframe_size (data),
-                                *zframe_data (fd) != 0);
+    // [index] [term] [offset] [done] [data]
+    uint64_t offset = s_u64 (&f[2]);
+    assert (zmq_msg_size (&f[3]) == 1); // our own API
+    int rc = zkv_kv_recv_chunk (self->recv, offset, (const uint8_t *)zmq_msg_data (&f[4]),
+                                zmq_msg_size (&f[4]), *(const uint8_t *)zmq_msg_data (&f[3]) != 0);
     if (rc != 0)
         s_fatal (self, "writing a snapshot chunk", rc); // a restart asks for a new snapshot
     if (offset == 0) {
@@ -339,33 +389,34 @@ s_recv_chunk (s_applier_t *self, zmsg_t *msg)
     zstr_send (self->chunk_ack, "CHUNK_WRITTEN");
 }
 
+// One command from the group actor (zkv_actors.h); f holds its n frames, verb first.
 static void
-s_input (s_applier_t *self, zmsg_t *msg)
+s_input (s_applier_t *self, zmq_msg_t *f, size_t n)
 {
-    char *verb = zmsg_popstr (msg);
-    assert (verb); // our own API
-    if (streq (verb, "APPLY"))
-        s_apply (self, msg);
-    else if (streq (verb, "INSTALL"))
-        s_install (self, msg);
-    else if (streq (verb, "READ")) {
+    if (s_verb_is (&f[0], "APPLY")) {
+        assert (n == 2); // our own API
+        s_apply (self, &f[1]);
+    } else if (s_verb_is (&f[0], "INSTALL")) {
+        assert (n == 4); // our own API
+        s_install (self, &f[1], &f[3]);
+    } else if (s_verb_is (&f[0], "READ")) {
+        assert (n == 4); // our own API
         s_read_t *r = (s_read_t *)zmalloc (sizeof *r);
-        zframe_t *rid = zmsg_first (msg), *idx = zmsg_next (msg);
-        assert (rid && idx); // our own API
-        memcpy (&r->rid, zframe_data (rid), 8);
-        memcpy (&r->index, zframe_data (idx), 8);
-        r->key = zframe_dup (zmsg_next (msg));
+        r->rid = s_u64 (&f[1]);
+        r->index = s_u64 (&f[2]);
+        r->key = zframe_new (zmq_msg_data (&f[3]), zmq_msg_size (&f[3]));
         zlistx_add_end (self->reads, r);
         s_reads_release (self);
-    } else if (streq (verb, "SNAPSHOT_WANTED"))
+    } else if (s_verb_is (&f[0], "SNAPSHOT_WANTED"))
         s_snapshot (self);
-    else if (streq (verb, "CHUNK_WANTED"))
-        s_chunk_wanted (self, msg);
-    else if (streq (verb, "RECV_CHUNK"))
-        s_recv_chunk (self, msg);
-    else
+    else if (s_verb_is (&f[0], "CHUNK_WANTED")) {
+        assert (n == 6); // our own API
+        s_chunk_wanted (self, &f[1]);
+    } else if (s_verb_is (&f[0], "RECV_CHUNK")) {
+        assert (n == 6); // our own API
+        s_recv_chunk (self, &f[1]);
+    } else
         assert (false); // our own API: no other command
-    zstr_free (&verb);
 }
 
 // Opens the state machine, restoring the stored Raft snapshot if it is ahead of the data (a
@@ -444,12 +495,15 @@ zkv_applier_actor (zsock_t *pipe, void *args)
             assert (term); // our own API
             break;
         }
-        for (int i = 0; i < 1024 && (zsock_events (self->in) & ZMQ_POLLIN); i++) {
-            zmsg_t *msg = zmsg_recv (self->in);
-            if (!msg)
+        void *in = zsock_resolve (self->in);
+        for (int i = 0; i < 1024; i++) {
+            zmq_msg_t f[8];
+            size_t n = zkv_actors_recv (in, f, 8);
+            if (n == 0)
                 break;
-            s_input (self, msg);
-            zmsg_destroy (&msg);
+            assert (n <= 8); // our own API
+            s_input (self, f, n);
+            zkv_actors_close (f, n);
         }
     }
     zpoller_destroy (&poller);
@@ -463,6 +517,8 @@ done:
     s_streams_drop (self);
     s_view_unref (&self->view);
     zkv_kv_recv_destroy (&self->recv);
+    free (self->entries);
+    free (self->local);
     zkv_kv_destroy (&self->kv);
     zkv_kvstore_destroy (&self->store);
     zsock_destroy (&self->chunk_ack);

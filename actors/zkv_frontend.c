@@ -3,7 +3,7 @@
 // request (Put / Append) or reads it (Get) locally, else it forwards the request to the
 // leader over the peer transport and relays the answer (transparent leader forwarding).
 //
-// Answers come back asynchronously: from the applier once a write is applied (RESULT) or a
+// Answers come back asynchronously: from the applier once a write is applied (RESULTS) or a
 // read served (READ_DONE), from the group when a proposal is refused (FAILED), from a peer's
 // frontend for a forwarded request (forward_reply). Requests are kept in one table until then;
 // a request whose deadline passes is answered ZKV_ETIMEOUT.
@@ -462,11 +462,27 @@ s_inproc (s_frontend_t *self, zmq_msg_t *f, size_t n)
     if (s_verb_is (&f[0], "PEER")) {
         assert (n == 2); // our own API
         s_peer (self, &f[1]);
-    } else if (s_verb_is (&f[0], "RESULT")) {
-        // [group] [client id] [seq] [status] [value]
-        assert (n == 6); // our own API
-        s_key_t k = s_key_write (s_u64 (&f[1]), s_u64 (&f[2]), s_u64 (&f[3]));
-        s_answer_key (self, &k, s_u64 (&f[4]), &f[5], self->node->id);
+    } else if (s_verb_is (&f[0], "RESULTS")) {
+        // [group] [packed]: one applied batch's answers, each [client id][seq][status][len]
+        // [value] (zkv_actors.h)
+        assert (n == 3); // our own API
+        uint64_t group = s_u64 (&f[1]);
+        const uint8_t *p = (const uint8_t *)zmq_msg_data (&f[2]);
+        const uint8_t *end = p + zmq_msg_size (&f[2]);
+        while (p < end) {
+            uint64_t v[4]; // client id, seq, status, value length
+            assert ((size_t)(end - p) >= ZKV_RESULTS_ITEM_HEADER); // our own API
+            memcpy (v, p, sizeof v);
+            p += ZKV_RESULTS_ITEM_HEADER;
+            assert (v[3] <= (size_t)(end - p)); // our own API
+            s_key_t k = s_key_write (group, v[0], v[1]);
+            s_pending_t *pd = (s_pending_t *)zhashx_lookup (self->pending, &k);
+            if (pd) {
+                s_answer (self, pd, v[2], p, (size_t)v[3], self->node->id, NULL);
+                zhashx_delete (self->pending, &k);
+            }
+            p += v[3];
+        }
     } else if (s_verb_is (&f[0], "FAILED")) {
         // [group] [client id] [seq] [status] [leader]
         assert (n == 6); // our own API

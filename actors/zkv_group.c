@@ -102,6 +102,30 @@ s_event (s_group_t *self, const char *topic, uint64_t index, uint64_t bytes)
 }
 
 static void
+s_free_buf (void *data, void *hint)
+{
+    (void)hint;
+    free (data);
+}
+
+// Reads a u64 frame of our own API.
+static uint64_t
+s_u64 (zmq_msg_t *frame)
+{
+    uint64_t v = 0;
+    assert (zmq_msg_size (frame) == 8); // our own API
+    memcpy (&v, zmq_msg_data (frame), 8);
+    return v;
+}
+
+static bool
+s_verb_is (zmq_msg_t *frame, const char *verb)
+{
+    size_t len = strlen (verb);
+    return zmq_msg_size (frame) == len && memcmp (zmq_msg_data (frame), verb, len) == 0;
+}
+
+static void
 s_send_msg (s_group_t *self, const zkv_msg_t *msg)
 {
     uint8_t *buf = NULL;
@@ -109,11 +133,18 @@ s_send_msg (s_group_t *self, const zkv_msg_t *msg)
     int rc = zkv_msg_encode (msg, &buf, &len);
     assert (rc == 0); // the core builds messages within the codec's limits
     uint64_t to = msg->u.hdr.to;
-    zmsg_t *out = zmsg_new ();
-    zmsg_addmem (out, &to, sizeof to);
-    zmsg_addmem (out, buf, len);
-    free (buf);
-    zkv_actors_send (self->tx, &out); // dropped when the transport is stuck: Raft retransmits
+    // The encoded buffer travels as is (zero-copy); ZeroMQ frees it once the transport is
+    // done with it. Dropped when the transport is stuck: Raft retransmits.
+    void *tx = zsock_resolve (self->tx);
+    if (zmq_send (tx, &to, sizeof to, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
+        free (buf);
+        return;
+    }
+    zmq_msg_t body;
+    rc = zmq_msg_init_data (&body, buf, len, s_free_buf, NULL);
+    assert (rc == 0);
+    if (zmq_msg_send (&body, tx, ZMQ_DONTWAIT) < 0)
+        zmq_msg_close (&body); // cannot happen: the first part was queued
 }
 
 static void
@@ -150,19 +181,18 @@ s_local_take (s_group_t *self, const zkv_entry_t *e)
 }
 
 static void
-s_propose (s_group_t *self, zmsg_t *msg)
+s_propose (s_group_t *self, zmq_msg_t *cmd)
 {
-    zframe_t *cmd = zmsg_first (msg);
-    assert (cmd); // our own API
     uint64_t index = 0, term = 0;
-    int rc = zkv_raft_propose (self->raft, zframe_data (cmd), zframe_size (cmd), &index, &term);
+    const uint8_t *data = (const uint8_t *)zmq_msg_data (cmd);
+    int rc = zkv_raft_propose (self->raft, data, zmq_msg_size (cmd), &index, &term);
     if (rc == 0) {
         s_local_push (self, index, term);
         return;
     }
     // Tell the frontend at once, with whom to ask instead.
     zkv_msg_t kc;
-    if (zkv_msg_decode (zframe_data (cmd), zframe_size (cmd), &kc) != 0)
+    if (zkv_msg_decode (data, zmq_msg_size (cmd), &kc) != 0)
         return;
     zkv_raft_status_t st;
     zkv_raft_status (self->raft, &st);
@@ -197,22 +227,18 @@ s_read_done (s_group_t *self, uint64_t rid, int rc)
 // quorum that this node still leads, then names the index the applier must reach before it
 // reads; the key waits here until then.
 static void
-s_read (s_group_t *self, zmsg_t *msg)
+s_read (s_group_t *self, zmq_msg_t *rid, zmq_msg_t *key)
 {
-    zframe_t *rid = zmsg_first (msg);
-    zframe_t *key = zmsg_next (msg);
-    assert (rid && zframe_size (rid) == 8 && key); // our own API
-    uint64_t id;
-    memcpy (&id, zframe_data (rid), 8);
+    uint64_t id = s_u64 (rid);
     int rc = zkv_raft_read_index (self->raft, id);
     if (rc != 0) {
         s_read_done (self, id, rc);
         return;
     }
-    zmsg_remove (msg, key);
+    zframe_t *copy = zframe_new (zmq_msg_data (key), zmq_msg_size (key));
     char k[24];
     snprintf (k, sizeof k, "%" PRIx64, id);
-    zhashx_update (self->reads, k, key);
+    zhashx_update (self->reads, k, copy);
 }
 
 // The core's answers to ReadIndex requests: hand each read to the applier with its index.
@@ -243,13 +269,9 @@ s_reads_confirmed (s_group_t *self, const zkv_raft_ready_t *rd)
 
 // The applier's snapshot of the state machine through index.
 static void
-s_snapshot (s_group_t *self, zmsg_t *msg)
+s_snapshot (s_group_t *self, zmq_msg_t *idx)
 {
-    zframe_t *idx = zmsg_first (msg);
-    zframe_t *data = zmsg_next (msg);
-    assert (idx && zframe_size (idx) == 8 && data); // our own API
-    uint64_t index;
-    memcpy (&index, zframe_data (idx), 8);
+    uint64_t index = s_u64 (idx);
     self->snapshot_wanted = false;
     if (index == 0)
         return;                                              // the applier could not take one
@@ -261,20 +283,16 @@ s_snapshot (s_group_t *self, zmsg_t *msg)
 
 // The applier's answer to a chunk request: CHUNK [to][index][term][offset][done][data].
 static void
-s_chunk (s_group_t *self, zmsg_t *msg)
+s_chunk (s_group_t *self, zmq_msg_t *f)
 {
     uint64_t v[4];
-    zframe_t *f = zmsg_first (msg);
-    for (int i = 0; i < 4; i++, f = zmsg_next (msg)) {
-        assert (f && zframe_size (f) == 8); // our own API
-        memcpy (&v[i], zframe_data (f), 8);
-    }
-    zframe_t *fd = f, *data = zmsg_next (msg);
-    assert (fd && data); // our own API
+    for (int i = 0; i < 4; i++)
+        v[i] = s_u64 (&f[i]);
+    assert (zmq_msg_size (&f[4]) == 1); // our own API
     zkv_snapshot_meta_t meta = {.index = v[1], .term = v[2]};
     // ZKV_EINVAL: the transfer moved on meanwhile (the core asks again if it needs to).
-    zkv_raft_snapshot_chunk (self->raft, v[0], &meta, v[3], zframe_data (data), zframe_size (data),
-                             *zframe_data (fd) != 0);
+    zkv_raft_snapshot_chunk (self->raft, v[0], &meta, v[3], (const uint8_t *)zmq_msg_data (&f[5]),
+                             zmq_msg_size (&f[5]), *(const uint8_t *)zmq_msg_data (&f[4]) != 0);
 }
 
 // Chunk requests go to the applier, which reads them from its view of the snapshot.
@@ -317,38 +335,38 @@ s_write_chunk (s_group_t *self, const zkv_raft_ready_t *rd)
     zstr_free (&ack);
 }
 
+// One input (zkv_actors.h); f holds its n frames, verb first. Received as zmq_msg_t: no
+// zmsg, zframe or verb string allocated per input.
 static void
-s_input (s_group_t *self, zmsg_t *msg)
+s_input (s_group_t *self, zmq_msg_t *f, size_t n)
 {
-    char *verb = zmsg_popstr (msg);
-    assert (verb); // our own API
-    if (streq (verb, "STEP")) {
-        zframe_t *payload = zmsg_first (msg);
+    if (s_verb_is (&f[0], "STEP")) {
         zkv_msg_t m;
-        if (payload && zkv_msg_decode (zframe_data (payload), zframe_size (payload), &m) == 0) {
+        if (n == 2 &&
+            zkv_msg_decode ((const uint8_t *)zmq_msg_data (&f[1]), zmq_msg_size (&f[1]), &m) == 0) {
             if (zkv_raft_step (self->raft, &m) != 0)
                 self->malformed++;
             zkv_msg_free (&m);
         } else
             self->malformed++;
-    } else if (streq (verb, "PROPOSE"))
-        s_propose (self, msg);
-    else if (streq (verb, "READ"))
-        s_read (self, msg);
-    else if (streq (verb, "SNAPSHOT"))
-        s_snapshot (self, msg);
-    else if (streq (verb, "CHUNK"))
-        s_chunk (self, msg);
-    else if (streq (verb, "UNAVAILABLE")) {
-        zkv_snapshot_meta_t meta;
-        zframe_t *fi = zmsg_first (msg), *ft = zmsg_next (msg);
-        assert (fi && ft); // our own API
-        memcpy (&meta.index, zframe_data (fi), 8);
-        memcpy (&meta.term, zframe_data (ft), 8);
+    } else if (s_verb_is (&f[0], "PROPOSE")) {
+        assert (n == 2); // our own API
+        s_propose (self, &f[1]);
+    } else if (s_verb_is (&f[0], "READ")) {
+        assert (n == 3); // our own API
+        s_read (self, &f[1], &f[2]);
+    } else if (s_verb_is (&f[0], "SNAPSHOT")) {
+        assert (n == 3); // our own API
+        s_snapshot (self, &f[1]);
+    } else if (s_verb_is (&f[0], "CHUNK")) {
+        assert (n == 7); // our own API
+        s_chunk (self, &f[1]);
+    } else if (s_verb_is (&f[0], "UNAVAILABLE")) {
+        assert (n == 3); // our own API
+        zkv_snapshot_meta_t meta = {.index = s_u64 (&f[1]), .term = s_u64 (&f[2])};
         zkv_raft_snapshot_unavailable (self->raft, &meta);
     } else
         assert (false); // our own API: no other command
-    zstr_free (&verb);
 }
 
 static void
@@ -419,20 +437,33 @@ s_handoff (s_group_t *self, const zkv_raft_ready_t *rd)
         zmsg_send (&out, self->apply);
     }
     if (rd->n_committed) {
-        zmsg_t *out = zmsg_new ();
-        zmsg_addstr (out, "APPLY");
-        uint64_t n = rd->n_committed;
-        zmsg_addmem (out, &n, 8);
+        // One message per ready: [APPLY] [packed entries] (zkv_actors.h), built in place in
+        // one ZeroMQ buffer, so the hand-over costs one allocation whatever the batch size.
+        size_t size = 0;
+        for (size_t i = 0; i < rd->n_committed; i++)
+            size += ZKV_APPLY_ENTRY_HEADER + rd->committed[i].data.len;
+        zmq_msg_t packed;
+        int rc = zmq_msg_init_size (&packed, size);
+        if (rc != 0)
+            abort (); // out of memory aborts (STYLE.md)
+        uint8_t *p = (uint8_t *)zmq_msg_data (&packed);
         for (size_t i = 0; i < rd->n_committed; i++) {
             const zkv_entry_t *e = &rd->committed[i];
             uint8_t local = s_local_take (self, e);
-            zmsg_addmem (out, &e->index, 8);
-            zmsg_addmem (out, &e->term, 8);
-            zmsg_addmem (out, &e->type, 1);
-            zmsg_addmem (out, &local, 1);
-            zmsg_addmem (out, e->data.data, e->data.len);
+            uint64_t len = e->data.len;
+            memcpy (p, &e->index, 8);
+            memcpy (p + 8, &e->term, 8);
+            p[16] = e->type;
+            p[17] = local;
+            memcpy (p + 18, &len, 8);
+            if (len)
+                memcpy (p + ZKV_APPLY_ENTRY_HEADER, e->data.data, len);
+            p += ZKV_APPLY_ENTRY_HEADER + len;
         }
-        zmsg_send (&out, self->apply);
+        // Blocking sends: the applier must see every entry, in order (a full queue waits).
+        void *apply = zsock_resolve (self->apply);
+        if (zmq_send (apply, "APPLY", 5, ZMQ_SNDMORE) != 5 || zmq_msg_send (&packed, apply, 0) < 0)
+            s_fatal (self, "handing committed entries to the applier", ZKV_ESTOPPED);
     }
 }
 
@@ -602,12 +633,15 @@ zkv_group_actor (zsock_t *pipe, void *args)
             break;
         }
         // Group commit: take everything queued now, then one ready.
-        for (int i = 0; i < S_MAX_DRAIN && (zsock_events (self->in) & ZMQ_POLLIN); i++) {
-            zmsg_t *msg = zmsg_recv (self->in);
-            if (!msg)
+        void *in = zsock_resolve (self->in);
+        for (int i = 0; i < S_MAX_DRAIN; i++) {
+            zmq_msg_t f[8];
+            size_t n = zkv_actors_recv (in, f, 8);
+            if (n == 0)
                 break;
-            s_input (self, msg);
-            zmsg_destroy (&msg);
+            assert (n <= 8); // our own API
+            s_input (self, f, n);
+            zkv_actors_close (f, n);
         }
         int64_t now = zclock_mono ();
         if (now >= self->next_tick) {
