@@ -15,6 +15,12 @@
 
 // A request without a deadline still leaves the table after this long.
 #define S_DEFAULT_DEADLINE_MS 30000
+// The longest deadline a client may ask for: a larger one is clamped (a huge deadline would
+// keep its entry forever, and now + deadline could overflow).
+#define S_MAX_DEADLINE_MS 60000
+// At most this many requests wait at once; more are answered ZKV_EBUSY, so neither an outage
+// (forwards dropped, clients retrying) nor a hostile client can grow the table without bound.
+#define S_MAX_PENDING 65536
 // How often expired requests are looked for.
 #define S_SWEEP_MS 50
 
@@ -208,6 +214,16 @@ s_pending_dup (const s_pending_t *p)
     return copy;
 }
 
+// True if the pending table is full and a new entry (not a retry replacing k's) must be
+// refused.
+static bool
+s_pending_full (s_frontend_t *self, const s_key_t *k)
+{
+    if (zhashx_size (self->pending) < S_MAX_PENDING)
+        return false;
+    return !(k && zhashx_lookup (self->pending, k));
+}
+
 // Routes one request (a client's or a forwarded one). p says where the answer goes.
 static void
 s_serve (s_frontend_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_bytes_t *value,
@@ -215,7 +231,11 @@ s_serve (s_frontend_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_b
 {
     zkv_node_t *node = self->node;
     int64_t now = zclock_mono ();
-    p->deadline = now + (int64_t)(deadline_ms ? deadline_ms : S_DEFAULT_DEADLINE_MS);
+    if (deadline_ms == 0)
+        deadline_ms = S_DEFAULT_DEADLINE_MS;
+    else if (deadline_ms > S_MAX_DEADLINE_MS)
+        deadline_ms = S_MAX_DEADLINE_MS;
+    p->deadline = now + (int64_t)deadline_ms;
     if (p->op != ZKV_OP_GET && p->op != ZKV_OP_PUT && p->op != ZKV_OP_APPEND) {
         s_answer (self, p, -ZKV_EINVAL, NULL, 0, 0, "unknown op");
         return;
@@ -243,6 +263,10 @@ s_serve (s_frontend_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_b
         s_key_t k;
         int sent;
         if (p->op == ZKV_OP_GET) {
+            if (s_pending_full (self, NULL)) {
+                s_answer (self, p, -ZKV_EBUSY, NULL, 0, node->id, "too many requests waiting");
+                return;
+            }
             uint64_t rid = ++self->next_id;
             k = s_key_id ('r', rid);
             const void *data[3] = {"READ", &rid, key->data};
@@ -250,6 +274,10 @@ s_serve (s_frontend_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_b
             sent = zkv_actors_sendv (group, data, size, 3);
         } else {
             k = s_key_write (p->group, p->client_id, p->seq);
+            if (s_pending_full (self, &k)) {
+                s_answer (self, p, -ZKV_EBUSY, NULL, 0, node->id, "too many requests waiting");
+                return;
+            }
             zkv_msg_t cmd = {.type = ZKV_MSG_KV_COMMAND};
             cmd.u.kv_command.client_id = p->client_id;
             cmd.u.kv_command.seq = p->seq;
@@ -288,6 +316,10 @@ s_serve (s_frontend_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_b
     // A request is forwarded at most once: a forwarded request that finds no leader here is
     // answered with the hint, and the client follows it.
     if (p->kind == S_TO_CLIENT && leader && leader != node->id) {
+        if (s_pending_full (self, NULL)) {
+            s_answer (self, p, -ZKV_EBUSY, NULL, 0, leader, "too many requests waiting");
+            return;
+        }
         uint64_t fwd_id = ++self->next_id;
         s_key_t k = s_key_id ('f', fwd_id);
         zhashx_update (self->pending, &k, s_pending_dup (p));
