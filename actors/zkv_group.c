@@ -150,6 +150,10 @@ s_send_msg (s_group_t *self, const zkv_msg_t *msg)
 static void
 s_local_push (s_group_t *self, uint64_t index, uint64_t term)
 {
+    // Leading again at a lower index means the old proposals from there on were truncated:
+    // their records would make s_local_take skip this term's, and those answers be lost.
+    while (self->n_locals > self->head_locals && self->locals[self->n_locals - 1].index >= index)
+        self->n_locals--;
     if (self->n_locals == self->cap_locals && self->head_locals > 0) {
         // Drop the consumed head before growing.
         memmove (self->locals, self->locals + self->head_locals,
