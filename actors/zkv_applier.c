@@ -59,6 +59,7 @@ typedef struct {
     s_view_t *view;                    // the store as of the latest snapshot (NULL: none yet)
     s_stream_t streams[S_MAX_STREAMS]; // transfers, one per follower
     zkv_kv_recv_t *recv;               // the stream being received
+    bool recv_bad_logged;              // a bad received chunk was logged (once per success)
     zkv_entry_t *entries;              // scratch for one APPLY, reused
     uint8_t *local;                    // which of them were proposed here
     size_t cap_entries;                // allocated
@@ -119,6 +120,31 @@ static uint64_t
 s_applied (s_applier_t *self)
 {
     return zkv_kv_incomplete (self->kv) ? 0 : zkv_kv_applied (self->kv);
+}
+
+// Errors of the node's own store: the state is unknown, stop. Any other error of a received
+// snapshot is the peer's bad input, which must not stop the node (a restart would be fed the
+// same bytes).
+static bool
+s_store_error (int rc)
+{
+    return rc == ZKV_EIO || rc == ZKV_ENOSPC || rc == ZKV_ENOMEM;
+}
+
+// A received snapshot was malformed or not the one announced: drop the receive state and
+// publish the group's data as incomplete (UINT64_MAX, as at boot) if it is, so that the group,
+// which restarts its Raft core from the stored state, asks for a new snapshot.
+static void
+s_recv_rejected (s_applier_t *self, const char *what, int rc)
+{
+    if (!self->recv_bad_logged)
+        zsys_warning ("zkvd %" PRIu64 ": group %" PRIu64 ": %s: %s; waiting for a new stream",
+                      self->node->id, self->group, what, zkv_strerror (rc));
+    self->recv_bad_logged = true;
+    zkv_kv_recv_destroy (&self->recv);
+    self->recv = zkv_kv_recv_new (self->kv);
+    zkv_node_status_set_applied (self->node, self->group,
+                                 zkv_kv_incomplete (self->kv) ? UINT64_MAX : s_applied (self));
 }
 
 static void
@@ -237,8 +263,18 @@ s_install (s_applier_t *self, zmq_msg_t *fi, zmq_msg_t *data)
     if (zmq_msg_size (data)) // a blob (a snapshot taken before streaming)
         rc = zkv_kv_snapshot_restore (self->kv, (const uint8_t *)zmq_msg_data (data),
                                       zmq_msg_size (data));
-    else // streamed: its chunks are written, the metadata durable: make it the live state
+    else { // streamed: its chunks are written, the metadata durable: make it the live state
         rc = zkv_kv_recv_finish (self->recv, index);
+        if (rc != 0 && !s_store_error (rc) && zkv_kv_incomplete (self->kv)) {
+            // Not the state the snapshot announced: the group's data stays incomplete and the
+            // group restarts its Raft core, which then needs a new snapshot.
+            s_recv_rejected (self, "the received snapshot does not install", rc);
+            zstr_send (self->group_in, "RESTART");
+            return;
+        }
+        if (rc == 0)
+            self->recv_bad_logged = false;
+    }
     if (rc != 0)
         s_fatal (self, "installing the leader's snapshot", rc);
     zkv_node_status_set_applied (self->node, self->group, s_applied (self));
@@ -379,8 +415,15 @@ s_recv_chunk (s_applier_t *self, zmq_msg_t *f)
     assert (zmq_msg_size (&f[3]) == 1); // our own API
     int rc = zkv_kv_recv_chunk (self->recv, offset, (const uint8_t *)zmq_msg_data (&f[4]),
                                 zmq_msg_size (&f[4]), *(const uint8_t *)zmq_msg_data (&f[3]) != 0);
-    if (rc != 0)
+    if (rc != 0 && s_store_error (rc))
         s_fatal (self, "writing a snapshot chunk", rc); // a restart asks for a new snapshot
+    if (rc != 0) {
+        // The peer's bad input: the group must not acknowledge it (it restarts its Raft core,
+        // so the leader's next chunk restarts the stream from offset 0).
+        s_recv_rejected (self, "a received snapshot chunk is invalid", rc);
+        zstr_send (self->chunk_ack, "CHUNK_REJECTED");
+        return;
+    }
     if (offset == 0) {
         zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": receiving a snapshot", self->node->id,
                    self->group);

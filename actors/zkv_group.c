@@ -318,7 +318,8 @@ s_chunk_requests (s_group_t *self, const zkv_raft_ready_t *rd)
 }
 
 // A received chunk: the applier writes it (one KV batch); the sync below makes it durable.
-static void
+// False if the applier rejected it (malformed: the peer's bad input).
+static bool
 s_write_chunk (s_group_t *self, const zkv_raft_ready_t *rd)
 {
     const zkv_raft_chunk_t *c = &rd->chunk;
@@ -336,8 +337,12 @@ s_write_chunk (s_group_t *self, const zkv_raft_ready_t *rd)
     char *ack = zstr_recv (self->chunk_ack);
     if (!ack)
         s_fatal (self, "waiting for a snapshot chunk to be written", ZKV_ESTOPPED);
+    bool written = streq (ack, "CHUNK_WRITTEN");
     zstr_free (&ack);
+    return written;
 }
+
+static void s_restart (s_group_t *self);
 
 // One input (zkv_actors.h); f holds its n frames, verb first. Received as zmq_msg_t: no
 // zmsg, zframe or verb string allocated per input.
@@ -365,6 +370,9 @@ s_input (s_group_t *self, zmq_msg_t *f, size_t n)
     } else if (s_verb_is (&f[0], "CHUNK")) {
         assert (n == 7); // our own API
         s_chunk (self, &f[1]);
+    } else if (s_verb_is (&f[0], "RESTART")) {
+        assert (n == 1); // our own API
+        s_restart (self);
     } else if (s_verb_is (&f[0], "UNAVAILABLE")) {
         assert (n == 3); // our own API
         zkv_snapshot_meta_t meta = {.index = s_u64 (&f[1]), .term = s_u64 (&f[2])};
@@ -373,14 +381,16 @@ s_input (s_group_t *self, zmq_msg_t *f, size_t n)
         assert (false); // our own API: no other command
 }
 
-static void
+// Returns false if the applier rejected the ready's received chunk: it must not be
+// acknowledged, so the ready must not be advanced (s_ready_loop restarts the core instead).
+static bool
 s_persist (s_group_t *self, const zkv_raft_ready_t *rd)
 {
     zkv_logstore_t *store = self->node->logstore;
-    bool wrote = false;
+    bool wrote = false, chunk_ok = true;
     int rc = 0;
     if (rd->has_chunk) {
-        s_write_chunk (self, rd); // same database: the sync below covers it
+        chunk_ok = s_write_chunk (self, rd); // same database: the sync below covers it
         wrote = true;
     }
     if (rd->has_snapshot) {
@@ -426,6 +436,7 @@ s_persist (s_group_t *self, const zkv_raft_ready_t *rd)
         if (rd->has_hard_state)
             self->synced = rd->hard_state;
     }
+    return chunk_ok;
 }
 
 static void
@@ -514,6 +525,21 @@ s_after_ready (s_group_t *self)
     }
 }
 
+static int s_boot (s_group_t *self);
+
+// Restarts the Raft core from the stored state (after a rejected snapshot chunk or install:
+// the applier published the KV data as incomplete if it is, so the core needs a snapshot).
+static void
+s_restart (s_group_t *self)
+{
+    zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": restarting Raft from the stored state",
+               self->node->id, self->group);
+    zkv_raft_destroy (&self->raft);
+    if (s_boot (self) != 0)
+        s_fatal (self, "restarting Raft", ZKV_ECORRUPT);
+    s_after_ready (self);
+}
+
 static void
 s_ready_loop (s_group_t *self)
 {
@@ -525,9 +551,16 @@ s_ready_loop (s_group_t *self)
         // toward a quorum only once advance says they are persisted.
         for (size_t i = 0; i < rd.n_early_msgs; i++)
             s_send_msg (self, &rd.early_msgs[i]);
-        s_persist (self, &rd);
+        bool chunk_ok = s_persist (self, &rd);
         for (size_t i = 0; i < rd.n_msgs; i++)
             s_send_msg (self, &rd.msgs[i]);
+        if (!chunk_ok) {
+            // Everything else of this ready is durable: restart the core from the store, as
+            // a process restart would (committed entries come again; the applier skips those
+            // it has). It has no partial stream, so the leader's next chunk starts it over.
+            s_restart (self);
+            return;
+        }
         s_handoff (self, &rd);
         s_reads_confirmed (self, &rd);
         s_chunk_requests (self, &rd);
