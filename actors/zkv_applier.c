@@ -29,6 +29,9 @@ typedef struct {
 
 // Followers a transfer may run to at once (a group's members).
 #define S_MAX_STREAMS 16
+// A transfer not asked for a chunk this long is released (its view pins old versions on disk,
+// its writer holds a copy of the dedup table); a late request starts a new one.
+#define S_STREAM_IDLE_MS 30000
 
 // A point-in-time view of the store at a snapshot's index, shared by the transfers reading
 // it: a transfer finishes with the snapshot it started even when newer ones are taken (a
@@ -44,6 +47,7 @@ typedef struct {
     uint64_t to;        // the follower, 0 for a free slot
     s_view_t *view;     // the view it reads (a reference)
     zkv_kv_stream_t *w; // its stream writer over view
+    int64_t used;       // zclock_mono ms of its last chunk request
 } s_stream_t;
 
 typedef struct {
@@ -307,6 +311,21 @@ s_streams_drop (s_applier_t *self)
         s_stream_drop (&self->streams[i]);
 }
 
+// Releases the transfers idle for S_STREAM_IDLE_MS. Returns how many are left.
+static int
+s_streams_expire (s_applier_t *self)
+{
+    int64_t now = zclock_mono ();
+    int left = 0;
+    for (int i = 0; i < S_MAX_STREAMS; i++) {
+        s_stream_t *st = &self->streams[i];
+        if (st->to && now - st->used >= S_STREAM_IDLE_MS)
+            s_stream_drop (st);
+        left += st->to != 0;
+    }
+    return left;
+}
+
 // A compaction point: a view of the store at the applied index, which chunk requests read;
 // the group records (index, term) as the Raft snapshot. Transfers of older views go on.
 static void
@@ -379,9 +398,10 @@ s_chunk_wanted (s_applier_t *self, zmq_msg_t *f)
     uint8_t *buf = NULL;
     size_t len = 0;
     bool done = false;
-    if (st && st->w)
+    if (st && st->w) {
+        st->used = zclock_mono ();
         rc = zkv_kv_stream_read (st->w, offset, (size_t)max, &buf, &len, &done);
-    else if (rc == 0)
+    } else if (rc == 0)
         rc = ZKV_EBUSY;
     if (rc != 0) {
         zsys_warning ("zkvd %" PRIu64 ": group %" PRIu64 ": cannot read snapshot %" PRIu64
@@ -402,7 +422,12 @@ s_chunk_wanted (s_applier_t *self, zmq_msg_t *f)
     zmsg_addmem (out, &d, 1);
     zmsg_addmem (out, buf, len);
     free (buf);
-    zmsg_send (&out, self->group_in); // after done the follower may still ask again: rewinds
+    zmsg_send (&out, self->group_in);
+    // The last chunk went: release the transfer. A retransmit of it starts a new one over the
+    // same view while that is the latest (the writer skips to the offset), else the core is
+    // told the snapshot is unavailable and starts the transfer over.
+    if (done)
+        s_stream_drop (st);
 }
 
 // RECV_CHUNK [index][term][offset][done][data]: a received chunk, written in one batch; the
@@ -529,8 +554,9 @@ zkv_applier_actor (zsock_t *pipe, void *args)
     zpoller_t *poller = zpoller_new (pipe, self->in, NULL);
     assert (poller);
     zpoller_set_nonstop (poller, true);
+    int streams = 0; // transfers open: wake up to release idle ones
     while (true) {
-        zsock_t *which = (zsock_t *)zpoller_wait (poller, -1);
+        zsock_t *which = (zsock_t *)zpoller_wait (poller, streams ? 1000 : -1);
         if (which == pipe) {
             char *cmd = zstr_recv (pipe);
             bool term = cmd && streq (cmd, "$TERM");
@@ -548,6 +574,7 @@ zkv_applier_actor (zsock_t *pipe, void *args)
             s_input (self, f, n);
             zkv_actors_close (f, n);
         }
+        streams = s_streams_expire (self);
     }
     zpoller_destroy (&poller);
 done:
