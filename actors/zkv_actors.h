@@ -4,11 +4,17 @@
 // applier actors which take a zkv_group_args_t. Inproc sockets (names from zkv_node_endpoint):
 //   "tx"            transport's PULL: [to node u64] [encoded message]: send to a peer
 //   "group-in-G"    group G's PULL: STEP [encoded Raft message] | PROPOSE [kv_command] |
-//                   READ [request id u64] | SNAPSHOT [index u64] [data]
+//                   READ [request id u64] | SNAPSHOT [index u64] [data] | CHUNK [to] [index]
+//                   [term] [offset] [done u8] [data] | UNAVAILABLE [index] [term] | RESTART:
+//                   the applier could not install a received snapshot, restart the Raft core
+//                   from the store
 //   "apply-in-G"    group G's applier PULL: APPLY [packed]: all entries of one ready in one
 //                   frame, each [index u64][term u64][type u8][local u8][len u64][data] |
 //                   INSTALL [index u64] [term u64] [data] | READ [request id] [read index]
-//                   [key] | SNAPSHOT_WANTED [log bytes]
+//                   [key] | SNAPSHOT_WANTED [log bytes] | CHUNK_WANTED [to] [index] [term]
+//                   [offset] [max bytes] | RECV_CHUNK [index] [term] [offset] [done u8] [data]
+//   "chunk-ack-G"   group G's PULL: CHUNK_WRITTEN | CHUNK_REJECTED (the chunk was malformed:
+//                   do not acknowledge it)
 //   "front-in"      frontend's PULL: PEER [encoded forward message] | RESULTS [group] [packed]:
 //                   the answers of one applied batch, each [client id u64][seq u64][status
 //                   u64][len u64][value] | FAILED [group] [client id] [seq] [status] [leader]
