@@ -275,10 +275,11 @@ zkv_raft_on_append (zkv_raft_t *self, const zkv_append_entries_t *m)
 
     if (self->need_snap) {
         // Our state machine's state is missing: no entry can be applied before a snapshot.
-        // Refusing is always safe; conflict_index 0 asks the leader for its snapshot.
+        // Refusing is always safe; conflict_term UINT64_MAX asks the leader for its snapshot
+        // (no real term is that high, and a stale-term refusal says 0: never mistaken).
         r->success = false;
-        r->conflict_term = 0;
-        r->conflict_index = 0; // never a real hint (too short says last + 1): "need a snapshot"
+        r->conflict_term = UINT64_MAX;
+        r->conflict_index = 0;
         r->match_index = m->prev_log_index;
         return;
     }
@@ -380,7 +381,7 @@ zkv_raft_on_append_reply (zkv_raft_t *self, const zkv_append_entries_reply_t *m)
     uint64_t rejected = m->match_index;
     if (pr->state == ZKV_PR_SNAPSHOT)
         return;
-    if (self->cfg.snapshot_stream && m->conflict_index == 0 && m->conflict_term == 0) {
+    if (self->cfg.snapshot_stream && m->conflict_term == UINT64_MAX) {
         // Its state machine's state is missing (need_snapshot): only a snapshot helps, even
         // one below its log. Without one the heartbeat probes again (no ping-pong of appends).
         if (self->snap) {
