@@ -46,7 +46,7 @@
     F (BOOL, success, "follower's log matched prev_log_index/term")                        \
     F (U64, match_index, "on success: last index known to match the leader")               \
     F (U64, conflict_index, "on failure: first index the leader should retry from")       \
-    F (U64, conflict_term, "on failure: term of the conflicting entry, 0 if log too short") \
+    F (U64, conflict_term, "on failure: conflicting entry's term; 0 log too short; UINT64_MAX needs a snapshot") \
     F (U64, ctx, "echo of the request's ctx")
 
 // InstallSnapshot in bounded chunks (Figure 13); resumable: the reply says which offset the
