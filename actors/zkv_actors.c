@@ -105,3 +105,19 @@ zkv_actors_event (zsock_t *events, const char *topic, const zkv_msg_t *body)
     free (buf);
     zkv_actors_send (events, &msg);
 }
+
+uint64_t
+zkv_actors_u64 (zmq_msg_t *frame)
+{
+    uint64_t v = 0;
+    assert (zmq_msg_size (frame) == 8); // our own API
+    memcpy (&v, zmq_msg_data (frame), 8);
+    return v;
+}
+
+bool
+zkv_actors_verb_is (zmq_msg_t *frame, const char *verb)
+{
+    size_t len = strlen (verb);
+    return zmq_msg_size (frame) == len && memcmp (zmq_msg_data (frame), verb, len) == 0;
+}

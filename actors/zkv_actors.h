@@ -56,6 +56,10 @@ int zkv_actors_send (zsock_t *sock, zmsg_t **msg_p);
 // none was queued; frames[0, min (that, max)) are initialised: close them (zkv_actors_close).
 size_t zkv_actors_recv (void *sock, zmq_msg_t *frames, size_t max);
 void zkv_actors_close (zmq_msg_t *frames, size_t n);
+// The u64 in an 8-byte frame of our own inproc protocol (asserts the size: our own API).
+uint64_t zkv_actors_u64 (zmq_msg_t *frame);
+// True if the frame holds exactly the verb.
+bool zkv_actors_verb_is (zmq_msg_t *frame, const char *verb);
 // Sends n parts as one message without blocking (each part copied); 0 or -1 (dropped).
 int zkv_actors_sendv (void *sock, const void *const *data, const size_t *size, size_t n);
 // Publishes an event: topic plus an encoded message body (see docs/events.md).

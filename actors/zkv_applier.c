@@ -69,22 +69,6 @@ typedef struct {
     size_t cap_entries;                // allocated
 } s_applier_t;
 
-static uint64_t
-s_u64 (zmq_msg_t *frame)
-{
-    uint64_t v = 0;
-    assert (zmq_msg_size (frame) == 8); // our own API
-    memcpy (&v, zmq_msg_data (frame), 8);
-    return v;
-}
-
-static bool
-s_verb_is (zmq_msg_t *frame, const char *verb)
-{
-    size_t len = strlen (verb);
-    return zmq_msg_size (frame) == len && memcmp (zmq_msg_data (frame), verb, len) == 0;
-}
-
 static void
 s_fatal (s_applier_t *self, const char *what, int rc)
 {
@@ -262,7 +246,7 @@ static void
 s_install (s_applier_t *self, zmq_msg_t *fi, zmq_msg_t *data)
 {
     // The term is not needed: the state carries what the state machine needs.
-    uint64_t index = s_u64 (fi);
+    uint64_t index = zkv_actors_u64 (fi);
     int rc;
     if (zmq_msg_size (data)) // a blob (a snapshot taken before streaming)
         rc = zkv_kv_snapshot_restore (self->kv, (const uint8_t *)zmq_msg_data (data),
@@ -364,7 +348,7 @@ s_chunk_wanted (s_applier_t *self, zmq_msg_t *f)
 {
     uint64_t v[5];
     for (int i = 0; i < 5; i++)
-        v[i] = s_u64 (&f[i]);
+        v[i] = zkv_actors_u64 (&f[i]);
     uint64_t to = v[0], index = v[1], term = v[2], offset = v[3], max = v[4];
     s_stream_t *st = NULL, *free_slot = NULL;
     for (int i = 0; i < S_MAX_STREAMS; i++) {
@@ -436,7 +420,7 @@ static void
 s_recv_chunk (s_applier_t *self, zmq_msg_t *f)
 {
     // [index] [term] [offset] [done] [data]
-    uint64_t offset = s_u64 (&f[2]);
+    uint64_t offset = zkv_actors_u64 (&f[2]);
     assert (zmq_msg_size (&f[3]) == 1); // our own API
     int rc = zkv_kv_recv_chunk (self->recv, offset, (const uint8_t *)zmq_msg_data (&f[4]),
                                 zmq_msg_size (&f[4]), *(const uint8_t *)zmq_msg_data (&f[3]) != 0);
@@ -461,26 +445,26 @@ s_recv_chunk (s_applier_t *self, zmq_msg_t *f)
 static void
 s_input (s_applier_t *self, zmq_msg_t *f, size_t n)
 {
-    if (s_verb_is (&f[0], "APPLY")) {
+    if (zkv_actors_verb_is (&f[0], "APPLY")) {
         assert (n == 2); // our own API
         s_apply (self, &f[1]);
-    } else if (s_verb_is (&f[0], "INSTALL")) {
+    } else if (zkv_actors_verb_is (&f[0], "INSTALL")) {
         assert (n == 4); // our own API
         s_install (self, &f[1], &f[3]);
-    } else if (s_verb_is (&f[0], "READ")) {
+    } else if (zkv_actors_verb_is (&f[0], "READ")) {
         assert (n == 4); // our own API
         s_read_t *r = (s_read_t *)zmalloc (sizeof *r);
-        r->rid = s_u64 (&f[1]);
-        r->index = s_u64 (&f[2]);
+        r->rid = zkv_actors_u64 (&f[1]);
+        r->index = zkv_actors_u64 (&f[2]);
         r->key = zframe_new (zmq_msg_data (&f[3]), zmq_msg_size (&f[3]));
         zlistx_add_end (self->reads, r);
         s_reads_release (self);
-    } else if (s_verb_is (&f[0], "SNAPSHOT_WANTED"))
+    } else if (zkv_actors_verb_is (&f[0], "SNAPSHOT_WANTED"))
         s_snapshot (self);
-    else if (s_verb_is (&f[0], "CHUNK_WANTED")) {
+    else if (zkv_actors_verb_is (&f[0], "CHUNK_WANTED")) {
         assert (n == 6); // our own API
         s_chunk_wanted (self, &f[1]);
-    } else if (s_verb_is (&f[0], "RECV_CHUNK")) {
+    } else if (zkv_actors_verb_is (&f[0], "RECV_CHUNK")) {
         assert (n == 6); // our own API
         s_recv_chunk (self, &f[1]);
     } else

@@ -458,22 +458,6 @@ s_peer (s_frontend_t *self, zmq_msg_t *payload)
     zkv_msg_free (&m);
 }
 
-static uint64_t
-s_u64 (zmq_msg_t *frame)
-{
-    uint64_t v = 0;
-    assert (zmq_msg_size (frame) == 8); // our own API
-    memcpy (&v, zmq_msg_data (frame), 8);
-    return v;
-}
-
-static bool
-s_verb_is (zmq_msg_t *frame, const char *verb)
-{
-    size_t len = strlen (verb);
-    return zmq_msg_size (frame) == len && memcmp (zmq_msg_data (frame), verb, len) == 0;
-}
-
 // Answers the request waiting under k, if any, and forgets it.
 static void
 s_answer_key (s_frontend_t *self, const s_key_t *k, uint64_t status, zmq_msg_t *value,
@@ -491,14 +475,14 @@ s_answer_key (s_frontend_t *self, const s_key_t *k, uint64_t status, zmq_msg_t *
 static void
 s_inproc (s_frontend_t *self, zmq_msg_t *f, size_t n)
 {
-    if (s_verb_is (&f[0], "PEER")) {
+    if (zkv_actors_verb_is (&f[0], "PEER")) {
         assert (n == 2); // our own API
         s_peer (self, &f[1]);
-    } else if (s_verb_is (&f[0], "RESULTS")) {
+    } else if (zkv_actors_verb_is (&f[0], "RESULTS")) {
         // [group] [packed]: one applied batch's answers, each [client id][seq][status][len]
         // [value] (zkv_actors.h)
         assert (n == 3); // our own API
-        uint64_t group = s_u64 (&f[1]);
+        uint64_t group = zkv_actors_u64 (&f[1]);
         const uint8_t *p = (const uint8_t *)zmq_msg_data (&f[2]);
         const uint8_t *end = p + zmq_msg_size (&f[2]);
         while (p < end) {
@@ -515,18 +499,18 @@ s_inproc (s_frontend_t *self, zmq_msg_t *f, size_t n)
             }
             p += v[3];
         }
-    } else if (s_verb_is (&f[0], "FAILED")) {
+    } else if (zkv_actors_verb_is (&f[0], "FAILED")) {
         // [group] [client id] [seq] [status] [leader]
         assert (n == 6); // our own API
-        s_key_t k = s_key_write (s_u64 (&f[1]), s_u64 (&f[2]), s_u64 (&f[3]));
-        s_answer_key (self, &k, s_u64 (&f[4]), NULL, s_u64 (&f[5]));
-    } else if (s_verb_is (&f[0], "DEPOSED")) {
+        s_key_t k = s_key_write (zkv_actors_u64 (&f[1]), zkv_actors_u64 (&f[2]), zkv_actors_u64 (&f[3]));
+        s_answer_key (self, &k, zkv_actors_u64 (&f[4]), NULL, zkv_actors_u64 (&f[5]));
+    } else if (zkv_actors_verb_is (&f[0], "DEPOSED")) {
         // [group] [leader]: the group's leader here stepped down. Its proposals may still
         // commit under the next leader, or may not: the client retries with the same seq there,
         // and the dedup table answers whichever happened. Telling it now saves it a timeout.
         assert (n == 3); // our own API
-        uint64_t group = s_u64 (&f[1]);
-        uint64_t leader = s_u64 (&f[2]);
+        uint64_t group = zkv_actors_u64 (&f[1]);
+        uint64_t leader = zkv_actors_u64 (&f[2]);
         zlistx_t *failed = zlistx_new ();
         for (s_pending_t *p = (s_pending_t *)zhashx_first (self->pending); p;
              p = (s_pending_t *)zhashx_next (self->pending))
@@ -539,11 +523,11 @@ s_inproc (s_frontend_t *self, zmq_msg_t *f, size_t n)
             zhashx_delete (self->pending, key);
         }
         zlistx_destroy (&failed);
-    } else if (s_verb_is (&f[0], "READ_DONE")) {
+    } else if (zkv_actors_verb_is (&f[0], "READ_DONE")) {
         // [request id] [status] [value] [leader]
         assert (n == 5); // our own API
-        s_key_t k = s_key_id ('r', s_u64 (&f[1]));
-        s_answer_key (self, &k, s_u64 (&f[2]), &f[3], s_u64 (&f[4]));
+        s_key_t k = s_key_id ('r', zkv_actors_u64 (&f[1]));
+        s_answer_key (self, &k, zkv_actors_u64 (&f[2]), &f[3], zkv_actors_u64 (&f[4]));
     } else
         assert (false); // our own API: no other command
 }

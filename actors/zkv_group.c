@@ -109,22 +109,6 @@ s_free_buf (void *data, void *hint)
 }
 
 // Reads a u64 frame of our own API.
-static uint64_t
-s_u64 (zmq_msg_t *frame)
-{
-    uint64_t v = 0;
-    assert (zmq_msg_size (frame) == 8); // our own API
-    memcpy (&v, zmq_msg_data (frame), 8);
-    return v;
-}
-
-static bool
-s_verb_is (zmq_msg_t *frame, const char *verb)
-{
-    size_t len = strlen (verb);
-    return zmq_msg_size (frame) == len && memcmp (zmq_msg_data (frame), verb, len) == 0;
-}
-
 static void
 s_send_msg (s_group_t *self, const zkv_msg_t *msg)
 {
@@ -233,7 +217,7 @@ s_read_done (s_group_t *self, uint64_t rid, int rc)
 static void
 s_read (s_group_t *self, zmq_msg_t *rid, zmq_msg_t *key)
 {
-    uint64_t id = s_u64 (rid);
+    uint64_t id = zkv_actors_u64 (rid);
     int rc = zkv_raft_read_index (self->raft, id);
     if (rc != 0) {
         s_read_done (self, id, rc);
@@ -275,7 +259,7 @@ s_reads_confirmed (s_group_t *self, const zkv_raft_ready_t *rd)
 static void
 s_snapshot (s_group_t *self, zmq_msg_t *idx)
 {
-    uint64_t index = s_u64 (idx);
+    uint64_t index = zkv_actors_u64 (idx);
     self->snapshot_wanted = false;
     if (index == 0)
         return;                                              // the applier could not take one
@@ -291,7 +275,7 @@ s_chunk (s_group_t *self, zmq_msg_t *f)
 {
     uint64_t v[4];
     for (int i = 0; i < 4; i++)
-        v[i] = s_u64 (&f[i]);
+        v[i] = zkv_actors_u64 (&f[i]);
     assert (zmq_msg_size (&f[4]) == 1); // our own API
     zkv_snapshot_meta_t meta = {.index = v[1], .term = v[2]};
     // ZKV_EINVAL: the transfer moved on meanwhile (the core asks again if it needs to).
@@ -349,7 +333,7 @@ static void s_restart (s_group_t *self);
 static void
 s_input (s_group_t *self, zmq_msg_t *f, size_t n)
 {
-    if (s_verb_is (&f[0], "STEP")) {
+    if (zkv_actors_verb_is (&f[0], "STEP")) {
         zkv_msg_t m;
         if (n == 2 &&
             zkv_msg_decode ((const uint8_t *)zmq_msg_data (&f[1]), zmq_msg_size (&f[1]), &m) == 0) {
@@ -358,24 +342,24 @@ s_input (s_group_t *self, zmq_msg_t *f, size_t n)
             zkv_msg_free (&m);
         } else
             self->malformed++;
-    } else if (s_verb_is (&f[0], "PROPOSE")) {
+    } else if (zkv_actors_verb_is (&f[0], "PROPOSE")) {
         assert (n == 2); // our own API
         s_propose (self, &f[1]);
-    } else if (s_verb_is (&f[0], "READ")) {
+    } else if (zkv_actors_verb_is (&f[0], "READ")) {
         assert (n == 3); // our own API
         s_read (self, &f[1], &f[2]);
-    } else if (s_verb_is (&f[0], "SNAPSHOT")) {
+    } else if (zkv_actors_verb_is (&f[0], "SNAPSHOT")) {
         assert (n == 3); // our own API
         s_snapshot (self, &f[1]);
-    } else if (s_verb_is (&f[0], "CHUNK")) {
+    } else if (zkv_actors_verb_is (&f[0], "CHUNK")) {
         assert (n == 7); // our own API
         s_chunk (self, &f[1]);
-    } else if (s_verb_is (&f[0], "RESTART")) {
+    } else if (zkv_actors_verb_is (&f[0], "RESTART")) {
         assert (n == 1); // our own API
         s_restart (self);
-    } else if (s_verb_is (&f[0], "UNAVAILABLE")) {
+    } else if (zkv_actors_verb_is (&f[0], "UNAVAILABLE")) {
         assert (n == 3); // our own API
-        zkv_snapshot_meta_t meta = {.index = s_u64 (&f[1]), .term = s_u64 (&f[2])};
+        zkv_snapshot_meta_t meta = {.index = zkv_actors_u64 (&f[1]), .term = zkv_actors_u64 (&f[2])};
         zkv_raft_snapshot_unavailable (self->raft, &meta);
     } else
         assert (false); // our own API: no other command
