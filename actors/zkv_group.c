@@ -53,6 +53,7 @@ typedef struct {
     size_t head_locals;      // first live element
     bool snapshot_wanted;    // asked the applier for a snapshot, not answered yet
     int64_t next_snapshot;   // zclock_mono ms before which no snapshot is asked for
+    bool snapshot_needed;    // the core wants a fresh snapshot (a follower needs a newer one)
     zkv_hard_state_t synced; // hard state as of the last sync (term and vote matter)
     uint64_t n_syncs;        // log syncs done (group commit: entries per sync)
     uint64_t n_appended;     // entries appended
@@ -359,7 +360,8 @@ s_input (s_group_t *self, zmq_msg_t *f, size_t n)
         s_restart (self);
     } else if (zkv_actors_verb_is (&f[0], "UNAVAILABLE")) {
         assert (n == 3); // our own API
-        zkv_snapshot_meta_t meta = {.index = zkv_actors_u64 (&f[1]), .term = zkv_actors_u64 (&f[2])};
+        zkv_snapshot_meta_t meta = {.index = zkv_actors_u64 (&f[1]),
+                                    .term = zkv_actors_u64 (&f[2])};
         zkv_raft_snapshot_unavailable (self->raft, &meta);
     } else
         assert (false); // our own API: no other command
@@ -496,10 +498,13 @@ s_after_ready (s_group_t *self)
     // a lagging applier) asks again only after a pause.
     zkv_groupstat_t gs;
     zkv_node_status_get (self->node, self->group, &gs);
-    if (self->snapshot_bytes && st.log_bytes > self->snapshot_bytes && !self->snapshot_wanted &&
-        gs.kv_applied > st.snapshot_index && gs.kv_applied != UINT64_MAX &&
-        zclock_mono () >= self->next_snapshot) {
+    // A follower that needs a newer snapshot than ours (its state is missing) cannot wait.
+    bool log_long = self->snapshot_bytes && st.log_bytes > self->snapshot_bytes &&
+                    zclock_mono () >= self->next_snapshot;
+    if ((log_long || self->snapshot_needed) && !self->snapshot_wanted &&
+        gs.kv_applied > st.snapshot_index && gs.kv_applied != UINT64_MAX) {
         self->snapshot_wanted = true;
+        self->snapshot_needed = false;
         self->next_snapshot = zclock_mono () + S_SNAPSHOT_PAUSE_MS;
         zmsg_t *out = zmsg_new ();
         zmsg_addstr (out, "SNAPSHOT_WANTED");
@@ -548,6 +553,8 @@ s_ready_loop (s_group_t *self)
         s_handoff (self, &rd);
         s_reads_confirmed (self, &rd);
         s_chunk_requests (self, &rd);
+        if (rd.want_snapshot)
+            self->snapshot_needed = true;
         if (rd.has_snapshot) {
             zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %s a snapshot through %" PRIu64
                        " (%zu bytes)",

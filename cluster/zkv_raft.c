@@ -165,7 +165,7 @@ zkv_raft_new (const zkv_raft_config_t *cfg, const zkv_logstore_state_t *boot)
         self->prs[i].inflight = zkv_raft_alloc (cfg->max_inflight_msgs * sizeof (uint64_t));
     }
     zkv_rng_seed (&self->rng, cfg->seed);
-    self->need_snap = cfg->snapshot_stream && cfg->need_snapshot;
+    self->need_snap = self->missing = cfg->snapshot_stream && cfg->need_snapshot;
     if (boot) {
         if (s_boot (self, boot)) {
             zkv_raft_destroy (&self);

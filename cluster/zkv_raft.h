@@ -35,6 +35,10 @@
 //   starts a stream: drop any partial one. After the last chunk the core installs the snapshot
 //   as in blob mode (ready.has_snapshot with no data, apply_snapshot: the caller's state is
 //   now the snapshot's; make it the live state once the snapshot's metadata is durable).
+//   The caller STAGES a stream: its old state stays whole (and durable) until then, for the
+//   core may abandon a stream at any time (the node campaigns, a new leader's log follows
+//   ours, a crash): no committed entries are handed out meanwhile, and the next stream
+//   starts at offset 0 again. Only a state that is really gone is cfg.need_snapshot.
 #ifndef ZKV_RAFT_H
 #define ZKV_RAFT_H
 
@@ -71,9 +75,9 @@ typedef struct {
     uint64_t applied;             // index the state machine durably applied before boot
     bool send_before_persist;     // the leader's appends go in early_msgs (§10.2.1)
     bool snapshot_stream;         // streaming snapshots (see the top of this file)
-    bool need_snapshot;           // streaming: the state machine's state is missing (an
-                                  // interrupted install): apply nothing, do not campaign,
-                                  // refuse appends until a leader's snapshot is installed
+    bool need_snapshot;           // streaming: the state machine's state is missing: apply
+                                  // nothing, do not campaign, refuse appends until a leader's
+                                  // snapshot at or above our own is installed
 } zkv_raft_config_t;
 
 // Sensible defaults (election 10 ticks, heartbeat 1 tick, pre_vote and check_quorum on, ...);
@@ -138,6 +142,9 @@ typedef struct {
     // 5. Streaming: chunks to read and hand back with zkv_raft_snapshot_chunk (any time).
     const zkv_raft_chunk_req_t *chunk_reqs; // in request order
     size_t n_chunk_reqs;                    // their number
+    // 6. Streaming, leader: a follower needs a snapshot newer than ours. Take one at the
+    //    applied index (zkv_raft_snapshot) when convenient; asked again if none comes.
+    bool want_snapshot;
 } zkv_raft_ready_t;
 
 typedef struct {

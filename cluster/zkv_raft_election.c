@@ -126,6 +126,12 @@ s_become_pre_candidate (zkv_raft_t *self)
 static void
 s_campaign (zkv_raft_t *self)
 {
+    // A stream being received is abandoned: the caller staged it, its old state is intact.
+    if (self->need_snap) {
+        assert (!self->missing);
+        zkv_raft_drop_incoming (self);
+        self->need_snap = false;
+    }
     if (self->cfg.pre_vote)
         s_become_pre_candidate (self);
     else
@@ -169,12 +175,15 @@ zkv_raft_tick_election (zkv_raft_t *self)
         for (size_t i = 0; i < self->cfg.n_voters; i++)
             if (self->prs[i].state == ZKV_PR_SNAPSHOT)
                 self->prs[i].snap_wait++;
+        if (self->want_wait < UINT32_MAX)
+            self->want_wait++;
         return;
     }
     self->election_elapsed++;
     // A node whose state machine state is missing could not serve as leader, nor stream
-    // snapshots of a state it does not have: it waits for a leader's snapshot.
-    if (self->election_elapsed >= self->timeout && !self->need_snap)
+    // snapshots of a state it does not have: it waits for a leader's snapshot. One receiving
+    // a stream still has its old state (staged streams) and may lead.
+    if (self->election_elapsed >= self->timeout && !self->missing)
         s_campaign (self);
 }
 

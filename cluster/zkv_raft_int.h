@@ -34,8 +34,15 @@
 //   asks its caller for each chunk (chunk_reqs) and sends what zkv_raft_snapshot_chunk hands
 //   back; the follower hands each in-order chunk to its caller and acknowledges it only after
 //   the ready that carried it was advanced, so next_offset always names persisted bytes. A
-//   follower whose state went missing (need_snapshot) refuses every AppendEntries with
-//   conflict_index 0 (no real hint is 0), and the leader streams it its snapshot.
+//   follower receiving a stream, or whose state went missing (need_snapshot), refuses every
+//   AppendEntries with conflict_term UINT64_MAX (no real term; a stale-term refusal says 0)
+//   and conflict_index = the lowest snapshot it can use, and the leader streams it its
+//   snapshot. The caller stages a stream and keeps its old state until the install, so a
+//   follower mid-stream still votes and campaigns (abandoning the stream), and a new term's
+//   leader abandons the stream by its first append. A follower whose state is missing refuses
+//   a snapshot below its own (installing it would drop acknowledged entries after it:
+//   next_offset UINT64_MAX), and the leader then asks its caller for a fresh snapshot at its
+//   applied index (ready.want_snapshot).
 // - A pending truncation is emitted in a ready of its own before a snapshot is saved, so no
 //   crash leaves stale entries after a saved snapshot (the store's order is snapshot,
 //   compact, truncate).
@@ -165,11 +172,20 @@ struct zkv_raft {
     uint64_t in_total;  // announced size
     zkv_bytes_t in_buf; // bytes received so far (data grown as chunks come; len is the fill)
     size_t in_cap;      // allocated bytes of in_buf.data
-    bool need_snap;     // streaming: the state machine's state is missing (cfg.need_snapshot)
-    uint64_t in_next;   // streaming: bytes of in_index's stream the caller persisted
-    bool in_pend;       // streaming: in_chunk waits for the next ready
+    bool need_snap;     // streaming: apply nothing, refuse appends (a stream began, or missing)
+    bool missing;       // streaming: the state is gone (cfg.need_snapshot): no campaign, and
+                        // only a snapshot at or above our own (log.offset) can restore it
+    uint64_t in_stream_term;   // streaming: our term when the stream in progress began
+    uint64_t in_next;          // streaming: bytes of in_index's stream the caller persisted
+    bool in_pend;              // streaming: in_chunk waits for the next ready
     zkv_raft_chunk_t in_chunk; // streaming: that chunk (data owned)
     uint64_t in_from;          // streaming: the leader that sent it
+
+    // Streaming, leader: a follower whose state is missing needs a snapshot newer than ours;
+    // the caller is asked for one at its applied index (ready.want_snapshot).
+    bool want_snap;     // ask in the next ready
+    bool want_asked;    // asked before
+    uint32_t want_wait; // ticks since then (asked again after an election timeout)
 
     // Streaming: chunk requests for the next ready.
     zkv_raft_chunk_req_t *chunk_reqs; // requests
@@ -249,6 +265,9 @@ void zkv_raft_pr_snapshot_tick (zkv_raft_t *self, zkv_raft_progress_t *pr);
 void zkv_raft_on_install_snapshot (zkv_raft_t *self, const zkv_install_snapshot_t *m);
 void zkv_raft_on_install_snapshot_reply (zkv_raft_t *self, const zkv_install_snapshot_reply_t *m);
 void zkv_raft_drop_incoming (zkv_raft_t *self);
+// Streaming, leader: a follower needs a snapshot at or above floor; asks the caller for a
+// fresh one (ready.want_snapshot) once ours is older and a newer one can be taken.
+void zkv_raft_want_snapshot (zkv_raft_t *self, uint64_t floor);
 // Streaming: after advance, the chunk the ready carried is persisted: acknowledge it, and
 // install the snapshot after its last chunk.
 void zkv_raft_chunk_persisted (zkv_raft_t *self);

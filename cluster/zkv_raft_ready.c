@@ -102,7 +102,7 @@ zkv_raft_has_ready (zkv_raft_t *self)
     return self->n_outbox > 0 || self->n_reads_done > 0 || self->snap_pending || self->compact_to ||
            self->truncate_from || zkv_raft_log_last_index (&self->log) > self->log.stable ||
            s_hs_changed (self) || (self->commit > self->applied && !self->need_snap) ||
-           self->in_pend || self->n_chunk_reqs > 0;
+           self->in_pend || self->n_chunk_reqs > 0 || self->want_snap;
 }
 
 static zkv_entry_t *
@@ -224,8 +224,10 @@ zkv_raft_ready (zkv_raft_t *self, zkv_raft_ready_t *rd)
     if (self->in_pend) {
         // From a stream's first chunk on, the caller's old state is gone: apply nothing,
         // refuse appends, until this (or a newer) snapshot is installed.
-        if (self->in_chunk.offset == 0)
+        if (self->in_chunk.offset == 0) {
             self->need_snap = true;
+            self->in_stream_term = self->term;
+        }
         self->rd_has_chunk = true;
         self->rd_chunk = self->in_chunk; // moved
         self->rd_chunk_from = self->in_from;
@@ -234,6 +236,8 @@ zkv_raft_ready (zkv_raft_t *self, zkv_raft_ready_t *rd)
         rd->has_chunk = true;
         rd->chunk = self->rd_chunk;
     }
+    rd->want_snapshot = self->want_snap;
+    self->want_snap = false;
     self->rd_chunk_reqs = self->chunk_reqs;
     rd->chunk_reqs = self->chunk_reqs;
     rd->n_chunk_reqs = self->n_chunk_reqs;

@@ -273,13 +273,20 @@ zkv_raft_on_append (zkv_raft_t *self, const zkv_append_entries_t *m)
     r->ctx = m->ctx;
     uint64_t last = zkv_raft_log_last_index (&self->log);
 
+    if (self->need_snap && !self->missing && self->term != self->in_stream_term) {
+        // The stream came from an earlier term's leader: abandon it (the caller staged it and
+        // still has its old state) and follow this leader's log.
+        zkv_raft_drop_incoming (self);
+        self->need_snap = false;
+    }
     if (self->need_snap) {
-        // Our state machine's state is missing: no entry can be applied before a snapshot.
-        // Refusing is always safe; conflict_term UINT64_MAX asks the leader for its snapshot
-        // (no real term is that high, and a stale-term refusal says 0: never mistaken).
+        // A stream is being installed, or our state is missing: no entry can be applied
+        // before a snapshot. Refusing is always safe; conflict_term UINT64_MAX asks the leader
+        // for its snapshot (no real term is that high, and a stale-term refusal says 0: never
+        // mistaken), conflict_index names the lowest one we can use.
         r->success = false;
         r->conflict_term = UINT64_MAX;
-        r->conflict_index = 0;
+        r->conflict_index = self->missing ? self->log.offset : 0;
         r->match_index = m->prev_log_index;
         return;
     }
@@ -382,13 +389,18 @@ zkv_raft_on_append_reply (zkv_raft_t *self, const zkv_append_entries_reply_t *m)
     if (pr->state == ZKV_PR_SNAPSHOT)
         return;
     if (self->cfg.snapshot_stream && m->conflict_term == UINT64_MAX) {
-        // Its state machine's state is missing (need_snapshot): only a snapshot helps, even
-        // one below its log. Without one the heartbeat probes again (no ping-pong of appends).
-        if (self->snap) {
+        // It is installing a stream or its state is missing: only a snapshot helps, and one
+        // at or above conflict_index (its own snapshot, when its state is missing). Without
+        // one the heartbeat probes again (no ping-pong of appends), and our caller is asked
+        // for a fresh one.
+        if (self->snap && self->snap->meta.index >= m->conflict_index) {
             pr->behind = true;
             zkv_raft_pr_start_snapshot (self, pr);
-        } else if (pr->state == ZKV_PR_REPLICATE)
+            return;
+        }
+        if (pr->state == ZKV_PR_REPLICATE)
             zkv_raft_pr_become_probe (pr, pr->match + 1);
+        zkv_raft_want_snapshot (self, m->conflict_index);
         return;
     }
     if (pr->state == ZKV_PR_REPLICATE && rejected <= pr->match)

@@ -166,6 +166,20 @@ zkv_raft_snapshot_unavailable (zkv_raft_t *self, const zkv_snapshot_meta_t *snap
 }
 
 void
+zkv_raft_want_snapshot (zkv_raft_t *self, uint64_t floor)
+{
+    if (self->snap && self->snap->meta.index >= floor)
+        return; // ours will do: the next probe's refusal starts the transfer
+    if (self->applied < floor || self->applied <= self->log.offset)
+        return; // none can be taken at or above floor yet: a later refusal asks again
+    if (self->want_asked && self->want_wait < self->cfg.election_ticks)
+        return; // asked recently: the caller may still be taking it
+    self->want_snap = true;
+    self->want_asked = true;
+    self->want_wait = 0;
+}
+
+void
 zkv_raft_pr_start_snapshot (zkv_raft_t *self, zkv_raft_progress_t *pr)
 {
     assert (self->snap && self->snap->meta.index == self->log.offset);
@@ -205,6 +219,14 @@ zkv_raft_on_install_snapshot_reply (zkv_raft_t *self, const zkv_install_snapshot
     pr->recent_active = true;
     if (pr->state != ZKV_PR_SNAPSHOT || m->last_index != pr->snap->meta.index)
         return; // about another transfer
+    if (m->next_offset == UINT64_MAX && !m->done) {
+        // Refused: below the follower's own snapshot (its state is missing). Its refusal of
+        // the next probe says which snapshot it needs.
+        zkv_raft_pr_become_probe (pr, pr->match + 1);
+        pr->behind = false; // or the probe would be this snapshot again
+        zkv_raft_send_append (self, pr, false);
+        return;
+    }
     // Streaming: the follower cannot have more than we sent.
     uint64_t total = self->cfg.snapshot_stream ? pr->snap_end : pr->snap->data.len;
     if (m->done) {
@@ -278,6 +300,7 @@ s_install_snap (zkv_raft_t *self, zkv_raft_snap_t *snap)
         self->commit = index;
     self->applied = index;
     self->need_snap = false;
+    self->missing = false;
     self->snap_pending = true;
     self->snap_apply = true;
 }
@@ -321,8 +344,20 @@ s_reply_to (zkv_raft_t *self, uint64_t to, uint64_t last_index, uint64_t next_of
 static void
 s_on_stream_chunk (zkv_raft_t *self, const zkv_install_snapshot_t *m)
 {
-    if (!self->need_snap && m->last_index <= self->commit) {
-        s_reply (self, m, m->offset + m->data.len, true); // we hold that state already
+    if (!self->missing && m->last_index <= self->commit) {
+        // We hold that state already (in our log after our own state): a stream in progress
+        // is abandoned, its staged bytes unused.
+        if (self->need_snap) {
+            zkv_raft_drop_incoming (self);
+            self->need_snap = false;
+        }
+        s_reply (self, m, m->offset + m->data.len, true);
+        return;
+    }
+    if (self->missing && m->last_index < self->log.offset) {
+        // Our state is missing and this snapshot is older than our own: installing it would
+        // drop our entries after it, which we acknowledged (a committed one could be lost).
+        s_reply (self, m, UINT64_MAX, false);
         return;
     }
     if (self->in_index != m->last_index || self->in_term != m->last_term) {

@@ -33,9 +33,9 @@ typedef struct {
     uint8_t *view;          // the state at view_index, as snapshot bytes (not durable)
     size_t view_len;        // their number
     uint64_t view_index;    // the snapshot it is the state of, 0 for none
-    uint8_t *part;          // received stream bytes (durable)
+    uint8_t *part;          // received stream bytes, staged apart from the state (durable)
     size_t part_len;        // their number
-    bool incomplete;        // a stream was started and not installed (durable)
+    bool incomplete;        // the state is gone (set by a test; durable): need_snapshot
     uint64_t stream_starts; // chunks at offset 0 written
 } node_t;
 
@@ -139,8 +139,7 @@ s_handle_ready (cluster_t *c, int i)
         if (!c->stream)
             s_fail (c, "a chunk in blob mode");
         if (rd.chunk.offset == 0) {
-            nd->part_len = 0;
-            nd->incomplete = true;
+            nd->part_len = 0; // staged: the state itself stays as it is until the install
             nd->stream_starts++;
         }
         if (rd.chunk.offset != nd->part_len)
@@ -202,7 +201,7 @@ s_handle_ready (cluster_t *c, int i)
     }
     // 3. Apply.
     if (rd.apply_snapshot && c->stream) {
-        if (!nd->incomplete || nd->part_len < 16)
+        if (nd->part_len < 16)
             s_fail (c, "installing a stream not received");
         else {
             s_snap_load (nd, nd->part, nd->part_len);
@@ -246,16 +245,26 @@ s_handle_ready (cluster_t *c, int i)
     if (n_reqs)
         memcpy (reqs, rd.chunk_reqs, n_reqs * sizeof reqs[0]);
     zkv_raft_advance (nd->r, &rd);
-    if (c->snapshot_every && !nd->incomplete && nd->applied >= nd->snap.index + c->snapshot_every) {
+    if (rd.want_snapshot && !c->stream)
+        s_fail (c, "a snapshot wanted in blob mode");
+    bool want = rd.want_snapshot && nd->applied > nd->snap.index;
+    if (!nd->incomplete &&
+        ((c->snapshot_every && nd->applied >= nd->snap.index + c->snapshot_every) || want)) {
         size_t len;
         uint8_t *data = s_snap_make (c, nd, &len);
         if (c->stream) {
-            if (zkv_raft_snapshot (nd->r, nd->applied, NULL, 0) != 0)
-                s_fail (c, "snapshot refused");
-            free (nd->view);
-            nd->view = data; // the view of the state at the snapshot
-            nd->view_len = len;
-            nd->view_index = nd->applied;
+            // Refused (EBUSY) only while a stream is being received.
+            int rc = zkv_raft_snapshot (nd->r, nd->applied, NULL, 0);
+            if (rc == 0) {
+                free (nd->view);
+                nd->view = data; // the view of the state at the snapshot
+                nd->view_len = len;
+                nd->view_index = nd->applied;
+            } else {
+                if (rc != ZKV_EBUSY)
+                    s_fail (c, "snapshot refused");
+                free (data);
+            }
         } else {
             if (zkv_raft_snapshot (nd->r, nd->applied, data, len) != 0)
                 s_fail (c, "snapshot refused");
@@ -340,6 +349,17 @@ s_start (cluster_t *c, int i)
         free (nd->view); // a view does not survive a restart
         nd->view = NULL;
         nd->view_index = 0;
+        if (!nd->incomplete && nd->applied < nd->snap.index) {
+            // Down between the save of a received snapshot and its install: the staged
+            // stream is that snapshot's state (promoted), or the state is behind for good.
+            uint64_t staged = 0;
+            if (nd->part_len >= 16)
+                memcpy (&staged, nd->part, 8);
+            if (staged == nd->snap.index)
+                s_snap_load (nd, nd->part, nd->part_len);
+            else
+                nd->incomplete = true;
+        }
         nd->cfg.need_snapshot = nd->incomplete;
     } else if (nd->snap.index)
         s_snap_load (nd, nd->snap_data.data, nd->snap_data.len);
@@ -1004,7 +1024,13 @@ typedef struct {
     bool apply_snapshot;       // of the last ready
     zkv_raft_read_t reads[16]; // reads of every ready so far
     size_t n_reads;            // their number
+    size_t n_chunk_reqs;       // streaming: chunk requests of every ready so far
+    size_t n_chunks;           // streaming: received chunks handed out so far
+    size_t n_want;             // streaming: readies that wanted a snapshot so far
 } one_t;
+
+// s_one_new's mode: streaming snapshots.
+static bool s_one_stream;
 
 static void
 s_one_flush (one_t *o)
@@ -1029,6 +1055,9 @@ s_one_flush (one_t *o)
         o->apply_snapshot |= o->rd.apply_snapshot;
         for (size_t i = 0; i < o->rd.n_reads && o->n_reads < 16; i++)
             o->reads[o->n_reads++] = o->rd.reads[i];
+        o->n_chunk_reqs += o->rd.n_chunk_reqs;
+        o->n_chunks += o->rd.has_chunk;
+        o->n_want += o->rd.want_snapshot;
         zkv_raft_advance (o->r, &o->rd);
     }
 }
@@ -1052,6 +1081,7 @@ s_one_new (one_t *o, uint64_t *voters, size_t n)
     cfg.voters = voters;
     cfg.n_voters = n;
     cfg.seed = 1;
+    cfg.snapshot_stream = s_one_stream;
     o->r = zkv_raft_new (&cfg, NULL);
 }
 
@@ -1769,45 +1799,284 @@ test_stream_newer_snapshot (void)
     s_cluster_destroy (&c);
 }
 
-// A follower that crashes in the middle of a stream restarts with its state marked incomplete
-// (need_snapshot): it applies nothing and does not campaign until a whole stream is installed.
+// A follower that crashes in the middle of a stream restarts with its old state (streams are
+// staged apart from it): it is no worse than before the stream, may campaign, and catches up.
 static void
 test_stream_follower_crash (void)
 {
     cluster_t *c = s_stream_cluster (3, 2000, 32);
     CHECK (s_wait_leader (c, 1000) >= 0);
     int victim = (s_leader (c) + 1) % 3;
+    node_t *v = &c->nodes[victim];
     s_stop (c, victim);
+    uint64_t before = v->applied, before_sm = v->sm;
     s_propose_n (c, 40, 100);
     c->req_drop_pm = 700; // a slow reader: a chunk every few ticks
     s_start (c, victim);
-    node_t *v = &c->nodes[victim];
-    for (int t = 0; t < 500 && !(v->incomplete && v->part_len > 200); t++)
+    for (int t = 0; t < 500 && !(v->stream_starts && v->part_len > 200); t++)
         s_tick (c);
-    CHECK (v->incomplete && v->part_len > 200 && v->part_len < 2000);
+    CHECK (v->stream_starts && v->part_len > 200 && v->part_len < 2000);
+    CHECK_EQ_U64 (v->applied, before); // nothing applied during the stream
     s_stop (c, victim);
     s_run (c, 5);
     s_start (c, victim);
-    zkv_raft_status_t st;
-    zkv_raft_status (v->r, &st);
-    CHECK (st.role == ZKV_ROLE_FOLLOWER);
-    // Even alone it never campaigns: it has no state to lead with.
+    CHECK (!v->incomplete);
+    CHECK_EQ_U64 (v->applied, before);
+    CHECK_EQ_U64 (v->sm, before_sm);
+    // Alone it campaigns (PreVote rounds): its state is whole.
     int other1 = (victim + 1) % 3, other2 = (victim + 2) % 3;
-    for (int k = 0; k < 3; k++)
-        c->cut[other1][victim] = c->cut[victim][other1] = c->cut[other2][victim] =
-            c->cut[victim][other2] = true;
-    s_run (c, 200);
-    zkv_raft_status (v->r, &st);
-    CHECK (st.role == ZKV_ROLE_FOLLOWER);
+    c->cut[other1][victim] = c->cut[victim][other1] = c->cut[other2][victim] =
+        c->cut[victim][other2] = true;
+    bool campaigned = false;
+    for (int t = 0; t < 200 && !campaigned; t++) {
+        s_tick (c);
+        zkv_raft_status_t st;
+        zkv_raft_status (v->r, &st);
+        campaigned = st.role != ZKV_ROLE_FOLLOWER;
+    }
+    CHECK (campaigned);
     memset (c->cut, 0, sizeof c->cut);
     c->req_drop_pm = 0;
     uint64_t last = s_propose_n (c, 10, 7000);
     CHECK (s_wait_applied (c, last, 5000));
     s_run (c, 20);
     CHECK (!c->failed);
-    CHECK (!v->incomplete);
+    CHECK (v->n_snap_applied >= 1);
     CHECK (s_same_state (c));
     s_cluster_destroy (&c);
+}
+
+// Streaming: takes a snapshot at node i's applied index, and the view its chunks are read from.
+static void
+s_stream_snapshot_now (cluster_t *c, int i)
+{
+    node_t *nd = &c->nodes[i];
+    CHECK_EQ_U64 (zkv_raft_snapshot (nd->r, nd->applied, NULL, 0), 0);
+    free (nd->view);
+    nd->view = s_snap_make (c, nd, &nd->view_len);
+    nd->view_index = nd->applied;
+    s_drain (c, i);
+}
+
+// Proposes at the leader until the log reaches index at least, and waits until every node
+// applied it; returns the last index.
+static uint64_t
+s_propose_to (cluster_t *c, uint64_t index)
+{
+    uint64_t last = 0;
+    while (last < index)
+        last = s_propose_n (c, 1, 300 + last);
+    if (!s_wait_applied (c, last, 1000))
+        s_fail (c, "not applied in time");
+    return last;
+}
+
+// Nodes compact independently: a follower whose state went missing (need_snapshot) holds its
+// own snapshot (~80) and the entries after it, and its leader's snapshot is older (~50).
+// Installing that one would drop entries the follower acknowledged, so it refuses it; the
+// leader's application is asked for a fresh snapshot, and the follower installs that one.
+static void
+test_stream_missing_state_needs_newer_snapshot (void)
+{
+    cluster_t *c = s_stream_cluster (21, 300, 40);
+    c->snapshot_every = 0; // snapshots taken by hand below
+    int l = s_wait_leader (c, 1000);
+    CHECK (l >= 0);
+    if (l < 0) {
+        s_cluster_destroy (&c);
+        return;
+    }
+    int victim = (l + 1) % 3;
+    node_t *v = &c->nodes[victim];
+    uint64_t leader_snap = s_propose_to (c, 50);
+    s_stream_snapshot_now (c, l);
+    uint64_t own_snap = s_propose_to (c, leader_snap + 30);
+    s_stream_snapshot_now (c, victim);
+    uint64_t last = s_propose_to (c, own_snap + 10);
+    CHECK (s_leader (c) == l);
+    s_stop (c, victim);
+    CHECK_EQ_U64 (v->snap.index, own_snap);
+    CHECK_EQ_U64 (v->hs.commit, last);
+    v->incomplete = true; // its state machine's state went missing
+    v->applied = 0;
+    v->sm = 0;
+    s_start (c, victim);
+    last = s_propose_n (c, 5, 5000);
+    CHECK (s_wait_applied (c, last, 3000));
+    s_run (c, 20);
+    CHECK (!c->failed);
+    CHECK (!v->incomplete);
+    CHECK (v->n_snap_applied >= 1);
+    CHECK (v->snap.index >= own_snap);
+    CHECK (c->nodes[l].snap.index >= own_snap); // the leader took a fresh one
+    CHECK (s_same_state (c));
+    s_cluster_destroy (&c);
+}
+
+// Boots node 1 of {1, 2, 3} streaming with its state missing: snapshot at 80 (term 1), entries
+// 81..90 of term 1, commit 90.
+static void
+s_one_boot_missing (one_t *o, uint64_t *voters)
+{
+    memset (o, 0, sizeof *o);
+    zkv_raft_config_t cfg;
+    zkv_raft_config_defaults (&cfg);
+    cfg.group = 7;
+    cfg.id = 1;
+    cfg.voters = voters;
+    cfg.n_voters = 3;
+    cfg.seed = 1;
+    cfg.snapshot_stream = true;
+    cfg.need_snapshot = true;
+    zkv_entry_t entries[10];
+    for (int i = 0; i < 10; i++)
+        entries[i] = (zkv_entry_t){.index = 81 + (uint64_t)i, .term = 1, .type = ZKV_ENTRY_NOOP};
+    zkv_logstore_state_t boot = {.hard_state = {.term = 1, .commit = 90},
+                                 .snapshot = {.index = 80, .term = 1},
+                                 .entries = entries,
+                                 .n_entries = 10};
+    o->r = zkv_raft_new (&cfg, &boot);
+    assert (o->r);
+    s_one_flush (o);
+}
+
+// The follower's side of the above: its refusals name its own snapshot; an older snapshot is
+// refused (next_offset UINT64_MAX) and nothing of it is written; one at or above its own is
+// installed, the log after it kept, and the committed entries after it applied.
+static void
+test_stream_missing_refuses_older (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_boot_missing (&o, voters);
+    uint64_t t1[1] = {1};
+    s_one_append (&o, 2, 2, 90, 1, t1, 1, 90);
+    CHECK (!o.out[0].u.append_entries_reply.success);
+    CHECK_EQ_U64 (o.out[0].u.append_entries_reply.conflict_term, UINT64_MAX);
+    CHECK_EQ_U64 (o.out[0].u.append_entries_reply.conflict_index, 80);
+    uint8_t data[20] = {1, 2, 3};
+    s_one_chunk (&o, 50, 1, 0, 20, data, 20);
+    CHECK_EQ_U64 (o.n_out, 1);
+    CHECK_EQ_U64 (o.out[0].u.install_snapshot_reply.next_offset, UINT64_MAX);
+    CHECK (!o.out[0].u.install_snapshot_reply.done);
+    CHECK_EQ_U64 (o.n_chunks, 0);
+    CHECK (!o.apply_snapshot);
+    // Still refusing, still not campaigning.
+    CHECK_EQ_U64 (s_one_tick_until_role (&o, ZKV_ROLE_PRE_CANDIDATE), ZKV_ROLE_FOLLOWER);
+    s_one_chunk (&o, 85, 1, 0, 20, data, 20);
+    CHECK_EQ_U64 (o.n_chunks, 1);
+    CHECK (o.apply_snapshot);
+    CHECK (o.out[0].u.install_snapshot_reply.done);
+    CHECK_EQ_U64 (o.n_committed, 5); // 86..90
+    CHECK_EQ_U64 (o.last_committed, 90);
+    zkv_raft_status_t st;
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.snapshot_index, 85);
+    CHECK_EQ_U64 (st.commit, 90);
+    CHECK_EQ_U64 (st.applied, 90);
+    CHECK_EQ_U64 (st.last_index, 90);
+    s_one_append (&o, 2, 2, 90, 1, t1, 1, 91);
+    CHECK (o.out[0].u.append_entries_reply.success);
+    CHECK_EQ_U64 (o.last_committed, 91);
+    s_one_free (&o);
+}
+
+// A follower receiving a stream keeps its old state (the caller stages the stream), so it
+// still campaigns when its leader goes quiet, abandoning the stream; and the first append of
+// a later term's leader abandons the stream too and is followed normally.
+static void
+test_stream_receiving_may_lead (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_stream = true;
+    for (int way = 0; way < 2; way++) {
+        s_one_new (&o, voters, 3);
+        uint64_t t1[4] = {1, 1, 1, 1};
+        s_one_append (&o, 2, 1, 0, 0, t1, 4, 2); // entries 1..4 of term 1, commit 2
+        CHECK_EQ_U64 (o.last_committed, 2);
+        uint8_t data[30] = {7};
+        s_one_chunk (&o, 50, 1, 0, 30, data, 10); // node 2 in term 2: a stream begins
+        CHECK_EQ_U64 (o.n_chunks, 1);
+        s_one_append (&o, 2, 2, 4, 1, NULL, 0, 4); // its heartbeat is refused meanwhile
+        CHECK (!o.out[0].u.append_entries_reply.success);
+        CHECK_EQ_U64 (o.out[0].u.append_entries_reply.conflict_term, UINT64_MAX);
+        CHECK_EQ_U64 (o.n_committed, 0);
+        if (way == 0) {
+            CHECK_EQ_U64 (s_one_tick_until_role (&o, ZKV_ROLE_PRE_CANDIDATE),
+                          ZKV_ROLE_PRE_CANDIDATE);
+            s_one_chunk (&o, 50, 1, 10, 30, data + 10, 10); // the old stream's next chunk
+            CHECK_EQ_U64 (o.out[0].u.install_snapshot_reply.next_offset, 0); // start over
+        } else {
+            uint64_t t3[1] = {3};
+            s_one_append (&o, 3, 3, 4, 1, t3, 1, 5); // node 3 leads term 3
+            CHECK (o.out[0].u.append_entries_reply.success);
+            CHECK_EQ_U64 (o.out[0].u.append_entries_reply.match_index, 5);
+            CHECK_EQ_U64 (o.last_committed, 5);
+            CHECK (!o.apply_snapshot);
+        }
+        s_one_free (&o);
+    }
+    s_one_stream = false;
+}
+
+// The leader's side: a need-snapshot refusal whose floor is above the leader's snapshot asks
+// the application for a fresh one (once applied reaches the floor) instead of streaming the
+// old one; with it taken, the next refusal starts the transfer. A refused stream (next_offset
+// UINT64_MAX) goes back to probing. A stale-term refusal (conflict_term 0) starts nothing.
+static void
+test_stream_leader_fresh_snapshot (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_stream = true;
+    s_one_elect (&o, voters);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ_U64 (zkv_raft_propose (o.r, (const uint8_t *)"cmd", 3, NULL, NULL), 0);
+    s_one_flush (&o);
+    s_one_append_reply (&o, 2, 1, true, 5, 0); // entries 1..5 committed and applied
+    CHECK_EQ_U64 (o.last_committed, 5);
+    CHECK_EQ_U64 (zkv_raft_snapshot (o.r, 3, NULL, 0), 0);
+    s_one_flush (&o);
+    zkv_msg_t m = {.type = ZKV_MSG_APPEND_ENTRIES_REPLY};
+    zkv_append_entries_reply_t *r = &m.u.append_entries_reply;
+    r->group = 7;
+    r->from = 3;
+    r->to = 1;
+    r->term = 1;
+    s_one_append_reply (&o, 3, 1, false, 0, 0); // what a stale-term refusal looks like
+    CHECK_EQ_U64 (o.n_chunk_reqs + o.n_want, 0);
+    r->conflict_term = UINT64_MAX;
+    r->conflict_index = 9; // above our applied index: no snapshot can serve it yet
+    CHECK_EQ_U64 (zkv_raft_step (o.r, &m), 0);
+    s_one_flush (&o);
+    CHECK_EQ_U64 (o.n_chunk_reqs + o.n_want, 0);
+    r->conflict_index = 4; // above our snapshot (3), below applied (5)
+    CHECK_EQ_U64 (zkv_raft_step (o.r, &m), 0);
+    s_one_flush (&o);
+    CHECK_EQ_U64 (o.n_chunk_reqs, 0);
+    CHECK_EQ_U64 (o.n_want, 1);
+    CHECK_EQ_U64 (zkv_raft_step (o.r, &m), 0); // asked already: not again at once
+    s_one_flush (&o);
+    CHECK_EQ_U64 (o.n_want, 1);
+    CHECK_EQ_U64 (zkv_raft_snapshot (o.r, 5, NULL, 0), 0);
+    s_one_flush (&o);
+    CHECK_EQ_U64 (zkv_raft_step (o.r, &m), 0);
+    s_one_flush (&o);
+    CHECK_EQ_U64 (o.n_chunk_reqs, 1);
+    // The follower refuses the stream: back to probing it.
+    zkv_msg_t x = {.type = ZKV_MSG_INSTALL_SNAPSHOT_REPLY};
+    x.u.install_snapshot_reply.group = 7;
+    x.u.install_snapshot_reply.from = 3;
+    x.u.install_snapshot_reply.to = 1;
+    x.u.install_snapshot_reply.term = 1;
+    x.u.install_snapshot_reply.last_index = 5;
+    x.u.install_snapshot_reply.next_offset = UINT64_MAX;
+    CHECK_EQ_U64 (zkv_raft_step (o.r, &x), 0);
+    s_one_flush (&o);
+    CHECK_EQ_U64 (s_one_count (&o, ZKV_MSG_APPEND_ENTRIES, 3), 1);
+    s_one_free (&o);
+    s_one_stream = false;
 }
 
 ZKV_TEST_MAIN (
@@ -1822,4 +2091,8 @@ ZKV_TEST_MAIN (
                                     TEST (test_early_msgs) TEST (test_snapshot_only_when_behind)
                                         TEST (test_stream_catch_up) TEST (test_stream_lossy)
                                             TEST (test_stream_newer_snapshot)
-                                                TEST (test_stream_follower_crash))
+                                                TEST (test_stream_follower_crash) TEST (
+                                                    test_stream_missing_state_needs_newer_snapshot)
+                                                    TEST (test_stream_missing_refuses_older)
+                                                        TEST (test_stream_receiving_may_lead) TEST (
+                                                            test_stream_leader_fresh_snapshot))
