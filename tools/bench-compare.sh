@@ -4,7 +4,8 @@
 #   tools/bench-compare.sh [ZKV_BUILD_DIR]
 #
 # Installs what is missing (Debian: zkv's build deps, etcd 3.4, Go), builds zkv (Release, in
-# ZKV_BUILD_DIR or /tmp/zkv-bench-build) and the etcd driver (tools/etcd-bench), then for each
+# /tmp/zkv-bench-build; a ZKV_BUILD_DIR given is used as it is when it holds zkvd, zkv and
+# zkv-config-check) and the etcd driver (tools/etcd-bench), then for each
 # round starts a fresh 3-node zkv (config/local.cfg on ports 27xxx, data under /tmp), runs the
 # three loads, stops it, starts a fresh 3-member etcd, runs the same three loads, stops it.
 # The loads (README.md "Benchmarks"): 64 clients putting, 64 clients doing linearizable gets,
@@ -19,7 +20,7 @@ trap s_cleanup EXIT
 trap 'exit 130' INT TERM
 
 ROUNDS=${BENCH_ROUNDS:-3}
-[ $# -gt 0 ] && ZKV_BUILD=$(cd "$1" && pwd)
+[ $# -gt 0 ] && ZKV_BUILD=$(cd "$1" && pwd) && ZKV_BUILD_GIVEN=1
 s_build_zkv
 s_etcd_deps
 s_build_driver
@@ -42,27 +43,29 @@ done
 
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "zkv $(git -C "$BENCH_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (Release)" \
+echo "zkv from $ZKV_BUILD (tree at $(git -C "$BENCH_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))" \
     "vs etcd $(etcd --version | awk '/^etcd Version/{print $3}') (target $ETCD_TARGET);" \
     "3 nodes on loopback, ${BENCH_KEY_BYTES}-byte keys, ${BENCH_VALUE_BYTES}-byte values," \
     "$BENCH_KEYS keys, ${BENCH_SECONDS} s runs, median of $ROUNDS interleaved rounds"
 echo
-echo "| load | system | ops/s | (min-max) | p50 ms | p90 ms | p99 ms | p99.9 ms |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| load | system | ops/s | (min-max) | p50 ms | p90 ms | p99 ms | p99.9 ms | server CPU µs/op | client CPU µs/op |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for load in "${BENCH_LOADS[@]}"; do
     read -r name clients mix <<<"$load"
     declare -A med=()
     for sys in zkv etcd; do
         runs=("$BENCH_WORK/$sys-$name"-*.txt)
-        for f in 1 2 3 4 5; do med[$sys$f]=$(s_median $f "${runs[@]}"); done
-        printf "| %s | %s | %.0f | %s | %s | %s | %s | %s |\n" "$(s_load_title "$name")" "$sys" \
-            "${med[${sys}1]}" "$(s_range "${runs[@]}")" "${med[${sys}2]}" "${med[${sys}3]}" \
-            "${med[${sys}4]}" "${med[${sys}5]}"
+        for f in 1 2 3 4 5 7 8; do med[$sys$f]=$(s_median $f "${runs[@]}"); done
+        printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s |\n" "$(s_load_title "$name")" \
+            "$sys" "${med[${sys}1]}" "$(s_range "${runs[@]}")" "${med[${sys}2]}" "${med[${sys}3]}" \
+            "${med[${sys}4]}" "${med[${sys}5]}" "${med[${sys}7]}" "${med[${sys}8]}"
     done
     ratio () { awk -v a="${med[zkv$1]}" -v b="${med[etcd$1]}" 'BEGIN{ if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
-    printf "| %s | zkv/etcd | %s | | %s | %s | %s | %s |\n" "$(s_load_title "$name")" \
-        "$(ratio 1)" "$(ratio 2)" "$(ratio 3)" "$(ratio 4)" "$(ratio 5)"
+    printf "| %s | zkv/etcd | %s | | %s | %s | %s | %s | %s | %s |\n" "$(s_load_title "$name")" \
+        "$(ratio 1)" "$(ratio 2)" "$(ratio 3)" "$(ratio 4)" "$(ratio 5)" "$(ratio 7)" "$(ratio 8)"
     unset med
 done
 echo
-echo "zkv/etcd: above 1 for ops/s means zkv is faster; below 1 for latency means zkv is faster."
+echo "zkv/etcd: above 1 for ops/s means zkv is faster; below 1 for latency or CPU means zkv is"
+echo "faster or cheaper. CPU per op: user + system seconds of the 3 servers (or of the load"
+echo "driver) during the run, divided by the requests answered in the window."

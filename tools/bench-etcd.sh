@@ -33,12 +33,13 @@ echo "etcd $(etcd --version | awk '/^etcd Version/{print $3}'), 3 members on loo
     "target $ETCD_TARGET, ${BENCH_KEY_BYTES}-byte keys, ${BENCH_VALUE_BYTES}-byte values," \
     "$BENCH_KEYS keys, ${BENCH_SECONDS} s runs, median of $ROUNDS"
 echo
-echo "| load | ops/s | p50 ms | p90 ms | p99 ms | p99.9 ms |"
-echo "| --- | --- | --- | --- | --- | --- |"
+echo "| load | ops/s | p50 ms | p90 ms | p99 ms | p99.9 ms | server CPU µs/op | client CPU µs/op |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for load in "${BENCH_LOADS[@]}"; do
     read -r name clients mix <<<"$load"
     runs=("$BENCH_WORK"/etcd-"$name"-*.txt)
-    printf "| %s | %.0f | %s | %s | %s | %s |\n" "$(s_load_title "$name")" \
+    printf "| %s | %.0f | %s | %s | %s | %s | %s | %s |\n" "$(s_load_title "$name")" \
         "$(s_median 1 "${runs[@]}")" "$(s_median 2 "${runs[@]}")" "$(s_median 3 "${runs[@]}")" \
-        "$(s_median 4 "${runs[@]}")" "$(s_median 5 "${runs[@]}")"
+        "$(s_median 4 "${runs[@]}")" "$(s_median 5 "${runs[@]}")" "$(s_median 7 "${runs[@]}")" \
+        "$(s_median 8 "${runs[@]}")"
 done

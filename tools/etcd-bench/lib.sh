@@ -51,10 +51,17 @@ s_build_driver () {
         GOFLAGS= go build -o "$ETCD_BENCH" ./tools/etcd-bench) || s_die "cannot build the driver"
 }
 
-# zkv: the packages tools/dev.sh installs, then a Release build of the three binaries needed.
+# zkv: the packages tools/dev.sh installs, then a Release build of the three binaries needed,
+# unless ZKV_BUILD already holds them (a build directory given on the command line is used as
+# it is, so a known-good build can be measured while the working tree changes).
 s_build_zkv () {
     ZKV_BUILD=${ZKV_BUILD:-/tmp/zkv-bench-build}
     "$BENCH_ROOT/tools/dev.sh" deps
+    if [ -x "$ZKV_BUILD/actors/zkvd" ] && [ -x "$ZKV_BUILD/client/zkv" ] &&
+        [ -x "$ZKV_BUILD/config/zkv-config-check" ] && [ -n "${ZKV_BUILD_GIVEN:-}" ]; then
+        s_log "using the zkv binaries in $ZKV_BUILD as they are"
+        return 0
+    fi
     s_log "building zkv (Release) in $ZKV_BUILD"
     cmake -S "$BENCH_ROOT" -B "$ZKV_BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null \
         || s_die "cmake configure failed"
@@ -159,32 +166,51 @@ s_cleanup () {
     [ -n "${BENCH_KEEP:-}" ] || rm -rf "$BENCH_WORK"
 }
 
-# s_run_load SYSTEM CLIENTS MIX OUTFILE: one closed-loop run, summary in zkv bench's format.
+# CPU seconds (user + system) used so far by the given PIDs.
+s_cpu_of () {
+    local ticks=0 pid t
+    for pid in "$@"; do
+        t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || t=0
+        ticks=$((ticks + ${t:-0}))
+    done
+    awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", t / hz}'
+}
+
+# s_run_load SYSTEM CLIENTS MIX OUTFILE: one closed-loop run, summary in zkv bench's format,
+# followed by a line "cpu: client C server S" (CPU seconds the load driver and the three
+# server processes used during the run).
 s_run_load () {
-    local sys=$1 clients=$2 mix=$3 out=$4
+    local sys=$1 clients=$2 mix=$3 out=$4 servers rc
     local common=(--clients "$clients" --seconds "$BENCH_SECONDS" --keys "$BENCH_KEYS"
         --key-bytes "$BENCH_KEY_BYTES" --value-bytes "$BENCH_VALUE_BYTES" --mix "$mix")
-    if [ "$sys" = zkv ]; then
-        "$ZKV_BUILD/client/zkv" --config "$ZKV_CONFIG" bench "${common[@]}" >"$out" 2>"$out.err"
-    else
-        "$ETCD_BENCH" --endpoints "$ETCD_ENDPOINTS" --target "$ETCD_TARGET" "${common[@]}" \
-            >"$out" 2>"$out.err"
+    local cmd=("$ZKV_BUILD/client/zkv" --config "$ZKV_CONFIG" bench "${common[@]}")
+    servers=("${ZKV_PIDS[@]}")
+    if [ "$sys" = etcd ]; then
+        cmd=("$ETCD_BENCH" --endpoints "$ETCD_ENDPOINTS" --target "$ETCD_TARGET" "${common[@]}")
+        servers=("${ETCD_PIDS[@]}")
     fi
-    local rc=$?
+    local before after TIMEFORMAT='%U %S'
+    before=$(s_cpu_of "${servers[@]}")
+    { time "${cmd[@]}" >"$out" 2>"$out.err"; } 2>"$out.time"
+    rc=$?
+    after=$(s_cpu_of "${servers[@]}")
     [ $rc -eq 0 ] && grep -q '^throughput:' "$out" || {
         cat "$out" "$out.err" >&2
         s_die "$sys run failed (exit $rc)"
     }
+    awk -v b="$before" -v a="$after" '{printf "cpu: client %.2f server %.2f\n", $1 + $2, a - b}' \
+        "$out.time" >>"$out"
     s_log "$sys $(basename "$out" .txt): $(s_summary "$out")"
 }
 
-# "ops/s p50 p90 p99 p99.9 errors" of one run's summary.
+# One run's "ops/s p50 p90 p99 p99.9 errors server-CPU-us/op client-CPU-us/op".
 s_summary () {
-    awk '/^ops:/{bad=$4+$9} /^throughput:/{t=$2} /^latency ms:/{l=$4" "$6" "$8" "$10}
-         END{printf "%s %s %d\n", t, l, bad}' "$1"
+    awk '/^ops:/{ok=$2; bad=$4+$9} /^throughput:/{t=$2} /^latency ms:/{l=$4" "$6" "$8" "$10}
+         /^cpu:/{c=$3; s=$5}
+         END{printf "%s %s %d %.0f %.0f\n", t, l, bad, ok ? s*1e6/ok : 0, ok ? c*1e6/ok : 0}' "$1"
 }
 
-# s_median FIELD FILES...: the median of one field (1 = ops/s, 2 = p50 ...) over the runs.
+# s_median FIELD FILES...: the median of one field of s_summary over the runs.
 s_median () {
     local f=$1
     shift
