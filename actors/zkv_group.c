@@ -302,7 +302,7 @@ s_chunk_requests (s_group_t *self, const zkv_raft_ready_t *rd)
     }
 }
 
-// A received chunk: the applier writes it (one KV batch); the sync below makes it durable.
+// A received chunk: the applier writes it (one KV batch, staged apart from the live data).
 // False if the applier rejected it (malformed: the peer's bad input).
 static bool
 s_write_chunk (s_group_t *self, const zkv_raft_ready_t *rd)
@@ -376,8 +376,12 @@ s_persist (s_group_t *self, const zkv_raft_ready_t *rd)
     bool wrote = false, chunk_ok = true;
     int rc = 0;
     if (rd->has_chunk) {
-        chunk_ok = s_write_chunk (self, rd); // same database: the sync below covers it
-        wrote = true;
+        // Same database. The chunk is not synced on its own: its acknowledgement only lets
+        // the leader send the next one, and a node that crashes mid-stream starts the stream
+        // over anyway (an unfinished staged stream is dropped at restart). The install's sync
+        // (the snapshot's metadata, below) makes every chunk before it durable: LevelDB has
+        // one write-ahead log, synced in order.
+        chunk_ok = s_write_chunk (self, rd);
     }
     if (rd->has_snapshot) {
         rc = zkv_logstore_save_snapshot (store, self->group, &rd->snapshot, rd->snapshot_data,
