@@ -140,11 +140,11 @@ zkv_kv_limits_defaults (zkv_kv_limits_t *limits)
 }
 
 int
-zkv_kv_load_dedup (zkv_kvstore_t *store, uint64_t group, zkv_kv_map_t *map)
+zkv_kv_load_dedup (zkv_kvstore_t *store, uint64_t sid, zkv_kv_map_t *map)
 {
     zkv_kvdedup_t *recs;
     size_t n;
-    int rc = zkv_kvstore_load_dedup (store, group, &recs, &n);
+    int rc = zkv_kvstore_load_dedup (store, sid, &recs, &n);
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {
@@ -161,23 +161,55 @@ zkv_kv_load_dedup (zkv_kvstore_t *store, uint64_t group, zkv_kv_map_t *map)
     return 0;
 }
 
+int
+zkv_kv_find_current (zkv_kvstore_t *store, uint64_t group, uint32_t *gen, uint64_t *applied,
+                     uint64_t *other_row)
+{
+    uint64_t row[2];
+    int rc;
+    if ((rc = zkv_kvstore_load_applied (store, zkv_kv_sid (group, 0), &row[0])) ||
+        (rc = zkv_kvstore_load_applied (store, zkv_kv_sid (group, 1), &row[1])))
+        return rc;
+    bool valid0 = zkv_kv_row_valid (row[0]), valid1 = zkv_kv_row_valid (row[1]);
+    if (valid0 && valid1)
+        return ZKV_ECORRUPT; // a promotion is one batch: never two current states
+    if (valid0 || valid1) {
+        *gen = valid1;
+        *applied = row[*gen];
+    } else {
+        // No state has been installed yet: generation 0 is current, at 0 (a new store, whose
+        // generation 1 may hold a staged stream) or incomplete (an older version of zkv
+        // cleared it at a stream's first chunk and was interrupted before the install).
+        *gen = 0;
+        *applied = row[0] == 0 ? 0 : ZKV_KV_APPLIED_INCOMPLETE;
+    }
+    *other_row = row[!*gen];
+    return 0;
+}
+
 zkv_kv_t *
 zkv_kv_new (zkv_kvstore_t *store, uint64_t group, uint32_t nshards, const zkv_kv_limits_t *limits,
             int *err)
 {
     int rc = ZKV_EINVAL;
     zkv_kv_t *self = NULL;
-    // Limits must leave room for a whole command inside one message field.
+    // Limits must leave room for a whole command inside one message field; the group id's top
+    // bit is the generation's (config/ bounds group ids far below it).
     if (!store || nshards == 0 || !limits || limits->max_key_bytes == 0 ||
-        limits->max_key_bytes + limits->max_value_bytes + 64 > ZKV_MSG_MAX_FIELD_BYTES)
+        limits->max_key_bytes + limits->max_value_bytes + 64 > ZKV_MSG_MAX_FIELD_BYTES ||
+        (group & ZKV_KV_STAGED_BIT))
         goto fail;
     self = s_calloc (1, sizeof *self);
     self->store = store;
     self->group = group;
     self->nshards = nshards;
     self->limits = *limits;
-    if ((rc = zkv_kvstore_load_applied (store, group, &self->applied)) ||
-        (rc = zkv_kv_load_dedup (store, group, &self->dedup)))
+    uint64_t other;
+    if ((rc = zkv_kv_find_current (store, group, &self->gen, &self->applied, &other)))
+        goto fail;
+    self->sid = zkv_kv_sid (group, self->gen);
+    // An incomplete state has no table to answer from.
+    if (!zkv_kv_incomplete (self) && (rc = zkv_kv_load_dedup (store, self->sid, &self->dedup)))
         goto fail;
     if (err)
         *err = 0;
@@ -306,6 +338,8 @@ zkv_kv_get (zkv_kv_t *self, const uint8_t *key, size_t key_len, zkv_bytes_t *val
     int rc = zkv_kv_check (&self->limits, ZKV_OP_GET, key_len, 0);
     if (rc)
         return rc;
+    if (zkv_kv_incomplete (self))
+        return ZKV_EUNAVAILABLE; // no state to read
     uint32_t shard = zkv_kv_shard_of (key, key_len, self->nshards);
-    return zkv_kvstore_get (self->store, self->group, shard, key, key_len, value);
+    return zkv_kvstore_get (self->store, self->sid, shard, key, key_len, value);
 }

@@ -27,8 +27,10 @@
 // zkv_raft_config_t.applied. If the Raft log store's snapshot index is above that (the store lost
 // its last commits in a machine crash, and the log was compacted past them), restore the
 // snapshot blob first: zkv_kv_snapshot_restore, then hand Raft the new applied index. With
-// streamed snapshots there is no blob: a group whose data is incomplete (zkv_kv_incomplete, or
-// applied below the Raft snapshot) boots Raft with need_snapshot and waits for a new stream.
+// streamed snapshots there is no blob: call zkv_kv_boot_promote with the Raft snapshot's index
+// first (a crash between the save of a streamed snapshot's metadata and its install); a group
+// still behind its Raft snapshot, or incomplete (zkv_kv_incomplete), boots Raft with
+// need_snapshot and waits for a new stream.
 #ifndef ZKV_KV_H
 #define ZKV_KV_H
 
@@ -120,8 +122,9 @@ int zkv_kv_get (zkv_kv_t *self, const uint8_t *key, size_t key_len, zkv_bytes_t 
 // n_dedup], then n_dedup times [shard, client_id, seq, status, bin value], then until the end
 // [shard, bin key, bin value] in (shard, key) order. The same state always gives the same bytes.
 int zkv_kv_snapshot_write (zkv_kv_t *self, uint8_t **buf_p, size_t *len_p);
-// Replaces the group's state with a blob's, in one store batch. The blob is hostile input: a
-// malformed one, or one of another group or shard count, returns an error and changes nothing.
+// Replaces the group's (current) state with a blob's, in one store batch. The blob is hostile
+// input: a malformed one, one of another group or shard count, or one at applied index 0 (no
+// snapshot is) returns an error and changes nothing.
 int zkv_kv_snapshot_restore (zkv_kv_t *self, const uint8_t *buf, size_t len);
 
 // --- Streamed snapshots: memory bounded by the chunk size, whatever the data set -------------
@@ -131,26 +134,41 @@ int zkv_kv_snapshot_restore (zkv_kv_t *self, const uint8_t *buf, size_t len);
 // the state machine keeps applying while a transfer runs, and written by the receiver one
 // chunk per store batch.
 //
-// The receiver clears the group at the first chunk and stores the applied index
-// ZKV_KV_APPLIED_INCOMPLETE in the same batch: durably, "this group's data is incomplete". A
-// node that restarts with it must not apply entries or serve reads until a whole new snapshot
-// came in (zkv_kv_apply skips every entry while it is set, since none is above it). The last
-// chunk leaves it set; zkv_kv_recv_finish, called once the Raft snapshot's metadata is durable,
-// sets the real applied index. So no crash can leave a store whose applied index the Raft log
-// does not know about.
+// The receiver STAGES the stream: the group's state lives in one of two generations (storage
+// ids group and group | 1 << 63 in the store, zkv_kv_int.h), and a stream is written into the
+// one that is not current. The current state (data, dedup records, applied index) stays whole,
+// readable and applicable while a stream comes in, however long it takes, and whether it is
+// abandoned, malformed or interrupted by a crash: a follower mid-transfer keeps its state (a
+// majority mid-transfer has not lost data below the snapshot) and may still lead.
+//   - The first chunk (offset 0) empties the staging generation (an abandoned stream's
+//     leftovers) and marks it "being staged", in the same batch as its records.
+//   - The last chunk marks it "whole, at index S" (not current) in its batch.
+//   - zkv_kv_recv_finish, called once the Raft snapshot's metadata at S is durable, makes it
+//     the current state in ONE batch (its applied index set, the old generation deleted).
+//   - zkv_kv_boot_promote does the same at boot when the crash fell between the Raft
+//     snapshot's save and zkv_kv_recv_finish; otherwise it deletes staged leftovers.
+// So no crash leaves a store with anything but one whole current state, and none leaves an
+// applied index the Raft log does not know about.
 
-// The applied index of a group whose data is incomplete (an interrupted snapshot install).
+// The applied index of a group whose data is incomplete: a store written by an older zkv,
+// which cleared the group at a stream's first chunk and was interrupted before the install.
 #define ZKV_KV_APPLIED_INCOMPLETE UINT64_MAX
 
-// True while the group's data is incomplete (see above): apply nothing, serve nothing.
+// True while the group's data is incomplete (see above; never with stores of this version):
+// apply nothing (zkv_kv_apply skips every entry, since none is above it), serve nothing.
 bool zkv_kv_incomplete (const zkv_kv_t *self);
+
+// At boot, before Raft: if a whole staged stream of the state at raft_snapshot_index (the
+// Raft log store's snapshot index) is ahead of the current state, makes it current (1). Else
+// deletes what the staging generation holds (0). Or a store error.
+int zkv_kv_boot_promote (zkv_kv_t *kv, uint64_t raft_snapshot_index);
 
 typedef struct zkv_kv_stream zkv_kv_stream_t;
 
-// A stream writer over view (a zkv_kvstore_view that must outlive the writer) of group. Loads
-// the view's dedup records (the table the state machine keeps in memory anyway); the data is
-// read in bounded scans as chunks are asked for. NULL and *err on a store error, or
-// ZKV_EUNAVAILABLE when the view's data is incomplete.
+// A stream writer over view (a zkv_kvstore_view that must outlive the writer) of group: the
+// view's current generation. Loads the view's dedup records (the table the state machine
+// keeps in memory anyway); the data is read in bounded scans as chunks are asked for. NULL and
+// *err on a store error, or ZKV_EUNAVAILABLE when the view's data is incomplete.
 zkv_kv_stream_t *zkv_kv_stream_new (zkv_kvstore_t *view, uint64_t group, uint32_t nshards,
                                     int *err);
 void zkv_kv_stream_destroy (zkv_kv_stream_t **self_p);
@@ -165,18 +183,20 @@ int zkv_kv_stream_read (zkv_kv_stream_t *self, uint64_t offset, size_t max_bytes
 
 typedef struct zkv_kv_recv zkv_kv_recv_t;
 
-// A stream receiver writing into kv's store (kv must outlive it).
+// A stream receiver staging into kv's store (kv must outlive it).
 zkv_kv_recv_t *zkv_kv_recv_new (zkv_kv_t *kv);
 void zkv_kv_recv_destroy (zkv_kv_recv_t **self_p);
-// Writes the chunk at offset in one store batch. Offset 0 starts a new stream (a partial one
-// is dropped): the group's data is cleared and marked incomplete. Other offsets must continue
-// the stream (ZKV_EINVAL). Chunks are hostile input: a malformed one returns an error (the
-// group stays marked incomplete; a new stream from offset 0 repairs it).
+// Writes the chunk at offset in one store batch, into the staging generation. Offset 0 starts
+// a new stream (a partial one is dropped). Other offsets must continue the stream
+// (ZKV_EINVAL). Chunks are hostile input: a malformed one returns an error and changes nothing
+// (the stream is dropped; a new one from offset 0 starts over). The current state is never
+// touched.
 int zkv_kv_recv_chunk (zkv_kv_recv_t *self, uint64_t offset, const uint8_t *data, size_t len,
                        bool done);
-// After the last chunk, once the Raft snapshot's metadata at index is durable: sets the applied
-// index (which must be index: ZKV_ECORRUPT) and reloads the dedup table. ZKV_EINVAL when no
-// whole stream was received.
+// After the last chunk, once the Raft snapshot's metadata at index is durable: makes the staged
+// state current in one store batch (its index must be index: ZKV_ECORRUPT), with its applied
+// index and dedup table. ZKV_EINVAL when no whole stream was received, or when it is older
+// than the current state.
 int zkv_kv_recv_finish (zkv_kv_recv_t *self, uint64_t index);
 
 #endif

@@ -36,7 +36,7 @@ s_current (s_apply_t *a, uint32_t shard, const zkv_bytes_t *key, zkv_bytes_t *cu
         *found = true;
         return 0;
     }
-    int rc = zkv_kvstore_get (a->kv->store, a->kv->group, shard, key->data, key->len, cur);
+    int rc = zkv_kvstore_get (a->kv->store, a->kv->sid, shard, key->data, key->len, cur);
     *found = rc == 0;
     return rc == ZKV_ENOTFOUND ? 0 : rc;
 }
@@ -44,7 +44,7 @@ s_current (s_apply_t *a, uint32_t shard, const zkv_bytes_t *key, zkv_bytes_t *cu
 static void
 s_write (s_apply_t *a, uint32_t shard, const zkv_bytes_t *key, zkv_bytes_t *value)
 {
-    zkv_kvstore_put (a->kv->store, a->batch, a->kv->group, shard, key->data, key->len, value->data,
+    zkv_kvstore_put (a->kv->store, a->batch, a->kv->sid, shard, key->data, key->len, value->data,
                      value->len);
     zkv_kv_slot_t *slot = zkv_kv_map_upsert (&a->data, shard, key->data, key->len);
     zkv_bytes_free (&slot->value);
@@ -147,7 +147,7 @@ s_apply_command (s_apply_t *a, const zkv_entry_t *e, zkv_kv_result_t *r)
                              .seq = cmd->seq,
                              .status = (uint64_t)-r->status,
                              .value = r->value};
-        zkv_kvstore_put_dedup (a->kv->store, a->batch, a->kv->group, &rec);
+        zkv_kvstore_put_dedup (a->kv->store, a->batch, a->kv->sid, &rec);
         zkv_kv_slot_t *slot = zkv_kv_map_upsert (&a->dedup, shard, ck, 8);
         slot->seq = rec.seq;
         slot->status = rec.status;
@@ -205,7 +205,7 @@ zkv_kv_apply (zkv_kv_t *self, const zkv_entry_t *entries, size_t n, zkv_kv_resul
     }
     uint64_t last = entries[n - 1].index;
     if (rc == 0) {
-        zkv_kvstore_set_applied (self->store, a.batch, self->group, last);
+        zkv_kvstore_set_applied (self->store, a.batch, self->sid, last);
         rc = zkv_kvstore_commit (self->store, &a.batch);
     }
     zkv_kvstore_batch_destroy (self->store, &a.batch);

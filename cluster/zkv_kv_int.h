@@ -37,14 +37,52 @@ void zkv_kv_client_key (uint64_t client_id, uint8_t out[8]);
 
 struct zkv_kv {
     zkv_kvstore_t *store;   // where data, dedup records and applied live (not owned)
-    uint64_t group;         // group id, the store's key prefix
+    uint64_t group;         // group id
     uint32_t nshards;       // shards of the key space
     zkv_kv_limits_t limits; // key and value limits
+    uint32_t gen;           // the current generation (0 or 1), see zkv_kv.h
+    uint64_t sid;           // its storage id, the store's key prefix: zkv_kv_sid (group, gen)
     uint64_t applied;       // last index applied and committed to the store
     zkv_kv_map_t dedup;     // dedup records as committed (mirror of the store's)
 };
 
-// Fills the dedup table from the store (used at boot and after a restore).
-int zkv_kv_load_dedup (zkv_kvstore_t *store, uint64_t group, zkv_kv_map_t *map);
+// Generations (zkv_kv.h, "Streamed snapshots"). A group's state lives under one of two storage
+// ids, group | gen << 63; the generation that is not current holds a staged stream, or
+// garbage, or nothing. Each generation's applied row tells which it is:
+//     0                               nothing: never written, or emptied (the current
+//                                     generation of a new store, at applied 0)
+//     ZKV_KV_APPLIED_INCOMPLETE       a stream being staged, or leftovers: not a state
+//     ZKV_KV_STAGED_BIT | S           a whole staged stream of the state at S, not yet current
+//     anything else                   the current generation's applied index
+#define ZKV_KV_STAGED_BIT (1ULL << 63)
+
+static inline uint64_t
+zkv_kv_sid (uint64_t group, uint32_t gen)
+{
+    return group | ((uint64_t)gen << 63);
+}
+
+// True if an applied row holds a current state's index.
+static inline bool
+zkv_kv_row_valid (uint64_t row)
+{
+    return row != 0 && !(row & ZKV_KV_STAGED_BIT);
+}
+
+// True if an applied row holds a whole staged state (its index: row & ~ZKV_KV_STAGED_BIT).
+static inline bool
+zkv_kv_row_staged (uint64_t row)
+{
+    return row != ZKV_KV_APPLIED_INCOMPLETE && (row & ZKV_KV_STAGED_BIT);
+}
+
+// Finds the current generation of group in store (a store or a view) and its applied index
+// (ZKV_KV_APPLIED_INCOMPLETE for a store an older version left mid-install); *other_row is the
+// other generation's applied row. ZKV_ECORRUPT if both generations claim to be current.
+int zkv_kv_find_current (zkv_kvstore_t *store, uint64_t group, uint32_t *gen, uint64_t *applied,
+                         uint64_t *other_row);
+
+// Fills the dedup table from the store (used at boot and after a restore); sid is a storage id.
+int zkv_kv_load_dedup (zkv_kvstore_t *store, uint64_t sid, zkv_kv_map_t *map);
 
 #endif

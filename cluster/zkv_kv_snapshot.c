@@ -51,7 +51,7 @@ zkv_kv_snapshot_write (zkv_kv_t *self, uint8_t **buf_p, size_t *len_p)
     // so equal states give equal bytes on every replica.
     zkv_kvdedup_t *recs;
     size_t n_recs;
-    int rc = zkv_kvstore_load_dedup (self->store, self->group, &recs, &n_recs);
+    int rc = zkv_kvstore_load_dedup (self->store, self->sid, &recs, &n_recs);
     if (rc)
         return rc;
 
@@ -80,8 +80,8 @@ zkv_kv_snapshot_write (zkv_kv_t *self, uint8_t **buf_p, size_t *len_p)
     zkv_kvpos_t pos = {0};
     zkv_kvchunk_t chunk;
     for (;;) {
-        rc = zkv_kvstore_scan (self->store, self->group, &pos, UINT32_MAX, S_SCAN_CHUNK_BYTES,
-                               &chunk);
+        rc =
+            zkv_kvstore_scan (self->store, self->sid, &pos, UINT32_MAX, S_SCAN_CHUNK_BYTES, &chunk);
         if (rc)
             break;
         for (size_t i = 0; i < chunk.count; i++) {
@@ -208,14 +208,14 @@ s_read_header (const zkv_kv_t *self, s_cursor_t *c, uint64_t *applied, uint64_t 
         return ZKV_EVERSION;
     if (group != self->group || nshards != self->nshards)
         return ZKV_EINVAL; // another group's state, or another shard layout
-    if (*applied == ZKV_KV_APPLIED_INCOMPLETE)
-        return ZKV_ECORRUPT; // never sent: an incomplete state is not a state
+    if (!zkv_kv_row_valid (*applied))
+        return ZKV_ECORRUPT; // never sent: a state at 0 is no snapshot, the top bit not an index
     return 0;
 }
 
-// One dedup record into batch (and map, when given).
+// One dedup record into batch under storage id sid (and map, when given).
 static int
-s_read_dedup (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch, zkv_kv_map_t *map)
+s_read_dedup (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch, uint64_t sid, zkv_kv_map_t *map)
 {
     zkv_kvdedup_t rec = {0};
     uint64_t shard;
@@ -230,7 +230,7 @@ s_read_dedup (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch, zkv_kv_map_t 
         return ZKV_ECORRUPT;
     rec.shard = (uint32_t)shard;
     rec.value = (zkv_bytes_t){(uint8_t *)value, value_len}; // borrowed for the put
-    zkv_kvstore_put_dedup (self->store, batch, self->group, &rec);
+    zkv_kvstore_put_dedup (self->store, batch, sid, &rec);
     if (map) {
         uint8_t ck[8];
         zkv_kv_client_key (rec.client_id, ck);
@@ -243,9 +243,9 @@ s_read_dedup (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch, zkv_kv_map_t 
     return 0;
 }
 
-// One data item into batch.
+// One data item into batch under storage id sid.
 static int
-s_read_item (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch)
+s_read_item (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch, uint64_t sid)
 {
     uint64_t shard;
     const uint8_t *key, *value;
@@ -258,8 +258,7 @@ s_read_item (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch)
     if (key_len == 0 || shard >= self->nshards ||
         shard != zkv_kv_shard_of (key, key_len, self->nshards))
         return ZKV_ECORRUPT;
-    zkv_kvstore_put (self->store, batch, self->group, (uint32_t)shard, key, key_len, value,
-                     value_len);
+    zkv_kvstore_put (self->store, batch, sid, (uint32_t)shard, key, key_len, value, value_len);
     return 0;
 }
 
@@ -276,10 +275,10 @@ s_restore (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch, zkv_kv_map_t *ma
     if (n_dedup > (uint64_t)(c->end - c->p) / 7)
         return ZKV_ETRUNC;
     for (uint64_t i = 0; i < n_dedup; i++)
-        if ((rc = s_read_dedup (self, c, batch, map)))
+        if ((rc = s_read_dedup (self, c, batch, self->sid, map)))
             return rc;
     while (c->p < c->end)
-        if ((rc = s_read_item (self, c, batch)))
+        if ((rc = s_read_item (self, c, batch, self->sid)))
             return rc;
     return 0;
 }
@@ -294,12 +293,14 @@ zkv_kv_snapshot_restore (zkv_kv_t *self, const uint8_t *buf, size_t len)
     zkv_kvbatch_t *batch = zkv_kvstore_batch_new (self->store);
     zkv_kv_map_t map = {0};
     uint64_t applied = 0;
-    // The old state goes first, in the same batch: a crash keeps the old state or the new one.
-    int rc = zkv_kvstore_clear_group (self->store, batch, self->group);
+    // The current generation is replaced in place: the old state goes first, in the same
+    // batch, so a crash keeps the old state or the new one. A stream being staged meanwhile
+    // (in the other generation) is not touched.
+    int rc = zkv_kvstore_clear_group (self->store, batch, self->sid);
     if (rc == 0)
         rc = s_restore (self, &cur, batch, &map, &applied);
     if (rc == 0) {
-        zkv_kvstore_set_applied (self->store, batch, self->group, applied);
+        zkv_kvstore_set_applied (self->store, batch, self->sid, applied);
         rc = zkv_kvstore_commit (self->store, &batch);
     }
     zkv_kvstore_batch_destroy (self->store, &batch);
@@ -327,6 +328,7 @@ typedef enum { S_HEADER, S_DEDUP, S_DATA, S_END } s_phase_t;
 struct zkv_kv_stream {
     zkv_kvstore_t *view; // the point-in-time view read (not owned)
     uint64_t group;      // group streamed
+    uint64_t sid;        // the storage id of its current generation in the view
     uint32_t nshards;    // its shard count
     uint64_t applied;    // the view's applied index
     zkv_kvdedup_t *recs; // the view's dedup records, in (shard, client) order
@@ -350,14 +352,18 @@ zkv_kv_stream_t *
 zkv_kv_stream_new (zkv_kvstore_t *view, uint64_t group, uint32_t nshards, int *err)
 {
     assert (view && err);
-    uint64_t applied = 0;
-    int rc = zkv_kvstore_load_applied (view, group, &applied);
+    // The view's current generation: a stream being staged in the other one is not a state.
+    uint64_t applied = 0, other;
+    uint32_t gen = 0;
+    int rc = (group & ZKV_KV_STAGED_BIT)
+                 ? ZKV_EINVAL
+                 : zkv_kv_find_current (view, group, &gen, &applied, &other);
     if (rc == 0 && applied == ZKV_KV_APPLIED_INCOMPLETE)
         rc = ZKV_EUNAVAILABLE;
     zkv_kvdedup_t *recs = NULL;
     size_t n_recs = 0;
     if (rc == 0)
-        rc = zkv_kvstore_load_dedup (view, group, &recs, &n_recs);
+        rc = zkv_kvstore_load_dedup (view, zkv_kv_sid (group, gen), &recs, &n_recs);
     if (rc) {
         *err = rc;
         return NULL;
@@ -367,6 +373,7 @@ zkv_kv_stream_new (zkv_kvstore_t *view, uint64_t group, uint32_t nshards, int *e
         abort ();
     self->view = view;
     self->group = group;
+    self->sid = zkv_kv_sid (group, gen);
     self->nshards = nshards;
     self->applied = applied;
     self->recs = recs;
@@ -462,7 +469,7 @@ s_stream_next (zkv_kv_stream_t *self)
             zkv_kvchunk_free (&self->chunk);
             self->chunk_i = 0;
             self->scanned = false;
-            int rc = zkv_kvstore_scan (self->view, self->group, &self->pos, UINT32_MAX,
+            int rc = zkv_kvstore_scan (self->view, self->sid, &self->pos, UINT32_MAX,
                                        S_SCAN_CHUNK_BYTES, &self->chunk);
             if (rc)
                 return rc;
@@ -537,11 +544,13 @@ zkv_kv_stream_read (zkv_kv_stream_t *self, uint64_t offset, size_t max_bytes, ui
 }
 
 // ---------------------------------------------------------------------------------------------
-// Streaming: the receiver
+// Streaming: the receiver, which stages the stream in the generation that is not current
 
 struct zkv_kv_recv {
     zkv_kv_t *kv;        // the state machine written (not owned)
     bool active;         // a stream is being received
+    uint32_t gen;        // the generation it is staged in (never kv's current one)
+    uint64_t sid;        // that generation's storage id
     uint64_t next;       // offset the next chunk must have
     bool header;         // its header was read
     uint64_t applied;    // the header's applied index
@@ -574,19 +583,28 @@ zkv_kv_recv_chunk (zkv_kv_recv_t *self, uint64_t offset, const uint8_t *data, si
     assert (self && (data || len == 0));
     zkv_kv_t *kv = self->kv;
     if (offset == 0) {
-        // A new stream: whatever came before (a partial stream, the old state) goes.
+        // A new stream: a partial one before it is dropped with the staging generation.
         self->active = true;
+        self->gen = !kv->gen;
+        self->sid = zkv_kv_sid (kv->group, self->gen);
         self->header = false;
         self->complete = false;
         self->dedup_left = 0;
         self->next = 0;
     } else if (!self->active || self->complete || offset != self->next)
         return ZKV_EINVAL;
+    else if (self->gen == kv->gen) {
+        self->active = false; // promoted meanwhile (zkv_kv_boot_promote): never write current
+        return ZKV_EINVAL;
+    }
     zkv_kvbatch_t *batch = zkv_kvstore_batch_new (kv->store);
     int rc = 0;
     if (offset == 0) {
-        rc = zkv_kvstore_clear_group (kv->store, batch, kv->group);
-        zkv_kvstore_set_applied (kv->store, batch, kv->group, ZKV_KV_APPLIED_INCOMPLETE);
+        // Whatever the staging generation held goes (an abandoned stream, the leftovers of an
+        // interrupted one), in the same batch as the first records: it is durably "being
+        // staged", never mistaken for a state. The current generation is not touched.
+        rc = zkv_kvstore_clear_group (kv->store, batch, self->sid);
+        zkv_kvstore_set_applied (kv->store, batch, self->sid, ZKV_KV_APPLIED_INCOMPLETE);
     }
     s_cursor_t cur = {data, data + len};
     if (rc == 0 && !self->header) {
@@ -595,27 +613,22 @@ zkv_kv_recv_chunk (zkv_kv_recv_t *self, uint64_t offset, const uint8_t *data, si
     }
     while (rc == 0 && cur.p < cur.end) {
         if (self->dedup_left) {
-            rc = s_read_dedup (kv, &cur, batch, NULL);
+            rc = s_read_dedup (kv, &cur, batch, self->sid, NULL);
             self->dedup_left--;
         } else
-            rc = s_read_item (kv, &cur, batch);
+            rc = s_read_item (kv, &cur, batch, self->sid);
     }
     if (rc == 0 && done && (!self->header || self->dedup_left))
         rc = ZKV_ETRUNC; // ends before its announced records
-    bool tried = false;
-    if (rc == 0) {
-        tried = true;
+    if (rc == 0 && done)
+        // Durably whole (not current yet): should a crash fall between the Raft snapshot's
+        // save and zkv_kv_recv_finish, zkv_kv_boot_promote installs it without a new transfer.
+        zkv_kvstore_set_applied (kv->store, batch, self->sid, ZKV_KV_STAGED_BIT | self->applied);
+    if (rc == 0)
         rc = zkv_kvstore_commit (kv->store, &batch);
-    }
     zkv_kvstore_batch_destroy (kv->store, &batch);
-    if (offset == 0 && tried) {
-        // From the first chunk on the data is not the old state any more (even a failed
-        // commit may have reached the disk): apply and serve nothing.
-        kv->applied = ZKV_KV_APPLIED_INCOMPLETE;
-        zkv_kv_map_free (&kv->dedup);
-    }
     if (rc) {
-        self->active = false; // only a new stream from offset 0 repairs it
+        self->active = false; // only a new stream from offset 0 goes on
         return rc;
     }
     self->next = offset + len;
@@ -623,30 +636,82 @@ zkv_kv_recv_chunk (zkv_kv_recv_t *self, uint64_t offset, const uint8_t *data, si
     return 0;
 }
 
-int
-zkv_kv_recv_finish (zkv_kv_recv_t *self, uint64_t index)
+// Makes the whole state staged in generation gen, at index, the current one: ONE batch sets its
+// applied index and deletes the old generation (its data, dedup records and applied row), so
+// whatever the crash point the store holds exactly one current state. Then kv follows.
+static int
+s_promote (zkv_kv_t *kv, uint32_t gen, uint64_t index)
 {
-    assert (self);
-    zkv_kv_t *kv = self->kv;
-    if (!self->active || !self->complete)
-        return ZKV_EINVAL;
-    if (self->applied != index)
-        return ZKV_ECORRUPT; // the leader streamed another state than its snapshot's
-    zkv_kvbatch_t *batch = zkv_kvstore_batch_new (kv->store);
-    zkv_kvstore_set_applied (kv->store, batch, kv->group, self->applied);
-    int rc = zkv_kvstore_commit (kv->store, &batch);
-    zkv_kvstore_batch_destroy (kv->store, &batch);
+    assert (gen != kv->gen);
+    if (!zkv_kv_incomplete (kv) && index < kv->applied)
+        return ZKV_EINVAL; // older than the state it would replace: Raft never installs that
+    uint64_t sid = zkv_kv_sid (kv->group, gen);
     zkv_kv_map_t map = {0};
-    if (rc == 0)
-        rc = zkv_kv_load_dedup (kv->store, kv->group, &map);
+    int rc = zkv_kv_load_dedup (kv->store, sid, &map); // the staged records are committed
+    if (rc == 0) {
+        zkv_kvbatch_t *batch = zkv_kvstore_batch_new (kv->store);
+        zkv_kvstore_set_applied (kv->store, batch, sid, index);
+        rc = zkv_kvstore_clear_group (kv->store, batch, kv->sid);
+        zkv_kvstore_set_applied (kv->store, batch, kv->sid, 0);
+        if (rc == 0)
+            rc = zkv_kvstore_commit (kv->store, &batch);
+        zkv_kvstore_batch_destroy (kv->store, &batch);
+    }
     if (rc) {
         zkv_kv_map_free (&map);
         return rc;
     }
     zkv_kv_map_free (&kv->dedup);
     kv->dedup = map;
-    kv->applied = self->applied;
-    self->active = false;
-    self->complete = false;
+    kv->gen = gen;
+    kv->sid = sid;
+    kv->applied = index;
     return 0;
+}
+
+int
+zkv_kv_recv_finish (zkv_kv_recv_t *self, uint64_t index)
+{
+    assert (self);
+    if (!self->active || !self->complete)
+        return ZKV_EINVAL;
+    if (self->gen == self->kv->gen) {
+        self->active = false; // promoted meanwhile (zkv_kv_boot_promote)
+        return ZKV_EINVAL;
+    }
+    if (self->applied != index)
+        return ZKV_ECORRUPT; // the leader streamed another state than its snapshot's
+    int rc = s_promote (self->kv, self->gen, index);
+    if (rc == 0) {
+        self->active = false;
+        self->complete = false;
+    }
+    return rc;
+}
+
+int
+zkv_kv_boot_promote (zkv_kv_t *kv, uint64_t raft_snapshot_index)
+{
+    assert (kv);
+    uint32_t gen = !kv->gen;
+    uint64_t sid = zkv_kv_sid (kv->group, gen), row;
+    int rc = zkv_kvstore_load_applied (kv->store, sid, &row);
+    if (rc || row == 0)
+        return rc; // nothing staged, nothing left over
+    uint64_t staged = row & ~ZKV_KV_STAGED_BIT;
+    if (zkv_kv_row_staged (row) && staged == raft_snapshot_index &&
+        (zkv_kv_incomplete (kv) || staged > kv->applied)) {
+        // A crash fell between the Raft snapshot's save and the install: install it now.
+        rc = s_promote (kv, gen, staged);
+        return rc ? rc : 1;
+    }
+    // Leftovers of a stream that was abandoned, or whose Raft snapshot was never saved (the
+    // leader sends a new one): free their space now rather than at the next stream.
+    zkv_kvbatch_t *batch = zkv_kvstore_batch_new (kv->store);
+    rc = zkv_kvstore_clear_group (kv->store, batch, sid);
+    zkv_kvstore_set_applied (kv->store, batch, sid, 0);
+    if (rc == 0)
+        rc = zkv_kvstore_commit (kv->store, &batch);
+    zkv_kvstore_batch_destroy (kv->store, &batch);
+    return rc;
 }

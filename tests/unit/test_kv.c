@@ -974,8 +974,74 @@ s_stream_all (zkv_kvstore_t *view, zkv_kv_recv_t *recv, size_t max, size_t *len_
     return all;
 }
 
+// True if kv's whole state (data, dedup table, applied index) is exactly the blob's.
+static bool
+s_state_is (zkv_kv_t *kv, const uint8_t *blob, size_t len)
+{
+    uint8_t *now;
+    size_t now_len;
+    if (zkv_kv_snapshot_write (kv, &now, &now_len) != 0)
+        return false;
+    bool same = now_len == len && memcmp (now, blob, len) == 0;
+    free (now);
+    return same;
+}
+
+// True if the store holds nothing (no data, no dedup record) under storage id sid.
+static bool
+s_sid_empty (zkv_kvstore_t *store, uint64_t sid)
+{
+    zkv_kvpos_t from = {0};
+    zkv_kvchunk_t chunk;
+    zkv_kvdedup_t *recs;
+    size_t n;
+    if (zkv_kvstore_scan (store, sid, &from, UINT32_MAX, 1024, &chunk) != 0)
+        return false;
+    bool empty = chunk.count == 0;
+    zkv_kvchunk_free (&chunk);
+    if (zkv_kvstore_load_dedup (store, sid, &recs, &n) != 0)
+        return false;
+    zkv_kvdedup_free_all (recs, n);
+    return empty && n == 0;
+}
+
+#define S_GEN1 (S_GROUP | (1ULL << 63)) // the storage id of S_GROUP's second generation
+
+// The chunks of a stream of view, at most max bytes each: (*chunks_p)[i], (*lens_p)[i].
+static size_t
+s_chunks (zkv_kvstore_t *view, size_t max, uint8_t ***chunks_p, size_t **lens_p)
+{
+    int err = 0;
+    zkv_kv_stream_t *w = zkv_kv_stream_new (view, S_GROUP, S_SHARDS, &err);
+    assert (w && err == 0);
+    uint8_t **chunks = NULL;
+    size_t *lens = NULL, n = 0, off = 0;
+    for (bool done = false; !done; n++) {
+        chunks = realloc (chunks, (n + 1) * sizeof *chunks);
+        lens = realloc (lens, (n + 1) * sizeof *lens);
+        int rc = zkv_kv_stream_read (w, off, max, &chunks[n], &lens[n], &done);
+        assert (rc == 0);
+        (void)rc;
+        off += lens[n];
+    }
+    zkv_kv_stream_destroy (&w);
+    *chunks_p = chunks;
+    *lens_p = lens;
+    return n;
+}
+
+static void
+s_chunks_free (uint8_t **chunks, size_t *lens, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free (chunks[i]);
+    free (chunks);
+    free (lens);
+}
+
 // The stream is the blob cut into chunks of whole records, read from a point-in-time view
-// (the source keeps applying meanwhile), and the receiver rebuilds the same state from it.
+// (the source keeps applying meanwhile), and the receiver rebuilds the same state from it. It
+// is staged: until finish the receiver serves, applies and streams its old state.
 static void
 s_stream_round_trip (s_kind_t kind)
 {
@@ -984,44 +1050,119 @@ s_stream_round_trip (s_kind_t kind)
     CHECK_EQ_U64 (s_open (&fb), 0);
     zkv_kv_t *a = s_kv (fa.store), *b = s_kv (fb.store);
     s_workload (a, 400, 100);
-    s_workload (b, 30, 700); // b's own state goes
-    uint8_t *blob;
-    size_t blob_len;
+    s_workload (b, 30, 700); // b's own state, replaced at finish
+    uint8_t *blob, *old;
+    size_t blob_len, old_len;
     CHECK_EQ_U64 (zkv_kv_snapshot_write (a, &blob, &blob_len), 0);
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &old, &old_len), 0);
     zkv_kvstore_t *view = zkv_kvstore_view (fa.store);
     CHECK (view != NULL);
     s_workload (a, 100, 900); // after the view: not in the stream
 
-    zkv_kv_recv_t *recv = zkv_kv_recv_new (b);
-    size_t len;
-    int chunks;
-    uint8_t *all = s_stream_all (view, recv, 64, &len, &chunks);
+    uint8_t **chunks;
+    size_t *lens;
+    size_t n = s_chunks (view, 64, &chunks, &lens), len = 0;
+    CHECK (n > 5);
+    uint8_t *all = malloc (blob_len + 1);
+    for (size_t i = 0; i < n; i++) {
+        CHECK (lens[i] <= 64 || i == 0); // the header and dedup records are small
+        CHECK (len + lens[i] <= blob_len);
+        if (len + lens[i] <= blob_len)
+            memcpy (all + len, chunks[i], lens[i]);
+        len += lens[i];
+    }
     CHECK_EQ_U64 (len, blob_len);
-    CHECK (memcmp (all, blob, len) == 0);
-    CHECK (chunks > 5);
+    CHECK (memcmp (all, blob, blob_len) == 0);
     free (all);
-    // Until finish, b's data is incomplete, durably: nothing applies, nothing is written.
-    CHECK (zkv_kv_incomplete (b));
-    uint8_t *tmp;
-    size_t tmp_len;
-    CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &tmp, &tmp_len), ZKV_EUNAVAILABLE);
+
+    zkv_kv_recv_t *recv = zkv_kv_recv_new (b);
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, off, chunks[i], lens[i], i + 1 == n), 0);
+        off += lens[i];
+        if (i == n / 2) {
+            // Halfway: the old state is whole and current, served and streamed.
+            CHECK (!zkv_kv_incomplete (b));
+            CHECK_EQ_U64 (zkv_kv_applied (b), 30);
+            CHECK (s_state_is (b, old, old_len));
+            CHECK (s_get_is (b, "k3", "v3."));
+            zkv_kv_result_t one;
+            CHECK_EQ_U64 (zkv_kv_lookup (b, 700 + 29 % 5, 29 / 5 + 1, s_u8 ("k29"), 3, &one), 1);
+            CHECK (one.duplicate);
+            zkv_bytes_free (&one.value);
+            zkv_kvstore_t *bview = zkv_kvstore_view (fb.store);
+            size_t sl;
+            int sc;
+            uint8_t *streamed = s_stream_all (bview, NULL, 100, &sl, &sc);
+            CHECK (sl == old_len && memcmp (streamed, old, old_len) == 0);
+            free (streamed);
+            zkv_kvstore_destroy (&bview);
+        }
+    }
+    // Whole but not finished: still the old state.
+    CHECK_EQ_U64 (zkv_kv_applied (b), 30);
+    CHECK (s_state_is (b, old, old_len));
     CHECK_EQ_U64 (zkv_kv_recv_finish (recv, 399), ZKV_ECORRUPT); // not the stream's index
+    CHECK (s_state_is (b, old, old_len));
     CHECK_EQ_U64 (zkv_kv_recv_finish (recv, 400), 0);
     CHECK (!zkv_kv_incomplete (b));
     CHECK_EQ_U64 (zkv_kv_applied (b), 400);
-    CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &tmp, &tmp_len), 0);
-    CHECK (tmp_len == blob_len && memcmp (tmp, blob, blob_len) == 0);
-    free (tmp);
-    // The dedup table came along.
+    CHECK (s_state_is (b, blob, blob_len));
+    CHECK_EQ_U64 (zkv_kv_recv_finish (recv, 400), ZKV_EINVAL); // once
+    // The dedup table came along, b's own clients went with its old state.
     zkv_kv_result_t one;
     CHECK_EQ_U64 (zkv_kv_lookup (b, 100 + 399 % 5, 399 / 5 + 1, s_u8 ("k29"), 3, &one), 1);
     zkv_bytes_free (&one.value);
-    // b follows a's log from there.
+    CHECK_EQ_U64 (zkv_kv_lookup (b, 700, 1, s_u8 ("k0"), 2, &one), 0);
+    // The old generation is gone from the store; the new one streams from a view.
+    CHECK (s_sid_empty (fb.store, S_GROUP));
+    CHECK (!s_sid_empty (fb.store, S_GEN1));
+    zkv_kvstore_t *bview = zkv_kvstore_view (fb.store);
+    size_t sl;
+    int sc;
+    uint8_t *streamed = s_stream_all (bview, NULL, 100, &sl, &sc);
+    CHECK (sl == blob_len && memcmp (streamed, blob, blob_len) == 0);
+    free (streamed);
+    zkv_kvstore_destroy (&bview);
+    // b follows a's log from there, and a restart keeps it all.
+    s_workload (b, 10, 300);
+    CHECK_EQ_U64 (zkv_kv_applied (b), 410);
+    uint8_t *after;
+    size_t after_len;
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &after, &after_len), 0);
+    zkv_kv_recv_destroy (&recv);
+    zkv_kv_destroy (&b);
+    CHECK_EQ_U64 (s_restart (&fb), 0);
+    b = s_kv (fb.store);
+    CHECK (b != NULL);
+    CHECK_EQ_U64 (zkv_kv_applied (b), 410);
+    CHECK (s_state_is (b, after, after_len));
+    free (after);
+
+    // A second stream goes back into the first generation, and empties the second.
+    recv = zkv_kv_recv_new (b);
+    size_t tl;
+    int tc;
+    uint8_t *tmp = s_stream_all (view, recv, 200, &tl, &tc);
+    free (tmp);
+    CHECK_EQ_U64 (zkv_kv_applied (b), 410);
+    CHECK_EQ_U64 (zkv_kv_recv_finish (recv, 400), ZKV_EINVAL); // older than b's state
+    CHECK_EQ_U64 (zkv_kv_applied (b), 410);
+    zkv_kvstore_t *aview = zkv_kvstore_view (fa.store);
+    tmp = s_stream_all (aview, recv, 200, &tl, &tc);
+    CHECK_EQ_U64 (zkv_kv_recv_finish (recv, 500), 0);
+    CHECK (s_state_is (b, tmp, tl));
+    CHECK (s_sid_empty (fb.store, S_GEN1));
+    free (tmp);
+    zkv_kvstore_destroy (&aview);
+
+    s_chunks_free (chunks, lens, n);
     zkv_kvstore_destroy (&view);
     zkv_kv_recv_destroy (&recv);
     zkv_kv_destroy (&a);
     zkv_kv_destroy (&b);
     free (blob);
+    free (old);
     s_close (&fa);
     s_close (&fb);
 }
@@ -1072,9 +1213,118 @@ test_kv_stream_resume (void)
     s_close (&fa);
 }
 
-// A receiver that restarts in the middle of a stream finds its group marked incomplete: it
-// serves nothing and streams nothing, until a whole new stream is installed. A new stream
-// (offset 0) restarts the write; a malformed chunk is refused.
+// A crash (or a restart) after any chunk of a stream reopens the old state, whole; after
+// finish, the new one. After the last chunk, zkv_kv_boot_promote with the Raft snapshot's
+// index installs the staged state (the crash fell between the Raft snapshot's save and the
+// install); with any other index it drops it. A new stream at offset 0 drops an abandoned one.
+static void
+s_stream_crash (s_kind_t kind)
+{
+    s_fix_t fa = {.kind = S_MEM}, fb = {.kind = kind};
+    CHECK_EQ_U64 (s_open (&fa), 0);
+    CHECK_EQ_U64 (s_open (&fb), 0);
+    zkv_kv_t *a = s_kv (fa.store), *b = s_kv (fb.store);
+    s_workload (a, 300, 100);
+    s_workload (b, 30, 700);
+    uint8_t *blob, *old;
+    size_t blob_len, old_len;
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (a, &blob, &blob_len), 0);
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &old, &old_len), 0);
+    zkv_kvstore_t *view = zkv_kvstore_view (fa.store);
+    uint8_t **chunks;
+    size_t *lens;
+    size_t n = s_chunks (view, 120, &chunks, &lens);
+    CHECK (n > 4);
+    for (size_t upto = 0; upto < n && !zkv_test_failed_; upto++) {
+        // Chunks 0..upto of a stream (each new stream drops the last one), then a crash.
+        zkv_kv_recv_t *recv = zkv_kv_recv_new (b);
+        size_t off = 0;
+        for (size_t i = 0; i <= upto; i++) {
+            CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, off, chunks[i], lens[i], i + 1 == n), 0);
+            off += lens[i];
+        }
+        zkv_kv_recv_destroy (&recv);
+        zkv_kv_destroy (&b);
+        CHECK_EQ_U64 (s_restart (&fb), 0);
+        b = s_kv (fb.store);
+        CHECK (b != NULL);
+        CHECK (!zkv_kv_incomplete (b));
+        CHECK_EQ_U64 (zkv_kv_applied (b), 30);
+        CHECK (s_state_is (b, old, old_len));
+        CHECK (!s_sid_empty (fb.store, S_GEN1)); // staged, not dropped by the reopen itself
+        if (upto % 2 == 0) {
+            // A boot that drops the leftovers (the Raft snapshot is not this stream's).
+            CHECK_EQ_U64 (zkv_kv_boot_promote (b, 299), 0);
+            CHECK (s_sid_empty (fb.store, S_GEN1));
+            CHECK (s_state_is (b, old, old_len));
+        }
+    }
+    // The last chunk was written (the loop's end): a boot whose Raft snapshot is the stream's
+    // installs it without a new transfer.
+    {
+        zkv_kv_recv_t *recv = zkv_kv_recv_new (b);
+        size_t off = 0;
+        for (size_t i = 0; i < n; i++) {
+            CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, off, chunks[i], lens[i], i + 1 == n), 0);
+            off += lens[i];
+        }
+        zkv_kv_recv_destroy (&recv);
+    }
+    zkv_kv_destroy (&b);
+    CHECK_EQ_U64 (s_restart (&fb), 0);
+    b = s_kv (fb.store);
+    CHECK_EQ_U64 (zkv_kv_applied (b), 30);
+    CHECK_EQ_U64 (zkv_kv_boot_promote (b, 300), 1);
+    CHECK_EQ_U64 (zkv_kv_applied (b), 300);
+    CHECK (s_state_is (b, blob, blob_len));
+    CHECK (s_sid_empty (fb.store, S_GROUP));
+    CHECK_EQ_U64 (zkv_kv_boot_promote (b, 300), 0); // nothing staged any more
+    zkv_kv_destroy (&b);
+    CHECK_EQ_U64 (s_restart (&fb), 0);
+    b = s_kv (fb.store);
+    CHECK_EQ_U64 (zkv_kv_applied (b), 300);
+    CHECK (s_state_is (b, blob, blob_len));
+
+    // And a crash right after finish reopens the new state.
+    s_workload (a, 50, 900);
+    zkv_kvstore_t *view2 = zkv_kvstore_view (fa.store);
+    zkv_kv_recv_t *recv = zkv_kv_recv_new (b);
+    size_t len2;
+    int c2;
+    uint8_t *blob2 = s_stream_all (view2, recv, 300, &len2, &c2);
+    CHECK (s_state_is (b, blob, blob_len));
+    CHECK_EQ_U64 (zkv_kv_recv_finish (recv, 350), 0);
+    zkv_kv_recv_destroy (&recv);
+    zkv_kv_destroy (&b);
+    CHECK_EQ_U64 (s_restart (&fb), 0);
+    b = s_kv (fb.store);
+    CHECK_EQ_U64 (zkv_kv_applied (b), 350);
+    CHECK (s_state_is (b, blob2, len2));
+    CHECK (s_sid_empty (fb.store, S_GEN1));
+    free (blob2);
+    zkv_kvstore_destroy (&view2);
+
+    s_chunks_free (chunks, lens, n);
+    zkv_kvstore_destroy (&view);
+    zkv_kv_destroy (&a);
+    zkv_kv_destroy (&b);
+    free (blob);
+    free (old);
+    s_close (&fa);
+    s_close (&fb);
+}
+
+static void
+test_kv_stream_crash (void)
+{
+    s_stream_crash (S_MEM);
+    if (zkv_test_failed_)
+        return;
+    s_stream_crash (S_LDB);
+}
+
+// Abandoned streams and malformed chunks change nothing current: the receiver keeps applying
+// and serving; a gap or a bad chunk drops the stream, and a new one from offset 0 installs.
 static void
 test_kv_stream_interrupted (void)
 {
@@ -1084,56 +1334,150 @@ test_kv_stream_interrupted (void)
     zkv_kv_t *a = s_kv (fa.store), *b = s_kv (fb.store);
     s_workload (a, 300, 100);
     s_workload (b, 30, 700);
+    uint8_t *old;
+    size_t old_len;
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &old, &old_len), 0);
     zkv_kvstore_t *view = zkv_kvstore_view (fa.store);
-    int err;
-    zkv_kv_stream_t *w = zkv_kv_stream_new (view, S_GROUP, S_SHARDS, &err);
+    uint8_t **chunks;
+    size_t *lens;
+    size_t n = s_chunks (view, 200, &chunks, &lens);
+    CHECK (n > 3);
     zkv_kv_recv_t *recv = zkv_kv_recv_new (b);
-    uint8_t *c;
-    size_t n;
-    bool done;
-    CHECK_EQ_U64 (zkv_kv_stream_read (w, 0, 200, &c, &n, &done), 0);
-    CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, 0, c, n, done), 0);
-    free (c);
-    CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, n + 1, s_u8 ("x"), 1, false), ZKV_EINVAL); // gap
+    CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, 0, chunks[0], lens[0], false), 0);
+    CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, lens[0] + 1, s_u8 ("x"), 1, false), ZKV_EINVAL); // gap
+    CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, 1, s_u8 ("x"), 1, false), ZKV_EINVAL);   // overlap
+    CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, lens[0], chunks[1], lens[1], false), 0); // written
+    CHECK (s_state_is (b, old, old_len));
+
+    // Malformed chunks, first or later: refused, nothing current changes.
+    static const char *bad[] = {"\x95\x01", "\x93\x01\xc4\x01", "\xc1",
+                                "\x93\x09\xc4\x01k\xc4\x00"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t bl = strlen (bad[i]);
+        CHECK (zkv_kv_recv_chunk (recv, 0, s_u8 (bad[i]), bl, false) < 0);
+        CHECK (s_state_is (b, old, old_len));
+        CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, 0, chunks[0], lens[0], false), 0);
+        CHECK (zkv_kv_recv_chunk (recv, lens[0], s_u8 (bad[i]), bl, false) < 0);
+        CHECK (s_state_is (b, old, old_len));
+        CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, lens[0], chunks[1], lens[1], false), ZKV_EINVAL);
+    }
+    // A stream that ends before its announced dedup records is refused and not staged whole.
+    CHECK (zkv_kv_recv_chunk (recv, 0, chunks[0], 10, true) < 0);
+    CHECK_EQ_U64 (zkv_kv_recv_finish (recv, 300), ZKV_EINVAL);
+    CHECK (s_state_is (b, old, old_len));
+
+    // An abandoned stream (the node campaigned and leads now): the state machine goes on.
+    CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, 0, chunks[0], lens[0], false), 0);
+    CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, lens[0], chunks[1], lens[1], false), 0);
+    s_workload (b, 5, 800);
+    CHECK_EQ_U64 (zkv_kv_applied (b), 35);
+    CHECK (s_get_is (b, "k0", "v0."));
+    zkv_kv_destroy (&b); // a restart
     zkv_kv_recv_destroy (&recv);
-    zkv_kv_destroy (&b);
     CHECK_EQ_U64 (s_restart (&fb), 0);
     b = s_kv (fb.store);
-    CHECK (zkv_kv_incomplete (b));
-    zkv_kvstore_t *bview = zkv_kvstore_view (fb.store);
-    zkv_kv_stream_t *bw = zkv_kv_stream_new (bview, S_GROUP, S_SHARDS, &err);
-    CHECK (bw == NULL && err == ZKV_EUNAVAILABLE);
-    zkv_kvstore_destroy (&bview);
-    // Nothing applies onto incomplete data.
-    s_workload (a, 1, 100);
-    zkv_entry_t e;
-    zkv_kv_results_t r;
-    s_cmd (&e, 1, 5, 1, ZKV_OP_PUT, "zz", "v");
-    CHECK_EQ_U64 (zkv_kv_apply (b, &e, 1, &r), 0);
-    CHECK_EQ_U64 (r.count, 0);
-    zkv_kv_results_free (&r);
-    zkv_entry_free (&e);
-    // A malformed first chunk is refused; then a whole stream repairs the group.
+    CHECK_EQ_U64 (zkv_kv_applied (b), 35);
+    uint8_t *mid;
+    size_t mid_len;
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &mid, &mid_len), 0);
+
+    // Then a whole stream installs, exactly the view's state.
     recv = zkv_kv_recv_new (b);
-    CHECK (zkv_kv_recv_chunk (recv, 0, s_u8 ("\x95\x01"), 2, false) != 0);
     size_t len;
-    int chunks;
-    uint8_t *all = s_stream_all (view, recv, 150, &len, &chunks);
+    int nc;
+    uint8_t *all = s_stream_all (view, recv, 150, &len, &nc);
+    CHECK (s_state_is (b, mid, mid_len));
     CHECK_EQ_U64 (zkv_kv_recv_finish (recv, 300), 0);
     CHECK_EQ_U64 (zkv_kv_applied (b), 300);
-    uint8_t *blob;
-    size_t blob_len;
-    CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &blob, &blob_len), 0);
-    CHECK (blob_len == len && memcmp (blob, all, len) == 0); // exactly the view's state
-    free (blob);
-    free (all);
+    CHECK (s_state_is (b, all, len));
     zkv_kv_recv_destroy (&recv);
     zkv_kv_destroy (&b);
     CHECK_EQ_U64 (s_restart (&fb), 0);
     b = s_kv (fb.store);
     CHECK (!zkv_kv_incomplete (b));
     CHECK_EQ_U64 (zkv_kv_applied (b), 300);
-    zkv_kv_stream_destroy (&w);
+    CHECK (s_state_is (b, all, len));
+    free (all);
+    free (mid);
+    free (old);
+    s_chunks_free (chunks, lens, n);
+    zkv_kvstore_destroy (&view);
+    zkv_kv_destroy (&a);
+    zkv_kv_destroy (&b);
+    s_close (&fa);
+    s_close (&fb);
+}
+
+// A store an older zkv left mid-install (the group cleared, its applied index
+// ZKV_KV_APPLIED_INCOMPLETE) is still incomplete: it serves, applies and streams nothing until
+// a whole stream is installed, which also empties the old partial data.
+static void
+test_kv_old_format_incomplete (void)
+{
+    s_fix_t fa = {.kind = S_MEM}, fb = {.kind = S_MEM};
+    CHECK_EQ_U64 (s_open (&fa), 0);
+    CHECK_EQ_U64 (s_open (&fb), 0);
+    zkv_kv_t *a = s_kv (fa.store), *b;
+    s_workload (a, 300, 100);
+    // What an older receiver's first chunk wrote: some records, applied INCOMPLETE.
+    zkv_kvbatch_t *batch = zkv_kvstore_batch_new (fb.store);
+    zkv_kvstore_put (fb.store, batch, S_GROUP, zkv_kv_shard_of (s_u8 ("k1"), 2, S_SHARDS),
+                     s_u8 ("k1"), 2, s_u8 ("partial"), 7);
+    zkv_kvstore_set_applied (fb.store, batch, S_GROUP, ZKV_KV_APPLIED_INCOMPLETE);
+    CHECK_EQ_U64 (zkv_kvstore_commit (fb.store, &batch), 0);
+    b = s_kv (fb.store);
+    CHECK (b != NULL);
+    CHECK (zkv_kv_incomplete (b));
+    zkv_bytes_t v;
+    CHECK_EQ_U64 (zkv_kv_get (b, s_u8 ("k1"), 2, &v), ZKV_EUNAVAILABLE);
+    uint8_t *tmp;
+    size_t tmp_len;
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &tmp, &tmp_len), ZKV_EUNAVAILABLE);
+    zkv_kvstore_t *bview = zkv_kvstore_view (fb.store);
+    int err;
+    zkv_kv_stream_t *bw = zkv_kv_stream_new (bview, S_GROUP, S_SHARDS, &err);
+    CHECK (bw == NULL && err == ZKV_EUNAVAILABLE);
+    zkv_kvstore_destroy (&bview);
+    zkv_entry_t e;
+    zkv_kv_results_t r;
+    s_cmd (&e, 1, 5, 1, ZKV_OP_PUT, "zz", "v");
+    CHECK_EQ_U64 (zkv_kv_apply (b, &e, 1, &r), 0); // nothing applies onto incomplete data
+    CHECK_EQ_U64 (r.count, 0);
+    zkv_kv_results_free (&r);
+    zkv_entry_free (&e);
+    CHECK_EQ_U64 (zkv_kv_boot_promote (b, 300), 0); // nothing staged
+    CHECK (zkv_kv_incomplete (b));
+    // A restart is still incomplete; a stream interrupted by it too.
+    zkv_kvstore_t *view = zkv_kvstore_view (fa.store);
+    uint8_t **chunks;
+    size_t *lens;
+    size_t n = s_chunks (view, 200, &chunks, &lens);
+    zkv_kv_recv_t *recv = zkv_kv_recv_new (b);
+    CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, 0, chunks[0], lens[0], false), 0);
+    zkv_kv_recv_destroy (&recv);
+    zkv_kv_destroy (&b);
+    zkv_kvstore_mem_crash (fb.store);
+    b = s_kv (fb.store);
+    CHECK (zkv_kv_incomplete (b));
+    // A whole stream repairs it, and the partial data goes.
+    recv = zkv_kv_recv_new (b);
+    size_t len;
+    int nc;
+    uint8_t *all = s_stream_all (view, recv, 150, &len, &nc);
+    CHECK (zkv_kv_incomplete (b));
+    CHECK_EQ_U64 (zkv_kv_recv_finish (recv, 300), 0);
+    CHECK (!zkv_kv_incomplete (b));
+    CHECK (s_state_is (b, all, len));
+    CHECK (s_sid_empty (fb.store, S_GROUP));
+    zkv_kv_recv_destroy (&recv);
+    zkv_kv_destroy (&b);
+    zkv_kvstore_mem_crash (fb.store);
+    b = s_kv (fb.store);
+    CHECK (!zkv_kv_incomplete (b));
+    CHECK_EQ_U64 (zkv_kv_applied (b), 300);
+    CHECK (s_state_is (b, all, len));
+    free (all);
+    s_chunks_free (chunks, lens, n);
     zkv_kvstore_destroy (&view);
     zkv_kv_destroy (&a);
     zkv_kv_destroy (&b);
@@ -1147,4 +1491,5 @@ ZKV_TEST_MAIN (TEST (test_store_basic) TEST (test_store_dedup_scan_delete)
                            TEST (test_kv_snapshot_round_trip) TEST (test_kv_snapshot_hostile)
                                TEST (test_kv_boot) TEST (test_kv_commit_failure)
                                    TEST (test_kv_stream_round_trip) TEST (test_kv_stream_resume)
-                                       TEST (test_kv_stream_interrupted))
+                                       TEST (test_kv_stream_crash) TEST (test_kv_stream_interrupted)
+                                           TEST (test_kv_old_format_incomplete))
