@@ -9,7 +9,9 @@
 // requests are read from that view, one resumable stream per follower, while entries keep
 // being applied. Received chunks are written one batch each, and the group waits for each
 // (CHUNK_WRITTEN) before it syncs and acknowledges it. No whole-state blob anywhere: memory
-// per transfer is bounded by the chunk size.
+// per transfer is bounded by the chunk size. A received stream is staged beside the current
+// state (zkv_kv.h), which keeps being served and published until the install swaps them: a
+// follower mid-transfer, or one fed a malformed chunk, still has its whole state.
 #include "zkv_actors.h"
 #include "zkv_kv.h"
 #include "zkv_lockstore.h"
@@ -64,6 +66,8 @@ typedef struct {
     s_stream_t streams[S_MAX_STREAMS]; // transfers, one per follower
     zkv_kv_recv_t *recv;               // the stream being received
     bool recv_bad_logged;              // a bad received chunk was logged (once per success)
+    bool behind;                       // no usable state: below the Raft snapshot, or
+                                       // incomplete; until a snapshot installs
     zkv_entry_t *entries;              // scratch for one APPLY, reused
     uint8_t *local;                    // which of them were proposed here
     size_t cap_entries;                // allocated
@@ -102,12 +106,28 @@ s_read_serve (s_applier_t *self, uint64_t rid, zframe_t *key)
     zkv_bytes_free (&value);
 }
 
-// The applied index as others may see it: 0 while the data is incomplete (a snapshot is
-// being received, or its install was interrupted).
+// True while the state machine has a usable state: not behind the Raft snapshot (boot, or a
+// failed install) nor incomplete. A stream being received does not change it: it is staged.
+static bool
+s_usable (s_applier_t *self)
+{
+    return !self->behind && !zkv_kv_incomplete (self->kv);
+}
+
+// The applied index reads may be served at: 0 while the state is not usable.
 static uint64_t
 s_applied (s_applier_t *self)
 {
-    return zkv_kv_incomplete (self->kv) ? 0 : zkv_kv_applied (self->kv);
+    return s_usable (self) ? zkv_kv_applied (self->kv) : 0;
+}
+
+// Publishes the applied index for the group and the frontend: UINT64_MAX while the state is
+// not usable, which makes the group boot (or restart) its Raft core with need_snapshot.
+static void
+s_publish (s_applier_t *self)
+{
+    zkv_node_status_set_applied (self->node, self->group,
+                                 s_usable (self) ? zkv_kv_applied (self->kv) : UINT64_MAX);
 }
 
 // Errors of the node's own store: the state is unknown, stop. Any other error of a received
@@ -119,9 +139,10 @@ s_store_error (int rc)
     return rc == ZKV_EIO || rc == ZKV_ENOSPC || rc == ZKV_ENOMEM;
 }
 
-// A received snapshot was malformed or not the one announced: drop the receive state and
-// publish the group's data as incomplete (UINT64_MAX, as at boot) if it is, so that the group,
-// which restarts its Raft core from the stored state, asks for a new snapshot.
+// A received snapshot was malformed or not the one announced: drop the receive state (the
+// staged stream; the current state is untouched) and publish the applied index again
+// (UINT64_MAX if the state is behind the Raft snapshot), which the group restarts its Raft
+// core from.
 static void
 s_recv_rejected (s_applier_t *self, const char *what, int rc)
 {
@@ -131,8 +152,7 @@ s_recv_rejected (s_applier_t *self, const char *what, int rc)
     self->recv_bad_logged = true;
     zkv_kv_recv_destroy (&self->recv);
     self->recv = zkv_kv_recv_new (self->kv);
-    zkv_node_status_set_applied (self->node, self->group,
-                                 zkv_kv_incomplete (self->kv) ? UINT64_MAX : s_applied (self));
+    s_publish (self);
 }
 
 static void
@@ -238,7 +258,7 @@ s_apply (s_applier_t *self, zmq_msg_t *packed)
         zmq_msg_close (&out);
     }
     zkv_kv_results_free (&results);
-    zkv_node_status_set_applied (self->node, self->group, s_applied (self));
+    s_publish (self);
     s_reads_release (self);
 }
 
@@ -251,11 +271,14 @@ s_install (s_applier_t *self, zmq_msg_t *fi, zmq_msg_t *data)
     if (zmq_msg_size (data)) // a blob (a snapshot taken before streaming)
         rc = zkv_kv_snapshot_restore (self->kv, (const uint8_t *)zmq_msg_data (data),
                                       zmq_msg_size (data));
-    else { // streamed: its chunks are written, the metadata durable: make it the live state
+    else { // streamed: its chunks are staged, the metadata durable: make it the live state
         rc = zkv_kv_recv_finish (self->recv, index);
-        if (rc != 0 && !s_store_error (rc) && zkv_kv_incomplete (self->kv)) {
-            // Not the state the snapshot announced: the group's data stays incomplete and the
-            // group restarts its Raft core, which then needs a new snapshot.
+        if (rc != 0 && !s_store_error (rc)) {
+            // No whole stream of that snapshot was staged. The old state is intact but the
+            // Raft log starts past it: the group restarts its Raft core, which then needs a
+            // new snapshot (s_publish says UINT64_MAX).
+            self->behind =
+                self->behind || zkv_kv_incomplete (self->kv) || index > zkv_kv_applied (self->kv);
             s_recv_rejected (self, "the received snapshot does not install", rc);
             zstr_send (self->group_in, "RESTART");
             return;
@@ -265,7 +288,8 @@ s_install (s_applier_t *self, zmq_msg_t *fi, zmq_msg_t *data)
     }
     if (rc != 0)
         s_fatal (self, "installing the leader's snapshot", rc);
-    zkv_node_status_set_applied (self->node, self->group, s_applied (self));
+    self->behind = false;
+    s_publish (self);
     s_reads_release (self);
 }
 
@@ -318,7 +342,7 @@ s_snapshot (s_applier_t *self)
     zmsg_t *out = zmsg_new ();
     zmsg_addstr (out, "SNAPSHOT");
     uint64_t applied = 0; // the group clears its request and refuses index 0
-    zkv_kvstore_t *store = zkv_kv_incomplete (self->kv) ? NULL : zkv_kvstore_view (self->store);
+    zkv_kvstore_t *store = s_usable (self) ? zkv_kvstore_view (self->store) : NULL;
     if (store) {
         s_view_unref (&self->view);
         self->view = (s_view_t *)zmalloc (sizeof (s_view_t));
@@ -433,11 +457,10 @@ s_recv_chunk (s_applier_t *self, zmq_msg_t *f)
         zstr_send (self->chunk_ack, "CHUNK_REJECTED");
         return;
     }
-    if (offset == 0) {
-        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": receiving a snapshot", self->node->id,
-                   self->group);
-        zkv_node_status_set_applied (self->node, self->group, s_applied (self));
-    }
+    if (offset == 0)
+        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": receiving a snapshot (staged; the "
+                   "current state is served until it installs)",
+                   self->node->id, self->group);
     zstr_send (self->chunk_ack, "CHUNK_WRITTEN");
 }
 
@@ -493,9 +516,21 @@ s_boot (s_applier_t *self)
     rc = zkv_logstore_load (node->logstore, self->group, &st);
     if (rc != 0)
         return rc;
-    // A blob (taken before snapshots were streamed) restores; a streamed snapshot's state is
-    // the store's. Data marked incomplete (an interrupted install) or behind the snapshot
-    // cannot be used: the group boots Raft with need_snapshot (it sees UINT64_MAX).
+    // A streamed snapshot whose metadata was saved but not installed (a crash in between) is
+    // staged whole: install it now, no new transfer. Staged leftovers of any other go.
+    rc = zkv_kv_boot_promote (self->kv, st.snapshot.index);
+    if (rc == 1)
+        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": installed the snapshot at %" PRIu64
+                   " received before the restart",
+                   node->id, self->group, st.snapshot.index);
+    if (rc < 0) {
+        zkv_logstore_state_free (&st);
+        return rc;
+    }
+    rc = 0;
+    // A blob (taken before snapshots were streamed) restores. Data behind the snapshot, or
+    // marked incomplete (an install interrupted under an older zkv), cannot be used: the group
+    // boots Raft with need_snapshot (it sees UINT64_MAX).
     bool missing = zkv_kv_incomplete (self->kv);
     if (!missing && st.snapshot.index > zkv_kv_applied (self->kv)) {
         if (st.snapshot_data.len)
@@ -507,11 +542,12 @@ s_boot (s_applier_t *self)
     if (rc != 0)
         return rc;
     self->recv = zkv_kv_recv_new (self->kv);
+    self->behind = missing;
     if (missing)
-        zsys_warning ("zkvd %" PRIu64 ": group %" PRIu64 ": the KV data is incomplete (an "
-                      "interrupted snapshot install): waiting for a snapshot from the leader",
+        zsys_warning ("zkvd %" PRIu64 ": group %" PRIu64 ": the KV data is behind the Raft "
+                      "snapshot or incomplete: waiting for a snapshot from the leader",
                       node->id, self->group);
-    zkv_node_status_set_applied (node, self->group, missing ? UINT64_MAX : s_applied (self));
+    s_publish (self);
     return 0;
 }
 
