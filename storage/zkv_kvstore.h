@@ -18,10 +18,15 @@
 //
 // Keys in LevelDB (the memory store orders the same encoded keys the same way), big-endian
 // integers so that bytewise order is numeric order:
-//     'k' + group u64 + shard u32 + user key bytes      -> the user's value, as is
-//     'c' + group u64 + shard u32 + client id u64       -> dedup record (version, seq, status,
-//     value) 'a' + group u64                                   -> applied index (version, index)
+//     'k' + group u64 + shard u32 + user key bytes   -> the user's value, as is
+//     'c' + group u64 + shard u32 + client id u64    -> dedup record (version, seq, status, value)
+//     'a' + group u64                                -> applied index (version, index)
 // The Raft log store owns 'e', 'h', 'm' and 's'.
+//
+// "group" here is a storage id: the KV state machine keeps two generations of a group's state
+// (the current one, and a snapshot stream being staged) under group | gen << 63, gen 0 or 1
+// (cluster/zkv_kv_int.h). The store gives the top bit no meaning; group ids stay below 2^63
+// (config/ allows 0..65535).
 //
 // Dedup records are kept per shard, not per group, so that a shard that migrates takes exactly
 // its own clients' records with it, and a shard's garbage collection deletes them.
