@@ -7,7 +7,8 @@
 # /tmp/zkv-bench-build; a ZKV_BUILD_DIR given is used as it is when it holds zkvd, zkv and
 # zkv-config-check) and the etcd driver (tools/etcd-bench), then for each
 # round starts a fresh 3-node zkv (config/local.cfg on ports 27xxx, data under /tmp), runs the
-# three loads, stops it, starts a fresh 3-member etcd, runs the same three loads, stops it.
+# three loads, stops it, starts a fresh 3-member etcd, runs the same three loads, stops it
+# (every other round etcd goes first).
 # The loads (README.md "Benchmarks"): 64 clients putting, 64 clients doing linearizable gets,
 # 1 client putting; fsync on, 16-byte keys, 128-byte values, 1000 keys, closed loop, 10 s runs.
 #
@@ -26,19 +27,24 @@ s_etcd_deps
 s_build_driver
 s_log "work directory $BENCH_WORK; $ROUNDS rounds of zkv then etcd, ${BENCH_SECONDS} s runs"
 
+s_round_of () { # s_round_of SYSTEM ROUND: a fresh cluster, the three loads, stop
+    local sys=$1 round=$2 load name clients mix
+    "s_${sys}_start" "r$round"
+    for load in "${BENCH_LOADS[@]}"; do
+        read -r name clients mix <<<"$load"
+        s_run_load "$sys" "$clients" "$mix" "$BENCH_WORK/$sys-$name-$round.txt"
+    done
+    "s_${sys}_stop"
+}
+
+# ABBA order (zkv etcd, etcd zkv, zkv etcd...): a load on the machine that rises or falls
+# during the run then weighs on both systems alike instead of on whichever always goes second.
 for round in $(seq 1 "$ROUNDS"); do
-    s_zkv_start "r$round"
-    for load in "${BENCH_LOADS[@]}"; do
-        read -r name clients mix <<<"$load"
-        s_run_load zkv "$clients" "$mix" "$BENCH_WORK/zkv-$name-$round.txt"
-    done
-    s_zkv_stop
-    s_etcd_start "r$round"
-    for load in "${BENCH_LOADS[@]}"; do
-        read -r name clients mix <<<"$load"
-        s_run_load etcd "$clients" "$mix" "$BENCH_WORK/etcd-$name-$round.txt"
-    done
-    s_etcd_stop
+    if [ $((round % 2)) -eq 1 ]; then
+        s_round_of zkv "$round" && s_round_of etcd "$round"
+    else
+        s_round_of etcd "$round" && s_round_of zkv "$round"
+    fi
 done
 
 echo
@@ -46,7 +52,7 @@ echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' '
 echo "zkv from $ZKV_BUILD (tree at $(git -C "$BENCH_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))" \
     "vs etcd $(etcd --version | awk '/^etcd Version/{print $3}') (target $ETCD_TARGET);" \
     "3 nodes on loopback, ${BENCH_KEY_BYTES}-byte keys, ${BENCH_VALUE_BYTES}-byte values," \
-    "$BENCH_KEYS keys, ${BENCH_SECONDS} s runs, median of $ROUNDS interleaved rounds"
+    "$BENCH_KEYS keys, ${BENCH_SECONDS} s runs, median of $ROUNDS interleaved rounds (ABBA)"
 echo
 echo "| load | system | ops/s | (min-max) | p50 ms | p90 ms | p99 ms | p99.9 ms | server CPU µs/op | client CPU µs/op |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
@@ -56,7 +62,7 @@ for load in "${BENCH_LOADS[@]}"; do
     for sys in zkv etcd; do
         runs=("$BENCH_WORK/$sys-$name"-*.txt)
         for f in 1 2 3 4 5 7 8; do med[$sys$f]=$(s_median $f "${runs[@]}"); done
-        printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s |\n" "$(s_load_title "$name")" \
+        printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %.0f | %.0f |\n" "$(s_load_title "$name")" \
             "$sys" "${med[${sys}1]}" "$(s_range "${runs[@]}")" "${med[${sys}2]}" "${med[${sys}3]}" \
             "${med[${sys}4]}" "${med[${sys}5]}" "${med[${sys}7]}" "${med[${sys}8]}"
     done
@@ -64,6 +70,18 @@ for load in "${BENCH_LOADS[@]}"; do
     printf "| %s | zkv/etcd | %s | | %s | %s | %s | %s | %s | %s |\n" "$(s_load_title "$name")" \
         "$(ratio 1)" "$(ratio 2)" "$(ratio 3)" "$(ratio 4)" "$(ratio 5)" "$(ratio 7)" "$(ratio 8)"
     unset med
+done
+echo
+echo "zkv/etcd ops/s within each round (the two systems ran back to back):"
+for load in "${BENCH_LOADS[@]}"; do
+    read -r name clients mix <<<"$load"
+    printf "  %-30s" "$(s_load_title "$name"):"
+    for round in $(seq 1 "$ROUNDS"); do
+        paste <(s_summary "$BENCH_WORK/zkv-$name-$round.txt") \
+            <(s_summary "$BENCH_WORK/etcd-$name-$round.txt") |
+            awk '{ if ($9 > 0) printf " %.2f", $1 / $9; else printf " -" }'
+    done
+    echo
 done
 echo
 echo "zkv/etcd: above 1 for ops/s means zkv is faster; below 1 for latency or CPU means zkv is"

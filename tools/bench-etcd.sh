@@ -38,7 +38,7 @@ echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for load in "${BENCH_LOADS[@]}"; do
     read -r name clients mix <<<"$load"
     runs=("$BENCH_WORK"/etcd-"$name"-*.txt)
-    printf "| %s | %.0f | %s | %s | %s | %s | %s | %s |\n" "$(s_load_title "$name")" \
+    printf "| %s | %.0f | %s | %s | %s | %s | %.0f | %.0f |\n" "$(s_load_title "$name")" \
         "$(s_median 1 "${runs[@]}")" "$(s_median 2 "${runs[@]}")" "$(s_median 3 "${runs[@]}")" \
         "$(s_median 4 "${runs[@]}")" "$(s_median 5 "${runs[@]}")" "$(s_median 7 "${runs[@]}")" \
         "$(s_median 8 "${runs[@]}")"

@@ -7,6 +7,7 @@
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BENCH_WORK=${BENCH_WORK:-$(mktemp -d /tmp/zkv-etcd-bench.XXXXXX)}
+mkdir -p "$BENCH_WORK"
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_KEYS=${BENCH_KEYS:-1000}
 BENCH_KEY_BYTES=${BENCH_KEY_BYTES:-16}
