@@ -140,6 +140,8 @@ s_boot (sim_t *self, int node, const zkv_logstore_state_t *boot)
     rc.seed =
         self->cfg.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)node * 1000003 + n->incarnation * 7919;
     rc.applied = n->applied; // the state machine's: a snapshot's, or the kvstore's (KV mode)
+    rc.snapshot_stream = self->cfg.stream;
+    rc.need_snapshot = self->cfg.stream && n->app.missing;
     n->raft = zkv_raft_new (&rc, boot);
     if (!n->raft && boot) {
         // Describe what the memstore handed back: the core found it corrupt.
@@ -171,6 +173,7 @@ sim_new (const sim_config_t *cfg)
 {
     assert (cfg->n_nodes >= 1 && cfg->n_nodes <= SIM_MAX_NODES);
     assert (cfg->tick_us > 0);
+    assert (!(cfg->kv && cfg->stream)); // the KV service snapshots in blob mode only
     sim_t *self = s_alloc (sizeof *self);
     self->cfg = *cfg;
     zkv_rng_seed (&self->rng, cfg->seed);
@@ -199,6 +202,7 @@ sim_destroy (sim_t **self_p)
         zkv_raft_destroy (&self->nodes[i].raft);
         zkv_logstore_destroy (&self->nodes[i].store);
         free (self->nodes[i].hashes);
+        sim_stream_free (self, i);
     }
     for (size_t i = 0; i < self->heap_len; i++)
         free (self->heap[i].buf);
@@ -257,6 +261,11 @@ s_apply_entry (sim_t *self, int node, const zkv_entry_t *e)
     n->hashes[e->index - n->base - 1] = h;
     n->applied = e->index;
     n->chain = sim_chain_next (n->chain, h);
+    if (self->cfg.stream) {
+        // Streaming: the state machine is durable on its own, entry by entry.
+        n->app.live_applied = n->applied;
+        n->app.live_chain = n->chain;
+    }
 }
 
 // Loads a snapshot's data (index + hash chain) into the state machine.
@@ -281,30 +290,30 @@ s_load_snapshot (sim_t *self, int node, uint64_t index, const uint8_t *data, siz
         sim_kv_restore (self, node, index, data + 16, len - 16);
 }
 
-static void
-s_maybe_snapshot (sim_t *self, int node)
+int
+sim_take_snapshot (sim_t *self, int node)
 {
     sim_node_t *n = &self->nodes[node];
-    bool due = self->cfg.snapshot_every && n->applied >= n->last_snap + self->cfg.snapshot_every;
-    if (self->kv && !due && n->applied > n->last_snap)
-        due = sim_kv_wants_snapshot (self, node);
-    if (!due)
-        return;
-    uint8_t header[16];
-    s_put_u64 (header, n->applied);
-    s_put_u64 (header + 8, n->chain);
-    uint8_t *data = header;
-    size_t len = sizeof header;
-    if (self->kv)
-        sim_kv_snapshot (self, node, header, sizeof header, &data, &len);
-    int rc = zkv_raft_snapshot (n->raft, n->applied, data, len);
-    if (data != header)
-        free (data);
-    if (rc == ZKV_ECOMPACTED)
-        return; // a leader's newer snapshot arrived while this ready was syncing: it comes next
+    int rc;
+    if (self->cfg.stream) {
+        // The state is durable on its own: the snapshot is metadata, read later from a view.
+        rc = zkv_raft_snapshot (n->raft, n->applied, NULL, 0);
+        if (rc == 0)
+            sim_stream_took (self, node, n->applied);
+    } else {
+        uint8_t header[16];
+        s_put_u64 (header, n->applied);
+        s_put_u64 (header + 8, n->chain);
+        uint8_t *data = header;
+        size_t len = sizeof header;
+        if (self->kv)
+            sim_kv_snapshot (self, node, header, sizeof header, &data, &len);
+        rc = zkv_raft_snapshot (n->raft, n->applied, data, len);
+        if (data != header)
+            free (data);
+    }
     if (rc != 0)
-        sim_fail (self, "node %d: zkv_raft_snapshot (%" PRIu64 ") returned %s", node, n->applied,
-                  zkv_errname (rc));
+        return rc;
     n->last_snap = n->applied;
     self->counters.snapshots++;
     sim_trace (self,
@@ -315,6 +324,29 @@ s_maybe_snapshot (sim_t *self, int node)
                      "node %d (leader) took a snapshot at index %" PRIu64
                      " (followers snapshot on their own)",
                      node + 1, n->applied);
+    return 0;
+}
+
+// want: streaming, the leader's core asks for a fresh snapshot (ready.want_snapshot).
+static void
+s_maybe_snapshot (sim_t *self, int node, bool want)
+{
+    sim_node_t *n = &self->nodes[node];
+    bool due = self->cfg.snapshot_every && n->applied >= n->last_snap + self->cfg.snapshot_every;
+    if (self->kv && !due && n->applied > n->last_snap)
+        due = sim_kv_wants_snapshot (self, node);
+    if (want && n->applied > n->last_snap)
+        due = true;
+    if (!due || (self->cfg.stream && n->app.missing))
+        return;
+    int rc = sim_take_snapshot (self, node);
+    if (rc == ZKV_ECOMPACTED)
+        return; // a leader's newer snapshot arrived while this ready was syncing: it comes next
+    if (rc == ZKV_EBUSY && self->cfg.stream)
+        return; // streaming: a received snapshot is to be loaded first
+    if (rc != 0)
+        sim_fail (self, "node %d: zkv_raft_snapshot (%" PRIu64 ") returned %s", node, n->applied,
+                  zkv_errname (rc));
 }
 
 // --- the runtime loop for one node -----------------------------------------------------------
@@ -336,6 +368,12 @@ s_write (sim_t *self, int node, const zkv_raft_ready_t *rd, bool *wrote_p)
     sim_node_t *n = &self->nodes[node];
     zkv_logstore_t *st = n->store;
     bool wrote = false;
+    if (rd->has_chunk) {
+        // Streaming: the received chunk goes to the staging area first, before the snapshot
+        // metadata that may follow it in this ready.
+        sim_stream_write (self, node, &rd->chunk);
+        wrote = true;
+    }
     if (rd->has_snapshot) {
         s_store_ok (self, node,
                     zkv_logstore_save_snapshot (st, SIM_GROUP, &rd->snapshot, rd->snapshot_data,
@@ -364,6 +402,8 @@ s_write (sim_t *self, int node, const zkv_raft_ready_t *rd, bool *wrote_p)
         wrote = true;
     }
     *wrote_p = wrote;
+    if (wrote && n->app.crash_at_install && rd->has_snapshot)
+        n->crash_mid_write = true;
     if (wrote && n->crash_mid_write) {
         s_do_crash (self, node, n->crash_torn, true);
         return false;
@@ -385,13 +425,22 @@ static void
 s_finish (sim_t *self, int node, const zkv_raft_ready_t *rd, bool wrote)
 {
     sim_node_t *n = &self->nodes[node];
-    if (wrote && self->cfg.sabotage != SIM_SABOTAGE_NO_SYNC)
+    if (wrote && self->cfg.sabotage != SIM_SABOTAGE_NO_SYNC) {
         s_store_ok (self, node, zkv_logstore_sync (n->store), "sync");
+        sim_stream_sync (self, node);
+    }
     sim_check_ready (self, node, rd); // what was just made durable
     if (self->cfg.sabotage != SIM_SABOTAGE_SEND_FIRST)
         s_send_all (self, node, rd->msgs, rd->n_msgs);
-    if (rd->apply_snapshot) {
+    if (rd->apply_snapshot && self->cfg.stream) {
+        // The staged stream becomes the live state (its snapshot's metadata is durable now).
+        uint64_t chain = sim_stream_install (self, node, &rd->snapshot);
+        sim_check_install (self, node, rd->snapshot.index, chain);
+        n->applied = n->base = n->last_snap = rd->snapshot.index;
+        n->chain = chain;
+    } else if (rd->apply_snapshot)
         s_load_snapshot (self, node, rd->snapshot.index, rd->snapshot_data, rd->snapshot_len);
+    if (rd->apply_snapshot) {
         self->counters.snapshots_installed++;
         sim_trace (self, &(sim_trace_rec_t){.kind = SIM_T_INSTALL,
                                             .node = (uint8_t)node,
@@ -412,8 +461,21 @@ s_finish (sim_t *self, int node, const zkv_raft_ready_t *rd, bool wrote)
     }
     sim_read_ready (self, node, rd);
     sim_read_serve (self, node);
+    // Streaming: the chunk requests are answered after the advance (the ready's pointers go).
+    sim_app_t *app = &n->app;
+    size_t n_reqs = rd->n_chunk_reqs;
+    bool want = rd->want_snapshot;
+    if ((n_reqs || want) && !self->cfg.stream)
+        sim_violation (self, "snapshot stream", "node %d: chunk requests in blob mode", node);
+    if (n_reqs) {
+        app->reqs = s_grow (app->reqs, &app->cap_reqs, n_reqs, sizeof *app->reqs);
+        memcpy (app->reqs, rd->chunk_reqs, n_reqs * sizeof *app->reqs);
+    }
+    self->counters.snapshots_wanted += want;
     zkv_raft_advance (n->raft, rd);
-    s_maybe_snapshot (self, node);
+    s_maybe_snapshot (self, node, want);
+    if (n_reqs)
+        sim_stream_requests (self, node, app->reqs, n_reqs);
 }
 
 void
@@ -470,11 +532,15 @@ s_do_crash (sim_t *self, int node, bool torn, bool mid_write)
     sim_read_crash (self, node);
     if (self->kv)
         sim_kv_crash (self, node);
-    zkv_memstore_crash (n->store, torn, zkv_rng_next (&self->rng));
+    // Streaming: an unsynced chunk was written before the ready's other writes; unless it
+    // landed whole, none of them did.
+    bool landed = !self->cfg.stream || sim_stream_crash (self, node, torn);
+    zkv_memstore_crash (n->store, torn && landed, zkv_rng_next (&self->rng));
     zkv_raft_destroy (&n->raft);
     n->up = false;
     n->syncing = false;
     n->crash_mid_write = false;
+    n->app.crash_at_install = false;
     n->applied = n->chain = n->base = n->last_snap = 0;
     self->counters.crashes++;
     sim_trace (self, &(sim_trace_rec_t){
@@ -505,6 +571,7 @@ sim_cancel_mid_write (sim_t *self, int node)
 {
     assert (node >= 0 && node < self->cfg.n_nodes);
     self->nodes[node].crash_mid_write = false;
+    self->nodes[node].app.crash_at_install = false;
 }
 
 // KV mode: the state machine resumes from its kvstore's applied index, or from the Raft
@@ -567,6 +634,10 @@ sim_restart (sim_t *self, int node)
     } else if (self->kv) {
         s_boot_kv (self, node, ls);
         s_boot (self, node, ls);
+    } else if (self->cfg.stream) {
+        // The state machine resumes from its own durable state (sim_stream.c).
+        sim_stream_boot (self, node, ls);
+        s_boot (self, node, ls);
     } else {
         s_load_snapshot (self, node, ls->snapshot.index, ls->snapshot_data.data,
                          ls->snapshot_data.len);
@@ -606,6 +677,8 @@ sim_step (sim_t *self)
         zkv_raft_tick (n->raft);
         if (zkv_raft_has_ready (n->raft))
             sim_trace (self, &(sim_trace_rec_t){.kind = SIM_T_TICK, .node = (uint8_t)ev.node});
+        if (self->cfg.stream)
+            sim_stream_tick (self, ev.node); // slow chunk reads that are due
         sim_drive (self, ev.node);
         break;
     }
@@ -885,4 +958,60 @@ sim_fail (sim_t *self, const char *fmt, ...)
     va_list ap;
     va_start (ap, fmt);
     sim_fail_common (self, "check failed", fmt, ap);
+}
+
+// --- streamed snapshots ----------------------------------------------------------------------
+
+bool
+sim_lose_state (sim_t *self, int node, bool force)
+{
+    assert (node >= 0 && node < self->cfg.n_nodes);
+    sim_node_t *n = &self->nodes[node];
+    if (!self->cfg.stream)
+        return false;
+    if (n->up)
+        s_do_crash (self, node, false, false);
+    // One disk problem at a time: a second node losing its state before the first got it back
+    // is a double failure (two missing nodes holding the newest log can block every election).
+    bool other = false;
+    for (int i = 0; i < self->cfg.n_nodes; i++)
+        other = other || (i != node && self->nodes[i].app.missing);
+    bool lose = force || (!other && sim_check_durable_without (self, node));
+    if (lose) {
+        n->app.missing = true;
+        n->app.stage.index = n->app.stage.term = 0;
+        n->app.stage.len = 0;
+        n->app.stage.done = false;
+        sim_note (self, "state-lost", node, n->app.live_applied, 0);
+        sim_narrate (self, "node %d lost its state machine's state (disk problem)", node + 1);
+    }
+    sim_restart (self, node);
+    return lose;
+}
+
+int
+sim_snapshot_now (sim_t *self, int node)
+{
+    sim_node_t *n = &self->nodes[node];
+    if (!n->up)
+        return ZKV_ESTOPPED;
+    if (n->syncing)
+        return ZKV_EBUSY;
+    int rc = sim_take_snapshot (self, node);
+    sim_drive (self, node);
+    return rc;
+}
+
+void
+sim_crash_at_install (sim_t *self, int node, bool torn)
+{
+    assert (node >= 0 && node < self->cfg.n_nodes);
+    self->nodes[node].app.crash_at_install = true;
+    self->nodes[node].crash_torn = torn;
+}
+
+uint64_t
+sim_chunks_written (sim_t *self, int node)
+{
+    return self->nodes[node].app.chunks;
 }

@@ -52,6 +52,7 @@ typedef enum {
     SIM_SABOTAGE_FORGET_LOG,    // a restarted node boots with its term and vote but no log
     SIM_SABOTAGE_KV_STALE_READ, // KV: every node answers gets from its own state, no ReadIndex
     SIM_SABOTAGE_KV_EARLY_ACK,  // KV: the leader acknowledges a write once proposed, not applied
+    SIM_SABOTAGE_STREAM_NO_PROMOTE, // streaming: a restart ignores a snapshot its state lacks
     SIM_SABOTAGE_COUNT_,
 } sim_sabotage_t;
 
@@ -80,6 +81,16 @@ typedef struct {
     // The KV service (sim_kv.h): nodes run zkv_kv over memory kvstores and answer clerks.
     bool kv;             // KV mode
     size_t maxraftstate; // KV mode: snapshot once the log holds this many bytes (0: never)
+    // Streamed snapshots (sim_stream.c; not with kv): the state machine is durable on its own,
+    // a snapshot is metadata, its bytes are read from a view and staged chunk by chunk.
+    bool stream;               // streaming mode
+    size_t stream_pad;         // a snapshot's stream: 24 header bytes + pad + (chain % pad)
+    uint32_t req_drop_pm;      // chance the leader's application ignores a chunk request
+    uint32_t req_delay_max_us; // ... answers it after [0, this] us (at a later tick)
+    uint32_t view_loss_pm;     // ... finds the view it reads from released
+    uint64_t view_idle_us;     // views unread this long are released (0: kept)
+    bool view_reopen;          // a restart reopens a view of the live state when it is exactly
+                               // the stored snapshot's (else every view is lost at restart)
 } sim_config_t;
 
 // Fills the defaults above (seed 1, 3 nodes, no snapshots, reliable network).
@@ -210,6 +221,14 @@ typedef struct {
     uint64_t snapshots_installed; // snapshots applied from a leader
     uint64_t reads_served;        // linearizable reads answered
     uint64_t reads_failed;        // ... refused by a node that stopped leading
+    uint64_t chunk_reqs;          // streaming: chunk requests handed to the leader's application
+    uint64_t chunks_read;         // ... answered with bytes of a view
+    uint64_t chunks_written;      // ... received chunks staged by followers
+    uint64_t streams_started;     // ... chunks at offset 0 staged
+    uint64_t views_unavailable;   // ... requests answered zkv_raft_snapshot_unavailable
+    uint64_t snapshots_wanted;    // ... readies asking for a fresh snapshot (want_snapshot)
+    uint64_t streams_promoted;    // ... staged streams made live at restart
+    uint64_t states_lost;         // ... nodes booted with need_snapshot
     uint64_t checks;              // invariant checks run
     uint64_t events;              // events stepped
 } sim_counters_t;
@@ -221,6 +240,22 @@ uint64_t sim_trace_hash (sim_t *self);
 void sim_narrate (sim_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 // Records a scenario-level event in the trace (hash and ring): kind is a short word.
 void sim_note (sim_t *self, const char *kind, int node, uint64_t a, uint64_t b);
+
+// --- streamed snapshots (cfg.stream) --------------------------------------------------------
+
+// The fault "state missing": node's state machine state is lost (its live state and staging
+// area, as after a disk problem; its Raft log and hard state stay). Crashes it if up, restarts
+// it with need_snapshot. Refused (false: only crashed and restarted) when another node's state
+// is missing, or when it would leave a committed entry on fewer than a majority of nodes,
+// unless force.
+bool sim_lose_state (sim_t *self, int node, bool force);
+// Node takes a snapshot at its applied index now (streaming or not). 0 or the core's code.
+int sim_snapshot_now (sim_t *self, int node);
+// Crashes node in the middle of its next write that saves a snapshot (streaming: the install
+// of a received stream), torn or not; cancelled by sim_cancel_mid_write.
+void sim_crash_at_install (sim_t *self, int node, bool torn);
+// Chunks node staged so far (all incarnations), and streams it started.
+uint64_t sim_chunks_written (sim_t *self, int node);
 
 // End-of-run checks: everything committed is durable on a majority. Fails like a violation.
 void sim_check_final (sim_t *self);

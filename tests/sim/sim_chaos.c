@@ -29,6 +29,7 @@ struct s_chaos {
     uint64_t final_index;      // index of the command committed after healing
     bool unreliable;           // the network mode, as last set
     bool long_reordering;      // the reordering mode, as last set
+    bool stream;               // streamed snapshots (the state-missing fault applies)
     // KV mode (opts.kv): closed-loop clerks over a few keys
     s_clerk_t clerks[S_KV_CLERKS_MAX]; //
     int n_clerks;                      //
@@ -152,9 +153,15 @@ s_fault (sim_t *s, void *arg)
     if (roll < 20 && may_crash && (node = s_pick (s, true)) >= 0) {
         bool torn = zkv_rng_chance (rng, 1, 2);
         if (zkv_rng_chance (rng, 1, 3)) {
-            sim_narrate (s, "fault: node %d will crash in its next write%s", node + 1,
-                         torn ? " (torn)" : "");
-            sim_crash_mid_write (s, node, torn);
+            // Streaming: half of these in the write that saves a snapshot (a received
+            // stream's install: the restart must promote the staged stream).
+            bool install = c->stream && zkv_rng_chance (rng, 1, 2);
+            sim_narrate (s, "fault: node %d will crash in its next %swrite%s", node + 1,
+                         install ? "snapshot " : "", torn ? " (torn)" : "");
+            if (install)
+                sim_crash_at_install (s, node, torn);
+            else
+                sim_crash_mid_write (s, node, torn);
         } else
             sim_crash (s, node, torn);
     } else if (roll < 40 && (node = s_pick (s, false)) >= 0) {
@@ -208,6 +215,12 @@ s_fault (sim_t *s, void *arg)
                          on ? "on (old replies arrive late)" : "off");
         c->long_reordering = on;
         sim_set_long_reordering (s, on);
+    } else if (c->stream && zkv_rng_chance (rng, 1, 2)) {
+        // Streaming: a node's state goes missing (a disk problem); it must get it back from a
+        // leader's snapshot. Not when that would lose a committed entry (sim_lose_state).
+        node = (int)zkv_rng_below (rng, (uint64_t)n);
+        sim_narrate (s, "fault: node %d loses its state machine's state", node + 1);
+        sim_lose_state (s, node, false);
     } else if ((node = s_pick (s, true)) >= 0) {
         sim_crash (s, node, zkv_rng_chance (rng, 1, 2));
         sim_restart (s, node);
@@ -350,19 +363,38 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
         cfg.kv = true;
         cfg.maxraftstate = maxraftstate[zkv_rng_below (&pick, 4)];
     }
+    if (!o->kv && (o->stream > 0 || (o->stream == 0 && zkv_rng_chance (&pick, 1, 2)))) {
+        // Streamed snapshots: many small chunks, and a leader's application that reads them
+        // slowly, ignores requests, or finds its views released.
+        static const size_t schunk[] = {7, 16, 64};
+        static const size_t spad[] = {40, 200, 800};
+        static const uint32_t drop[] = {0, 0, 30, 150};
+        static const uint32_t delay[] = {0, 0, 5000, 50000};
+        static const uint32_t loss[] = {0, 0, 20};
+        static const uint64_t idle[] = {0, 300 * SIM_MS, 3 * SIM_SEC};
+        cfg.stream = true;
+        cfg.snapshot_chunk_bytes = schunk[zkv_rng_below (&pick, 3)];
+        cfg.stream_pad = spad[zkv_rng_below (&pick, 3)];
+        cfg.req_drop_pm = drop[zkv_rng_below (&pick, 4)];
+        cfg.req_delay_max_us = delay[zkv_rng_below (&pick, 4)];
+        cfg.view_loss_pm = loss[zkv_rng_below (&pick, 3)];
+        cfg.view_idle_us = idle[zkv_rng_below (&pick, 3)];
+        cfg.view_reopen = zkv_rng_chance (&pick, 1, 2);
+    }
     sim_t *s = sim_new (&cfg);
-    s_chaos_t c = {.o = o, .cmd_prefix = (o->seed & 0xffffff) << 32};
+    s_chaos_t c = {.o = o, .cmd_prefix = (o->seed & 0xffffff) << 32, .stream = cfg.stream};
     sim_narrate (s,
                  "%d nodes, seed %" PRIu64 ", snapshot every %" PRIu64
                  " entries (0: never), %" PRIu64 " s of faults; per AppendEntries %" PRIu32
                  " entries / %zu bytes, %" PRIu32 " in flight; snapshot chunks of %zu bytes;"
-                 " syncs take up to %" PRIu32 " us%s%s%s",
+                 " syncs take up to %" PRIu32 " us%s%s%s%s",
                  cfg.n_nodes, o->seed, cfg.snapshot_every, o->chaos_us / SIM_SEC,
                  cfg.max_entries_per_msg, cfg.max_bytes_per_msg, cfg.max_inflight_msgs,
                  cfg.snapshot_chunk_bytes, cfg.disk_delay_max_us,
                  cfg.persist_before_send ? "; the leader persists before it sends" : "",
                  cfg.no_pre_vote ? "; no PreVote" : "",
-                 cfg.no_check_quorum ? "; no CheckQuorum" : "");
+                 cfg.no_check_quorum ? "; no CheckQuorum" : "",
+                 cfg.stream ? "; streamed snapshots" : "");
     r->passed = sim_guard (s, s_chaos, &c) == 0;
     r->violated = sim_violated (s);
     r->trace_hash = sim_trace_hash (s);

@@ -17,6 +17,8 @@ typedef struct {
     sim_sabotage_t sabotage; // selftest: a broken runtime the checks must catch
     bool kv;                 // run the KV service with closed-loop clerks (sim_kv.h) instead of
                              // raw proposals; their history must be linearizable
+    int stream;              // streamed snapshots: 0 drawn from the seed (half the seeds, not
+                             // with kv), 1 always, -1 never
 } sim_chaos_opts_t;
 
 typedef struct {

@@ -148,7 +148,17 @@ void
 sim_check_ready (sim_t *self, int node, const zkv_raft_ready_t *rd)
 {
     sim_node_t *n = &self->nodes[node];
-    if (rd->has_snapshot)
+    if (rd->has_snapshot && self->cfg.stream) {
+        // Streaming: metadata only; the state it covers is checked when taken or installed.
+        self->counters.checks++;
+        uint64_t i = rd->snapshot.index;
+        if (rd->snapshot_len || i == 0 || i > self->max_committed ||
+            self->commits[i].term != rd->snapshot.term)
+            sim_violation (self, "snapshot",
+                           "node %d saves a snapshot at %" PRIu64 " term %" PRIu64
+                           " (%zu bytes) that is not a committed entry's (%" PRIu64 " committed)",
+                           node, i, rd->snapshot.term, rd->snapshot_len, self->max_committed);
+    } else if (rd->has_snapshot)
         s_check_snapshot_data (self, node, "saved", rd->snapshot.index, rd->snapshot.term,
                                rd->snapshot_data, rd->snapshot_len);
     for (size_t i = 0; i < rd->n_entries; i++) {
@@ -391,12 +401,14 @@ sim_check_node (sim_t *self, int node)
 
 // --- durability: everything committed is held by a majority ----------------------------------
 
-static void
-s_check_durable (sim_t *self, const char *when)
+// Whether every committed index is durable on a majority; skip_state (-1: none) is a node
+// whose state machine's state is counted as lost. On false, *bad_p and *run_p tell where.
+static bool
+s_durable (sim_t *self, int skip_state, uint64_t *bad_p, int *run_p)
 {
     uint64_t mc = self->max_committed;
     if (mc == 0)
-        return;
+        return true;
     int *count = calloc (mc + 2, sizeof *count); // difference array over indexes
     if (!count)
         abort ();
@@ -409,7 +421,13 @@ s_check_durable (sim_t *self, const char *when)
             sim_violation (self, "durability", "node %d's memstore does not load (%s)", j,
                            zkv_errname (rc));
         }
-        uint64_t s = ls->snapshot.index < mc ? ls->snapshot.index : mc;
+        // The state machine's state covers a prefix: the snapshot's (blob mode), or the
+        // streaming application's own durable state (its snapshot is only metadata).
+        uint64_t s = ls->snapshot.index;
+        if (self->cfg.stream)
+            s = j == skip_state ? 0 : sim_stream_durable_prefix (self, j, ls);
+        if (s > mc)
+            s = mc;
         if (s) {
             count[1]++;
             count[s + 1]--;
@@ -433,13 +451,33 @@ s_check_durable (sim_t *self, const char *when)
         self->counters.checks++;
         if (run < majority) {
             free (count);
-            sim_violation (self, "durability",
-                           "%s: committed index %" PRIu64 " is durable on "
-                           "%d nodes only (majority %d)",
-                           when, i, run, majority);
+            *bad_p = i;
+            *run_p = run;
+            return false;
         }
     }
     free (count);
+    return true;
+}
+
+static void
+s_check_durable (sim_t *self, const char *when)
+{
+    uint64_t bad = 0;
+    int run = 0;
+    if (!s_durable (self, -1, &bad, &run))
+        sim_violation (self, "durability",
+                       "%s: committed index %" PRIu64 " is durable on "
+                       "%d nodes only (majority %d)",
+                       when, bad, run, self->cfg.n_nodes / 2 + 1);
+}
+
+bool
+sim_check_durable_without (sim_t *self, int skip_state)
+{
+    uint64_t bad;
+    int run;
+    return s_durable (self, skip_state, &bad, &run);
 }
 
 void

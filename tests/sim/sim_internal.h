@@ -67,6 +67,55 @@ typedef struct {
     const char *word;    // note: static string
 } sim_trace_rec_t;
 
+// --- streamed snapshots (sim_stream.c) ----------------------------------------------------
+
+#define SIM_VIEWS 16 // views a node's application keeps at most (least recently read go)
+
+// A consistent view of the state machine at a snapshot, which the leader reads chunks from.
+typedef struct {
+    uint64_t index; // the snapshot (0: free slot)
+    uint64_t term;  //
+    uint64_t chain; // the state's hash chain at index, as the application saw it
+    uint64_t used;  // simulated time of the last read
+} sim_view_t;
+
+// A staging area: a received stream's bytes, apart from the live state.
+typedef struct {
+    uint64_t index; // snapshot the bytes belong to (0: empty)
+    uint64_t term;  //
+    uint8_t *buf;   // the bytes
+    size_t len;     //
+    size_t cap;     //
+    bool done;      // the last chunk was written
+} sim_stage_t;
+
+// A chunk request the application answers later (slow reads).
+typedef struct {
+    zkv_raft_chunk_req_t req; // what was asked
+    uint64_t due;             // simulated time it is answered
+} sim_slow_req_t;
+
+// The streaming application of one node: durable live state and staging area (they survive
+// crashes), volatile views and slow requests.
+typedef struct {
+    bool missing;            // durable: the state is gone, boot with need_snapshot
+    uint64_t live_applied;   // durable: the live state's applied index
+    uint64_t live_chain;     // ... and hash chain
+    sim_stage_t stage;       // durable (synced) staging area
+    bool pend;               // a chunk is written but not synced yet
+    zkv_raft_chunk_t pchunk; // ... that chunk (data owned)
+    sim_view_t views[SIM_VIEWS];
+    sim_slow_req_t *slow;       // requests waiting to be answered
+    size_t n_slow;              //
+    size_t cap_slow;            //
+    bool crash_at_install;      // crash in the next write that saves a snapshot
+    uint64_t chunks;            // chunks staged, all incarnations
+    uint8_t *rbuf;              // a chunk read from a view
+    size_t rbuf_cap;            //
+    zkv_raft_chunk_req_t *reqs; // a ready's chunk requests, kept past its advance
+    size_t cap_reqs;            //
+} sim_app_t;
+
 // --- nodes ---------------------------------------------------------------------------------
 
 typedef struct {
@@ -98,6 +147,7 @@ typedef struct {
     uint64_t durable_term; // highest term persisted
     uint64_t durable_vote; // vote persisted with it
     uint64_t durable_last; // last log index persisted (or snapshot index)
+    sim_app_t app;         // streaming mode's application (sim_stream.c)
     // reads confirmed by the core, waiting for the state machine to reach their index
     uint64_t *waiting;  // read ids
     size_t n_waiting;   //
@@ -181,6 +231,33 @@ void sim_fail_common (sim_t *self, const char *what, const char *fmt, va_list ap
     __attribute__ ((noreturn));
 void sim_push (sim_t *self, const sim_event_t *ev);
 void sim_drive (sim_t *self, int node);
+// Node's state machine takes a snapshot at its applied index (no drive). 0 or the core's code.
+int sim_take_snapshot (sim_t *self, int node);
+
+// sim_stream.c: the streaming application (cfg.stream)
+// A ready's received chunk is written (not synced): checked against the staging area.
+void sim_stream_write (sim_t *self, int node, const zkv_raft_chunk_t *chunk);
+// The ready's writes are synced: the written chunk is durable.
+void sim_stream_sync (sim_t *self, int node);
+// The node crashes: an unsynced chunk is lost, or (torn) part of it lands. True if the
+// chunk (when any) landed whole, so that later writes of the same ready may survive.
+bool sim_stream_crash (sim_t *self, int node, bool torn);
+// apply_snapshot: the staged stream becomes the live state; returns its hash chain.
+uint64_t sim_stream_install (sim_t *self, int node, const zkv_snapshot_meta_t *snap);
+// Restart: promotes a staged stream or marks the state missing; sets the state machine from
+// the live state. True if the core must boot with need_snapshot.
+bool sim_stream_boot (sim_t *self, int node, const zkv_logstore_state_t *ls);
+// A snapshot was taken at the node's applied index: a view of it.
+void sim_stream_took (sim_t *self, int node, uint64_t index);
+// After advance: answers (or delays, drops) the ready's chunk requests.
+void sim_stream_requests (sim_t *self, int node, const zkv_raft_chunk_req_t *reqs, size_t n);
+// At a tick: answers the slow requests that are due.
+void sim_stream_tick (sim_t *self, int node);
+// Durable state prefix of node [1, return] (its live state, or a promotable staged stream).
+uint64_t sim_stream_durable_prefix (sim_t *self, int node, const zkv_logstore_state_t *ls);
+void sim_stream_free (sim_t *self, int node);
+// Whether a durability check passes; skip_state: a node whose state is counted as lost.
+bool sim_check_durable_without (sim_t *self, int skip_state);
 
 // sim_read.c
 // The reads a ready confirmed or failed.
