@@ -15,8 +15,12 @@ typedef struct {
     uint32_t max_entries_per_msg; // Raft batching override, 0 for the core's default
     uint32_t max_inflight_msgs;   // Raft pipelining override, 0 for the core's default
     bool no_check_quorum;         // Raft without CheckQuorum (a deposed leader lingers)
-    bool kv;             // run the KV service (sim_kv.h); its history is checked at the end
-    size_t maxraftstate; // KV: the lab's maxraftstate in bytes, 0 for none (the lab's -1)
+    bool kv;                     // run the KV service (sim_kv.h); its history is checked at the end
+    size_t maxraftstate;         // KV: the lab's maxraftstate in bytes, 0 for none (the lab's -1)
+    bool stream;                 // streamed snapshots (sim.h cfg.stream)
+    size_t snapshot_chunk_bytes; // chunk size override, 0 for the core's default
+    size_t stream_pad;           // streaming: a snapshot's stream is about 24 + 1.5 x this
+    uint32_t req_delay_max_us;   // streaming: the leader's application reads chunks this slowly
 } sim_scenario_t;
 
 #define SIM_SCENARIO_END                                                                           \

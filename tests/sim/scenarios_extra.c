@@ -546,6 +546,185 @@ s_slow_disk_truncation (sim_t *s)
     sim_one_int (s, 704, 5, true);
 }
 
+// --- streamed snapshots ----------------------------------------------------------------------
+
+typedef struct {
+    int node;       // whose state machine
+    uint64_t index; // must reach this index
+} s_applied_t;
+
+static bool
+s_applied_pred (sim_t *s, void *arg)
+{
+    const s_applied_t *a = arg;
+    return sim_applied (s, a->node) >= a->index;
+}
+
+static void
+s_wait_applied (sim_t *s, int node, uint64_t index, uint64_t us)
+{
+    s_applied_t a = {node, index};
+    if (!sim_run_until (s, sim_now (s) + us, s_applied_pred, &a))
+        sim_fail (s, "node %d applied only through %" PRIu64 ", not %" PRIu64, node,
+                  sim_applied (s, node), index);
+}
+
+typedef struct {
+    int node;        // the receiver
+    uint64_t chunks; // ... has staged at least this many chunks
+} s_chunks_t;
+
+static bool
+s_chunks_pred (sim_t *s, void *arg)
+{
+    const s_chunks_t *a = arg;
+    return sim_chunks_written (s, a->node) >= a->chunks;
+}
+
+static bool
+s_down_pred (sim_t *s, void *arg)
+{
+    return !sim_is_up (s, *(const int *)arg);
+}
+
+// Commits values [from, to) with expected nodes applying each.
+static void
+s_commit_range (sim_t *s, uint64_t from, uint64_t to, int expected)
+{
+    for (uint64_t v = from; v < to; v++)
+        sim_one_int (s, v, expected, true);
+}
+
+// Streaming (cluster/zkv_raft.h): a follower cut off while the leader commits and compacts
+// catches up through one stream of many chunks, which the core never holds: the leader's
+// application reads each from its view of the snapshot, the follower's stages each apart from
+// its live state and makes the whole live at the install, then applies what follows.
+static void
+s_stream_catch_up (sim_t *s)
+{
+    int leader = sim_check_one_leader (s);
+    sim_one_int (s, 1001, 3, true);
+    int f = s_other (s, leader);
+    sim_disconnect (s, f);
+    s_commit_range (s, 1002, 1040, 2); // the others snapshot every 10 entries and compact
+    sim_counters_t k0, k1;
+    sim_counters (s, &k0);
+    uint64_t c0 = sim_chunks_written (s, f);
+    sim_connect (s, f);
+    sim_one_int (s, 1040, 3, true);
+    sim_counters (s, &k1);
+    if (k1.snapshots_installed == k0.snapshots_installed)
+        sim_fail (s, "node %d caught up without a snapshot", f);
+    // A stream of 24 + 400 + (chain % 400) bytes in 16-byte chunks.
+    if (sim_chunks_written (s, f) - c0 < 25)
+        sim_fail (s, "node %d staged %" PRIu64 " chunks: not a multi-chunk stream", f,
+                  sim_chunks_written (s, f) - c0);
+    if (k1.chunks_read - k0.chunks_read < 25)
+        sim_fail (s, "the leader read %" PRIu64 " chunks", k1.chunks_read - k0.chunks_read);
+}
+
+// Streaming: the leader dies in the middle of a slow stream. The group stays available (a
+// node receiving a stream keeps its old state whole and may vote and lead), a new leader
+// sends the receiver a stream of its own (from offset 0), and everyone converges.
+static void
+s_stream_leader_change (sim_t *s)
+{
+    int leader = sim_check_one_leader (s);
+    sim_one_int (s, 2001, 5, true);
+    int f = s_other (s, leader);
+    sim_disconnect (s, f);
+    s_commit_range (s, 2002, 2033, 4);
+    uint64_t applied = sim_applied (s, f);
+    sim_counters_t k0, k1;
+    sim_counters (s, &k0);
+    s_chunks_t want = {f, sim_chunks_written (s, f) + 10};
+    sim_connect (s, f);
+    if (!sim_run_until (s, sim_now (s) + 20 * SIM_SEC, s_chunks_pred, &want))
+        sim_fail (s, "node %d staged no stream", f);
+    if (sim_applied (s, f) != applied)
+        sim_fail (s, "node %d's state changed in the middle of a stream", f);
+    sim_crash1 (s, leader);
+    // Available without the old leader: a majority of the other four applies a new entry.
+    uint64_t index = sim_one_int (s, 2033, 3, true);
+    s_wait_applied (s, f, index, 60 * SIM_SEC);
+    sim_counters (s, &k1);
+    if (k1.streams_started - k0.streams_started < 2)
+        sim_fail (s, "node %d's stream did not start over with the new leader", f);
+    sim_start1 (s, leader);
+    sim_connect (s, leader);
+    sim_one_int (s, 2034, 5, true);
+}
+
+// Streaming: a follower whose state went missing (need_snapshot) holds a snapshot newer than
+// the leader's. It refuses the leader's older snapshot (installing it would drop entries it
+// acknowledged), so the leader takes a fresh one (ready.want_snapshot) and streams that.
+static void
+s_stream_missing_state (sim_t *s)
+{
+    int leader = sim_check_one_leader (s);
+    s_commit_range (s, 3001, 3006, 3);
+    if (sim_snapshot_now (s, leader) != 0)
+        sim_fail (s, "the leader could not take a snapshot");
+    int f = s_other (s, leader);
+    s_commit_range (s, 3006, 3026, 3);
+    if (sim_snapshot_now (s, f) != 0)
+        sim_fail (s, "node %d could not take a snapshot", f);
+    s_commit_range (s, 3026, 3031, 3);
+    zkv_raft_status_t lst, fst;
+    sim_status (s, leader, &lst);
+    sim_status (s, f, &fst);
+    if (fst.snapshot_index <= lst.snapshot_index)
+        sim_fail (s,
+                  "node %d's snapshot (%" PRIu64 ") is not newer than the leader's (%" PRIu64 ")",
+                  f, fst.snapshot_index, lst.snapshot_index);
+    sim_counters_t k0, k1;
+    sim_counters (s, &k0);
+    if (!sim_lose_state (s, f, false))
+        sim_fail (s, "node %d's state could not go missing", f);
+    if (sim_applied (s, f) != 0)
+        sim_fail (s, "node %d applied %" PRIu64 " with its state missing", f, sim_applied (s, f));
+    uint64_t index = sim_one_int (s, 3031, 2, true);
+    s_wait_applied (s, f, index, 30 * SIM_SEC);
+    sim_counters (s, &k1);
+    if (k1.snapshots_wanted == k0.snapshots_wanted)
+        sim_fail (s, "the leader was never asked for a fresh snapshot");
+    if (k1.snapshots_installed == k0.snapshots_installed)
+        sim_fail (s, "node %d got its state back without a snapshot", f);
+    sim_status (s, f, &fst);
+    if (fst.snapshot_index < 30)
+        sim_fail (s, "node %d installed a snapshot at %" PRIu64 ", below its own", f,
+                  fst.snapshot_index);
+    sim_one_int (s, 3032, 3, true);
+}
+
+// Streaming: a follower crashes in the middle of installing a received stream (the write that
+// saves the snapshot's metadata), torn or not. At restart its application promotes the staged
+// stream when the metadata landed (the live state is behind it), or keeps its old state when
+// it did not; either way nothing committed is lost and it catches up.
+static void
+s_stream_crash_mid_install (sim_t *s)
+{
+    uint64_t v = 4000;
+    for (int round = 0; round < 6; round++) {
+        int leader = sim_check_one_leader (s);
+        int f = s_other (s, leader);
+        sim_disconnect (s, f);
+        s_commit_range (s, v, v + 25, 2);
+        v += 25;
+        sim_crash_at_install (s, f, round % 2 == 0);
+        sim_connect (s, f);
+        if (!sim_run_until (s, sim_now (s) + 30 * SIM_SEC, s_down_pred, &f))
+            sim_fail (s, "node %d never installed a snapshot", f);
+        sim_restart (s, f);
+        uint64_t index = sim_one_int (s, v++, 3, true);
+        s_wait_applied (s, f, index, 30 * SIM_SEC);
+    }
+    sim_counters_t k;
+    sim_counters (s, &k);
+    if (k.streams_promoted == 0)
+        sim_fail (s, "no crash left a staged stream to promote");
+}
+
 const sim_scenario_t sim_scenarios_extra[] = {
     {.name = "PreVoteIsolatedRejoin", .n_nodes = 5, .fn = s_isolated_follower_rejoins},
     {.name = "PreVoteDeafFollower", .n_nodes = 3, .fn = s_deaf_follower_does_not_disrupt},
@@ -567,5 +746,33 @@ const sim_scenario_t sim_scenarios_extra[] = {
      .n_nodes = 5,
      .fn = s_stale_leader_append,
      .no_check_quorum = true},
+    {.name = "StreamCatchUp",
+     .n_nodes = 3,
+     .snapshot_every = 10,
+     .fn = s_stream_catch_up,
+     .stream = true,
+     .snapshot_chunk_bytes = 16,
+     .stream_pad = 400},
+    {.name = "StreamLeaderChangeMidTransfer",
+     .n_nodes = 5,
+     .snapshot_every = 10,
+     .fn = s_stream_leader_change,
+     .stream = true,
+     .snapshot_chunk_bytes = 7,
+     .stream_pad = 800,
+     .req_delay_max_us = 20000},
+    {.name = "StreamMissingStateBelowLeaderSnapshot",
+     .n_nodes = 3,
+     .fn = s_stream_missing_state,
+     .stream = true,
+     .snapshot_chunk_bytes = 16,
+     .stream_pad = 200},
+    {.name = "StreamCrashMidInstall",
+     .n_nodes = 3,
+     .snapshot_every = 10,
+     .fn = s_stream_crash_mid_install,
+     .stream = true,
+     .snapshot_chunk_bytes = 16,
+     .stream_pad = 200},
     SIM_SCENARIO_END,
 };

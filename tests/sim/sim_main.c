@@ -133,6 +133,10 @@ s_run (const char *name, const s_args_t *a)
     cfg.no_check_quorum = sc->no_check_quorum;
     cfg.kv = sc->kv;
     cfg.maxraftstate = sc->maxraftstate;
+    cfg.stream = sc->stream;
+    cfg.snapshot_chunk_bytes = sc->snapshot_chunk_bytes;
+    cfg.stream_pad = sc->stream_pad;
+    cfg.req_delay_max_us = sc->req_delay_max_us;
     cfg.trace = a->trace;
     sim_t *s = sim_new (&cfg);
     int rc = sim_guard (s, s_scenario_fn, (void *)sc);
