@@ -148,7 +148,10 @@ int zkv_kv_snapshot_restore (zkv_kv_t *self, const uint8_t *buf, size_t len);
 //   - zkv_kv_boot_promote does the same at boot when the crash fell between the Raft
 //     snapshot's save and zkv_kv_recv_finish; otherwise it deletes staged leftovers.
 // So no crash leaves a store with anything but one whole current state, and none leaves an
-// applied index the Raft log does not know about.
+// applied index the Raft log does not know about. zkv_kv_apply, reads, blob restores and
+// snapshot views all act on the current generation, during a stream too (after the Raft core
+// abandoned one, say). The price: up to twice the group's data on disk while a stream is
+// staged.
 
 // The applied index of a group whose data is incomplete: a store written by an older zkv,
 // which cleared the group at a stream's first chunk and was interrupted before the install.

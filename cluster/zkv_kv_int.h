@@ -41,7 +41,8 @@ struct zkv_kv {
     uint32_t nshards;       // shards of the key space
     zkv_kv_limits_t limits; // key and value limits
     uint32_t gen;           // the current generation (0 or 1), see zkv_kv.h
-    uint64_t sid;           // its storage id, the store's key prefix: zkv_kv_sid (group, gen)
+    uint64_t sid;           // its storage id, the store's key prefix: zkv_kv_sid (group, gen);
+                            // every read and write of the state (shard deletes too) uses it
     uint64_t applied;       // last index applied and committed to the store
     zkv_kv_map_t dedup;     // dedup records as committed (mirror of the store's)
 };

@@ -12,7 +12,9 @@
 // Two ways to move it: the whole blob in memory (zkv_kv_snapshot_write / _restore, for small
 // groups and the simulator), or streamed (zkv_kv_stream_t / zkv_kv_recv_t): the same bytes cut
 // into chunks of whole records, read from a point-in-time store view in bounded scans and
-// written one store batch per chunk, so a transfer's memory is bounded by the chunk size.
+// written one store batch per chunk, so a transfer's memory is bounded by the chunk size. A
+// received stream is staged in the group's other generation and made current in one batch
+// (zkv_kv.h, "Streamed snapshots"; the applied rows: zkv_kv_int.h).
 #include "zkv_kv_int.h"
 
 #include <assert.h>
