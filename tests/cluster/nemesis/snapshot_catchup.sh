@@ -1,0 +1,325 @@
+#!/bin/bash
+# snapshot_catchup.sh: a follower far behind catches up by streamed snapshots while it, and once
+# the leader, are killed mid-stream; writers never stop; nothing acknowledged is lost.
+#
+#     ZKV_BUILD=build snapshot_catchup.sh [--mode netns|lo] [--fill-mb 12] [--kills 3]
+#                                         [--writers 4]
+#
+# 3 nodes, snapshot_bytes 64 KiB and snapshot_chunk_bytes 4 KiB (the config is patched after
+# cl_init): the log compacts every few dozen puts and a data set of FILL_MB spans thousands
+# of chunks (a stream of ~12 MB then takes most of a second, long enough to be hit).
+# Writers put unique keys with 3000-byte values from start to end, a few per second each
+# (`zkv put` exit 0 = acknowledged, recorded; exit 3 = unknown, recorded apart).
+#  1. Follower F gets kill -9. `zkv bench` (one client, 4000-byte values, fresh keys, history
+#     recorded) stores FILL_MB while F is down; the leader compacts its log past F.
+#  2. KILLS times: F restarts, and the moment its log says it is receiving a snapshot (group 1)
+#     it gets kill -9. A round where the stream had already installed is a miss (F is then kept
+#     down until the leader compacted past it again); at least one mid-stream kill is required.
+#  3. F restarts; the moment it is receiving, the leader L gets kill -9. F and the third node
+#     must elect, and F must finish its catch-up from the new leader while L is down; then L
+#     restarts.
+#  4. The writers stop. Within a deadline every node applies the same index in every group
+#     (`zkv status`); every acknowledged write reads back with its value (a write of unknown
+#     outcome: absent or any value written); no node log has an assertion, abort, sanitizer
+#     report or fatal error; every node still runs; F's last life began few streams and Raft
+#     restarts (no loop). Stream and install counts (logs, `zkv watch` events) are reported.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+mode=netns
+[ "$(id -u)" = 0 ] || mode=lo
+fill_mb=12
+kills=3
+writers=4
+while [ $# -gt 0 ]; do
+    case $1 in
+    --mode) mode=$2 ;;
+    --fill-mb) fill_mb=$2 ;;
+    --kills) kills=$2 ;;
+    --writers) writers=$2 ;;
+    *)
+        echo "usage: $0 [--mode netns|lo] [--fill-mb MB] [--kills K] [--writers W]" >&2
+        exit 2
+        ;;
+    esac
+    shift 2
+done
+# shellcheck source=../lib/cluster.sh
+source "$here/../lib/cluster.sh"
+
+chunk_bytes=4096
+value_bytes=3000
+fill_value_bytes=4000
+export CL_SNAPSHOT_BYTES=65536
+cl_init 3 "$mode"
+# cluster.sh writes no chunk size: add it, so that a few MB are many chunks.
+sed -i "s/^    snapshot_bytes = .*/&\n    snapshot_chunk_bytes = $chunk_bytes/" "$CL_DIR/cluster.cfg"
+grep -q "snapshot_chunk_bytes = $chunk_bytes" "$CL_DIR/cluster.cfg" || cl_die "config not patched"
+cl_start_all
+cl_wait_leaders 30
+
+# A writer's value is KEY|NONCE|padding, cut to value_bytes: derived from the key, so only keys
+# are recorded, and a value read under the wrong key is caught.
+nonce=$$.$RANDOM
+pad=$(head -c "$value_bytes" /dev/zero | tr '\0' 'p')
+value_of () {
+    local v="$1|$nonce|$pad"
+    printf '%s' "${v:0:$value_bytes}"
+}
+
+# writer W: puts keys w<W>-<n> until the stop file appears, about 5 per second; records the key
+# in acked.W (exit 0) or unknown.W (exit 3: may or may not have been applied).
+writer () {
+    local w=$1 n=0 key rc
+    while [ ! -e "$CL_DIR/stop" ]; do
+        n=$((n + 1))
+        key="w$w-$n"
+        rc=0
+        cl_zkv --timeout 3000 put "$key" "$(value_of "$key")" > /dev/null 2>&1 || rc=$?
+        case $rc in
+        0) echo "$key" >> "$CL_DIR/acked.$w" ;;
+        3) echo "$key" >> "$CL_DIR/unknown.$w" ;;
+        esac
+        sleep 0.2 # a rate (the log keeps compacting during the streams), not a wait
+    done
+}
+acked () { cat "$CL_DIR"/acked.* 2> /dev/null | wc -l || true; }
+
+# Status of group G (default 1) as "node role commit applied snapshot" lines, one per node
+# that answered.
+group_status () {
+    cl_zkv --timeout 1000 status 2> /dev/null | awk -v g="${1:-1}" '
+        NR > 1 && $3 == g { print $1, $4, $7, $8, $10 }' || true
+}
+node_field () { # node_field NODE COLUMN (2 role, 3 commit, 4 applied, 5 snapshot) [GROUP]
+    group_status "${3:-1}" | awk -v n="$1" -v c="$2" '$1 == n { print $c }'
+}
+
+# Lines of node I's log, in its current life (since the last "=== start"), matching ERE P.
+in_life () {
+    awk -v p="$2" '/^=== start/ { c = 0 } $0 ~ p { c++ } END { print c + 0 }' "$CL_DIR/node$1.log"
+}
+receiving () { in_life "$1" 'group 1: receiving a snapshot'; }
+installed () { in_life "$1" 'group 1: installed (a|the) snapshot'; }
+# The index of node I's last install, in any life (empty if none).
+installed_index () {
+    sed -n 's/.*group 1: installed \(a\|the\) snapshot \(through\|at\) \([0-9]*\).*/\3/p' \
+        "$CL_DIR/node$1.log" | tail -n 1
+}
+
+# zkvd still runs (a zombie does not).
+running () {
+    local pid
+    pid=$(cl_pid "$1")
+    [ -n "$pid" ] && kill -0 "$pid" 2> /dev/null &&
+        [ "$(awk '{print $3}' "/proc/$pid/stat" 2> /dev/null)" != Z ]
+}
+# Dies, with the last lines of the node's last life, when node I exited on its own.
+must_run () {
+    running "$1" && return 0
+    echo "--- node $1: the end of its last life" >&2
+    awk '/^=== start/ { s = NR } { l[NR] = $0 } END { for (i = (NR - 30 > s ? NR - 30 : s); i <= NR; i++) print l[i] }' \
+        "$CL_DIR/node$1.log" >&2
+    cl_die "node $1 exited on its own ($2)"
+}
+
+# start_until_stream I SECS: starts node I and returns the moment its log says it is receiving
+# a group 1 snapshot (or installed one, or failed); dies if nothing of the kind within SECS.
+# The log is followed (tail -F), not polled: a stream of a few MB lasts well under a second.
+start_until_stream () {
+    local i=$1 secs=$2 from
+    from=$(($(wc -l < "$CL_DIR/node$i.log") + 1))
+    cl_start "$i"
+    grep -m 1 -qE 'group 1: (receiving a|installed (a|the)) snapshot|Assertion|stopping the node' \
+        < <(timeout "$secs" tail -n "+$from" -F "$CL_DIR/node$i.log" 2> /dev/null) ||
+        { must_run "$i" "restarted to catch up"; cl_die "node $i began no stream within ${secs}s"; }
+}
+
+# For cl_wait_until: the leader of group 1 has compacted its log well past index $1.
+compacted_past () {
+    local l s
+    l=$(cl_leader 1)
+    [ -n "$l" ] || return 1
+    s=$(node_field "$l" 5)
+    [ -n "$s" ] && [ "$s" -gt $(($1 + 50)) ]
+}
+installed_or_dead () {
+    ! running "$1" || [ "$(installed "$1")" -gt 0 ]
+}
+# zkv status: every node answered, and in every group all nodes applied the same index, equal
+# to their commit index (0 or UINT64_MAX mean incomplete data: not converged).
+converged () {
+    local out
+    out=$(cl_zkv --timeout 1000 status 2> /dev/null) || return 1
+    echo "$out" | awk -v n=3 '
+        NR > 1 {
+            if ($3 !~ /^[0-9]+$/ || $8 !~ /^[0-9]+$/) exit 1
+            if ($8 == 0 || $8 > 1e18 || $7 != $8) exit 1
+            rows[$3]++
+            if (!($3 in a)) a[$3] = $8
+            else if (a[$3] != $8) exit 1
+        }
+        END { ng = 0; for (g in rows) { ng++; if (rows[g] != n) exit 1 } exit ng > 0 ? 0 : 1 }'
+}
+
+# The event stream, for the report (a subscriber may miss a few at its start: slow joiner).
+cl_in_client "$ZKV" --config "$CL_DIR/cluster.cfg" watch --json --topic zkv.raft.snapshot \
+    --topic zkv.raft.compacted > "$CL_DIR/events.jsonl" 2> "$CL_DIR/watch.err" &
+watch_pid=$!
+
+# ---- 1. a follower falls far behind ---------------------------------------------------------
+leader=$(cl_leader 1)
+[ -n "$leader" ] || cl_die "no leader of group 1"
+f=$((leader % 3 + 1))
+f_applied=$(node_field "$f" 4)
+[ -n "$f_applied" ] || cl_die "no status of node $f"
+cl_log "leader of group 1 is node $leader; follower $f (applied $f_applied) gets kill -9"
+cl_kill "$f" KILL
+
+wpids=()
+for ((w = 1; w <= writers; w++)); do
+    writer "$w" &
+    wpids+=($!)
+done
+# The bulk: one bench client (its history is sequential: a key's last acknowledged put is its
+# value), 2 s runs with fresh keys until FILL_MB are acknowledged.
+fill_bytes=0
+for ((b = 1; fill_bytes < fill_mb * 1048576; b++)); do
+    [ $b -le 10 ] || cl_die "10 bench runs stored only $fill_bytes bytes"
+    cl_zkv --timeout 3000 bench --clients 1 --seconds 2 --keys 1000000 --mix 0:100:0 \
+        --value-bytes "$fill_value_bytes" --history "$CL_DIR/fill.$b.jsonl" \
+        > "$CL_DIR/fill.$b.out" 2>&1 || cl_die "zkv bench failed: $(tail -n 3 "$CL_DIR/fill.$b.out")"
+    ok=$(grep -c '"type": "ok"' "$CL_DIR/fill.$b.jsonl" || true)
+    fill_bytes=$((fill_bytes + ok * fill_value_bytes))
+done
+cl_wait_until 30 "the leader's log compacted past node $f" compacted_past "$f_applied"
+leader=$(cl_leader 1)
+cl_log "bench stored $((fill_bytes / 1048576)) MB; $(acked) writer puts acknowledged; leader $leader:" \
+    "snapshot at $(node_field "$leader" 5), $(in_life "$leader" 'group 1: took a snapshot')" \
+    "snapshots taken; node $f applied $f_applied"
+
+# ---- 2. kill -9 the follower mid-stream, several times ----------------------------------------
+mid=0
+for ((k = 1; k <= kills; k++)); do
+    start_until_stream "$f" 30
+    cl_kill "$f" KILL
+    if [ "$(installed "$f")" -gt 0 ]; then
+        f_applied=$(installed_index "$f")
+        cl_log "round $k: node $f installed the snapshot at $f_applied before the kill landed: a miss"
+        cl_wait_until 30 "the leader's log compacted past node $f again" compacted_past "$f_applied"
+    else
+        mid=$((mid + 1))
+        cl_log "round $k: node $f killed mid-stream ($(receiving "$f") stream(s) begun, none installed)"
+    fi
+    must_run "$leader" "serving node $f's stream"
+done
+[ $mid -gt 0 ] || cl_die "no kill of node $f landed mid-stream in $kills rounds (streams too short?)"
+
+# ---- 3. kill -9 the leader while the follower is mid-stream ------------------------------------
+leader=$(cl_leader 1)
+[ -n "$leader" ] || cl_die "no leader of group 1 with node $f down"
+[ "$leader" != "$f" ] || cl_die "node $f is down but reported as leader"
+leader_pid=$(cl_pid "$leader")
+start_until_stream "$f" 30
+kill -KILL "$leader_pid"
+if [ "$(installed "$f")" = 0 ]; then
+    cl_log "leader $leader killed while node $f receives ($(receiving "$f") stream(s) begun)"
+else
+    cl_log "leader $leader killed, but node $f had installed already: not mid-stream"
+fi
+cl_kill "$leader" KILL
+must_run "$f" "catching up when its leader died"
+cl_wait_leaders 30
+cl_log "new leader of group 1: node $(cl_leader 1); node $f must finish its catch-up from it"
+cl_wait_until 60 "node $f to install a snapshot while node $leader is down" installed_or_dead "$f"
+must_run "$f" "catching up from the new leader"
+cl_start "$leader"
+cl_log "node $f installed the snapshot at $(installed_index "$f"); node $leader restarted"
+cl_wait_leaders 30
+
+# ---- 4. the writers stop; everything converges and reads back ---------------------------------
+touch "$CL_DIR/stop"
+deadline=$((SECONDS + 30))
+for p in "${wpids[@]}"; do
+    while kill -0 "$p" 2> /dev/null; do
+        [ $SECONDS -lt $deadline ] || cl_die "a writer did not stop"
+        sleep 0.05
+    done
+    wait "$p" || true
+done
+for ((i = 1; i <= 3; i++)); do must_run "$i" "before the convergence check"; done
+cl_wait_until 60 "every node to apply the same index in every group" converged
+cl_zkv status >&2 || true
+
+# What must read back, one key a line: "A KEY VALUE" (acknowledged: exactly VALUE) or
+# "U KEY V1 V2..." (unknown outcome: absent or one of the Vs). Bench keys: a key's last put
+# decides, unless one of its puts timed out (then any of its values may be the last applied).
+for w in "$CL_DIR"/acked.*; do
+    while read -r key; do echo "A $key $(value_of "$key")"; done < "$w"
+done > "$CL_DIR/expect"
+for w in "$CL_DIR"/unknown.*; do
+    [ -e "$w" ] || continue
+    while read -r key; do echo "U $key $(value_of "$key")"; done < "$w"
+done >> "$CL_DIR/expect"
+cat "$CL_DIR"/fill.*.jsonl | awk '
+    /"f": "put"/ && /"type": "(ok|info)"/ {
+        match ($0, /"key": "[^"]*"/); k = substr ($0, RSTART + 8, RLENGTH - 9)
+        match ($0, /"value": "[^"]*"/); v = substr ($0, RSTART + 10, RLENGTH - 11)
+        if (!(k in last)) order[++n] = k
+        last[k] = v; all[k] = all[k] " " v
+        if ($0 ~ /"type": "info"/) unk[k] = 1
+    }
+    END { for (i = 1; i <= n; i++) { k = order[i]; if (k in unk) print "U " k all[k]; else print "A " k " " last[k] } }' \
+    >> "$CL_DIR/expect"
+total=$(grep -c '^A' "$CL_DIR/expect" || true)
+unknown=$(grep -c '^U' "$CL_DIR/expect" || true)
+cl_log "reading back $total acknowledged keys ($unknown more of unknown outcome), 8 readers"
+# reader R: checks lines R, R+8, ... of the expect file.
+reader () {
+    local r=$1 kind key want got
+    while read -r kind key want; do
+        if ! got=$(cl_zkv --timeout 5000 get "$key"); then
+            echo "GET FAILED: $key" >> "$CL_DIR/bad.$r"
+        elif [ "$kind" = A ] && [ "$got" != "$want" ]; then
+            echo "LOST: $key: got ${#got} bytes '${got:0:40}', want '${want:0:40}...'" >> "$CL_DIR/bad.$r"
+        elif [ "$kind" = U ] && [ -n "$got" ] && [[ " $want " != *" $got "* ]]; then
+            echo "WRONG: $key (unknown outcome) holds '${got:0:40}...'" >> "$CL_DIR/bad.$r"
+        fi
+    done < <(awk -v r="$r" 'NR % 8 == r % 8' "$CL_DIR/expect")
+}
+rpids=()
+for ((r = 1; r <= 8; r++)); do
+    reader "$r" &
+    rpids+=($!)
+done
+for p in "${rpids[@]}"; do wait "$p" || cl_die "a reader failed"; done
+bad=$(cat "$CL_DIR"/bad.* 2> /dev/null | wc -l || true)
+if [ "$bad" != 0 ]; then
+    cat "$CL_DIR"/bad.* | head -n 20 >&2 || true
+    cl_die "$bad of $total acknowledged (+$unknown unknown) keys did not read back correctly"
+fi
+
+# ---- the logs -------------------------------------------------------------------------------
+for ((i = 1; i <= 3; i++)); do
+    must_run "$i" "at the end"
+    if grep -m 10 -nE 'Assertion|Abort|Sanitizer|runtime error|stopping the node|Segmentation' \
+        "$CL_DIR/node$i.log" >&2; then
+        cl_die "node $i's log has an assertion, abort, sanitizer report or fatal error (above)"
+    fi
+done
+streams_last=$(receiving "$f")
+[ "$streams_last" -le 5 ] || cl_die "node $f began $streams_last streams in its last life: a loop"
+restarts=$(in_life "$f" 'restarting Raft from the stored state')
+[ "$restarts" -le 5 ] || cl_die "node $f restarted its Raft core $restarts times in its last life"
+
+{ kill "$watch_pid" && wait "$watch_pid"; } 2> /dev/null || true
+ev () { grep -c "\"topic\": \"$1\", \"from\": $2," "$CL_DIR/events.jsonl" || true; }
+for ((i = 1; i <= 3; i++)); do
+    cl_log "node $i: $(grep -c 'group 1: receiving a snapshot' "$CL_DIR/node$i.log" || true) streams" \
+        "begun (log); events: $(ev zkv.raft.snapshot.installed "$i") snapshots installed," \
+        "$(ev zkv.raft.snapshot.taken "$i") taken, $(ev zkv.raft.compacted "$i") compactions"
+done
+cl_log "about $((fill_bytes / chunk_bytes)) chunks of $chunk_bytes bytes per full stream (the" \
+    "events count no chunks); $mid mid-stream kills of node $f, one of leader $leader;" \
+    "all $total acknowledged writes read back"
+cl_pass
+echo "1 passed, 0 failed"
