@@ -119,6 +119,7 @@ typedef struct {
     zkv_raft_snap_t *snap; // SNAPSHOT: the snapshot being sent (a reference)
     uint64_t snap_offset;  // SNAPSHOT: offset of the chunk in flight
     uint64_t snap_end;     // SNAPSHOT: end of the chunk in flight
+    uint64_t snap_max;     // SNAPSHOT, streaming: furthest chunk end sent in this transfer
     uint64_t snap_hint;    // SNAPSHOT: offset the follower asked for out of turn, + 1 (0 none)
     uint32_t snap_wait;    // SNAPSHOT: ticks since the chunk was sent (or requested)
     bool snap_req;         // SNAPSHOT, streaming: the chunk at snap_offset was requested

@@ -144,6 +144,8 @@ zkv_raft_snapshot_chunk (zkv_raft_t *self, uint64_t to, const zkv_snapshot_meta_
     zkv_bytes_set (&m->data, data, len);
     pr->snap_req = false;
     pr->snap_end = offset + len;
+    if (pr->snap_end > pr->snap_max)
+        pr->snap_max = pr->snap_end;
     pr->snap_wait = 0;
     return 0;
 }
@@ -187,6 +189,7 @@ zkv_raft_pr_start_snapshot (zkv_raft_t *self, zkv_raft_progress_t *pr)
     pr->state = ZKV_PR_SNAPSHOT;
     pr->snap = zkv_raft_snap_ref (self->snap);
     pr->snap_hint = 0;
+    pr->snap_max = 0;
     pr->probe_sent = false;
     pr->inflight_count = 0;
     pr->inflight_head = 0;
@@ -227,8 +230,10 @@ zkv_raft_on_install_snapshot_reply (zkv_raft_t *self, const zkv_install_snapshot
         zkv_raft_send_append (self, pr, false);
         return;
     }
-    // Streaming: the follower cannot have more than we sent.
-    uint64_t total = self->cfg.snapshot_stream ? pr->snap_end : pr->snap->data.len;
+    // Streaming: the follower cannot have more than we sent in this transfer (it starts a
+    // stream over at our chunk 0), but it may have more than the chunk in flight: a stale
+    // reply may have sent us back (snap_hint).
+    uint64_t total = self->cfg.snapshot_stream ? pr->snap_max : pr->snap->data.len;
     if (m->done) {
         // The follower holds the state through last_index (committed, so it matches ours).
         if (m->last_index > pr->match)
@@ -360,22 +365,25 @@ s_on_stream_chunk (zkv_raft_t *self, const zkv_install_snapshot_t *m)
         s_reply (self, m, UINT64_MAX, false);
         return;
     }
-    if (self->in_index != m->last_index || self->in_term != m->last_term) {
+    bool same = self->in_index == m->last_index && self->in_term == m->last_term;
+    bool writing = same && (self->in_pend || (self->rd_out && self->rd_has_chunk &&
+                                              self->rd_chunk.snapshot.index == self->in_index &&
+                                              self->rd_chunk.snapshot.term == self->in_term));
+    if (writing)
+        return; // a retransmit of the chunk being written
+    if (!same || m->offset == 0) {
         if (m->offset != 0) {
             s_reply (self, m, 0, false); // a transfer we do not hold: start it over
             return;
         }
-        // A newer (or different) snapshot restarts the stream; a chunk of the old one still
-        // in the caller's hands is ignored at advance (offset 0 tells it to drop the rest).
+        // Offset 0 always starts the stream over, even of the snapshot we hold part of: a
+        // new transfer (a new leader's, or after a probe) starts at 0 and its leader would
+        // not follow us to our resume offset, past what it sent. A chunk of the old stream
+        // still in the caller's hands is ignored at advance.
         zkv_raft_drop_incoming (self);
         self->in_index = m->last_index;
         self->in_term = m->last_term;
     }
-    bool writing = self->in_pend || (self->rd_out && self->rd_has_chunk &&
-                                     self->rd_chunk.snapshot.index == self->in_index &&
-                                     self->rd_chunk.snapshot.term == self->in_term);
-    if (writing)
-        return; // a retransmit of the chunk being written
     if (m->offset != self->in_next) {
         s_reply (self, m, self->in_next, false); // resume where we are
         return;
