@@ -184,11 +184,13 @@ s_run_load () {
     local sys=$1 clients=$2 mix=$3 out=$4 servers rc
     local common=(--clients "$clients" --seconds "$BENCH_SECONDS" --keys "$BENCH_KEYS"
         --key-bytes "$BENCH_KEY_BYTES" --value-bytes "$BENCH_VALUE_BYTES" --mix "$mix")
-    local cmd=("$ZKV_BUILD/client/zkv" --config "$ZKV_CONFIG" bench "${common[@]}")
-    servers=("${ZKV_PIDS[@]}")
+    local cmd
     if [ "$sys" = etcd ]; then
         cmd=("$ETCD_BENCH" --endpoints "$ETCD_ENDPOINTS" --target "$ETCD_TARGET" "${common[@]}")
         servers=("${ETCD_PIDS[@]}")
+    else
+        cmd=("$ZKV_BUILD/client/zkv" --config "$ZKV_CONFIG" bench "${common[@]}")
+        servers=("${ZKV_PIDS[@]}")
     fi
     local before after TIMEFORMAT='%U %S'
     before=$(s_cpu_of "${servers[@]}")
