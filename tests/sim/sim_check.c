@@ -234,6 +234,8 @@ sim_check_send (sim_t *self, int node, const zkv_msg_t *m)
         sim_violation (self, "durability",
                        "node %d acknowledges index %" PRIu64 " but persisted only through %" PRIu64,
                        node, m->u.append_entries_reply.match_index, n->durable_last);
+    if (m->type == ZKV_MSG_INSTALL_SNAPSHOT_REPLY && self->cfg.stream)
+        sim_stream_check_reply (self, node, &m->u.install_snapshot_reply);
 }
 
 // --- applying: state machine safety, leader completeness ------------------------------------
@@ -256,6 +258,9 @@ sim_check_apply (sim_t *self, int node, const zkv_entry_t *e)
 {
     sim_node_t *n = &self->nodes[node];
     self->counters.checks++;
+    if (self->cfg.stream && n->app.missing)
+        sim_violation (self, "state machine safety",
+                       "node %d applies index %" PRIu64 " with its state missing", node, e->index);
     if (e->index != n->applied + 1)
         sim_violation (self, "state machine safety",
                        "node %d applies index %" PRIu64 " after index %" PRIu64 " (out of order)",

@@ -255,6 +255,8 @@ void sim_stream_requests (sim_t *self, int node, const zkv_raft_chunk_req_t *req
 void sim_stream_tick (sim_t *self, int node);
 // Durable state prefix of node [1, return] (its live state, or a promotable staged stream).
 uint64_t sim_stream_durable_prefix (sim_t *self, int node, const zkv_logstore_state_t *ls);
+// An install_snapshot_reply node sends: what it acknowledges is durable.
+void sim_stream_check_reply (sim_t *self, int node, const zkv_install_snapshot_reply_t *m);
 void sim_stream_free (sim_t *self, int node);
 // Whether a durability check passes; skip_state: a node whose state is counted as lost.
 bool sim_check_durable_without (sim_t *self, int skip_state);

@@ -229,6 +229,34 @@ sim_stream_durable_prefix (sim_t *self, int node, const zkv_logstore_state_t *ls
     return app->live_applied;
 }
 
+void
+sim_stream_check_reply (sim_t *self, int node, const zkv_install_snapshot_reply_t *m)
+{
+    sim_node_t *n = &self->nodes[node];
+    const sim_app_t *app = &n->app;
+    self->counters.checks++;
+    if (!m->done && m->next_offset > 0 && m->next_offset != UINT64_MAX &&
+        (app->stage.index != m->last_index || app->stage.len < m->next_offset))
+        sim_violation (self, "durability",
+                       "node %d acknowledges %" PRIu64 " bytes of snapshot %" PRIu64
+                       " but staged %zu durable bytes of %" PRIu64,
+                       node, m->next_offset, m->last_index, app->stage.len, app->stage.index);
+    if (!m->done)
+        return;
+    // Done: the whole stream is durable (staged, or live already), or the node's log holds
+    // that state (it committed past it).
+    zkv_raft_status_t st;
+    zkv_raft_status (n->raft, &st);
+    uint64_t chain;
+    bool staged = app->stage.done && app->stage.index == m->last_index &&
+                  s_stage_holds (&app->stage, app->stage.index, app->stage.term, &chain);
+    if (!staged && (app->missing || app->live_applied < m->last_index) && st.commit < m->last_index)
+        sim_violation (self, "durability",
+                       "node %d acknowledges all of snapshot %" PRIu64
+                       " but holds neither that stream nor that state",
+                       node, m->last_index);
+}
+
 // --- views -------------------------------------------------------------------------------------
 
 static sim_view_t *
