@@ -113,25 +113,34 @@ running () {
     [ -n "$pid" ] && kill -0 "$pid" 2> /dev/null &&
         [ "$(awk '{print $3}' "/proc/$pid/stat" 2> /dev/null)" != Z ]
 }
-# Dies, with the last lines of the node's last life, when node I exited on its own.
-must_run () {
-    running "$1" && return 0
+# Dies with the last lines of node I's current life.
+fatal_life () {
     echo "--- node $1: the end of its last life" >&2
     awk '/^=== start/ { s = NR } { l[NR] = $0 } END { for (i = (NR - 30 > s ? NR - 30 : s); i <= NR; i++) print l[i] }' \
         "$CL_DIR/node$1.log" >&2
-    cl_die "node $1 exited on its own ($2)"
+    cl_die "node $1 $2"
+}
+# Dies when node I exited on its own.
+must_run () {
+    running "$1" || fatal_life "$1" "exited on its own ($2)"
 }
 
 # start_until_stream I SECS: starts node I and returns the moment its log says it is receiving
 # a group 1 snapshot (or installed one, or failed); dies if nothing of the kind within SECS.
-# The log is followed (tail -F), not polled: a stream of a few MB lasts well under a second.
+# The log is followed (tail -F, until the node dies), not polled: a stream of 12 MB lasts
+# about half a second.
 start_until_stream () {
-    local i=$1 secs=$2 from
+    local i=$1 secs=$2 from line
     from=$(($(wc -l < "$CL_DIR/node$i.log") + 1))
     cl_start "$i"
-    grep -m 1 -qE 'group 1: (receiving a|installed (a|the)) snapshot|Assertion|stopping the node' \
-        < <(timeout "$secs" tail -n "+$from" -F "$CL_DIR/node$i.log" 2> /dev/null) ||
-        { must_run "$i" "restarted to catch up"; cl_die "node $i began no stream within ${secs}s"; }
+    line=$(grep -m 1 -E 'group 1: (receiving a|installed (a|the)) snapshot|Assertion|stopping the node' \
+        < <(timeout "$secs" tail --pid="$(cl_pid "$i")" -n "+$from" -F "$CL_DIR/node$i.log" \
+            2> /dev/null)) || true
+    case $line in
+    *Assertion* | *"stopping the node"*) fatal_life "$i" "failed while catching up: $line" ;;
+    "") must_run "$i" "restarted to catch up"; cl_die "node $i began no stream within ${secs}s" ;;
+    esac
+    must_run "$i" "restarted to catch up"
 }
 
 # For cl_wait_until: the leader of group 1 has compacted its log well past index $1.
