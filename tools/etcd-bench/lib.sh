@@ -177,9 +177,9 @@ s_cpu_of () {
     awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", t / hz}'
 }
 
-# s_run_load SYSTEM CLIENTS MIX OUTFILE: one closed-loop run, summary in zkv bench's format,
-# followed by a line "cpu: client C server S" (CPU seconds the load driver and the three
-# server processes used during the run).
+# s_run_load SYSTEM CLIENTS MIX OUTFILE: one closed-loop run. OUTFILE gets the summary in zkv
+# bench's format plus a line "cpu: client C server S" (CPU seconds of the load driver and of the
+# three servers during the run); stderr gets the one-line s_summary.
 s_run_load () {
     local sys=$1 clients=$2 mix=$3 out=$4 servers rc
     local common=(--clients "$clients" --seconds "$BENCH_SECONDS" --keys "$BENCH_KEYS"
@@ -203,7 +203,12 @@ s_run_load () {
     }
     awk -v b="$before" -v a="$after" '{printf "cpu: client %.2f server %.2f\n", $1 + $2, a - b}' \
         "$out.time" >>"$out"
-    s_log "$sys $(basename "$out" .txt): $(s_summary "$out")"
+    local summary
+    summary=$(s_summary "$out")
+    s_log "$sys $(basename "$out" .txt): $summary"
+    # Timed-out or failed requests do not count as throughput; say so rather than hide them.
+    [ "$(echo "$summary" | awk '{print $6}')" = 0 ] ||
+        s_log "warning: $sys $(basename "$out" .txt) had requests that timed out or failed: $(grep '^ops:' "$out")"
 }
 
 # One run's "ops/s p50 p90 p99 p99.9 errors server-CPU-us/op client-CPU-us/op".
