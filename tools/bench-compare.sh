@@ -13,7 +13,8 @@
 # 1 client putting; fsync on, 16-byte keys, 128-byte values, 1000 keys, closed loop, 10 s runs.
 #
 # Environment: BENCH_ROUNDS (3), BENCH_SECONDS (10), ETCD_TARGET (leader | all), BENCH_KEEP=1
-# keeps the work directory with every run's summary and the servers' logs. Only processes this
+# keeps the work directory with every run's summary and the servers' logs (BENCH_WORK=DIR
+# names it; a directory given that way is never removed). Only processes this
 # script started are stopped. The machine should be otherwise idle: compare the ratios.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/etcd-bench/lib.sh"

@@ -6,7 +6,11 @@
 # etcd processes (and their ports) are left alone.
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BENCH_WORK=${BENCH_WORK:-$(mktemp -d /tmp/zkv-etcd-bench.XXXXXX)}
+# Work directory (driver, data dirs, logs, run summaries); removed at exit only if made here.
+if [ -z "${BENCH_WORK:-}" ]; then
+    BENCH_WORK=$(mktemp -d /tmp/zkv-etcd-bench.XXXXXX)
+    BENCH_WORK_OURS=1
+fi
 mkdir -p "$BENCH_WORK"
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_KEYS=${BENCH_KEYS:-1000}
@@ -164,7 +168,7 @@ s_zkv_stop () {
 s_cleanup () {
     s_etcd_stop
     s_zkv_stop
-    [ -n "${BENCH_KEEP:-}" ] || rm -rf "$BENCH_WORK"
+    [ -n "${BENCH_KEEP:-}" ] || [ -z "${BENCH_WORK_OURS:-}" ] || rm -rf "$BENCH_WORK"
 }
 
 # CPU seconds (user + system) used so far by the given PIDs.
