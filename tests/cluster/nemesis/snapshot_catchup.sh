@@ -3,7 +3,7 @@
 # the leader, are killed mid-stream; writers never stop; nothing acknowledged is lost.
 #
 #     ZKV_BUILD=build snapshot_catchup.sh [--mode netns|lo] [--fill-mb 12] [--kills 3]
-#                                         [--writers 4]
+#                                         [--writers 4] [--seed S]
 #
 # 3 nodes, snapshot_bytes 64 KiB and snapshot_chunk_bytes 4 KiB (the config is patched after
 # cl_init): the log compacts every few dozen puts and a data set of FILL_MB spans thousands
@@ -12,32 +12,38 @@
 # (`zkv put` exit 0 = acknowledged, recorded; exit 3 = unknown, recorded apart).
 #  1. Follower F gets kill -9. `zkv bench` (one client, 4000-byte values, fresh keys, history
 #     recorded) stores FILL_MB while F is down; the leader compacts its log past F.
-#  2. KILLS times: F restarts, and the moment its log says it is receiving a snapshot (group 1)
-#     it gets kill -9. A round where the stream had already installed is a miss (F is then kept
-#     down until the leader compacted past it again); at least one mid-stream kill is required.
-#  3. F restarts; the moment it is receiving, the leader L gets kill -9. F and the third node
-#     must elect, and F must finish its catch-up from the new leader while L is down; then L
-#     restarts.
+#  2. KILLS times: F restarts, and 0..349 ms after its log says it is receiving a snapshot
+#     (group 1) it gets kill -9. A round where the stream had already installed is a miss (F is
+#     then kept down until the leader compacted past it again, and a round is added, up to 3);
+#     at least one mid-stream kill is required.
+#  3. F restarts; 0..249 ms after it begins receiving, the leader L gets kill -9. F and the
+#     third node must elect, and F must finish its catch-up from the new leader while L is
+#     down; then L restarts.
 #  4. The writers stop. Within a deadline every node applies the same index in every group
-#     (`zkv status`); every acknowledged write reads back with its value (a write of unknown
-#     outcome: absent or any value written); no node log has an assertion, abort, sanitizer
-#     report or fatal error; every node still runs; F's last life began few streams and Raft
-#     restarts (no loop). Stream and install counts (logs, `zkv watch` events) are reported.
+#     (`zkv status`). F is made the leader (its leader is paused until the others elect), so
+#     that the reads are served from the state F rebuilt; every acknowledged write reads back
+#     with its value (a write of unknown outcome: absent or any value written). No node log
+#     has an assertion, abort, sanitizer report or fatal error; every node still runs; F's
+#     last life began few streams and Raft restarts (no loop). Stream and install counts
+#     (logs, `zkv watch` events) are reported.
+# The kill points within a stream are drawn from the seed (printed; --seed S replays them).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mode=netns
 [ "$(id -u)" = 0 ] || mode=lo
 fill_mb=12
 kills=3
+seed=$(($(date +%s%N) % 1000000))
 writers=4
 while [ $# -gt 0 ]; do
     case $1 in
     --mode) mode=$2 ;;
     --fill-mb) fill_mb=$2 ;;
     --kills) kills=$2 ;;
+    --seed) seed=$2 ;;
     --writers) writers=$2 ;;
     *)
-        echo "usage: $0 [--mode netns|lo] [--fill-mb MB] [--kills K] [--writers W]" >&2
+        echo "usage: $0 [--mode netns|lo] [--fill-mb MB] [--kills K] [--writers W] [--seed S]" >&2
         exit 2
         ;;
     esac
@@ -51,11 +57,23 @@ value_bytes=3000
 fill_value_bytes=4000
 export CL_SNAPSHOT_BYTES=65536
 cl_init 3 "$mode"
+cl_log "snapshot_catchup: seed $seed (the kill points; the clock decides the rest)"
 # cluster.sh writes no chunk size: add it, so that a few MB are many chunks.
 sed -i "s/^    snapshot_bytes = .*/&\n    snapshot_chunk_bytes = $chunk_bytes/" "$CL_DIR/cluster.cfg"
 grep -q "snapshot_chunk_bytes = $chunk_bytes" "$CL_DIR/cluster.cfg" || cl_die "config not patched"
 cl_start_all
 cl_wait_leaders 30
+
+# A 31-bit LCG (as nemesis.sh's): R = the next draw in 0..$1-1.
+X=$seed
+draw () {
+    X=$(((X * 1103515245 + 12345) % 2147483648))
+    R=$(((X >> 8) % $1))
+}
+# The timing of a fault, not a wait for a condition.
+sleep_ms () {
+    [ "$1" = 0 ] || sleep "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))"
+}
 
 # A writer's value is KEY|NONCE|padding, cut to value_bytes: derived from the key, so only keys
 # are recorded, and a value read under the wrong key is caught.
@@ -207,33 +225,50 @@ cl_log "bench stored $((fill_bytes / 1048576)) MB; $(acked) writer puts acknowle
     "snapshots taken; node $f applied $f_applied"
 
 # ---- 2. kill -9 the follower mid-stream, several times ----------------------------------------
+# The kill lands DELAY ms after the stream's first chunk (0 in the first round, then drawn
+# from the seed, 0..349): a stream of 12 MB lasts about half a second, so some kills leave
+# most of it staged. A kill that came after the install is a miss; rounds go on until KILLS
+# mid-stream kills or KILLS + 3 rounds.
 mid=0
-for ((k = 1; k <= kills; k++)); do
+for ((k = 1; mid < kills && k <= kills + 3; k++)); do
+    delay=0
+    [ $k = 1 ] || { draw 350; delay=$R; }
     start_until_stream "$f" 30
+    sleep_ms "$delay"
+    must_run "$f" "receiving a stream, round $k"
     cl_kill "$f" KILL
     if [ "$(installed "$f")" -gt 0 ]; then
         f_applied=$(installed_index "$f")
-        cl_log "round $k: node $f installed the snapshot at $f_applied before the kill landed: a miss"
+        cl_log "round $k: node $f installed the snapshot at $f_applied before the kill" \
+            "(${delay} ms after its first chunk): a miss"
         cl_wait_until 30 "the leader's log compacted past node $f again" compacted_past "$f_applied"
     else
         mid=$((mid + 1))
-        cl_log "round $k: node $f killed mid-stream ($(receiving "$f") stream(s) begun, none installed)"
+        cl_log "round $k: node $f killed mid-stream, ${delay} ms after its first chunk" \
+            "($(receiving "$f") stream(s) begun, none installed)"
     fi
     must_run "$leader" "serving node $f's stream"
 done
-[ $mid -gt 0 ] || cl_die "no kill of node $f landed mid-stream in $kills rounds (streams too short?)"
+[ $mid -gt 0 ] || cl_die "no kill of node $f landed mid-stream in $((k - 1)) rounds (seed $seed)"
 
 # ---- 3. kill -9 the leader while the follower is mid-stream ------------------------------------
 leader=$(cl_leader 1)
 [ -n "$leader" ] || cl_die "no leader of group 1 with node $f down"
 [ "$leader" != "$f" ] || cl_die "node $f is down but reported as leader"
 leader_pid=$(cl_pid "$leader")
+draw 250
+delay=$R
 start_until_stream "$f" 30
+sleep_ms "$delay"
 kill -KILL "$leader_pid"
 if [ "$(installed "$f")" = 0 ]; then
-    cl_log "leader $leader killed while node $f receives ($(receiving "$f") stream(s) begun)"
+    leader_mid=1
+    cl_log "leader $leader killed ${delay} ms after node $f's first chunk, mid-stream" \
+        "($(receiving "$f") stream(s) begun)"
 else
-    cl_log "leader $leader killed, but node $f had installed already: not mid-stream"
+    leader_mid=0
+    cl_log "leader $leader killed ${delay} ms after node $f's first chunk, but node $f had" \
+        "installed already: not mid-stream"
 fi
 cl_kill "$leader" KILL
 must_run "$f" "catching up when its leader died"
@@ -257,6 +292,24 @@ for p in "${wpids[@]}"; do
 done
 for ((i = 1; i <= 3; i++)); do must_run "$i" "before the convergence check"; done
 cl_wait_until 60 "every node to apply the same index in every group" converged
+# The reads are served by the leader: make it F, so that they read the state F rebuilt from
+# streams. Its leader (not F) is paused until the two others elect, which F wins half the time.
+leader_other_than () {
+    local l
+    l=$(cl_leader 1)
+    [ -n "$l" ] && [ "$l" != "$1" ]
+}
+for ((t = 1; t <= 8; t++)); do
+    leader=$(cl_leader 1)
+    [ "$leader" != "$f" ] || break
+    [ -n "$leader" ] || { cl_wait_leaders 30; continue; }
+    cl_kill "$leader" STOP
+    cl_wait_until 30 "a leader of group 1 while node $leader is paused" leader_other_than "$leader"
+    cl_kill "$leader" CONT
+done
+leader=$(cl_leader 1)
+[ "$leader" = "$f" ] || cl_die "node $f did not become the leader of group 1 in 8 elections"
+cl_wait_until 60 "every node to apply the same index in every group (node $f leading)" converged
 cl_zkv status >&2 || true
 
 # What must read back, one key a line: "A KEY VALUE" (acknowledged: exactly VALUE) or
@@ -281,7 +334,8 @@ cat "$CL_DIR"/fill.*.jsonl | awk '
     >> "$CL_DIR/expect"
 total=$(grep -c '^A' "$CL_DIR/expect" || true)
 unknown=$(grep -c '^U' "$CL_DIR/expect" || true)
-cl_log "reading back $total acknowledged keys ($unknown more of unknown outcome), 8 readers"
+cl_log "reading back $total acknowledged keys ($unknown more of unknown outcome) through node" \
+    "$f, the leader, 8 readers"
 # reader R: checks lines R, R+8, ... of the expect file.
 reader () {
     local r=$1 kind key want got
@@ -327,8 +381,9 @@ for ((i = 1; i <= 3; i++)); do
         "begun (log); events: $(ev zkv.raft.snapshot.installed "$i") snapshots installed," \
         "$(ev zkv.raft.snapshot.taken "$i") taken, $(ev zkv.raft.compacted "$i") compactions"
 done
+[ "$(cl_leader 1)" = "$f" ] || cl_log "note: node $f lost the leadership during the read-back"
 cl_log "about $((fill_bytes / chunk_bytes)) chunks of $chunk_bytes bytes per full stream (the" \
-    "events count no chunks); $mid mid-stream kills of node $f, one of leader $leader;" \
-    "all $total acknowledged writes read back"
+    "events count no chunks); $mid mid-stream kills of node $f, $leader_mid of the leader" \
+    "mid-stream; all $total acknowledged writes read back (seed $seed)"
 cl_pass
 echo "1 passed, 0 failed"
