@@ -229,6 +229,7 @@ typedef struct {
     uint64_t snapshots_wanted;    // ... readies asking for a fresh snapshot (want_snapshot)
     uint64_t streams_promoted;    // ... staged streams made live at restart
     uint64_t states_lost;         // ... nodes booted with need_snapshot
+    uint64_t leaders_mid_stream;  // ... elected shortly after staging part of a stream
     uint64_t checks;              // invariant checks run
     uint64_t events;              // events stepped
 } sim_counters_t;

@@ -394,9 +394,15 @@ sim_check_node (sim_t *self, int node)
             sim_narrate (self, "term %" PRIu64 " begins (node %d, %s)", st.term, node + 1,
                          zkv_role_name (st.role));
         }
-        if (st.role == ZKV_ROLE_LEADER)
+        if (st.role == ZKV_ROLE_LEADER) {
             s_check_new_leader (self, node, &st);
-        else if (n->role == ZKV_ROLE_LEADER)
+            // Streaming: elected while a stream it was receiving is staged, unfinished (its
+            // old state whole): counted, to see the sweep reach the case.
+            const sim_app_t *app = &n->app;
+            if (self->cfg.stream && app->stage.len && !app->stage.done &&
+                app->chunk_at + 2 * self->cfg.election_ticks * self->cfg.tick_us >= self->now)
+                self->counters.leaders_mid_stream++;
+        } else if (n->role == ZKV_ROLE_LEADER)
             sim_narrate (self, "node %d is no longer leader (term %" PRIu64 ", now %s)", node + 1,
                          st.term, zkv_role_name (st.role));
         n->role = st.role;

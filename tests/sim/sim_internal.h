@@ -110,6 +110,7 @@ typedef struct {
     size_t cap_slow;            //
     bool crash_at_install;      // crash in the next write that saves a snapshot
     uint64_t chunks;            // chunks staged, all incarnations
+    uint64_t chunk_at;          // simulated time of the last chunk written
     uint8_t *rbuf;              // a chunk read from a view
     size_t rbuf_cap;            //
     zkv_raft_chunk_req_t *reqs; // a ready's chunk requests, kept past its advance

@@ -166,6 +166,7 @@ s_sweep (const s_args_t *a)
     uint64_t passed = 0, failed = 0, events = 0, committed = 0, elections = 0, crashes = 0;
     uint64_t reads = 0, reads_failed = 0, skipped = 0;
     uint64_t streamed = 0, chunks = 0, promoted = 0, lost = 0, unavailable = 0, wanted = 0;
+    uint64_t mid_stream = 0;
     for (uint64_t seed = a->from; seed < a->from + a->seeds; seed++) {
         bool skip = false;
         for (size_t i = 0; i < a->n_skip; i++)
@@ -194,6 +195,7 @@ s_sweep (const s_args_t *a)
         lost += r.counters.states_lost;
         unavailable += r.counters.views_unavailable;
         wanted += r.counters.snapshots_wanted;
+        mid_stream += r.counters.leaders_mid_stream;
         if (r.passed)
             passed++;
         else {
@@ -219,8 +221,9 @@ s_sweep (const s_args_t *a)
     if (chunks)
         printf ("streamed snapshots: %" PRIu64 " seeds staged %" PRIu64 " chunks; %" PRIu64
                 " streams promoted at restart, %" PRIu64 " boots with the state missing, %" PRIu64
-                " chunk reads unavailable, %" PRIu64 " fresh snapshots wanted\n",
-                streamed, chunks, promoted, lost, unavailable, wanted);
+                " chunk reads unavailable, %" PRIu64 " fresh snapshots wanted, %" PRIu64
+                " leaders elected in the middle of receiving a stream\n",
+                streamed, chunks, promoted, lost, unavailable, wanted, mid_stream);
     if (skipped)
         printf ("%" PRIu64 " seeds skipped (--skip: known defects)\n", skipped);
     printf ("%" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);

@@ -144,6 +144,7 @@ sim_stream_write (sim_t *self, int node, const zkv_raft_chunk_t *c)
     }
     app->pend = true;
     app->chunks++;
+    app->chunk_at = self->now;
     self->counters.chunks_written++;
     if (c->offset == 0)
         self->counters.streams_started++;
