@@ -7,7 +7,7 @@
 #
 # 3 nodes, snapshot_bytes 64 KiB and snapshot_chunk_bytes 4 KiB (the config is patched after
 # cl_init): the log compacts every few dozen puts and a data set of FILL_MB spans thousands
-# of chunks (a stream of ~12 MB then takes most of a second, long enough to be hit).
+# of chunks (a stream of 12 MB took about half a second here: long enough to be hit).
 # Writers put unique keys with 3000-byte values from start to end, a few per second each
 # (`zkv put` exit 0 = acknowledged, recorded; exit 3 = unknown, recorded apart).
 #  1. Follower F gets kill -9. `zkv bench` (one client, 4000-byte values, fresh keys, history
@@ -381,6 +381,9 @@ for ((i = 1; i <= 3; i++)); do
         "begun (log); events: $(ev zkv.raft.snapshot.installed "$i") snapshots installed," \
         "$(ev zkv.raft.snapshot.taken "$i") taken, $(ev zkv.raft.compacted "$i") compactions"
 done
+# Warnings are not failures, but they tell what the catch-up went through: the kinds, counted.
+cat "$CL_DIR"/node*.log | sed -n 's/^W: ([^)]*) [0-9-]* [0-9:]* //p' | sed 's/[0-9][0-9]*/N/g' |
+    sort | uniq -c | sort -rn | head -n 8 | while read -r line; do cl_log "warning: $line"; done
 [ "$(cl_leader 1)" = "$f" ] || cl_log "note: node $f lost the leadership during the read-back"
 cl_log "about $((fill_bytes / chunk_bytes)) chunks of $chunk_bytes bytes per full stream (the" \
     "events count no chunks); $mid mid-stream kills of node $f, $leader_mid of the leader" \
