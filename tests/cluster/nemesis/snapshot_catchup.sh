@@ -2,21 +2,21 @@
 # snapshot_catchup.sh: a follower far behind catches up by streamed snapshots while it, and once
 # the leader, are killed mid-stream; writers never stop; nothing acknowledged is lost.
 #
-#     ZKV_BUILD=build snapshot_catchup.sh [--mode netns|lo] [--fill-mb 12] [--kills 3]
+#     ZKV_BUILD=build snapshot_catchup.sh [--mode netns|lo] [--fill-mb 8] [--kills 3]
 #                                         [--writers 4] [--seed S]
 #
 # 3 nodes, snapshot_bytes 64 KiB and snapshot_chunk_bytes 4 KiB (the config is patched after
 # cl_init): the log compacts every few dozen puts and a data set of FILL_MB spans thousands
-# of chunks (a stream of 12 MB took about half a second here: long enough to be hit).
+# of chunks (a stream of 8 MB took about 0.3 s here: long enough to be hit).
 # Writers put unique keys with 3000-byte values from start to end, a few per second each
 # (`zkv put` exit 0 = acknowledged, recorded; exit 3 = unknown, recorded apart).
 #  1. Follower F gets kill -9. `zkv bench` (one client, 4000-byte values, fresh keys, history
 #     recorded) stores FILL_MB while F is down; the leader compacts its log past F.
-#  2. KILLS times: F restarts, and 0..349 ms after its log says it is receiving a snapshot
+#  2. KILLS times: F restarts, and 0..199 ms after its log says it is receiving a snapshot
 #     (group 1) it gets kill -9. A round where the stream had already installed is a miss (F is
 #     then kept down until the leader compacted past it again, and a round is added, up to 3);
 #     at least one mid-stream kill is required.
-#  3. F restarts; 0..249 ms after it begins receiving, the leader L gets kill -9. F and the
+#  3. F restarts; 0..149 ms after it begins receiving, the leader L gets kill -9. F and the
 #     third node must elect, and F must finish its catch-up from the new leader while L is
 #     down; then L restarts.
 #  4. The writers stop. Within a deadline every node applies the same index in every group
@@ -31,7 +31,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mode=netns
 [ "$(id -u)" = 0 ] || mode=lo
-fill_mb=12
+fill_mb=8
 kills=3
 seed=$(($(date +%s%N) % 1000000))
 writers=4
@@ -208,11 +208,11 @@ for ((w = 1; w <= writers; w++)); do
     wpids+=($!)
 done
 # The bulk: one bench client (its history is sequential: a key's last acknowledged put is its
-# value), 2 s runs with fresh keys until FILL_MB are acknowledged.
+# value), 1 s runs with fresh keys until FILL_MB are acknowledged.
 fill_bytes=0
 for ((b = 1; fill_bytes < fill_mb * 1048576; b++)); do
-    [ $b -le 10 ] || cl_die "10 bench runs stored only $fill_bytes bytes"
-    cl_zkv --timeout 3000 bench --clients 1 --seconds 2 --keys 1000000 --mix 0:100:0 \
+    [ $b -le 20 ] || cl_die "20 bench runs stored only $fill_bytes bytes"
+    cl_zkv --timeout 3000 bench --clients 1 --seconds 1 --keys 1000000 --mix 0:100:0 \
         --value-bytes "$fill_value_bytes" --history "$CL_DIR/fill.$b.jsonl" \
         > "$CL_DIR/fill.$b.out" 2>&1 || cl_die "zkv bench failed: $(tail -n 3 "$CL_DIR/fill.$b.out")"
     ok=$(grep -c '"type": "ok"' "$CL_DIR/fill.$b.jsonl" || true)
@@ -226,13 +226,13 @@ cl_log "bench stored $((fill_bytes / 1048576)) MB; $(acked) writer puts acknowle
 
 # ---- 2. kill -9 the follower mid-stream, several times ----------------------------------------
 # The kill lands DELAY ms after the stream's first chunk (0 in the first round, then drawn
-# from the seed, 0..349): a stream of 12 MB lasts about half a second, so some kills leave
+# from the seed, 0..199): a stream of 8 MB lasts about 0.3 s, so some kills leave
 # most of it staged. A kill that came after the install is a miss; rounds go on until KILLS
 # mid-stream kills or KILLS + 3 rounds.
 mid=0
 for ((k = 1; mid < kills && k <= kills + 3; k++)); do
     delay=0
-    [ $k = 1 ] || { draw 350; delay=$R; }
+    [ $k = 1 ] || { draw 200; delay=$R; }
     start_until_stream "$f" 30
     sleep_ms "$delay"
     must_run "$f" "receiving a stream, round $k"
@@ -256,7 +256,7 @@ leader=$(cl_leader 1)
 [ -n "$leader" ] || cl_die "no leader of group 1 with node $f down"
 [ "$leader" != "$f" ] || cl_die "node $f is down but reported as leader"
 leader_pid=$(cl_pid "$leader")
-draw 250
+draw 150
 delay=$R
 start_until_stream "$f" 30
 sleep_ms "$delay"
