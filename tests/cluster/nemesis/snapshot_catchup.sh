@@ -19,6 +19,9 @@
 #  3. F restarts; 0..149 ms after it begins receiving, the leader L gets kill -9. F and the
 #     third node must elect, and F must finish its catch-up from the new leader while L is
 #     down; then L restarts.
+#  3b. Once more behind (F killed until the leader compacted past it), F restarts; 0..149 ms
+#     into its stream the leader is paused (SIGSTOP, as a partition); F must finish from the
+#     leader the two others elect; then the old one continues, with its stale transfer.
 #  4. The writers stop. Within a deadline every node applies the same index in every group
 #     (`zkv status`). F is made the leader (its leader is paused until the others elect), so
 #     that the reads are served from the state F rebuilt; every acknowledged write reads back
@@ -169,6 +172,12 @@ compacted_past () {
     s=$(node_field "$l" 5)
     [ -n "$s" ] && [ "$s" -gt $(($1 + 50)) ]
 }
+# For cl_wait_until: a majority names a leader of group 1, and not node $1.
+leader_other_than () {
+    local l
+    l=$(cl_leader 1)
+    [ -n "$l" ] && [ "$l" != "$1" ]
+}
 installed_or_dead () {
     ! running "$1" || [ "$(installed "$1")" -gt 0 ]
 }
@@ -280,6 +289,35 @@ cl_start "$leader"
 cl_log "node $f installed the snapshot at $(installed_index "$f"); node $leader restarted"
 cl_wait_leaders 30
 
+# ---- 3b. pause the leader while the follower is mid-stream -------------------------------------
+# As a partition would: the two others elect, F must finish from the new leader, and the old
+# one wakes up with a transfer in flight and a stale term.
+f_applied=$(installed_index "$f")
+cl_kill "$f" KILL
+cl_wait_until 30 "the leader's log compacted past node $f" compacted_past "$f_applied"
+leader=$(cl_leader 1)
+if [ -z "$leader" ] || [ "$leader" = "$f" ]; then cl_die "no leader of group 1 but node $f"; fi
+draw 150
+delay=$R
+start_until_stream "$f" 30
+sleep_ms "$delay"
+cl_kill "$leader" STOP
+if [ "$(installed "$f")" = 0 ]; then
+    pause_mid=1
+    cl_log "leader $leader paused ${delay} ms after node $f's first chunk, mid-stream"
+else
+    pause_mid=0
+    cl_log "leader $leader paused ${delay} ms after node $f's first chunk, but node $f had" \
+        "installed already: not mid-stream"
+fi
+cl_wait_until 30 "a leader of group 1 while node $leader is paused" leader_other_than "$leader"
+cl_wait_until 60 "node $f to install a snapshot while node $leader is paused" installed_or_dead "$f"
+must_run "$f" "catching up while its first leader is paused"
+cl_kill "$leader" CONT
+cl_log "node $f installed the snapshot at $(installed_index "$f") from node $(cl_leader 1);" \
+    "node $leader continued"
+cl_wait_leaders 30
+
 # ---- 4. the writers stop; everything converges and reads back ---------------------------------
 touch "$CL_DIR/stop"
 deadline=$((SECONDS + 30))
@@ -294,11 +332,6 @@ for ((i = 1; i <= 3; i++)); do must_run "$i" "before the convergence check"; don
 cl_wait_until 60 "every node to apply the same index in every group" converged
 # The reads are served by the leader: make it F, so that they read the state F rebuilt from
 # streams. Its leader (not F) is paused until the two others elect, which F wins half the time.
-leader_other_than () {
-    local l
-    l=$(cl_leader 1)
-    [ -n "$l" ] && [ "$l" != "$1" ]
-}
 for ((t = 1; t <= 8; t++)); do
     leader=$(cl_leader 1)
     [ "$leader" != "$f" ] || break
@@ -386,7 +419,7 @@ cat "$CL_DIR"/node*.log | sed -n 's/^W: ([^)]*) [0-9-]* [0-9:]* //p' | sed 's/[0
     sort | uniq -c | sort -rn | head -n 8 | while read -r line; do cl_log "warning: $line"; done
 [ "$(cl_leader 1)" = "$f" ] || cl_log "note: node $f lost the leadership during the read-back"
 cl_log "about $((fill_bytes / chunk_bytes)) chunks of $chunk_bytes bytes per full stream (the" \
-    "events count no chunks); $mid mid-stream kills of node $f, $leader_mid of the leader" \
-    "mid-stream; all $total acknowledged writes read back (seed $seed)"
+    "events count no chunks); $mid mid-stream kills of node $f; the leader killed" \
+    "($leader_mid) and paused ($pause_mid) mid-stream; all $total acknowledged writes read back (seed $seed)"
 cl_pass
 echo "1 passed, 0 failed"
