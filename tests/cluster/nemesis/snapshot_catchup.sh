@@ -29,6 +29,8 @@
 #     has an assertion, abort, sanitizer report or fatal error; every node still runs; F's
 #     last life began few streams and Raft restarts (no loop). Stream and install counts
 #     (logs, `zkv watch` events) are reported.
+#  3c. Behind once more, F is killed 80..159% of a whole stream's duration into its stream (the
+#     last chunks or the install) and restarted.
 # The kill points within a stream are drawn from the seed (printed; --seed S replays them).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -210,6 +212,14 @@ f_applied=$(node_field "$f" 4)
 [ -n "$f_applied" ] || cl_die "no status of node $f"
 cl_log "leader of group 1 is node $leader; follower $f (applied $f_applied) gets kill -9"
 cl_kill "$f" KILL
+# F's stream starts and installs, time-stamped (us) as they reach its log: how long a whole
+# stream takes, for the kill near the install (3c).
+(tail --pid=$$ -n 0 -F "$CL_DIR/node$f.log" 2> /dev/null | while read -r line; do
+    case $line in
+    *"group 1: receiving a snapshot"*) echo "R ${EPOCHREALTIME/./}" ;;
+    *"group 1: installed "*) echo "I ${EPOCHREALTIME/./}" ;;
+    esac
+done > "$CL_DIR/stamps") &
 
 wpids=()
 for ((w = 1; w <= writers; w++)); do
@@ -317,6 +327,34 @@ cl_kill "$leader" CONT
 cl_log "node $f installed the snapshot at $(installed_index "$f") from node $(cl_leader 1);" \
     "node $leader continued"
 cl_wait_leaders 30
+
+# ---- 3c. kill -9 the follower near the end of a stream ----------------------------------------
+# 80..159% of the last whole stream's duration after its first chunk: the last chunks or the
+# install itself (a staged stream whose Raft snapshot was saved is installed at the restart).
+dur=$(awk '$1 == "R" { r = $2 } $1 == "I" && r { d = $2 - r } END { print int(d / 1000) }' \
+    "$CL_DIR/stamps")
+if [ "$dur" -gt 0 ]; then
+    f_applied=$(installed_index "$f")
+    cl_kill "$f" KILL
+    cl_wait_until 30 "the leader's log compacted past node $f" compacted_past "$f_applied"
+    draw 80
+    delay=$((dur * (80 + R) / 100))
+    start_until_stream "$f" 30
+    sleep_ms "$delay"
+    cl_kill "$f" KILL
+    if [ "$(installed "$f")" = 0 ]; then
+        cl_log "node $f killed ${delay} ms into a stream (a whole one took ${dur} ms): before its install"
+    else
+        cl_log "node $f killed ${delay} ms into a stream (a whole one took ${dur} ms): after its install"
+    fi
+    cl_start "$f"
+    cl_wait_leaders 30
+    must_run "$f" "restarted after a kill near an install"
+    promoted=$(in_life "$f" 'received before the restart')
+    cl_log "node $f restarted: $promoted staged stream(s) installed at boot"
+else
+    cl_log "no whole stream of node $f was timed: no kill near an install"
+fi
 
 # ---- 4. the writers stop; everything converges and reads back ---------------------------------
 touch "$CL_DIR/stop"
