@@ -173,7 +173,6 @@ sim_new (const sim_config_t *cfg)
 {
     assert (cfg->n_nodes >= 1 && cfg->n_nodes <= SIM_MAX_NODES);
     assert (cfg->tick_us > 0);
-    assert (!(cfg->kv && cfg->stream)); // the KV service snapshots in blob mode only
     sim_t *self = s_alloc (sizeof *self);
     self->cfg = *cfg;
     zkv_rng_seed (&self->rng, cfg->seed);
@@ -631,6 +630,11 @@ sim_restart (sim_t *self, int node)
         zkv_logstore_state_t forgot = {.hard_state = ls->hard_state};
         forgot.hard_state.commit = 0;
         s_boot (self, node, &forgot);
+    } else if (self->kv && self->cfg.stream) {
+        // The KV state machine from its kvstore, a whole staged stream promoted (sim_stream.c).
+        sim_kv_boot (self, node);
+        sim_stream_boot (self, node, ls);
+        s_boot (self, node, ls);
     } else if (self->kv) {
         s_boot_kv (self, node, ls);
         s_boot (self, node, ls);
@@ -978,6 +982,8 @@ sim_lose_state (sim_t *self, int node, bool force)
         other = other || (i != node && self->nodes[i].app.missing);
     bool lose = force || (!other && sim_check_durable_without (self, node));
     if (lose) {
+        if (self->kv)
+            sim_kvs_lose (self, node);
         n->app.missing = true;
         n->app.stage.index = n->app.stage.term = 0;
         n->app.stage.len = 0;

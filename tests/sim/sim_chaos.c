@@ -363,7 +363,7 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
         cfg.kv = true;
         cfg.maxraftstate = maxraftstate[zkv_rng_below (&pick, 4)];
     }
-    if (!o->kv && (o->stream > 0 || (o->stream == 0 && zkv_rng_chance (&pick, 1, 2)))) {
+    if (o->stream > 0 || (o->stream == 0 && zkv_rng_chance (&pick, 1, 2))) {
         // Streamed snapshots: many small chunks, and a leader's application that reads them
         // slowly, ignores requests, or finds its views released.
         static const size_t schunk[] = {7, 16, 64};

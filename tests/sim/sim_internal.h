@@ -73,10 +73,12 @@ typedef struct {
 
 // A consistent view of the state machine at a snapshot, which the leader reads chunks from.
 typedef struct {
-    uint64_t index; // the snapshot (0: free slot)
-    uint64_t term;  //
-    uint64_t chain; // the state's hash chain at index, as the application saw it
-    uint64_t used;  // simulated time of the last read
+    uint64_t index;                 // the snapshot (0: free slot)
+    uint64_t term;                  //
+    uint64_t chain;                 // the state's hash chain at index, as the application saw it
+    uint64_t used;                  // simulated time of the last read
+    struct zkv_kvstore_s *kvview;   // KV mode: the kvstore's point-in-time view
+    struct zkv_kv_stream *kvstream; // ... and the stream read from it
 } sim_view_t;
 
 // A staging area: a received stream's bytes, apart from the live state.
@@ -259,6 +261,19 @@ uint64_t sim_stream_durable_prefix (sim_t *self, int node, const zkv_logstore_st
 // An install_snapshot_reply node sends: what it acknowledges is durable.
 void sim_stream_check_reply (sim_t *self, int node, const zkv_install_snapshot_reply_t *m);
 void sim_stream_free (sim_t *self, int node);
+// sim_kvstream.c: the KV service's streams (cfg.kv with cfg.stream)
+bool sim_kvs_view_open (sim_t *self, int node, sim_view_t *v);
+void sim_kvs_view_close (sim_view_t *v);
+// A chunk request's bytes from v (*buf_p to free()).
+void sim_kvs_read (sim_t *self, int node, sim_view_t *v, const zkv_raft_chunk_req_t *q,
+                   uint8_t **buf_p, size_t *len_p, bool *done_p);
+void sim_kvs_chunk (sim_t *self, int node, const zkv_raft_chunk_t *c);
+void sim_kvs_finish (sim_t *self, int node, uint64_t index);
+// Boot: promotes a whole staged stream of snapshot_index; returns the applied index.
+uint64_t sim_kvs_boot (sim_t *self, int node, uint64_t snapshot_index, bool *promoted_p,
+                       bool *missing_p);
+// The state-missing fault: the node's kvstore is gone (a new, empty one).
+void sim_kvs_lose (sim_t *self, int node);
 // Whether a durability check passes; skip_state: a node whose state is counted as lost.
 bool sim_check_durable_without (sim_t *self, int skip_state);
 

@@ -65,6 +65,7 @@ sim_kv_free (sim_t *self)
         return;
     for (int i = 0; i < SIM_MAX_NODES; i++) {
         sim_kvnode_t *kn = &kv->nodes[i];
+        zkv_kv_recv_destroy (&kn->recv);
         zkv_kv_destroy (&kn->kv);
         zkv_kvstore_destroy (&kn->store);
         s_pending_clear (kn);
@@ -84,6 +85,7 @@ sim_kv_crash (sim_t *self, int node)
 {
     sim_kvnode_t *kn = &self->kv->nodes[node];
     s_pending_clear (kn);
+    zkv_kv_recv_destroy (&kn->recv);
     zkv_kv_destroy (&kn->kv);
     zkv_kvstore_mem_crash (kn->store); // committed batches survive, nothing else
 }

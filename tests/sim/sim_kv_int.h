@@ -26,6 +26,7 @@ typedef struct {
 typedef struct {
     zkv_kvstore_t *store;     // memory kvstore: its committed batches survive crashes
     zkv_kv_t *kv;             // the state machine over it, NULL while down
+    zkv_kv_recv_t *recv;      // streaming: the stream being staged, NULL for none
     sim_kvpending_t *pending; // the frontend's open requests (lost in a crash)
     size_t n_pending;         //
     size_t cap_pending;       //

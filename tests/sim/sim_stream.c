@@ -89,6 +89,8 @@ s_check_state (sim_t *self, int node, const char *what, uint64_t index, uint64_t
                        node, what, index, self->max_committed);
 }
 
+static void s_views_clear (sim_t *self, sim_app_t *app);
+
 // --- receiving: the staging area ---------------------------------------------------------------
 
 static void
@@ -105,13 +107,19 @@ s_stage_append (sim_stage_t *st, const zkv_raft_chunk_t *c, size_t len)
     st->len += len;
 }
 
-// A complete staged stream of snapshot (index, term), parsed: its chain.
+// A complete staged stream of snapshot (index, term), parsed: its chain. KV mode: the bytes
+// are zkv_kv's (it parses them itself): the chain is the committed history's.
 static bool
-s_stage_holds (const sim_stage_t *st, uint64_t index, uint64_t term, uint64_t *chain_p)
+s_stage_holds (sim_t *self, const sim_stage_t *st, uint64_t index, uint64_t term, uint64_t *chain_p)
 {
     uint64_t sindex;
-    return st->done && st->index == index && st->term == term &&
-           s_stream_parse (st->buf, st->len, &sindex, chain_p) && sindex == index;
+    if (!st->done || st->index != index || st->term != term)
+        return false;
+    if (self->kv) {
+        *chain_p = index && index <= self->max_committed ? self->commits[index].chain : 0;
+        return true;
+    }
+    return s_stream_parse (st->buf, st->len, &sindex, chain_p) && sindex == index;
 }
 
 void
@@ -143,6 +151,11 @@ sim_stream_write (sim_t *self, int node, const zkv_raft_chunk_t *c)
         app->pchunk.data = copy;
     }
     app->pend = true;
+    if (self->kv) {
+        // The KV service writes the chunk in a store batch of its own, which a crash keeps.
+        sim_kvs_chunk (self, node, c);
+        sim_stream_sync (self, node);
+    }
     app->chunks++;
     app->chunk_at = self->now;
     self->counters.chunks_written++;
@@ -175,7 +188,7 @@ sim_stream_crash (sim_t *self, int node, bool torn)
 {
     sim_app_t *app = &self->nodes[node].app;
     app->n_slow = 0;
-    memset (app->views, 0, sizeof app->views);
+    s_views_clear (self, app);
     app->crash_at_install = false;
     if (!app->pend)
         return true;
@@ -201,7 +214,9 @@ sim_stream_install (sim_t *self, int node, const zkv_snapshot_meta_t *snap)
 {
     sim_app_t *app = &self->nodes[node].app;
     uint64_t chain = 0;
-    if (!s_stage_holds (&app->stage, snap->index, snap->term, &chain))
+    if (self->kv)
+        sim_kvs_finish (self, node, snap->index);
+    if (!s_stage_holds (self, &app->stage, snap->index, snap->term, &chain))
         sim_violation (self, "snapshot stream",
                        "node %d installs snapshot %" PRIu64 "/%" PRIu64
                        " but staged %zu bytes of %" PRIu64 "/%" PRIu64 " (%s)",
@@ -223,7 +238,7 @@ sim_stream_durable_prefix (sim_t *self, int node, const zkv_logstore_state_t *ls
     const sim_app_t *app = &self->nodes[node].app;
     uint64_t chain;
     if ((app->missing || app->live_applied < ls->snapshot.index) &&
-        s_stage_holds (&app->stage, ls->snapshot.index, ls->snapshot.term, &chain))
+        s_stage_holds (self, &app->stage, ls->snapshot.index, ls->snapshot.term, &chain))
         return ls->snapshot.index; // promoted at restart
     if (app->missing || app->live_applied < ls->snapshot.index)
         return 0; // missing, or behind its own snapshot: it boots with need_snapshot
@@ -250,7 +265,7 @@ sim_stream_check_reply (sim_t *self, int node, const zkv_install_snapshot_reply_
     zkv_raft_status (n->raft, &st);
     uint64_t chain;
     bool staged = app->stage.done && app->stage.index == m->last_index &&
-                  s_stage_holds (&app->stage, app->stage.index, app->stage.term, &chain);
+                  s_stage_holds (self, &app->stage, app->stage.index, app->stage.term, &chain);
     if (!staged && (app->missing || app->live_applied < m->last_index) && st.commit < m->last_index)
         sim_violation (self, "durability",
                        "node %d acknowledges all of snapshot %" PRIu64
@@ -260,13 +275,28 @@ sim_stream_check_reply (sim_t *self, int node, const zkv_install_snapshot_reply_
 
 // --- views -------------------------------------------------------------------------------------
 
+static void
+s_view_drop (sim_t *self, sim_view_t *v)
+{
+    if (self->kv)
+        sim_kvs_view_close (v);
+    *v = (sim_view_t){0};
+}
+
+static void
+s_views_clear (sim_t *self, sim_app_t *app)
+{
+    for (int i = 0; i < SIM_VIEWS; i++)
+        s_view_drop (self, &app->views[i]);
+}
+
 static sim_view_t *
 s_view_find (sim_t *self, sim_app_t *app, uint64_t index, uint64_t term)
 {
     for (int i = 0; i < SIM_VIEWS; i++) {
         sim_view_t *v = &app->views[i];
         if (v->index && self->cfg.view_idle_us && v->used + self->cfg.view_idle_us < self->now)
-            v->index = 0; // released as idle
+            s_view_drop (self, v); // released as idle
         if (v->index && v->index == index && v->term == term)
             return v;
     }
@@ -274,8 +304,9 @@ s_view_find (sim_t *self, sim_app_t *app, uint64_t index, uint64_t term)
 }
 
 static sim_view_t *
-s_view_add (sim_t *self, sim_app_t *app, uint64_t index, uint64_t term, uint64_t chain)
+s_view_add (sim_t *self, int node, uint64_t index, uint64_t term, uint64_t chain)
 {
+    sim_app_t *app = &self->nodes[node].app;
     sim_view_t *v = s_view_find (self, app, index, term);
     if (!v) {
         v = &app->views[0];
@@ -288,7 +319,10 @@ s_view_add (sim_t *self, sim_app_t *app, uint64_t index, uint64_t term, uint64_t
                 v = &app->views[i];
         }
     }
+    s_view_drop (self, v);
     *v = (sim_view_t){.index = index, .term = term, .chain = chain, .used = self->now};
+    if (self->kv)
+        sim_kvs_view_open (self, node, v); // of the state as it is now: at index
     return v;
 }
 
@@ -300,7 +334,7 @@ sim_stream_took (sim_t *self, int node, uint64_t index)
     if (zkv_raft_term_at (n->raft, index, &term) != 0)
         sim_fail (self, "node %d: no term for its own snapshot at %" PRIu64, node, index);
     s_check_state (self, node, "snapshots", index, n->chain);
-    s_view_add (self, &n->app, index, term, n->chain);
+    s_view_add (self, node, index, term, n->chain);
 }
 
 // --- sending: reading chunk requests from views ----------------------------------------------
@@ -314,14 +348,14 @@ s_answer (sim_t *self, int node, const zkv_raft_chunk_req_t *q)
     zkv_raft_status (n->raft, &st);
     sim_view_t *v = s_view_find (self, app, q->snapshot.index, q->snapshot.term);
     if (v && self->cfg.view_loss_pm && zkv_rng_chance (&self->rng, self->cfg.view_loss_pm, 1000)) {
-        v->index = 0; // released under us (an idle transfer's view, a store reopened)
+        s_view_drop (self, v); // released under us (an idle transfer's view, a store reopened)
         v = NULL;
         s_note (self, "view-lost", node, q->snapshot.index, q->to);
     }
     // The live state at exactly that index is that snapshot's state: a view can be reopened.
     if (!v && !app->missing && n->applied == q->snapshot.index &&
         st.snapshot_index == q->snapshot.index && st.snapshot_term == q->snapshot.term)
-        v = s_view_add (self, app, q->snapshot.index, q->snapshot.term, n->chain);
+        v = s_view_add (self, node, q->snapshot.index, q->snapshot.term, n->chain);
     if (!v) {
         // Not a state this incarnation can read: take a snapshot it can, start over with it.
         if (!app->missing && n->applied > st.snapshot_index)
@@ -332,6 +366,16 @@ s_answer (sim_t *self, int node, const zkv_raft_chunk_req_t *q)
         return;
     }
     v->used = self->now;
+    if (self->kv) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        bool done = false;
+        sim_kvs_read (self, node, v, q, &buf, &len, &done);
+        if (zkv_raft_snapshot_chunk (n->raft, q->to, &q->snapshot, q->offset, buf, len, done) == 0)
+            self->counters.chunks_read++;
+        free (buf);
+        return;
+    }
     uint64_t total = s_stream_len (self, v->chain);
     if (q->offset > total)
         sim_violation (self, "snapshot stream",
@@ -398,13 +442,37 @@ sim_stream_boot (sim_t *self, int node, const zkv_logstore_state_t *ls)
     sim_app_t *app = &n->app;
     uint64_t s = ls->snapshot.index, chain = 0;
     app->n_slow = 0;
-    memset (app->views, 0, sizeof app->views);
-    if ((app->missing || app->live_applied < s) &&
+    s_views_clear (self, app);
+    if (self->kv) {
+        // The KV service decides from its store (zkv_kv_boot_promote), sim_kv_boot opened it.
+        bool promoted = false, missing = false;
+        uint64_t applied = sim_kvs_boot (self, node, s, &promoted, &missing);
+        if (promoted) {
+            self->counters.streams_promoted++;
+            s_note (self, "promoted", node, s, 0);
+        }
+        if (promoted || missing) {
+            app->stage.index = app->stage.term = 0;
+            app->stage.len = 0;
+            app->stage.done = false;
+        }
+        app->missing = missing;
+        if (!missing) {
+            if (applied > self->max_committed)
+                sim_violation (self, "state machine safety",
+                               "node %d's kvstore applied through %" PRIu64 " but only %" PRIu64
+                               " entries were ever committed",
+                               node, applied, self->max_committed);
+            app->live_applied = applied;
+            app->live_chain = applied ? self->commits[applied].chain : 0;
+        }
+    }
+    if (!self->kv && (app->missing || app->live_applied < s) &&
         self->cfg.sabotage != SIM_SABOTAGE_STREAM_NO_PROMOTE) {
         // Down between the save of a received snapshot and its install: the staged stream is
         // that snapshot's state (promoted), or the state is behind its snapshot for good (a
         // missing state stays missing).
-        if (s_stage_holds (&app->stage, s, ls->snapshot.term, &chain)) {
+        if (s_stage_holds (self, &app->stage, s, ls->snapshot.term, &chain)) {
             s_check_state (self, node, "promotes", s, chain);
             app->live_applied = s;
             app->live_chain = chain;
@@ -430,7 +498,7 @@ sim_stream_boot (sim_t *self, int node, const zkv_logstore_state_t *ls)
     if (n->applied)
         s_check_state (self, node, "restarts from", n->applied, n->chain);
     if (self->cfg.view_reopen && s && n->applied == s)
-        s_view_add (self, app, s, ls->snapshot.term, n->chain);
+        s_view_add (self, node, s, ls->snapshot.term, n->chain);
     return false;
 }
 
@@ -438,6 +506,7 @@ void
 sim_stream_free (sim_t *self, int node)
 {
     sim_app_t *app = &self->nodes[node].app;
+    s_views_clear (self, app);
     s_pend_drop (app);
     free (app->stage.buf);
     free (app->slow);
