@@ -203,15 +203,19 @@ installed_or_dead () {
 converged () {
     local out
     out=$(cl_zkv --timeout 1000 status 2> /dev/null) || return 1
+    # (awk's exit runs END: a bad row sets bad, END decides.)
     echo "$out" | awk -v n=3 '
         NR > 1 {
-            if ($3 !~ /^[0-9]+$/ || $8 !~ /^[0-9]+$/) exit 1
-            if ($8 == 0 || $8 > 1e18 || $7 != $8) exit 1
+            if ($3 !~ /^[0-9]+$/ || $8 !~ /^[0-9]+$/ || $8 == 0 || $8 > 1e18 || $7 != $8) bad = 1
             rows[$3]++
             if (!($3 in a)) a[$3] = $8
-            else if (a[$3] != $8) exit 1
+            else if (a[$3] != $8) bad = 1
         }
-        END { ng = 0; for (g in rows) { ng++; if (rows[g] != n) exit 1 } exit ng > 0 ? 0 : 1 }'
+        END {
+            ng = 0
+            for (g in rows) { ng++; if (rows[g] != n) bad = 1 }
+            exit (bad || ng == 0) ? 1 : 0
+        }'
 }
 
 # The event stream, for the report (a subscriber may miss a few at its start: slow joiner).
@@ -235,6 +239,7 @@ cl_kill "$f" KILL
     *"group 1: installed "*) echo "I ${EPOCHREALTIME/./}" ;;
     esac
 done > "$CL_DIR/stamps") &
+stamps_pid=$!
 
 wpids=()
 for ((w = 1; w <= writers; w++)); do
@@ -383,12 +388,17 @@ for p in "${wpids[@]}"; do
 done
 for ((i = 1; i <= 3; i++)); do must_run "$i" "before the convergence check"; done
 cl_wait_until 60 "every node to apply the same index in every group" converged
+cl_zkv status > "$CL_DIR/converged.status" 2>&1 || true
+cl_log "converged:"
+cat "$CL_DIR/converged.status" >&2
 # The reads are served by the leader: make it F, so that they read the state F rebuilt from
 # streams. Its leader (not F) is paused until the two others elect, which F wins half the time.
 for ((t = 1; t <= 8; t++)); do
     leader=$(cl_leader 1)
     [ "$leader" != "$f" ] || break
     [ -n "$leader" ] || { cl_wait_leaders 30; continue; }
+    # Only a node as up to date as the others can win; F is, once all agree.
+    cl_wait_until 60 "every node to apply the same index before election $t" converged
     cl_kill "$leader" STOP
     cl_wait_until 30 "a leader of group 1 while node $leader is paused" leader_other_than "$leader"
     cl_kill "$leader" CONT
@@ -460,7 +470,7 @@ streams_last=$(receiving "$f")
 restarts=$(in_life "$f" 'restarting Raft from the stored state')
 [ "$restarts" -le 5 ] || cl_die "node $f restarted its Raft core $restarts times in its last life"
 
-{ kill "$watch_pid" && wait "$watch_pid"; } 2> /dev/null || true
+{ kill "$watch_pid" "$stamps_pid" && wait "$watch_pid" "$stamps_pid"; } 2> /dev/null || true
 ev () { grep -c "\"topic\": \"$1\", \"from\": $2," "$CL_DIR/events.jsonl" || true; }
 for ((i = 1; i <= 3; i++)); do
     cl_log "node $i: $(grep -c 'group 1: receiving a snapshot' "$CL_DIR/node$i.log" || true) streams" \
