@@ -259,6 +259,9 @@ for ((b = 1; fill_bytes < fill_mb * 1048576; b++)); do
 done
 cl_wait_until 30 "the leader's log compacted past node $f" compacted_past "$f_applied"
 leader=$(cl_leader 1)
+# Several compactions past F, not one.
+cl_wait_until 30 "node $leader to take 3 snapshots while node $f is down" \
+    eval "[ \$(in_life $leader 'group 1: took a snapshot') -ge 3 ]"
 cl_log "bench stored $((fill_bytes / 1048576)) MB; $(acked) writer puts acknowledged; leader $leader:" \
     "snapshot at $(node_field "$leader" 5), $(in_life "$leader" 'group 1: took a snapshot')" \
     "snapshots taken; node $f applied $f_applied"
