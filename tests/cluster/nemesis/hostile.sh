@@ -3,7 +3,13 @@
 # while a client keeps writing; afterwards every node must still run and serve, and every
 # acknowledged write must be there.
 #
-#     ZKV_BUILD=build hostile.sh [--nodes 3] [--seed S] [--seconds 20] [--mode netns|lo]
+#     ZKV_BUILD=build hostile.sh [--nodes 3] [--seed S] [--seconds 20] [--forged-seconds 10]
+#                                [--mode netns|lo]
+#
+# Then, for --forged-seconds (0 skips it), zkv-hostile --kind forged-chunk sends group 1's
+# followers install_snapshot chunks forged as the leader's, in its current term, with data that
+# is no snapshot: the followers must log that they rejected them (zkv_applier.c), and the same
+# checks follow (a bad chunk is staged at most: it must change nothing of the live data).
 #
 # ZKV_HOSTILE names the zkv-hostile binary (default $ZKV_BUILD/tests/cluster/nemesis/zkv-hostile).
 # Point ZKVD at an ASan build to catch what does not crash outright.
@@ -12,6 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 nodes=3
 seed=$(($(date +%s%N) % 1000000))
 seconds=20
+forged_seconds=10
 mode=netns
 [ "$(id -u)" = 0 ] || mode=lo
 while [ $# -gt 0 ]; do
@@ -19,8 +26,12 @@ while [ $# -gt 0 ]; do
     --nodes) nodes=$2 ;;
     --seed) seed=$2 ;;
     --seconds) seconds=$2 ;;
+    --forged-seconds) forged_seconds=$2 ;;
     --mode) mode=$2 ;;
-    *) echo "usage: $0 [--nodes N] [--seed S] [--seconds T] [--mode netns|lo]" >&2; exit 2 ;;
+    *)
+        echo "usage: $0 [--nodes N] [--seed S] [--seconds T] [--forged-seconds F] [--mode netns|lo]" >&2
+        exit 2
+        ;;
     esac
     shift 2
 done
@@ -63,6 +74,34 @@ cat "$CL_DIR/hostile.out"
 during=$(($(acked) - before))
 cl_log "the writer had $during puts acknowledged while zkv-hostile ran"
 
+# The applier's warning for a rejected chunk (actors/zkv_applier.c, s_recv_chunk).
+rejected='a received snapshot chunk is invalid'
+if [ "$forged_seconds" -gt 0 ]; then
+    for ((i = 1; i <= nodes; i++)); do
+        cl_alive "$i" || cl_die "node $i died under hostile input (seed $seed)"
+    done
+    cl_wait_leaders 30
+    before_forged=$(acked)
+    cl_in_client timeout $((forged_seconds + 60)) "$ZKV_HOSTILE" --kind forged-chunk \
+        --seed "$seed" --seconds "$forged_seconds" "${eps[@]}" > "$CL_DIR/forged.out" 2>&1 ||
+        cl_die "zkv-hostile --kind forged-chunk failed: $(tail -n 5 "$CL_DIR/forged.out")"
+    cat "$CL_DIR/forged.out"
+    cl_log "the writer had $(($(acked) - before_forged)) puts acknowledged while forged chunks went"
+    # Every node that was group 1's follower got forged chunks: with one leader all along, all
+    # but one node; more if the leadership moved.
+    logged=0
+    for ((i = 1; i <= nodes; i++)); do
+        if grep -q "group 1: $rejected" "$CL_DIR/node$i.log"; then
+            logged=$((logged + 1))
+        else
+            cl_log "node $i did not log '$rejected' for group 1"
+        fi
+    done
+    [ "$logged" -ge $((nodes - 1)) ] ||
+        cl_die "only $logged of $nodes nodes logged rejecting a forged snapshot chunk (seed $seed)"
+    cl_log "$logged of $nodes nodes logged rejecting forged snapshot chunks"
+fi
+
 for ((i = 1; i <= nodes; i++)); do
     cl_alive "$i" || cl_die "node $i died under hostile input (seed $seed)"
 done
@@ -87,6 +126,7 @@ for ((i = 1; i <= nodes; i++)); do
     fi
 done
 cl_log "all $nodes nodes run and serve; all $total acknowledged writes are there (seed $seed)"
-grep -hE "malformed|version" "$CL_DIR"/node*.log | sort | uniq -c | head -n 10 || true
+grep -hE "malformed|version|$rejected|receiving a snapshot" "$CL_DIR"/node*.log | sed 's/^.*zkvd/zkvd/' |
+    sort | uniq -c | head -n 20 || true
 cl_pass
 echo "1 passed, 0 failed"

@@ -2,6 +2,7 @@
 // time, from a seeded PRNG. It judges nothing itself: the caller checks the nodes survived.
 //
 //     zkv-hostile [--seed S] [--seconds T] [--flood N] tcp://HOST:PORT...
+//     zkv-hostile --kind forged-chunk [--seed S] [--seconds T] [--shards N] CLIENT PEER...
 //
 // Each round, against each endpoint in turn, one of:
 //   raw        a plain TCP connection that sends random bytes (no ZMTP greeting) and closes
@@ -17,6 +18,16 @@
 //              configured limits (the node must answer with an error, or drop it)
 //   flood      N plain TCP connections held open at once, then N DEALER sockets each sending
 //              one random frame, all closed again
+//
+// --kind forged-chunk takes each node's client and peer endpoints, in pairs. Each round it asks
+// every node for its status, learns group 1's leader and term, and sends every follower of that
+// term install_snapshot chunks that claim to come from the leader (from = leader, to = the
+// follower, the current term, last_index above the follower's commit) but whose data is no
+// snapshot: random bytes, a stream header cut short, hostile msgpack, a header of another
+// format / group / shard count, chunks at offsets no stream reached, and a valid header (staged
+// by the follower) followed by a bad chunk at the right offset. Every forged stream is invalid
+// by construction: each follower must reject it and change nothing (the caller checks). Exits 1
+// if it never found a follower to send to.
 // Prints what it sent, by kind, at the end. Exit 0 unless it could not run.
 #include <arpa/inet.h>
 #include <czmq.h>
@@ -368,12 +379,326 @@ s_flood (s_state_t *self, const char *ep, const struct sockaddr_in *sa, size_t n
     self->sent[S_NKINDS] += n;
 }
 
+// ---------------------------------------------------------------------------------------------
+// forged-chunk: install_snapshot chunks that look like the leader's, with data that is no snapshot
+
+// zkv_role_t values (cluster/zkv_raft.h) as status_reply carries them.
+#define S_ROLE_FOLLOWER 0
+#define S_ROLE_LEADER   3
+// The stream format zkvd writes (cluster/zkv_kv_snapshot.c S_FORMAT).
+#define S_STREAM_FORMAT 1
+
+typedef enum {
+    F_RANDOM,  // offset 0, random bytes
+    F_CUT,     // offset 0, a valid stream header cut short
+    F_HOSTILE, // offset 0, msgpack with huge declared sizes or deep nesting
+    F_WRONG,   // offset 0, a whole header of another format, group or shard count, or applied 0
+    F_LATE,    // an offset no stream reached
+    F_STAGED,  // a valid header (the follower stages it), then a bad chunk at the next offset
+    F_NKINDS
+} s_forge_t;
+
+static const char *s_forge_names[F_NKINDS] = {
+    "random", "cut-header", "hostile-msgpack", "wrong-header", "late-offset", "staged-then-bad",
+};
+
+// Group 1 as one node sees it.
+typedef struct {
+    bool ok;         // the node answered and hosts group 1
+    uint64_t node;   // its id
+    uint64_t role;   // zkv_role_t
+    uint64_t term;   // its current term
+    uint64_t leader; // the leader it knows, 0 none
+    uint64_t commit; // its commit index
+} s_view_t;
+
+typedef struct {
+    uint64_t sent[F_NKINDS];
+    uint64_t rounds;      // status rounds
+    uint64_t no_leader;   // rounds without an agreed leader
+    uint64_t targets;     // follower bursts sent
+    uint64_t status_fail; // status requests without an answer
+} s_forge_stats_t;
+
+// Asks the node at ep (its client port) for its status, within timeout_ms.
+static void
+s_status (s_state_t *self, const char *ep, int timeout_ms, s_view_t *v)
+{
+    memset (v, 0, sizeof *v);
+    zsock_t *s = zsock_new (ZMQ_DEALER);
+    assert (s);
+    zsock_set_linger (s, 0);
+    if (zsock_connect (s, "%s", ep) != 0) {
+        zsock_destroy (&s);
+        return;
+    }
+    zkv_msg_t req = {.type = ZKV_MSG_STATUS_REQUEST};
+    uint64_t nonce = s_rand (self);
+    req.u.status_request.nonce = nonce;
+    uint8_t *buf;
+    size_t len;
+    int rc = zkv_msg_encode (&req, &buf, &len);
+    assert (rc == 0);
+    zsock_set_sndtimeo (s, timeout_ms);
+    rc = zmq_send (zsock_resolve (s), buf, len, 0);
+    free (buf);
+    int64_t deadline = zclock_mono () + timeout_ms;
+    zmq_pollitem_t item = {.socket = zsock_resolve (s), .events = ZMQ_POLLIN};
+    while (rc >= 0 && zclock_mono () < deadline && !zsys_interrupted) {
+        if (zmq_poll (&item, 1, (long)(deadline - zclock_mono ())) <= 0)
+            continue;
+        zmsg_t *reply = zmsg_recv (s);
+        zframe_t *last = reply ? zmsg_last (reply) : NULL;
+        zkv_msg_t m;
+        if (last && zkv_msg_decode (zframe_data (last), zframe_size (last), &m) == 0) {
+            const zkv_status_reply_t *r = &m.u.status_reply;
+            bool mine = m.type == ZKV_MSG_STATUS_REPLY && r->nonce == nonce;
+            for (size_t g = 0; mine && g < r->groups.count; g++)
+                if (r->groups.items[g] == 1 && g < r->roles.count && g < r->terms.count &&
+                    g < r->leaders.count && g < r->commits.count) {
+                    *v = (s_view_t){true,
+                                    r->node,
+                                    r->roles.items[g],
+                                    r->terms.items[g],
+                                    r->leaders.items[g],
+                                    r->commits.items[g]};
+                }
+            zkv_msg_free (&m);
+            if (mine) {
+                zmsg_destroy (&reply);
+                break;
+            }
+        }
+        zmsg_destroy (&reply);
+    }
+    zsock_destroy (&s);
+}
+
+// Appends a msgpack uint in its 9-byte form (the reader takes any uint form).
+static size_t
+s_put_u64 (uint8_t *p, uint64_t v)
+{
+    p[0] = 0xcf;
+    for (int i = 0; i < 8; i++)
+        p[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+    return 9;
+}
+
+// A stream header [format, group, shards, applied, n_dedup] into p (at least 46 bytes).
+static size_t
+s_header (uint8_t *p, uint64_t format, uint64_t group, uint64_t shards, uint64_t applied,
+          uint64_t n_dedup)
+{
+    size_t n = 0;
+    p[n++] = 0x95;
+    n += s_put_u64 (p + n, format);
+    n += s_put_u64 (p + n, group);
+    n += s_put_u64 (p + n, shards);
+    n += s_put_u64 (p + n, applied);
+    n += s_put_u64 (p + n, n_dedup);
+    return n;
+}
+
+// Sends one install_snapshot over s. Returns true if it was queued.
+static bool
+s_send_chunk (zsock_t *s, const zkv_install_snapshot_t *is)
+{
+    zkv_msg_t m = {.type = ZKV_MSG_INSTALL_SNAPSHOT};
+    m.u.install_snapshot = *is;
+    uint8_t *buf;
+    size_t len;
+    int rc = zkv_msg_encode (&m, &buf, &len);
+    assert (rc == 0);
+    // One frame: the peer ROUTER sees [routing id][payload], as from a real peer's DEALER.
+    rc = zmq_send (zsock_resolve (s), buf, len, 0);
+    free (buf);
+    return rc >= 0;
+}
+
+// Random data that is no record: its first byte is never a fixarray of a record's size (3, 5).
+static size_t
+s_junk (s_state_t *self, uint8_t *buf, size_t cap)
+{
+    size_t len = 1 + s_rand (self) % cap;
+    s_fill (self, buf, len);
+    if (buf[0] == 0x93 || buf[0] == 0x95 || buf[0] == 0xdc || buf[0] == 0xdd)
+        buf[0] = 0xc1; // never used in msgpack
+    return len;
+}
+
+// One forged chunk of the given kind, data into buf (cap bytes); sets offset and done.
+static size_t
+s_forge_data (s_state_t *self, s_forge_t kind, uint64_t shards, uint64_t last_index, uint8_t *buf,
+              size_t cap, uint64_t *offset, bool *done)
+{
+    *offset = 0;
+    *done = s_rand (self) % 2;
+    size_t len = 0;
+    switch (kind) {
+    case F_RANDOM:
+        return s_junk (self, buf, cap);
+    case F_CUT:
+        len = s_header (buf, S_STREAM_FORMAT, 1, shards, last_index, s_rand (self) % 4);
+        return 1 + s_rand (self) % (len - 1);
+    case F_HOSTILE:
+        switch (s_rand (self) % 4) {
+        case 0: // array32 of 2^32-1 elements, then little
+            memcpy (buf, "\xdd\xff\xff\xff\xff\x01\x01", 7);
+            return 7 + s_rand (self) % 32;
+        case 1: // a valid header announcing 2^62 dedup records, then a bin32 of ~4 GiB
+            len = s_header (buf, S_STREAM_FORMAT, 1, shards, last_index, 1ull << 62);
+            memcpy (buf + len, "\x95\x00\x01\x01\x00\xc6\xff\xff\xff\xf0", 10);
+            len += 10;
+            *done = true; // whatever the bytes, it ends before its announced records
+            return len;
+        case 2: // a map32 / str32 where a header's array is
+            memcpy (buf, s_rand (self) % 2 ? "\xdf\xff\xff\xff\xff" : "\xdb\x7f\xff\xff\xff", 5);
+            return 5 + s_rand (self) % 32;
+        default: // arrays nested deep
+            len = cap < 50000 ? cap : 50000;
+            memset (buf, 0x91, len);
+            return len;
+        }
+    case F_WRONG:
+        switch (s_rand (self) % 5) {
+        case 0:
+            return s_header (buf, S_STREAM_FORMAT + 1 + s_rand (self) % 1000, 1, shards, last_index,
+                             0);
+        case 1:
+            return s_header (buf, S_STREAM_FORMAT, 2 + s_rand (self) % 1000, shards, last_index, 0);
+        case 2:
+            return s_header (buf, S_STREAM_FORMAT, 1, shards + 1 + s_rand (self) % 100, last_index,
+                             0);
+        case 3:
+            return s_header (buf, S_STREAM_FORMAT, 1, shards, 0, 0); // applied 0: no snapshot
+        default:
+            return s_header (buf, S_STREAM_FORMAT, 1, shards, last_index | (1ull << 63), 0);
+        }
+    case F_LATE:
+        *offset = 1 + s_rand (self) % (1u << 20);
+        return s_junk (self, buf, cap);
+    default:
+        assert (false);
+        return 0;
+    }
+}
+
+// A burst of forged chunks at follower to, as from leader in term.
+static void
+s_forge_burst (s_state_t *self, s_forge_stats_t *fs, zsock_t *s, uint64_t shards, uint64_t leader,
+               uint64_t to, uint64_t term, uint64_t commit)
+{
+    static uint8_t buf[64 * 1024];
+    zkv_install_snapshot_t is = {.group = 1, .from = leader, .to = to, .term = term};
+    is.last_index = commit + 1 + s_rand (self) % 1000;
+    is.last_term = term;
+    is.total_size = 0;
+    s_forge_t kind = (s_forge_t)(s_rand (self) % F_NKINDS);
+    if (kind == F_STAGED) {
+        // A header the follower accepts and stages: 2^40 dedup records announced, so no forged
+        // stream can ever be whole. Then a bad chunk at the offset right after it, sent again
+        // a few times: the follower ignores it while the header is still being written.
+        size_t hlen = s_header (buf, S_STREAM_FORMAT, 1, shards, is.last_index, 1ull << 40);
+        zkv_bytes_set (&is.data, buf, hlen);
+        is.offset = 0;
+        is.done = false;
+        bool ok = s_send_chunk (s, &is);
+        zkv_bytes_free (&is.data);
+        if (!ok)
+            return;
+        is.offset = hlen;
+        is.done = s_rand (self) % 2;
+        size_t len = s_junk (self, buf, 4096);
+        zkv_bytes_set (&is.data, buf, len);
+        for (int i = 0; i < 4; i++) {
+            zclock_sleep (10 << i); // pacing the resends, not waiting on a condition
+            s_send_chunk (s, &is);
+        }
+        zkv_bytes_free (&is.data);
+        fs->sent[kind]++;
+        return;
+    }
+    uint64_t offset;
+    bool done;
+    size_t len = s_forge_data (self, kind, shards, is.last_index, buf, sizeof buf, &offset, &done);
+    is.offset = offset;
+    is.done = done;
+    zkv_bytes_set (&is.data, buf, len);
+    if (s_send_chunk (s, &is))
+        fs->sent[kind]++;
+    zkv_bytes_free (&is.data);
+}
+
+// The forged-chunk run: eps holds n nodes' client and peer endpoints, in pairs.
+static int
+s_forged (s_state_t *self, char **eps, size_t n, long seconds, uint64_t shards)
+{
+    s_forge_stats_t fs = {0};
+    s_view_t *views = (s_view_t *)zmalloc (n * sizeof *views);
+    zsock_t **peers = (zsock_t **)zmalloc (n * sizeof *peers);
+    for (size_t i = 0; i < n; i++) {
+        peers[i] = zsock_new (ZMQ_DEALER);
+        assert (peers[i]);
+        zsock_set_linger (peers[i], 200);
+        zsock_set_sndtimeo (peers[i], 200);
+        zsock_set_sndhwm (peers[i], 1000);
+        if (zsock_connect (peers[i], "%s", eps[2 * i + 1]) != 0) {
+            fprintf (stderr, "zkv-hostile: cannot connect to %s\n", eps[2 * i + 1]);
+            return 2;
+        }
+    }
+    int64_t end = zclock_mono () + seconds * 1000;
+    while (zclock_mono () < end && !zsys_interrupted) {
+        fs.rounds++;
+        uint64_t leader = 0, term = 0;
+        for (size_t i = 0; i < n; i++) {
+            s_status (self, eps[2 * i], 500, &views[i]);
+            if (!views[i].ok)
+                fs.status_fail++;
+            else if (views[i].role == S_ROLE_LEADER) {
+                leader = views[i].node;
+                term = views[i].term;
+            }
+        }
+        size_t sent = 0;
+        for (size_t i = 0; leader && i < n; i++)
+            if (views[i].ok && views[i].role == S_ROLE_FOLLOWER && views[i].term == term &&
+                views[i].leader == leader && views[i].node != leader) {
+                s_forge_burst (self, &fs, peers[i], shards, leader, views[i].node, term,
+                               views[i].commit);
+                fs.targets++;
+                sent++;
+            }
+        if (!sent) {
+            fs.no_leader++;
+            zclock_sleep (20); // pacing the status polls while there is no leader
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        zsock_destroy (&peers[i]);
+    free (peers);
+    free (views);
+    printf ("zkv-hostile: forged-chunk: %" PRIu64 " rounds, %" PRIu64 " follower bursts, %" PRIu64
+            " rounds without a leader and follower, %" PRIu64 " unanswered status requests;",
+            fs.rounds, fs.targets, fs.no_leader, fs.status_fail);
+    for (int k = 0; k < F_NKINDS; k++)
+        printf (" %s=%" PRIu64, s_forge_names[k], fs.sent[k]);
+    printf ("\n");
+    if (fs.targets == 0) {
+        fprintf (stderr, "zkv-hostile: forged-chunk: never found a follower of a known leader\n");
+        return 1;
+    }
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
     uint64_t seed = 1;
     long seconds = 10;
     long flood = 200;
+    long shards = 16;
+    bool forged = false;
     int first = 1;
     while (first < argc && argv[first][0] == '-') {
         if (first + 1 >= argc)
@@ -384,11 +709,17 @@ main (int argc, char **argv)
             seconds = strtol (argv[first + 1], NULL, 10);
         else if (streq (argv[first], "--flood"))
             flood = strtol (argv[first + 1], NULL, 10);
+        else if (streq (argv[first], "--shards"))
+            shards = strtol (argv[first + 1], NULL, 10);
+        else if (streq (argv[first], "--kind") && streq (argv[first + 1], "forged-chunk"))
+            forged = true;
+        else if (streq (argv[first], "--kind") && streq (argv[first + 1], "all"))
+            forged = false;
         else
             goto usage;
         first += 2;
     }
-    if (first >= argc || seconds < 1 || seconds > 3600 || flood < 0 || flood > 800)
+    if (first >= argc || seconds < 1 || seconds > 3600 || flood < 0 || flood > 800 || shards < 1)
         goto usage;
     size_t n = (size_t)(argc - first);
     struct sockaddr_in *sas = (struct sockaddr_in *)zmalloc (n * sizeof *sas);
@@ -400,6 +731,15 @@ main (int argc, char **argv)
     zsys_init ();
     zsys_set_max_sockets (4096);
     s_state_t st = {.rng = seed * 0x9e3779b97f4a7c15ull + 1};
+    if (forged) {
+        if (n % 2 != 0)
+            goto usage;
+        printf ("zkv-hostile: forged-chunk, seed %" PRIu64 ", %ld s, %zu nodes\n", seed, seconds,
+                n / 2);
+        int rc = s_forged (&st, argv + first, n / 2, seconds, (uint64_t)shards);
+        free (sas);
+        return rc;
+    }
     printf ("zkv-hostile: seed %" PRIu64 ", %ld s, flood %ld, %zu endpoints\n", seed, seconds,
             flood, n);
     int64_t end = zclock_mono () + seconds * 1000;
@@ -431,6 +771,8 @@ main (int argc, char **argv)
     return 0;
 usage:
     fprintf (stderr,
-             "usage: zkv-hostile [--seed S] [--seconds T] [--flood N] tcp://A.B.C.D:PORT...\n");
+             "usage: zkv-hostile [--seed S] [--seconds T] [--flood N] tcp://A.B.C.D:PORT...\n"
+             "       zkv-hostile --kind forged-chunk [--seed S] [--seconds T] [--shards N] "
+             "CLIENT PEER [CLIENT PEER...]\n");
     return 2;
 }
