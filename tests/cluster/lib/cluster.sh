@@ -233,8 +233,11 @@ cl_kill () {
 cl_wait_gone () {
     local pid=$1 deadline=$((SECONDS + $2))
     while kill -0 "$pid" 2>/dev/null; do
-        # A zombie counts as gone: it is our child and is reaped by wait.
-        [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && return 0
+        # A zombie counts as gone (it is never reaped: cl_start disowns it), but only once
+        # every thread is: a zombie group leader's other threads may still be exiting with
+        # the node's database open, and a restart would then fail on LevelDB's LOCK.
+        awk '$3 != "Z" && $3 != "X" { live = 1 } END { exit live }' \
+            "/proc/$pid/task/"*/stat 2>/dev/null && return 0
         [ $SECONDS -ge $deadline ] && return 1
         sleep 0.05
     done
