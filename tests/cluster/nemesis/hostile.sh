@@ -60,6 +60,17 @@ writer () {
     done
 }
 acked () { cat "$CL_DIR/acked" 2> /dev/null | wc -l || true; }
+# applied_through G I: every node reports group G applied through index I or past it.
+applied_through () {
+    cl_zkv --timeout 1000 status 2> /dev/null | awk -v g="$1" -v i="$2" -v n="$nodes" '
+        NR > 1 && $3 == g && $8 ~ /^[0-9]+$/ && $8 + 0 >= i + 0 { ok++ }
+        END { exit ok == n ? 0 : 1 }'
+}
+leader_other_than () {
+    local l
+    l=$(cl_leader 1)
+    [ -n "$l" ] && [ "$l" != "$1" ]
+}
 
 writer &
 wpid=$!
@@ -100,6 +111,18 @@ if [ "$forged_seconds" -gt 0 ]; then
     [ "$logged" -ge $((nodes - 1)) ] ||
         cl_die "only $logged of $nodes nodes logged rejecting a forged snapshot chunk (seed $seed)"
     cl_log "$logged of $nodes nodes logged rejecting forged snapshot chunks"
+    # Every node still applies group 1: its applied index reaches the leader's commit of now.
+    g1_commit=$(cl_zkv --timeout 1000 status | awk '$3 == 1 && $4 == "leader" { print $7; exit }')
+    [ -n "$g1_commit" ] || cl_die "no leader of group 1 after the forged chunks"
+    cl_wait_until 30 "every node to apply group 1 through $g1_commit" applied_through 1 "$g1_commit"
+    # A bad chunk must change nothing of a follower's state: let one of the followers lead group
+    # 1 (pause its leader until another is elected), so the read-back below reads its state.
+    g1_leader=$(cl_leader 1)
+    [ -n "$g1_leader" ] || cl_die "no leader of group 1 after the forged chunks"
+    cl_kill "$g1_leader" STOP
+    cl_wait_until 30 "a leader of group 1 other than node $g1_leader" leader_other_than "$g1_leader"
+    cl_kill "$g1_leader" CONT
+    cl_log "node $(cl_leader 1), which got forged chunks, leads group 1; node $g1_leader continued"
 fi
 
 for ((i = 1; i <= nodes; i++)); do
@@ -116,6 +139,7 @@ wait "$wpid" || true
 [ "$during" -gt 0 ] || cl_die "no write was acknowledged while zkv-hostile ran (seed $seed)"
 
 total=$(acked)
+[ "$forged_seconds" -gt 0 ] && cl_log "reading back; node $(cl_leader 1) leads group 1"
 while read -r key val; do
     got=$(cl_zkv --timeout 5000 get "$key") || cl_die "get $key failed"
     [ "$got" = "$val" ] || cl_die "acknowledged $key lost: want '$val', got '$got'"
