@@ -93,24 +93,41 @@ if [ "$forged_seconds" -gt 0 ]; then
     done
     cl_wait_leaders 30
     before_forged=$(acked)
+    restarts_before=()
+    for ((i = 1; i <= nodes; i++)); do
+        restarts_before[i]=$(grep -c "group 1: restarting Raft from the stored state" \
+            "$CL_DIR/node$i.log" || true)
+    done
     cl_in_client timeout $((forged_seconds + 60)) "$ZKV_HOSTILE" --kind forged-chunk \
         --seed "$seed" --seconds "$forged_seconds" "${eps[@]}" > "$CL_DIR/forged.out" 2>&1 ||
         cl_die "zkv-hostile --kind forged-chunk failed: $(tail -n 5 "$CL_DIR/forged.out")"
     cat "$CL_DIR/forged.out"
     cl_log "the writer had $(($(acked) - before_forged)) puts acknowledged while forged chunks went"
-    # Every node that was group 1's follower got forged chunks: with one leader all along, all
-    # but one node; more if the leadership moved.
+    # Each chunk that reached a follower's applier must be rejected: the applier warns (once
+    # until a stream installs) and the group restarts its Raft core, once per rejected chunk.
+    # Some may not get there (the commit passed the forged last_index, the term moved on).
     logged=0
     for ((i = 1; i <= nodes; i++)); do
-        if grep -q "group 1: $rejected" "$CL_DIR/node$i.log"; then
-            logged=$((logged + 1))
-        else
-            cl_log "node $i did not log '$rejected' for group 1"
-        fi
+        want=$(awk -v i="$i" '$3 == "node" && $4 == i && $5 == "must" { print $7 }' "$CL_DIR/forged.out" |
+            sed -n 1p)
+        [ -n "$want" ] || want=0
+        got=$(grep -c "group 1: restarting Raft from the stored state" "$CL_DIR/node$i.log" || true)
+        got=$((got - ${restarts_before[$i]}))
+        cl_log "node $i: $want forged chunks for its applier, $got Raft restarts on a rejected chunk"
+        [ "$want" -eq 0 ] && continue
+        grep -q "group 1: $rejected" "$CL_DIR/node$i.log" ||
+            cl_die "node $i got $want forged chunks but never logged '$rejected' (seed $seed)"
+        [ $((got * 2)) -ge "$want" ] ||
+            cl_die "node $i restarted its Raft core $got times for $want forged chunks (seed $seed)"
+        logged=$((logged + 1))
     done
-    [ "$logged" -ge $((nodes - 1)) ] ||
-        cl_die "only $logged of $nodes nodes logged rejecting a forged snapshot chunk (seed $seed)"
-    cl_log "$logged of $nodes nodes logged rejecting forged snapshot chunks"
+    [ "$logged" -ge 1 ] || cl_die "no node got a forged snapshot chunk (seed $seed)"
+    # A forged stream never installs: every snapshot a node installed is one a node took.
+    while read -r idx; do
+        grep -q "group 1: took a snapshot through $idx " "$CL_DIR"/node*.log ||
+            cl_die "a node installed a snapshot of group 1 through $idx that no node took (seed $seed)"
+    done < <(grep -ho "group 1: installed a snapshot through [0-9]*" "$CL_DIR"/node*.log |
+        awk '{ print $NF }' | sort -u)
     # Every node still applies group 1: its applied index reaches the leader's commit of now.
     g1_commit=$(cl_zkv --timeout 1000 status | awk '$3 == 1 && $4 == "leader" { print $7; exit }')
     [ -n "$g1_commit" ] || cl_die "no leader of group 1 after the forged chunks"

@@ -418,6 +418,8 @@ typedef struct {
     uint64_t no_leader;   // rounds without an agreed leader
     uint64_t targets;     // follower bursts sent
     uint64_t status_fail; // status requests without an answer
+    uint64_t *reject;     // per node: chunks that reach its applier, which must reject them
+    uint64_t *ids;        // per node: its id, once it answered a status (0 before)
 } s_forge_stats_t;
 
 // Asks the node at ep (its client port) for its status, within timeout_ms.
@@ -583,8 +585,10 @@ s_forge_data (s_state_t *self, s_forge_t kind, uint64_t shards, uint64_t last_in
     }
 }
 
-// A burst of forged chunks at follower to, as from leader in term.
-static void
+// A burst of forged chunks at follower to, as from leader in term. Returns how many of them
+// reach the follower's applier (a chunk at offset 0; the bad chunk after a staged header), all
+// of which it must reject.
+static int
 s_forge_burst (s_state_t *self, s_forge_stats_t *fs, zsock_t *s, uint64_t shards, uint64_t leader,
                uint64_t to, uint64_t term, uint64_t commit)
 {
@@ -605,7 +609,7 @@ s_forge_burst (s_state_t *self, s_forge_stats_t *fs, zsock_t *s, uint64_t shards
         bool ok = s_send_chunk (s, &is);
         zkv_bytes_free (&is.data);
         if (!ok)
-            return;
+            return 0;
         is.offset = hlen;
         is.done = s_rand (self) % 2;
         size_t len = s_junk (self, buf, 4096);
@@ -616,7 +620,7 @@ s_forge_burst (s_state_t *self, s_forge_stats_t *fs, zsock_t *s, uint64_t shards
         }
         zkv_bytes_free (&is.data);
         fs->sent[kind]++;
-        return;
+        return 1; // after a rejection the resends are no stream's: the core drops them
     }
     uint64_t offset;
     bool done;
@@ -624,9 +628,12 @@ s_forge_burst (s_state_t *self, s_forge_stats_t *fs, zsock_t *s, uint64_t shards
     is.offset = offset;
     is.done = done;
     zkv_bytes_set (&is.data, buf, len);
-    if (s_send_chunk (s, &is))
-        fs->sent[kind]++;
+    bool ok = s_send_chunk (s, &is);
     zkv_bytes_free (&is.data);
+    if (!ok)
+        return 0;
+    fs->sent[kind]++;
+    return kind == F_LATE ? 0 : 1; // the core answers a late offset itself
 }
 
 // The forged-chunk run: eps holds n nodes' client and peer endpoints, in pairs.
@@ -634,6 +641,8 @@ static int
 s_forged (s_state_t *self, char **eps, size_t n, long seconds, uint64_t shards)
 {
     s_forge_stats_t fs = {0};
+    fs.reject = (uint64_t *)zmalloc (n * sizeof (uint64_t));
+    fs.ids = (uint64_t *)zmalloc (n * sizeof (uint64_t));
     s_view_t *views = (s_view_t *)zmalloc (n * sizeof *views);
     zsock_t **peers = (zsock_t **)zmalloc (n * sizeof *peers);
     for (size_t i = 0; i < n; i++) {
@@ -653,9 +662,12 @@ s_forged (s_state_t *self, char **eps, size_t n, long seconds, uint64_t shards)
         uint64_t leader = 0, term = 0;
         for (size_t i = 0; i < n; i++) {
             s_status (self, eps[2 * i], 500, &views[i]);
-            if (!views[i].ok)
+            if (!views[i].ok) {
                 fs.status_fail++;
-            else if (views[i].role == S_ROLE_LEADER) {
+                continue;
+            }
+            fs.ids[i] = views[i].node;
+            if (views[i].role == S_ROLE_LEADER) {
                 leader = views[i].node;
                 term = views[i].term;
             }
@@ -664,8 +676,8 @@ s_forged (s_state_t *self, char **eps, size_t n, long seconds, uint64_t shards)
         for (size_t i = 0; leader && i < n; i++)
             if (views[i].ok && views[i].role == S_ROLE_FOLLOWER && views[i].term == term &&
                 views[i].leader == leader && views[i].node != leader) {
-                s_forge_burst (self, &fs, peers[i], shards, leader, views[i].node, term,
-                               views[i].commit);
+                fs.reject[i] += (uint64_t)s_forge_burst (self, &fs, peers[i], shards, leader,
+                                                         views[i].node, term, views[i].commit);
                 fs.targets++;
                 sent++;
             }
@@ -677,13 +689,20 @@ s_forged (s_state_t *self, char **eps, size_t n, long seconds, uint64_t shards)
     for (size_t i = 0; i < n; i++)
         zsock_destroy (&peers[i]);
     free (peers);
-    free (views);
     printf ("zkv-hostile: forged-chunk: %" PRIu64 " rounds, %" PRIu64 " follower bursts, %" PRIu64
             " rounds without a leader and follower, %" PRIu64 " unanswered status requests;",
             fs.rounds, fs.targets, fs.no_leader, fs.status_fail);
     for (int k = 0; k < F_NKINDS; k++)
         printf (" %s=%" PRIu64, s_forge_names[k], fs.sent[k]);
     printf ("\n");
+    // Node ids are learned from the status; a node that never answered gets none.
+    for (size_t i = 0; i < n; i++)
+        if (fs.ids[i])
+            printf ("zkv-hostile: forged-chunk: node %" PRIu64 " must reject %" PRIu64 "\n",
+                    fs.ids[i], fs.reject[i]);
+    free (fs.reject);
+    free (fs.ids);
+    free (views);
     if (fs.targets == 0) {
         fprintf (stderr, "zkv-hostile: forged-chunk: never found a follower of a known leader\n");
         return 1;
