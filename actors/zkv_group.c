@@ -54,6 +54,7 @@ typedef struct {
     bool snapshot_wanted;    // asked the applier for a snapshot, not answered yet
     int64_t next_snapshot;   // zclock_mono ms before which no snapshot is asked for
     bool snapshot_needed;    // the core wants a fresh snapshot (a follower needs a newer one)
+    uint64_t recv_bytes;     // bytes of the stream being received, written so far
     zkv_hard_state_t synced; // hard state as of the last sync (term and vote matter)
     uint64_t n_syncs;        // log syncs done (group commit: entries per sync)
     uint64_t n_appended;     // entries appended
@@ -554,6 +555,13 @@ s_ready_loop (s_group_t *self)
             s_restart (self);
             return;
         }
+        if (rd.has_chunk) {
+            if (rd.chunk.offset == 0) {
+                self->recv_bytes = 0;
+                s_event (self, "zkv.raft.snapshot.receiving", rd.chunk.snapshot.index, 0);
+            }
+            self->recv_bytes += rd.chunk.len;
+        }
         s_handoff (self, &rd);
         s_reads_confirmed (self, &rd);
         s_chunk_requests (self, &rd);
@@ -564,9 +572,14 @@ s_ready_loop (s_group_t *self)
                        " (%zu bytes)",
                        self->node->id, self->group, rd.apply_snapshot ? "installed" : "took",
                        rd.snapshot.index, rd.snapshot_len);
+            // A streamed snapshot's size is that of the stream received (a taken one is
+            // metadata only: the state is the store's).
+            uint64_t bytes = rd.snapshot_len;
+            if (rd.apply_snapshot && !bytes)
+                bytes = self->recv_bytes;
             s_event (self,
                      rd.apply_snapshot ? "zkv.raft.snapshot.installed" : "zkv.raft.snapshot.taken",
-                     rd.snapshot.index, rd.snapshot_len);
+                     rd.snapshot.index, bytes);
         }
         if (rd.compact_to)
             s_event (self, "zkv.raft.compacted", rd.compact_to, 0);

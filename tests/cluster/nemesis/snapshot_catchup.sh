@@ -481,7 +481,8 @@ restarts=$(in_life "$f" 'restarting Raft from the stored state')
 ev () { grep -c "\"topic\": \"$1\", \"from\": $2," "$CL_DIR/events.jsonl" || true; }
 for ((i = 1; i <= 3; i++)); do
     cl_log "node $i: $(grep -c 'group 1: receiving a snapshot' "$CL_DIR/node$i.log" || true) streams" \
-        "begun (log); events: $(ev zkv.raft.snapshot.installed "$i") snapshots installed," \
+        "begun (log); events: $(ev zkv.raft.snapshot.receiving "$i") streams begun," \
+        "$(ev zkv.raft.snapshot.installed "$i") snapshots installed," \
         "$(ev zkv.raft.snapshot.taken "$i") taken, $(ev zkv.raft.compacted "$i") compactions"
 done
 # Warnings are not failures, but they tell what the catch-up went through: the kinds, counted.
