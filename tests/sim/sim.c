@@ -15,8 +15,8 @@ s_alloc (size_t n)
     return p;
 }
 
-static void *
-s_grow (void *p, size_t *cap, size_t want, size_t elem)
+void *
+sim_grow (void *p, size_t *cap, size_t want, size_t elem)
 {
     if (want <= *cap)
         return p;
@@ -25,10 +25,26 @@ s_grow (void *p, size_t *cap, size_t want, size_t elem)
         ncap *= 2;
     p = realloc (p, ncap * elem);
     if (!p)
-        abort ();
+        abort (); // out of memory aborts (STYLE.md)
     memset ((char *)p + *cap * elem, 0, (ncap - *cap) * elem);
     *cap = ncap;
     return p;
+}
+
+void
+sim_put_u64 (uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+uint64_t
+sim_get_u64 (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
 }
 
 void
@@ -63,7 +79,7 @@ s_before (const sim_event_t *a, const sim_event_t *b)
 void
 sim_push (sim_t *self, const sim_event_t *ev)
 {
-    self->heap = s_grow (self->heap, &self->heap_cap, self->heap_len + 1, sizeof *self->heap);
+    self->heap = sim_grow (self->heap, &self->heap_cap, self->heap_len + 1, sizeof *self->heap);
     size_t i = self->heap_len++;
     self->heap[i] = *ev;
     self->heap[i].seq = self->seq++;
@@ -228,22 +244,6 @@ sim_entry_hash (uint8_t type, const void *data, size_t len)
 }
 
 static void
-s_put_u64 (uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-s_get_u64 (const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void
 s_apply_entry (sim_t *self, int node, const zkv_entry_t *e)
 {
     sim_node_t *n = &self->nodes[node];
@@ -256,7 +256,7 @@ s_apply_entry (sim_t *self, int node, const zkv_entry_t *e)
     }
     sim_check_apply (self, node, e); // in order, agrees with every other node
     uint64_t h = sim_entry_hash (e->type, e->data.data, e->data.len);
-    n->hashes = s_grow (n->hashes, &n->hashes_cap, e->index - n->base, sizeof *n->hashes);
+    n->hashes = sim_grow (n->hashes, &n->hashes_cap, e->index - n->base, sizeof *n->hashes);
     n->hashes[e->index - n->base - 1] = h;
     n->applied = e->index;
     n->chain = sim_chain_next (n->chain, h);
@@ -274,12 +274,12 @@ s_load_snapshot (sim_t *self, int node, uint64_t index, const uint8_t *data, siz
     sim_node_t *n = &self->nodes[node];
     if (index == 0)
         return;
-    if (len < 16 || (len != 16 && !self->kv) || s_get_u64 (data) != index)
+    if (len < 16 || (len != 16 && !self->kv) || sim_get_u64 (data) != index)
         sim_violation (self, "snapshot",
                        "node %d: snapshot at %" PRIu64 " holds %zu bytes of "
                        "data that are not the state machine's",
                        node, index, len);
-    uint64_t chain = s_get_u64 (data + 8);
+    uint64_t chain = sim_get_u64 (data + 8);
     sim_check_install (self, node, index, chain);
     n->applied = index;
     n->chain = chain;
@@ -301,8 +301,8 @@ sim_take_snapshot (sim_t *self, int node)
             sim_stream_took (self, node, n->applied);
     } else {
         uint8_t header[16];
-        s_put_u64 (header, n->applied);
-        s_put_u64 (header + 8, n->chain);
+        sim_put_u64 (header, n->applied);
+        sim_put_u64 (header + 8, n->chain);
         uint8_t *data = header;
         size_t len = sizeof header;
         if (self->kv)
@@ -467,7 +467,7 @@ s_finish (sim_t *self, int node, const zkv_raft_ready_t *rd, bool wrote)
     if ((n_reqs || want) && !self->cfg.stream)
         sim_violation (self, "snapshot stream", "node %d: chunk requests in blob mode", node);
     if (n_reqs) {
-        app->reqs = s_grow (app->reqs, &app->cap_reqs, n_reqs, sizeof *app->reqs);
+        app->reqs = sim_grow (app->reqs, &app->cap_reqs, n_reqs, sizeof *app->reqs);
         memcpy (app->reqs, rd->chunk_reqs, n_reqs * sizeof *app->reqs);
     }
     self->counters.snapshots_wanted += want;

@@ -28,31 +28,6 @@ sim_chain_next (uint64_t chain, uint64_t hash)
     return h;
 }
 
-static void *
-s_grow (void *p, size_t *cap, size_t want, size_t elem)
-{
-    if (want <= *cap)
-        return p;
-    size_t ncap = *cap ? *cap : 64;
-    while (ncap < want)
-        ncap *= 2;
-    p = realloc (p, ncap * elem);
-    if (!p)
-        abort ();
-    memset ((char *)p + *cap * elem, 0, (ncap - *cap) * elem);
-    *cap = ncap;
-    return p;
-}
-
-static uint64_t
-s_get_u64 (const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 // --- Log Matching: (index, term) -> (entry hash, term of index - 1) ---------------------------
 
 static size_t
@@ -126,7 +101,7 @@ s_check_snapshot_data (sim_t *self, int node, const char *what, uint64_t index, 
 {
     self->counters.checks++;
     // KV mode: the KV state machine's blob follows the 16 bytes (sim_kv.h).
-    if (len < 16 || (len != 16 && !self->cfg.kv) || s_get_u64 (data) != index)
+    if (len < 16 || (len != 16 && !self->cfg.kv) || sim_get_u64 (data) != index)
         sim_violation (self, "snapshot",
                        "node %d %s a snapshot at %" PRIu64 " whose data "
                        "(%zu bytes) the state machine did not write",
@@ -137,7 +112,7 @@ s_check_snapshot_data (sim_t *self, int node, const char *what, uint64_t index, 
                        "committed (%" PRIu64 ")",
                        node, what, index, self->max_committed);
     const sim_commit_t *c = &self->commits[index];
-    if (c->chain != s_get_u64 (data + 8) || (term != UNKNOWN_TERM && c->term != term))
+    if (c->chain != sim_get_u64 (data + 8) || (term != UNKNOWN_TERM && c->term != term))
         sim_violation (self, "state machine safety",
                        "node %d %s a snapshot at %" PRIu64 " (term %" PRIu64
                        ") that differs from the committed history (term %" PRIu64 ")",
@@ -278,7 +253,8 @@ sim_check_apply (sim_t *self, int node, const zkv_entry_t *e)
         return;
     }
     // First time anyone applies this index: it is committed from now on.
-    self->commits = s_grow (self->commits, &self->commits_cap, e->index + 1, sizeof *self->commits);
+    self->commits =
+        sim_grow (self->commits, &self->commits_cap, e->index + 1, sizeof *self->commits);
     sim_commit_t *c = &self->commits[e->index];
     zkv_raft_status_t st;
     zkv_raft_status (n->raft, &st);
@@ -332,7 +308,7 @@ s_check_new_leader (sim_t *self, int node, const zkv_raft_status_t *st)
 {
     uint64_t id = (uint64_t)node + 1;
     self->leader_of =
-        s_grow (self->leader_of, &self->leader_of_cap, st->term + 1, sizeof *self->leader_of);
+        sim_grow (self->leader_of, &self->leader_of_cap, st->term + 1, sizeof *self->leader_of);
     self->counters.checks++;
     if (self->leader_of[st->term] && self->leader_of[st->term] != id)
         sim_violation (self, "election safety",

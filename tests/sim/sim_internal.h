@@ -11,6 +11,13 @@
 
 #define SIM_GROUP 1 // the one Raft group the simulator runs
 
+// Grows *p (an array of *cap elements of elem bytes) to hold want, doubling; new slots are
+// zeroed; out of memory aborts. Returns the (maybe moved) array.
+void *sim_grow (void *p, size_t *cap, size_t want, size_t elem);
+// Little-endian u64 in 8 bytes (the simulator's own encodings: stream headers, hashes).
+void sim_put_u64 (uint8_t *p, uint64_t v);
+uint64_t sim_get_u64 (const uint8_t *p);
+
 // --- events --------------------------------------------------------------------------------
 
 typedef enum {

@@ -7,21 +7,6 @@
 
 #define S_NSHARDS 4 // shards of the one group: dedup records live per shard
 
-static void *
-s_grow (void *p, size_t *cap, size_t want, size_t elem)
-{
-    if (want <= *cap)
-        return p;
-    size_t ncap = *cap ? *cap : 16;
-    while (ncap < want)
-        ncap *= 2;
-    p = realloc (p, ncap * elem);
-    if (!p)
-        abort ();
-    *cap = ncap;
-    return p;
-}
-
 void
 sim_kv_init (sim_t *self)
 {
@@ -181,7 +166,7 @@ s_pending_remove (sim_kvnode_t *kn, size_t i)
 static sim_kvpending_t *
 s_pending_add (sim_kvnode_t *kn, const sim_kvpending_t *p)
 {
-    kn->pending = s_grow (kn->pending, &kn->cap_pending, kn->n_pending + 1, sizeof *kn->pending);
+    kn->pending = sim_grow (kn->pending, &kn->cap_pending, kn->n_pending + 1, sizeof *kn->pending);
     kn->pending[kn->n_pending] = *p;
     return &kn->pending[kn->n_pending++];
 }

@@ -5,21 +5,6 @@
 
 #include <stdlib.h>
 
-static void *
-s_grow (void *p, size_t *cap, size_t want, size_t elem)
-{
-    if (want <= *cap)
-        return p;
-    size_t ncap = *cap ? *cap : 16;
-    while (ncap < want)
-        ncap *= 2;
-    p = realloc (p, ncap * elem);
-    if (!p)
-        abort ();
-    *cap = ncap;
-    return p;
-}
-
 static void
 s_trace (sim_t *self, int node, uint64_t id, uint64_t what, uint64_t index)
 {
@@ -37,7 +22,7 @@ sim_read (sim_t *self, int node)
     uint64_t id = self->n_reads + 1;
     if (zkv_raft_read_index (n->raft, id) != 0)
         return 0;
-    self->reads = s_grow (self->reads, &self->cap_reads, self->n_reads + 1, sizeof *self->reads);
+    self->reads = sim_grow (self->reads, &self->cap_reads, self->n_reads + 1, sizeof *self->reads);
     // Anything any node applied is committed: a linearizable read must see at least that.
     self->reads[self->n_reads++] =
         (sim_read_t){.node = node, .incarnation = n->incarnation, .need = self->max_committed};
@@ -84,7 +69,7 @@ sim_read_ready (sim_t *self, int node, const zkv_raft_ready_t *rd)
                            node, id, index, r->need);
         r->index = index;
         s_trace (self, node, id, 1, index);
-        n->waiting = s_grow (n->waiting, &n->cap_waiting, n->n_waiting + 1, sizeof *n->waiting);
+        n->waiting = sim_grow (n->waiting, &n->cap_waiting, n->n_waiting + 1, sizeof *n->waiting);
         n->waiting[n->n_waiting++] = id;
     }
 }

@@ -8,30 +8,6 @@
 
 #define S_HEADER 24 // a stream begins with its index, hash chain and length (u64 LE each)
 
-static void *
-s_grow (void *p, size_t *cap, size_t want, size_t elem)
-{
-    if (want <= *cap)
-        return p;
-    size_t ncap = *cap ? *cap : 16;
-    while (ncap < want)
-        ncap *= 2;
-    p = realloc (p, ncap * elem);
-    if (!p)
-        abort ();
-    *cap = ncap;
-    return p;
-}
-
-static uint64_t
-s_get_u64 (const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 // --- the stream of a state: header, then filler that depends on every header field ----------
 
 static uint64_t
@@ -59,8 +35,8 @@ s_stream_parse (const uint8_t *buf, size_t len, uint64_t *index_p, uint64_t *cha
 {
     if (len < S_HEADER)
         return false;
-    uint64_t index = s_get_u64 (buf), chain = s_get_u64 (buf + 8);
-    if (s_get_u64 (buf + 16) != len)
+    uint64_t index = sim_get_u64 (buf), chain = sim_get_u64 (buf + 8);
+    if (sim_get_u64 (buf + 16) != len)
         return false;
     for (size_t i = S_HEADER; i < len; i++)
         if (buf[i] != s_stream_byte (index, chain, len, i))
@@ -102,7 +78,7 @@ s_stage_append (sim_stage_t *st, const zkv_raft_chunk_t *c, size_t len)
         st->len = 0;
         st->done = false;
     }
-    st->buf = s_grow (st->buf, &st->cap, st->len + len + 1, 1);
+    st->buf = sim_grow (st->buf, &st->cap, st->len + len + 1, 1);
     memcpy (st->buf + st->len, c->data, len);
     st->len += len;
 }
@@ -384,7 +360,7 @@ s_answer (sim_t *self, int node, const zkv_raft_chunk_req_t *q)
     uint64_t len = total - q->offset;
     if (len > q->max_bytes)
         len = q->max_bytes;
-    uint8_t *buf = s_grow (app->rbuf, &app->rbuf_cap, (size_t)len + 1, 1);
+    uint8_t *buf = sim_grow (app->rbuf, &app->rbuf_cap, (size_t)len + 1, 1);
     app->rbuf = buf;
     for (uint64_t i = 0; i < len; i++)
         buf[i] = s_stream_byte (v->index, v->chain, total, q->offset + i);
@@ -410,7 +386,7 @@ sim_stream_requests (sim_t *self, int node, const zkv_raft_chunk_req_t *reqs, si
             s_answer (self, node, &reqs[i]);
             continue;
         }
-        app->slow = s_grow (app->slow, &app->cap_slow, app->n_slow + 1, sizeof *app->slow);
+        app->slow = sim_grow (app->slow, &app->cap_slow, app->n_slow + 1, sizeof *app->slow);
         app->slow[app->n_slow++] = (sim_slow_req_t){.req = reqs[i], .due = self->now + delay};
     }
 }
