@@ -141,5 +141,8 @@ void lin_explain_read (const lin_op_t *get, size_t n, lin_outcome_t *outcome);
 #define LIN_DEAD (UINT32_MAX - 1)
 // unseen[i]: ops[i] is a put or append with a nonempty value that occurs in no get's read.
 void lin_find_unseen (const lin_op_t *ops, size_t n, bool *unseen);
+// Sorts ids (indexes into ops) stably by before (zkv_lin_sort.c).
+void lin_sort_ids (uint32_t *ids, size_t n, const lin_op_t *ops,
+                   bool (*before) (const lin_op_t *ops, uint32_t a, uint32_t b));
 
 #endif

@@ -26,34 +26,12 @@ s_op_cmp (const void *a, const void *b)
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
-// qsort has no context argument: a small insertion-merge sort by return time instead.
-typedef struct {
-    const lin_op_t *ops; // whose ret to compare
-} s_sort_ctx_t;
-
+// Gets ordered by return time (ties by id).
 static bool
-s_before (const s_sort_ctx_t *ctx, uint32_t a, uint32_t b)
+s_before (const lin_op_t *ops, uint32_t a, uint32_t b)
 {
-    const lin_op_t *x = &ctx->ops[a], *y = &ctx->ops[b];
+    const lin_op_t *x = &ops[a], *y = &ops[b];
     return x->ret != y->ret ? x->ret < y->ret : a < b;
-}
-
-static void
-s_sort_by_ret (uint32_t *ids, size_t n, const s_sort_ctx_t *ctx)
-{
-    if (n < 2)
-        return;
-    size_t half = n / 2;
-    s_sort_by_ret (ids, half, ctx);
-    s_sort_by_ret (ids + half, n - half, ctx);
-    uint32_t *tmp = malloc (n * sizeof *tmp);
-    if (!tmp)
-        abort ();
-    size_t i = 0, j = half, o = 0;
-    while (i < half || j < n)
-        tmp[o++] = j >= n || (i < half && !s_before (ctx, ids[j], ids[i])) ? ids[i++] : ids[j++];
-    memcpy (ids, tmp, n * sizeof *tmp);
-    free (tmp);
 }
 
 void
@@ -114,8 +92,7 @@ lin_key_init (lin_key_t *self, const lin_op_t *ops, size_t n)
     for (size_t i = 0; i < n; i++)
         if (self->ops[i].f == ZKV_HIST_GET)
             self->get_by_ret[gets++] = (uint32_t)i;
-    s_sort_ctx_t ctx = {self->ops};
-    s_sort_by_ret (self->get_by_ret, gets, &ctx);
+    lin_sort_ids (self->get_by_ret, gets, self->ops, s_before);
     for (size_t r = 0; r < gets; r++)
         self->ret_rank[self->get_by_ret[r]] = (uint32_t)r;
     lin_cache_init (&self->cache, n);

@@ -82,26 +82,11 @@ s_scan (s_table_t *t, const lin_op_t *ops, zkv_hist_str_t r, const size_t *lens,
     }
 }
 
-// Sorts read ids by the length of what they read, longest first (a merge sort: qsort has no
-// context argument).
-static void
-s_sort_longest_first (uint32_t *ids, size_t n, const lin_op_t *ops)
+// Reads ordered by the length of what they read, longest first.
+static bool
+s_longer (const lin_op_t *ops, uint32_t a, uint32_t b)
 {
-    if (n < 2)
-        return;
-    size_t half = n / 2;
-    s_sort_longest_first (ids, half, ops);
-    s_sort_longest_first (ids + half, n - half, ops);
-    uint32_t *tmp = malloc (n * sizeof *tmp);
-    if (!tmp)
-        abort ();
-    size_t i = 0, j = half, o = 0;
-    while (i < half || j < n)
-        tmp[o++] = j >= n || (i < half && ops[ids[i]].value.size >= ops[ids[j]].value.size)
-                       ? ids[i++]
-                       : ids[j++];
-    memcpy (ids, tmp, n * sizeof *tmp);
-    free (tmp);
+    return ops[a].value.size > ops[b].value.size;
 }
 
 void
@@ -137,7 +122,7 @@ lin_find_unseen (const lin_op_t *ops, size_t n, bool *unseen)
     for (uint32_t op = 0; op < n; op++)
         if (ops[op].f == ZKV_HIST_GET)
             reads[nreads++] = op;
-    s_sort_longest_first (reads, nreads, ops);
+    lin_sort_ids (reads, nreads, ops, s_longer);
     for (size_t i = 0; i < nreads; i++) {
         zkv_hist_str_t r = ops[reads[i]].value;
         size_t j = 0;
