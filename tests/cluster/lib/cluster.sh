@@ -243,6 +243,20 @@ cl_wait_gone () {
     done
 }
 
+# cl_wait_writers SECONDS PID...: waits for each (a background writer of this script) to exit
+# and reaps it; dies if one is still running after SECONDS.
+cl_wait_writers () {
+    local deadline=$((SECONDS + $1)) p
+    shift
+    for p in "$@"; do
+        while kill -0 "$p" 2> /dev/null; do
+            [ $SECONDS -lt $deadline ] || cl_die "a writer (pid $p) did not stop within the deadline"
+            sleep 0.05
+        done
+        wait "$p" || true
+    done
+}
+
 # cl_wait_until SECONDS WHAT CMD...: polls CMD (every 0.1 s) until it succeeds or the deadline
 # passes; dies naming WHAT on timeout.
 cl_wait_until () {

@@ -71,14 +71,7 @@ for ((r = 1; r <= rounds; r++)); do
     for ((i = 1; i <= nodes; i++)); do cl_kill "$i" KILL; done
     # Writers now fail fast (nothing listens) or time out; stop them, within a deadline.
     touch "$CL_DIR/stop"
-    deadline=$((SECONDS + 30))
-    for p in "${wpids[@]}"; do
-        while kill -0 "$p" 2> /dev/null; do
-            [ $SECONDS -lt $deadline ] || cl_die "a writer did not stop"
-            sleep 0.05
-        done
-        wait "$p" || true
-    done
+    cl_wait_writers 30 "${wpids[@]}"
     cl_start_all
     cl_wait_leaders 30
     cl_log "round $r: all $nodes nodes restarted, leaders elected"

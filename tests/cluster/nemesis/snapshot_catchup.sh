@@ -385,14 +385,7 @@ fi
 
 # ---- 4. the writers stop; everything converges and reads back ---------------------------------
 touch "$CL_DIR/stop"
-deadline=$((SECONDS + 30))
-for p in "${wpids[@]}"; do
-    while kill -0 "$p" 2> /dev/null; do
-        [ $SECONDS -lt $deadline ] || cl_die "a writer did not stop"
-        sleep 0.05
-    done
-    wait "$p" || true
-done
+cl_wait_writers 30 "${wpids[@]}"
 for ((i = 1; i <= 3; i++)); do must_run "$i" "before the convergence check"; done
 cl_wait_until 60 "every node to apply the same index in every group" converged
 cl_zkv status > "$CL_DIR/converged.status" 2>&1 || true
