@@ -13,6 +13,7 @@
 // state (zkv_kv.h), which keeps being served and published until the install swaps them: a
 // follower mid-transfer, or one fed a malformed chunk, still has its whole state.
 #include "zkv_actors.h"
+#include "zkv_kvstores.h"
 #include "zkv_kv.h"
 #include "zkv_lockstore.h"
 

@@ -3,6 +3,7 @@
 //
 //     zkvd --config FILE --node ID [--foreground]
 #include "zkv_actors.h"
+#include "zkv_ldbstore.h"
 #include "zkv_lockstore.h"
 
 #include <errno.h>

@@ -8,7 +8,8 @@
 //
 // After a failed commit every later commit returns the same error: what reached the disk is
 // unknown, so the node must restart and boot from what is really there.
-#include "zkv_kvstore.h"
+#include "zkv_kvstores.h"
+#include "zkv_ldbstore.h"
 #include "zkv_logstore.h"
 
 #include <leveldb/c.h>

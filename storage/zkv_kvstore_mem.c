@@ -5,7 +5,7 @@
 // applied in order at commit. Only committed batches exist: a crash (zkv_kvstore_mem_crash)
 // turns every open batch stale, and committing a stale batch returns ZKV_ESTOPPED. No static
 // state: the simulator runs hundreds of these in one process.
-#include "zkv_kvstore.h"
+#include "zkv_kvstores.h"
 
 #include <stdlib.h>
 
@@ -127,28 +127,6 @@ zkv_kvstore_data_key_decode (const uint8_t *key, size_t len, uint32_t *shard,
     *user_key = key + ZKV_KVSTORE_PREFIX_MAX;
     *user_key_len = len - ZKV_KVSTORE_PREFIX_MAX;
     return 0;
-}
-
-void
-zkv_kvdedup_free_all (zkv_kvdedup_t *recs, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        zkv_bytes_free (&recs[i].value);
-    free (recs);
-}
-
-void
-zkv_kvchunk_free (zkv_kvchunk_t *chunk)
-{
-    if (!chunk)
-        return;
-    for (size_t i = 0; i < chunk->count; i++) {
-        zkv_bytes_free (&chunk->items[i].key);
-        zkv_bytes_free (&chunk->items[i].value);
-    }
-    free (chunk->items);
-    zkv_bytes_free (&chunk->next.key);
-    memset (chunk, 0, sizeof *chunk);
 }
 
 // ---------------------------------------------------------------------------------------------

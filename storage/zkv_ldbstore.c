@@ -19,7 +19,7 @@
 // After a failed write the store refuses every further write with the same error: whether
 // the batch reached the disk is unknown (and after a failed fsync the page cache cannot be
 // trusted), so the node must restart and load what is really there.
-#include "zkv_kvstore.h" // zkv_ldbstore_db
+#include "zkv_ldbstore.h"
 #include "zkv_logstore.h"
 #include "zkv_logview.h"
 

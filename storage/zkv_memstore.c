@@ -10,7 +10,7 @@
 // and a running node never reads its log back through the store.
 //
 // No static mutable state: the simulator runs hundreds of stores in one process.
-#include "zkv_logstore.h"
+#include "zkv_memstore.h"
 #include "zkv_logview.h"
 
 #include <assert.h>

@@ -11,6 +11,7 @@
 // figures are the core's alone.
 #define _GNU_SOURCE
 #include "zkv_logstore.h"
+#include "zkv_memstore.h"
 #include "zkv_raft.h"
 
 #include <assert.h>

@@ -1,5 +1,6 @@
 // The simulated world: event queue, simulated time, nodes (core + memstore + state machine).
 #include "sim_kv_int.h"
+#include "zkv_memstore.h"
 
 #include <assert.h>
 #include <stdarg.h>

@@ -1,6 +1,8 @@
 // The KV service on the simulated nodes: state machine (zkv_kv over a memory kvstore), snapshots,
 // crashes and restarts, and the frontend that answers clerks (see sim_kv.h).
 #include "sim_kv_int.h"
+#include "zkv_kvstores.h"
+#include "zkv_memstore.h"
 
 #include <stdlib.h>
 #include <string.h>

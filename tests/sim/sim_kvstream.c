@@ -2,6 +2,7 @@
 // of the memory kvstore read by zkv_kv_stream_t, chunks staged by zkv_kv_recv_t, installed by
 // zkv_kv_recv_finish and promoted at boot by zkv_kv_boot_promote (cluster/zkv_kv.h).
 #include "sim_kv_int.h"
+#include "zkv_kvstores.h"
 
 #include <stdlib.h>
 

@@ -1,6 +1,9 @@
 // KV data store contract (memory and LevelDB) and the KV state machine: apply, dedup, limits,
 // malformed entries, snapshots across stores, boot.
 #include "zkv_test.h"
+#include "zkv_kvstores.h"
+#include "zkv_memstore.h"
+#include "zkv_ldbstore.h"
 
 #include "zkv_kv.h"
 #include "zkv_kvstore.h"

@@ -1,6 +1,9 @@
 // Log store contract tests, run against every implementation (memory, LevelDB), plus tests of
 // what only one of them has: the memory store's torn crashes, LevelDB's corruption handling.
 #include "zkv_logstore.h"
+#include "zkv_kvstores.h"
+#include "zkv_memstore.h"
+#include "zkv_ldbstore.h"
 #include "zkv_logview.h"
 #include "zkv_test.h"
 

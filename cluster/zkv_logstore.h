@@ -1,4 +1,6 @@
 // Raft log store: the interface the runtime and the simulator persist a Raft group through.
+// The core owns it (cluster/); storage/ implements it: LevelDB for zkvd (storage/zkv_ldbstore.h)
+// and the crash-faithful memory store of the simulator (storage/zkv_memstore.h).
 //
 // Writes (append, truncate, compact, hard state, snapshot) are buffered and become durable
 // together at the next zkv_logstore_sync: many appends share one sync (group commit). A crash
@@ -77,18 +79,5 @@ int zkv_logstore_save_snapshot (zkv_logstore_t *self, uint64_t group,
 int zkv_logstore_sync (zkv_logstore_t *self);
 // Reads back one group's durable state (what a restarted node boots from).
 int zkv_logstore_load (zkv_logstore_t *self, uint64_t group, zkv_logstore_state_t *out);
-
-// The in-memory implementation used by the simulator (storage/zkv_memstore.c).
-zkv_logstore_t *zkv_memstore_new (void);
-// Simulates a crash: every write since the last sync is lost. With torn set, a prefix of the
-// unsynced writes survives instead, its last entry possibly torn (stored corrupt, so load
-// must detect and drop it and everything after). seed picks the prefix deterministically.
-void zkv_memstore_crash (zkv_logstore_t *self, bool torn, uint64_t seed);
-// Number of bytes held durably (entries + snapshot), for bounded-growth checks.
-size_t zkv_memstore_durable_bytes (zkv_logstore_t *self, uint64_t group);
-
-// The LevelDB implementation (storage/zkv_ldbstore.c); one database per node at path.
-// Returns NULL and sets *err (negative code) on failure; errmsg receives LevelDB's text.
-zkv_logstore_t *zkv_ldbstore_new (const char *path, int *err, char *errmsg, size_t errmsg_len);
 
 #endif
