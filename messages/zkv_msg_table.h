@@ -173,6 +173,33 @@
     F (U64, status, "positive value of the ZKV_E* code answered")                          \
     F (BYTES, error, "the error text answered")
 
+// ---------------------------------------------------------------------------------------------
+// KV snapshot records (ids 80..89): a group's state machine state as a sequence of records, one
+// kv_snap_header, its n_dedup kv_snap_dedup records, then kv_snap_item records to the end
+// (cluster/zkv_kv.h). Whole, it is zkv_kv_snapshot_write's blob; cut at record boundaries, the
+// chunks of a streamed snapshot (install_snapshot.data). Never sent on their own.
+
+#define ZKV_FIELDS_kv_snap_header(F)                                                       \
+    F (U64, format, "record sequence format (ZKV_KV_SNAP_FORMAT in zkv_kv.h); others refused") \
+    F (U64, group, "group whose state this is")                                            \
+    F (U64, nshards, "the group's shard count; a receiver with another one refuses it")    \
+    F (U64, applied, "last log index the state includes, at least 1")                      \
+    F (U64, n_dedup, "kv_snap_dedup records that follow, before the first kv_snap_item")
+
+// One client's exactly-once record (zkv_kv.h, "Exactly once").
+#define ZKV_FIELDS_kv_snap_dedup(F)                                                        \
+    F (U64, shard, "shard whose client table holds it")                                    \
+    F (U64, client_id, "the client")                                                       \
+    F (U64, seq, "the client's last sequence number applied, at least 1")                  \
+    F (U64, status, "that request's reply status: 0 or the positive value of a ZKV_E* code") \
+    F (BYTES, value, "that request's reply value")
+
+// One key and its value; items come in (shard, key) order.
+#define ZKV_FIELDS_kv_snap_item(F)                                                         \
+    F (U64, shard, "shard of the key (zkv_kv_shard_of), checked by the receiver")          \
+    F (BYTES, key, "the key, not empty")                                                   \
+    F (BYTES, value, "its value")
+
 // X (wire id, name, NAME, fields macro). Wire ids are never reused. Ids below 20 are Raft
 // messages (each starts with ZKV_RAFT_HEADER); ids from 20 are client and node protocol.
 #define ZKV_MSG_TABLE(X)                                                                   \
@@ -191,6 +218,9 @@
     X (26, forward_reply, FORWARD_REPLY, ZKV_FIELDS_forward_reply)                                   \
     X (40, event_node, EVENT_NODE, ZKV_FIELDS_event_node)                                             \
     X (41, event_raft, EVENT_RAFT, ZKV_FIELDS_event_raft)                                             \
-    X (42, event_client_error, EVENT_CLIENT_ERROR, ZKV_FIELDS_event_client_error)
+    X (42, event_client_error, EVENT_CLIENT_ERROR, ZKV_FIELDS_event_client_error) \
+    X (80, kv_snap_header, KV_SNAP_HEADER, ZKV_FIELDS_kv_snap_header) \
+    X (81, kv_snap_dedup, KV_SNAP_DEDUP, ZKV_FIELDS_kv_snap_dedup) \
+    X (82, kv_snap_item, KV_SNAP_ITEM, ZKV_FIELDS_kv_snap_item)
 
 #endif
