@@ -9,8 +9,9 @@
 #ifndef ZKV_MSG_TABLE_H
 #define ZKV_MSG_TABLE_H
 
-// Version 1 includes the client protocol (ids 20..26): nothing was deployed before it.
-#define ZKV_PROTOCOL_VERSION 1
+// Version 1 included the client protocol (ids 20..26). Version 2: replies name the
+// configuration the node routes by (config), which clients fetch with config_request.
+#define ZKV_PROTOCOL_VERSION 2
 
 // Every Raft message starts with these four fields, in this order, so that the core can read
 // them through zkv_raft_hdr_t whatever the message (C11 6.5.2.3, common initial sequence).
@@ -95,7 +96,8 @@
     F (U64, status, "0 ok, else the positive value of a ZKV_E* code")                      \
     F (BYTES, value, "a get's value")                                                      \
     F (U64, leader, "node id of the group's leader as far as known, 0 unknown")            \
-    F (BYTES, error, "human-readable error, empty when ok")
+    F (BYTES, error, "human-readable error, empty when ok")                                \
+    F (U64, config, "number of the configuration the answering node routes by, 0 unknown")
 
 #define ZKV_FIELDS_client_request(F) ZKV_CLIENT_REQUEST_FIELDS (F)
 
@@ -138,6 +140,61 @@
     F (U64, group, "group that served it")                                                 \
     F (U64, fwd_id, "echo of the forward_request's fwd_id")                                \
     ZKV_CLIENT_REPLY_FIELDS (F)
+
+// The configuration a node routes by (zkv_routing.h): which group serves each shard, and each
+// group's members. Clients cache it and fetch it again when told "wrong group" or when a reply
+// names a newer configuration number.
+#define ZKV_FIELDS_config_request(F)                                                       \
+    F (U64, nonce, "echoed in the reply, so a client can match the two")
+
+#define ZKV_FIELDS_config_reply(F)                                                         \
+    F (U64, node, "answering node id")                                                     \
+    F (U64, nonce, "echo of the request's nonce")                                          \
+    F (U64, num, "configuration number, from 1; a higher one is newer")                    \
+    F (U64S, shard_groups, "the group serving each shard, indexed by shard")               \
+    F (U64S, group_ids, "every group of the configuration, ascending")                     \
+    F (U64S, group_sizes, "number of members of each group, in group_ids order")           \
+    F (U64S, members, "the members' node ids, group after group (group_sizes says where)")
+
+// ---------------------------------------------------------------------------------------------
+// Commands between the actors of one zkvd (ids 60..79): inproc only, never on the network, and
+// encoded and checked by the same codec as everything else. A command that carries a wire
+// message (peer_send, publish) is followed by a second frame holding it, already encoded, so
+// that it moves without a copy.
+
+// frontend -> group: a client's request (or one a peer forwarded) routed to the group.
+#define ZKV_FIELDS_group_request(F)                                                        \
+    F (U64, group, "the group")                                                            \
+    F (U64, handle, "the frontend's id of the request, echoed in the reply")               \
+    ZKV_CLIENT_REQUEST_FIELDS (F)
+
+// group -> frontend: the answer to a group_request.
+#define ZKV_FIELDS_group_reply(F)                                                          \
+    F (U64, group, "the group")                                                            \
+    F (U64, handle, "echo of the group_request's handle")                                  \
+    ZKV_CLIENT_REPLY_FIELDS (F)
+
+// group -> frontend: the group's state on this node (routing and `zkv status`). Sent when the
+// role, term or leader changes, and at most once a tick otherwise.
+#define ZKV_FIELDS_group_status(F)                                                         \
+    F (U64, group, "the group")                                                            \
+    F (U64, role, "zkv_role_t")                                                            \
+    F (U64, term, "current term")                                                          \
+    F (U64, leader, "known leader, 0 unknown")                                             \
+    F (U64, commit, "commit index")                                                        \
+    F (U64, applied, "index the state machine applied, UINT64_MAX while its state is missing") \
+    F (U64, last_index, "last log index")                                                  \
+    F (U64, snapshot_index, "index of the last snapshot")                                  \
+    F (U64, log_bytes, "payload bytes in the log")                                         \
+    F (U64, sm_bytes, "approximate bytes of the state machine's state")
+
+// any actor -> transport: send the wire message in the next frame to a peer node.
+#define ZKV_FIELDS_peer_send(F)                                                            \
+    F (U64, to, "the peer node id")
+
+// any actor -> event publisher: publish the event body in the next frame under topic.
+#define ZKV_FIELDS_publish(F)                                                              \
+    F (BYTES, topic, "the event's dotted topic (docs/events.md)")
 
 // ---------------------------------------------------------------------------------------------
 // Events (ids 40..): bodies of what a node publishes on its PUB socket. The topic frame before
@@ -216,9 +273,16 @@
     X (24, status_reply, STATUS_REPLY, ZKV_FIELDS_status_reply)                                       \
     X (25, forward_request, FORWARD_REQUEST, ZKV_FIELDS_forward_request)                              \
     X (26, forward_reply, FORWARD_REPLY, ZKV_FIELDS_forward_reply)                                   \
+    X (27, config_request, CONFIG_REQUEST, ZKV_FIELDS_config_request)                                 \
+    X (28, config_reply, CONFIG_REPLY, ZKV_FIELDS_config_reply)                                   \
     X (40, event_node, EVENT_NODE, ZKV_FIELDS_event_node)                                             \
     X (41, event_raft, EVENT_RAFT, ZKV_FIELDS_event_raft)                                             \
     X (42, event_client_error, EVENT_CLIENT_ERROR, ZKV_FIELDS_event_client_error) \
+    X (60, group_request, GROUP_REQUEST, ZKV_FIELDS_group_request)                                   \
+    X (61, group_reply, GROUP_REPLY, ZKV_FIELDS_group_reply)                                         \
+    X (62, group_status, GROUP_STATUS, ZKV_FIELDS_group_status)                                      \
+    X (63, peer_send, PEER_SEND, ZKV_FIELDS_peer_send)                                               \
+    X (64, publish, PUBLISH, ZKV_FIELDS_publish) \
     X (80, kv_snap_header, KV_SNAP_HEADER, ZKV_FIELDS_kv_snap_header) \
     X (81, kv_snap_dedup, KV_SNAP_DEDUP, ZKV_FIELDS_kv_snap_dedup) \
     X (82, kv_snap_item, KV_SNAP_ITEM, ZKV_FIELDS_kv_snap_item)
