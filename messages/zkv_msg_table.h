@@ -176,7 +176,7 @@
 
 // group -> frontend: the group's state on this node (routing and `zkv status`). Sent when the
 // role, term or leader changes, and at most once a tick otherwise.
-#define ZKV_FIELDS_group_status(F)                                                         \
+#define ZKV_FIELDS_group_state(F)                                                         \
     F (U64, group, "the group")                                                            \
     F (U64, role, "zkv_role_t")                                                            \
     F (U64, term, "current term")                                                          \
@@ -280,7 +280,7 @@
     X (42, event_client_error, EVENT_CLIENT_ERROR, ZKV_FIELDS_event_client_error) \
     X (60, group_request, GROUP_REQUEST, ZKV_FIELDS_group_request)                                   \
     X (61, group_reply, GROUP_REPLY, ZKV_FIELDS_group_reply)                                         \
-    X (62, group_status, GROUP_STATUS, ZKV_FIELDS_group_status)                                      \
+    X (62, group_state, GROUP_STATE, ZKV_FIELDS_group_state)                                      \
     X (63, peer_send, PEER_SEND, ZKV_FIELDS_peer_send)                                               \
     X (64, publish, PUBLISH, ZKV_FIELDS_publish) \
     X (80, kv_snap_header, KV_SNAP_HEADER, ZKV_FIELDS_kv_snap_header) \
