@@ -16,6 +16,9 @@
 // left first, every declared count or length is checked against both our limits and the bytes
 // left before anything is allocated, and values go straight into the message (no object tree, no
 // zone). It also makes the decoder strict: exact arities, exact types, no trailing bytes.
+// zkv_msg_decode_prefix reads one message off the front of a longer input (a sequence of
+// records, such as a KV snapshot stream) with the same cursor; zkv_msg_decode is that plus
+// "nothing follows".
 #include "zkv_msg.h"
 
 #include <assert.h>
@@ -408,20 +411,11 @@ s_read_ENTRIES (s_cursor_t *c, zkv_entries_t *v)
     return 0;
 }
 
-int
-zkv_msg_decode (const uint8_t *buf, size_t len, zkv_msg_t *msg)
+// Reads one message from the cursor into *msg (zeroed by the caller). On error *msg may hold
+// what was decoded so far, for the caller's zkv_msg_free.
+static int
+s_read_msg (s_cursor_t *c, zkv_msg_t *msg)
 {
-    assert (msg);
-    memset (msg, 0, sizeof *msg);
-    if (len > ZKV_MSG_MAX_BYTES)
-        return ZKV_ETOOBIG;
-    if (!buf && len)
-        return ZKV_EINVAL;
-    if (len == 0)
-        return ZKV_ETRUNC; // and buf may be NULL, where even buf + 0 is undefined
-    s_cursor_t cur = {buf, buf + len};
-    s_cursor_t *c = &cur;
-
     uint64_t arity, version, type;
     int rc;
     if ((rc = s_read_array (c, &arity)))
@@ -459,9 +453,46 @@ zkv_msg_decode (const uint8_t *buf, size_t len, zkv_msg_t *msg)
     default:
         assert (false); // zkv_msg_type_valid said it is a row of the table
     }
-    if (rc == 0 && s_left (c) != 0)
-        rc = ZKV_EPROTO; // trailing bytes
-    if (rc)
+    return rc;
+}
+
+int
+zkv_msg_decode_prefix (const uint8_t *buf, size_t len, zkv_msg_t *msg, size_t *used)
+{
+    assert (msg && used);
+    memset (msg, 0, sizeof *msg);
+    *used = 0;
+    if (!buf && len)
+        return ZKV_EINVAL;
+    if (len == 0)
+        return ZKV_ETRUNC; // and buf may be NULL, where even buf + 0 is undefined
+    // One message is at most ZKV_MSG_MAX_BYTES, whatever follows it: the cursor stops there, and
+    // a message that needs more than that is too big, not truncated.
+    size_t window = len > ZKV_MSG_MAX_BYTES ? ZKV_MSG_MAX_BYTES : len;
+    s_cursor_t cur = {buf, buf + window};
+    int rc = s_read_msg (&cur, msg);
+    if (rc == ZKV_ETRUNC && window < len)
+        rc = ZKV_ETOOBIG;
+    if (rc) {
         zkv_msg_free (msg); // frees whatever was decoded and zeroes *msg
+        return rc;
+    }
+    *used = (size_t)(cur.p - buf);
+    return 0;
+}
+
+int
+zkv_msg_decode (const uint8_t *buf, size_t len, zkv_msg_t *msg)
+{
+    assert (msg);
+    memset (msg, 0, sizeof *msg);
+    if (len > ZKV_MSG_MAX_BYTES)
+        return ZKV_ETOOBIG;
+    size_t used;
+    int rc = zkv_msg_decode_prefix (buf, len, msg, &used);
+    if (rc == 0 && used != len) {
+        zkv_msg_free (msg);
+        rc = ZKV_EPROTO; // trailing bytes
+    }
     return rc;
 }

@@ -99,7 +99,16 @@ bool zkv_msg_is_raft (zkv_msg_type_t type);
 int zkv_msg_encode (const zkv_msg_t *msg, uint8_t **buf_p, size_t *len_p);
 // Decodes untrusted bytes into *msg, which then owns its allocations (zkv_msg_free).
 // Any malformed input returns a negative code and leaves *msg empty; never reads past len.
+// The input must be exactly one message: trailing bytes are ZKV_EPROTO.
 int zkv_msg_decode (const uint8_t *buf, size_t len, zkv_msg_t *msg);
+// Decodes the ONE message at the front of buf, for a sequence of concatenated messages (a KV
+// snapshot stream): *used gets its length, and the bytes after it are not looked at (len may
+// be larger than ZKV_MSG_MAX_BYTES). The same guarantees as zkv_msg_decode: bounds checked
+// before anything is allocated, never reads past len, on error *msg empty and *used 0. Errors:
+// ZKV_ETRUNC when buf ends inside the message (a cut sequence: more bytes may complete it),
+// ZKV_ETOOBIG when it would pass ZKV_MSG_MAX_BYTES or a field limit, ZKV_EVERSION, ZKV_ETYPE,
+// ZKV_EPROTO for malformed bytes, ZKV_EINVAL for a NULL buf with a length.
+int zkv_msg_decode_prefix (const uint8_t *buf, size_t len, zkv_msg_t *msg, size_t *used);
 // Frees what msg owns and zeroes it (msg itself is not freed). Safe on a zeroed msg.
 void zkv_msg_free (zkv_msg_t *msg);
 // Deep copy of src into *dst.

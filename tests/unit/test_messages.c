@@ -3,6 +3,7 @@
 
 #include "zkv_msg.h"
 
+#include <assert.h>
 #include <msgpack.h>
 #include <stdbool.h>
 
@@ -1102,6 +1103,241 @@ test_u64s_hostile (void)
     zkv_msg_free (&msg);
 }
 
+// ---------------------------------------------------------------------------------------------
+// zkv_msg_decode_prefix: one message off the front of a sequence (KV snapshot streams).
+
+// Decodes the front of an exact-size heap copy (ASan catches a read past len). Checks the
+// contract on the way: on error *msg zeroed and *used 0; on success 0 < *used <= len.
+static int
+s_prefix_exact (const uint8_t *buf, size_t len, zkv_msg_t *msg, size_t *used)
+{
+    uint8_t *copy = malloc (len ? len : 1);
+    if (len)
+        memcpy (copy, buf, len);
+    *used = 12345;
+    int rc = zkv_msg_decode_prefix (copy, len, msg, used);
+    free (copy);
+    if (rc < 0 && (!s_is_zeroed (msg) || *used != 0))
+        return 1;
+    if (rc == 0 && (*used == 0 || *used > len))
+        return 1;
+    return rc;
+}
+
+// Encodes a sample of every type, back to back: the sequence, and each message's end offset.
+static uint8_t *
+s_sequence (uint64_t seed, size_t *len_p, size_t ends[S_NTYPES])
+{
+    uint8_t *all = NULL;
+    size_t len = 0;
+    for (size_t t = 0; t < S_NTYPES; t++) {
+        zkv_msg_t msg;
+        s_sample (s_types[t], seed + t, &msg);
+        uint8_t *buf;
+        size_t n;
+        int rc = zkv_msg_encode (&msg, &buf, &n);
+        assert (rc == 0);
+        (void)rc;
+        all = realloc (all, len + n);
+        memcpy (all + len, buf, n);
+        len += n;
+        ends[t] = len;
+        free (buf);
+        zkv_msg_free (&msg);
+    }
+    *len_p = len;
+    return all;
+}
+
+// Every message of a sequence decodes in turn, each reporting exactly its own length; a cut
+// anywhere inside one is ZKV_ETRUNC (a chunk boundary that is not a message boundary), never
+// an over-read, and the messages before the cut still decode.
+static void
+test_prefix_sequence_and_truncation (void)
+{
+    for (uint64_t seed = 0; seed < 3; seed++) {
+        size_t ends[S_NTYPES], len;
+        uint8_t *all = s_sequence (100 * seed, &len, ends);
+        size_t off = 0;
+        for (size_t t = 0; t < S_NTYPES; t++) {
+            zkv_msg_t msg, want;
+            size_t used;
+            CHECK_EQ_U64 (s_prefix_exact (all + off, len - off, &msg, &used), 0);
+            CHECK_EQ_U64 (off + used, ends[t]);
+            s_sample (s_types[t], 100 * seed + t, &want);
+            CHECK (s_diff (&want, &msg) == NULL);
+            zkv_msg_free (&want);
+            zkv_msg_free (&msg);
+            // The same bytes alone are one whole message for zkv_msg_decode too.
+            CHECK_EQ_U64 (s_decode_exact (all + off, used, &msg), 0);
+            zkv_msg_free (&msg);
+            // Every cut inside this message: truncated, whatever the type.
+            for (size_t cut = off; cut < ends[t]; cut++) {
+                int rc = s_prefix_exact (all + off, cut - off, &msg, &used);
+                if (rc != ZKV_ETRUNC)
+                    fprintf (stderr, "%s cut at %zu of %zu: %s\n", zkv_msg_name (s_types[t]),
+                             cut - off, ends[t] - off, zkv_errname (rc));
+                CHECK_EQ_U64 (rc, ZKV_ETRUNC);
+            }
+            off = ends[t];
+        }
+        CHECK_EQ_U64 (off, len);
+        free (all);
+    }
+}
+
+// Two messages back to back: the first decodes and leaves the second alone, which zkv_msg_decode
+// refuses as trailing bytes; the second decodes from where the first ended.
+static void
+test_prefix_back_to_back (void)
+{
+    for (size_t t = 0; t < S_NTYPES; t++) {
+        zkv_msg_t a, b, out;
+        s_sample (s_types[t], 1, &a);
+        s_sample (s_types[(t + 1) % S_NTYPES], 2, &b);
+        uint8_t *ea, *eb;
+        size_t la, lb, used;
+        CHECK_EQ_U64 (zkv_msg_encode (&a, &ea, &la), 0);
+        CHECK_EQ_U64 (zkv_msg_encode (&b, &eb, &lb), 0);
+        uint8_t *two = malloc (la + lb + 1);
+        memcpy (two, ea, la);
+        memcpy (two + la, eb, lb);
+        CHECK_EQ_U64 (s_decode_exact (two, la + lb, &out), ZKV_EPROTO);
+        CHECK (s_is_zeroed (&out));
+        CHECK_EQ_U64 (s_prefix_exact (two, la + lb, &out, &used), 0);
+        CHECK_EQ_U64 (used, la);
+        CHECK (s_diff (&a, &out) == NULL);
+        zkv_msg_free (&out);
+        CHECK_EQ_U64 (s_prefix_exact (two + la, lb, &out, &used), 0);
+        CHECK_EQ_U64 (used, lb);
+        CHECK (s_diff (&b, &out) == NULL);
+        zkv_msg_free (&out);
+        // Trailing garbage is not looked at: one byte msgpack never uses, or a lone array header.
+        two[la] = 0xc1;
+        CHECK_EQ_U64 (s_prefix_exact (two, la + 1, &out, &used), 0);
+        CHECK_EQ_U64 (used, la);
+        zkv_msg_free (&out);
+        CHECK_EQ_U64 (s_prefix_exact (two + la, 1, &out, &used), ZKV_EPROTO);
+        two[la] = 0xdd;
+        CHECK_EQ_U64 (s_prefix_exact (two + la, 1, &out, &used), ZKV_ETRUNC);
+        free (two);
+        free (ea);
+        free (eb);
+        zkv_msg_free (&a);
+        zkv_msg_free (&b);
+    }
+    zkv_msg_t out;
+    size_t used = 7;
+    CHECK_EQ_U64 (zkv_msg_decode_prefix (NULL, 0, &out, &used), ZKV_ETRUNC);
+    CHECK (s_is_zeroed (&out) && used == 0);
+    CHECK_EQ_U64 (zkv_msg_decode_prefix (NULL, 3, &out, &used), ZKV_EINVAL);
+    CHECK (s_is_zeroed (&out) && used == 0);
+}
+
+// Garbage, raw or behind a valid header or in a valid encoding with bytes overwritten, and
+// with more garbage after it: either an error (zeroed, used 0), or a message of `used` bytes
+// that zkv_msg_decode reads identically from those bytes alone. zkv_msg_decode accepts the
+// whole input exactly when the prefix is all of it.
+static void
+test_prefix_garbage (void)
+{
+    enum { ROUNDS = 60000 };
+    uint64_t rng = s_seed (20250117);
+    uint8_t buf[512];
+    size_t decoded = 0, partial = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        size_t len = s_rand (&rng) % sizeof buf;
+        for (size_t i = 0; i < len; i++)
+            buf[i] = (uint8_t)s_rand (&rng);
+        zkv_msg_type_t type = s_types[s_rand (&rng) % S_NTYPES];
+        if (round % 3 == 1 && len >= 3) {
+            buf[0] = (uint8_t)(0x90 | (2 + s_nfields (type)));
+            buf[1] = ZKV_PROTOCOL_VERSION;
+            buf[2] = (uint8_t)type;
+        } else if (round % 3 == 2) {
+            zkv_msg_t msg;
+            s_sample (type, s_rand (&rng), &msg);
+            uint8_t *enc;
+            size_t n;
+            CHECK_EQ_U64 (zkv_msg_encode (&msg, &enc, &n), 0);
+            zkv_msg_free (&msg);
+            n = n < sizeof buf ? n : sizeof buf;
+            memcpy (buf, enc, n);
+            free (enc);
+            for (uint64_t k = s_rand (&rng) % 3; k > 0 && n; k--)
+                buf[s_rand (&rng) % n] = (uint8_t)s_rand (&rng);
+            len = n + s_rand (&rng) % (sizeof buf - n + 1); // garbage after it, or none
+        }
+        zkv_msg_t msg, whole, again;
+        size_t used;
+        int rc = s_prefix_exact (buf, len, &msg, &used);
+        CHECK (rc != 1);
+        int whole_rc = s_decode_exact (buf, len, &whole);
+        if (whole_rc == 0)
+            zkv_msg_free (&whole);
+        CHECK ((whole_rc == 0) == (rc == 0 && used == len));
+        if (rc < 0)
+            continue;
+        decoded++;
+        partial += used < len;
+        CHECK_EQ_U64 (s_decode_exact (buf, used, &again), 0);
+        CHECK (s_diff (&msg, &again) == NULL);
+        zkv_msg_free (&again);
+        zkv_msg_free (&msg);
+    }
+    printf ("     prefix garbage: %zu of %d inputs decoded, %zu with bytes after\n", decoded,
+            (int)ROUNDS, partial);
+    CHECK (decoded > 0 && partial > 0);
+}
+
+// A sequence may be longer than ZKV_MSG_MAX_BYTES; one message may not. The bytes after a
+// message are not read; a message that needs more than the limit is ZKV_ETOOBIG, not
+// ZKV_ETRUNC, and allocates no more than the limit lets it.
+static void
+test_prefix_long_input (void)
+{
+    size_t big = (size_t)ZKV_MSG_MAX_BYTES + 64;
+    uint8_t *buf = calloc (big, 1);
+    zkv_msg_t msg = {.type = ZKV_MSG_STATUS_REQUEST}, out;
+    msg.u.status_request.nonce = 42;
+    uint8_t *enc;
+    size_t len, used;
+    CHECK_EQ_U64 (zkv_msg_encode (&msg, &enc, &len), 0);
+    memcpy (buf, enc, len);
+    free (enc);
+    CHECK_EQ_U64 (zkv_msg_decode (buf, big, &out), ZKV_ETOOBIG);
+    CHECK_EQ_U64 (zkv_msg_decode_prefix (buf, big, &out, &used), 0);
+    CHECK_EQ_U64 (used, len);
+    CHECK_EQ_U64 (out.u.status_request.nonce, 42);
+    zkv_msg_free (&out);
+
+    // client_request [1, 20, client_id, seq, op, key, value, deadline] whose key and value are
+    // each a bin32 at the field limit: more than one message may hold.
+    size_t n = 0;
+    buf[n++] = (uint8_t)(0x90 | (2 + s_nfields (ZKV_MSG_CLIENT_REQUEST)));
+    buf[n++] = ZKV_PROTOCOL_VERSION;
+    buf[n++] = ZKV_MSG_CLIENT_REQUEST;
+    buf[n++] = 1;
+    buf[n++] = 1;
+    buf[n++] = ZKV_OP_PUT;
+    for (int field = 0; field < 2; field++) {
+        buf[n++] = 0xc6;
+        buf[n++] = (uint8_t)(ZKV_MSG_MAX_FIELD_BYTES >> 24);
+        buf[n++] = (uint8_t)(ZKV_MSG_MAX_FIELD_BYTES >> 16);
+        buf[n++] = (uint8_t)(ZKV_MSG_MAX_FIELD_BYTES >> 8);
+        buf[n++] = (uint8_t)ZKV_MSG_MAX_FIELD_BYTES;
+        n += ZKV_MSG_MAX_FIELD_BYTES;
+    }
+    buf[n++] = 0;
+    CHECK (n <= big);
+    used = 1;
+    CHECK_EQ_U64 (zkv_msg_decode_prefix (buf, big, &out, &used), ZKV_ETOOBIG);
+    CHECK (s_is_zeroed (&out) && used == 0);
+    // Cut inside its first field, it is just truncated.
+    CHECK_EQ_U64 (zkv_msg_decode_prefix (buf, 100, &out, &used), ZKV_ETRUNC);
+    free (buf);
+}
+
 ZKV_TEST_MAIN (TEST (test_round_trip) TEST (test_truncate_everywhere) TEST (test_mutate_every_byte)
                    TEST (test_wrong_version) TEST (test_unknown_type)
                        TEST (test_wrong_field_types_and_arity) TEST (test_entries_hostile)
@@ -1109,4 +1345,8 @@ ZKV_TEST_MAIN (TEST (test_round_trip) TEST (test_truncate_everywhere) TEST (test
                                TEST (test_trailing_garbage) TEST (test_empty_and_tiny_input)
                                    TEST (test_other_int_encodings) TEST (test_random_garbage)
                                        TEST (test_raft_header_rule) TEST (test_client_protocol)
-                                           TEST (test_u64s_hostile))
+                                           TEST (test_u64s_hostile)
+                                               TEST (test_prefix_sequence_and_truncation)
+                                                   TEST (test_prefix_back_to_back)
+                                                       TEST (test_prefix_garbage)
+                                                           TEST (test_prefix_long_input))
