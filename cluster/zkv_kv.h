@@ -116,15 +116,25 @@ int zkv_kv_apply (zkv_kv_t *self, const zkv_entry_t *entries, size_t n, zkv_kv_r
 // that the applied index covers the read's index.
 int zkv_kv_get (zkv_kv_t *self, const uint8_t *key, size_t key_len, zkv_bytes_t *value);
 
-// The group's whole state (data, dedup table, applied index) as one msgpack blob for
-// zkv_raft_snapshot (free() *buf_p): bounded by memory, for small groups and the simulator;
-// the daemon streams it (zkv_kv_stream_t below). The blob is: [1, group, nshards, applied,
-// n_dedup], then n_dedup times [shard, client_id, seq, status, bin value], then until the end
-// [shard, bin key, bin value] in (shard, key) order. The same state always gives the same bytes.
+// The format of a snapshot's record sequence (kv_snap_header.format). 1 was the hand-packed
+// msgpack of older builds, never deployed: refused (ZKV_EVERSION, or a codec error).
+#define ZKV_KV_SNAP_FORMAT 2
+
+// The group's whole state (data, dedup table, applied index) as one blob for zkv_raft_snapshot
+// (free() *buf_p): bounded by memory, for small groups and the simulator; the daemon streams
+// it (zkv_kv_stream_t below). The blob is a sequence of records, rows of the message table
+// (messages/zkv_msg_table.h) each encoded by zkv_msg_encode and concatenated: one
+// kv_snap_header {format, group, nshards, applied, n_dedup}, then n_dedup kv_snap_dedup
+// {shard, client_id, seq, status, value} in (shard, client) order, then kv_snap_item {shard,
+// key, value} in (shard, key) order until the end. The same state always gives the same
+// bytes. ZKV_ETOOBIG when a record passes the codec's limits (a value over
+// ZKV_MSG_MAX_FIELD_BYTES), which no install_snapshot chunk could carry either.
 int zkv_kv_snapshot_write (zkv_kv_t *self, uint8_t **buf_p, size_t *len_p);
-// Replaces the group's (current) state with a blob's, in one store batch. The blob is hostile
-// input: a malformed one, one of another group or shard count, or one at applied index 0 (no
-// snapshot is) returns an error and changes nothing.
+// Replaces the group's (current) state with a blob's, in one store batch; records are decoded
+// one at a time (zkv_msg_decode_prefix). The blob is hostile input: a malformed one (a record
+// the codec refuses, cut short, out of its place, a foreign message, an item in the wrong
+// shard), one of another group or shard count, or one at applied index 0 (no snapshot is)
+// returns an error and changes nothing.
 int zkv_kv_snapshot_restore (zkv_kv_t *self, const uint8_t *buf, size_t len);
 
 // --- Streamed snapshots: memory bounded by the chunk size, whatever the data set -------------
@@ -132,7 +142,9 @@ int zkv_kv_snapshot_restore (zkv_kv_t *self, const uint8_t *buf, size_t len);
 // The stream is the blob above cut into chunks of whole records (the concatenation of every
 // chunk IS the blob), read from a point-in-time view of the store (zkv_kvstore_view) so that
 // the state machine keeps applying while a transfer runs, and written by the receiver one
-// chunk per store batch.
+// chunk per store batch. The receiver decodes a chunk's records one at a time where they lie
+// (zkv_msg_decode_prefix): a record cut by a chunk's end is malformed, and memory stays
+// bounded by the chunk, never the stream.
 //
 // The receiver STAGES the stream: the group's state lives in one of two generations (storage
 // ids group and group | 1 << 63 in the store, zkv_kv_int.h), and a stream is written into the

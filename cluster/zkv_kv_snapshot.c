@@ -1,13 +1,14 @@
-// The KV state machine's snapshot: the group's whole state as one msgpack blob, and back.
+// The KV state machine's snapshot: the group's whole state as a sequence of records, and back.
 //
-// Format (see zkv_kv.h): [1, group, nshards, applied, n_dedup], n_dedup dedup records
-// [shard, client_id, seq, status, bin value], then data items [shard, bin key, bin value] until
-// the end. A flat sequence rather than one nested array, so that a streaming version can emit it
-// chunk by chunk without knowing the number of items first.
-//
-// Reading does not use msgpack-c's unpacker (which allocates per declared array count before
-// reading it, see messages/zkv_msg.c): a small bounds-checked cursor reads each value in place,
-// and byte strings point into the blob, so a hostile blob costs no more memory than its size.
+// Format (zkv_kv.h): one kv_snap_header {format, group, nshards, applied, n_dedup}, n_dedup
+// kv_snap_dedup records {shard, client_id, seq, status, value}, then kv_snap_item records
+// {shard, key, value} until the end. Each is a row of the message table
+// (messages/zkv_msg_table.h), encoded by zkv_msg_encode and read back one at a time by
+// zkv_msg_decode_prefix: this file knows the records' fields, never their bytes, and a hostile
+// snapshot meets the codec's bounds checks. A flat sequence rather than one nested message, so
+// that a stream can emit it chunk by chunk without knowing the number of items first, and a
+// reader decodes one record at a time from a chunk: memory bounded by the largest record, never
+// by the stream.
 //
 // Two ways to move it: the whole blob in memory (zkv_kv_snapshot_write / _restore, for small
 // groups and the simulator), or streamed (zkv_kv_stream_t / zkv_kv_recv_t): the same bytes cut
@@ -18,371 +19,122 @@
 #include "zkv_kv_int.h"
 
 #include <assert.h>
-#include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define S_FORMAT           1
 #define S_SCAN_CHUNK_BYTES (1024 * 1024) // store reads while writing a snapshot
 #define S_MAX_STATUS       1000          // larger than any ZKV_E* value will be
 
-static void
-s_check_pack (int rc)
-{
-    if (rc != 0)
-        abort (); // msgpack-c's sbuffer only fails when out of memory
-}
-
-static void
-s_pack_bin (msgpack_packer *pk, const uint8_t *data, size_t len)
-{
-    s_check_pack (msgpack_pack_bin (pk, len));
-    if (len)
-        s_check_pack (msgpack_pack_bin_body (pk, data, len));
-}
-
-int
-zkv_kv_snapshot_write (zkv_kv_t *self, uint8_t **buf_p, size_t *len_p)
-{
-    assert (self && buf_p && len_p);
-    *buf_p = NULL;
-    *len_p = 0;
-    if (zkv_kv_incomplete (self))
-        return ZKV_EUNAVAILABLE; // no state to write
-    // Dedup records from the store, not the hash table: the store's order is (shard, client),
-    // so equal states give equal bytes on every replica.
-    zkv_kvdedup_t *recs;
-    size_t n_recs;
-    int rc = zkv_kvstore_load_dedup (self->store, self->sid, &recs, &n_recs);
-    if (rc)
-        return rc;
-
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    s_check_pack (msgpack_pack_array (&pk, 5));
-    s_check_pack (msgpack_pack_uint64 (&pk, S_FORMAT));
-    s_check_pack (msgpack_pack_uint64 (&pk, self->group));
-    s_check_pack (msgpack_pack_uint64 (&pk, self->nshards));
-    s_check_pack (msgpack_pack_uint64 (&pk, self->applied));
-    s_check_pack (msgpack_pack_uint64 (&pk, n_recs));
-    for (size_t i = 0; i < n_recs; i++) {
-        s_check_pack (msgpack_pack_array (&pk, 5));
-        s_check_pack (msgpack_pack_uint64 (&pk, recs[i].shard));
-        s_check_pack (msgpack_pack_uint64 (&pk, recs[i].client_id));
-        s_check_pack (msgpack_pack_uint64 (&pk, recs[i].seq));
-        s_check_pack (msgpack_pack_uint64 (&pk, recs[i].status));
-        s_pack_bin (&pk, recs[i].value.data, recs[i].value.len);
-    }
-    zkv_kvdedup_free_all (recs, n_recs);
-
-    // No commit happens between the chunks (this call holds the state machine), so they form
-    // one consistent view.
-    zkv_kvpos_t pos = {0};
-    zkv_kvchunk_t chunk;
-    for (;;) {
-        rc =
-            zkv_kvstore_scan (self->store, self->sid, &pos, UINT32_MAX, S_SCAN_CHUNK_BYTES, &chunk);
-        if (rc)
-            break;
-        for (size_t i = 0; i < chunk.count; i++) {
-            const zkv_kvitem_t *it = &chunk.items[i];
-            s_check_pack (msgpack_pack_array (&pk, 3));
-            s_check_pack (msgpack_pack_uint64 (&pk, it->shard));
-            s_pack_bin (&pk, it->key.data, it->key.len);
-            s_pack_bin (&pk, it->value.data, it->value.len);
-        }
-        bool more = chunk.more;
-        zkv_bytes_free (&pos.key);
-        pos = chunk.next; // takes the position's bytes
-        chunk.next = (zkv_kvpos_t){0};
-        zkv_kvchunk_free (&chunk);
-        if (!more)
-            break;
-    }
-    zkv_bytes_free (&pos.key);
-    if (rc) {
-        msgpack_sbuffer_destroy (&sbuf);
-        return rc;
-    }
-    *len_p = sbuf.size;
-    *buf_p = (uint8_t *)msgpack_sbuffer_release (&sbuf); // malloc'd: free() it
-    return 0;
-}
-
 // ---------------------------------------------------------------------------------------------
-// Reading: a bounds-checked cursor over the subset of msgpack the writer emits.
+// Writing: one record at a time, from the state machine's store or from a view
 
+// A growing byte buffer (out of memory aborts).
 typedef struct {
-    const uint8_t *p;   // next byte
-    const uint8_t *end; // one past the last byte
-} s_cursor_t;
+    uint8_t *data; // heap, owned
+    size_t len;    // bytes used
+    size_t cap;    // bytes allocated
+} s_buf_t;
 
-static int
-s_read_be (s_cursor_t *c, size_t n, uint64_t *v)
+static void
+s_buf_add (s_buf_t *b, const uint8_t *p, size_t n)
 {
-    if ((size_t)(c->end - c->p) < n)
-        return ZKV_ETRUNC;
-    uint64_t x = 0;
-    for (size_t i = 0; i < n; i++)
-        x = (x << 8) | c->p[i];
-    c->p += n;
-    *v = x;
-    return 0;
-}
-
-static int
-s_read_tag (s_cursor_t *c, uint8_t *tag)
-{
-    if (c->p == c->end)
-        return ZKV_ETRUNC;
-    *tag = *c->p++;
-    return 0;
-}
-
-static int
-s_read_uint (s_cursor_t *c, uint64_t *v)
-{
-    uint8_t tag;
-    int rc = s_read_tag (c, &tag);
-    if (rc)
-        return rc;
-    if (tag <= 0x7f) {
-        *v = tag;
-        return 0;
+    if (b->cap - b->len < n) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap - b->len < n)
+            cap *= 2;
+        b->data = realloc (b->data, cap);
+        if (!b->data)
+            abort ();
+        b->cap = cap;
     }
-    if (tag >= 0xcc && tag <= 0xcf)
-        return s_read_be (c, (size_t)1 << (tag - 0xcc), v);
-    return ZKV_EPROTO;
+    memcpy (b->data + b->len, p, n);
+    b->len += n;
 }
 
-static int
-s_read_array (s_cursor_t *c, uint64_t want)
+// The records, as messages whose byte fields BORROW the state's bytes: encoded, never freed.
+static zkv_msg_t
+s_header (uint64_t group, uint32_t nshards, uint64_t applied, size_t n_dedup)
 {
-    uint8_t tag;
-    uint64_t count;
-    int rc = s_read_tag (c, &tag);
-    if (rc)
-        return rc;
-    if (tag >= 0x90 && tag <= 0x9f)
-        count = tag & 0x0f;
-    else if (tag == 0xdc || tag == 0xdd) {
-        if ((rc = s_read_be (c, tag == 0xdc ? 2 : 4, &count)))
-            return rc;
-    } else
-        return ZKV_EPROTO;
-    return count == want ? 0 : ZKV_EPROTO;
+    zkv_msg_t m = {.type = ZKV_MSG_KV_SNAP_HEADER};
+    m.u.kv_snap_header = (zkv_kv_snap_header_t){
+        .format = ZKV_KV_SNAP_FORMAT,
+        .group = group,
+        .nshards = nshards,
+        .applied = applied,
+        .n_dedup = n_dedup,
+    };
+    return m;
 }
 
-// A bin, in place: *data points into the blob.
-static int
-s_read_bin (s_cursor_t *c, const uint8_t **data, size_t *len)
+static zkv_msg_t
+s_dedup (const zkv_kvdedup_t *r)
 {
-    uint8_t tag;
-    uint64_t n;
-    int rc = s_read_tag (c, &tag);
-    if (rc)
-        return rc;
-    if (tag < 0xc4 || tag > 0xc6)
-        return ZKV_EPROTO;
-    if ((rc = s_read_be (c, (size_t)1 << (tag - 0xc4), &n)))
-        return rc;
-    if (n > (uint64_t)(c->end - c->p))
-        return ZKV_ETRUNC;
-    *data = c->p;
-    *len = (size_t)n;
-    c->p += n;
-    return 0;
+    zkv_msg_t m = {.type = ZKV_MSG_KV_SNAP_DEDUP};
+    m.u.kv_snap_dedup = (zkv_kv_snap_dedup_t){
+        .shard = r->shard,
+        .client_id = r->client_id,
+        .seq = r->seq,
+        .status = r->status,
+        .value = r->value,
+    };
+    return m;
 }
 
-// The stream's first record: [format, group, nshards, applied, n_dedup], checked against kv.
-static int
-s_read_header (const zkv_kv_t *self, s_cursor_t *c, uint64_t *applied, uint64_t *n_dedup)
+static zkv_msg_t
+s_item (const zkv_kvitem_t *it)
 {
-    uint64_t format, group, nshards;
-    int rc;
-    if ((rc = s_read_array (c, 5)) || (rc = s_read_uint (c, &format)) ||
-        (rc = s_read_uint (c, &group)) || (rc = s_read_uint (c, &nshards)) ||
-        (rc = s_read_uint (c, applied)) || (rc = s_read_uint (c, n_dedup)))
-        return rc;
-    if (format != S_FORMAT)
-        return ZKV_EVERSION;
-    if (group != self->group || nshards != self->nshards)
-        return ZKV_EINVAL; // another group's state, or another shard layout
-    if (!zkv_kv_row_valid (*applied))
-        return ZKV_ECORRUPT; // never sent: a state at 0 is no snapshot, the top bit not an index
-    return 0;
-}
-
-// One dedup record into batch under storage id sid (and map, when given).
-static int
-s_read_dedup (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch, uint64_t sid, zkv_kv_map_t *map)
-{
-    zkv_kvdedup_t rec = {0};
-    uint64_t shard;
-    const uint8_t *value;
-    size_t value_len;
-    int rc;
-    if ((rc = s_read_array (c, 5)) || (rc = s_read_uint (c, &shard)) ||
-        (rc = s_read_uint (c, &rec.client_id)) || (rc = s_read_uint (c, &rec.seq)) ||
-        (rc = s_read_uint (c, &rec.status)) || (rc = s_read_bin (c, &value, &value_len)))
-        return rc;
-    if (shard >= self->nshards || rec.seq == 0 || rec.status > S_MAX_STATUS)
-        return ZKV_ECORRUPT;
-    rec.shard = (uint32_t)shard;
-    rec.value = (zkv_bytes_t){(uint8_t *)value, value_len}; // borrowed for the put
-    zkv_kvstore_put_dedup (self->store, batch, sid, &rec);
-    if (map) {
-        uint8_t ck[8];
-        zkv_kv_client_key (rec.client_id, ck);
-        zkv_kv_slot_t *slot = zkv_kv_map_upsert (map, rec.shard, ck, 8);
-        slot->seq = rec.seq;
-        slot->status = rec.status;
-        zkv_bytes_free (&slot->value);
-        zkv_bytes_set (&slot->value, value, value_len);
-    }
-    return 0;
-}
-
-// One data item into batch under storage id sid.
-static int
-s_read_item (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch, uint64_t sid)
-{
-    uint64_t shard;
-    const uint8_t *key, *value;
-    size_t key_len, value_len;
-    int rc;
-    if ((rc = s_read_array (c, 3)) || (rc = s_read_uint (c, &shard)) ||
-        (rc = s_read_bin (c, &key, &key_len)) || (rc = s_read_bin (c, &value, &value_len)))
-        return rc;
-    // An item must sit in the shard its key hashes to, or no get would ever find it.
-    if (key_len == 0 || shard >= self->nshards ||
-        shard != zkv_kv_shard_of (key, key_len, self->nshards))
-        return ZKV_ECORRUPT;
-    zkv_kvstore_put (self->store, batch, sid, (uint32_t)shard, key, key_len, value, value_len);
-    return 0;
-}
-
-// Reads the blob into batch and map; any error leaves both for the caller to discard.
-static int
-s_restore (zkv_kv_t *self, s_cursor_t *c, zkv_kvbatch_t *batch, zkv_kv_map_t *map,
-           uint64_t *applied)
-{
-    uint64_t n_dedup;
-    int rc = s_read_header (self, c, applied, &n_dedup);
-    if (rc)
-        return rc;
-    // Each record takes at least 7 bytes: a count the blob cannot hold is refused up front.
-    if (n_dedup > (uint64_t)(c->end - c->p) / 7)
-        return ZKV_ETRUNC;
-    for (uint64_t i = 0; i < n_dedup; i++)
-        if ((rc = s_read_dedup (self, c, batch, self->sid, map)))
-            return rc;
-    while (c->p < c->end)
-        if ((rc = s_read_item (self, c, batch, self->sid)))
-            return rc;
-    return 0;
-}
-
-int
-zkv_kv_snapshot_restore (zkv_kv_t *self, const uint8_t *buf, size_t len)
-{
-    assert (self && (buf || len == 0));
-    if (len == 0)
-        return ZKV_ETRUNC;
-    s_cursor_t cur = {buf, buf + len};
-    zkv_kvbatch_t *batch = zkv_kvstore_batch_new (self->store);
-    zkv_kv_map_t map = {0};
-    uint64_t applied = 0;
-    // The current generation is replaced in place: the old state goes first, in the same
-    // batch, so a crash keeps the old state or the new one. A stream being staged meanwhile
-    // (in the other generation) is not touched.
-    int rc = zkv_kvstore_clear_group (self->store, batch, self->sid);
-    if (rc == 0)
-        rc = s_restore (self, &cur, batch, &map, &applied);
-    if (rc == 0) {
-        zkv_kvstore_set_applied (self->store, batch, self->sid, applied);
-        rc = zkv_kvstore_commit (self->store, &batch);
-    }
-    zkv_kvstore_batch_destroy (self->store, &batch);
-    if (rc) {
-        zkv_kv_map_free (&map);
-        return rc;
-    }
-    zkv_kv_map_free (&self->dedup);
-    self->dedup = map;
-    self->applied = applied;
-    return 0;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Streaming: the writer
-
-bool
-zkv_kv_incomplete (const zkv_kv_t *self)
-{
-    return self->applied == ZKV_KV_APPLIED_INCOMPLETE;
+    zkv_msg_t m = {.type = ZKV_MSG_KV_SNAP_ITEM};
+    m.u.kv_snap_item = (zkv_kv_snap_item_t){.shard = it->shard, .key = it->key, .value = it->value};
+    return m;
 }
 
 typedef enum { S_HEADER, S_DEDUP, S_DATA, S_END } s_phase_t;
 
 struct zkv_kv_stream {
-    zkv_kvstore_t *view; // the point-in-time view read (not owned)
-    uint64_t group;      // group streamed
-    uint64_t sid;        // the storage id of its current generation in the view
-    uint32_t nshards;    // its shard count
-    uint64_t applied;    // the view's applied index
-    zkv_kvdedup_t *recs; // the view's dedup records, in (shard, client) order
-    size_t n_recs;       // their number
-    uint64_t offset;     // stream bytes produced so far (sent or skipped)
-    s_phase_t phase;     // what the next record is
-    size_t dedup_i;      // S_DEDUP: next record
-    zkv_kvpos_t pos;     // S_DATA: where the next scan starts
-    bool scanned;        // S_DATA: chunk holds a scan
-    zkv_kvchunk_t chunk; // S_DATA: the current scan (bounded by S_SCAN_CHUNK_BYTES)
-    size_t chunk_i;      // S_DATA: next item in it
-    msgpack_sbuffer rec; // the next record, packed (size 0: not made yet)
-    msgpack_packer pk;   // packs into rec
-    uint64_t last_off;   // offset of the last chunk read
-    uint8_t *last;       // a copy of it (a retransmit is answered without a rescan), or NULL
-    size_t last_len;     // its length
-    bool last_done;      // it ended the stream
+    zkv_kvstore_t *store; // the store or point-in-time view read (not owned)
+    uint64_t group;       // group streamed
+    uint64_t sid;         // the storage id of its current generation there
+    uint32_t nshards;     // its shard count
+    uint64_t applied;     // the state's applied index
+    zkv_kvdedup_t *recs;  // its dedup records, in (shard, client) order
+    size_t n_recs;        // their number
+    uint64_t offset;      // stream bytes produced so far (sent or skipped)
+    s_phase_t phase;      // what the next record is
+    size_t dedup_i;       // S_DEDUP: next record
+    zkv_kvpos_t pos;      // S_DATA: where the next scan starts
+    bool scanned;         // S_DATA: chunk holds a scan
+    zkv_kvchunk_t chunk;  // S_DATA: the current scan (bounded by S_SCAN_CHUNK_BYTES)
+    size_t chunk_i;       // S_DATA: next item in it
+    uint8_t *rec;         // the next record, encoded (NULL: not made yet, or the end)
+    size_t rec_len;       // its length
+    uint64_t last_off;    // offset of the last chunk read
+    uint8_t *last;        // a copy of it (a retransmit is answered without a rescan), or NULL
+    size_t last_len;      // its length
+    bool last_done;       // it ended the stream
 };
 
-zkv_kv_stream_t *
-zkv_kv_stream_new (zkv_kvstore_t *view, uint64_t group, uint32_t nshards, int *err)
+// A writer of the state under storage id sid of store, at applied. Loads its dedup records
+// from the store, not from the state machine's hash table: the store's order is (shard,
+// client), so equal states give equal bytes on every replica.
+static zkv_kv_stream_t *
+s_stream_new (zkv_kvstore_t *store, uint64_t group, uint64_t sid, uint32_t nshards,
+              uint64_t applied, int *err)
 {
-    assert (view && err);
-    // The view's current generation: a stream being staged in the other one is not a state.
-    uint64_t applied = 0, other;
-    uint32_t gen = 0;
-    int rc = (group & ZKV_KV_STAGED_BIT)
-                 ? ZKV_EINVAL
-                 : zkv_kv_find_current (view, group, &gen, &applied, &other);
-    if (rc == 0 && applied == ZKV_KV_APPLIED_INCOMPLETE)
-        rc = ZKV_EUNAVAILABLE;
     zkv_kvdedup_t *recs = NULL;
     size_t n_recs = 0;
-    if (rc == 0)
-        rc = zkv_kvstore_load_dedup (view, zkv_kv_sid (group, gen), &recs, &n_recs);
-    if (rc) {
-        *err = rc;
+    *err = zkv_kvstore_load_dedup (store, sid, &recs, &n_recs);
+    if (*err)
         return NULL;
-    }
     zkv_kv_stream_t *self = calloc (1, sizeof *self);
     if (!self)
         abort ();
-    self->view = view;
+    self->store = store;
     self->group = group;
-    self->sid = zkv_kv_sid (group, gen);
+    self->sid = sid;
     self->nshards = nshards;
     self->applied = applied;
     self->recs = recs;
     self->n_recs = n_recs;
-    msgpack_sbuffer_init (&self->rec);
-    msgpack_packer_init (&self->pk, &self->rec, msgpack_sbuffer_write);
-    *err = 0;
     return self;
 }
 
@@ -397,7 +149,282 @@ s_stream_rewind (zkv_kv_stream_t *self)
     zkv_kvchunk_free (&self->chunk);
     self->scanned = false;
     self->chunk_i = 0;
-    msgpack_sbuffer_clear (&self->rec);
+    free (self->rec);
+    self->rec = NULL;
+    self->rec_len = 0;
+}
+
+// Encodes the next record into self->rec unless it holds one already; leaves it NULL at the
+// end. A record the codec refuses (a value over its field limit) is an error: ZKV_ETOOBIG.
+static int
+s_stream_next (zkv_kv_stream_t *self)
+{
+    while (!self->rec) {
+        zkv_msg_t m;
+        switch (self->phase) {
+        case S_HEADER:
+            m = s_header (self->group, self->nshards, self->applied, self->n_recs);
+            self->phase = S_DEDUP;
+            break;
+        case S_DEDUP:
+            if (self->dedup_i == self->n_recs) {
+                self->phase = S_DATA;
+                continue;
+            }
+            m = s_dedup (&self->recs[self->dedup_i++]);
+            break;
+        case S_DATA:
+            if (self->scanned && self->chunk_i < self->chunk.count) {
+                m = s_item (&self->chunk.items[self->chunk_i++]);
+                break;
+            }
+            if (self->scanned && !self->chunk.more) {
+                self->phase = S_END;
+                continue;
+            }
+            if (self->scanned) {
+                zkv_bytes_free (&self->pos.key);
+                self->pos = self->chunk.next; // takes the position's bytes
+                self->chunk.next = (zkv_kvpos_t){0};
+            }
+            zkv_kvchunk_free (&self->chunk);
+            self->chunk_i = 0;
+            self->scanned = false;
+            int rc = zkv_kvstore_scan (self->store, self->sid, &self->pos, UINT32_MAX,
+                                       S_SCAN_CHUNK_BYTES, &self->chunk);
+            if (rc)
+                return rc;
+            self->scanned = true;
+            continue;
+        case S_END:
+            return 0;
+        }
+        int rc = zkv_msg_encode (&m, &self->rec, &self->rec_len);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+// Appends the records from the current position to out, whole, until the next one would pass
+// max_bytes (at least one record), or the end (*done_p).
+static int
+s_stream_fill (zkv_kv_stream_t *self, size_t max_bytes, s_buf_t *out, bool *done_p)
+{
+    *done_p = false;
+    for (;;) {
+        int rc = s_stream_next (self);
+        if (rc)
+            return rc;
+        if (!self->rec) {
+            *done_p = true;
+            return 0;
+        }
+        if (out->len > 0 && out->len + self->rec_len > max_bytes)
+            return 0; // the record waits in rec for the next chunk
+        s_buf_add (out, self->rec, self->rec_len);
+        self->offset += self->rec_len;
+        free (self->rec);
+        self->rec = NULL;
+    }
+}
+
+int
+zkv_kv_snapshot_write (zkv_kv_t *self, uint8_t **buf_p, size_t *len_p)
+{
+    assert (self && buf_p && len_p);
+    *buf_p = NULL;
+    *len_p = 0;
+    if (zkv_kv_incomplete (self))
+        return ZKV_EUNAVAILABLE; // no state to write
+    // The stream writer over the state machine's own store: no commit happens while this call
+    // holds the state machine, so its scans form one consistent view.
+    int rc;
+    zkv_kv_stream_t *w =
+        s_stream_new (self->store, self->group, self->sid, self->nshards, self->applied, &rc);
+    if (!w)
+        return rc;
+    s_buf_t out = {0};
+    bool done;
+    rc = s_stream_fill (w, SIZE_MAX, &out, &done);
+    assert (rc || done);
+    zkv_kv_stream_destroy (&w);
+    if (rc) {
+        free (out.data);
+        return rc;
+    }
+    *buf_p = out.data; // never NULL: the header at least
+    *len_p = out.len;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading: one record at a time, decoded by the codec, checked against the state machine
+
+// Where a reader is in the record sequence.
+typedef struct {
+    bool header;         // the header was read
+    uint64_t applied;    // its applied index
+    uint64_t dedup_left; // dedup records still to come before the items
+} s_reader_t;
+
+// The sequence's first record, checked against kv.
+static int
+s_read_header (const zkv_kv_t *kv, s_reader_t *r, const zkv_kv_snap_header_t *h)
+{
+    if (h->format != ZKV_KV_SNAP_FORMAT)
+        return ZKV_EVERSION;
+    if (h->group != kv->group || h->nshards != kv->nshards)
+        return ZKV_EINVAL; // another group's state, or another shard layout
+    if (!zkv_kv_row_valid (h->applied))
+        return ZKV_ECORRUPT; // never sent: a state at 0 is no snapshot, the top bit not an index
+    r->header = true;
+    r->applied = h->applied;
+    r->dedup_left = h->n_dedup;
+    return 0;
+}
+
+// One dedup record into batch under storage id sid (and map, when given, which takes its
+// value).
+static int
+s_read_dedup (zkv_kv_t *kv, zkv_kv_snap_dedup_t *d, zkv_kvbatch_t *batch, uint64_t sid,
+              zkv_kv_map_t *map)
+{
+    if (d->shard >= kv->nshards || d->seq == 0 || d->status > S_MAX_STATUS)
+        return ZKV_ECORRUPT;
+    zkv_kvdedup_t rec = {
+        .shard = (uint32_t)d->shard,
+        .client_id = d->client_id,
+        .seq = d->seq,
+        .status = d->status,
+        .value = d->value, // borrowed for the put, which copies it
+    };
+    zkv_kvstore_put_dedup (kv->store, batch, sid, &rec);
+    if (map) {
+        uint8_t ck[8];
+        zkv_kv_client_key (rec.client_id, ck);
+        zkv_kv_slot_t *slot = zkv_kv_map_upsert (map, rec.shard, ck, 8);
+        slot->seq = rec.seq;
+        slot->status = rec.status;
+        zkv_bytes_free (&slot->value);
+        slot->value = d->value; // taken from the decoded record
+        d->value = (zkv_bytes_t){0};
+    }
+    return 0;
+}
+
+// One data item into batch under storage id sid.
+static int
+s_read_item (zkv_kv_t *kv, const zkv_kv_snap_item_t *it, zkv_kvbatch_t *batch, uint64_t sid)
+{
+    // An item must sit in the shard its key hashes to, or no get would ever find it.
+    if (it->key.len == 0 || it->shard >= kv->nshards ||
+        it->shard != zkv_kv_shard_of (it->key.data, it->key.len, kv->nshards))
+        return ZKV_ECORRUPT;
+    zkv_kvstore_put (kv->store, batch, sid, (uint32_t)it->shard, it->key.data, it->key.len,
+                     it->value.data, it->value.len);
+    return 0;
+}
+
+// One decoded record, in its place in the sequence: the header first, then exactly n_dedup
+// dedup records, then items. Any other record, or one out of its place, is malformed.
+static int
+s_read_record (zkv_kv_t *kv, s_reader_t *r, zkv_msg_t *m, zkv_kvbatch_t *batch, uint64_t sid,
+               zkv_kv_map_t *map)
+{
+    if (!r->header)
+        return m->type == ZKV_MSG_KV_SNAP_HEADER ? s_read_header (kv, r, &m->u.kv_snap_header)
+                                                 : ZKV_EPROTO;
+    if (m->type == ZKV_MSG_KV_SNAP_DEDUP && r->dedup_left > 0) {
+        r->dedup_left--;
+        return s_read_dedup (kv, &m->u.kv_snap_dedup, batch, sid, map);
+    }
+    if (m->type == ZKV_MSG_KV_SNAP_ITEM && r->dedup_left == 0)
+        return s_read_item (kv, &m->u.kv_snap_item, batch, sid);
+    return ZKV_EPROTO; // a second header, a dedup record after the items, a foreign message
+}
+
+// Reads the whole records of buf (a blob, or one chunk of a stream) into batch under storage
+// id sid (and map, when given), decoding one record at a time in place. Any error leaves batch,
+// map and *r for the caller to discard.
+static int
+s_read_records (zkv_kv_t *kv, s_reader_t *r, const uint8_t *buf, size_t len, zkv_kvbatch_t *batch,
+                uint64_t sid, zkv_kv_map_t *map)
+{
+    size_t off = 0;
+    while (off < len) {
+        zkv_msg_t m;
+        size_t used;
+        int rc = zkv_msg_decode_prefix (buf + off, len - off, &m, &used);
+        if (rc)
+            return rc; // ZKV_ETRUNC for a record cut at the end: chunks hold whole records
+        off += used;
+        rc = s_read_record (kv, r, &m, batch, sid, map);
+        zkv_msg_free (&m);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int
+zkv_kv_snapshot_restore (zkv_kv_t *self, const uint8_t *buf, size_t len)
+{
+    assert (self && (buf || len == 0));
+    if (len == 0)
+        return ZKV_ETRUNC;
+    zkv_kvbatch_t *batch = zkv_kvstore_batch_new (self->store);
+    zkv_kv_map_t map = {0};
+    s_reader_t r = {0};
+    // The current generation is replaced in place: the old state goes first, in the same
+    // batch, so a crash keeps the old state or the new one. A stream being staged meanwhile
+    // (in the other generation) is not touched.
+    int rc = zkv_kvstore_clear_group (self->store, batch, self->sid);
+    if (rc == 0)
+        rc = s_read_records (self, &r, buf, len, batch, self->sid, &map);
+    if (rc == 0 && (!r.header || r.dedup_left))
+        rc = ZKV_ETRUNC; // ends before its announced records
+    if (rc == 0) {
+        zkv_kvstore_set_applied (self->store, batch, self->sid, r.applied);
+        rc = zkv_kvstore_commit (self->store, &batch);
+    }
+    zkv_kvstore_batch_destroy (self->store, &batch);
+    if (rc) {
+        zkv_kv_map_free (&map);
+        return rc;
+    }
+    zkv_kv_map_free (&self->dedup);
+    self->dedup = map;
+    self->applied = r.applied;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming: the writer
+
+bool
+zkv_kv_incomplete (const zkv_kv_t *self)
+{
+    return self->applied == ZKV_KV_APPLIED_INCOMPLETE;
+}
+
+zkv_kv_stream_t *
+zkv_kv_stream_new (zkv_kvstore_t *view, uint64_t group, uint32_t nshards, int *err)
+{
+    assert (view && err);
+    // The view's current generation: a stream being staged in the other one is not a state.
+    uint64_t applied = 0, other;
+    uint32_t gen = 0;
+    int rc = (group & ZKV_KV_STAGED_BIT)
+                 ? ZKV_EINVAL
+                 : zkv_kv_find_current (view, group, &gen, &applied, &other);
+    if (rc == 0 && applied == ZKV_KV_APPLIED_INCOMPLETE)
+        rc = ZKV_EUNAVAILABLE;
+    if (rc) {
+        *err = rc;
+        return NULL;
+    }
+    return s_stream_new (view, group, zkv_kv_sid (group, gen), nshards, applied, err);
 }
 
 void
@@ -410,7 +437,6 @@ zkv_kv_stream_destroy (zkv_kv_stream_t **self_p)
     s_stream_rewind (self);
     free (self->last);
     zkv_kvdedup_free_all (self->recs, self->n_recs);
-    msgpack_sbuffer_destroy (&self->rec);
     free (self);
     *self_p = NULL;
 }
@@ -421,67 +447,15 @@ zkv_kv_stream_applied (const zkv_kv_stream_t *self)
     return self->applied;
 }
 
-// Packs the next record into self->rec unless it holds one already; leaves it empty at the end.
-static int
-s_stream_next (zkv_kv_stream_t *self)
+static uint8_t *
+s_copy (const uint8_t *data, size_t len)
 {
-    msgpack_packer *pk = &self->pk;
-    while (self->rec.size == 0) {
-        switch (self->phase) {
-        case S_HEADER:
-            s_check_pack (msgpack_pack_array (pk, 5));
-            s_check_pack (msgpack_pack_uint64 (pk, S_FORMAT));
-            s_check_pack (msgpack_pack_uint64 (pk, self->group));
-            s_check_pack (msgpack_pack_uint64 (pk, self->nshards));
-            s_check_pack (msgpack_pack_uint64 (pk, self->applied));
-            s_check_pack (msgpack_pack_uint64 (pk, self->n_recs));
-            self->phase = S_DEDUP;
-            break;
-        case S_DEDUP:
-            if (self->dedup_i == self->n_recs) {
-                self->phase = S_DATA;
-                break;
-            }
-            const zkv_kvdedup_t *r = &self->recs[self->dedup_i++];
-            s_check_pack (msgpack_pack_array (pk, 5));
-            s_check_pack (msgpack_pack_uint64 (pk, r->shard));
-            s_check_pack (msgpack_pack_uint64 (pk, r->client_id));
-            s_check_pack (msgpack_pack_uint64 (pk, r->seq));
-            s_check_pack (msgpack_pack_uint64 (pk, r->status));
-            s_pack_bin (pk, r->value.data, r->value.len);
-            break;
-        case S_DATA:
-            if (self->scanned && self->chunk_i < self->chunk.count) {
-                const zkv_kvitem_t *it = &self->chunk.items[self->chunk_i++];
-                s_check_pack (msgpack_pack_array (pk, 3));
-                s_check_pack (msgpack_pack_uint64 (pk, it->shard));
-                s_pack_bin (pk, it->key.data, it->key.len);
-                s_pack_bin (pk, it->value.data, it->value.len);
-                break;
-            }
-            if (self->scanned && !self->chunk.more) {
-                self->phase = S_END;
-                break;
-            }
-            if (self->scanned) {
-                zkv_bytes_free (&self->pos.key);
-                self->pos = self->chunk.next; // takes the position's bytes
-                self->chunk.next = (zkv_kvpos_t){0};
-            }
-            zkv_kvchunk_free (&self->chunk);
-            self->chunk_i = 0;
-            self->scanned = false;
-            int rc = zkv_kvstore_scan (self->view, self->sid, &self->pos, UINT32_MAX,
-                                       S_SCAN_CHUNK_BYTES, &self->chunk);
-            if (rc)
-                return rc;
-            self->scanned = true;
-            break;
-        case S_END:
-            return 0;
-        }
-    }
-    return 0;
+    uint8_t *p = malloc (len ? len : 1);
+    if (!p)
+        abort ();
+    if (len)
+        memcpy (p, data, len);
+    return p;
 }
 
 int
@@ -492,13 +466,9 @@ zkv_kv_stream_read (zkv_kv_stream_t *self, uint64_t offset, size_t max_bytes, ui
     *buf_p = NULL;
     *len_p = 0;
     *done_p = false;
-    int rc = 0;
     if (self->last && offset == self->last_off) {
         // The chunk in flight again (its acknowledgement is slow, or was lost): no rescan.
-        *buf_p = malloc (self->last_len ? self->last_len : 1);
-        if (!*buf_p)
-            abort ();
-        memcpy (*buf_p, self->last, self->last_len);
+        *buf_p = s_copy (self->last, self->last_len);
         *len_p = self->last_len;
         *done_p = self->last_done;
         return 0;
@@ -506,42 +476,32 @@ zkv_kv_stream_read (zkv_kv_stream_t *self, uint64_t offset, size_t max_bytes, ui
     if (offset < self->offset)
         s_stream_rewind (self); // an older retransmit: scan again from the start, skip
     while (self->offset < offset) {
-        if ((rc = s_stream_next (self)))
+        int rc = s_stream_next (self);
+        if (rc)
             return rc;
-        if (self->rec.size == 0 || offset - self->offset < self->rec.size)
+        if (!self->rec || offset - self->offset < self->rec_len)
             return ZKV_EINVAL; // past the end, or inside a record: not a chunk boundary
-        self->offset += self->rec.size;
-        msgpack_sbuffer_clear (&self->rec);
+        self->offset += self->rec_len;
+        free (self->rec);
+        self->rec = NULL;
     }
-    msgpack_sbuffer out;
-    msgpack_sbuffer_init (&out);
-    for (;;) {
-        if ((rc = s_stream_next (self)))
-            break;
-        if (self->rec.size == 0) {
-            *done_p = true;
-            break;
-        }
-        if (out.size > 0 && out.size + self->rec.size > max_bytes)
-            break; // the record waits in rec for the next chunk
-        s_check_pack (msgpack_sbuffer_write (&out, self->rec.data, self->rec.size));
-        self->offset += self->rec.size;
-        msgpack_sbuffer_clear (&self->rec);
-    }
+    s_buf_t out = {0};
+    bool done;
+    int rc = s_stream_fill (self, max_bytes, &out, &done);
     if (rc) {
-        msgpack_sbuffer_destroy (&out);
+        free (out.data);
         return rc;
     }
-    *len_p = out.size;
-    *buf_p = (uint8_t *)msgpack_sbuffer_release (&out);
+    if (!out.data)
+        out.data = s_copy (NULL, 0); // the empty chunk at the end: still a buffer to free()
+    *buf_p = out.data;
+    *len_p = out.len;
+    *done_p = done;
     free (self->last);
-    self->last = malloc (*len_p ? *len_p : 1);
-    if (!self->last)
-        abort ();
-    memcpy (self->last, *buf_p, *len_p);
+    self->last = s_copy (out.data, out.len);
     self->last_off = offset;
-    self->last_len = *len_p;
-    self->last_done = *done_p;
+    self->last_len = out.len;
+    self->last_done = done;
     return 0;
 }
 
@@ -549,15 +509,13 @@ zkv_kv_stream_read (zkv_kv_stream_t *self, uint64_t offset, size_t max_bytes, ui
 // Streaming: the receiver, which stages the stream in the generation that is not current
 
 struct zkv_kv_recv {
-    zkv_kv_t *kv;        // the state machine written (not owned)
-    bool active;         // a stream is being received
-    uint32_t gen;        // the generation it is staged in (never kv's current one)
-    uint64_t sid;        // that generation's storage id
-    uint64_t next;       // offset the next chunk must have
-    bool header;         // its header was read
-    uint64_t applied;    // the header's applied index
-    uint64_t dedup_left; // dedup records still to come
-    bool complete;       // the last chunk came: waiting for zkv_kv_recv_finish
+    zkv_kv_t *kv;      // the state machine written (not owned)
+    bool active;       // a stream is being received
+    uint32_t gen;      // the generation it is staged in (never kv's current one)
+    uint64_t sid;      // that generation's storage id
+    uint64_t next;     // offset the next chunk must have
+    s_reader_t reader; // where the stream is in the record sequence
+    bool complete;     // the last chunk came: waiting for zkv_kv_recv_finish
 };
 
 zkv_kv_recv_t *
@@ -589,9 +547,8 @@ zkv_kv_recv_chunk (zkv_kv_recv_t *self, uint64_t offset, const uint8_t *data, si
         self->active = true;
         self->gen = !kv->gen;
         self->sid = zkv_kv_sid (kv->group, self->gen);
-        self->header = false;
+        self->reader = (s_reader_t){0};
         self->complete = false;
-        self->dedup_left = 0;
         self->next = 0;
     } else if (!self->active || self->complete || offset != self->next)
         return ZKV_EINVAL;
@@ -608,24 +565,17 @@ zkv_kv_recv_chunk (zkv_kv_recv_t *self, uint64_t offset, const uint8_t *data, si
         rc = zkv_kvstore_clear_group (kv->store, batch, self->sid);
         zkv_kvstore_set_applied (kv->store, batch, self->sid, ZKV_KV_APPLIED_INCOMPLETE);
     }
-    s_cursor_t cur = {data, data + len};
-    if (rc == 0 && !self->header) {
-        rc = s_read_header (kv, &cur, &self->applied, &self->dedup_left);
-        self->header = rc == 0;
-    }
-    while (rc == 0 && cur.p < cur.end) {
-        if (self->dedup_left) {
-            rc = s_read_dedup (kv, &cur, batch, self->sid, NULL);
-            self->dedup_left--;
-        } else
-            rc = s_read_item (kv, &cur, batch, self->sid);
-    }
-    if (rc == 0 && done && (!self->header || self->dedup_left))
+    s_reader_t r = self->reader; // kept only if the whole chunk is
+    if (rc == 0)
+        rc = s_read_records (kv, &r, data, len, batch, self->sid, NULL);
+    if (rc == 0 && !r.header)
+        rc = ZKV_ETRUNC; // the first chunk holds the header
+    if (rc == 0 && done && r.dedup_left)
         rc = ZKV_ETRUNC; // ends before its announced records
     if (rc == 0 && done)
         // Durably whole (not current yet): should a crash fall between the Raft snapshot's
         // save and zkv_kv_recv_finish, zkv_kv_boot_promote installs it without a new transfer.
-        zkv_kvstore_set_applied (kv->store, batch, self->sid, ZKV_KV_STAGED_BIT | self->applied);
+        zkv_kvstore_set_applied (kv->store, batch, self->sid, ZKV_KV_STAGED_BIT | r.applied);
     if (rc == 0)
         rc = zkv_kvstore_commit (kv->store, &batch);
     zkv_kvstore_batch_destroy (kv->store, &batch);
@@ -633,6 +583,7 @@ zkv_kv_recv_chunk (zkv_kv_recv_t *self, uint64_t offset, const uint8_t *data, si
         self->active = false; // only a new stream from offset 0 goes on
         return rc;
     }
+    self->reader = r;
     self->next = offset + len;
     self->complete = done;
     return 0;
@@ -681,7 +632,7 @@ zkv_kv_recv_finish (zkv_kv_recv_t *self, uint64_t index)
         self->active = false; // promoted meanwhile (zkv_kv_boot_promote)
         return ZKV_EINVAL;
     }
-    if (self->applied != index)
+    if (self->reader.applied != index)
         return ZKV_ECORRUPT; // the leader streamed another state than its snapshot's
     int rc = s_promote (self->kv, self->gen, index);
     if (rc == 0) {

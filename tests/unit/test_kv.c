@@ -1411,6 +1411,211 @@ test_kv_stream_interrupted (void)
     s_close (&fb);
 }
 
+// Appends msg, encoded by the codec, to the sequence in (*buf_p, *len_p).
+static void
+s_seq_add (uint8_t **buf_p, size_t *len_p, const zkv_msg_t *msg)
+{
+    uint8_t *enc;
+    size_t n;
+    int rc = zkv_msg_encode (msg, &enc, &n);
+    assert (rc == 0);
+    (void)rc;
+    *buf_p = realloc (*buf_p, *len_p + n);
+    memcpy (*buf_p + *len_p, enc, n);
+    *len_p += n;
+    free (enc);
+}
+
+// A malformed sequence of well-formed records: the blob restore and a one-chunk stream both
+// refuse it with want, and b's state stays exactly old.
+static void
+s_refused (zkv_kv_t *b, const uint8_t *old, size_t old_len, const uint8_t *seq, size_t len,
+           int want)
+{
+    int rc = zkv_kv_snapshot_restore (b, seq, len);
+    if (rc != want)
+        fprintf (stderr, "restore: %s, want %s\n", zkv_errname (rc), zkv_errname (want));
+    CHECK_EQ_U64 (rc, want);
+    CHECK (s_state_is (b, old, old_len));
+    zkv_kv_recv_t *recv = zkv_kv_recv_new (b);
+    rc = zkv_kv_recv_chunk (recv, 0, seq, len, true);
+    if (rc != want)
+        fprintf (stderr, "chunk: %s, want %s\n", zkv_errname (rc), zkv_errname (want));
+    CHECK_EQ_U64 (rc, want);
+    CHECK_EQ_U64 (zkv_kv_recv_finish (recv, zkv_kv_applied (b) + 1), ZKV_EINVAL);
+    zkv_kv_recv_destroy (&recv);
+    CHECK (s_state_is (b, old, old_len));
+}
+
+// The snapshot is a sequence of kv_snap_* rows of the message table, encoded by the codec:
+// walked with zkv_msg_decode_prefix, it is a header, its dedup records, then the items in
+// (shard, key) order, and re-encoding each record gives the same bytes. Sequences of valid
+// records out of their place, of foreign messages, or with bad values are refused.
+static void
+test_kv_snapshot_records (void)
+{
+    s_fix_t fa = {.kind = S_MEM}, fb = {.kind = S_MEM};
+    CHECK_EQ_U64 (s_open (&fa), 0);
+    CHECK_EQ_U64 (s_open (&fb), 0);
+    zkv_kv_t *a = s_kv (fa.store), *b = s_kv (fb.store);
+    s_workload (a, 60, 100);
+    s_workload (b, 9, 700);
+    uint8_t *blob, *old;
+    size_t blob_len, old_len;
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (a, &blob, &blob_len), 0);
+    CHECK_EQ_U64 (zkv_kv_snapshot_write (b, &old, &old_len), 0);
+
+    // Walk it record by record.
+    zkv_msg_t recs[128];
+    size_t n = 0, off = 0;
+    while (off < blob_len && n < 128) {
+        size_t used;
+        CHECK_EQ_U64 (zkv_msg_decode_prefix (blob + off, blob_len - off, &recs[n], &used), 0);
+        uint8_t *enc;
+        size_t enc_len;
+        CHECK_EQ_U64 (zkv_msg_encode (&recs[n], &enc, &enc_len), 0);
+        CHECK (enc_len == used && memcmp (enc, blob + off, used) == 0);
+        free (enc);
+        off += used;
+        n++;
+    }
+    CHECK_EQ_U64 (off, blob_len);
+    CHECK_EQ_U64 (recs[0].type, ZKV_MSG_KV_SNAP_HEADER);
+    const zkv_kv_snap_header_t *h = &recs[0].u.kv_snap_header;
+    CHECK_EQ_U64 (h->format, ZKV_KV_SNAP_FORMAT);
+    CHECK_EQ_U64 (h->group, S_GROUP);
+    CHECK_EQ_U64 (h->nshards, S_SHARDS);
+    CHECK_EQ_U64 (h->applied, 60);
+    CHECK (h->n_dedup >= 5); // clients 100..104, per shard they wrote to
+    size_t nd = (size_t)h->n_dedup;
+    for (size_t i = 1; i <= nd; i++) {
+        CHECK_EQ_U64 (recs[i].type, ZKV_MSG_KV_SNAP_DEDUP);
+        CHECK (recs[i].u.kv_snap_dedup.client_id >= 100 && recs[i].u.kv_snap_dedup.seq >= 1);
+    }
+    CHECK_EQ_U64 (n, 1 + nd + 37); // keys k0..k36
+    for (size_t i = 1 + nd; i < n; i++) {
+        CHECK_EQ_U64 (recs[i].type, ZKV_MSG_KV_SNAP_ITEM);
+        const zkv_kv_snap_item_t *it = &recs[i].u.kv_snap_item;
+        CHECK_EQ_U64 (it->shard, zkv_kv_shard_of (it->key.data, it->key.len, S_SHARDS));
+        if (i > 1 + nd) {
+            const zkv_kv_snap_item_t *prev = &recs[i - 1].u.kv_snap_item;
+            size_t m = prev->key.len < it->key.len ? prev->key.len : it->key.len;
+            int c = memcmp (prev->key.data, it->key.data, m);
+            CHECK (prev->shard < it->shard || (prev->shard == it->shard &&
+                                               (c < 0 || (c == 0 && prev->key.len < it->key.len))));
+        }
+    }
+    const zkv_msg_t *hdr = &recs[0], *ded = &recs[1], *item = &recs[1 + nd];
+
+    // Rebuilt from its records, the blob restores.
+    uint8_t *seq = NULL;
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        s_seq_add (&seq, &len, &recs[i]);
+    CHECK (len == blob_len && memcmp (seq, blob, len) == 0);
+    free (seq);
+
+    // Each variant: (seq, len) rebuilt from records, then refused with the code expected.
+    zkv_msg_t m;
+#define S_VARIANT(want, ...)                                                                       \
+    do {                                                                                           \
+        seq = NULL;                                                                                \
+        len = 0;                                                                                   \
+        __VA_ARGS__;                                                                               \
+        s_refused (b, old, old_len, seq, len, want);                                               \
+        free (seq);                                                                                \
+        if (zkv_test_failed_)                                                                      \
+            return;                                                                                \
+    } while (0)
+    // Only the header, with its dedup records announced: cut short.
+    S_VARIANT (ZKV_ETRUNC, s_seq_add (&seq, &len, hdr));
+    // Another format, group, shard count; applied 0.
+    m = *hdr;
+    m.u.kv_snap_header.format = 1;
+    S_VARIANT (ZKV_EVERSION, s_seq_add (&seq, &len, &m));
+    m = *hdr;
+    m.u.kv_snap_header.group = S_GROUP + 1;
+    S_VARIANT (ZKV_EINVAL, s_seq_add (&seq, &len, &m));
+    m = *hdr;
+    m.u.kv_snap_header.nshards = S_SHARDS + 1;
+    S_VARIANT (ZKV_EINVAL, s_seq_add (&seq, &len, &m));
+    m = *hdr;
+    m.u.kv_snap_header.applied = 0;
+    m.u.kv_snap_header.n_dedup = 0;
+    S_VARIANT (ZKV_ECORRUPT, s_seq_add (&seq, &len, &m));
+    // No header first; a second header.
+    S_VARIANT (ZKV_EPROTO, s_seq_add (&seq, &len, item));
+    m = *hdr;
+    m.u.kv_snap_header.n_dedup = 0;
+    S_VARIANT (ZKV_EPROTO, s_seq_add (&seq, &len, &m); s_seq_add (&seq, &len, &m));
+    // An item while dedup records are due; a dedup record more than announced.
+    m = *hdr;
+    m.u.kv_snap_header.n_dedup = 1;
+    S_VARIANT (ZKV_EPROTO, s_seq_add (&seq, &len, &m); s_seq_add (&seq, &len, item));
+    S_VARIANT (ZKV_EPROTO, s_seq_add (&seq, &len, &m); s_seq_add (&seq, &len, ded);
+               s_seq_add (&seq, &len, ded));
+    // A message of the table that is no snapshot record, where an item goes.
+    zkv_msg_t cmd = {.type = ZKV_MSG_KV_COMMAND};
+    cmd.u.kv_command = (zkv_kv_command_t){.client_id = 1, .seq = 1, .op = ZKV_OP_PUT};
+    cmd.u.kv_command.key = item->u.kv_snap_item.key;
+    m = *hdr;
+    m.u.kv_snap_header.n_dedup = 0;
+    S_VARIANT (ZKV_EPROTO, s_seq_add (&seq, &len, &m); s_seq_add (&seq, &len, &cmd));
+    // Bad values: an item in another shard than its key's, an empty key; a dedup record of
+    // seq 0, of an unknown shard, of an impossible status.
+    zkv_msg_t bad = *item;
+    bad.u.kv_snap_item.shard = (bad.u.kv_snap_item.shard + 1) % S_SHARDS;
+    S_VARIANT (ZKV_ECORRUPT, s_seq_add (&seq, &len, &m); s_seq_add (&seq, &len, &bad));
+    bad = *item;
+    bad.u.kv_snap_item.key = (zkv_bytes_t){0};
+    bad.u.kv_snap_item.shard = 0;
+    S_VARIANT (ZKV_ECORRUPT, s_seq_add (&seq, &len, &m); s_seq_add (&seq, &len, &bad));
+    m.u.kv_snap_header.n_dedup = 1;
+    bad = *ded;
+    bad.u.kv_snap_dedup.seq = 0;
+    S_VARIANT (ZKV_ECORRUPT, s_seq_add (&seq, &len, &m); s_seq_add (&seq, &len, &bad));
+    bad = *ded;
+    bad.u.kv_snap_dedup.shard = S_SHARDS;
+    S_VARIANT (ZKV_ECORRUPT, s_seq_add (&seq, &len, &m); s_seq_add (&seq, &len, &bad));
+    bad = *ded;
+    bad.u.kv_snap_dedup.status = 5000;
+    S_VARIANT (ZKV_ECORRUPT, s_seq_add (&seq, &len, &m); s_seq_add (&seq, &len, &bad));
+    // A record of another protocol version; the last record cut by one byte.
+    S_VARIANT (ZKV_EVERSION, s_seq_add (&seq, &len, hdr); seq[1] = ZKV_PROTOCOL_VERSION + 1);
+    S_VARIANT (ZKV_ETRUNC, for (size_t i = 0; i < n; i++) s_seq_add (&seq, &len, &recs[i]); len--);
+#undef S_VARIANT
+
+    // A chunk that ends inside a record is refused, though the stream goes on from the cut.
+    zkv_kv_recv_t *recv = zkv_kv_recv_new (b);
+    size_t first = blob_len - 3;
+    CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, 0, blob, first, false), ZKV_ETRUNC);
+    CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, first, blob + first, 3, true), ZKV_EINVAL);
+    CHECK (s_state_is (b, old, old_len));
+    // Cut between two records, the same bytes install.
+    size_t half = 0;
+    for (size_t i = 0; i < n / 2; i++) {
+        uint8_t *enc;
+        size_t el;
+        CHECK_EQ_U64 (zkv_msg_encode (&recs[i], &enc, &el), 0);
+        half += el;
+        free (enc);
+    }
+    CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, 0, blob, half, false), 0);
+    CHECK_EQ_U64 (zkv_kv_recv_chunk (recv, half, blob + half, blob_len - half, true), 0);
+    CHECK_EQ_U64 (zkv_kv_recv_finish (recv, 60), 0);
+    CHECK (s_state_is (b, blob, blob_len));
+    zkv_kv_recv_destroy (&recv);
+
+    for (size_t i = 0; i < n; i++)
+        zkv_msg_free (&recs[i]);
+    free (blob);
+    free (old);
+    zkv_kv_destroy (&a);
+    zkv_kv_destroy (&b);
+    s_close (&fa);
+    s_close (&fb);
+}
+
 // A store an older zkv left mid-install (the group cleared, its applied index
 // ZKV_KV_APPLIED_INCOMPLETE) is still incomplete: it serves, applies and streams nothing until
 // a whole stream is installed, which also empties the old partial data.
@@ -1495,4 +1700,5 @@ ZKV_TEST_MAIN (TEST (test_store_basic) TEST (test_store_dedup_scan_delete)
                                TEST (test_kv_boot) TEST (test_kv_commit_failure)
                                    TEST (test_kv_stream_round_trip) TEST (test_kv_stream_resume)
                                        TEST (test_kv_stream_crash) TEST (test_kv_stream_interrupted)
-                                           TEST (test_kv_old_format_incomplete))
+                                           TEST (test_kv_old_format_incomplete)
+                                               TEST (test_kv_snapshot_records))
