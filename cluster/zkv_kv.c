@@ -229,8 +229,29 @@ zkv_kv_destroy (zkv_kv_t **self_p)
     if (!self)
         return;
     zkv_kv_map_free (&self->dedup);
+    free (self->owned);
     free (self);
     *self_p = NULL;
+}
+
+void
+zkv_kv_set_owned (zkv_kv_t *self, const bool *owned)
+{
+    assert (self);
+    free (self->owned);
+    self->owned = NULL;
+    if (owned) {
+        self->owned = s_calloc (self->nshards, sizeof (bool));
+        memcpy (self->owned, owned, self->nshards * sizeof (bool));
+    }
+}
+
+int
+zkv_kv_check_shard (const zkv_kv_t *self, const uint8_t *key, size_t key_len)
+{
+    if (!self->owned)
+        return 0;
+    return self->owned[zkv_kv_shard_of (key, key_len, self->nshards)] ? 0 : ZKV_EWRONGGROUP;
 }
 
 uint64_t
@@ -243,6 +264,12 @@ uint64_t
 zkv_kv_group (const zkv_kv_t *self)
 {
     return self->group;
+}
+
+uint64_t
+zkv_kv_size (zkv_kv_t *self)
+{
+    return zkv_kvstore_approx_bytes (self->store, self->sid);
 }
 
 uint32_t
@@ -289,6 +316,8 @@ zkv_kv_command_encode (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, u
     if (op == ZKV_OP_GET || seq == 0)
         return ZKV_EINVAL; // gets are not logged; seqs start at 1
     int rc = zkv_kv_check (&self->limits, op, key_len, value_len);
+    if (rc == 0)
+        rc = zkv_kv_check_shard (self, key, key_len);
     if (rc)
         return rc;
     // The message points at the caller's bytes: nothing is copied, nothing freed.
@@ -340,6 +369,8 @@ zkv_kv_get (zkv_kv_t *self, const uint8_t *key, size_t key_len, zkv_bytes_t *val
         return rc;
     if (zkv_kv_incomplete (self))
         return ZKV_EUNAVAILABLE; // no state to read
+    if ((rc = zkv_kv_check_shard (self, key, key_len)))
+        return rc;
     uint32_t shard = zkv_kv_shard_of (key, key_len, self->nshards);
     return zkv_kvstore_get (self->store, self->sid, shard, key, key_len, value);
 }

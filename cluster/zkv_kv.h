@@ -80,9 +80,19 @@ zkv_kv_t *zkv_kv_new (zkv_kvstore_t *store, uint64_t group, uint32_t nshards,
                       const zkv_kv_limits_t *limits, int *err);
 void zkv_kv_destroy (zkv_kv_t **self_p);
 
+// The shards this group serves: owned[s] for each of the nshards shards (copied; NULL: every
+// shard). A request for another shard is answered ZKV_EWRONGGROUP (zkv_kv_check_shard), when
+// proposed and again when applied (a command logged under another configuration), and changes
+// nothing.
+void zkv_kv_set_owned (zkv_kv_t *self, const bool *owned);
+// 0 if key's shard is served here, ZKV_EWRONGGROUP if not.
+int zkv_kv_check_shard (const zkv_kv_t *self, const uint8_t *key, size_t key_len);
+
 // Last index applied (durably, in the store).
 uint64_t zkv_kv_applied (const zkv_kv_t *self);
 uint64_t zkv_kv_group (const zkv_kv_t *self);
+// Approximate bytes the current state takes in the store (data and dedup records).
+uint64_t zkv_kv_size (zkv_kv_t *self);
 uint32_t zkv_kv_nshards (const zkv_kv_t *self);
 
 // The shard of a key: FNV-1a 64 of its bytes modulo nshards (nshards >= 1).

@@ -121,6 +121,14 @@ s_apply_command (s_apply_t *a, const zkv_entry_t *e, zkv_kv_result_t *r)
         zkv_msg_free (&msg);
         return 0;
     }
+    if (zkv_kv_check_shard (a->kv, cmd->key.data, cmd->key.len)) {
+        // Logged under another configuration: the shard is not served here. Nothing applied,
+        // nothing recorded: the client asks the group that serves it, with the same seq.
+        r->status = ZKV_EWRONGGROUP;
+        r->error = "wrong group: the key's shard is not served by this group";
+        zkv_msg_free (&msg);
+        return 0;
+    }
     uint8_t ck[8];
     zkv_kv_client_key (cmd->client_id, ck);
     uint32_t shard = zkv_kv_shard_of (cmd->key.data, cmd->key.len, a->kv->nshards);

@@ -45,6 +45,7 @@ struct zkv_kv {
                             // every read and write of the state (shard deletes too) uses it
     uint64_t applied;       // last index applied and committed to the store
     zkv_kv_map_t dedup;     // dedup records as committed (mirror of the store's)
+    bool *owned;            // owned[s]: shard s is served here (NULL: every shard)
 };
 
 // Generations (zkv_kv.h, "Streamed snapshots"). A group's state lives under one of two storage

@@ -113,6 +113,8 @@ typedef struct {
     // A read-only point-in-time view of the store (its own impl and ops), or NULL when the
     // implementation has none. See zkv_kvstore_view.
     struct zkv_kvstore_s *(*view) (void *impl);
+    // Approximate bytes the group's data and dedup records take (optional; NULL: unknown).
+    uint64_t (*approx_bytes) (void *impl, uint64_t group);
 } zkv_kvstore_ops_t;
 
 // A store: the implementation's functions and state. Visible so the dispatch below can be
@@ -256,6 +258,14 @@ zkv_kvstore_view (zkv_kvstore_t *self)
 {
     assert (self);
     return self->ops->view ? self->ops->view (self->impl) : NULL;
+}
+
+// Approximate bytes the group's data and dedup records take in the store (0 if unknown).
+static inline uint64_t
+zkv_kvstore_approx_bytes (zkv_kvstore_t *self, uint64_t group)
+{
+    assert (self);
+    return self->ops->approx_bytes ? self->ops->approx_bytes (self->impl, group) : 0;
 }
 
 // Commits *b_p atomically and destroys it (also on error), nulling *b_p.

@@ -331,6 +331,28 @@ s_destroy (void *impl)
 
 static zkv_kvstore_t *s_new (leveldb_t *db, bool view);
 
+// LevelDB's estimate of the disk the group's data and dedup records take (compressed, as
+// written in its files; recent writes still in the memtable count for nothing).
+static uint64_t
+s_approx_bytes (void *impl, uint64_t group)
+{
+    s_ldbkv_t *self = impl;
+    const uint8_t kinds[2] = {ZKV_KVSTORE_KIND_DATA, ZKV_KVSTORE_KIND_DEDUP};
+    uint8_t start[2][ZKV_KVSTORE_PREFIX_MAX], limit[2][ZKV_KVSTORE_PREFIX_MAX];
+    const char *starts[2], *limits[2];
+    size_t start_lens[2], limit_lens[2];
+    for (int k = 0; k < 2; k++) {
+        start_lens[k] = zkv_kvstore_prefix (start[k], kinds[k], group, false, 0);
+        // The group's range ends where the next group's begins (the prefix is big-endian).
+        limit_lens[k] = zkv_kvstore_prefix (limit[k], kinds[k], group + 1, false, 0);
+        starts[k] = (const char *)start[k];
+        limits[k] = (const char *)limit[k];
+    }
+    uint64_t sizes[2] = {0, 0};
+    leveldb_approximate_sizes (self->db, 2, starts, start_lens, limits, limit_lens, sizes);
+    return sizes[0] + sizes[1];
+}
+
 static zkv_kvstore_t *s_view (void *impl);
 
 static const zkv_kvstore_ops_t s_ldbkv_ops = {
@@ -349,6 +371,7 @@ static const zkv_kvstore_ops_t s_ldbkv_ops = {
     .batch_destroy = s_batch_destroy,
     .destroy = s_destroy,
     .view = s_view,
+    .approx_bytes = s_approx_bytes,
 };
 
 static zkv_kvstore_t *

@@ -508,6 +508,23 @@ s_destroy (void *impl)
     free (self);
 }
 
+// Bytes of the group's data and dedup records (keys and values as stored).
+static uint64_t
+s_approx_bytes (void *impl, uint64_t group)
+{
+    s_memkv_t *self = impl;
+    uint64_t bytes = 0;
+    const uint8_t kinds[2] = {ZKV_KVSTORE_KIND_DATA, ZKV_KVSTORE_KIND_DEDUP};
+    for (int k = 0; k < 2; k++) {
+        uint8_t prefix[ZKV_KVSTORE_PREFIX_MAX];
+        size_t plen = zkv_kvstore_prefix (prefix, kinds[k], group, false, 0);
+        for (size_t i = s_lower_bound (self, prefix, plen);
+             i < self->n_recs && s_has_prefix (&self->recs[i], prefix, plen); i++)
+            bytes += self->recs[i].key_len + self->recs[i].val_len;
+    }
+    return bytes;
+}
+
 static zkv_kvstore_t *s_view (void *impl);
 
 static const zkv_kvstore_ops_t s_memkv_ops = {
@@ -526,6 +543,7 @@ static const zkv_kvstore_ops_t s_memkv_ops = {
     .batch_destroy = s_batch_destroy,
     .destroy = s_destroy,
     .view = s_view,
+    .approx_bytes = s_approx_bytes,
 };
 
 // A view is a deep copy: the memory store serves tests and the simulator, where data is small.

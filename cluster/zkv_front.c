@@ -1,0 +1,522 @@
+// The frontend core (zkv_front.h): routing, forwarding, deadlines and answers.
+#include "zkv_front.h"
+#include "zkv_kv.h"
+#include "zkv_raft.h"
+#include "zkv_u64map.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Where an answer goes.
+typedef enum {
+    S_TO_CLIENT = 1, // a client of this node
+    S_TO_ORIGIN = 2, // a request another node forwarded here: forward_reply to it
+} s_kind_t;
+
+// A request waiting for its answer, under its handle.
+typedef struct {
+    uint64_t handle;       // this frontend's id of it (a forward's fwd_id)
+    uint8_t kind;          // s_kind_t
+    bool forwarded;        // sent on to forwarded_to, waiting for its forward_reply
+    uint64_t forwarded_to; // ... that node
+    zkv_front_addr_t addr; // S_TO_CLIENT: the client
+    uint64_t origin_node;  // S_TO_ORIGIN: the node to answer
+    uint64_t fwd_id;       // S_TO_ORIGIN: its id of the forward
+    uint64_t group;        // the group it was routed to
+    uint64_t client_id;    // the request's client
+    uint64_t seq;          // ... sequence number
+    uint64_t op;           // ... op
+    uint64_t deadline;     // host ms after which it is answered "timed out"
+} s_pending_t;
+
+struct zkv_front {
+    zkv_front_config_t cfg;       // as given
+    const zkv_front_host_t *host; // effects
+    void *host_arg;               //
+    zkv_routing_t *routing;       // the configuration routed by (owned)
+    uint64_t *groups;             // hosted groups
+    zkv_group_state_t *states;    // their last reported states (group 0: none yet)
+    uint64_t *hints;              // the leader last heard of per routing group (0: none)
+    zkv_u64map_t pending;         // handle -> s_pending_t
+    uint64_t next_handle;         // handles
+    uint64_t next_sweep;          // host ms of the next deadline sweep
+    uint64_t *keys;               // scratch for sweeps
+    size_t cap_keys;              //
+    zkv_front_counters_t counters;
+};
+
+void
+zkv_front_config_defaults (zkv_front_config_t *cfg)
+{
+    memset (cfg, 0, sizeof *cfg);
+    cfg->max_key_bytes = 4096;
+    cfg->max_value_bytes = 1024 * 1024;
+    cfg->max_pending = 65536;
+    cfg->default_deadline_ms = 30000;
+    cfg->max_deadline_ms = 60000;
+    cfg->sweep_ms = 50;
+}
+
+static void *
+s_alloc (size_t n, size_t size)
+{
+    void *p = calloc (n ? n : 1, size);
+    if (!p)
+        abort (); // out of memory aborts (STYLE.md)
+    return p;
+}
+
+zkv_front_t *
+zkv_front_new (const zkv_front_config_t *cfg, const zkv_routing_t *routing,
+               const zkv_front_host_t *host, void *host_arg)
+{
+    assert (cfg && routing && host);
+    if (cfg->node == 0 || cfg->max_pending == 0 || cfg->max_deadline_ms == 0 ||
+        cfg->sweep_ms == 0)
+        return NULL;
+    zkv_front_t *self = s_alloc (1, sizeof *self);
+    self->cfg = *cfg;
+    self->host = host;
+    self->host_arg = host_arg;
+    self->routing = zkv_routing_dup (routing);
+    self->groups = s_alloc (cfg->n_groups, sizeof (uint64_t));
+    if (cfg->n_groups)
+        memcpy (self->groups, cfg->groups, cfg->n_groups * sizeof (uint64_t));
+    self->cfg.groups = self->groups;
+    self->states = s_alloc (cfg->n_groups, sizeof (zkv_group_state_t));
+    for (size_t i = 0; i < cfg->n_groups; i++)
+        self->states[i].group = cfg->groups[i];
+    self->hints = s_alloc (routing->n_groups, sizeof (uint64_t));
+    return self;
+}
+
+void
+zkv_front_destroy (zkv_front_t **self_p)
+{
+    zkv_front_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->pending.capacity; i++)
+        free (self->pending.slots[i].value);
+    zkv_u64map_free (&self->pending);
+    zkv_routing_destroy (&self->routing);
+    free (self->groups);
+    free (self->states);
+    free (self->hints);
+    free (self->keys);
+    free (self);
+    *self_p = NULL;
+}
+
+static int
+s_slot (const zkv_front_t *self, uint64_t group)
+{
+    for (size_t i = 0; i < self->cfg.n_groups; i++)
+        if (self->groups[i] == group)
+            return (int)i;
+    return -1;
+}
+
+static uint64_t *
+s_hint (zkv_front_t *self, uint64_t group)
+{
+    for (size_t i = 0; i < self->routing->n_groups; i++)
+        if (self->routing->group_ids[i] == group)
+            return &self->hints[i];
+    return NULL;
+}
+
+// --- answers -----------------------------------------------------------------------------------
+
+static void
+s_error_event (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_bytes_t *error)
+{
+    zkv_msg_t ev = {.type = ZKV_MSG_EVENT_CLIENT_ERROR};
+    zkv_event_client_error_t *e = &ev.u.event_client_error;
+    e->node = self->cfg.node;
+    e->group = p->group;
+    e->client_id = p->client_id;
+    e->seq = p->seq;
+    e->op = p->op;
+    e->status = status;
+    e->error = *error;
+    self->host->event (self->host_arg, "zkv.client.error", &ev);
+}
+
+// Answers p, wherever it came from. status: 0 or a positive ZKV_E* value; error NULL for the
+// status's own text. config: the configuration number of the node that answered.
+static void
+s_answer (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_bytes_t *value,
+          uint64_t leader, const char *error, uint64_t config)
+{
+    if (!error)
+        error = status ? zkv_strerror (-(int)status) : "";
+    zkv_bytes_t e = {(uint8_t *)error, strlen (error)};
+    zkv_bytes_t none = {0};
+    if (!value)
+        value = &none;
+    // Redirections are part of normal operation, not events worth publishing.
+    if (status && status != ZKV_ENOTLEADER_VALUE && status != ZKV_EWRONGGROUP_VALUE)
+        s_error_event (self, p, status, &e);
+    self->counters.answered++;
+    zkv_msg_t m = {0};
+    if (p->kind == S_TO_CLIENT) {
+        m.type = ZKV_MSG_CLIENT_REPLY;
+        zkv_client_reply_t *r = &m.u.client_reply;
+        r->client_id = p->client_id;
+        r->seq = p->seq;
+        r->status = status;
+        r->value = *value;
+        r->leader = leader;
+        r->error = e;
+        r->config = config;
+        self->host->to_client (self->host_arg, &p->addr, &m);
+    } else {
+        m.type = ZKV_MSG_FORWARD_REPLY;
+        zkv_forward_reply_t *r = &m.u.forward_reply;
+        r->group = p->group;
+        r->fwd_id = p->fwd_id;
+        r->client_id = p->client_id;
+        r->seq = p->seq;
+        r->status = status;
+        r->value = *value;
+        r->leader = leader;
+        r->error = e;
+        r->config = config;
+        self->host->to_node (self->host_arg, p->origin_node, &m);
+    }
+}
+
+static void
+s_answer_now (zkv_front_t *self, const s_pending_t *p, int rc, uint64_t leader, const char *error)
+{
+    s_answer (self, p, (uint64_t)-rc, NULL, leader, error, self->routing->num);
+}
+
+// --- routing -----------------------------------------------------------------------------------
+
+static s_pending_t *
+s_wait (zkv_front_t *self, const s_pending_t *p)
+{
+    s_pending_t *w = (s_pending_t *)malloc (sizeof *w);
+    if (!w)
+        abort ();
+    *w = *p;
+    w->handle = ++self->next_handle;
+    zkv_u64map_put (&self->pending, w->handle, w);
+    return w;
+}
+
+// Routes one request (a client's, or one forwarded here). want_group: the group a forwarding
+// node routed it to (0 for a client's).
+static void
+s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_bytes_t *value,
+         uint64_t deadline_ms, uint64_t want_group, uint64_t now)
+{
+    if (deadline_ms == 0)
+        deadline_ms = self->cfg.default_deadline_ms;
+    else if (deadline_ms > self->cfg.max_deadline_ms)
+        deadline_ms = self->cfg.max_deadline_ms;
+    p->deadline = now + deadline_ms;
+    zkv_kv_limits_t limits = {self->cfg.max_key_bytes, self->cfg.max_value_bytes};
+    int rc = zkv_kv_check (&limits, p->op, key->len, p->op == ZKV_OP_GET ? 0 : value->len);
+    if (rc == 0 && p->op == ZKV_OP_GET && value->len)
+        rc = ZKV_EINVAL;
+    if (rc) {
+        s_answer_now (self, p, rc, 0,
+                      rc == ZKV_ETOOBIG ? (key->len > limits.max_key_bytes ? "key too large"
+                                                                           : "value too large")
+                      : key->len == 0   ? "empty key"
+                      : p->op == ZKV_OP_GET && value->len ? "a get carries no value"
+                                                          : "unknown op");
+        return;
+    }
+    p->group = zkv_routing_group_of (self->routing, key->data, key->len);
+    if (p->group == 0) {
+        s_answer_now (self, p, ZKV_EWRONGGROUP, 0, "no group serves this key's shard");
+        return;
+    }
+    if (want_group && want_group != p->group) {
+        // The forwarding node routes by another configuration: its client refreshes.
+        s_answer_now (self, p, ZKV_EWRONGGROUP, 0, NULL);
+        return;
+    }
+    if (self->pending.count >= self->cfg.max_pending) {
+        self->counters.busy++;
+        s_answer_now (self, p, ZKV_EBUSY, 0, "too many requests waiting");
+        return;
+    }
+    int slot = s_slot (self, p->group);
+    uint64_t leader = 0;
+    if (slot >= 0) {
+        const zkv_group_state_t *st = &self->states[slot];
+        if (st->role == ZKV_ROLE_LEADER) {
+            s_pending_t *w = s_wait (self, p);
+            zkv_msg_t m = {.type = ZKV_MSG_GROUP_REQUEST};
+            zkv_group_request_t *q = &m.u.group_request;
+            q->group = p->group;
+            q->handle = w->handle;
+            q->client_id = p->client_id;
+            q->seq = p->seq;
+            q->op = p->op;
+            q->key = *key;
+            q->value = *value;
+            q->deadline_ms = deadline_ms;
+            if (self->host->to_group (self->host_arg, &m) != 0) {
+                zkv_u64map_remove (&self->pending, w->handle);
+                free (w);
+                self->counters.busy++;
+                s_answer_now (self, p, ZKV_EBUSY, self->cfg.node, "the group's queue is full");
+                return;
+            }
+            self->counters.served++;
+            return;
+        }
+        leader = st->leader;
+    } else {
+        // Not hosted here: the leader last heard of, else a member (spread over them).
+        uint64_t *hint = s_hint (self, p->group);
+        leader = hint ? *hint : 0;
+        if (!leader) {
+            size_t n = 0;
+            const uint64_t *members = zkv_routing_members (self->routing, p->group, &n);
+            if (n)
+                leader = members[(p->client_id + p->seq) % n];
+        }
+    }
+    // A request is forwarded at most once: a forwarded request that finds no leader here is
+    // answered with the hint, and the client follows it.
+    if (p->kind == S_TO_CLIENT && leader && leader != self->cfg.node) {
+        s_pending_t *w = s_wait (self, p);
+        w->forwarded = true;
+        w->forwarded_to = leader;
+        zkv_msg_t m = {.type = ZKV_MSG_FORWARD_REQUEST};
+        zkv_forward_request_t *f = &m.u.forward_request;
+        f->group = p->group;
+        f->origin_node = self->cfg.node;
+        f->fwd_id = w->handle;
+        f->client_id = p->client_id;
+        f->seq = p->seq;
+        f->op = p->op;
+        f->key = *key;
+        f->value = *value;
+        f->deadline_ms = deadline_ms;
+        self->counters.forwarded++;
+        self->host->to_node (self->host_arg, leader, &m);
+        return;
+    }
+    s_answer_now (self, p, ZKV_ENOTLEADER, leader, NULL);
+}
+
+// --- status and configuration --------------------------------------------------------------
+
+static void
+s_status (zkv_front_t *self, const zkv_front_addr_t *to, uint64_t nonce)
+{
+    size_t n = self->cfg.n_groups;
+    uint64_t *cols[9];
+    for (int c = 0; c < 9; c++)
+        cols[c] = s_alloc (n, sizeof (uint64_t));
+    for (size_t i = 0; i < n; i++) {
+        const zkv_group_state_t *st = &self->states[i];
+        cols[0][i] = st->group;
+        cols[1][i] = st->role;
+        cols[2][i] = st->term;
+        cols[3][i] = st->leader;
+        cols[4][i] = st->commit;
+        cols[5][i] = st->applied;
+        cols[6][i] = st->last_index;
+        cols[7][i] = st->snapshot_index;
+        cols[8][i] = st->log_bytes;
+    }
+    zkv_msg_t m = {.type = ZKV_MSG_STATUS_REPLY};
+    zkv_status_reply_t *r = &m.u.status_reply;
+    r->node = self->cfg.node;
+    r->nonce = nonce;
+    zkv_u64s_t *dst[9] = {&r->groups,   &r->roles,    &r->terms,        &r->leaders,
+                          &r->commits,  &r->applieds, &r->last_indexes, &r->snapshot_indexes,
+                          &r->log_bytes};
+    for (int c = 0; c < 9; c++)
+        *dst[c] = (zkv_u64s_t){n ? cols[c] : NULL, n};
+    self->host->to_client (self->host_arg, to, &m);
+    for (int c = 0; c < 9; c++)
+        free (cols[c]);
+}
+
+static void
+s_config (zkv_front_t *self, const zkv_front_addr_t *to, uint64_t nonce)
+{
+    zkv_msg_t m = {.type = ZKV_MSG_CONFIG_REPLY};
+    zkv_routing_to_reply (self->routing, &m.u.config_reply);
+    m.u.config_reply.node = self->cfg.node;
+    m.u.config_reply.nonce = nonce;
+    self->host->to_client (self->host_arg, to, &m);
+}
+
+// --- inputs ------------------------------------------------------------------------------------
+
+void
+zkv_front_client (zkv_front_t *self, const zkv_front_addr_t *from, const zkv_msg_t *msg,
+                  uint64_t now_ms)
+{
+    if (msg->type == ZKV_MSG_STATUS_REQUEST) {
+        s_status (self, from, msg->u.status_request.nonce);
+        return;
+    }
+    if (msg->type == ZKV_MSG_CONFIG_REQUEST) {
+        s_config (self, from, msg->u.config_request.nonce);
+        return;
+    }
+    if (msg->type != ZKV_MSG_CLIENT_REQUEST) {
+        self->counters.malformed++;
+        return;
+    }
+    const zkv_client_request_t *r = &msg->u.client_request;
+    self->counters.requests++;
+    s_pending_t p = {.kind = S_TO_CLIENT,
+                     .addr = *from,
+                     .client_id = r->client_id,
+                     .seq = r->seq,
+                     .op = r->op};
+    s_serve (self, &p, &r->key, &r->value, r->deadline_ms, 0, now_ms);
+}
+
+void
+zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t now_ms)
+{
+    if (msg->type == ZKV_MSG_FORWARD_REQUEST) {
+        const zkv_forward_request_t *f = &msg->u.forward_request;
+        // Only a node of the configuration forwards, and only its own clients' requests.
+        if (!zkv_routing_has_node (self->routing, f->origin_node) || (from && from != f->origin_node) ||
+            f->origin_node == self->cfg.node) {
+            self->counters.stale++;
+            return;
+        }
+        s_pending_t p = {.kind = S_TO_ORIGIN,
+                         .origin_node = f->origin_node,
+                         .fwd_id = f->fwd_id,
+                         .client_id = f->client_id,
+                         .seq = f->seq,
+                         .op = f->op};
+        s_serve (self, &p, &f->key, &f->value, f->deadline_ms, f->group, now_ms);
+    } else if (msg->type == ZKV_MSG_FORWARD_REPLY) {
+        const zkv_forward_reply_t *f = &msg->u.forward_reply;
+        s_pending_t *p = (s_pending_t *)zkv_u64map_get (&self->pending, f->fwd_id);
+        // It must answer the forward it names: same id, client and seq, from the node it went to.
+        if (!p || !p->forwarded || p->client_id != f->client_id || p->seq != f->seq ||
+            (from && from != p->forwarded_to)) {
+            self->counters.stale++;
+            return;
+        }
+        uint64_t *hint = s_hint (self, p->group);
+        if (hint && f->leader)
+            *hint = f->leader;
+        zkv_u64map_remove (&self->pending, p->handle);
+        // The answering node already published any error event: relay as is.
+        self->counters.answered++;
+        zkv_msg_t m = {.type = ZKV_MSG_CLIENT_REPLY};
+        zkv_client_reply_t *r = &m.u.client_reply;
+        r->client_id = f->client_id;
+        r->seq = f->seq;
+        r->status = f->status;
+        r->value = f->value;
+        r->leader = f->leader;
+        r->error = f->error;
+        r->config = f->config > self->routing->num ? f->config : self->routing->num;
+        self->host->to_client (self->host_arg, &p->addr, &m);
+        free (p);
+    } else
+        self->counters.malformed++;
+}
+
+void
+zkv_front_group_reply (zkv_front_t *self, const zkv_group_reply_t *reply)
+{
+    s_pending_t *p = (s_pending_t *)zkv_u64map_get (&self->pending, reply->handle);
+    if (!p || p->forwarded || p->group != reply->group || p->client_id != reply->client_id ||
+        p->seq != reply->seq) {
+        self->counters.stale++; // answered already (timed out), or not ours
+        return;
+    }
+    zkv_u64map_remove (&self->pending, p->handle);
+    // The error text travels as bytes: NUL-terminate a copy for s_answer's strlen.
+    char error[256];
+    size_t len = reply->error.len < sizeof error - 1 ? reply->error.len : sizeof error - 1;
+    if (len)
+        memcpy (error, reply->error.data, len);
+    error[len] = 0;
+    s_answer (self, p, reply->status, &reply->value, reply->leader, reply->status ? error : "",
+              self->routing->num);
+    free (p);
+}
+
+void
+zkv_front_group_state (zkv_front_t *self, const zkv_group_state_t *state)
+{
+    int slot = s_slot (self, state->group);
+    if (slot >= 0)
+        self->states[slot] = *state;
+}
+
+void
+zkv_front_tick (zkv_front_t *self, uint64_t now_ms)
+{
+    if (now_ms < self->next_sweep)
+        return;
+    self->next_sweep = now_ms + self->cfg.sweep_ms;
+    if (self->pending.count == 0)
+        return;
+    if (self->cap_keys < self->pending.count) {
+        self->cap_keys = self->pending.count * 2;
+        self->keys = (uint64_t *)realloc (self->keys, self->cap_keys * sizeof (uint64_t));
+        if (!self->keys)
+            abort ();
+    }
+    size_t n = zkv_u64map_keys (&self->pending, self->keys);
+    for (size_t i = 0; i < n; i++) {
+        s_pending_t *p = (s_pending_t *)zkv_u64map_get (&self->pending, self->keys[i]);
+        if (p->deadline > now_ms)
+            continue;
+        zkv_u64map_remove (&self->pending, p->handle);
+        self->counters.timeouts++;
+        s_answer_now (self, p, ZKV_ETIMEOUT, 0, NULL);
+        free (p);
+    }
+}
+
+// --- configuration -------------------------------------------------------------------------
+
+void
+zkv_front_set_routing (zkv_front_t *self, const zkv_routing_t *routing)
+{
+    if (routing->num <= self->routing->num)
+        return;
+    zkv_routing_destroy (&self->routing);
+    self->routing = zkv_routing_dup (routing);
+    free (self->hints);
+    self->hints = s_alloc (self->routing->n_groups, sizeof (uint64_t));
+}
+
+const zkv_routing_t *
+zkv_front_routing (const zkv_front_t *self)
+{
+    return self->routing;
+}
+
+bool
+zkv_front_group (const zkv_front_t *self, uint64_t group, zkv_group_state_t *out)
+{
+    int slot = s_slot (self, group);
+    if (slot < 0)
+        return false;
+    *out = self->states[slot];
+    return true;
+}
+
+void
+zkv_front_counters (const zkv_front_t *self, zkv_front_counters_t *out)
+{
+    *out = self->counters;
+    out->pending = self->pending.count;
+}

@@ -1,0 +1,101 @@
+// The frontend of a node, as pure code: where each client request goes and when it is answered.
+// zkvd's frontend actor (a ROUTER for clients) and the simulator's nodes are its two hosts.
+//
+// What it decides:
+// - routing: the key's shard and group from the node's routing configuration (zkv_routing.h);
+// - serving or forwarding: a request for a group this node leads goes to the group's replica
+//   (zkv_replica.h); one for a group led elsewhere is forwarded once, over the peer transport,
+//   to the leader this node knows (or, for a group it does not host, to the leader last heard
+//   of or a member), and the answer is relayed; a forwarded request is never forwarded again
+//   (it is answered "not leader" with the hint, and the client follows it);
+// - deadlines: each request waits at most its client's deadline (clamped; a default when none
+//   is given), then is answered "timed out" (unknown outcome for a write);
+// - bounds: at most max_pending requests wait; more are answered "busy";
+// - answers, matched to the request they answer (a forwarded reply must echo the forward's id,
+//   client and seq, a group's reply the request's handle, client and seq);
+// - status and configuration queries, from the groups' latest states.
+//
+// The host (called synchronously from inside these functions; never call back into the
+// frontend from them): to_client sends a reply to a client address; to_node sends a
+// forward_request / forward_reply to a peer node; to_group hands a group_request to a hosted
+// group's replica (non-zero: its queue is full, the request is answered "busy"); event
+// publishes a zkv.client.error (the host stamps the time).
+#ifndef ZKV_FRONT_H
+#define ZKV_FRONT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zkv_msg.h"
+#include "zkv_routing.h"
+
+typedef struct zkv_front zkv_front_t;
+
+// A client's address as its host knows it (a ROUTER routing id, a simulated client's number).
+typedef struct {
+    uint16_t len;      // bytes used
+    uint8_t data[256]; // the address
+} zkv_front_addr_t;
+
+typedef struct {
+    uint64_t node;                // this node's id
+    const uint64_t *groups;       // groups hosted here (copied)
+    size_t n_groups;              // their number
+    size_t max_key_bytes;         // larger keys are refused at once
+    size_t max_value_bytes;       // larger values are refused at once
+    size_t max_pending;           // requests waiting at once
+    uint32_t default_deadline_ms; // for a request that names none
+    uint32_t max_deadline_ms;     // a larger one is clamped
+    uint32_t sweep_ms;            // how often deadlines are looked at
+} zkv_front_config_t;
+
+// Defaults: 4 KiB keys, 1 MiB values, 65,536 waiting, deadlines 30 s by default, 60 s at most,
+// swept every 50 ms.
+void zkv_front_config_defaults (zkv_front_config_t *cfg);
+
+typedef struct {
+    void (*to_client) (void *host, const zkv_front_addr_t *to, const zkv_msg_t *msg);
+    void (*to_node) (void *host, uint64_t node, const zkv_msg_t *msg);
+    int (*to_group) (void *host, const zkv_msg_t *request);
+    void (*event) (void *host, const char *topic, const zkv_msg_t *body);
+} zkv_front_host_t;
+
+// A frontend routing by routing (copied). NULL on a bad config.
+zkv_front_t *zkv_front_new (const zkv_front_config_t *cfg, const zkv_routing_t *routing,
+                            const zkv_front_host_t *host, void *host_arg);
+void zkv_front_destroy (zkv_front_t **self_p);
+
+// A decoded message from a client at `from` (client_request, status_request, config_request;
+// anything else is counted as malformed and dropped). now_ms: the host's monotonic clock.
+void zkv_front_client (zkv_front_t *self, const zkv_front_addr_t *from, const zkv_msg_t *msg,
+                       uint64_t now_ms);
+// A forward_request or forward_reply from peer node `from`.
+void zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t now_ms);
+// A hosted group's answer (group_reply) and state (group_state).
+void zkv_front_group_reply (zkv_front_t *self, const zkv_group_reply_t *reply);
+void zkv_front_group_state (zkv_front_t *self, const zkv_group_state_t *state);
+// Time passes: requests past their deadline are answered "timed out".
+void zkv_front_tick (zkv_front_t *self, uint64_t now_ms);
+
+// A newer routing configuration (copied); an older or equal number is ignored.
+void zkv_front_set_routing (zkv_front_t *self, const zkv_routing_t *routing);
+const zkv_routing_t *zkv_front_routing (const zkv_front_t *self);
+// The state a hosted group last reported (false: not hosted here).
+bool zkv_front_group (const zkv_front_t *self, uint64_t group, zkv_group_state_t *out);
+
+typedef struct {
+    uint64_t requests;  // client requests received
+    uint64_t forwarded; // forwarded to another node
+    uint64_t served;    // handed to a group here (clients' and forwarded ones)
+    uint64_t answered;  // answers sent to clients and origins
+    uint64_t timeouts;  // answered "timed out"
+    uint64_t busy;      // answered "busy"
+    uint64_t malformed; // client messages of a type a client does not send
+    uint64_t stale;     // replies that answered nothing waiting (late, or forged)
+    uint64_t pending;   // waiting now
+} zkv_front_counters_t;
+
+void zkv_front_counters (const zkv_front_t *self, zkv_front_counters_t *out);
+
+#endif
