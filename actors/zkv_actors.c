@@ -1,11 +1,11 @@
-// Helpers every zkvd actor uses: inproc sockets between actors and event publishing.
+// Helpers every zkvd actor uses: inproc sockets, typed commands, event publishing.
 #include "zkv_actors.h"
 
 #include <stdlib.h>
 
-// Inproc queues are deep: an actor falling behind for a moment should not stall the one
-// feeding it. A queue that is still full means the receiver is stuck; the message is dropped
-// (Raft retransmits, clients retry).
+// Inproc queues are deep enough that an actor falling behind for a moment does not stall the
+// one feeding it; a queue that is still full means its receiver is stuck: what does not fit is
+// dropped and counted by the sender (zkv_actors.h).
 #define S_INPROC_HWM 100000
 
 zsock_t *
@@ -16,6 +16,7 @@ zkv_actors_push (zkv_node_t *node, const char *what, uint64_t group)
     zsock_t *sock = zsock_new (ZMQ_PUSH);
     assert (sock);
     zsock_set_sndhwm (sock, S_INPROC_HWM);
+    zsock_set_linger (sock, 0); // queued inproc messages die with the process anyway
     int rc = zsock_connect (sock, "%s", endpoint);
     assert (rc == 0);
     return sock;
@@ -29,28 +30,79 @@ zkv_actors_pull (zkv_node_t *node, const char *what, uint64_t group)
     zsock_t *sock = zsock_new (ZMQ_PULL);
     assert (sock);
     zsock_set_rcvhwm (sock, S_INPROC_HWM);
+    zsock_set_linger (sock, 0);
     int rc = zsock_bind (sock, "%s", endpoint);
     assert (rc == 0); // inproc names are ours and unique per node
     return sock;
 }
 
-int
-zkv_actors_send (zsock_t *sock, zmsg_t **msg_p)
+static void
+s_free_buf (void *data, void *hint)
 {
-    // zmsg_send has no non-blocking flag: send the frames one by one.
-    zmsg_t *msg = *msg_p;
-    size_t n = zmsg_size (msg);
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        zframe_t *frame = zmsg_pop (msg);
-        int flags = ZFRAME_DONTWAIT | (i + 1 < n ? ZFRAME_MORE : 0);
-        rc = zframe_send (&frame, sock, flags);
-        if (rc != 0)
-            zframe_destroy (&frame);
+    (void)hint;
+    free (data);
+}
+
+int
+zkv_actors_send (void *sock, const zkv_msg_t *cmd)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = zkv_msg_encode (cmd, &buf, &len);
+    assert (rc == 0); // our own commands are within the codec's limits
+    zmq_msg_t frame;
+    rc = zmq_msg_init_data (&frame, buf, len, s_free_buf, NULL);
+    assert (rc == 0);
+    if (zmq_msg_send (&frame, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&frame);
+        return -1;
     }
-    // A multipart message is atomic: if its first frame was queued the rest will be too.
-    zmsg_destroy (msg_p);
-    return rc;
+    return 0;
+}
+
+int
+zkv_actors_send_with (void *sock, const zkv_msg_t *cmd, uint8_t *buf, size_t len)
+{
+    uint8_t *head = NULL;
+    size_t head_len = 0;
+    int rc = zkv_msg_encode (cmd, &head, &head_len);
+    assert (rc == 0);
+    zmq_msg_t f0, f1;
+    zmq_msg_init_data (&f0, head, head_len, s_free_buf, NULL);
+    zmq_msg_init_data (&f1, buf, len, s_free_buf, NULL);
+    // A multipart message is atomic: once its first frame is queued the second is too.
+    if (zmq_msg_send (&f0, sock, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
+        zmq_msg_close (&f0);
+        zmq_msg_close (&f1);
+        return -1;
+    }
+    if (zmq_msg_send (&f1, sock, ZMQ_DONTWAIT) < 0)
+        zmq_msg_close (&f1); // cannot happen: the first part was queued
+    return 0;
+}
+
+int
+zkv_actors_send_peer (void *tx, uint64_t to, const zkv_msg_t *msg)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (zkv_msg_encode (msg, &buf, &len) != 0)
+        return -1;
+    zkv_msg_t cmd = {.type = ZKV_MSG_PEER_SEND};
+    cmd.u.peer_send.to = to;
+    return zkv_actors_send_with (tx, &cmd, buf, len);
+}
+
+void
+zkv_actors_event (void *events, const char *topic, const zkv_msg_t *body)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (zkv_msg_encode (body, &buf, &len) != 0)
+        return;
+    zkv_msg_t cmd = {.type = ZKV_MSG_PUBLISH};
+    cmd.u.publish.topic = (zkv_bytes_t){(uint8_t *)topic, strlen (topic)};
+    zkv_actors_send_with (events, &cmd, buf, len);
 }
 
 size_t
@@ -83,41 +135,13 @@ zkv_actors_close (zmq_msg_t *frames, size_t n)
 }
 
 int
-zkv_actors_sendv (void *sock, const void *const *data, const size_t *size, size_t n)
+zkv_actors_decode (zmq_msg_t *frame, zkv_msg_t *out)
 {
-    // A multipart message is atomic: once its first part is queued the rest will be too.
-    for (size_t i = 0; i < n; i++)
-        if (zmq_send (sock, data[i], size[i], ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0)) < 0)
-            return -1;
-    return 0;
-}
-
-void
-zkv_actors_event (zsock_t *events, const char *topic, const zkv_msg_t *body)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (zkv_msg_encode (body, &buf, &len) != 0)
-        return;
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, topic);
-    zmsg_addmem (msg, buf, len);
-    free (buf);
-    zkv_actors_send (events, &msg);
+    return zkv_msg_decode ((const uint8_t *)zmq_msg_data (frame), zmq_msg_size (frame), out);
 }
 
 uint64_t
-zkv_actors_u64 (zmq_msg_t *frame)
+zkv_actors_now_ms (void)
 {
-    uint64_t v = 0;
-    assert (zmq_msg_size (frame) == 8); // our own API
-    memcpy (&v, zmq_msg_data (frame), 8);
-    return v;
-}
-
-bool
-zkv_actors_verb_is (zmq_msg_t *frame, const char *verb)
-{
-    size_t len = strlen (verb);
-    return zmq_msg_size (frame) == len && memcmp (zmq_msg_data (frame), verb, len) == 0;
+    return (uint64_t)zclock_time ();
 }

@@ -1,9 +1,32 @@
 // The event publisher actor: a PUB socket bound to the node's event endpoint. Other actors push
-// [topic][msgpack body] to it over inproc; it publishes them as they are, topic first, so a
+// [publish][msgpack body] to it over inproc; it publishes [topic][body], topic first, so a
 // subscriber filters by topic prefix (docs/events.md lists the topics).
 #include "zkv_actors.h"
 
 #include <inttypes.h>
+
+// Publishes one queued [publish][body]; false when none was queued.
+static bool
+s_publish (zsock_t *in, zsock_t *pub)
+{
+    zmq_msg_t f[2];
+    size_t n = zkv_actors_recv (zsock_resolve (in), f, 2);
+    if (n == 0)
+        return false;
+    zkv_msg_t cmd;
+    if (n == 2 && zkv_actors_decode (&f[0], &cmd) == 0) {
+        if (cmd.type == ZKV_MSG_PUBLISH) {
+            // A slow subscriber loses events (PUB drops at its HWM); the node never waits.
+            void *sock = zsock_resolve (pub);
+            if (zmq_send (sock, cmd.u.publish.topic.data, cmd.u.publish.topic.len,
+                          ZMQ_DONTWAIT | ZMQ_SNDMORE) >= 0)
+                zmq_msg_send (&f[1], sock, ZMQ_DONTWAIT);
+        }
+        zkv_msg_free (&cmd);
+    }
+    zkv_actors_close (f, n < 2 ? n : 2);
+    return true;
+}
 
 void
 zkv_events_actor (zsock_t *pipe, void *args)
@@ -37,20 +60,12 @@ zkv_events_actor (zsock_t *pipe, void *args)
             assert (term); // our own API
             break;
         }
-        for (int i = 0; i < 1024 && (zsock_events (in) & ZMQ_POLLIN); i++) {
-            zmsg_t *msg = zmsg_recv (in);
-            if (!msg)
-                break;
-            zkv_actors_send (pub, &msg);
-        }
+        for (int i = 0; i < 1024 && s_publish (in, pub); i++)
+            ;
     }
     // Publish what is still queued (zkv.node.stopping comes last, from main).
-    while (zsock_events (in) & ZMQ_POLLIN) {
-        zmsg_t *msg = zmsg_recv (in);
-        if (!msg)
-            break;
-        zkv_actors_send (pub, &msg);
-    }
+    while (s_publish (in, pub))
+        ;
     zpoller_destroy (&poller);
     zsock_destroy (&in);
     zsock_destroy (&pub);

@@ -1,10 +1,11 @@
-// The node context shared by a zkvd process's actors: endpoints, group status, key routing.
+// The node context shared by a zkvd process's actors: endpoints, and the configurations of the
+// pure modules (routing, group driver, frontend) as the config file sets them.
 #include "zkv_node.h"
-#include "zkv_kv.h"
 
 #include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void
@@ -25,52 +26,81 @@ zkv_node_group_slot (const zkv_node_t *node, uint64_t group)
     return -1;
 }
 
-bool
-zkv_node_status_get (zkv_node_t *node, uint64_t group, zkv_groupstat_t *out)
+static int
+s_cmp_u64 (const void *a, const void *b)
 {
-    int slot = zkv_node_group_slot (node, group);
-    if (slot < 0)
-        return false;
-    pthread_mutex_lock (&node->lock);
-    *out = node->status[slot];
-    pthread_mutex_unlock (&node->lock);
-    return true;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
-void
-zkv_node_status_set_raft (zkv_node_t *node, uint64_t group, const zkv_raft_status_t *st)
+zkv_routing_t *
+zkv_node_routing (const zkv_config_t *config)
 {
-    int slot = zkv_node_group_slot (node, group);
-    assert (slot >= 0);
-    pthread_mutex_lock (&node->lock);
-    node->status[slot].raft = *st;
-    pthread_mutex_unlock (&node->lock);
-}
-
-void
-zkv_node_status_set_applied (zkv_node_t *node, uint64_t group, uint64_t applied)
-{
-    int slot = zkv_node_group_slot (node, group);
-    assert (slot >= 0);
-    pthread_mutex_lock (&node->lock);
-    node->status[slot].kv_applied = applied;
-    pthread_mutex_unlock (&node->lock);
-}
-
-uint64_t
-zkv_node_group_of_key (const zkv_node_t *node, const uint8_t *key, size_t len)
-{
-    // Until the shard controller exists, shard s is served by group 1 + s % n_shard_groups,
-    // the shard groups being every configured group but the controller (group 0).
-    uint64_t n_shard_groups = 0;
-    size_t n = zkv_config_group_count (node->config);
+    size_t n = zkv_config_group_count (config), n_members = 0;
+    uint64_t *ids = calloc (n + 1, sizeof (uint64_t));
+    uint64_t *sizes = calloc (n + 1, sizeof (uint64_t));
+    if (!ids || !sizes)
+        abort ();
     for (size_t i = 0; i < n; i++)
-        if (zkv_config_group_at (node->config, i)->id != 0)
-            n_shard_groups++;
-    if (n_shard_groups == 0)
-        return 0;
-    // The KV state machine's shard function (FNV-1a 64 modulo the shard count), so that the
-    // shard a request is routed by is the shard its data and dedup record live in.
-    uint64_t shard = zkv_kv_shard_of (key, len, (uint32_t)zkv_config_shards (node->config));
-    return 1 + shard % n_shard_groups;
+        ids[i] = zkv_config_group_at (config, i)->id;
+    qsort (ids, n, sizeof (uint64_t), s_cmp_u64); // the routing lists groups in id order
+    for (size_t i = 0; i < n; i++)
+        n_members += zkv_config_group (config, ids[i])->members.count;
+    uint64_t *members = calloc (n_members + 1, sizeof (uint64_t));
+    if (!members)
+        abort ();
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        const zkv_config_group_t *g = zkv_config_group (config, ids[i]);
+        sizes[i] = g->members.count;
+        memcpy (members + at, g->members.ids, g->members.count * sizeof (uint64_t));
+        at += g->members.count;
+    }
+    zkv_routing_t *r =
+        zkv_routing_new (1, (uint32_t)zkv_config_shards (config), ids, sizes, members, n);
+    assert (r); // the config was validated
+    zkv_routing_deal (r);
+    free (ids);
+    free (sizes);
+    free (members);
+    return r;
+}
+
+void
+zkv_node_replica_config (const zkv_node_t *node, uint64_t group, uint64_t seed,
+                         zkv_replica_config_t *out)
+{
+    const zkv_config_t *c = node->config;
+    const zkv_config_group_t *g = zkv_config_group (c, group);
+    assert (g);
+    zkv_replica_config_defaults (out);
+    zkv_raft_config_t *rc = &out->raft;
+    rc->group = group;
+    rc->id = node->id;
+    rc->voters = g->members.ids;
+    rc->n_voters = g->members.count;
+    rc->election_ticks = (uint32_t)zkv_config_election_ticks (c);
+    rc->heartbeat_ticks = (uint32_t)zkv_config_heartbeat_ticks (c);
+    rc->pre_vote = zkv_config_pre_vote (c);
+    rc->check_quorum = zkv_config_check_quorum (c);
+    rc->max_entries_per_msg = (uint32_t)zkv_config_max_batch_entries (c);
+    rc->max_bytes_per_msg = (size_t)zkv_config_max_batch_bytes (c);
+    rc->max_inflight_msgs = (uint32_t)zkv_config_max_inflight (c);
+    rc->snapshot_chunk_bytes = (size_t)zkv_config_snapshot_chunk_bytes (c);
+    rc->send_before_persist = true;
+    rc->snapshot_stream = true;
+    rc->seed = seed;
+    out->tick_ms = (uint32_t)zkv_config_tick_ms (c);
+    out->snapshot_bytes = zkv_config_snapshot_bytes (c);
+}
+
+void
+zkv_node_front_config (const zkv_node_t *node, zkv_front_config_t *out)
+{
+    zkv_front_config_defaults (out);
+    out->node = node->id;
+    out->groups = node->groups;
+    out->n_groups = node->n_groups;
+    out->max_key_bytes = (size_t)zkv_config_max_key_bytes (node->config);
+    out->max_value_bytes = (size_t)zkv_config_max_value_bytes (node->config);
 }

@@ -1,33 +1,26 @@
-// What the actors of one zkvd process share: the node's id, its config, its storage, each
-// hosted group's last known status, and the names of the inproc sockets between actors.
+// What the actors of one zkvd process share, read-only once they run: the node's id, its config,
+// its storage and the routing configuration it starts from; and the names of the inproc sockets
+// between actors. Actors share nothing mutable: they talk in messages (zkv_actors.h).
 #ifndef ZKV_NODE_H
 #define ZKV_NODE_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "zkv_config.h"
+#include "zkv_front.h"
 #include "zkv_logstore.h"
-#include "zkv_raft.h"
-
-// One hosted group's status as its actor last published it (read by the frontend).
-typedef struct {
-    uint64_t group;         // group id
-    zkv_raft_status_t raft; // the core's status after the last ready
-    uint64_t kv_applied;    // index the applier durably applied
-} zkv_groupstat_t;
+#include "zkv_replica.h"
+#include "zkv_routing.h"
 
 typedef struct {
     uint64_t id;                // this node's id
     const zkv_config_t *config; // the cluster file (immutable, shared read-only)
     zkv_logstore_t *logstore;   // the node's Raft log store (thread-safe wrapper)
-    void *db;                   // the node's leveldb_t, shared with the KV stores
+    zkv_routing_t *routing;     // the routing configuration it starts from (immutable)
     size_t n_groups;            // groups this node is a member of
     uint64_t *groups;           // their ids
-    pthread_mutex_t lock;       // guards status
-    zkv_groupstat_t *status;    // one per hosted group, same order as groups
     int start_rc;               // an actor that fails to start sets it before signalling
 } zkv_node_t;
 
@@ -39,16 +32,15 @@ void zkv_node_endpoint (const zkv_node_t *node, const char *what, uint64_t group
 // Index of group in node->groups, or -1 when the node does not host it.
 int zkv_node_group_slot (const zkv_node_t *node, uint64_t group);
 
-// Copies a group's status (false if the node does not host the group).
-bool zkv_node_status_get (zkv_node_t *node, uint64_t group, zkv_groupstat_t *out);
-// Publishes a group's raft status.
-void zkv_node_status_set_raft (zkv_node_t *node, uint64_t group, const zkv_raft_status_t *st);
-// Publishes a group's applied index.
-void zkv_node_status_set_applied (zkv_node_t *node, uint64_t group, uint64_t applied);
+// The routing configuration a config file describes: configuration 1, its groups and members,
+// shards dealt out to the groups that serve keys (zkv_routing_deal).
+zkv_routing_t *zkv_node_routing (const zkv_config_t *config);
 
-// The group that serves a key until the shard controller exists: shard s is served by shard
-// group 1 + s % n_shard_groups (group 0 is the controller). Returns 0 when the config has no
-// shard group.
-uint64_t zkv_node_group_of_key (const zkv_node_t *node, const uint8_t *key, size_t len);
+// The driver's configuration of group on this node, from the config file (seed: the election
+// timeouts' PRNG, which must differ between nodes and runs).
+void zkv_node_replica_config (const zkv_node_t *node, uint64_t group, uint64_t seed,
+                              zkv_replica_config_t *out);
+// The frontend's configuration, from the config file.
+void zkv_node_front_config (const zkv_node_t *node, zkv_front_config_t *out);
 
 #endif

@@ -133,15 +133,12 @@ s_inbound (s_transport_t *self, zmq_msg_t *payload)
         return;
     }
     zsock_t *dest = NULL;
-    const char *verb = "STEP";
     if (zkv_msg_is_raft (msg.type)) {
         int slot = zkv_node_group_slot (node, msg.u.hdr.group);
         if (slot >= 0 && msg.u.hdr.to == node->id)
             dest = self->groups[slot];
-    } else if (msg.type == ZKV_MSG_FORWARD_REQUEST || msg.type == ZKV_MSG_FORWARD_REPLY) {
+    } else if (msg.type == ZKV_MSG_FORWARD_REQUEST || msg.type == ZKV_MSG_FORWARD_REPLY)
         dest = self->front;
-        verb = "PEER";
-    }
     zkv_msg_type_t type = msg.type;
     zkv_msg_free (&msg);
     if (!dest) {
@@ -151,24 +148,23 @@ s_inbound (s_transport_t *self, zmq_msg_t *payload)
                           node->id, zkv_msg_name (type));
         return;
     }
-    // [verb][payload]: a multipart message is atomic, so once the verb is queued the payload
-    // is too.
-    void *sock = zsock_resolve (dest);
-    if (zmq_send (sock, verb, 4, ZMQ_SNDMORE | ZMQ_DONTWAIT) != 4 ||
-        zmq_msg_send (payload, sock, ZMQ_DONTWAIT) < 0)
+    // The validated bytes move on as they are (a wire message is its own actor command).
+    if (zmq_msg_send (payload, zsock_resolve (dest), ZMQ_DONTWAIT) < 0)
         self->local_drops++;
     else
         self->received++;
 }
 
-// One outbound message from an actor: [to][payload]. The payload moves to the peer's DEALER
-// without a copy.
+// One outbound message from an actor: [peer_send][payload]. The payload moves to the peer's
+// DEALER without a copy.
 static void
-s_outbound (s_transport_t *self, zmq_msg_t *to, zmq_msg_t *payload)
+s_outbound (s_transport_t *self, zmq_msg_t *head, zmq_msg_t *payload)
 {
-    assert (zmq_msg_size (to) == sizeof (uint64_t)); // our own API
-    uint64_t id;
-    memcpy (&id, zmq_msg_data (to), sizeof id);
+    zkv_msg_t cmd;
+    int rc = zkv_actors_decode (head, &cmd);
+    assert (rc == 0 && cmd.type == ZKV_MSG_PEER_SEND); // our own API
+    uint64_t id = cmd.u.peer_send.to;
+    zkv_msg_free (&cmd);
     for (size_t i = 0; i < self->n_peers; i++) {
         s_peer_t *p = &self->peers[i];
         if (p->id != id)

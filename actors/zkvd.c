@@ -32,7 +32,7 @@ s_node_event (zsock_t *events, zkv_node_t *node, const char *topic)
     ev.u.event_node.groups.items = node->groups;
     ev.u.event_node.groups.count = node->n_groups;
     ev.u.event_node.pid = (uint64_t)getpid ();
-    zkv_actors_event (events, topic, &ev);
+    zkv_actors_event (zsock_resolve (events), topic, &ev);
 }
 
 int
@@ -100,18 +100,14 @@ main (int argc, char *argv[])
         zsys_set_logsystem (true);
 
     zkv_node_t node = {.id = id, .config = config};
-    pthread_mutex_init (&node.lock, NULL);
     node.n_groups = zkv_config_groups_of_node (config, id, NULL, 0);
     node.groups = (uint64_t *)zmalloc ((node.n_groups + 1) * sizeof (uint64_t));
     zkv_config_groups_of_node (config, id, node.groups, node.n_groups);
-    node.status = (zkv_groupstat_t *)zmalloc ((node.n_groups + 1) * sizeof (zkv_groupstat_t));
-    for (size_t i = 0; i < node.n_groups; i++)
-        node.status[i].group = node.groups[i];
+    node.routing = zkv_node_routing (config);
 
     int rc = 1;
     zactor_t *events = NULL, *transport = NULL, *frontend = NULL;
     zactor_t **groups = (zactor_t **)zmalloc ((node.n_groups + 1) * sizeof (zactor_t *));
-    zactor_t **appliers = (zactor_t **)zmalloc ((node.n_groups + 1) * sizeof (zactor_t *));
     zkv_group_args_t *gargs =
         (zkv_group_args_t *)zmalloc ((node.n_groups + 1) * sizeof (zkv_group_args_t));
     zsock_t *events_in = NULL;
@@ -131,17 +127,14 @@ main (int argc, char *argv[])
     }
     node.logstore = zkv_lockstore_new (ldb);
 
-    // Start order: events first (everyone publishes), then each group's applier (it boots the
-    // state machine whose applied index the group boots from) and group, then the network.
+    // Start order: events first (everyone publishes), then the groups (each boots its state
+    // machine and Raft from the store), then the network and the clients.
     events = zactor_new (zkv_events_actor, &node);
     if (node.start_rc != 0)
         goto done;
     events_in = zkv_actors_push (&node, "events", UINT64_MAX);
     for (size_t i = 0; i < node.n_groups; i++) {
         gargs[i] = (zkv_group_args_t){.node = &node, .group = node.groups[i]};
-        appliers[i] = zactor_new (zkv_applier_actor, &gargs[i]);
-        if (node.start_rc != 0)
-            goto done;
         groups[i] = zactor_new (zkv_group_actor, &gargs[i]);
         if (node.start_rc != 0)
             goto done;
@@ -166,22 +159,19 @@ main (int argc, char *argv[])
 
 done:
     // Stop order: no new client work, then the groups (every ready they took was synced
-    // before its messages left), their appliers, the network, the event publisher.
+    // before its messages left), the network, the event publisher. No actor blocks on a send
+    // (zkv_actors.h), so each stops at its next wakeup, whatever the others are doing.
     zactor_destroy (&frontend);
     for (size_t i = 0; i < node.n_groups; i++)
         zactor_destroy (&groups[i]);
-    for (size_t i = 0; i < node.n_groups; i++)
-        zactor_destroy (&appliers[i]);
     zactor_destroy (&transport);
     zsock_destroy (&events_in);
     zactor_destroy (&events);
     zkv_logstore_destroy (&node.logstore);
     free (gargs);
-    free (appliers);
     free (groups);
-    free (node.status);
     free (node.groups);
-    pthread_mutex_destroy (&node.lock);
+    zkv_routing_destroy (&node.routing);
     zkv_config_destroy (&config);
     return rc;
 }

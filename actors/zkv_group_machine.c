@@ -1,0 +1,48 @@
+// The state machine a group runs (zkv_group_machine.h).
+#include "zkv_group_machine.h"
+#include "zkv_kv_sm.h"
+#include "zkv_kvstores.h"
+#include "zkv_lockstore.h"
+
+#include <stdlib.h>
+
+struct zkv_group_machine {
+    zkv_kvstore_t *store; // the KV data in the node's database
+};
+
+zkv_sm_t *
+zkv_group_machine_new (zkv_node_t *node, uint64_t group, zkv_group_machine_t **machine_p, int *err)
+{
+    zkv_group_machine_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    *machine_p = self;
+    self->store = zkv_kvstore_ldb_new (zkv_lockstore_inner (node->logstore));
+    if (!self->store) {
+        *err = ZKV_EINVAL;
+        return NULL;
+    }
+    zkv_kv_limits_t limits;
+    zkv_kv_limits_defaults (&limits);
+    limits.max_key_bytes = (size_t)zkv_config_max_key_bytes (node->config);
+    limits.max_value_bytes = (size_t)zkv_config_max_value_bytes (node->config);
+    const zkv_routing_t *r = node->routing;
+    bool *owned = calloc (r->nshards, sizeof (bool));
+    if (!owned)
+        abort ();
+    zkv_routing_owned (r, group, owned);
+    zkv_sm_t *sm = zkv_kv_sm_new (self->store, group, r->nshards, &limits, owned, err);
+    free (owned);
+    return sm;
+}
+
+void
+zkv_group_machine_destroy (zkv_group_machine_t **self_p)
+{
+    zkv_group_machine_t *self = *self_p;
+    if (!self)
+        return;
+    zkv_kvstore_destroy (&self->store);
+    free (self);
+    *self_p = NULL;
+}
