@@ -7,6 +7,10 @@
 #include <msgpack.h>
 #include <stdbool.h>
 
+// The protocol version as the one byte (a positive fixint) of hand-written encodings below.
+#define S_V "\x02"
+_Static_assert(ZKV_PROTOCOL_VERSION == 2, "S_V must spell ZKV_PROTOCOL_VERSION");
+
 // ---------------------------------------------------------------------------------------------
 // Helpers: a local seeded PRNG (the project's lives in zkv_core), builders and comparison, all
 // expanded from the table so a new message or field is covered without touching this file.
@@ -600,26 +604,26 @@ test_wrong_version (void)
         }
         zkv_msg_free (&msg);
     }
-    // The right version written in a signed format is still version 1; a version of the wrong
+    // The right version written in a signed format is still the version; a version of the wrong
     // type is malformed.
-    CHECK_EQ_U64 (s_decode_raw ("\x94\xd0\x01\x06\x00\x00", 6), ZKV_EPROTO); // arity 4 != 9
-    CHECK_EQ_U64 (s_decode_raw ("\x92\xa1\x31\x01", 4), ZKV_EPROTO);         // version "1"
-    CHECK_EQ_U64 (s_decode_raw ("\x92\xff\x01", 3), ZKV_EPROTO);             // version -1
-    CHECK_EQ_U64 (s_decode_raw ("\x92\xc0\x01", 3), ZKV_EPROTO);             // version nil
+    CHECK_EQ_U64 (s_decode_raw ("\x94\xd0" S_V "\x06\x00\x00", 6), ZKV_EPROTO); // arity 4 != 9
+    CHECK_EQ_U64 (s_decode_raw ("\x92\xa1\x31\x01", 4), ZKV_EPROTO);            // version "1"
+    CHECK_EQ_U64 (s_decode_raw ("\x92\xff\x01", 3), ZKV_EPROTO);                // version -1
+    CHECK_EQ_U64 (s_decode_raw ("\x92\xc0\x01", 3), ZKV_EPROTO);                // version nil
 }
 
 static void
 test_unknown_type (void)
 {
-    CHECK_EQ_U64 (s_decode_raw ("\x92\x01\x00", 3), ZKV_ETYPE);
-    CHECK_EQ_U64 (s_decode_raw ("\x92\x01\x7f", 3), ZKV_ETYPE);
-    CHECK_EQ_U64 (s_decode_raw ("\x92\x01\xcd\x01\x00", 5), ZKV_ETYPE);
-    CHECK_EQ_U64 (s_decode_raw ("\x92\x01\xce\x80\x00\x00\x01", 7), ZKV_ETYPE);
-    CHECK_EQ_U64 (s_decode_raw ("\x92\x01\xcf\x00\x00\x00\x01\x00\x00\x00\x01", 11), ZKV_ETYPE);
-    CHECK_EQ_U64 (s_decode_raw ("\x92\x01\xa1\x31", 4), ZKV_EPROTO); // type "1"
-    CHECK_EQ_U64 (s_decode_raw ("\x92\x01\xe0", 3), ZKV_EPROTO);     // type -32
+    CHECK_EQ_U64 (s_decode_raw ("\x92" S_V "\x00", 3), ZKV_ETYPE);
+    CHECK_EQ_U64 (s_decode_raw ("\x92" S_V "\x7f", 3), ZKV_ETYPE);
+    CHECK_EQ_U64 (s_decode_raw ("\x92" S_V "\xcd\x01\x00", 5), ZKV_ETYPE);
+    CHECK_EQ_U64 (s_decode_raw ("\x92" S_V "\xce\x80\x00\x00\x01", 7), ZKV_ETYPE);
+    CHECK_EQ_U64 (s_decode_raw ("\x92" S_V "\xcf\x00\x00\x00\x01\x00\x00\x00\x01", 11), ZKV_ETYPE);
+    CHECK_EQ_U64 (s_decode_raw ("\x92" S_V "\xa1\x31", 4), ZKV_EPROTO); // type "1"
+    CHECK_EQ_U64 (s_decode_raw ("\x92" S_V "\xe0", 3), ZKV_EPROTO);     // type -32
     // An unknown type is found before the arity is looked at.
-    CHECK_EQ_U64 (s_decode_raw ("\x93\x01\x63\x01", 4), ZKV_ETYPE);
+    CHECK_EQ_U64 (s_decode_raw ("\x93" S_V "\x63\x01", 4), ZKV_ETYPE);
     // Every fixint id that is not a row, the gaps between rows included.
     int unknown = 0;
     for (int id = 0; id < 128; id++) {
@@ -629,7 +633,7 @@ test_unknown_type (void)
         CHECK (row == zkv_msg_type_valid (id));
         if (row)
             continue;
-        char raw[3] = {(char)0x92, 0x01, (char)id};
+        char raw[3] = {(char)0x92, ZKV_PROTOCOL_VERSION, (char)id};
         CHECK_EQ_U64 (s_decode_raw (raw, 3), ZKV_ETYPE);
         unknown++;
     }
@@ -686,7 +690,7 @@ test_wrong_field_types_and_arity (void)
 
 // append_entries header fields (group, from, to, term, prev_log_index, prev_log_term, commit,
 // ctx) as fixints, followed by whatever the test appends as the entries field.
-static const char s_ae_head[] = "\x9b\x01\x03\x01\x02\x03\x04\x05\x06\x07\x08";
+static const char s_ae_head[] = "\x9b" S_V "\x03\x01\x02\x03\x04\x05\x06\x07\x08";
 
 static int
 s_decode_ae (const char *entries, size_t len)
@@ -739,12 +743,12 @@ test_huge_counts (void)
 {
     // 5 bytes claiming an array of 2^32 - 1 elements: refused without allocating.
     CHECK_EQ_U64 (s_decode_raw ("\xdd\xff\xff\xff\xff", 5), ZKV_ETRUNC);
-    CHECK_EQ_U64 (s_decode_raw ("\xdd\xff\xff\xff\xff\x01", 6), ZKV_ETRUNC);
-    CHECK_EQ_U64 (s_decode_raw ("\xdd\xff\xff\xff\xff\x01\x01", 7), ZKV_EPROTO);
-    CHECK_EQ_U64 (s_decode_raw ("\xdd\xff\xff\xff\xff\x01\x06\x00", 8), ZKV_EPROTO);
-    CHECK_EQ_U64 (s_decode_raw ("\xdc\xff\xff\x01\x06", 5), ZKV_EPROTO);
+    CHECK_EQ_U64 (s_decode_raw ("\xdd\xff\xff\xff\xff" S_V, 6), ZKV_ETRUNC);
+    CHECK_EQ_U64 (s_decode_raw ("\xdd\xff\xff\xff\xff" S_V "\x01", 7), ZKV_EPROTO);
+    CHECK_EQ_U64 (s_decode_raw ("\xdd\xff\xff\xff\xff" S_V "\x06\x00", 8), ZKV_EPROTO);
+    CHECK_EQ_U64 (s_decode_raw ("\xdc\xff\xff" S_V "\x06", 5), ZKV_EPROTO);
     // A huge bin where install_snapshot's data goes.
-    const char snap[] = "\x9c\x01\x05\x01\x02\x03\x04\x05\x06\x07\x08\xc3\xc6\xff\xff\xff\xff";
+    const char snap[] = "\x9c" S_V "\x05\x01\x02\x03\x04\x05\x06\x07\x08\xc3\xc6\xff\xff\xff\xff";
     CHECK (snap[0] == (char)(0x90 | (2 + s_nfields (ZKV_MSG_INSTALL_SNAPSHOT))));
     CHECK_EQ_U64 (s_decode_raw (snap, sizeof snap - 1), ZKV_ETOOBIG);
     CHECK_EQ_U64 (s_decode_raw (snap, sizeof snap - 3), ZKV_ETRUNC);
@@ -851,7 +855,7 @@ test_empty_and_tiny_input (void)
     CHECK_EQ_U64 (s_decode_raw ("\x90", 1), ZKV_EPROTO);
     CHECK_EQ_U64 (s_decode_raw ("\x91\x01\x00\x00\x00\x00\x00", 7), ZKV_EPROTO);
     CHECK_EQ_U64 (s_decode_raw ("\x92", 1), ZKV_ETRUNC);
-    CHECK_EQ_U64 (s_decode_raw ("\x92\x01", 2), ZKV_ETRUNC);
+    CHECK_EQ_U64 (s_decode_raw ("\x92" S_V, 2), ZKV_ETRUNC);
     CHECK_EQ_U64 (s_decode_raw ("\xc0", 1), ZKV_EPROTO);
     CHECK_EQ_U64 (s_decode_raw ("\x81\x01\x01", 3), ZKV_EPROTO); // a map, not an array
     CHECK_EQ_U64 (s_decode_raw ("\xdd\x00", 2), ZKV_ETRUNC);
@@ -867,7 +871,7 @@ test_other_int_encodings (void)
 {
     // request_vote_reply [1, 2, group, from, to, term, pre_vote, granted] with group written
     // as uint64, from as int8, to as int64, term as uint16.
-    const char raw[] = "\x98\x01\x02\xcf\x00\x00\x00\x00\x00\x00\x00\x05\xd0\x06"
+    const char raw[] = "\x98" S_V "\x02\xcf\x00\x00\x00\x00\x00\x00\x00\x05\xd0\x06"
                        "\xd3\x00\x00\x00\x00\x00\x00\x00\x07\xcd\x00\x08\xc2\xc3";
     zkv_msg_t msg;
     CHECK_EQ_U64 (s_decode_exact ((const uint8_t *)raw, sizeof raw - 1, &msg), 0);
@@ -1049,7 +1053,7 @@ s_decode_status (const char *u64s, size_t len)
     char raw[64];
     size_t n = 0;
     raw[n++] = (char)(0x90 | (2 + s_nfields (ZKV_MSG_STATUS_REPLY)));
-    raw[n++] = 0x01;
+    raw[n++] = ZKV_PROTOCOL_VERSION;
     raw[n++] = ZKV_MSG_STATUS_REPLY;
     raw[n++] = 0x05;
     raw[n++] = 0x06;
