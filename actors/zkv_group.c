@@ -128,7 +128,7 @@ s_input (s_group_t *self, zmq_msg_t *frame)
     if (zkv_msg_is_raft (m.type))
         zkv_replica_step (self->replica, &m);
     else if (m.type == ZKV_MSG_GROUP_REQUEST && m.u.group_request.group == self->group)
-        zkv_replica_request (self->replica, &m.u.group_request);
+        zkv_replica_request (self->replica, &m.u.group_request, NULL, NULL);
     else
         self->malformed++;
     zkv_msg_free (&m);

@@ -439,6 +439,23 @@ zkv_replica_run (zkv_replica_t *self)
     }
 }
 
+int
+zkv_replica_snapshot_now (zkv_replica_t *self)
+{
+    if (self->failed)
+        return ZKV_ESTOPPED;
+    if (self->syncing || !self->usable)
+        return ZKV_EBUSY;
+    zkv_raft_status_t st;
+    zkv_raft_status (self->raft, &st);
+    if (self->sm->ops->applied (self->sm->impl) <= st.snapshot_index)
+        return ZKV_ECOMPACTED;
+    int rc = zkv_rep_snapshot_take (self);
+    if (rc == 0)
+        zkv_replica_run (self);
+    return rc;
+}
+
 void
 zkv_replica_synced (zkv_replica_t *self, int rc)
 {

@@ -85,14 +85,21 @@ void zkv_replica_destroy (zkv_replica_t **self_p);
 
 // A Raft message from a peer (for this group and node: the host routed it).
 void zkv_replica_step (zkv_replica_t *self, const zkv_msg_t *msg);
-// A client request routed to this group (a group_request), answered through host->reply.
-void zkv_replica_request (zkv_replica_t *self, const zkv_group_request_t *req);
+// A client request routed to this group (a group_request), answered through host->reply. A
+// write that was proposed returns 1 with its log position in *index_p, *term_p (may be NULL);
+// anything else returns 0.
+int zkv_replica_request (zkv_replica_t *self, const zkv_group_request_t *req, uint64_t *index_p,
+                         uint64_t *term_p);
 // One tick of time.
 void zkv_replica_tick (zkv_replica_t *self);
 // The sync the driver asked for (ZKV_REPLICA_SYNC_LATER) is done: rc 0, or its error.
 void zkv_replica_synced (zkv_replica_t *self, int rc);
 // Runs the ready loop until there is nothing to do or a sync is outstanding.
 void zkv_replica_run (zkv_replica_t *self);
+// Takes a snapshot at the applied index now (an operator's request, a test), then runs the
+// ready loop. 0, or why not (ZKV_EBUSY: a sync or an install is outstanding, ZKV_ECOMPACTED:
+// nothing applied since the last one, or the state machine's code).
+int zkv_replica_snapshot_now (zkv_replica_t *self);
 
 // Inspection (tests, the simulator's checks, status).
 uint64_t zkv_replica_group (const zkv_replica_t *self);

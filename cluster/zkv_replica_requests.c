@@ -226,11 +226,12 @@ s_read_push (zkv_replica_t *self, const zkv_rep_read_t *r)
     self->reads[self->n_reads++] = *r;
 }
 
-void
-zkv_replica_request (zkv_replica_t *self, const zkv_group_request_t *req)
+int
+zkv_replica_request (zkv_replica_t *self, const zkv_group_request_t *req, uint64_t *index_p,
+                     uint64_t *term_p)
 {
     if (self->failed)
-        return; // the node is stopping: the frontend's deadline answers
+        return 0; // the node is stopping: the frontend's deadline answers
     zkv_sm_request_t q = {.client_id = req->client_id,
                           .seq = req->seq,
                           .op = req->op,
@@ -248,11 +249,11 @@ zkv_replica_request (zkv_replica_t *self, const zkv_group_request_t *req)
             a.status = verdict;
         zkv_rep_answer (self, req->handle, req->client_id, req->seq, a.status, a.error, &a.value);
         zkv_sm_answer_free (&a);
-        return;
+        return 0;
     }
     zkv_raft_status_t st;
     zkv_raft_status (self->raft, &st);
-    int rc = 0;
+    int rc = 0, proposed = 0;
     if (st.role != ZKV_ROLE_LEADER)
         rc = ZKV_ENOTLEADER;
     else if (s_waiting (self) >= self->cfg.max_waiting) {
@@ -261,8 +262,14 @@ zkv_replica_request (zkv_replica_t *self, const zkv_group_request_t *req)
     } else if (verdict == ZKV_SM_PROPOSE) {
         zkv_rep_write_t w = {.handle = req->handle, .client_id = req->client_id, .seq = req->seq};
         rc = zkv_raft_propose (self->raft, cmd, cmd_len, &w.index, &w.term);
-        if (rc == 0)
+        if (rc == 0) {
             s_write_push (self, &w);
+            if (index_p)
+                *index_p = w.index;
+            if (term_p)
+                *term_p = w.term;
+            proposed = 1;
+        }
     } else {
         zkv_rep_read_t r = {.ctx = ++self->next_ctx,
                             .handle = req->handle,
@@ -278,4 +285,5 @@ zkv_replica_request (zkv_replica_t *self, const zkv_group_request_t *req)
     free (cmd);
     if (rc)
         zkv_rep_answer (self, req->handle, req->client_id, req->seq, rc, NULL, NULL);
+    return proposed;
 }

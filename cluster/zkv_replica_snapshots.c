@@ -160,16 +160,20 @@ s_stream_find (zkv_replica_t *self, uint64_t to)
 }
 
 // The snapshot a request names cannot be read here (this process did not take it, or no
-// longer holds it): take a fresh one when there is something new, and let the transfer start
-// over with the latest (zkv_raft_snapshot_unavailable).
+// longer holds it, or its view failed). Take a fresh one when something was applied since, and
+// let the transfer start over with it (zkv_raft_snapshot_unavailable); likewise when the request
+// names an older snapshot than Raft's latest. Otherwise Raft's latest is exactly the state now:
+// wait, Raft asks again and the next request reopens a view of it (never a tight loop of
+// refusals within one ready loop).
 static void
 s_unavailable (zkv_replica_t *self, const zkv_raft_chunk_req_t *q)
 {
     zkv_raft_status_t st;
     zkv_raft_status (self->raft, &st);
-    if (self->usable && self->sm->ops->applied (self->sm->impl) > st.snapshot_index)
-        zkv_rep_snapshot_take (self);
-    zkv_raft_snapshot_unavailable (self->raft, &q->snapshot);
+    bool fresh = self->usable && self->sm->ops->applied (self->sm->impl) > st.snapshot_index &&
+                 zkv_rep_snapshot_take (self) == 0;
+    if (fresh || q->snapshot.index != st.snapshot_index || q->snapshot.term != st.snapshot_term)
+        zkv_raft_snapshot_unavailable (self->raft, &q->snapshot);
 }
 
 // A new transfer of q's snapshot, or NULL when that snapshot cannot be read here.
@@ -230,6 +234,9 @@ zkv_rep_chunk_requests (zkv_replica_t *self, const zkv_raft_chunk_req_t *reqs, s
             continue; // not now: Raft asks again
         if (rc) {
             free (buf);
+            // The view failed: no transfer reads it again (the next one reopens a view).
+            if (st->view == self->latest)
+                s_view_unref (self, &self->latest);
             s_stream_drop (self, st);
             if (zkv_sm_store_error (rc))
                 zkv_rep_fatal (self, "reading a snapshot", rc);

@@ -20,7 +20,8 @@ typedef struct {
     bool stream;                 // streamed snapshots (sim.h cfg.stream)
     size_t snapshot_chunk_bytes; // chunk size override, 0 for the core's default
     size_t stream_pad;           // streaming: a snapshot's stream is about 24 + 1.5 x this
-    uint32_t req_delay_max_us;   // streaming: the leader's application reads chunks this slowly
+    uint32_t req_busy_pm;        // streaming: the leader's application cannot read a chunk now
+                                 // this often (per mille; Raft asks again)
 } sim_scenario_t;
 
 #define SIM_SCENARIO_END                                                                           \

@@ -1,5 +1,7 @@
-// The deterministic simulator's world: N Raft nodes, their memstores and state machines, a
-// seeded network and an event queue in simulated time. One thread; same seed, same run.
+// The deterministic simulator's world: N nodes, each hosting a replica of every group (the
+// group driver zkvd runs, cluster/zkv_replica.h) over a memstore shared by its groups, and in
+// KV mode a frontend (cluster/zkv_front.h) that clerks talk to; a seeded network and an event
+// queue in simulated time. One thread; same seed, same run.
 //
 // Nodes are numbered 0..n-1 here (Raft id = index + 1). Every step (one event) is followed by
 // the safety checks of sim_check.c; a violation (or sim_fail) prints the seed, what failed and
@@ -44,21 +46,20 @@ typedef struct {
 // selftest). Never set by scenarios.
 typedef enum {
     SIM_SABOTAGE_NONE = 0,
-    SIM_SABOTAGE_NO_SYNC,       // never sync: a crash loses everything written
-    SIM_SABOTAGE_NO_HARD_STATE, // never save term and vote
-    SIM_SABOTAGE_SEND_FIRST,    // send a ready's messages before persisting it
+    SIM_SABOTAGE_NO_SYNC,       // the disk lies: a sync makes nothing durable
+    SIM_SABOTAGE_NO_HARD_STATE, // the disk drops every term and vote written
     SIM_SABOTAGE_FLIP_ENTRY,    // the network flips a byte in some replicated entries
     SIM_SABOTAGE_APPLY_WRONG,   // node 1's state machine applies a different command
-    SIM_SABOTAGE_FORGET_LOG,    // a restarted node boots with its term and vote but no log
-    SIM_SABOTAGE_KV_STALE_READ, // KV: every node answers gets from its own state, no ReadIndex
-    SIM_SABOTAGE_KV_EARLY_ACK,  // KV: the leader acknowledges a write once proposed, not applied
-    SIM_SABOTAGE_STREAM_NO_PROMOTE, // streaming: a restart ignores a snapshot its state lacks
+    SIM_SABOTAGE_FORGET_LOG,    // a restarted node's disk hands back its term and vote, no log
+    SIM_SABOTAGE_STREAM_NO_PROMOTE, // streaming: a state machine that boots on a state behind
+                                    // its snapshot instead of saying it is missing
     SIM_SABOTAGE_COUNT_,
 } sim_sabotage_t;
 
 typedef struct {
     uint64_t seed;            // everything random derives from it
     int n_nodes;              // 1..SIM_MAX_NODES
+    int n_groups;             // groups every node hosts, 1..4 (0: 1)
     uint32_t tick_us;         // one Raft tick (10 ms)
     uint32_t election_ticks;  // 30: election timeout 300-600 ms
     uint32_t heartbeat_ticks; // 10: heartbeat every 100 ms
@@ -85,12 +86,11 @@ typedef struct {
     // a snapshot is metadata, its bytes are read from a view and staged chunk by chunk.
     bool stream;               // streaming mode
     size_t stream_pad;         // a snapshot's stream: 24 header bytes + pad + (chain % pad)
-    uint32_t req_drop_pm;      // chance the leader's application ignores a chunk request
-    uint32_t req_delay_max_us; // ... answers it after [0, this] us (at a later tick)
+    uint32_t req_drop_pm;      // chance the leader's application cannot read a chunk now
     uint32_t view_loss_pm;     // ... finds the view it reads from released
     uint64_t view_idle_us;     // views unread this long are released (0: kept)
-    bool view_reopen;          // a restart reopens a view of the live state when it is exactly
-                               // the stored snapshot's (else every view is lost at restart)
+    uint32_t chunk_reject_pm;  // chance a follower's application refuses a received chunk as
+                               // malformed (the driver drops the stream, restarts Raft)
 } sim_config_t;
 
 // Fills the defaults above (seed 1, 3 nodes, no snapshots, reliable network).
@@ -130,8 +130,13 @@ void sim_at (sim_t *self, uint64_t at, void (*fn) (sim_t *self, void *arg), void
 // --- nodes ---------------------------------------------------------------------------------
 
 bool sim_is_up (sim_t *self, int node);
-// The node's Raft core, NULL while it is down.
-zkv_raft_t *sim_raft (sim_t *self, int node);
+// The group the calls below are about (an index 0..n_groups-1; group id index + 1). Scenarios
+// of one group never set it.
+void sim_set_group (sim_t *self, int g);
+int sim_group (sim_t *self);
+int sim_n_groups (sim_t *self);
+// The node's Raft core (read-only), NULL while it is down.
+const zkv_raft_t *sim_raft (sim_t *self, int node);
 // Status of an up node; false (status zeroed) when it is down.
 bool sim_status (sim_t *self, int node, zkv_raft_status_t *status);
 // Proposes a command at node (then runs its ready loop at once). 0, ZKV_ENOTLEADER, or
@@ -201,6 +206,9 @@ void sim_partition (sim_t *self, const int *group);
 // Every link up.
 void sim_heal (sim_t *self);
 void sim_set_unreliable (sim_t *self, bool on);
+// Received snapshot chunks refused as malformed (cfg.chunk_reject_pm) while on (the default);
+// off when the world heals.
+void sim_set_chunk_faults (sim_t *self, bool on);
 void sim_set_long_reordering (sim_t *self, bool on);
 
 // --- counters ------------------------------------------------------------------------------
@@ -230,6 +238,8 @@ typedef struct {
     uint64_t streams_promoted;    // ... staged streams made live at restart
     uint64_t states_lost;         // ... nodes booted with need_snapshot
     uint64_t leaders_mid_stream;  // ... elected shortly after staging part of a stream
+    uint64_t chunks_rejected;     // ... received chunks refused as malformed (a fault)
+    uint64_t streams_refused;     // ... streams the driver dropped (Raft restarted from the store)
     uint64_t checks;              // invariant checks run
     uint64_t events;              // events stepped
 } sim_counters_t;

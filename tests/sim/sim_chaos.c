@@ -276,6 +276,7 @@ s_chaos (sim_t *s, void *arg)
     sim_heal (s);
     sim_set_unreliable (s, false);
     sim_set_long_reordering (s, false);
+    sim_set_chunk_faults (s, false);
     for (int i = 0; i < sim_n (s); i++) {
         sim_cancel_mid_write (s, i);
         sim_restart (s, i);
@@ -369,17 +370,16 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
         static const size_t schunk[] = {7, 16, 64};
         static const size_t spad[] = {40, 200, 800};
         static const uint32_t drop[] = {0, 0, 30, 150};
-        static const uint32_t delay[] = {0, 0, 5000, 50000};
         static const uint32_t loss[] = {0, 0, 20};
         static const uint64_t idle[] = {0, 300 * SIM_MS, 3 * SIM_SEC};
+        static const uint32_t reject[] = {0, 0, 5, 20};
         cfg.stream = true;
         cfg.snapshot_chunk_bytes = schunk[zkv_rng_below (&pick, 3)];
         cfg.stream_pad = spad[zkv_rng_below (&pick, 3)];
         cfg.req_drop_pm = drop[zkv_rng_below (&pick, 4)];
-        cfg.req_delay_max_us = delay[zkv_rng_below (&pick, 4)];
         cfg.view_loss_pm = loss[zkv_rng_below (&pick, 3)];
         cfg.view_idle_us = idle[zkv_rng_below (&pick, 3)];
-        cfg.view_reopen = zkv_rng_chance (&pick, 1, 2);
+        cfg.chunk_reject_pm = reject[zkv_rng_below (&pick, 4)];
     }
     sim_t *s = sim_new (&cfg);
     s_chaos_t c = {.o = o, .cmd_prefix = (o->seed & 0xffffff) << 32, .stream = cfg.stream};

@@ -40,13 +40,13 @@ s_lm_slot (uint64_t index, uint64_t term, size_t cap)
 static sim_lm_slot_t *
 s_lm_find (sim_t *self, uint64_t index, uint64_t term)
 {
-    if (self->lm_len * 2 >= self->lm_cap) {
-        size_t ncap = self->lm_cap ? self->lm_cap * 2 : 4096;
+    if (G (self)->lm_len * 2 >= G (self)->lm_cap) {
+        size_t ncap = G (self)->lm_cap ? G (self)->lm_cap * 2 : 4096;
         sim_lm_slot_t *nt = calloc (ncap, sizeof *nt);
         if (!nt)
             abort ();
-        for (size_t i = 0; i < self->lm_cap; i++) {
-            sim_lm_slot_t *o = &self->lm[i];
+        for (size_t i = 0; i < G (self)->lm_cap; i++) {
+            sim_lm_slot_t *o = &G (self)->lm[i];
             if (!o->index)
                 continue;
             size_t j = s_lm_slot (o->index, o->term, ncap);
@@ -54,14 +54,14 @@ s_lm_find (sim_t *self, uint64_t index, uint64_t term)
                 j = (j + 1) & (ncap - 1);
             nt[j] = *o;
         }
-        free (self->lm);
-        self->lm = nt;
-        self->lm_cap = ncap;
+        free (G (self)->lm);
+        G (self)->lm = nt;
+        G (self)->lm_cap = ncap;
     }
-    size_t j = s_lm_slot (index, term, self->lm_cap);
-    while (self->lm[j].index && (self->lm[j].index != index || self->lm[j].term != term))
-        j = (j + 1) & (self->lm_cap - 1);
-    return &self->lm[j];
+    size_t j = s_lm_slot (index, term, G (self)->lm_cap);
+    while (G (self)->lm[j].index && (G (self)->lm[j].index != index || G (self)->lm[j].term != term))
+        j = (j + 1) & (G (self)->lm_cap - 1);
+    return &G (self)->lm[j];
 }
 
 static void
@@ -75,7 +75,7 @@ s_check_log_matching (sim_t *self, int node, const zkv_entry_t *e, uint64_t prev
         s->term = e->term;
         s->hash = h;
         s->prev_term = prev_term;
-        self->lm_len++;
+        G (self)->lm_len++;
         return;
     }
     if (s->hash != h)
@@ -106,12 +106,12 @@ s_check_snapshot_data (sim_t *self, int node, const char *what, uint64_t index, 
                        "node %d %s a snapshot at %" PRIu64 " whose data "
                        "(%zu bytes) the state machine did not write",
                        node, what, index, len);
-    if (index > self->max_committed)
+    if (index > G (self)->max_committed)
         sim_violation (self, "snapshot",
                        "node %d %s a snapshot at %" PRIu64 " beyond anything "
                        "committed (%" PRIu64 ")",
-                       node, what, index, self->max_committed);
-    const sim_commit_t *c = &self->commits[index];
+                       node, what, index, G (self)->max_committed);
+    const sim_commit_t *c = &G (self)->commits[index];
     if (c->chain != sim_get_u64 (data + 8) || (term != UNKNOWN_TERM && c->term != term))
         sim_violation (self, "state machine safety",
                        "node %d %s a snapshot at %" PRIu64 " (term %" PRIu64
@@ -120,61 +120,67 @@ s_check_snapshot_data (sim_t *self, int node, const char *what, uint64_t index, 
 }
 
 void
-sim_check_ready (sim_t *self, int node, const zkv_raft_ready_t *rd)
+sim_check_snapshot_saved (sim_t *self, int node, const zkv_snapshot_meta_t *meta,
+                          const uint8_t *data, size_t len)
 {
-    sim_node_t *n = &self->nodes[node];
-    if (rd->has_snapshot && self->cfg.stream) {
+    if (self->cfg.stream) {
         // Streaming: metadata only; the state it covers is checked when taken or installed.
         self->counters.checks++;
-        uint64_t i = rd->snapshot.index;
-        if (rd->snapshot_len || i == 0 || i > self->max_committed ||
-            self->commits[i].term != rd->snapshot.term)
+        uint64_t i = meta->index;
+        if (len || i == 0 || i > G (self)->max_committed ||
+            G (self)->commits[i].term != meta->term)
             sim_violation (self, "snapshot",
                            "node %d saves a snapshot at %" PRIu64 " term %" PRIu64
                            " (%zu bytes) that is not a committed entry's (%" PRIu64 " committed)",
-                           node, i, rd->snapshot.term, rd->snapshot_len, self->max_committed);
-    } else if (rd->has_snapshot)
-        s_check_snapshot_data (self, node, "saved", rd->snapshot.index, rd->snapshot.term,
-                               rd->snapshot_data, rd->snapshot_len);
-    for (size_t i = 0; i < rd->n_entries; i++) {
-        const zkv_entry_t *e = &rd->entries[i];
+                           node, i, meta->term, len, G (self)->max_committed);
+    } else
+        s_check_snapshot_data (self, node, "saved", meta->index, meta->term, data, len);
+}
+
+void
+sim_check_append (sim_t *self, int node, const zkv_entry_t *entries, size_t n, uint64_t prev_term)
+{
+    sim_rep_t *r = R (self, node);
+    for (size_t i = 0; i < n; i++) {
+        const zkv_entry_t *e = &entries[i];
         uint64_t prev = UNKNOWN_TERM;
         if (i > 0) {
-            if (e->index != rd->entries[i - 1].index + 1)
+            if (e->index != entries[i - 1].index + 1)
                 sim_violation (self, "log matching",
                                "node %d appends a non-contiguous batch "
                                "(%" PRIu64 " after %" PRIu64 ")",
-                               node, e->index, rd->entries[i - 1].index);
-            prev = rd->entries[i - 1].term;
+                               node, e->index, entries[i - 1].index);
+            prev = entries[i - 1].term;
         } else
-            prev = n->rd_prev_term; // as the log was when the ready was handed out
+            prev = prev_term; // as the log was when the batch was written
         if (prev != UNKNOWN_TERM && prev > e->term)
             sim_violation (self, "log matching",
                            "node %d: entry %" PRIu64 " has term %" PRIu64
                            " below its predecessor's %" PRIu64,
                            node, e->index, e->term, prev);
         s_check_log_matching (self, node, e, prev);
-    }
-    if (rd->truncate_from && rd->truncate_from <= self->max_committed) {
-        // Truncating a committed entry is fine only if the log held something else there.
-        uint64_t t = 0;
-        for (size_t i = 0; i < rd->n_entries; i++)
-            if (rd->entries[i].index == rd->truncate_from)
-                t = rd->entries[i].term;
-        if (t && t != self->commits[rd->truncate_from].term)
+        // Truncating a committed entry is fine only if the log held the same one there.
+        if (r->pend_trunc && e->index == r->pend_trunc && e->index <= G (self)->max_committed &&
+            e->term != G (self)->commits[e->index].term)
             sim_violation (self, "leader completeness",
                            "node %d replaces committed index %" PRIu64 " (term %" PRIu64
                            ") with term %" PRIu64,
-                           node, rd->truncate_from, self->commits[rd->truncate_from].term, t);
+                           node, e->index, G (self)->commits[e->index].term, e->term);
     }
-    if (rd->truncate_from && rd->truncate_from <= n->durable_last)
-        n->durable_last = rd->truncate_from - 1;
-    if (rd->n_entries)
-        n->durable_last = rd->entries[rd->n_entries - 1].index;
-    if (rd->has_snapshot && rd->snapshot.index > n->durable_last)
-        n->durable_last = rd->snapshot.index;
-    if (rd->has_hard_state) {
-        const zkv_hard_state_t *hs = &rd->hard_state;
+}
+
+void
+sim_check_synced (sim_t *self, int node)
+{
+    sim_rep_t *n = R (self, node);
+    if (n->pend_trunc && n->pend_trunc <= n->durable_last)
+        n->durable_last = n->pend_trunc - 1;
+    if (n->pend_last)
+        n->durable_last = n->pend_last;
+    if (n->pend_snap > n->durable_last)
+        n->durable_last = n->pend_snap;
+    if (n->pend_hs) {
+        const zkv_hard_state_t *hs = &n->pend_hard;
         self->counters.checks++;
         if (hs->term < n->durable_term)
             sim_violation (self, "durability",
@@ -188,6 +194,8 @@ sim_check_ready (sim_t *self, int node, const zkv_raft_ready_t *rd)
         n->durable_term = hs->term;
         n->durable_vote = hs->vote;
     }
+    n->pend_hs = false;
+    n->pend_trunc = n->pend_last = n->pend_snap = 0;
 }
 
 // --- messages: what they promise is durable --------------------------------------------------
@@ -195,7 +203,7 @@ sim_check_ready (sim_t *self, int node, const zkv_raft_ready_t *rd)
 void
 sim_check_send (sim_t *self, int node, const zkv_msg_t *m)
 {
-    sim_node_t *n = &self->nodes[node];
+    sim_rep_t *n = R (self, node);
     self->counters.checks++;
     if (m->type == ZKV_MSG_REQUEST_VOTE_REPLY && m->u.request_vote_reply.granted &&
         !m->u.request_vote_reply.pre_vote &&
@@ -220,18 +228,19 @@ static bool
 s_holds (sim_t *self, int node, uint64_t i)
 {
     zkv_raft_status_t st;
-    zkv_raft_status (self->nodes[node].raft, &st);
+    const zkv_raft_t *raft = sim_rep_raft (self, node);
+    zkv_raft_status (raft, &st);
     if (i <= st.snapshot_index)
         return true;
-    const zkv_entry_t *e = zkv_raft_entry_at (self->nodes[node].raft, i);
-    return e && e->term == self->commits[i].term &&
-           sim_entry_hash (e->type, e->data.data, e->data.len) == self->commits[i].hash;
+    const zkv_entry_t *e = zkv_raft_entry_at (raft, i);
+    return e && e->term == G (self)->commits[i].term &&
+           sim_entry_hash (e->type, e->data.data, e->data.len) == G (self)->commits[i].hash;
 }
 
 void
 sim_check_apply (sim_t *self, int node, const zkv_entry_t *e)
 {
-    sim_node_t *n = &self->nodes[node];
+    sim_rep_t *n = R (self, node);
     self->counters.checks++;
     if (self->cfg.stream && n->app.missing)
         sim_violation (self, "state machine safety",
@@ -242,8 +251,8 @@ sim_check_apply (sim_t *self, int node, const zkv_entry_t *e)
                        node, e->index, n->applied);
     uint64_t h = sim_entry_hash (e->type, e->data.data, e->data.len);
     uint64_t chain = sim_chain_next (n->chain, h);
-    if (e->index <= self->max_committed) {
-        const sim_commit_t *c = &self->commits[e->index];
+    if (e->index <= G (self)->max_committed) {
+        const sim_commit_t *c = &G (self)->commits[e->index];
         if (c->hash != h || c->term != e->term || c->chain != chain)
             sim_violation (self, "state machine safety",
                            "node %d applies at index %" PRIu64 " (term %" PRIu64
@@ -253,11 +262,11 @@ sim_check_apply (sim_t *self, int node, const zkv_entry_t *e)
         return;
     }
     // First time anyone applies this index: it is committed from now on.
-    self->commits =
-        sim_grow (self->commits, &self->commits_cap, e->index + 1, sizeof *self->commits);
-    sim_commit_t *c = &self->commits[e->index];
+    G (self)->commits =
+        sim_grow (G (self)->commits, &G (self)->commits_cap, e->index + 1, sizeof *G (self)->commits);
+    sim_commit_t *c = &G (self)->commits[e->index];
     zkv_raft_status_t st;
-    zkv_raft_status (n->raft, &st);
+    zkv_raft_status (sim_rep_raft (self, node), &st);
     c->hash = h;
     c->chain = chain;
     c->term = e->term;
@@ -270,11 +279,11 @@ sim_check_apply (sim_t *self, int node, const zkv_entry_t *e)
             abort ();
         memcpy (c->data, e->data.data, e->data.len);
     }
-    self->max_committed = e->index;
+    G (self)->max_committed = e->index;
     // Leader completeness: every leader of a later term must hold it.
     for (int j = 0; j < self->cfg.n_nodes; j++) {
-        sim_node_t *o = &self->nodes[j];
-        if (j == node || !o->up || o->role != ZKV_ROLE_LEADER || o->term <= c->cterm)
+        sim_rep_t *o = R (self, j);
+        if (j == node || !self->nodes[j].up || o->role != ZKV_ROLE_LEADER || o->term <= c->cterm)
             continue;
         self->counters.checks++;
         if (!s_holds (self, j, e->index))
@@ -288,7 +297,7 @@ sim_check_apply (sim_t *self, int node, const zkv_entry_t *e)
 void
 sim_check_install (sim_t *self, int node, uint64_t index, uint64_t chain)
 {
-    sim_node_t *n = &self->nodes[node];
+    sim_rep_t *n = R (self, node);
     uint8_t data[16];
     for (int i = 0; i < 8; i++) {
         data[i] = (uint8_t)(index >> (8 * i));
@@ -307,17 +316,17 @@ static void
 s_check_new_leader (sim_t *self, int node, const zkv_raft_status_t *st)
 {
     uint64_t id = (uint64_t)node + 1;
-    self->leader_of =
-        sim_grow (self->leader_of, &self->leader_of_cap, st->term + 1, sizeof *self->leader_of);
+    G (self)->leader_of =
+        sim_grow (G (self)->leader_of, &G (self)->leader_of_cap, st->term + 1, sizeof *G (self)->leader_of);
     self->counters.checks++;
-    if (self->leader_of[st->term] && self->leader_of[st->term] != id)
+    if (G (self)->leader_of[st->term] && G (self)->leader_of[st->term] != id)
         sim_violation (self, "election safety",
                        "nodes %" PRIu64 " and %d are both leaders of "
                        "term %" PRIu64,
-                       self->leader_of[st->term] - 1, node, st->term);
-    if (self->leader_of[st->term])
+                       G (self)->leader_of[st->term] - 1, node, st->term);
+    if (G (self)->leader_of[st->term])
         return;
-    self->leader_of[st->term] = id;
+    G (self)->leader_of[st->term] = id;
     self->counters.elections++;
     sim_narrate (self,
                  "node %d elected leader of term %" PRIu64 " (log %" PRIu64 "..%" PRIu64
@@ -325,24 +334,24 @@ s_check_new_leader (sim_t *self, int node, const zkv_raft_status_t *st)
                  node + 1, st->term, st->first_index, st->last_index, st->commit);
     // Leader completeness (§5.4): it holds every entry committed in an earlier term.
     uint64_t from = st->snapshot_index + 1;
-    for (uint64_t i = from; i <= self->max_committed; i++) {
-        if (self->commits[i].cterm >= st->term)
+    for (uint64_t i = from; i <= G (self)->max_committed; i++) {
+        if (G (self)->commits[i].cterm >= st->term)
             continue;
         self->counters.checks++;
         if (!s_holds (self, node, i))
             sim_violation (self, "leader completeness",
                            "node %d elected leader of term %" PRIu64 " without index %" PRIu64
                            " committed in term <= %" PRIu64,
-                           node, st->term, i, self->commits[i].cterm);
+                           node, st->term, i, G (self)->commits[i].cterm);
     }
 }
 
-void
-sim_check_node (sim_t *self, int node)
+static void
+s_check_rep (sim_t *self, int node)
 {
-    sim_node_t *n = &self->nodes[node];
+    sim_rep_t *n = R (self, node);
     zkv_raft_status_t st;
-    zkv_raft_status (n->raft, &st);
+    zkv_raft_status (sim_rep_raft (self, node), &st);
     self->counters.checks++;
     if (st.commit < n->seen_commit)
         sim_violation (self, "monotonic commit",
@@ -386,6 +395,18 @@ sim_check_node (sim_t *self, int node)
     }
 }
 
+void
+sim_check_node (sim_t *self, int node)
+{
+    int saved = self->g;
+    for (int g = 0; g < sim_n_groups (self) && self->nodes[node].up; g++) {
+        self->g = g;
+        if (R (self, node)->rep)
+            s_check_rep (self, node);
+    }
+    self->g = saved;
+}
+
 // --- durability: everything committed is held by a majority ----------------------------------
 
 // Whether every committed index is durable on a majority; skip_state (-1: none) is a node
@@ -393,7 +414,7 @@ sim_check_node (sim_t *self, int node)
 static bool
 s_durable (sim_t *self, int skip_state, uint64_t *bad_p, int *run_p)
 {
-    uint64_t mc = self->max_committed;
+    uint64_t mc = G (self)->max_committed;
     if (mc == 0)
         return true;
     int *count = calloc (mc + 2, sizeof *count); // difference array over indexes
@@ -402,7 +423,7 @@ s_durable (sim_t *self, int skip_state, uint64_t *bad_p, int *run_p)
     for (int j = 0; j < self->cfg.n_nodes; j++) {
         zkv_logstore_state_t *ls = &self->loaded; // freed by sim_destroy after a failure
         zkv_logstore_state_free (ls);
-        int rc = zkv_logstore_load (self->nodes[j].store, SIM_GROUP, ls);
+        int rc = zkv_logstore_load (self->nodes[j].store, SIM_GROUP_ID (self->g), ls);
         if (rc != 0) {
             free (count);
             sim_violation (self, "durability", "node %d's memstore does not load (%s)", j,
@@ -423,9 +444,9 @@ s_durable (sim_t *self, int skip_state, uint64_t *bad_p, int *run_p)
             const zkv_entry_t *e = &ls->entries[k];
             if (e->index <= s || e->index > mc)
                 continue;
-            if (e->term == self->commits[e->index].term &&
+            if (e->term == G (self)->commits[e->index].term &&
                 sim_entry_hash (e->type, e->data.data, e->data.len) ==
-                    self->commits[e->index].hash) {
+                    G (self)->commits[e->index].hash) {
                 count[e->index]++;
                 count[e->index + 1]--;
             }
@@ -467,25 +488,40 @@ sim_check_durable_without (sim_t *self, int skip_state)
     return s_durable (self, skip_state, &bad, &run);
 }
 
+static void
+s_check_durable_all (sim_t *self, const char *when)
+{
+    int saved = self->g;
+    for (int g = 0; g < sim_n_groups (self); g++) {
+        self->g = g;
+        s_check_durable (self, when);
+    }
+    self->g = saved;
+}
+
 void
 sim_check_crash (sim_t *self, int node)
 {
     (void)node;
-    s_check_durable (self, "after a crash");
+    s_check_durable_all (self, "after a crash");
 }
 
 void
 sim_check_final (sim_t *self)
 {
-    s_check_durable (self, "at the end");
+    s_check_durable_all (self, "at the end");
 }
 
 void
 sim_check_free (sim_t *self)
 {
-    for (uint64_t i = 1; i <= self->max_committed; i++)
-        free (self->commits[i].data);
-    free (self->commits);
-    free (self->leader_of);
-    free (self->lm);
+    for (int g = 0; g < SIM_MAX_GROUPS; g++) {
+        sim_grp_t *gr = &self->groups[g];
+        for (uint64_t i = 1; i <= gr->max_committed; i++)
+            free (gr->commits[i].data);
+        free (gr->commits);
+        free (gr->leader_of);
+        free (gr->lm);
+        memset (gr, 0, sizeof *gr);
+    }
 }

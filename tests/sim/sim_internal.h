@@ -1,4 +1,10 @@
-// The simulator's private structures, shared by sim.c, sim_net.c, sim_check.c and sim_trace.c.
+// The simulator's private structures, shared by its files (tests/sim/README.md lists them).
+//
+// A world of nodes, each hosting a replica of every group (zkv_replica.h: the driver zkvd runs),
+// a frontend (zkv_front.h, KV mode) and a memstore shared by its groups, as a zkvd does. The
+// checks are per group: s->g names the group a check or an API call is about (sim_set_group;
+// the simulator sets it around every call into a replica), R (s, node) is that group's replica
+// record on node, G (s) that group's world record.
 #ifndef ZKV_SIM_INTERNAL_H
 #define ZKV_SIM_INTERNAL_H
 
@@ -9,7 +15,20 @@
 
 #include "sim.h"
 
-#define SIM_GROUP 1 // the one Raft group the simulator runs
+#include "zkv_front.h"
+#include "zkv_kvstore.h"
+#include "zkv_replica.h"
+#include "zkv_routing.h"
+
+// Group index g (0..n_groups-1) is Raft group id g + 1.
+#define SIM_GROUP_ID(g) ((uint64_t)(g) + 1)
+
+// Handles of requests the simulator hands a replica itself (raw commands, Raft-level reads),
+// as opposed to the frontend's: their replies come back to the simulator.
+#define SIM_RAW_HANDLE (1ULL << 63)
+// Ops of the simulator's state machine (sim_sm.c) besides the KV service's.
+#define SIM_OP_RAW  0x52 // log the value's bytes as the command
+#define SIM_OP_READ 0x51 // a linearizable read of the state machine (applied index, chain)
 
 // Grows *p (an array of *cap elements of elem bytes) to hold want, doubling; new slots are
 // zeroed; out of memory aborts. Returns the (maybe moved) array.
@@ -25,6 +44,7 @@ typedef enum {
     SIM_EV_DELIVER = 2, // an encoded message arrives at node
     SIM_EV_CALL = 3,    // fn (sim, arg)
     SIM_EV_SYNC = 4,    // node's sync completes (if still the same incarnation)
+    SIM_EV_LOCAL = 5,   // a command between a node's frontend and its group (same incarnation)
 } sim_ev_kind_t;
 
 typedef struct {
@@ -33,7 +53,8 @@ typedef struct {
     uint8_t kind;                        // sim_ev_kind_t
     int node;                            // tick: the node; deliver: destination
     int from;                            // deliver: sender
-    uint64_t incarnation;                // tick: incarnation it belongs to
+    int group;                           // sync, local: the group index
+    uint64_t incarnation;                // tick, sync, local: incarnation it belongs to
     uint8_t *buf;                        // deliver: encoded message (owned)
     size_t len;                          // its length
     void (*fn) (sim_t *self, void *arg); // call
@@ -74,18 +95,16 @@ typedef struct {
     const char *word;    // note: static string
 } sim_trace_rec_t;
 
-// --- streamed snapshots (sim_stream.c) ----------------------------------------------------
+// --- streamed snapshots (sim_sm.c) ----------------------------------------------------
 
-#define SIM_VIEWS 16 // views a node's application keeps at most (least recently read go)
-
-// A consistent view of the state machine at a snapshot, which the leader reads chunks from.
+// A consistent view of the state machine at a snapshot, which the leader reads chunks from
+// (opened by the driver through the state machine's view_open).
 typedef struct {
-    uint64_t index;                 // the snapshot (0: free slot)
-    uint64_t term;                  //
-    uint64_t chain;                 // the state's hash chain at index, as the application saw it
-    uint64_t used;                  // simulated time of the last read
-    struct zkv_kvstore_s *kvview;   // KV mode: the kvstore's point-in-time view
-    struct zkv_kv_stream *kvstream; // ... and the stream read from it
+    uint64_t index; // the applied index it shows
+    uint64_t chain; // the state's hash chain at index, as the application saw it
+    uint64_t used;  // simulated time of the last read
+    bool dead;      // released under its readers (a fault): reads fail
+    void *inner;    // KV mode: the KV service's view
 } sim_view_t;
 
 // A staging area: a received stream's bytes, apart from the live state.
@@ -98,14 +117,8 @@ typedef struct {
     bool done;      // the last chunk was written
 } sim_stage_t;
 
-// A chunk request the application answers later (slow reads).
-typedef struct {
-    zkv_raft_chunk_req_t req; // what was asked
-    uint64_t due;             // simulated time it is answered
-} sim_slow_req_t;
-
-// The streaming application of one node: durable live state and staging area (they survive
-// crashes), volatile views and slow requests.
+// The streaming application of one replica: durable live state and staging area (they survive
+// crashes), volatile views.
 typedef struct {
     bool missing;            // durable: the state is gone, boot with need_snapshot
     uint64_t live_applied;   // durable: the live state's applied index
@@ -113,35 +126,30 @@ typedef struct {
     sim_stage_t stage;       // durable (synced) staging area
     bool pend;               // a chunk is written but not synced yet
     zkv_raft_chunk_t pchunk; // ... that chunk (data owned)
-    sim_view_t views[SIM_VIEWS];
-    sim_slow_req_t *slow;       // requests waiting to be answered
-    size_t n_slow;              //
-    size_t cap_slow;            //
-    bool crash_at_install;      // crash in the next write that saves a snapshot
-    uint64_t chunks;            // chunks staged, all incarnations
-    uint64_t chunk_at;          // simulated time of the last chunk written
-    uint8_t *rbuf;              // a chunk read from a view
-    size_t rbuf_cap;            //
-    zkv_raft_chunk_req_t *reqs; // a ready's chunk requests, kept past its advance
-    size_t cap_reqs;            //
+    bool crash_at_install;   // crash in the next write that saves a snapshot
+    uint64_t chunks;         // chunks staged, all incarnations
+    uint64_t chunk_at;       // simulated time of the last chunk written
 } sim_app_t;
 
-// --- nodes ---------------------------------------------------------------------------------
+// --- nodes and groups ------------------------------------------------------------------------
 
+#define SIM_MAX_GROUPS 4
+
+struct sim;
+
+// What a replica's callbacks (its host, its state machine, its store) need to find it.
 typedef struct {
-    zkv_raft_t *raft;      // NULL while down
-    zkv_logstore_t *store; // memstore: survives crashes
-    bool up;               // running
-    bool connected;        // lab-level connect() state
-    uint64_t incarnation;  // bumped at each restart
-    bool crash_mid_write;  // crash during the next persist
-    bool crash_torn;       // ... with a torn write
-    bool syncing;          // a ready's writes are being synced (slow disk)
-    bool disk_set;         // syncs take disk_us (sim_set_disk_delay), not the world's draw
-    uint32_t disk_us;      // ...
-    zkv_raft_ready_t rd;   // ... that ready, advanced when the sync completes
-    uint64_t rd_prev_term; // term before the ready's first entry, when it was handed out
-    // state machine (volatile: rebuilt from the snapshot at restart)
+    struct sim *sim; // the world
+    int node;        // node index
+    int g;           // group index
+} sim_ctx_t;
+
+// One group's replica on one node: the driver and the simulator's record of it.
+typedef struct {
+    zkv_replica_t *rep; // the driver, NULL while the node is down
+    sim_ctx_t ctx;      // its callbacks' context
+    bool syncing;       // the driver waits for a slow sync (SIM_EV_SYNC)
+    // the simulator's state machine (sim_sm.c; volatile: rebuilt at restart)
     uint64_t applied;   // last applied index
     uint64_t chain;     // hash chain through applied
     uint64_t base;      // index the state machine was loaded at (snapshot); below: global
@@ -157,11 +165,31 @@ typedef struct {
     uint64_t durable_term; // highest term persisted
     uint64_t durable_vote; // vote persisted with it
     uint64_t durable_last; // last log index persisted (or snapshot index)
-    sim_app_t app;         // streaming mode's application (sim_stream.c)
-    // reads confirmed by the core, waiting for the state machine to reach their index
-    uint64_t *waiting;  // read ids
-    size_t n_waiting;   //
-    size_t cap_waiting; //
+    // writes since the last sync (sim_store.c), durable at the next one
+    bool pend_hs;                // a hard state was written
+    zkv_hard_state_t pend_hard;  // ... the last one
+    uint64_t pend_trunc;         // entries from here were truncated (0: none)
+    uint64_t pend_last;          // entries were appended through here (0: none)
+    uint64_t pend_snap;          // a snapshot through here was saved (0: none)
+    sim_app_t app;               // streaming mode's application (sim_sm.c)
+} sim_rep_t;
+
+typedef struct {
+    zkv_logstore_t *store;  // memstore: survives crashes, shared by the node's groups
+    zkv_logstore_t *wrap;   // the checking store the replicas write through (sim_store.c)
+    zkv_kvstore_t *kvstore; // KV mode: the node's KV data, shared by its groups
+    zkv_front_t *front;     // KV mode: the frontend, NULL while down
+    sim_ctx_t front_ctx;    // its host's context
+    bool up;                // running
+    bool connected;         // lab-level connect() state
+    uint64_t incarnation;   // bumped at each restart
+    bool crash_mid_write;   // crash during the next persist
+    bool crash_torn;        // ... with a torn write
+    bool crash_now;         // a write asked for its sync: crash before it completes
+    bool forget_log;        // sabotage: the next load forgets the log
+    bool disk_set;          // syncs take disk_us (sim_set_disk_delay), not the world's draw
+    uint32_t disk_us;       // ...
+    sim_rep_t reps[SIM_MAX_GROUPS];
 } sim_node_t;
 
 // A client read (ReadIndex) and what became of it.
@@ -193,6 +221,21 @@ typedef struct {
     uint64_t prev_term; // term of index - 1 in the log that held it (UINT64_MAX: unknown)
 } sim_lm_slot_t;
 
+// One group's record for the invariants, over the whole run.
+typedef struct {
+    sim_commit_t *commits; // commits[i], 1 <= i <= max_committed
+    size_t commits_cap;    //
+    uint64_t max_committed; //
+    uint64_t *leader_of;   // leader_of[term]: node id + 0 (0 none)
+    size_t leader_of_cap;  //
+    sim_lm_slot_t *lm;     // Log Matching map, open addressing
+    size_t lm_cap;         // power of two
+    size_t lm_len;         //
+    sim_read_t *reads;     // reads[id - 1]: every read asked
+    size_t n_reads;        //
+    size_t cap_reads;      //
+} sim_grp_t;
+
 struct sim {
     sim_config_t cfg;  // as given
     zkv_rng_t rng;     // the world's randomness (network, faults, scenarios)
@@ -205,20 +248,12 @@ struct sim {
     bool cut[SIM_MAX_NODES][SIM_MAX_NODES]; // partitioned directed links
     bool unreliable;                        // network mode
     bool long_reordering;                   // network mode
+    bool chunks_calm;                       // received chunks are never refused (healed)
     sim_counters_t counters;                // statistics
-    // global record for the invariants
-    sim_commit_t *commits;       // commits[i], 1 <= i <= max_committed
-    size_t commits_cap;          //
-    uint64_t max_committed;      //
-    uint64_t *leader_of;         // leader_of[term]: node id + 0 (0 none)
-    size_t leader_of_cap;        //
-    sim_lm_slot_t *lm;           // Log Matching map, open addressing
-    size_t lm_cap;               // power of two
-    size_t lm_len;               //
+    sim_grp_t groups[SIM_MAX_GROUPS];       // per group records for the invariants
+    int g;                                  // the group checks and API calls are about
+    zkv_routing_t *routing;                 // KV mode: the configuration nodes route by
     zkv_logstore_state_t loaded; // a memstore's state being read (restart, durability check)
-    sim_read_t *reads;           // reads[id - 1]: every read asked
-    size_t n_reads;              //
-    size_t cap_reads;            //
     // trace
     uint64_t trace_hash; // FNV-1a over every record
     sim_trace_rec_t ring[SIM_RING];
@@ -231,8 +266,17 @@ struct sim {
     struct sim_kv *kv;    // the KV service (cfg.kv), NULL otherwise (sim_kv_int.h)
 };
 
+// The current group's record, and its replica record on node.
+#define G(s)       (&(s)->groups[(s)->g])
+#define R(s, node) (&(s)->nodes[node].reps[(s)->g])
+// The current group's Raft core on node (NULL while down).
+const zkv_raft_t *sim_rep_raft (struct sim *self, int node);
+// Group index of a group id, or -1.
+int sim_group_index (struct sim *self, uint64_t group);
+
 // sim_net.c
-void sim_net_send (sim_t *self, int from, const zkv_msg_t *msg);
+// Sends msg from node to node `to` (a Raft message: to its header's recipient, to < 0).
+void sim_net_send (sim_t *self, int from, int to, const zkv_msg_t *msg);
 void sim_net_deliver (sim_t *self, sim_event_t *ev);
 bool sim_link_up (sim_t *self, int from, int to);
 
@@ -240,66 +284,51 @@ bool sim_link_up (sim_t *self, int from, int to);
 void sim_fail_common (sim_t *self, const char *what, const char *fmt, va_list ap)
     __attribute__ ((noreturn));
 void sim_push (sim_t *self, const sim_event_t *ev);
+// Runs node's replicas' ready loops and checks them; crashes it if a write asked for it.
 void sim_drive (sim_t *self, int node);
-// Node's state machine takes a snapshot at its applied index (no drive). 0 or the core's code.
-int sim_take_snapshot (sim_t *self, int node);
+// A command between node's frontend and its group g (encoded), delivered in order.
+void sim_local_send (sim_t *self, int node, int g, const zkv_msg_t *msg);
 
-// sim_stream.c: the streaming application (cfg.stream)
-// A ready's received chunk is written (not synced): checked against the staging area.
-void sim_stream_write (sim_t *self, int node, const zkv_raft_chunk_t *chunk);
-// The ready's writes are synced: the written chunk is durable.
+// sim_store.c: the checking log store over a node's memstore
+zkv_logstore_t *sim_store_new (sim_t *self, int node, zkv_logstore_t *memstore);
+
+// sim_sm.c: the simulator's state machine (hash chain, streaming application; KV mode wraps
+// the KV service's)
+zkv_sm_t *sim_sm_new (sim_t *self, int node, int g);
+// The ready's writes are synced: a written chunk is durable.
 void sim_stream_sync (sim_t *self, int node);
 // The node crashes: an unsynced chunk is lost, or (torn) part of it lands. True if the
 // chunk (when any) landed whole, so that later writes of the same ready may survive.
 bool sim_stream_crash (sim_t *self, int node, bool torn);
-// apply_snapshot: the staged stream becomes the live state; returns its hash chain.
-uint64_t sim_stream_install (sim_t *self, int node, const zkv_snapshot_meta_t *snap);
-// Restart: promotes a staged stream or marks the state missing; sets the state machine from
-// the live state. True if the core must boot with need_snapshot.
-bool sim_stream_boot (sim_t *self, int node, const zkv_logstore_state_t *ls);
-// A snapshot was taken at the node's applied index: a view of it.
-void sim_stream_took (sim_t *self, int node, uint64_t index);
-// After advance: answers (or delays, drops) the ready's chunk requests.
-void sim_stream_requests (sim_t *self, int node, const zkv_raft_chunk_req_t *reqs, size_t n);
-// At a tick: answers the slow requests that are due.
-void sim_stream_tick (sim_t *self, int node);
 // Durable state prefix of node [1, return] (its live state, or a promotable staged stream).
 uint64_t sim_stream_durable_prefix (sim_t *self, int node, const zkv_logstore_state_t *ls);
 // An install_snapshot_reply node sends: what it acknowledges is durable.
 void sim_stream_check_reply (sim_t *self, int node, const zkv_install_snapshot_reply_t *m);
 void sim_stream_free (sim_t *self, int node);
-// sim_kvstream.c: the KV service's streams (cfg.kv with cfg.stream)
-bool sim_kvs_view_open (sim_t *self, int node, sim_view_t *v);
-void sim_kvs_view_close (sim_view_t *v);
-// A chunk request's bytes from v (*buf_p to free()).
-void sim_kvs_read (sim_t *self, int node, sim_view_t *v, const zkv_raft_chunk_req_t *q,
-                   uint8_t **buf_p, size_t *len_p, bool *done_p);
-void sim_kvs_chunk (sim_t *self, int node, const zkv_raft_chunk_t *c);
-void sim_kvs_finish (sim_t *self, int node, uint64_t index);
-// Boot: promotes a whole staged stream of snapshot_index; returns the applied index.
-uint64_t sim_kvs_boot (sim_t *self, int node, uint64_t snapshot_index, bool *promoted_p,
-                       bool *missing_p);
-// The state-missing fault: the node's kvstore is gone (a new, empty one).
+// The state-missing fault: node's KV state of every group is gone (a new, empty kvstore).
 void sim_kvs_lose (sim_t *self, int node);
 // Whether a durability check passes; skip_state: a node whose state is counted as lost.
 bool sim_check_durable_without (sim_t *self, int skip_state);
 
 // sim_read.c
-// The reads a ready confirmed or failed.
-void sim_read_ready (sim_t *self, int node, const zkv_raft_ready_t *rd);
-// Serves the node's confirmed reads its state machine has reached.
-void sim_read_serve (sim_t *self, int node);
+// A replica's answer to a read the simulator asked (handle SIM_RAW_HANDLE | id).
+void sim_read_answered (sim_t *self, int node, uint64_t id, const zkv_group_reply_t *r);
 // The node crashed: its unanswered reads are lost.
 void sim_read_crash (sim_t *self, int node);
 void sim_read_free (sim_t *self);
-// The id the next sim_read will return.
-uint64_t sim_read_next_id (sim_t *self);
 
 // sim_check.c
-void sim_check_ready (sim_t *self, int node, const zkv_raft_ready_t *rd);
+// A write of node's log store (sim_store.c), checked as it is made.
+void sim_check_append (sim_t *self, int node, const zkv_entry_t *entries, size_t n,
+                       uint64_t prev_term);
+void sim_check_snapshot_saved (sim_t *self, int node, const zkv_snapshot_meta_t *meta,
+                               const uint8_t *data, size_t len);
+// node's store was synced: its group's pending writes are durable (checked).
+void sim_check_synced (sim_t *self, int node);
 void sim_check_send (sim_t *self, int node, const zkv_msg_t *msg);
 void sim_check_apply (sim_t *self, int node, const zkv_entry_t *entry);
 void sim_check_install (sim_t *self, int node, uint64_t index, uint64_t chain);
+// After node ran: roles, terms, commit, election safety, leader completeness (every group).
 void sim_check_node (sim_t *self, int node);
 void sim_check_crash (sim_t *self, int node);
 void sim_check_free (sim_t *self);

@@ -100,7 +100,10 @@ sim_kv_deliver (sim_t *self, sim_event_t *ev)
         sim_note (self, "kv-lost", node, (uint64_t)client, 0);
     } else if (to_node && msg.type == ZKV_MSG_CLIENT_REQUEST) {
         sim_note (self, "kv-deliver", node, (uint64_t)client, msg.u.client_request.seq);
-        sim_kv_request (self, node, client, &msg.u.client_request);
+        zkv_front_addr_t from = {.len = 8};
+        sim_put_u64 (from.data, (uint64_t)client);
+        zkv_front_client (self->nodes[node].front, &from, &msg, self->now / SIM_MS);
+        sim_drive (self, node);
     } else if (!to_node && msg.type == ZKV_MSG_CLIENT_REPLY) {
         sim_note (self, "kv-answer", node, (uint64_t)client, msg.u.client_reply.seq);
         s_client_reply (self, client, node, &msg.u.client_reply);

@@ -136,7 +136,7 @@ s_run (const char *name, const s_args_t *a)
     cfg.stream = sc->stream;
     cfg.snapshot_chunk_bytes = sc->snapshot_chunk_bytes;
     cfg.stream_pad = sc->stream_pad;
-    cfg.req_delay_max_us = sc->req_delay_max_us;
+    cfg.req_drop_pm = sc->req_busy_pm;
     cfg.trace = a->trace;
     sim_t *s = sim_new (&cfg);
     int rc = sim_guard (s, s_scenario_fn, (void *)sc);
@@ -270,17 +270,9 @@ s_determinism (const s_args_t *a)
 static int
 s_selftest (void)
 {
-    static const char *names[] = {"",
-                                  "no-sync",
-                                  "no-hard-state",
-                                  "send-before-persist",
-                                  "flip-entry",
-                                  "apply-wrong",
-                                  "forget-log",
-                                  "kv-stale-read",
-                                  "kv-early-ack",
-                                  "stream-no-promote",
-                                  "stream-no-promote (kv)"};
+    static const char *names[] = {"",           "no-sync",           "no-hard-state",
+                                  "flip-entry", "apply-wrong",       "forget-log",
+                                  "stream-no-promote", "stream-no-promote (kv)"};
     int passed = 0, failed = 0;
     // The last round breaks the streaming restart rule once more, with the KV service.
     for (int k = 1; k <= SIM_SABOTAGE_COUNT_; k++) {
@@ -293,9 +285,7 @@ s_selftest (void)
                                   .chaos_us = SWEEP_CHAOS_US,
                                   .quiet = true,
                                   .sabotage = sab,
-                                  .kv = sab == SIM_SABOTAGE_KV_STALE_READ ||
-                                        sab == SIM_SABOTAGE_KV_EARLY_ACK ||
-                                        k == SIM_SABOTAGE_COUNT_,
+                                  .kv = k == SIM_SABOTAGE_COUNT_,
                                   .stream = sab == SIM_SABOTAGE_STREAM_NO_PROMOTE ? 1 : -1};
             if (o.kv)
                 o.chaos_us = SWEEP_KV_CHAOS_US;

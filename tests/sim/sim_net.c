@@ -52,14 +52,18 @@ s_delay (sim_t *self, bool reply, uint8_t *fate)
 }
 
 void
-sim_net_send (sim_t *self, int from, const zkv_msg_t *msg)
+sim_net_send (sim_t *self, int from, int to, const zkv_msg_t *msg)
 {
-    uint64_t to_id = msg->u.hdr.to;
-    if (to_id == 0 || to_id > (uint64_t)self->cfg.n_nodes || to_id == (uint64_t)from + 1 ||
-        msg->u.hdr.from != (uint64_t)from + 1 || msg->u.hdr.group != SIM_GROUP)
-        sim_fail (self, "node %d sent a %s with group %" PRIu64 " from %" PRIu64 " to %" PRIu64,
-                  from, zkv_msg_name (msg->type), msg->u.hdr.group, msg->u.hdr.from, to_id);
-    int to = (int)to_id - 1;
+    bool raft = zkv_msg_is_raft (msg->type);
+    if (raft) {
+        uint64_t to_id = msg->u.hdr.to;
+        if (to_id == 0 || to_id > (uint64_t)self->cfg.n_nodes || to_id == (uint64_t)from + 1 ||
+            msg->u.hdr.from != (uint64_t)from + 1 || sim_group_index (self, msg->u.hdr.group) < 0)
+            sim_fail (self, "node %d sent a %s with group %" PRIu64 " from %" PRIu64 " to %" PRIu64,
+                      from, zkv_msg_name (msg->type), msg->u.hdr.group, msg->u.hdr.from, to_id);
+        to = (int)to_id - 1;
+    } else if (to < 0 || to >= self->cfg.n_nodes || to == from)
+        sim_fail (self, "node %d sent a %s to node %d", from, zkv_msg_name (msg->type), to);
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = zkv_msg_encode (msg, &buf, &len);
@@ -122,9 +126,14 @@ sim_net_deliver (sim_t *self, sim_event_t *ev)
     }
     self->counters.msgs_delivered++;
     sim_trace_msg (self, SIM_T_DELIVER, to, ev->from, &msg, 0);
-    rc = zkv_raft_step (self->nodes[to].raft, &msg);
+    if (zkv_msg_is_raft (msg.type)) {
+        int saved = self->g;
+        self->g = sim_group_index (self, msg.u.hdr.group);
+        zkv_replica_step (R (self, to)->rep, &msg);
+        self->g = saved;
+    } else if (self->nodes[to].front)
+        zkv_front_peer (self->nodes[to].front, (uint64_t)ev->from + 1, &msg, self->now / SIM_MS);
     zkv_msg_free (&msg);
-    (void)rc; // a message for another group or node is ignored by the core, by contract
     sim_drive (self, to);
 }
 
@@ -197,6 +206,12 @@ sim_set_unreliable (sim_t *self, bool on)
 {
     self->unreliable = on;
     s_trace_net (self);
+}
+
+void
+sim_set_chunk_faults (sim_t *self, bool on)
+{
+    self->chunks_calm = !on;
 }
 
 void

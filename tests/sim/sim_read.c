@@ -1,6 +1,7 @@
-// Linearizable reads in the simulated world: clients ask a node for a read (ReadIndex), the
-// node answers once its state machine reaches the confirmed index, and every answer must
-// reflect everything committed before the read was asked.
+// Linearizable reads in the simulated world: the simulator asks a node's replica for a read of
+// its state machine (a request of op SIM_OP_READ: ReadIndex, then served once applied, by the
+// driver zkvd runs), and every answer must reflect everything committed before the read was
+// asked, and be the committed history's state.
 #include "sim_kv_int.h"
 
 #include <stdlib.h>
@@ -17,119 +18,98 @@ uint64_t
 sim_read (sim_t *self, int node)
 {
     sim_node_t *n = &self->nodes[node];
-    if (!n->up)
+    sim_rep_t *r = R (self, node);
+    if (!n->up || !r->rep)
         return 0;
-    uint64_t id = self->n_reads + 1;
-    if (zkv_raft_read_index (n->raft, id) != 0)
-        return 0;
-    self->reads = sim_grow (self->reads, &self->cap_reads, self->n_reads + 1, sizeof *self->reads);
+    sim_grp_t *gr = G (self);
+    uint64_t id = gr->n_reads + 1;
+    gr->reads = sim_grow (gr->reads, &gr->cap_reads, gr->n_reads + 1, sizeof *gr->reads);
     // Anything any node applied is committed: a linearizable read must see at least that.
-    self->reads[self->n_reads++] =
-        (sim_read_t){.node = node, .incarnation = n->incarnation, .need = self->max_committed};
-    s_trace (self, node, id, 0, self->max_committed);
+    gr->reads[gr->n_reads++] =
+        (sim_read_t){.node = node, .incarnation = n->incarnation, .need = gr->max_committed};
+    s_trace (self, node, id, 0, gr->max_committed);
+    zkv_group_request_t q = {.group = SIM_GROUP_ID (self->g),
+                             .handle = SIM_RAW_HANDLE | id,
+                             .op = SIM_OP_READ,
+                             .key = {(uint8_t *)"r", 1}};
+    zkv_replica_request (r->rep, &q, NULL, NULL);
+    bool refused = gr->reads[id - 1].state == SIM_READ_FAILED;
     sim_drive (self, node);
-    return id;
+    return refused ? 0 : id;
 }
 
 sim_read_state_t
 sim_read_state (sim_t *self, uint64_t id, uint64_t *applied_p)
 {
-    if (id == 0 || id > self->n_reads)
+    sim_grp_t *gr = G (self);
+    if (id == 0 || id > gr->n_reads)
         return SIM_READ_LOST;
-    const sim_read_t *r = &self->reads[id - 1];
+    const sim_read_t *r = &gr->reads[id - 1];
     if (applied_p)
         *applied_p = r->applied;
     return (sim_read_state_t)r->state;
 }
 
 void
-sim_read_ready (sim_t *self, int node, const zkv_raft_ready_t *rd)
+sim_read_answered (sim_t *self, int node, uint64_t id, const zkv_group_reply_t *a)
 {
-    sim_node_t *n = &self->nodes[node];
-    for (size_t i = 0; i < rd->n_reads; i++) {
-        uint64_t id = rd->reads[i].ctx, index = rd->reads[i].index;
-        sim_read_t *r = id && id <= self->n_reads ? &self->reads[id - 1] : NULL;
-        if (!r || r->node != node || r->incarnation != n->incarnation ||
-            r->state != SIM_READ_PENDING || r->index)
-            sim_fail (self, "node %d answers read %" PRIu64 " it was not asked (or twice)", node,
-                      id);
-        if (index == 0) {
-            r->state = SIM_READ_FAILED;
-            self->counters.reads_failed++;
-            s_trace (self, node, id, 2, 0);
-            if (self->kv)
-                sim_kv_read_done (self, node, id, false);
-            continue;
-        }
-        self->counters.checks++;
-        if (index < r->need)
-            sim_violation (self, "linearizable read",
-                           "node %d confirms read %" PRIu64 " at index %" PRIu64
-                           " but index %" PRIu64 " was committed before it was asked",
-                           node, id, index, r->need);
-        r->index = index;
-        s_trace (self, node, id, 1, index);
-        n->waiting = sim_grow (n->waiting, &n->cap_waiting, n->n_waiting + 1, sizeof *n->waiting);
-        n->waiting[n->n_waiting++] = id;
+    sim_grp_t *gr = G (self);
+    sim_read_t *r = id && id <= gr->n_reads ? &gr->reads[id - 1] : NULL;
+    if (!r || r->node != node || r->incarnation != self->nodes[node].incarnation ||
+        r->state != SIM_READ_PENDING)
+        sim_fail (self, "node %d answers read %" PRIu64 " it was not asked (or twice)", node, id);
+    if (a->status != 0) {
+        r->state = SIM_READ_FAILED;
+        self->counters.reads_failed++;
+        s_trace (self, node, id, 2, 0);
+        return;
     }
-}
-
-void
-sim_read_serve (sim_t *self, int node)
-{
-    sim_node_t *n = &self->nodes[node];
-    size_t kept = 0;
-    for (size_t i = 0; i < n->n_waiting; i++) {
-        sim_read_t *r = &self->reads[n->waiting[i] - 1];
-        if (n->applied < r->index) {
-            n->waiting[kept++] = n->waiting[i];
-            continue;
-        }
-        // The answer is the state machine now: the committed history through n->applied
-        // (sim_check_apply vouches for that), which must include everything r->need covers.
-        self->counters.checks++;
-        if (n->applied < r->need)
-            sim_violation (self, "linearizable read",
-                           "node %d answers read %" PRIu64 " with its state at %" PRIu64
-                           " but index %" PRIu64 " was committed before it was asked",
-                           node, n->waiting[i], n->applied, r->need);
-        r->state = SIM_READ_SERVED;
-        r->applied = n->applied;
-        self->counters.reads_served++;
-        s_trace (self, node, n->waiting[i], 3, n->applied);
-        if (self->kv)
-            sim_kv_read_done (self, node, n->waiting[i], true);
-    }
-    n->n_waiting = kept;
+    self->counters.checks++;
+    if (a->value.len != 16)
+        sim_fail (self, "node %d answers read %" PRIu64 " with %zu bytes", node, id, a->value.len);
+    uint64_t applied = sim_get_u64 (a->value.data), chain = sim_get_u64 (a->value.data + 8);
+    // The answer is the state machine as applied when served: it must include everything
+    // committed before the read was asked, and be the committed history's state.
+    if (applied < r->need)
+        sim_violation (self, "linearizable read",
+                       "node %d answers read %" PRIu64 " with its state at %" PRIu64
+                       " but index %" PRIu64 " was committed before it was asked",
+                       node, id, applied, r->need);
+    if (applied > gr->max_committed || (applied && gr->commits[applied].chain != chain))
+        sim_violation (self, "state machine safety",
+                       "node %d answers read %" PRIu64 " from a state at %" PRIu64
+                       " that is not the committed history's",
+                       node, id, applied);
+    r->state = SIM_READ_SERVED;
+    r->index = applied;
+    r->applied = applied;
+    self->counters.reads_served++;
+    s_trace (self, node, id, 3, applied);
 }
 
 void
 sim_read_crash (sim_t *self, int node)
 {
-    sim_node_t *n = &self->nodes[node];
-    for (size_t i = 0; i < self->n_reads; i++) {
-        sim_read_t *r = &self->reads[i];
-        if (r->node == node && r->incarnation == n->incarnation && r->state == SIM_READ_PENDING)
-            r->state = SIM_READ_LOST;
+    int saved = self->g;
+    for (int g = 0; g < sim_n_groups (self); g++) {
+        self->g = g;
+        sim_grp_t *gr = G (self);
+        for (size_t i = 0; i < gr->n_reads; i++) {
+            sim_read_t *r = &gr->reads[i];
+            if (r->node == node && r->incarnation == self->nodes[node].incarnation &&
+                r->state == SIM_READ_PENDING)
+                r->state = SIM_READ_LOST;
+        }
     }
-    n->n_waiting = 0;
-}
-
-uint64_t
-sim_read_next_id (sim_t *self)
-{
-    return self->n_reads + 1;
+    self->g = saved;
 }
 
 void
 sim_read_free (sim_t *self)
 {
-    free (self->reads);
-    self->reads = NULL;
-    self->n_reads = self->cap_reads = 0;
-    for (int i = 0; i < SIM_MAX_NODES; i++) {
-        free (self->nodes[i].waiting);
-        self->nodes[i].waiting = NULL;
-        self->nodes[i].n_waiting = self->nodes[i].cap_waiting = 0;
+    for (int g = 0; g < SIM_MAX_GROUPS; g++) {
+        free (self->groups[g].reads);
+        self->groups[g].reads = NULL;
+        self->groups[g].n_reads = self->groups[g].cap_reads = 0;
     }
 }

@@ -46,7 +46,7 @@ sim_trace_msg (sim_t *self, uint8_t kind, int node, int peer, const zkv_msg_t *m
                          .peer = (uint8_t)peer,
                          .mtype = (uint8_t)m->type,
                          .c2 = c2,
-                         .term = m->u.hdr.term};
+                         .term = zkv_msg_is_raft (m->type) ? m->u.hdr.term : 0};
     switch (m->type) {
     case ZKV_MSG_REQUEST_VOTE:
         r.a = m->u.request_vote.pre_vote;
