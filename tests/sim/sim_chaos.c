@@ -54,18 +54,22 @@ s_client (sim_t *s, void *arg)
     s_chaos_t *c = arg;
     if (sim_now (s) >= c->end)
         return;
-    sim_cmd_t cmd = sim_cmd_int (c->cmd_prefix | c->next_cmd++);
-    for (int i = 0; i < sim_n (s); i++) {
-        zkv_raft_status_t st;
-        if (sim_status (s, i, &st) && st.role == ZKV_ROLE_LEADER) {
-            sim_propose (s, i, cmd.data, cmd.len, NULL, NULL);
-            // Reads too, at every node that thinks it leads (deposed ones included): the
-            // simulator checks each answer is linearizable.
-            sim_read (s, i);
-            if (zkv_rng_chance (sim_rng (s), 1, 2))
-                sim_read (s, i); // two in a row share a heartbeat round
+    for (int g = 0; g < sim_n_groups (s); g++) {
+        sim_set_group (s, g);
+        sim_cmd_t cmd = sim_cmd_int (c->cmd_prefix | c->next_cmd++);
+        for (int i = 0; i < sim_n (s); i++) {
+            zkv_raft_status_t st;
+            if (sim_status (s, i, &st) && st.role == ZKV_ROLE_LEADER) {
+                sim_propose (s, i, cmd.data, cmd.len, NULL, NULL);
+                // Reads too, at every node that thinks it leads (deposed ones included): the
+                // simulator checks each answer is linearizable.
+                sim_read (s, i);
+                if (zkv_rng_chance (sim_rng (s), 1, 2))
+                    sim_read (s, i); // two in a row share a heartbeat round
+            }
         }
     }
+    sim_set_group (s, 0);
     sim_at (s, sim_now (s) + zkv_rng_range (sim_rng (s), 20, 100) * SIM_MS, s_client, c);
 }
 
@@ -288,12 +292,18 @@ s_chaos (sim_t *s, void *arg)
         // The chaos may leave a leader with a long uncommitted backlog, and some seeds draw
         // one entry per message, one in flight and slow disks: let the backlog drain first
         // (a liveness bound, generous), then demand the lab's 10 s agreement.
-        if (!sim_run_until (s, sim_now (s) + S_KV_WAIT, s_backlog_drained, NULL))
-            sim_fail (s, "the backlog did not drain within %llu s after the heal",
-                      (unsigned long long)(S_KV_WAIT / SIM_SEC));
-        sim_cmd_t cmd = sim_cmd_int (c->cmd_prefix | c->next_cmd++);
-        c->final_index = sim_one (s, cmd.data, cmd.len, sim_n (s), true);
-        sim_narrate (s, "converged: every node applied index %" PRIu64, c->final_index);
+        // Every group of every node.
+        for (int g = 0; g < sim_n_groups (s); g++) {
+            sim_set_group (s, g);
+            if (!sim_run_until (s, sim_now (s) + S_KV_WAIT, s_backlog_drained, NULL))
+                sim_fail (s, "group %d: the backlog did not drain within %llu s after the heal",
+                          g + 1, (unsigned long long)(S_KV_WAIT / SIM_SEC));
+            sim_cmd_t cmd = sim_cmd_int (c->cmd_prefix | c->next_cmd++);
+            c->final_index = sim_one (s, cmd.data, cmd.len, sim_n (s), true);
+            sim_narrate (s, "converged: every node applied index %" PRIu64 " of group %d",
+                         c->final_index, g + 1);
+        }
+        sim_set_group (s, 0);
     }
     sim_check_final (s);
 }
@@ -330,6 +340,10 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
     sim_config_defaults (&cfg);
     cfg.seed = o->seed;
     cfg.n_nodes = o->n_nodes ? o->n_nodes : (zkv_rng_chance (&pick, 1, 3) ? 3 : 5);
+    // Several groups per node on half the seeds, as a zkvd hosts them: one store, one
+    // frontend, one crash for all of them.
+    static const int groups[] = {1, 1, 2, 3};
+    cfg.n_groups = o->n_groups ? o->n_groups : groups[zkv_rng_below (&pick, 4)];
     // Snapshots never, often or rarely; batching and pipelining at their edges (one entry or
     // one message at a time, payload limits below one command) and snapshots sent in chunks
     // smaller than their 16 bytes, so that every replication path is exercised.
@@ -384,11 +398,11 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
     sim_t *s = sim_new (&cfg);
     s_chaos_t c = {.o = o, .cmd_prefix = (o->seed & 0xffffff) << 32, .stream = cfg.stream};
     sim_narrate (s,
-                 "%d nodes, seed %" PRIu64 ", snapshot every %" PRIu64
+                 "%d nodes, %d groups, seed %" PRIu64 ", snapshot every %" PRIu64
                  " entries (0: never), %" PRIu64 " s of faults; per AppendEntries %" PRIu32
                  " entries / %zu bytes, %" PRIu32 " in flight; snapshot chunks of %zu bytes;"
                  " syncs take up to %" PRIu32 " us%s%s%s%s",
-                 cfg.n_nodes, o->seed, cfg.snapshot_every, o->chaos_us / SIM_SEC,
+                 cfg.n_nodes, cfg.n_groups, o->seed, cfg.snapshot_every, o->chaos_us / SIM_SEC,
                  cfg.max_entries_per_msg, cfg.max_bytes_per_msg, cfg.max_inflight_msgs,
                  cfg.snapshot_chunk_bytes, cfg.disk_delay_max_us,
                  cfg.persist_before_send ? "; the leader persists before it sends" : "",

@@ -10,6 +10,7 @@
 typedef struct {
     uint64_t seed;           // the run
     int n_nodes;             // 0: drawn from the seed (3 or 5)
+    int n_groups;            // groups every node hosts; 0: drawn from the seed (1, 2 or 3)
     uint64_t chaos_us;       // how long faults are injected
     bool trace;              // print trace events
     bool narrate;            // human lines (demo)
