@@ -382,6 +382,17 @@ zkv_front_client (zkv_front_t *self, const zkv_front_addr_t *from, const zkv_msg
     s_serve (self, &p, &r->key, &r->value, r->deadline_ms, 0, now_ms);
 }
 
+// The forward a reply answers: the one it names, of the same client and seq, sent to the node
+// that answers (when the host knows it). NULL for anything else: late, duplicated or forged.
+static s_pending_t *
+s_forward_of (zkv_front_t *self, uint64_t from, const zkv_forward_reply_t *f)
+{
+    s_pending_t *p = (s_pending_t *)zkv_u64map_get (&self->pending, f->fwd_id);
+    if (!p || !p->forwarded || p->client_id != f->client_id || p->seq != f->seq)
+        return NULL;
+    return !from || from == p->forwarded_to ? p : NULL;
+}
+
 void
 zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t now_ms)
 {
@@ -402,10 +413,8 @@ zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t
         s_serve (self, &p, &f->key, &f->value, f->deadline_ms, f->group, now_ms);
     } else if (msg->type == ZKV_MSG_FORWARD_REPLY) {
         const zkv_forward_reply_t *f = &msg->u.forward_reply;
-        s_pending_t *p = (s_pending_t *)zkv_u64map_get (&self->pending, f->fwd_id);
-        // It must answer the forward it names: same id, client and seq, from the node it went to.
-        if (!p || !p->forwarded || p->client_id != f->client_id || p->seq != f->seq ||
-            (from && from != p->forwarded_to)) {
+        s_pending_t *p = s_forward_of (self, from, f);
+        if (!p) {
             self->counters.stale++;
             return;
         }
@@ -413,12 +422,13 @@ zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t
         if (hint && f->leader)
             *hint = f->leader;
         zkv_u64map_remove (&self->pending, p->handle);
-        // The answering node already published any error event: relay as is.
+        // The answering node already published any error event: relay its answer to the
+        // request it answers.
         self->counters.answered++;
         zkv_msg_t m = {.type = ZKV_MSG_CLIENT_REPLY};
         zkv_client_reply_t *r = &m.u.client_reply;
-        r->client_id = f->client_id;
-        r->seq = f->seq;
+        r->client_id = p->client_id;
+        r->seq = p->seq;
         r->status = f->status;
         r->value = f->value;
         r->leader = f->leader;

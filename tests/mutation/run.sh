@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Mutation check of the simulation suite: breaks one safety rule of the Raft core at a time
-# (tests/mutation/mutants.txt) in a scratch copy of the tree, rebuilds the simulator and runs
-# every scenario plus a sweep. A mutant the suite does not catch is a hole in the tests.
+# Mutation check of the simulation suite: breaks one rule of the core (Raft, the group driver,
+# the frontend) at a time (tests/mutation/mutants.txt) in a scratch copy of the tree, rebuilds
+# the simulator and runs every scenario plus the sweeps, stopping at the first failure. A mutant
+# the suite does not catch is a hole in the tests. Each caught mutant reports how long the
+# suite took to catch it.
 #
 #   tests/mutation/run.sh [SWEEP_SEEDS]     (default 200)
 #   MUTANTS='name1 name2' tests/mutation/run.sh ...   (only these)
@@ -18,7 +20,7 @@ trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/src"
 if git -C "$ROOT" rev-parse --verify -q HEAD >/dev/null; then
     git -C "$ROOT" archive HEAD | tar -xf - -C "$WORK/src"
-    (cd "$ROOT" && git ls-files -co --exclude-standard -- 'cluster/zkv_raft*' tests/sim tests/mutation |
+    (cd "$ROOT" && git ls-files -co --exclude-standard -- cluster tests/sim tests/mutation |
         tar -cf - -T -) | tar -xf - -C "$WORK/src"
 else
     (cd "$ROOT" && git ls-files -co --exclude-standard | grep -v '^build' | tar -cf - -T -) |
@@ -44,6 +46,8 @@ s_suite () {  # exit 0 if every scenario and the sweep pass
     done
     (timeout 900 "$SIM" sweep --seeds "$SEEDS" --fail-fast >"$WORK/out" 2>&1; exit $?) 2>/dev/null || {
         echo "    caught by the sweep: $(s_why)"; return 1; }
+    (timeout 900 "$SIM" sweep --kv --seeds "$SEEDS" --fail-fast >"$WORK/out" 2>&1; exit $?) 2>/dev/null || {
+        echo "    caught by the KV sweep: $(s_why)"; return 1; }
     return 0
 }
 
@@ -69,11 +73,15 @@ while IFS=$'\t' read -r name file from to; do
     if ! cmake --build "$WORK/build" -j "$(nproc)" --target zkv-sim >/dev/null 2>&1; then
         echo "    does not build (update mutants.txt)"
         missed=$((missed + 1))
-    elif s_suite; then
-        echo "SURVIVED $name: the suite does not notice it"
-        missed=$((missed + 1))
     else
-        caught=$((caught + 1))
+        start=$SECONDS
+        if s_suite; then
+            echo "SURVIVED $name: the suite does not notice it"
+            missed=$((missed + 1))
+        else
+            echo "    caught in $((SECONDS - start)) s"
+            caught=$((caught + 1))
+        fi
     fi
     cp "$ROOT/$file" "$WORK/src/$file"
 done < "$ROOT/tests/mutation/mutants.txt"

@@ -21,6 +21,7 @@ struct sim_kvclient {
     char *key;            // ... its key (owned)
     char *value;          // ... put / append argument (owned), NULL for a get
     uint64_t wake_us;     // the core's current WAIT ends (simulated us)
+    uint64_t begun_us;    // simulated time the current operation began (its first send)
     char *result;         // last get's value (owned)
     sim_kv_done_fn *done; // completion callback
     void *done_arg;       //

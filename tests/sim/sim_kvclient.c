@@ -9,6 +9,7 @@
 
 #define S_ATTEMPT_MS 250     // an attempt waits this long for an answer, then asks the next node
 #define S_TIMEOUT_MS 3600000 // the lab's clerk never gives up; scenarios fail much earlier
+#define S_DEADLINE_MS 10000  // each request's deadline at the node (client_request.deadline_ms)
 
 static int64_t
 s_now_ms (sim_t *s)
@@ -222,6 +223,7 @@ s_send (sim_t *s, sim_kvclient_t *c, size_t node, bool *ok)
         rq->value.data = (uint8_t *)c->value;
         rq->value.len = strlen (c->value);
     }
+    rq->deadline_ms = S_DEADLINE_MS;
     s->kv->counters.requests++;
     sim_kv_net_send (s, SIM_KV_CLIENT_EP + c->idx, (int)node, &m);
 }
@@ -273,6 +275,14 @@ s_client_reply (sim_t *self, int client, int node, const zkv_client_reply_t *r)
     if (!c->busy)
         return; // a late answer (duplicate, or to a finished request)
     bool ours = r->client_id == c->core.client_id && r->seq == c->core.seq;
+    // A node answers "timed out" only once the request's deadline passed: never before it
+    // was sent plus the deadline it carried (the frontend's deadline rule).
+    self->counters.checks++;
+    if (ours && r->status == ZKV_ETIMEOUT_VALUE && sim_now (self) < c->begun_us + S_DEADLINE_MS * SIM_MS)
+        sim_violation (self, "client deadline",
+                       "node %d answered clerk %d's request \"timed out\" %" PRIu64
+                       " ms after it was first sent, before its %d ms deadline",
+                       node, client, (sim_now (self) - c->begun_us) / SIM_MS, S_DEADLINE_MS);
     if (ours && r->status == 0 && c->f == ZKV_HIST_GET) {
         free (c->result);
         c->result = s_strdup ((const char *)r->value.data, r->value.len);
@@ -294,6 +304,7 @@ sim_kv_start (sim_t *s, sim_kvclient_t *c, zkv_hist_f_t f, const char *key, cons
     c->value = f == ZKV_HIST_GET ? NULL : s_strdup (value, strlen (value));
     c->busy = true;
     c->wake_us = UINT64_MAX;
+    c->begun_us = sim_now (s);
     int64_t t = (int64_t)sim_now (s) * 1000;
     if (zkv_history_invoke (s->kv->history, c->idx, f, key, c->value, t) != 0)
         sim_fail (s, "history: %s", zkv_history_error (s->kv->history));
