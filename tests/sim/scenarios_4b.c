@@ -7,7 +7,7 @@
 //   lab's bounds are kept: the durable Raft state without the snapshot (the lab's LogSize) stays
 //   under 8 x maxraftstate, and SnapshotSize's snapshots under 500 bytes. Our snapshots carry
 //   the simulator's 16-byte hash-chain header before the KV blob; the bound counts it.
-// - TestSpeed4B (wall-clock throughput) is not ported.
+// - Speed4B (TestSpeed4B) is Speed4A with maxraftstate 1000, in simulated time as well.
 #include "scenarios.h"
 #include "sim_kvlab.h"
 
@@ -93,6 +93,13 @@ s_snapshot_size (sim_t *s)
         sim_fail (s, "no snapshot was taken");
 }
 
+// Speed4A's 1,000 appends with snapshots taken along the way.
+static void
+s_speed (sim_t *s)
+{
+    sim_kvlab_speed (s);
+}
+
 static void
 s_snapshot_recover (sim_t *s)
 {
@@ -141,6 +148,7 @@ const sim_scenario_t sim_scenarios_4b[] = {
      .kv = true,
      .maxraftstate = S_MAXRAFTSTATE,
      .fn = s_snapshot_size},
+    {.name = "Speed4B", .n_nodes = 3, .kv = true, .maxraftstate = S_MAXRAFTSTATE, .fn = s_speed},
     {.name = "SnapshotRecover",
      .n_nodes = 5,
      .kv = true,

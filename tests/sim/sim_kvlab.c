@@ -1,4 +1,5 @@
-// The 6.5840 KV lab's GenericTest, partitioner and appends checks in simulated time.
+// The 6.5840 KV lab's GenericTest, GenericTestSpeed, partitioner and appends checks in simulated
+// time.
 #include "sim_kvlab.h"
 
 #include <inttypes.h>
@@ -11,6 +12,9 @@
 #define S_CALM_TIME   (1 * SIM_SEC)   // before the partitioner starts
 #define S_WAIT_TIME   (120 * SIM_SEC) // clients must have finished by then after a round
 #define S_VALUE_MAX   48
+// GenericTestSpeed: "heartbeat interval should be ~ 100 ms; require at least 3 ops per".
+#define S_HEARTBEAT_INTERVAL (100 * SIM_MS)
+#define S_OPS_PER_INTERVAL   3
 
 void
 sim_kvlab_value (char *buf, size_t size, int process, uint64_t n)
@@ -259,4 +263,35 @@ sim_kvlab_generic (sim_t *s, int nclients, bool crash, bool partitions, bool ran
         free (g.clients[i].last);
     }
     free (g.clients);
+}
+
+// --- GenericTestSpeed ------------------------------------------------------------------------
+
+void
+sim_kvlab_speed (sim_t *s)
+{
+    sim_kvclient_t *ck = sim_kv_client (s, SIM_KV_ALL);
+    int p = sim_kv_client_process (ck);
+    // A leader is elected and the servers answer.
+    sim_kv_get (s, ck, "x");
+
+    uint64_t start = sim_now (s);
+    for (uint64_t i = 0; i < SIM_KVLAB_SPEED_OPS; i++) {
+        char v[S_VALUE_MAX];
+        sim_kvlab_value (v, sizeof v, p, i);
+        sim_kv_append (s, ck, "x", v);
+    }
+    uint64_t dur = sim_now (s) - start;
+
+    const char *v = sim_kv_get (s, ck, "x");
+    sim_kvlab_check_appends (s, p, v, 0, SIM_KVLAB_SPEED_OPS);
+
+    // The lab's dur > numOps * (heartbeatInterval / opsPerInterval), without the rounding.
+    double per_op_ms = (double)dur / SIM_KVLAB_SPEED_OPS / SIM_MS;
+    printf ("speed: %d appends in %.3f s simulated, %.2f ms per operation (bound %.2f ms)\n",
+            SIM_KVLAB_SPEED_OPS, (double)dur / SIM_SEC, per_op_ms,
+            (double)S_HEARTBEAT_INTERVAL / S_OPS_PER_INTERVAL / SIM_MS);
+    if (dur * S_OPS_PER_INTERVAL > SIM_KVLAB_SPEED_OPS * S_HEARTBEAT_INTERVAL)
+        sim_fail (s, "operations completed too slowly: %.2f ms/op > %.2f ms/op", per_op_ms,
+                  (double)S_HEARTBEAT_INTERVAL / S_OPS_PER_INTERVAL / SIM_MS);
 }

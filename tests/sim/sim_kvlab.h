@@ -1,6 +1,6 @@
 // The MIT 6.5840 KV lab's test helpers (kvraft/test_test.go and config.go) over the simulated KV
-// service, in simulated time: GenericTest, the partitioner, checkClntAppends and
-// checkConcurrentAppends, make_partition.
+// service, in simulated time: GenericTest, GenericTestSpeed, the partitioner, checkClntAppends
+// and checkConcurrentAppends, make_partition.
 //
 // Values follow the project's history format (HISTORY.md): a write of process p is
 // "x<p>.<n>;" with n counting every write p ever made, so that every value is unique over the
@@ -21,6 +21,14 @@
 // checked against 8 x maxraftstate (or no snapshot at all when there is no maxraftstate).
 // The history's linearizability is checked at the end of the scenario (sim_kv_finish).
 void sim_kvlab_generic (sim_t *s, int nclients, bool crash, bool partitions, bool randomkeys);
+
+// The lab's GenericTestSpeed (its servers and clerk: 3 nodes, reliable network, one clerk):
+// a get first, so that a leader is elected and serving, then SIM_KVLAB_SPEED_OPS appends to one
+// key, one after the other, then the key read back and every append checked. The appends must
+// take at most a third of a heartbeat interval (100 ms) each on average, in simulated time: a
+// command commits without waiting for the next heartbeat.
+#define SIM_KVLAB_SPEED_OPS 1000
+void sim_kvlab_speed (sim_t *s);
 
 // The write value "x<process>.<n>;" into buf.
 void sim_kvlab_value (char *buf, size_t size, int process, uint64_t n);
