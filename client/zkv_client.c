@@ -213,8 +213,8 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
     r->value = (zkv_bytes_t){.data = (uint8_t *)value, .len = value_len};
 
     char last_answer[300] = "";
-    zkv_cc_action_t act =
-        zkv_ccore_begin (&self->core, zclock_mono (), timeout_ms, op == ZKV_OP_GET);
+    zkv_cc_action_t act = zkv_ccore_begin_key (&self->core, zclock_mono (), timeout_ms,
+                                               op == ZKV_OP_GET, (const uint8_t *)key, key_len);
     while (act.kind != ZKV_CC_DONE) {
         int64_t now = zclock_mono ();
         if (act.kind == ZKV_CC_SEND) {
@@ -222,6 +222,13 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
             int64_t left = self->core.deadline - now;
             r->deadline_ms = left > 0 ? (uint64_t)left : 1;
             act = zkv_ccore_sent (&self->core, now, s_send (self, act.node, &req));
+            continue;
+        }
+        if (act.kind == ZKV_CC_FETCH) {
+            // The routing configuration (zkv_client_core.h, "Routing").
+            zkv_msg_t cq = {.type = ZKV_MSG_CONFIG_REQUEST};
+            cq.u.config_request.nonce = ++self->nonce;
+            act = zkv_ccore_sent (&self->core, now, s_send (self, act.node, &cq));
             continue;
         }
         size_t from = s_poll (self, act.wake_at - now);
@@ -238,9 +245,12 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
         zkv_msg_t msg;
         if (s_recv (self, from, &msg) != 0)
             continue; // garbage from the network is dropped, never trusted
+        if (msg.type == ZKV_MSG_CONFIG_REPLY && msg.u.config_reply.nonce == self->nonce)
+            act = zkv_ccore_config (&self->core, zclock_mono (), from, &msg.u.config_reply);
         if (msg.type == ZKV_MSG_CLIENT_REPLY) {
             const zkv_client_reply_t *rep = &msg.u.client_reply;
             uint64_t seq = self->core.seq;
+            zkv_ccore_saw_config (&self->core, rep->config);
             act = zkv_ccore_reply (&self->core, zclock_mono (), from, rep->client_id, rep->seq,
                                    rep->status, rep->leader);
             bool ours = rep->client_id == self->core.client_id && rep->seq == seq;

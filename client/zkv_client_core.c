@@ -2,6 +2,7 @@
 #include "zkv_client_core.h"
 
 #include "zkv_error.h"
+#include "zkv_shard.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -37,6 +38,8 @@ void
 zkv_ccore_fini (zkv_ccore_t *core)
 {
     free (core->ids);
+    zkv_routing_destroy (&core->routing);
+    free (core->group_leader);
     memset (core, 0, sizeof *core);
 }
 
@@ -54,7 +57,73 @@ s_send (zkv_ccore_t *core, size_t node)
 {
     core->target = node;
     core->resend_after_wait = false;
-    return (zkv_cc_action_t){.kind = ZKV_CC_SEND, .node = node};
+    return (zkv_cc_action_t){.kind = core->fetching ? ZKV_CC_FETCH : ZKV_CC_SEND, .node = node};
+}
+
+// --- routing ---------------------------------------------------------------------------------
+
+// Index of the current request's group in the routing, or -1.
+static long
+s_group_slot (const zkv_ccore_t *core)
+{
+    if (!core->routing || !core->group)
+        return -1;
+    for (size_t i = 0; i < core->routing->n_groups; i++)
+        if (core->routing->group_ids[i] == core->group)
+            return (long)i;
+    return -1;
+}
+
+// Routes the current request by the cached configuration.
+static void
+s_route (zkv_ccore_t *core)
+{
+    core->group = 0;
+    if (core->routing && core->keyed)
+        core->group = core->routing->shard_group[core->key_hash % core->routing->nshards];
+}
+
+// Where the current request goes first: its group's leader as last heard, else one of its
+// members (spread by seq), else the node last heard to lead (any node forwards).
+static size_t
+s_target (const zkv_ccore_t *core)
+{
+    long slot = s_group_slot (core);
+    if (slot < 0)
+        return core->leader;
+    size_t idx = zkv_ccore_index (core, core->group_leader[slot]);
+    if (core->group_leader[slot] && idx < core->n_nodes)
+        return idx;
+    size_t n = 0;
+    const uint64_t *members = zkv_routing_members (core->routing, core->group, &n);
+    for (size_t k = 0; k < n; k++) {
+        idx = zkv_ccore_index (core, members[(core->seq + k) % n]);
+        if (idx < core->n_nodes)
+            return idx;
+    }
+    return core->leader;
+}
+
+// Remembers who leads the current request's group.
+static void
+s_learn_leader (zkv_ccore_t *core, uint64_t node)
+{
+    long slot = s_group_slot (core);
+    if (slot >= 0 && node)
+        core->group_leader[slot] = node;
+}
+
+void
+zkv_ccore_saw_config (zkv_ccore_t *core, uint64_t config)
+{
+    if (config > core->seen_config)
+        core->seen_config = config;
+}
+
+static bool
+s_config_stale (const zkv_ccore_t *core)
+{
+    return core->seen_config > (core->routing ? core->routing->num : 0);
 }
 
 static zkv_cc_action_t
@@ -104,8 +173,26 @@ s_next (const zkv_ccore_t *core, size_t node)
     return (node + 1) % core->n_nodes;
 }
 
+static zkv_cc_action_t s_begin (zkv_ccore_t *core, int64_t now, int timeout_ms, bool read_only);
+
 zkv_cc_action_t
 zkv_ccore_begin (zkv_ccore_t *core, int64_t now, int timeout_ms, bool read_only)
+{
+    core->keyed = false;
+    return s_begin (core, now, timeout_ms, read_only);
+}
+
+zkv_cc_action_t
+zkv_ccore_begin_key (zkv_ccore_t *core, int64_t now, int timeout_ms, bool read_only,
+                     const uint8_t *key, size_t key_len)
+{
+    core->keyed = true;
+    core->key_hash = zkv_fnv1a (key, key_len);
+    return s_begin (core, now, timeout_ms, read_only);
+}
+
+static zkv_cc_action_t
+s_begin (zkv_ccore_t *core, int64_t now, int timeout_ms, bool read_only)
 {
     assert (!core->active);
     core->seq++;
@@ -118,7 +205,36 @@ zkv_ccore_begin (zkv_ccore_t *core, int64_t now, int timeout_ms, bool read_only)
     core->any_sent = false;
     core->last_status = 0;
     core->why = ZKV_CC_WHY_NONE;
-    return s_send (core, core->leader);
+    // A reply named a newer configuration than the cached one: fetch it first, from the node
+    // last heard to lead (it answered with that number).
+    core->fetching = core->keyed && s_config_stale (core);
+    s_route (core);
+    return s_send (core, core->fetching ? core->leader : s_target (core));
+}
+
+zkv_cc_action_t
+zkv_ccore_config (zkv_ccore_t *core, int64_t now, size_t from, const zkv_config_reply_t *reply)
+{
+    if (!core->active || !core->fetching || from >= core->n_nodes)
+        return (zkv_cc_action_t){.kind = ZKV_CC_WAIT, .wake_at = core->wake_at};
+    int err = 0;
+    zkv_routing_t *r = zkv_routing_from_reply (reply, &err);
+    core->fetching = false;
+    if (r && (!core->routing || r->num >= core->routing->num)) {
+        zkv_routing_destroy (&core->routing);
+        free (core->group_leader);
+        core->routing = r;
+        core->group_leader = calloc (r->n_groups ? r->n_groups : 1, sizeof (uint64_t));
+        if (!core->group_leader)
+            abort ();
+        core->fetches++;
+        zkv_ccore_saw_config (core, r->num);
+    } else
+        zkv_routing_destroy (&r); // garbage, or older than the one held: route by that
+    if (now >= core->deadline)
+        return s_finish (core);
+    s_route (core);
+    return s_send (core, s_target (core));
 }
 
 zkv_cc_action_t
@@ -146,6 +262,12 @@ zkv_ccore_timer (zkv_ccore_t *core, int64_t now)
     assert (core->active);
     if (now >= core->deadline)
         return s_finish (core);
+    if (core->fetching && !core->resend_after_wait) {
+        // No configuration within an attempt: route by the one held (any node forwards).
+        core->fetching = false;
+        s_route (core);
+        return s_send (core, s_target (core));
+    }
     if (core->resend_after_wait)
         return s_send (core, core->target);
     // No answer within an attempt: that node may be down or cut off; ask the next one the same
@@ -172,7 +294,15 @@ zkv_ccore_reply (zkv_ccore_t *core, int64_t now, size_t from, uint64_t client_id
     size_t hint = leader ? zkv_ccore_index (core, leader) : core->n_nodes;
     if (status == 0) {
         core->leader = hint < core->n_nodes ? hint : from;
+        s_learn_leader (core, core->ids[core->leader]);
         return s_done (core, 0, ZKV_CC_WHY_NONE);
+    }
+    if (status == ZKV_EWRONGGROUP_VALUE && core->keyed && now < core->deadline) {
+        // Routed by a configuration the node does not hold: fetch the node's, then ask again
+        // (same seq) where it says.
+        core->last_status = (int)status;
+        core->fetching = true;
+        return s_send (core, from);
     }
     if (s_definitive (status))
         return s_done (core, -(int)status, ZKV_CC_WHY_SERVER_REFUSED);
@@ -184,6 +314,7 @@ zkv_ccore_reply (zkv_ccore_t *core, int64_t now, size_t from, uint64_t client_id
         // Follow the hint at once, but two nodes with stale hints must not ping-pong the request
         // at network speed: after a round of hops, pause between them.
         core->leader = hint;
+        s_learn_leader (core, leader);
         if (++core->hops <= core->n_nodes)
             return s_send (core, hint);
         return s_pause (core, now, hint);

@@ -3,13 +3,23 @@
 // action it gets back (ARCHITECTURE.md: decisions are pure, I/O is at the edge).
 //
 // One request at a time. The caller's loop:
-//     act = zkv_ccore_begin (core, now, timeout_ms, read_only);
+//     act = zkv_ccore_begin_key (core, now, timeout_ms, read_only, key, key_len);
 //     while (act.kind != ZKV_CC_DONE) {
 //         if (act.kind == ZKV_CC_SEND)  act = zkv_ccore_sent (core, now, send (act.node) == 0);
-//         else wait until act.wake_at for a reply: act = zkv_ccore_reply (...) or
-//                                                  act = zkv_ccore_timer (core, now);
+//         if (act.kind == ZKV_CC_FETCH) act = zkv_ccore_sent (core, now,
+//                                                  send_config_request (act.node) == 0);
+//         else wait until act.wake_at for a reply: act = zkv_ccore_reply (...) after
+//                 zkv_ccore_saw_config (reply's config), or act = zkv_ccore_config (...) for a
+//                 config_reply, or act = zkv_ccore_timer (core, now);
 //     }
 //     act.rc is the request's result.
+//
+// Routing. The core caches the cluster's routing configuration (zkv_routing.h: which group
+// serves each shard, each group's members) and a leader per group, and sends a request to its
+// key's group's leader (or a member), skipping the forwarding hop. It fetches the configuration
+// (ZKV_CC_FETCH: a config_request) when a reply names a newer one than it holds, and at once
+// when a node answers "wrong group"; until it has one, any node takes the request and forwards
+// it. A request keeps its (client id, seq) across all of it.
 #ifndef ZKV_CLIENT_CORE_H
 #define ZKV_CLIENT_CORE_H
 
@@ -17,10 +27,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "zkv_msg.h"
+#include "zkv_routing.h"
+
 typedef enum {
     ZKV_CC_SEND = 1, // send the current request (same client id and seq) to node index `node`
     ZKV_CC_WAIT = 2, // wait for a reply until wake_at, then call zkv_ccore_timer
     ZKV_CC_DONE = 3, // the request is finished with result rc
+    ZKV_CC_FETCH = 4, // send a config_request to node index `node` (then wait for its reply)
 } zkv_cc_kind_t;
 
 typedef struct {
@@ -63,6 +77,16 @@ typedef struct {
     bool resend_after_wait; // the current WAIT is a pause: send again when it ends
     int last_status;        // positive ZKV error code of the last error answer, 0 none
     zkv_cc_why_t why;       // why the last request finished as it did
+    // The routing cache, kept across requests.
+    zkv_routing_t *routing;  // the configuration last fetched, NULL until then (owned)
+    uint64_t *group_leader;  // leader node id of each of its groups as last heard, 0 unknown
+    uint64_t seen_config;    // the highest configuration number a reply named
+    uint64_t fetches;        // configurations fetched (for tests and statistics)
+    // The routing of the current request.
+    uint64_t key_hash;       // zkv_fnv1a of its key (its shard: key_hash mod nshards)
+    bool keyed;              // it has a key to route by
+    uint64_t group;          // the group it is routed to (0: any node, which forwards)
+    bool fetching;           // the current attempt asks for the configuration
 } zkv_ccore_t;
 
 // Sets up core for n node ids (copied) and a client id; attempt and backoff in ms.
@@ -73,6 +97,15 @@ void zkv_ccore_fini (zkv_ccore_t *core);
 
 // Starts the next request (seq + 1) with an overall timeout; first action is a send.
 zkv_cc_action_t zkv_ccore_begin (zkv_ccore_t *core, int64_t now, int timeout_ms, bool read_only);
+// The same for a request on key: routed to the key's group (a fetch of the configuration first
+// when the last reply named a newer one).
+zkv_cc_action_t zkv_ccore_begin_key (zkv_ccore_t *core, int64_t now, int timeout_ms,
+                                     bool read_only, const uint8_t *key, size_t key_len);
+// A reply named configuration number config: fetch it before the next request if it is newer.
+void zkv_ccore_saw_config (zkv_ccore_t *core, uint64_t config);
+// A config_reply arrived on node index `from` (hostile input: checked).
+zkv_cc_action_t zkv_ccore_config (zkv_ccore_t *core, int64_t now, size_t from,
+                                  const zkv_config_reply_t *reply);
 // Reports whether the send of the last ZKV_CC_SEND went out (false: node not connected).
 zkv_cc_action_t zkv_ccore_sent (zkv_ccore_t *core, int64_t now, bool ok);
 // Reports a reply that arrived on node index `from`. A reply to another client or another seq is

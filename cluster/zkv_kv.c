@@ -1,12 +1,10 @@
 // The KV state machine: construction and boot, shard hashing, limits, reads and dedup lookups.
 #include "zkv_kv_int.h"
+#include "zkv_shard.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define S_FNV_OFFSET 14695981039346656037ULL
-#define S_FNV_PRIME  1099511628211ULL
 
 static void *
 s_calloc (size_t count, size_t size)
@@ -20,19 +18,13 @@ s_calloc (size_t count, size_t size)
 uint64_t
 zkv_kv_fnv1a (const uint8_t *data, size_t len)
 {
-    uint64_t h = S_FNV_OFFSET;
-    for (size_t i = 0; i < len; i++) {
-        h ^= data[i];
-        h *= S_FNV_PRIME;
-    }
-    return h;
+    return zkv_fnv1a (data, len);
 }
 
 uint32_t
 zkv_kv_shard_of (const uint8_t *key, size_t key_len, uint32_t nshards)
 {
-    assert (nshards >= 1);
-    return (uint32_t)(zkv_kv_fnv1a (key, key_len) % nshards);
+    return zkv_shard_of (key, key_len, nshards);
 }
 
 void

@@ -1,6 +1,6 @@
 // Routing configurations (zkv_routing.h).
 #include "zkv_routing.h"
-#include "zkv_kv.h"
+#include "zkv_shard.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -104,7 +104,7 @@ zkv_routing_deal (zkv_routing_t *self)
 uint32_t
 zkv_routing_shard_of (const zkv_routing_t *self, const uint8_t *key, size_t len)
 {
-    return zkv_kv_shard_of (key, len, self->nshards);
+    return zkv_shard_of (key, len, self->nshards);
 }
 
 uint64_t

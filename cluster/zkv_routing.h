@@ -4,8 +4,7 @@
 // latest), clients cache one (zkv_client.h), and replies carry its number so that a client can
 // tell when it is stale.
 //
-// A key's shard is zkv_kv_shard_of (FNV-1a 64 of its bytes modulo nshards): the same function in
-// servers and clients, fixed when the cluster is created.
+// A key's shard is zkv_shard_of (zkv_shard.h): the same function in servers and clients.
 #ifndef ZKV_ROUTING_H
 #define ZKV_ROUTING_H
 

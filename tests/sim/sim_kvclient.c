@@ -81,6 +81,7 @@ sim_kv_net_send (sim_t *self, int from_ep, int to_ep, const zkv_msg_t *msg)
 }
 
 static void s_client_reply (sim_t *self, int client, int node, const zkv_client_reply_t *r);
+static void s_client_config (sim_t *self, int client, int node, const zkv_config_reply_t *r);
 
 void
 sim_kv_deliver (sim_t *self, sim_event_t *ev)
@@ -99,6 +100,13 @@ sim_kv_deliver (sim_t *self, sim_event_t *ev)
         sim_fail (self, "a client message for an unknown clerk %d", client);
     if (!s_reachable (self, client, node)) {
         sim_note (self, "kv-lost", node, (uint64_t)client, 0);
+    } else if (to_node && msg.type == ZKV_MSG_CONFIG_REQUEST) {
+        zkv_front_addr_t from = {.len = 8};
+        sim_put_u64 (from.data, (uint64_t)client);
+        zkv_front_client (self->nodes[node].front, &from, &msg, self->now / SIM_MS);
+    } else if (!to_node && msg.type == ZKV_MSG_CONFIG_REPLY) {
+        sim_note (self, "kv-config", node, (uint64_t)client, msg.u.config_reply.num);
+        s_client_config (self, client, node, &msg.u.config_reply);
     } else if (to_node && msg.type == ZKV_MSG_CLIENT_REQUEST) {
         sim_note (self, "kv-deliver", node, (uint64_t)client, msg.u.client_request.seq);
         zkv_front_addr_t from = {.len = 8};
@@ -245,10 +253,25 @@ s_finish (sim_t *s, sim_kvclient_t *c, int rc)
 }
 
 static void
+s_fetch (sim_t *s, sim_kvclient_t *c, size_t node, bool *ok)
+{
+    *ok = node < 32 && (c->mask >> node) & 1;
+    if (!*ok)
+        return;
+    zkv_msg_t m = {.type = ZKV_MSG_CONFIG_REQUEST};
+    m.u.config_request.nonce = c->core.seq;
+    sim_kv_net_send (s, SIM_KV_CLIENT_EP + c->idx, (int)node, &m);
+}
+
+static void
 s_act (sim_t *s, sim_kvclient_t *c, zkv_cc_action_t act)
 {
     for (;;) {
-        if (act.kind == ZKV_CC_SEND) {
+        if (act.kind == ZKV_CC_FETCH) {
+            bool ok;
+            s_fetch (s, c, act.node, &ok);
+            act = zkv_ccore_sent (&c->core, s_now_ms (s), ok);
+        } else if (act.kind == ZKV_CC_SEND) {
             bool ok;
             s_send (s, c, act.node, &ok);
             act = zkv_ccore_sent (&c->core, s_now_ms (s), ok);
@@ -287,9 +310,19 @@ s_client_reply (sim_t *self, int client, int node, const zkv_client_reply_t *r)
         free (c->result);
         c->result = s_strdup ((const char *)r->value.data, r->value.len);
     }
+    zkv_ccore_saw_config (&c->core, r->config);
     s_act (self, c,
            zkv_ccore_reply (&c->core, s_now_ms (self), (size_t)node, r->client_id, r->seq,
                             r->status, r->leader));
+}
+
+static void
+s_client_config (sim_t *self, int client, int node, const zkv_config_reply_t *r)
+{
+    sim_kvclient_t *c = self->kv->clients[client];
+    if (!c->busy || r->nonce != c->core.seq)
+        return; // a late answer
+    s_act (self, c, zkv_ccore_config (&c->core, s_now_ms (self), (size_t)node, r));
 }
 
 void
@@ -308,7 +341,9 @@ sim_kv_start (sim_t *s, sim_kvclient_t *c, zkv_hist_f_t f, const char *key, cons
     int64_t t = (int64_t)sim_now (s) * 1000;
     if (zkv_history_invoke (s->kv->history, c->idx, f, key, c->value, t) != 0)
         sim_fail (s, "history: %s", zkv_history_error (s->kv->history));
-    s_act (s, c, zkv_ccore_begin (&c->core, s_now_ms (s), S_TIMEOUT_MS, f == ZKV_HIST_GET));
+    s_act (s, c,
+           zkv_ccore_begin_key (&c->core, s_now_ms (s), S_TIMEOUT_MS, f == ZKV_HIST_GET,
+                                (const uint8_t *)c->key, strlen (c->key)));
 }
 
 static bool
