@@ -12,6 +12,10 @@
 # The loads (README.md "Benchmarks"): 64 clients putting, 64 clients doing linearizable gets,
 # 1 client putting; fsync on, 16-byte keys, 128-byte values, 1000 keys, closed loop, 10 s runs.
 #
+# BENCH_BEFORE=DIR adds a third system, "before": an earlier zkv built in DIR (its zkvd, zkv and
+# zkv-config-check, each run with its own client), so a change is measured against the tree it
+# changed and against etcd in one run; the table then also gives zkv/before.
+#
 # Environment: BENCH_ROUNDS (3), BENCH_SECONDS (10), ETCD_TARGET (leader | all), BENCH_KEEP=1
 # keeps the work directory with every run's summary and the servers' logs (BENCH_WORK=DIR
 # names it; a directory given that way is never removed). Only processes this
@@ -28,24 +32,38 @@ s_etcd_deps
 s_build_driver
 s_log "work directory $BENCH_WORK; $ROUNDS rounds of zkv then etcd, ${BENCH_SECONDS} s runs"
 
+SYSTEMS=(zkv etcd)
+if [ -n "${BENCH_BEFORE:-}" ]; then
+    BENCH_BEFORE=$(cd "$BENCH_BEFORE" && pwd)
+    for b in actors/zkvd client/zkv config/zkv-config-check; do
+        [ -x "$BENCH_BEFORE/$b" ] || s_die "BENCH_BEFORE=$BENCH_BEFORE has no $b"
+    done
+    SYSTEMS=(zkv before etcd)
+fi
+
 s_round_of () { # s_round_of SYSTEM ROUND: a fresh cluster, the three loads, stop
-    local sys=$1 round=$2 load name clients mix
-    "s_${sys}_start" "r$round"
+    local sys=$1 round=$2 kind=$1 load name clients mix saved=$ZKV_BUILD
+    if [ "$sys" = before ]; then # the earlier zkv, with its own client
+        kind=zkv
+        ZKV_BUILD=$BENCH_BEFORE
+    fi
+    "s_${kind}_start" "$sys-r$round"
     for load in "${BENCH_LOADS[@]}"; do
         read -r name clients mix <<<"$load"
-        s_run_load "$sys" "$clients" "$mix" "$BENCH_WORK/$sys-$name-$round.txt"
+        s_run_load "$kind" "$clients" "$mix" "$BENCH_WORK/$sys-$name-$round.txt"
     done
-    "s_${sys}_stop"
+    "s_${kind}_stop"
+    ZKV_BUILD=$saved
 }
 
 # ABBA order (zkv etcd, etcd zkv, zkv etcd...): a load on the machine that rises or falls
-# during the run then weighs on both systems alike instead of on whichever always goes second.
+# during the run then weighs on every system alike instead of on whichever always goes last.
 for round in $(seq 1 "$ROUNDS"); do
-    if [ $((round % 2)) -eq 1 ]; then
-        s_round_of zkv "$round" && s_round_of etcd "$round"
-    else
-        s_round_of etcd "$round" && s_round_of zkv "$round"
-    fi
+    order=("${SYSTEMS[@]}")
+    [ $((round % 2)) -eq 0 ] && order=($(printf '%s\n' "${SYSTEMS[@]}" | tac))
+    for sys in "${order[@]}"; do
+        s_round_of "$sys" "$round" || exit 1
+    done
 done
 
 echo
@@ -60,29 +78,34 @@ echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for load in "${BENCH_LOADS[@]}"; do
     read -r name clients mix <<<"$load"
     declare -A med=()
-    for sys in zkv etcd; do
+    for sys in "${SYSTEMS[@]}"; do
         runs=("$BENCH_WORK/$sys-$name"-*.txt)
         for f in 1 2 3 4 5 7 8; do med[$sys$f]=$(s_median $f "${runs[@]}"); done
         printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %.0f | %.0f |\n" "$(s_load_title "$name")" \
             "$sys" "${med[${sys}1]}" "$(s_range "${runs[@]}")" "${med[${sys}2]}" "${med[${sys}3]}" \
             "${med[${sys}4]}" "${med[${sys}5]}" "${med[${sys}7]}" "${med[${sys}8]}"
     done
-    ratio () { awk -v a="${med[zkv$1]}" -v b="${med[etcd$1]}" 'BEGIN{ if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
-    printf "| %s | zkv/etcd | %s | | %s | %s | %s | %s | %s | %s |\n" "$(s_load_title "$name")" \
-        "$(ratio 1)" "$(ratio 2)" "$(ratio 3)" "$(ratio 4)" "$(ratio 5)" "$(ratio 7)" "$(ratio 8)"
+    ratio () { awk -v a="${med[zkv$1]}" -v b="${med[$2$1]}" 'BEGIN{ if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+    for other in "${SYSTEMS[@]:1}"; do
+        printf "| %s | zkv/%s | %s | | %s | %s | %s | %s | %s | %s |\n" "$(s_load_title "$name")" \
+            "$other" "$(ratio 1 "$other")" "$(ratio 2 "$other")" "$(ratio 3 "$other")" \
+            "$(ratio 4 "$other")" "$(ratio 5 "$other")" "$(ratio 7 "$other")" "$(ratio 8 "$other")"
+    done
     unset med
 done
 echo
-echo "zkv/etcd ops/s within each round (the two systems ran back to back):"
-for load in "${BENCH_LOADS[@]}"; do
-    read -r name clients mix <<<"$load"
-    printf "  %-30s" "$(s_load_title "$name"):"
-    for round in $(seq 1 "$ROUNDS"); do
-        paste <(s_summary "$BENCH_WORK/zkv-$name-$round.txt") \
-            <(s_summary "$BENCH_WORK/etcd-$name-$round.txt") |
-            awk '{ if ($9 > 0) printf " %.2f", $1 / $9; else printf " -" }'
+for other in "${SYSTEMS[@]:1}"; do
+    echo "zkv/$other ops/s within each round (the systems ran back to back):"
+    for load in "${BENCH_LOADS[@]}"; do
+        read -r name clients mix <<<"$load"
+        printf "  %-30s" "$(s_load_title "$name"):"
+        for round in $(seq 1 "$ROUNDS"); do
+            paste <(s_summary "$BENCH_WORK/zkv-$name-$round.txt") \
+                <(s_summary "$BENCH_WORK/$other-$name-$round.txt") |
+                awk '{ if ($9 > 0) printf " %.2f", $1 / $9; else printf " -" }'
+        done
+        echo
     done
-    echo
 done
 echo
 echo "zkv/etcd: above 1 for ops/s means zkv is faster; below 1 for latency or CPU means zkv is"
