@@ -36,18 +36,19 @@ s_why () {  # what the last failing run reported first
     echo "${line:-exit status only}" | sed -e 's/^==== //' | cut -c1-160
 }
 
-s_suite () {  # exit 0 if every scenario and the sweep pass
+s_suite () {  # exit 0 if the sweeps and every scenario pass; stops at the first failure
     local scenario seed
+    # The sweeps first: broad and quick, they catch most mutants within seconds.
+    (timeout 900 "$SIM" sweep --seeds "$SEEDS" --fail-fast >"$WORK/out" 2>&1; exit $?) 2>/dev/null || {
+        echo "    caught by the sweep: $(s_why)"; return 1; }
+    (timeout 900 "$SIM" sweep --kv --seeds "$SEEDS" --fail-fast >"$WORK/out" 2>&1; exit $?) 2>/dev/null || {
+        echo "    caught by the KV sweep: $(s_why)"; return 1; }
     for scenario in $("$SIM" list); do
         for seed in 1 2 3; do
             (timeout 300 "$SIM" run "$scenario" --seed "$seed" >"$WORK/out" 2>&1; exit $?) 2>/dev/null || {
                 echo "    caught by $scenario seed $seed: $(s_why)"; return 1; }
         done
     done
-    (timeout 900 "$SIM" sweep --seeds "$SEEDS" --fail-fast >"$WORK/out" 2>&1; exit $?) 2>/dev/null || {
-        echo "    caught by the sweep: $(s_why)"; return 1; }
-    (timeout 900 "$SIM" sweep --kv --seeds "$SEEDS" --fail-fast >"$WORK/out" 2>&1; exit $?) 2>/dev/null || {
-        echo "    caught by the KV sweep: $(s_why)"; return 1; }
     return 0
 }
 

@@ -265,7 +265,7 @@ static int
 s_determinism (const s_args_t *a)
 {
     sim_chaos_opts_t o = {.seed = a->seed, .chaos_us = SWEEP_CHAOS_US, .quiet = true};
-    sim_chaos_result_t r1, r2, r3, r4, r5;
+    sim_chaos_result_t r1, r2, r3, r4, r5, r6, r7, r8, r9;
     sim_chaos_run (&o, &r1);
     sim_chaos_run (&o, &r2);
     o.seed = a->seed + 1;
@@ -275,18 +275,35 @@ s_determinism (const s_args_t *a)
     o.stream = 1;
     sim_chaos_run (&o, &r4);
     sim_chaos_run (&o, &r5);
+    // Three groups per node, raw and with the KV service (frontends, forwarding, clerks).
+    o.stream = 0;
+    o.n_groups = 3;
+    sim_chaos_run (&o, &r6);
+    sim_chaos_run (&o, &r7);
+    o.kv = true;
+    o.chaos_us = SWEEP_KV_CHAOS_US;
+    sim_chaos_run (&o, &r8);
+    sim_chaos_run (&o, &r9);
     printf ("seed %" PRIu64 ": trace hash 0x%016" PRIx64 " then 0x%016" PRIx64 " (%" PRIu64
             " events); seed %" PRIu64 ": 0x%016" PRIx64 "; streaming: 0x%016" PRIx64
             " then 0x%016" PRIx64 " (%" PRIu64 " events)\n",
             a->seed, r1.trace_hash, r2.trace_hash, r1.counters.events, a->seed + 1, r3.trace_hash,
             r4.trace_hash, r5.trace_hash, r4.counters.events);
+    printf ("3 groups: 0x%016" PRIx64 " then 0x%016" PRIx64 " (%" PRIu64
+            " events); 3 groups, KV: 0x%016" PRIx64 " then 0x%016" PRIx64 " (%" PRIu64
+            " events)\n",
+            r6.trace_hash, r7.trace_hash, r6.counters.events, r8.trace_hash, r9.trace_hash,
+            r8.counters.events);
     bool same = r1.trace_hash == r2.trace_hash && r1.counters.events == r2.counters.events &&
                 r1.passed == r2.passed;
     bool differs = r1.trace_hash != r3.trace_hash;
     bool same_stream = r4.trace_hash == r5.trace_hash && r4.counters.events == r5.counters.events &&
                        r4.passed == r5.passed && r4.counters.chunks_written > 0;
-    printf ("%d passed, %d failed\n", (int)same + (int)differs + (int)same_stream,
-            (int)!same + (int)!differs + (int)!same_stream);
+    bool same_groups = r6.trace_hash == r7.trace_hash && r6.counters.events == r7.counters.events &&
+                       r6.passed && r7.passed && r8.trace_hash == r9.trace_hash &&
+                       r8.counters.events == r9.counters.events && r8.passed && r9.passed;
+    int ok = (int)same + (int)differs + (int)same_stream + (int)same_groups;
+    printf ("%d passed, %d failed\n", ok, 4 - ok);
     if (!same)
         fprintf (stderr, "zkv-sim: the same seed gave two different runs\n");
     if (!differs)
@@ -294,7 +311,10 @@ s_determinism (const s_args_t *a)
     if (!same_stream)
         fprintf (stderr, "zkv-sim: the same streaming seed gave two different runs (or none "
                          "streamed)\n");
-    return same && differs && same_stream ? 0 : 1;
+    if (!same_groups)
+        fprintf (stderr, "zkv-sim: the same seed with three groups gave two different runs (or "
+                         "failed)\n");
+    return ok == 4 ? 0 : 1;
 }
 
 // Testing the tester: each deliberately broken runtime must be caught by an invariant.
