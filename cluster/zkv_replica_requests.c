@@ -48,13 +48,16 @@ zkv_replica_waiting (const zkv_replica_t *self)
 
 // --- writes ------------------------------------------------------------------------------------
 
+static void s_write_lost (zkv_replica_t *self, const zkv_rep_write_t *w);
+
 static void
 s_write_push (zkv_replica_t *self, const zkv_rep_write_t *w)
 {
-    // Leading again at a lower index means the proposals from there on were truncated: their
-    // records would take this term's answers.
+    // A proposal at or below a waiting one's index means those entries were truncated (a new
+    // term: they are normally answered when the lead is lost): their records would take this
+    // one's answer. They are answered "not leader" now.
     while (self->n_writes > self->head_writes && self->writes[self->n_writes - 1].index >= w->index)
-        self->n_writes--;
+        s_write_lost (self, &self->writes[--self->n_writes]);
     if (self->n_writes == self->cap_writes && self->head_writes > 0) {
         memmove (self->writes, self->writes + self->head_writes,
                  (self->n_writes - self->head_writes) * sizeof (zkv_rep_write_t));
