@@ -1,21 +1,16 @@
-// A minimal zkv client for the cluster smoke test: status, leader, put, get, bench. One DEALER
-// per node; follows leader hints; retries with the same (client id, seq) until a deadline.
+// A minimal zkv client for the cluster smoke test: put, get, bench. One DEALER per node;
+// follows leader hints; retries with the same (client id, seq) until a deadline. (The test
+// reads the cluster's state, leaders and events, with the zkv CLI, as a user would.)
 //
-//     smoke_client EPS status                       one line per group per node
-//     smoke_client EPS leader GROUP TIMEOUT_MS [NOT]  waits until a majority of the answering
-//                                                   nodes agree on a leader (other than NOT);
-//                                                   prints its id
 //     smoke_client EPS put KEY VALUE
 //     smoke_client EPS append KEY VALUE
 //     smoke_client EPS get KEY                      prints the value
 //     smoke_client EPS bench N WINDOW               N puts, WINDOW in flight; prints ops/s
-//     smoke_client EPS watch EVENT_EP TOPIC TIMEOUT_MS  prints the first event of TOPIC (prefix)
 //     smoke_client - garbage ENDPOINT               sends malformed messages to ENDPOINT
 //     smoke_client EPS check N                      gets bench keys 0..N-1, checks their values
 //
 // EPS is a comma-separated list of client endpoints; node ids are 1..n in that order.
 #include <czmq.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,56 +144,11 @@ s_request (s_client_t *c, uint64_t op, const char *key, const char *value, int t
     return last ? last : -1;
 }
 
-static int
-s_status (s_client_t *c, size_t i, int timeout_ms, zkv_msg_t *out)
-{
-    zkv_msg_t req = {.type = ZKV_MSG_STATUS_REQUEST};
-    req.u.status_request.nonce = ++c->seq;
-    int64_t end = zclock_mono () + timeout_ms;
-    // ZMQ_IMMEDIATE: a send fails until the connection is up.
-    while (s_send (c->socks[i], &req) != 0) {
-        if (zclock_mono () >= end)
-            return -1;
-        zclock_sleep (10);
-    }
-    while (zclock_mono () < end) {
-        if (s_recv (c->socks[i], (int)(end - zclock_mono ()), out) != 0)
-            return -1;
-        if (out->type == ZKV_MSG_STATUS_REPLY && out->u.status_reply.nonce == c->seq)
-            return 0;
-        zkv_msg_free (out);
-    }
-    return -1;
-}
-
-// A leader of group that a majority of the answering nodes agree on, else 0.
-static uint64_t
-s_leader (s_client_t *c, uint64_t group)
-{
-    uint64_t votes[S_MAX_NODES + 1] = {0};
-    size_t answered = 0;
-    for (size_t i = 0; i < c->n; i++) {
-        zkv_msg_t st;
-        if (s_status (c, i, 300, &st) != 0)
-            continue;
-        answered++;
-        zkv_status_reply_t *r = &st.u.status_reply;
-        for (size_t g = 0; g < r->groups.count; g++)
-            if (r->groups.items[g] == group && r->leaders.items[g] <= S_MAX_NODES)
-                votes[r->leaders.items[g]]++;
-        zkv_msg_free (&st);
-    }
-    for (uint64_t id = 1; id <= S_MAX_NODES; id++)
-        if (votes[id] * 2 > answered && answered >= 2)
-            return id;
-    return 0;
-}
-
 int
 main (int argc, char *argv[])
 {
     if (argc < 3) {
-        fprintf (stderr, "usage: smoke_client EPS status|leader|put|append|get|bench|check ...\n");
+        fprintf (stderr, "usage: smoke_client EPS put|append|get|bench|check ...\n");
         return 2;
     }
     zsys_init ();
@@ -208,63 +158,7 @@ main (int argc, char *argv[])
         return 2;
     const char *cmd = argv[2];
     int rc = 1;
-    if (streq (cmd, "status")) {
-        rc = 0;
-        for (size_t i = 0; i < c.n; i++) {
-            zkv_msg_t st;
-            if (s_status (&c, i, 1000, &st) != 0) {
-                printf ("node %zu: no answer\n", i + 1);
-                rc = 1;
-                continue;
-            }
-            zkv_status_reply_t *r = &st.u.status_reply;
-            for (size_t g = 0; g < r->groups.count; g++)
-                printf ("node %" PRIu64 " group %" PRIu64 " role %" PRIu64 " term %" PRIu64
-                        " leader %" PRIu64 " commit %" PRIu64 " applied %" PRIu64 " last %" PRIu64
-                        " snapshot %" PRIu64 " log_bytes %" PRIu64 "\n",
-                        r->node, r->groups.items[g], r->roles.items[g], r->terms.items[g],
-                        r->leaders.items[g], r->commits.items[g], r->applieds.items[g],
-                        r->last_indexes.items[g], r->snapshot_indexes.items[g],
-                        r->log_bytes.items[g]);
-            zkv_msg_free (&st);
-        }
-    } else if (streq (cmd, "watch") && argc == 6) {
-        // EPS is unused: argv[3] is an event endpoint, argv[4] a topic prefix.
-        zsock_t *sub = zsock_new_sub (argv[3], argv[4]);
-        int64_t end = zclock_mono () + atoi (argv[5]);
-        while (sub && zclock_mono () < end) {
-            zpoller_t *p = zpoller_new (sub, NULL);
-            void *which = zpoller_wait (p, (int)(end - zclock_mono ()));
-            zpoller_destroy (&p);
-            if (!which)
-                break;
-            zmsg_t *msg = zmsg_recv (sub);
-            char *topic = zmsg_popstr (msg);
-            zframe_t *body = zmsg_pop (msg);
-            zkv_msg_t ev;
-            if (topic && body &&
-                zkv_msg_decode (zframe_data (body), zframe_size (body), &ev) == 0) {
-                printf ("%s %s", topic, zkv_msg_name (ev.type));
-                if (ev.type == ZKV_MSG_EVENT_RAFT)
-                    printf (" node %" PRIu64 " group %" PRIu64 " term %" PRIu64 " leader %" PRIu64
-                            " index %" PRIu64,
-                            ev.u.event_raft.node, ev.u.event_raft.group, ev.u.event_raft.term,
-                            ev.u.event_raft.leader, ev.u.event_raft.index);
-                else if (ev.type == ZKV_MSG_EVENT_NODE)
-                    printf (" node %" PRIu64, ev.u.event_node.node);
-                printf ("\n");
-                fflush (stdout);
-                zkv_msg_free (&ev);
-                rc = 0;
-            }
-            zstr_free (&topic);
-            zframe_destroy (&body);
-            zmsg_destroy (&msg);
-            if (rc == 0)
-                break;
-        }
-        zsock_destroy (&sub);
-    } else if (streq (cmd, "garbage") && argc == 4) {
+    if (streq (cmd, "garbage") && argc == 4) {
         // Hostile input to a node's endpoint (peer or client): it must survive and keep serving.
         zsock_t *s = zsock_new (ZMQ_DEALER);
         zsock_set_linger (s, 1000); // these must arrive: the test then checks the node's log
@@ -286,19 +180,6 @@ main (int argc, char *argv[])
         s_send (s, &odd);
         zsock_destroy (&s);
         rc = 0;
-    } else if (streq (cmd, "leader") && (argc == 5 || argc == 6)) {
-        uint64_t group = strtoull (argv[3], NULL, 10);
-        int64_t end = zclock_mono () + atoi (argv[4]);
-        uint64_t not_this = argc == 6 ? strtoull (argv[5], NULL, 10) : 0;
-        while (zclock_mono () < end) {
-            uint64_t l = s_leader (&c, group);
-            if (l && l != not_this) {
-                printf ("%" PRIu64 "\n", l);
-                rc = 0;
-                break;
-            }
-            zclock_sleep (50);
-        }
     } else if ((streq (cmd, "put") || streq (cmd, "append")) && argc == 5) {
         rc = s_request (&c, streq (cmd, "put") ? ZKV_OP_PUT : ZKV_OP_APPEND, argv[3], argv[4],
                         10000, NULL);

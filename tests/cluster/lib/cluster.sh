@@ -3,16 +3,23 @@
 # Source it from a bash script that runs with `set -euo pipefail`, then:
 #
 #     cl_init 3 netns          # or: cl_init 3 lo      (N nodes; sets the EXIT/INT/TERM trap)
-#     cl_start_all
+#     cl_start_all             # the nodes, and one `zkv watch --json` for all of them
 #     cl_wait_leaders 20       # every group has a leader a majority agrees on, within 20 s
 #     cl_zkv put k v           # the zkv CLI against this cluster (from the client namespace)
-#     cl_kill 2 KILL; cl_start 2
+#     cl_leader 1              # who leads group 1 (zkv status --json)
+#     m=$(cl_event_mark); cl_kill 2 KILL; cl_start 2
+#     cl_wait_event 10 "$m" zkv.raft.leader node=3 group=1    # (zkv watch --json)
 #     cl_cut 1 3; cl_heal      # partitions (netns mode)
 #
 # Every node runs `zkvd --foreground`; its pid is in $CL_DIR/nodeI.pid, its log in
 # $CL_DIR/nodeI.log, its data in $CL_DIR/dataI. The trap kills every process this library
 # started (and anything else left in its namespaces), deletes the namespaces and the temp dir
 # (kept, with its logs, when the script fails or CL_KEEP=1).
+#
+# What the tests know of the cluster's state they learn as a user would: leaders, terms, roles
+# and indexes from `zkv status --json` (cl_status), elections, snapshots and compactions from
+# `zkv watch --json` (its JSON lines in $CL_DIR/events.jsonl: cl_events, cl_wait_event). The
+# node logs are read only for errors a node must or must not report.
 #
 # Network (netns mode): one namespace per node (zkvtK-nI), one for clients (zkvtK-c) and one
 # holding a bridge (zkvtK-b); each node or client namespace has a veth "eth0" into the bridge.
@@ -22,7 +29,8 @@
 # A partition is a pair of blackhole routes (/32, longer than the subnet's) in the two node
 # namespaces: packets between them are silently dropped, both ways, as a cut cable would.
 #
-# Tools: bash, iproute2 (ip, ss), coreutils. Nothing else.
+# Tools: bash, iproute2 (ip, ss), coreutils, awk (Debian's mawk will do). Nothing else: the
+# JSON of zkv status and zkv watch is read by the small awk readers below.
 
 # Paths to the binaries: callers set them, or pass a build dir in ZKV_BUILD.
 : "${ZKV_BUILD:=}"
@@ -38,6 +46,8 @@ CL_BASE=       # lo mode: port base
 CL_FAILED=1    # cleared by cl_pass; a failed run keeps its logs
 CL_CLEANED=0   # the trap runs once
 CL_RUNDIR=/run/zkvt
+CL_WATCH_PID=  # the zkv watch --json subscriber (cl_watch_start)
+CL_EVENTS=     # its output, one JSON event a line
 
 cl_log () {
     printf '[%s] %s\n' "$(date +%H:%M:%S.%3N)" "$*" >&2
@@ -52,6 +62,10 @@ cl_die () {
         echo "--- node $i log (tail)" >&2
         tail -n 15 "$CL_DIR/node$i.log" >&2 || true
     done
+    if [ -n "$CL_EVENTS" ] && [ -s "$CL_EVENTS" ]; then
+        echo "--- events (tail of $CL_EVENTS)" >&2
+        tail -n 12 "$CL_EVENTS" >&2 || true
+    fi
     exit 1
 }
 
@@ -196,6 +210,8 @@ cl_start () {
     local i=$1
     ! cl_alive "$i" || cl_die "node $i is already running"
     echo "=== start $(date +%H:%M:%S.%3N)" >> "$CL_DIR/node$i.log"
+    # Where this life begins in the event stream (cl_life_mark).
+    [ -z "$CL_WATCH_PID" ] || cl_event_mark > "$CL_DIR/node$i.mark"
     # No shell function or subshell in between: ip netns exec execs its command, so $! is
     # zkvd itself and SIGSTOP / SIGKILL reach it, not a wrapper.
     local cmd=() pre=()
@@ -212,9 +228,63 @@ cl_start () {
     disown $!
 }
 
+# Starts every node; with zkvd (not a self-test's stand-ins), the event watcher first, and waits
+# until it is connected to every node (events published before that are not seen: ZeroMQ's
+# slow joiner).
 cl_start_all () {
     local i
+    [ -n "${CL_NODE_CMD:-}" ] || cl_watch_start
     for ((i = 1; i <= CL_N; i++)); do cl_start "$i"; done
+    [ -n "${CL_NODE_CMD:-}" ] || cl_wait_watching 10
+}
+
+# cl_start_observed I: starts node I so that the event watcher hears every event of its new
+# life that matters: its subscription is up before any peer reaches the node. In netns mode
+# the node starts cut from every other node, and the cut goes once the watcher is connected.
+# On loopback, which has no cuts, the node is stopped (SIGSTOP) as soon as its event port
+# listens, which it binds before its peer port, and continued once the watcher is connected;
+# a peer may then be connected too, but its first message takes round trips that the
+# watcher's subscription does not.
+cl_start_observed () {
+    local i=$1
+    [ -n "$CL_WATCH_PID" ] || cl_die "cl_start_observed: no event watcher (cl_start_all starts it)"
+    if [ "$CL_MODE" = netns ]; then
+        cl_isolate "$i"
+        cl_start "$i"
+        cl_wait_until 10 "the event watcher to connect to node $i" cl_watching "$i"
+        cl_unisolate "$i"
+    else
+        cl_start "$i"
+        cl_hold_until_watched "$i" "$(cl_pid "$i")"
+    fi
+}
+
+# cl_hold_until_watched I PID: (loopback) stops PID, node I's zkvd, as soon as its event port
+# listens, and continues it once the event watcher is connected to that port.
+cl_hold_until_watched () {
+    local i=$1 pid=$2 deadline=$((SECONDS + 10)) port
+    port=$(cl_events_port "$i")
+    # As fast as ss goes (a few ms a check): the node boots in milliseconds.
+    until cl_listens "$port"; do
+        kill -0 "$pid" 2> /dev/null || return 0 # it died: the caller finds out
+        [ $SECONDS -lt $deadline ] || cl_die "node $i did not bind its event port within 10 s"
+    done
+    kill -STOP "$pid"
+    # A stopped process's listening socket still completes TCP handshakes (its backlog).
+    until cl_watching "$i"; do
+        if [ $SECONDS -ge $deadline ]; then
+            kill -CONT "$pid"
+            cl_die "the event watcher did not connect to node $i within 10 s"
+        fi
+        sleep 0.01
+    done
+    kill -CONT "$pid"
+}
+
+# cl_listens PORT: something listens on TCP PORT in this namespace (ss filters in the kernel:
+# a few ms however many connections there are).
+cl_listens () {
+    [ -n "$(ss -Hltn "sport = :$1" 2> /dev/null)" ]
 }
 
 # cl_kill I SIG: sends SIG to node I; for KILL, also waits (up to 10 s) until it is gone.
@@ -269,37 +339,323 @@ cl_wait_until () {
     done
 }
 
-# Succeeds when every group has a leader that a majority of the nodes report (same leader,
-# same term): then a request through any reachable node can be served.
-cl_have_leaders () {
-    local out
-    out=$(cl_zkv --timeout 500 status 2> /dev/null) || true
-    echo "$out" | awk -v n="$CL_N" '
-        NR > 1 && $3 ~ /^[0-9]+$/ { seen[$3] = 1 }
-        NR > 1 && $3 ~ /^[0-9]+$/ && $6 ~ /^[0-9]+$/ { votes[$3 " " $6 " " $5]++ }
-        END {
-            ng = 0
-            for (g in seen) ng++
-            if (ng == 0) exit 1
-            for (g in seen) {
-                ok = 0
-                for (k in votes) { split(k, p, " "); if (p[1] == g && votes[k] > n / 2) ok = 1 }
-                if (!ok) exit 1
+# ---- what the nodes say: zkv status --json ----------------------------------------------------
+
+# Reads `zkv status --json` (client/zkv_cli_status.c) on stdin and prints one line per node and
+# group it hosts:
+#     NODE GROUP ROLE TERM LEADER COMMIT APPLIED LAST_INDEX SNAPSHOT_INDEX LOG_BYTES
+# (a missing field prints as -) and "NODE - down" for a node that did not answer. A small JSON
+# reader: any key order and spacing; strings keep the escaped character.
+CL_STATUS_AWK='
+function f(o, k) { return ((o, k) in V) ? V[o, k] : "-" }
+{ s = s $0 "\n" }
+END {
+    n = length(s); i = 1; d = 0; ids = 0; key = ""
+    while (i <= n) {
+        c = substr(s, i, 1)
+        if (c == " " || c == "\t" || c == "\r" || c == "\n" || c == "," || c == ":") { i++; continue }
+        if (c == "{" || c == "[") { d++; T[d] = c; K[d] = key; O[d] = ++ids; key = ""; i++; continue }
+        if (c == "}" || c == "]") {
+            o = O[d]
+            if (c == "}" && d >= 3 && T[d - 1] == "[" && K[d - 1] == "groups") {
+                p = O[d - 2]
+                G[p, ++NG[p]] = f(o, "group") " " f(o, "role") " " f(o, "term") " " f(o, "leader") \
+                    " " f(o, "commit") " " f(o, "applied") " " f(o, "last_index") " " \
+                    f(o, "snapshot_index") " " f(o, "log_bytes")
             }
-            exit 0
-        }'
+            if (c == "}" && d >= 2 && T[d - 1] == "[" && K[d - 1] == "nodes") {
+                if (f(o, "ok") != "true") print f(o, "node"), "-", "down"
+                else for (g = 1; g <= NG[o]; g++) print f(o, "node"), G[o, g]
+            }
+            d--; key = ""; i++; continue
+        }
+        if (c == "\"") {
+            v = ""; j = i + 1
+            while (j <= n && (ch = substr(s, j, 1)) != "\"") {
+                if (ch == "\\") { j++; ch = substr(s, j, 1) }
+                v = v ch; j++
+            }
+            i = j + 1
+            while (i <= n && substr(s, i, 1) ~ /[ \t\r\n]/) i++
+            if (substr(s, i, 1) == ":") key = v
+            else { V[O[d], key] = v; key = "" }
+            continue
+        }
+        if (match(substr(s, i, 40), /^[-+.0-9a-zA-Z]+/)) {
+            V[O[d], key] = substr(s, i, RLENGTH); key = ""; i += RLENGTH; continue
+        }
+        i++
+    }
+}'
+
+# cl_status_json [TIMEOUT_MS]: `zkv status --json` as it came (each node asked for at most
+# TIMEOUT_MS, default 1000; a node that does not answer is in it with "ok": false).
+cl_status_json () {
+    cl_zkv --timeout "${1:-1000}" status --json 2> /dev/null || true
+}
+
+# cl_status [TIMEOUT_MS]: the status as lines (CL_STATUS_AWK above), every node and group.
+cl_status () {
+    cl_status_json "${1:-1000}" | awk "$CL_STATUS_AWK"
+}
+
+# cl_status_field NODE GROUP FIELD [TIMEOUT_MS]: one field of node NODE's view of group GROUP
+# (role, term, leader, commit, applied, last_index, snapshot_index, log_bytes), or nothing.
+cl_status_field () {
+    cl_status "${4:-1000}" | awk -v node="$1" -v g="$2" -v k="$3" '
+        BEGIN {
+            split("node group role term leader commit applied last_index snapshot_index log_bytes",
+                  names, " ")
+            for (c in names) col[names[c]] = c
+        }
+        $1 == node && $2 == g && (k in col) { print $(col[k]); exit }'
+}
+
+# Reads status lines (cl_status) and prints the leader of group G (-v g) that a majority of the
+# N (-v n) nodes name in one term, unless that node answered and says it does not lead in that
+# term; with -v strict=1 that node must have answered and said it leads. Exit 1 if none.
+# With -v every=1: exits 0 when every group seen has such a leader (prints nothing).
+CL_LEADER_AWK='
+$2 ~ /^[0-9]+$/ { seen[$2] = 1; role[$1, $2] = $3; term[$1, $2] = $4 }
+$2 ~ /^[0-9]+$/ && $5 ~ /^[1-9][0-9]*$/ { votes[$2, $5, $4]++ }
+function leader(grp,   k, p, l) {
+    for (k in votes) {
+        split(k, p, SUBSEP)
+        if (p[1] != grp || votes[k] <= n / 2) continue
+        l = p[2]
+        if ((l, grp) in role) { if (role[l, grp] != "leader" || term[l, grp] != p[3]) continue }
+        else if (strict) continue
+        return l
+    }
+    return ""
+}
+END {
+    if (every) {
+        ng = 0
+        for (x in seen) { ng++; if (leader(x) == "") exit 1 }
+        exit ng ? 0 : 1
+    }
+    l = leader(g)
+    if (l == "") exit 1
+    print l
+}'
+
+# Succeeds when every group has a leader that a majority of the nodes name in one term and
+# that says so itself: then a request through any reachable node can be served.
+cl_have_leaders () {
+    cl_status 500 | awk -v n="$CL_N" -v every=1 -v strict=1 "$CL_LEADER_AWK"
 }
 
 cl_wait_leaders () {
     cl_wait_until "${1:-20}" "a leader in every group" cl_have_leaders
 }
 
-# The leader node id of group G (default 1) as a majority reports it, or nothing.
+# The leader node id of group G (default 1) as a majority names it in one term (and it does
+# not deny it), or nothing.
 cl_leader () {
-    local g=${1:-1}
-    cl_zkv --timeout 500 status 2> /dev/null | awk -v g="$g" -v n="$CL_N" '
-        NR > 1 && $3 == g && $6 ~ /^[0-9]+$/ { votes[$6]++ }
-        END { for (l in votes) if (votes[l] > n / 2) { print l; exit 0 } exit 1 }' || true
+    cl_status 500 | awk -v g="${1:-1}" -v n="$CL_N" "$CL_LEADER_AWK" || true
+}
+
+# For cl_wait_until: a majority names a leader of group G, and not node NODE.
+cl_has_leader_other_than () {
+    local l
+    l=$(cl_leader "$1")
+    [ -n "$l" ] && [ "$l" != "$2" ]
+}
+
+# For cl_wait_until: every node answers and applied group G through index I or past it (an
+# applied index of UINT64_MAX means incomplete data, not "past").
+cl_applied_through () {
+    cl_status 1000 | awk -v g="$1" -v i="$2" -v n="$CL_N" '
+        $2 == g && $7 ~ /^[0-9]+$/ && $7 + 0 >= i + 0 && $7 + 0 < 1e18 { ok++ }
+        END { exit ok == n ? 0 : 1 }'
+}
+
+# For cl_wait_until: every node answered, and in every group all nodes applied the same index,
+# equal to their commit index (0 or UINT64_MAX mean incomplete data: not converged).
+cl_converged () {
+    cl_status 1000 | awk -v n="$CL_N" '
+        $2 == "-" { bad = 1 }
+        $2 != "-" {
+            if ($7 !~ /^[0-9]+$/ || $7 == 0 || $7 + 0 > 1e18 || $6 != $7) bad = 1
+            rows[$2]++
+            if (!($2 in a)) a[$2] = $7
+            else if (a[$2] != $7) bad = 1
+        }
+        END {
+            ng = 0
+            for (g in rows) { ng++; if (rows[g] != n) bad = 1 }
+            exit (bad || ng == 0) ? 1 : 0
+        }'
+}
+
+# ---- what the nodes publish: zkv watch --json -------------------------------------------------
+
+# Reads zkv watch --json lines (client/zkv_cli_watch.c: one flat object a line) and keeps those
+# whose topic is one of -v topics ("a|b"; "zkv.raft.*" is a prefix) and that pass every filter of
+# -v filters ("node=3 group=1 index>=120 leader!=2": =, !=, <, <=, >, >=; numbers compare as
+# numbers). -v mode=all prints them, count counts them, first prints the first and exits (1 if
+# none came). A line not yet ended by "}" is not read (the watcher is writing it).
+CL_EVENT_VAL_AWK='
+function val(line, k,   p, r, v, ch, j) {
+    p = index(line, "\"" k "\": ")
+    if (!p) return "\001"
+    r = substr(line, p + length(k) + 4)
+    if (substr(r, 1, 1) == "\"") {
+        v = ""
+        for (j = 2; j <= length(r) && (ch = substr(r, j, 1)) != "\""; j++) {
+            if (ch == "\\") { j++; ch = substr(r, j, 1) }
+            v = v ch
+        }
+        return v
+    }
+    match(r, /^[^,} ]*/)
+    return substr(r, 1, RLENGTH)
+}
+'
+CL_EVENT_AWK=$CL_EVENT_VAL_AWK'
+function num(x) { return x ~ /^-?[0-9]+(\.[0-9]+)?$/ }
+function cmp(a, op, b) {
+    if (num(a) && num(b)) { a += 0; b += 0 }
+    if (op == "=") return a == b
+    if (op == "!=") return a != b
+    if (op == "<") return a < b
+    if (op == "<=") return a <= b
+    if (op == ">") return a > b
+    return a >= b
+}
+BEGIN {
+    nt = split(topics, TP, "|")
+    nf = split(filters, FL, " ")
+    for (x = 1; x <= nf; x++) {
+        if (!match(FL[x], /(>=|<=|!=|=|>|<)/) || RSTART == 1) {
+            print "bad event filter: " FL[x] > "/dev/stderr"
+            bad = 1
+            exit 2
+        }
+        FK[x] = substr(FL[x], 1, RSTART - 1); FO[x] = substr(FL[x], RSTART, RLENGTH)
+        FV[x] = substr(FL[x], RSTART + RLENGTH)
+    }
+}
+/}[ \t\r]*$/ {
+    t = val($0, "topic"); ok = 0
+    for (x = 1; x <= nt; x++)
+        if (t == TP[x] || (TP[x] ~ /\*$/ && index(t, substr(TP[x], 1, length(TP[x]) - 1)) == 1))
+            ok = 1
+    if (!ok) next
+    for (x = 1; x <= nf; x++) { v = val($0, FK[x]); if (v == "\001" || !cmp(v, FO[x], FV[x])) next }
+    hits++
+    if (mode == "first") { print; fflush(); exit 0 }
+    if (mode == "all") print
+}
+END {
+    if (bad) exit 2
+    if (mode == "count") print hits + 0
+    if (mode == "first" && !hits) exit 1
+}'
+
+# An awk that handles each line of a pipe as it comes: mawk waits for a full buffer unless
+# told -W interactive (other awks do not know that option).
+case $(awk -W version 2> /dev/null) in
+*mawk*) CL_AWK_LIVE=(awk -W interactive) ;;
+*) CL_AWK_LIVE=(awk) ;;
+esac
+
+# cl_watch_start: one `zkv watch --json` for every node, from the client namespace, into
+# $CL_DIR/events.jsonl until the run ends (cl_start_all starts it).
+cl_watch_start () {
+    [ -z "$CL_WATCH_PID" ] || return 0
+    CL_EVENTS=$CL_DIR/events.jsonl
+    : > "$CL_EVENTS"
+    # Not through a shell function (that would fork a subshell): $! is zkv watch itself.
+    local pre=()
+    [ "$CL_MODE" != netns ] || pre=(ip netns exec "$(cl_ns c)")
+    "${pre[@]}" "$ZKV" --config "$CL_DIR/cluster.cfg" watch --json > "$CL_EVENTS" \
+        2> "$CL_DIR/watch.err" < /dev/null &
+    CL_WATCH_PID=$!
+    echo "$CL_WATCH_PID" >> "$CL_DIR/all.pids"
+    disown "$CL_WATCH_PID"
+}
+
+cl_watch_need () {
+    [ -n "$CL_WATCH_PID" ] || cl_die "no event watcher (cl_watch_start)"
+    kill -0 "$CL_WATCH_PID" 2> /dev/null ||
+        cl_die "the event watcher (zkv watch --json) exited:" \
+            "$(tail -n 3 "$CL_DIR/watch.err" 2> /dev/null)"
+}
+
+# cl_watching I: the event watcher has a TCP connection to node I's event port (it then gets
+# what node I publishes from now on, give or take its subscription's first round trip).
+cl_watching () {
+    local dst
+    dst=$(cl_addr "$1"):$(cl_events_port "$1")
+    cl_in_client ss -Htnp state established dst "$dst" 2> /dev/null | grep -q "pid=$CL_WATCH_PID,"
+}
+
+# cl_wait_watching SECS: the watcher is connected to every running node within SECS.
+cl_wait_watching () {
+    local i
+    for ((i = 1; i <= CL_N; i++)); do
+        cl_alive "$i" || continue
+        cl_wait_until "$1" "the event watcher to connect to node $i" cl_watching "$i"
+    done
+}
+
+# cl_event_mark: how many events were received so far; a point in the stream, for SINCE below.
+cl_event_mark () {
+    cl_watch_need
+    wc -l < "$CL_EVENTS"
+}
+
+# cl_life_mark I: the mark at which node I's current life began (cl_start).
+cl_life_mark () {
+    cat "$CL_DIR/node$1.mark" 2> /dev/null || echo 0
+}
+
+# cl_events SINCE TOPICS [FILTER...]: the events received after mark SINCE that match (see
+# CL_EVENT_AWK), as JSON lines. cl_event_count: how many.
+cl_events () {
+    local since=$1 topics=$2
+    shift 2
+    cl_watch_need
+    tail -n "+$((since + 1))" "$CL_EVENTS" |
+        awk -v mode=all -v topics="$topics" -v filters="$*" "$CL_EVENT_AWK"
+}
+cl_event_count () {
+    local since=$1 topics=$2
+    shift 2
+    cl_watch_need
+    tail -n "+$((since + 1))" "$CL_EVENTS" |
+        awk -v mode=count -v topics="$topics" -v filters="$*" "$CL_EVENT_AWK"
+}
+
+# cl_event_field FIELD: FIELD of each JSON event line on stdin, one a line.
+cl_event_field () {
+    awk -v k="$1" "$CL_EVENT_VAL_AWK"'
+        { v = val($0, k); if (v != "\001") print v }'
+}
+
+# cl_next_event SECS SINCE TOPICS [FILTER...]: prints the first matching event after mark SINCE
+# as soon as the watcher writes it; exit 1 if none within SECS. It follows the file (no poll):
+# CL_FOLLOW_PID=P stops the wait early when process P is gone (default: the watcher).
+cl_next_event () {
+    local secs=$1 since=$2 topics=$3 pid=${CL_FOLLOW_PID:-$CL_WATCH_PID}
+    shift 3
+    cl_watch_need
+    # (The tail ends at the deadline, or when P is gone, or at its next line once awk is done.)
+    "${CL_AWK_LIVE[@]}" -v mode=first -v topics="$topics" -v filters="$*" "$CL_EVENT_AWK" \
+        < <(timeout "$secs" tail --pid="$pid" -n "+$((since + 1))" -F "$CL_EVENTS" \
+            2> /dev/null < /dev/null)
+}
+
+# cl_wait_event SECS SINCE TOPICS [FILTER...]: as cl_next_event, but dies naming the event when
+# none came within SECS.
+cl_wait_event () {
+    local secs=$1 since=$2
+    shift 2
+    cl_next_event "$secs" "$since" "$@" && return 0
+    cl_watch_need
+    cl_die "timed out after ${secs}s waiting for the event: $*"
 }
 
 # ---- network (netns mode) -------------------------------------------------------------------
@@ -359,6 +715,16 @@ cl_isolate () {
     local j others=""
     for ((j = 1; j <= CL_N; j++)); do [ "$j" = "$1" ] || others="$others $j"; done
     cl_partition "$1" "$others"
+}
+
+# cl_unisolate I: the cuts cl_isolate I made are gone (other cuts stay).
+cl_unisolate () {
+    local j
+    for ((j = 1; j <= CL_N; j++)); do
+        [ "$j" != "$1" ] || continue
+        ip -n "$(cl_ns "n$1")" route del blackhole "$(cl_addr "$j")/32" 2> /dev/null || true
+        ip -n "$(cl_ns "n$j")" route del blackhole "$(cl_addr "$1")/32" 2> /dev/null || true
+    done
 }
 
 # cl_heal: every cut between nodes is gone, every veth is up.

@@ -8,8 +8,15 @@
 #
 # Then, for --forged-seconds (0 skips it), zkv-hostile --kind forged-chunk sends group 1's
 # followers install_snapshot chunks forged as the leader's, in its current term, with data that
-# is no snapshot: the followers must log that they rejected them (zkv_applier.c), and the same
-# checks follow (a bad chunk is staged at most: it must change nothing of the live data).
+# is no snapshot: the followers must refuse them (each refusal publishes
+# zkv.raft.snapshot.rejected and restarts the group's Raft core from its stored state), no node
+# may install a snapshot that no node took (events zkv.raft.snapshot.installed / .taken, and
+# each node's snapshot index in `zkv status --json`), and the same checks follow (a bad chunk is
+# staged at most: it must change nothing of the live data).
+#
+# Leaders and indexes come from `zkv status --json`, snapshots and refusals from `zkv watch
+# --json` (see lib/cluster.sh); the node logs are read only for sanitizer reports and
+# assertions.
 #
 # ZKV_HOSTILE names the zkv-hostile binary (default $ZKV_BUILD/tests/cluster/nemesis/zkv-hostile).
 # Point ZKVD at an ASan build to catch what does not crash outright.
@@ -61,17 +68,6 @@ writer () {
     done
 }
 acked () { cat "$CL_DIR/acked" 2> /dev/null | wc -l || true; }
-# applied_through G I: every node reports group G applied through index I or past it.
-applied_through () {
-    cl_zkv --timeout 1000 status 2> /dev/null | awk -v g="$1" -v i="$2" -v n="$nodes" '
-        NR > 1 && $3 == g && $8 ~ /^[0-9]+$/ && $8 + 0 >= i + 0 { ok++ }
-        END { exit ok == n ? 0 : 1 }'
-}
-leader_other_than () {
-    local l
-    l=$(cl_leader 1)
-    [ -n "$l" ] && [ "$l" != "$1" ]
-}
 
 writer &
 wpid=$!
@@ -86,62 +82,65 @@ cat "$CL_DIR/hostile.out"
 during=$(($(acked) - before))
 cl_log "the writer had $during puts acknowledged while zkv-hostile ran"
 
-# The applier's warning for a rejected chunk (actors/zkv_applier.c, s_recv_chunk).
-rejected='a received snapshot chunk is invalid'
 if [ "$forged_seconds" -gt 0 ]; then
     for ((i = 1; i <= nodes; i++)); do
         cl_alive "$i" || cl_die "node $i died under hostile input (seed $seed)"
     done
     cl_wait_leaders 30
     before_forged=$(acked)
-    restarts_before=()
-    for ((i = 1; i <= nodes; i++)); do
-        restarts_before[i]=$(grep -c "group 1: restarting Raft from the stored state" \
-            "$CL_DIR/node$i.log" || true)
-    done
+    forged_mark=$(cl_event_mark)
     cl_in_client timeout $((forged_seconds + 60)) "$ZKV_HOSTILE" --kind forged-chunk \
         --seed "$seed" --seconds "$forged_seconds" "${eps[@]}" > "$CL_DIR/forged.out" 2>&1 ||
         cl_die "zkv-hostile --kind forged-chunk failed: $(tail -n 5 "$CL_DIR/forged.out")"
     cat "$CL_DIR/forged.out"
     cl_log "the writer had $(($(acked) - before_forged)) puts acknowledged while forged chunks went"
-    # Each chunk that reached a follower's applier must be rejected: the applier warns (once
-    # until a stream installs) and the group restarts its Raft core, once per rejected chunk.
-    # Some may not get there (the commit passed the forged last_index, the term moved on, two
-    # chunks were stepped in one batch and the second replaced the first): 85..95% do on an
-    # idle machine; a quarter is asked for, so that a loaded one does not fail the test.
+    # Each chunk that reached a follower's state machine must be refused: the group publishes
+    # zkv.raft.snapshot.rejected and restarts its Raft core, once per refused chunk. Some may
+    # not get there (the commit passed the forged last_index, the term moved on, two chunks
+    # were stepped in one batch and the second replaced the first): 85..95% do on an idle
+    # machine; a quarter is asked for, so that a loaded one does not fail the test. (The
+    # events of the last forged chunks may still be on their way: waited for, within 10 s.)
+    refused () { cl_event_count "$forged_mark" zkv.raft.snapshot.rejected node="$1" group=1; }
     logged=0
     for ((i = 1; i <= nodes; i++)); do
         want=$(awk -v i="$i" '$3 == "node" && $4 == i && $5 == "must" { print $7; exit }' \
             "$CL_DIR/forged.out")
         [ -n "$want" ] || want=0
-        got=$(grep -c "group 1: restarting Raft from the stored state" "$CL_DIR/node$i.log" || true)
-        got=$((got - ${restarts_before[$i]}))
-        cl_log "node $i: $want forged chunks for its applier, $got Raft restarts on rejecting one"
+        [ "$want" -eq 0 ] ||
+            cl_next_event 10 "$forged_mark" zkv.raft.snapshot.rejected node="$i" group=1 > /dev/null ||
+            cl_die "node $i got $want forged chunks but published no" \
+                "zkv.raft.snapshot.rejected (seed $seed)"
+        got=$(refused "$i")
+        cl_log "node $i: $want forged chunks for its state machine, $got refused (Raft restarts)"
         [ "$want" -eq 0 ] && continue
-        grep -q "group 1: $rejected" "$CL_DIR/node$i.log" ||
-            cl_die "node $i got $want forged chunks but never logged '$rejected' (seed $seed)"
         [ $((got * 4)) -ge "$want" ] ||
-            cl_die "node $i restarted its Raft core $got times for $want forged chunks (seed $seed)"
+            cl_die "node $i refused $got snapshot chunks (restarting Raft) of $want forged ones" \
+                "(seed $seed)"
         logged=$((logged + 1))
     done
     [ "$logged" -ge 1 ] || cl_die "no node got a forged snapshot chunk (seed $seed)"
-    # A forged stream never installs: every snapshot a node installed is one a node took.
+    # A forged stream never installs: every snapshot a node installed is one a node took, and
+    # so is every node's snapshot of group 1 now (0: none yet).
+    taken=" 0 $(cl_events 0 zkv.raft.snapshot.taken group=1 | cl_event_field index | sort -u | tr '\n' ' ')"
     while read -r idx; do
-        grep -q "group 1: took a snapshot through $idx " "$CL_DIR"/node*.log ||
+        [[ $taken == *" $idx "* ]] ||
             cl_die "a node installed group 1's snapshot through $idx, no node took it (seed $seed)"
-    done < <(grep -ho "group 1: installed a snapshot through [0-9]*" "$CL_DIR"/node*.log |
-        awk '{ print $NF }' | sort -u)
+    done < <(cl_events 0 zkv.raft.snapshot.installed group=1 | cl_event_field index | sort -u)
+    while read -r node idx; do
+        [[ $taken == *" $idx "* ]] ||
+            cl_die "node $node holds group 1's snapshot through $idx, no node took it (seed $seed)"
+    done < <(cl_status | awk '$2 == 1 { print $1, $9 }')
     # Every node still applies group 1: its applied index reaches the leader's commit of now.
-    g1_commit=$(cl_zkv --timeout 1000 status 2> /dev/null |
-        awk '$3 == 1 && $4 == "leader" { print $7; exit }' || true)
+    g1_commit=$(cl_status | awk '$2 == 1 && $3 == "leader" { print $6; exit }')
     [ -n "$g1_commit" ] || cl_die "no leader of group 1 after the forged chunks"
-    cl_wait_until 30 "every node to apply group 1 through $g1_commit" applied_through 1 "$g1_commit"
+    cl_wait_until 30 "every node to apply group 1 through $g1_commit" cl_applied_through 1 "$g1_commit"
     # A bad chunk must change nothing of a follower's state: let one of the followers lead group
     # 1 (pause its leader until another is elected), so the read-back below reads its state.
     g1_leader=$(cl_leader 1)
     [ -n "$g1_leader" ] || cl_die "no leader of group 1 after the forged chunks"
     cl_kill "$g1_leader" STOP
-    cl_wait_until 30 "a leader of group 1 other than node $g1_leader" leader_other_than "$g1_leader"
+    cl_wait_until 30 "a leader of group 1 other than node $g1_leader" \
+        cl_has_leader_other_than 1 "$g1_leader"
     cl_kill "$g1_leader" CONT
     cl_log "node $(cl_leader 1), which got forged chunks, leads group 1; node $g1_leader continued"
 fi
@@ -171,7 +170,13 @@ for ((i = 1; i <= nodes; i++)); do
     fi
 done
 cl_log "all $nodes nodes run and serve; all $total acknowledged writes are there (seed $seed)"
-grep -hE "malformed|version|$rejected|receiving a snapshot" "$CL_DIR"/node*.log |
+grep -hE "malformed|version|refused" "$CL_DIR"/node*.log |
     sed 's/^.*zkvd/zkvd/' | sort | uniq -c | head -n 20 || true
+for ((i = 1; i <= nodes; i++)); do
+    cl_log "node $i, group 1 (events): $(cl_event_count 0 zkv.raft.snapshot.receiving node="$i" group=1)" \
+        "streams begun, $(cl_event_count 0 zkv.raft.snapshot.rejected node="$i" group=1) refused," \
+        "$(cl_event_count 0 zkv.raft.snapshot.installed node="$i" group=1) installed," \
+        "$(cl_event_count 0 zkv.raft.snapshot.taken node="$i" group=1) snapshots taken"
+done
 cl_pass
 echo "1 passed, 0 failed"

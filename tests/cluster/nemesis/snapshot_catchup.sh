@@ -12,10 +12,10 @@
 # (`zkv put` exit 0 = acknowledged, recorded; exit 3 = unknown, recorded apart).
 #  1. Follower F gets kill -9. `zkv bench` (one client, 4000-byte values, fresh keys, history
 #     recorded) stores FILL_MB while F is down; the leader compacts its log past F.
-#  2. KILLS times: F restarts, and 0..199 ms after its log says it is receiving a snapshot
-#     (group 1) it gets kill -9. A round where the stream had already installed is a miss (F is
-#     then kept down until the leader compacted past it again, and a round is added, up to 3);
-#     at least one mid-stream kill is required.
+#  2. KILLS times: F restarts, and 0..199 ms after it publishes zkv.raft.snapshot.receiving
+#     (group 1) it gets kill -9. A round where the stream had already installed (or F booted
+#     with a state that needs none) is a miss (F is then kept down until the leader compacted
+#     past it again, and a round is added, up to 3); at least one mid-stream kill is required.
 #  3. F restarts; 0..149 ms after it begins receiving, the leader L gets kill -9. F and the
 #     third node must elect, and F must finish its catch-up from the new leader while L is
 #     down; then L restarts.
@@ -27,11 +27,15 @@
 #     that the reads are served from the state F rebuilt; every acknowledged write reads back
 #     with its value (a write of unknown outcome: absent or any value written). No node log
 #     has an assertion, abort, sanitizer report or fatal error; every node still runs; F's
-#     last life began few streams and Raft restarts (no loop). Stream and install counts
-#     (logs, `zkv watch` events) are reported.
+#     last life began few streams and refused few (each refusal restarts its Raft core): no
+#     loop. Stream, refusal, install, snapshot and compaction counts (events) are reported.
 #  3c. Behind once more, F is killed 80..159% of a whole stream's duration into its stream (the
 #     last chunks or the install) and restarted.
 # The kill points within a stream are drawn from the seed (printed; --seed S replays them).
+# Leaders, roles and indexes come from `zkv status --json`; streams begun and installed,
+# snapshots taken and how long a stream took, from the events (`zkv watch --json`, see
+# lib/cluster.sh); every start of a node is one the watcher hears from its first peer message
+# (cl_start_observed). The logs are read for errors only.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mode=netns
@@ -107,26 +111,30 @@ writer () {
 }
 acked () { cat "$CL_DIR"/acked.* 2> /dev/null | wc -l || true; }
 
-# Status of group G (default 1) as "node role commit applied snapshot" lines, one per node
-# that answered.
-group_status () {
-    cl_zkv --timeout 1000 status 2> /dev/null | awk -v g="${1:-1}" '
-        NR > 1 && $3 == g { print $1, $4, $7, $8, $10 }' || true
-}
-node_field () { # node_field NODE COLUMN (2 role, 3 commit, 4 applied, 5 snapshot) [GROUP]
-    group_status "${3:-1}" | awk -v n="$1" -v c="$2" '$1 == n { print $c }'
+# node_field NODE FIELD [GROUP]: node NODE's view of group GROUP (default 1) in zkv status
+# --json: role, term, leader, commit, applied, last_index, snapshot_index, log_bytes.
+node_field () {
+    cl_status_field "$1" "${3:-1}" "$2"
 }
 
-# Lines of node I's log, in its current life (since the last "=== start"), matching ERE P.
-in_life () {
-    awk -v p="$2" '/^=== start/ { c = 0 } $0 ~ p { c++ } END { print c + 0 }' "$CL_DIR/node$1.log"
+# Counted events of node I's group 1 in its current life (since cl_start). A node that booted
+# with a state that needs no stream (a stream staged whole before a kill is installed at boot,
+# which publishes nothing) counts as having installed one: booted_whole, set by
+# start_until_stream.
+booted_whole=0
+booted_applied=
+life_events () {
+    cl_event_count "$(cl_life_mark "$1")" "$2" node="$1" group=1
 }
-receiving () { in_life "$1" 'group 1: receiving a snapshot'; }
-installed () { in_life "$1" 'group 1: installed (a|the) snapshot'; }
-# The index of node I's last install, in any life (empty if none).
+receiving () { life_events "$1" zkv.raft.snapshot.receiving; }
+installed () { echo $(($(life_events "$1" zkv.raft.snapshot.installed) + booted_whole)); }
+# The index of node I's last install, in any life (empty if none): its last
+# zkv.raft.snapshot.installed, or the state it booted with if that is later.
 installed_index () {
-    sed -n 's/.*group 1: installed \(a\|the\) snapshot \(through\|at\) \([0-9]*\).*/\3/p' \
-        "$CL_DIR/node$1.log" | tail -n 1
+    local e
+    e=$(cl_events 0 zkv.raft.snapshot.installed node="$1" group=1 | cl_event_field index | tail -n 1)
+    if [ "$booted_whole" = 1 ] && [ "${e:-0}" -lt "$booted_applied" ]; then e=$booted_applied; fi
+    echo "$e"
 }
 
 # zkvd still runs (a zombie does not).
@@ -157,27 +165,45 @@ lock_held () {
 }
 # Starts node I once its last life let go of the database. cl_kill counts a zombie as gone,
 # but a zombie group leader's other threads may still be exiting with the database open (seen
-# once under ASan and load: the restart failed on LevelDB's LOCK).
+# once under ASan and load: the restart failed on LevelDB's LOCK). The event watcher hears the
+# new life from its first peer message (cl_start_observed): no stream goes unseen.
 start_node () {
     cl_wait_until 10 "node $1's last life to release its database lock" eval "! lock_held $1"
-    cl_start "$1"
+    booted_whole=0
+    cl_start_observed "$1"
 }
 
-# start_until_stream I SECS: starts node I and returns the moment its log says it is receiving
-# a group 1 snapshot (or installed one, or failed); dies if nothing of the kind within SECS.
-# The log is followed (tail -F, until the node dies), not polled: a stream of 8 MB lasted
-# about 0.3 s here.
+# For start_until_stream: node I booted with a state that needs no stream: its applied index
+# of group 1 is a real one and reaches the snapshot of group 1's leader (another node).
+needs_no_stream () {
+    local st
+    st=$(cl_status 1000)
+    echo "$st" | awk -v i="$1" '
+        $2 == 1 && $1 == i { a = $7 }
+        $2 == 1 && $1 != i && $3 == "leader" { s = $9 }
+        END { exit (a ~ /^[0-9]+$/ && a > 0 && a + 0 < 1e18 && s ~ /^[0-9]+$/ && a + 0 >= s + 0) ? 0 : 1 }' ||
+        return 1
+    booted_applied=$(echo "$st" | awk -v i="$1" '$2 == 1 && $1 == i { print $7 }')
+}
+
+# start_until_stream I SECS: starts node I and returns the moment it publishes that it is
+# receiving a group 1 snapshot (or installed one), or once its status shows it booted with a
+# state that needs none (booted_whole=1); dies if nothing of the kind within SECS, or if it
+# exits. The events are followed as the watcher writes them, not polled: a stream of 8 MB
+# lasted about 0.3 s here.
 start_until_stream () {
-    local i=$1 secs=$2 from line
-    from=$(($(wc -l < "$CL_DIR/node$i.log") + 1))
+    local i=$1 secs=$2 deadline=$((SECONDS + $2)) mark
     start_node "$i"
-    line=$(grep -m 1 -E 'group 1: (receiving a|installed (a|the)) snapshot|Assertion|stopping the node' \
-        < <(timeout "$secs" tail --pid="$(cl_pid "$i")" -n "+$from" -F "$CL_DIR/node$i.log" \
-            2> /dev/null)) || true
-    case $line in
-    *Assertion* | *"stopping the node"*) fatal_life "$i" "failed while catching up: $line" ;;
-    "") must_run "$i" "restarted to catch up"; cl_die "node $i began no stream within ${secs}s" ;;
-    esac
+    mark=$(cl_life_mark "$i")
+    until CL_FOLLOW_PID=$(cl_pid "$i") cl_next_event 1 "$mark" \
+        'zkv.raft.snapshot.receiving|zkv.raft.snapshot.installed' node="$i" group=1 > /dev/null; do
+        must_run "$i" "restarted to catch up"
+        if needs_no_stream "$i"; then
+            booted_whole=1
+            break
+        fi
+        [ $SECONDS -lt $deadline ] || cl_die "node $i began no stream within ${secs}s"
+    done
     must_run "$i" "restarted to catch up"
 }
 
@@ -186,66 +212,28 @@ compacted_past () {
     local l s
     l=$(cl_leader 1)
     [ -n "$l" ] || return 1
-    s=$(node_field "$l" 5)
+    s=$(node_field "$l" snapshot_index)
     [ -n "$s" ] && [ "$s" -gt $(($1 + 50)) ]
-}
-# For cl_wait_until: a majority names a leader of group 1, and not node $1.
-leader_other_than () {
-    local l
-    l=$(cl_leader 1)
-    [ -n "$l" ] && [ "$l" != "$1" ]
 }
 # Sets f_applied to node I's applied index (its status; else its last install) and kills it.
 applied_then_kill () {
-    f_applied=$(node_field "$1" 4)
+    f_applied=$(node_field "$1" applied)
     case $f_applied in '' | 0 | ????????????????????*) f_applied=$(installed_index "$1") ;; esac
     cl_kill "$1" KILL
 }
 installed_or_dead () {
     ! running "$1" || [ "$(installed "$1")" -gt 0 ]
 }
-# zkv status: every node answered, and in every group all nodes applied the same index, equal
-# to their commit index (0 or UINT64_MAX mean incomplete data: not converged).
-converged () {
-    local out
-    out=$(cl_zkv --timeout 1000 status 2> /dev/null) || return 1
-    # (awk's exit runs END: a bad row sets bad, END decides.)
-    echo "$out" | awk -v n=3 '
-        NR > 1 {
-            if ($3 !~ /^[0-9]+$/ || $8 !~ /^[0-9]+$/ || $8 == 0 || $8 > 1e18 || $7 != $8) bad = 1
-            rows[$3]++
-            if (!($3 in a)) a[$3] = $8
-            else if (a[$3] != $8) bad = 1
-        }
-        END {
-            ng = 0
-            for (g in rows) { ng++; if (rows[g] != n) bad = 1 }
-            exit (bad || ng == 0) ? 1 : 0
-        }'
-}
-
-# The event stream, for the report (a subscriber may miss a few at its start: slow joiner).
-cl_in_client "$ZKV" --config "$CL_DIR/cluster.cfg" watch --json --topic zkv.raft.snapshot \
-    --topic zkv.raft.compacted > "$CL_DIR/events.jsonl" 2> "$CL_DIR/watch.err" &
-watch_pid=$!
 
 # ---- 1. a follower falls far behind ---------------------------------------------------------
 leader=$(cl_leader 1)
 [ -n "$leader" ] || cl_die "no leader of group 1"
 f=$((leader % 3 + 1))
-f_applied=$(node_field "$f" 4)
+f_applied=$(node_field "$f" applied)
 [ -n "$f_applied" ] || cl_die "no status of node $f"
 cl_log "leader of group 1 is node $leader; follower $f (applied $f_applied) gets kill -9"
+down_mark=$(cl_event_mark)
 cl_kill "$f" KILL
-# F's stream starts and installs, time-stamped (us) as they reach its log: how long a whole
-# stream takes, for the kill near the install (3c).
-(tail --pid=$$ -n 0 -F "$CL_DIR/node$f.log" 2> /dev/null | while read -r line; do
-    case $line in
-    *"group 1: receiving a snapshot"*) echo "R ${EPOCHREALTIME/./}" ;;
-    *"group 1: installed "*) echo "I ${EPOCHREALTIME/./}" ;;
-    esac
-done > "$CL_DIR/stamps") &
-stamps_pid=$!
 
 wpids=()
 for ((w = 1; w <= writers; w++)); do
@@ -266,17 +254,20 @@ done
 cl_wait_until 30 "the leader's log compacted past node $f" compacted_past "$f_applied"
 leader=$(cl_leader 1)
 # Several compactions past F, not one.
+taken_since_down () {
+    cl_event_count "$down_mark" zkv.raft.snapshot.taken node="$leader" group=1
+}
 cl_wait_until 30 "node $leader to take 3 snapshots while node $f is down" \
-    eval "[ \$(in_life $leader 'group 1: took a snapshot') -ge 3 ]"
+    eval '[ "$(taken_since_down)" -ge 3 ]'
 cl_log "bench stored $((fill_bytes / 1048576)) MB; $(acked) writer puts acknowledged; leader $leader:" \
-    "snapshot at $(node_field "$leader" 5), $(in_life "$leader" 'group 1: took a snapshot')" \
-    "snapshots taken; node $f applied $f_applied"
+    "snapshot at $(node_field "$leader" snapshot_index), $(taken_since_down) snapshots taken" \
+    "since node $f went down; node $f applied $f_applied"
 
 # ---- 2. kill -9 the follower mid-stream, several times ----------------------------------------
-# The kill lands DELAY ms after the stream's first chunk (0 in the first round, then drawn
-# from the seed, 0..199): a stream of 8 MB lasts about 0.3 s, so some kills leave
-# most of it staged. A kill that came after the install is a miss; rounds go on until KILLS
-# mid-stream kills or KILLS + 3 rounds.
+# The kill lands DELAY ms after the stream's first chunk (its zkv.raft.snapshot.receiving; 0 in
+# the first round, then drawn from the seed, 0..199): a stream of 8 MB lasts about 0.3 s, so
+# some kills leave most of it staged. A kill that came after the install is a miss; rounds go on
+# until KILLS mid-stream kills or KILLS + 3 rounds.
 mid=0
 for ((k = 1; mid < kills && k <= kills + 3; k++)); do
     delay=0
@@ -287,8 +278,12 @@ for ((k = 1; mid < kills && k <= kills + 3; k++)); do
     cl_kill "$f" KILL
     if [ "$(installed "$f")" -gt 0 ]; then
         f_applied=$(installed_index "$f")
-        cl_log "round $k: node $f installed the snapshot at $f_applied before the kill" \
-            "(${delay} ms after its first chunk): a miss"
+        if [ "$booted_whole" = 1 ]; then
+            cl_log "round $k: node $f booted with its state at $f_applied, which needs no stream: a miss"
+        else
+            cl_log "round $k: node $f installed the snapshot at $f_applied before the kill" \
+                "(${delay} ms after its first chunk): a miss"
+        fi
         cl_wait_until 30 "the leader's log compacted past node $f again" compacted_past "$f_applied"
     else
         mid=$((mid + 1))
@@ -348,7 +343,8 @@ else
     cl_log "leader $leader paused ${delay} ms after node $f's first chunk, but node $f had" \
         "installed already: not mid-stream"
 fi
-cl_wait_until 30 "a leader of group 1 while node $leader is paused" leader_other_than "$leader"
+cl_wait_until 30 "a leader of group 1 while node $leader is paused" \
+    cl_has_leader_other_than 1 "$leader"
 cl_wait_until 60 "node $f to install a snapshot while node $leader is paused" installed_or_dead "$f"
 must_run "$f" "catching up while its first leader is paused"
 cl_kill "$leader" CONT
@@ -359,8 +355,13 @@ cl_wait_leaders 30
 # ---- 3c. kill -9 the follower near the end of a stream ----------------------------------------
 # 80..159% of the last whole stream's duration after its first chunk: the last chunks or the
 # install itself (a staged stream whose Raft snapshot was saved is installed at the restart).
-dur=$(awk '$1 == "R" { r = $2 } $1 == "I" && r { d = $2 - r } END { print int(d / 1000) }' \
-    "$CL_DIR/stamps")
+# (From F's events: a stream's first chunk and its install carry the same snapshot index.)
+dur=$(cl_events 0 'zkv.raft.snapshot.receiving|zkv.raft.snapshot.installed' node="$f" group=1 |
+    awk "$CL_EVENT_VAL_AWK"'
+        { t = val($0, "topic"); i = val($0, "index"); ms = val($0, "time_ms") }
+        t == "zkv.raft.snapshot.receiving" { r[i] = ms }
+        t == "zkv.raft.snapshot.installed" && (i in r) { d = ms - r[i] }
+        END { print d + 0 }')
 if [ "$dur" -gt 0 ]; then
     applied_then_kill "$f"
     cl_wait_until 30 "the leader's log compacted past node $f" compacted_past "$f_applied"
@@ -377,8 +378,6 @@ if [ "$dur" -gt 0 ]; then
     start_node "$f"
     cl_wait_leaders 30
     must_run "$f" "restarted after a kill near an install"
-    promoted=$(in_life "$f" 'received before the restart')
-    cl_log "node $f restarted: $promoted staged stream(s) installed at boot"
 else
     cl_log "no whole stream of node $f was timed: no kill near an install"
 fi
@@ -387,7 +386,7 @@ fi
 touch "$CL_DIR/stop"
 cl_wait_writers 30 "${wpids[@]}"
 for ((i = 1; i <= 3; i++)); do must_run "$i" "before the convergence check"; done
-cl_wait_until 60 "every node to apply the same index in every group" converged
+cl_wait_until 60 "every node to apply the same index in every group" cl_converged
 cl_zkv status > "$CL_DIR/converged.status" 2>&1 || true
 cl_log "converged:"
 cat "$CL_DIR/converged.status" >&2
@@ -398,14 +397,15 @@ for ((t = 1; t <= 8; t++)); do
     [ "$leader" != "$f" ] || break
     [ -n "$leader" ] || { cl_wait_leaders 30; continue; }
     # Only a node as up to date as the others can win; F is, once all agree.
-    cl_wait_until 60 "every node to apply the same index before election $t" converged
+    cl_wait_until 60 "every node to apply the same index before election $t" cl_converged
     cl_kill "$leader" STOP
-    cl_wait_until 30 "a leader of group 1 while node $leader is paused" leader_other_than "$leader"
+    cl_wait_until 30 "a leader of group 1 while node $leader is paused" \
+        cl_has_leader_other_than 1 "$leader"
     cl_kill "$leader" CONT
 done
 leader=$(cl_leader 1)
 [ "$leader" = "$f" ] || cl_die "node $f did not become the leader of group 1 in 8 elections"
-cl_wait_until 60 "every node to apply the same index in every group (node $f leading)" converged
+cl_wait_until 60 "every node to apply the same index in every group (node $f leading)" cl_converged
 cl_zkv status >&2 || true
 
 # What must read back, one key a line: "A KEY VALUE" (acknowledged: exactly VALUE) or
@@ -467,15 +467,15 @@ for ((i = 1; i <= 3; i++)); do
 done
 streams_last=$(receiving "$f")
 [ "$streams_last" -le 5 ] || cl_die "node $f began $streams_last streams in its last life: a loop"
-restarts=$(in_life "$f" 'restarting Raft from the stored state')
+# (Each refused chunk or stream, zkv.raft.snapshot.rejected, restarts the group's Raft core.)
+restarts=$(life_events "$f" zkv.raft.snapshot.rejected)
 [ "$restarts" -le 5 ] || cl_die "node $f restarted its Raft core $restarts times in its last life"
+cl_log "node $f's last life: $streams_last stream(s) begun, $restarts refused (Raft restarts)"
 
-{ kill "$watch_pid" "$stamps_pid" && wait "$watch_pid" "$stamps_pid"; } 2> /dev/null || true
-ev () { grep -c "\"topic\": \"$1\", \"from\": $2," "$CL_DIR/events.jsonl" || true; }
+ev () { cl_event_count 0 "$1" node="$2" group=1; }
 for ((i = 1; i <= 3; i++)); do
-    cl_log "node $i: $(grep -c 'group 1: receiving a snapshot' "$CL_DIR/node$i.log" || true) streams" \
-        "begun (log); events: $(ev zkv.raft.snapshot.receiving "$i") streams begun," \
-        "$(ev zkv.raft.snapshot.installed "$i") snapshots installed," \
+    cl_log "node $i, group 1 (events): $(ev zkv.raft.snapshot.receiving "$i") streams begun," \
+        "$(ev zkv.raft.snapshot.rejected "$i") refused, $(ev zkv.raft.snapshot.installed "$i") installed," \
         "$(ev zkv.raft.snapshot.taken "$i") taken, $(ev zkv.raft.compacted "$i") compactions"
 done
 # Warnings are not failures, but they tell what the catch-up went through: the kinds, counted.
