@@ -41,6 +41,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "zkv_kv.h"
 #include "zkv_msg.h"
 
 typedef enum {
@@ -385,8 +386,8 @@ s_flood (s_state_t *self, const char *ep, const struct sockaddr_in *sa, size_t n
 // zkv_role_t values (cluster/zkv_raft.h) as status_reply carries them.
 #define S_ROLE_FOLLOWER 0
 #define S_ROLE_LEADER   3
-// The stream format zkvd writes (cluster/zkv_kv_snapshot.c S_FORMAT).
-#define S_STREAM_FORMAT 1
+// The stream format zkvd writes: kv_snap_* records (cluster/zkv_kv.h).
+#define S_STREAM_FORMAT ZKV_KV_SNAP_FORMAT
 
 typedef enum {
     F_RANDOM,  // offset 0, random bytes
@@ -476,29 +477,25 @@ s_status (s_state_t *self, const char *ep, int timeout_ms, s_view_t *v)
     zsock_destroy (&s);
 }
 
-// Appends a msgpack uint in its 9-byte form (the reader takes any uint form).
-static size_t
-s_put_u64 (uint8_t *p, uint64_t v)
-{
-    p[0] = 0xcf;
-    for (int i = 0; i < 8; i++)
-        p[1 + i] = (uint8_t)(v >> (56 - 8 * i));
-    return 9;
-}
-
-// A stream header [format, group, shards, applied, n_dedup] into p (at least 46 bytes).
+// A stream's first record, kv_snap_header {format, group, shards, applied, n_dedup}, encoded
+// by the message codec into p (at most 64 bytes).
 static size_t
 s_header (uint8_t *p, uint64_t format, uint64_t group, uint64_t shards, uint64_t applied,
           uint64_t n_dedup)
 {
-    size_t n = 0;
-    p[n++] = 0x95;
-    n += s_put_u64 (p + n, format);
-    n += s_put_u64 (p + n, group);
-    n += s_put_u64 (p + n, shards);
-    n += s_put_u64 (p + n, applied);
-    n += s_put_u64 (p + n, n_dedup);
-    return n;
+    zkv_msg_t m = {.type = ZKV_MSG_KV_SNAP_HEADER};
+    m.u.kv_snap_header.format = format;
+    m.u.kv_snap_header.group = group;
+    m.u.kv_snap_header.nshards = shards;
+    m.u.kv_snap_header.applied = applied;
+    m.u.kv_snap_header.n_dedup = n_dedup;
+    uint8_t *buf;
+    size_t len;
+    int rc = zkv_msg_encode (&m, &buf, &len);
+    assert (rc == 0 && len <= 64);
+    memcpy (p, buf, len);
+    free (buf);
+    return len;
 }
 
 // Sends one install_snapshot over s. Returns true if it was queued.
@@ -517,13 +514,13 @@ s_send_chunk (zsock_t *s, const zkv_install_snapshot_t *is)
     return rc >= 0;
 }
 
-// Random data that is no record: its first byte is never a fixarray of a record's size (3, 5).
+// Random data that is no record: its first byte is never an array header a record starts with.
 static size_t
 s_junk (s_state_t *self, uint8_t *buf, size_t cap)
 {
     size_t len = 1 + s_rand (self) % cap;
     s_fill (self, buf, len);
-    if (buf[0] == 0x93 || buf[0] == 0x95 || buf[0] == 0xdc || buf[0] == 0xdd)
+    if ((buf[0] & 0xf0) == 0x90 || buf[0] == 0xdc || buf[0] == 0xdd)
         buf[0] = 0xc1; // never used in msgpack
     return len;
 }
@@ -547,10 +544,10 @@ s_forge_data (s_state_t *self, s_forge_t kind, uint64_t shards, uint64_t last_in
         case 0: // array32 of 2^32-1 elements, then little
             memcpy (buf, "\xdd\xff\xff\xff\xff\x01\x01", 7);
             return 7 + s_rand (self) % 32;
-        case 1: // a valid header announcing 2^62 dedup records, then a bin32 of ~4 GiB
+        case 1: // a valid header announcing 2^62 dedup records, then a record claiming ~4 GiB
             len = s_header (buf, S_STREAM_FORMAT, 1, shards, last_index, 1ull << 62);
-            memcpy (buf + len, "\x95\x00\x01\x01\x00\xc6\xff\xff\xff\xf0", 10);
-            len += 10;
+            memcpy (buf + len, "\x97\x02\x51\x00\x01\x01\x00\xc6\xff\xff\xff\xf0", 12);
+            len += 12;
             *done = true; // whatever the bytes, it ends before its announced records
             return len;
         case 2: // a map32 / str32 where a header's array is
