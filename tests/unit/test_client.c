@@ -583,11 +583,429 @@ test_core_hint_ping_pong_pauses (void)
     zkv_ccore_fini (&core);
 }
 
-ZKV_TEST_MAIN (TEST (test_put_get_numbers_requests) TEST (test_client_ids_differ)
-                   TEST (test_retry_after_silence_keeps_seq) TEST (test_follows_leader_hint)
-                       TEST (test_silence_is_timeout_unknown_outcome)
-                           TEST (test_late_and_duplicate_replies_ignored)
-                               TEST (test_stale_seq_and_foreign_replies_ignored)
-                                   TEST (test_oversized_refused_locally) TEST (test_server_errors)
-                                       TEST (test_status) TEST (test_unreachable)
-                                           TEST (test_core_hint_ping_pong_pauses))
+// ---------------------------------------------------------------------------------------------
+// The pure core's routing cache. Nodes 1..6 (indices 0..5). Routing configuration num: groups 0
+// and 1 on nodes 1 2 3, group 2 on nodes 4 5 6; 8 shards dealt even to group 1 and odd to group
+// 2, or the other way round when swapped.
+
+static const uint64_t s_cc_ids[] = {1, 2, 3, 4, 5, 6};
+
+static zkv_routing_t *
+s_cc_routing (uint64_t num, bool swapped)
+{
+    uint64_t ids[] = {0, 1, 2}, sizes[] = {3, 3, 3}, members[] = {1, 2, 3, 1, 2, 3, 4, 5, 6};
+    zkv_routing_t *r = zkv_routing_new (num, 8, ids, sizes, members, 3);
+    assert (r);
+    zkv_routing_deal (r);
+    if (swapped)
+        for (uint32_t s = 0; s < r->nshards; s++)
+            r->shard_group[s] = r->shard_group[s] == 1 ? 2 : 1;
+    return r;
+}
+
+// The i-th key ("k0", "k1", ...) that r routes to group g (static storage, a few at once).
+static const char *
+s_cc_key (const zkv_routing_t *r, uint64_t g, int i)
+{
+    static char buf[8][32];
+    static int next;
+    char *key = buf[next++ % 8];
+    for (int n = 0; n < 100000; n++) {
+        snprintf (key, 32, "k%d", n);
+        if (zkv_routing_group_of (r, (const uint8_t *)key, strlen (key)) == g && i-- == 0)
+            return key;
+    }
+    assert (!"no such key");
+    return NULL;
+}
+
+// True if the node at index idx is a member of group g in r.
+static bool
+s_cc_member (const zkv_routing_t *r, uint64_t g, size_t idx)
+{
+    size_t n = 0;
+    const uint64_t *m = zkv_routing_members (r, g, &n);
+    for (size_t k = 0; k < n && idx < 6; k++)
+        if (m[k] == s_cc_ids[idx])
+            return true;
+    return false;
+}
+
+static zkv_cc_action_t
+s_cc_begin (zkv_ccore_t *core, int64_t now, const char *key)
+{
+    return zkv_ccore_begin_key (core, now, 1000, false, (const uint8_t *)key, strlen (key));
+}
+
+// The current request's send went out and the node at index `from` answered status (hint
+// leader); returns what the core does next.
+static zkv_cc_action_t
+s_cc_answer (zkv_ccore_t *core, int64_t now, size_t from, uint64_t status, uint64_t leader)
+{
+    zkv_cc_action_t act = zkv_ccore_sent (core, now, true);
+    assert (act.kind == ZKV_CC_WAIT);
+    return zkv_ccore_reply (core, now, from, core->client_id, core->seq, status, leader);
+}
+
+// The current fetch went out and `from` answered with routing r.
+static zkv_cc_action_t
+s_cc_config (zkv_ccore_t *core, int64_t now, size_t from, const zkv_routing_t *r)
+{
+    zkv_cc_action_t act = zkv_ccore_sent (core, now, true);
+    assert (act.kind == ZKV_CC_WAIT);
+    zkv_config_reply_t m = {.node = s_cc_ids[from]};
+    zkv_routing_to_reply (r, &m);
+    return zkv_ccore_config (core, now, from, &m);
+}
+
+// A core that fetched r and has no leader hint for any group.
+static void
+s_cc_with_routing (zkv_ccore_t *core, const zkv_routing_t *r)
+{
+    zkv_ccore_init (core, s_cc_ids, 6, 42, 100);
+    zkv_ccore_saw_config (core, r->num);
+    zkv_cc_action_t act = s_cc_begin (core, 0, "first");
+    assert (act.kind == ZKV_CC_FETCH && act.node == 0);
+    act = s_cc_config (core, 0, 0, r);
+    assert (act.kind == ZKV_CC_SEND);
+    act = zkv_ccore_sent (core, 0, true);
+    act = zkv_ccore_timer (core, 2000); // the first request gives up: no leader learned
+    assert (act.kind == ZKV_CC_DONE && core->routing && core->routing->num == r->num);
+}
+
+// Without a configuration a keyed request goes to the node last heard to lead (which forwards).
+static void
+test_core_routing_none_goes_to_leader (void)
+{
+    zkv_ccore_t core;
+    zkv_ccore_init (&core, s_cc_ids, 6, 42, 100);
+    zkv_cc_action_t act = zkv_ccore_begin (&core, 0, 1000, false);
+    CHECK (act.kind == ZKV_CC_SEND && act.node == 0);
+    act = s_cc_answer (&core, 0, 0, ZKV_ENOTLEADER_VALUE, 3);
+    CHECK (act.kind == ZKV_CC_SEND && act.node == 2);
+    act = s_cc_answer (&core, 0, 2, 0, 0);
+    CHECK (act.kind == ZKV_CC_DONE && act.rc == 0);
+    act = s_cc_begin (&core, 10, "some key");
+    CHECK (act.kind == ZKV_CC_SEND);
+    CHECK_EQ_U64 (act.node, 2);
+    CHECK_EQ_U64 (core.seq, 2);
+    act = s_cc_answer (&core, 10, 2, 0, 0);
+    CHECK (act.kind == ZKV_CC_DONE && act.rc == 0);
+    CHECK (core.routing == NULL);
+    CHECK_EQ_U64 (core.fetches, 0);
+    zkv_ccore_fini (&core);
+}
+
+// A reply naming a newer configuration: the next keyed request first fetches it from the node
+// last heard to lead, then goes to its key's group, keeping its seq.
+static void
+test_core_routing_fetch_when_newer (void)
+{
+    zkv_routing_t *r = s_cc_routing (3, false);
+    zkv_ccore_t core;
+    zkv_ccore_init (&core, s_cc_ids, 6, 42, 100);
+    zkv_cc_action_t act = zkv_ccore_begin (&core, 0, 1000, false);
+    act = s_cc_answer (&core, 0, 0, 0, 3); // ok; node 3 leads
+    CHECK (act.kind == ZKV_CC_DONE);
+    // Unkeyed requests never fetch; a keyed one does.
+    zkv_ccore_saw_config (&core, 1);
+    act = zkv_ccore_begin (&core, 0, 1000, false);
+    CHECK (act.kind == ZKV_CC_SEND && act.node == 2);
+    act = s_cc_answer (&core, 0, 2, 0, 0);
+    const char *key = s_cc_key (r, 2, 0);
+    act = s_cc_begin (&core, 0, key);
+    CHECK (act.kind == ZKV_CC_FETCH);
+    CHECK_EQ_U64 (act.node, 2);
+    uint64_t seq = core.seq;
+    act = s_cc_config (&core, 0, 2, r);
+    CHECK (act.kind == ZKV_CC_SEND);
+    CHECK (s_cc_member (r, 2, act.node));
+    CHECK_EQ_U64 (core.seq, seq);
+    CHECK_EQ_U64 (core.fetches, 1);
+    CHECK (core.routing && core.routing->num == 3);
+    CHECK_EQ_U64 (core.seen_config, 3);
+    // The configuration is current now: no fetch for the next request.
+    act = s_cc_answer (&core, 0, act.node, 0, 0);
+    CHECK (act.kind == ZKV_CC_DONE && act.rc == 0);
+    act = s_cc_begin (&core, 0, s_cc_key (r, 1, 0));
+    CHECK (act.kind == ZKV_CC_SEND);
+    CHECK (s_cc_member (r, 1, act.node));
+    CHECK_EQ_U64 (core.fetches, 1);
+    zkv_ccore_fini (&core);
+    zkv_routing_destroy (&r);
+}
+
+// Every key goes to a member of the group the configuration deals its shard to.
+static void
+test_core_routing_keys_follow_shards (void)
+{
+    zkv_routing_t *r = s_cc_routing (3, false);
+    zkv_ccore_t core;
+    s_cc_with_routing (&core, r);
+    for (int i = 0; i < 64; i++) {
+        char key[16];
+        snprintf (key, sizeof key, "key-%d", i);
+        uint64_t g = zkv_routing_group_of (r, (const uint8_t *)key, strlen (key));
+        zkv_cc_action_t act = s_cc_begin (&core, 0, key);
+        CHECK (act.kind == ZKV_CC_SEND);
+        CHECK_EQ_U64 (core.group, g);
+        CHECK (s_cc_member (r, g, act.node));
+        act = zkv_ccore_sent (&core, 0, true);
+        act = zkv_ccore_timer (&core, 5000); // no answer: nothing learned
+        CHECK (act.kind == ZKV_CC_DONE);
+    }
+    zkv_ccore_fini (&core);
+    zkv_routing_destroy (&r);
+}
+
+// A successful reply records its group's leader (the hint, else the node that answered): the
+// next request for a key of that group goes there, one of another group does not.
+static void
+test_core_routing_learns_group_leader (void)
+{
+    zkv_routing_t *r = s_cc_routing (3, false);
+    zkv_ccore_t core;
+    s_cc_with_routing (&core, r);
+    zkv_cc_action_t act = s_cc_begin (&core, 0, s_cc_key (r, 2, 0));
+    CHECK (act.kind == ZKV_CC_SEND && s_cc_member (r, 2, act.node));
+    act = s_cc_answer (&core, 0, act.node, 0, 4); // ok, node 4 leads
+    CHECK (act.kind == ZKV_CC_DONE && act.rc == 0);
+    for (int i = 1; i < 4; i++) {
+        act = s_cc_begin (&core, 0, s_cc_key (r, 2, i));
+        CHECK (act.kind == ZKV_CC_SEND);
+        CHECK_EQ_U64 (act.node, 3); // node 4
+        act = s_cc_answer (&core, 0, 3, 0, 0);
+        CHECK (act.kind == ZKV_CC_DONE);
+    }
+    // Not the leader any more, node 5 is: followed, and recorded when it answers.
+    act = s_cc_begin (&core, 0, s_cc_key (r, 2, 4));
+    CHECK (act.kind == ZKV_CC_SEND && act.node == 3);
+    act = s_cc_answer (&core, 0, 3, ZKV_ENOTLEADER_VALUE, 5);
+    CHECK (act.kind == ZKV_CC_SEND && act.node == 4);
+    act = s_cc_answer (&core, 0, 4, 0, 0);
+    CHECK (act.kind == ZKV_CC_DONE);
+    act = s_cc_begin (&core, 0, s_cc_key (r, 2, 5));
+    CHECK (act.kind == ZKV_CC_SEND && act.node == 4);
+    act = s_cc_answer (&core, 0, 4, 0, 0);
+    // Group 1's requests are not sent to group 2's leader.
+    act = s_cc_begin (&core, 0, s_cc_key (r, 1, 0));
+    CHECK (act.kind == ZKV_CC_SEND);
+    CHECK (s_cc_member (r, 1, act.node));
+    zkv_ccore_fini (&core);
+    zkv_routing_destroy (&r);
+}
+
+// "Wrong group": the configuration is fetched from the node that said so, and the request is
+// sent again, with the same seq, where the new configuration routes it.
+static void
+test_core_routing_wrong_group_refetches (void)
+{
+    zkv_routing_t *r = s_cc_routing (3, false), *r2 = s_cc_routing (4, true);
+    zkv_ccore_t core;
+    s_cc_with_routing (&core, r);
+    const char *key = s_cc_key (r, 2, 0); // group 1's in r2
+    zkv_cc_action_t act = s_cc_begin (&core, 0, key);
+    CHECK (act.kind == ZKV_CC_SEND && s_cc_member (r, 2, act.node));
+    uint64_t seq = core.seq;
+    // The first node is silent; the next one says "wrong group": the fetch goes to the latter.
+    act = zkv_ccore_sent (&core, 0, true);
+    act = zkv_ccore_timer (&core, act.wake_at);
+    CHECK (act.kind == ZKV_CC_SEND);
+    size_t said = act.node;
+    act = s_cc_answer (&core, 100, said, ZKV_EWRONGGROUP_VALUE, 0);
+    CHECK (act.kind == ZKV_CC_FETCH);
+    CHECK_EQ_U64 (act.node, said);
+    CHECK_EQ_U64 (core.seq, seq);
+    act = s_cc_config (&core, 101, said, r2);
+    CHECK (act.kind == ZKV_CC_SEND);
+    CHECK (s_cc_member (r2, 1, act.node));
+    CHECK_EQ_U64 (core.seq, seq);
+    CHECK_EQ_U64 (core.group, 1);
+    CHECK (core.routing->num == 4);
+    CHECK_EQ_U64 (core.fetches, 2);
+    act = s_cc_answer (&core, 101, act.node, 0, 0);
+    CHECK (act.kind == ZKV_CC_DONE && act.rc == 0);
+    CHECK_EQ_U64 (core.seq, seq);
+    zkv_ccore_fini (&core);
+    zkv_routing_destroy (&r);
+    zkv_routing_destroy (&r2);
+}
+
+// A config_reply that is no configuration (or an older one than held) is ignored: the routing
+// is kept and the request is sent by it.
+static void
+test_core_routing_garbage_config_ignored (void)
+{
+    zkv_routing_t *r = s_cc_routing (3, false), *r2 = s_cc_routing (4, true);
+    zkv_ccore_t core;
+    s_cc_with_routing (&core, r);
+    zkv_ccore_saw_config (&core, 4);
+    const char *key = s_cc_key (r, 2, 0);
+    zkv_cc_action_t act = s_cc_begin (&core, 0, key);
+    CHECK (act.kind == ZKV_CC_FETCH);
+    size_t asked = act.node;
+    act = zkv_ccore_sent (&core, 0, true);
+    zkv_config_reply_t m = {0};
+    zkv_routing_to_reply (r2, &m);
+    m.group_sizes.count--; // counts disagree
+    act = zkv_ccore_config (&core, 0, asked, &m);
+    CHECK (act.kind == ZKV_CC_SEND);
+    CHECK (s_cc_member (r, 2, act.node)); // routed by the configuration held
+    CHECK (core.routing && core.routing->num == 3);
+    CHECK_EQ_U64 (core.routing->shard_group[0], r->shard_group[0]);
+    CHECK_EQ_U64 (core.fetches, 1);
+    act = s_cc_answer (&core, 0, act.node, 0, 0);
+    CHECK (act.kind == ZKV_CC_DONE && act.rc == 0);
+
+    // An older configuration than the one held is not taken either.
+    zkv_routing_t *old = s_cc_routing (2, true);
+    act = s_cc_begin (&core, 0, key);
+    CHECK (act.kind == ZKV_CC_FETCH);
+    act = s_cc_config (&core, 0, act.node, old);
+    CHECK (act.kind == ZKV_CC_SEND && s_cc_member (r, 2, act.node));
+    CHECK (core.routing->num == 3);
+    zkv_routing_destroy (&old);
+    act = zkv_ccore_sent (&core, 0, true);
+    act = zkv_ccore_timer (&core, 5000);
+    CHECK (act.kind == ZKV_CC_DONE);
+
+    // Not fetching, or from no node: a config_reply changes nothing.
+    zkv_routing_to_reply (r2, &m);
+    act = s_cc_begin (&core, 0, key);
+    CHECK (act.kind == ZKV_CC_FETCH);
+    act = zkv_ccore_sent (&core, 0, true);
+    int64_t wake = act.wake_at;
+    act = zkv_ccore_config (&core, 0, 6, &m);
+    CHECK (act.kind == ZKV_CC_WAIT && act.wake_at == wake);
+    CHECK (core.routing->num == 3);
+    act = zkv_ccore_timer (&core, wake); // no configuration in time: sent by the one held
+    CHECK (act.kind == ZKV_CC_SEND && s_cc_member (r, 2, act.node));
+    act = zkv_ccore_sent (&core, wake, true);
+    act = zkv_ccore_config (&core, wake, 0, &m);
+    CHECK (act.kind == ZKV_CC_WAIT);
+    CHECK (core.routing->num == 3);
+    zkv_ccore_fini (&core);
+
+    // Garbage before any configuration: sent to the node last heard to lead.
+    zkv_ccore_init (&core, s_cc_ids, 6, 42, 100);
+    zkv_ccore_saw_config (&core, 2);
+    act = s_cc_begin (&core, 0, key);
+    CHECK (act.kind == ZKV_CC_FETCH && act.node == 0);
+    act = zkv_ccore_sent (&core, 0, true);
+    zkv_routing_to_reply (r2, &m);
+    m.num = 0;
+    act = zkv_ccore_config (&core, 0, 0, &m);
+    CHECK (act.kind == ZKV_CC_SEND && act.node == 0);
+    CHECK (core.routing == NULL);
+    zkv_ccore_fini (&core);
+    zkv_routing_destroy (&r);
+    zkv_routing_destroy (&r2);
+}
+
+// No configuration within an attempt: the request is sent anyway (to the leader, which
+// forwards); a configuration too late, after the deadline, ends the request as timed out.
+static void
+test_core_routing_fetch_timeout_sends (void)
+{
+    zkv_routing_t *r = s_cc_routing (3, false);
+    zkv_ccore_t core;
+    zkv_ccore_init (&core, s_cc_ids, 6, 42, 100);
+    zkv_ccore_saw_config (&core, 1);
+    zkv_cc_action_t act = s_cc_begin (&core, 0, "k");
+    CHECK (act.kind == ZKV_CC_FETCH && act.node == 0);
+    uint64_t seq = core.seq;
+    act = zkv_ccore_sent (&core, 0, true);
+    CHECK (act.kind == ZKV_CC_WAIT && act.wake_at == 100);
+    act = zkv_ccore_timer (&core, 100);
+    CHECK (act.kind == ZKV_CC_SEND);
+    CHECK_EQ_U64 (act.node, 0);
+    CHECK (!core.fetching);
+    CHECK_EQ_U64 (core.seq, seq);
+    act = s_cc_answer (&core, 120, 0, 0, 0);
+    CHECK (act.kind == ZKV_CC_DONE && act.rc == 0);
+
+    // With a configuration held: sent by it.
+    zkv_ccore_fini (&core);
+    s_cc_with_routing (&core, r);
+    zkv_ccore_saw_config (&core, 9);
+    act = s_cc_begin (&core, 0, s_cc_key (r, 2, 0));
+    CHECK (act.kind == ZKV_CC_FETCH);
+    act = zkv_ccore_sent (&core, 0, true);
+    act = zkv_ccore_timer (&core, act.wake_at);
+    CHECK (act.kind == ZKV_CC_SEND && s_cc_member (r, 2, act.node));
+
+    // The deadline comes while fetching: timed out, whether the timer or a late reply says so.
+    act = zkv_ccore_sent (&core, 100, true);
+    act = zkv_ccore_timer (&core, 5000);
+    CHECK (act.kind == ZKV_CC_DONE);
+    act = zkv_ccore_begin_key (&core, 0, 50, false, (const uint8_t *)"k", 1);
+    CHECK (act.kind == ZKV_CC_FETCH);
+    act = zkv_ccore_sent (&core, 0, true);
+    CHECK (act.kind == ZKV_CC_WAIT && act.wake_at == 50);
+    act = zkv_ccore_timer (&core, 50);
+    CHECK (act.kind == ZKV_CC_DONE && act.rc == ZKV_ETIMEOUT);
+    act = zkv_ccore_begin_key (&core, 0, 50, false, (const uint8_t *)"k", 1);
+    CHECK (act.kind == ZKV_CC_FETCH);
+    act = zkv_ccore_sent (&core, 0, true);
+    zkv_config_reply_t m = {0};
+    zkv_routing_to_reply (r, &m);
+    act = zkv_ccore_config (&core, 60, act.node, &m);
+    CHECK (act.kind == ZKV_CC_DONE && act.rc == ZKV_ETIMEOUT);
+    zkv_ccore_fini (&core);
+    zkv_routing_destroy (&r);
+}
+
+// KNOWN BUG (client/zkv_client_core.c, zkv_ccore_reply): a node that keeps answering "wrong
+// group" while the configuration it serves does not change (a shard no group serves, or a
+// forwarding node whose routing disagrees with the leader's) makes the core fetch and resend
+// at network speed until the deadline: "wrong group" never pauses, unlike "not the leader"
+// (test_core_hint_ping_pong_pauses). This test expects a pause after a round of such answers,
+// as hints get; it fails until the core backs off.
+static void
+test_core_routing_wrong_group_loop_pauses (void)
+{
+    zkv_routing_t *r = s_cc_routing (3, false);
+    r->shard_group[zkv_routing_shard_of (r, (const uint8_t *)"k", 1)] = 0; // nobody serves "k"
+    zkv_ccore_t core;
+    s_cc_with_routing (&core, r);
+    zkv_cc_action_t act = s_cc_begin (&core, 0, "k");
+    CHECK (act.kind == ZKV_CC_SEND);
+    int rounds = 0;
+    for (; rounds < 50 && act.kind == ZKV_CC_SEND; rounds++) {
+        act = s_cc_answer (&core, 0, act.node, ZKV_EWRONGGROUP_VALUE, 0);
+        if (act.kind == ZKV_CC_FETCH)
+            act = s_cc_config (&core, 0, act.node, r); // the same configuration again
+    }
+    bool paused = act.kind == ZKV_CC_WAIT && act.wake_at > 0;
+    if (!paused)
+        fprintf (stderr, "KNOWN BUG: %d rounds of wrong group / fetch / resend at time 0\n",
+                 rounds);
+    zkv_ccore_fini (&core);
+    zkv_routing_destroy (&r);
+    CHECK (paused);
+    CHECK (rounds <= 7);
+}
+
+// clang-format off
+ZKV_TEST_MAIN (
+    TEST (test_put_get_numbers_requests)
+    TEST (test_client_ids_differ)
+    TEST (test_retry_after_silence_keeps_seq)
+    TEST (test_follows_leader_hint)
+    TEST (test_silence_is_timeout_unknown_outcome)
+    TEST (test_late_and_duplicate_replies_ignored)
+    TEST (test_stale_seq_and_foreign_replies_ignored)
+    TEST (test_oversized_refused_locally)
+    TEST (test_server_errors)
+    TEST (test_status)
+    TEST (test_unreachable)
+    TEST (test_core_hint_ping_pong_pauses)
+    TEST (test_core_routing_none_goes_to_leader)
+    TEST (test_core_routing_fetch_when_newer)
+    TEST (test_core_routing_keys_follow_shards)
+    TEST (test_core_routing_learns_group_leader)
+    TEST (test_core_routing_wrong_group_refetches)
+    TEST (test_core_routing_garbage_config_ignored)
+    TEST (test_core_routing_fetch_timeout_sends)
+    TEST (test_core_routing_wrong_group_loop_pauses))
+// clang-format on
