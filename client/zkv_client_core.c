@@ -205,6 +205,7 @@ s_begin (zkv_ccore_t *core, int64_t now, int timeout_ms, bool read_only)
     core->any_sent = false;
     core->last_status = 0;
     core->why = ZKV_CC_WHY_NONE;
+    core->wrong_in_row = 0;
     // A reply named a newer configuration than the cached one: fetch it first, from the node
     // last heard to lead (it answered with that number).
     core->fetching = core->keyed && s_config_stale (core);
@@ -299,9 +300,13 @@ zkv_ccore_reply (zkv_ccore_t *core, int64_t now, size_t from, uint64_t client_id
     }
     if (status == ZKV_EWRONGGROUP_VALUE && core->keyed && now < core->deadline) {
         // Routed by a configuration the node does not hold: fetch the node's, then ask again
-        // (same seq) where it says.
+        // (same seq) where it says. Again and again means the configurations agree and still
+        // no group serves the key here (none serves its shard, nodes disagree for a while):
+        // back off between rounds, as for "not the leader".
         core->last_status = (int)status;
         core->fetching = true;
+        if (++core->wrong_in_row > 1)
+            return s_pause (core, now, from);
         return s_send (core, from);
     }
     if (s_definitive (status))

@@ -87,6 +87,7 @@ typedef struct {
     bool keyed;              // it has a key to route by
     uint64_t group;          // the group it is routed to (0: any node, which forwards)
     bool fetching;           // the current attempt asks for the configuration
+    size_t wrong_in_row;     // "wrong group" answers to the current request in a row
 } zkv_ccore_t;
 
 // Sets up core for n node ids (copied) and a client id; attempt and backoff in ms.

@@ -418,8 +418,10 @@ zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t
             self->counters.stale++;
             return;
         }
+        // A hint naming this node for a group it does not host is someone's mistake: it would
+        // send the group's requests back here.
         uint64_t *hint = s_hint (self, p->group);
-        if (hint && f->leader)
+        if (hint && f->leader && f->leader != self->cfg.node)
             *hint = f->leader;
         zkv_u64map_remove (&self->pending, p->handle);
         // The answering node already published any error event: relay its answer to the

@@ -32,6 +32,9 @@ zkv_routing_new (uint64_t num, uint32_t nshards, const uint64_t *group_ids, cons
             return NULL;
         n_members += sizes[i];
     }
+    for (size_t i = 0; i < n_members; i++)
+        if (members[i] == 0)
+            return NULL; // node ids start at 1
     zkv_routing_t *self = s_alloc (1, sizeof *self);
     self->num = num;
     self->nshards = nshards;
