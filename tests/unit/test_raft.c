@@ -1246,10 +1246,13 @@ test_no_double_vote (void)
 // Drops, duplicates, swaps, partitions, slow disks, crashes (torn in a sync, or between two
 // readies) and restarts, with snapshots on: the safety checks run after every step; once
 // healed, every node catches up. Odd seeds send the leader's appends before its own write.
+// Streaming snapshots (stream) are read by a slow reader too.
 static void
-s_chaos (int n, uint64_t seed, bool snapshots)
+s_chaos (int n, uint64_t seed, bool snapshots, bool stream)
 {
     cluster_t *c = s_cluster_new (n, seed);
+    c->stream = stream;
+    c->req_drop_pm = stream ? 100 : 0;
     c->drop_pm = 100;
     c->dup_pm = 50;
     c->swap_pm = 200;
@@ -1299,6 +1302,7 @@ s_chaos (int n, uint64_t seed, bool snapshots)
     CHECK (!c->failed);
     memset (c->cut, 0, sizeof c->cut);
     c->drop_pm = c->dup_pm = c->swap_pm = c->delay_pm = c->crash_pm = c->slow_pm = 0;
+    c->req_drop_pm = 0;
     for (int i = 0; i < n; i++)
         if (!c->nodes[i].rep)
             s_start (c, i);
@@ -1347,10 +1351,16 @@ s_chaos (int n, uint64_t seed, bool snapshots)
 static void
 test_chaos (void)
 {
-    for (uint64_t seed = 1; seed <= 30 && !zkv_test_failed_; seed++) {
-        s_chaos (3, seed, false);
-        s_chaos (5, seed, true);
-        s_chaos (3, seed + 100, true);
+    // RAFT_CHAOS_FROM and RAFT_CHAOS_SEEDS run other seeds (a soak); 1 and 30 by default.
+    uint64_t from =
+        getenv ("RAFT_CHAOS_FROM") ? strtoull (getenv ("RAFT_CHAOS_FROM"), NULL, 10) : 1;
+    uint64_t n =
+        getenv ("RAFT_CHAOS_SEEDS") ? strtoull (getenv ("RAFT_CHAOS_SEEDS"), NULL, 10) : 30;
+    for (uint64_t seed = from; seed < from + n && !zkv_test_failed_; seed++) {
+        s_chaos (3, seed, false, false);
+        s_chaos (5, seed, true, false);
+        s_chaos (3, seed + 100, true, false);
+        s_chaos (3, seed + 200, true, true);
         if (zkv_test_failed_)
             fprintf (stderr, "chaos seed %" PRIu64 "\n", seed);
     }
