@@ -159,9 +159,14 @@ sim_check_append (sim_t *self, int node, const zkv_entry_t *entries, size_t n, u
                            " below its predecessor's %" PRIu64,
                            node, e->index, e->term, prev);
         s_check_log_matching (self, node, e, prev);
-        // Truncating a committed entry is fine only if the log held the same one there.
+        // Truncating a committed entry is fine only if the log held the same one there, or if
+        // the replacing entry is a deposed leader's of a term before the one the entry was
+        // committed in (cterm bounds that term): §5.4 promises it to leaders of later terms
+        // only, and a node still in the older term was not one of the majority that stored it
+        // (sweep seed 316 --kv at ed4a327; StaleLeaderReplacesOnOlderTerm).
         if (r->pend_trunc && e->index == r->pend_trunc && e->index <= G (self)->max_committed &&
-            e->term != G (self)->commits[e->index].term)
+            e->term != G (self)->commits[e->index].term &&
+            e->term > G (self)->commits[e->index].cterm)
             sim_violation (self, "leader completeness",
                            "node %d replaces committed index %" PRIu64 " (term %" PRIu64
                            ") with term %" PRIu64,

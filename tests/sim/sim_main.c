@@ -331,7 +331,7 @@ s_selftest (void)
             k < SIM_SABOTAGE_COUNT_ ? (sim_sabotage_t)k : SIM_SABOTAGE_STREAM_NO_PROMOTE;
         const char *caught = NULL;
         uint64_t seed;
-        for (seed = 1; seed <= 50 && !caught; seed++) {
+        for (seed = 1; seed <= 400 && !caught; seed++) {
             sim_chaos_opts_t o = {.seed = seed,
                                   .chaos_us = SWEEP_CHAOS_US,
                                   .quiet = true,
