@@ -54,6 +54,9 @@ typedef struct {
     uint64_t n_snap_applied; // snapshots installed from a leader
     s_read_t reads[64];      // answers to reads, first 64
     size_t n_reads;          // their number
+    uint64_t asked;          // writes asked of it
+    uint64_t answered;       // ... answered by it
+    uint64_t dropped;        // ... waiting when it went down (unanswered, as a crash leaves them)
     // Streaming mode: the state is durable on its own (applied and sm survive restarts and
     // crashes), a received stream is staged apart from it, and the application keeps one view
     // of its state, the latest it opened (an older view's chunks cannot be read any more).
@@ -90,10 +93,14 @@ struct cluster {
     uint64_t sent[7];        // messages sent per type
     uint64_t writes_ok;      // writes answered ok
     uint64_t writes_lost;    // writes answered with an error (not leader any more)
+    uint8_t *values;         // values[v]: a write of value v was applied
+    size_t n_values;         // allocated
     uint64_t crashes;        // crashes in a sync
     int failed;              // a safety check failed
     bool stream;             // streaming snapshots
     uint32_t req_drop_pm;    // streaming: chance a chunk read is "not now" (Raft asks again)
+    uint32_t reject_pm;      // streaming: chance a received chunk is refused as malformed
+    uint64_t rejected;       // chunks refused so far
 };
 
 static uint64_t
@@ -310,6 +317,15 @@ sm_apply (void *impl, const zkv_entry_t *entries, size_t n, zkv_sm_results_t *re
             r->has_client = true;
             r->client_id = 1;
             memcpy (&r->seq, e->data.data, 8);
+            if (r->seq >= c->n_values) {
+                size_t size = c->n_values ? c->n_values : 1024;
+                while (size <= r->seq)
+                    size *= 2;
+                c->values = realloc (c->values, size);
+                memset (c->values + c->n_values, 0, size - c->n_values);
+                c->n_values = size;
+            }
+            c->values[r->seq] = 1;
         }
     }
     return 0;
@@ -426,6 +442,10 @@ sm_recv_chunk (void *impl, const zkv_snapshot_meta_t *snap, uint64_t offset, con
     (void)snap, (void)done;
     if (!c->stream)
         s_fail (c, "a chunk in blob mode");
+    if (c->reject_pm && zkv_rng_chance (&c->rng, c->reject_pm, 1000)) {
+        c->rejected++;
+        return ZKV_EPROTO; // a peer's bad bytes: nothing is staged (the driver restarts Raft)
+    }
     if (offset == 0) {
         nd->part_len = 0; // staged: the state itself stays as it is until the install
         nd->stream_starts++;
@@ -540,10 +560,16 @@ h_reply (void *arg, const zkv_msg_t *reply)
     const zkv_group_reply_t *r = &reply->u.group_reply;
     int status = -(int)r->status;
     if (r->handle == S_WRITE) {
+        cluster_t *c = nd->c;
+        nd->answered++;
+        if (status == 0 && (r->seq >= c->n_values || !c->values[r->seq]))
+            s_fail (c, "a write answered ok that was never applied");
+        if (status != 0 && status != ZKV_ENOTLEADER)
+            s_fail (c, "a write refused for no reason");
         if (status)
-            nd->c->writes_lost++;
+            c->writes_lost++;
         else
-            nd->c->writes_ok++;
+            c->writes_ok++;
         return;
     }
     if (nd->n_reads == 64)
@@ -645,6 +671,7 @@ static void
 s_crash (cluster_t *c, int i, bool torn)
 {
     node_t *nd = &c->nodes[i];
+    nd->dropped += zkv_replica_waiting (nd->rep);
     zkv_replica_destroy (&nd->rep);
     zkv_memstore_crash (nd->mem, torn, zkv_rng_next (&c->rng));
     nd->crashing = nd->slow = false;
@@ -692,6 +719,8 @@ static void
 s_stop (cluster_t *c, int i)
 {
     node_t *nd = &c->nodes[i];
+    if (nd->rep)
+        nd->dropped += zkv_replica_waiting (nd->rep);
     zkv_replica_destroy (&nd->rep);
     if (zkv_logstore_sync (nd->mem) != 0)
         s_fail (c, "the memstore does not sync");
@@ -750,6 +779,7 @@ s_cluster_destroy (cluster_t **c_p)
     free (c->late_due);
     free (c->q);
     free (c->hashes);
+    free (c->values);
     free (c->leader_of);
     free (c);
     *c_p = NULL;
@@ -881,6 +911,7 @@ s_propose (cluster_t *c, int i, uint64_t v, uint64_t *index_p)
                                .seq = v,
                                .op = S_OP_RAW,
                                .value = {buf, sizeof buf}};
+    c->nodes[i].asked++;
     if (!zkv_replica_request (c->nodes[i].rep, &req, index_p, NULL))
         return ZKV_ENOTLEADER;
     s_drain (c, i);
@@ -895,6 +926,24 @@ s_read (cluster_t *c, int i, uint64_t ctx)
     zkv_group_request_t req = {
         .group = S_GROUP, .handle = ctx, .client_id = 2, .seq = ctx, .op = S_OP_READ};
     zkv_replica_request (c->nodes[i].rep, &req, NULL, NULL);
+}
+
+// Every write asked of a node was answered once, is waiting, or was waiting when it went down.
+static bool
+s_writes_add_up (cluster_t *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        node_t *nd = &c->nodes[i];
+        size_t waiting = nd->rep ? zkv_replica_waiting (nd->rep) : 0;
+        if (nd->asked != nd->answered + nd->dropped + waiting) {
+            fprintf (stderr,
+                     "node %d: %" PRIu64 " writes asked, %" PRIu64 " answered, %" PRIu64
+                     " dropped, %zu waiting\n",
+                     i + 1, nd->asked, nd->answered, nd->dropped, waiting);
+            return false;
+        }
+    }
+    return true;
 }
 
 // Runs until every up node applied index (or max_ticks pass).
@@ -1020,6 +1069,7 @@ test_agreement (void)
     }
     CHECK_EQ_U64 (c->writes_ok, 10); // each write answered once, ok
     CHECK_EQ_U64 (c->writes_lost, 0);
+    CHECK (s_writes_add_up (c));
     // An idle group sends one heartbeat and one reply per follower per heartbeat period.
     uint64_t msgs = 0, msgs2 = 0;
     for (int t = 0; t < 7; t++)
@@ -1246,13 +1296,15 @@ test_no_double_vote (void)
 // Drops, duplicates, swaps, partitions, slow disks, crashes (torn in a sync, or between two
 // readies) and restarts, with snapshots on: the safety checks run after every step; once
 // healed, every node catches up. Odd seeds send the leader's appends before its own write.
-// Streaming snapshots (stream) are read by a slow reader too.
+// Streaming snapshots (stream) are read by a slow reader too, and some received chunks are
+// refused as malformed.
 static void
 s_chaos (int n, uint64_t seed, bool snapshots, bool stream)
 {
     cluster_t *c = s_cluster_new (n, seed);
     c->stream = stream;
     c->req_drop_pm = stream ? 100 : 0;
+    c->reject_pm = stream ? 20 : 0;
     c->drop_pm = 100;
     c->dup_pm = 50;
     c->swap_pm = 200;
@@ -1302,7 +1354,7 @@ s_chaos (int n, uint64_t seed, bool snapshots, bool stream)
     CHECK (!c->failed);
     memset (c->cut, 0, sizeof c->cut);
     c->drop_pm = c->dup_pm = c->swap_pm = c->delay_pm = c->crash_pm = c->slow_pm = 0;
-    c->req_drop_pm = 0;
+    c->req_drop_pm = c->reject_pm = 0;
     for (int i = 0; i < n; i++)
         if (!c->nodes[i].rep)
             s_start (c, i);
@@ -1332,6 +1384,7 @@ s_chaos (int n, uint64_t seed, bool snapshots, bool stream)
     CHECK (caught_up);
     for (int i = 0; i < n; i++)
         CHECK_EQ_U64 (c->nodes[i].sm, c->nodes[l].sm);
+    CHECK (s_writes_add_up (c));
     CHECK (!c->failed);
     uint64_t index = c->nodes[l].applied;
     if (getenv ("RAFT_DEBUG")) {
@@ -1341,9 +1394,10 @@ s_chaos (int n, uint64_t seed, bool snapshots, bool stream)
         fprintf (stderr,
                  "n=%d seed=%" PRIu64 " term=%" PRIu64 " applied=%" PRIu64 " proposed=%" PRIu64
                  " installs=%" PRIu64 " ae=%" PRIu64 " is=%" PRIu64 " crashes=%" PRIu64
-                 " writes ok=%" PRIu64 " lost=%" PRIu64 "\n",
+                 " rejected=%" PRIu64 " writes ok=%" PRIu64 " lost=%" PRIu64 "\n",
                  n, seed, s_term (c, l), index, v, snaps, c->sent[ZKV_MSG_APPEND_ENTRIES],
-                 c->sent[ZKV_MSG_INSTALL_SNAPSHOT], c->crashes, c->writes_ok, c->writes_lost);
+                 c->sent[ZKV_MSG_INSTALL_SNAPSHOT], c->crashes, c->rejected, c->writes_ok,
+                 c->writes_lost);
     }
     s_cluster_destroy (&c);
 }
