@@ -5,7 +5,7 @@
 # the bound after publishing zkv.node.stopping, and no acknowledged write is lost.
 #
 #     ZKV_BUILD=build stop.sh [--mode netns|lo] [--seed S] [--bound-ms 2000] [--fill-mb 8]
-#                             [--load-rounds 4] [--stream-rounds 5] [--election-rounds 3]
+#                             [--load-rounds 4] [--stream-rounds 6] [--election-rounds 3]
 #                             [--campaign-rounds 1]
 #
 # 3 nodes, snapshot_bytes 64 KiB and snapshot_chunk_bytes 4 KiB (as snapshot_catchup.sh: the log
@@ -18,10 +18,10 @@
 #  stream: a follower F is stopped, the bench fills FILL_MB and the leader compacts its log past
 #     F several times; F restarts (observed: the watcher hears its first stream), and 0..99 ms
 #     after its zkv.raft.snapshot.receiving (group 1), SIGTERM to the LEADER streaming to it
-#     (the case that used to hang for good), or, every other round, to F itself. A round is
-#     mid-stream when F had not installed that snapshot when the signal was sent (event times:
-#     one wall clock); at least one of each kind must be. Between rounds F is stopped again
-#     (often mid-stream from the new leader) and left behind again.
+#     (the case that used to hang for good: rounds 1, 3, 4, 6...), or to F itself (rounds 2,
+#     5...). A round is mid-stream when F had not installed that snapshot when the signal was
+#     sent (event times: one wall clock); at least one of each kind must be. Between rounds F
+#     is stopped again (often mid-stream from the new leader) and left behind again.
 #  election: the leader of group 1 is paused (SIGSTOP); at the first candidate's zkv.raft.term
 #     (term risen, no leader yet), SIGTERM to that candidate or to the other node (its voter).
 #     A round counts as mid-election when no zkv.raft.leader of that term was published before
@@ -54,7 +54,7 @@ seed=$(($(date +%s%N) % 1000000))
 bound_ms=2000
 fill_mb=8
 load_rounds=4
-stream_rounds=5
+stream_rounds=6
 election_rounds=3
 campaign_rounds=1
 while [ $# -gt 0 ]; do
@@ -349,10 +349,10 @@ scenario_stream () {
         # Node F is down here; left behind again unless it just was.
         [ $prepped = 1 ] || behind "$f" "$f_applied" "$down_mark"
         prepped=0
-        # The victim: the leader in the first round, node F in the second, and so on; after the
-        # planned rounds, whichever kind has no mid-stream stop yet.
+        # The victim: the leader in rounds 1, 3, 4, 6, 7, ..., node F in rounds 2, 5, 8, ...;
+        # after the planned rounds, whichever kind has no mid-stream stop yet.
         if [ $rounds -lt "$stream_rounds" ]; then
-            vkind=$(((rounds + 1) % 2))
+            vkind=$((rounds % 3 == 1 ? 0 : 1))
         elif [ $hits_leader = 0 ]; then vkind=1; else vkind=0; fi
         draw 100
         delay=$R
