@@ -362,7 +362,7 @@ s_finish (zkv_replica_t *self, bool chunk_ok)
             return false;
         }
         zkv_rep_writes_applied (self, rd->committed, rd->n_committed, &self->results);
-        zkv_sm_results_free (&self->results);
+        zkv_sm_results_clear (&self->results);
     }
     zkv_rep_reads_confirmed (self, rd->reads, rd->n_reads);
     zkv_rep_reads_serve (self);

@@ -24,6 +24,14 @@ zkv_sm_results_free (zkv_sm_results_t *results)
     memset (results, 0, sizeof *results);
 }
 
+void
+zkv_sm_results_clear (zkv_sm_results_t *results)
+{
+    for (size_t i = 0; i < results->count; i++)
+        zkv_bytes_free (&results->items[i].answer.value);
+    results->count = 0;
+}
+
 zkv_sm_result_t *
 zkv_sm_results_push (zkv_sm_results_t *results)
 {

@@ -59,6 +59,8 @@ typedef struct {
 } zkv_sm_results_t;
 
 void zkv_sm_results_free (zkv_sm_results_t *results);
+// Empties results but keeps its array for the next apply (no allocation per apply).
+void zkv_sm_results_clear (zkv_sm_results_t *results);
 // Appends an empty result (grows the array); returns it.
 zkv_sm_result_t *zkv_sm_results_push (zkv_sm_results_t *results);
 
