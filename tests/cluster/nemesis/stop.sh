@@ -5,23 +5,31 @@
 # the bound after publishing zkv.node.stopping, and no acknowledged write is lost.
 #
 #     ZKV_BUILD=build stop.sh [--mode netns|lo] [--seed S] [--bound-ms 2000] [--fill-mb 8]
+#                             [--chunk-bytes 1048576] [--stream-clients 64] [--chain 2]
 #                             [--load-rounds 4] [--stream-rounds 6] [--election-rounds 3]
 #                             [--campaign-rounds 1]
 #
-# 3 nodes, snapshot_bytes 64 KiB and snapshot_chunk_bytes 4 KiB (as snapshot_catchup.sh: the log
-# compacts every few dozen puts, a data set of a few MB is a stream of a thousand chunks). A
-# writer puts unique keys (a few a second) from start to end; what it got acknowledged must read
-# back at the end. A scenario whose rounds are set to 0 is skipped.
+# 3 nodes, snapshot_bytes 64 KiB (the log compacts every few dozen puts) and chunks of
+# snapshot_chunk_bytes (1 MiB, zkvd's default). A writer puts unique keys (a few a second) from
+# start to end; what it got acknowledged must read back at the end. A scenario whose rounds are
+# set to 0 is skipped.
 #  load: `zkv bench`, 64 clients, 20% gets, 80% puts. LOAD_ROUNDS times, 0.5..2 s into the
 #     load, SIGTERM to the leader of group 1 or to a follower (alternating: both are hit), then
 #     a restart.
 #  stream: a follower F is stopped, the bench fills FILL_MB and the leader compacts its log past
-#     F several times; F restarts (observed: the watcher hears its first stream), and 0..99 ms
-#     after its zkv.raft.snapshot.receiving (group 1), SIGTERM to the LEADER streaming to it
-#     (the case that used to hang for good: rounds 1, 3, 4, 6...), or to F itself (rounds 2,
-#     5...). A round is mid-stream when F had not installed that snapshot when the signal was
-#     sent (event times: one wall clock); at least one of each kind must be. Between rounds F
-#     is stopped again (often mid-stream from the new leader) and left behind again.
+#     F several times; then STREAM_CLIENTS (64) bench clients write through all the rounds, so
+#     that the streaming leader is also busy applying. F restarts (observed: the watcher hears
+#     its first stream), and 0..59 ms after its zkv.raft.snapshot.receiving (group 1), SIGTERM
+#     to the LEADER streaming to it (the case that used to hang for good: rounds 1, 3, 4, 6...),
+#     or to F itself (rounds 2, 5...). After a leader's stop comes a chain: the stopped leader
+#     restarts at once, F starts over from the new leader, which is stopped 0..59 ms into its
+#     stream too, CHAIN times (while F has installed nothing). A stop is mid-stream when F had
+#     not installed that snapshot when the signal was sent (event times: one wall clock); at
+#     least one of each kind must be. Between rounds F is stopped again (often mid-stream from
+#     the new leader) and left behind again.
+#     (The daemon before the group driver, a26150b, hangs here: its applier, answering a chunk
+#     request, blocked for good sending to its group that had already stopped; about one leader
+#     stop in five or ten under this load with 1 MiB chunks, none in 30 with 4 KiB chunks.)
 #  election: the leader of group 1 is paused (SIGSTOP); at the first candidate's zkv.raft.term
 #     (term risen, no leader yet), SIGTERM to that candidate or to the other node (its voter).
 #     A round counts as mid-election when no zkv.raft.leader of that term was published before
@@ -53,6 +61,9 @@ mode=netns
 seed=$(($(date +%s%N) % 1000000))
 bound_ms=2000
 fill_mb=8
+chunk_bytes=1048576
+stream_clients=64
+chain=2
 load_rounds=4
 stream_rounds=6
 election_rounds=3
@@ -63,6 +74,9 @@ while [ $# -gt 0 ]; do
     --seed) seed=$2 ;;
     --bound-ms) bound_ms=$2 ;;
     --fill-mb) fill_mb=$2 ;;
+    --chunk-bytes) chunk_bytes=$2 ;;
+    --stream-clients) stream_clients=$2 ;;
+    --chain) chain=$2 ;;
     --load-rounds) load_rounds=$2 ;;
     --stream-rounds) stream_rounds=$2 ;;
     --election-rounds) election_rounds=$2 ;;
@@ -78,7 +92,6 @@ done
 # shellcheck source=../lib/cluster.sh
 source "$here/../lib/cluster.sh"
 
-chunk_bytes=4096
 hang_s=10 # a node still running this long after SIGTERM is hung: evidence, then kill -9
 export CL_SNAPSHOT_BYTES=65536
 # The nodes stay jobs of this shell: `wait PID` gives a stopped node's exit status.
@@ -252,17 +265,29 @@ writer_pid=$!
 acked () { wc -l < "$CL_DIR/acked"; }
 
 # ---- a. heavy load ----------------------------------------------------------------------------
+# load_start NAME CLIENTS: `zkv bench` with CLIENTS clients, 20% gets, 80% puts, in the
+# background until load_stop; its output in $CL_DIR/NAME.out and .err. zkv itself, not through a
+# shell function (which would fork a subshell): $LOAD_PID is the process SIGTERM must end.
+load_start () {
+    local pre=()
+    [ "$CL_MODE" != netns ] || pre=(ip netns exec "$(cl_ns c)")
+    LOAD_NAME=$1
+    "${pre[@]}" "$ZKV" --config "$CL_DIR/cluster.cfg" --timeout 2000 bench --clients "$2" \
+        --seconds 3600 --mix 20:80:0 > "$CL_DIR/$1.out" 2> "$CL_DIR/$1.err" < /dev/null &
+    LOAD_PID=$!
+    echo "$LOAD_PID" >> "$CL_DIR/all.pids"
+    cl_wait_until 20 "zkv bench to make progress" grep -q 'ops/s' "$CL_DIR/$1.err"
+}
+load_stop () {
+    kill -TERM "$LOAD_PID"
+    cl_wait_writers 30 "$LOAD_PID"
+    cl_log "the load ($LOAD_NAME): $(grep -E '^(ops|throughput)' "$CL_DIR/$LOAD_NAME.out" |
+        tr -s ' ' | paste -sd ';')"
+}
+
 # (scenario a, run when --load-rounds is not 0)
 scenario_load () {
-    # zkv bench itself (not through a shell function, which would fork a subshell): $! is the
-    # process that SIGTERM must end.
-    pre=()
-    [ "$CL_MODE" != netns ] || pre=(ip netns exec "$(cl_ns c)")
-    "${pre[@]}" "$ZKV" --config "$CL_DIR/cluster.cfg" --timeout 2000 bench --clients 64 \
-        --seconds 3600 --mix 20:80:0 > "$CL_DIR/bench.out" 2> "$CL_DIR/bench.err" < /dev/null &
-    bench=$!
-    echo "$bench" >> "$CL_DIR/all.pids"
-    cl_wait_until 20 "zkv bench to make progress" grep -q 'ops/s' "$CL_DIR/bench.err"
+    load_start load 64
     draw 2
     kind=$R # 0: the leader first, 1: a follower first; then alternating
     for ((r = 1; r <= load_rounds; r++)); do
@@ -283,9 +308,7 @@ scenario_load () {
         restart "$victim"
         cl_wait_leaders 30
     done
-    kill -TERM "$bench"
-    cl_wait_writers 30 "$bench"
-    cl_log "the load: $(grep -E '^(ops|throughput)' "$CL_DIR/bench.out" | tr -s ' ' | paste -sd ';')"
+    load_stop
 }
 [ "$load_rounds" = 0 ] || scenario_load
 
@@ -331,6 +354,13 @@ applied_of () {
     case $a in '' | - | ????????????????????*) echo 0 ;; *) echo "$a" ;; esac
 }
 
+# mid_stream MARK INDEX: node F had not installed the snapshot at INDEX (its
+# zkv.raft.snapshot.installed after MARK) when the last signal was sent (KILL_MS).
+mid_stream () {
+    [ "$(cl_events "$1" zkv.raft.snapshot.installed node="$f" group=1 index="$2" |
+        cl_event_field time_ms | awk -v k="$KILL_MS" '$1 <= k' | wc -l)" = 0 ]
+}
+
 # (scenario c, run when --stream-rounds is not 0)
 scenario_stream () {
     leader=$(cl_leader 1)
@@ -343,6 +373,10 @@ scenario_stream () {
     fill $((fill_mb * 1048576))
     cl_log "bench stored $((FILLED / 1048576)) MB while node $f was down"
     behind "$f" "$f_applied" "$down_mark"
+    # Clients keep writing through the rounds: the streaming leader is also applying, so a
+    # chunk it is asked for waits behind committed entries (the old daemon's applier then
+    # answered a group that had already stopped, and hung for good).
+    [ "$stream_clients" = 0 ] || load_start stream-load "$stream_clients"
     hits_leader=0 hits_follower=0 rounds=0 misses=0 prepped=1
     for ((k = 1; k <= stream_rounds + 3; k++)); do
         [ $rounds -lt "$stream_rounds" ] || [ $hits_leader = 0 ] || [ $hits_follower = 0 ] || break
@@ -354,7 +388,7 @@ scenario_stream () {
         if [ $rounds -lt "$stream_rounds" ]; then
             vkind=$((rounds % 3 == 1 ? 0 : 1))
         elif [ $hits_leader = 0 ]; then vkind=1; else vkind=0; fi
-        draw 100
+        draw 60
         delay=$R
         cl_start_observed "$f"
         mark=$(cl_life_mark "$f")
@@ -388,19 +422,47 @@ scenario_stream () {
         running "$victim" || cl_die "node $victim is not running"
         stop_node "$victim" stream "$what"
         # Mid-stream: F had not published zkv.raft.snapshot.installed of that stream before the signal.
-        inst=$(cl_events "$mark" zkv.raft.snapshot.installed node="$f" group=1 index="$sidx" |
-            cl_event_field time_ms | awk -v k="$KILL_MS" '$1 <= k' | wc -l)
-        if [ "$inst" = 0 ]; then
+        mid=0
+        if mid_stream "$mark" "$sidx"; then
+            mid=1
             if [ $vkind = 1 ]; then hits_leader=$((hits_leader + 1)); else hits_follower=$((hits_follower + 1)); fi
             cl_log "stream round $k: node $victim stopped mid-stream (snapshot at $sidx)"
         else
             cl_log "stream round $k: node $f had installed the snapshot at $sidx before the signal: not mid-stream"
         fi
         if [ "$victim" != "$f" ]; then
-            # F goes on from the new leader; the old one comes back. Then F is stopped (often in
-            # the middle of its stream from the new leader) and left behind again.
-            cl_wait_until 30 "a leader of group 1 other than node $victim" cl_has_leader_other_than 1 "$victim"
-            restart "$victim"
+            # The chain: the stopped leader restarts at once, F starts over from the new leader
+            # (its state is still the old one), and that leader is stopped 0..59 ms into its
+            # stream too, CHAIN times, as long as F has installed nothing.
+            for ((c = 1; c <= chain && mid; c++)); do
+                mark=$(cl_event_mark)
+                restart "$victim"
+                ev=$(CL_FOLLOW_PID=$(cl_pid "$f") cl_next_event 10 "$mark" \
+                    'zkv.raft.snapshot.receiving|zkv.raft.snapshot.installed' node="$f" group=1) || ev=
+                case $ev in *zkv.raft.snapshot.receiving*) ;; *) break ;; esac
+                sidx=$(echo "$ev" | cl_event_field index)
+                streamer=$(echo "$ev" | cl_event_field leader)
+                case $streamer in [1-3]) ;; *) break ;; esac
+                [ "$streamer" != "$f" ] && running "$streamer" || break
+                victim=$streamer
+                draw 60
+                sleep_ms "$R"
+                stop_node "$victim" stream "leader of group 1 streaming a snapshot to node $f ($R ms after its first chunk; chain $c)"
+                if mid_stream "$mark" "$sidx"; then
+                    hits_leader=$((hits_leader + 1))
+                    cl_log "stream round $k, chain $c: node $victim stopped mid-stream (snapshot at $sidx)"
+                else
+                    mid=0
+                    cl_log "stream round $k, chain $c: node $f had installed the snapshot at $sidx: not mid-stream"
+                fi
+            done
+            # F goes on from the new leader; the last stopped one comes back. Then F is stopped
+            # (often in the middle of its stream from the new leader) and left behind again.
+            if ! running "$victim"; then
+                cl_wait_until 30 "a leader of group 1 other than node $victim" \
+                    cl_has_leader_other_than 1 "$victim"
+                restart "$victim"
+            fi
             cl_wait_leaders 30
             running "$f" || cl_die "node $f exited on its own while catching up"
             f_applied=$(applied_of "$f")
@@ -414,6 +476,7 @@ scenario_stream () {
     [ $hits_leader -gt 0 ] || fail "stream: no leader was stopped mid-stream (seed $seed)"
     [ $hits_follower -gt 0 ] || fail "stream: no receiving follower was stopped mid-stream (seed $seed)"
     cl_log "streams: $hits_leader leaders and $hits_follower followers stopped mid-stream, $misses rounds without a stream"
+    [ "$stream_clients" = 0 ] || load_stop
     restart "$f"
     cl_wait_leaders 30
 }
@@ -575,11 +638,12 @@ awk '{ printf "  %-9s node %s  %6s ms  exit %-3s  ", $1, $2, $3 == 99999 ? "HUNG
     "$CL_DIR/stops"
 summary () {
     sort -n | awk -v name="$1" '
+        function h(x) { return x == 99999 ? "HUNG" : x }
         { v[++n] = $1 }
         END {
             if (!n) exit
             p50 = v[int((n + 1) / 2)]; p90 = v[int(n * 0.9 + 0.999)]
-            printf "  %-9s %3d stops: min %d  median %d  p90 %d  max %d ms\n", name, n, v[1], p50, p90, v[n]
+            printf "  %-9s %3d stops: min %s  median %s  p90 %s  max %s ms\n", name, n, h(v[1]), h(p50), h(p90), h(v[n])
         }'
 }
 for sc in load stream election campaign all campaign2 final; do
