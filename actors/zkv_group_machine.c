@@ -5,18 +5,16 @@
 #include "zkv_lockstore.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct zkv_group_machine {
     zkv_kvstore_t *store; // the KV data in the node's database
 };
 
-zkv_sm_t *
-zkv_group_machine_new (zkv_node_t *node, uint64_t group, zkv_group_machine_t **machine_p, int *err)
+// The KV service over the node's LevelDB, serving the shards the routing deals the group.
+static zkv_sm_t *
+s_kv (zkv_group_machine_t *self, zkv_node_t *node, uint64_t group, int *err)
 {
-    zkv_group_machine_t *self = calloc (1, sizeof *self);
-    if (!self)
-        abort ();
-    *machine_p = self;
     self->store = zkv_kvstore_ldb_new (zkv_lockstore_inner (node->logstore));
     if (!self->store) {
         *err = ZKV_EINVAL;
@@ -34,6 +32,29 @@ zkv_group_machine_new (zkv_node_t *node, uint64_t group, zkv_group_machine_t **m
     zkv_sm_t *sm = zkv_kv_sm_new (self->store, group, r->nshards, &limits, owned, err);
     free (owned);
     return sm;
+}
+
+// The machines a config file may name (zkv_config_machine_known): one row each.
+static const struct {
+    const char *name;
+    zkv_sm_t *(*make) (zkv_group_machine_t *self, zkv_node_t *node, uint64_t group, int *err);
+} s_machines[] = {
+    {"kv", s_kv},
+};
+
+zkv_sm_t *
+zkv_group_machine_new (zkv_node_t *node, uint64_t group, zkv_group_machine_t **machine_p, int *err)
+{
+    zkv_group_machine_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    *machine_p = self;
+    const char *name = zkv_config_group (node->config, group)->machine;
+    for (size_t i = 0; i < sizeof s_machines / sizeof s_machines[0]; i++)
+        if (strcmp (s_machines[i].name, name) == 0)
+            return s_machines[i].make (self, node, group, err);
+    *err = ZKV_ECONFIG; // the config loader refuses other names: cannot happen
+    return NULL;
 }
 
 void

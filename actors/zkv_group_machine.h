@@ -1,5 +1,6 @@
-// The state machine a group runs, made from the config file: today the KV service (every group;
-// the shard controller's machine for group 0 comes with sharding) over the node's LevelDB.
+// The state machine a group runs: the one its config names (/group/machine), over the node's
+// LevelDB. Today that is the KV service ("kv"); group 0 runs it too, serving no shard, until the
+// shard controller's machine exists.
 #ifndef ZKV_GROUP_MACHINE_H
 #define ZKV_GROUP_MACHINE_H
 

@@ -266,3 +266,14 @@ zkv_config_groups_of_node (const zkv_config_t *self, uint64_t node_id, uint64_t 
     }
     return count;
 }
+
+bool
+zkv_config_machine_known (const char *name)
+{
+    // The machines zkvd can run: actors/zkv_group_machine.c makes each one.
+    static const char *const known[] = {"kv"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (name && strcmp (name, known[i]) == 0)
+            return true;
+    return false;
+}

@@ -55,6 +55,7 @@ typedef struct {
 typedef struct {
     uint64_t id;              // unique
     zkv_config_ids_t members; // its voters, each a defined node, no repeats
+    const char *machine;      // the state machine it runs (zkv_config_machine_known)
 } zkv_config_group_t;
 
 // Loads and validates a file. On failure returns NULL and writes one line (no newline) into
@@ -108,6 +109,9 @@ const zkv_config_group_t *zkv_config_group (const zkv_config_t *self, uint64_t i
 // ids and returns how many there are in all. ids may be NULL when max is 0.
 size_t zkv_config_groups_of_node (const zkv_config_t *self, uint64_t node_id, uint64_t *ids,
                                   size_t max);
+
+// True if name is a state machine zkvd can run (actors/zkv_group_machine.c makes each).
+bool zkv_config_machine_known (const char *name);
 
 // The schema as a Markdown table (every option: path, type, range, default, description).
 // The caller frees the string.

@@ -358,6 +358,7 @@ s_check_groups (s_loader_t *self)
     const zkv_config_t *config = self->config;
     int id = s_option (ZKV_CONFIG_GROUP, "id");
     int members = s_option (ZKV_CONFIG_GROUP, "members");
+    int machine = s_option (ZKV_CONFIG_GROUP, "machine");
     bool controller = false;
     for (size_t i = 0; i < config->group_count; i++) {
         const zkv_config_group_t *group = &config->groups[i];
@@ -367,6 +368,9 @@ s_check_groups (s_loader_t *self)
                 return s_fail (self, s_line_of (&self->group_lines[i], id),
                                "/group/id: group %" PRIu64 " is defined twice (first at line %d)",
                                group->id, s_line_of (&self->group_lines[j], id));
+        if (!zkv_config_machine_known (group->machine))
+            return s_fail (self, s_line_of (&self->group_lines[i], machine),
+                           "/group/machine: no state machine '%s' (known: kv)", group->machine);
         for (size_t m = 0; m < group->members.count; m++)
             if (!zkv_config_node (config, group->members.ids[m])) {
                 char nodes[256];
