@@ -1,5 +1,6 @@
 // The state machine a group runs (zkv_group_machine.h).
 #include "zkv_group_machine.h"
+#include "zkv_ctrl_sm.h"
 #include "zkv_kv_sm.h"
 #include "zkv_kvstores.h"
 #include "zkv_lockstore.h"
@@ -34,11 +35,24 @@ s_kv (zkv_group_machine_t *self, zkv_node_t *node, uint64_t group, int *err)
     return sm;
 }
 
+// The shard controller over the node's LevelDB, bootstrapped from the config file's routing.
+static zkv_sm_t *
+s_controller (zkv_group_machine_t *self, zkv_node_t *node, uint64_t group, int *err)
+{
+    self->store = zkv_kvstore_ldb_new (zkv_lockstore_inner (node->logstore));
+    if (!self->store) {
+        *err = ZKV_EINVAL;
+        return NULL;
+    }
+    return zkv_ctrl_sm_new (self->store, group, node->routing, err);
+}
+
 // The machines a config file may name (zkv_config_machine_known): one row each.
 static const struct {
     const char *name;
     zkv_sm_t *(*make) (zkv_group_machine_t *self, zkv_node_t *node, uint64_t group, int *err);
 } s_machines[] = {
+    {"controller", s_controller},
     {"kv", s_kv},
 };
 

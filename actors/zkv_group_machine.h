@@ -1,6 +1,5 @@
-// The state machine a group runs: the one its config names (/group/machine), over the node's
-// LevelDB. Today that is the KV service ("kv"); group 0 runs it too, serving no shard, until the
-// shard controller's machine exists.
+// The state machine a group runs: the one its config names (/group/machine: the shard
+// controller for group 0, the KV service for the others), over the node's LevelDB.
 #ifndef ZKV_GROUP_MACHINE_H
 #define ZKV_GROUP_MACHINE_H
 

@@ -76,5 +76,6 @@ extern const zkv_cli_command_t zkv_cli_append_cmd;
 extern const zkv_cli_command_t zkv_cli_status_cmd;
 extern const zkv_cli_command_t zkv_cli_watch_cmd;
 extern const zkv_cli_command_t zkv_cli_bench_cmd;
+extern const zkv_cli_command_t zkv_cli_ctrl_cmd;
 
 #endif

@@ -3,6 +3,7 @@
 
 #include "zkv_client_core.h"
 #include "zkv_msg.h"
+#include "zkv_routing.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -213,8 +214,14 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
     r->value = (zkv_bytes_t){.data = (uint8_t *)value, .len = value_len};
 
     char last_answer[300] = "";
-    zkv_cc_action_t act = zkv_ccore_begin_key (&self->core, zclock_mono (), timeout_ms,
-                                               op == ZKV_OP_GET, (const uint8_t *)key, key_len);
+    // A key's request goes to its group; the controller's (any op past append) to any node,
+    // which forwards it to group 0's leader.
+    bool read_only = op == ZKV_OP_GET || op == ZKV_OP_QUERY;
+    zkv_cc_action_t act =
+        op <= ZKV_OP_APPEND
+            ? zkv_ccore_begin_key (&self->core, zclock_mono (), timeout_ms, read_only,
+                                   (const uint8_t *)key, key_len)
+            : zkv_ccore_begin (&self->core, zclock_mono (), timeout_ms, read_only);
     while (act.kind != ZKV_CC_DONE) {
         int64_t now = zclock_mono ();
         if (act.kind == ZKV_CC_SEND) {
@@ -311,6 +318,124 @@ zkv_client_append (zkv_client_t *self, const void *key, size_t key_len, const vo
 {
     assert (self);
     return s_request (self, ZKV_OP_APPEND, key, key_len, value, value_len, timeout_ms, NULL, NULL);
+}
+
+void
+zkv_client_config_free (zkv_client_config_t *config)
+{
+    if (!config)
+        return;
+    free (config->shard_groups);
+    free (config->group_ids);
+    free (config->group_sizes);
+    free (config->members);
+    memset (config, 0, sizeof *config);
+}
+
+static uint64_t *
+s_dup_u64s (const uint64_t *items, size_t n)
+{
+    uint64_t *copy = zmalloc ((n ? n : 1) * sizeof (uint64_t));
+    if (n)
+        memcpy (copy, items, n * sizeof (uint64_t));
+    return copy;
+}
+
+int
+zkv_client_ctrl_query (zkv_client_t *self, uint64_t num, zkv_client_config_t *config,
+                       int timeout_ms)
+{
+    assert (self && config);
+    memset (config, 0, sizeof *config);
+    uint8_t key[8];
+    for (int i = 0; i < 8; i++)
+        key[i] = (uint8_t)(num >> (56 - 8 * i));
+    void *value = NULL;
+    size_t len = 0;
+    int rc = s_request (self, ZKV_OP_QUERY, key, num == UINT64_MAX ? 0 : 8, NULL, 0, timeout_ms,
+                        &value, &len);
+    if (rc)
+        return rc;
+    zkv_msg_t m;
+    int err = ZKV_EPROTO;
+    zkv_routing_t *r = NULL;
+    if (zkv_msg_decode (value, len, &m) == 0 && m.type == ZKV_MSG_CONFIG_REPLY)
+        r = zkv_routing_from_reply (&m.u.config_reply, &err);
+    zkv_msg_free (&m);
+    free (value);
+    if (!r) {
+        s_error (self, "the controller's answer is not a configuration (%s)", zkv_strerror (err));
+        return ZKV_EPROTO;
+    }
+    config->num = r->num;
+    config->nshards = r->nshards;
+    config->shard_groups = s_dup_u64s (r->shard_group, r->nshards);
+    config->n_groups = r->n_groups;
+    config->group_ids = s_dup_u64s (r->group_ids, r->n_groups);
+    config->group_sizes = s_dup_u64s (r->group_size, r->n_groups);
+    config->members = s_dup_u64s (r->members, r->n_members);
+    zkv_routing_destroy (&r);
+    return 0;
+}
+
+// One command of the controller: payload encoded as the request's value; the new number back.
+static int
+s_ctrl (zkv_client_t *self, uint64_t op, const zkv_msg_t *payload, uint64_t *num_p, int timeout_ms)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (zkv_msg_encode (payload, &buf, &len) != 0) {
+        s_error (self, "the command does not encode (too many groups or members?)");
+        return ZKV_EINVAL;
+    }
+    void *value = NULL;
+    size_t vlen = 0;
+    int rc = s_request (self, op, "ctrl", 4, buf, len, timeout_ms, &value, &vlen);
+    free (buf);
+    if (rc == 0 && num_p) {
+        *num_p = 0;
+        for (size_t i = 0; i < vlen && i < 8; i++)
+            *num_p = *num_p << 8 | ((const uint8_t *)value)[i];
+    }
+    free (value);
+    return rc;
+}
+
+int
+zkv_client_ctrl_join (zkv_client_t *self, size_t n_groups, const uint64_t *group_ids,
+                      const uint64_t *group_sizes, const uint64_t *members, uint64_t *num_p,
+                      int timeout_ms)
+{
+    assert (self);
+    size_t n_members = 0;
+    for (size_t i = 0; i < n_groups; i++)
+        n_members += (size_t)group_sizes[i];
+    zkv_msg_t m = {.type = ZKV_MSG_CTRL_JOIN};
+    m.u.ctrl_join.group_ids = (zkv_u64s_t){(uint64_t *)group_ids, n_groups};
+    m.u.ctrl_join.group_sizes = (zkv_u64s_t){(uint64_t *)group_sizes, n_groups};
+    m.u.ctrl_join.members = (zkv_u64s_t){(uint64_t *)members, n_members};
+    return s_ctrl (self, ZKV_OP_JOIN, &m, num_p, timeout_ms);
+}
+
+int
+zkv_client_ctrl_leave (zkv_client_t *self, size_t n_groups, const uint64_t *group_ids,
+                       uint64_t *num_p, int timeout_ms)
+{
+    assert (self);
+    zkv_msg_t m = {.type = ZKV_MSG_CTRL_LEAVE};
+    m.u.ctrl_leave.group_ids = (zkv_u64s_t){(uint64_t *)group_ids, n_groups};
+    return s_ctrl (self, ZKV_OP_LEAVE, &m, num_p, timeout_ms);
+}
+
+int
+zkv_client_ctrl_move (zkv_client_t *self, uint64_t shard, uint64_t group, uint64_t *num_p,
+                      int timeout_ms)
+{
+    assert (self);
+    zkv_msg_t m = {.type = ZKV_MSG_CTRL_MOVE};
+    m.u.ctrl_move.shard = shard;
+    m.u.ctrl_move.group = group;
+    return s_ctrl (self, ZKV_OP_MOVE, &m, num_p, timeout_ms);
 }
 
 const char *

@@ -66,6 +66,42 @@ int zkv_client_put (zkv_client_t *self, const void *key, size_t key_len, const v
 int zkv_client_append (zkv_client_t *self, const void *key, size_t key_len, const void *value,
                        size_t value_len, int timeout_ms);
 
+// --- The shard controller (group 0) ---------------------------------------------------------
+//
+// The controller keeps a numbered sequence of routing configurations: which group serves each
+// shard of the key space, and each group's members. Join, leave and move each make the next
+// one (join and leave rebalance: shard counts within one, fewest shards moved). Each call
+// returns the new configuration's number in *num_p; results as for put (ZKV_EINVAL: refused,
+// with zkv_client_last_error saying why; ZKV_ETIMEOUT: unknown outcome).
+
+// A routing configuration as the controller holds it.
+typedef struct {
+    uint64_t num;           // its number (1 is the cluster's bootstrap, from its config file)
+    uint32_t nshards;       // shards of the key space
+    uint64_t *shard_groups; // the group serving each shard (0: none), nshards of them
+    size_t n_groups;        // groups
+    uint64_t *group_ids;    // their ids, ascending (0: the controller itself)
+    uint64_t *group_sizes;  // number of members of each
+    uint64_t *members;      // their members' node ids, group after group
+} zkv_client_config_t;
+
+// Frees what config holds and zeroes it.
+void zkv_client_config_free (zkv_client_config_t *config);
+// Configuration num (UINT64_MAX: the latest), read linearizably. ZKV_ENOTFOUND: no such one yet.
+int zkv_client_ctrl_query (zkv_client_t *self, uint64_t num, zkv_client_config_t *config,
+                           int timeout_ms);
+// Groups join: n_groups ids (ascending, new, not 0), group_sizes[i] members each, members group
+// after group.
+int zkv_client_ctrl_join (zkv_client_t *self, size_t n_groups, const uint64_t *group_ids,
+                          const uint64_t *group_sizes, const uint64_t *members, uint64_t *num_p,
+                          int timeout_ms);
+// Groups leave (in the configuration, not 0).
+int zkv_client_ctrl_leave (zkv_client_t *self, size_t n_groups, const uint64_t *group_ids,
+                           uint64_t *num_p, int timeout_ms);
+// A shard is served by group from the next configuration on.
+int zkv_client_ctrl_move (zkv_client_t *self, uint64_t shard, uint64_t group, uint64_t *num_p,
+                          int timeout_ms);
+
 // One line about the last call's outcome: the server's error text or what the client saw
 // ("no reply from any of 3 nodes within 5000 ms"); "" after a success.
 const char *zkv_client_last_error (const zkv_client_t *self);

@@ -219,23 +219,36 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
     else if (deadline_ms > self->cfg.max_deadline_ms)
         deadline_ms = self->cfg.max_deadline_ms;
     p->deadline = now + deadline_ms;
-    zkv_kv_limits_t limits = {self->cfg.max_key_bytes, self->cfg.max_value_bytes};
-    int rc = zkv_kv_check (&limits, p->op, key->len, p->op == ZKV_OP_GET ? 0 : value->len);
-    if (rc == 0 && p->op == ZKV_OP_GET && value->len)
-        rc = ZKV_EINVAL;
-    if (rc) {
-        s_answer_now (self, p, rc, 0,
-                      rc == ZKV_ETOOBIG ? (key->len > limits.max_key_bytes ? "key too large"
-                                                                           : "value too large")
-                      : key->len == 0   ? "empty key"
-                      : p->op == ZKV_OP_GET && value->len ? "a get carries no value"
-                                                          : "unknown op");
-        return;
-    }
-    p->group = zkv_routing_group_of (self->routing, key->data, key->len);
-    if (p->group == 0) {
-        s_answer_now (self, p, ZKV_EWRONGGROUP, 0, "no group serves this key's shard");
-        return;
+    bool ctrl = p->op >= ZKV_OP_JOIN && p->op <= ZKV_OP_QUERY;
+    if (ctrl) {
+        // The shard controller's commands and queries go to group 0, whatever their key.
+        size_t n = 0;
+        if (value->len > self->cfg.max_value_bytes || key->len > 8 ||
+            !zkv_routing_members (self->routing, 0, &n)) {
+            s_answer_now (self, p, value->len > self->cfg.max_value_bytes ? ZKV_ETOOBIG : ZKV_EINVAL,
+                          0, key->len > 8 ? "a query's key is a configuration number" : NULL);
+            return;
+        }
+        p->group = 0;
+    } else {
+        zkv_kv_limits_t limits = {self->cfg.max_key_bytes, self->cfg.max_value_bytes};
+        int rc = zkv_kv_check (&limits, p->op, key->len, p->op == ZKV_OP_GET ? 0 : value->len);
+        if (rc == 0 && p->op == ZKV_OP_GET && value->len)
+            rc = ZKV_EINVAL;
+        if (rc) {
+            s_answer_now (self, p, rc, 0,
+                          rc == ZKV_ETOOBIG ? (key->len > limits.max_key_bytes ? "key too large"
+                                                                               : "value too large")
+                          : key->len == 0   ? "empty key"
+                          : p->op == ZKV_OP_GET && value->len ? "a get carries no value"
+                                                              : "unknown op");
+            return;
+        }
+        p->group = zkv_routing_group_of (self->routing, key->data, key->len);
+        if (p->group == 0) {
+            s_answer_now (self, p, ZKV_EWRONGGROUP, 0, "no group serves this key's shard");
+            return;
+        }
     }
     if (want_group && want_group != p->group) {
         // The forwarding node routes by another configuration: its client refreshes.

@@ -88,6 +88,26 @@ void zkv_kv_set_owned (zkv_kv_t *self, const bool *owned);
 // 0 if key's shard is served here, ZKV_EWRONGGROUP if not.
 int zkv_kv_check_shard (const zkv_kv_t *self, const uint8_t *key, size_t key_len);
 
+// --- Other machines over the KV state machine's storage ---------------------------------
+//
+// A state machine whose commands are not Put / Append (the shard controller) can keep its state
+// as keys of a zkv_kv: it gets the store layout, the dedup table, the applied index in the same
+// batch, blob and streamed snapshots and boot promotion for free. Its commands are kv_command
+// entries with ops of its own; zkv_kv_apply hands each to the executor, which reads and writes
+// keys of the same batch and sets the result (status, value). The outcome is recorded in the
+// dedup table like a Put's.
+typedef struct zkv_kv_exec zkv_kv_exec_t;
+typedef int (zkv_kv_exec_fn) (void *arg, zkv_kv_exec_t *x, const zkv_kv_command_t *cmd,
+                              zkv_kv_result_t *result);
+void zkv_kv_set_exec (zkv_kv_t *self, zkv_kv_exec_fn *fn, void *arg);
+// Inside an executor: the current value of key (this batch's writes included). 0 and *found,
+// or a store error (the executor returns it).
+int zkv_kv_exec_get (zkv_kv_exec_t *x, const uint8_t *key, size_t key_len, zkv_bytes_t *value,
+                     bool *found);
+// Inside an executor: sets key to value (copied) in the batch.
+void zkv_kv_exec_put (zkv_kv_exec_t *x, const uint8_t *key, size_t key_len, const uint8_t *value,
+                      size_t value_len);
+
 // Last index applied (durably, in the store).
 uint64_t zkv_kv_applied (const zkv_kv_t *self);
 uint64_t zkv_kv_group (const zkv_kv_t *self);

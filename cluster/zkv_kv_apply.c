@@ -11,12 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
+struct zkv_kv_exec {
     zkv_kv_t *kv;         // the state machine
     zkv_kvbatch_t *batch; // this call's writes
     zkv_kv_map_t data;    // (shard, key) -> value written in this batch
     zkv_kv_map_t dedup;   // (shard, client) -> record written in this batch
-} s_apply_t;
+    uint32_t shard;       // executor calls: the command's shard
+};
+typedef struct zkv_kv_exec s_apply_t;
 
 // The dedup record of a client on a shard: this batch's, else the committed one.
 static const zkv_kv_slot_t *
@@ -52,12 +54,41 @@ s_write (s_apply_t *a, uint32_t shard, const zkv_bytes_t *key, zkv_bytes_t *valu
     *value = (zkv_bytes_t){0};
 }
 
+void
+zkv_kv_set_exec (zkv_kv_t *self, zkv_kv_exec_fn *fn, void *arg)
+{
+    self->exec = fn;
+    self->exec_arg = arg;
+}
+
+int
+zkv_kv_exec_get (zkv_kv_exec_t *x, const uint8_t *key, size_t key_len, zkv_bytes_t *value,
+                 bool *found)
+{
+    zkv_bytes_t k = {(uint8_t *)key, key_len};
+    *value = (zkv_bytes_t){0};
+    return s_current (x, x->shard, &k, value, found);
+}
+
+void
+zkv_kv_exec_put (zkv_kv_exec_t *x, const uint8_t *key, size_t key_len, const uint8_t *value,
+                 size_t value_len)
+{
+    zkv_bytes_t k = {(uint8_t *)key, key_len}, v = {0};
+    zkv_bytes_set (&v, value, value_len);
+    s_write (x, x->shard, &k, &v);
+}
+
 // Executes a Put or Append whose client and seq passed the dedup check. Returns a store error
 // (fatal for the call); the command's own outcome goes to r.
 static int
 s_execute (s_apply_t *a, uint32_t shard, const zkv_kv_command_t *cmd, zkv_kv_result_t *r)
 {
     const zkv_kv_limits_t *limits = &a->kv->limits;
+    if (cmd->op != ZKV_OP_PUT && cmd->op != ZKV_OP_APPEND && a->kv->exec) {
+        a->shard = shard;
+        return a->kv->exec (a->kv->exec_arg, a, cmd, r);
+    }
     if (cmd->op != ZKV_OP_PUT && cmd->op != ZKV_OP_APPEND) {
         r->status = ZKV_EINVAL;
         r->error = "unknown or unlogged operation";

@@ -46,6 +46,8 @@ struct zkv_kv {
     uint64_t applied;       // last index applied and committed to the store
     zkv_kv_map_t dedup;     // dedup records as committed (mirror of the store's)
     bool *owned;            // owned[s]: shard s is served here (NULL: every shard)
+    zkv_kv_exec_fn *exec;   // executor of ops other than Put / Append (NULL: none)
+    void *exec_arg;         // its argument
 };
 
 // Generations (zkv_kv.h, "Streamed snapshots"). A group's state lives under one of two storage

@@ -271,7 +271,7 @@ bool
 zkv_config_machine_known (const char *name)
 {
     // The machines zkvd can run: actors/zkv_group_machine.c makes each one.
-    static const char *const known[] = {"kv"};
+    static const char *const known[] = {"controller", "kv"};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (name && strcmp (name, known[i]) == 0)
             return true;

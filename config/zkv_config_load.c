@@ -368,9 +368,22 @@ s_check_groups (s_loader_t *self)
                 return s_fail (self, s_line_of (&self->group_lines[i], id),
                                "/group/id: group %" PRIu64 " is defined twice (first at line %d)",
                                group->id, s_line_of (&self->group_lines[j], id));
+        if (strcmp (group->machine, "auto") == 0) {
+            char *picked = strdup (group->id == 0 ? "controller" : "kv");
+            if (!picked)
+                abort ();
+            free ((void *)group->machine);
+            ((zkv_config_group_t *)group)->machine = picked;
+        }
         if (!zkv_config_machine_known (group->machine))
             return s_fail (self, s_line_of (&self->group_lines[i], machine),
-                           "/group/machine: no state machine '%s' (known: kv)", group->machine);
+                           "/group/machine: no state machine '%s' (known: controller, kv)",
+                           group->machine);
+        if ((group->id == 0) != (strcmp (group->machine, "controller") == 0))
+            return s_fail (self, s_line_of (&self->group_lines[i], machine),
+                           "/group/machine: group %" PRIu64 " cannot run '%s': the controller "
+                           "is group 0, and group 0 runs only the controller",
+                           group->id, group->machine);
         for (size_t m = 0; m < group->members.count; m++)
             if (!zkv_config_node (config, group->members.ids[m])) {
                 char nodes[256];

@@ -73,9 +73,10 @@ const zkv_config_option_t zkv_config_options[] = {
      "Group id, unique; 0 is the shard controller, 1 and up serve shards."},
     {ZKV_CONFIG_GROUP, "members", ZKV_CONFIG_IDS, 1, 15, NULL, S_GROUP (members),
      "Ids of the nodes that replicate this group, comma-separated: defined nodes, no repeats."},
-    {ZKV_CONFIG_GROUP, "machine", ZKV_CONFIG_NAME, 1, 31, "kv", S_GROUP (machine),
-     "The state machine the group runs: kv (the key-value service; keys are routed to every "
-     "group but 0)."},
+    {ZKV_CONFIG_GROUP, "machine", ZKV_CONFIG_NAME, 1, 31, "auto", S_GROUP (machine),
+     "The state machine the group runs: controller (the shard controller: group 0, and only "
+     "it) or kv (the key-value service: keys are routed to every group but 0); auto picks "
+     "controller for group 0 and kv for the others."},
 };
 
 const size_t zkv_config_option_count = sizeof zkv_config_options / sizeof zkv_config_options[0];

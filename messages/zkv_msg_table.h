@@ -74,10 +74,16 @@
 // First wire id of the non-Raft messages.
 #define ZKV_MSG_FIRST_CLIENT_ID 20
 
-// Operation codes of client_request.op, forward_request.op and kv_command.op.
+// Operation codes of client_request.op, forward_request.op and kv_command.op. The KV service's,
+// then the shard controller's (group 0): their value is a ctrl_* message below, a query's key
+// the configuration number (8 bytes, big-endian; empty: the latest).
 #define ZKV_OP_GET 1
 #define ZKV_OP_PUT 2
 #define ZKV_OP_APPEND 3
+#define ZKV_OP_JOIN 4
+#define ZKV_OP_LEAVE 5
+#define ZKV_OP_MOVE 6
+#define ZKV_OP_QUERY 7
 
 // The fields a client request carries; shared by client_request and forward_request so the two
 // cannot drift apart.
@@ -155,6 +161,20 @@
     F (U64S, group_ids, "every group of the configuration, ascending")                     \
     F (U64S, group_sizes, "number of members of each group, in group_ids order")           \
     F (U64S, members, "the members' node ids, group after group (group_sizes says where)")
+
+// The shard controller's commands (the value of a client_request of op JOIN, LEAVE, MOVE). A
+// query is answered with a config_reply (node 0, nonce 0) as the value.
+#define ZKV_FIELDS_ctrl_join(F)                                                            \
+    F (U64S, group_ids, "groups joining, ascending, none 0 and none in the configuration")  \
+    F (U64S, group_sizes, "number of members of each, in group_ids order")                 \
+    F (U64S, members, "their members' node ids, group after group")
+
+#define ZKV_FIELDS_ctrl_leave(F)                                                           \
+    F (U64S, group_ids, "groups leaving, none 0, each in the configuration")
+
+#define ZKV_FIELDS_ctrl_move(F)                                                            \
+    F (U64, shard, "the shard")                                                            \
+    F (U64, group, "the group that serves it from now on, in the configuration, not 0")
 
 // ---------------------------------------------------------------------------------------------
 // Commands between the actors of one zkvd (ids 60..79): inproc only, never on the network, and
@@ -275,6 +295,9 @@
     X (26, forward_reply, FORWARD_REPLY, ZKV_FIELDS_forward_reply)                                   \
     X (27, config_request, CONFIG_REQUEST, ZKV_FIELDS_config_request)                                 \
     X (28, config_reply, CONFIG_REPLY, ZKV_FIELDS_config_reply)                                   \
+    X (29, ctrl_join, CTRL_JOIN, ZKV_FIELDS_ctrl_join)                                           \
+    X (30, ctrl_leave, CTRL_LEAVE, ZKV_FIELDS_ctrl_leave)                                        \
+    X (31, ctrl_move, CTRL_MOVE, ZKV_FIELDS_ctrl_move)                                   \
     X (40, event_node, EVENT_NODE, ZKV_FIELDS_event_node)                                             \
     X (41, event_raft, EVENT_RAFT, ZKV_FIELDS_event_raft)                                             \
     X (42, event_client_error, EVENT_CLIENT_ERROR, ZKV_FIELDS_event_client_error) \
