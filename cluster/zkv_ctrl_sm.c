@@ -114,19 +114,6 @@ s_config (s_reader_t *rd, uint64_t num, zkv_routing_t **out)
     return ZKV_ENOTFOUND;
 }
 
-static int
-s_encode (const zkv_routing_t *r, zkv_bytes_t *out)
-{
-    zkv_msg_t m = {.type = ZKV_MSG_CONFIG_REPLY};
-    zkv_routing_to_reply (r, &m.u.config_reply);
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = zkv_msg_encode (&m, &buf, &len);
-    if (rc == 0)
-        *out = (zkv_bytes_t){buf, len};
-    return rc;
-}
-
 // --- the commands ------------------------------------------------------------------------------
 
 static bool
@@ -316,7 +303,7 @@ s_exec (void *arg, zkv_kv_exec_t *x, const zkv_kv_command_t *cmd, zkv_kv_result_
         return 0;
     }
     zkv_bytes_t enc = {0};
-    rc = s_encode (next, &enc);
+    rc = zkv_routing_encode (next, &enc);
     if (rc == 0) {
         uint8_t key[9], num[8];
         s_config_key (key, next->num);
@@ -415,7 +402,7 @@ s_read (void *impl, const zkv_sm_request_t *req, zkv_sm_answer_t *answer)
     }
     if (rc)
         return rc;
-    rc = s_encode (r, &answer->value);
+    rc = zkv_routing_encode (r, &answer->value);
     zkv_routing_destroy (&r);
     answer->found = rc == 0;
     return rc;

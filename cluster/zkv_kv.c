@@ -111,6 +111,29 @@ zkv_kv_map_upsert (zkv_kv_map_t *map, uint32_t shard, const uint8_t *key, size_t
 }
 
 void
+zkv_kv_map_drop_shard (zkv_kv_map_t *map, uint32_t shard)
+{
+    zkv_kv_map_t kept = {0};
+    for (size_t i = 0; i < map->capacity; i++) {
+        zkv_kv_slot_t *s = &map->slots[i];
+        if (!s->used)
+            continue;
+        if (s->shard == shard) {
+            zkv_bytes_free (&s->key);
+            zkv_bytes_free (&s->value);
+            continue;
+        }
+        zkv_kv_slot_t *d = zkv_kv_map_upsert (&kept, s->shard, s->key.data, s->key.len);
+        d->seq = s->seq;
+        d->status = s->status;
+        d->value = s->value; // moves the bytes
+        zkv_bytes_free (&s->key);
+    }
+    free (map->slots);
+    *map = kept;
+}
+
+void
 zkv_kv_map_free (zkv_kv_map_t *map)
 {
     for (size_t i = 0; i < map->capacity; i++) {
@@ -220,6 +243,7 @@ zkv_kv_destroy (zkv_kv_t **self_p)
     zkv_kv_t *self = *self_p;
     if (!self)
         return;
+    zkv_kv_shards_free (self);
     zkv_kv_map_free (&self->dedup);
     free (self->owned);
     free (self);
@@ -230,6 +254,8 @@ void
 zkv_kv_set_owned (zkv_kv_t *self, const bool *owned)
 {
     assert (self);
+    if (self->shards)
+        return; // the configuration decides
     free (self->owned);
     self->owned = NULL;
     if (owned) {

@@ -11,13 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct zkv_kv_exec {
-    zkv_kv_t *kv;         // the state machine
-    zkv_kvbatch_t *batch; // this call's writes
-    zkv_kv_map_t data;    // (shard, key) -> value written in this batch
-    zkv_kv_map_t dedup;   // (shard, client) -> record written in this batch
-    uint32_t shard;       // executor calls: the command's shard
-};
+#include "zkv_kv_shards.h"
+
 typedef struct zkv_kv_exec s_apply_t;
 
 // The dedup record of a client on a shard: this batch's, else the committed one.
@@ -38,6 +33,10 @@ s_current (s_apply_t *a, uint32_t shard, const zkv_bytes_t *key, zkv_bytes_t *cu
         *found = true;
         return 0;
     }
+    if (a->deleted && shard < a->kv->nshards && a->deleted[shard]) {
+        *found = false; // deleted in this batch: the store's committed value is gone
+        return 0;
+    }
     int rc = zkv_kvstore_get (a->kv->store, a->kv->sid, shard, key->data, key->len, cur);
     *found = rc == 0;
     return rc == ZKV_ENOTFOUND ? 0 : rc;
@@ -52,6 +51,46 @@ s_write (s_apply_t *a, uint32_t shard, const zkv_bytes_t *key, zkv_bytes_t *valu
     zkv_bytes_free (&slot->value);
     slot->value = *value; // takes the bytes
     *value = (zkv_bytes_t){0};
+}
+
+void
+zkv_kv_apply_write (s_apply_t *a, uint32_t shard, const zkv_bytes_t *key, zkv_bytes_t *value)
+{
+    s_write (a, shard, key, value);
+}
+
+void
+zkv_kv_apply_dedup (s_apply_t *a, const zkv_kvdedup_t *rec)
+{
+    zkv_kvstore_put_dedup (a->kv->store, a->batch, a->kv->sid, rec);
+    uint8_t ck[8];
+    zkv_kv_client_key (rec->client_id, ck);
+    zkv_kv_slot_t *slot = zkv_kv_map_upsert (&a->dedup, rec->shard, ck, 8);
+    slot->seq = rec->seq;
+    slot->status = rec->status;
+    zkv_bytes_free (&slot->value);
+    zkv_bytes_set (&slot->value, rec->value.data, rec->value.len);
+}
+
+int
+zkv_kv_apply_delete_shard (s_apply_t *a, uint32_t shard)
+{
+    zkv_kv_t *kv = a->kv;
+    int rc = zkv_kvstore_delete_shard (kv->store, a->batch, kv->sid, shard);
+    if (rc)
+        return rc;
+    // The committed table forgets it now (a failed commit stops the node anyway), and so does
+    // this batch's overlay: later entries of the batch see the shard empty.
+    zkv_kv_map_drop_shard (&kv->dedup, shard);
+    zkv_kv_map_drop_shard (&a->dedup, shard);
+    zkv_kv_map_drop_shard (&a->data, shard);
+    if (!a->deleted) {
+        a->deleted = calloc (kv->nshards, sizeof (bool));
+        if (!a->deleted)
+            abort (); // out of memory aborts (STYLE.md)
+    }
+    a->deleted[shard] = true;
+    return 0;
 }
 
 void
@@ -142,6 +181,18 @@ s_apply_command (s_apply_t *a, const zkv_entry_t *e, zkv_kv_result_t *r)
         return 0;
     }
     const zkv_kv_command_t *cmd = &msg.u.kv_command;
+    if (cmd->op == ZKV_OP_CONFIG || cmd->op == ZKV_OP_CHUNK || cmd->op == ZKV_OP_GC) {
+        // The shard mover's own commands: no client, no dedup record.
+        r->op = cmd->op;
+        if (a->kv->shards)
+            rc = zkv_kv_shards_apply (a, cmd, r);
+        else {
+            r->status = ZKV_EINVAL;
+            r->error = "this group follows no configuration";
+        }
+        zkv_msg_free (&msg);
+        return rc;
+    }
     r->has_client = true;
     r->client_id = cmd->client_id;
     r->seq = cmd->seq;
@@ -186,12 +237,7 @@ s_apply_command (s_apply_t *a, const zkv_entry_t *e, zkv_kv_result_t *r)
                              .seq = cmd->seq,
                              .status = (uint64_t)-r->status,
                              .value = r->value};
-        zkv_kvstore_put_dedup (a->kv->store, a->batch, a->kv->sid, &rec);
-        zkv_kv_slot_t *slot = zkv_kv_map_upsert (&a->dedup, shard, ck, 8);
-        slot->seq = rec.seq;
-        slot->status = rec.status;
-        zkv_bytes_free (&slot->value);
-        zkv_bytes_set (&slot->value, r->value.data, r->value.len);
+        zkv_kv_apply_dedup (a, &rec);
     }
     zkv_msg_free (&msg);
     return rc;
@@ -255,5 +301,6 @@ zkv_kv_apply (zkv_kv_t *self, const zkv_entry_t *entries, size_t n, zkv_kv_resul
         zkv_kv_results_free (results);
     zkv_kv_map_free (&a.data);
     zkv_kv_map_free (&a.dedup);
+    free (a.deleted);
     return rc;
 }

@@ -35,6 +35,11 @@ void zkv_kv_map_free (zkv_kv_map_t *map);
 // The dedup key of a client: its id as 8 big-endian bytes.
 void zkv_kv_client_key (uint64_t client_id, uint8_t out[8]);
 
+// Removes every entry of one shard (rebuilds the map).
+void zkv_kv_map_drop_shard (zkv_kv_map_t *map, uint32_t shard);
+
+typedef struct zkv_kv_shards zkv_kv_shards_t;
+
 struct zkv_kv {
     zkv_kvstore_t *store;   // where data, dedup records and applied live (not owned)
     uint64_t group;         // group id
@@ -48,7 +53,34 @@ struct zkv_kv {
     bool *owned;            // owned[s]: shard s is served here (NULL: every shard)
     zkv_kv_exec_fn *exec;   // executor of ops other than Put / Append (NULL: none)
     void *exec_arg;         // its argument
+    zkv_kv_shards_t *shards; // configuration following (zkv_kv_shards.h), NULL when off
 };
+
+// One apply call (zkv_kv_apply.c): its batch, and what it wrote so far, visible to the
+// entries after (the store shows only what was committed before the call).
+struct zkv_kv_exec {
+    zkv_kv_t *kv;         // the state machine
+    zkv_kvbatch_t *batch; // this call's writes
+    zkv_kv_map_t data;    // (shard, key) -> value written in this batch
+    zkv_kv_map_t dedup;   // (shard, client) -> record written in this batch
+    bool *deleted;        // deleted[s]: shard s was deleted in this batch (NULL: none was)
+    uint32_t shard;       // executor calls: the command's shard
+};
+
+// In an apply: writes key's value (taken from *value) to the batch and the overlay.
+void zkv_kv_apply_write (zkv_kv_exec_t *a, uint32_t shard, const zkv_bytes_t *key,
+                         zkv_bytes_t *value);
+// In an apply: a dedup record into the batch and the overlay.
+void zkv_kv_apply_dedup (zkv_kv_exec_t *a, const zkv_kvdedup_t *rec);
+// In an apply: deletes a shard's data and dedup records (store, table and overlay).
+int zkv_kv_apply_delete_shard (zkv_kv_exec_t *a, uint32_t shard);
+
+// zkv_kv_shards.c: applies a ZKV_OP_CONFIG / CHUNK / GC command (the entry's outcome in r);
+// returns a store error. reload: the state from the store again (after a snapshot replaced
+// it); free: at destroy.
+int zkv_kv_shards_apply (zkv_kv_exec_t *a, const zkv_kv_command_t *cmd, zkv_kv_result_t *r);
+int zkv_kv_shards_reload (zkv_kv_t *kv);
+void zkv_kv_shards_free (zkv_kv_t *kv);
 
 // Generations (zkv_kv.h, "Streamed snapshots"). A group's state lives under one of two storage
 // ids, group | gen << 63; the generation that is not current holds a staged stream, or

@@ -2,6 +2,7 @@
 // and the shards served here, writes become kv_command entries, reads are zkv_kv_get, and
 // snapshots are zkv_kv's blob or its stream over a point-in-time view of the store.
 #include "zkv_kv_sm.h"
+#include "zkv_kv_shards.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -12,7 +13,12 @@ typedef struct {
     zkv_kv_t *kv;           // the state machine
     zkv_kv_limits_t limits; // its limits
     zkv_kv_recv_t *recv;    // the stream being received (NULL: none yet)
+    zkv_mover_t *mover;     // a shard group's mover (NULL: follows no configuration)
+    uint8_t *states;        // scratch: one zkv_shard_state_t per shard, for shard_states
 } s_kvsm_t;
+
+// A pull's chunk is at most this big, whatever the puller asks (its entry must fit the log).
+#define S_MAX_CHUNK_BYTES (8u * 1024 * 1024)
 
 // A view: the store as of one applied index.
 typedef struct {
@@ -62,11 +68,38 @@ s_answer_error (zkv_sm_answer_t *answer, int rc, const char *error)
     answer->error = error ? error : zkv_strerror (rc);
 }
 
+// Another group's pull or question about a shard (a shard group only), answered from the
+// applied state: a handed-off shard is frozen, so every replica holds the same bytes of it.
+static int
+s_shard_call (s_kvsm_t *self, const zkv_sm_request_t *req, zkv_sm_answer_t *answer)
+{
+    zkv_msg_t m;
+    int rc = ZKV_EINVAL;
+    if (self->mover && zkv_msg_decode (req->key, req->key_len, &m) == 0) {
+        if (req->op == ZKV_OP_PULL && m.type == ZKV_MSG_SHARD_PULL) {
+            size_t max = m.u.shard_pull.max_bytes;
+            rc = zkv_kv_shards_pull (self->kv, &m.u.shard_pull,
+                                     max < S_MAX_CHUNK_BYTES ? max : S_MAX_CHUNK_BYTES,
+                                     &answer->value);
+        } else if (req->op == ZKV_OP_HAVE && m.type == ZKV_MSG_SHARD_REF &&
+                   m.u.shard_ref.shard < zkv_kv_nshards (self->kv))
+            rc = zkv_kv_shards_have (self->kv, m.u.shard_ref.num, (uint32_t)m.u.shard_ref.shard);
+        zkv_msg_free (&m);
+    }
+    if (zkv_sm_store_error (rc))
+        return rc;
+    if (rc)
+        s_answer_error (answer, rc, rc == ZKV_EINVAL ? "not a shard request of this group" : NULL);
+    return ZKV_SM_ANSWERED;
+}
+
 static int
 s_prepare (void *impl, const zkv_sm_request_t *req, uint8_t **cmd_p, size_t *cmd_len_p,
            zkv_sm_answer_t *answer)
 {
     s_kvsm_t *self = s_self (impl);
+    if (req->op == ZKV_OP_PULL || req->op == ZKV_OP_HAVE)
+        return s_shard_call (self, req, answer);
     int rc = zkv_kv_check (&self->limits, req->op, req->key_len,
                            req->op == ZKV_OP_GET ? 0 : req->value_len);
     if (rc == 0 && req->op == ZKV_OP_GET && req->value_len)
@@ -243,9 +276,43 @@ s_size (void *impl)
 }
 
 static void
+s_work (void *impl, const zkv_sm_io_t *io, bool leading, uint64_t term, bool tick)
+{
+    s_kvsm_t *self = s_self (impl);
+    if (self->mover)
+        zkv_mover_work (self->mover, io, leading, term, tick);
+}
+
+static void
+s_call_reply (void *impl, const zkv_sm_io_t *io, uint64_t id, int status, const zkv_bytes_t *value)
+{
+    s_kvsm_t *self = s_self (impl);
+    if (self->mover)
+        zkv_mover_reply (self->mover, io, id, status, value);
+}
+
+static const uint8_t *
+s_shard_states (void *impl, uint64_t *config, size_t *n)
+{
+    s_kvsm_t *self = s_self (impl);
+    *config = 0;
+    *n = 0;
+    if (!self->mover)
+        return NULL;
+    uint32_t nshards = zkv_kv_nshards (self->kv);
+    for (uint32_t s = 0; s < nshards; s++)
+        self->states[s] = (uint8_t)zkv_kv_shards_meta (self->kv, s)->state;
+    *config = zkv_kv_shards_config (self->kv)->num;
+    *n = nshards;
+    return self->states;
+}
+
+static void
 s_destroy (void *impl)
 {
     s_kvsm_t *self = s_self (impl);
+    zkv_mover_destroy (&self->mover);
+    free (self->states);
     zkv_kv_recv_destroy (&self->recv);
     zkv_kv_destroy (&self->kv);
     free (self);
@@ -269,6 +336,9 @@ static const zkv_sm_ops_t s_ops = {
     .recv_finish = s_recv_finish,
     .size = s_size,
     .destroy = s_destroy,
+    .work = s_work,
+    .call_reply = s_call_reply,
+    .shard_states = s_shard_states,
 };
 
 zkv_sm_t *
@@ -292,6 +362,35 @@ zkv_kv_sm_new (zkv_kvstore_t *store, uint64_t group, uint32_t nshards,
     if (err)
         *err = 0;
     return zkv_sm_new (&s_ops, self);
+}
+
+zkv_sm_t *
+zkv_kv_sm_new_sharded (zkv_kvstore_t *store, uint64_t group, uint32_t nshards,
+                       const zkv_kv_limits_t *limits, const zkv_mover_config_t *mover, int *err)
+{
+    zkv_sm_t *sm = zkv_kv_sm_new (store, group, nshards, limits, NULL, err);
+    if (!sm)
+        return NULL;
+    s_kvsm_t *self = s_self (sm->impl);
+    int rc = zkv_kv_shards_enable (self->kv);
+    if (rc) {
+        if (err)
+            *err = rc;
+        zkv_sm_destroy (&sm);
+        return NULL;
+    }
+    self->mover = zkv_mover_new (mover, self->kv);
+    self->states = (uint8_t *)calloc (nshards, 1);
+    if (!self->states)
+        abort ();
+    return sm;
+}
+
+zkv_mover_t *
+zkv_kv_sm_mover (zkv_sm_t *sm)
+{
+    assert (sm && sm->ops == &s_ops);
+    return s_self (sm->impl)->mover;
 }
 
 zkv_kv_t *

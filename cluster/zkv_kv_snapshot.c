@@ -17,6 +17,7 @@
 // received stream is staged in the group's other generation and made current in one batch
 // (zkv_kv.h, "Streamed snapshots"; the applied rows: zkv_kv_int.h).
 #include "zkv_kv_int.h"
+#include "zkv_kv_shards.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -317,9 +318,12 @@ s_read_dedup (zkv_kv_t *kv, zkv_kv_snap_dedup_t *d, zkv_kvbatch_t *batch, uint64
 static int
 s_read_item (zkv_kv_t *kv, const zkv_kv_snap_item_t *it, zkv_kvbatch_t *batch, uint64_t sid)
 {
-    // An item must sit in the shard its key hashes to, or no get would ever find it.
-    if (it->key.len == 0 || it->shard >= kv->nshards ||
-        it->shard != zkv_kv_shard_of (it->key.data, it->key.len, kv->nshards))
+    // An item must sit in the shard its key hashes to, or no get would ever find it; the meta
+    // shard holds the migration state (zkv_kv_shards.h).
+    if (it->key.len == 0 ||
+        (it->shard != ZKV_KV_META_SHARD &&
+         (it->shard >= kv->nshards ||
+          it->shard != zkv_kv_shard_of (it->key.data, it->key.len, kv->nshards))))
         return ZKV_ECORRUPT;
     zkv_kvstore_put (kv->store, batch, sid, (uint32_t)it->shard, it->key.data, it->key.len,
                      it->value.data, it->value.len);
@@ -396,7 +400,7 @@ zkv_kv_snapshot_restore (zkv_kv_t *self, const uint8_t *buf, size_t len)
     zkv_kv_map_free (&self->dedup);
     self->dedup = map;
     self->applied = r.applied;
-    return 0;
+    return zkv_kv_shards_reload (self);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -619,7 +623,7 @@ s_promote (zkv_kv_t *kv, uint32_t gen, uint64_t index)
     kv->gen = gen;
     kv->sid = sid;
     kv->applied = index;
-    return 0;
+    return zkv_kv_shards_reload (kv);
 }
 
 int

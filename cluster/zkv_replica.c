@@ -197,6 +197,11 @@ zkv_replica_state (const zkv_replica_t *self, zkv_msg_t *out)
     s->snapshot_index = st.snapshot_index;
     s->log_bytes = st.log_bytes;
     s->sm_bytes = self->sm->ops->size ? self->sm->ops->size (self->sm->impl) : 0;
+    if (self->sm->ops->shard_states && self->usable) {
+        size_t n = 0;
+        const uint8_t *states = self->sm->ops->shard_states (self->sm->impl, &s->config, &n);
+        s->shard_states = (zkv_bytes_t){(uint8_t *)states, n}; // borrowed
+    }
 }
 
 static void
@@ -422,7 +427,7 @@ s_ready (zkv_replica_t *self)
 void
 zkv_replica_run (zkv_replica_t *self)
 {
-    for (int round = 0; round < 2; round++) {
+    for (int round = 0; round < 3; round++) {
         while (!self->failed && !self->syncing && zkv_raft_has_ready (self->raft))
             if (!s_ready (self))
                 break;
@@ -431,10 +436,13 @@ zkv_replica_run (zkv_replica_t *self)
         s_after (self);
         if (self->syncing)
             return;
-        // A snapshot taken now compacts in the next ready: run it at once.
+        // The state machine's own work sees what was applied (and may propose: run that at
+        // once); a snapshot taken now compacts in the next ready: run it at once too.
         uint64_t taken = self->counters.snapshots_taken;
+        uint64_t proposed = self->counters.own_proposals;
+        zkv_rep_work (self, false);
         zkv_rep_snapshot_maybe (self);
-        if (self->counters.snapshots_taken == taken)
+        if (self->counters.snapshots_taken == taken && self->counters.own_proposals == proposed)
             return;
     }
 }
@@ -492,6 +500,7 @@ zkv_replica_tick (zkv_replica_t *self)
     self->ticks++;
     zkv_raft_tick (self->raft);
     zkv_rep_streams_expire (self);
+    zkv_rep_work (self, true);
     if (self->state_dirty && self->ticks != self->state_tick)
         s_send_state (self);
 }

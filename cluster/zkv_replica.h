@@ -30,7 +30,11 @@
 // - state: a group_state when role, term or leader changed, and at most once a tick otherwise;
 // - event: an event body (event_raft) under a topic; the host stamps its wall-clock time;
 // - fatal: a store failed; the driver does nothing more. The host stops the node: a restart
-//   reloads what is durable (Raft assumes crash-stop nodes).
+//   reloads what is durable (Raft assumes crash-stop nodes);
+// - call: a group_call of the state machine's own (the shard mover's) for the node's frontend,
+//   whose group_call_reply the host hands back (zkv_replica_call_reply);
+// - config: the state machine applied a configuration (an encoded config_reply): the node
+//   routes by the newest it knows.
 //
 // Inputs do not run the ready loop: a host feeds all the input it has (many peer messages and
 // requests: group commit), then calls zkv_replica_run.
@@ -74,6 +78,8 @@ typedef struct {
     void (*state) (void *host, const zkv_msg_t *state);
     void (*event) (void *host, const char *topic, const zkv_msg_t *body);
     void (*fatal) (void *host, const char *what, int rc);
+    void (*call) (void *host, const zkv_msg_t *call);
+    void (*config) (void *host, uint64_t group, const uint8_t *config, size_t len);
 } zkv_replica_host_t;
 
 // Boots a replica from what log (shared by the node's groups) and sm (owned from now on: the
@@ -92,6 +98,8 @@ int zkv_replica_request (zkv_replica_t *self, const zkv_group_request_t *req, ui
                          uint64_t *term_p);
 // One tick of time.
 void zkv_replica_tick (zkv_replica_t *self);
+// The answer to a group_call the replica made (host->call).
+void zkv_replica_call_reply (zkv_replica_t *self, const zkv_group_call_reply_t *reply);
 // The sync the driver asked for (ZKV_REPLICA_SYNC_LATER) is done: rc 0, or its error.
 void zkv_replica_synced (zkv_replica_t *self, int rc);
 // Runs the ready loop until there is nothing to do or a sync is outstanding.
@@ -123,6 +131,8 @@ typedef struct {
     uint64_t chunks_rejected;  // received chunks or streams refused (the peer's bad input)
     uint64_t raft_restarts;    // Raft restarted from the store after a refused stream
     uint64_t busy;             // requests refused: too many waiting
+    uint64_t calls;            // calls the state machine made to other groups
+    uint64_t own_proposals;    // commands the state machine proposed on its own
 } zkv_replica_counters_t;
 
 void zkv_replica_counters (const zkv_replica_t *self, zkv_replica_counters_t *out);

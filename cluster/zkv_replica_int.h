@@ -1,6 +1,7 @@
 // Internals of the group driver (zkv_replica.h), shared by its files: zkv_replica.c (boot, the
 // ready loop, state and events), zkv_replica_requests.c (client requests and their answers),
-// zkv_replica_snapshots.c (snapshot policy and transfers).
+// zkv_replica_snapshots.c (snapshot policy and transfers), zkv_replica_work.c (the state
+// machine's own work).
 #ifndef ZKV_REPLICA_INT_H
 #define ZKV_REPLICA_INT_H
 
@@ -107,6 +108,14 @@ void zkv_rep_reads_serve (zkv_replica_t *self);
 // Every waiting read is answered "not leader" (Raft restarted).
 void zkv_rep_reads_fail (zkv_replica_t *self);
 void zkv_rep_requests_free (zkv_replica_t *self);
+
+// zkv_replica_work.c
+// The state machine's own work (zkv_sm_ops_t.work): at a tick, or after a ready loop.
+void zkv_rep_work (zkv_replica_t *self, bool tick);
+
+// zkv_replica_work.c
+// The state machine's own work (zkv_sm_ops_t.work): at a tick, or after a ready loop.
+void zkv_rep_work (zkv_replica_t *self, bool tick);
 
 // zkv_replica_snapshots.c
 // The snapshot policy, after a ready loop.

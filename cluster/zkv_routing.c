@@ -186,3 +186,30 @@ zkv_routing_from_reply (const zkv_config_reply_t *m, int *err)
     *err = 0;
     return self;
 }
+
+int
+zkv_routing_encode (const zkv_routing_t *self, zkv_bytes_t *out)
+{
+    zkv_msg_t m = {.type = ZKV_MSG_CONFIG_REPLY};
+    zkv_routing_to_reply (self, &m.u.config_reply);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = zkv_msg_encode (&m, &buf, &len);
+    *out = rc == 0 ? (zkv_bytes_t){buf, len} : (zkv_bytes_t){0};
+    return rc;
+}
+
+zkv_routing_t *
+zkv_routing_decode (const uint8_t *buf, size_t len, int *err)
+{
+    zkv_msg_t m;
+    int rc = zkv_msg_decode (buf, len, &m);
+    zkv_routing_t *r = NULL;
+    if (rc == 0 && m.type != ZKV_MSG_CONFIG_REPLY)
+        rc = ZKV_ETYPE;
+    if (rc == 0)
+        r = zkv_routing_from_reply (&m.u.config_reply, &rc);
+    zkv_msg_free (&m);
+    *err = rc;
+    return r;
+}

@@ -54,4 +54,9 @@ void zkv_routing_to_reply (const zkv_routing_t *self, zkv_config_reply_t *out);
 // ascending group ids, shards served by known groups). NULL and *err when it is not one.
 zkv_routing_t *zkv_routing_from_reply (const zkv_config_reply_t *m, int *err);
 
+// The configuration as an encoded config_reply (node 0, nonce 0), *out owned; or the codec's
+// error. And back: the configuration bytes encode, checked as hostile input (NULL and *err).
+int zkv_routing_encode (const zkv_routing_t *self, zkv_bytes_t *out);
+zkv_routing_t *zkv_routing_decode (const uint8_t *buf, size_t len, int *err);
+
 #endif

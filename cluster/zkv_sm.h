@@ -71,6 +71,36 @@ typedef enum {
     ZKV_SM_READ = 2,     // a read: confirm leadership (ReadIndex), then call read
 } zkv_sm_verdict_t;
 
+// A request of the machine's own to another group (the shard mover's pulls, the controller
+// queries of a shard group's leader), sent through the node's frontend like a client's.
+typedef struct {
+    uint64_t id;             // the machine's id for it, echoed in its answer (call_reply)
+    uint64_t group;          // the group called
+    const uint64_t *members; // its members as the machine's configuration says (a hint for
+    size_t n_members;        // a node that does not know the group), n_members of them
+    uint64_t op;             // ZKV_OP_QUERY, ZKV_OP_PULL, ZKV_OP_HAVE
+    const uint8_t *key;      // the op's key
+    size_t key_len;          //
+    uint32_t deadline_ms;    // answered "timed out" after this long
+} zkv_sm_call_t;
+
+// What a machine may do on its own, handed to work and call_reply by the driver (valid only
+// during that call).
+typedef struct {
+    void *arg; // the driver's
+    // Sends a call; its answer comes to call_reply (every call gets one: the frontend answers
+    // "timed out" at its deadline).
+    void (*call) (void *arg, const zkv_sm_call_t *call);
+    // Proposes a command of the machine's own to the log (leader only): 0, or why not
+    // (ZKV_ENOTLEADER, ZKV_EBUSY, the core's limits).
+    int (*propose) (void *arg, const uint8_t *cmd, size_t len);
+    // Publishes an event (an event_shard body; the driver fills in the node).
+    void (*event) (void *arg, const char *topic, const zkv_msg_t *body);
+    // The machine applied a new configuration (an encoded config_reply): the node routes by
+    // the newest it knows.
+    void (*config) (void *arg, const uint8_t *config, size_t len);
+} zkv_sm_io_t;
+
 typedef struct {
     const char *name; // "kv", "controller", ...
     // Last index applied (durable in the implementation's store).
@@ -117,6 +147,18 @@ typedef struct {
     int (*recv_finish) (void *impl, const zkv_snapshot_meta_t *snap);
     // Bytes the state takes (data and dedup records), for status and metrics.
     uint64_t (*size) (void *impl);
+
+    // Optional (NULL: the machine does nothing on its own): its own work, called at every
+    // tick (tick true) and after every ready loop (tick false); leading while this replica
+    // leads the group in term (and its state is usable).
+    void (*work) (void *impl, const zkv_sm_io_t *io, bool leading, uint64_t term, bool tick);
+    // Optional with work: the answer to one of its calls (status 0 or negative, value
+    // borrowed).
+    void (*call_reply) (void *impl, const zkv_sm_io_t *io, uint64_t id, int status,
+                        const zkv_bytes_t *value);
+    // Optional: the configuration number the machine is in, and one zkv_shard_state_t byte per
+    // shard (borrowed until the next call into the machine; *n 0: none), for the group's state.
+    const uint8_t *(*shard_states) (void *impl, uint64_t *config, size_t *n);
     // Destroys the implementation's state (not its store).
     void (*destroy) (void *impl);
 } zkv_sm_ops_t;

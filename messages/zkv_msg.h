@@ -27,6 +27,16 @@ typedef enum {
     ZKV_ENTRY_NOOP = 1,   // a new leader's empty entry, commits its term (§8)
 } zkv_entry_type_t;
 
+// The state of one shard in a shard group (shard_meta.state, group_state.shard_states).
+typedef enum {
+    ZKV_SHARD_NONE = 0,     // not the group's
+    ZKV_SHARD_SERVING = 1,  // the group's, served
+    ZKV_SHARD_PULLING = 2,  // the group's from this configuration on, being pulled from its
+                            // previous owner: not served until whole
+    ZKV_SHARD_HANDOFF = 3,  // no longer the group's, kept (frozen) until its new owner holds
+                            // it, then deleted (waiting for GC)
+} zkv_shard_state_t;
+
 // One Raft log entry.
 typedef struct {
     uint64_t term;    // term in which the leader created it

@@ -11,7 +11,9 @@
 
 // Version 1 included the client protocol (ids 20..26). Version 2: replies name the
 // configuration the node routes by (config), which clients fetch with config_request.
-#define ZKV_PROTOCOL_VERSION 2
+// Version 3: shard migration; a client request names the group it is meant for (group),
+// status replies carry each group's configuration and shard states.
+#define ZKV_PROTOCOL_VERSION 3
 
 // Every Raft message starts with these four fields, in this order, so that the core can read
 // them through zkv_raft_hdr_t whatever the message (C11 6.5.2.3, common initial sequence).
@@ -84,6 +86,13 @@
 #define ZKV_OP_LEAVE 5
 #define ZKV_OP_MOVE 6
 #define ZKV_OP_QUERY 7
+// Between shard groups (the shard mover's calls; the key is the message named):
+#define ZKV_OP_PULL 8 // a chunk of a shard the group hands off (key: shard_pull, reply: shard_chunk)
+#define ZKV_OP_HAVE 9 // does the group hold a shard of a configuration (key: shard_ref)
+// In a shard group's log only, never accepted from a client:
+#define ZKV_OP_CONFIG 10 // the group starts a configuration (value: config_reply)
+#define ZKV_OP_CHUNK 11  // a chunk of a shard being pulled is installed (value: shard_chunk)
+#define ZKV_OP_GC 12     // a handed-off shard the new owner holds is deleted (key: shard_ref)
 
 // The fields a client request carries; shared by client_request and forward_request so the two
 // cannot drift apart.
@@ -105,7 +114,9 @@
     F (BYTES, error, "human-readable error, empty when ok")                                \
     F (U64, config, "number of the configuration the answering node routes by, 0 unknown")
 
-#define ZKV_FIELDS_client_request(F) ZKV_CLIENT_REQUEST_FIELDS (F)
+#define ZKV_FIELDS_client_request(F)                                                       \
+    ZKV_CLIENT_REQUEST_FIELDS (F)                                                          \
+    F (U64, group, "the group the client routes it to by its configuration, 0: the node routes it")
 
 #define ZKV_FIELDS_client_reply(F) ZKV_CLIENT_REPLY_FIELDS (F)
 
@@ -133,7 +144,10 @@
     F (U64S, applieds, "applied index per group")                                          \
     F (U64S, last_indexes, "last log index per group")                                     \
     F (U64S, snapshot_indexes, "snapshot index per group")                                 \
-    F (U64S, log_bytes, "log payload bytes per group")
+    F (U64S, log_bytes, "log payload bytes per group")                                      \
+    F (U64S, configs, "configuration number each group applied (0: none, or not a shard group)") \
+    F (U64, nshards, "shards of the key space (0: the node follows no configuration)")     \
+    F (BYTES, shard_states, "nshards bytes per group in groups order: zkv_shard_state_t of each shard")
 
 // A non-leader relays a client request to its group's leader over the peer transport.
 #define ZKV_FIELDS_forward_request(F)                                                      \
@@ -176,6 +190,44 @@
     F (U64, shard, "the shard")                                                            \
     F (U64, group, "the group that serves it from now on, in the configuration, not 0")
 
+// Shard migration (cluster/zkv_kv_shards.h). A shard of a configuration.
+#define ZKV_FIELDS_shard_ref(F)                                                            \
+    F (U64, num, "configuration number")                                                   \
+    F (U64, shard, "the shard")
+
+// Where a pull reads from: a shard is streamed as its dedup records in client id order (phase
+// 0), then its keys in order (phase 1).
+#define ZKV_SHARD_POS_FIELDS(F, p)                                                         \
+    F (U64, p##phase, "0: dedup records from client, 1: data from key")                    \
+    F (U64, p##client, "phase 0: the first client id wanted")                              \
+    F (BYTES, p##key, "phase 1: the first key wanted (empty: the shard's first)")
+
+#define ZKV_FIELDS_shard_pull(F)                                                           \
+    F (U64, num, "configuration in which the puller gained the shard")                     \
+    F (U64, shard, "the shard")                                                            \
+    ZKV_SHARD_POS_FIELDS (F, )                                                             \
+    F (U64, max_bytes, "records' bytes wanted at most (at least one record is sent)")
+
+// A chunk of a shard: whole kv_snap_dedup and kv_snap_item records, from a position to the
+// next. The puller logs it (ZKV_OP_CHUNK); it installs only at the position the shard's
+// state expects, so a chunk logged twice, or by a deposed leader, installs once.
+#define ZKV_FIELDS_shard_chunk(F)                                                          \
+    F (U64, num, "configuration in which the puller gained the shard")                     \
+    F (U64, shard, "the shard")                                                            \
+    ZKV_SHARD_POS_FIELDS (F, )                                                             \
+    ZKV_SHARD_POS_FIELDS (F, next_)                                                        \
+    F (BOOL, done, "the last chunk: the shard is whole")                                   \
+    F (BYTES, records, "kv_snap_dedup (phase 0) or kv_snap_item (phase 1) records")
+
+// The replicated state of one shard in a shard group (stored under the group's meta shard).
+#define ZKV_FIELDS_shard_meta(F)                                                          \
+    F (U64, state, "zkv_shard_state_t")                                                    \
+    F (U64, num, "configuration in which it entered the state")                            \
+    F (U64, peer, "pulling: the group pulled from; handed off: the group it goes to")      \
+    ZKV_SHARD_POS_FIELDS (F, )                                                             \
+    F (U64, chunks, "chunks installed so far (pulling)")                                   \
+    F (U64, bytes, "records' bytes installed so far (pulling)")
+
 // ---------------------------------------------------------------------------------------------
 // Commands between the actors of one zkvd (ids 60..79): inproc only, never on the network, and
 // encoded and checked by the same codec as everything else. A command that carries a wire
@@ -206,7 +258,31 @@
     F (U64, last_index, "last log index")                                                  \
     F (U64, snapshot_index, "index of the last snapshot")                                  \
     F (U64, log_bytes, "payload bytes in the log")                                         \
-    F (U64, sm_bytes, "approximate bytes of the state machine's state")
+    F (U64, sm_bytes, "approximate bytes of the state machine's state")                   \
+    F (U64, config, "configuration number the group applied (0: none)")                     \
+    F (BYTES, shard_states, "one zkv_shard_state_t byte per shard (empty: not a shard group)")
+
+// group -> frontend: a request of the group's own (the shard mover's) to another group.
+#define ZKV_FIELDS_group_call(F)                                                           \
+    F (U64, group, "the calling group")                                                    \
+    F (U64, call_id, "the caller's id of it, echoed in the reply")                         \
+    F (U64, to_group, "the group called")                                                  \
+    F (U64S, members, "its members, as the caller's configuration says")                   \
+    F (U64, op, "ZKV_OP_QUERY, ZKV_OP_PULL or ZKV_OP_HAVE")                                \
+    F (BYTES, key, "the op's key")                                                         \
+    F (U64, deadline_ms, "answer \"timed out\" after this long")
+
+// frontend -> group: the answer to a group_call.
+#define ZKV_FIELDS_group_call_reply(F)                                                     \
+    F (U64, group, "the calling group")                                                    \
+    F (U64, call_id, "echo of the call's call_id")                                         \
+    F (U64, status, "0 ok, else the positive value of a ZKV_E* code")                      \
+    F (BYTES, value, "the answer's value")
+
+// group -> frontend: a configuration the group applied (a config_reply follows in the next
+// frame), so the node routes by the newest it knows.
+#define ZKV_FIELDS_group_config(F)                                                         \
+    F (U64, group, "the group")
 
 // any actor -> transport: send the wire message in the next frame to a peer node.
 #define ZKV_FIELDS_peer_send(F)                                                            \
@@ -277,6 +353,17 @@
     F (BYTES, key, "the key, not empty")                                                   \
     F (BYTES, value, "its value")
 
+// zkv.shard.*: one shape for every shard event of one group on one node.
+#define ZKV_FIELDS_event_shard(F)                                                          \
+    F (U64, node, "publishing node id")                                                    \
+    F (U64, time_ms, "wall-clock time of the event, ms since the Unix epoch")              \
+    F (U64, group, "the group")                                                            \
+    F (U64, config, "the configuration number")                                            \
+    F (U64, shard, "the shard (zkv.shard.config: the shards the group serves)")            \
+    F (U64, peer, "the group pulled from, or handed to (0: none)")                         \
+    F (U64, chunks, "chunks installed so far")                                             \
+    F (U64, bytes, "records' bytes installed so far")
+
 // X (wire id, name, NAME, fields macro). Wire ids are never reused. Ids below 20 are Raft
 // messages (each starts with ZKV_RAFT_HEADER); ids from 20 are client and node protocol.
 #define ZKV_MSG_TABLE(X)                                                                   \
@@ -298,14 +385,22 @@
     X (29, ctrl_join, CTRL_JOIN, ZKV_FIELDS_ctrl_join)                                           \
     X (30, ctrl_leave, CTRL_LEAVE, ZKV_FIELDS_ctrl_leave)                                        \
     X (31, ctrl_move, CTRL_MOVE, ZKV_FIELDS_ctrl_move)                                   \
+    X (32, shard_ref, SHARD_REF, ZKV_FIELDS_shard_ref)                                   \
+    X (33, shard_pull, SHARD_PULL, ZKV_FIELDS_shard_pull)                                \
+    X (34, shard_chunk, SHARD_CHUNK, ZKV_FIELDS_shard_chunk)                             \
+    X (35, shard_meta, SHARD_META, ZKV_FIELDS_shard_meta)                             \
     X (40, event_node, EVENT_NODE, ZKV_FIELDS_event_node)                                             \
     X (41, event_raft, EVENT_RAFT, ZKV_FIELDS_event_raft)                                             \
     X (42, event_client_error, EVENT_CLIENT_ERROR, ZKV_FIELDS_event_client_error) \
+    X (43, event_shard, EVENT_SHARD, ZKV_FIELDS_event_shard) \
     X (60, group_request, GROUP_REQUEST, ZKV_FIELDS_group_request)                                   \
     X (61, group_reply, GROUP_REPLY, ZKV_FIELDS_group_reply)                                         \
     X (62, group_state, GROUP_STATE, ZKV_FIELDS_group_state)                                      \
     X (63, peer_send, PEER_SEND, ZKV_FIELDS_peer_send)                                               \
     X (64, publish, PUBLISH, ZKV_FIELDS_publish) \
+    X (65, group_call, GROUP_CALL, ZKV_FIELDS_group_call) \
+    X (66, group_call_reply, GROUP_CALL_REPLY, ZKV_FIELDS_group_call_reply) \
+    X (67, group_config, GROUP_CONFIG, ZKV_FIELDS_group_config) \
     X (80, kv_snap_header, KV_SNAP_HEADER, ZKV_FIELDS_kv_snap_header) \
     X (81, kv_snap_dedup, KV_SNAP_DEDUP, ZKV_FIELDS_kv_snap_dedup) \
     X (82, kv_snap_item, KV_SNAP_ITEM, ZKV_FIELDS_kv_snap_item)

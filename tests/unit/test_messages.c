@@ -8,8 +8,8 @@
 #include <stdbool.h>
 
 // The protocol version as the one byte (a positive fixint) of hand-written encodings below.
-#define S_V "\x02"
-_Static_assert(ZKV_PROTOCOL_VERSION == 2, "S_V must spell ZKV_PROTOCOL_VERSION");
+#define S_V "\x03"
+_Static_assert(ZKV_PROTOCOL_VERSION == 3, "S_V must spell ZKV_PROTOCOL_VERSION");
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: a local seeded PRNG (the project's lives in zkv_core), builders and comparison, all
@@ -1046,28 +1046,34 @@ test_client_protocol (void)
     zkv_msg_free (&msg);
 }
 
-// status_reply [1, 24, node, nonce] followed by the test's first U64S field and 8 empty ones.
+// status_reply [3, 24, node, nonce] followed by the test's first U64S field, 9 empty ones, a zero
+// nshards and empty shard states.
 static int
 s_decode_status (const char *u64s, size_t len)
 {
     char raw[64];
     size_t n = 0;
-    raw[n++] = (char)(0x90 | (2 + s_nfields (ZKV_MSG_STATUS_REPLY)));
+    raw[n++] = (char)0xdc; // array 16: more than a fixarray's 15 elements
+    raw[n++] = 0x00;
+    raw[n++] = (char)(2 + s_nfields (ZKV_MSG_STATUS_REPLY));
     raw[n++] = ZKV_PROTOCOL_VERSION;
     raw[n++] = ZKV_MSG_STATUS_REPLY;
     raw[n++] = 0x05;
     raw[n++] = 0x06;
     memcpy (raw + n, u64s, len);
     n += len;
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 9; i++)
         raw[n++] = (char)0x90;
+    raw[n++] = 0x00;
+    raw[n++] = (char)0xc4;
+    raw[n++] = 0x00;
     return s_decode_raw (raw, n);
 }
 
 static void
 test_u64s_hostile (void)
 {
-    CHECK_EQ_U64 (s_nfields (ZKV_MSG_STATUS_REPLY), 11);
+    CHECK_EQ_U64 (s_nfields (ZKV_MSG_STATUS_REPLY), 14);
     CHECK_EQ_U64 (s_decode_status ("\x90", 1), 0);
     CHECK_EQ_U64 (s_decode_status ("\x91\x07", 2), 0);
     CHECK_EQ_U64 (s_decode_status ("\x92\xcf\xff\xff\xff\xff\xff\xff\xff\xff\xd0\x05", 12), 0);
