@@ -12,7 +12,12 @@
 typedef enum {
     S_TO_CLIENT = 1, // a client of this node
     S_TO_ORIGIN = 2, // a request another node forwarded here: forward_reply to it
+    S_TO_CALLER = 3, // a hosted group's call: group_call_reply to it
 } s_kind_t;
+
+// The client id a call carries (its seq is the call id): the calling group with the top bit
+// set, which no client library draws (zkv_client.h draws ids below 2^63).
+#define S_CALL_CLIENT(group) ((1ULL << 63) | (group))
 
 // A request waiting for its answer, under its handle.
 typedef struct {
@@ -23,6 +28,8 @@ typedef struct {
     zkv_front_addr_t addr; // S_TO_CLIENT: the client
     uint64_t origin_node;  // S_TO_ORIGIN: the node to answer
     uint64_t fwd_id;       // S_TO_ORIGIN: its id of the forward
+    uint64_t caller;       // S_TO_CALLER: the calling group
+    uint64_t call_id;      // S_TO_CALLER: its id of the call
     uint64_t group;        // the group it was routed to
     uint64_t client_id;    // the request's client
     uint64_t seq;          // ... sequence number
@@ -36,7 +43,8 @@ struct zkv_front {
     void *host_arg;               //
     zkv_routing_t *routing;       // the configuration routed by (owned)
     uint64_t *groups;             // hosted groups
-    zkv_group_state_t *states;    // their last reported states (group 0: none yet)
+    zkv_group_state_t *states;    // their last reported states (group 0: none yet); each
+                                  // one's shard_states bytes are owned here
     uint64_t *hints;              // the leader last heard of per routing group (0: none)
     zkv_u64map_t pending;         // handle -> s_pending_t
     uint64_t next_handle;         // handles
@@ -102,6 +110,8 @@ zkv_front_destroy (zkv_front_t **self_p)
     zkv_u64map_free (&self->pending);
     zkv_routing_destroy (&self->routing);
     free (self->groups);
+    for (size_t i = 0; i < self->cfg.n_groups; i++)
+        zkv_bytes_free (&self->states[i].shard_states);
     free (self->states);
     free (self->hints);
     free (self->keys);
@@ -144,21 +154,20 @@ s_error_event (zkv_front_t *self, const s_pending_t *p, uint64_t status, const z
     self->host->event (self->host_arg, "zkv.client.error", &ev);
 }
 
-// Answers p, wherever it came from. status: 0 or a positive ZKV_E* value; error NULL for the
-// status's own text. config: the configuration number of the node that answered.
+// Answers p, wherever it came from. status: 0 or a positive ZKV_E* value; error: the text
+// (empty: none). config: the configuration number of the node that answered. publish: an
+// error is published as an event here (not when relaying another node's answer).
 static void
-s_answer (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_bytes_t *value,
-          uint64_t leader, const char *error, uint64_t config)
+s_deliver (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_bytes_t *value,
+           uint64_t leader, const zkv_bytes_t *error, uint64_t config, bool publish)
 {
-    if (!error)
-        error = status ? zkv_strerror (-(int)status) : "";
-    zkv_bytes_t e = {(uint8_t *)error, strlen (error)};
     zkv_bytes_t none = {0};
     if (!value)
         value = &none;
-    // Redirections are part of normal operation, not events worth publishing.
-    if (status && status != ZKV_ENOTLEADER_VALUE && status != ZKV_EWRONGGROUP_VALUE)
-        s_error_event (self, p, status, &e);
+    // Redirections and "not yet" are part of normal operation, not events worth publishing.
+    if (publish && status && status != ZKV_ENOTLEADER_VALUE && status != ZKV_EWRONGGROUP_VALUE &&
+        status != ZKV_ENOTREADY_VALUE && status != ZKV_ENOTFOUND_VALUE)
+        s_error_event (self, p, status, error);
     self->counters.answered++;
     zkv_msg_t m = {0};
     if (p->kind == S_TO_CLIENT) {
@@ -169,9 +178,18 @@ s_answer (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_by
         r->status = status;
         r->value = *value;
         r->leader = leader;
-        r->error = e;
+        r->error = *error;
         r->config = config;
         self->host->to_client (self->host_arg, &p->addr, &m);
+    } else if (p->kind == S_TO_CALLER) {
+        m.type = ZKV_MSG_GROUP_CALL_REPLY;
+        zkv_group_call_reply_t *r = &m.u.group_call_reply;
+        r->group = p->caller;
+        r->call_id = p->call_id;
+        r->status = status;
+        r->value = *value;
+        if (self->host->to_caller)
+            self->host->to_caller (self->host_arg, &m);
     } else {
         m.type = ZKV_MSG_FORWARD_REPLY;
         zkv_forward_reply_t *r = &m.u.forward_reply;
@@ -182,10 +200,21 @@ s_answer (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_by
         r->status = status;
         r->value = *value;
         r->leader = leader;
-        r->error = e;
+        r->error = *error;
         r->config = config;
         self->host->to_node (self->host_arg, p->origin_node, &m);
     }
+}
+
+// Answers p with a status (0 or positive) and an error text (NULL: the status's own).
+static void
+s_answer (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_bytes_t *value,
+          uint64_t leader, const char *error, uint64_t config)
+{
+    if (!error)
+        error = status ? zkv_strerror (-(int)status) : "";
+    zkv_bytes_t e = {(uint8_t *)error, strlen (error)};
+    s_deliver (self, p, status, value, leader, &e, config, true);
 }
 
 static void
@@ -208,11 +237,19 @@ s_wait (zkv_front_t *self, const s_pending_t *p)
     return w;
 }
 
-// Routes one request (a client's, or one forwarded here). want_group: the group a forwarding
-// node routed it to (0 for a client's).
+// True for the ops a group's mover sends another group (their key is a message, not a key).
+static bool
+s_is_call_op (uint64_t op)
+{
+    return op == ZKV_OP_PULL || op == ZKV_OP_HAVE;
+}
+
+// Routes one request (a client's, a call's, or one forwarded here). want_group: the group its
+// sender routed it to (0: route it here); hint: members of that group, for a node that does
+// not know it (may be NULL).
 static void
 s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_bytes_t *value,
-         uint64_t deadline_ms, uint64_t want_group, uint64_t now)
+         uint64_t deadline_ms, uint64_t want_group, const zkv_u64s_t *hint, uint64_t now)
 {
     if (deadline_ms == 0)
         deadline_ms = self->cfg.default_deadline_ms;
@@ -222,14 +259,19 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
     bool ctrl = p->op >= ZKV_OP_JOIN && p->op <= ZKV_OP_QUERY;
     if (ctrl) {
         // The shard controller's commands and queries go to group 0, whatever their key.
-        size_t n = 0;
-        if (value->len > self->cfg.max_value_bytes || key->len > 8 ||
-            !zkv_routing_members (self->routing, 0, &n)) {
+        if (value->len > self->cfg.max_value_bytes || key->len > 8) {
             s_answer_now (self, p, value->len > self->cfg.max_value_bytes ? ZKV_ETOOBIG : ZKV_EINVAL,
                           0, key->len > 8 ? "a query's key is a configuration number" : NULL);
             return;
         }
         p->group = 0;
+    } else if (s_is_call_op (p->op)) {
+        // Another group's pull or question: its key is a small message naming a shard.
+        if (key->len > self->cfg.max_key_bytes + 256 || value->len || want_group == 0) {
+            s_answer_now (self, p, ZKV_EINVAL, 0, "not a shard request");
+            return;
+        }
+        p->group = want_group;
     } else {
         zkv_kv_limits_t limits = {self->cfg.max_key_bytes, self->cfg.max_value_bytes};
         int rc = zkv_kv_check (&limits, p->op, key->len, p->op == ZKV_OP_GET ? 0 : value->len);
@@ -244,16 +286,13 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
                                                               : "unknown op");
             return;
         }
-        p->group = zkv_routing_group_of (self->routing, key->data, key->len);
+        // The group the sender routed it to, by its configuration (the group itself says
+        // "wrong group" if it does not serve the key now); else the newest one known here.
+        p->group = want_group ? want_group : zkv_routing_group_of (self->routing, key->data, key->len);
         if (p->group == 0) {
             s_answer_now (self, p, ZKV_EWRONGGROUP, 0, "no group serves this key's shard");
             return;
         }
-    }
-    if (want_group && want_group != p->group) {
-        // The forwarding node routes by another configuration: its client refreshes.
-        s_answer_now (self, p, ZKV_EWRONGGROUP, 0, NULL);
-        return;
     }
     if (self->pending.count >= self->cfg.max_pending) {
         self->counters.busy++;
@@ -288,19 +327,22 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
         }
         leader = st->leader;
     } else {
-        // Not hosted here: the leader last heard of, else a member (spread over them).
-        uint64_t *hint = s_hint (self, p->group);
-        leader = hint ? *hint : 0;
-        if (!leader) {
-            size_t n = 0;
-            const uint64_t *members = zkv_routing_members (self->routing, p->group, &n);
-            if (n)
-                leader = members[(p->client_id + p->seq) % n];
+        // Not hosted here: the leader last heard of, else a member (spread over them), from
+        // this node's configuration or the sender's hint.
+        uint64_t *h = s_hint (self, p->group);
+        leader = h ? *h : 0;
+        size_t n = 0;
+        const uint64_t *members = zkv_routing_members (self->routing, p->group, &n);
+        if (!members && hint && hint->count) {
+            members = hint->items;
+            n = hint->count;
         }
+        if (!leader && n)
+            leader = members[(p->client_id + p->seq) % n];
     }
     // A request is forwarded at most once: a forwarded request that finds no leader here is
     // answered with the hint, and the client follows it.
-    if (p->kind == S_TO_CLIENT && leader && leader != self->cfg.node) {
+    if (p->kind != S_TO_ORIGIN && leader && leader != self->cfg.node) {
         s_pending_t *w = s_wait (self, p);
         w->forwarded = true;
         w->forwarded_to = leader;
@@ -352,9 +394,24 @@ s_status (zkv_front_t *self, const zkv_front_addr_t *to, uint64_t nonce)
                           &r->log_bytes};
     for (int c = 0; c < 9; c++)
         *dst[c] = (zkv_u64s_t){n ? cols[c] : NULL, n};
+    // Each group's configuration, and its shards' states (nshards bytes each, zeros for a
+    // group that reports none: the controller, or one whose state is missing).
+    uint64_t *configs = s_alloc (n, sizeof (uint64_t));
+    uint32_t nshards = self->routing->nshards;
+    uint8_t *states = s_alloc ((size_t)n * nshards, 1);
+    for (size_t i = 0; i < n; i++) {
+        configs[i] = self->states[i].config;
+        if (self->states[i].shard_states.len == nshards)
+            memcpy (states + i * nshards, self->states[i].shard_states.data, nshards);
+    }
+    r->configs = (zkv_u64s_t){n ? configs : NULL, n};
+    r->nshards = nshards;
+    r->shard_states = (zkv_bytes_t){states, (size_t)n * nshards};
     self->host->to_client (self->host_arg, to, &m);
     for (int c = 0; c < 9; c++)
         free (cols[c]);
+    free (configs);
+    free (states);
 }
 
 static void
@@ -392,7 +449,13 @@ zkv_front_client (zkv_front_t *self, const zkv_front_addr_t *from, const zkv_msg
                      .client_id = r->client_id,
                      .seq = r->seq,
                      .op = r->op};
-    s_serve (self, &p, &r->key, &r->value, r->deadline_ms, 0, now_ms);
+    if (s_is_call_op (r->op) || r->op == ZKV_OP_CONFIG || r->op == ZKV_OP_CHUNK ||
+        r->op == ZKV_OP_GC) {
+        // Groups' own requests come as calls (zkv_front_call), never from a client.
+        s_answer_now (self, &p, ZKV_EINVAL, 0, "unknown op");
+        return;
+    }
+    s_serve (self, &p, &r->key, &r->value, r->deadline_ms, r->group, NULL, now_ms);
 }
 
 // The forward a reply answers: the one it names, of the same client and seq, sent to the node
@@ -423,7 +486,7 @@ zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t
                          .client_id = f->client_id,
                          .seq = f->seq,
                          .op = f->op};
-        s_serve (self, &p, &f->key, &f->value, f->deadline_ms, f->group, now_ms);
+        s_serve (self, &p, &f->key, &f->value, f->deadline_ms, f->group, NULL, now_ms);
     } else if (msg->type == ZKV_MSG_FORWARD_REPLY) {
         const zkv_forward_reply_t *f = &msg->u.forward_reply;
         s_pending_t *p = s_forward_of (self, from, f);
@@ -439,17 +502,8 @@ zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t
         zkv_u64map_remove (&self->pending, p->handle);
         // The answering node already published any error event: relay its answer to the
         // request it answers.
-        self->counters.answered++;
-        zkv_msg_t m = {.type = ZKV_MSG_CLIENT_REPLY};
-        zkv_client_reply_t *r = &m.u.client_reply;
-        r->client_id = p->client_id;
-        r->seq = p->seq;
-        r->status = f->status;
-        r->value = f->value;
-        r->leader = f->leader;
-        r->error = f->error;
-        r->config = f->config > self->routing->num ? f->config : self->routing->num;
-        self->host->to_client (self->host_arg, &p->addr, &m);
+        s_deliver (self, p, f->status, &f->value, f->leader, &f->error,
+                   f->config > self->routing->num ? f->config : self->routing->num, false);
         free (p);
     } else
         self->counters.malformed++;
@@ -480,8 +534,44 @@ void
 zkv_front_group_state (zkv_front_t *self, const zkv_group_state_t *state)
 {
     int slot = s_slot (self, state->group);
-    if (slot >= 0)
-        self->states[slot] = *state;
+    if (slot < 0)
+        return;
+    zkv_group_state_t *st = &self->states[slot];
+    zkv_bytes_free (&st->shard_states);
+    *st = *state;
+    st->shard_states = (zkv_bytes_t){0};
+    zkv_bytes_set (&st->shard_states, state->shard_states.data, state->shard_states.len);
+}
+
+void
+zkv_front_call (zkv_front_t *self, const zkv_group_call_t *call, uint64_t now_ms)
+{
+    self->counters.calls++;
+    s_pending_t p = {.kind = S_TO_CALLER,
+                     .caller = call->group,
+                     .call_id = call->call_id,
+                     .client_id = S_CALL_CLIENT (call->group),
+                     .seq = call->call_id,
+                     .op = call->op};
+    zkv_bytes_t none = {0};
+    if (call->op != ZKV_OP_QUERY && !s_is_call_op (call->op)) {
+        s_answer_now (self, &p, ZKV_EINVAL, 0, "not a call");
+        return;
+    }
+    s_serve (self, &p, &call->key, &none, call->deadline_ms, call->to_group, &call->members,
+             now_ms);
+}
+
+void
+zkv_front_group_config (zkv_front_t *self, const uint8_t *config, size_t len)
+{
+    int rc = 0;
+    zkv_routing_t *r = zkv_routing_decode (config, len, &rc);
+    if (!r)
+        return; // a hosted group's own encoding: cannot happen
+    if (r->nshards == self->routing->nshards)
+        zkv_front_set_routing (self, r);
+    zkv_routing_destroy (&r);
 }
 
 void

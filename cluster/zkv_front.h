@@ -15,11 +15,19 @@
 //   client and seq, a group's reply the request's handle, client and seq);
 // - status and configuration queries, from the groups' latest states.
 //
+// - calls: a hosted group's own requests to another group (group_call, the shard mover's) are
+//   routed like a client's, to the group they name (with the members the caller gave when this
+//   node does not know the group), and answered with a group_call_reply;
+// - the configuration: a request naming its group (client_request.group) goes to that group,
+//   whose replica answers "wrong group" if it does not serve the key now; one naming none is
+//   routed by the newest configuration a hosted group applied (zkv_front_group_config).
+//
 // The host (called synchronously from inside these functions; never call back into the
 // frontend from them): to_client sends a reply to a client address; to_node sends a
 // forward_request / forward_reply to a peer node; to_group hands a group_request to a hosted
-// group's replica (non-zero: its queue is full, the request is answered "busy"); event
-// publishes a zkv.client.error (the host stamps the time).
+// group's replica (non-zero: its queue is full, the request is answered "busy"); to_caller
+// hands a group_call_reply to the hosted group that called; event publishes a zkv.client.error
+// (the host stamps the time).
 #ifndef ZKV_FRONT_H
 #define ZKV_FRONT_H
 
@@ -58,6 +66,7 @@ typedef struct {
     void (*to_client) (void *host, const zkv_front_addr_t *to, const zkv_msg_t *msg);
     void (*to_node) (void *host, uint64_t node, const zkv_msg_t *msg);
     int (*to_group) (void *host, const zkv_msg_t *request);
+    void (*to_caller) (void *host, const zkv_msg_t *reply);
     void (*event) (void *host, const char *topic, const zkv_msg_t *body);
 } zkv_front_host_t;
 
@@ -75,13 +84,18 @@ void zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uin
 // A hosted group's answer (group_reply) and state (group_state).
 void zkv_front_group_reply (zkv_front_t *self, const zkv_group_reply_t *reply);
 void zkv_front_group_state (zkv_front_t *self, const zkv_group_state_t *state);
+// A hosted group's call to another group (answered through host->to_caller).
+void zkv_front_call (zkv_front_t *self, const zkv_group_call_t *call, uint64_t now_ms);
+// A configuration a hosted group applied (an encoded config_reply): routed by when newer.
+void zkv_front_group_config (zkv_front_t *self, const uint8_t *config, size_t len);
 // Time passes: requests past their deadline are answered "timed out".
 void zkv_front_tick (zkv_front_t *self, uint64_t now_ms);
 
 // A newer routing configuration (copied); an older or equal number is ignored.
 void zkv_front_set_routing (zkv_front_t *self, const zkv_routing_t *routing);
 const zkv_routing_t *zkv_front_routing (const zkv_front_t *self);
-// The state a hosted group last reported (false: not hosted here).
+// The state a hosted group last reported (false: not hosted here); its shard_states bytes are
+// borrowed until the next report.
 bool zkv_front_group (const zkv_front_t *self, uint64_t group, zkv_group_state_t *out);
 
 typedef struct {
@@ -91,6 +105,7 @@ typedef struct {
     uint64_t answered;  // answers sent to clients and origins
     uint64_t timeouts;  // answered "timed out"
     uint64_t busy;      // answered "busy"
+    uint64_t calls;     // hosted groups' calls to other groups
     uint64_t malformed; // client messages of a type a client does not send
     uint64_t stale;     // replies that answered nothing waiting (late, or forged)
     uint64_t pending;   // waiting now

@@ -14,7 +14,7 @@
 // The fake host: every effect, its message round-tripped through the codec (so each is a valid
 // wire or inproc message) and kept until s_clear.
 
-typedef enum { S_CLIENT = 1, S_NODE = 2, S_GROUP = 3, S_EVENT = 4 } s_kind_t;
+typedef enum { S_CLIENT = 1, S_NODE = 2, S_GROUP = 3, S_EVENT = 4, S_CALLER = 5 } s_kind_t;
 
 #define S_MAX_EFFECTS 64
 
@@ -74,8 +74,17 @@ h_event (void *arg, const char *topic, const zkv_msg_t *body)
     snprintf (e->topic, sizeof e->topic, "%s", topic);
 }
 
-static const zkv_front_host_t s_host_fns = {
-    .to_client = h_to_client, .to_node = h_to_node, .to_group = h_to_group, .event = h_event};
+static void
+h_to_caller (void *arg, const zkv_msg_t *reply)
+{
+    s_record (arg, S_CALLER, reply);
+}
+
+static const zkv_front_host_t s_host_fns = {.to_client = h_to_client,
+                                            .to_node = h_to_node,
+                                            .to_group = h_to_group,
+                                            .to_caller = h_to_caller,
+                                            .event = h_event};
 
 static void
 s_clear (s_host_t *h)
@@ -767,8 +776,9 @@ test_front_routes_by_shard (void)
     s_teardown (&fx);
 }
 
-// A forwarded request whose group is not the one this node's routing gives its key is answered
-// "wrong group" (the origin routes by another configuration).
+// A forwarded request goes to the group its origin named, whatever this node's routing gives
+// its key (the group itself says "wrong group" when it does not serve the key now): here a
+// group this node does not host, so it is answered "not leader" (never forwarded twice).
 static void
 test_front_forward_for_other_group (void)
 {
@@ -780,7 +790,7 @@ test_front_forward_for_other_group (void)
     CHECK (e);
     CHECK_EQ_U64 (e->node, 2);
     CHECK_EQ_U64 (e->msg.u.forward_reply.fwd_id, 31);
-    CHECK_EQ_U64 (e->msg.u.forward_reply.status, ZKV_EWRONGGROUP_VALUE);
+    CHECK_EQ_U64 (e->msg.u.forward_reply.status, ZKV_ENOTLEADER_VALUE);
     CHECK_EQ_U64 (e->msg.u.forward_reply.config, S_NUM);
     CHECK_EQ_U64 (s_counters (&fx).served, 0);
     CHECK_EQ_U64 (s_counters (&fx).pending, 0);
@@ -1266,7 +1276,145 @@ test_front_destroy_with_pending (void)
 }
 
 // clang-format off
-ZKV_TEST_MAIN (
+// A client that names the group routes by its own configuration: the request goes there, even
+// where this node's routing gives the key another group.
+static void
+test_front_client_names_group (void)
+{
+    s_fix_t fx;
+    s_setup (&fx);
+    s_state (&fx, 1, ZKV_ROLE_LEADER, 1);
+    const char *key = s_key (fx.routing, 2, 0);
+    zkv_msg_t m = {.type = ZKV_MSG_CLIENT_REQUEST};
+    zkv_client_request_t *r = &m.u.client_request;
+    r->client_id = 7;
+    r->seq = 1;
+    r->op = ZKV_OP_PUT;
+    r->key = (zkv_bytes_t){(uint8_t *)key, strlen (key)};
+    r->value = (zkv_bytes_t){(uint8_t *)"v", 1};
+    r->group = 1;
+    zkv_front_addr_t a = s_addr ("c1");
+    zkv_front_client (fx.front, &a, &m, 1000);
+    s_effect_t *e = s_only (&fx.host, S_GROUP, ZKV_MSG_GROUP_REQUEST);
+    CHECK (e);
+    CHECK_EQ_U64 (e->msg.u.group_request.group, 1);
+    s_clear (&fx.host);
+    // A client may not send a group's own ops.
+    r->op = ZKV_OP_PULL;
+    zkv_front_client (fx.front, &a, &m, 1000);
+    e = s_nth (&fx.host, S_CLIENT, 0); // and its error event
+    CHECK (e);
+    CHECK_EQ_U64 (e->msg.u.client_reply.status, ZKV_EINVAL_VALUE);
+    s_teardown (&fx);
+}
+
+static void
+s_call (s_fix_t *fx, uint64_t from, uint64_t id, uint64_t to, const uint64_t *members, size_t n,
+        uint64_t op)
+{
+    zkv_group_call_t c = {.group = from,
+                          .call_id = id,
+                          .to_group = to,
+                          .members = {(uint64_t *)members, n},
+                          .op = op,
+                          .key = {(uint8_t *)"ref", 3},
+                          .deadline_ms = 500};
+    zkv_front_call (fx->front, &c, 1000);
+}
+
+// A hosted group's calls: to a group led here (a group_request), to one this node does not
+// know (forwarded to a member the caller named), answered to the caller; bad ops and deadlines.
+static void
+test_front_calls (void)
+{
+    s_fix_t fx;
+    s_setup (&fx);
+    s_state (&fx, 1, ZKV_ROLE_LEADER, 1);
+    // Group 1 asks group 0, which this node hosts but does not lead: forwarded to its leader.
+    s_state (&fx, 0, ZKV_ROLE_FOLLOWER, 3);
+    s_call (&fx, 1, 11, 0, NULL, 0, ZKV_OP_QUERY);
+    s_effect_t *e = s_only (&fx.host, S_NODE, ZKV_MSG_FORWARD_REQUEST);
+    CHECK (e);
+    CHECK_EQ_U64 (e->node, 3);
+    uint64_t fwd = e->msg.u.forward_request.fwd_id;
+    uint64_t client = e->msg.u.forward_request.client_id, seq = e->msg.u.forward_request.seq;
+    CHECK_EQ_U64 (seq, 11);
+    s_clear (&fx.host);
+    s_forward_reply (&fx, 3, 0, fwd, client, seq, 0, "config", 3, S_NUM);
+    e = s_only (&fx.host, S_CALLER, ZKV_MSG_GROUP_CALL_REPLY);
+    CHECK (e);
+    CHECK_EQ_U64 (e->msg.u.group_call_reply.group, 1);
+    CHECK_EQ_U64 (e->msg.u.group_call_reply.call_id, 11);
+    CHECK_EQ_U64 (e->msg.u.group_call_reply.status, 0);
+    CHECK (s_bytes_eq (&e->msg.u.group_call_reply.value, "config"));
+    s_clear (&fx.host);
+    // Group 1 pulls from group 9, unknown here: to one of the members it named.
+    const uint64_t members[] = {8};
+    s_call (&fx, 1, 12, 9, members, 1, ZKV_OP_PULL);
+    e = s_only (&fx.host, S_NODE, ZKV_MSG_FORWARD_REQUEST);
+    CHECK (e);
+    CHECK_EQ_U64 (e->node, 8);
+    CHECK_EQ_U64 (e->msg.u.forward_request.group, 9);
+    s_clear (&fx.host);
+    // ... unanswered: the caller hears "timed out" at the deadline.
+    zkv_front_tick (fx.front, 1000 + 600);
+    e = s_nth (&fx.host, S_CALLER, 0); // and its error event
+    CHECK (e);
+    CHECK_EQ_U64 (e->msg.u.group_call_reply.call_id, 12);
+    CHECK_EQ_U64 (e->msg.u.group_call_reply.status, ZKV_ETIMEOUT_VALUE);
+    s_clear (&fx.host);
+    // To a group led here: a group_request, its reply to the caller.
+    s_call (&fx, 0, 13, 1, NULL, 0, ZKV_OP_HAVE);
+    e = s_only (&fx.host, S_GROUP, ZKV_MSG_GROUP_REQUEST);
+    CHECK (e);
+    uint64_t handle = e->msg.u.group_request.handle;
+    client = e->msg.u.group_request.client_id;
+    s_clear (&fx.host);
+    s_group_reply (&fx, 1, handle, client, 13, ZKV_ENOTREADY_VALUE, "", 1, "not yet");
+    e = s_only (&fx.host, S_CALLER, ZKV_MSG_GROUP_CALL_REPLY);
+    CHECK (e);
+    CHECK_EQ_U64 (e->msg.u.group_call_reply.group, 0);
+    CHECK_EQ_U64 (e->msg.u.group_call_reply.status, ZKV_ENOTREADY_VALUE);
+    s_clear (&fx.host);
+    // Not a call's op: refused to the caller.
+    s_call (&fx, 1, 14, 0, NULL, 0, ZKV_OP_PUT);
+    e = s_nth (&fx.host, S_CALLER, 0);
+    CHECK (e);
+    CHECK_EQ_U64 (e->msg.u.group_call_reply.status, ZKV_EINVAL_VALUE);
+    CHECK_EQ_U64 (fx.host.codec_failures, 0);
+    s_teardown (&fx);
+}
+
+// A configuration a hosted group applied becomes the routing when it is newer.
+static void
+test_front_group_config (void)
+{
+    s_fix_t fx;
+    s_setup (&fx);
+    zkv_routing_t *newer = s_routing (S_NUM + 1), *older = s_routing (S_NUM - 1);
+    for (uint32_t s = 0; s < S_SHARDS; s++) {
+        newer->shard_group[s] = 1;
+        older->shard_group[s] = 2;
+    }
+    zkv_bytes_t enc = {0};
+    CHECK_EQ_U64 (zkv_routing_encode (newer, &enc), 0);
+    zkv_front_group_config (fx.front, enc.data, enc.len);
+    zkv_bytes_free (&enc);
+    CHECK_EQ_U64 (zkv_front_routing (fx.front)->num, S_NUM + 1);
+    CHECK_EQ_U64 (zkv_front_routing (fx.front)->shard_group[1], 1);
+    CHECK_EQ_U64 (zkv_routing_encode (older, &enc), 0);
+    zkv_front_group_config (fx.front, enc.data, enc.len);
+    zkv_bytes_free (&enc);
+    CHECK_EQ_U64 (zkv_front_routing (fx.front)->num, S_NUM + 1);
+    zkv_front_group_config (fx.front, (const uint8_t *)"junk", 4); // ignored, no crash
+    CHECK_EQ_U64 (zkv_front_routing (fx.front)->num, S_NUM + 1);
+    zkv_routing_destroy (&newer);
+    zkv_routing_destroy (&older);
+    s_teardown (&fx);
+}
+
+ZKV_TEST_MAIN (TEST (test_front_client_names_group) TEST (test_front_calls)
+               TEST (test_front_group_config) 
     TEST (test_front_new_refuses_bad_config)
     TEST (test_front_serves_led_group)
     TEST (test_front_group_reply_must_match)
