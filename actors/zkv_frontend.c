@@ -63,6 +63,15 @@ s_to_group (void *arg, const zkv_msg_t *request)
 }
 
 static void
+s_to_caller (void *arg, const zkv_msg_t *reply)
+{
+    s_frontend_t *self = (s_frontend_t *)arg;
+    int slot = zkv_node_group_slot (self->node, reply->u.group_call_reply.group);
+    if (slot < 0 || zkv_actors_send (zsock_resolve (self->groups[slot]), reply) != 0)
+        self->dropped++; // the caller asks again after its retry time
+}
+
+static void
 s_event (void *arg, const char *topic, const zkv_msg_t *body)
 {
     s_frontend_t *self = (s_frontend_t *)arg;
@@ -75,6 +84,7 @@ static const zkv_front_host_t s_host = {
     .to_client = s_to_client,
     .to_node = s_to_node,
     .to_group = s_to_group,
+    .to_caller = s_to_caller,
     .event = s_event,
 };
 
@@ -125,6 +135,11 @@ s_inproc (s_frontend_t *self, zmq_msg_t *frame)
         zkv_front_group_reply (self->front, &m.u.group_reply);
     else if (m.type == ZKV_MSG_GROUP_STATE)
         zkv_front_group_state (self->front, &m.u.group_state);
+    else if (m.type == ZKV_MSG_GROUP_CALL && zkv_node_group_slot (self->node, m.u.group_call.group) >= 0)
+        zkv_front_call (self->front, &m.u.group_call, s_now ());
+    else if (m.type == ZKV_MSG_GROUP_CONFIG)
+        zkv_front_group_config (self->front, m.u.group_config.config.data,
+                                m.u.group_config.config.len);
     else if (m.type == ZKV_MSG_FORWARD_REQUEST || m.type == ZKV_MSG_FORWARD_REPLY)
         zkv_front_peer (self->front, 0, &m, s_now ());
     else

@@ -69,11 +69,35 @@ s_state (void *arg, const zkv_msg_t *state)
         self->dropped++;
 }
 
+// Shard events worth a line in the node's log (the others are in the event stream only).
+static void
+s_log_shard (s_group_t *self, const char *topic, const zkv_event_shard_t *e)
+{
+    if (streq (topic, "zkv.shard.config"))
+        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": configuration %" PRIu64
+                   " applied (%" PRIu64 " shards serving)",
+                   self->node->id, self->group, e->config, e->shard);
+    else if (streq (topic, "zkv.shard.pull.finished"))
+        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": shard %" PRIu64 " received from group %" PRIu64
+                   " (%" PRIu64 " chunks, %" PRIu64 " bytes)",
+                   self->node->id, self->group, e->shard, e->peer, e->chunks, e->bytes);
+    else if (streq (topic, "zkv.shard.gc"))
+        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": shard %" PRIu64
+                   " deleted (group %" PRIu64 " holds it)",
+                   self->node->id, self->group, e->shard, e->peer);
+}
+
 static void
 s_event (void *arg, const char *topic, const zkv_msg_t *body)
 {
     s_group_t *self = (s_group_t *)arg;
     zkv_msg_t ev = *body; // shallow: the event body has no owned fields but ours
+    if (ev.type == ZKV_MSG_EVENT_SHARD) {
+        ev.u.event_shard.time_ms = zkv_actors_now_ms ();
+        s_log_shard (self, topic, &ev.u.event_shard);
+        zkv_actors_event (zsock_resolve (self->events), topic, &ev);
+        return;
+    }
     ev.u.event_raft.time_ms = zkv_actors_now_ms ();
     const zkv_event_raft_t *e = &ev.u.event_raft;
     if (streq (topic, "zkv.raft.leader") && e->leader == self->node->id)
@@ -105,6 +129,26 @@ s_fatal (void *arg, const char *what, int rc)
     _exit (3);
 }
 
+static void
+s_call (void *arg, const zkv_msg_t *call)
+{
+    s_group_t *self = (s_group_t *)arg;
+    // Dropped when the frontend is stuck: the mover asks again after its retry time.
+    if (zkv_actors_send (zsock_resolve (self->front), call) != 0)
+        self->dropped++;
+}
+
+static void
+s_config (void *arg, uint64_t group, const uint8_t *config, size_t len)
+{
+    s_group_t *self = (s_group_t *)arg;
+    zkv_msg_t m = {.type = ZKV_MSG_GROUP_CONFIG};
+    m.u.group_config.group = group;
+    m.u.group_config.config = (zkv_bytes_t){(uint8_t *)config, len};
+    if (zkv_actors_send (zsock_resolve (self->front), &m) != 0)
+        self->dropped++;
+}
+
 static const zkv_replica_host_t s_host = {
     .send = s_send,
     .sync = s_sync,
@@ -112,6 +156,8 @@ static const zkv_replica_host_t s_host = {
     .state = s_state,
     .event = s_event,
     .fatal = s_fatal,
+    .call = s_call,
+    .config = s_config,
 };
 
 // --- the actor ---------------------------------------------------------------------------------
@@ -129,6 +175,8 @@ s_input (s_group_t *self, zmq_msg_t *frame)
         zkv_replica_step (self->replica, &m);
     else if (m.type == ZKV_MSG_GROUP_REQUEST && m.u.group_request.group == self->group)
         zkv_replica_request (self->replica, &m.u.group_request, NULL, NULL);
+    else if (m.type == ZKV_MSG_GROUP_CALL_REPLY && m.u.group_call_reply.group == self->group)
+        zkv_replica_call_reply (self->replica, &m.u.group_call_reply);
     else
         self->malformed++;
     zkv_msg_free (&m);

@@ -12,7 +12,8 @@ struct zkv_group_machine {
     zkv_kvstore_t *store; // the KV data in the node's database
 };
 
-// The KV service over the node's LevelDB, serving the shards the routing deals the group.
+// The KV service over the node's LevelDB: following the shard controller's configurations when
+// the cluster has one, else serving the shards the config file's routing deals the group.
 static zkv_sm_t *
 s_kv (zkv_group_machine_t *self, zkv_node_t *node, uint64_t group, int *err)
 {
@@ -26,6 +27,17 @@ s_kv (zkv_group_machine_t *self, zkv_node_t *node, uint64_t group, int *err)
     limits.max_key_bytes = (size_t)zkv_config_max_key_bytes (node->config);
     limits.max_value_bytes = (size_t)zkv_config_max_value_bytes (node->config);
     const zkv_routing_t *r = node->routing;
+    if (zkv_config_has_controller (node->config)) {
+        // A cluster with a shard controller: the group serves what its configurations give it
+        // and moves shards between groups.
+        zkv_mover_config_t mc;
+        zkv_mover_config_defaults (&mc);
+        uint64_t tick = zkv_config_tick_ms (node->config);
+        mc.poll_ticks = (uint32_t)((100 + tick - 1) / tick);
+        mc.retry_ticks = (uint32_t)((2000 + tick - 1) / tick);
+        mc.chunk_bytes = (size_t)zkv_config_snapshot_chunk_bytes (node->config);
+        return zkv_kv_sm_new_sharded (self->store, group, r->nshards, &limits, &mc, err);
+    }
     bool *owned = calloc (r->nshards, sizeof (bool));
     if (!owned)
         abort ();

@@ -103,4 +103,5 @@ zkv_node_front_config (const zkv_node_t *node, zkv_front_config_t *out)
     out->n_groups = node->n_groups;
     out->max_key_bytes = (size_t)zkv_config_max_key_bytes (node->config);
     out->max_value_bytes = (size_t)zkv_config_max_value_bytes (node->config);
+    out->controller = zkv_config_has_controller (node->config);
 }

@@ -226,6 +226,7 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
         int64_t now = zclock_mono ();
         if (act.kind == ZKV_CC_SEND) {
             r->seq = self->core.seq;
+            r->group = self->core.group; // by the cached configuration (0: the node routes it)
             int64_t left = self->core.deadline - now;
             r->deadline_ms = left > 0 ? (uint64_t)left : 1;
             act = zkv_ccore_sent (&self->core, now, s_send (self, act.node, &req));

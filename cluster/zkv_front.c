@@ -13,6 +13,7 @@ typedef enum {
     S_TO_CLIENT = 1, // a client of this node
     S_TO_ORIGIN = 2, // a request another node forwarded here: forward_reply to it
     S_TO_CALLER = 3, // a hosted group's call: group_call_reply to it
+    S_TO_CONFIG = 4, // a client's config_request, asked of the controller: config_reply to it
 } s_kind_t;
 
 // The client id a call carries (its seq is the call id): the calling group with the top bit
@@ -29,7 +30,7 @@ typedef struct {
     uint64_t origin_node;  // S_TO_ORIGIN: the node to answer
     uint64_t fwd_id;       // S_TO_ORIGIN: its id of the forward
     uint64_t caller;       // S_TO_CALLER: the calling group
-    uint64_t call_id;      // S_TO_CALLER: its id of the call
+    uint64_t call_id;      // S_TO_CALLER: its id of the call; S_TO_CONFIG: the request's nonce
     uint64_t group;        // the group it was routed to
     uint64_t client_id;    // the request's client
     uint64_t seq;          // ... sequence number
@@ -48,6 +49,7 @@ struct zkv_front {
     uint64_t *hints;              // the leader last heard of per routing group (0: none)
     zkv_u64map_t pending;         // handle -> s_pending_t
     uint64_t next_handle;         // handles
+    uint64_t config_asks;         // config requests asked of the controller (their seqs)
     uint64_t next_sweep;          // host ms of the next deadline sweep
     uint64_t *keys;               // scratch for sweeps
     size_t cap_keys;              //
@@ -154,6 +156,8 @@ s_error_event (zkv_front_t *self, const s_pending_t *p, uint64_t status, const z
     self->host->event (self->host_arg, "zkv.client.error", &ev);
 }
 
+static void s_config (zkv_front_t *self, const zkv_front_addr_t *to, uint64_t nonce);
+
 // Answers p, wherever it came from. status: 0 or a positive ZKV_E* value; error: the text
 // (empty: none). config: the configuration number of the node that answered. publish: an
 // error is published as an event here (not when relaying another node's answer).
@@ -181,6 +185,12 @@ s_deliver (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_b
         r->error = *error;
         r->config = config;
         self->host->to_client (self->host_arg, &p->addr, &m);
+    } else if (p->kind == S_TO_CONFIG) {
+        // The controller's latest configuration: route by it from now on, and answer with
+        // what the node routes by (the older one when the controller did not answer).
+        if (status == 0)
+            zkv_front_group_config (self, value->data, value->len);
+        s_config (self, &p->addr, p->call_id);
     } else if (p->kind == S_TO_CALLER) {
         m.type = ZKV_MSG_GROUP_CALL_REPLY;
         zkv_group_call_reply_t *r = &m.u.group_call_reply;
@@ -435,7 +445,20 @@ zkv_front_client (zkv_front_t *self, const zkv_front_addr_t *from, const zkv_msg
         return;
     }
     if (msg->type == ZKV_MSG_CONFIG_REQUEST) {
-        s_config (self, from, msg->u.config_request.nonce);
+        size_t n = 0;
+        if (!self->cfg.controller || !zkv_routing_members (self->routing, 0, &n)) {
+            s_config (self, from, msg->u.config_request.nonce);
+            return;
+        }
+        // Asked of the controller, like a query of its latest configuration.
+        s_pending_t p = {.kind = S_TO_CONFIG,
+                         .addr = *from,
+                         .call_id = msg->u.config_request.nonce,
+                         .client_id = S_CALL_CLIENT (0),
+                         .seq = ++self->config_asks,
+                         .op = ZKV_OP_QUERY};
+        zkv_bytes_t none = {0};
+        s_serve (self, &p, &none, &none, 0, 0, NULL, now_ms);
         return;
     }
     if (msg->type != ZKV_MSG_CLIENT_REQUEST) {

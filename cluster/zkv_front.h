@@ -13,7 +13,8 @@
 // - bounds: at most max_pending requests wait; more are answered "busy";
 // - answers, matched to the request they answer (a forwarded reply must echo the forward's id,
 //   client and seq, a group's reply the request's handle, client and seq);
-// - status and configuration queries, from the groups' latest states.
+// - status queries, from the groups' latest states; configuration queries from the shard
+//   controller (its latest, which the node then routes by), or without one from the routing.
 //
 // - calls: a hosted group's own requests to another group (group_call, the shard mover's) are
 //   routed like a client's, to the group they name (with the members the caller gave when this
@@ -56,6 +57,8 @@ typedef struct {
     uint32_t default_deadline_ms; // for a request that names none
     uint32_t max_deadline_ms;     // a larger one is clamped
     uint32_t sweep_ms;            // how often deadlines are looked at
+    bool controller;              // configurations come from a shard controller (group 0): a
+                                  // config_request is answered with its latest (asked of it)
 } zkv_front_config_t;
 
 // Defaults: 4 KiB keys, 1 MiB values, 65,536 waiting, deadlines 30 s by default, 60 s at most,

@@ -277,3 +277,10 @@ zkv_config_machine_known (const char *name)
             return true;
     return false;
 }
+
+bool
+zkv_config_has_controller (const zkv_config_t *self)
+{
+    const zkv_config_group_t *g = zkv_config_group (self, 0);
+    return g && strcmp (g->machine, "controller") == 0;
+}

@@ -112,6 +112,8 @@ size_t zkv_config_groups_of_node (const zkv_config_t *self, uint64_t node_id, ui
 
 // True if name is a state machine zkvd can run (actors/zkv_group_machine.c makes each).
 bool zkv_config_machine_known (const char *name);
+// True when group 0 runs the shard controller: shard groups follow its configurations.
+bool zkv_config_has_controller (const zkv_config_t *self);
 
 // The schema as a Markdown table (every option: path, type, range, default, description).
 // The caller frees the string.

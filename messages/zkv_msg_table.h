@@ -279,10 +279,11 @@
     F (U64, status, "0 ok, else the positive value of a ZKV_E* code")                      \
     F (BYTES, value, "the answer's value")
 
-// group -> frontend: a configuration the group applied (a config_reply follows in the next
-// frame), so the node routes by the newest it knows.
+// group -> frontend: a configuration the group applied, so the node routes by the newest it
+// knows.
 #define ZKV_FIELDS_group_config(F)                                                         \
-    F (U64, group, "the group")
+    F (U64, group, "the group")                                                            \
+    F (BYTES, config, "the configuration: an encoded config_reply")
 
 // any actor -> transport: send the wire message in the next frame to a peer node.
 #define ZKV_FIELDS_peer_send(F)                                                            \

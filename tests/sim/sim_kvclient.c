@@ -232,6 +232,7 @@ s_send (sim_t *s, sim_kvclient_t *c, size_t node, bool *ok)
         rq->value.len = strlen (c->value);
     }
     rq->deadline_ms = S_DEADLINE_MS;
+    rq->group = c->core.group;
     s->kv->counters.requests++;
     sim_kv_net_send (s, SIM_KV_CLIENT_EP + c->idx, (int)node, &m);
 }
