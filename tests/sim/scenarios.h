@@ -22,6 +22,8 @@ typedef struct {
     size_t stream_pad;           // streaming: a snapshot's stream is about 24 + 1.5 x this
     uint32_t req_busy_pm;        // streaming: the leader's application cannot read a chunk now
                                  // this often (per mille; Raft asks again)
+    bool shards;                 // sharded (sim.h cfg.shards): group 0 the shard controller,
+    int n_groups;                // ... and n_groups - 1 shard groups (implies kv)
 } sim_scenario_t;
 
 #define SIM_SCENARIO_END                                                                           \
@@ -35,6 +37,8 @@ extern const sim_scenario_t sim_scenarios_3c[];
 extern const sim_scenario_t sim_scenarios_3d[];
 extern const sim_scenario_t sim_scenarios_4a[];
 extern const sim_scenario_t sim_scenarios_4b[];
+extern const sim_scenario_t sim_scenarios_5a[];
+extern const sim_scenario_t sim_scenarios_5b[];
 // Every table, NULL-terminated (generated: sim_tables.c in the build directory).
 extern const sim_scenario_t *const sim_scenario_tables[];
 

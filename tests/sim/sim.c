@@ -240,6 +240,12 @@ h_event (void *arg, const char *topic, const zkv_msg_t *body)
                                             .b = e->term});
         sim_narrate (self, "node %d installed a snapshot at index %" PRIu64 " (term %" PRIu64 ")",
                      ctx->node + 1, e->index, e->term);
+    } else if (body->type == ZKV_MSG_EVENT_SHARD) {
+        self->counters.shard_events++;
+        const zkv_event_shard_t *sh = &body->u.event_shard;
+        sim_note (self, topic + 10, ctx->node, sh->config, sh->shard); // past "zkv.shard."
+        sim_narrate (self, "group %" PRIu64 ": %s (configuration %" PRIu64 ", shard %" PRIu64 ")",
+                     sh->group, topic, sh->config, sh->shard);
     } else if (strcmp (topic, "zkv.raft.snapshot.rejected") == 0) {
         self->counters.streams_refused++;
         sim_note (self, "stream-refused", ctx->node, e->index, e->bytes);
@@ -254,7 +260,26 @@ h_fatal (void *arg, const char *what, int rc)
     // shape rules refuse, a state machine that cannot apply).
     s_enter (ctx);
     sim_fail (ctx->sim, "node %d group %" PRIu64 ": %s failed: %s", ctx->node,
-              SIM_GROUP_ID (ctx->g), what, zkv_errname (rc));
+              SIM_GROUP_ID (ctx->sim, ctx->g), what, zkv_errname (rc));
+}
+
+// A state machine's call to another group: to the node's frontend, as zkvd's group actor does.
+static void
+h_call (void *arg, const zkv_msg_t *call)
+{
+    sim_ctx_t *ctx = arg;
+    ctx->sim->counters.shard_calls++;
+    sim_local_send (ctx->sim, ctx->node, ctx->g, call);
+}
+
+static void
+h_config (void *arg, uint64_t group, const uint8_t *config, size_t len)
+{
+    sim_ctx_t *ctx = arg;
+    zkv_msg_t m = {.type = ZKV_MSG_GROUP_CONFIG};
+    m.u.group_config.group = group;
+    m.u.group_config.config = (zkv_bytes_t){(uint8_t *)config, len};
+    sim_local_send (ctx->sim, ctx->node, ctx->g, &m);
 }
 
 static const zkv_replica_host_t s_host = {
@@ -264,6 +289,8 @@ static const zkv_replica_host_t s_host = {
     .state = h_state,
     .event = h_event,
     .fatal = h_fatal,
+    .call = h_call,
+    .config = h_config,
 };
 
 // --- nodes -----------------------------------------------------------------------------------
@@ -276,7 +303,7 @@ s_rep_config (sim_t *self, int node, int g, zkv_replica_config_t *rc, uint64_t *
     for (int i = 0; i < self->cfg.n_nodes; i++)
         voters[i] = (uint64_t)i + 1;
     zkv_raft_config_t *c = &rc->raft;
-    c->group = SIM_GROUP_ID (g);
+    c->group = SIM_GROUP_ID (self, g);
     c->id = (uint64_t)node + 1;
     c->voters = voters;
     c->n_voters = (size_t)self->cfg.n_nodes;
@@ -330,7 +357,7 @@ s_start (sim_t *self, int node)
         if (!r->rep)
             sim_violation (self, "durability",
                            "node %d group %" PRIu64 ": the driver refused its durable state: %s",
-                           node, SIM_GROUP_ID (g), zkv_errname (err));
+                           node, SIM_GROUP_ID (self, g), zkv_errname (err));
         r->role = ZKV_ROLE_FOLLOWER;
         r->term = 0;
         r->seen_commit = 0;
@@ -491,6 +518,12 @@ s_local_deliver (sim_t *self, sim_event_t *ev)
     if (rc != 0)
         sim_fail (self, "node %d: an actor command does not decode: %s", ev->node,
                   zkv_errname (rc));
+    if (self->group_cut[ev->group] &&
+        (m.type == ZKV_MSG_GROUP_REQUEST || m.type == ZKV_MSG_GROUP_CALL_REPLY ||
+         m.type == ZKV_MSG_GROUP_CALL || m.type == ZKV_MSG_GROUP_REPLY)) {
+        zkv_msg_free (&m); // the group is down (sim_shard_group_down): nothing reaches it
+        return;
+    }
     if (n->up && n->incarnation == ev->incarnation) {
         int saved = self->g;
         self->g = ev->group;
@@ -499,7 +532,16 @@ s_local_deliver (sim_t *self, sim_event_t *ev)
             zkv_replica_request (r->rep, &m.u.group_request, NULL, NULL);
             self->g = saved;
             sim_drive (self, ev->node);
-        } else if (m.type == ZKV_MSG_GROUP_REPLY && n->front)
+        } else if (m.type == ZKV_MSG_GROUP_CALL_REPLY && r->rep) {
+            zkv_replica_call_reply (r->rep, &m.u.group_call_reply);
+            self->g = saved;
+            sim_drive (self, ev->node);
+        } else if (m.type == ZKV_MSG_GROUP_CALL && n->front)
+            zkv_front_call (n->front, &m.u.group_call, self->now / SIM_MS);
+        else if (m.type == ZKV_MSG_GROUP_CONFIG && n->front)
+            zkv_front_group_config (n->front, m.u.group_config.config.data,
+                                    m.u.group_config.config.len);
+        else if (m.type == ZKV_MSG_GROUP_REPLY && n->front)
             zkv_front_group_reply (n->front, &m.u.group_reply);
         else if (m.type == ZKV_MSG_GROUP_STATE && n->front)
             zkv_front_group_state (n->front, &m.u.group_state);
@@ -580,7 +622,7 @@ sim_restart (sim_t *self, int node)
         self->g = g;
         sim_rep_t *r = R (self, node);
         zkv_logstore_state_free (ls);
-        int rc = zkv_logstore_load (n->store, SIM_GROUP_ID (g), ls);
+        int rc = zkv_logstore_load (n->store, SIM_GROUP_ID (self, g), ls);
         if (rc != 0)
             sim_violation (self, "durability", "node %d: memstore load failed: %s", node,
                            zkv_errname (rc));
@@ -806,6 +848,8 @@ sim_n_groups (sim_t *self)
 int
 sim_group_index (sim_t *self, uint64_t group)
 {
+    if (self->cfg.shards)
+        return group < (uint64_t)self->cfg.n_groups ? (int)group : -1;
     if (group == 0 || group > (uint64_t)self->cfg.n_groups)
         return -1;
     return (int)(group - 1);
@@ -844,7 +888,7 @@ sim_propose (sim_t *self, int node, const void *data, size_t len, uint64_t *inde
     if (n->up) {
         // A raw command, as the lab's Start: logged as its bytes by the simulator's state
         // machine, through the driver zkvd runs.
-        zkv_group_request_t q = {.group = SIM_GROUP_ID (self->g),
+        zkv_group_request_t q = {.group = SIM_GROUP_ID (self, self->g),
                                  .handle = SIM_RAW_HANDLE,
                                  .op = SIM_OP_RAW,
                                  .key = {(uint8_t *)"c", 1},
@@ -887,7 +931,7 @@ sim_incarnation (sim_t *self, int node)
 size_t
 sim_durable_bytes (sim_t *self, int node)
 {
-    return zkv_memstore_durable_bytes (self->nodes[node].store, SIM_GROUP_ID (self->g));
+    return zkv_memstore_durable_bytes (self->nodes[node].store, SIM_GROUP_ID (self, self->g));
 }
 
 uint64_t

@@ -82,6 +82,10 @@ typedef struct {
     // The KV service (sim_kv.h): nodes run zkv_kv over memory kvstores and answer clerks.
     bool kv;             // KV mode
     size_t maxraftstate; // KV mode: snapshot once the log holds this many bytes (0: never)
+    // Sharding (sim_shard.h; with kv): group 0 runs the shard controller, groups 1.. are shard
+    // groups that follow its configurations and move shards between them.
+    bool shards;               // sharded mode
+    size_t shard_chunk_bytes;  // records per pulled chunk (0: 512)
     // Streamed snapshots (sim_stream.c; not with kv): the state machine is durable on its own,
     // a snapshot is metadata, its bytes are read from a view and staged chunk by chunk.
     bool stream;               // streaming mode
@@ -240,6 +244,8 @@ typedef struct {
     uint64_t leaders_mid_stream;  // ... elected shortly after staging part of a stream
     uint64_t chunks_rejected;     // ... received chunks refused as malformed (a fault)
     uint64_t streams_refused;     // ... streams the driver dropped (Raft restarted from the store)
+    uint64_t shard_calls;         // sharding: calls of shard groups to other groups
+    uint64_t shard_events;        // ... shard events published (configurations, pulls, deletions)
     uint64_t checks;              // invariant checks run
     uint64_t events;              // events stepped
 } sim_counters_t;

@@ -428,7 +428,7 @@ s_durable (sim_t *self, int skip_state, uint64_t *bad_p, int *run_p)
     for (int j = 0; j < self->cfg.n_nodes; j++) {
         zkv_logstore_state_t *ls = &self->loaded; // freed by sim_destroy after a failure
         zkv_logstore_state_free (ls);
-        int rc = zkv_logstore_load (self->nodes[j].store, SIM_GROUP_ID (self->g), ls);
+        int rc = zkv_logstore_load (self->nodes[j].store, SIM_GROUP_ID (self, self->g), ls);
         if (rc != 0) {
             free (count);
             sim_violation (self, "durability", "node %d's memstore does not load (%s)", j,

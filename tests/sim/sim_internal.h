@@ -20,8 +20,9 @@
 #include "zkv_replica.h"
 #include "zkv_routing.h"
 
-// Group index g (0..n_groups-1) is Raft group id g + 1.
-#define SIM_GROUP_ID(g) ((uint64_t)(g) + 1)
+// Group index g (0..n_groups-1) is Raft group id g + 1, or, in a sharded world
+// (sim_config_t.shards), g: group 0 is the shard controller as in zkvd.
+#define SIM_GROUP_ID(s, g) ((uint64_t)(g) + ((s)->cfg.shards ? 0 : 1))
 
 // Handles of requests the simulator hands a replica itself (raw commands, Raft-level reads),
 // as opposed to the frontend's: their replies come back to the simulator.
@@ -246,6 +247,7 @@ struct sim {
     size_t heap_cap;   //
     sim_node_t nodes[SIM_MAX_NODES];
     bool cut[SIM_MAX_NODES][SIM_MAX_NODES]; // partitioned directed links
+    bool group_cut[SIM_MAX_GROUPS];         // a group cut off from everything (sim_shard.h)
     bool unreliable;                        // network mode
     bool long_reordering;                   // network mode
     bool chunks_calm;                       // received chunks are never refused (healed)
@@ -295,6 +297,8 @@ zkv_logstore_t *sim_store_new (sim_t *self, int node, zkv_logstore_t *memstore);
 // sim_sm.c: the simulator's state machine (hash chain, streaming application; KV mode wraps
 // the KV service's)
 zkv_sm_t *sim_sm_new (sim_t *self, int node, int g);
+// KV mode: the KV service's (or the controller's) state machine inside one of sim_sm_new's.
+zkv_sm_t *sim_sm_inner (zkv_sm_t *sm);
 // The ready's writes are synced: a written chunk is durable.
 void sim_stream_sync (sim_t *self, int node);
 // The node crashes: an unsynced chunk is lost, or (torn) part of it lands. True if the

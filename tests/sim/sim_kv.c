@@ -16,11 +16,13 @@ sim_kv_init (sim_t *self)
         abort ();
     kv->history = zkv_history_new ();
     self->kv = kv;
-    // Every group on every node; shards dealt out to the groups in turn.
-    int n = self->cfg.n_nodes, ng = self->cfg.n_groups;
+    // Every group on every node; shards dealt out to the groups in turn. Sharded: the
+    // controller's bootstrap has group 0 only (shard groups join it), as configuration 0 of
+    // the lab has no groups.
+    int n = self->cfg.n_nodes, ng = self->cfg.shards ? 1 : self->cfg.n_groups;
     uint64_t ids[SIM_MAX_GROUPS], sizes[SIM_MAX_GROUPS], members[SIM_MAX_GROUPS * SIM_MAX_NODES];
     for (int g = 0; g < ng; g++) {
-        ids[g] = SIM_GROUP_ID (g);
+        ids[g] = SIM_GROUP_ID (self, g);
         sizes[g] = (uint64_t)n;
         for (int i = 0; i < n; i++)
             members[g * n + i] = (uint64_t)i + 1;
@@ -83,10 +85,22 @@ f_event (void *arg, const char *topic, const zkv_msg_t *body)
     (void)body;
 }
 
+static void
+f_to_caller (void *arg, const zkv_msg_t *reply)
+{
+    sim_ctx_t *ctx = arg;
+    int g = sim_group_index (ctx->sim, reply->u.group_call_reply.group);
+    if (g < 0)
+        sim_fail (ctx->sim, "node %d's frontend answered a call of group %" PRIu64, ctx->node,
+                  reply->u.group_call_reply.group);
+    sim_local_send (ctx->sim, ctx->node, g, reply);
+}
+
 static const zkv_front_host_t s_front_host = {
     .to_client = f_to_client,
     .to_node = f_to_node,
     .to_group = f_to_group,
+    .to_caller = f_to_caller,
     .event = f_event,
 };
 
@@ -96,7 +110,7 @@ sim_kv_start_front (sim_t *self, int node)
     sim_node_t *n = &self->nodes[node];
     uint64_t groups[SIM_MAX_GROUPS];
     for (int g = 0; g < self->cfg.n_groups; g++)
-        groups[g] = SIM_GROUP_ID (g);
+        groups[g] = SIM_GROUP_ID (self, g);
     zkv_front_config_t fc;
     zkv_front_config_defaults (&fc);
     fc.node = (uint64_t)node + 1;
@@ -104,6 +118,7 @@ sim_kv_start_front (sim_t *self, int node)
     fc.n_groups = (size_t)self->cfg.n_groups;
     // The clerks never give up; a request a node forgot (lost, deposed) is retried by them.
     fc.default_deadline_ms = 30000;
+    fc.controller = self->cfg.shards;
     n->front_ctx = (sim_ctx_t){.sim = self, .node = node, .g = -1};
     n->front = zkv_front_new (&fc, self->routing, &s_front_host, &n->front_ctx);
     if (!n->front)
@@ -139,7 +154,7 @@ s_snapshot_len (sim_t *s, int node)
 {
     zkv_logstore_state_t *ls = &s->loaded;
     zkv_logstore_state_free (ls);
-    if (zkv_logstore_load (s->nodes[node].store, SIM_GROUP_ID (s->g), ls) != 0)
+    if (zkv_logstore_load (s->nodes[node].store, SIM_GROUP_ID (s, s->g), ls) != 0)
         sim_fail (s, "node %d: memstore load failed", node);
     size_t len = ls->snapshot_data.len;
     zkv_logstore_state_free (ls);

@@ -57,6 +57,19 @@ void sim_kv_append (sim_t *s, sim_kvclient_t *c, const char *key, const char *va
 // The lab's check(): a get that must read value.
 void sim_kv_check (sim_t *s, sim_kvclient_t *c, const char *key, const char *value);
 
+// A shard controller command (op ZKV_OP_JOIN .. ZKV_OP_QUERY, key and value as the client
+// protocol has them) through an idle clerk, blocking like sim_kv_get: its outcome (0 or a
+// ZKV_E* code; fails the run if it takes longer than SIM_KV_OP_DEADLINE), its answer's value in
+// *answer (owned; may be NULL). Not part of the history.
+int sim_kv_ctrl (sim_t *s, sim_kvclient_t *c, uint64_t op, const uint8_t *key, size_t key_len,
+                 const uint8_t *value, size_t value_len, zkv_bytes_t *answer);
+
+// The same, started on an idle clerk without waiting (its done callback runs at the end);
+// sim_kv_ctrl_rc is the outcome of the last one that finished.
+void sim_kv_ctrl_start (sim_t *s, sim_kvclient_t *c, uint64_t op, const uint8_t *key,
+                        size_t key_len, const uint8_t *value, size_t value_len);
+int sim_kv_ctrl_rc (const sim_kvclient_t *c);
+
 // Runs the world until no clerk is busy; fails after deadline us.
 void sim_kv_wait_idle (sim_t *s, uint64_t deadline_us);
 

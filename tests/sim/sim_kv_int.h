@@ -25,6 +25,12 @@ struct sim_kvclient {
     char *result;         // last get's value (owned)
     sim_kv_done_fn *done; // completion callback
     void *done_arg;       //
+    // A shard controller command instead of a key's (sim_kv_ctrl): not in the history.
+    uint64_t op;          // its op (0: a key's operation)
+    zkv_bytes_t ckey;     // its key (owned)
+    zkv_bytes_t cvalue;   // its value (owned)
+    int rc;               // its outcome
+    zkv_bytes_t answer;   // its answer's value (owned)
 };
 
 typedef struct sim_kv {
@@ -32,6 +38,7 @@ typedef struct sim_kv {
     size_t n_clients;         //
     size_t cap_clients;       //
     zkv_history_t *history;   // every clerk's operations
+    sim_kvclient_t *ctrl;     // the shard controller's clerk (sim_shard.c), NULL until used
     sim_kv_counters_t counters;
 } sim_kv_t;
 

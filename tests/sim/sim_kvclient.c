@@ -158,6 +158,9 @@ sim_kv_clients_free (sim_t *self)
     for (size_t i = 0; i < kv->n_clients; i++) {
         sim_kvclient_t *c = kv->clients[i];
         zkv_ccore_fini (&c->core);
+        zkv_bytes_free (&c->ckey);
+        zkv_bytes_free (&c->cvalue);
+        zkv_bytes_free (&c->answer);
         free (c->key);
         free (c->value);
         free (c->result);
@@ -200,6 +203,7 @@ sim_kv_value (const sim_kvclient_t *c)
 }
 
 static void s_act (sim_t *s, sim_kvclient_t *c, zkv_cc_action_t act);
+static bool s_idle (sim_t *s, void *arg);
 
 static void
 s_timer (sim_t *s, void *arg)
@@ -225,11 +229,17 @@ s_send (sim_t *s, sim_kvclient_t *c, size_t node, bool *ok)
     rq->client_id = c->core.client_id;
     rq->seq = c->core.seq;
     rq->op = c->f == ZKV_HIST_GET ? ZKV_OP_GET : c->f == ZKV_HIST_PUT ? ZKV_OP_PUT : ZKV_OP_APPEND;
-    rq->key.data = (uint8_t *)c->key; // borrowed: encode copies
-    rq->key.len = strlen (c->key);
-    if (c->value) {
-        rq->value.data = (uint8_t *)c->value;
-        rq->value.len = strlen (c->value);
+    if (c->op) {
+        rq->op = c->op;
+        rq->key = c->ckey;     // borrowed
+        rq->value = c->cvalue; // borrowed
+    } else {
+        rq->key.data = (uint8_t *)c->key; // borrowed: encode copies
+        rq->key.len = strlen (c->key);
+        if (c->value) {
+            rq->value.data = (uint8_t *)c->value;
+            rq->value.len = strlen (c->value);
+        }
     }
     rq->deadline_ms = S_DEADLINE_MS;
     rq->group = c->core.group;
@@ -240,6 +250,14 @@ s_send (sim_t *s, sim_kvclient_t *c, size_t node, bool *ok)
 static void
 s_finish (sim_t *s, sim_kvclient_t *c, int rc)
 {
+    if (c->op) {
+        c->rc = rc; // a controller command: its caller looks at the outcome
+        c->busy = false;
+        c->op = 0;
+        if (c->done)
+            c->done (s, c, c->done_arg);
+        return;
+    }
     if (rc != 0)
         sim_fail (s, "clerk %d: %s of key '%s' failed: %s", c->idx, zkv_hist_f_name (c->f), c->key,
                   zkv_errname (rc));
@@ -307,7 +325,10 @@ s_client_reply (sim_t *self, int client, int node, const zkv_client_reply_t *r)
                        "node %d answered clerk %d's request \"timed out\" %" PRIu64
                        " ms after it was first sent, before its %d ms deadline",
                        node, client, (sim_now (self) - c->begun_us) / SIM_MS, S_DEADLINE_MS);
-    if (ours && r->status == 0 && c->f == ZKV_HIST_GET) {
+    if (ours && r->status == 0 && c->op) {
+        zkv_bytes_free (&c->answer);
+        zkv_bytes_set (&c->answer, r->value.data, r->value.len);
+    } else if (ours && r->status == 0 && c->f == ZKV_HIST_GET) {
         free (c->result);
         c->result = s_strdup ((const char *)r->value.data, r->value.len);
     }
@@ -324,6 +345,45 @@ s_client_config (sim_t *self, int client, int node, const zkv_config_reply_t *r)
     if (!c->busy || r->nonce != c->core.seq)
         return; // a late answer
     s_act (self, c, zkv_ccore_config (&c->core, s_now_ms (self), (size_t)node, r));
+}
+
+void
+sim_kv_ctrl_start (sim_t *s, sim_kvclient_t *c, uint64_t op, const uint8_t *key, size_t key_len,
+                   const uint8_t *value, size_t value_len)
+{
+    if (c->busy)
+        sim_fail (s, "clerk %d: an operation is already open", c->idx);
+    c->op = op;
+    zkv_bytes_free (&c->ckey);
+    zkv_bytes_free (&c->cvalue);
+    zkv_bytes_free (&c->answer);
+    zkv_bytes_set (&c->ckey, key, key_len);
+    zkv_bytes_set (&c->cvalue, value, value_len);
+    c->busy = true;
+    c->wake_us = UINT64_MAX;
+    c->begun_us = sim_now (s);
+    s_act (s, c, zkv_ccore_begin (&c->core, s_now_ms (s), S_TIMEOUT_MS, op == ZKV_OP_QUERY));
+}
+
+int
+sim_kv_ctrl_rc (const sim_kvclient_t *c)
+{
+    return c->rc;
+}
+
+int
+sim_kv_ctrl (sim_t *s, sim_kvclient_t *c, uint64_t op, const uint8_t *key, size_t key_len,
+             const uint8_t *value, size_t value_len, zkv_bytes_t *answer)
+{
+    sim_kv_ctrl_start (s, c, op, key, key_len, value, value_len);
+    if (!sim_run_until (s, sim_now (s) + SIM_KV_OP_DEADLINE, s_idle, c))
+        sim_fail (s, "clerk %d: controller op %" PRIu64 " did not complete in %" PRIu64 " s",
+                  c->idx, op, SIM_KV_OP_DEADLINE / SIM_SEC);
+    if (answer) {
+        *answer = c->answer; // moves it
+        c->answer = (zkv_bytes_t){0};
+    }
+    return c->rc;
 }
 
 void

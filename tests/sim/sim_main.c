@@ -112,7 +112,7 @@ s_scenario_fn (sim_t *s, void *arg)
 {
     const sim_scenario_t *sc = arg;
     sc->fn (s);
-    if (sc->kv)
+    if (sc->kv || sc->shards)
         sim_kv_finish (s); // the clerks' history must be linearizable
     sim_check_final (s);
     // The lab fails any test that ran for more than 120 s from make_config to its end; here in
@@ -134,7 +134,9 @@ s_run_seed (const sim_scenario_t *sc, const s_args_t *a, uint64_t seed)
     cfg.max_entries_per_msg = sc->max_entries_per_msg;
     cfg.max_inflight_msgs = sc->max_inflight_msgs;
     cfg.no_check_quorum = sc->no_check_quorum;
-    cfg.kv = sc->kv;
+    cfg.kv = sc->kv || sc->shards;
+    cfg.shards = sc->shards;
+    cfg.n_groups = sc->n_groups;
     cfg.maxraftstate = sc->maxraftstate;
     cfg.stream = sc->stream;
     cfg.snapshot_chunk_bytes = sc->snapshot_chunk_bytes;
@@ -149,7 +151,7 @@ s_run_seed (const sim_scenario_t *sc, const s_args_t *a, uint64_t seed)
             " elections, %" PRIu64 " committed, %" PRIu64 " messages, %" PRIu64 " checks\n",
             rc == 0 ? "PASS" : "FAIL", sc->name, seed, (double)sim_now (s) / SIM_SEC, k.events,
             k.elections, sim_max_committed (s), k.msgs_sent, k.checks);
-    if (sc->kv) {
+    if (sc->kv || sc->shards) {
         sim_kv_counters_t kc;
         sim_kv_counters (s, &kc);
         printf ("kv: %" PRIu64 " ops, %" PRIu64 " requests (%" PRIu64 " not the leader, %" PRIu64

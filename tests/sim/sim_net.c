@@ -126,9 +126,15 @@ sim_net_deliver (sim_t *self, sim_event_t *ev)
     }
     self->counters.msgs_delivered++;
     sim_trace_msg (self, SIM_T_DELIVER, to, ev->from, &msg, 0);
+    int mg = zkv_msg_is_raft (msg.type) ? sim_group_index (self, msg.u.hdr.group) : -1;
+    if (mg >= 0 && self->group_cut[mg]) {
+        self->counters.msgs_dropped++; // the group is down (sim_shard_group_down)
+        zkv_msg_free (&msg);
+        return;
+    }
     if (zkv_msg_is_raft (msg.type)) {
         int saved = self->g;
-        self->g = sim_group_index (self, msg.u.hdr.group);
+        self->g = mg;
         zkv_replica_step (R (self, to)->rep, &msg);
         self->g = saved;
     } else if (self->nodes[to].front)

@@ -28,7 +28,7 @@ sim_read (sim_t *self, int node)
     gr->reads[gr->n_reads++] =
         (sim_read_t){.node = node, .incarnation = n->incarnation, .need = gr->max_committed};
     s_trace (self, node, id, 0, gr->max_committed);
-    zkv_group_request_t q = {.group = SIM_GROUP_ID (self->g),
+    zkv_group_request_t q = {.group = SIM_GROUP_ID (self, self->g),
                              .handle = SIM_RAW_HANDLE | id,
                              .op = SIM_OP_READ,
                              .key = {(uint8_t *)"r", 1}};

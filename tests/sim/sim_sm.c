@@ -10,6 +10,7 @@
 // Faults it injects (cfg): chunk reads it cannot serve now or whose view was released, views
 // released when idle, received chunks refused as malformed.
 #include "sim_kv_int.h"
+#include "zkv_ctrl_sm.h"
 #include "zkv_kv_sm.h"
 
 #include <stdlib.h>
@@ -745,6 +746,36 @@ s_destroy (void *impl)
     free (self);
 }
 
+// The state machine's own work (a shard group's mover), passed through.
+static void
+s_work (void *impl, const zkv_sm_io_t *io, bool leading, uint64_t term, bool tick)
+{
+    s_sm_t *self = impl;
+    if (self->kv && self->kv->ops->work) {
+        s_sim (self);
+        self->kv->ops->work (self->kv->impl, io, leading, term, tick);
+    }
+}
+
+static void
+s_call_reply (void *impl, const zkv_sm_io_t *io, uint64_t id, int status, const zkv_bytes_t *value)
+{
+    s_sm_t *self = impl;
+    if (self->kv && self->kv->ops->call_reply)
+        self->kv->ops->call_reply (self->kv->impl, io, id, status, value);
+}
+
+static const uint8_t *
+s_shard_states (void *impl, uint64_t *config, size_t *n)
+{
+    s_sm_t *self = impl;
+    *config = 0;
+    *n = 0;
+    if (self->kv && self->kv->ops->shard_states)
+        return self->kv->ops->shard_states (self->kv->impl, config, n);
+    return NULL;
+}
+
 static const zkv_sm_ops_t s_ops = {
     .name = "sim",
     .applied = s_applied,
@@ -763,6 +794,9 @@ static const zkv_sm_ops_t s_ops = {
     .recv_finish = s_recv_finish,
     .size = s_size,
     .destroy = s_destroy,
+    .work = s_work,
+    .call_reply = s_call_reply,
+    .shard_states = s_shard_states,
 };
 
 zkv_sm_t *
@@ -772,17 +806,43 @@ sim_sm_new (sim_t *self, int node, int g)
     if (!sm)
         abort ();
     sm->ctx = &self->nodes[node].reps[g].ctx;
-    if (self->kv) {
+    if (self->kv && self->cfg.shards) {
+        // The controller on group 0, shard groups that follow it on the others.
+        int err = 0;
+        if (g == 0)
+            sm->kv = zkv_ctrl_sm_new (self->nodes[node].kvstore, 0, self->routing, &err);
+        else {
+            zkv_kv_limits_t limits;
+            zkv_kv_limits_defaults (&limits);
+            zkv_mover_config_t mc;
+            zkv_mover_config_defaults (&mc);
+            mc.poll_ticks = 10;
+            mc.retry_ticks = 100;
+            mc.call_deadline_ms = 1000;
+            mc.chunk_bytes = self->cfg.shard_chunk_bytes ? self->cfg.shard_chunk_bytes : 512;
+            sm->kv = zkv_kv_sm_new_sharded (self->nodes[node].kvstore, SIM_GROUP_ID (self, g),
+                                            self->routing->nshards, &limits, &mc, &err);
+        }
+        if (!sm->kv)
+            sim_violation (self, "durability", "node %d group %d: its state machine refused its kvstore: %s",
+                           node, g, zkv_errname (err));
+    } else if (self->kv) {
         zkv_kv_limits_t limits;
         zkv_kv_limits_defaults (&limits);
         bool owned[SIM_KV_MAX_SHARDS];
-        zkv_routing_owned (self->routing, SIM_GROUP_ID (g), owned);
+        zkv_routing_owned (self->routing, SIM_GROUP_ID (self, g), owned);
         int err = 0;
-        sm->kv = zkv_kv_sm_new (self->nodes[node].kvstore, SIM_GROUP_ID (g),
+        sm->kv = zkv_kv_sm_new (self->nodes[node].kvstore, SIM_GROUP_ID (self, g),
                                 self->routing->nshards, &limits, owned, &err);
         if (!sm->kv)
             sim_violation (self, "durability", "node %d: the KV service refused its kvstore: %s",
                            node, zkv_errname (err));
     }
     return zkv_sm_new (&s_ops, sm);
+}
+
+zkv_sm_t *
+sim_sm_inner (zkv_sm_t *sm)
+{
+    return sm && sm->ops == &s_ops ? ((s_sm_t *)sm->impl)->kv : NULL;
 }
