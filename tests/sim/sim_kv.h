@@ -25,6 +25,7 @@
 
 #include "sim.h"
 #include "zkv_history.h"
+#include "zkv_routing.h"
 
 #define SIM_KV_ALL UINT32_MAX // a clerk connected to every node
 
@@ -35,6 +36,8 @@ typedef struct sim_kvclient sim_kvclient_t;
 sim_kvclient_t *sim_kv_client (sim_t *s, uint32_t mask);
 // The lab's ConnectClient: the nodes the clerk can reach from now on.
 void sim_kv_client_connect (sim_kvclient_t *c, uint32_t mask);
+// Gives the clerk a configuration to route by (copied), as if it had fetched it.
+void sim_kv_client_routing (sim_kvclient_t *c, const zkv_routing_t *routing);
 int sim_kv_client_process (const sim_kvclient_t *c);
 
 // Called when an operation completes (a closed-loop client issues its next one from here).

@@ -177,6 +177,18 @@ sim_kv_client_connect (sim_kvclient_t *c, uint32_t mask)
     c->mask = mask;
 }
 
+void
+sim_kv_client_routing (sim_kvclient_t *c, const zkv_routing_t *routing)
+{
+    zkv_routing_destroy (&c->core.routing);
+    free (c->core.group_leader);
+    c->core.routing = zkv_routing_dup (routing);
+    c->core.group_leader = calloc (routing->n_groups ? routing->n_groups : 1, sizeof (uint64_t));
+    if (!c->core.group_leader)
+        abort ();
+    zkv_ccore_saw_config (&c->core, routing->num);
+}
+
 int
 sim_kv_client_process (const sim_kvclient_t *c)
 {
