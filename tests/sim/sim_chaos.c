@@ -2,13 +2,16 @@
 #include "sim_chaos.h"
 #include "sim_harness.h"
 #include "sim_kv.h"
+#include "sim_shard.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #define S_KV_CLERKS_MAX 6               // KV mode: 3 to 6 clerks
 #define S_KV_KEYS       4               // ... on 4 keys
+#define S_SHARD_KEYS    16              // ... on 16 keys in the sharded world
 #define S_KV_THINK_MS   30              // ... pausing up to this between operations
 #define S_KV_WAIT       (120 * SIM_SEC) // ... all done this long after the heal
 
@@ -34,6 +37,11 @@ struct s_chaos {
     s_clerk_t clerks[S_KV_CLERKS_MAX]; //
     int n_clerks;                      //
     bool stop;                         // clerks finish their operation and quit
+    int n_keys;                        // keys they use
+    // Sharded (opts.shards): the controller's clerk and the groups it last made join
+    sim_kvclient_t *ctrl;              // its clerk (one command at a time)
+    bool joined[8];                    // by group id (at most 4 groups), as the commands that succeeded left them
+    uint64_t reconfigs;                // commands that made a configuration
 };
 
 static int
@@ -97,7 +105,7 @@ s_kv_issue (sim_t *s, void *arg)
     if (k->c->stop || sim_kv_busy (k->ck))
         return;
     char key[16], value[48];
-    snprintf (key, sizeof key, "k%d", (int)zkv_rng_below (sim_rng (s), S_KV_KEYS));
+    snprintf (key, sizeof key, "k%d", (int)zkv_rng_below (sim_rng (s), (uint64_t)k->c->n_keys));
     snprintf (value, sizeof value, "x%d.%" PRIu64 ";", sim_kv_client_process (k->ck), k->written);
     uint64_t roll = zkv_rng_below (sim_rng (s), 100);
     if (roll < 50) {
@@ -130,12 +138,112 @@ s_kv_end (sim_t *s, s_chaos_t *c)
     c->stop = true;
     sim_kv_wait_idle (s, sim_now (s) + S_KV_WAIT);
     sim_kvclient_t *ck = sim_kv_client (s, SIM_KV_ALL);
-    for (int k = 0; k < S_KV_KEYS; k++) {
+    for (int k = 0; k < c->n_keys; k++) {
         char key[16];
         snprintf (key, sizeof key, "k%d", k);
         sim_kv_get (s, ck, key);
     }
     sim_kv_finish (s);
+}
+
+// --- sharded: random joins, leaves and moves ---------------------------------------------------
+
+static void s_reconfig (sim_t *s, void *arg);
+
+// A command's answer: what it left joined (a refusal changes nothing), and the next one later.
+static void
+s_reconfig_done (sim_t *s, sim_kvclient_t *ck, void *arg)
+{
+    s_chaos_t *c = arg;
+    if (sim_kv_ctrl_rc (ck) == 0)
+        c->reconfigs++;
+    if (sim_now (s) < c->end)
+        sim_at (s, sim_now (s) + zkv_rng_range (sim_rng (s), 200, 2000) * SIM_MS, s_reconfig, c);
+}
+
+static void
+s_reconfig (sim_t *s, void *arg)
+{
+    s_chaos_t *c = arg;
+    if (sim_now (s) >= c->end || sim_kv_busy (c->ctrl))
+        return;
+    zkv_rng_t *rng = sim_rng (s);
+    uint64_t in[8], out[8];
+    size_t n_in = 0, n_out = 0;
+    for (int g = 1; g < sim_n_groups (s); g++) {
+        if (c->joined[g])
+            in[n_in++] = (uint64_t)g;
+        else
+            out[n_out++] = (uint64_t)g;
+    }
+    uint64_t roll = zkv_rng_below (rng, 100);
+    if (roll < 35 && n_out) {
+        uint64_t g = out[zkv_rng_below (rng, n_out)];
+        c->joined[g] = true;
+        sim_narrate (s, "reconfiguration: group %" PRIu64 " joins", g);
+        sim_shard_start (s, c->ctrl, ZKV_OP_JOIN, &g, 1);
+    } else if (roll < 70 && n_in > 1) {
+        // Never the last group: its shards would go to nobody, and their data with them.
+        uint64_t g = in[zkv_rng_below (rng, n_in)];
+        c->joined[g] = false;
+        sim_narrate (s, "reconfiguration: group %" PRIu64 " leaves", g);
+        sim_shard_start (s, c->ctrl, ZKV_OP_LEAVE, &g, 1);
+    } else if (n_in) {
+        uint64_t g = in[zkv_rng_below (rng, n_in)];
+        uint32_t shard = (uint32_t)zkv_rng_below (rng, 8);
+        sim_narrate (s, "reconfiguration: shard %u moves to group %" PRIu64, shard, g);
+        zkv_msg_t m = {.type = ZKV_MSG_CTRL_MOVE};
+        m.u.ctrl_move.shard = shard;
+        m.u.ctrl_move.group = g;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (zkv_msg_encode (&m, &buf, &len) != 0)
+            sim_fail (s, "a move does not encode");
+        sim_kv_ctrl_start (s, c->ctrl, ZKV_OP_MOVE, NULL, 0, buf, len);
+        free (buf);
+    } else
+        sim_at (s, sim_now (s) + 500 * SIM_MS, s_reconfig, c);
+}
+
+// Every shard group of the latest configuration has it applied and settled on every node.
+static bool
+s_shards_settled (sim_t *s, void *arg)
+{
+    uint64_t num = *(uint64_t *)arg;
+    for (int g = 1; g < sim_n_groups (s); g++)
+        for (int node = 0; node < sim_n (s); node++) {
+            bool settled = false;
+            if (sim_shard_config (s, node, (uint64_t)g, &settled) != num || !settled)
+                return false;
+        }
+    return true;
+}
+
+static void
+s_shards_start (sim_t *s, s_chaos_t *c)
+{
+    // The first shard group joins before the faults start; the others come and go.
+    uint64_t first = 1;
+    sim_shard_join (s, &first, 1);
+    c->joined[1] = true;
+    c->ctrl = sim_kv_client (s, SIM_KV_ALL);
+    sim_kv_client_on_done (c->ctrl, s_reconfig_done, c);
+    sim_at (s, sim_now (s) + zkv_rng_range (sim_rng (s), 100, 1000) * SIM_MS, s_reconfig, c);
+}
+
+// After the heal: every group reaches the latest configuration with every shard in place.
+static void
+s_shards_end (sim_t *s, s_chaos_t *c)
+{
+    sim_kv_wait_idle (s, sim_now (s) + S_KV_WAIT);
+    zkv_routing_t *r = sim_shard_query (s, UINT64_MAX);
+    uint64_t num = r->num;
+    zkv_routing_destroy (&r);
+    if (!sim_run_until (s, sim_now (s) + S_KV_WAIT, s_shards_settled, &num))
+        sim_fail (s, "the shard groups did not all settle in configuration %" PRIu64
+                     " within %llu s after the heal (%" PRIu64 " reconfigurations)",
+                  num, (unsigned long long)(S_KV_WAIT / SIM_SEC), c->reconfigs);
+    sim_narrate (s, "converged: every shard group settled in configuration %" PRIu64, num);
 }
 
 static void
@@ -266,6 +374,8 @@ s_chaos (sim_t *s, void *arg)
 {
     s_chaos_t *c = arg;
     c->end = sim_now (s) + c->o->chaos_us;
+    if (c->o->shards)
+        s_shards_start (s, c);
     if (c->o->kv)
         s_kv_start (s, c);
     else
@@ -286,6 +396,9 @@ s_chaos (sim_t *s, void *arg)
         sim_restart (s, i);
     }
     if (c->o->kv) {
+        c->stop = true;
+        if (c->o->shards)
+            s_shards_end (s, c);
         s_kv_end (s, c);
         c->final_index = sim_max_committed (s);
     } else {
@@ -378,6 +491,14 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
         cfg.kv = true;
         cfg.maxraftstate = maxraftstate[zkv_rng_below (&pick, 4)];
     }
+    if (o->shards) {
+        // The controller and 2 or 3 shard groups; chunks of a few records to a few hundred.
+        static const size_t schunk[] = {1, 100, 4096};
+        cfg.kv = true;
+        cfg.shards = true;
+        cfg.n_groups = o->n_groups ? o->n_groups : 3 + (int)zkv_rng_below (&pick, 2);
+        cfg.shard_chunk_bytes = schunk[zkv_rng_below (&pick, 3)];
+    }
     if (o->stream > 0 || (o->stream == 0 && zkv_rng_chance (&pick, 1, 2))) {
         // Streamed snapshots: many small chunks, and a leader's application that reads them
         // slowly, ignores requests, or finds its views released.
@@ -396,7 +517,10 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
         cfg.chunk_reject_pm = reject[zkv_rng_below (&pick, 4)];
     }
     sim_t *s = sim_new (&cfg);
-    s_chaos_t c = {.o = o, .cmd_prefix = (o->seed & 0xffffff) << 32, .stream = cfg.stream};
+    s_chaos_t c = {.o = o,
+                   .cmd_prefix = (o->seed & 0xffffff) << 32,
+                   .stream = cfg.stream,
+                   .n_keys = o->shards ? S_SHARD_KEYS : S_KV_KEYS};
     sim_narrate (s,
                  "%d nodes, %d groups, seed %" PRIu64 ", snapshot every %" PRIu64
                  " entries (0: never), %" PRIu64 " s of faults; per AppendEntries %" PRIu32

@@ -20,6 +20,8 @@ typedef struct {
                              // raw proposals; their history must be linearizable
     int stream;              // streamed snapshots: 0 drawn from the seed (half the seeds, not
                              // with kv), 1 always, -1 never
+    bool shards;             // with kv: the sharded world (sim_shard.h), whose controller gets
+                             // random joins, leaves and moves among the faults
 } sim_chaos_opts_t;
 
 typedef struct {

@@ -22,6 +22,7 @@ typedef struct {
     bool trace;       // --trace
     bool fail_fast;   // --fail-fast: a sweep stops at its first failing seed
     bool kv;          // --kv: the sweep runs the KV service with clerks
+    bool shards;      // --shards: ... in the sharded world, with joins, leaves and moves
     int stream;       // --stream 1 / --blob -1: every seed streams snapshots, or none; 0 drawn
     uint64_t skip[S_SKIP_MAX]; // --skip S,S,...: seeds a sweep leaves out (known core defects)
     size_t n_skip;             //
@@ -32,7 +33,7 @@ s_usage (void)
 {
     fprintf (stderr, "usage: zkv-sim list\n"
                      "       zkv-sim run NAME [--seed S | --seeds N [--from S]] [--trace]\n"
-                     "       zkv-sim sweep [--seeds N] [--from S] [--trace] [--fail-fast] [--kv]\n"
+                     "       zkv-sim sweep [--seeds N] [--from S] [--trace] [--fail-fast] [--kv | --shards]\n"
                      "             [--stream | --blob] [--skip S,S,...]\n"
                      "       zkv-sim determinism [--seed S]\n"
                      "       zkv-sim selftest\n"
@@ -55,6 +56,10 @@ s_parse (int argc, char **argv, int first, s_args_t *a)
         }
         if (strcmp (argv[i], "--kv") == 0) {
             a->kv = true;
+            continue;
+        }
+        if (strcmp (argv[i], "--shards") == 0) {
+            a->kv = a->shards = true;
             continue;
         }
         if (strcmp (argv[i], "--stream") == 0 || strcmp (argv[i], "--blob") == 0) {
@@ -199,7 +204,7 @@ s_sweep (const s_args_t *a)
     uint64_t passed = 0, failed = 0, events = 0, committed = 0, elections = 0, crashes = 0;
     uint64_t reads = 0, reads_failed = 0, skipped = 0;
     uint64_t streamed = 0, chunks = 0, promoted = 0, lost = 0, unavailable = 0, wanted = 0;
-    uint64_t mid_stream = 0;
+    uint64_t mid_stream = 0, shard_events = 0, shard_calls = 0;
     for (uint64_t seed = a->from; seed < a->from + a->seeds; seed++) {
         bool skip = false;
         for (size_t i = 0; i < a->n_skip; i++)
@@ -213,6 +218,7 @@ s_sweep (const s_args_t *a)
                               .trace = a->trace,
                               .quiet = a->seeds > 1,
                               .kv = a->kv,
+                              .shards = a->shards,
                               .stream = a->stream};
         sim_chaos_result_t r;
         sim_chaos_run (&o, &r);
@@ -229,13 +235,15 @@ s_sweep (const s_args_t *a)
         unavailable += r.counters.views_unavailable;
         wanted += r.counters.snapshots_wanted;
         mid_stream += r.counters.leaders_mid_stream;
+        shard_events += r.counters.shard_events;
+        shard_calls += r.counters.shard_calls;
         if (r.passed)
             passed++;
         else {
             failed++;
             printf ("FAIL seed %" PRIu64 " (replay: zkv-sim sweep --from %" PRIu64
                     " --seeds 1%s%s --trace)\n",
-                    seed, seed, a->kv ? " --kv" : "",
+                    seed, seed, a->shards ? " --shards" : a->kv ? " --kv" : "",
                     a->stream > 0   ? " --stream"
                     : a->stream < 0 ? " --blob"
                                     : "");
@@ -257,6 +265,10 @@ s_sweep (const s_args_t *a)
                 " chunk reads unavailable, %" PRIu64 " fresh snapshots wanted, %" PRIu64
                 " leaders elected in the middle of receiving a stream\n",
                 streamed, chunks, promoted, lost, unavailable, wanted, mid_stream);
+    if (a->shards)
+        printf ("sharding: %" PRIu64 " shard events (configurations applied, pulls, handoffs, "
+                "deletions), %" PRIu64 " calls between groups\n",
+                shard_events, shard_calls);
     if (skipped)
         printf ("%" PRIu64 " seeds skipped (--skip: known defects)\n", skipped);
     printf ("%" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);
@@ -267,7 +279,7 @@ static int
 s_determinism (const s_args_t *a)
 {
     sim_chaos_opts_t o = {.seed = a->seed, .chaos_us = SWEEP_CHAOS_US, .quiet = true};
-    sim_chaos_result_t r1, r2, r3, r4, r5, r6, r7, r8, r9;
+    sim_chaos_result_t r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11;
     sim_chaos_run (&o, &r1);
     sim_chaos_run (&o, &r2);
     o.seed = a->seed + 1;
@@ -286,6 +298,11 @@ s_determinism (const s_args_t *a)
     o.chaos_us = SWEEP_KV_CHAOS_US;
     sim_chaos_run (&o, &r8);
     sim_chaos_run (&o, &r9);
+    // The sharded world: controller, shard groups moving shards, joins and leaves.
+    o.shards = true;
+    o.n_groups = 4;
+    sim_chaos_run (&o, &r10);
+    sim_chaos_run (&o, &r11);
     printf ("seed %" PRIu64 ": trace hash 0x%016" PRIx64 " then 0x%016" PRIx64 " (%" PRIu64
             " events); seed %" PRIu64 ": 0x%016" PRIx64 "; streaming: 0x%016" PRIx64
             " then 0x%016" PRIx64 " (%" PRIu64 " events)\n",
@@ -304,8 +321,17 @@ s_determinism (const s_args_t *a)
     bool same_groups = r6.trace_hash == r7.trace_hash && r6.counters.events == r7.counters.events &&
                        r6.passed && r7.passed && r8.trace_hash == r9.trace_hash &&
                        r8.counters.events == r9.counters.events && r8.passed && r9.passed;
-    int ok = (int)same + (int)differs + (int)same_stream + (int)same_groups;
-    printf ("%d passed, %d failed\n", ok, 4 - ok);
+    bool same_shards = r10.trace_hash == r11.trace_hash &&
+                       r10.counters.events == r11.counters.events && r10.passed && r11.passed &&
+                       r10.counters.shard_events > 0;
+    printf ("sharded: 0x%016" PRIx64 " then 0x%016" PRIx64 " (%" PRIu64 " events, %" PRIu64
+            " shard events)\n",
+            r10.trace_hash, r11.trace_hash, r10.counters.events, r10.counters.shard_events);
+    int ok = (int)same + (int)differs + (int)same_stream + (int)same_groups + (int)same_shards;
+    printf ("%d passed, %d failed\n", ok, 5 - ok);
+    if (!same_shards)
+        fprintf (stderr, "zkv-sim: the same sharded seed gave two different runs (or failed, "
+                         "or moved no shard)\n");
     if (!same)
         fprintf (stderr, "zkv-sim: the same seed gave two different runs\n");
     if (!differs)
@@ -316,7 +342,7 @@ s_determinism (const s_args_t *a)
     if (!same_groups)
         fprintf (stderr, "zkv-sim: the same seed with three groups gave two different runs (or "
                          "failed)\n");
-    return ok == 4 ? 0 : 1;
+    return ok == 5 ? 0 : 1;
 }
 
 // Testing the tester: each deliberately broken runtime must be caught by an invariant.
