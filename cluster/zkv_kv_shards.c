@@ -597,10 +597,11 @@ zkv_kv_shards_pull (zkv_kv_t *kv, const zkv_shard_pull_t *pull, size_t max_bytes
         return ZKV_EINVAL;
     const zkv_kv_shards_t *sh = kv->shards;
     uint32_t s = (uint32_t)pull->shard;
-    if (pull->num > sh->cfg->num)
-        return ZKV_ENOTREADY;
-    if (pull->num < sh->cfg->num || sh->meta[s].state != ZKV_SHARD_HANDOFF)
-        return ZKV_ESTALE;
+    // Only a frozen shard is handed out: one the group handed off in the puller's
+    // configuration, whose writes it refuses from that configuration's entry on.
+    bool frozen = pull->num == sh->cfg->num && sh->meta[s].state == ZKV_SHARD_HANDOFF;
+    if (!frozen)
+        return pull->num > sh->cfg->num ? ZKV_ENOTREADY : ZKV_ESTALE;
     if (max_bytes == 0)
         max_bytes = 1;
     zkv_msg_t reply = {.type = ZKV_MSG_SHARD_CHUNK};

@@ -43,6 +43,8 @@ s_suite () {  # exit 0 if the sweeps and every scenario pass; stops at the first
         echo "    caught by the sweep: $(s_why)"; return 1; }
     (timeout 900 "$SIM" sweep --kv --seeds "$SEEDS" --fail-fast >"$WORK/out" 2>&1; exit $?) 2>/dev/null || {
         echo "    caught by the KV sweep: $(s_why)"; return 1; }
+    (timeout 900 "$SIM" sweep --shards --seeds "$SEEDS" --fail-fast >"$WORK/out" 2>&1; exit $?) 2>/dev/null || {
+        echo "    caught by the sharded sweep: $(s_why)"; return 1; }
     for scenario in $("$SIM" list); do
         for seed in 1 2 3; do
             (timeout 300 "$SIM" run "$scenario" --seed "$seed" >"$WORK/out" 2>&1; exit $?) 2>/dev/null || {

@@ -588,6 +588,24 @@ test_dead_new_owner_blocks_only_moving_shards (void)
         served += s_get (&w, 1, key, got, sizeof got) == 0;
     }
     CHECK (served > 0 && served < 200);
+    // The next configuration cannot start while shards are handed off: refused as stale.
+    zkv_routing_t *next = zkv_routing_dup (zkv_kv_shards_config (s_kv (&w, 1)));
+    next->num = 3;
+    zkv_bytes_t enc = {0};
+    CHECK_EQ_U64 (zkv_routing_encode (next, &enc), 0);
+    zkv_routing_destroy (&next);
+    uint8_t *cmd = NULL;
+    size_t len = 0;
+    CHECK_EQ_U64 (zkv_kv_shards_cmd (ZKV_OP_CONFIG, NULL, 0, enc.data, enc.len, &cmd, &len), 0);
+    zkv_bytes_free (&enc);
+    s_group_t *g1 = &w.groups[1];
+    zkv_entry_t e = {.term = 1, .index = ++g1->index, .type = ZKV_ENTRY_NORMAL, .data = {cmd, len}};
+    zkv_sm_results_t res = {0};
+    CHECK_EQ_U64 (g1->sm->ops->apply (g1->sm->impl, &e, 1, &res), 0);
+    free (cmd);
+    CHECK_EQ_U64 (res.items[0].answer.status, ZKV_ESTALE);
+    zkv_sm_results_free (&res);
+    CHECK_EQ_U64 (s_num (&w, 1), 2);
     // It comes back: the move completes.
     w.groups[2].down = false;
     CHECK (s_until_settled (&w, 2, 2, 2000));
