@@ -71,6 +71,23 @@ s_to_caller (void *arg, const zkv_msg_t *reply)
         self->dropped++; // the caller asks again after its retry time
 }
 
+// A newer configuration: the transport connects to the nodes it names that it did not know.
+static void
+s_routing (void *arg, const zkv_routing_t *routing)
+{
+    s_frontend_t *self = (s_frontend_t *)arg;
+    for (size_t i = 0; i < routing->n_nodes; i++) {
+        if (routing->node_ids[i] == self->node->id)
+            continue;
+        zkv_msg_t m = {.type = ZKV_MSG_PEER_ADD};
+        m.u.peer_add.node = routing->node_ids[i];
+        m.u.peer_add.endpoint =
+            (zkv_bytes_t){(uint8_t *)routing->peer_eps[i], strlen (routing->peer_eps[i])};
+        if (zkv_actors_send (zsock_resolve (self->tx), &m) != 0)
+            self->dropped++;
+    }
+}
+
 static void
 s_event (void *arg, const char *topic, const zkv_msg_t *body)
 {
@@ -85,6 +102,7 @@ static const zkv_front_host_t s_host = {
     .to_node = s_to_node,
     .to_group = s_to_group,
     .to_caller = s_to_caller,
+    .routing = s_routing,
     .event = s_event,
 };
 

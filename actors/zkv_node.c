@@ -60,6 +60,14 @@ zkv_node_routing (const zkv_config_t *config)
         zkv_routing_new (1, (uint32_t)zkv_config_shards (config), ids, sizes, members, n);
     assert (r); // the config was validated
     zkv_routing_deal (r);
+    // Where every node of the file is: configuration 1 carries it to nodes that join later.
+    for (size_t i = 0; i < zkv_config_node_count (config); i++) {
+        const zkv_config_node_t *nd = zkv_config_node_at (config, i);
+        // The loader bounds endpoints as the routing does (255 bytes, no white space); one
+        // with other bytes than printable ASCII just stays out of the configuration.
+        (void)zkv_routing_set_node (r, nd->id, nd->peer, nd->client);
+    }
+    zkv_routing_prune_nodes (r);
     free (ids);
     free (sizes);
     free (members);

@@ -17,6 +17,8 @@
 #define S_PEER_RCVHWM 16384
 // On shutdown, give queued messages (a forward_reply, a vote) a moment to leave.
 #define S_PEER_LINGER_MS 200
+// Peers at most (the config file's nodes and those configurations name): more are refused.
+#define S_MAX_PEERS 1024
 
 typedef struct {
     uint64_t id;      // peer node id
@@ -32,6 +34,8 @@ typedef struct {
     zsock_t *front;         // to the frontend (forward_request / forward_reply)
     s_peer_t *peers;        // outbound, one per other node
     size_t n_peers;         // their number
+    size_t cap_peers;       // allocated
+    uint64_t peers_refused; // nodes a configuration named past S_MAX_PEERS
     zsock_t **groups;       // to each hosted group actor, node->groups order
     uint64_t malformed;     // inbound messages that did not decode
     uint64_t wrong_version; // inbound messages of another protocol version
@@ -40,6 +44,41 @@ typedef struct {
     uint64_t received;      // inbound messages delivered
     uint64_t sent;          // outbound messages queued
 } s_transport_t;
+
+// Connects to node id at endpoint (a node of the config file, or one a configuration names);
+// a node already known keeps its connection. 0, or -1 when the connect fails.
+static int
+s_peer_add (s_transport_t *self, uint64_t id, const char *endpoint)
+{
+    for (size_t i = 0; i < self->n_peers; i++)
+        if (self->peers[i].id == id)
+            return 0;
+    if (self->n_peers >= S_MAX_PEERS) {
+        if (self->peers_refused++ == 0)
+            zsys_warning ("zkvd %" PRIu64 ": a configuration names more than %d peers; "
+                          "refusing the others",
+                          self->node->id, S_MAX_PEERS);
+        return 0;
+    }
+    if (self->n_peers == self->cap_peers) {
+        self->cap_peers = self->cap_peers ? 2 * self->cap_peers : 16;
+        self->peers = (s_peer_t *)realloc (self->peers, self->cap_peers * sizeof (s_peer_t));
+        assert (self->peers);
+    }
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_sndhwm (dealer, S_PEER_SNDHWM);
+    zsock_set_immediate (dealer, 1);
+    zsock_set_linger (dealer, S_PEER_LINGER_MS);
+    if (zsock_connect (dealer, "%s", endpoint) < 0) {
+        zsys_error ("zkvd %" PRIu64 ": cannot connect to node %" PRIu64 " at %s: %s",
+                    self->node->id, id, endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&dealer);
+        return -1;
+    }
+    self->peers[self->n_peers++] = (s_peer_t){.id = id, .dealer = dealer};
+    return 0;
+}
 
 static int
 s_setup (s_transport_t *self)
@@ -57,23 +96,10 @@ s_setup (s_transport_t *self)
         return -1;
     }
     size_t n_nodes = zkv_config_node_count (node->config);
-    self->peers = (s_peer_t *)zmalloc (n_nodes * sizeof (s_peer_t));
     for (size_t i = 0; i < n_nodes; i++) {
         const zkv_config_node_t *peer = zkv_config_node_at (node->config, i);
-        if (peer->id == node->id)
-            continue;
-        s_peer_t *p = &self->peers[self->n_peers++];
-        p->id = peer->id;
-        p->dealer = zsock_new (ZMQ_DEALER);
-        assert (p->dealer);
-        zsock_set_sndhwm (p->dealer, S_PEER_SNDHWM);
-        zsock_set_immediate (p->dealer, 1);
-        zsock_set_linger (p->dealer, S_PEER_LINGER_MS);
-        if (zsock_connect (p->dealer, "%s", peer->peer) < 0) {
-            zsys_error ("zkvd %" PRIu64 ": cannot connect to node %" PRIu64 " at %s: %s", node->id,
-                        peer->id, peer->peer, zmq_strerror (zmq_errno ()));
+        if (peer->id != node->id && s_peer_add (self, peer->id, peer->peer) != 0)
             return -1;
-        }
     }
     self->tx = zkv_actors_pull (node, "tx", UINT64_MAX);
     self->front = zkv_actors_push (node, "front-in", UINT64_MAX);
@@ -210,6 +236,27 @@ s_drain_outbound (s_transport_t *self, int max)
         size_t n = zkv_actors_recv (tx, frames, 2);
         if (n == 0)
             break;
+        if (n == 1) {
+            // [peer_add]: a node a configuration names (the frontend's, our own API).
+            zkv_msg_t cmd;
+            if (zkv_actors_decode (&frames[0], &cmd) == 0 && cmd.type == ZKV_MSG_PEER_ADD &&
+                cmd.u.peer_add.endpoint.len > 0 && cmd.u.peer_add.endpoint.len < 256 &&
+                cmd.u.peer_add.node != self->node->id) {
+                char endpoint[256];
+                memcpy (endpoint, cmd.u.peer_add.endpoint.data, cmd.u.peer_add.endpoint.len);
+                endpoint[cmd.u.peer_add.endpoint.len] = 0;
+                bool known = false;
+                for (size_t i = 0; i < self->n_peers; i++)
+                    known = known || self->peers[i].id == cmd.u.peer_add.node;
+                if (!known && s_peer_add (self, cmd.u.peer_add.node, endpoint) == 0)
+                    zsys_info ("zkvd %" PRIu64 ": node %" PRIu64 " at %s, learned from the "
+                               "shard controller's configuration",
+                               self->node->id, cmd.u.peer_add.node, endpoint);
+            }
+            zkv_msg_free (&cmd);
+            zkv_actors_close (frames, 1);
+            continue;
+        }
         assert (n == 2); // our own API
         s_outbound (self, &frames[0], &frames[1]);
         zkv_actors_close (frames, 2);

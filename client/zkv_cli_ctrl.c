@@ -47,6 +47,9 @@ s_print (const zkv_client_config_t *c)
         none += c->shard_groups[s] == 0;
     if (none)
         printf ("%zu shards served by no group\n", none);
+    for (size_t i = 0; i < c->n_nodes; i++)
+        printf ("node %" PRIu64 ": peer %s, client %s\n", c->nodes[i].id, c->nodes[i].peer,
+                c->nodes[i].client);
 }
 
 static void
@@ -64,6 +67,17 @@ s_print_json (const zkv_client_config_t *c)
     printf ("],\"shard_groups\":[");
     for (uint32_t s = 0; s < c->nshards; s++)
         printf ("%s%" PRIu64, s ? "," : "", c->shard_groups[s]);
+    // Endpoints are printable ASCII without spaces; quotes and backslashes are escaped.
+    printf ("],\"nodes\":[");
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        printf ("%s{\"id\":%" PRIu64 ",\"peer\":\"", i ? "," : "", c->nodes[i].id);
+        for (const char *p = c->nodes[i].peer; *p; p++)
+            printf (*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+        printf ("\",\"client\":\"");
+        for (const char *p = c->nodes[i].client; *p; p++)
+            printf (*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+        printf ("\"}");
+    }
     printf ("]}\n");
 }
 
@@ -156,13 +170,38 @@ s_join (zkv_cli_t *cli, zkv_client_t *client, int argc, char **argv)
             zkv_config_destroy (&config);
             return ZKV_CLI_ERROR;
         }
+        if (m + g->members.count > sizeof members / sizeof members[0]) {
+            zkv_cli_error ("ctrl join", "too many members at once (at most %zu)",
+                           sizeof members / sizeof members[0]);
+            zkv_config_destroy (&config);
+            return ZKV_CLI_ERROR;
+        }
         sizes[i] = g->members.count;
         memcpy (members + m, g->members.ids, g->members.count * sizeof (uint64_t));
         m += g->members.count;
     }
-    zkv_config_destroy (&config);
+    // Where each member is, as the file declares it: the cluster's nodes learn their new
+    // peers from the configuration the join makes.
+    zkv_client_node_t nodes[64 * 16];
+    size_t n_nodes = 0;
+    for (size_t k = 0; k < m; k++) {
+        const zkv_config_node_t *nd = zkv_config_node (config, members[k]);
+        bool seen = false;
+        for (size_t j = 0; j < n_nodes; j++)
+            seen = seen || nodes[j].id == members[k];
+        if (!nd || seen)
+            continue; // the loader checked every member is a node of the file
+        size_t at = n_nodes++;
+        while (at > 0 && nodes[at - 1].id > nd->id) {
+            nodes[at] = nodes[at - 1];
+            at--;
+        }
+        nodes[at] = (zkv_client_node_t){.id = nd->id, .peer = nd->peer, .client = nd->client};
+    }
     uint64_t num = 0;
-    int rc = zkv_client_ctrl_join (client, n, ids, sizes, members, &num, cli->timeout_ms);
+    int rc = zkv_client_ctrl_join (client, n, ids, sizes, members, nodes, n_nodes, &num,
+                                   cli->timeout_ms);
+    zkv_config_destroy (&config);
     return s_done (client, "ctrl join", rc, num);
 #else
     (void)client;

@@ -330,6 +330,11 @@ zkv_client_config_free (zkv_client_config_t *config)
     free (config->group_ids);
     free (config->group_sizes);
     free (config->members);
+    for (size_t i = 0; i < config->n_nodes; i++) {
+        free ((char *)config->nodes[i].peer);
+        free ((char *)config->nodes[i].client);
+    }
+    free (config->nodes);
     memset (config, 0, sizeof *config);
 }
 
@@ -375,6 +380,11 @@ zkv_client_ctrl_query (zkv_client_t *self, uint64_t num, zkv_client_config_t *co
     config->group_ids = s_dup_u64s (r->group_ids, r->n_groups);
     config->group_sizes = s_dup_u64s (r->group_size, r->n_groups);
     config->members = s_dup_u64s (r->members, r->n_members);
+    config->n_nodes = r->n_nodes;
+    config->nodes = zmalloc ((r->n_nodes ? r->n_nodes : 1) * sizeof (zkv_client_node_t));
+    for (size_t i = 0; i < r->n_nodes; i++)
+        config->nodes[i] = (zkv_client_node_t){
+            .id = r->node_ids[i], .peer = strdup (r->peer_eps[i]), .client = strdup (r->client_eps[i])};
     zkv_routing_destroy (&r);
     return 0;
 }
@@ -404,18 +414,34 @@ s_ctrl (zkv_client_t *self, uint64_t op, const zkv_msg_t *payload, uint64_t *num
 
 int
 zkv_client_ctrl_join (zkv_client_t *self, size_t n_groups, const uint64_t *group_ids,
-                      const uint64_t *group_sizes, const uint64_t *members, uint64_t *num_p,
+                      const uint64_t *group_sizes, const uint64_t *members,
+                      const zkv_client_node_t *nodes, size_t n_nodes, uint64_t *num_p,
                       int timeout_ms)
 {
-    assert (self);
+    assert (self && (nodes || n_nodes == 0));
     size_t n_members = 0;
     for (size_t i = 0; i < n_groups; i++)
         n_members += (size_t)group_sizes[i];
+    // The members' endpoints travel as lines (config_reply's shape), in id order.
+    zkv_routing_t *r = zkv_routing_new (1, 1, NULL, NULL, NULL, 0);
+    for (size_t i = 0; i < n_nodes; i++)
+        if (zkv_routing_set_node (r, nodes[i].id, nodes[i].peer, nodes[i].client) != 0) {
+            zkv_routing_destroy (&r);
+            s_error (self, "node %" PRIu64 "'s endpoints are not valid (at most %d printable "
+                     "characters, no spaces)",
+                     nodes[i].id, ZKV_ROUTING_MAX_ENDPOINT);
+            return ZKV_EINVAL;
+        }
     zkv_msg_t m = {.type = ZKV_MSG_CTRL_JOIN};
     m.u.ctrl_join.group_ids = (zkv_u64s_t){(uint64_t *)group_ids, n_groups};
     m.u.ctrl_join.group_sizes = (zkv_u64s_t){(uint64_t *)group_sizes, n_groups};
     m.u.ctrl_join.members = (zkv_u64s_t){(uint64_t *)members, n_members};
-    return s_ctrl (self, ZKV_OP_JOIN, &m, num_p, timeout_ms);
+    m.u.ctrl_join.node_ids = (zkv_u64s_t){r->node_ids, r->n_nodes};
+    m.u.ctrl_join.peer_endpoints = r->peer_lines;
+    m.u.ctrl_join.client_endpoints = r->client_lines;
+    int rc = s_ctrl (self, ZKV_OP_JOIN, &m, num_p, timeout_ms);
+    zkv_routing_destroy (&r);
+    return rc;
 }
 
 int

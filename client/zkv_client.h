@@ -74,6 +74,13 @@ int zkv_client_append (zkv_client_t *self, const void *key, size_t key_len, cons
 // returns the new configuration's number in *num_p; results as for put (ZKV_EINVAL: refused,
 // with zkv_client_last_error saying why; ZKV_ETIMEOUT: unknown outcome).
 
+// A node and where it is (a member of a group, as a config file declares it).
+typedef struct {
+    uint64_t id;        // node id
+    const char *peer;   // its peer endpoint (other nodes' traffic)
+    const char *client; // its client endpoint
+} zkv_client_node_t;
+
 // A routing configuration as the controller holds it.
 typedef struct {
     uint64_t num;           // its number (1 is the cluster's bootstrap, from its config file)
@@ -83,6 +90,8 @@ typedef struct {
     uint64_t *group_ids;    // their ids, ascending (0: the controller itself)
     uint64_t *group_sizes;  // number of members of each
     uint64_t *members;      // their members' node ids, group after group
+    size_t n_nodes;         // nodes whose endpoints the configuration names
+    zkv_client_node_t *nodes; // them, ascending ids (strings owned by the config)
 } zkv_client_config_t;
 
 // Frees what config holds and zeroes it.
@@ -91,9 +100,11 @@ void zkv_client_config_free (zkv_client_config_t *config);
 int zkv_client_ctrl_query (zkv_client_t *self, uint64_t num, zkv_client_config_t *config,
                            int timeout_ms);
 // Groups join: n_groups ids (ascending, new, not 0), group_sizes[i] members each, members group
-// after group.
+// after group, and where those members are (n_nodes of them, ascending ids; every node of the
+// cluster learns its new peers from the configuration).
 int zkv_client_ctrl_join (zkv_client_t *self, size_t n_groups, const uint64_t *group_ids,
-                          const uint64_t *group_sizes, const uint64_t *members, uint64_t *num_p,
+                          const uint64_t *group_sizes, const uint64_t *members,
+                          const zkv_client_node_t *nodes, size_t n_nodes, uint64_t *num_p,
                           int timeout_ms);
 // Groups leave (in the configuration, not 0).
 int zkv_client_ctrl_leave (zkv_client_t *self, size_t n_groups, const uint64_t *group_ids,

@@ -634,6 +634,8 @@ zkv_front_set_routing (zkv_front_t *self, const zkv_routing_t *routing)
     self->routing = zkv_routing_dup (routing);
     free (self->hints);
     self->hints = s_alloc (self->routing->n_groups, sizeof (uint64_t));
+    if (self->host->routing)
+        self->host->routing (self->host_arg, self->routing);
 }
 
 const zkv_routing_t *

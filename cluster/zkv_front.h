@@ -70,6 +70,8 @@ typedef struct {
     void (*to_node) (void *host, uint64_t node, const zkv_msg_t *msg);
     int (*to_group) (void *host, const zkv_msg_t *request);
     void (*to_caller) (void *host, const zkv_msg_t *reply);
+    // The routing changed (optional): the nodes it names are where peers are.
+    void (*routing) (void *host, const zkv_routing_t *routing);
     void (*event) (void *host, const char *topic, const zkv_msg_t *body);
 } zkv_front_host_t;
 

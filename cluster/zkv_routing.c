@@ -57,12 +57,30 @@ zkv_routing_new (uint64_t num, uint32_t nshards, const uint64_t *group_ids, cons
     return self;
 }
 
+static void
+s_nodes_free (zkv_routing_t *self)
+{
+    for (size_t i = 0; i < self->n_nodes; i++) {
+        free (self->peer_eps[i]);
+        free (self->client_eps[i]);
+    }
+    free (self->node_ids);
+    free (self->peer_eps);
+    free (self->client_eps);
+    zkv_bytes_free (&self->peer_lines);
+    zkv_bytes_free (&self->client_lines);
+    self->n_nodes = 0;
+    self->node_ids = NULL;
+    self->peer_eps = self->client_eps = NULL;
+}
+
 void
 zkv_routing_destroy (zkv_routing_t **self_p)
 {
     zkv_routing_t *self = *self_p;
     if (!self)
         return;
+    s_nodes_free (self);
     free (self->shard_group);
     free (self->group_ids);
     free (self->group_first);
@@ -79,7 +97,181 @@ zkv_routing_dup (const zkv_routing_t *self)
                                            self->group_size, self->members, self->n_groups);
     assert (copy); // self was valid
     memcpy (copy->shard_group, self->shard_group, self->nshards * sizeof (uint64_t));
+    for (size_t i = 0; i < self->n_nodes; i++)
+        zkv_routing_set_node (copy, self->node_ids[i], self->peer_eps[i], self->client_eps[i]);
     return copy;
+}
+
+// --- node endpoints ------------------------------------------------------------------------------
+
+static bool
+s_endpoint_ok (const char *ep, size_t len)
+{
+    if (len == 0 || len > ZKV_ROUTING_MAX_ENDPOINT)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (ep[i] <= ' ' || ep[i] > '~')
+            return false;
+    return true;
+}
+
+static char *
+s_strndup (const char *p, size_t len)
+{
+    char *s = s_alloc (len + 1, 1);
+    memcpy (s, p, len);
+    s[len] = 0;
+    return s;
+}
+
+// Rebuilds the joined lines after a change.
+static void
+s_lines (zkv_routing_t *self)
+{
+    zkv_bytes_t *out[2] = {&self->peer_lines, &self->client_lines};
+    char **eps[2] = {self->peer_eps, self->client_eps};
+    for (int k = 0; k < 2; k++) {
+        zkv_bytes_free (out[k]);
+        size_t len = 0;
+        for (size_t i = 0; i < self->n_nodes; i++)
+            len += strlen (eps[k][i]) + (i > 0);
+        if (!len)
+            continue;
+        out[k]->data = s_alloc (len, 1);
+        out[k]->len = len;
+        size_t at = 0;
+        for (size_t i = 0; i < self->n_nodes; i++) {
+            if (i)
+                out[k]->data[at++] = '\n';
+            size_t l = strlen (eps[k][i]);
+            memcpy (out[k]->data + at, eps[k][i], l);
+            at += l;
+        }
+    }
+}
+
+int
+zkv_routing_set_node (zkv_routing_t *self, uint64_t id, const char *peer, const char *client)
+{
+    if (id == 0 || !peer || !client || !s_endpoint_ok (peer, strlen (peer)) ||
+        !s_endpoint_ok (client, strlen (client)))
+        return ZKV_EINVAL;
+    size_t at = 0;
+    while (at < self->n_nodes && self->node_ids[at] < id)
+        at++;
+    if (at == self->n_nodes || self->node_ids[at] != id) {
+        if (self->n_nodes >= S_MAX_MEMBERS)
+            return ZKV_EINVAL;
+        size_t n = self->n_nodes + 1;
+        self->node_ids = realloc (self->node_ids, n * sizeof (uint64_t));
+        self->peer_eps = realloc (self->peer_eps, n * sizeof (char *));
+        self->client_eps = realloc (self->client_eps, n * sizeof (char *));
+        if (!self->node_ids || !self->peer_eps || !self->client_eps)
+            abort ();
+        size_t tail = self->n_nodes - at;
+        memmove (self->node_ids + at + 1, self->node_ids + at, tail * sizeof (uint64_t));
+        memmove (self->peer_eps + at + 1, self->peer_eps + at, tail * sizeof (char *));
+        memmove (self->client_eps + at + 1, self->client_eps + at, tail * sizeof (char *));
+        self->node_ids[at] = id;
+        self->peer_eps[at] = self->client_eps[at] = NULL;
+        self->n_nodes = n;
+    }
+    free (self->peer_eps[at]);
+    free (self->client_eps[at]);
+    self->peer_eps[at] = s_strndup (peer, strlen (peer));
+    self->client_eps[at] = s_strndup (client, strlen (client));
+    s_lines (self);
+    return 0;
+}
+
+bool
+zkv_routing_node (const zkv_routing_t *self, uint64_t id, const char **peer, const char **client)
+{
+    for (size_t i = 0; i < self->n_nodes; i++)
+        if (self->node_ids[i] == id) {
+            if (peer)
+                *peer = self->peer_eps[i];
+            if (client)
+                *client = self->client_eps[i];
+            return true;
+        }
+    return false;
+}
+
+void
+zkv_routing_prune_nodes (zkv_routing_t *self)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < self->n_nodes; i++) {
+        if (zkv_routing_has_node (self, self->node_ids[i])) {
+            self->node_ids[kept] = self->node_ids[i];
+            self->peer_eps[kept] = self->peer_eps[i];
+            self->client_eps[kept] = self->client_eps[i];
+            kept++;
+        } else {
+            free (self->peer_eps[i]);
+            free (self->client_eps[i]);
+        }
+    }
+    self->n_nodes = kept;
+    s_lines (self);
+}
+
+// Splits lines into exactly n endpoints (in *out, owned); false if they do not match.
+static bool
+s_split (const zkv_bytes_t *lines, size_t n, char **out)
+{
+    if (n == 0 || lines->len == 0)
+        return n == 0 && lines->len == 0;
+    size_t at = 0, i = 0;
+    for (; i < n; i++) {
+        size_t end = at;
+        while (end < lines->len && lines->data[end] != '\n')
+            end++;
+        // The last endpoint ends the bytes; every other one ends at a newline.
+        bool last = i + 1 == n;
+        if (at > lines->len || !s_endpoint_ok ((const char *)lines->data + at, end - at) ||
+            (last ? end != lines->len : end == lines->len))
+            break;
+        out[i] = s_strndup ((const char *)lines->data + at, end - at);
+        at = end + 1;
+    }
+    if (i == n)
+        return true;
+    for (size_t k = 0; k < i; k++)
+        free (out[k]);
+    return false;
+}
+
+int
+zkv_routing_set_nodes (zkv_routing_t *self, const zkv_u64s_t *node_ids,
+                       const zkv_bytes_t *peer_lines, const zkv_bytes_t *client_lines)
+{
+    size_t n = node_ids->count;
+    if (n > S_MAX_MEMBERS)
+        return ZKV_EPROTO;
+    for (size_t i = 0; i < n; i++)
+        if (node_ids->items[i] == 0 || (i && node_ids->items[i] <= node_ids->items[i - 1]))
+            return ZKV_EPROTO;
+    char **peers = s_alloc (n, sizeof (char *)), **clients = s_alloc (n, sizeof (char *));
+    int rc = 0;
+    if (!s_split (peer_lines, n, peers))
+        rc = ZKV_EPROTO;
+    else if (!s_split (client_lines, n, clients)) {
+        for (size_t k = 0; k < n; k++)
+            free (peers[k]);
+        rc = ZKV_EPROTO;
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++) {
+            zkv_routing_set_node (self, node_ids->items[i], peers[i], clients[i]);
+            free (peers[i]);
+            free (clients[i]);
+        }
+    }
+    free (peers);
+    free (clients);
+    return rc;
 }
 
 void
@@ -152,6 +344,9 @@ zkv_routing_to_reply (const zkv_routing_t *self, zkv_config_reply_t *out)
     out->group_ids = (zkv_u64s_t){self->group_ids, self->n_groups};
     out->group_sizes = (zkv_u64s_t){self->group_size, self->n_groups};
     out->members = (zkv_u64s_t){self->members, self->n_members};
+    out->node_ids = (zkv_u64s_t){self->node_ids, self->n_nodes};
+    out->peer_endpoints = self->peer_lines;
+    out->client_endpoints = self->client_lines;
 }
 
 zkv_routing_t *
@@ -182,6 +377,10 @@ zkv_routing_from_reply (const zkv_config_reply_t *m, int *err)
             return NULL; // a shard served by a group the configuration does not list
         }
         self->shard_group[s] = g;
+    }
+    if (zkv_routing_set_nodes (self, &m->node_ids, &m->peer_endpoints, &m->client_endpoints)) {
+        zkv_routing_destroy (&self);
+        return NULL; // endpoints that do not match their nodes
     }
     *err = 0;
     return self;

@@ -24,7 +24,18 @@ typedef struct {
     uint64_t *group_size; // number of members of each group
     uint64_t *members;    // every group's members, group after group
     size_t n_members;     // their number
+    // Where nodes are (optional: a configuration may name none): ascending ids, and each
+    // node's peer and client endpoint; the same joined one per line, as config_reply has them.
+    size_t n_nodes;       // nodes with endpoints
+    uint64_t *node_ids;   // their ids, ascending
+    char **peer_eps;      // each one's peer endpoint (owned strings)
+    char **client_eps;    // each one's client endpoint (owned strings)
+    zkv_bytes_t peer_lines;   // the peer endpoints joined by '\n' (kept in step)
+    zkv_bytes_t client_lines; // the client endpoints joined by '\n'
 } zkv_routing_t;
+
+// Longest endpoint a configuration carries.
+#define ZKV_ROUTING_MAX_ENDPOINT 255
 
 // A configuration numbered num of groups (ids ascending and distinct, sizes[i] members each,
 // members group after group), shards not assigned yet. NULL on a bad argument.
@@ -37,6 +48,19 @@ zkv_routing_t *zkv_routing_dup (const zkv_routing_t *self);
 // keys (every group but the shard controller, group 0), in id order: shard s is served by the
 // (s mod n)-th of them.
 void zkv_routing_deal (zkv_routing_t *self);
+
+// Sets node id's endpoints (adds the node, or replaces what it had). ZKV_EINVAL for id 0 or
+// an endpoint that is empty, too long or not printable ASCII without spaces.
+int zkv_routing_set_node (zkv_routing_t *self, uint64_t id, const char *peer, const char *client);
+// Node id's endpoints (borrowed): false when the configuration names none.
+bool zkv_routing_node (const zkv_routing_t *self, uint64_t id, const char **peer,
+                       const char **client);
+// Forgets the endpoints of nodes that are no member of any group.
+void zkv_routing_prune_nodes (zkv_routing_t *self);
+// The endpoints of node_ids (n of them, ascending) in lines (one per line, as config_reply and
+// ctrl_join carry them) into self; ZKV_EPROTO when they do not match or are not endpoints.
+int zkv_routing_set_nodes (zkv_routing_t *self, const zkv_u64s_t *node_ids,
+                           const zkv_bytes_t *peer_lines, const zkv_bytes_t *client_lines);
 
 uint32_t zkv_routing_shard_of (const zkv_routing_t *self, const uint8_t *key, size_t len);
 // The group serving key (0: none).

@@ -164,6 +164,13 @@
 // The configuration a node routes by (zkv_routing.h): which group serves each shard, and each
 // group's members. Clients cache it and fetch it again when told "wrong group" or when a reply
 // names a newer configuration number.
+// Where nodes are: a configuration names its members' endpoints, so that a node started from
+// an older config file learns new peers from the controller (zkv_routing.h).
+#define ZKV_NODE_ENDPOINT_FIELDS(F)                                                        \
+    F (U64S, node_ids, "nodes whose endpoints follow, ascending")                          \
+    F (BYTES, peer_endpoints, "their peer endpoints, one per line, in node_ids order")     \
+    F (BYTES, client_endpoints, "their client endpoints, one per line, in node_ids order")
+
 #define ZKV_FIELDS_config_request(F)                                                       \
     F (U64, nonce, "echoed in the reply, so a client can match the two")
 
@@ -174,14 +181,16 @@
     F (U64S, shard_groups, "the group serving each shard, indexed by shard")               \
     F (U64S, group_ids, "every group of the configuration, ascending")                     \
     F (U64S, group_sizes, "number of members of each group, in group_ids order")           \
-    F (U64S, members, "the members' node ids, group after group (group_sizes says where)")
+    F (U64S, members, "the members' node ids, group after group (group_sizes says where)") \
+    ZKV_NODE_ENDPOINT_FIELDS (F)
 
 // The shard controller's commands (the value of a client_request of op JOIN, LEAVE, MOVE). A
 // query is answered with a config_reply (node 0, nonce 0) as the value.
 #define ZKV_FIELDS_ctrl_join(F)                                                            \
     F (U64S, group_ids, "groups joining, ascending, none 0 and none in the configuration")  \
     F (U64S, group_sizes, "number of members of each, in group_ids order")                 \
-    F (U64S, members, "their members' node ids, group after group")
+    F (U64S, members, "their members' node ids, group after group")                        \
+    ZKV_NODE_ENDPOINT_FIELDS (F)
 
 #define ZKV_FIELDS_ctrl_leave(F)                                                           \
     F (U64S, group_ids, "groups leaving, none 0, each in the configuration")
@@ -271,6 +280,11 @@
     F (U64, op, "ZKV_OP_QUERY, ZKV_OP_PULL or ZKV_OP_HAVE")                                \
     F (BYTES, key, "the op's key")                                                         \
     F (U64, deadline_ms, "answer \"timed out\" after this long")
+
+// frontend -> transport: a node the configuration names (connect to it if it is new).
+#define ZKV_FIELDS_peer_add(F)                                                             \
+    F (U64, node, "its id")                                                                \
+    F (BYTES, endpoint, "its peer endpoint")
 
 // frontend -> group: the answer to a group_call.
 #define ZKV_FIELDS_group_call_reply(F)                                                     \
@@ -402,6 +416,7 @@
     X (65, group_call, GROUP_CALL, ZKV_FIELDS_group_call) \
     X (66, group_call_reply, GROUP_CALL_REPLY, ZKV_FIELDS_group_call_reply) \
     X (67, group_config, GROUP_CONFIG, ZKV_FIELDS_group_config) \
+    X (68, peer_add, PEER_ADD, ZKV_FIELDS_peer_add) \
     X (80, kv_snap_header, KV_SNAP_HEADER, ZKV_FIELDS_kv_snap_header) \
     X (81, kv_snap_dedup, KV_SNAP_DEDUP, ZKV_FIELDS_kv_snap_dedup) \
     X (82, kv_snap_item, KV_SNAP_ITEM, ZKV_FIELDS_kv_snap_item)

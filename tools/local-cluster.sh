@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
-# Runs a local 3-node zkv cluster from config/local.cfg in the foreground. Ctrl-C (or SIGTERM)
-# stops every node cleanly. Usage: tools/local-cluster.sh [BUILD_DIR] [CONFIG]
+# Runs a local zkv cluster in the foreground: the 3 nodes of config/local.cfg (the shard
+# controller and shard groups 1 and 2), and the nodes config/local-group3.cfg adds (4, 5, 6,
+# hosting group 3, which serves nothing until `zkv ctrl join 3 --config config/local-group3.cfg`).
+# Ctrl-C (or SIGTERM) stops every node cleanly.
+# Usage: tools/local-cluster.sh [BUILD_DIR] [CONFIG] [EXTRA_CONFIG]    (EXTRA_CONFIG "": none)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
 CONFIG=${2:-$ROOT/config/local.cfg}
+EXTRA=${3-$ROOT/config/local-group3.cfg}
 ZKVD=$BUILD/actors/zkvd
 ZKV=$BUILD/client/zkv
 
+s_nodes () { awk '/^node/{n=1} n && $1=="id"{print $3; n=0}' "$1"; }
+
 "$BUILD/config/zkv-config-check" "$CONFIG" >/dev/null || exit 1
-NODES=$(awk '/^node/{n=1} n && $1=="id"{print $3; n=0}' "$CONFIG")
+NODES=$(s_nodes "$CONFIG")
+EXTRA_NODES=""
+if [ -n "$EXTRA" ]; then
+    "$BUILD/config/zkv-config-check" "$EXTRA" >/dev/null || exit 1
+    for id in $(s_nodes "$EXTRA"); do
+        grep -qx "$id" <<<"$NODES" || EXTRA_NODES="$EXTRA_NODES $id"
+    done
+fi
 
 pids=()
 s_stop () {
     trap - INT TERM EXIT
     echo
-    echo "zkv: stopping nodes ${NODES//$'\n'/ }"
+    echo "zkv: stopping nodes" ${NODES//$'\n'/ } $EXTRA_NODES
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     local rc=0
     for pid in "${pids[@]}"; do wait "$pid" || rc=$?; done
@@ -24,33 +37,49 @@ s_stop () {
 }
 trap s_stop INT TERM EXIT
 
+# zkvd's log lines name the node; they go straight to this terminal. Ctrl-C reaches every node
+# directly (same process group) and the trap waits for them to finish.
 for id in $NODES; do
-    # zkvd's log lines name the node; they go straight to this terminal. Ctrl-C reaches every
-    # node directly (same process group) and the trap below waits for them to finish.
     "$ZKVD" --config "$CONFIG" --node "$id" --foreground &
     pids+=("$!")
 done
+for id in $EXTRA_NODES; do
+    "$ZKVD" --config "$EXTRA" --node "$id" --foreground &
+    pids+=("$!")
+done
 
-# Wait, with a deadline, until every group has a leader.
+# Wait, with a deadline, until every group of the first file has a leader and serves a key.
 deadline=$((SECONDS + 30))
-until "$ZKV" --config "$CONFIG" status 2>/dev/null | grep -q leader; do
+until "$ZKV" --config "$CONFIG" --timeout 1000 get zkv-started >/dev/null 2>&1; do
     if [ $SECONDS -ge $deadline ]; then
-        echo "zkv: no leader after 30 s; see the node logs above" >&2
+        echo "zkv: the cluster does not serve after 30 s; see the node logs above" >&2
         exit 1
     fi
     sleep 0.2
 done
 
+C=${CONFIG#"$ROOT"/}
+E=${EXTRA#"$ROOT"/}
 cat <<TXT
 
-zkv: a 3-node cluster is running (config: $CONFIG). In another terminal:
+zkv: the cluster is running: nodes ${NODES//$'\n'/ } ($C) host the shard controller and shard
+groups 1 and 2${EXTRA_NODES:+; nodes$EXTRA_NODES ($E) host group 3, not yet joined}.
+In another terminal, from the repository root:
 
-    export PATH=$BUILD/client:$BUILD/actors:\$PATH
-    zkv --config $CONFIG put greeting hello
-    zkv --config $CONFIG get greeting
-    zkv --config $CONFIG status
-    zkv --config $CONFIG watch                 # the nodes' event stream
-    zkv --config $CONFIG bench --clients 64 --seconds 10
+    export PATH=\$PWD/build/client:\$PWD/build/actors:\$PATH
+    zkv put greeting hello
+    zkv get greeting
+    zkv ctrl query                             # which group serves which shard
+    zkv status                                 # every group and shard, per node
+    zkv watch                                  # the nodes' event stream
+TXT
+if [ -n "$EXTRA_NODES" ]; then
+cat <<TXT
+    zkv ctrl join 3 --config $E   # group 3 joins: shards move to it
+TXT
+fi
+cat <<TXT
+    zkv bench --clients 64 --seconds 10
 
 Ctrl-C here stops the cluster cleanly.
 TXT
