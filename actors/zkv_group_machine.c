@@ -34,7 +34,10 @@ s_kv (zkv_group_machine_t *self, zkv_node_t *node, uint64_t group, int *err)
         zkv_mover_config_defaults (&mc);
         uint64_t tick = zkv_config_tick_ms (node->config);
         mc.poll_ticks = (uint32_t)((100 + tick - 1) / tick);
-        mc.retry_ticks = (uint32_t)((2000 + tick - 1) / tick);
+        // A call to a node just learned from a configuration may be lost while the connection
+        // is made (nothing queues for an unconnected peer): ask again after a second.
+        mc.call_deadline_ms = 1000;
+        mc.retry_ticks = (uint32_t)((1500 + tick - 1) / tick);
         mc.chunk_bytes = (size_t)zkv_config_snapshot_chunk_bytes (node->config);
         return zkv_kv_sm_new_sharded (self->store, group, r->nshards, &limits, &mc, err);
     }

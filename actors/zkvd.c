@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +113,10 @@ main (int argc, char *argv[])
         (zkv_group_args_t *)zmalloc ((node.n_groups + 1) * sizeof (zkv_group_args_t));
     zsock_t *events_in = NULL;
 
-    if (zsys_dir_create ("%s", me->data) != 0) {
+    // Nodes started together create a shared parent at the same moment: zsys_dir_create
+    // fails on the one that loses that race, yet the directory is there, which is all we need.
+    struct stat st;
+    if (zsys_dir_create ("%s", me->data) != 0 && !(stat (me->data, &st) == 0 && S_ISDIR (st.st_mode))) {
         zsys_error ("zkvd %" PRIu64 ": cannot create data directory %s: %s", node.id, me->data,
                     strerror (errno));
         goto done;

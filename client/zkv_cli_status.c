@@ -10,11 +10,42 @@ typedef struct {
     zkv_node_status_t status; // what the node said
 } s_answer_t;
 
+// Counts of a group's shards per state (zkv_shard_state_t: none, serving, pulling, handed off).
+static void
+s_counts (const zkv_group_status_t *s, uint32_t counts[4])
+{
+    memset (counts, 0, 4 * sizeof (uint32_t));
+    for (uint32_t i = 0; i < s->nshards; i++)
+        counts[s->shard_states[i] & 3]++;
+}
+
+static const char *s_state_names[] = {"none", "serving", "pulling", "waiting for GC"};
+
+// The shards of group g in state, as ranges ("0-3 8 10-15"), into buf.
+static void
+s_ranges (const zkv_group_status_t *s, uint8_t state, char *buf, size_t size)
+{
+    size_t at = 0;
+    buf[0] = 0;
+    for (uint32_t i = 0; i < s->nshards && at + 24 < size; i++) {
+        if (s->shard_states[i] != state)
+            continue;
+        uint32_t e = i;
+        while (e + 1 < s->nshards && s->shard_states[e + 1] == state)
+            e++;
+        at += (size_t)snprintf (buf + at, size - at, e > i ? " %u-%u" : " %u", i, e);
+        i = e;
+    }
+    if (!at)
+        snprintf (buf, size, " -");
+}
+
 static void
 s_table (zkv_cli_t *cli, s_answer_t *answers)
 {
-    printf ("%-5s %-24s %5s %-13s %6s %6s %9s %9s %9s %9s %10s\n", "NODE", "ENDPOINT", "GROUP",
-            "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAST", "SNAPSHOT", "LOG BYTES");
+    printf ("%-5s %-24s %5s %-13s %6s %6s %9s %9s %9s %9s %10s %6s %s\n", "NODE", "ENDPOINT",
+            "GROUP", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAST", "SNAPSHOT",
+            "LOG BYTES", "CONFIG", "SHARDS S/P/G");
     for (size_t i = 0; i < cli->n; i++) {
         s_answer_t *a = &answers[i];
         if (a->rc != 0) {
@@ -26,16 +57,62 @@ s_table (zkv_cli_t *cli, s_answer_t *answers)
                     "(hosts no group)");
         for (size_t g = 0; g < a->status.n_groups; g++) {
             const zkv_group_status_t *s = &a->status.groups[g];
-            char leader[24];
+            char leader[24], config[24] = "-", shards[48] = "-";
             if (s->leader)
                 snprintf (leader, sizeof leader, "%" PRIu64, s->leader);
             else
                 snprintf (leader, sizeof leader, "?");
+            if (s->config) {
+                uint32_t c[4];
+                s_counts (s, c);
+                snprintf (config, sizeof config, "%" PRIu64, s->config);
+                snprintf (shards, sizeof shards, "%u/%u/%u", c[1], c[2], c[3]);
+            }
             printf ("%-5" PRIu64 " %-24s %5" PRIu64 " %-13s %6" PRIu64 " %6s %9" PRIu64 " %9" PRIu64
-                    " %9" PRIu64 " %9" PRIu64 " %10" PRIu64 "\n",
+                    " %9" PRIu64 " %9" PRIu64 " %10" PRIu64 " %6s %s\n",
                     a->status.node, cli->client_eps[i], s->group, zkv_client_role_name (s->role),
                     s->term, leader, s->commit, s->applied, s->last_index, s->snapshot_index,
-                    s->log_bytes);
+                    s->log_bytes, config, shards);
+        }
+    }
+    // Every shard group's shards, as its leader (else the first node that answered) reports
+    // them: serving, pulling (not served until whole), handed off and waiting for GC.
+    typedef struct {
+        uint64_t group;
+        const zkv_group_status_t *s;
+        uint64_t node;
+    } s_pick_t;
+    s_pick_t picks[64];
+    size_t n_picks = 0;
+    for (size_t i = 0; i < cli->n; i++) {
+        if (answers[i].rc != 0)
+            continue;
+        for (size_t g = 0; g < answers[i].status.n_groups; g++) {
+            const zkv_group_status_t *s = &answers[i].status.groups[g];
+            if (!s->config || !s->nshards)
+                continue;
+            size_t k = 0;
+            while (k < n_picks && picks[k].group != s->group)
+                k++;
+            if (k == n_picks && n_picks < 64)
+                picks[n_picks++] = (s_pick_t){s->group, s, answers[i].status.node};
+            else if (k < n_picks && s->role == 3 && picks[k].s->role != 3)
+                picks[k] = (s_pick_t){s->group, s, answers[i].status.node};
+        }
+    }
+    for (size_t k = 0; k < n_picks; k++) {
+        const zkv_group_status_t *s = picks[k].s;
+        uint32_t c[4];
+        s_counts (s, c);
+        printf ("%sgroup %" PRIu64 ", configuration %" PRIu64 " (as node %" PRIu64
+                " sees it): %u serving, %u pulling, %u waiting for GC\n",
+                k ? "" : "\n", s->group, s->config, picks[k].node, c[1], c[2], c[3]);
+        for (uint8_t st = 1; st <= 3; st++) {
+            char buf[1024];
+            if (!c[st])
+                continue;
+            s_ranges (s, st, buf, sizeof buf);
+            printf ("    %-15s%s\n", s_state_names[st], buf);
         }
     }
 }
@@ -60,9 +137,22 @@ s_json (zkv_cli_t *cli, s_answer_t *answers)
             printf ("%s{\"group\": %" PRIu64 ", \"role\": \"%s\", \"term\": %" PRIu64
                     ", \"leader\": %" PRIu64 ", \"commit\": %" PRIu64 ", \"applied\": %" PRIu64
                     ", \"last_index\": %" PRIu64 ", \"snapshot_index\": %" PRIu64
-                    ", \"log_bytes\": %" PRIu64 "}",
+                    ", \"log_bytes\": %" PRIu64 ", \"config\": %" PRIu64,
                     g ? ", " : "", s->group, zkv_client_role_name (s->role), s->term, s->leader,
-                    s->commit, s->applied, s->last_index, s->snapshot_index, s->log_bytes);
+                    s->commit, s->applied, s->last_index, s->snapshot_index, s->log_bytes,
+                    s->config);
+            if (s->config && s->nshards) {
+                uint32_t c[4];
+                s_counts (s, c);
+                // One letter per shard: - none, S serving, P pulling, G waiting for GC.
+                printf (", \"shards\": {\"serving\": %u, \"pulling\": %u, \"waiting_gc\": %u}, "
+                        "\"shard_states\": \"",
+                        c[1], c[2], c[3]);
+                for (uint32_t k = 0; k < s->nshards; k++)
+                    putchar ("-SPG"[s->shard_states[k] & 3]);
+                printf ("\"");
+            }
+            printf ("}");
         }
         printf ("]}");
     }
@@ -109,8 +199,12 @@ const zkv_cli_command_t zkv_cli_status_cmd = {
     "status", "every node's role, term, leader and log positions per group",
     "usage: zkv status [--json]\n\n"
     "Asks every node (at most 1 s each, or --timeout if shorter) for its view of each group it\n"
-    "hosts: role, term, leader, commit, applied and last index, snapshot index, log bytes.\n"
+    "hosts: role, term, leader, commit, applied and last index, snapshot index, log bytes, the\n"
+    "configuration it applied and how many of its shards are Serving, Pulling (not served until\n"
+    "whole) and handed off, waiting for GC; then, per shard group, its shards in each state.\n"
     "  --json   one JSON object {\"nodes\": [{\"node\", \"endpoint\", \"ok\", \"groups\": "
-    "[...]}]}\n\n"
+    "[...]}]};\n"
+    "           a shard group has \"config\", \"shards\" counts and \"shard_states\", one\n"
+    "           letter per shard: - none, S serving, P pulling, G waiting for GC\n\n"
     "exit codes: 0 every node answered, 1 some did not (the table says which), 2 usage\n",
     s_status};

@@ -560,6 +560,19 @@ s_status_copy (const zkv_status_reply_t *rep, zkv_node_status_t *status)
             .snapshot_index = rep->snapshot_indexes.items[g],
             .log_bytes = rep->log_bytes.items[g],
         };
+    // Configurations and shard states came in protocol version 3 (an older node sends none).
+    if (rep->configs.count == n)
+        for (size_t g = 0; g < n; g++)
+            status->groups[g].config = rep->configs.items[g];
+    uint64_t ns = rep->nshards;
+    if (ns && ns <= (1u << 20) && rep->shard_states.len == n * ns) {
+        status->states = zmalloc (n * ns + 1);
+        memcpy (status->states, rep->shard_states.data, n * ns);
+        for (size_t g = 0; g < n; g++) {
+            status->groups[g].nshards = (uint32_t)ns;
+            status->groups[g].shard_states = status->states + g * ns;
+        }
+    }
     return 0;
 }
 
@@ -616,6 +629,7 @@ zkv_node_status_free (zkv_node_status_t *status)
     if (!status)
         return;
     free (status->groups);
+    free (status->states);
     memset (status, 0, sizeof *status);
 }
 

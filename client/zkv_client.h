@@ -149,6 +149,12 @@ typedef struct {
     uint64_t last_index;     // last log index
     uint64_t snapshot_index; // index the latest snapshot covers
     uint64_t log_bytes;      // log payload bytes
+    uint64_t config;         // configuration number the group applied (0: none, or the
+                             // controller, or a group that follows none)
+    uint32_t nshards;        // shards of the key space (0: the group reports no shard states)
+    const uint8_t *shard_states; // one zkv_shard_state_t per shard (0 none, 1 serving,
+                                 // 2 pulling, 3 handed off: waiting for GC); owned by the
+                                 // node status
 } zkv_group_status_t;
 
 // What one node reports.
@@ -156,6 +162,7 @@ typedef struct {
     uint64_t node;              // the answering node's id
     size_t n_groups;            // number of groups it hosts
     zkv_group_status_t *groups; // heap array of n_groups (zkv_node_status_free)
+    uint8_t *states;            // the groups' shard states (their shard_states point in here)
 } zkv_node_status_t;
 
 // Asks the node at index for its status; waits up to timeout_ms. 0 and *status filled, or
