@@ -103,6 +103,8 @@ s_print_time (FILE *out, const zkv_msg_t *msg)
         ms = msg->u.event_raft.time_ms;
     else if (msg && msg->type == ZKV_MSG_EVENT_CLIENT_ERROR)
         ms = msg->u.event_client_error.time_ms;
+    else if (msg && msg->type == ZKV_MSG_EVENT_SHARD)
+        ms = msg->u.event_shard.time_ms;
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     localtime_r (&secs, &tm);

@@ -120,8 +120,9 @@ test_sample_config (void)
     CHECK (strcmp (err, expected) == 0);
     CHECK (zkv_config_node_require (config, 7, NULL, 0) == NULL);
 
-    CHECK_EQ_U64 (zkv_config_group_count (config), 2);
-    for (uint64_t id = 0; id <= 1; id++) {
+    CHECK_EQ_U64 (zkv_config_group_count (config), 3);
+    CHECK (zkv_config_has_controller (config));
+    for (uint64_t id = 0; id <= 2; id++) {
         const zkv_config_group_t *group = zkv_config_group_at (config, id);
         CHECK (group && group == zkv_config_group (config, id));
         CHECK_EQ_U64 (group->id, id);
@@ -129,24 +130,56 @@ test_sample_config (void)
         for (size_t m = 0; m < 3; m++)
             CHECK_EQ_U64 (group->members.ids[m], m + 1);
     }
-    CHECK (zkv_config_group_at (config, 2) == NULL);
-    CHECK (zkv_config_group (config, 2) == NULL);
+    CHECK (zkv_config_group_at (config, 3) == NULL);
+    CHECK (zkv_config_group (config, 3) == NULL);
     uint64_t groups[4] = {99, 99, 99, 99};
-    CHECK_EQ_U64 (zkv_config_groups_of_node (config, 2, groups, 4), 2);
+    CHECK_EQ_U64 (zkv_config_groups_of_node (config, 2, groups, 4), 3);
     CHECK_EQ_U64 (groups[0], 0);
     CHECK_EQ_U64 (groups[1], 1);
-    CHECK_EQ_U64 (groups[2], 99);
+    CHECK_EQ_U64 (groups[2], 2);
+    CHECK_EQ_U64 (groups[3], 99);
     groups[0] = groups[1] = 99;
-    CHECK_EQ_U64 (zkv_config_groups_of_node (config, 3, groups, 1), 2);
+    CHECK_EQ_U64 (zkv_config_groups_of_node (config, 3, groups, 1), 3);
     CHECK_EQ_U64 (groups[0], 0);
     CHECK_EQ_U64 (groups[1], 99);
     CHECK_EQ_U64 (zkv_config_groups_of_node (config, 9, groups, 4), 0);
-    CHECK_EQ_U64 (zkv_config_groups_of_node (config, 1, NULL, 0), 2);
+    CHECK_EQ_U64 (zkv_config_groups_of_node (config, 1, NULL, 0), 3);
 
     zkv_config_destroy (&config);
     CHECK (config == NULL);
     zkv_config_destroy (&config);
     free (path);
+}
+
+// The second sample file: the same cluster, nodes 4..6 and group 3 on them; everything both
+// files declare is the same.
+static void
+test_sample_config_group3 (void)
+{
+    char *path = s_source ("config/local-group3.cfg"), *first = s_source ("config/local.cfg");
+    char err[512];
+    zkv_config_t *config = zkv_config_load (path, err, sizeof err);
+    zkv_config_t *base = zkv_config_load (first, err, sizeof err);
+    free (path);
+    free (first);
+    CHECK (config && base);
+    CHECK_EQ_U64 (zkv_config_node_count (config), 6);
+    CHECK_EQ_U64 (zkv_config_group_count (config), 4);
+    CHECK_EQ_U64 (zkv_config_shards (config), zkv_config_shards (base));
+    const zkv_config_group_t *g3 = zkv_config_group (config, 3);
+    CHECK (g3 && g3->members.count == 3 && g3->members.ids[0] == 4 && g3->members.ids[2] == 6);
+    for (uint64_t id = 1; id <= 3; id++) {
+        const zkv_config_node_t *a = zkv_config_node (config, id), *b = zkv_config_node (base, id);
+        CHECK (a && b && strcmp (a->peer, b->peer) == 0 && strcmp (a->client, b->client) == 0 &&
+               strcmp (a->events, b->events) == 0 && strcmp (a->data, b->data) == 0);
+    }
+    for (uint64_t id = 0; id <= 2; id++) {
+        const zkv_config_group_t *a = zkv_config_group (config, id), *b = zkv_config_group (base, id);
+        CHECK (a && b && a->members.count == b->members.count);
+        CHECK (memcmp (a->members.ids, b->members.ids, a->members.count * sizeof (uint64_t)) == 0);
+    }
+    zkv_config_destroy (&config);
+    zkv_config_destroy (&base);
 }
 
 static void
@@ -745,7 +778,7 @@ test_random_garbage (void)
     }
 }
 
-ZKV_TEST_MAIN (TEST (test_sample_config) TEST (test_good_files) TEST (test_bad_files)
+ZKV_TEST_MAIN (TEST (test_sample_config) TEST (test_sample_config_group3) TEST (test_good_files) TEST (test_bad_files)
                    TEST (test_messages) TEST (test_schema_table) TEST (test_zconfig_failing_line)
                        TEST (test_scanner_agrees_with_zconfig) TEST (test_truncated_sample)
                            TEST (test_mutated_sample) TEST (test_random_garbage))
