@@ -137,10 +137,11 @@ s_json (zkv_cli_t *cli, s_answer_t *answers)
             printf ("%s{\"group\": %" PRIu64 ", \"role\": \"%s\", \"term\": %" PRIu64
                     ", \"leader\": %" PRIu64 ", \"commit\": %" PRIu64 ", \"applied\": %" PRIu64
                     ", \"last_index\": %" PRIu64 ", \"snapshot_index\": %" PRIu64
-                    ", \"log_bytes\": %" PRIu64 ", \"config\": %" PRIu64,
+                    ", \"log_bytes\": %" PRIu64 ", \"data_bytes\": %" PRIu64
+                    ", \"config\": %" PRIu64,
                     g ? ", " : "", s->group, zkv_client_role_name (s->role), s->term, s->leader,
                     s->commit, s->applied, s->last_index, s->snapshot_index, s->log_bytes,
-                    s->config);
+                    s->data_bytes, s->config);
             if (s->config && s->nshards) {
                 uint32_t c[4];
                 s_counts (s, c);

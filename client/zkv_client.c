@@ -564,6 +564,9 @@ s_status_copy (const zkv_status_reply_t *rep, zkv_node_status_t *status)
     if (rep->configs.count == n)
         for (size_t g = 0; g < n; g++)
             status->groups[g].config = rep->configs.items[g];
+    if (rep->data_bytes.count == n)
+        for (size_t g = 0; g < n; g++)
+            status->groups[g].data_bytes = rep->data_bytes.items[g];
     uint64_t ns = rep->nshards;
     if (ns && ns <= (1u << 20) && rep->shard_states.len == n * ns) {
         status->states = zmalloc (n * ns + 1);

@@ -149,6 +149,7 @@ typedef struct {
     uint64_t last_index;     // last log index
     uint64_t snapshot_index; // index the latest snapshot covers
     uint64_t log_bytes;      // log payload bytes
+    uint64_t data_bytes;     // approximate bytes its state machine keeps on disk
     uint64_t config;         // configuration number the group applied (0: none, or the
                              // controller, or a group that follows none)
     uint32_t nshards;        // shards of the key space (0: the group reports no shard states)

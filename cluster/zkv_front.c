@@ -406,21 +406,24 @@ s_status (zkv_front_t *self, const zkv_front_addr_t *to, uint64_t nonce)
         *dst[c] = (zkv_u64s_t){n ? cols[c] : NULL, n};
     // Each group's configuration, and its shards' states (nshards bytes each, zeros for a
     // group that reports none: the controller, or one whose state is missing).
-    uint64_t *configs = s_alloc (n, sizeof (uint64_t));
+    uint64_t *configs = s_alloc (n, sizeof (uint64_t)), *data = s_alloc (n, sizeof (uint64_t));
     uint32_t nshards = self->routing->nshards;
     uint8_t *states = s_alloc ((size_t)n * nshards, 1);
     for (size_t i = 0; i < n; i++) {
         configs[i] = self->states[i].config;
+        data[i] = self->states[i].sm_bytes;
         if (self->states[i].shard_states.len == nshards)
             memcpy (states + i * nshards, self->states[i].shard_states.data, nshards);
     }
     r->configs = (zkv_u64s_t){n ? configs : NULL, n};
+    r->data_bytes = (zkv_u64s_t){n ? data : NULL, n};
     r->nshards = nshards;
     r->shard_states = (zkv_bytes_t){states, (size_t)n * nshards};
     self->host->to_client (self->host_arg, to, &m);
     for (int c = 0; c < 9; c++)
         free (cols[c]);
     free (configs);
+    free (data);
     free (states);
 }
 

@@ -146,6 +146,7 @@
     F (U64S, snapshot_indexes, "snapshot index per group")                                 \
     F (U64S, log_bytes, "log payload bytes per group")                                      \
     F (U64S, configs, "configuration number each group applied (0: none, or not a shard group)") \
+    F (U64S, data_bytes, "approximate bytes each group's state machine keeps on disk")         \
     F (U64, nshards, "shards of the key space (0: the node follows no configuration)")     \
     F (BYTES, shard_states, "nshards bytes per group in groups order: zkv_shard_state_t of each shard")
 

@@ -15,8 +15,21 @@
 #include <leveldb/c.h>
 #include <stdlib.h>
 
+// Ranges a batch deleted, compacted once it is written (at most this many; past it, whole
+// groups).
+#define S_MAX_DELETED 16
+
+typedef struct {
+    uint64_t group; // storage id
+    uint32_t shard; // the shard, unless all
+    bool all;       // the whole group
+} s_deleted_t;
+
 struct zkv_kvbatch {
     leveldb_writebatch_t *wb; // the writes
+    s_deleted_t deleted[S_MAX_DELETED];
+    size_t n_deleted;    // ranges recorded
+    bool deleted_more;   // more than S_MAX_DELETED: compact every recorded group whole
 };
 
 typedef struct {
@@ -291,7 +304,39 @@ s_delete_shard (void *impl, zkv_kvbatch_t *b, uint64_t group, uint32_t shard, bo
         rc = s_iter_error (it);
     }
     leveldb_iter_destroy (it);
+    if (b->n_deleted < S_MAX_DELETED)
+        b->deleted[b->n_deleted++] = (s_deleted_t){group, shard, all_shards};
+    else
+        b->deleted_more = true;
     return rc;
+}
+
+// After a batch that deleted shards (migration garbage collection, a replaced state): LevelDB
+// keeps deleted keys as tombstones until a compaction reaches them, so the space would come
+// back only with later writes to that range. Compacting the ranges now returns it at once.
+static void
+s_compact_deleted (s_ldbkv_t *self, const zkv_kvbatch_t *b)
+{
+    static const uint8_t kinds[] = {ZKV_KVSTORE_KIND_DATA, ZKV_KVSTORE_KIND_DEDUP};
+    for (size_t i = 0; i < b->n_deleted; i++) {
+        bool all = b->deleted[i].all || b->deleted_more;
+        for (size_t k = 0; k < sizeof kinds; k++) {
+            uint8_t start[ZKV_KVSTORE_PREFIX_MAX], limit[ZKV_KVSTORE_PREFIX_MAX];
+            size_t slen, llen;
+            if (all) {
+                slen = zkv_kvstore_prefix (start, kinds[k], b->deleted[i].group, false, 0);
+                llen = zkv_kvstore_prefix (limit, kinds[k], b->deleted[i].group + 1, false, 0);
+            } else {
+                slen = zkv_kvstore_prefix (start, kinds[k], b->deleted[i].group, true,
+                                           b->deleted[i].shard);
+                // The shard's range ends where the next shard's begins (a shard of UINT32_MAX
+                // is the meta shard, never deleted).
+                llen = zkv_kvstore_prefix (limit, kinds[k], b->deleted[i].group, true,
+                                           b->deleted[i].shard + 1);
+            }
+            leveldb_compact_range (self->db, (const char *)start, slen, (const char *)limit, llen);
+        }
+    }
 }
 
 static void
@@ -312,6 +357,8 @@ s_commit (void *impl, zkv_kvbatch_t *b)
         leveldb_write (self->db, self->wnosync, b->wb, &errptr);
         if (errptr)
             rc = self->failed = s_error (errptr);
+        else if (b->n_deleted)
+            s_compact_deleted (self, b);
     }
     s_batch_destroy (impl, b);
     return rc;

@@ -1046,7 +1046,7 @@ test_client_protocol (void)
     zkv_msg_free (&msg);
 }
 
-// status_reply [3, 24, node, nonce] followed by the test's first U64S field, 9 empty ones, a zero
+// status_reply [3, 24, node, nonce] followed by the test's first U64S field, 10 empty ones, a zero
 // nshards and empty shard states.
 static int
 s_decode_status (const char *u64s, size_t len)
@@ -1062,7 +1062,7 @@ s_decode_status (const char *u64s, size_t len)
     raw[n++] = 0x06;
     memcpy (raw + n, u64s, len);
     n += len;
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < 10; i++)
         raw[n++] = (char)0x90;
     raw[n++] = 0x00;
     raw[n++] = (char)0xc4;
@@ -1073,7 +1073,7 @@ s_decode_status (const char *u64s, size_t len)
 static void
 test_u64s_hostile (void)
 {
-    CHECK_EQ_U64 (s_nfields (ZKV_MSG_STATUS_REPLY), 14);
+    CHECK_EQ_U64 (s_nfields (ZKV_MSG_STATUS_REPLY), 15);
     CHECK_EQ_U64 (s_decode_status ("\x90", 1), 0);
     CHECK_EQ_U64 (s_decode_status ("\x91\x07", 2), 0);
     CHECK_EQ_U64 (s_decode_status ("\x92\xcf\xff\xff\xff\xff\xff\xff\xff\xff\xd0\x05", 12), 0);
