@@ -1,4 +1,4 @@
-// A client history (docs: /work/shared/HISTORY.md): build it in memory, read it, write it.
+// A client history (docs/history.md): build it in memory, read it, write it.
 //
 // One event per line of JSON Lines, in the order the recording client observed them:
 //

@@ -1,4 +1,4 @@
-// Reads a client history: a small JSON Lines reader for exactly the schema of HISTORY.md.
+// Reads a client history: a small JSON Lines reader for exactly the schema of docs/history.md.
 //
 // Every byte is hostile: each line must be one flat object with the six members process,
 // type, f, key, value and time (each once, nothing else), strings are checked UTF-8 with

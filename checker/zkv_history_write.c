@@ -1,4 +1,4 @@
-// Writes a client history in the exact JSON Lines format of docs HISTORY.md.
+// Writes a client history in the exact JSON Lines format of docs/history.md.
 #include "zkv_history.h"
 #include "zkv_error.h"
 

@@ -1,4 +1,4 @@
-// zkv-lincheck: checks client history files (HISTORY.md format) for linearizability.
+// zkv-lincheck: checks client history files (docs/history.md format) for linearizability.
 //
 //     zkv-lincheck [--budget N] [--memory BYTES] FILE...
 //

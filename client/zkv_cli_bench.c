@@ -401,7 +401,7 @@ const zkv_cli_command_t zkv_cli_bench_cmd = {
     "  --value-bytes B    written value length (default 128); values are unique:\n"
     "                     x<client>.<n> padded with '.' and ended by ';'\n"
     "  --mix G:P[:A]      percentages of get, put, append (sum 100; default 50:50:0)\n"
-    "  --history FILE     write the client history (JSON lines, /work/shared/HISTORY.md) for\n"
+    "  --history FILE     write the client history (JSON lines, docs/history.md) for\n"
     "                     zkv-lincheck; a timed-out request is recorded as info\n"
     "  --json             print the summary as one JSON object\n"
     "Progress goes to stderr once a second; the summary (ops, throughput, latency p50 p90\n"

@@ -8,7 +8,7 @@
 // - Every operation of every clerk (the lab's final reads and check() included) is recorded
 //   and the whole history must be linearizable (zkv_lincheck). The lab lets a check that times
 //   out pass ("assuming history is ok"); here an UNKNOWN verdict fails the scenario too.
-// - Values are "x<process>.<n>;" (HISTORY.md), unique over the run; see sim_kvlab.h.
+// - Values are "x<process>.<n>;" (docs/history.md), unique over the run; see sim_kvlab.h.
 // - Speed4A (TestSpeed4A) times its 1,000 appends in simulated time: the bound (a third of a
 //   heartbeat interval per operation) says that a command commits without waiting for a
 //   heartbeat, not how fast the code runs. Named with its part, as 4B has one too.

@@ -2,7 +2,7 @@
 // service, in simulated time: GenericTest, GenericTestSpeed, the partitioner, checkClntAppends
 // and checkConcurrentAppends, make_partition.
 //
-// Values follow the project's history format (HISTORY.md): a write of process p is
+// Values follow the project's history format (docs/history.md): a write of process p is
 // "x<p>.<n>;" with n counting every write p ever made, so that every value is unique over the
 // whole run (the lab's "x p j y" restarts j at each iteration); the lab's appends checks look
 // for this iteration's values, which is the same check.
