@@ -20,6 +20,9 @@ typedef struct {
     uint64_t value_bytes; // --value-bytes
     uint64_t mix[3];      // --mix get:put:append percentages
     const char *history;  // --history FILE
+    uint64_t avoid[16];   // --avoid-shard S/N: keys of shard S (of N) are not used
+    uint64_t avoid_of;    // ... N (0: none avoided)
+    size_t n_avoid;       //
     char prefix[16];      // key prefix: "k", or "k<run tag>-" with --history (fresh keys)
     bool json;            // --json summary
 } s_opts_t;
@@ -128,9 +131,17 @@ s_worker (void *arg)
     int64_t process = (int64_t)w->index;
     uint64_t counter = 0;
     while (!atomic_load (&sh->stop)) {
-        uint64_t k = s_rand (&rng) % o->keys;
         int width = (int)o->key_bytes - (int)strlen (o->prefix);
-        int kl = snprintf (key, sizeof key, "%s%0*" PRIu64, o->prefix, width > 0 ? width : 0, k);
+        int kl = 0;
+        // A key of a shard to avoid is drawn again (s_parse checked that keys remain).
+        for (bool avoided = true; avoided;) {
+            uint64_t k = s_rand (&rng) % o->keys;
+            kl = snprintf (key, sizeof key, "%s%0*" PRIu64, o->prefix, width > 0 ? width : 0, k);
+            avoided = false;
+            for (size_t a = 0; a < o->n_avoid; a++)
+                avoided = avoided ||
+                          zkv_client_shard_of (key, (size_t)kl, (uint32_t)o->avoid_of) == o->avoid[a];
+        }
         uint64_t dice = s_rand (&rng) % 100;
         int op = dice < o->mix[0] ? 0 : dice < o->mix[0] + o->mix[1] ? 1 : 2;
         // Every written value is unique and names its writer: x<client>.<n>, padded, ';'.
@@ -231,6 +242,18 @@ s_parse (int argc, char **argv, s_opts_t *o)
             ok = ok && s_parse_mix (v, o->mix);
         else if (streq (a, "--history"))
             o->history = v;
+        else if (streq (a, "--avoid-shard")) {
+            // S/N: shard S of a key space of N shards (the cluster's `shards`).
+            uint64_t sh = 0, n = 0;
+            char extra;
+            ok = ok && o->n_avoid < 16 &&
+                 sscanf (v, "%" SCNu64 "/%" SCNu64 "%c", &sh, &n, &extra) == 2 && n >= 2 &&
+                 n <= (1u << 20) && sh < n && (o->avoid_of == 0 || o->avoid_of == n);
+            if (ok) {
+                o->avoid[o->n_avoid++] = sh;
+                o->avoid_of = n;
+            }
+        }
         else
             ok = false;
         if (!ok) {
@@ -238,6 +261,10 @@ s_parse (int argc, char **argv, s_opts_t *o)
             return zkv_cli_usage (&zkv_cli_bench_cmd);
         }
         i++;
+    }
+    if (o->n_avoid && o->n_avoid >= o->avoid_of) {
+        zkv_cli_error ("bench", "--avoid-shard leaves no shard to use");
+        return zkv_cli_usage (&zkv_cli_bench_cmd);
     }
     snprintf (o->prefix, sizeof o->prefix, "k");
     if (o->history) {
@@ -247,6 +274,23 @@ s_parse (int argc, char **argv, s_opts_t *o)
         if (getrandom (&tag, sizeof tag, 0) != (ssize_t)sizeof tag)
             tag = (uint32_t)zkv_cli_now_ns ();
         snprintf (o->prefix, sizeof o->prefix, "k%06x-", tag & 0xffffff);
+    }
+    if (o->n_avoid) {
+        // At least one of the keys must be usable, or the clients would draw forever.
+        bool usable = false;
+        char key[256];
+        int width = (int)o->key_bytes - (int)strlen (o->prefix);
+        for (uint64_t k = 0; k < o->keys && k < 1000000 && !usable; k++) {
+            int kl = snprintf (key, sizeof key, "%s%0*" PRIu64, o->prefix, width > 0 ? width : 0, k);
+            usable = true;
+            for (size_t a = 0; a < o->n_avoid; a++)
+                usable = usable &&
+                         zkv_client_shard_of (key, (size_t)kl, (uint32_t)o->avoid_of) != o->avoid[a];
+        }
+        if (!usable) {
+            zkv_cli_error ("bench", "every key is in a shard --avoid-shard names");
+            return ZKV_CLI_USAGE;
+        }
     }
 #ifndef ZKV_CLI_HAVE_HISTORY
     if (o->history) {
@@ -390,7 +434,8 @@ s_bench (zkv_cli_t *cli, int argc, char **argv)
 const zkv_cli_command_t zkv_cli_bench_cmd = {
     "bench", "closed-loop load: throughput and latency percentiles",
     "usage: zkv bench [--clients N] [--seconds T] [--keys K] [--key-bytes KB]\n"
-    "                 [--value-bytes B] [--mix GET:PUT[:APPEND]] [--history FILE] [--json]\n\n"
+    "                 [--value-bytes B] [--mix GET:PUT[:APPEND]] [--avoid-shard S/N]...\n"
+    "                 [--history FILE] [--json]\n\n"
     "Runs N clients (each its own connection set, in its own thread) for T seconds, each\n"
     "sending its next request as soon as the last one is answered, on K random keys.\n"
     "  --clients N        concurrent clients (default 16)\n"
@@ -401,6 +446,8 @@ const zkv_cli_command_t zkv_cli_bench_cmd = {
     "  --value-bytes B    written value length (default 128); values are unique:\n"
     "                     x<client>.<n> padded with '.' and ended by ';'\n"
     "  --mix G:P[:A]      percentages of get, put, append (sum 100; default 50:50:0)\n"
+    "  --avoid-shard S/N  use no key of shard S of N (the cluster's shard count); repeatable:\n"
+    "                     load the shards that stay while another moves\n"
     "  --history FILE     write the client history (JSON lines, docs/history.md) for\n"
     "                     zkv-lincheck; a timed-out request is recorded as info\n"
     "  --json             print the summary as one JSON object\n"

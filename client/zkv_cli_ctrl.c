@@ -1,4 +1,4 @@
-// zkv ctrl: the shard controller (group 0): query, join, leave, move.
+// zkv ctrl: the shard controller (group 0): query, join, leave, move, and where keys are.
 #include "zkv_cli.h"
 
 #ifdef ZKV_CLI_HAVE_CONFIG
@@ -210,6 +210,28 @@ s_join (zkv_cli_t *cli, zkv_client_t *client, int argc, char **argv)
 #endif
 }
 
+// zkv ctrl shard KEY...: where each key is, by the latest configuration.
+static int
+s_shard (zkv_cli_t *cli, zkv_client_t *client, int argc, char **argv)
+{
+    if (argc < 3)
+        return zkv_cli_usage (&zkv_cli_ctrl_cmd);
+    zkv_client_config_t c;
+    int rc = zkv_client_ctrl_query (client, UINT64_MAX, &c, cli->timeout_ms);
+    if (rc) {
+        zkv_cli_error ("ctrl shard", "%s: %s", zkv_client_strerror (rc),
+                       zkv_client_last_error (client));
+        return rc == ZKV_ETIMEOUT ? ZKV_CLI_UNKNOWN : ZKV_CLI_ERROR;
+    }
+    for (int i = 2; i < argc; i++) {
+        uint32_t s = zkv_client_shard_of (argv[i], strlen (argv[i]), c.nshards);
+        printf ("%s: shard %" PRIu32 ", group %" PRIu64 " (configuration %" PRIu64 ")\n", argv[i],
+                s, c.shard_groups[s], c.num);
+    }
+    zkv_client_config_free (&c);
+    return ZKV_CLI_OK;
+}
+
 static int
 s_run (zkv_cli_t *cli, int argc, char **argv)
 {
@@ -217,7 +239,7 @@ s_run (zkv_cli_t *cli, int argc, char **argv)
         return zkv_cli_usage (&zkv_cli_ctrl_cmd);
     const char *sub = argv[1];
     if (!streq (sub, "query") && !streq (sub, "join") && !streq (sub, "leave") &&
-        !streq (sub, "move"))
+        !streq (sub, "move") && !streq (sub, "shard"))
         return zkv_cli_usage (&zkv_cli_ctrl_cmd);
     zkv_client_t *client = zkv_cli_client (cli);
     if (!client)
@@ -226,6 +248,8 @@ s_run (zkv_cli_t *cli, int argc, char **argv)
     uint64_t num = 0;
     if (streq (sub, "query"))
         rc = s_query (cli, client, argc, argv);
+    else if (streq (sub, "shard"))
+        rc = s_shard (cli, client, argc, argv);
     else if (streq (sub, "join"))
         rc = s_join (cli, client, argc, argv);
     else if (streq (sub, "leave")) {
@@ -260,6 +284,7 @@ const zkv_cli_command_t zkv_cli_ctrl_cmd = {
     "                                (default: the cluster's config file)\n"
     "zkv ctrl leave GROUP...         groups leave\n"
     "zkv ctrl move SHARD GROUP       GROUP serves SHARD from the next configuration on\n"
+    "zkv ctrl shard KEY...           each key's shard and the group serving it now\n"
     "A command prints the number of the configuration it made.",
     s_run,
 };

@@ -1,5 +1,6 @@
 // zkv_client: the I/O shell around zkv_client_core: one DEALER per node, msgpack requests.
 #include "zkv_client.h"
+#include "zkv_shard.h"
 
 #include "zkv_client_core.h"
 #include "zkv_msg.h"
@@ -336,6 +337,12 @@ zkv_client_config_free (zkv_client_config_t *config)
     }
     free (config->nodes);
     memset (config, 0, sizeof *config);
+}
+
+uint32_t
+zkv_client_shard_of (const void *key, size_t key_len, uint32_t nshards)
+{
+    return nshards ? zkv_shard_of ((const uint8_t *)key, key_len, nshards) : 0;
 }
 
 static uint64_t *

@@ -96,6 +96,8 @@ typedef struct {
 
 // Frees what config holds and zeroes it.
 void zkv_client_config_free (zkv_client_config_t *config);
+// The shard of a key among nshards: what the cluster routes it by (FNV-1a 64 modulo nshards).
+uint32_t zkv_client_shard_of (const void *key, size_t key_len, uint32_t nshards);
 // Configuration num (UINT64_MAX: the latest), read linearizably. ZKV_ENOTFOUND: no such one yet.
 int zkv_client_ctrl_query (zkv_client_t *self, uint64_t num, zkv_client_config_t *config,
                            int timeout_ms);
