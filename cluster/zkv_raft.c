@@ -33,6 +33,7 @@ zkv_raft_config_defaults (zkv_raft_config_t *cfg)
     cfg->check_quorum = true;
     cfg->max_entries_per_msg = 256;
     cfg->max_bytes_per_msg = 1024 * 1024;
+    cfg->max_apply_bytes = 4 * 1024 * 1024;
     cfg->max_inflight_msgs = 64;
     cfg->snapshot_chunk_bytes = 64 * 1024;
 }

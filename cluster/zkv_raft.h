@@ -71,6 +71,9 @@ typedef struct {
     size_t max_bytes_per_msg;     // batching: entry payload bytes in one AppendEntries
     uint32_t max_inflight_msgs;   // pipelining: unacknowledged AppendEntries per follower
     size_t snapshot_chunk_bytes;  // InstallSnapshot chunk size
+    size_t max_apply_bytes;       // committed entries' payload bytes one ready hands out to
+                                  // apply (at least one entry; the rest in the next readies):
+                                  // bounds what an apply batch holds, however far it lags
     uint64_t seed;                // seeds the PRNG behind election timeouts
     uint64_t applied;             // index the state machine durably applied before boot
     bool send_before_persist;     // the leader's appends go in early_msgs (§10.2.1)

@@ -213,11 +213,21 @@ zkv_raft_ready (zkv_raft_t *self, zkv_raft_ready_t *rd)
     // Committed entries (applied, commit]; the snapshot, when loaded, covers up to applied.
     // None while the state they would apply to is missing (need_snap).
     if (!self->need_snap) {
+        // At most max_apply_bytes of them (at least one): the rest in the next readies.
+        uint64_t hi = self->applied;
+        size_t bytes = 0, max = self->cfg.max_apply_bytes ? self->cfg.max_apply_bytes : SIZE_MAX;
+        while (hi < self->commit) {
+            size_t len = zkv_raft_log_entry (&self->log, hi + 1)->data.len;
+            if (hi > self->applied && bytes + len > max)
+                break;
+            bytes += len;
+            hi++;
+        }
         self->rd_committed =
-            s_copy_range (&self->log, self->applied + 1, self->commit, &self->n_rd_committed);
+            s_copy_range (&self->log, self->applied + 1, hi, &self->n_rd_committed);
         rd->committed = self->rd_committed;
         rd->n_committed = self->n_rd_committed;
-        self->rd_applied = self->commit;
+        self->rd_applied = hi;
     }
 
     // Streaming: a received chunk to write, chunk requests to answer.

@@ -75,6 +75,7 @@ typedef struct {
     size_t max_bytes_per_msg;     // entry payload bytes in one AppendEntries
     uint32_t max_inflight_msgs;   // unacknowledged AppendEntries per follower
     size_t snapshot_chunk_bytes;  // InstallSnapshot chunk size
+    size_t max_apply_bytes;       // committed bytes one ready hands out to apply
     bool no_pre_vote;             // run Raft without PreVote (§9.6)
     bool no_check_quorum;         // ... without CheckQuorum and leader stickiness (§6.2)
     bool persist_before_send;     // the leader persists before sending its appends too

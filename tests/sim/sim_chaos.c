@@ -471,6 +471,9 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
     cfg.max_bytes_per_msg = bytes[zkv_rng_below (&pick, 3)];
     cfg.max_inflight_msgs = inflight[zkv_rng_below (&pick, 3)];
     cfg.snapshot_chunk_bytes = chunk[zkv_rng_below (&pick, 3)];
+    // Applies of one entry per ready (any size), a few, or the default's many.
+    static const size_t apply[] = {1, 30, 0};
+    cfg.max_apply_bytes = apply[zkv_rng_below (&pick, 3)];
     // Now and then classic Raft: real votes alone decide (no PreVote), deposed leaders linger
     // until they hear a newer term (no CheckQuorum).
     cfg.no_pre_vote = zkv_rng_chance (&pick, 1, 4);

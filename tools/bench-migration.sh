@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Shard migration figures, on this machine, in one run:
+#
+#   tools/bench-migration.sh [BUILD_DIR]      (default: build; a Release build is best)
+#
+# 1. One shard of MIG_MB MB (default 100: 1 MB values of random bytes) moves from group 1 to
+#    group 2 on the same 3 nodes (chunks of 1 MiB): seconds from `zkv ctrl move` until group 2
+#    serves it and until group 1 deleted it, MB/s, and each node's peak memory (VmHWM-style:
+#    the highest RSS sampled every 100 ms) during the move against before it.
+# 2. While it moves, 16 clients (50% gets, 50% puts of 128 bytes) work on keys of the other
+#    shards: throughput and p99 against the same load without a move (run just before).
+# 3. Put throughput (64 clients) with one shard group against two, on the same 3 nodes.
+#
+# Environment: MIG_MB (100), MIG_SECONDS (10: each load's length), MIG_KEEP=1 keeps the work
+# directory (logs, every bench summary). Ports 29001-29203; data under /tmp. Only the processes
+# it started are stopped. The machine should be otherwise idle: compare ratios within one run.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=$(cd "${1:-$ROOT/build}" && pwd)
+ZKVD=$BUILD/actors/zkvd
+ZKV=$BUILD/client/zkv
+MB=${MIG_MB:-100}
+SECS=${MIG_SECONDS:-10}
+WORK=$(mktemp -d /tmp/zkv-migbench.XXXXXX)
+PIDS=()
+for b in "$ZKVD" "$ZKV"; do [ -x "$b" ] || { echo "bench-migration: no $b (build first)" >&2; exit 1; }; done
+
+s_log () { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+s_stop () {
+    local p
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2> /dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null || true; done
+    PIDS=()
+}
+s_cleanup () {
+    s_stop
+    if [ "${MIG_KEEP:-0}" = 1 ]; then s_log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap s_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# s_config NAME GROUPS: a 3-node cluster file with the controller and the shard groups GROUPS.
+s_config () {
+    local name=$1 groups=$2 i g
+    mkdir -p "$WORK/$name"
+    {
+        echo "cluster"
+        echo "    name = $name"
+        echo "    shards = 16"
+        echo "    snapshot_bytes = 67108864"
+        echo "    snapshot_chunk_bytes = 1048576"
+        for i in 1 2 3; do
+            echo "node"
+            echo "    id = $i"
+            echo "    peer = tcp://127.0.0.1:2900$i"
+            echo "    client = tcp://127.0.0.1:2910$i"
+            echo "    events = tcp://127.0.0.1:2920$i"
+            echo "    data = $WORK/$name/data$i"
+        done
+        for g in 0 $groups; do
+            echo "group"
+            echo "    id = $g"
+            echo "    members = 1, 2, 3"
+        done
+    } > "$WORK/$name/cluster.cfg"
+    echo "$WORK/$name/cluster.cfg"
+}
+
+# s_start CFG: its 3 nodes, until a key reads.
+s_start () {
+    local cfg=$1 i deadline=$((SECONDS + 30))
+    for i in 1 2 3; do
+        "$ZKVD" --config "$cfg" --node "$i" --foreground > "$(dirname "$cfg")/node$i.log" 2>&1 &
+        PIDS+=("$!")
+    done
+    until "$ZKV" --config "$cfg" --timeout 1000 get ready > /dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || { s_log "the cluster does not serve"; exit 1; }
+        sleep 0.2
+    done
+}
+
+# The highest RSS (kB) of each node, sampled every 100 ms into FILE until FILE.stop exists.
+s_sample_rss () {
+    local file=$1 p rss
+    : > "$file"
+    while [ ! -e "$file.stop" ]; do
+        for p in "${PIDS[@]}"; do
+            rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2> /dev/null || echo 0)
+            echo "$p ${rss:-0}" >> "$file"
+        done
+        sleep 0.1
+    done
+}
+s_peak () { # s_peak FILE PID: highest sample
+    awk -v p="$2" '$1 == p && $2 > m { m = $2 } END { print m + 0 }' "$1"
+}
+
+# Throughput and p99 of a bench --json summary.
+s_ops () { sed -e 's/.*"ops_per_sec": *\([0-9.]*\).*/\1/' "$1"; }
+s_p99 () { sed -e 's/.*"p99": *\([0-9.]*\).*/\1/' "$1"; }
+
+# --- 1 and 2: one shard moves --------------------------------------------------------------
+CFG=$(s_config move "1 2")
+s_start "$CFG"
+Z=("$ZKV" --config "$CFG" --timeout 20000)
+# A shard of group 1, and keys in it.
+shard=$("${Z[@]}" ctrl query --json | sed -e 's/.*"shard_groups":\[\([0-9,]*\)\].*/\1/' |
+    tr , '\n' | awk '$1 == 1 { print NR - 1; exit }')
+keys=$("${Z[@]}" ctrl shard $(seq -f "mig-%.0f" 0 $((MB * 24))) | awk -v s="$shard" '$3 == s "," { sub(/:$/, "", $1); print $1 }' |
+    head -n "$MB")
+[ "$(echo "$keys" | wc -l)" = "$MB" ] || { s_log "not enough keys in shard $shard"; exit 1; }
+s_log "filling shard $shard (group 1) with $MB values of 1 MB"
+for k in $keys; do
+    head -c 1000000 /dev/urandom | "${Z[@]}" put "$k" > /dev/null
+done
+s_log "baseline: $SECS s of load on the other shards"
+"${Z[@]}" bench --clients 16 --seconds "$SECS" --keys 1000 --mix 50:50:0 --avoid-shard "$shard/16" \
+    --json > "$WORK/base.json" 2> /dev/null
+sleep 1
+s_sample_rss "$WORK/rss.txt" &
+sampler=$!
+sleep 1
+rss_before=()
+for p in "${PIDS[@]}"; do rss_before+=("$(s_peak "$WORK/rss.txt" "$p")"); done
+"${Z[@]}" bench --clients 16 --seconds "$SECS" --keys 1000 --mix 50:50:0 --avoid-shard "$shard/16" \
+    --json > "$WORK/during.json" 2> /dev/null &
+bench=$!
+sleep 1
+s_log "moving shard $shard to group 2"
+t0=$(date +%s%N)
+"${Z[@]}" ctrl move "$shard" 2 > /dev/null
+served="" deleted=""
+while [ -z "$deleted" ]; do
+    st=$("${Z[@]}" --timeout 2000 status --json 2> /dev/null || true)
+    now=$(date +%s%N)
+    # Group 2 serves the shard on its leader; group 1 no longer holds it anywhere.
+    if [ -z "$served" ] && echo "$st" | awk -v s="$shard" '
+        { n = split ($0, p, /\{"group": /)
+          for (i = 2; i <= n; i++) if (p[i] ~ /^2,/ && p[i] ~ /"role": "leader"/) {
+              x = p[i]; sub (/.*"shard_states": "/, "", x); if (substr (x, s + 1, 1) == "S") ok = 1 } }
+        END { exit !ok }'; then
+        served=$now
+    fi
+    if [ -n "$served" ] && ! echo "$st" | awk -v s="$shard" '
+        { n = split ($0, p, /\{"group": /)
+          for (i = 2; i <= n; i++) if (p[i] ~ /^1,/) {
+              x = p[i]; sub (/.*"shard_states": "/, "", x); if (substr (x, s + 1, 1) != "-") held = 1 } }
+        END { exit !held }'; then
+        deleted=$now
+    fi
+    [ $(((now - t0) / 1000000000)) -lt 300 ] || { s_log "the move did not finish in 300 s"; exit 1; }
+    sleep 0.05
+done
+wait "$bench"
+touch "$WORK/rss.txt.stop"
+wait "$sampler"
+move_s=$(awk -v a="$t0" -v b="$served" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+gc_s=$(awk -v a="$t0" -v b="$deleted" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+mbps=$(awk -v mb="$MB" -v s="$move_s" 'BEGIN { printf "%.1f", mb / s }')
+for k in $(echo "$keys" | head -n 3); do
+    [ "$("${Z[@]}" get "$k" | wc -c)" = 1000000 ] || { s_log "$k did not survive the move"; exit 1; }
+done
+peaks=""
+for i in 0 1 2; do
+    peaks="$peaks node $((i + 1)): $((rss_before[i] / 1024)) -> $(($(s_peak "$WORK/rss.txt" "${PIDS[i]}") / 1024)) MB;"
+done
+s_stop
+
+# --- 3: one shard group against two ----------------------------------------------------------
+declare -A puts
+for groups in "1" "1 2"; do
+    CFG=$(s_config "g${groups// /}" "$groups")
+    s_start "$CFG"
+    "$ZKV" --config "$CFG" bench --clients 64 --seconds "$SECS" --keys 1000 --mix 0:100:0 --json \
+        > "$WORK/g${groups// /}.json" 2> /dev/null
+    puts[$groups]=$(s_ops "$WORK/g${groups// /}.json")
+    s_stop
+done
+
+base_ops=$(s_ops "$WORK/base.json") during_ops=$(s_ops "$WORK/during.json")
+base_p99=$(s_p99 "$WORK/base.json") during_p99=$(s_p99 "$WORK/during.json")
+echo
+echo "zkv shard migration, $(nproc) cores, $(date +%Y-%m-%d)"
+echo
+echo "| measure | value |"
+echo "| --- | --- |"
+echo "| one shard of $MB MB (1 MB values) from group 1 to group 2 | served by group 2 after $move_s s ($mbps MB/s); deleted from group 1 after $gc_s s |"
+echo "| memory (RSS) during the move, before -> peak |$peaks |"
+echo "| other shards, 16 clients 50:50, without a move | $base_ops ops/s, p99 $base_p99 ms |"
+echo "| ... during the move | $during_ops ops/s ($(awk -v a="$during_ops" -v b="$base_ops" 'BEGIN { printf "%.2f", a / b }')x), p99 $during_p99 ms ($(awk -v a="$during_p99" -v b="$base_p99" 'BEGIN { printf "%.2f", a / b }')x) |"
+echo "| puts, 64 clients: one shard group / two | ${puts[1]} / ${puts[1 2]} ops/s ($(awk -v a="${puts[1 2]}" -v b="${puts[1]}" 'BEGIN { printf "%.2f", a / b }')x) |"
