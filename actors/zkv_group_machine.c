@@ -39,6 +39,9 @@ s_kv (zkv_group_machine_t *self, zkv_node_t *node, uint64_t group, int *err)
         mc.call_deadline_ms = 1000;
         mc.retry_ticks = (uint32_t)((1500 + tick - 1) / tick);
         mc.chunk_bytes = (size_t)zkv_config_snapshot_chunk_bytes (node->config);
+        mc.rate_per_tick = zkv_config_shard_move_bytes_per_sec (node->config) * tick / 1000;
+        if (zkv_config_shard_move_bytes_per_sec (node->config) && mc.rate_per_tick == 0)
+            mc.rate_per_tick = 1;
         return zkv_kv_sm_new_sharded (self->store, group, r->nshards, &limits, &mc, err);
     }
     bool *owned = calloc (r->nshards, sizeof (bool));

@@ -46,6 +46,7 @@ struct zkv_mover {
     uint64_t proposed_at;   // ... when
     uint64_t seen_num;      // the configuration number last seen applied
     uint64_t notified_num;  // ... last announced through io->config
+    int64_t budget;         // bytes the rate limit allows now (rate_per_tick per tick)
     s_pull_t *pulls;        // per shard
     s_gc_t *gcs;            // per shard
     zkv_mover_counters_t counters;
@@ -60,6 +61,7 @@ zkv_mover_config_defaults (zkv_mover_config_t *cfg)
     cfg->chunk_bytes = 1024 * 1024;
     cfg->window = 4;
     cfg->max_pulls = 8;
+    cfg->rate_per_tick = 0;
 }
 
 static void *
@@ -242,7 +244,8 @@ s_pull_send (zkv_mover_t *self, const zkv_sm_io_t *io, uint32_t s)
     s_pull_t *p = &self->pulls[s];
     const zkv_shard_meta_t *m = zkv_kv_shards_meta (self->kv, s);
     if (s_busy (self, &p->call) || p->done || self->now < p->next_try ||
-        p->proposed - m->chunks >= self->cfg.window)
+        p->proposed - m->chunks >= self->cfg.window ||
+        (self->cfg.rate_per_tick && self->budget <= 0))
         return;
     const zkv_routing_t *cur = zkv_kv_shards_config (self->kv);
     zkv_msg_t q = {.type = ZKV_MSG_SHARD_PULL};
@@ -321,6 +324,8 @@ s_pull_reply (zkv_mover_t *self, const zkv_sm_io_t *io, uint32_t s, int status,
     free (cmd);
     if (rc == 0) {
         self->counters.chunks++;
+        if (self->cfg.rate_per_tick)
+            self->budget -= (int64_t)c->records.len;
         p->proposed++;
         p->phase = c->next_phase;
         p->client = c->next_client;
@@ -408,8 +413,16 @@ s_announce (zkv_mover_t *self, const zkv_sm_io_t *io, bool leading)
 void
 zkv_mover_work (zkv_mover_t *self, const zkv_sm_io_t *io, bool leading, uint64_t term, bool tick)
 {
-    if (tick)
+    if (tick) {
         self->now++;
+        // The rate limit's budget refills by the tick, up to one chunk's worth banked.
+        int64_t cap = (int64_t)(self->cfg.chunk_bytes > self->cfg.rate_per_tick
+                                    ? self->cfg.chunk_bytes
+                                    : self->cfg.rate_per_tick);
+        self->budget += (int64_t)self->cfg.rate_per_tick;
+        if (self->budget > cap)
+            self->budget = cap;
+    }
     s_announce (self, io, leading);
     if (leading != self->leading || term != self->term) {
         s_reset (self);

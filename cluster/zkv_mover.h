@@ -29,9 +29,12 @@ typedef struct {
     size_t chunk_bytes;        // records asked for per pulled chunk
     uint32_t window;           // chunks of one shard proposed and not yet applied, at most
     uint32_t max_pulls;        // shards pulled at once
+    uint64_t rate_per_tick;    // records' bytes pulled per tick at most, on average (0: no limit);
+                               // a pull leaves while the budget is positive, a burst of at most
+                               // one chunk beyond it
 } zkv_mover_config_t;
 
-// 10 ticks, 200 ticks, 2 s, 1 MiB, 4 chunks, 8 shards.
+// 10 ticks, 200 ticks, 2 s, 1 MiB, 4 chunks, 8 shards, no rate limit.
 void zkv_mover_config_defaults (zkv_mover_config_t *cfg);
 
 typedef struct zkv_mover zkv_mover_t;

@@ -153,6 +153,12 @@ zkv_config_snapshot_bytes (const zkv_config_t *self)
 }
 
 uint64_t
+zkv_config_shard_move_bytes_per_sec (const zkv_config_t *self)
+{
+    return self->cluster.shard_move_bytes_per_sec;
+}
+
+uint64_t
 zkv_config_snapshot_chunk_bytes (const zkv_config_t *self)
 {
     return self->cluster.snapshot_chunk_bytes;

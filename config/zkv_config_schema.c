@@ -47,6 +47,10 @@ const zkv_config_option_t zkv_config_options[] = {
     {ZKV_CONFIG_CLUSTER, "snapshot_chunk_bytes", ZKV_CONFIG_UINT, 4096, 67108864, "1048576",
      S_CLUSTER (snapshot_chunk_bytes),
      "Snapshots and shard moves are sent in chunks of at most this many bytes."},
+    {ZKV_CONFIG_CLUSTER, "shard_move_bytes_per_sec", ZKV_CONFIG_UINT, 0, 1099511627776, "0",
+     S_CLUSTER (shard_move_bytes_per_sec),
+     "A shard group pulls moving shards at most this fast (bytes of records per second, 0: as "
+     "fast as it can); a lower rate leaves more of the nodes to the shards that do not move."},
     {ZKV_CONFIG_CLUSTER, "max_key_bytes", ZKV_CONFIG_UINT, 1, 65536, "1024",
      S_CLUSTER (max_key_bytes), "Largest key a client may write."},
     {ZKV_CONFIG_CLUSTER, "max_value_bytes", ZKV_CONFIG_UINT, 1, 67108864, "1048576",

@@ -5,8 +5,9 @@
 #
 # 1. One shard of MIG_MB MB (default 100: 1 MB values of random bytes) moves from group 1 to
 #    group 2 on the same 3 nodes (chunks of 1 MiB): seconds from `zkv ctrl move` until group 2
-#    serves it and until group 1 deleted it, MB/s, and each node's peak memory (VmHWM-style:
-#    the highest RSS sampled every 100 ms) during the move against before it.
+#    serves it and until group 1 deleted it, MB/s, and each node's peak memory (the highest
+#    anonymous RSS sampled every 100 ms: LevelDB's mapped table files are not counted) during
+#    the move against before it.
 # 2. While it moves, 16 clients (50% gets, 50% puts of 128 bytes) work on keys of the other
 #    shards: throughput and p99 against the same load without a move (run just before).
 # 3. Put throughput (64 clients) with one shard group against two, on the same 3 nodes.
@@ -79,13 +80,15 @@ s_start () {
     done
 }
 
-# The highest RSS (kB) of each node, sampled every 100 ms into FILE until FILE.stop exists.
+# The anonymous RSS (kB) of each node, sampled every 100 ms into FILE until FILE.stop exists.
 s_sample_rss () {
     local file=$1 p rss
     : > "$file"
     while [ ! -e "$file.stop" ]; do
         for p in "${PIDS[@]}"; do
-            rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2> /dev/null || echo 0)
+            # Anonymous memory only: LevelDB maps its table files, and the pages of the files a
+            # move reads count in VmRSS while they stay cached (the kernel reclaims them).
+            rss=$(awk '/^RssAnon:/ { print $2 }' "/proc/$p/status" 2> /dev/null || echo 0)
             echo "$p ${rss:-0}" >> "$file"
         done
         sleep 0.1
@@ -133,6 +136,9 @@ served="" deleted=""
 while [ -z "$deleted" ]; do
     st=$("${Z[@]}" --timeout 2000 status --json 2> /dev/null || true)
     now=$(date +%s%N)
+    [ -z "${MIG_TRACE:-}" ] || echo "$st" | awk -v t="$now" '{ n = split ($0, p, /\{"group": /)
+        for (i = 2; i <= n; i++) { g = p[i]; sub (/,.*/, "", g); l = p[i]; sub (/.*"log_bytes": /, "", l); sub (/,.*/, "", l)
+            printf "g%s:%d ", g, l / 1048576 } print "" }' >> "$WORK/trace.txt"
     # Group 2 serves the shard on its leader; group 1 no longer holds it anywhere.
     if [ -z "$served" ] && echo "$st" | awk -v s="$shard" '
         { n = split ($0, p, /\{"group": /)
@@ -185,7 +191,7 @@ echo
 echo "| measure | value |"
 echo "| --- | --- |"
 echo "| one shard of $MB MB (1 MB values) from group 1 to group 2 | served by group 2 after $move_s s ($mbps MB/s); deleted from group 1 after $gc_s s |"
-echo "| memory (RSS) during the move, before -> peak |$peaks |"
+echo "| memory (anonymous RSS) during the move, before -> peak |$peaks |"
 echo "| other shards, 16 clients 50:50, without a move | $base_ops ops/s, p99 $base_p99 ms |"
 echo "| ... during the move | $during_ops ops/s ($(awk -v a="$during_ops" -v b="$base_ops" 'BEGIN { printf "%.2f", a / b }')x), p99 $during_p99 ms ($(awk -v a="$during_p99" -v b="$base_p99" 'BEGIN { printf "%.2f", a / b }')x) |"
 echo "| puts, 64 clients: one shard group / two | ${puts[1]} / ${puts[1 2]} ops/s ($(awk -v a="${puts[1 2]}" -v b="${puts[1]}" 'BEGIN { printf "%.2f", a / b }')x) |"

@@ -87,6 +87,7 @@ typedef struct {
     // groups that follow its configurations and move shards between them.
     bool shards;               // sharded mode
     size_t shard_chunk_bytes;  // records per pulled chunk (0: 512)
+    uint64_t shard_rate_per_tick; // pulls' bytes per tick at most (0: no limit)
     // Streamed snapshots (sim_stream.c; not with kv): the state machine is durable on its own,
     // a snapshot is metadata, its bytes are read from a view and staged chunk by chunk.
     bool stream;               // streaming mode

@@ -501,6 +501,9 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
         cfg.shards = true;
         cfg.n_groups = o->n_groups ? o->n_groups : 3 + (int)zkv_rng_below (&pick, 2);
         cfg.shard_chunk_bytes = schunk[zkv_rng_below (&pick, 3)];
+        // Pulls as fast as they go, or rate-limited (a few chunks a tick, or one every few).
+        static const uint64_t rate[] = {0, 0, 20, 300};
+        cfg.shard_rate_per_tick = rate[zkv_rng_below (&pick, 4)];
     }
     if (o->stream > 0 || (o->stream == 0 && zkv_rng_chance (&pick, 1, 2))) {
         // Streamed snapshots: many small chunks, and a leader's application that reads them

@@ -820,6 +820,7 @@ sim_sm_new (sim_t *self, int node, int g)
             mc.retry_ticks = 100;
             mc.call_deadline_ms = 1000;
             mc.chunk_bytes = self->cfg.shard_chunk_bytes ? self->cfg.shard_chunk_bytes : 512;
+            mc.rate_per_tick = self->cfg.shard_rate_per_tick;
             sm->kv = zkv_kv_sm_new_sharded (self->nodes[node].kvstore, SIM_GROUP_ID (self, g),
                                             self->routing->nshards, &limits, &mc, &err);
         }

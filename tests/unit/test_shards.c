@@ -614,6 +614,37 @@ test_dead_new_owner_blocks_only_moving_shards (void)
     s_world_free (&w);
 }
 
+// A rate limit spreads a move over ticks: no faster than the rate on average.
+static void
+test_rate_limited_pull (void)
+{
+    s_world_t w;
+    s_world_init (&w);
+    w.mover.rate_per_tick = 200;
+    // Reopen the shard groups with the limit.
+    for (int g = 1; g < S_GROUPS; g++) {
+        zkv_sm_destroy (&w.groups[g].sm);
+        s_open (&w, g);
+    }
+    CHECK (s_until_settled (&w, 1, 1, 50));
+    s_fill (&w);
+    s_join (&w, 1, 2);
+    int rounds = 0;
+    while (rounds < 5000 && !(s_num (&w, 2) == 2 && zkv_kv_shards_settled (s_kv (&w, 2)))) {
+        s_round (&w);
+        rounds++;
+    }
+    CHECK (rounds < 5000);
+    uint64_t bytes = 0;
+    for (uint32_t s = 0; s < S_NSHARDS; s++)
+        bytes += zkv_kv_shards_meta (s_kv (&w, 2), s)->bytes;
+    CHECK (bytes > 2000);
+    // One chunk may go ahead of the budget; the rest at 200 bytes a tick.
+    CHECK ((uint64_t)rounds * 200 + 64 * 4 >= bytes);
+    s_check_all (&w);
+    s_world_free (&w);
+}
+
 // Chunks applied twice, out of place, of another configuration or malformed install nothing.
 static void
 test_stale_and_hostile_chunks (void)
@@ -706,4 +737,4 @@ test_stale_and_hostile_chunks (void)
 ZKV_TEST_MAIN (TEST (test_join_moves_half_and_deletes) TEST (test_moves_back_and_forth_bounded)
                    TEST (test_restart_and_snapshot_mid_pull)
                        TEST (test_dead_new_owner_blocks_only_moving_shards)
-                           TEST (test_stale_and_hostile_chunks))
+                           TEST (test_stale_and_hostile_chunks) TEST (test_rate_limited_pull))
