@@ -12,7 +12,8 @@
 #    shards: throughput and p99 against the same load without a move (run just before).
 # 3. Put throughput (64 clients) with one shard group against two, on the same 3 nodes.
 #
-# Environment: MIG_MB (100), MIG_SECONDS (10: each load's length), MIG_KEEP=1 keeps the work
+# Environment: MIG_MB (100), MIG_SECONDS (10: each load's length), MIG_RATE (bytes per second:
+# the cluster's shard_move_bytes_per_sec; unset: unlimited), MIG_KEEP=1 keeps the work
 # directory (logs, every bench summary). Ports 29001-29203; data under /tmp. Only the processes
 # it started are stopped. The machine should be otherwise idle: compare ratios within one run.
 set -euo pipefail
@@ -50,6 +51,7 @@ s_config () {
         echo "    shards = 16"
         echo "    snapshot_bytes = 67108864"
         echo "    snapshot_chunk_bytes = 1048576"
+        [ -z "${MIG_RATE:-}" ] || echo "    shard_move_bytes_per_sec = $MIG_RATE"
         for i in 1 2 3; do
             echo "node"
             echo "    id = $i"
