@@ -27,7 +27,7 @@ const zkv_config_section_t zkv_config_sections[ZKV_CONFIG_SECTIONS] = {
 const zkv_config_option_t zkv_config_options[] = {
     {ZKV_CONFIG_CLUSTER, "name", ZKV_CONFIG_NAME, 1, 63, NULL, S_CLUSTER (name),
      "Cluster name, shown in logs and events."},
-    {ZKV_CONFIG_CLUSTER, "shards", ZKV_CONFIG_UINT, 1, 65536, NULL, S_CLUSTER (shards),
+    {ZKV_CONFIG_CLUSTER, "shards", ZKV_CONFIG_UINT, 1, 65536, "64", S_CLUSTER (shards),
      "Number of shards the key space is split into; fixed when the cluster is created."},
     {ZKV_CONFIG_CLUSTER, "tick_ms", ZKV_CONFIG_UINT, 1, 1000, "10", S_CLUSTER (tick_ms),
      "Length of one Raft tick, in milliseconds."},
