@@ -27,9 +27,14 @@ s_ranges (const zkv_group_status_t *s, uint8_t state, char *buf, size_t size)
 {
     size_t at = 0;
     buf[0] = 0;
-    for (uint32_t i = 0; i < s->nshards && at + 24 < size; i++) {
+    for (uint32_t i = 0; i < s->nshards; i++) {
         if (s->shard_states[i] != state)
             continue;
+        if (at + 24 >= size) {
+            // No room for another range: say the list goes on rather than end it silently.
+            snprintf (buf + at, size - at, " ...");
+            return;
+        }
         uint32_t e = i;
         while (e + 1 < s->nshards && s->shard_states[e + 1] == state)
             e++;
