@@ -14,6 +14,7 @@ zkv_replica_config_defaults (zkv_replica_config_t *cfg)
     cfg->snapshot_bytes = 8u << 20;
     cfg->snapshot_pause_ms = 1000;
     cfg->stream_idle_ms = 30000;
+    cfg->view_idle_ms = 2000;
     cfg->max_streams = 16;
     cfg->max_waiting = 65536;
 }

@@ -53,20 +53,22 @@
 typedef struct zkv_replica zkv_replica_t;
 
 typedef struct {
-    zkv_raft_config_t raft;         // group, id, voters, tunables, seed (the driver sets applied
-                                    // and need_snapshot from the state machine)
-    uint32_t tick_ms;               // one tick (the durations below are counted in ticks)
-    uint64_t snapshot_bytes;        // compact once the log holds this many bytes (0: never)
-    uint32_t snapshot_entry_bytes;  // ... counting this many more per entry (stored framing)
-    uint64_t snapshot_entries;      // ... or once this many were applied since the last (0: never)
-    uint32_t snapshot_pause_ms;     // least time between two snapshots taken for the log's size
-    uint32_t stream_idle_ms;        // a transfer not asked for a chunk this long is released
-    size_t max_streams;             // transfers at once
-    size_t max_waiting;             // requests waiting for an answer (proposed and reads)
+    zkv_raft_config_t raft;        // group, id, voters, tunables, seed (the driver sets applied
+                                   // and need_snapshot from the state machine)
+    uint32_t tick_ms;              // one tick (the durations below are counted in ticks)
+    uint64_t snapshot_bytes;       // compact once the log holds this many bytes (0: never)
+    uint32_t snapshot_entry_bytes; // ... counting this many more per entry (stored framing)
+    uint64_t snapshot_entries;     // ... or once this many were applied since the last (0: never)
+    uint32_t snapshot_pause_ms;    // least time between two snapshots taken for the log's size
+    uint32_t stream_idle_ms;       // a transfer not asked for a chunk this long is released
+    uint32_t view_idle_ms;         // the latest snapshot's view, read by no transfer this long,
+                                   // is released (a view pins deleted data on disk)
+    size_t max_streams;            // transfers at once
+    size_t max_waiting;            // requests waiting for an answer (proposed and reads)
 } zkv_replica_config_t;
 
 // Defaults: Raft's, 10 ms ticks, snapshots at 8 MiB of log, 1 s pause, transfers idle 30 s,
-// 16 transfers, 65,536 waiting requests.
+// an unread view 2 s, 16 transfers, 65,536 waiting requests.
 void zkv_replica_config_defaults (zkv_replica_config_t *cfg);
 
 #define ZKV_REPLICA_SYNC_LATER 1
@@ -123,16 +125,16 @@ bool zkv_replica_syncing (const zkv_replica_t *self);
 size_t zkv_replica_waiting (const zkv_replica_t *self);
 
 typedef struct {
-    uint64_t syncs;            // log syncs asked for
-    uint64_t appended;         // entries appended
-    uint64_t snapshots_taken;  // snapshots taken here
+    uint64_t syncs;               // log syncs asked for
+    uint64_t appended;            // entries appended
+    uint64_t snapshots_taken;     // snapshots taken here
     uint64_t snapshots_installed; // snapshots installed from a leader
-    uint64_t chunks_sent;      // snapshot chunks handed to Raft
-    uint64_t chunks_rejected;  // received chunks or streams refused (the peer's bad input)
-    uint64_t raft_restarts;    // Raft restarted from the store after a refused stream
-    uint64_t busy;             // requests refused: too many waiting
-    uint64_t calls;            // calls the state machine made to other groups
-    uint64_t own_proposals;    // commands the state machine proposed on its own
+    uint64_t chunks_sent;         // snapshot chunks handed to Raft
+    uint64_t chunks_rejected;     // received chunks or streams refused (the peer's bad input)
+    uint64_t raft_restarts;       // Raft restarted from the store after a refused stream
+    uint64_t busy;                // requests refused: too many waiting
+    uint64_t calls;               // calls the state machine made to other groups
+    uint64_t own_proposals;       // commands the state machine proposed on its own
 } zkv_replica_counters_t;
 
 void zkv_replica_counters (const zkv_replica_t *self, zkv_replica_counters_t *out);

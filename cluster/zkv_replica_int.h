@@ -33,6 +33,7 @@ typedef struct {
     uint64_t index; // the applied index it shows (the snapshot's)
     uint64_t term;  // that snapshot's term
     int refs;       // holders: the replica while it is the latest, and transfers
+    uint64_t used;  // tick it was opened or a transfer last started over it
 } zkv_rep_view_t;
 
 // A snapshot transfer to one follower.

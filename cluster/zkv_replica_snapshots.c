@@ -7,7 +7,8 @@
 // when a follower needs one newer than the latest (its own state is missing and its floor is
 // above ours). A transfer reads a view of the state at the snapshot's index while the state
 // machine keeps applying; a view is shared by the transfers of that snapshot and released with
-// the last of them (a LevelDB view pins old versions on disk). A transfer that is done, or not
+// the last of them, or after view_idle_ms when none reads it (a LevelDB view pins old versions
+// on disk). A transfer that is done, or not
 // asked for a chunk for stream_idle_ms, is released; a late request starts a new one over the
 // latest view, or Raft is told the snapshot is unavailable and starts the transfer over.
 #include "zkv_replica_int.h"
@@ -54,6 +55,13 @@ zkv_rep_streams_expire (zkv_replica_t *self)
         if (st->to && self->ticks - st->used >= idle)
             s_stream_drop (self, st);
     }
+    // The latest view that no transfer reads goes after view_idle_ms: a LevelDB view keeps
+    // every version it sees on disk, so holding it would keep deleted shards and overwritten
+    // values there until the next snapshot. A later transfer takes a fresh snapshot instead.
+    zkv_rep_view_t *v = self->latest;
+    if (v && v->refs == 1 &&
+        self->ticks - v->used >= zkv_rep_ticks_of (self, self->cfg.view_idle_ms))
+        s_view_unref (self, &self->latest);
 }
 
 // Makes a view of the state as it is now the latest view, for the snapshot (index, term).
@@ -70,6 +78,7 @@ s_view_latest (zkv_replica_t *self, uint64_t index, uint64_t term, int *err)
     v->index = index;
     v->term = term;
     v->refs = 1;
+    v->used = self->ticks;
     s_view_unref (self, &self->latest);
     self->latest = v;
     return v;
@@ -98,7 +107,8 @@ zkv_rep_snapshot_take (zkv_replica_t *self)
         zkv_rep_view_t *v = (zkv_rep_view_t *)calloc (1, sizeof *v);
         if (!v)
             abort ();
-        *v = (zkv_rep_view_t){.view = view, .index = applied, .term = term, .refs = 1};
+        *v = (zkv_rep_view_t){
+            .view = view, .index = applied, .term = term, .refs = 1, .used = self->ticks};
         s_view_unref (self, &self->latest);
         self->latest = v;
     } else {
@@ -140,7 +150,8 @@ zkv_rep_snapshot_maybe (zkv_replica_t *self)
         return;
     int rc = zkv_rep_snapshot_take (self);
     if (size_due)
-        self->next_size_snapshot = self->ticks + zkv_rep_ticks_of (self, self->cfg.snapshot_pause_ms);
+        self->next_size_snapshot =
+            self->ticks + zkv_rep_ticks_of (self, self->cfg.snapshot_pause_ms);
     // ZKV_ECOMPACTED: a leader's newer snapshot arrived meanwhile; ZKV_EBUSY: one is being
     // installed. Anything else is the state machine's, which its view or blob reported.
     if (rc == 0)
@@ -204,6 +215,7 @@ s_stream_open (zkv_replica_t *self, const zkv_raft_chunk_req_t *q)
     st->to = q->to;
     st->view = v;
     v->refs++;
+    v->used = self->ticks;
     st->reader = reader;
     st->used = self->ticks;
     return st;

@@ -9,6 +9,7 @@
 // After a failed commit every later commit returns the same error: what reached the disk is
 // unknown, so the node must restart and boot from what is really there.
 #include "zkv_kvstores.h"
+#include "zkv_ldbpins.h"
 #include "zkv_ldbstore.h"
 #include "zkv_logstore.h"
 
@@ -28,12 +29,13 @@ typedef struct {
 struct zkv_kvbatch {
     leveldb_writebatch_t *wb; // the writes
     s_deleted_t deleted[S_MAX_DELETED];
-    size_t n_deleted;    // ranges recorded
-    bool deleted_more;   // more than S_MAX_DELETED: compact every recorded group whole
+    size_t n_deleted;  // ranges recorded
+    bool deleted_more; // more than S_MAX_DELETED: compact every recorded group whole
 };
 
 typedef struct {
     leveldb_t *db;                   // the node's database, owned by the log store
+    zkv_ldbpins_t *pins;             // its views and waiting compactions, also the log store's
     leveldb_writeoptions_t *wnosync; // sync=false
     leveldb_readoptions_t *read;     // point reads: verify checksums
     leveldb_readoptions_t *scan;     // scans: verify checksums, do not fill the block cache
@@ -313,7 +315,8 @@ s_delete_shard (void *impl, zkv_kvbatch_t *b, uint64_t group, uint32_t shard, bo
 
 // After a batch that deleted shards (migration garbage collection, a replaced state): LevelDB
 // keeps deleted keys as tombstones until a compaction reaches them, so the space would come
-// back only with later writes to that range. Compacting the ranges now returns it at once.
+// back only with later writes to that range. Compacting the ranges now returns it at once (or
+// when the last open view closes: what a view sees stays on disk while it is open).
 static void
 s_compact_deleted (s_ldbkv_t *self, const zkv_kvbatch_t *b)
 {
@@ -334,7 +337,7 @@ s_compact_deleted (s_ldbkv_t *self, const zkv_kvbatch_t *b)
                 llen = zkv_kvstore_prefix (limit, kinds[k], b->deleted[i].group, true,
                                            b->deleted[i].shard + 1);
             }
-            leveldb_compact_range (self->db, (const char *)start, slen, (const char *)limit, llen);
+            zkv_ldbpins_compact (self->pins, start, slen, limit, llen);
         }
     }
 }
@@ -372,11 +375,11 @@ s_destroy (void *impl)
     leveldb_readoptions_destroy (self->read);
     leveldb_readoptions_destroy (self->scan);
     if (self->snap)
-        leveldb_release_snapshot (self->db, self->snap);
+        zkv_ldbpins_close (self->pins, self->snap);
     free (self); // the database belongs to the log store
 }
 
-static zkv_kvstore_t *s_new (leveldb_t *db, bool view);
+static zkv_kvstore_t *s_new (leveldb_t *db, zkv_ldbpins_t *pins, bool view);
 
 // LevelDB's estimate of the disk the group's data and dedup records take (compressed, as
 // written in its files; recent writes still in the memtable count for nothing).
@@ -425,16 +428,17 @@ static zkv_kvstore_t *
 s_view (void *impl)
 {
     s_ldbkv_t *self = impl;
-    return s_new (self->db, true);
+    return s_new (self->db, self->pins, true);
 }
 
 // A store over db; a view reads through a LevelDB snapshot taken now (which pins the versions
 // it sees on disk, not in memory: iterators read blocks as they go).
 static zkv_kvstore_t *
-s_new (leveldb_t *db, bool view)
+s_new (leveldb_t *db, zkv_ldbpins_t *pins, bool view)
 {
     s_ldbkv_t *self = s_alloc (sizeof *self);
     self->db = db;
+    self->pins = pins;
     self->wnosync = leveldb_writeoptions_create ();
     leveldb_writeoptions_set_sync (self->wnosync, 0);
     self->read = leveldb_readoptions_create ();
@@ -443,7 +447,7 @@ s_new (leveldb_t *db, bool view)
     leveldb_readoptions_set_verify_checksums (self->scan, 1);
     leveldb_readoptions_set_fill_cache (self->scan, 0);
     if (view) {
-        self->snap = leveldb_create_snapshot (db);
+        self->snap = zkv_ldbpins_open (pins);
         leveldb_readoptions_set_snapshot (self->read, self->snap);
         leveldb_readoptions_set_snapshot (self->scan, self->snap);
     }
@@ -456,5 +460,5 @@ zkv_kvstore_ldb_new (zkv_logstore_t *logstore)
     leveldb_t *db = logstore ? zkv_ldbstore_db (logstore) : NULL;
     if (!db)
         return NULL;
-    return s_new (db, false);
+    return s_new (db, zkv_ldbstore_pins (logstore), false);
 }

@@ -19,6 +19,7 @@
 // After a failed write the store refuses every further write with the same error: whether
 // the batch reached the disk is unknown (and after a failed fsync the page cache cannot be
 // trusted), so the node must restart and load what is really there.
+#include "zkv_ldbpins.h"
 #include "zkv_ldbstore.h"
 #include "zkv_logstore.h"
 #include "zkv_logview.h"
@@ -57,6 +58,7 @@ typedef struct {
 
 typedef struct {
     leveldb_t *db;                 // the node's database
+    zkv_ldbpins_t *pins;           // its views, and compactions waiting for them to close
     leveldb_options_t *options;    // open options
     leveldb_cache_t *cache;        // block cache
     leveldb_writeoptions_t *wsync; // sync=true
@@ -520,7 +522,7 @@ s_load (void *impl, uint64_t group, zkv_logstore_state_t *out)
 {
     s_ldbstore_t *self = impl;
     // One LevelDB snapshot, so every read sees the same synced state
-    const leveldb_snapshot_t *snap = leveldb_create_snapshot (self->db);
+    const leveldb_snapshot_t *snap = zkv_ldbpins_open (self->pins);
     leveldb_readoptions_t *read = leveldb_readoptions_create ();
     leveldb_readoptions_set_verify_checksums (read, 1);
     leveldb_readoptions_set_fill_cache (read, 0);
@@ -549,7 +551,7 @@ s_load (void *impl, uint64_t group, zkv_logstore_state_t *out)
         rc = s_load_entries (self, read, group, out);
 
     leveldb_readoptions_destroy (read);
-    leveldb_release_snapshot (self->db, snap);
+    zkv_ldbpins_close (self->pins, snap);
     return rc; // the wrapper frees a partly filled state on error
 }
 
@@ -560,6 +562,7 @@ s_destroy (void *impl)
     // Unsynced writes are dropped, as a crash would drop them
     if (self->batch)
         leveldb_writebatch_destroy (self->batch);
+    zkv_ldbpins_destroy (&self->pins);
     if (self->db)
         leveldb_close (self->db);
     if (self->read)
@@ -619,6 +622,7 @@ zkv_ldbstore_new (const char *path, int *err, char *errmsg, size_t errmsg_len)
         s_destroy (self);
         return NULL;
     }
+    self->pins = zkv_ldbpins_new (self->db);
     if (err)
         *err = 0;
     if (errmsg && errmsg_len)
@@ -635,4 +639,14 @@ zkv_ldbstore_db (zkv_logstore_t *store)
     assert (store);
     s_ldbstore_t *self = zkv_logstore_impl (store);
     return self ? self->db : NULL;
+}
+
+// The database's views and the compactions waiting for them (a zkv_ldbpins_t *), for the KV
+// data stores that share the database. Same contract as zkv_ldbstore_db.
+void *
+zkv_ldbstore_pins (zkv_logstore_t *store)
+{
+    assert (store);
+    s_ldbstore_t *self = zkv_logstore_impl (store);
+    return self ? self->pins : NULL;
 }

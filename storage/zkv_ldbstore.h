@@ -11,5 +11,7 @@ zkv_logstore_t *zkv_ldbstore_new (const char *path, int *err, char *errmsg, size
 // The store's LevelDB handle (a leveldb_t *), NULL if it is not a LevelDB store. void * so that
 // this header names no LevelDB type.
 void *zkv_ldbstore_db (zkv_logstore_t *store);
+// Its views and the compactions that wait for them to close (a zkv_ldbpins_t *, zkv_ldbpins.h).
+void *zkv_ldbstore_pins (zkv_logstore_t *store);
 
 #endif

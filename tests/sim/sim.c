@@ -332,6 +332,8 @@ s_rep_config (sim_t *self, int node, int g, zkv_replica_config_t *rc, uint64_t *
     rc->snapshot_bytes = self->cfg.kv ? self->cfg.maxraftstate : 0;
     rc->snapshot_entry_bytes = SIM_ENTRY_OVERHEAD;
     rc->snapshot_pause_ms = 0;
+    if (self->cfg.view_idle_ms)
+        rc->view_idle_ms = self->cfg.view_idle_ms;
 }
 
 static void s_schedule_tick (sim_t *self, int node, uint64_t at);

@@ -46,11 +46,11 @@ typedef struct {
 // selftest). Never set by scenarios.
 typedef enum {
     SIM_SABOTAGE_NONE = 0,
-    SIM_SABOTAGE_NO_SYNC,       // the disk lies: a sync makes nothing durable
-    SIM_SABOTAGE_NO_HARD_STATE, // the disk drops every term and vote written
-    SIM_SABOTAGE_FLIP_ENTRY,    // the network flips a byte in some replicated entries
-    SIM_SABOTAGE_APPLY_WRONG,   // node 1's state machine applies a different command
-    SIM_SABOTAGE_FORGET_LOG,    // a restarted node's disk hands back its term and vote, no log
+    SIM_SABOTAGE_NO_SYNC,           // the disk lies: a sync makes nothing durable
+    SIM_SABOTAGE_NO_HARD_STATE,     // the disk drops every term and vote written
+    SIM_SABOTAGE_FLIP_ENTRY,        // the network flips a byte in some replicated entries
+    SIM_SABOTAGE_APPLY_WRONG,       // node 1's state machine applies a different command
+    SIM_SABOTAGE_FORGET_LOG,        // a restarted node's disk hands back its term and vote, no log
     SIM_SABOTAGE_STREAM_NO_PROMOTE, // streaming: a state machine that boots on a state behind
                                     // its snapshot instead of saying it is missing
     SIM_SABOTAGE_COUNT_,
@@ -76,27 +76,30 @@ typedef struct {
     uint32_t max_inflight_msgs;   // unacknowledged AppendEntries per follower
     size_t snapshot_chunk_bytes;  // InstallSnapshot chunk size
     size_t max_apply_bytes;       // committed bytes one ready hands out to apply
-    bool no_pre_vote;             // run Raft without PreVote (§9.6)
-    bool no_check_quorum;         // ... without CheckQuorum and leader stickiness (§6.2)
-    bool persist_before_send;     // the leader persists before sending its appends too
-    uint32_t disk_delay_max_us;   // a sync takes [0, this] us; messages and ticks go on meanwhile
+    // The driver: an unread snapshot view is released after this many ms (0: the default's; 1:
+    // after a tick, so nearly every transfer starts with a fresh snapshot).
+    uint32_t view_idle_ms;
+    bool no_pre_vote;           // run Raft without PreVote (§9.6)
+    bool no_check_quorum;       // ... without CheckQuorum and leader stickiness (§6.2)
+    bool persist_before_send;   // the leader persists before sending its appends too
+    uint32_t disk_delay_max_us; // a sync takes [0, this] us; messages and ticks go on meanwhile
     // The KV service (sim_kv.h): nodes run zkv_kv over memory kvstores and answer clerks.
     bool kv;             // KV mode
     size_t maxraftstate; // KV mode: snapshot once the log holds this many bytes (0: never)
     // Sharding (sim_shard.h; with kv): group 0 runs the shard controller, groups 1.. are shard
     // groups that follow its configurations and move shards between them.
-    bool shards;               // sharded mode
-    size_t shard_chunk_bytes;  // records per pulled chunk (0: 512)
+    bool shards;                  // sharded mode
+    size_t shard_chunk_bytes;     // records per pulled chunk (0: 512)
     uint64_t shard_rate_per_tick; // pulls' bytes per tick at most (0: no limit)
     // Streamed snapshots (sim_stream.c; not with kv): the state machine is durable on its own,
     // a snapshot is metadata, its bytes are read from a view and staged chunk by chunk.
-    bool stream;               // streaming mode
-    size_t stream_pad;         // a snapshot's stream: 24 header bytes + pad + (chain % pad)
-    uint32_t req_drop_pm;      // chance the leader's application cannot read a chunk now
-    uint32_t view_loss_pm;     // ... finds the view it reads from released
-    uint64_t view_idle_us;     // views unread this long are released (0: kept)
-    uint32_t chunk_reject_pm;  // chance a follower's application refuses a received chunk as
-                               // malformed (the driver drops the stream, restarts Raft)
+    bool stream;              // streaming mode
+    size_t stream_pad;        // a snapshot's stream: 24 header bytes + pad + (chain % pad)
+    uint32_t req_drop_pm;     // chance the leader's application cannot read a chunk now
+    uint32_t view_loss_pm;    // ... finds the view it reads from released
+    uint64_t view_idle_us;    // views unread this long are released (0: kept)
+    uint32_t chunk_reject_pm; // chance a follower's application refuses a received chunk as
+                              // malformed (the driver drops the stream, restarts Raft)
 } sim_config_t;
 
 // Fills the defaults above (seed 1, 3 nodes, no snapshots, reliable network).

@@ -474,6 +474,9 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
     // Applies of one entry per ready (any size), a few, or the default's many.
     static const size_t apply[] = {1, 30, 0};
     cfg.max_apply_bytes = apply[zkv_rng_below (&pick, 3)];
+    // Snapshot views released at once (each transfer takes a fresh snapshot), soon, or late.
+    static const uint32_t view_idle[] = {1, 50, 0};
+    cfg.view_idle_ms = view_idle[zkv_rng_below (&pick, 3)];
     // Now and then classic Raft: real votes alone decide (no PreVote), deposed leaders linger
     // until they hear a newer term (no CheckQuorum).
     cfg.no_pre_vote = zkv_rng_chance (&pick, 1, 4);

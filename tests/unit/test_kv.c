@@ -321,6 +321,49 @@ test_store_dedup_scan_delete (void)
     s_contract_dedup_scan_delete (S_LDB);
 }
 
+// A shard deleted while a view is open: LevelDB cannot drop what the view sees, so its space
+// comes back when the view closes (the compaction waited for it), not only with later writes.
+static void
+test_store_ldb_deleted_under_view (void)
+{
+    s_fix_t f = {.kind = S_LDB};
+    CHECK (s_open (&f) == 0);
+    zkv_kvstore_t *s = f.store;
+    // 2 MB of values that do not compress, in shard 1 of group 7.
+    uint64_t x = 88172645463325252ULL;
+    for (int round = 0; round < 4; round++) {
+        zkv_kvbatch_t *b = zkv_kvstore_batch_new (s);
+        for (int k = 0; k < 512; k++) {
+            char key[32];
+            uint8_t val[1024];
+            snprintf (key, sizeof key, "key-%04d", round * 512 + k);
+            for (size_t i = 0; i < sizeof val; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                val[i] = (uint8_t)x;
+            }
+            zkv_kvstore_put (s, b, 7, 1, s_u8 (key), strlen (key), val, sizeof val);
+        }
+        CHECK_EQ_U64 (zkv_kvstore_commit (s, &b), 0);
+    }
+    CHECK (s_restart (&f) == 0); // LevelDB writes its memtable to a table file when it opens
+    s = f.store;
+    zkv_kvstore_t *view = zkv_kvstore_view (s); // e.g. a snapshot being sent to a follower
+    CHECK (view != NULL);
+    zkv_kvbatch_t *b = zkv_kvstore_batch_new (s);
+    CHECK_EQ_U64 (zkv_kvstore_delete_shard (s, b, 7, 1), 0);
+    CHECK_EQ_U64 (zkv_kvstore_commit (s, &b), 0);
+    uint64_t pinned = zkv_kvstore_approx_bytes (s, 7);
+    CHECK (pinned > 1000000); // the view still reads it: on disk
+    zkv_bytes_t v = {0};
+    CHECK_EQ_U64 (zkv_kvstore_get (view, 7, 1, s_u8 ("key-0003"), 8, &v), 0);
+    zkv_bytes_free (&v);
+    zkv_kvstore_destroy (&view);
+    uint64_t after = zkv_kvstore_approx_bytes (s, 7);
+    CHECK (after < pinned / 8);
+    CHECK_EQ_U64 (zkv_kvstore_get (s, 7, 1, s_u8 ("key-0003"), 8, &v), ZKV_ENOTFOUND);
+    s_close (&f);
+}
+
 static void
 test_store_ldb_needs_ldb (void)
 {
@@ -1694,11 +1737,12 @@ test_kv_old_format_incomplete (void)
 }
 
 ZKV_TEST_MAIN (TEST (test_store_basic) TEST (test_store_dedup_scan_delete)
-                   TEST (test_store_ldb_needs_ldb) TEST (test_kv_apply) TEST (test_kv_dedup)
-                       TEST (test_kv_limits) TEST (test_kv_malformed_entries)
-                           TEST (test_kv_snapshot_round_trip) TEST (test_kv_snapshot_hostile)
-                               TEST (test_kv_boot) TEST (test_kv_commit_failure)
-                                   TEST (test_kv_stream_round_trip) TEST (test_kv_stream_resume)
-                                       TEST (test_kv_stream_crash) TEST (test_kv_stream_interrupted)
-                                           TEST (test_kv_old_format_incomplete)
-                                               TEST (test_kv_snapshot_records))
+                   TEST (test_store_ldb_needs_ldb) TEST (test_store_ldb_deleted_under_view)
+                       TEST (test_kv_apply) TEST (test_kv_dedup) TEST (test_kv_limits)
+                           TEST (test_kv_malformed_entries) TEST (test_kv_snapshot_round_trip)
+                               TEST (test_kv_snapshot_hostile) TEST (test_kv_boot)
+                                   TEST (test_kv_commit_failure) TEST (test_kv_stream_round_trip)
+                                       TEST (test_kv_stream_resume) TEST (test_kv_stream_crash)
+                                           TEST (test_kv_stream_interrupted)
+                                               TEST (test_kv_old_format_incomplete)
+                                                   TEST (test_kv_snapshot_records))

@@ -61,6 +61,7 @@ typedef struct {
     // crashes), a received stream is staged apart from it, and the application keeps one view
     // of its state, the latest it opened (an older view's chunks cannot be read any more).
     uint64_t view_gen;      // generation of the latest view
+    int views_open;         // views opened and not closed
     uint8_t *part;          // received stream bytes, staged apart from the state (durable)
     size_t part_len;        // their number
     bool incomplete;        // the state is gone (set by a test; durable): need_snapshot
@@ -381,6 +382,7 @@ sm_view_open (void *impl, int *err)
     s_view_t *v = calloc (1, sizeof *v);
     assert (v);
     v->gen = ++nd->view_gen;
+    nd->views_open++;
     v->data = s_snap_make (nd->c, nd, &v->len);
     return v;
 }
@@ -388,7 +390,8 @@ sm_view_open (void *impl, int *err)
 static void
 sm_view_close (void *impl, void *view)
 {
-    (void)impl;
+    node_t *nd = impl;
+    nd->views_open--;
     s_view_t *v = view;
     free (v->data);
     free (v);
@@ -2167,6 +2170,36 @@ test_stream_catch_up (void)
     s_cluster_destroy (&c);
 }
 
+// No view outlives its use: once the transfer is done and view_idle_ms passed, every node has
+// closed all it opened (a LevelDB view would keep deleted shards on disk for good).
+static void
+test_stream_views_released (void)
+{
+    cluster_t *c = s_stream_cluster (12, 1000, 64, 10);
+    CHECK (s_wait_leader (c, 1000) >= 0);
+    int victim = (s_leader (c) + 1) % 3;
+    s_stop (c, victim);
+    uint64_t last = s_propose_n (c, 60, 100);
+    int leader = s_leader (c);
+    CHECK (c->nodes[leader].views_open == 1); // its latest snapshot's, kept for transfers
+    s_start (c, victim);
+    CHECK (s_wait_applied (c, last, 3000));
+    CHECK (c->nodes[victim].n_snap_applied >= 1);
+    s_run (c, 2000 / 10 + 10); // the default view_idle_ms in 10 ms ticks, and a few more
+    CHECK (!c->failed);
+    for (int i = 0; i < 3; i++)
+        CHECK (c->nodes[i].views_open == 0);
+    // A follower that needs a snapshot later still gets one (a fresh one, over a new view).
+    s_stop (c, victim);
+    last = s_propose_n (c, 40, 500);
+    s_run (c, 2000 / 10 + 10);
+    s_start (c, victim);
+    CHECK (s_wait_applied (c, last, 3000));
+    CHECK (c->nodes[victim].n_snap_applied >= 2);
+    CHECK (s_same_state (c));
+    s_cluster_destroy (&c);
+}
+
 // Lost, duplicated, reordered and delayed messages, and chunks the application cannot read now:
 // the transfer resumes from what the follower persisted, for several seeds.
 static void
@@ -2508,14 +2541,14 @@ ZKV_TEST_MAIN (
             TEST (test_snapshot_install) TEST (test_prevote_isolated) TEST (test_check_quorum)
                 TEST (test_restart_keeps_term_and_vote) TEST (test_no_double_vote) TEST (test_chaos)
                     TEST (test_follower_append_rules) TEST (test_follower_snapshot_chunks)
-                        TEST (test_snapshot_discard_order) TEST (test_late_vote_counts)
-                            TEST (test_read_index_waits_for_own_term) TEST (test_read_index_rounds)
-                                TEST (test_read_index_cluster) TEST (test_read_index_single_node)
-                                    TEST (test_early_msgs) TEST (test_snapshot_only_when_behind)
-                                        TEST (test_stream_catch_up) TEST (test_stream_lossy)
-                                            TEST (test_stream_newer_snapshot)
-                                                TEST (test_stream_follower_crash) TEST (
-                                                    test_stream_missing_state_needs_newer_snapshot)
-                                                    TEST (test_stream_missing_refuses_older)
-                                                        TEST (test_stream_receiving_may_lead) TEST (
-                                                            test_stream_leader_fresh_snapshot))
+                        TEST (test_snapshot_discard_order) TEST (test_late_vote_counts) TEST (
+                            test_read_index_waits_for_own_term) TEST (test_read_index_rounds)
+                            TEST (test_read_index_cluster) TEST (test_read_index_single_node)
+                                TEST (test_early_msgs) TEST (test_snapshot_only_when_behind)
+                                    TEST (test_stream_catch_up) TEST (test_stream_views_released)
+                                        TEST (test_stream_lossy) TEST (test_stream_newer_snapshot)
+                                            TEST (test_stream_follower_crash) TEST (
+                                                test_stream_missing_state_needs_newer_snapshot)
+                                                TEST (test_stream_missing_refuses_older)
+                                                    TEST (test_stream_receiving_may_lead)
+                                                        TEST (test_stream_leader_fresh_snapshot))

@@ -201,10 +201,12 @@ before=$(group_bytes 3)
 cl_zkv --timeout 10000 ctrl leave 3 > /dev/null || cl_die "group 3 could not leave"
 cfg=$(latest)
 cl_wait_until 60 "the groups settled after group 3 left" settled "${cfg%% *}"
-after=$(group_bytes 3)
-cl_log "group 3 stored $before bytes before it left, $after after"
 [ "$before" -gt 100000 ] || cl_die "group 3 held only $before bytes before it left: nothing to measure"
-[ $((after * 8)) -lt "$before" ] || cl_die "group 3 still holds $after of its $before bytes after it gave its shards away"
+# The space comes back once the deleted ranges are compacted: at once, or when the last view
+# that still sees them closes (a snapshot being sent, an unread one after a few seconds).
+dropped () { [ $(($(group_bytes 3) * 8)) -lt "$before" ]; }
+cl_wait_until 30 "group 3 gave back the space of its shards (it held $before bytes)" dropped
+cl_log "group 3 stored $before bytes before it left, $(group_bytes 3) after"
 for ((k = 0; k < 600; k += 37)); do
     [ "$(cl_zkv --timeout 10000 get "load$k")" = "${value[k]}" ] || cl_die "load$k lost after group 3 left"
 done

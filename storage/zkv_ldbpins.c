@@ -1,0 +1,127 @@
+// Compactions that wait for the views of a LevelDB database to close (zkv_ldbpins.h).
+#include "zkv_ldbpins.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uint8_t start[ZKV_LDBPINS_KEY_MAX];
+    uint8_t limit[ZKV_LDBPINS_KEY_MAX];
+    size_t slen, llen;
+} s_range_t;
+
+struct zkv_ldbpins {
+    leveldb_t *db;                             // the database (not owned)
+    pthread_mutex_t lock;                      // guards everything below
+    size_t open;                               // views open now
+    s_range_t pending[ZKV_LDBPINS_MAX_RANGES]; // ranges to compact once none is
+    size_t n_pending;                          // their number
+    zkv_ldbpins_counters_t counters;
+};
+
+static int
+s_keycmp (const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    int c = memcmp (a, b, alen < blen ? alen : blen);
+    return c ? c : (alen > blen) - (alen < blen);
+}
+
+zkv_ldbpins_t *
+zkv_ldbpins_new (leveldb_t *db)
+{
+    assert (db);
+    zkv_ldbpins_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort (); // out of memory aborts (STYLE.md)
+    self->db = db;
+    pthread_mutex_init (&self->lock, NULL);
+    return self;
+}
+
+void
+zkv_ldbpins_destroy (zkv_ldbpins_t **self_p)
+{
+    zkv_ldbpins_t *self = *self_p;
+    if (!self)
+        return;
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+    *self_p = NULL;
+}
+
+const leveldb_snapshot_t *
+zkv_ldbpins_open (zkv_ldbpins_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    self->open++;
+    self->counters.views_opened++;
+    pthread_mutex_unlock (&self->lock);
+    return leveldb_create_snapshot (self->db);
+}
+
+void
+zkv_ldbpins_close (zkv_ldbpins_t *self, const leveldb_snapshot_t *snap)
+{
+    leveldb_release_snapshot (self->db, snap);
+    s_range_t todo[ZKV_LDBPINS_MAX_RANGES];
+    size_t n = 0;
+    pthread_mutex_lock (&self->lock);
+    assert (self->open > 0);
+    if (--self->open == 0) {
+        n = self->n_pending;
+        memcpy (todo, self->pending, n * sizeof *todo);
+        self->n_pending = 0;
+        self->counters.compacted_late += n;
+    }
+    pthread_mutex_unlock (&self->lock);
+    // Outside the lock: a compaction takes a while, and views may open meanwhile (they see the
+    // ranges deleted already, so they pin nothing of them).
+    for (size_t i = 0; i < n; i++)
+        leveldb_compact_range (self->db, (const char *)todo[i].start, todo[i].slen,
+                               (const char *)todo[i].limit, todo[i].llen);
+}
+
+void
+zkv_ldbpins_compact (zkv_ldbpins_t *self, const uint8_t *start, size_t slen, const uint8_t *limit,
+                     size_t llen)
+{
+    assert (slen <= ZKV_LDBPINS_KEY_MAX && llen <= ZKV_LDBPINS_KEY_MAX);
+    pthread_mutex_lock (&self->lock);
+    if (self->open == 0) {
+        pthread_mutex_unlock (&self->lock);
+        leveldb_compact_range (self->db, (const char *)start, slen, (const char *)limit, llen);
+        return;
+    }
+    self->counters.deferred++;
+    if (self->n_pending < ZKV_LDBPINS_MAX_RANGES) {
+        s_range_t *r = &self->pending[self->n_pending++];
+        memcpy (r->start, start, slen);
+        memcpy (r->limit, limit, llen);
+        r->slen = slen;
+        r->llen = llen;
+    } else {
+        // No room: the last range grows to cover this one too (compacting more than was
+        // deleted costs time, never data).
+        s_range_t *r = &self->pending[ZKV_LDBPINS_MAX_RANGES - 1];
+        if (s_keycmp (start, slen, r->start, r->slen) < 0) {
+            memcpy (r->start, start, slen);
+            r->slen = slen;
+        }
+        if (s_keycmp (limit, llen, r->limit, r->llen) > 0) {
+            memcpy (r->limit, limit, llen);
+            r->llen = llen;
+        }
+        self->counters.merged++;
+    }
+    pthread_mutex_unlock (&self->lock);
+}
+
+void
+zkv_ldbpins_counters (zkv_ldbpins_t *self, zkv_ldbpins_counters_t *out)
+{
+    pthread_mutex_lock (&self->lock);
+    *out = self->counters;
+    pthread_mutex_unlock (&self->lock);
+}
