@@ -14,6 +14,7 @@ typedef struct {
 
 struct zkv_ldbpins {
     leveldb_t *db;                             // the database (not owned)
+    leveldb_writeoptions_t *nosync;            // the markers' writes
     pthread_mutex_t lock;                      // guards everything below
     size_t open;                               // views open now
     s_range_t pending[ZKV_LDBPINS_MAX_RANGES]; // ranges to compact once none is
@@ -28,6 +29,28 @@ s_keycmp (const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
     return c ? c : (alen > blen) - (alen < blen);
 }
 
+// Compacts [start, limit) down to the deepest level that holds any of it. LevelDB's manual
+// compaction merges each level into the next, so it never rewrites a file of the deepest level
+// by itself: when a compaction that ran while a view was open already merged the range's
+// tombstones with the values they delete into that level (keeping both, for the view), only a
+// newer file above it makes that file be rewritten. Tombstones for the range's start and limit
+// (prefixes that are no stored keys) make that file: it spans the whole range, so it overlaps
+// every file that holds some of it, and goes down level by level taking them with it.
+static void
+s_compact (zkv_ldbpins_t *self, const uint8_t *start, size_t slen, const uint8_t *limit,
+           size_t llen)
+{
+    leveldb_writebatch_t *wb = leveldb_writebatch_create ();
+    leveldb_writebatch_delete (wb, (const char *)start, slen);
+    leveldb_writebatch_delete (wb, (const char *)limit, llen);
+    char *err = NULL;
+    leveldb_write (self->db, self->nosync, wb, &err);
+    leveldb_writebatch_destroy (wb);
+    if (err)
+        leveldb_free (err); // the write failed: the next commit reports the store's error
+    leveldb_compact_range (self->db, (const char *)start, slen, (const char *)limit, llen);
+}
+
 zkv_ldbpins_t *
 zkv_ldbpins_new (leveldb_t *db)
 {
@@ -36,6 +59,8 @@ zkv_ldbpins_new (leveldb_t *db)
     if (!self)
         abort (); // out of memory aborts (STYLE.md)
     self->db = db;
+    self->nosync = leveldb_writeoptions_create ();
+    leveldb_writeoptions_set_sync (self->nosync, 0);
     pthread_mutex_init (&self->lock, NULL);
     return self;
 }
@@ -47,6 +72,7 @@ zkv_ldbpins_destroy (zkv_ldbpins_t **self_p)
     if (!self)
         return;
     pthread_mutex_destroy (&self->lock);
+    leveldb_writeoptions_destroy (self->nosync);
     free (self);
     *self_p = NULL;
 }
@@ -79,8 +105,7 @@ zkv_ldbpins_close (zkv_ldbpins_t *self, const leveldb_snapshot_t *snap)
     // Outside the lock: a compaction takes a while, and views may open meanwhile (they see the
     // ranges deleted already, so they pin nothing of them).
     for (size_t i = 0; i < n; i++)
-        leveldb_compact_range (self->db, (const char *)todo[i].start, todo[i].slen,
-                               (const char *)todo[i].limit, todo[i].llen);
+        s_compact (self, todo[i].start, todo[i].slen, todo[i].limit, todo[i].llen);
 }
 
 void
@@ -91,7 +116,7 @@ zkv_ldbpins_compact (zkv_ldbpins_t *self, const uint8_t *start, size_t slen, con
     pthread_mutex_lock (&self->lock);
     if (self->open == 0) {
         pthread_mutex_unlock (&self->lock);
-        leveldb_compact_range (self->db, (const char *)start, slen, (const char *)limit, llen);
+        s_compact (self, start, slen, limit, llen);
         return;
     }
     self->counters.deferred++;

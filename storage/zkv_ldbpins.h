@@ -32,8 +32,8 @@ void zkv_ldbpins_destroy (zkv_ldbpins_t **self_p);
 const leveldb_snapshot_t *zkv_ldbpins_open (zkv_ldbpins_t *self);
 // Releases a view; the last one to close compacts the ranges that waited for it.
 void zkv_ldbpins_close (zkv_ldbpins_t *self, const leveldb_snapshot_t *snap);
-// Compacts [start, limit) now, or once no view is open. Keys longer than ZKV_LDBPINS_KEY_MAX
-// are a caller's bug.
+// Compacts [start, limit) now, or once no view is open. start and limit are prefixes that no
+// stored key equals (a tombstone is written for each); keys longer than ZKV_LDBPINS_KEY_MAX are a caller's bug.
 void zkv_ldbpins_compact (zkv_ldbpins_t *self, const uint8_t *start, size_t slen,
                           const uint8_t *limit, size_t llen);
 void zkv_ldbpins_counters (zkv_ldbpins_t *self, zkv_ldbpins_counters_t *out);
