@@ -30,11 +30,17 @@ typedef struct {
     uint64_t snapshot_bytes;       // compact the log once it holds this many bytes
     uint64_t snapshot_chunk_bytes; // InstallSnapshot and shard moves send chunks of this size
     uint64_t shard_move_bytes_per_sec; // shard pulls at most this fast (0: unlimited)
-    uint64_t max_key_bytes;        // largest key a client may write
-    uint64_t max_value_bytes;      // largest value a client may write
-    uint64_t max_batch_entries;    // entries in one AppendEntries
-    uint64_t max_batch_bytes;      // entry bytes in one AppendEntries
-    uint64_t max_inflight;         // unacknowledged AppendEntries per follower
+    uint64_t max_key_bytes;            // largest key a client may write
+    uint64_t max_value_bytes;          // largest value a client may write
+    uint64_t max_batch_entries;        // entries in one AppendEntries
+    uint64_t max_batch_bytes;          // entry bytes in one AppendEntries
+    uint64_t max_inflight;             // unacknowledged AppendEntries per follower
+    const char *security;              // "curve" (peers, clients, subscribers authenticated and
+                                       // encrypted) or "none" (plain text)
+    const char *client_keys;           // directory of client public certificates allowed, or NULL
+    const char *monitor_keys;          // ... of read-only ones (events and status), or NULL
+    const char *client_cert;           // the certificate zkv and the client library use by default
+                                       // with this file (NULL: none; $ZKV_KEY or --key)
 } zkv_config_cluster_t;
 
 // One node (/node): a zkvd process.
@@ -44,6 +50,9 @@ typedef struct {
     const char *client; // endpoint clients send requests to
     const char *events; // endpoint the node publishes events on
     const char *data;   // data directory (relative paths are resolved against the file's folder)
+    const char *cert;   // its certificate file (public; FILE_secret beside it, read by the node
+                        // alone), or NULL
+    const char *public_key; // its public key (Z85, 40 characters), or NULL: read from cert
 } zkv_config_node_t;
 
 // A list of node ids, in the order the file gives them.
@@ -111,6 +120,20 @@ const zkv_config_group_t *zkv_config_group (const zkv_config_t *self, uint64_t i
 // ids and returns how many there are in all. ids may be NULL when max is 0.
 size_t zkv_config_groups_of_node (const zkv_config_t *self, uint64_t node_id, uint64_t *ids,
                                   size_t max);
+
+// --- Security (config/zkv_config_keys.c) ------------------------------------------------------
+
+// True when /cluster/security is curve (the default).
+bool zkv_config_curve (const zkv_config_t *self);
+// node's public key (Z85, 40 characters and a NUL) into key: its public_key, or read from its
+// cert file (both given: they must agree). 0, or ZKV_ECONFIG with one line in err.
+int zkv_config_node_key (const zkv_config_t *self, const zkv_config_node_t *node, char key[41],
+                         char *err, size_t errlen);
+// What zkvd and the client library need under curve: every node's public key readable. 0 (also
+// when security is none), or ZKV_ECONFIG with one line in err naming the node and the fix.
+int zkv_config_check_keys (const zkv_config_t *self, char *err, size_t errlen);
+// True if text is a CURVE public key as Z85 text (40 characters that decode).
+bool zkv_config_key_valid (const char *text);
 
 // True if name is a state machine zkvd can run (actors/zkv_group_machine.c makes each).
 bool zkv_config_machine_known (const char *name);

@@ -53,7 +53,8 @@ typedef enum {
     ZKV_CONFIG_NAME,     // const char *: [min, max] letters, digits, '.', '_', '-'
     ZKV_CONFIG_ENDPOINT, // const char *: tcp://host:port, ipc://path, inproc://name
     ZKV_CONFIG_PATH,     // const char *: [min, max] bytes
-    ZKV_CONFIG_IDS       // zkv_config_ids_t: [min, max] distinct node ids, comma-separated
+    ZKV_CONFIG_IDS,      // zkv_config_ids_t: [min, max] distinct node ids, comma-separated
+    ZKV_CONFIG_KEY       // const char *: a CURVE public key, 40 characters of Z85
 } zkv_config_type_t;
 
 typedef struct {
@@ -70,15 +71,17 @@ typedef struct {
     zkv_config_type_t type;          // how its value is read
     uint64_t min;                    // bounds: of the number, the length or the list
     uint64_t max;                    //
-    const char *fallback;            // default, as a file would write it; NULL: required
+    const char *fallback;            // default, as a file would write it; NULL: required;
+                                     // zkv_config_unset: optional, NULL when left out
     size_t offset;                   // where the value goes in the section's record
     const char *doc;                 // one line for people
 } zkv_config_option_t;
 
 #define ZKV_CONFIG_MAX_NODE_ID 65535 // node ids are 1..this
-#define ZKV_CONFIG_MAX_OPTIONS 32    // rows in the schema, at most
+#define ZKV_CONFIG_MAX_OPTIONS 48    // rows in the schema, at most
 
 extern const zkv_config_section_t zkv_config_sections[ZKV_CONFIG_SECTIONS];
+extern const char zkv_config_unset[]; // the fallback of an optional option without a default
 extern const zkv_config_option_t zkv_config_options[];
 extern const size_t zkv_config_option_count;
 

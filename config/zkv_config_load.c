@@ -97,8 +97,10 @@ s_unknown_key (s_loader_t *self, int line, zkv_config_section_id_t section, cons
         const zkv_config_option_t *opt = &zkv_config_options[i];
         if (opt->section != section)
             continue;
+        // A close misspelling: a short word two letters off is another word (port, cert).
         int distance = s_distance (key, opt->key);
-        if (distance < best_distance || (strncmp (key, opt->key, strlen (key)) == 0 && !best)) {
+        if ((distance < best_distance && (size_t)distance * 3 <= strlen (key)) ||
+            (strncmp (key, opt->key, strlen (key)) == 0 && !best)) {
             best = opt->key;
             best_distance = distance;
         }
@@ -161,7 +163,7 @@ s_load_section (s_loader_t *self, zconfig_t *section_node, int line,
                        "/%s: a section takes no value, got '%s' (its keys go on the "
                        "lines below it, indented 4 spaces)",
                        name, value);
-    void *record = NULL;      // set by s_add_record; initialised for gcc's -O2 flow analysis
+    void *record = NULL; // set by s_add_record; initialised for gcc's -O2 flow analysis
     s_lines_t *lines = NULL;
     if (s_add_record (self, section, line, &record, &lines))
         return ZKV_ECONFIG;
@@ -192,7 +194,7 @@ s_load_section (s_loader_t *self, zconfig_t *section_node, int line,
     }
     for (size_t o = 0; o < zkv_config_option_count; o++) {
         const zkv_config_option_t *opt = &zkv_config_options[o];
-        if (opt->section != section || lines->key_line[o])
+        if (opt->section != section || lines->key_line[o] || opt->fallback == zkv_config_unset)
             continue;
         if (!opt->fallback)
             return s_fail (self, line, "/%s/%s: missing (required)", name, opt->key);
@@ -264,6 +266,11 @@ static int
 s_check_cluster (s_loader_t *self)
 {
     const zkv_config_cluster_t *cluster = &self->config->cluster;
+    if (strcmp (cluster->security, "curve") != 0 && strcmp (cluster->security, "none") != 0) {
+        int o = s_option (ZKV_CONFIG_CLUSTER, "security");
+        return s_fail (self, s_line_of (&self->cluster_lines, o),
+                       "/cluster/security: expected curve or none, got '%s'", cluster->security);
+    }
     if (cluster->election_ticks < 2 * cluster->heartbeat_ticks) {
         int o = s_option (ZKV_CONFIG_CLUSTER, "election_ticks");
         return s_fail (self, s_line_of (&self->cluster_lines, o),
@@ -400,20 +407,30 @@ s_check_groups (s_loader_t *self)
     return 0;
 }
 
-// Makes relative data directories relative to base_dir (the config file's folder).
+// Makes a relative path relative to base_dir (the config file's folder).
 static void
-s_resolve_data (zkv_config_t *config, const char *base_dir)
+s_resolve (const char **path_p, const char *base_dir)
+{
+    if (!*path_p || (*path_p)[0] == '/')
+        return;
+    char *path = zsys_sprintf ("%s/%s", base_dir, *path_p);
+    if (!path)
+        abort ();
+    free ((void *)*path_p);
+    *path_p = path;
+}
+
+// Makes relative paths (data directories, certificates, key directories) relative to base_dir.
+static void
+s_resolve_paths (zkv_config_t *config, const char *base_dir)
 {
     for (size_t i = 0; i < config->node_count; i++) {
-        zkv_config_node_t *node = &config->nodes[i];
-        if (node->data[0] == '/')
-            continue;
-        char *path = zsys_sprintf ("%s/%s", base_dir, node->data);
-        if (!path)
-            abort ();
-        free ((void *)node->data);
-        node->data = path;
+        s_resolve (&config->nodes[i].data, base_dir);
+        s_resolve (&config->nodes[i].cert, base_dir);
     }
+    s_resolve (&config->cluster.client_keys, base_dir);
+    s_resolve (&config->cluster.monitor_keys, base_dir);
+    s_resolve (&config->cluster.client_cert, base_dir);
 }
 
 // The first line zconfig refuses, found by parsing ever shorter prefixes (a prefix of a valid
@@ -479,7 +496,7 @@ zkv_config_parse (const char *text, size_t len, const char *source, const char *
     if (s_load_tree (&loader, root))
         goto done;
     if (base_dir)
-        s_resolve_data (config, base_dir);
+        s_resolve_paths (config, base_dir);
     if (s_check_cluster (&loader) || s_check_nodes (&loader) || s_check_groups (&loader))
         goto done;
     rc = 0;

@@ -24,6 +24,8 @@ const zkv_config_section_t zkv_config_sections[ZKV_CONFIG_SECTIONS] = {
                           "exist; groups 1 and up serve shards."},
 };
 
+const char zkv_config_unset[] = "";
+
 const zkv_config_option_t zkv_config_options[] = {
     {ZKV_CONFIG_CLUSTER, "name", ZKV_CONFIG_NAME, 1, 63, NULL, S_CLUSTER (name),
      "Cluster name, shown in logs and events."},
@@ -61,6 +63,22 @@ const zkv_config_option_t zkv_config_options[] = {
      S_CLUSTER (max_batch_bytes), "Most entry bytes in one AppendEntries message."},
     {ZKV_CONFIG_CLUSTER, "max_inflight", ZKV_CONFIG_UINT, 1, 4096, "64", S_CLUSTER (max_inflight),
      "Most unacknowledged AppendEntries messages per follower (pipelining)."},
+    {ZKV_CONFIG_CLUSTER, "security", ZKV_CONFIG_NAME, 1, 31, "curve", S_CLUSTER (security),
+     "curve: every peer, client and event connection is authenticated and encrypted with CURVE "
+     "(each node has a certificate, each client a key the cluster allows); none: plain text, "
+     "anyone who reaches a port is trusted (zkvd says so at start)."},
+    {ZKV_CONFIG_CLUSTER, "client_keys", ZKV_CONFIG_PATH, 1, 4095, zkv_config_unset,
+     S_CLUSTER (client_keys),
+     "Directory of the public certificates of the clients allowed (`zkv keygen` makes them); "
+     "read when zkvd starts. Relative to the config file's folder."},
+    {ZKV_CONFIG_CLUSTER, "monitor_keys", ZKV_CONFIG_PATH, 1, 4095, zkv_config_unset,
+     S_CLUSTER (monitor_keys),
+     "Directory of read-only public certificates: the event stream, status and configuration "
+     "queries, no reads or writes of keys."},
+    {ZKV_CONFIG_CLUSTER, "client_cert", ZKV_CONFIG_PATH, 1, 4095, zkv_config_unset,
+     S_CLUSTER (client_cert),
+     "Certificate (with its FILE_secret) that zkv and the client library use with this file "
+     "when neither --key nor $ZKV_KEY names one; for development clusters."},
 
     {ZKV_CONFIG_NODE, "id", ZKV_CONFIG_UINT, 1, ZKV_CONFIG_MAX_NODE_ID, NULL, S_NODE (id),
      "Node id: non-zero, unique; `zkvd --node ID` picks the node to run."},
@@ -72,6 +90,13 @@ const zkv_config_option_t zkv_config_options[] = {
      "Endpoint the node publishes its events on."},
     {ZKV_CONFIG_NODE, "data", ZKV_CONFIG_PATH, 1, 4095, NULL, S_NODE (data),
      "Data directory, one per node; a relative path is relative to the config file's folder."},
+    {ZKV_CONFIG_NODE, "cert", ZKV_CONFIG_PATH, 1, 4095, zkv_config_unset, S_NODE (cert),
+     "The node's certificate (`zkv keygen FILE` writes FILE and FILE_secret): the public file "
+     "names its key to the others, the secret one is read by the node alone. Needed by the node "
+     "itself under curve; relative to the config file's folder."},
+    {ZKV_CONFIG_NODE, "public_key", ZKV_CONFIG_KEY, 40, 40, zkv_config_unset, S_NODE (public_key),
+     "The node's public key in Z85 (40 characters, quoted), for machines that do not have its "
+     "cert file; must match cert when both are given."},
 
     {ZKV_CONFIG_GROUP, "id", ZKV_CONFIG_UINT, 0, 65535, NULL, S_GROUP (id),
      "Group id, unique; 0 is the shard controller, 1 and up serve shards."},
@@ -139,6 +164,9 @@ s_expected (const zkv_config_option_t *opt, char *buf, size_t buflen)
     case ZKV_CONFIG_IDS:
         snprintf (buf, buflen, "%" PRIu64 "..%" PRIu64 " node ids, comma-separated", opt->min,
                   opt->max);
+        break;
+    case ZKV_CONFIG_KEY:
+        snprintf (buf, buflen, "a CURVE public key: 40 characters of Z85");
         break;
     }
 }
@@ -280,6 +308,19 @@ s_check_endpoint (const char *value, char *why, size_t whylen)
 }
 
 static int
+s_check_key (const char *value, char *why, size_t whylen)
+{
+    if (!zkv_config_key_valid (value)) {
+        s_why (why, whylen,
+               "expected a CURVE public key (40 characters of Z85, as `zkv keygen` prints), "
+               "got '%s'",
+               value);
+        return ZKV_ECONFIG;
+    }
+    return 0;
+}
+
+static int
 s_check_path (const zkv_config_option_t *opt, const char *value, char *why, size_t whylen)
 {
     size_t len = strlen (value);
@@ -372,9 +413,11 @@ zkv_config_option_parse (const zkv_config_option_t *opt, const char *value, void
     }
     case ZKV_CONFIG_NAME:
     case ZKV_CONFIG_ENDPOINT:
-    case ZKV_CONFIG_PATH: {
+    case ZKV_CONFIG_PATH:
+    case ZKV_CONFIG_KEY: {
         int rc = opt->type == ZKV_CONFIG_NAME       ? s_check_name (opt, value, why, whylen)
                  : opt->type == ZKV_CONFIG_ENDPOINT ? s_check_endpoint (value, why, whylen)
+                 : opt->type == ZKV_CONFIG_KEY      ? s_check_key (value, why, whylen)
                                                     : s_check_path (opt, value, why, whylen);
         if (rc)
             return ZKV_ECONFIG;
@@ -403,7 +446,7 @@ zkv_config_option_free (const zkv_config_option_t *opt, void *record)
 {
     char *field = (char *)record + opt->offset;
     if (opt->type == ZKV_CONFIG_NAME || opt->type == ZKV_CONFIG_ENDPOINT ||
-        opt->type == ZKV_CONFIG_PATH) {
+        opt->type == ZKV_CONFIG_PATH || opt->type == ZKV_CONFIG_KEY) {
         char *text;
         memcpy (&text, field, sizeof text);
         free (text);
@@ -434,6 +477,8 @@ s_type_name (zkv_config_type_t type)
         return "path";
     case ZKV_CONFIG_IDS:
         return "node ids";
+    case ZKV_CONFIG_KEY:
+        return "key";
     }
     return "?";
 }
@@ -464,7 +509,9 @@ zkv_config_schema_markdown (void)
         s_expected (opt, expected, sizeof expected);
         fprintf (out, "| `/%s/%s` | %s | %s | ", zkv_config_sections[opt->section].name, opt->key,
                  s_type_name (opt->type), expected);
-        if (opt->fallback)
+        if (opt->fallback == zkv_config_unset)
+            fprintf (out, "none | %s |\n", opt->doc);
+        else if (opt->fallback)
             fprintf (out, "`%s` | %s |\n", opt->fallback, opt->doc);
         else
             fprintf (out, "required | %s |\n", opt->doc);

@@ -5,6 +5,7 @@
 
 #include "zkv_config.h"
 #include "zkv_config_int.h"
+#include "zkv_error.h"
 
 #include <czmq.h>
 #include <dirent.h>
@@ -174,7 +175,8 @@ test_sample_config_group3 (void)
                strcmp (a->events, b->events) == 0 && strcmp (a->data, b->data) == 0);
     }
     for (uint64_t id = 0; id <= 2; id++) {
-        const zkv_config_group_t *a = zkv_config_group (config, id), *b = zkv_config_group (base, id);
+        const zkv_config_group_t *a = zkv_config_group (config, id),
+                                 *b = zkv_config_group (base, id);
         CHECK (a && b && a->members.count == b->members.count);
         CHECK (memcmp (a->members.ids, b->members.ids, a->members.count * sizeof (uint64_t)) == 0);
     }
@@ -197,6 +199,10 @@ test_good_files (void)
         if (opt->section != ZKV_CONFIG_CLUSTER || !opt->fallback || opt->type == ZKV_CONFIG_NAME)
             continue;
         const char *field = (const char *)zkv_config_cluster (config) + opt->offset;
+        if (opt->fallback == zkv_config_unset) {
+            CHECK (*(const char *const *)field == NULL); // optional, left out: none
+            continue;
+        }
         if (opt->type == ZKV_CONFIG_BOOL)
             CHECK (*(const bool *)field == (strcmp (opt->fallback, "true") == 0));
         else
@@ -404,9 +410,9 @@ test_schema_table (void)
         char cell[128];
         snprintf (cell, sizeof cell, "| `/%s/%s` |", section->name, opt->key);
         CHECK (strstr (markdown, cell));
-        if (opt->fallback) {
+        if (opt->fallback && opt->fallback != zkv_config_unset) {
             // A default must be a value the option accepts.
-            uint64_t record[16] = {0};
+            uint64_t record[32] = {0};
             CHECK (section->record_size <= sizeof record);
             char why[256];
             CHECK (zkv_config_option_parse (opt, opt->fallback, record, why, sizeof why) == 0);
@@ -778,7 +784,91 @@ test_random_garbage (void)
     }
 }
 
-ZKV_TEST_MAIN (TEST (test_sample_config) TEST (test_sample_config_group3) TEST (test_good_files) TEST (test_bad_files)
-                   TEST (test_messages) TEST (test_schema_table) TEST (test_zconfig_failing_line)
-                       TEST (test_scanner_agrees_with_zconfig) TEST (test_truncated_sample)
-                           TEST (test_mutated_sample) TEST (test_random_garbage))
+// Node keys under curve: from the cert file or inline, both agreeing, none missing or shared.
+static void
+test_node_keys (void)
+{
+    char dir[] = "/tmp/zkv-test-keys-XXXXXX";
+    CHECK (mkdtemp (dir) != NULL);
+    zcert_t *a = zcert_new (), *b = zcert_new ();
+    char path_a[128], path_b[128];
+    snprintf (path_a, sizeof path_a, "%s/a.cert", dir);
+    snprintf (path_b, sizeof path_b, "%s/b.cert", dir);
+    CHECK (zcert_save (a, path_a) == 0);
+    CHECK (zcert_save_public (b, path_b) == 0);
+    char text[2048];
+    const char *head = "cluster\n    name = k\n";
+    const char *tail = "group\n    id = 0\n    members = 1\n";
+#define S_NODE_TEXT(n, extra)                                                                      \
+    "node\n    id = " #n "\n    peer = tcp://127.0.0.1:1" #n "1\n    client = "                    \
+    "tcp://127.0.0.1:1" #n "2\n    events = tcp://127.0.0.1:1" #n "3\n    data = /tmp/d" #n        \
+    "\n" extra
+    char err[512];
+    // Node 1 by cert file, node 2 by inline key agreeing with its public cert file.
+    snprintf (text, sizeof text,
+              "%s" S_NODE_TEXT (1, "    cert = %s\n")
+                  S_NODE_TEXT (2, "    cert = %s\n    public_key = \"%s\"\n") "%s",
+              head, path_a, path_b, zcert_public_txt (b), tail);
+    zkv_config_t *config = zkv_config_load_str (text, "k.cfg", err, sizeof err);
+    CHECK (config);
+    char key[41];
+    CHECK (zkv_config_curve (config));
+    CHECK (zkv_config_node_key (config, zkv_config_node (config, 1), key, err, sizeof err) == 0);
+    CHECK (strcmp (key, zcert_public_txt (a)) == 0);
+    CHECK (zkv_config_node_key (config, zkv_config_node (config, 2), key, err, sizeof err) == 0);
+    CHECK (strcmp (key, zcert_public_txt (b)) == 0);
+    CHECK (zkv_config_check_keys (config, err, sizeof err) == 0);
+    zkv_config_destroy (&config);
+    // An inline key that is not the cert's.
+    snprintf (text, sizeof text,
+              "%s" S_NODE_TEXT (1, "    cert = %s\n    public_key = \"%s\"\n") "%s", head, path_a,
+              zcert_public_txt (b), tail);
+    config = zkv_config_load_str (text, "k.cfg", err, sizeof err);
+    CHECK (config);
+    CHECK (zkv_config_check_keys (config, err, sizeof err) == ZKV_ECONFIG);
+    CHECK (strstr (err, "node 1's public_key is not the key of its certificate"));
+    zkv_config_destroy (&config);
+    // No key at all; a missing cert file; two nodes with one key.
+    snprintf (text, sizeof text, "%s" S_NODE_TEXT (1, "") "%s", head, tail);
+    config = zkv_config_load_str (text, "k.cfg", err, sizeof err);
+    CHECK (config);
+    CHECK (zkv_config_check_keys (config, err, sizeof err) == ZKV_ECONFIG);
+    CHECK (strstr (err, "node 1 has no key") && strstr (err, "security = none"));
+    zkv_config_destroy (&config);
+    snprintf (text, sizeof text, "%s" S_NODE_TEXT (1, "    cert = %s/nothing.cert\n") "%s", head,
+              dir, tail);
+    config = zkv_config_load_str (text, "k.cfg", err, sizeof err);
+    CHECK (config);
+    CHECK (zkv_config_check_keys (config, err, sizeof err) == ZKV_ECONFIG);
+    CHECK (strstr (err, "does not exist") && strstr (err, "zkv keygen"));
+    zkv_config_destroy (&config);
+    snprintf (text, sizeof text,
+              "%s" S_NODE_TEXT (1, "    cert = %s\n")
+                  S_NODE_TEXT (2, "    public_key = \"%s\"\n") "%s",
+              head, path_a, zcert_public_txt (a), tail);
+    config = zkv_config_load_str (text, "k.cfg", err, sizeof err);
+    CHECK (config);
+    CHECK (zkv_config_check_keys (config, err, sizeof err) == ZKV_ECONFIG);
+    CHECK (strstr (err, "nodes 1 and 2 have the same key"));
+    zkv_config_destroy (&config);
+    // Plain text needs no keys.
+    snprintf (text, sizeof text,
+              "cluster\n    name = k\n    security = none\n" S_NODE_TEXT (1, "") "%s", tail);
+    config = zkv_config_load_str (text, "k.cfg", err, sizeof err);
+    CHECK (config);
+    CHECK (!zkv_config_curve (config));
+    CHECK (zkv_config_check_keys (config, err, sizeof err) == 0);
+    zkv_config_destroy (&config);
+#undef S_NODE_TEXT
+    zcert_destroy (&a);
+    zcert_destroy (&b);
+    char cmd[256];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK (system (cmd) == 0);
+}
+
+ZKV_TEST_MAIN (TEST (test_node_keys) TEST (test_sample_config) TEST (test_sample_config_group3)
+                   TEST (test_good_files) TEST (test_bad_files) TEST (test_messages)
+                       TEST (test_schema_table) TEST (test_zconfig_failing_line)
+                           TEST (test_scanner_agrees_with_zconfig) TEST (test_truncated_sample)
+                               TEST (test_mutated_sample) TEST (test_random_garbage))
