@@ -38,6 +38,7 @@ zkv_events_actor (zsock_t *pipe, void *args)
     // A slow subscriber loses events (PUB drops at its HWM); the node never waits for one.
     zsock_set_sndhwm (pub, 10000);
     zsock_set_linger (pub, 100); // let zkv.node.stopping leave before the socket closes
+    zkv_security_serve (node->security, pub); // subscribers authenticate too
     if (zsock_bind (pub, "%s", me->events) < 0) {
         zsys_error ("zkvd %" PRIu64 ": cannot bind event endpoint %s: %s", node->id, me->events,
                     zmq_strerror (zmq_errno ()));

@@ -22,6 +22,7 @@ typedef struct {
     zkv_front_t *front; // the core
     uint64_t malformed; // client messages that did not decode
     uint64_t dropped;   // sends dropped on a full queue
+    uint64_t denied;    // requests a monitor key may not make
 } s_frontend_t;
 
 // --- the core's host ---------------------------------------------------------------------------
@@ -83,6 +84,9 @@ s_routing (void *arg, const zkv_routing_t *routing)
         m.u.peer_add.node = routing->node_ids[i];
         m.u.peer_add.endpoint =
             (zkv_bytes_t){(uint8_t *)routing->peer_eps[i], strlen (routing->peer_eps[i])};
+        const char *key = routing->keys[i];
+        if (strcmp (key, "-") != 0)
+            m.u.peer_add.public_key = (zkv_bytes_t){(uint8_t *)key, strlen (key)};
         if (zkv_actors_send (zsock_resolve (self->tx), &m) != 0)
             self->dropped++;
     }
@@ -136,13 +140,31 @@ s_client (s_frontend_t *self, zmq_msg_t *frames, size_t n)
     from.data[0] = delimiter;
     from.len = (uint16_t)(1 + zmq_msg_size (&frames[0]));
     memcpy (from.data + 1, zmq_msg_data (&frames[0]), zmq_msg_size (&frames[0]));
+    // A monitor key reads the node's status and the configurations, nothing else.
+    if (zkv_security_monitor (self->node->security, zkv_security_user (payload)) &&
+        !(m.type == ZKV_MSG_STATUS_REQUEST || m.type == ZKV_MSG_CONFIG_REQUEST ||
+          (m.type == ZKV_MSG_CLIENT_REQUEST && m.u.client_request.op == ZKV_OP_QUERY))) {
+        self->denied++;
+        if (m.type == ZKV_MSG_CLIENT_REQUEST) {
+            zkv_msg_t reply = {.type = ZKV_MSG_CLIENT_REPLY};
+            reply.u.client_reply.client_id = m.u.client_request.client_id;
+            reply.u.client_reply.seq = m.u.client_request.seq;
+            reply.u.client_reply.status = (uint64_t)-ZKV_EDENIED;
+            const char *why = "a monitor key reads status and configurations only";
+            reply.u.client_reply.error = (zkv_bytes_t){(uint8_t *)why, strlen (why)};
+            s_to_client (self, &from, &reply);
+        }
+        zkv_msg_free (&m);
+        return;
+    }
     zkv_front_client (self->front, &from, &m, s_now ());
     zkv_msg_free (&m);
 }
 
-// One message from a group or a peer (through the transport).
+// One message from a group or a peer (through the transport; a peer's forward comes with the
+// node whose key sent it, 0 when unknown).
 static void
-s_inproc (s_frontend_t *self, zmq_msg_t *frame)
+s_inproc (s_frontend_t *self, zmq_msg_t *frame, uint64_t from_node)
 {
     zkv_msg_t m;
     if (zkv_actors_decode (frame, &m) != 0) {
@@ -153,13 +175,14 @@ s_inproc (s_frontend_t *self, zmq_msg_t *frame)
         zkv_front_group_reply (self->front, &m.u.group_reply);
     else if (m.type == ZKV_MSG_GROUP_STATE)
         zkv_front_group_state (self->front, &m.u.group_state);
-    else if (m.type == ZKV_MSG_GROUP_CALL && zkv_node_group_slot (self->node, m.u.group_call.group) >= 0)
+    else if (m.type == ZKV_MSG_GROUP_CALL &&
+             zkv_node_group_slot (self->node, m.u.group_call.group) >= 0)
         zkv_front_call (self->front, &m.u.group_call, s_now ());
     else if (m.type == ZKV_MSG_GROUP_CONFIG)
         zkv_front_group_config (self->front, m.u.group_config.config.data,
                                 m.u.group_config.config.len);
     else if (m.type == ZKV_MSG_FORWARD_REQUEST || m.type == ZKV_MSG_FORWARD_REPLY)
-        zkv_front_peer (self->front, 0, &m, s_now ());
+        zkv_front_peer (self->front, from_node, &m, s_now ());
     else
         self->malformed++;
     zkv_msg_free (&m);
@@ -175,6 +198,7 @@ s_setup (s_frontend_t *self)
     zsock_set_maxmsgsize (self->router, (int)ZKV_MSG_MAX_BYTES);
     zsock_set_linger (self->router, 100); // the last answers leave before the socket closes
     zsock_set_sndhwm (self->router, 100000);
+    zkv_security_serve (self->node->security, self->router);
     if (zsock_bind (self->router, "%s", me->client) < 0) {
         zsys_error ("zkvd %" PRIu64 ": cannot bind client endpoint %s: %s", node->id, me->client,
                     zmq_strerror (zmq_errno ()));
@@ -196,6 +220,9 @@ s_setup (s_frontend_t *self)
 static void
 s_teardown (s_frontend_t *self)
 {
+    if (self->denied)
+        zsys_info ("zkvd %" PRIu64 ": frontend: %" PRIu64 " requests of monitor keys denied",
+                   self->node->id, self->denied);
     zkv_front_destroy (&self->front);
     if (self->groups)
         for (size_t i = 0; i < self->node->n_groups; i++)
@@ -247,8 +274,12 @@ zkv_frontend_actor (zsock_t *pipe, void *args)
                 if (n == 0)
                     break;
                 if (n == 1)
-                    s_inproc (self, &f[0]);
-                else
+                    s_inproc (self, &f[0], 0);
+                else if (n == 2 && zmq_msg_size (&f[1]) == sizeof (uint64_t)) {
+                    uint64_t from;
+                    memcpy (&from, zmq_msg_data (&f[1]), sizeof from);
+                    s_inproc (self, &f[0], from);
+                } else
                     self->malformed++;
                 zkv_actors_close (f, n < 2 ? n : 2);
             }

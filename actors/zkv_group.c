@@ -20,18 +20,18 @@
 #define S_MAX_DRAIN 4096
 
 typedef struct {
-    zkv_node_t *node;       // the node
-    uint64_t group;         // our group
-    zsock_t *in;            // PULL: Raft messages, requests
-    zsock_t *tx;            // PUSH to the transport
-    zsock_t *front;         // PUSH to the frontend
-    zsock_t *events;        // PUSH to the event publisher
+    zkv_node_t *node;             // the node
+    uint64_t group;               // our group
+    zsock_t *in;                  // PULL: Raft messages, requests
+    zsock_t *tx;                  // PUSH to the transport
+    zsock_t *front;               // PUSH to the frontend
+    zsock_t *events;              // PUSH to the event publisher
     zkv_group_machine_t *machine; // the state machine's store and limits
-    zkv_replica_t *replica; // the driver
-    uint64_t tick_ms;       // one tick
-    int64_t next_tick;      // zclock_mono time of the next tick
-    uint64_t malformed;     // inputs that did not decode (the transport validated them)
-    uint64_t dropped;       // sends dropped on a full queue
+    zkv_replica_t *replica;       // the driver
+    uint64_t tick_ms;             // one tick
+    int64_t next_tick;            // zclock_mono time of the next tick
+    uint64_t malformed;           // inputs that did not decode (the transport validated them)
+    uint64_t dropped;             // sends dropped on a full queue
 } s_group_t;
 
 // --- the driver's host -------------------------------------------------------------------------
@@ -78,12 +78,12 @@ s_log_shard (s_group_t *self, const char *topic, const zkv_event_shard_t *e)
                    " applied (%" PRIu64 " shards serving)",
                    self->node->id, self->group, e->config, e->shard);
     else if (streq (topic, "zkv.shard.pull.finished"))
-        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": shard %" PRIu64 " received from group %" PRIu64
-                   " (%" PRIu64 " chunks, %" PRIu64 " bytes)",
+        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": shard %" PRIu64
+                   " received from group %" PRIu64 " (%" PRIu64 " chunks, %" PRIu64 " bytes)",
                    self->node->id, self->group, e->shard, e->peer, e->chunks, e->bytes);
     else if (streq (topic, "zkv.shard.gc"))
-        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": shard %" PRIu64
-                   " deleted (group %" PRIu64 " holds it)",
+        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": shard %" PRIu64 " deleted (group %" PRIu64
+                   " holds it)",
                    self->node->id, self->group, e->shard, e->peer);
 }
 

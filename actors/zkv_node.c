@@ -65,7 +65,10 @@ zkv_node_routing (const zkv_config_t *config)
         const zkv_config_node_t *nd = zkv_config_node_at (config, i);
         // The loader bounds endpoints as the routing does (255 bytes, no white space); one
         // with other bytes than printable ASCII just stays out of the configuration.
-        (void)zkv_routing_set_node (r, nd->id, nd->peer, nd->client);
+        char key[41] = "";
+        if (zkv_config_curve (config))
+            (void)zkv_config_node_key (config, nd, key, NULL, 0); // zkvd checked every key
+        (void)zkv_routing_set_node (r, nd->id, nd->peer, nd->client, key);
     }
     zkv_routing_prune_nodes (r);
     free (ids);

@@ -13,6 +13,7 @@
 #include "zkv_logstore.h"
 #include "zkv_replica.h"
 #include "zkv_routing.h"
+#include "zkv_security.h"
 
 typedef struct {
     uint64_t id;                // this node's id
@@ -21,6 +22,7 @@ typedef struct {
     zkv_routing_t *routing;     // the routing configuration it starts from (immutable)
     size_t n_groups;            // groups this node is a member of
     uint64_t *groups;           // their ids
+    zkv_security_t *security;   // CURVE: the node's certificate and the keys it lets in
     int start_rc;               // an actor that fails to start sets it before signalling
 } zkv_node_t;
 

@@ -5,6 +5,13 @@
 // queue (ZMQ_SNDHWM), with ZMQ_IMMEDIATE so nothing queues for a peer that is not connected.
 // What does not fit is dropped and counted: Raft retransmits, clients retry. Inbound bytes are
 // hostile: malformed messages are counted, logged once and dropped.
+//
+// Under CURVE (zkv_security.h) every connection is authenticated: a DEALER knows the key of the
+// node it connects to, and each inbound message carries the key its connection authenticated
+// with (User-Id). A peer message is taken only from the node it says it comes from (the Raft
+// header's from, a forward's origin_node); anything else is dropped and counted. A forwarded
+// reply goes to the frontend with the node it came from, which must be the node the request was
+// forwarded to.
 #include "zkv_actors.h"
 
 #include <inttypes.h>
@@ -22,33 +29,37 @@
 
 typedef struct {
     uint64_t id;      // peer node id
+    char key[41];     // its public key (Z85; empty in plain text)
     zsock_t *dealer;  // outbound socket to its peer endpoint
     uint64_t dropped; // sends dropped because its queue was full
 } s_peer_t;
 
 typedef struct {
-    zkv_node_t *node;       // the node
-    zsock_t *pipe;          // actor pipe
-    zsock_t *router;        // inbound peer traffic
-    zsock_t *tx;            // outbound requests from other actors
-    zsock_t *front;         // to the frontend (forward_request / forward_reply)
-    s_peer_t *peers;        // outbound, one per other node
-    size_t n_peers;         // their number
-    size_t cap_peers;       // allocated
-    uint64_t peers_refused; // nodes a configuration named past S_MAX_PEERS
-    zsock_t **groups;       // to each hosted group actor, node->groups order
-    uint64_t malformed;     // inbound messages that did not decode
-    uint64_t wrong_version; // inbound messages of another protocol version
-    uint64_t misrouted;     // inbound messages for a group or node not here
-    uint64_t local_drops;   // inbound messages dropped because an actor's queue was full
-    uint64_t received;      // inbound messages delivered
-    uint64_t sent;          // outbound messages queued
+    zkv_node_t *node;         // the node
+    zsock_t *pipe;            // actor pipe
+    zsock_t *router;          // inbound peer traffic
+    zsock_t *tx;              // outbound requests from other actors
+    zsock_t *front;           // to the frontend (forward_request / forward_reply)
+    s_peer_t *peers;          // outbound, one per other node
+    size_t n_peers;           // their number
+    size_t cap_peers;         // allocated
+    uint64_t peers_refused;   // nodes a configuration named past S_MAX_PEERS
+    zsock_t **groups;         // to each hosted group actor, node->groups order
+    uint64_t malformed;       // inbound messages that did not decode
+    uint64_t wrong_version;   // inbound messages of another protocol version
+    uint64_t misrouted;       // inbound messages for a group or node not here
+    uint64_t unauthenticated; // inbound messages from a key that is no node's, or claiming
+                              // another node than the one whose key sent them
+    uint64_t local_drops;     // inbound messages dropped because an actor's queue was full
+    uint64_t received;        // inbound messages delivered
+    uint64_t sent;            // outbound messages queued
 } s_transport_t;
 
-// Connects to node id at endpoint (a node of the config file, or one a configuration names);
-// a node already known keeps its connection. 0, or -1 when the connect fails.
+// Connects to node id at endpoint (a node of the config file, or one a configuration names)
+// whose public key is key (Z85; "" in plain text); a node already known keeps its connection.
+// 0, or -1 when the connect fails.
 static int
-s_peer_add (s_transport_t *self, uint64_t id, const char *endpoint)
+s_peer_add (s_transport_t *self, uint64_t id, const char *endpoint, const char *key)
 {
     for (size_t i = 0; i < self->n_peers; i++)
         if (self->peers[i].id == id)
@@ -70,13 +81,16 @@ s_peer_add (s_transport_t *self, uint64_t id, const char *endpoint)
     zsock_set_sndhwm (dealer, S_PEER_SNDHWM);
     zsock_set_immediate (dealer, 1);
     zsock_set_linger (dealer, S_PEER_LINGER_MS);
+    zkv_security_connect (self->node->security, dealer, key);
     if (zsock_connect (dealer, "%s", endpoint) < 0) {
         zsys_error ("zkvd %" PRIu64 ": cannot connect to node %" PRIu64 " at %s: %s",
                     self->node->id, id, endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&dealer);
         return -1;
     }
-    self->peers[self->n_peers++] = (s_peer_t){.id = id, .dealer = dealer};
+    s_peer_t *p = &self->peers[self->n_peers++];
+    *p = (s_peer_t){.id = id, .dealer = dealer};
+    snprintf (p->key, sizeof p->key, "%s", key);
     return 0;
 }
 
@@ -90,6 +104,7 @@ s_setup (s_transport_t *self)
     zsock_set_rcvhwm (self->router, S_PEER_RCVHWM);
     zsock_set_maxmsgsize (self->router, (int)ZKV_MSG_MAX_BYTES);
     zsock_set_linger (self->router, 0);
+    zkv_security_serve (node->security, self->router);
     if (zsock_bind (self->router, "%s", me->peer) < 0) {
         zsys_error ("zkvd %" PRIu64 ": cannot bind peer endpoint %s: %s", node->id, me->peer,
                     zmq_strerror (zmq_errno ()));
@@ -98,7 +113,11 @@ s_setup (s_transport_t *self)
     size_t n_nodes = zkv_config_node_count (node->config);
     for (size_t i = 0; i < n_nodes; i++) {
         const zkv_config_node_t *peer = zkv_config_node_at (node->config, i);
-        if (peer->id != node->id && s_peer_add (self, peer->id, peer->peer) != 0)
+        char key[41] = "";
+        if (zkv_security_on (node->security) &&
+            zkv_config_node_key (node->config, peer, key, NULL, 0) != 0)
+            return -1; // zkv_security_new checked every node's key
+        if (peer->id != node->id && s_peer_add (self, peer->id, peer->peer, key) != 0)
             return -1;
     }
     self->tx = zkv_actors_pull (node, "tx", UINT64_MAX);
@@ -113,11 +132,13 @@ static void
 s_teardown (s_transport_t *self)
 {
     zkv_node_t *node = self->node;
-    if (self->malformed || self->wrong_version || self->misrouted || self->local_drops)
-        zsys_info (
-            "zkvd %" PRIu64 ": transport: %" PRIu64 " malformed, %" PRIu64
-            " of another protocol version, %" PRIu64 " misrouted, %" PRIu64 " dropped inbound",
-            node->id, self->malformed, self->wrong_version, self->misrouted, self->local_drops);
+    if (self->malformed || self->wrong_version || self->misrouted || self->local_drops ||
+        self->unauthenticated)
+        zsys_info ("zkvd %" PRIu64 ": transport: %" PRIu64 " malformed, %" PRIu64
+                   " of another protocol version, %" PRIu64 " misrouted, %" PRIu64
+                   " unauthenticated, %" PRIu64 " dropped inbound",
+                   node->id, self->malformed, self->wrong_version, self->misrouted,
+                   self->unauthenticated, self->local_drops);
     for (size_t i = 0; i < self->n_peers; i++) {
         if (self->peers[i].dropped)
             zsys_info ("zkvd %" PRIu64 ": transport: %" PRIu64 " messages to node %" PRIu64
@@ -135,12 +156,45 @@ s_teardown (s_transport_t *self)
     zsock_destroy (&self->router);
 }
 
+// The node whose key authenticated payload's connection: its id, 0 for a key that is no node's
+// (a client's, say). UINT64_MAX in plain text, where nothing is authenticated.
+static uint64_t
+s_sender (s_transport_t *self, zmq_msg_t *payload)
+{
+    if (!zkv_security_on (self->node->security))
+        return UINT64_MAX;
+    const char *user = zkv_security_user (payload);
+    for (size_t i = 0; user && i < self->n_peers; i++)
+        if (strcmp (self->peers[i].key, user) == 0)
+            return self->peers[i].id;
+    return 0;
+}
+
+// The node a peer message says it comes from, 0 for a message that names none.
+static uint64_t
+s_claimed (const zkv_msg_t *msg)
+{
+    if (zkv_msg_is_raft (msg->type))
+        return msg->u.hdr.from;
+    if (msg->type == ZKV_MSG_FORWARD_REQUEST)
+        return msg->u.forward_request.origin_node;
+    return 0;
+}
+
 // One inbound message from a peer: validate, then hand its bytes to the actor it is for. The
 // payload moves on without a copy (zmq_msg_send takes it); the caller closes what is left.
 static void
 s_inbound (s_transport_t *self, zmq_msg_t *payload)
 {
     zkv_node_t *node = self->node;
+    uint64_t sender = s_sender (self, payload);
+    if (sender == 0) {
+        if (self->unauthenticated++ == 0)
+            zsys_warning ("zkvd %" PRIu64 ": dropped a peer message over a connection that "
+                          "authenticated with a key that is no node's; counting further ones",
+                          node->id);
+        return;
+    }
     zkv_msg_t msg;
     size_t size = zmq_msg_size (payload);
     int rc = zkv_msg_decode ((const uint8_t *)zmq_msg_data (payload), size, &msg);
@@ -156,6 +210,15 @@ s_inbound (s_transport_t *self, zmq_msg_t *payload)
             zsys_warning ("zkvd %" PRIu64 ": dropped a malformed peer message (%s, %zu bytes); "
                           "counting further ones",
                           node->id, zkv_strerror (rc), size);
+        return;
+    }
+    uint64_t claimed = s_claimed (&msg);
+    if (sender != UINT64_MAX && claimed != 0 && claimed != sender) {
+        if (self->unauthenticated++ == 0)
+            zsys_warning ("zkvd %" PRIu64 ": dropped a %s that says it is from node %" PRIu64
+                          " but came over node %" PRIu64 "'s connection; counting further ones",
+                          node->id, zkv_msg_name (msg.type), claimed, sender);
+        zkv_msg_free (&msg);
         return;
     }
     zsock_t *dest = NULL;
@@ -174,11 +237,19 @@ s_inbound (s_transport_t *self, zmq_msg_t *payload)
                           node->id, zkv_msg_name (type));
         return;
     }
-    // The validated bytes move on as they are (a wire message is its own actor command).
-    if (zmq_msg_send (payload, zsock_resolve (dest), ZMQ_DONTWAIT) < 0)
+    // The validated bytes move on as they are (a wire message is its own actor command); a
+    // forward is followed by the node it came from (8 bytes, 0 when unknown: plain text).
+    bool forward = dest == self->front;
+    if (zmq_msg_send (payload, zsock_resolve (dest), ZMQ_DONTWAIT | (forward ? ZMQ_SNDMORE : 0)) <
+        0)
         self->local_drops++;
-    else
+    else {
+        if (forward) {
+            uint64_t from = sender == UINT64_MAX ? 0 : sender;
+            zmq_send (zsock_resolve (dest), &from, sizeof from, ZMQ_DONTWAIT);
+        }
         self->received++;
+    }
 }
 
 // One outbound message from an actor: [peer_send][payload]. The payload moves to the peer's
@@ -241,14 +312,26 @@ s_drain_outbound (s_transport_t *self, int max)
             zkv_msg_t cmd;
             if (zkv_actors_decode (&frames[0], &cmd) == 0 && cmd.type == ZKV_MSG_PEER_ADD &&
                 cmd.u.peer_add.endpoint.len > 0 && cmd.u.peer_add.endpoint.len < 256 &&
-                cmd.u.peer_add.node != self->node->id) {
-                char endpoint[256];
+                cmd.u.peer_add.public_key.len < 41 && cmd.u.peer_add.node != self->node->id) {
+                char endpoint[256], key[41];
                 memcpy (endpoint, cmd.u.peer_add.endpoint.data, cmd.u.peer_add.endpoint.len);
                 endpoint[cmd.u.peer_add.endpoint.len] = 0;
+                memcpy (key, cmd.u.peer_add.public_key.data, cmd.u.peer_add.public_key.len);
+                key[cmd.u.peer_add.public_key.len] = 0;
                 bool known = false;
                 for (size_t i = 0; i < self->n_peers; i++)
                     known = known || self->peers[i].id == cmd.u.peer_add.node;
-                if (!known && s_peer_add (self, cmd.u.peer_add.node, endpoint) == 0)
+                bool secure = zkv_security_on (self->node->security);
+                if (known)
+                    ;
+                else if (secure && zkv_security_allow_node (self->node->security,
+                                                            cmd.u.peer_add.node, key) != 0)
+                    zsys_warning ("zkvd %" PRIu64 ": the shard controller names node %" PRIu64
+                                  " without a usable public key: not connecting to it (join "
+                                  "it with `zkv ctrl join --config FILE` from a file that "
+                                  "gives its cert or public_key)",
+                                  self->node->id, cmd.u.peer_add.node);
+                else if (s_peer_add (self, cmd.u.peer_add.node, endpoint, secure ? key : "") == 0)
                     zsys_info ("zkvd %" PRIu64 ": node %" PRIu64 " at %s, learned from the "
                                "shard controller's configuration",
                                self->node->id, cmd.u.peer_add.node, endpoint);

@@ -116,9 +116,16 @@ main (int argc, char *argv[])
     // Nodes started together create a shared parent at the same moment: zsys_dir_create
     // fails on the one that loses that race, yet the directory is there, which is all we need.
     struct stat st;
-    if (zsys_dir_create ("%s", me->data) != 0 && !(stat (me->data, &st) == 0 && S_ISDIR (st.st_mode))) {
+    if (zsys_dir_create ("%s", me->data) != 0 &&
+        !(stat (me->data, &st) == 0 && S_ISDIR (st.st_mode))) {
         zsys_error ("zkvd %" PRIu64 ": cannot create data directory %s: %s", node.id, me->data,
                     strerror (errno));
+        goto done;
+    }
+    char why[1024];
+    node.security = zkv_security_new (config, node.id, me->data, why, sizeof why);
+    if (!node.security) {
+        zsys_error ("zkvd %" PRIu64 ": %s", node.id, why);
         goto done;
     }
     int serr = 0;
@@ -149,8 +156,10 @@ main (int argc, char *argv[])
     frontend = zactor_new (zkv_frontend_actor, &node);
     if (node.start_rc != 0)
         goto done;
-    zsys_info ("zkvd %" PRIu64 ": serving clients at %s, peers at %s, events at %s (%zu groups)",
-               node.id, me->client, me->peer, me->events, node.n_groups);
+    zsys_info ("zkvd %" PRIu64 ": serving clients at %s, peers at %s, events at %s (%zu groups, "
+               "%s)",
+               node.id, me->client, me->peer, me->events, node.n_groups,
+               zkv_security_on (node.security) ? "CURVE" : "PLAIN TEXT");
     s_node_event (events_in, &node, "zkv.node.started");
 
     pthread_sigmask (SIG_UNBLOCK, &stop_signals, NULL);
@@ -172,6 +181,7 @@ done:
     zsock_destroy (&events_in);
     zactor_destroy (&events);
     zkv_logstore_destroy (&node.logstore);
+    zkv_security_destroy (&node.security);
     free (gargs);
     free (groups);
     free (node.groups);

@@ -6,16 +6,16 @@
 #include <string.h>
 
 static const zkv_cli_command_t *s_commands[] = {
-    &zkv_cli_get_cmd,    &zkv_cli_put_cmd,   &zkv_cli_append_cmd,
-    &zkv_cli_status_cmd, &zkv_cli_watch_cmd, &zkv_cli_bench_cmd, &zkv_cli_ctrl_cmd,
+    &zkv_cli_get_cmd,   &zkv_cli_put_cmd,   &zkv_cli_append_cmd, &zkv_cli_status_cmd,
+    &zkv_cli_watch_cmd, &zkv_cli_bench_cmd, &zkv_cli_ctrl_cmd,   &zkv_cli_keygen_cmd,
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 
 static void
 s_help (FILE *out)
 {
-    fprintf (out, "usage: zkv [--config FILE | --endpoints URL,URL...] [--events URL,URL...]\n"
-                  "           [--timeout MS] COMMAND [ARGS]\n\n"
+    fprintf (out, "usage: zkv [--config FILE | --endpoints URL,URL... [--server-keys K,K...]]\n"
+                  "           [--events URL,URL...] [--key FILE] [--timeout MS] COMMAND [ARGS]\n\n"
                   "commands:\n");
     for (size_t i = 0; i < S_NCOMMANDS; i++)
         fprintf (out, "  %-8s %s\n", s_commands[i]->name, s_commands[i]->summary);
@@ -24,6 +24,9 @@ s_help (FILE *out)
              "  --config FILE       cluster config (default $ZKV_CONFIG, else %s)\n"
              "  --endpoints LIST    nodes' client endpoints instead of a config, node ids 1..n\n"
              "  --events LIST       nodes' event endpoints (for watch, with --endpoints)\n"
+             "  --server-keys LIST  nodes' public keys, with --endpoints to a CURVE cluster\n"
+             "  --key FILE          client certificate under CURVE (default $ZKV_KEY, else the\n"
+             "                      config's /cluster/client_cert)\n"
              "  --timeout MS        give up on one call after MS ms (default %d)\n"
              "  -h, --help          this help; `zkv COMMAND --help` for a command's\n"
              "\nexit codes: 0 ok, 1 error, 2 usage, 3 timed out (a write's outcome is unknown)\n",
@@ -55,6 +58,10 @@ s_globals (zkv_cli_t *cli, int argc, char **argv)
             slot = &cli->endpoints;
         else if (streq (a, "--events"))
             slot = &cli->events;
+        else if (streq (a, "--key"))
+            slot = &cli->key_file;
+        else if (streq (a, "--server-keys"))
+            slot = &cli->server_keys;
         else if (streq (a, "--timeout")) {
             uint64_t ms;
             if (i + 1 >= argc || !zkv_cli_parse_u64 (argv[i + 1], 1, 86400000, &ms)) {

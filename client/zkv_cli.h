@@ -4,6 +4,7 @@
 
 #include "zkv_client.h"
 
+#include <czmq.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,8 @@ typedef struct {
     const char *events;      // --events: comma-separated event endpoints (with --endpoints)
     int timeout_ms;          // --timeout: per call
     bool explicit_config;    // --config was given
+    const char *key_file;    // --key, else $ZKV_KEY, else the config's client_cert (CURVE)
+    const char *server_keys; // --server-keys: comma-separated node keys (with --endpoints)
     // Filled by zkv_cli_nodes.
     size_t n;          // number of nodes
     uint64_t *ids;     // node ids
@@ -32,6 +35,9 @@ typedef struct {
     char **event_eps;  // event endpoint per node (NULL entries when unknown)
     size_t max_key;    // limits from the config file (0: library defaults)
     size_t max_value;  // ...
+    bool curve;        // connections authenticate and encrypt with CURVE
+    char **node_keys;  // each node's public key (Z85), when curve
+    char *config_key;  // the config's client_cert (owned), the last resort for key_file
 } zkv_cli_t;
 
 // One command: name, one-line summary, usage text, entry point (argv[0] is the command name).
@@ -48,6 +54,12 @@ int zkv_cli_nodes (zkv_cli_t *cli);
 void zkv_cli_fini (zkv_cli_t *cli);
 // A client of the nodes (with the config's limits); NULL after printing why.
 zkv_client_t *zkv_cli_client (zkv_cli_t *cli);
+// The client certificate to use under CURVE (--key, $ZKV_KEY, the config's client_cert), or
+// NULL after printing why there is none.
+const char *zkv_cli_key_file (zkv_cli_t *cli);
+// Makes sock (a SUB to node i's events, not yet connected) a CURVE client when the cluster runs
+// CURVE; false after printing why it cannot.
+bool zkv_cli_secure (zkv_cli_t *cli, size_t i, zsock_t *sock);
 
 // Exit code for a client call's result (ZKV_ETIMEOUT: ZKV_CLI_UNKNOWN).
 int zkv_cli_exit_code (int rc);
@@ -77,5 +89,6 @@ extern const zkv_cli_command_t zkv_cli_status_cmd;
 extern const zkv_cli_command_t zkv_cli_watch_cmd;
 extern const zkv_cli_command_t zkv_cli_bench_cmd;
 extern const zkv_cli_command_t zkv_cli_ctrl_cmd;
+extern const zkv_cli_command_t zkv_cli_keygen_cmd;
 
 #endif

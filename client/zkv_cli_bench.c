@@ -139,8 +139,8 @@ s_worker (void *arg)
             kl = snprintf (key, sizeof key, "%s%0*" PRIu64, o->prefix, width > 0 ? width : 0, k);
             avoided = false;
             for (size_t a = 0; a < o->n_avoid; a++)
-                avoided = avoided ||
-                          zkv_client_shard_of (key, (size_t)kl, (uint32_t)o->avoid_of) == o->avoid[a];
+                avoided = avoided || zkv_client_shard_of (key, (size_t)kl, (uint32_t)o->avoid_of) ==
+                                         o->avoid[a];
         }
         uint64_t dice = s_rand (&rng) % 100;
         int op = dice < o->mix[0] ? 0 : dice < o->mix[0] + o->mix[1] ? 1 : 2;
@@ -253,8 +253,7 @@ s_parse (int argc, char **argv, s_opts_t *o)
                 o->avoid[o->n_avoid++] = sh;
                 o->avoid_of = n;
             }
-        }
-        else
+        } else
             ok = false;
         if (!ok) {
             zkv_cli_error ("bench", "bad option %s%s%s", a, v ? " " : "", v ? v : "");
@@ -281,11 +280,12 @@ s_parse (int argc, char **argv, s_opts_t *o)
         char key[256];
         int width = (int)o->key_bytes - (int)strlen (o->prefix);
         for (uint64_t k = 0; k < o->keys && k < 1000000 && !usable; k++) {
-            int kl = snprintf (key, sizeof key, "%s%0*" PRIu64, o->prefix, width > 0 ? width : 0, k);
+            int kl =
+                snprintf (key, sizeof key, "%s%0*" PRIu64, o->prefix, width > 0 ? width : 0, k);
             usable = true;
             for (size_t a = 0; a < o->n_avoid; a++)
-                usable = usable &&
-                         zkv_client_shard_of (key, (size_t)kl, (uint32_t)o->avoid_of) != o->avoid[a];
+                usable = usable && zkv_client_shard_of (key, (size_t)kl, (uint32_t)o->avoid_of) !=
+                                       o->avoid[a];
         }
         if (!usable) {
             zkv_cli_error ("bench", "every key is in a shard --avoid-shard names");

@@ -92,6 +92,19 @@ zkv_cli_nodes (zkv_cli_t *cli)
         for (size_t i = 0; i < cli->n; i++)
             cli->ids[i] = i + 1;
         cli->event_eps = zmalloc (cli->n * sizeof *cli->event_eps);
+        if (cli->server_keys) {
+            // CURVE with endpoints: one key per node, in the same order.
+            size_t n = s_split (cli->server_keys, &cli->node_keys);
+            cli->curve = true;
+            if (n != cli->n) {
+                for (size_t i = 0; i < n; i++)
+                    free (cli->node_keys[i]);
+                free (cli->node_keys);
+                cli->node_keys = NULL;
+                zkv_cli_error ("", "--server-keys lists %zu keys, --endpoints %zu", n, cli->n);
+                return -1;
+            }
+        }
         if (cli->events) {
             char **events;
             size_t n = s_split (cli->events, &events);
@@ -130,6 +143,23 @@ zkv_cli_nodes (zkv_cli_t *cli)
     }
     cli->max_key = zkv_config_max_key_bytes (config);
     cli->max_value = zkv_config_max_value_bytes (config);
+    if (zkv_config_curve (config)) {
+        // The nodes' keys from the file (their certs or public_keys), as zkvd reads them.
+        if (zkv_config_check_keys (config, err, sizeof err) != 0) {
+            zkv_cli_error ("", "%s", err);
+            zkv_config_destroy (&config);
+            return -1;
+        }
+        cli->curve = true;
+        cli->node_keys = zmalloc (cli->n * sizeof *cli->node_keys);
+        for (size_t i = 0; i < cli->n; i++) {
+            char key[41];
+            zkv_config_node_key (config, zkv_config_node_at (config, i), key, NULL, 0);
+            cli->node_keys[i] = strdup (key);
+        }
+        const char *cert = zkv_config_cluster (config)->client_cert;
+        cli->config_key = cert ? strdup (cert) : NULL;
+    }
     zkv_config_destroy (&config);
     if (cli->n == 0) {
         zkv_cli_error ("", "%s defines no node", cli->config_path);
@@ -149,7 +179,13 @@ zkv_cli_fini (zkv_cli_t *cli)
         free (cli->client_eps[i]);
         if (cli->event_eps)
             free (cli->event_eps[i]);
+        if (cli->node_keys)
+            free (cli->node_keys[i]);
     }
+    free (cli->node_keys);
+    cli->node_keys = NULL;
+    free (cli->config_key);
+    cli->config_key = NULL;
     free (cli->client_eps);
     free (cli->event_eps);
     free (cli->ids);
@@ -158,13 +194,64 @@ zkv_cli_fini (zkv_cli_t *cli)
     cli->ids = NULL;
 }
 
+const char *
+zkv_cli_key_file (zkv_cli_t *cli)
+{
+    const char *key = cli->key_file;
+    if (!key || !*key)
+        key = getenv ("ZKV_KEY");
+    if (!key || !*key)
+        key = cli->config_key;
+    if (!key || !*key) {
+        zkv_cli_error ("", "the cluster runs CURVE: give a client key (--key FILE or $ZKV_KEY; "
+                           "`zkv keygen FILE` makes one, which the cluster must allow in "
+                           "/cluster/client_keys)");
+        return NULL;
+    }
+    return key;
+}
+
+bool
+zkv_cli_secure (zkv_cli_t *cli, size_t i, zsock_t *sock)
+{
+    if (!cli->curve)
+        return true;
+    const char *key = zkv_cli_key_file (cli);
+    if (!key)
+        return false;
+    char *secret = zsys_sprintf ("%s_secret", key);
+    zcert_t *cert = secret && zsys_file_exists (secret) ? zcert_load (key) : NULL;
+    zstr_free (&secret);
+    if (!cert) {
+        zkv_cli_error ("", "cannot read the client key %s and its %s_secret", key, key);
+        return false;
+    }
+    zcert_apply (cert, sock);
+    zsock_set_curve_serverkey (sock, cli->node_keys[i]);
+    zcert_destroy (&cert);
+    return true;
+}
+
 zkv_client_t *
 zkv_cli_client (zkv_cli_t *cli)
 {
     if (zkv_cli_nodes (cli) != 0)
         return NULL;
-    zkv_client_t *client =
-        zkv_client_new_nodes (cli->ids, (const char *const *)cli->client_eps, cli->n);
+    zkv_client_t *client = NULL;
+    if (cli->curve) {
+        const char *key = zkv_cli_key_file (cli);
+        if (!key)
+            return NULL;
+        char err[512] = "";
+        client = zkv_client_new_curve (cli->ids, (const char *const *)cli->client_eps,
+                                       (const char *const *)cli->node_keys, cli->n, key, err,
+                                       sizeof err);
+        if (!client) {
+            zkv_cli_error ("", "%s", err);
+            return NULL;
+        }
+    } else
+        client = zkv_client_new_nodes (cli->ids, (const char *const *)cli->client_eps, cli->n);
     if (!client) {
         zkv_cli_error ("", "cannot connect to the client endpoints (is one malformed?)");
         return NULL;

@@ -183,6 +183,7 @@ s_join (zkv_cli_t *cli, zkv_client_t *client, int argc, char **argv)
     // Where each member is, as the file declares it: the cluster's nodes learn their new
     // peers from the configuration the join makes.
     zkv_client_node_t nodes[64 * 16];
+    char keys[64 * 16][41];
     size_t n_nodes = 0;
     for (size_t k = 0; k < m; k++) {
         const zkv_config_node_t *nd = zkv_config_node (config, members[k]);
@@ -196,7 +197,17 @@ s_join (zkv_cli_t *cli, zkv_client_t *client, int argc, char **argv)
             nodes[at] = nodes[at - 1];
             at--;
         }
-        nodes[at] = (zkv_client_node_t){.id = nd->id, .peer = nd->peer, .client = nd->client};
+        // Its public key, so that the nodes it joins let it in (none in plain text).
+        char why[512];
+        keys[n_nodes - 1][0] = 0;
+        if (zkv_config_curve (config) &&
+            zkv_config_node_key (config, nd, keys[n_nodes - 1], why, sizeof why) != 0) {
+            zkv_cli_error ("ctrl join", "%s", why);
+            zkv_config_destroy (&config);
+            return ZKV_CLI_ERROR;
+        }
+        nodes[at] = (zkv_client_node_t){
+            .id = nd->id, .peer = nd->peer, .client = nd->client, .key = keys[n_nodes - 1]};
     }
     uint64_t num = 0;
     int rc = zkv_client_ctrl_join (client, n, ids, sizes, members, nodes, n_nodes, &num,

@@ -49,8 +49,8 @@ static void
 s_table (zkv_cli_t *cli, s_answer_t *answers)
 {
     printf ("%-5s %-24s %5s %-13s %6s %6s %9s %9s %9s %9s %10s %6s %s\n", "NODE", "ENDPOINT",
-            "GROUP", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAST", "SNAPSHOT",
-            "LOG BYTES", "CONFIG", "SHARDS S/P/G");
+            "GROUP", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAST", "SNAPSHOT", "LOG BYTES",
+            "CONFIG", "SHARDS S/P/G");
     for (size_t i = 0; i < cli->n; i++) {
         s_answer_t *a = &answers[i];
         if (a->rc != 0) {

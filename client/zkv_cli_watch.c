@@ -173,6 +173,10 @@ s_watch (zkv_cli_t *cli, int argc, char **argv)
             break;
         }
         subs[i] = zsock_new (ZMQ_SUB);
+        if (!zkv_cli_secure (cli, i, subs[i])) {
+            rc = ZKV_CLI_ERROR;
+            break;
+        }
         if (zsock_connect (subs[i], "%s", cli->event_eps[i]) != 0) {
             zkv_cli_error ("watch", "bad event endpoint %s", cli->event_eps[i]);
             rc = ZKV_CLI_ERROR;

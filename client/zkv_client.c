@@ -47,8 +47,11 @@ s_random_id (void)
     return id;
 }
 
-zkv_client_t *
-zkv_client_new_nodes (const uint64_t *ids, const char *const *endpoints, size_t n)
+// A client of the nodes at endpoints; under CURVE (cert not NULL) each connection authenticates
+// with cert and knows the node's key (server_keys[i], Z85).
+static zkv_client_t *
+s_new (const uint64_t *ids, const char *const *endpoints, const char *const *server_keys,
+       zcert_t *cert, size_t n)
 {
     if (n == 0 || !ids || !endpoints)
         return NULL;
@@ -72,6 +75,12 @@ zkv_client_new_nodes (const uint64_t *ids, const char *const *endpoints, size_t 
         // on live connections, so a dead node fails a send at once and the next one is tried.
         zsock_set_linger (sock, 0);
         zsock_set_immediate (sock, 1);
+        if (cert) {
+            if (!server_keys || !server_keys[i])
+                goto fail;
+            zcert_apply (cert, sock);
+            zsock_set_curve_serverkey (sock, server_keys[i]);
+        }
         if (zsock_connect (sock, "%s", endpoints[i]) != 0)
             goto fail;
         self->items[i] = (zmq_pollitem_t){.socket = zsock_resolve (sock), .events = ZMQ_POLLIN};
@@ -80,6 +89,47 @@ zkv_client_new_nodes (const uint64_t *ids, const char *const *endpoints, size_t 
 fail:
     zkv_client_destroy (&self);
     return NULL;
+}
+
+zkv_client_t *
+zkv_client_new_nodes (const uint64_t *ids, const char *const *endpoints, size_t n)
+{
+    return s_new (ids, endpoints, NULL, NULL, n);
+}
+
+// Loads the certificate at path, with its secret key (path_secret); NULL with a message.
+static zcert_t *
+s_load_cert (const char *path, char *err, size_t errlen)
+{
+    char *secret = zsys_sprintf ("%s_secret", path);
+    zcert_t *cert = secret && zsys_file_exists (secret) ? zcert_load (path) : NULL;
+    if (!cert && err && errlen)
+        snprintf (err, errlen,
+                  "cannot read the client key %s (a certificate `zkv keygen %s` makes, with its "
+                  "secret key in %s_secret)",
+                  path, path, path);
+    zstr_free (&secret);
+    return cert;
+}
+
+zkv_client_t *
+zkv_client_new_curve (const uint64_t *ids, const char *const *endpoints,
+                      const char *const *server_keys, size_t n, const char *key_file, char *err,
+                      size_t errlen)
+{
+    if (!key_file) {
+        if (err && errlen)
+            snprintf (err, errlen, "no client key: give a key file (--key FILE or $ZKV_KEY)");
+        return NULL;
+    }
+    zcert_t *cert = s_load_cert (key_file, err, errlen);
+    if (!cert)
+        return NULL;
+    zkv_client_t *self = s_new (ids, endpoints, server_keys, cert, n);
+    zcert_destroy (&cert);
+    if (!self && err && errlen)
+        snprintf (err, errlen, "cannot connect to the nodes' client endpoints");
+    return self;
 }
 
 zkv_client_t *
@@ -219,10 +269,9 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
     // which forwards it to group 0's leader.
     bool read_only = op == ZKV_OP_GET || op == ZKV_OP_QUERY;
     zkv_cc_action_t act =
-        op <= ZKV_OP_APPEND
-            ? zkv_ccore_begin_key (&self->core, zclock_mono (), timeout_ms, read_only,
-                                   (const uint8_t *)key, key_len)
-            : zkv_ccore_begin (&self->core, zclock_mono (), timeout_ms, read_only);
+        op <= ZKV_OP_APPEND ? zkv_ccore_begin_key (&self->core, zclock_mono (), timeout_ms,
+                                                   read_only, (const uint8_t *)key, key_len)
+                            : zkv_ccore_begin (&self->core, zclock_mono (), timeout_ms, read_only);
     while (act.kind != ZKV_CC_DONE) {
         int64_t now = zclock_mono ();
         if (act.kind == ZKV_CC_SEND) {
@@ -334,6 +383,7 @@ zkv_client_config_free (zkv_client_config_t *config)
     for (size_t i = 0; i < config->n_nodes; i++) {
         free ((char *)config->nodes[i].peer);
         free ((char *)config->nodes[i].client);
+        free ((char *)config->nodes[i].key);
     }
     free (config->nodes);
     memset (config, 0, sizeof *config);
@@ -390,8 +440,10 @@ zkv_client_ctrl_query (zkv_client_t *self, uint64_t num, zkv_client_config_t *co
     config->n_nodes = r->n_nodes;
     config->nodes = zmalloc ((r->n_nodes ? r->n_nodes : 1) * sizeof (zkv_client_node_t));
     for (size_t i = 0; i < r->n_nodes; i++)
-        config->nodes[i] = (zkv_client_node_t){
-            .id = r->node_ids[i], .peer = strdup (r->peer_eps[i]), .client = strdup (r->client_eps[i])};
+        config->nodes[i] = (zkv_client_node_t){.id = r->node_ids[i],
+                                               .peer = strdup (r->peer_eps[i]),
+                                               .client = strdup (r->client_eps[i]),
+                                               .key = strdup (r->keys[i])};
     zkv_routing_destroy (&r);
     return 0;
 }
@@ -432,10 +484,12 @@ zkv_client_ctrl_join (zkv_client_t *self, size_t n_groups, const uint64_t *group
     // The members' endpoints travel as lines (config_reply's shape), in id order.
     zkv_routing_t *r = zkv_routing_new (1, 1, NULL, NULL, NULL, 0);
     for (size_t i = 0; i < n_nodes; i++)
-        if (zkv_routing_set_node (r, nodes[i].id, nodes[i].peer, nodes[i].client) != 0) {
+        if (zkv_routing_set_node (r, nodes[i].id, nodes[i].peer, nodes[i].client, nodes[i].key) !=
+            0) {
             zkv_routing_destroy (&r);
-            s_error (self, "node %" PRIu64 "'s endpoints are not valid (at most %d printable "
-                     "characters, no spaces)",
+            s_error (self,
+                     "node %" PRIu64 "'s endpoints or key are not valid (endpoints: at most "
+                     "%d printable characters, no spaces; a key: 40 characters of Z85)",
                      nodes[i].id, ZKV_ROUTING_MAX_ENDPOINT);
             return ZKV_EINVAL;
         }
@@ -446,6 +500,7 @@ zkv_client_ctrl_join (zkv_client_t *self, size_t n_groups, const uint64_t *group
     m.u.ctrl_join.node_ids = (zkv_u64s_t){r->node_ids, r->n_nodes};
     m.u.ctrl_join.peer_endpoints = r->peer_lines;
     m.u.ctrl_join.client_endpoints = r->client_lines;
+    m.u.ctrl_join.public_keys = r->key_lines;
     int rc = s_ctrl (self, ZKV_OP_JOIN, &m, num_p, timeout_ms);
     zkv_routing_destroy (&r);
     return rc;

@@ -49,8 +49,19 @@ typedef struct _zkv_client_t zkv_client_t;
 zkv_client_t *zkv_client_new (const char *const *endpoints, size_t n);
 // The same with explicit node ids (ids[i] is the node at endpoints[i]).
 zkv_client_t *zkv_client_new_nodes (const uint64_t *ids, const char *const *endpoints, size_t n);
-// A client of the cluster a config file describes (its nodes' client endpoints and limits). On
-// failure returns NULL and writes one line into err ("local.cfg:12: ..."); err may be NULL.
+// The same over CURVE: server_keys[i] is the public key (Z85) of the node at endpoints[i], and
+// key_file the client's certificate (`zkv keygen FILE` writes FILE and FILE_secret; the cluster
+// allows its public key in /cluster/client_keys). NULL with one line in err on failure.
+zkv_client_t *zkv_client_new_curve (const uint64_t *ids, const char *const *endpoints,
+                                    const char *const *server_keys, size_t n, const char *key_file,
+                                    char *err, size_t errlen);
+// A client of the cluster a config file describes (its nodes' client endpoints, keys and
+// limits). Under /cluster/security = curve the client's key is key_file, else $ZKV_KEY, else
+// the file's /cluster/client_cert. On failure returns NULL and writes one line into err
+// ("local.cfg:12: ..."); err may be NULL.
+zkv_client_t *zkv_client_new_from_config_key (const char *path, const char *key_file, char *err,
+                                              size_t errlen);
+// zkv_client_new_from_config_key with key_file NULL.
 zkv_client_t *zkv_client_new_from_config (const char *path, char *err, size_t errlen);
 // Destroys the client and nulls *self_p; does nothing on NULL.
 void zkv_client_destroy (zkv_client_t **self_p);
@@ -79,18 +90,19 @@ typedef struct {
     uint64_t id;        // node id
     const char *peer;   // its peer endpoint (other nodes' traffic)
     const char *client; // its client endpoint
+    const char *key;    // its CURVE public key (Z85), NULL or "-" for none
 } zkv_client_node_t;
 
 // A routing configuration as the controller holds it.
 typedef struct {
-    uint64_t num;           // its number (1 is the cluster's bootstrap, from its config file)
-    uint32_t nshards;       // shards of the key space
-    uint64_t *shard_groups; // the group serving each shard (0: none), nshards of them
-    size_t n_groups;        // groups
-    uint64_t *group_ids;    // their ids, ascending (0: the controller itself)
-    uint64_t *group_sizes;  // number of members of each
-    uint64_t *members;      // their members' node ids, group after group
-    size_t n_nodes;         // nodes whose endpoints the configuration names
+    uint64_t num;             // its number (1 is the cluster's bootstrap, from its config file)
+    uint32_t nshards;         // shards of the key space
+    uint64_t *shard_groups;   // the group serving each shard (0: none), nshards of them
+    size_t n_groups;          // groups
+    uint64_t *group_ids;      // their ids, ascending (0: the controller itself)
+    uint64_t *group_sizes;    // number of members of each
+    uint64_t *members;        // their members' node ids, group after group
+    size_t n_nodes;           // nodes whose endpoints the configuration names
     zkv_client_node_t *nodes; // them, ascending ids (strings owned by the config)
 } zkv_client_config_t;
 
@@ -142,19 +154,19 @@ const char *zkv_client_node_endpoint (const zkv_client_t *self, size_t index);
 
 // One group as one node sees it.
 typedef struct {
-    uint64_t group;          // group id (0: the shard controller)
-    uint64_t role;           // 0 follower, 1 pre-candidate, 2 candidate, 3 leader
-    uint64_t term;           // current term
-    uint64_t leader;         // leader node id as known, 0 unknown
-    uint64_t commit;         // commit index
-    uint64_t applied;        // applied index
-    uint64_t last_index;     // last log index
-    uint64_t snapshot_index; // index the latest snapshot covers
-    uint64_t log_bytes;      // log payload bytes
-    uint64_t data_bytes;     // approximate bytes its state machine keeps on disk
-    uint64_t config;         // configuration number the group applied (0: none, or the
-                             // controller, or a group that follows none)
-    uint32_t nshards;        // shards of the key space (0: the group reports no shard states)
+    uint64_t group;              // group id (0: the shard controller)
+    uint64_t role;               // 0 follower, 1 pre-candidate, 2 candidate, 3 leader
+    uint64_t term;               // current term
+    uint64_t leader;             // leader node id as known, 0 unknown
+    uint64_t commit;             // commit index
+    uint64_t applied;            // applied index
+    uint64_t last_index;         // last log index
+    uint64_t snapshot_index;     // index the latest snapshot covers
+    uint64_t log_bytes;          // log payload bytes
+    uint64_t data_bytes;         // approximate bytes its state machine keeps on disk
+    uint64_t config;             // configuration number the group applied (0: none, or the
+                                 // controller, or a group that follows none)
+    uint32_t nshards;            // shards of the key space (0: the group reports no shard states)
     const uint8_t *shard_states; // one zkv_shard_state_t per shard (0 none, 1 serving,
                                  // 2 pulling, 3 handed off: waiting for GC); owned by the
                                  // node status

@@ -31,9 +31,9 @@
 #include "zkv_routing.h"
 
 typedef enum {
-    ZKV_CC_SEND = 1, // send the current request (same client id and seq) to node index `node`
-    ZKV_CC_WAIT = 2, // wait for a reply until wake_at, then call zkv_ccore_timer
-    ZKV_CC_DONE = 3, // the request is finished with result rc
+    ZKV_CC_SEND = 1,  // send the current request (same client id and seq) to node index `node`
+    ZKV_CC_WAIT = 2,  // wait for a reply until wake_at, then call zkv_ccore_timer
+    ZKV_CC_DONE = 3,  // the request is finished with result rc
     ZKV_CC_FETCH = 4, // send a config_request to node index `node` (then wait for its reply)
 } zkv_cc_kind_t;
 
@@ -78,16 +78,16 @@ typedef struct {
     int last_status;        // positive ZKV error code of the last error answer, 0 none
     zkv_cc_why_t why;       // why the last request finished as it did
     // The routing cache, kept across requests.
-    zkv_routing_t *routing;  // the configuration last fetched, NULL until then (owned)
-    uint64_t *group_leader;  // leader node id of each of its groups as last heard, 0 unknown
-    uint64_t seen_config;    // the highest configuration number a reply named
-    uint64_t fetches;        // configurations fetched (for tests and statistics)
+    zkv_routing_t *routing; // the configuration last fetched, NULL until then (owned)
+    uint64_t *group_leader; // leader node id of each of its groups as last heard, 0 unknown
+    uint64_t seen_config;   // the highest configuration number a reply named
+    uint64_t fetches;       // configurations fetched (for tests and statistics)
     // The routing of the current request.
-    uint64_t key_hash;       // zkv_fnv1a of its key (its shard: key_hash mod nshards)
-    bool keyed;              // it has a key to route by
-    uint64_t group;          // the group it is routed to (0: any node, which forwards)
-    bool fetching;           // the current attempt asks for the configuration
-    size_t wrong_in_row;     // "wrong group" answers to the current request in a row
+    uint64_t key_hash;   // zkv_fnv1a of its key (its shard: key_hash mod nshards)
+    bool keyed;          // it has a key to route by
+    uint64_t group;      // the group it is routed to (0: any node, which forwards)
+    bool fetching;       // the current attempt asks for the configuration
+    size_t wrong_in_row; // "wrong group" answers to the current request in a row
 } zkv_ccore_t;
 
 // Sets up core for n node ids (copied) and a client id; attempt and backoff in ms.
@@ -100,8 +100,8 @@ void zkv_ccore_fini (zkv_ccore_t *core);
 zkv_cc_action_t zkv_ccore_begin (zkv_ccore_t *core, int64_t now, int timeout_ms, bool read_only);
 // The same for a request on key: routed to the key's group (a fetch of the configuration first
 // when the last reply named a newer one).
-zkv_cc_action_t zkv_ccore_begin_key (zkv_ccore_t *core, int64_t now, int timeout_ms,
-                                     bool read_only, const uint8_t *key, size_t key_len);
+zkv_cc_action_t zkv_ccore_begin_key (zkv_ccore_t *core, int64_t now, int timeout_ms, bool read_only,
+                                     const uint8_t *key, size_t key_len);
 // A reply named configuration number config: fetch it before the next request if it is newer.
 void zkv_ccore_saw_config (zkv_ccore_t *core, uint64_t config);
 // A config_reply arrived on node index `from` (hostile input: checked).

@@ -135,7 +135,8 @@ s_next (const zkv_routing_t *cur, const uint64_t *ids, const uint64_t *sizes,
     memcpy (next->shard_group, cur->shard_group, cur->nshards * sizeof (uint64_t));
     // Where the nodes are carries over; a node no longer in any group is forgotten.
     for (size_t i = 0; i < cur->n_nodes; i++)
-        zkv_routing_set_node (next, cur->node_ids[i], cur->peer_eps[i], cur->client_eps[i]);
+        zkv_routing_set_node (next, cur->node_ids[i], cur->peer_eps[i], cur->client_eps[i],
+                              cur->keys[i]);
     zkv_routing_prune_nodes (next);
     if (balance) {
         uint64_t *serving = calloc (n ? n : 1, sizeof (uint64_t));
@@ -199,10 +200,10 @@ s_join (const zkv_routing_t *cur, const zkv_ctrl_join_t *j, const char **why)
     if (!next)
         *why = "a joining group's members are not valid node ids (1..15 of them, not 0)";
     else if (zkv_routing_set_nodes (next, &j->node_ids, &j->peer_endpoints,
-                                    &j->client_endpoints) != 0) {
-        // The joining members' endpoints (from the config file that declares them): what a
-        // node started from an older file learns its new peers from.
-        *why = "the joining members' endpoints do not match their node ids";
+                                    &j->client_endpoints, &j->public_keys) != 0) {
+        // The joining members' endpoints and keys (from the config file that declares them):
+        // what a node started from an older file learns its new peers from.
+        *why = "the joining members' endpoints or keys do not match their node ids";
         zkv_routing_destroy (&next);
     }
     free (ids);

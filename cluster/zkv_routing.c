@@ -63,15 +63,18 @@ s_nodes_free (zkv_routing_t *self)
     for (size_t i = 0; i < self->n_nodes; i++) {
         free (self->peer_eps[i]);
         free (self->client_eps[i]);
+        free (self->keys[i]);
     }
     free (self->node_ids);
     free (self->peer_eps);
     free (self->client_eps);
+    free (self->keys);
     zkv_bytes_free (&self->peer_lines);
     zkv_bytes_free (&self->client_lines);
+    zkv_bytes_free (&self->key_lines);
     self->n_nodes = 0;
     self->node_ids = NULL;
-    self->peer_eps = self->client_eps = NULL;
+    self->peer_eps = self->client_eps = self->keys = NULL;
 }
 
 void
@@ -98,7 +101,8 @@ zkv_routing_dup (const zkv_routing_t *self)
     assert (copy); // self was valid
     memcpy (copy->shard_group, self->shard_group, self->nshards * sizeof (uint64_t));
     for (size_t i = 0; i < self->n_nodes; i++)
-        zkv_routing_set_node (copy, self->node_ids[i], self->peer_eps[i], self->client_eps[i]);
+        zkv_routing_set_node (copy, self->node_ids[i], self->peer_eps[i], self->client_eps[i],
+                              self->keys[i]);
     return copy;
 }
 
@@ -115,6 +119,27 @@ s_endpoint_ok (const char *ep, size_t len)
     return true;
 }
 
+bool
+zkv_routing_key_ok (const char *text, size_t len)
+{
+    // The Z85 alphabet (ZeroMQ RFC 32): a key is 32 bytes, 40 characters.
+    static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   ".-:+=^!/*?&<>()[]{}@%$#";
+    if (len != 40)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!text[i] || !strchr (alphabet, text[i]))
+            return false;
+    return true;
+}
+
+// A key as a configuration carries it: "-" (none) or a Z85 key.
+static bool
+s_key_field_ok (const char *text, size_t len)
+{
+    return (len == 1 && text[0] == '-') || zkv_routing_key_ok (text, len);
+}
+
 static char *
 s_strndup (const char *p, size_t len)
 {
@@ -128,9 +153,9 @@ s_strndup (const char *p, size_t len)
 static void
 s_lines (zkv_routing_t *self)
 {
-    zkv_bytes_t *out[2] = {&self->peer_lines, &self->client_lines};
-    char **eps[2] = {self->peer_eps, self->client_eps};
-    for (int k = 0; k < 2; k++) {
+    zkv_bytes_t *out[3] = {&self->peer_lines, &self->client_lines, &self->key_lines};
+    char **eps[3] = {self->peer_eps, self->client_eps, self->keys};
+    for (int k = 0; k < 3; k++) {
         zkv_bytes_free (out[k]);
         size_t len = 0;
         for (size_t i = 0; i < self->n_nodes; i++)
@@ -151,10 +176,13 @@ s_lines (zkv_routing_t *self)
 }
 
 int
-zkv_routing_set_node (zkv_routing_t *self, uint64_t id, const char *peer, const char *client)
+zkv_routing_set_node (zkv_routing_t *self, uint64_t id, const char *peer, const char *client,
+                      const char *key)
 {
+    if (!key || !*key)
+        key = "-";
     if (id == 0 || !peer || !client || !s_endpoint_ok (peer, strlen (peer)) ||
-        !s_endpoint_ok (client, strlen (client)))
+        !s_endpoint_ok (client, strlen (client)) || !s_key_field_ok (key, strlen (key)))
         return ZKV_EINVAL;
     size_t at = 0;
     while (at < self->n_nodes && self->node_ids[at] < id)
@@ -166,26 +194,31 @@ zkv_routing_set_node (zkv_routing_t *self, uint64_t id, const char *peer, const 
         self->node_ids = realloc (self->node_ids, n * sizeof (uint64_t));
         self->peer_eps = realloc (self->peer_eps, n * sizeof (char *));
         self->client_eps = realloc (self->client_eps, n * sizeof (char *));
-        if (!self->node_ids || !self->peer_eps || !self->client_eps)
+        self->keys = realloc (self->keys, n * sizeof (char *));
+        if (!self->node_ids || !self->peer_eps || !self->client_eps || !self->keys)
             abort ();
         size_t tail = self->n_nodes - at;
         memmove (self->node_ids + at + 1, self->node_ids + at, tail * sizeof (uint64_t));
         memmove (self->peer_eps + at + 1, self->peer_eps + at, tail * sizeof (char *));
         memmove (self->client_eps + at + 1, self->client_eps + at, tail * sizeof (char *));
+        memmove (self->keys + at + 1, self->keys + at, tail * sizeof (char *));
         self->node_ids[at] = id;
-        self->peer_eps[at] = self->client_eps[at] = NULL;
+        self->peer_eps[at] = self->client_eps[at] = self->keys[at] = NULL;
         self->n_nodes = n;
     }
     free (self->peer_eps[at]);
     free (self->client_eps[at]);
+    free (self->keys[at]);
     self->peer_eps[at] = s_strndup (peer, strlen (peer));
     self->client_eps[at] = s_strndup (client, strlen (client));
+    self->keys[at] = s_strndup (key, strlen (key));
     s_lines (self);
     return 0;
 }
 
 bool
-zkv_routing_node (const zkv_routing_t *self, uint64_t id, const char **peer, const char **client)
+zkv_routing_node (const zkv_routing_t *self, uint64_t id, const char **peer, const char **client,
+                  const char **key)
 {
     for (size_t i = 0; i < self->n_nodes; i++)
         if (self->node_ids[i] == id) {
@@ -193,6 +226,8 @@ zkv_routing_node (const zkv_routing_t *self, uint64_t id, const char **peer, con
                 *peer = self->peer_eps[i];
             if (client)
                 *client = self->client_eps[i];
+            if (key)
+                *key = self->keys[i];
             return true;
         }
     return false;
@@ -207,19 +242,21 @@ zkv_routing_prune_nodes (zkv_routing_t *self)
             self->node_ids[kept] = self->node_ids[i];
             self->peer_eps[kept] = self->peer_eps[i];
             self->client_eps[kept] = self->client_eps[i];
+            self->keys[kept] = self->keys[i];
             kept++;
         } else {
             free (self->peer_eps[i]);
             free (self->client_eps[i]);
+            free (self->keys[i]);
         }
     }
     self->n_nodes = kept;
     s_lines (self);
 }
 
-// Splits lines into exactly n endpoints (in *out, owned); false if they do not match.
+// Splits lines into exactly n fields that ok accepts (in *out, owned); false if they do not match.
 static bool
-s_split (const zkv_bytes_t *lines, size_t n, char **out)
+s_split (const zkv_bytes_t *lines, size_t n, char **out, bool (*ok) (const char *, size_t))
 {
     if (n == 0 || lines->len == 0)
         return n == 0 && lines->len == 0;
@@ -230,7 +267,7 @@ s_split (const zkv_bytes_t *lines, size_t n, char **out)
             end++;
         // The last endpoint ends the bytes; every other one ends at a newline.
         bool last = i + 1 == n;
-        if (at > lines->len || !s_endpoint_ok ((const char *)lines->data + at, end - at) ||
+        if (at > lines->len || !ok ((const char *)lines->data + at, end - at) ||
             (last ? end != lines->len : end == lines->len))
             break;
         out[i] = s_strndup ((const char *)lines->data + at, end - at);
@@ -245,7 +282,8 @@ s_split (const zkv_bytes_t *lines, size_t n, char **out)
 
 int
 zkv_routing_set_nodes (zkv_routing_t *self, const zkv_u64s_t *node_ids,
-                       const zkv_bytes_t *peer_lines, const zkv_bytes_t *client_lines)
+                       const zkv_bytes_t *peer_lines, const zkv_bytes_t *client_lines,
+                       const zkv_bytes_t *key_lines)
 {
     size_t n = node_ids->count;
     if (n > S_MAX_MEMBERS)
@@ -254,23 +292,32 @@ zkv_routing_set_nodes (zkv_routing_t *self, const zkv_u64s_t *node_ids,
         if (node_ids->items[i] == 0 || (i && node_ids->items[i] <= node_ids->items[i - 1]))
             return ZKV_EPROTO;
     char **peers = s_alloc (n, sizeof (char *)), **clients = s_alloc (n, sizeof (char *));
+    char **keys = s_alloc (n, sizeof (char *));
     int rc = 0;
-    if (!s_split (peer_lines, n, peers))
+    if (!s_split (peer_lines, n, peers, s_endpoint_ok))
         rc = ZKV_EPROTO;
-    else if (!s_split (client_lines, n, clients)) {
+    else if (!s_split (client_lines, n, clients, s_endpoint_ok)) {
         for (size_t k = 0; k < n; k++)
             free (peers[k]);
+        rc = ZKV_EPROTO;
+    } else if (!s_split (key_lines, n, keys, s_key_field_ok)) {
+        for (size_t k = 0; k < n; k++) {
+            free (peers[k]);
+            free (clients[k]);
+        }
         rc = ZKV_EPROTO;
     }
     if (rc == 0) {
         for (size_t i = 0; i < n; i++) {
-            zkv_routing_set_node (self, node_ids->items[i], peers[i], clients[i]);
+            zkv_routing_set_node (self, node_ids->items[i], peers[i], clients[i], keys[i]);
             free (peers[i]);
             free (clients[i]);
+            free (keys[i]);
         }
     }
     free (peers);
     free (clients);
+    free (keys);
     return rc;
 }
 
@@ -347,6 +394,7 @@ zkv_routing_to_reply (const zkv_routing_t *self, zkv_config_reply_t *out)
     out->node_ids = (zkv_u64s_t){self->node_ids, self->n_nodes};
     out->peer_endpoints = self->peer_lines;
     out->client_endpoints = self->client_lines;
+    out->public_keys = self->key_lines;
 }
 
 zkv_routing_t *
@@ -378,7 +426,8 @@ zkv_routing_from_reply (const zkv_config_reply_t *m, int *err)
         }
         self->shard_group[s] = g;
     }
-    if (zkv_routing_set_nodes (self, &m->node_ids, &m->peer_endpoints, &m->client_endpoints)) {
+    if (zkv_routing_set_nodes (self, &m->node_ids, &m->peer_endpoints, &m->client_endpoints,
+                               &m->public_keys)) {
         zkv_routing_destroy (&self);
         return NULL; // endpoints that do not match their nodes
     }

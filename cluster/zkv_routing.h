@@ -15,23 +15,25 @@
 #include "zkv_msg.h"
 
 typedef struct {
-    uint64_t num;         // configuration number, from 1 (0: none)
-    uint32_t nshards;     // shards of the key space
+    uint64_t num;          // configuration number, from 1 (0: none)
+    uint32_t nshards;      // shards of the key space
     uint64_t *shard_group; // the group serving each shard (0: none), nshards of them
-    size_t n_groups;      // groups
-    uint64_t *group_ids;  // their ids, ascending
+    size_t n_groups;       // groups
+    uint64_t *group_ids;   // their ids, ascending
     uint64_t *group_first; // index in members of each group's first member
-    uint64_t *group_size; // number of members of each group
-    uint64_t *members;    // every group's members, group after group
-    size_t n_members;     // their number
+    uint64_t *group_size;  // number of members of each group
+    uint64_t *members;     // every group's members, group after group
+    size_t n_members;      // their number
     // Where nodes are (optional: a configuration may name none): ascending ids, and each
     // node's peer and client endpoint; the same joined one per line, as config_reply has them.
-    size_t n_nodes;       // nodes with endpoints
-    uint64_t *node_ids;   // their ids, ascending
-    char **peer_eps;      // each one's peer endpoint (owned strings)
-    char **client_eps;    // each one's client endpoint (owned strings)
+    size_t n_nodes;           // nodes with endpoints
+    uint64_t *node_ids;       // their ids, ascending
+    char **peer_eps;          // each one's peer endpoint (owned strings)
+    char **client_eps;        // each one's client endpoint (owned strings)
+    char **keys;              // each one's CURVE public key (Z85), "-" for none (owned strings)
     zkv_bytes_t peer_lines;   // the peer endpoints joined by '\n' (kept in step)
     zkv_bytes_t client_lines; // the client endpoints joined by '\n'
+    zkv_bytes_t key_lines;    // the keys joined by '\n'
 } zkv_routing_t;
 
 // Longest endpoint a configuration carries.
@@ -49,18 +51,24 @@ zkv_routing_t *zkv_routing_dup (const zkv_routing_t *self);
 // (s mod n)-th of them.
 void zkv_routing_deal (zkv_routing_t *self);
 
-// Sets node id's endpoints (adds the node, or replaces what it had). ZKV_EINVAL for id 0 or
-// an endpoint that is empty, too long or not printable ASCII without spaces.
-int zkv_routing_set_node (zkv_routing_t *self, uint64_t id, const char *peer, const char *client);
-// Node id's endpoints (borrowed): false when the configuration names none.
+// Sets node id's endpoints and public key (adds the node, or replaces what it had; key NULL or
+// "-": none). ZKV_EINVAL for id 0, an endpoint that is empty, too long or not printable ASCII
+// without spaces, or a key that is not 40 characters of Z85.
+int zkv_routing_set_node (zkv_routing_t *self, uint64_t id, const char *peer, const char *client,
+                          const char *key);
+// Node id's endpoints and key (borrowed; key "-" for none): false when the configuration names
+// none. Any pointer may be NULL.
 bool zkv_routing_node (const zkv_routing_t *self, uint64_t id, const char **peer,
-                       const char **client);
+                       const char **client, const char **key);
+// True if text is a CURVE public key in Z85 (40 characters of its alphabet).
+bool zkv_routing_key_ok (const char *text, size_t len);
 // Forgets the endpoints of nodes that are no member of any group.
 void zkv_routing_prune_nodes (zkv_routing_t *self);
 // The endpoints of node_ids (n of them, ascending) in lines (one per line, as config_reply and
 // ctrl_join carry them) into self; ZKV_EPROTO when they do not match or are not endpoints.
 int zkv_routing_set_nodes (zkv_routing_t *self, const zkv_u64s_t *node_ids,
-                           const zkv_bytes_t *peer_lines, const zkv_bytes_t *client_lines);
+                           const zkv_bytes_t *peer_lines, const zkv_bytes_t *client_lines,
+                           const zkv_bytes_t *key_lines);
 
 uint32_t zkv_routing_shard_of (const zkv_routing_t *self, const uint8_t *key, size_t len);
 // The group serving key (0: none).

@@ -13,7 +13,7 @@
 // configuration the node routes by (config), which clients fetch with config_request.
 // Version 3: shard migration; a client request names the group it is meant for (group),
 // status replies carry each group's configuration and shard states.
-#define ZKV_PROTOCOL_VERSION 3
+#define ZKV_PROTOCOL_VERSION 4
 
 // Every Raft message starts with these four fields, in this order, so that the core can read
 // them through zkv_raft_hdr_t whatever the message (C11 6.5.2.3, common initial sequence).
@@ -170,7 +170,8 @@
 #define ZKV_NODE_ENDPOINT_FIELDS(F)                                                        \
     F (U64S, node_ids, "nodes whose endpoints follow, ascending")                          \
     F (BYTES, peer_endpoints, "their peer endpoints, one per line, in node_ids order")     \
-    F (BYTES, client_endpoints, "their client endpoints, one per line, in node_ids order")
+    F (BYTES, client_endpoints, "their client endpoints, one per line, in node_ids order")  \
+    F (BYTES, public_keys, "their CURVE public keys (Z85), one per line, '-' for none")
 
 #define ZKV_FIELDS_config_request(F)                                                       \
     F (U64, nonce, "echoed in the reply, so a client can match the two")
@@ -285,7 +286,8 @@
 // frontend -> transport: a node the configuration names (connect to it if it is new).
 #define ZKV_FIELDS_peer_add(F)                                                             \
     F (U64, node, "its id")                                                                \
-    F (BYTES, endpoint, "its peer endpoint")
+    F (BYTES, endpoint, "its peer endpoint")                                               \
+    F (BYTES, public_key, "its CURVE public key (Z85), empty for none")
 
 // frontend -> group: the answer to a group_call.
 #define ZKV_FIELDS_group_call_reply(F)                                                     \

@@ -42,6 +42,7 @@ die () {
 {
     echo "cluster"
     echo "    name = smoke"
+    echo "    security = none               # plain text: raw garbage must reach the parsers"
     echo "    shards = 16"
     echo "    tick_ms = 10"
     echo "    election_ticks = 30"

@@ -131,7 +131,7 @@ cl_log "$need keys, $per per shard and node (drawn from $((n - 1)) names)"
 zkv_via () {
     local i=$1
     shift
-    cl_in_client "$ZKV" --endpoints "$(cl_client_ep "$i")" --timeout 5000 "$@"
+    cl_zkv_at "$i" --timeout 5000 "$@"
 }
 put_value () { echo "P.$1.via$2"; }
 append_value () { echo ".A.via$1"; }

@@ -43,6 +43,9 @@ while [ $# -gt 0 ]; do
     esac
     shift 2
 done
+# Plain text: the hostile bytes must reach the parsers (under CURVE, the default, they are
+# refused at the handshake: tests/cluster/nemesis/curve.sh checks that).
+export CL_SECURITY=none
 # shellcheck source=../lib/cluster.sh
 source "$here/../lib/cluster.sh"
 : "${ZKV_HOSTILE:=${ZKV_BUILD:+$ZKV_BUILD/tests/cluster/nemesis/zkv-hostile}}"

@@ -529,7 +529,7 @@ elections_mid=0
 # term rises at every campaign (zkv.raft.term). Its messages to the paused peers pile up.
 # role_of I: node I's role in group 1, asked of node I alone (the others may be paused).
 role_of () {
-    cl_in_client "$ZKV" --endpoints "$(cl_client_ep "$1")" --timeout 500 status --json 2> /dev/null |
+    cl_zkv_at "$1" --timeout 500 status --json 2> /dev/null |
         awk "$CL_STATUS_AWK" | awk '$2 == 1 { print $3 }'
 }
 # campaigning I MARK: node I campaigns alone: it has raised its term as a candidate of group 1
