@@ -282,7 +282,8 @@ s_definitive (uint64_t status)
 {
     return status == ZKV_EINVAL_VALUE || status == ZKV_ETOOBIG_VALUE ||
            status == ZKV_EPROTO_VALUE || status == ZKV_EVERSION_VALUE ||
-           status == ZKV_ETYPE_VALUE || status == ZKV_ENOTFOUND_VALUE;
+           status == ZKV_ETYPE_VALUE || status == ZKV_ENOTFOUND_VALUE ||
+           status == ZKV_EDENIED_VALUE;
 }
 
 zkv_cc_action_t

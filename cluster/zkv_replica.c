@@ -502,7 +502,10 @@ zkv_replica_tick (zkv_replica_t *self)
     zkv_raft_tick (self->raft);
     zkv_rep_streams_expire (self);
     zkv_rep_work (self, true);
-    if (self->state_dirty && self->ticks != self->state_tick)
+    // The state goes when it changed, and at least every second: some of it changes without
+    // an event of the group's (its data's size once storage compacts a deleted shard).
+    if ((self->state_dirty && self->ticks != self->state_tick) ||
+        self->ticks - self->state_tick >= zkv_rep_ticks_of (self, 1000))
         s_send_state (self);
 }
 

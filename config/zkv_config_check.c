@@ -46,6 +46,9 @@ s_print_summary (const zkv_config_t *config)
     printf ("%s: ok: cluster %s, %" PRIu64 " shards, %zu nodes, %zu groups\n",
             zkv_config_source (config), c->name, c->shards, zkv_config_node_count (config),
             zkv_config_group_count (config));
+    printf ("security: %s\n", zkv_config_curve (config)
+                                   ? "curve (every connection authenticated and encrypted)"
+                                   : "NONE (plain text: anyone who reaches a port is trusted)");
     printf ("tick %" PRIu64 " ms; election after %" PRIu64 "..%" PRIu64
             " ms; heartbeat every %" PRIu64 " ms; pre_vote %s; check_quorum %s\n",
             c->tick_ms, c->election_ticks * c->tick_ms, (2 * c->election_ticks - 1) * c->tick_ms,
@@ -118,6 +121,17 @@ main (int argc, char **argv)
         return 1;
     }
     int rc = 0;
+    if (node_arg && !zkv_config_node_require (config, node_id, err, sizeof err)) {
+        fprintf (stderr, "%s\n", err);
+        zkv_config_destroy (&config);
+        return 1;
+    }
+    // What zkvd checks before it starts: under CURVE, every node's key readable.
+    if (zkv_config_check_keys (config, err, sizeof err) != 0) {
+        fprintf (stderr, "%s\n", err);
+        zkv_config_destroy (&config);
+        return 1;
+    }
     if (node_arg) {
         const zkv_config_node_t *node = zkv_config_node_require (config, node_id, err, sizeof err);
         if (node) {

@@ -15,6 +15,34 @@ ZKV=$BUILD/client/zkv
 
 s_nodes () { awk '/^node/{n=1} n && $1=="id"{print $3; n=0}' "$1"; }
 
+# A path a config file gives (KEY = PATH), made absolute as zkvd reads it (relative to the file).
+s_paths () {
+    local file=$1 key=$2 path
+    for path in $(awk -v k="$key" '$1 == k { print $3 }' "$file"); do
+        case $path in /*) echo "$path" ;; *) echo "$(cd "$(dirname "$file")" && pwd)/$path" ;; esac
+    done
+}
+
+# The CURVE keys a config file names, made on first run: each node's certificate, the client's
+# (client_cert), and the client's public key in the directory of allowed clients (client_keys).
+s_keys () {
+    local file=$1 path cert dir
+    for path in $(s_paths "$file" cert) $(s_paths "$file" client_cert); do
+        [ -f "$path" ] && continue
+        mkdir -p "$(dirname "$path")"
+        "$ZKV" keygen "$path" >/dev/null || exit 1
+        echo "zkv: made the key $path (and ${path}_secret)"
+    done
+    cert=$(s_paths "$file" client_cert)
+    dir=$(s_paths "$file" client_keys)
+    if [ -n "$cert" ] && [ -n "$dir" ]; then
+        mkdir -p "$dir"
+        cp "$cert" "$dir/"
+    fi
+}
+
+s_keys "$CONFIG"
+[ -z "$EXTRA" ] || s_keys "$EXTRA"
 "$BUILD/config/zkv-config-check" "$CONFIG" >/dev/null || exit 1
 NODES=$(s_nodes "$CONFIG")
 EXTRA_NODES=""

@@ -29,7 +29,7 @@ ok () {
 }
 
 # ---- 1. cleanup on SIGTERM and after SIGKILL --------------------------------------------------
-slot_of () { sed -n 's/.*slot \([0-9]*\)).*/\1/p' "$1" | head -n 1; }
+slot_of () { sed -n 's/.*slot \([0-9]*\)[,)].*/\1/p' "$1" | head -n 1; }
 slot_gone () {
     ! ip netns list | grep -qE "^zkvt$1-" && [ ! -d "/run/zkvt/$1" ]
 }
