@@ -189,8 +189,17 @@ s_boot (s_group_t *self)
     int rc = 0;
     zkv_sm_t *sm = zkv_group_machine_new (node, self->group, &self->machine, &rc);
     if (!sm) {
-        zsys_error ("zkvd %" PRIu64 ": group %" PRIu64 ": cannot open its state machine: %s",
-                    node->id, self->group, zkv_strerror (rc));
+        const zkv_config_node_t *me = zkv_config_node (node->config, node->id);
+        if (rc == ZKV_EVERSION)
+            zsys_error ("zkvd %" PRIu64 ": group %" PRIu64 ": its data in %s was written by "
+                        "another version of zkv (this one speaks protocol %d) and cannot be "
+                        "read here: run the version that wrote it, or move the directory away "
+                        "to start this node empty (it then catches up from the members that run this version)",
+                        node->id, self->group, me->data, ZKV_PROTOCOL_VERSION);
+        else
+            zsys_error ("zkvd %" PRIu64 ": group %" PRIu64 ": cannot open its state machine in "
+                        "%s: %s",
+                        node->id, self->group, me->data, zkv_strerror (rc));
         return -1;
     }
     zkv_replica_config_t cfg;

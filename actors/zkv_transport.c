@@ -12,6 +12,10 @@
 // header's from, a forward's origin_node); anything else is dropped and counted. A forwarded
 // reply goes to the frontend with the node it came from, which must be the node the request was
 // forwarded to.
+//
+// A refused handshake (a node that does not know our key yet: it learns it from the shard
+// controller a moment later) ends a ZeroMQ connection for good, without a reconnect. So a
+// DEALER that has not taken a message for S_PEER_REBUILD_MS is rebuilt, at most that often.
 #include "zkv_actors.h"
 
 #include <inttypes.h>
@@ -26,12 +30,18 @@
 #define S_PEER_LINGER_MS 200
 // Peers at most (the config file's nodes and those configurations name): more are refused.
 #define S_MAX_PEERS 1024
+// A peer connection that takes no message this long is made anew (see above).
+#define S_PEER_REBUILD_MS 1000
 
 typedef struct {
-    uint64_t id;      // peer node id
-    char key[41];     // its public key (Z85; empty in plain text)
-    zsock_t *dealer;  // outbound socket to its peer endpoint
-    uint64_t dropped; // sends dropped because its queue was full
+    uint64_t id;            // peer node id
+    char key[41];           // its public key (Z85; empty in plain text)
+    char *endpoint;         // its peer endpoint (owned)
+    zsock_t *dealer;        // outbound socket to its peer endpoint
+    uint64_t dropped;       // sends dropped because its queue was full (or no connection)
+    int64_t failing_since;  // when sends began to fail (0: the last one went)
+    int64_t built_at;       // when the DEALER was made
+    uint64_t rebuilt;       // times it was made anew
 } s_peer_t;
 
 typedef struct {
@@ -55,6 +65,25 @@ typedef struct {
     uint64_t sent;            // outbound messages queued
 } s_transport_t;
 
+// A DEALER connected to node id at endpoint, authenticating with our key and knowing its key
+// (CURVE), or NULL when the endpoint does not take a connect.
+static zsock_t *
+s_dealer (s_transport_t *self, uint64_t id, const char *endpoint, const char *key)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_sndhwm (dealer, S_PEER_SNDHWM);
+    zsock_set_immediate (dealer, 1);
+    zsock_set_linger (dealer, S_PEER_LINGER_MS);
+    zkv_security_connect (self->node->security, dealer, key);
+    if (zsock_connect (dealer, "%s", endpoint) < 0) {
+        zsys_error ("zkvd %" PRIu64 ": cannot connect to node %" PRIu64 " at %s: %s",
+                    self->node->id, id, endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&dealer);
+    }
+    return dealer;
+}
+
 // Connects to node id at endpoint (a node of the config file, or one a configuration names)
 // whose public key is key (Z85; "" in plain text); a node already known keeps its connection.
 // 0, or -1 when the connect fails.
@@ -76,20 +105,13 @@ s_peer_add (s_transport_t *self, uint64_t id, const char *endpoint, const char *
         self->peers = (s_peer_t *)realloc (self->peers, self->cap_peers * sizeof (s_peer_t));
         assert (self->peers);
     }
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    assert (dealer);
-    zsock_set_sndhwm (dealer, S_PEER_SNDHWM);
-    zsock_set_immediate (dealer, 1);
-    zsock_set_linger (dealer, S_PEER_LINGER_MS);
-    zkv_security_connect (self->node->security, dealer, key);
-    if (zsock_connect (dealer, "%s", endpoint) < 0) {
-        zsys_error ("zkvd %" PRIu64 ": cannot connect to node %" PRIu64 " at %s: %s",
-                    self->node->id, id, endpoint, zmq_strerror (zmq_errno ()));
-        zsock_destroy (&dealer);
+    zsock_t *dealer = s_dealer (self, id, endpoint, key);
+    if (!dealer)
         return -1;
-    }
     s_peer_t *p = &self->peers[self->n_peers++];
-    *p = (s_peer_t){.id = id, .dealer = dealer};
+    *p = (s_peer_t){.id = id, .dealer = dealer, .built_at = zclock_mono ()};
+    p->endpoint = strdup (endpoint);
+    assert (p->endpoint);
     snprintf (p->key, sizeof p->key, "%s", key);
     return 0;
 }
@@ -142,9 +164,12 @@ s_teardown (s_transport_t *self)
     for (size_t i = 0; i < self->n_peers; i++) {
         if (self->peers[i].dropped)
             zsys_info ("zkvd %" PRIu64 ": transport: %" PRIu64 " messages to node %" PRIu64
-                       " dropped (queue full)",
-                       node->id, self->peers[i].dropped, self->peers[i].id);
+                       " dropped (queue full or not connected; connection made anew %" PRIu64
+                       " times)",
+                       node->id, self->peers[i].dropped, self->peers[i].id,
+                       self->peers[i].rebuilt);
         zsock_destroy (&self->peers[i].dealer);
+        free (self->peers[i].endpoint);
     }
     free (self->peers);
     if (self->groups)
@@ -266,10 +291,25 @@ s_outbound (s_transport_t *self, zmq_msg_t *head, zmq_msg_t *payload)
         s_peer_t *p = &self->peers[i];
         if (p->id != id)
             continue;
-        if (zmq_msg_send (payload, zsock_resolve (p->dealer), ZMQ_DONTWAIT) < 0)
-            p->dropped++;
-        else
+        if (zmq_msg_send (payload, zsock_resolve (p->dealer), ZMQ_DONTWAIT) >= 0) {
             self->sent++;
+            p->failing_since = 0;
+            return;
+        }
+        p->dropped++;
+        int64_t now = zclock_mono ();
+        if (!p->failing_since)
+            p->failing_since = now;
+        else if (now - p->failing_since >= S_PEER_REBUILD_MS &&
+                 now - p->built_at >= S_PEER_REBUILD_MS) {
+            zsock_t *fresh = s_dealer (self, p->id, p->endpoint, p->key);
+            if (fresh) {
+                zsock_destroy (&p->dealer);
+                p->dealer = fresh;
+                p->rebuilt++;
+            }
+            p->built_at = now;
+        }
         return;
     }
 }

@@ -64,7 +64,8 @@ s_load_cfg (zkv_kv_t *kv, const uint8_t *key, size_t len, zkv_routing_t **out)
     zkv_bytes_free (&v);
     if (*out && (*out)->nshards != kv->nshards)
         zkv_routing_destroy (out);
-    return *out ? 0 : ZKV_ECORRUPT;
+    // Written by another protocol version: not damage, an upgrade this build cannot read.
+    return *out ? 0 : rc == ZKV_EVERSION ? ZKV_EVERSION : ZKV_ECORRUPT;
 }
 
 static int
@@ -91,7 +92,7 @@ s_load (zkv_kv_t *kv, zkv_kv_shards_t *sh)
         zkv_bytes_free (&v);
         if (rc || m.type != ZKV_MSG_SHARD_META || m.u.shard_meta.state > ZKV_SHARD_HANDOFF) {
             zkv_msg_free (&m);
-            return ZKV_ECORRUPT;
+            return rc == ZKV_EVERSION ? ZKV_EVERSION : ZKV_ECORRUPT;
         }
         sh->meta[s] = m.u.shard_meta; // takes the key bytes
         m.u.shard_meta.key = (zkv_bytes_t){0};
