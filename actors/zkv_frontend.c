@@ -7,6 +7,7 @@
 // A client's address, as the core keeps it: a byte telling whether the client sent an empty
 // delimiter frame (it is answered in the same shape), then its ROUTER routing id.
 #include "zkv_actors.h"
+#include "zkv_auth.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -142,8 +143,7 @@ s_client (s_frontend_t *self, zmq_msg_t *frames, size_t n)
     memcpy (from.data + 1, zmq_msg_data (&frames[0]), zmq_msg_size (&frames[0]));
     // A monitor key reads the node's status and the configurations, nothing else.
     if (zkv_security_monitor (self->node->security, zkv_security_user (payload)) &&
-        !(m.type == ZKV_MSG_STATUS_REQUEST || m.type == ZKV_MSG_CONFIG_REQUEST ||
-          (m.type == ZKV_MSG_CLIENT_REQUEST && m.u.client_request.op == ZKV_OP_QUERY))) {
+        !zkv_auth_monitor (&m)) {
         self->denied++;
         if (m.type == ZKV_MSG_CLIENT_REQUEST) {
             zkv_msg_t reply = {.type = ZKV_MSG_CLIENT_REPLY};

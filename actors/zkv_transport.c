@@ -17,6 +17,7 @@
 // controller a moment later) ends a ZeroMQ connection for good, without a reconnect. So a
 // DEALER that has not taken a message for S_PEER_REBUILD_MS is rebuilt, at most that often.
 #include "zkv_actors.h"
+#include "zkv_auth.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -182,27 +183,16 @@ s_teardown (s_transport_t *self)
 }
 
 // The node whose key authenticated payload's connection: its id, 0 for a key that is no node's
-// (a client's, say). UINT64_MAX in plain text, where nothing is authenticated.
+// (a client's, say). ZKV_AUTH_ANYONE in plain text, where nothing is authenticated.
 static uint64_t
 s_sender (s_transport_t *self, zmq_msg_t *payload)
 {
     if (!zkv_security_on (self->node->security))
-        return UINT64_MAX;
+        return ZKV_AUTH_ANYONE;
     const char *user = zkv_security_user (payload);
     for (size_t i = 0; user && i < self->n_peers; i++)
         if (strcmp (self->peers[i].key, user) == 0)
             return self->peers[i].id;
-    return 0;
-}
-
-// The node a peer message says it comes from, 0 for a message that names none.
-static uint64_t
-s_claimed (const zkv_msg_t *msg)
-{
-    if (zkv_msg_is_raft (msg->type))
-        return msg->u.hdr.from;
-    if (msg->type == ZKV_MSG_FORWARD_REQUEST)
-        return msg->u.forward_request.origin_node;
     return 0;
 }
 
@@ -237,12 +227,11 @@ s_inbound (s_transport_t *self, zmq_msg_t *payload)
                           node->id, zkv_strerror (rc), size);
         return;
     }
-    uint64_t claimed = s_claimed (&msg);
-    if (sender != UINT64_MAX && claimed != 0 && claimed != sender) {
+    if (!zkv_auth_peer (&msg, sender)) {
         if (self->unauthenticated++ == 0)
             zsys_warning ("zkvd %" PRIu64 ": dropped a %s that says it is from node %" PRIu64
                           " but came over node %" PRIu64 "'s connection; counting further ones",
-                          node->id, zkv_msg_name (msg.type), claimed, sender);
+                          node->id, zkv_msg_name (msg.type), zkv_auth_claimed (&msg), sender);
         zkv_msg_free (&msg);
         return;
     }
@@ -270,7 +259,7 @@ s_inbound (s_transport_t *self, zmq_msg_t *payload)
         self->local_drops++;
     else {
         if (forward) {
-            uint64_t from = sender == UINT64_MAX ? 0 : sender;
+            uint64_t from = sender == ZKV_AUTH_ANYONE ? 0 : sender;
             zmq_send (zsock_resolve (dest), &from, sizeof from, ZMQ_DONTWAIT);
         }
         self->received++;

@@ -542,7 +542,46 @@ test_u64map_random_vs_reference (void)
 }
 
 // clang-format off
+// Nodes' endpoints and keys travel with a configuration: a key is 40 characters of Z85 or
+// none ("-"); what a reply carries comes back the same, and a bad key line is refused.
+static void
+test_routing_node_keys (void)
+{
+    const uint64_t ids[1] = {1}, sizes[1] = {2}, members[2] = {1, 2};
+    zkv_routing_t *r = zkv_routing_new (1, 4, ids, sizes, members, 1);
+    CHECK (r);
+    const char *key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    CHECK (zkv_routing_key_ok (key, 40));
+    CHECK (!zkv_routing_key_ok (key, 39));
+    CHECK (!zkv_routing_key_ok ("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf ", 40)); // a space
+    CHECK_EQ_U64 (zkv_routing_set_node (r, 1, "tcp://a:1", "tcp://a:2", key), 0);
+    CHECK_EQ_U64 (zkv_routing_set_node (r, 2, "tcp://b:1", "tcp://b:2", NULL), 0);
+    CHECK_EQ_U64 (zkv_routing_set_node (r, 3, "tcp://c:1", "tcp://c:2", "short"), ZKV_EINVAL);
+    const char *got = NULL;
+    CHECK (zkv_routing_node (r, 1, NULL, NULL, &got) && strcmp (got, key) == 0);
+    CHECK (zkv_routing_node (r, 2, NULL, NULL, &got) && strcmp (got, "-") == 0);
+    zkv_bytes_t enc = {0};
+    CHECK_EQ_U64 (zkv_routing_encode (r, &enc), 0);
+    int err = 0;
+    zkv_routing_t *back = zkv_routing_decode (enc.data, enc.len, &err);
+    CHECK (back);
+    CHECK (zkv_routing_node (back, 1, NULL, NULL, &got) && strcmp (got, key) == 0);
+    CHECK (zkv_routing_node (back, 2, NULL, NULL, &got) && strcmp (got, "-") == 0);
+    zkv_routing_destroy (&back);
+    // A reply whose key lines do not match its nodes, or hold no key, is refused.
+    zkv_msg_t m = {.type = ZKV_MSG_CONFIG_REPLY};
+    zkv_routing_to_reply (r, &m.u.config_reply);
+    const char *bad[] = {"-", "-\n-\n-", "-\nnot a key at all", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        m.u.config_reply.public_keys = (zkv_bytes_t){(uint8_t *)bad[i], strlen (bad[i])};
+        CHECK (zkv_routing_from_reply (&m.u.config_reply, &err) == NULL);
+    }
+    zkv_bytes_free (&enc);
+    zkv_routing_destroy (&r);
+}
+
 ZKV_TEST_MAIN (
+    TEST (test_routing_node_keys)
     TEST (test_routing_new_refuses_bad)
     TEST (test_routing_deal)
     TEST (test_routing_lookups)
