@@ -36,6 +36,7 @@ zkv_raft_config_defaults (zkv_raft_config_t *cfg)
     cfg->max_apply_bytes = 4 * 1024 * 1024;
     cfg->max_inflight_msgs = 64;
     cfg->snapshot_chunk_bytes = 64 * 1024;
+    cfg->max_term_jump = 1000000;
 }
 
 const char *
@@ -260,6 +261,7 @@ zkv_raft_status (const zkv_raft_t *self, zkv_raft_status_t *st)
     st->snapshot_index = self->snap ? self->snap->meta.index : 0;
     st->snapshot_term = self->snap ? self->snap->meta.term : 0;
     st->log_bytes = self->log.bytes;
+    st->terms_refused = self->terms_refused;
 }
 
 int

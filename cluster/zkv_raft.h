@@ -74,6 +74,10 @@ typedef struct {
     size_t max_apply_bytes;       // committed entries' payload bytes one ready hands out to
                                   // apply (at least one entry; the rest in the next readies):
                                   // bounds what an apply batch holds, however far it lags
+    uint64_t max_term_jump;       // a message whose term is more than this above ours is
+                                  // dropped (a peer that is wrong, not one that is behind: with
+                                  // PreVote terms rise only with real elections); 0: no limit.
+                                  // A node at term 0 (empty) takes any term.
     uint64_t seed;                // seeds the PRNG behind election timeouts
     uint64_t applied;             // index the state machine durably applied before boot
     bool send_before_persist;     // the leader's appends go in early_msgs (§10.2.1)
@@ -165,6 +169,7 @@ typedef struct {
     uint64_t snapshot_index; // last index covered by the snapshot, 0 for none
     uint64_t snapshot_term;  // its term
     size_t log_bytes;        // payload bytes held in the log
+    uint64_t terms_refused;  // messages dropped for a term jump past max_term_jump
 } zkv_raft_status_t;
 
 // Boots from a group's durable state (NULL for a fresh node). Returns NULL on a bad config.

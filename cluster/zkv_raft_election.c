@@ -126,6 +126,12 @@ s_become_pre_candidate (zkv_raft_t *self)
 static void
 s_campaign (zkv_raft_t *self)
 {
+    // Terms saturate: at the last term there is none to campaign in (a candidate's term + 1, a
+    // pre-vote's term + 1), so the node waits as a follower instead of wrapping to 0.
+    if (self->term == UINT64_MAX) {
+        s_reset_timer (self);
+        return;
+    }
     // A stream being received is abandoned: the caller staged it, its old state is intact.
     if (self->need_snap) {
         assert (!self->missing);

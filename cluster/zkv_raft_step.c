@@ -55,6 +55,14 @@ zkv_raft_step (zkv_raft_t *self, const zkv_msg_t *msg)
         zkv_raft_voter_slot (self, h->from) < 0)
         return ZKV_EINVAL;
 
+    // A term far beyond ours is a peer that is wrong (a bug, a bit flip, a forgery), not one
+    // ahead of us: believing it would make every later term ours, and a term of 2^64 - 1 would
+    // leave no term to campaign in. A node with no term yet (empty) takes any.
+    if (h->term > self->term && self->term > 0 && self->cfg.max_term_jump &&
+        h->term - self->term > self->cfg.max_term_jump) {
+        self->terms_refused++;
+        return 0;
+    }
     if (h->term > self->term) {
         if (msg->type == ZKV_MSG_REQUEST_VOTE) {
             // Leader stickiness: a node with a live leader ignores vote requests (§9.6).

@@ -63,6 +63,11 @@ const zkv_config_option_t zkv_config_options[] = {
      S_CLUSTER (max_batch_bytes), "Most entry bytes in one AppendEntries message."},
     {ZKV_CONFIG_CLUSTER, "max_inflight", ZKV_CONFIG_UINT, 1, 4096, "64", S_CLUSTER (max_inflight),
      "Most unacknowledged AppendEntries messages per follower (pipelining)."},
+    {ZKV_CONFIG_CLUSTER, "max_term_jump", ZKV_CONFIG_UINT, 0, UINT64_C (1) << 62, "1000000",
+     S_CLUSTER (max_term_jump),
+     "A Raft message whose term is more than this above the node's is dropped and counted: a "
+     "peer that is wrong (a bug, a bit flip, a forgery) cannot end the terms or push them out "
+     "of reach. With pre_vote, terms rise only with real elections. 0: no limit."},
     {ZKV_CONFIG_CLUSTER, "security", ZKV_CONFIG_NAME, 1, 31, "curve", S_CLUSTER (security),
      "curve: every peer, client and event connection is authenticated and encrypted with CURVE "
      "(each node has a certificate, each client a key the cluster allows); none: plain text, "

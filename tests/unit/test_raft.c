@@ -2535,18 +2535,67 @@ test_stream_leader_fresh_snapshot (void)
     s_one_stream = false;
 }
 
+// A peer that is wrong cannot push a node's term past max_term_jump: the message is dropped and
+// counted, the term stays. A fresh node (term 0) takes any term; a jump within the limit is
+// taken.
+static void
+test_term_jump_refused (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_new (&o, voters, 3);
+    s_one_append (&o, 2, 3, 0, 0, NULL, 0, 0); // term 0: takes term 3 from a leader
+    zkv_raft_status_t st;
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.term, 3);
+    s_one_append (&o, 2, UINT64_MAX, 0, 0, NULL, 0, 0);
+    s_one_append (&o, 3, 3 + 1000001, 0, 0, NULL, 0, 0);
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.term, 3);
+    CHECK_EQ_U64 (st.leader, 2);
+    CHECK_EQ_U64 (st.terms_refused, 2);
+    s_one_append (&o, 3, 3 + 1000000, 0, 0, NULL, 0, 0); // exactly the limit: taken
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.term, 3 + 1000000);
+    CHECK_EQ_U64 (st.leader, 3);
+    s_one_free (&o);
+}
+
+// At the last term there is none to campaign in: the node stays a follower (no pre-vote or
+// vote for term 0), its term does not wrap.
+static void
+test_term_saturates (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_new (&o, voters, 3);
+    s_one_append (&o, 2, UINT64_MAX, 0, 0, NULL, 0, 0); // a fresh node takes it
+    for (int i = 0; i < 200; i++) {
+        zkv_raft_tick (o.r);
+        s_one_take (&o);
+        for (size_t k = 0; k < o.n_out; k++)
+            CHECK (o.out[k].type != ZKV_MSG_REQUEST_VOTE);
+    }
+    zkv_raft_status_t st;
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.term, UINT64_MAX);
+    CHECK_EQ_U64 (st.role, ZKV_ROLE_FOLLOWER);
+    s_one_free (&o);
+}
+
 ZKV_TEST_MAIN (
-    TEST (test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
-        TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up)
-            TEST (test_snapshot_install) TEST (test_prevote_isolated) TEST (test_check_quorum)
-                TEST (test_restart_keeps_term_and_vote) TEST (test_no_double_vote) TEST (test_chaos)
-                    TEST (test_follower_append_rules) TEST (test_follower_snapshot_chunks)
-                        TEST (test_snapshot_discard_order) TEST (test_late_vote_counts) TEST (
-                            test_read_index_waits_for_own_term) TEST (test_read_index_rounds)
-                            TEST (test_read_index_cluster) TEST (test_read_index_single_node)
-                                TEST (test_early_msgs) TEST (test_snapshot_only_when_behind)
-                                    TEST (test_stream_catch_up) TEST (test_stream_views_released)
-                                        TEST (test_stream_lossy) TEST (test_stream_newer_snapshot)
+    TEST (test_term_jump_refused) TEST (test_term_saturates) TEST (test_bad_config) TEST (
+        test_single_node) TEST (test_elect_one_leader) TEST (test_agreement)
+        TEST (test_leader_failure) TEST (test_follower_catch_up) TEST (test_snapshot_install) TEST (
+            test_prevote_isolated) TEST (test_check_quorum) TEST (test_restart_keeps_term_and_vote)
+            TEST (test_no_double_vote) TEST (test_chaos) TEST (test_follower_append_rules)
+                TEST (test_follower_snapshot_chunks) TEST (test_snapshot_discard_order)
+                    TEST (test_late_vote_counts) TEST (test_read_index_waits_for_own_term)
+                        TEST (test_read_index_rounds) TEST (test_read_index_cluster)
+                            TEST (test_read_index_single_node) TEST (test_early_msgs)
+                                TEST (test_snapshot_only_when_behind) TEST (test_stream_catch_up)
+                                    TEST (test_stream_views_released) TEST (test_stream_lossy)
+                                        TEST (test_stream_newer_snapshot)
                                             TEST (test_stream_follower_crash) TEST (
                                                 test_stream_missing_state_needs_newer_snapshot)
                                                 TEST (test_stream_missing_refuses_older)

@@ -6,7 +6,10 @@
 // its term does not move and it counts them. It judges nothing itself: curve.sh does.
 //
 //     zkv-peer-forge --cert NODE_CERT --server-key KEY --claim ID --to ID --group G
-//                    [--term T] [--count N] tcp://HOST:PORT
+//                    [--term T] [--count N] [--then-term T2 --then-count N2] tcp://HOST:PORT
+//
+// --then-term sends N2 more heartbeats of term T2 over the same connection, after the first N:
+// the node takes them in order, so once its term shows T2 the first ones were dealt with.
 //
 // With --claim equal to the certificate's own node, the heartbeats are believed (the control
 // case: the node's term does move), which shows the test can fail.
@@ -21,7 +24,8 @@ int
 main (int argc, char **argv)
 {
     const char *cert_path = NULL, *server_key = NULL, *endpoint = NULL;
-    uint64_t claim = 0, to = 0, group = 0, term = 1000000, count = 50;
+    uint64_t claim = 0, to = 0, group = 0, term = 1000000, count = 50, then_term = 0,
+             then_count = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool more = i + 1 < argc;
@@ -39,6 +43,10 @@ main (int argc, char **argv)
             term = strtoull (argv[++i], NULL, 10);
         else if (streq (a, "--count") && more)
             count = strtoull (argv[++i], NULL, 10);
+        else if (streq (a, "--then-term") && more)
+            then_term = strtoull (argv[++i], NULL, 10);
+        else if (streq (a, "--then-count") && more)
+            then_count = strtoull (argv[++i], NULL, 10);
         else if (a[0] != '-' && !endpoint)
             endpoint = a;
         else {
@@ -66,12 +74,12 @@ main (int argc, char **argv)
         return 2;
     }
     uint64_t sent = 0;
-    for (uint64_t i = 0; i < count; i++) {
+    for (uint64_t i = 0; i < count + then_count; i++) {
         zkv_msg_t m = {.type = ZKV_MSG_APPEND_ENTRIES};
         m.u.append_entries.group = group;
         m.u.append_entries.from = claim;
         m.u.append_entries.to = to;
-        m.u.append_entries.term = term;
+        m.u.append_entries.term = i < count ? term : then_term;
         m.u.append_entries.ctx = i + 1;
         uint8_t *buf = NULL;
         size_t len = 0;
