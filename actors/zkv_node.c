@@ -95,6 +95,7 @@ zkv_node_replica_config (const zkv_node_t *node, uint64_t group, uint64_t seed,
     rc->pre_vote = zkv_config_pre_vote (c);
     rc->check_quorum = zkv_config_check_quorum (c);
     rc->max_term_jump = zkv_config_cluster (c)->max_term_jump;
+    rc->max_uncommitted_bytes = zkv_config_cluster (c)->max_uncommitted_bytes;
     rc->max_entries_per_msg = (uint32_t)zkv_config_max_batch_entries (c);
     rc->max_bytes_per_msg = (size_t)zkv_config_max_batch_bytes (c);
     rc->max_inflight_msgs = (uint32_t)zkv_config_max_inflight (c);

@@ -229,6 +229,14 @@ zkv_raft_propose (zkv_raft_t *self, const uint8_t *data, size_t len, uint64_t *i
         return ZKV_ENOTLEADER;
     if (len > ZKV_MSG_MAX_FIELD_BYTES)
         return ZKV_ETOOBIG;
+    // Overload is refused at once, not accepted and lost: the log the followers have not
+    // confirmed stays bounded (one entry always fits, however large).
+    if (self->cfg.max_uncommitted_bytes && self->uncommitted > 0 &&
+        self->uncommitted + len > self->cfg.max_uncommitted_bytes) {
+        self->proposals_refused++;
+        return ZKV_EBUSY;
+    }
+    self->uncommitted += len;
     zkv_entry_t e = {.term = self->term,
                      .index = zkv_raft_log_last_index (&self->log) + 1,
                      .type = ZKV_ENTRY_NORMAL,
@@ -262,6 +270,8 @@ zkv_raft_status (const zkv_raft_t *self, zkv_raft_status_t *st)
     st->snapshot_term = self->snap ? self->snap->meta.term : 0;
     st->log_bytes = self->log.bytes;
     st->terms_refused = self->terms_refused;
+    st->uncommitted_bytes = self->uncommitted;
+    st->proposals_refused = self->proposals_refused;
 }
 
 int

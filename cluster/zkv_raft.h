@@ -74,6 +74,10 @@ typedef struct {
     size_t max_apply_bytes;       // committed entries' payload bytes one ready hands out to
                                   // apply (at least one entry; the rest in the next readies):
                                   // bounds what an apply batch holds, however far it lags
+    uint64_t max_uncommitted_bytes; // a leader refuses a proposal (ZKV_EBUSY) that would take
+                                  // the payload bytes of its entries not yet committed past
+                                  // this (one entry always fits); 0: no limit (etcd's
+                                  // MaxUncommittedEntriesSize)
     uint64_t max_term_jump;       // a message whose term is more than this above ours is
                                   // dropped (a peer that is wrong, not one that is behind: with
                                   // PreVote terms rise only with real elections); 0: no limit.
@@ -170,6 +174,8 @@ typedef struct {
     uint64_t snapshot_term;  // its term
     size_t log_bytes;        // payload bytes held in the log
     uint64_t terms_refused;  // messages dropped for a term jump past max_term_jump
+    uint64_t uncommitted_bytes; // leader: payload bytes proposed in its term, not committed
+    uint64_t proposals_refused; // leader: proposals refused past max_uncommitted_bytes
 } zkv_raft_status_t;
 
 // Boots from a group's durable state (NULL for a fresh node). Returns NULL on a bad config.

@@ -47,6 +47,7 @@ s_become_leader (zkv_raft_t *self)
 {
     self->role = ZKV_ROLE_LEADER;
     self->leader = self->cfg.id;
+    self->uncommitted = 0; // what earlier leaders proposed counts for nothing here (etcd)
     s_reset_timer (self);
     zkv_raft_reset_progress (self);
     // §8 / Figure 8: an entry of the new term lets the leader commit what earlier terms left.

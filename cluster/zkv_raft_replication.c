@@ -231,6 +231,13 @@ zkv_raft_maybe_commit (zkv_raft_t *self)
     uint64_t index = match[zkv_raft_quorum (self) - 1];
     // Figure 8, §5.4.2: only an entry of the current term is committed by counting replicas.
     if (index > self->commit && zkv_raft_log_term_or0 (&self->log, index) == self->term) {
+        // What commits leaves the uncommitted budget (entries of earlier terms were never in it:
+        // the count saturates at 0).
+        for (uint64_t i = self->commit + 1; i <= index && self->uncommitted; i++) {
+            const zkv_entry_t *e = zkv_raft_log_entry (&self->log, i);
+            uint64_t len = e ? e->data.len : 0;
+            self->uncommitted = len < self->uncommitted ? self->uncommitted - len : 0;
+        }
         self->commit = index;
         zkv_raft_reads_update (self); // reads waiting for a commit of this term
         return true;

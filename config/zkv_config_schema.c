@@ -63,6 +63,11 @@ const zkv_config_option_t zkv_config_options[] = {
      S_CLUSTER (max_batch_bytes), "Most entry bytes in one AppendEntries message."},
     {ZKV_CONFIG_CLUSTER, "max_inflight", ZKV_CONFIG_UINT, 1, 4096, "64", S_CLUSTER (max_inflight),
      "Most unacknowledged AppendEntries messages per follower (pipelining)."},
+    {ZKV_CONFIG_CLUSTER, "max_uncommitted_bytes", ZKV_CONFIG_UINT, 0, UINT64_C (1) << 40,
+     "67108864", S_CLUSTER (max_uncommitted_bytes),
+     "A group's leader answers a write 'busy, retry' at once when the entries it proposed and "
+     "has not committed would pass this many bytes (one always fits): overload is refused, "
+     "not queued and lost. 0: no limit."},
     {ZKV_CONFIG_CLUSTER, "max_term_jump", ZKV_CONFIG_UINT, 0, UINT64_C (1) << 62, "1000000",
      S_CLUSTER (max_term_jump),
      "A Raft message whose term is more than this above the node's is dropped and counted: a "

@@ -321,6 +321,7 @@ s_rep_config (sim_t *self, int node, int g, zkv_replica_config_t *rc, uint64_t *
         c->snapshot_chunk_bytes = self->cfg.snapshot_chunk_bytes;
     if (self->cfg.max_apply_bytes)
         c->max_apply_bytes = self->cfg.max_apply_bytes;
+    c->max_uncommitted_bytes = self->cfg.max_uncommitted_bytes;
     c->send_before_persist = !self->cfg.persist_before_send;
     c->snapshot_stream = self->cfg.stream;
     c->seed = self->cfg.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)node * 1000003 +

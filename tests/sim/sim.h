@@ -71,11 +71,12 @@ typedef struct {
     sim_sabotage_t sabotage;  // SIM_SABOTAGE_NONE but in zkv-sim selftest
     sim_net_config_t net;     // network parameters
     // Raft tunables (batching, pipelining, chunking); 0 keeps the core's default.
-    uint32_t max_entries_per_msg; // entries in one AppendEntries
-    size_t max_bytes_per_msg;     // entry payload bytes in one AppendEntries
-    uint32_t max_inflight_msgs;   // unacknowledged AppendEntries per follower
-    size_t snapshot_chunk_bytes;  // InstallSnapshot chunk size
-    size_t max_apply_bytes;       // committed bytes one ready hands out to apply
+    uint32_t max_entries_per_msg;   // entries in one AppendEntries
+    size_t max_bytes_per_msg;       // entry payload bytes in one AppendEntries
+    uint32_t max_inflight_msgs;     // unacknowledged AppendEntries per follower
+    size_t snapshot_chunk_bytes;    // InstallSnapshot chunk size
+    size_t max_apply_bytes;         // committed bytes one ready hands out to apply
+    uint64_t max_uncommitted_bytes; // a leader's budget of uncommitted bytes (0: none)
     // The driver: an unread snapshot view is released after this many ms (0: the default's; 1:
     // after a tick, so nearly every transfer starts with a fresh snapshot).
     uint32_t view_idle_ms;

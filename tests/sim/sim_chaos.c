@@ -474,6 +474,9 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
     // Applies of one entry per ready (any size), a few, or the default's many.
     static const size_t apply[] = {1, 30, 0};
     cfg.max_apply_bytes = apply[zkv_rng_below (&pick, 3)];
+    // Leaders that refuse proposals past a small budget of uncommitted bytes on some seeds.
+    static const uint64_t uncommitted[] = {0, 0, 64, 2048};
+    cfg.max_uncommitted_bytes = uncommitted[zkv_rng_below (&pick, 4)];
     // Snapshot views released at once (each transfer takes a fresh snapshot), soon, or late.
     static const uint32_t view_idle[] = {1, 50, 0};
     cfg.view_idle_ms = view_idle[zkv_rng_below (&pick, 3)];

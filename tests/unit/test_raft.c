@@ -1449,6 +1449,8 @@ typedef struct {
 
 // s_one_new's mode: streaming snapshots.
 static bool s_one_stream;
+// s_one_new's leader budget of uncommitted bytes (0: the default, none).
+static uint64_t s_one_max_uncommitted;
 
 static void
 s_one_take (one_t *o)
@@ -1500,6 +1502,7 @@ s_one_new (one_t *o, uint64_t *voters, size_t n)
     cfg.n_voters = n;
     cfg.seed = 1;
     cfg.snapshot_stream = s_one_stream;
+    cfg.max_uncommitted_bytes = s_one_max_uncommitted;
     o->r = zkv_raft_new (&cfg, NULL);
 }
 
@@ -2535,6 +2538,35 @@ test_stream_leader_fresh_snapshot (void)
     s_one_stream = false;
 }
 
+// A leader refuses a proposal past its budget of uncommitted bytes, at once (ZKV_EBUSY), and
+// takes proposals again once entries commit; one entry always fits, however large.
+static void
+test_uncommitted_budget (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_max_uncommitted = 10;
+    s_one_elect (&o, voters);
+    s_one_max_uncommitted = 0;
+    const uint8_t cmd[8] = "12345678";
+    uint64_t index = 0;
+    CHECK_EQ_U64 (zkv_raft_propose (o.r, cmd, 8, &index, NULL), 0); // index 2
+    CHECK_EQ_U64 (zkv_raft_propose (o.r, cmd, 8, NULL, NULL), ZKV_EBUSY);
+    zkv_raft_status_t st;
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.uncommitted_bytes, 8);
+    CHECK_EQ_U64 (st.proposals_refused, 1);
+    s_one_take (&o);
+    s_one_append_reply (&o, 2, 1, true, index, 0); // the no-op and the entry commit
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.commit, index);
+    CHECK_EQ_U64 (st.uncommitted_bytes, 0);
+    uint8_t big[64] = {0};
+    CHECK_EQ_U64 (zkv_raft_propose (o.r, big, sizeof big, NULL, NULL), 0); // alone: fits
+    CHECK_EQ_U64 (zkv_raft_propose (o.r, cmd, 1, NULL, NULL), ZKV_EBUSY);
+    s_one_free (&o);
+}
+
 // A peer that is wrong cannot push a node's term past max_term_jump: the message is dropped and
 // counted, the term stays. A fresh node (term 0) takes any term; a jump within the limit is
 // taken.
@@ -2584,8 +2616,8 @@ test_term_saturates (void)
 }
 
 ZKV_TEST_MAIN (
-    TEST (test_term_jump_refused) TEST (test_term_saturates) TEST (test_bad_config) TEST (
-        test_single_node) TEST (test_elect_one_leader) TEST (test_agreement)
+    TEST (test_term_jump_refused) TEST (test_term_saturates) TEST (test_uncommitted_budget) TEST (
+        test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader) TEST (test_agreement)
         TEST (test_leader_failure) TEST (test_follower_catch_up) TEST (test_snapshot_install) TEST (
             test_prevote_isolated) TEST (test_check_quorum) TEST (test_restart_keeps_term_and_vote)
             TEST (test_no_double_vote) TEST (test_chaos) TEST (test_follower_append_rules)
