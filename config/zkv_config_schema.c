@@ -46,7 +46,9 @@ const zkv_config_option_t zkv_config_options[] = {
     {ZKV_CONFIG_CLUSTER, "snapshot_bytes", ZKV_CONFIG_UINT, 65536, UINT64_C (1) << 40, "8388608",
      S_CLUSTER (snapshot_bytes),
      "Snapshot and compact a group's log once it holds this many bytes."},
-    {ZKV_CONFIG_CLUSTER, "snapshot_chunk_bytes", ZKV_CONFIG_UINT, 4096, 67108864, "1048576",
+    // The codec carries a field of at most 32 MiB (messages/zkv_msg.h) and a message of 64 MiB:
+    // the limits below keep what they size inside it, framing included.
+    {ZKV_CONFIG_CLUSTER, "snapshot_chunk_bytes", ZKV_CONFIG_UINT, 4096, 16777216, "1048576",
      S_CLUSTER (snapshot_chunk_bytes),
      "Snapshots and shard moves are sent in chunks of at most this many bytes."},
     {ZKV_CONFIG_CLUSTER, "shard_move_bytes_per_sec", ZKV_CONFIG_UINT, 0, 1099511627776, "0",
@@ -55,11 +57,11 @@ const zkv_config_option_t zkv_config_options[] = {
      "fast as it can); a lower rate leaves more of the nodes to the shards that do not move."},
     {ZKV_CONFIG_CLUSTER, "max_key_bytes", ZKV_CONFIG_UINT, 1, 65536, "1024",
      S_CLUSTER (max_key_bytes), "Largest key a client may write."},
-    {ZKV_CONFIG_CLUSTER, "max_value_bytes", ZKV_CONFIG_UINT, 1, 67108864, "1048576",
+    {ZKV_CONFIG_CLUSTER, "max_value_bytes", ZKV_CONFIG_UINT, 1, 16777216, "1048576",
      S_CLUSTER (max_value_bytes), "Largest value a client may write."},
     {ZKV_CONFIG_CLUSTER, "max_batch_entries", ZKV_CONFIG_UINT, 1, 65536, "256",
      S_CLUSTER (max_batch_entries), "Most log entries in one AppendEntries message."},
-    {ZKV_CONFIG_CLUSTER, "max_batch_bytes", ZKV_CONFIG_UINT, 4096, 67108864, "1048576",
+    {ZKV_CONFIG_CLUSTER, "max_batch_bytes", ZKV_CONFIG_UINT, 4096, 33554432, "1048576",
      S_CLUSTER (max_batch_bytes), "Most entry bytes in one AppendEntries message."},
     {ZKV_CONFIG_CLUSTER, "max_inflight", ZKV_CONFIG_UINT, 1, 4096, "64", S_CLUSTER (max_inflight),
      "Most unacknowledged AppendEntries messages per follower (pipelining)."},
@@ -292,6 +294,22 @@ s_check_endpoint (const char *value, char *why, size_t whylen)
         }
         if (s_check_host (host, (size_t)(colon - host))) {
             s_why (why, whylen, "expected tcp://host:port, got '%s' (bad host)", value);
+            return ZKV_ECONFIG;
+        }
+        // The node binds its own endpoints, and ZeroMQ binds an address (or an interface),
+        // never a host name: a name would pass here and fail in zkvd ("No such device").
+        bool numeric = host[0] == '[';
+        if (!numeric) {
+            unsigned a, b, c, d;
+            char tail;
+            numeric = sscanf (host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 5 && tail == ':' &&
+                      a < 256 && b < 256 && c < 256 && d < 256;
+        }
+        if (!numeric) {
+            s_why (why, whylen,
+                   "'%s' names a host: give its IP address (tcp://A.B.C.D:port or "
+                   "tcp://[IPv6]:port), since the node binds it and ZeroMQ binds only addresses",
+                   value);
             return ZKV_ECONFIG;
         }
         uint64_t port = 0;

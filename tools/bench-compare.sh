@@ -7,8 +7,9 @@
 # /tmp/zkv-bench-build; a ZKV_BUILD_DIR given is used as it is when it holds zkvd, zkv and
 # zkv-config-check) and the etcd driver (tools/etcd-bench), then for each
 # round starts a fresh 3-node zkv (config/local.cfg on ports 27xxx, data under /tmp), runs the
-# three loads, stops it, starts a fresh 3-member etcd, runs the same three loads, stops it
-# (every other round etcd goes first).
+# three loads, stops it, does the same with zkv in plain text ("plain": security = none, what
+# CURVE costs), then starts a fresh 3-member etcd, runs the same three loads, stops it (every
+# other round the order is reversed). BENCH_NO_ETCD=1 leaves etcd out.
 # The loads (README.md "Benchmarks"): 64 clients putting, 64 clients doing linearizable gets,
 # 1 client putting; fsync on, 16-byte keys, 128-byte values, 1000 keys, closed loop, 10 s runs.
 #
@@ -32,20 +33,27 @@ s_etcd_deps
 s_build_driver
 s_log "work directory $BENCH_WORK; $ROUNDS rounds of zkv then etcd, ${BENCH_SECONDS} s runs"
 
-SYSTEMS=(zkv etcd)
+# zkv runs twice: with CURVE (the default) and in plain text ("plain"), to show what CURVE costs.
+SYSTEMS=(zkv plain etcd)
+[ -z "${BENCH_NO_ETCD:-}" ] || SYSTEMS=(zkv plain)
 if [ -n "${BENCH_BEFORE:-}" ]; then
     BENCH_BEFORE=$(cd "$BENCH_BEFORE" && pwd)
     for b in actors/zkvd client/zkv config/zkv-config-check; do
         [ -x "$BENCH_BEFORE/$b" ] || s_die "BENCH_BEFORE=$BENCH_BEFORE has no $b"
     done
-    SYSTEMS=(zkv before etcd)
+    SYSTEMS=(zkv plain before etcd)
+    [ -z "${BENCH_NO_ETCD:-}" ] || SYSTEMS=(zkv plain before)
 fi
 
 s_round_of () { # s_round_of SYSTEM ROUND: a fresh cluster, the three loads, stop
     local sys=$1 round=$2 kind=$1 load name clients mix saved=$ZKV_BUILD
+    ZKV_SECURITY=curve
     if [ "$sys" = before ]; then # the earlier zkv, with its own client
         kind=zkv
         ZKV_BUILD=$BENCH_BEFORE
+    elif [ "$sys" = plain ]; then # this zkv without CURVE
+        kind=zkv
+        ZKV_SECURITY=none
     fi
     "s_${kind}_start" "$sys-r$round"
     for load in "${BENCH_LOADS[@]}"; do

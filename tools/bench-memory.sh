@@ -26,6 +26,7 @@ cfg=$DIR/bench.cfg
 {
     echo "cluster"
     echo "    name = bench-memory"
+    echo "    security = none               # memory of the store, not of CURVE"
     echo "    shards = 16"
     echo "    tick_ms = 10"
     echo "    election_ticks = 30"

@@ -232,15 +232,15 @@ test_good_files (void)
     CHECK_EQ_U64 (zkv_config_snapshot_bytes (config), 65536);
     CHECK_EQ_U64 (zkv_config_snapshot_chunk_bytes (config), 4096);
     CHECK_EQ_U64 (zkv_config_max_key_bytes (config), 65536);
-    CHECK_EQ_U64 (zkv_config_max_value_bytes (config), 67108864);
+    CHECK_EQ_U64 (zkv_config_max_value_bytes (config), 16777216);
     CHECK_EQ_U64 (zkv_config_max_batch_entries (config), 1);
-    CHECK_EQ_U64 (zkv_config_max_batch_bytes (config), 67108864);
+    CHECK_EQ_U64 (zkv_config_max_batch_bytes (config), 33554432);
     CHECK_EQ_U64 (zkv_config_max_inflight (config), 4096);
     CHECK_EQ_U64 (zkv_config_node_count (config), 3);
     const zkv_config_node_t *node = zkv_config_node (config, 1);
     CHECK (node);
     CHECK (strcmp (node->peer, "tcp://[::1]:1") == 0);
-    CHECK (strcmp (node->client, "tcp://localhost:65535") == 0);
+    CHECK (strcmp (node->client, "tcp://127.0.0.2:65535") == 0);
     CHECK (strcmp (node->events, "ipc:///tmp/zkv-test/events-1") == 0);
     CHECK (strcmp (node->data, "/tmp/zkv test/node #1") == 0);
     node = zkv_config_node (config, 2);

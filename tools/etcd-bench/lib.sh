@@ -135,9 +135,23 @@ s_zkv_start () { # s_zkv_start TAG
     local dir=$BENCH_WORK/zkv-$1 p
     mkdir -p "$dir"
     ZKV_CONFIG=$dir/bench.cfg
-    # config/local.cfg as the README measured it, on our own ports and data directories.
+    # config/local.cfg as the README measured it, on our own ports, data directories and keys.
+    # ZKV_SECURITY=none runs it in plain text; a zkv without `zkv keygen` (an earlier build)
+    # knows no security options and runs plain text.
     sed -e "s#tcp://127.0.0.1:17#tcp://127.0.0.1:$ZKV_PORT_PREFIX#" -e "s#/tmp/zkv/node#$dir/node#" \
-        "$BENCH_ROOT/config/local.cfg" >"$ZKV_CONFIG"
+        -e "s#/tmp/zkv/keys#$dir/keys#" "$BENCH_ROOT/config/local.cfg" >"$ZKV_CONFIG"
+    if ! "$ZKV_BUILD/client/zkv" --help 2>&1 | grep -q keygen; then
+        sed -i -e '/^    cert = /d' -e '/^    client_keys = /d' -e '/^    client_cert = /d' "$ZKV_CONFIG"
+    elif [ "${ZKV_SECURITY:-curve}" = none ]; then
+        sed -i -e '/^    cert = /d' -e '/^    client_keys = /d' -e '/^    client_cert = /d' \
+            -e 's/^cluster$/cluster\n    security = none/' "$ZKV_CONFIG"
+    else
+        mkdir -p "$dir/keys/clients"
+        for p in $(awk '$1 == "cert" || $1 == "client_cert" { print $3 }' "$ZKV_CONFIG"); do
+            "$ZKV_BUILD/client/zkv" keygen "$p" >/dev/null || s_die "zkv keygen $p failed"
+        done
+        cp "$dir/keys/client.cert" "$dir/keys/clients/"
+    fi
     for p in $(grep -o "127.0.0.1:[0-9]*" "$ZKV_CONFIG" | cut -d: -f2); do
         s_port_busy "$p" && s_die "port $p is in use"
     done
