@@ -144,6 +144,7 @@ struct zkv_raft {
     zkv_role_t role;            // follower, pre-candidate, candidate or leader
     uint64_t term;              // current term (Figure 2)
     uint64_t terms_refused;     // messages dropped for a term past cfg.max_term_jump
+    uint64_t commit_conflicts;  // appends refused for contradicting committed entries
     uint64_t uncommitted;       // leader: payload bytes it proposed and has not committed
     uint64_t proposals_refused; // leader: proposals refused past cfg.max_uncommitted_bytes
     uint64_t vote;              // votedFor in term, 0 for none (Figure 2)

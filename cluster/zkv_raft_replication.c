@@ -263,6 +263,25 @@ s_entries_valid (const zkv_append_entries_t *m)
     return true;
 }
 
+// True if m names a term for an index at or below our commit index that differs from the one
+// our log holds there (compacted indexes are not checked).
+static bool
+s_contradicts_commit (zkv_raft_t *self, const zkv_append_entries_t *m)
+{
+    uint64_t t = 0;
+    if (m->prev_log_index > 0 && m->prev_log_index <= self->commit &&
+        zkv_raft_log_term (&self->log, m->prev_log_index, &t) == 0 && t != m->prev_log_term)
+        return true;
+    for (size_t i = 0; i < m->entries.count; i++) {
+        const zkv_entry_t *e = &m->entries.items[i];
+        if (e->index > self->commit)
+            break;
+        if (zkv_raft_log_term (&self->log, e->index, &t) == 0 && t != e->term)
+            return true;
+    }
+    return false;
+}
+
 void
 zkv_raft_on_append (zkv_raft_t *self, const zkv_append_entries_t *m)
 {
@@ -298,9 +317,22 @@ zkv_raft_on_append (zkv_raft_t *self, const zkv_append_entries_t *m)
         return;
     }
 
+    // Entries up to our commit index match any true leader's (Leader Completeness, §5.4). One
+    // that does not, where we still hold it, comes from a peer that is wrong (a bug, a bit
+    // flip, a forgery): nothing of the message is taken, the refusal sends a true leader back
+    // to what we know is committed, and it is counted.
+    if (s_contradicts_commit (self, m)) {
+        self->commit_conflicts++;
+        r->success = false;
+        r->conflict_term = 0;
+        r->conflict_index = self->commit + 1;
+        r->match_index = m->prev_log_index;
+        return;
+    }
+
     // Figure 2, receiver step 2: reject unless our log holds prev_log_index at prev_log_term.
-    // Entries up to our commit index match the leader's (Leader Completeness, §5.4), so
-    // a prev at or below it needs no check (and may be compacted here).
+    // A prev at or below our commit index was checked above where we hold it (it may be
+    // compacted here).
     if (m->prev_log_index > self->commit) {
         uint64_t t = 0;
         bool fail = false;

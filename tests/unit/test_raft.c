@@ -2538,6 +2538,41 @@ test_stream_leader_fresh_snapshot (void)
     s_one_stream = false;
 }
 
+// An append that contradicts committed entries the follower still holds (a peer that is wrong)
+// is refused whole and counted; the log keeps what was committed.
+static void
+test_append_contradicting_commit (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_new (&o, voters, 3);
+    const uint64_t ones[3] = {1, 1, 1};
+    s_one_append (&o, 2, 1, 0, 0, ones, 3, 3);
+    zkv_raft_status_t st;
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.commit, 3);
+    // Node 3, leader of term 2, rewrites index 2 (committed at term 1).
+    const uint64_t two[2] = {2, 2};
+    s_one_append (&o, 3, 2, 1, 1, two, 2, 3);
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.commit_conflicts, 1);
+    CHECK_EQ_U64 (st.last_index, 3);
+    CHECK_EQ_U64 (st.last_term, 1);
+    CHECK_EQ_U64 (o.out[o.n_out - 1].type, ZKV_MSG_APPEND_ENTRIES_REPLY);
+    CHECK (!o.out[o.n_out - 1].u.append_entries_reply.success);
+    // A prev at a committed index with another term: refused as well.
+    s_one_append (&o, 3, 2, 2, 2, NULL, 0, 3);
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.commit_conflicts, 2);
+    // The true history goes on.
+    const uint64_t more[1] = {2};
+    s_one_append (&o, 3, 2, 3, 1, more, 1, 4);
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.last_index, 4);
+    CHECK_EQ_U64 (st.commit_conflicts, 2);
+    s_one_free (&o);
+}
+
 // A leader refuses a proposal past its budget of uncommitted bytes, at once (ZKV_EBUSY), and
 // takes proposals again once entries commit; one entry always fits, however large.
 static void
@@ -2616,20 +2651,21 @@ test_term_saturates (void)
 }
 
 ZKV_TEST_MAIN (
-    TEST (test_term_jump_refused) TEST (test_term_saturates) TEST (test_uncommitted_budget) TEST (
-        test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader) TEST (test_agreement)
-        TEST (test_leader_failure) TEST (test_follower_catch_up) TEST (test_snapshot_install) TEST (
-            test_prevote_isolated) TEST (test_check_quorum) TEST (test_restart_keeps_term_and_vote)
-            TEST (test_no_double_vote) TEST (test_chaos) TEST (test_follower_append_rules)
-                TEST (test_follower_snapshot_chunks) TEST (test_snapshot_discard_order)
-                    TEST (test_late_vote_counts) TEST (test_read_index_waits_for_own_term)
-                        TEST (test_read_index_rounds) TEST (test_read_index_cluster)
-                            TEST (test_read_index_single_node) TEST (test_early_msgs)
-                                TEST (test_snapshot_only_when_behind) TEST (test_stream_catch_up)
-                                    TEST (test_stream_views_released) TEST (test_stream_lossy)
-                                        TEST (test_stream_newer_snapshot)
-                                            TEST (test_stream_follower_crash) TEST (
-                                                test_stream_missing_state_needs_newer_snapshot)
-                                                TEST (test_stream_missing_refuses_older)
-                                                    TEST (test_stream_receiving_may_lead)
-                                                        TEST (test_stream_leader_fresh_snapshot))
+    TEST (test_term_jump_refused) TEST (test_term_saturates) TEST (test_uncommitted_budget)
+        TEST (test_append_contradicting_commit) TEST (test_bad_config) TEST (test_single_node)
+            TEST (test_elect_one_leader) TEST (test_agreement) TEST (test_leader_failure) TEST (
+                test_follower_catch_up) TEST (test_snapshot_install) TEST (test_prevote_isolated)
+                TEST (test_check_quorum) TEST (test_restart_keeps_term_and_vote)
+                    TEST (test_no_double_vote) TEST (test_chaos) TEST (test_follower_append_rules)
+                        TEST (test_follower_snapshot_chunks) TEST (test_snapshot_discard_order)
+                            TEST (test_late_vote_counts) TEST (test_read_index_waits_for_own_term)
+                                TEST (test_read_index_rounds) TEST (test_read_index_cluster)
+                                    TEST (test_read_index_single_node) TEST (test_early_msgs) TEST (
+                                        test_snapshot_only_when_behind) TEST (test_stream_catch_up)
+                                        TEST (test_stream_views_released) TEST (test_stream_lossy)
+                                            TEST (test_stream_newer_snapshot)
+                                                TEST (test_stream_follower_crash) TEST (
+                                                    test_stream_missing_state_needs_newer_snapshot)
+                                                    TEST (test_stream_missing_refuses_older)
+                                                        TEST (test_stream_receiving_may_lead) TEST (
+                                                            test_stream_leader_fresh_snapshot))
