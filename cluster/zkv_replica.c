@@ -12,6 +12,9 @@ zkv_replica_config_defaults (zkv_replica_config_t *cfg)
     zkv_raft_config_defaults (&cfg->raft);
     cfg->tick_ms = 10;
     cfg->snapshot_bytes = 8u << 20;
+    // What LevelDB stores besides an entry's payload (key, header, checksum): every entry, an
+    // election's empty one too, counts towards compaction.
+    cfg->snapshot_entry_bytes = 40;
     cfg->snapshot_pause_ms = 1000;
     cfg->stream_idle_ms = 30000;
     cfg->view_idle_ms = 2000;

@@ -90,6 +90,8 @@ struct cluster {
     uint64_t *leader_of;     // leader seen per term (0 none)
     size_t n_leader_of;      // allocated
     uint64_t snapshot_every; // nodes snapshot every K applied entries, 0 never (at start)
+    uint64_t snapshot_log;   // ... or once the log holds this many bytes (0: never; the driver's
+                             // default framing per entry counted)
     size_t snap_size;        // bytes of a snapshot
     uint64_t sent[7];        // messages sent per type
     uint64_t writes_ok;      // writes answered ok
@@ -708,6 +710,8 @@ s_start (cluster_t *c, int i)
     rc.raft = nd->cfg;
     rc.snapshot_bytes = 0;
     rc.snapshot_entries = c->snapshot_every;
+    rc.snapshot_bytes = c->snapshot_log;
+    rc.snapshot_pause_ms = 0;
     int err = 0;
     nd->rep = zkv_replica_new (&rc, nd->store, zkv_sm_new (&s_sm_ops, nd), &s_host, nd, &err);
     if (!nd->rep) {
@@ -2573,6 +2577,26 @@ test_append_contradicting_commit (void)
     s_one_free (&o);
 }
 
+// Every log entry counts towards the size that triggers compaction, its stored framing too: 60
+// entries of 8 bytes (480 bytes of payload) pass a 2,000-byte threshold, as elections' empty
+// entries would.
+static void
+test_entries_count_towards_compaction (void)
+{
+    cluster_t *c = s_cluster_new (3, 21);
+    c->snapshot_log = 2000;
+    s_cluster_start (c);
+    CHECK (s_wait_leader (c, 1000) >= 0);
+    uint64_t last = s_propose_n (c, 60, 100);
+    CHECK (s_wait_applied (c, last, 3000));
+    s_run (c, 20);
+    zkv_raft_status_t st;
+    zkv_raft_status (s_raft (c, s_leader (c)), &st);
+    CHECK (st.snapshot_index > 0);
+    CHECK (!c->failed);
+    s_cluster_destroy (&c);
+}
+
 // A leader refuses a proposal past its budget of uncommitted bytes, at once (ZKV_EBUSY), and
 // takes proposals again once entries commit; one entry always fits, however large.
 static void
@@ -2652,20 +2676,20 @@ test_term_saturates (void)
 
 ZKV_TEST_MAIN (
     TEST (test_term_jump_refused) TEST (test_term_saturates) TEST (test_uncommitted_budget)
-        TEST (test_append_contradicting_commit) TEST (test_bad_config) TEST (test_single_node)
-            TEST (test_elect_one_leader) TEST (test_agreement) TEST (test_leader_failure) TEST (
-                test_follower_catch_up) TEST (test_snapshot_install) TEST (test_prevote_isolated)
-                TEST (test_check_quorum) TEST (test_restart_keeps_term_and_vote)
-                    TEST (test_no_double_vote) TEST (test_chaos) TEST (test_follower_append_rules)
-                        TEST (test_follower_snapshot_chunks) TEST (test_snapshot_discard_order)
-                            TEST (test_late_vote_counts) TEST (test_read_index_waits_for_own_term)
-                                TEST (test_read_index_rounds) TEST (test_read_index_cluster)
-                                    TEST (test_read_index_single_node) TEST (test_early_msgs) TEST (
-                                        test_snapshot_only_when_behind) TEST (test_stream_catch_up)
-                                        TEST (test_stream_views_released) TEST (test_stream_lossy)
-                                            TEST (test_stream_newer_snapshot)
-                                                TEST (test_stream_follower_crash) TEST (
-                                                    test_stream_missing_state_needs_newer_snapshot)
-                                                    TEST (test_stream_missing_refuses_older)
-                                                        TEST (test_stream_receiving_may_lead) TEST (
-                                                            test_stream_leader_fresh_snapshot))
+        TEST (test_entries_count_towards_compaction) TEST (test_append_contradicting_commit) TEST (
+            test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
+            TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up) TEST (
+                test_snapshot_install) TEST (test_prevote_isolated) TEST (test_check_quorum)
+                TEST (test_restart_keeps_term_and_vote) TEST (test_no_double_vote) TEST (test_chaos)
+                    TEST (test_follower_append_rules) TEST (test_follower_snapshot_chunks)
+                        TEST (test_snapshot_discard_order) TEST (test_late_vote_counts) TEST (
+                            test_read_index_waits_for_own_term) TEST (test_read_index_rounds)
+                            TEST (test_read_index_cluster) TEST (test_read_index_single_node)
+                                TEST (test_early_msgs) TEST (test_snapshot_only_when_behind)
+                                    TEST (test_stream_catch_up) TEST (test_stream_views_released)
+                                        TEST (test_stream_lossy) TEST (test_stream_newer_snapshot)
+                                            TEST (test_stream_follower_crash) TEST (
+                                                test_stream_missing_state_needs_newer_snapshot)
+                                                TEST (test_stream_missing_refuses_older)
+                                                    TEST (test_stream_receiving_may_lead)
+                                                        TEST (test_stream_leader_fresh_snapshot))
