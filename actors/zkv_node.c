@@ -117,4 +117,7 @@ zkv_node_front_config (const zkv_node_t *node, zkv_front_config_t *out)
     out->max_key_bytes = (size_t)zkv_config_max_key_bytes (node->config);
     out->max_value_bytes = (size_t)zkv_config_max_value_bytes (node->config);
     out->controller = zkv_config_has_controller (node->config);
+    out->max_pending = (size_t)zkv_config_cluster (node->config)->max_requests;
+    out->max_pending_per_client =
+        (size_t)zkv_config_cluster (node->config)->max_requests_per_client;
 }

@@ -48,6 +48,8 @@ struct zkv_front {
                                   // one's shard_states bytes are owned here
     uint64_t *hints;              // the leader last heard of per routing group (0: none)
     zkv_u64map_t pending;         // handle -> s_pending_t
+    zkv_u64map_t per_client;      // hash of a client address -> its pending count (a
+                                  // uintptr_t; addresses that collide share one count)
     uint64_t next_handle;         // handles
     uint64_t config_asks;         // config requests asked of the controller (their seqs)
     uint64_t next_sweep;          // host ms of the next deadline sweep
@@ -63,6 +65,7 @@ zkv_front_config_defaults (zkv_front_config_t *cfg)
     cfg->max_key_bytes = 4096;
     cfg->max_value_bytes = 1024 * 1024;
     cfg->max_pending = 65536;
+    cfg->max_pending_per_client = 4096;
     cfg->default_deadline_ms = 30000;
     cfg->max_deadline_ms = 60000;
     cfg->sweep_ms = 50;
@@ -82,8 +85,8 @@ zkv_front_new (const zkv_front_config_t *cfg, const zkv_routing_t *routing,
                const zkv_front_host_t *host, void *host_arg)
 {
     assert (cfg && routing && host);
-    if (cfg->node == 0 || cfg->max_pending == 0 || cfg->max_deadline_ms == 0 ||
-        cfg->sweep_ms == 0)
+    if (cfg->node == 0 || cfg->max_pending == 0 || cfg->max_pending_per_client == 0 ||
+        cfg->max_deadline_ms == 0 || cfg->sweep_ms == 0)
         return NULL;
     zkv_front_t *self = s_alloc (1, sizeof *self);
     self->cfg = *cfg;
@@ -110,6 +113,7 @@ zkv_front_destroy (zkv_front_t **self_p)
     for (size_t i = 0; i < self->pending.capacity; i++)
         free (self->pending.slots[i].value);
     zkv_u64map_free (&self->pending);
+    zkv_u64map_free (&self->per_client);
     zkv_routing_destroy (&self->routing);
     free (self->groups);
     for (size_t i = 0; i < self->cfg.n_groups; i++)
@@ -235,6 +239,39 @@ s_answer_now (zkv_front_t *self, const s_pending_t *p, int rc, uint64_t leader, 
 
 // --- routing -----------------------------------------------------------------------------------
 
+// FNV-1a of a client address, the key of its pending count.
+static uint64_t
+s_addr_key (const zkv_front_addr_t *a)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (uint16_t i = 0; i < a->len && i < sizeof a->data; i++)
+        h = (h ^ a->data[i]) * 1099511628211ULL;
+    return h;
+}
+
+// Requests pending from p's client address (0 for requests that do not come from a client).
+static size_t
+s_client_pending (const zkv_front_t *self, const s_pending_t *p)
+{
+    if (p->kind != S_TO_CLIENT)
+        return 0;
+    return (size_t)(uintptr_t)zkv_u64map_get (&self->per_client, s_addr_key (&p->addr));
+}
+
+static void
+s_client_count (zkv_front_t *self, const s_pending_t *p, int delta)
+{
+    if (p->kind != S_TO_CLIENT)
+        return;
+    uint64_t key = s_addr_key (&p->addr);
+    size_t n = (size_t)(uintptr_t)zkv_u64map_get (&self->per_client, key);
+    n = delta > 0 ? n + 1 : n ? n - 1 : 0;
+    if (n)
+        zkv_u64map_put (&self->per_client, key, (void *)(uintptr_t)n);
+    else
+        zkv_u64map_remove (&self->per_client, key);
+}
+
 static s_pending_t *
 s_wait (zkv_front_t *self, const s_pending_t *p)
 {
@@ -244,7 +281,16 @@ s_wait (zkv_front_t *self, const s_pending_t *p)
     *w = *p;
     w->handle = ++self->next_handle;
     zkv_u64map_put (&self->pending, w->handle, w);
+    s_client_count (self, w, +1);
     return w;
+}
+
+// Takes p out of the table (the caller frees it).
+static void
+s_forget (zkv_front_t *self, const s_pending_t *p)
+{
+    zkv_u64map_remove (&self->pending, p->handle);
+    s_client_count (self, p, -1);
 }
 
 // True for the ops a group's mover sends another group (their key is a message, not a key).
@@ -270,8 +316,9 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
     if (ctrl) {
         // The shard controller's commands and queries go to group 0, whatever their key.
         if (value->len > self->cfg.max_value_bytes || key->len > 8) {
-            s_answer_now (self, p, value->len > self->cfg.max_value_bytes ? ZKV_ETOOBIG : ZKV_EINVAL,
-                          0, key->len > 8 ? "a query's key is a configuration number" : NULL);
+            s_answer_now (self, p,
+                          value->len > self->cfg.max_value_bytes ? ZKV_ETOOBIG : ZKV_EINVAL, 0,
+                          key->len > 8 ? "a query's key is a configuration number" : NULL);
             return;
         }
         p->group = 0;
@@ -298,7 +345,8 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
         }
         // The group the sender routed it to, by its configuration (the group itself says
         // "wrong group" if it does not serve the key now); else the newest one known here.
-        p->group = want_group ? want_group : zkv_routing_group_of (self->routing, key->data, key->len);
+        p->group =
+            want_group ? want_group : zkv_routing_group_of (self->routing, key->data, key->len);
         if (p->group == 0) {
             s_answer_now (self, p, ZKV_EWRONGGROUP, 0, "no group serves this key's shard");
             return;
@@ -307,6 +355,11 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
     if (self->pending.count >= self->cfg.max_pending) {
         self->counters.busy++;
         s_answer_now (self, p, ZKV_EBUSY, 0, "too many requests waiting");
+        return;
+    }
+    if (s_client_pending (self, p) >= self->cfg.max_pending_per_client) {
+        self->counters.busy++;
+        s_answer_now (self, p, ZKV_EBUSY, 0, "too many requests in flight from this client");
         return;
     }
     int slot = s_slot (self, p->group);
@@ -326,7 +379,7 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
             q->value = *value;
             q->deadline_ms = deadline_ms;
             if (self->host->to_group (self->host_arg, &m) != 0) {
-                zkv_u64map_remove (&self->pending, w->handle);
+                s_forget (self, w);
                 free (w);
                 self->counters.busy++;
                 s_answer_now (self, p, ZKV_EBUSY, self->cfg.node, "the group's queue is full");
@@ -470,11 +523,8 @@ zkv_front_client (zkv_front_t *self, const zkv_front_addr_t *from, const zkv_msg
     }
     const zkv_client_request_t *r = &msg->u.client_request;
     self->counters.requests++;
-    s_pending_t p = {.kind = S_TO_CLIENT,
-                     .addr = *from,
-                     .client_id = r->client_id,
-                     .seq = r->seq,
-                     .op = r->op};
+    s_pending_t p = {
+        .kind = S_TO_CLIENT, .addr = *from, .client_id = r->client_id, .seq = r->seq, .op = r->op};
     if (s_is_call_op (r->op) || r->op == ZKV_OP_CONFIG || r->op == ZKV_OP_CHUNK ||
         r->op == ZKV_OP_GC) {
         // Groups' own requests come as calls (zkv_front_call), never from a client.
@@ -501,8 +551,8 @@ zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t
     if (msg->type == ZKV_MSG_FORWARD_REQUEST) {
         const zkv_forward_request_t *f = &msg->u.forward_request;
         // Only a node of the configuration forwards, and only its own clients' requests.
-        if (!zkv_routing_has_node (self->routing, f->origin_node) || (from && from != f->origin_node) ||
-            f->origin_node == self->cfg.node) {
+        if (!zkv_routing_has_node (self->routing, f->origin_node) ||
+            (from && from != f->origin_node) || f->origin_node == self->cfg.node) {
             self->counters.stale++;
             return;
         }
@@ -525,7 +575,7 @@ zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t
         uint64_t *hint = s_hint (self, p->group);
         if (hint && f->leader && f->leader != self->cfg.node)
             *hint = f->leader;
-        zkv_u64map_remove (&self->pending, p->handle);
+        s_forget (self, p);
         // The answering node already published any error event: relay its answer to the
         // request it answers.
         s_deliver (self, p, f->status, &f->value, f->leader, &f->error,
@@ -544,7 +594,7 @@ zkv_front_group_reply (zkv_front_t *self, const zkv_group_reply_t *reply)
         self->counters.stale++; // answered already (timed out), or not ours
         return;
     }
-    zkv_u64map_remove (&self->pending, p->handle);
+    s_forget (self, p);
     // The error text travels as bytes: NUL-terminate a copy for s_answer's strlen.
     char error[256];
     size_t len = reply->error.len < sizeof error - 1 ? reply->error.len : sizeof error - 1;
@@ -619,7 +669,7 @@ zkv_front_tick (zkv_front_t *self, uint64_t now_ms)
         s_pending_t *p = (s_pending_t *)zkv_u64map_get (&self->pending, self->keys[i]);
         if (p->deadline > now_ms)
             continue;
-        zkv_u64map_remove (&self->pending, p->handle);
+        s_forget (self, p);
         self->counters.timeouts++;
         s_answer_now (self, p, ZKV_ETIMEOUT, 0, NULL);
         free (p);

@@ -10,7 +10,8 @@
 //   (it is answered "not leader" with the hint, and the client follows it);
 // - deadlines: each request waits at most its client's deadline (clamped; a default when none
 //   is given), then is answered "timed out" (unknown outcome for a write);
-// - bounds: at most max_pending requests wait; more are answered "busy";
+// - bounds: at most max_pending requests wait, max_pending_per_client from one client address;
+//   more are answered "busy";
 // - answers, matched to the request they answer (a forwarded reply must echo the forward's id,
 //   client and seq, a group's reply the request's handle, client and seq);
 // - status queries, from the groups' latest states; configuration queries from the shard
@@ -54,6 +55,9 @@ typedef struct {
     size_t max_key_bytes;         // larger keys are refused at once
     size_t max_value_bytes;       // larger values are refused at once
     size_t max_pending;           // requests waiting at once
+    size_t max_pending_per_client; // ... of one client address (a connection): past it the
+                                   // client is answered "busy" (one connection cannot take the
+                                   // whole table)
     uint32_t default_deadline_ms; // for a request that names none
     uint32_t max_deadline_ms;     // a larger one is clamped
     uint32_t sweep_ms;            // how often deadlines are looked at

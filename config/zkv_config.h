@@ -37,6 +37,8 @@ typedef struct {
     uint64_t max_inflight;             // unacknowledged AppendEntries per follower
     uint64_t max_term_jump;            // a Raft message more terms ahead than this is dropped
     uint64_t max_uncommitted_bytes;    // a leader answers busy past this many uncommitted bytes
+    uint64_t max_requests;             // client requests a node holds waiting, in all
+    uint64_t max_requests_per_client;  // ... from one client connection
     const char *security;              // "curve" (peers, clients, subscribers authenticated and
                                        // encrypted) or "none" (plain text)
     const char *client_keys;           // directory of client public certificates allowed, or NULL

@@ -65,6 +65,13 @@ const zkv_config_option_t zkv_config_options[] = {
      S_CLUSTER (max_batch_bytes), "Most entry bytes in one AppendEntries message."},
     {ZKV_CONFIG_CLUSTER, "max_inflight", ZKV_CONFIG_UINT, 1, 4096, "64", S_CLUSTER (max_inflight),
      "Most unacknowledged AppendEntries messages per follower (pipelining)."},
+    {ZKV_CONFIG_CLUSTER, "max_requests", ZKV_CONFIG_UINT, 1, 1048576, "65536",
+     S_CLUSTER (max_requests),
+     "Client requests a node holds waiting for their answer, in all; past it a request is "
+     "answered 'busy, retry' at once."},
+    {ZKV_CONFIG_CLUSTER, "max_requests_per_client", ZKV_CONFIG_UINT, 1, 1048576, "4096",
+     S_CLUSTER (max_requests_per_client),
+     "... from one client connection: one client cannot take every slot of a node."},
     {ZKV_CONFIG_CLUSTER, "max_uncommitted_bytes", ZKV_CONFIG_UINT, 0, UINT64_C (1) << 40,
      "67108864", S_CLUSTER (max_uncommitted_bytes),
      "A group's leader answers a write 'busy, retry' at once when the entries it proposed and "
