@@ -349,6 +349,12 @@ zkv_kv_command_encode (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, u
     return zkv_msg_encode (&msg, buf_p, len_p);
 }
 
+bool
+zkv_kv_seq_valid (uint64_t last, uint64_t seq)
+{
+    return seq != 0 && seq != UINT64_MAX && (seq <= last || seq - last <= ZKV_KV_MAX_SEQ_JUMP);
+}
+
 int
 zkv_kv_lookup (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, const uint8_t *key,
                size_t key_len, zkv_kv_result_t *out)
@@ -359,6 +365,11 @@ zkv_kv_lookup (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, const uin
     zkv_kv_client_key (client_id, ck);
     uint32_t shard = zkv_kv_shard_of (key, key_len, self->nshards);
     const zkv_kv_slot_t *slot = zkv_kv_map_find (&self->dedup, shard, ck, 8);
+    if (!zkv_kv_seq_valid (slot ? slot->seq : 0, seq)) {
+        out->status = ZKV_EINVAL;
+        out->error = "invalid sequence number (0, 2^64-1, or too far past the client's last)";
+        return 1;
+    }
     if (!slot || seq > slot->seq)
         return 0;
     out->has_client = true;

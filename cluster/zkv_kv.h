@@ -10,7 +10,11 @@
 // Exactly once. Per shard and client the table keeps the last seq applied and its reply:
 //   seq == last   a retry: answered from the table, never applied twice (duplicate);
 //   seq <  last   a stale, overtaken request: ZKV_KV_ESTALE, nothing applied;
-//   seq >  last   applied, and becomes the client's last.
+//   seq >  last   applied, and becomes the client's last;
+//   seq 0, 2^64-1, or more than ZKV_KV_MAX_SEQ_JUMP above last (or above 0 for a client the
+//                 shard has no record of): ZKV_EINVAL, nothing applied or recorded. A client
+//                 counts 1, 2, 3..., so such a seq is a bug or a forgery that would make the
+//                 client's true requests look stale.
 // A client issues one request at a time, so its seqs only grow. The table lives per shard so that
 // it moves with the shard when shards migrate. (Records never expire yet; etcd-style client
 // leases would bound the table.)
@@ -43,6 +47,11 @@
 
 // A stale request (seq below the client's last applied).
 #define ZKV_KV_ESTALE ZKV_ESTALE
+// Largest step a client's seq may take past its last write's (gets take seqs too, unrecorded).
+#define ZKV_KV_MAX_SEQ_JUMP (UINT64_C (1) << 32)
+
+// True if seq may follow a client's last recorded one (0: none).
+bool zkv_kv_seq_valid (uint64_t last, uint64_t seq);
 
 typedef struct zkv_kv zkv_kv_t;
 

@@ -223,6 +223,13 @@ s_apply_command (s_apply_t *a, const zkv_entry_t *e, zkv_kv_result_t *r)
         zkv_msg_free (&msg);
         return 0;
     }
+    if (!zkv_kv_seq_valid (last ? last->seq : 0, cmd->seq)) {
+        // The same rule as the leader's check, on replicated state: every replica refuses it.
+        r->status = ZKV_EINVAL;
+        r->error = "invalid sequence number";
+        zkv_msg_free (&msg);
+        return 0;
+    }
     if (last && cmd->seq < last->seq) {
         r->status = ZKV_KV_ESTALE;
         r->error = "stale request: a later one of this client was applied";

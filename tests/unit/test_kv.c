@@ -506,6 +506,39 @@ test_kv_apply (void)
     s_apply_basic (S_LDB);
 }
 
+// Sequence numbers are validated, on the leader's lookup and again when applied: 0, 2^64-1
+// and a jump past ZKV_KV_MAX_SEQ_JUMP (which would make the client's true requests stale) are
+// refused, and nothing is applied or recorded.
+static void
+test_kv_seq_validated (void)
+{
+    s_fix_t f = {.kind = S_MEM};
+    CHECK_EQ_U64 (s_open (&f), 0);
+    zkv_kv_t *kv = s_kv (f.store);
+    CHECK (zkv_kv_seq_valid (0, 1) && zkv_kv_seq_valid (5, 5 + ZKV_KV_MAX_SEQ_JUMP));
+    CHECK (!zkv_kv_seq_valid (5, 6 + ZKV_KV_MAX_SEQ_JUMP) && !zkv_kv_seq_valid (0, 0));
+    CHECK (!zkv_kv_seq_valid (UINT64_MAX - 1, UINT64_MAX));
+    zkv_kv_result_t one;
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 7, UINT64_MAX, s_u8 ("k"), 1, &one), 1);
+    CHECK_EQ_U64 (one.status, ZKV_EINVAL);
+    zkv_entry_t e[3];
+    zkv_kv_results_t r;
+    s_cmd (&e[0], 1, 7, 3, ZKV_OP_APPEND, "k", "a");
+    s_cmd (&e[1], 2, 7, UINT64_MAX, ZKV_OP_APPEND, "k", "forged");
+    s_cmd (&e[2], 3, 7, 4 + ZKV_KV_MAX_SEQ_JUMP, ZKV_OP_APPEND, "k", "forged");
+    CHECK_EQ_U64 (zkv_kv_apply (kv, e, 3, &r), 0);
+    CHECK_EQ_U64 (r.items[0].status, 0);
+    CHECK_EQ_U64 (r.items[1].status, ZKV_EINVAL);
+    CHECK_EQ_U64 (r.items[2].status, ZKV_EINVAL);
+    zkv_kv_results_free (&r);
+    s_entries_free (e, 3);
+    CHECK (s_get_is (kv, "k", "a"));
+    // The client's next true request is not stale: the forged seqs left no record.
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 7, 4, s_u8 ("k"), 1, &one), 0);
+    zkv_kv_destroy (&kv);
+    s_close (&f);
+}
+
 static void
 test_kv_dedup (void)
 {
@@ -1743,11 +1776,12 @@ test_kv_old_format_incomplete (void)
 
 ZKV_TEST_MAIN (TEST (test_store_basic) TEST (test_store_dedup_scan_delete)
                    TEST (test_store_ldb_needs_ldb) TEST (test_store_ldb_deleted_under_view)
-                       TEST (test_kv_apply) TEST (test_kv_dedup) TEST (test_kv_limits)
-                           TEST (test_kv_malformed_entries) TEST (test_kv_snapshot_round_trip)
-                               TEST (test_kv_snapshot_hostile) TEST (test_kv_boot)
-                                   TEST (test_kv_commit_failure) TEST (test_kv_stream_round_trip)
-                                       TEST (test_kv_stream_resume) TEST (test_kv_stream_crash)
-                                           TEST (test_kv_stream_interrupted)
-                                               TEST (test_kv_old_format_incomplete)
-                                                   TEST (test_kv_snapshot_records))
+                       TEST (test_kv_apply) TEST (test_kv_seq_validated) TEST (test_kv_dedup)
+                           TEST (test_kv_limits) TEST (test_kv_malformed_entries)
+                               TEST (test_kv_snapshot_round_trip) TEST (test_kv_snapshot_hostile)
+                                   TEST (test_kv_boot) TEST (test_kv_commit_failure)
+                                       TEST (test_kv_stream_round_trip) TEST (test_kv_stream_resume)
+                                           TEST (test_kv_stream_crash)
+                                               TEST (test_kv_stream_interrupted)
+                                                   TEST (test_kv_old_format_incomplete)
+                                                       TEST (test_kv_snapshot_records))
