@@ -2,6 +2,7 @@
 // [publish][msgpack body] to it over inproc; it publishes [topic][body], topic first, so a
 // subscriber filters by topic prefix (docs/events.md lists the topics).
 #include "zkv_actors.h"
+#include "zkv_conns.h"
 
 #include <inttypes.h>
 
@@ -39,9 +40,12 @@ zkv_events_actor (zsock_t *pipe, void *args)
     zsock_set_sndhwm (pub, 10000);
     zsock_set_linger (pub, 100); // let zkv.node.stopping leave before the socket closes
     zkv_security_serve (node->security, pub); // subscribers authenticate too
+    zkv_conns_t *conns = zkv_conns_new (pub, "events", node->id,
+                                        (size_t)zkv_config_cluster (node->config)->max_connections);
     if (zsock_bind (pub, "%s", me->events) < 0) {
         zsys_error ("zkvd %" PRIu64 ": cannot bind event endpoint %s: %s", node->id, me->events,
                     zmq_strerror (zmq_errno ()));
+        zkv_conns_destroy (&conns);
         zsock_destroy (&pub);
         node->start_rc = -1;
         zsock_signal (pipe, 0); // zactor_new waits for it, whatever its status
@@ -49,11 +53,12 @@ zkv_events_actor (zsock_t *pipe, void *args)
     }
     zsock_t *in = zkv_actors_pull (node, "events", UINT64_MAX);
     zsock_signal (pipe, 0);
-    zpoller_t *poller = zpoller_new (pipe, in, NULL);
+    zpoller_t *poller = zpoller_new (pipe, in, zkv_conns_socket (conns), NULL);
     assert (poller);
     zpoller_set_nonstop (poller, true);
     while (true) {
         zsock_t *which = (zsock_t *)zpoller_wait (poller, -1);
+        zkv_conns_handle (conns);
         if (which == pipe) {
             char *cmd = zstr_recv (pipe);
             bool term = cmd && streq (cmd, "$TERM");
@@ -69,5 +74,6 @@ zkv_events_actor (zsock_t *pipe, void *args)
         ;
     zpoller_destroy (&poller);
     zsock_destroy (&in);
+    zkv_conns_destroy (&conns);
     zsock_destroy (&pub);
 }

@@ -8,6 +8,7 @@
 // delimiter frame (it is answered in the same shape), then its ROUTER routing id.
 #include "zkv_actors.h"
 #include "zkv_auth.h"
+#include "zkv_conns.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 typedef struct {
     zkv_node_t *node;   // the node
     zsock_t *router;    // clients
+    zkv_conns_t *conns; // its connections, bounded
     zsock_t *in;        // PULL: groups' replies and states, peers' forwards
     zsock_t *tx;        // PUSH to the transport
     zsock_t *events;    // PUSH to the event publisher
@@ -199,6 +201,8 @@ s_setup (s_frontend_t *self)
     zsock_set_linger (self->router, 100); // the last answers leave before the socket closes
     zsock_set_sndhwm (self->router, 100000);
     zkv_security_serve (self->node->security, self->router);
+    self->conns = zkv_conns_new (self->router, "client", node->id,
+                                 (size_t)zkv_config_cluster (node->config)->max_connections);
     if (zsock_bind (self->router, "%s", me->client) < 0) {
         zsys_error ("zkvd %" PRIu64 ": cannot bind client endpoint %s: %s", node->id, me->client,
                     zmq_strerror (zmq_errno ()));
@@ -231,6 +235,7 @@ s_teardown (s_frontend_t *self)
     zsock_destroy (&self->events);
     zsock_destroy (&self->tx);
     zsock_destroy (&self->in);
+    zkv_conns_destroy (&self->conns);
     zsock_destroy (&self->router);
 }
 
@@ -248,7 +253,8 @@ zkv_frontend_actor (zsock_t *pipe, void *args)
         return;
     }
     zsock_signal (pipe, 0);
-    zpoller_t *poller = zpoller_new (pipe, self->router, self->in, NULL);
+    zpoller_t *poller =
+        zpoller_new (pipe, self->router, self->in, zkv_conns_socket (self->conns), NULL);
     assert (poller);
     zpoller_set_nonstop (poller, true);
     zkv_front_config_t cfg;
@@ -256,6 +262,7 @@ zkv_frontend_actor (zsock_t *pipe, void *args)
     void *in = zsock_resolve (self->in), *router = zsock_resolve (self->router);
     while (true) {
         zsock_t *which = (zsock_t *)zpoller_wait (poller, (int)cfg.sweep_ms);
+        zkv_conns_handle (self->conns);
         if (which == pipe) {
             char *cmd = zstr_recv (pipe);
             bool term = cmd && streq (cmd, "$TERM");

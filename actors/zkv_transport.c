@@ -18,6 +18,8 @@
 // DEALER that has not taken a message for S_PEER_REBUILD_MS is rebuilt, at most that often.
 #include "zkv_actors.h"
 #include "zkv_auth.h"
+#include "zkv_conns.h"
+#include "zkv_conns.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -35,20 +37,21 @@
 #define S_PEER_REBUILD_MS 1000
 
 typedef struct {
-    uint64_t id;            // peer node id
-    char key[41];           // its public key (Z85; empty in plain text)
-    char *endpoint;         // its peer endpoint (owned)
-    zsock_t *dealer;        // outbound socket to its peer endpoint
-    uint64_t dropped;       // sends dropped because its queue was full (or no connection)
-    int64_t failing_since;  // when sends began to fail (0: the last one went)
-    int64_t built_at;       // when the DEALER was made
-    uint64_t rebuilt;       // times it was made anew
+    uint64_t id;           // peer node id
+    char key[41];          // its public key (Z85; empty in plain text)
+    char *endpoint;        // its peer endpoint (owned)
+    zsock_t *dealer;       // outbound socket to its peer endpoint
+    uint64_t dropped;      // sends dropped because its queue was full (or no connection)
+    int64_t failing_since; // when sends began to fail (0: the last one went)
+    int64_t built_at;      // when the DEALER was made
+    uint64_t rebuilt;      // times it was made anew
 } s_peer_t;
 
 typedef struct {
     zkv_node_t *node;         // the node
     zsock_t *pipe;            // actor pipe
     zsock_t *router;          // inbound peer traffic
+    zkv_conns_t *conns;       // its connections, bounded
     zsock_t *tx;              // outbound requests from other actors
     zsock_t *front;           // to the frontend (forward_request / forward_reply)
     s_peer_t *peers;          // outbound, one per other node
@@ -128,6 +131,8 @@ s_setup (s_transport_t *self)
     zsock_set_maxmsgsize (self->router, (int)ZKV_MSG_MAX_BYTES);
     zsock_set_linger (self->router, 0);
     zkv_security_serve (node->security, self->router);
+    self->conns = zkv_conns_new (self->router, "peer", node->id,
+                                 (size_t)zkv_config_cluster (node->config)->max_connections);
     if (zsock_bind (self->router, "%s", me->peer) < 0) {
         zsys_error ("zkvd %" PRIu64 ": cannot bind peer endpoint %s: %s", node->id, me->peer,
                     zmq_strerror (zmq_errno ()));
@@ -167,8 +172,7 @@ s_teardown (s_transport_t *self)
             zsys_info ("zkvd %" PRIu64 ": transport: %" PRIu64 " messages to node %" PRIu64
                        " dropped (queue full or not connected; connection made anew %" PRIu64
                        " times)",
-                       node->id, self->peers[i].dropped, self->peers[i].id,
-                       self->peers[i].rebuilt);
+                       node->id, self->peers[i].dropped, self->peers[i].id, self->peers[i].rebuilt);
         zsock_destroy (&self->peers[i].dealer);
         free (self->peers[i].endpoint);
     }
@@ -179,6 +183,7 @@ s_teardown (s_transport_t *self)
     free (self->groups);
     zsock_destroy (&self->front);
     zsock_destroy (&self->tx);
+    zkv_conns_destroy (&self->conns);
     zsock_destroy (&self->router);
 }
 
@@ -388,12 +393,14 @@ zkv_transport_actor (zsock_t *pipe, void *args)
         return;
     }
     zsock_signal (pipe, 0);
-    zpoller_t *poller = zpoller_new (pipe, self->router, self->tx, NULL);
+    zpoller_t *poller =
+        zpoller_new (pipe, self->router, self->tx, zkv_conns_socket (self->conns), NULL);
     assert (poller);
     // A signal does not stop an actor: main stops them in order with $TERM.
     zpoller_set_nonstop (poller, true);
     while (true) {
         zsock_t *which = (zsock_t *)zpoller_wait (poller, -1);
+        zkv_conns_handle (self->conns);
         if (!which)
             continue;
         if (which == pipe) {

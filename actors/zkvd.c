@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +35,29 @@ s_node_event (zsock_t *events, zkv_node_t *node, const char *topic)
     ev.u.event_node.groups.count = node->n_groups;
     ev.u.event_node.pid = (uint64_t)getpid ();
     zkv_actors_event (zsock_resolve (events), topic, &ev);
+}
+
+// Descriptors: the soft limit goes up to the hard one (connections and LevelDB's files share
+// them), and a limit below what the connection bounds need, with storage's reserve, is said.
+static void
+s_descriptors (const zkv_config_t *config, uint64_t id)
+{
+    struct rlimit rl;
+    if (getrlimit (RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &rl);
+        getrlimit (RLIMIT_NOFILE, &rl);
+    }
+    // Three listening sockets, each up to max_connections, and 256 kept for LevelDB's files,
+    // the log's syncs and the peers' outgoing connections.
+    uint64_t need = 3 * zkv_config_cluster (config)->max_connections + 256;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        zsys_warning ("zkvd %" PRIu64 ": the descriptor limit (%llu) is below what "
+                      "/cluster/max_connections needs (%" PRIu64 " with storage's reserve): "
+                      "raise it (ulimit -n) or lower max_connections",
+                      id, (unsigned long long)rl.rlim_cur, need);
 }
 
 int
@@ -100,6 +124,7 @@ main (int argc, char *argv[])
     if (!foreground)
         zsys_set_logsystem (true);
 
+    s_descriptors (config, id);
     zkv_node_t node = {.id = id, .config = config};
     node.n_groups = zkv_config_groups_of_node (config, id, NULL, 0);
     node.groups = (uint64_t *)zmalloc ((node.n_groups + 1) * sizeof (uint64_t));

@@ -72,6 +72,11 @@ const zkv_config_option_t zkv_config_options[] = {
     {ZKV_CONFIG_CLUSTER, "max_requests_per_client", ZKV_CONFIG_UINT, 1, 1048576, "4096",
      S_CLUSTER (max_requests_per_client),
      "... from one client connection: one client cannot take every slot of a node."},
+    {ZKV_CONFIG_CLUSTER, "max_connections", ZKV_CONFIG_UINT, 4, 100000, "1000",
+     S_CLUSTER (max_connections),
+     "Connections each of a node's listening sockets (peer, client, events) holds at once; more "
+     "are closed as they come (counted, logged once), so that descriptors stay for storage. A "
+     "connection that does not finish its handshake within 5 s is dropped."},
     {ZKV_CONFIG_CLUSTER, "max_uncommitted_bytes", ZKV_CONFIG_UINT, 0, UINT64_C (1) << 40,
      "67108864", S_CLUSTER (max_uncommitted_bytes),
      "A group's leader answers a write 'busy, retry' at once when the entries it proposed and "
