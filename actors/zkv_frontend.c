@@ -199,7 +199,8 @@ s_setup (s_frontend_t *self)
     assert (self->router);
     zsock_set_maxmsgsize (self->router, (int)ZKV_MSG_MAX_BYTES);
     zsock_set_linger (self->router, 100); // the last answers leave before the socket closes
-    zsock_set_sndhwm (self->router, 100000);
+    // A client that does not read its answers holds at most this many of them here.
+    zsock_set_sndhwm (self->router, (int)zkv_config_cluster (node->config)->max_queued_replies);
     zkv_security_serve (self->node->security, self->router);
     self->conns = zkv_conns_new (self->router, "client", node->id,
                                  (size_t)zkv_config_cluster (node->config)->max_connections);

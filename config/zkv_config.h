@@ -40,6 +40,7 @@ typedef struct {
     uint64_t max_requests;             // client requests a node holds waiting, in all
     uint64_t max_requests_per_client;  // ... from one client connection
     uint64_t max_connections;          // connections each listening socket of a node holds
+    uint64_t max_queued_replies;       // answers queued for one client connection
     const char *security;              // "curve" (peers, clients, subscribers authenticated and
                                        // encrypted) or "none" (plain text)
     const char *client_keys;           // directory of client public certificates allowed, or NULL

@@ -77,6 +77,11 @@ const zkv_config_option_t zkv_config_options[] = {
      "Connections each of a node's listening sockets (peer, client, events) holds at once; more "
      "are closed as they come (counted, logged once), so that descriptors stay for storage. A "
      "connection that does not finish its handshake within 5 s is dropped."},
+    {ZKV_CONFIG_CLUSTER, "max_queued_replies", ZKV_CONFIG_UINT, 1, 100000, "256",
+     S_CLUSTER (max_queued_replies),
+     "Answers a node queues for one client connection that does not read them (ZeroMQ's send "
+     "high-water mark); past it answers to that connection are dropped (its client times out), "
+     "so one slow reader holds at most this many answers of the node's memory."},
     {ZKV_CONFIG_CLUSTER, "max_uncommitted_bytes", ZKV_CONFIG_UINT, 0, UINT64_C (1) << 40,
      "67108864", S_CLUSTER (max_uncommitted_bytes),
      "A group's leader answers a write 'busy, retry' at once when the entries it proposed and "
