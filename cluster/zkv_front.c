@@ -65,7 +65,7 @@ zkv_front_config_defaults (zkv_front_config_t *cfg)
     cfg->max_key_bytes = 4096;
     cfg->max_value_bytes = 1024 * 1024;
     cfg->max_pending = 65536;
-    cfg->max_pending_per_client = 4096;
+    cfg->max_pending_per_client = 64;
     cfg->default_deadline_ms = 30000;
     cfg->max_deadline_ms = 60000;
     cfg->sweep_ms = 50;

@@ -69,7 +69,7 @@ const zkv_config_option_t zkv_config_options[] = {
      S_CLUSTER (max_requests),
      "Client requests a node holds waiting for their answer, in all; past it a request is "
      "answered 'busy, retry' at once."},
-    {ZKV_CONFIG_CLUSTER, "max_requests_per_client", ZKV_CONFIG_UINT, 1, 1048576, "4096",
+    {ZKV_CONFIG_CLUSTER, "max_requests_per_client", ZKV_CONFIG_UINT, 1, 1048576, "64",
      S_CLUSTER (max_requests_per_client),
      "... from one client connection: one client cannot take every slot of a node."},
     {ZKV_CONFIG_CLUSTER, "max_connections", ZKV_CONFIG_UINT, 4, 100000, "1000",
@@ -83,7 +83,7 @@ const zkv_config_option_t zkv_config_options[] = {
      "high-water mark); past it answers to that connection are dropped (its client times out), "
      "so one slow reader holds at most this many answers of the node's memory."},
     {ZKV_CONFIG_CLUSTER, "max_uncommitted_bytes", ZKV_CONFIG_UINT, 0, UINT64_C (1) << 40,
-     "67108864", S_CLUSTER (max_uncommitted_bytes),
+     "33554432", S_CLUSTER (max_uncommitted_bytes),
      "A group's leader answers a write 'busy, retry' at once when the entries it proposed and "
      "has not committed would pass this many bytes (one always fits): overload is refused, "
      "not queued and lost. 0: no limit."},

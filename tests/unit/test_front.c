@@ -1297,7 +1297,9 @@ test_front_destroy_with_pending (void)
     s_setup (&fx);
     s_state (&fx, 1, ZKV_ROLE_LEADER, 1);
     for (uint64_t i = 0; i < 200; i++) {
-        s_request (&fx, "a", 1, i + 1, ZKV_OP_PUT, s_key (fx.routing, 1 + i % 2, (int)i), "v");
+        char from[16]; // clients of their own: one connection holds max_pending_per_client
+        snprintf (from, sizeof from, "a%" PRIu64, i);
+        s_request (&fx, from, 1, i + 1, ZKV_OP_PUT, s_key (fx.routing, 1 + i % 2, (int)i), "v");
         s_clear (&fx.host);
     }
     s_state (&fx, 1, ZKV_ROLE_FOLLOWER, 2);

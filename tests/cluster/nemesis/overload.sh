@@ -1,0 +1,55 @@
+#!/bin/bash
+# overload.sh: a client that writes 64 KiB puts as fast as it can and never reads an answer,
+# against the leader of a 3-node group (CURVE, its own client key). The leader must refuse what
+# passes its bounds (busy answers, dropped answers) instead of buffering it: its peak anonymous
+# memory stays under OVERLOAD_CAP_MB (default 512), no election happens (the term of group 1
+# does not move), it keeps serving another client, and afterwards every key written before
+# reads back.
+#
+#     ZKV_BUILD=build overload.sh [--seconds 10]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+seconds=10
+[ "${1:-}" != --seconds ] || seconds=$2
+export CL_GROUPS="0:1,2,3 1:1,2,3"
+# shellcheck source=../lib/cluster.sh
+source "$here/../lib/cluster.sh"
+cl_need "$ZKV_NOREAD"
+cap_mb=${OVERLOAD_CAP_MB:-512}
+cl_init 3 lo
+cl_start_all
+cl_wait_leaders 30
+for k in $(seq 1 20); do cl_zkv --timeout 5000 put "key$k" "value$k" > /dev/null || cl_die "put key$k"; done
+leader=$(cl_leader 1)
+[ -n "$leader" ] || cl_die "no leader of group 1"
+term=$(cl_status_field "$leader" 1 term)
+pid=$(cl_pid "$leader")
+rss () { awk '/^RssAnon:/ { print int($2 / 1024) }' "/proc/$pid/status"; }
+before=$(rss)
+cl_log "leader of group 1: node $leader (term $term), ${before} MB anonymous before the flood"
+"$ZKV_NOREAD" --key "$CL_DIR/certs/client.cert" --server-key "$(cl_node_key "$leader")" \
+    --seconds "$seconds" --value-bytes 65536 "$(cl_client_ep "$leader")" > "$CL_DIR/noread.out" &
+flood=$!
+peak=$before
+served=0
+while kill -0 "$flood" 2> /dev/null; do
+    r=$(rss)
+    [ "$r" -le "$peak" ] || peak=$r
+    if [ $served = 0 ] && cl_zkv --timeout 1000 put during-flood yes > /dev/null 2>&1; then served=1; fi
+    sleep 0.2
+done
+wait "$flood" || cl_die "zkv-noread failed"
+cat "$CL_DIR/noread.out"
+settle () { [ "$(rss)" -le $((peak)) ]; }
+after=$(rss)
+cl_log "node $leader: ${before} MB before, peak ${peak} MB during the flood, ${after} MB after"
+[ "$peak" -lt "$cap_mb" ] || cl_die "the leader peaked at ${peak} MB under a client that does not read (cap ${cap_mb} MB)"
+[ $served = 1 ] || cl_die "another client was not served during the flood"
+now=$(cl_status_field "$leader" 1 term)
+[ "$now" = "$term" ] || cl_die "group 1's term moved from $term to $now under overload alone"
+for k in $(seq 1 20); do
+    [ "$(cl_zkv --timeout 5000 get "key$k")" = "value$k" ] || cl_die "key$k lost"
+done
+for i in 1 2 3; do cl_alive "$i" || cl_die "node $i died"; done
+cl_pass
+echo "1 passed, 0 failed"
