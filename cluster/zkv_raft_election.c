@@ -30,6 +30,7 @@ zkv_raft_become_follower (zkv_raft_t *self, uint64_t term, uint64_t leader)
         assert (term > self->term);
         self->term = term;
         self->vote = 0;
+        self->term_leader = 0;
         zkv_raft_drop_stale_grants (self);
     }
     if (self->role == ZKV_ROLE_LEADER) {
@@ -39,7 +40,20 @@ zkv_raft_become_follower (zkv_raft_t *self, uint64_t term, uint64_t leader)
     self->prevotes_term = 0;
     self->role = ZKV_ROLE_FOLLOWER;
     self->leader = leader;
+    if (leader && !self->term_leader)
+        self->term_leader = leader;
     s_reset_timer (self);
+}
+
+bool
+zkv_raft_second_leader (zkv_raft_t *self, uint64_t from)
+{
+    if (self->term_leader && self->term_leader != from) {
+        self->leader_conflicts++;
+        return true;
+    }
+    self->term_leader = from;
+    return false;
 }
 
 static void
@@ -47,6 +61,7 @@ s_become_leader (zkv_raft_t *self)
 {
     self->role = ZKV_ROLE_LEADER;
     self->leader = self->cfg.id;
+    self->term_leader = self->cfg.id;
     self->uncommitted = 0; // what earlier leaders proposed counts for nothing here (etcd)
     s_reset_timer (self);
     zkv_raft_reset_progress (self);
@@ -92,6 +107,7 @@ s_become_candidate (zkv_raft_t *self)
     self->term++;
     self->vote = self->cfg.id;
     self->leader = 0;
+    self->term_leader = 0;
     s_reset_timer (self);
     memset (self->votes, 0, self->cfg.n_voters);
     self->votes_term = self->term;

@@ -110,6 +110,7 @@ typedef struct {
     zkv_pr_state_t state;  // probe, replicate or snapshot
     uint64_t match;        // highest index known to match ours (Figure 2 matchIndex)
     uint64_t next;         // next index to send (Figure 2 nextIndex)
+    uint64_t sent_max;     // highest index sent to it in this term (entries or a snapshot)
     bool probe_sent;       // PROBE: an AppendEntries is in flight
     bool recent_active;    // heard from in this CheckQuorum round (§6.2)
     uint64_t *inflight;    // REPLICATE: last index of each unacknowledged AppendEntries (ring)
@@ -145,10 +146,12 @@ struct zkv_raft {
     uint64_t term;              // current term (Figure 2)
     uint64_t terms_refused;     // messages dropped for a term past cfg.max_term_jump
     uint64_t commit_conflicts;  // appends refused for contradicting committed entries
+    uint64_t leader_conflicts;  // appends and snapshots refused from a second leader of a term
     uint64_t uncommitted;       // leader: payload bytes it proposed and has not committed
     uint64_t proposals_refused; // leader: proposals refused past cfg.max_uncommitted_bytes
     uint64_t vote;              // votedFor in term, 0 for none (Figure 2)
     uint64_t leader;            // leader of this term when known
+    uint64_t term_leader;       // the leader of this term, once known, kept while campaigning
     uint64_t commit;            // commit index
     uint64_t applied;           // last index handed out for applying
     zkv_raft_log_t log;         // the log
@@ -244,6 +247,9 @@ void zkv_raft_drop_stale_grants (zkv_raft_t *self);
 
 // zkv_raft_election.c
 void zkv_raft_become_follower (zkv_raft_t *self, uint64_t term, uint64_t leader);
+// True (and counted) if `from` sends appends or snapshots in our term while we know another
+// leader of it: a peer that is wrong, since a term has one leader at most (§5.2).
+bool zkv_raft_second_leader (zkv_raft_t *self, uint64_t from);
 void zkv_raft_tick_election (zkv_raft_t *self);
 void zkv_raft_on_request_vote (zkv_raft_t *self, const zkv_request_vote_t *m);
 void zkv_raft_on_request_vote_reply (zkv_raft_t *self, const zkv_request_vote_reply_t *m);

@@ -68,6 +68,7 @@ zkv_raft_reset_progress (zkv_raft_t *self)
     for (size_t i = 0; i < self->cfg.n_voters; i++) {
         zkv_raft_progress_t *pr = &self->prs[i];
         pr->match = 0;
+        pr->sent_max = 0;
         pr->recent_active = false;
         pr->read_acked = 0;
         pr->behind = false;
@@ -119,6 +120,8 @@ s_append_msg (zkv_raft_t *self, zkv_raft_progress_t *pr, uint64_t prev, bool ent
             zkv_entry_copy (zkv_raft_log_entry (&self->log, prev + 1 + i), &m->entries.items[i]);
     }
     *last_p = prev + n;
+    if (prev + n > pr->sent_max)
+        pr->sent_max = prev + n;
     return 0;
 }
 
@@ -289,6 +292,8 @@ zkv_raft_on_append (zkv_raft_t *self, const zkv_append_entries_t *m)
         return; // two leaders in one term cannot happen (§5.2); ignore rather than trust it
     if (!s_entries_valid (m))
         return;
+    if (zkv_raft_second_leader (self, m->from))
+        return;
     if (self->role != ZKV_ROLE_FOLLOWER)
         zkv_raft_become_follower (self, self->term, m->from);
     self->leader = m->from;
@@ -397,8 +402,12 @@ zkv_raft_on_append_reply (zkv_raft_t *self, const zkv_append_entries_reply_t *m)
     if (m->success) {
         if (m->match_index > last)
             return; // cannot match what we do not have: bogus
-        if (m->match_index > pr->match) {
-            pr->match = m->match_index;
+        // Replies are matched to what was sent: a follower holds no more of our log than we
+        // sent it in this term (a follower's commit index beyond that, which it may report,
+        // is taken no further: the next append confirms the rest).
+        uint64_t match = m->match_index < pr->sent_max ? m->match_index : pr->sent_max;
+        if (match > pr->match) {
+            pr->match = match;
             pr->stall = 0;
         }
         switch (pr->state) {
@@ -409,11 +418,11 @@ zkv_raft_on_append_reply (zkv_raft_t *self, const zkv_append_entries_reply_t *m)
             break;
         case ZKV_PR_PROBE:
             // An answer to the probe in flight (or newer): the logs meet at match.
-            if (m->match_index + 1 >= pr->next)
+            if (match + 1 >= pr->next)
                 s_become_replicate (pr);
             break;
         case ZKV_PR_REPLICATE:
-            s_inflight_free_to (self, pr, m->match_index);
+            s_inflight_free_to (self, pr, match);
             if (pr->next <= pr->match)
                 pr->next = pr->match + 1;
             break;

@@ -188,6 +188,8 @@ zkv_raft_pr_start_snapshot (zkv_raft_t *self, zkv_raft_progress_t *pr)
     zkv_raft_snap_unref (&pr->snap);
     pr->state = ZKV_PR_SNAPSHOT;
     pr->snap = zkv_raft_snap_ref (self->snap);
+    if (self->snap->meta.index > pr->sent_max)
+        pr->sent_max = self->snap->meta.index;
     pr->snap_hint = 0;
     pr->snap_max = 0;
     pr->probe_sent = false;
@@ -442,6 +444,8 @@ zkv_raft_on_install_snapshot (zkv_raft_t *self, const zkv_install_snapshot_t *m)
 {
     if (self->role == ZKV_ROLE_LEADER)
         return; // two leaders in one term cannot happen (§5.2)
+    if (zkv_raft_second_leader (self, m->from))
+        return;
     if (self->cfg.snapshot_stream) {
         // Network input: check before trusting any of it (a stream's size is not announced).
         if (m->last_index == 0 || m->last_term == 0 || m->last_term > m->term ||

@@ -496,6 +496,25 @@ zkv_replica_step (zkv_replica_t *self, const zkv_msg_t *msg)
     (void)zkv_raft_step (self->raft, msg);
 }
 
+// Messages from a peer that is wrong (a term too far ahead, a second leader of a term, an
+// append contradicting committed entries) are refused by the core; their count is published,
+// at most once a second, so an operator sees a misbehaving peer while it happens.
+static void
+s_refused (zkv_replica_t *self)
+{
+    zkv_raft_status_t st;
+    zkv_raft_status (self->raft, &st);
+    uint64_t n = st.terms_refused + st.commit_conflicts + st.leader_conflicts;
+    if (n == self->refused || (self->refused_tick &&
+                               self->ticks - self->refused_tick < zkv_rep_ticks_of (self, 1000)))
+        return;
+    // A core restarted from the store counts from 0 again: report what it counts now.
+    self->refused = n;
+    self->refused_tick = self->ticks;
+    if (n)
+        zkv_rep_event (self, "zkv.raft.refused", n, 0);
+}
+
 void
 zkv_replica_tick (zkv_replica_t *self)
 {
@@ -510,6 +529,7 @@ zkv_replica_tick (zkv_replica_t *self)
     if ((self->state_dirty && self->ticks != self->state_tick) ||
         self->ticks - self->state_tick >= zkv_rep_ticks_of (self, 1000))
         s_send_state (self);
+    s_refused (self);
 }
 
 // --- inspection --------------------------------------------------------------------------------

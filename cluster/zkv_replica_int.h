@@ -82,6 +82,8 @@ struct zkv_replica {
     // what the frontend and the events last saw
     zkv_raft_status_t last;    // status after the previous ready
     uint64_t state_tick;       // tick of the last group_state sent
+    uint64_t refused;          // peer messages the core refused, as last published
+    uint64_t refused_tick;     // tick it was published
     bool state_dirty;          // something changed since
     zkv_replica_counters_t counters;
 };

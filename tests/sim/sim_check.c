@@ -370,6 +370,13 @@ s_check_rep (sim_t *self, int node)
         sim_violation (self, "monotonic term",
                        "node %d's term went from %" PRIu64 " back to %" PRIu64, node, n->term,
                        st.term);
+    // Every peer here is honest: the core's checks against a wrong peer must never fire (a
+    // false alarm would refuse a true leader's messages and cost liveness).
+    if (st.terms_refused + st.commit_conflicts + st.leader_conflicts != 0)
+        sim_violation (self, "no false alarm",
+                       "node %d refused an honest peer (%" PRIu64 " terms, %" PRIu64
+                       " commit conflicts, %" PRIu64 " second leaders)",
+                       node, st.terms_refused, st.commit_conflicts, st.leader_conflicts);
     n->seen_commit = st.commit;
     n->seen_applied = st.applied;
     if (st.role != n->role || st.term != n->term) {

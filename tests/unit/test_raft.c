@@ -2064,6 +2064,7 @@ test_snapshot_only_when_behind (void)
         for (int i = 0; i < 4; i++)
             CHECK_EQ_U64 (zkv_raft_propose (o.r, (const uint8_t *)"cmd", 3, NULL, NULL), 0);
         s_one_take (&o);
+        s_one_append_reply (&o, 2, 1, true, 1, 0); // the probe: then 2..5 go to node 2
         s_one_append_reply (&o, 2, 1, true, 5, 0); // entries 1..5 committed
         CHECK_EQ_U64 (o.last_committed, 5);
         CHECK_EQ_U64 (zkv_raft_snapshot (o.r, 5, (const uint8_t *)"state", 5), 0);
@@ -2497,6 +2498,7 @@ test_stream_leader_fresh_snapshot (void)
     for (int i = 0; i < 4; i++)
         CHECK_EQ_U64 (zkv_raft_propose (o.r, (const uint8_t *)"cmd", 3, NULL, NULL), 0);
     s_one_take (&o);
+    s_one_append_reply (&o, 2, 1, true, 1, 0); // the probe: then 2..5 go to node 2
     s_one_append_reply (&o, 2, 1, true, 5, 0); // entries 1..5 committed and applied
     CHECK_EQ_U64 (o.last_committed, 5);
     CHECK_EQ_U64 (zkv_raft_snapshot (o.r, 3, NULL, 0), 0);
@@ -2577,6 +2579,70 @@ test_append_contradicting_commit (void)
     s_one_free (&o);
 }
 
+// A term has one leader: appends and snapshots from another node in the term whose leader a
+// follower knows come from a peer that is wrong, and are refused whole and counted.
+static void
+test_second_leader_refused (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_new (&o, voters, 3);
+    const uint64_t ones[2] = {1, 1};
+    s_one_append (&o, 2, 1, 0, 0, ones, 2, 1);
+    zkv_raft_status_t st;
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.leader, 2);
+    CHECK_EQ_U64 (st.last_index, 2);
+    // Node 3 claims term 1 too and rewrites index 2: nothing of it is taken, no reply.
+    const uint64_t other[1] = {1};
+    s_one_append (&o, 3, 1, 1, 1, other, 1, 2);
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.leader_conflicts, 1);
+    CHECK_EQ_U64 (st.leader, 2);
+    CHECK_EQ_U64 (st.commit, 1);
+    CHECK_EQ_U64 (o.n_out, 0);
+    // Campaigning does not forget who led the term: a pre-candidate still refuses node 3.
+    s_one_tick_until_role (&o, ZKV_ROLE_PRE_CANDIDATE);
+    s_one_append (&o, 3, 1, 2, 1, NULL, 0, 2);
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.leader_conflicts, 2);
+    CHECK_EQ_U64 (st.commit, 1);
+    // The true leader is followed again, and node 3 leads the next term.
+    s_one_append (&o, 2, 1, 2, 1, NULL, 0, 2);
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.role, ZKV_ROLE_FOLLOWER);
+    CHECK_EQ_U64 (st.commit, 2);
+    s_one_append (&o, 3, 2, 2, 1, NULL, 0, 2);
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.leader, 3);
+    CHECK_EQ_U64 (st.leader_conflicts, 2);
+    s_one_free (&o);
+}
+
+// Replies are matched to what was sent: a follower that says it holds an entry the leader has
+// not sent it yet (a probe is in flight) is believed only as far as what was sent, so the entry
+// is not committed on its word.
+static void
+test_reply_beyond_sent_is_clamped (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_elect (&o, voters); // the no-op (index 1) went to 2 and 3 in one probe each
+    CHECK_EQ_U64 (zkv_raft_propose (o.r, (const uint8_t *)"cmd", 3, NULL, NULL), 0); // index 2
+    s_one_take (&o);
+    CHECK_EQ_U64 (s_one_count (&o, ZKV_MSG_APPEND_ENTRIES, 2), 0); // the probe is in flight
+    s_one_append_reply (&o, 2, 1, true, 2, 0);
+    zkv_raft_status_t st;
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.commit, 1); // not 2: index 2 was never sent to node 2
+    // Now it is sent, and the same reply commits it.
+    CHECK_EQ_U64 (s_one_count (&o, ZKV_MSG_APPEND_ENTRIES, 2), 1);
+    s_one_append_reply (&o, 2, 1, true, 2, 0);
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.commit, 2);
+    s_one_free (&o);
+}
+
 // Every log entry counts towards the size that triggers compaction, its stored framing too: 60
 // entries of 8 bytes (480 bytes of payload) pass a 2,000-byte threshold, as elections' empty
 // entries would.
@@ -2616,6 +2682,7 @@ test_uncommitted_budget (void)
     CHECK_EQ_U64 (st.uncommitted_bytes, 8);
     CHECK_EQ_U64 (st.proposals_refused, 1);
     s_one_take (&o);
+    s_one_append_reply (&o, 2, 1, true, 1, 0); // the probe: then the entry goes to node 2
     s_one_append_reply (&o, 2, 1, true, index, 0); // the no-op and the entry commit
     zkv_raft_status (o.r, &st);
     CHECK_EQ_U64 (st.commit, index);
@@ -2676,7 +2743,8 @@ test_term_saturates (void)
 
 ZKV_TEST_MAIN (
     TEST (test_term_jump_refused) TEST (test_term_saturates) TEST (test_uncommitted_budget)
-        TEST (test_entries_count_towards_compaction) TEST (test_append_contradicting_commit) TEST (
+        TEST (test_entries_count_towards_compaction) TEST (test_append_contradicting_commit) TEST (test_second_leader_refused)
+        TEST (test_reply_beyond_sent_is_clamped) TEST (
             test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
             TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up) TEST (
                 test_snapshot_install) TEST (test_prevote_isolated) TEST (test_check_quorum)
