@@ -194,13 +194,14 @@ s_boot (s_group_t *self)
             zsys_error ("zkvd %" PRIu64 ": group %" PRIu64 ": its data in %s was written by "
                         "another version of zkv (this one speaks protocol %d) and cannot be "
                         "read here: run the version that wrote it, or move the directory away "
-                        "to start this node empty (it then catches up from the members that run this version)",
+                        "and start this node with --rejoin (it then takes its state from the "
+                        "members that run this version)",
                         node->id, self->group, me->data, ZKV_PROTOCOL_VERSION);
-        else
+        else if (rc != ZKV_ECORRUPT) // zkvd says what to do about corrupt data, once
             zsys_error ("zkvd %" PRIu64 ": group %" PRIu64 ": cannot open its state machine in "
                         "%s: %s",
                         node->id, self->group, me->data, zkv_strerror (rc));
-        return -1;
+        return rc ? rc : -1;
     }
     zkv_replica_config_t cfg;
     // Election timeouts must differ between nodes and between runs.
@@ -209,9 +210,10 @@ s_boot (s_group_t *self)
     zkv_node_replica_config (node, self->group, seed ^ self->group, &cfg);
     self->replica = zkv_replica_new (&cfg, node->logstore, sm, &s_host, self, &rc);
     if (!self->replica) {
-        zsys_error ("zkvd %" PRIu64 ": group %" PRIu64 ": the stored state does not boot: %s",
-                    node->id, self->group, zkv_strerror (rc));
-        return -1;
+        if (rc != ZKV_ECORRUPT)
+            zsys_error ("zkvd %" PRIu64 ": group %" PRIu64 ": the stored state does not boot: %s",
+                        node->id, self->group, zkv_strerror (rc));
+        return rc ? rc : -1;
     }
     self->tick_ms = cfg.tick_ms;
     // The frontend learns the group's state at once (it routes by it).
@@ -231,8 +233,9 @@ zkv_group_actor (zsock_t *pipe, void *args)
     self->tx = zkv_actors_push (self->node, "tx", UINT64_MAX);
     self->front = zkv_actors_push (self->node, "front-in", UINT64_MAX);
     self->events = zkv_actors_push (self->node, "events", UINT64_MAX);
-    if (s_boot (self) != 0) {
-        self->node->start_rc = -1;
+    int brc = s_boot (self);
+    if (brc != 0) {
+        self->node->start_rc = brc; // a ZKV_E* code, or -1
         zsock_signal (pipe, 0); // zactor_new waits for it, whatever its status
         goto done;
     }

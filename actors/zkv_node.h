@@ -23,7 +23,7 @@ typedef struct {
     size_t n_groups;            // groups this node is a member of
     uint64_t *groups;           // their ids
     zkv_security_t *security;   // CURVE: the node's certificate and the keys it lets in
-    int start_rc;               // an actor that fails to start sets it before signalling
+    int start_rc;               // an actor that fails to start sets it (-1 or a ZKV_E* code) before signalling
 } zkv_node_t;
 
 // Inproc endpoint names, unique per node id so that several nodes could share one process.

@@ -3,6 +3,8 @@
 //
 //     zkvd --config FILE --node ID [--foreground]
 #include "zkv_actors.h"
+#include "zkv_kv.h"
+#include "zkv_kvstores.h"
 #include "zkv_ldbstore.h"
 #include "zkv_lockstore.h"
 
@@ -20,10 +22,32 @@
 static void
 s_usage (FILE *out)
 {
-    fprintf (out, "usage: zkvd --config FILE --node ID [--foreground]\n"
+    fprintf (out, "usage: zkvd --config FILE --node ID [--foreground] [--rejoin]\n"
                   "  --config FILE   the cluster file (ZPL; see config/local.cfg)\n"
                   "  --node ID       which of its nodes this process is\n"
-                  "  --foreground    stay attached to the terminal, log to stderr\n");
+                  "  --foreground    stay attached to the terminal, log to stderr\n"
+                  "  --rejoin        this node lost its data (its directory is empty): take\n"
+                  "                  every group's state from the group's leader, and vote in\n"
+                  "                  no election until it has it\n"
+                  "exit status: 0 stopped by SIGINT / SIGTERM, 1 failed to start or run,\n"
+                  "  2 bad arguments or config file, 65 the data directory is corrupt\n"
+                  "  (restarting cannot help: see the message)\n");
+}
+
+// Corrupt stored data (a checksum that fails, a file missing from the database) does not heal
+// by restarting: one message says where, what to do, and a distinct exit status lets a service
+// manager stop restarting the node (systemd: RestartPreventExitStatus=65).
+#define S_EXIT_CORRUPT 65
+
+static void
+s_corrupt (uint64_t id, const char *dir, const char *detail)
+{
+    zsys_error ("zkvd %" PRIu64 ": the data directory %s is corrupt%s%s%s. zkvd will not start on "
+                "it, and restarting cannot help (exit %d). Keep the directory for diagnosis "
+                "(LevelDB's own account is in its LOG file); to recover, move it away and start "
+                "the node with --rejoin while the other members of its groups are up: it starts "
+                "empty and takes every group's state from the group's leader",
+                id, dir, *detail ? " (" : "", detail, *detail ? ")" : "", S_EXIT_CORRUPT);
 }
 
 static void
@@ -61,12 +85,38 @@ s_descriptors (const zkv_config_t *config, uint64_t id)
                       id, (unsigned long long)rl.rlim_cur, need);
 }
 
+// --rejoin: marks every group's state missing in an empty database (zkv_kv_rejoin).
+static int
+s_rejoin (zkv_node_t *node, const char *dir)
+{
+    zkv_kvstore_t *store = zkv_kvstore_ldb_new (zkv_lockstore_inner (node->logstore));
+    int rc = store ? 0 : ZKV_EINVAL;
+    for (size_t i = 0; rc == 0 && i < node->n_groups; i++) {
+        rc = zkv_kv_rejoin (store, node->logstore, node->groups[i]);
+        if (rc == ZKV_EINVAL)
+            zsys_error ("zkvd %" PRIu64 ": --rejoin is for a node whose data is lost: %s holds "
+                        "group %" PRIu64 "'s data. Start it without --rejoin (it catches up by "
+                        "itself), or move the directory away first",
+                        node->id, dir, node->groups[i]);
+        else if (rc)
+            zsys_error ("zkvd %" PRIu64 ": --rejoin: cannot mark group %" PRIu64
+                        "'s state missing in %s: %s",
+                        node->id, node->groups[i], dir, zkv_strerror (rc));
+    }
+    zkv_kvstore_destroy (&store);
+    if (rc == 0)
+        zsys_notice ("zkvd %" PRIu64 ": rejoining with no data: each group's state comes from "
+                     "its leader, and this node votes in no election of a group until it has it",
+                     node->id);
+    return rc;
+}
+
 int
 main (int argc, char *argv[])
 {
     const char *config_path = NULL;
     const char *node_arg = NULL;
-    bool foreground = false;
+    bool foreground = false, rejoin = false;
     for (int i = 1; i < argc; i++) {
         if (streq (argv[i], "--config") && i + 1 < argc)
             config_path = argv[++i];
@@ -74,6 +124,8 @@ main (int argc, char *argv[])
             node_arg = argv[++i];
         else if (streq (argv[i], "--foreground"))
             foreground = true;
+        else if (streq (argv[i], "--rejoin"))
+            rejoin = true;
         else if (streq (argv[i], "--help") || streq (argv[i], "-h")) {
             s_usage (stdout);
             return 0;
@@ -158,11 +210,19 @@ main (int argc, char *argv[])
     char errmsg[256] = "";
     zkv_logstore_t *ldb = zkv_ldbstore_new (me->data, &serr, errmsg, sizeof errmsg);
     if (!ldb) {
-        zsys_error ("zkvd %" PRIu64 ": cannot open the database in %s: %s (%s)", node.id, me->data,
-                    zkv_strerror (serr), errmsg);
+        if (serr == ZKV_ECORRUPT) {
+            s_corrupt (node.id, me->data, errmsg);
+            rc = S_EXIT_CORRUPT;
+        } else
+            zsys_error ("zkvd %" PRIu64 ": cannot open the database in %s: %s (%s)", node.id,
+                        me->data, zkv_strerror (serr), errmsg);
         goto done;
     }
     node.logstore = zkv_lockstore_new (ldb);
+    if (rejoin && s_rejoin (&node, me->data) != 0) {
+        rc = 2;
+        goto done;
+    }
 
     // Start order: events first (everyone publishes), then the groups (each boots its state
     // machine and Raft from the store), then the network and the clients.
@@ -173,6 +233,13 @@ main (int argc, char *argv[])
     for (size_t i = 0; i < node.n_groups; i++) {
         gargs[i] = (zkv_group_args_t){.node = &node, .group = node.groups[i]};
         groups[i] = zactor_new (zkv_group_actor, &gargs[i]);
+        if (node.start_rc == ZKV_ECORRUPT) {
+            char what[64];
+            snprintf (what, sizeof what, "group %" PRIu64 "'s state does not check out",
+                      node.groups[i]);
+            s_corrupt (node.id, me->data, what);
+            rc = S_EXIT_CORRUPT;
+        }
         if (node.start_rc != 0)
             goto done;
     }

@@ -43,6 +43,7 @@
 #include <stdint.h>
 
 #include "zkv_kvstore.h"
+#include "zkv_logstore.h"
 #include "zkv_msg.h"
 
 // A stale request (seq below the client's last applied).
@@ -216,6 +217,15 @@ bool zkv_kv_incomplete (const zkv_kv_t *self);
 // Raft log store's snapshot index) is ahead of the current state, makes it current (1). Else
 // deletes what the staging generation holds (0). Or a store error.
 int zkv_kv_boot_promote (zkv_kv_t *kv, uint64_t raft_snapshot_index);
+
+// Rejoining (zkvd --rejoin): a member whose data was lost (a corrupt directory moved away)
+// starts over empty, and an empty store is indistinguishable from a new cluster's: this marks
+// the group's state missing, durably, so that the group's Raft core boots needing a snapshot.
+// It then takes the state from its leader's snapshot, grants no vote while its state is
+// missing and records the term's leader as its vote (it may have lost a vote it gave). The
+// mark survives a crash until a snapshot installs. ZKV_EINVAL if the store or the log store
+// holds anything of the group (rejoining is for an empty directory only), or a store error.
+int zkv_kv_rejoin (zkv_kvstore_t *store, zkv_logstore_t *log, uint64_t group);
 
 typedef struct zkv_kv_stream zkv_kv_stream_t;
 

@@ -672,3 +672,33 @@ zkv_kv_boot_promote (zkv_kv_t *kv, uint64_t raft_snapshot_index)
     zkv_kvstore_batch_destroy (kv->store, &batch);
     return rc;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rejoining with lost data
+
+int
+zkv_kv_rejoin (zkv_kvstore_t *store, zkv_logstore_t *log, uint64_t group)
+{
+    uint64_t row[2];
+    int rc;
+    if ((rc = zkv_kvstore_load_applied (store, zkv_kv_sid (group, 0), &row[0])) ||
+        (rc = zkv_kvstore_load_applied (store, zkv_kv_sid (group, 1), &row[1])))
+        return rc;
+    zkv_logstore_state_t st;
+    if ((rc = zkv_logstore_load (log, group, &st)))
+        return rc;
+    bool empty = st.hard_state.term == 0 && st.snapshot.index == 0 && st.n_entries == 0;
+    zkv_logstore_state_free (&st);
+    if (row[0] == ZKV_KV_APPLIED_INCOMPLETE && row[1] == 0 && empty)
+        return 0; // marked already (a rejoin that crashed before the snapshot came)
+    if (row[0] || row[1] || !empty)
+        return ZKV_EINVAL;
+    // Generation 0 incomplete, generation 1 empty: zkv_kv_find_current reads "no state".
+    zkv_kvbatch_t *b = zkv_kvstore_batch_new (store);
+    zkv_kvstore_set_applied (store, b, zkv_kv_sid (group, 0), ZKV_KV_APPLIED_INCOMPLETE);
+    if ((rc = zkv_kvstore_commit (store, &b)))
+        return rc;
+    // Durable before anything else happens: a node that forgot the mark would boot as a member
+    // of a new cluster.
+    return zkv_logstore_sync (log);
+}

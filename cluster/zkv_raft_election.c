@@ -53,6 +53,12 @@ zkv_raft_second_leader (zkv_raft_t *self, uint64_t from)
         return true;
     }
     self->term_leader = from;
+    // A node whose state is missing may have lost its vote of this term with it (a data
+    // directory that was corrupt, started over with zkvd --rejoin): it records a vote for the
+    // leader it follows, which won the term anyway, so that it can never vote for another
+    // candidate of the term, as it may have done before.
+    if (self->missing && self->vote == 0)
+        self->vote = from;
     return false;
 }
 
@@ -223,6 +229,10 @@ zkv_raft_on_request_vote (zkv_raft_t *self, const zkv_request_vote_t *m)
     else
         // Figure 2: one vote per term (persisted before the reply leaves), §5.4.1 log check.
         grant = m->term == self->term && (self->vote == 0 || self->vote == m->from) && up_to_date;
+    // A node whose state is missing grants nothing: it may have lost a vote it gave (its log
+    // is empty, so it would grant anyone). Its vote counts again once a snapshot installed.
+    if (self->missing)
+        grant = false;
     zkv_msg_t *msg = zkv_raft_send (self, ZKV_MSG_REQUEST_VOTE_REPLY, m->from);
     zkv_request_vote_reply_t *r = &msg->u.request_vote_reply;
     r->pre_vote = m->pre_vote;

@@ -248,7 +248,8 @@ void zkv_raft_drop_stale_grants (zkv_raft_t *self);
 // zkv_raft_election.c
 void zkv_raft_become_follower (zkv_raft_t *self, uint64_t term, uint64_t leader);
 // True (and counted) if `from` sends appends or snapshots in our term while we know another
-// leader of it: a peer that is wrong, since a term has one leader at most (§5.2).
+// leader of it: a peer that is wrong, since a term has one leader at most (§5.2). Else `from`
+// is the term's leader (and a node whose state is missing records its vote for it).
 bool zkv_raft_second_leader (zkv_raft_t *self, uint64_t from);
 void zkv_raft_tick_election (zkv_raft_t *self);
 void zkv_raft_on_request_vote (zkv_raft_t *self, const zkv_request_vote_t *m);

@@ -1697,6 +1697,48 @@ test_kv_snapshot_records (void)
     s_close (&fb);
 }
 
+// zkvd --rejoin: an empty LevelDB store is marked missing, durably (it survives a restart), so
+// the group's state machine boots needing its leader's snapshot; marking again is harmless;
+// a store or log store holding anything of the group is refused.
+static void
+test_kv_rejoin (void)
+{
+    s_fix_t f = {.kind = S_LDB};
+    CHECK_EQ_U64 (s_open (&f), 0);
+    CHECK_EQ_U64 (zkv_kv_rejoin (f.store, f.log, S_GROUP), 0);
+    CHECK_EQ_U64 (s_restart (&f), 0);
+    zkv_kv_t *kv = s_kv (f.store);
+    CHECK (kv && zkv_kv_incomplete (kv));
+    zkv_kv_destroy (&kv);
+    CHECK_EQ_U64 (zkv_kv_rejoin (f.store, f.log, S_GROUP), 0); // a rejoin that restarted
+    // Another group with data applied, or with a Raft term stored: refused, left as it was.
+    kv = s_kv (f.store);
+    zkv_kv_destroy (&kv);
+    zkv_kv_t *other = NULL;
+    {
+        zkv_kv_limits_t limits;
+        zkv_kv_limits_defaults (&limits);
+        other = zkv_kv_new (f.store, S_GROUP + 1, S_SHARDS, &limits, NULL);
+    }
+    CHECK (other);
+    zkv_entry_t e;
+    zkv_kv_results_t r;
+    s_cmd (&e, 1, 5, 1, ZKV_OP_PUT, "k", "v");
+    CHECK_EQ_U64 (zkv_kv_apply (other, &e, 1, &r), 0);
+    zkv_entry_free (&e);
+    zkv_kv_destroy (&other);
+    CHECK_EQ_U64 (zkv_kv_rejoin (f.store, f.log, S_GROUP + 1), ZKV_EINVAL);
+    zkv_hard_state_t hs = {.term = 3, .vote = 1};
+    CHECK_EQ_U64 (zkv_logstore_save_hard_state (f.log, S_GROUP + 2, &hs), 0);
+    CHECK_EQ_U64 (zkv_logstore_sync (f.log), 0);
+    CHECK_EQ_U64 (zkv_kv_rejoin (f.store, f.log, S_GROUP + 2), ZKV_EINVAL);
+    kv = zkv_kv_new (f.store, S_GROUP + 2, S_SHARDS, &(zkv_kv_limits_t){4096, 1 << 20}, NULL);
+    CHECK (kv && !zkv_kv_incomplete (kv));
+    zkv_kv_destroy (&kv);
+    s_close (&f);
+}
+
+
 // A store an older zkv left mid-install (the group cleared, its applied index
 // ZKV_KV_APPLIED_INCOMPLETE) is still incomplete: it serves, applies and streams nothing until
 // a whole stream is installed, which also empties the old partial data.
@@ -1783,5 +1825,5 @@ ZKV_TEST_MAIN (TEST (test_store_basic) TEST (test_store_dedup_scan_delete)
                                        TEST (test_kv_stream_round_trip) TEST (test_kv_stream_resume)
                                            TEST (test_kv_stream_crash)
                                                TEST (test_kv_stream_interrupted)
-                                                   TEST (test_kv_old_format_incomplete)
+                                                   TEST (test_kv_old_format_incomplete) TEST (test_kv_rejoin)
                                                        TEST (test_kv_snapshot_records))

@@ -2404,6 +2404,40 @@ s_one_boot_missing (one_t *o, uint64_t *voters)
     s_one_take (o);
 }
 
+// A node whose state is missing (a rejoin after lost data) grants no vote, real or pre-vote:
+// it may have lost a vote it gave. Following a leader records a vote for it in its term, so
+// that once its state is back it cannot vote for another candidate of that term.
+static void
+test_missing_votes_for_no_one (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_boot_missing (&o, voters);
+    for (int pre = 1; pre >= 0; pre--) {
+        zkv_msg_t m = {.type = ZKV_MSG_REQUEST_VOTE};
+        zkv_request_vote_t *v = &m.u.request_vote;
+        v->group = 7;
+        v->from = 2;
+        v->to = 1;
+        v->term = 2;
+        v->pre_vote = pre;
+        v->last_log_index = 500;
+        v->last_log_term = 1;
+        CHECK_EQ_U64 (zkv_raft_step (o.r, &m), 0);
+        s_one_take (&o);
+        CHECK_EQ_U64 (o.n_out, 1);
+        CHECK (!o.out[0].u.request_vote_reply.granted);
+    }
+    zkv_raft_status_t st;
+    // Node 3 leads term 3: followed, and its vote of term 3 is node 3's.
+    s_one_append (&o, 3, 3, 90, 1, NULL, 0, 90);
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.term, 3);
+    CHECK_EQ_U64 (st.leader, 3);
+    CHECK_EQ_U64 (st.vote, 3);
+    s_one_free (&o);
+}
+
 // The follower's side of the above: its refusals name its own snapshot; an older snapshot is
 // refused (next_offset UINT64_MAX) and nothing of it is written; one at or above its own is
 // installed, the log after it kept, and the committed entries after it applied.
@@ -2744,7 +2778,7 @@ test_term_saturates (void)
 ZKV_TEST_MAIN (
     TEST (test_term_jump_refused) TEST (test_term_saturates) TEST (test_uncommitted_budget)
         TEST (test_entries_count_towards_compaction) TEST (test_append_contradicting_commit) TEST (test_second_leader_refused)
-        TEST (test_reply_beyond_sent_is_clamped) TEST (
+        TEST (test_reply_beyond_sent_is_clamped) TEST (test_missing_votes_for_no_one) TEST (
             test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
             TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up) TEST (
                 test_snapshot_install) TEST (test_prevote_isolated) TEST (test_check_quorum)

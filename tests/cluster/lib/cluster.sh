@@ -290,7 +290,8 @@ cl_start () {
     if [ -n "${CL_NODE_CMD:-}" ]; then
         cmd=($CL_NODE_CMD "$i")
     else
-        cmd=("$ZKVD" --config "$CL_DIR/cluster.cfg" --node "$i" --foreground)
+        # CL_NODE_ARGS: more options for this start only (e.g. --rejoin).
+        cmd=("$ZKVD" --config "$CL_DIR/cluster.cfg" --node "$i" --foreground ${CL_NODE_ARGS:-})
     fi
     "${pre[@]}" "${cmd[@]}" >> "$CL_DIR/node$i.log" 2>&1 < /dev/null &
     echo $! > "$CL_DIR/node$i.pid"
