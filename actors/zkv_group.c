@@ -16,8 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
-// Inputs fed before one ready loop: bounds the latency a flood of input adds to a sync.
-#define S_MAX_DRAIN 4096
+// Inputs fed before one ready loop: bounds the latency a flood of input adds to a sync. The
+// bytes bound keeps one loop (its writes and sync) short under big values, so that the
+// heartbeats a leader sends between loops, and a follower's answers, are not held up by one
+// huge write: 4096 puts of 64 KiB would be one 256 MiB batch.
+#define S_MAX_DRAIN       4096
+#define S_MAX_DRAIN_BYTES (4u << 20)
 
 typedef struct {
     zkv_node_t *node;             // the node
@@ -256,11 +260,13 @@ zkv_group_actor (zsock_t *pipe, void *args)
             break;
         }
         // Group commit: take everything queued now, then one ready loop.
-        for (int i = 0; i < S_MAX_DRAIN; i++) {
+        size_t drained = 0;
+        for (int i = 0; i < S_MAX_DRAIN && drained < S_MAX_DRAIN_BYTES; i++) {
             zmq_msg_t f[2];
             size_t n = zkv_actors_recv (in, f, 2);
             if (n == 0)
                 break;
+            drained += zmq_msg_size (&f[0]);
             if (n == 1)
                 s_input (self, &f[0]);
             else

@@ -2,8 +2,8 @@
 # overload.sh: a client that writes 64 KiB puts as fast as it can and never reads an answer,
 # against the leader of a 3-node group (CURVE, its own client key). The leader must refuse what
 # passes its bounds (busy answers, dropped answers) instead of buffering it: its peak anonymous
-# memory stays under OVERLOAD_CAP_MB (default 512), it keeps serving another client (whether
-# group 1's term moved is reported), it gives its memory back within 30 s of the
+# memory stays under OVERLOAD_CAP_MB (default 512), it keeps serving another client, no election
+# happens (group 1's term does not move), it gives its memory back within 30 s of the
 # flood's end (to within 64 MB of where it was, or half its peak), and afterwards every key written before reads
 # back.
 #
@@ -50,15 +50,11 @@ after=$(rss)
 cl_log "node $leader: ${before} MB before, peak ${peak} MB during the flood, ${after} MB after"
 [ "$peak" -lt "$cap_mb" ] || cl_die "the leader peaked at ${peak} MB under a client that does not read (cap ${cap_mb} MB)"
 [ $served = 1 ] || cl_die "another client was not served during the flood"
-# Whether overload alone costs the leader its term is reported, not required: heartbeats still
-# share the queues with data, and on a loaded machine (this test runs beside others) a
-# follower can time out.
+# Overload alone must not cost the leader its term: the flood is refused at the bounds, and no
+# write or sync stalls a node long enough for an election timeout (300-600 ms here).
 now=$(cl_status_field "$leader" 1 term)
-if [ "$now" = "$term" ]; then
-    cl_log "no election during the flood (term $term)"
-else
-    cl_log "NOTE: group 1's term moved from $term to $now during the flood"
-fi
+[ "$now" = "$term" ] || cl_die "group 1's term moved from $term to $now during the flood: an election"
+cl_log "no election during the flood (term $term)"
 for k in $(seq 1 20); do
     [ "$(cl_zkv --timeout 5000 get "key$k")" = "value$k" ] || cl_die "key$k lost"
 done
