@@ -99,6 +99,7 @@ zkv_node_replica_config (const zkv_node_t *node, uint64_t group, uint64_t seed,
     rc->max_entries_per_msg = (uint32_t)zkv_config_max_batch_entries (c);
     rc->max_bytes_per_msg = (size_t)zkv_config_max_batch_bytes (c);
     rc->max_inflight_msgs = (uint32_t)zkv_config_max_inflight (c);
+    rc->max_inflight_bytes = zkv_config_cluster (c)->max_inflight_bytes;
     rc->snapshot_chunk_bytes = (size_t)zkv_config_snapshot_chunk_bytes (c);
     rc->send_before_persist = true;
     rc->snapshot_stream = true;

@@ -35,6 +35,7 @@ zkv_raft_config_defaults (zkv_raft_config_t *cfg)
     cfg->max_bytes_per_msg = 1024 * 1024;
     cfg->max_apply_bytes = 4 * 1024 * 1024;
     cfg->max_inflight_msgs = 64;
+    cfg->max_inflight_bytes = 16 * 1024 * 1024;
     cfg->snapshot_chunk_bytes = 64 * 1024;
     cfg->max_term_jump = 1000000;
 }
@@ -165,6 +166,8 @@ zkv_raft_new (const zkv_raft_config_t *cfg, const zkv_logstore_state_t *boot)
     for (size_t i = 0; i < cfg->n_voters; i++) {
         self->prs[i].id = self->voters[i];
         self->prs[i].inflight = zkv_raft_alloc (cfg->max_inflight_msgs * sizeof (uint64_t));
+        self->prs[i].inflight_sizes =
+            zkv_raft_alloc (cfg->max_inflight_msgs * sizeof (uint64_t));
     }
     zkv_rng_seed (&self->rng, cfg->seed);
     self->need_snap = self->missing = cfg->snapshot_stream && cfg->need_snapshot;
@@ -187,8 +190,10 @@ zkv_raft_destroy (zkv_raft_t **self_p)
     if (!self)
         return;
     zkv_raft_free_progress (self);
-    for (size_t i = 0; i < self->cfg.n_voters; i++)
+    for (size_t i = 0; i < self->cfg.n_voters; i++) {
         free (self->prs[i].inflight);
+        free (self->prs[i].inflight_sizes);
+    }
     free (self->prs);
     free (self->votes);
     free (self->prevotes);

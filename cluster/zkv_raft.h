@@ -70,6 +70,8 @@ typedef struct {
     uint32_t max_entries_per_msg; // batching: entries in one AppendEntries
     size_t max_bytes_per_msg;     // batching: entry payload bytes in one AppendEntries
     uint32_t max_inflight_msgs;   // pipelining: unacknowledged AppendEntries per follower
+    uint64_t max_inflight_bytes;  // ... and their entry bytes (at least one message goes; 0: no
+                                  // bound): what a slow follower can hold of the leader's memory
     size_t snapshot_chunk_bytes;  // InstallSnapshot chunk size
     size_t max_apply_bytes;       // committed entries' payload bytes one ready hands out to
                                   // apply (at least one entry; the rest in the next readies):

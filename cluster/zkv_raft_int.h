@@ -114,6 +114,8 @@ typedef struct {
     bool probe_sent;       // PROBE: an AppendEntries is in flight
     bool recent_active;    // heard from in this CheckQuorum round (§6.2)
     uint64_t *inflight;    // REPLICATE: last index of each unacknowledged AppendEntries (ring)
+    uint64_t *inflight_sizes; // ... and its entry bytes (same slots)
+    uint64_t inflight_bytes;  // their sum
     size_t inflight_head;  // oldest slot
     size_t inflight_count; // used slots
     uint32_t stall;        // REPLICATE: heartbeats with messages in flight and no progress

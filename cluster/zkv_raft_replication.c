@@ -16,16 +16,31 @@ s_inflight_reset (zkv_raft_progress_t *pr)
 {
     pr->inflight_head = 0;
     pr->inflight_count = 0;
+    pr->inflight_bytes = 0;
     pr->stall = 0;
 }
 
 static void
-s_inflight_add (zkv_raft_t *self, zkv_raft_progress_t *pr, uint64_t last)
+s_inflight_add (zkv_raft_t *self, zkv_raft_progress_t *pr, uint64_t last, uint64_t bytes)
 {
     size_t cap = self->cfg.max_inflight_msgs;
     assert (pr->inflight_count < cap);
-    pr->inflight[(pr->inflight_head + pr->inflight_count) % cap] = last;
+    size_t slot = (pr->inflight_head + pr->inflight_count) % cap;
+    pr->inflight[slot] = last;
+    pr->inflight_sizes[slot] = bytes;
+    pr->inflight_bytes += bytes;
     pr->inflight_count++;
+}
+
+// Room for one more AppendEntries to pr: within both windows (one message always fits an empty
+// window, however big its entries).
+static bool
+s_inflight_room (const zkv_raft_t *self, const zkv_raft_progress_t *pr)
+{
+    if (pr->inflight_count >= self->cfg.max_inflight_msgs)
+        return false;
+    return !self->cfg.max_inflight_bytes || pr->inflight_count == 0 ||
+           pr->inflight_bytes < self->cfg.max_inflight_bytes;
 }
 
 static void
@@ -33,6 +48,7 @@ s_inflight_free_to (zkv_raft_t *self, zkv_raft_progress_t *pr, uint64_t upto)
 {
     size_t cap = self->cfg.max_inflight_msgs;
     while (pr->inflight_count && pr->inflight[pr->inflight_head] <= upto) {
+        pr->inflight_bytes -= pr->inflight_sizes[pr->inflight_head];
         pr->inflight_head = (pr->inflight_head + 1) % cap;
         pr->inflight_count--;
     }
@@ -90,7 +106,7 @@ zkv_raft_free_progress (zkv_raft_t *self)
 // a heartbeat). Returns the last index it carries, or ZKV_ECOMPACTED when prev's term is gone.
 static int
 s_append_msg (zkv_raft_t *self, zkv_raft_progress_t *pr, uint64_t prev, bool entries,
-              uint64_t *last_p)
+              uint64_t *last_p, uint64_t *bytes_p)
 {
     uint64_t prev_term;
     int rc = zkv_raft_log_term (&self->log, prev, &prev_term);
@@ -120,6 +136,8 @@ s_append_msg (zkv_raft_t *self, zkv_raft_progress_t *pr, uint64_t prev, bool ent
             zkv_entry_copy (zkv_raft_log_entry (&self->log, prev + 1 + i), &m->entries.items[i]);
     }
     *last_p = prev + n;
+    if (bytes_p)
+        *bytes_p = bytes;
     if (prev + n > pr->sent_max)
         pr->sent_max = prev + n;
     return 0;
@@ -136,7 +154,7 @@ s_compacted (zkv_raft_t *self, zkv_raft_progress_t *pr)
     }
     zkv_raft_pr_become_probe (pr, self->log.offset + 1);
     uint64_t sent;
-    int rc = s_append_msg (self, pr, pr->next - 1, true, &sent);
+    int rc = s_append_msg (self, pr, pr->next - 1, true, &sent, NULL);
     assert (rc == 0); // the term of the snapshot's index is known
     (void)rc;
     pr->probe_sent = true;
@@ -151,7 +169,7 @@ zkv_raft_send_heartbeat (zkv_raft_t *self, zkv_raft_progress_t *pr)
     uint64_t prev = pr->match, t, sent;
     if (zkv_raft_log_term (&self->log, prev, &t))
         prev = 0;
-    s_append_msg (self, pr, prev, false, &sent);
+    s_append_msg (self, pr, prev, false, &sent, NULL);
 }
 
 void
@@ -171,7 +189,7 @@ zkv_raft_send_append (zkv_raft_t *self, zkv_raft_progress_t *pr, bool heartbeat)
         // One probe in flight; a heartbeat resends it in case it or its reply was lost.
         if (pr->probe_sent && !heartbeat)
             return;
-        if (s_append_msg (self, pr, pr->next - 1, true, &sent) == ZKV_ECOMPACTED) {
+        if (s_append_msg (self, pr, pr->next - 1, true, &sent, NULL) == ZKV_ECOMPACTED) {
             s_compacted (self, pr);
             return;
         }
@@ -192,12 +210,13 @@ zkv_raft_send_append (zkv_raft_t *self, zkv_raft_progress_t *pr, bool heartbeat)
             return;
         }
         // Pipelining: send what is new at once, within the in-flight window.
-        while (pr->next <= last && pr->inflight_count < self->cfg.max_inflight_msgs) {
-            if (s_append_msg (self, pr, pr->next - 1, true, &sent) == ZKV_ECOMPACTED) {
+        while (pr->next <= last && s_inflight_room (self, pr)) {
+            uint64_t bytes = 0;
+            if (s_append_msg (self, pr, pr->next - 1, true, &sent, &bytes) == ZKV_ECOMPACTED) {
                 s_compacted (self, pr);
                 return;
             }
-            s_inflight_add (self, pr, sent);
+            s_inflight_add (self, pr, sent, bytes);
             pr->next = sent + 1;
         }
         return;

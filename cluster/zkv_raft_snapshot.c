@@ -195,6 +195,7 @@ zkv_raft_pr_start_snapshot (zkv_raft_t *self, zkv_raft_progress_t *pr)
     pr->probe_sent = false;
     pr->inflight_count = 0;
     pr->inflight_head = 0;
+    pr->inflight_bytes = 0;
     s_next_chunk (self, pr, 0);
 }
 

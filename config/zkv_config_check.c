@@ -56,9 +56,9 @@ s_print_summary (const zkv_config_t *config)
             c->check_quorum ? "on" : "off");
     printf ("snapshot at %" PRIu64 " bytes in chunks of %" PRIu64 "; keys up to %" PRIu64
             " bytes, values up to %" PRIu64 " bytes; batches of %" PRIu64 " entries or %" PRIu64
-            " bytes, %" PRIu64 " in flight\n",
+            " bytes, %" PRIu64 " in flight (at most %" PRIu64 " bytes)\n",
             c->snapshot_bytes, c->snapshot_chunk_bytes, c->max_key_bytes, c->max_value_bytes,
-            c->max_batch_entries, c->max_batch_bytes, c->max_inflight);
+            c->max_batch_entries, c->max_batch_bytes, c->max_inflight, c->max_inflight_bytes);
     for (size_t i = 0; i < zkv_config_node_count (config); i++)
         s_print_node (config, zkv_config_node_at (config, i));
     for (size_t i = 0; i < zkv_config_group_count (config); i++) {

@@ -65,6 +65,11 @@ const zkv_config_option_t zkv_config_options[] = {
      S_CLUSTER (max_batch_bytes), "Most entry bytes in one AppendEntries message."},
     {ZKV_CONFIG_CLUSTER, "max_inflight", ZKV_CONFIG_UINT, 1, 4096, "64", S_CLUSTER (max_inflight),
      "Most unacknowledged AppendEntries messages per follower (pipelining)."},
+    {ZKV_CONFIG_CLUSTER, "max_inflight_bytes", ZKV_CONFIG_UINT, 65536, 1073741824, "16777216",
+     S_CLUSTER (max_inflight_bytes),
+     "Most entry bytes in unacknowledged AppendEntries per follower: what a slow follower holds "
+     "of the leader's memory in queues (one message always goes). A follower that falls behind "
+     "the log's compaction gets a snapshot stream instead."},
     {ZKV_CONFIG_CLUSTER, "max_requests", ZKV_CONFIG_UINT, 1, 1048576, "65536",
      S_CLUSTER (max_requests),
      "Client requests a node holds waiting for their answer, in all; past it a request is "

@@ -1455,6 +1455,7 @@ typedef struct {
 static bool s_one_stream;
 // s_one_new's leader budget of uncommitted bytes (0: the default, none).
 static uint64_t s_one_max_uncommitted;
+static uint64_t s_one_max_inflight_bytes; // 0: the default
 
 static void
 s_one_take (one_t *o)
@@ -1507,6 +1508,10 @@ s_one_new (one_t *o, uint64_t *voters, size_t n)
     cfg.seed = 1;
     cfg.snapshot_stream = s_one_stream;
     cfg.max_uncommitted_bytes = s_one_max_uncommitted;
+    if (s_one_max_inflight_bytes) {
+        cfg.max_inflight_bytes = s_one_max_inflight_bytes;
+        cfg.max_bytes_per_msg = 100; // one 100-byte entry per message
+    }
     o->r = zkv_raft_new (&cfg, NULL);
 }
 
@@ -2677,6 +2682,30 @@ test_reply_beyond_sent_is_clamped (void)
     s_one_free (&o);
 }
 
+// A slow follower holds at most max_inflight_bytes of entries in flight (one message always
+// goes): with 100-byte entries and a 250-byte window, 3 messages go, then one more per
+// acknowledgement.
+static void
+test_inflight_bytes_window (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_max_inflight_bytes = 250;
+    s_one_elect (&o, voters);
+    s_one_max_inflight_bytes = 0;
+    s_one_append_reply (&o, 2, 1, true, 1, 0); // node 2 holds the no-op: replicating
+    uint8_t big[100] = {0};
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ_U64 (zkv_raft_propose (o.r, big, sizeof big, NULL, NULL), 0); // 2..11
+    s_one_take (&o);
+    CHECK_EQ_U64 (s_one_count (&o, ZKV_MSG_APPEND_ENTRIES, 2), 3); // 300 bytes: 2, 3, 4
+    s_one_append_reply (&o, 2, 1, true, 2, 0);
+    CHECK_EQ_U64 (s_one_count (&o, ZKV_MSG_APPEND_ENTRIES, 2), 1); // 5
+    s_one_append_reply (&o, 2, 1, true, 5, 0);
+    CHECK_EQ_U64 (s_one_count (&o, ZKV_MSG_APPEND_ENTRIES, 2), 3); // 6, 7, 8
+    s_one_free (&o);
+}
+
 // Every log entry counts towards the size that triggers compaction, its stored framing too: 60
 // entries of 8 bytes (480 bytes of payload) pass a 2,000-byte threshold, as elections' empty
 // entries would.
@@ -2778,7 +2807,7 @@ test_term_saturates (void)
 ZKV_TEST_MAIN (
     TEST (test_term_jump_refused) TEST (test_term_saturates) TEST (test_uncommitted_budget)
         TEST (test_entries_count_towards_compaction) TEST (test_append_contradicting_commit) TEST (test_second_leader_refused)
-        TEST (test_reply_beyond_sent_is_clamped) TEST (test_missing_votes_for_no_one) TEST (
+        TEST (test_reply_beyond_sent_is_clamped) TEST (test_missing_votes_for_no_one) TEST (test_inflight_bytes_window) TEST (
             test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
             TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up) TEST (
                 test_snapshot_install) TEST (test_prevote_isolated) TEST (test_check_quorum)
