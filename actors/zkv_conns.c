@@ -13,6 +13,7 @@ struct zkv_conns {
     size_t max;        // most connections at once
     size_t open;       // open now
     uint64_t refused;  // shut down past max
+    uint64_t kicked;   // closed by zkv_conns_kick
     zsock_t *monitor;  // PAIR receiving the monitor's events
     void *watched;     // the watched socket's handle
     char endpoint[64]; // the monitor's inproc endpoint
@@ -109,4 +110,19 @@ uint64_t
 zkv_conns_refused (const zkv_conns_t *self)
 {
     return self->refused;
+}
+
+void
+zkv_conns_kick (zkv_conns_t *self, int fd)
+{
+    if (fd < 0)
+        return;
+    shutdown (fd, SHUT_RDWR);
+    self->kicked++;
+}
+
+uint64_t
+zkv_conns_kicked (const zkv_conns_t *self)
+{
+    return self->kicked;
 }

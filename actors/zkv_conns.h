@@ -19,8 +19,12 @@ void zkv_conns_destroy (zkv_conns_t **self_p);
 // The monitor socket, for the actor's poller; call zkv_conns_handle when it is readable.
 zsock_t *zkv_conns_socket (zkv_conns_t *self);
 void zkv_conns_handle (zkv_conns_t *self);
+// Closes the connection on descriptor fd (a client that does not read its answers: ZeroMQ
+// sees the peer gone and drops what was queued for it); counted.
+void zkv_conns_kick (zkv_conns_t *self, int fd);
 // Connections open now, and refused so far.
 size_t zkv_conns_open (const zkv_conns_t *self);
 uint64_t zkv_conns_refused (const zkv_conns_t *self);
+uint64_t zkv_conns_kicked (const zkv_conns_t *self);
 
 #endif

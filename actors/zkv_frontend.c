@@ -26,7 +26,43 @@ typedef struct {
     uint64_t malformed; // client messages that did not decode
     uint64_t dropped;   // sends dropped on a full queue
     uint64_t denied;    // requests a monitor key may not make
+    zhashx_t *fds;      // client routing id (hex) -> the descriptor its messages came over
+    uint64_t slow;      // clients disconnected for not reading their answers
 } s_frontend_t;
+
+// Routing ids remembered at most (each client connection's last one): past it the table starts
+// over and learns again from the next messages.
+#define S_MAX_FDS 65536
+
+static void
+s_hex (const uint8_t *id, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[id[i] >> 4];
+        out[2 * i + 1] = digits[id[i] & 15];
+    }
+    out[2 * len] = 0;
+}
+
+// A client whose answers no longer fit its queue (max_queued_replies: it does not read them)
+// is disconnected, not buffered: its connection closes, what was queued for it is freed, and
+// it may connect again and ask again (with the same seq: answered from the dedup table).
+static void
+s_slow_reader (s_frontend_t *self, const zkv_front_addr_t *to)
+{
+    char hex[2 * 255 + 1];
+    s_hex (to->data + 1, to->len - 1u, hex);
+    void *fd = zhashx_lookup (self->fds, hex);
+    if (!fd)
+        return;
+    zkv_conns_kick (self->conns, (int)(intptr_t)fd - 1);
+    zhashx_delete (self->fds, hex);
+    if (self->slow++ == 0)
+        zsys_warning ("zkvd %" PRIu64 ": disconnected a client that does not read its answers "
+                      "(%" PRIu64 " queued: /cluster/max_queued_replies); counting further ones",
+                      self->node->id, zkv_config_cluster (self->node->config)->max_queued_replies);
+}
 
 // --- the core's host ---------------------------------------------------------------------------
 
@@ -40,12 +76,14 @@ s_to_client (void *arg, const zkv_front_addr_t *to, const zkv_msg_t *msg)
         return;
     bool delimiter = to->data[0] != 0;
     void *router = zsock_resolve (self->router);
-    // ROUTER drops what it cannot deliver (a gone client, a full queue): never blocks.
+    // Never blocks: a gone client's answer is dropped (EHOSTUNREACH: ROUTER_MANDATORY), and a
+    // client whose queue is full is disconnected (EAGAIN).
     if (zmq_send (router, to->data + 1, to->len - 1u, ZMQ_DONTWAIT | ZMQ_SNDMORE) >= 0) {
         if (delimiter)
             zmq_send (router, "", 0, ZMQ_DONTWAIT | ZMQ_SNDMORE);
         zmq_send (router, buf, len, ZMQ_DONTWAIT);
-    }
+    } else if (zmq_errno () == EAGAIN)
+        s_slow_reader (self, to);
     free (buf);
 }
 
@@ -143,6 +181,15 @@ s_client (s_frontend_t *self, zmq_msg_t *frames, size_t n)
     from.data[0] = delimiter;
     from.len = (uint16_t)(1 + zmq_msg_size (&frames[0]));
     memcpy (from.data + 1, zmq_msg_data (&frames[0]), zmq_msg_size (&frames[0]));
+    // The descriptor the client's connection came over, should it have to be closed.
+    int fd = zmq_msg_get (&frames[0], ZMQ_SRCFD);
+    if (fd >= 0) {
+        if (zhashx_size (self->fds) >= S_MAX_FDS)
+            zhashx_purge (self->fds);
+        char hex[2 * 255 + 1];
+        s_hex (from.data + 1, from.len - 1u, hex);
+        zhashx_update (self->fds, hex, (void *)(intptr_t)(fd + 1));
+    }
     // A monitor key reads the node's status and the configurations, nothing else.
     if (zkv_security_monitor (self->node->security, zkv_security_user (payload)) &&
         !zkv_auth_monitor (&m)) {
@@ -201,6 +248,8 @@ s_setup (s_frontend_t *self)
     zsock_set_linger (self->router, 100); // the last answers leave before the socket closes
     // A client that does not read its answers holds at most this many of them here.
     zsock_set_sndhwm (self->router, (int)zkv_config_cluster (node->config)->max_queued_replies);
+    zsock_set_router_mandatory (self->router, 1);
+    self->fds = zhashx_new ();
     zkv_security_serve (self->node->security, self->router);
     self->conns = zkv_conns_new (self->router, "client", node->id,
                                  (size_t)zkv_config_cluster (node->config)->max_connections);
@@ -228,6 +277,11 @@ s_teardown (s_frontend_t *self)
     if (self->denied)
         zsys_info ("zkvd %" PRIu64 ": frontend: %" PRIu64 " requests of monitor keys denied",
                    self->node->id, self->denied);
+    if (self->slow)
+        zsys_info ("zkvd %" PRIu64 ": frontend: %" PRIu64 " clients disconnected for not reading "
+                   "their answers",
+                   self->node->id, self->slow);
+    zhashx_destroy (&self->fds);
     zkv_front_destroy (&self->front);
     if (self->groups)
         for (size_t i = 0; i < self->node->n_groups; i++)

@@ -14,13 +14,16 @@
 #define S_MAX_KEYS 10000
 
 struct zkv_security {
-    bool on;              // curve
-    zcert_t *cert;        // the node's certificate, with its secret key
-    zactor_t *auth;       // zauth
-    char *dir;            // the directory zauth reads (DATA/authorized-keys)
-    zhashx_t *monitors;   // monitor keys (Z85 text -> "")
-    zhashx_t *allowed;    // every key written to dir (Z85 text -> ""), under lock
-    pthread_mutex_t lock; // guards allowed and dir writes
+    bool on;               // curve
+    zcert_t *cert;         // the node's certificate, with its secret key
+    zactor_t *auth;        // zauth
+    char *dir;             // the directory zauth reads (DATA/authorized-keys)
+    char *client_dir;      // the config's client_keys (NULL: none)
+    char *monitor_dir;     // the config's monitor_keys (NULL: none)
+    zhashx_t *monitors;    // monitor keys (Z85 text -> ""), under lock
+    zhashx_t *allowed;     // every key written to dir (Z85 text -> its file's path), under lock
+    zhashx_t *from_dirs;   // keys the client and monitor directories gave (Z85 -> ""), under lock
+    pthread_mutex_t lock;  // guards the tables and dir writes
 };
 
 static void
@@ -54,17 +57,18 @@ s_allow (zkv_security_t *self, const char *key, const char *name)
     char *path = zsys_sprintf ("%s/%s.key", self->dir, name);
     int rc = tmp && path && zcert_save_public (cert, tmp) == 0 && rename (tmp, path) == 0 ? 0 : -1;
     zstr_free (&tmp);
-    zstr_free (&path);
     zcert_destroy (&cert);
     if (rc == 0)
-        zhashx_insert (self->allowed, key, (void *)"");
+        zhashx_insert (self->allowed, key, path); // the table frees it
+    else
+        zstr_free (&path);
     return rc;
 }
 
-// Adds every public certificate in dir (a config's client_keys or monitor_keys) to the allowed
-// keys, and to into when not NULL. 0, or ZKV_ECONFIG with a message.
+// Reads every public certificate in dir (a config's client_keys or monitor_keys) into `into`
+// (Z85 key -> what). 0, or ZKV_ECONFIG with a message.
 static int
-s_load_dir (zkv_security_t *self, const char *what, const char *dir, zhashx_t *into, char *err,
+s_load_dir (const char *what, const char *dir, zhashx_t *into, char *err,
             size_t errlen)
 {
     DIR *d = opendir (dir);
@@ -92,16 +96,8 @@ s_load_dir (zkv_security_t *self, const char *what, const char *dir, zhashx_t *i
             s_err (err, errlen, "the %s directory %s holds more than %d keys", what, dir,
                    S_MAX_KEYS);
             rc = ZKV_ECONFIG;
-        } else {
-            char name[64];
-            snprintf (name, sizeof name, "%s-%zu", what, n);
-            if (into)
-                zhashx_insert (into, zcert_public_txt (cert), (void *)"");
-            if (s_allow (self, zcert_public_txt (cert), name) != 0) {
-                s_err (err, errlen, "cannot write into %s: %s", self->dir, strerror (errno));
-                rc = ZKV_ECONFIG;
-            }
-        }
+        } else
+            zhashx_update (into, zcert_public_txt (cert), (void *)what);
         zcert_destroy (&cert);
         zstr_free (&path);
     }
@@ -129,6 +125,94 @@ s_fresh_dir (const char *dir)
     return zsys_dir_create ("%s", dir);
 }
 
+// A key's file in the zauth directory: what it is and the start of its bytes in hex (a Z85 key
+// holds characters a file name cannot).
+static void
+s_key_name (const char *what, const char *key, char *name, size_t size)
+{
+    uint8_t raw[32] = {0};
+    zmq_z85_decode (raw, key);
+    snprintf (name, size, "%s-%02x%02x%02x%02x%02x%02x%02x%02x", what, raw[0], raw[1], raw[2],
+              raw[3], raw[4], raw[5], raw[6], raw[7]);
+}
+
+// Makes the allowed client and monitor keys those of the directories now: keys that appeared
+// are let in, keys that went are taken out (a connection they hold stays; a new one is
+// refused). Node keys are never taken out. Caller holds the lock. 0, or ZKV_ECONFIG with err
+// (nothing changed then: a directory that cannot be read does not revoke every key).
+static int
+s_sync_dirs (zkv_security_t *self, size_t *added, size_t *removed, char *err, size_t errlen)
+{
+    zhashx_t *now = zhashx_new ();
+    int rc = 0;
+    if (self->client_dir)
+        rc = s_load_dir ("client", self->client_dir, now, err, errlen);
+    if (rc == 0 && self->monitor_dir)
+        rc = s_load_dir ("monitor", self->monitor_dir, now, err, errlen);
+    if (rc != 0) {
+        zhashx_destroy (&now);
+        return rc;
+    }
+    // Gone: out of zauth's directory and the tables.
+    zlistx_t *old = zhashx_keys (self->from_dirs);
+    for (const char *key = (const char *)zlistx_first (old); key;
+         key = (const char *)zlistx_next (old)) {
+        if (zhashx_lookup (now, key))
+            continue;
+        const char *path = (const char *)zhashx_lookup (self->allowed, key);
+        if (path && strstr (path, "/node-") == NULL) {
+            unlink (path);
+            zhashx_delete (self->allowed, key);
+        }
+        zhashx_delete (self->monitors, key);
+        zhashx_delete (self->from_dirs, key);
+        (*removed)++;
+    }
+    zlistx_destroy (&old);
+    // New, or moved between the directories.
+    for (const char *what = (const char *)zhashx_first (now); what;
+         what = (const char *)zhashx_next (now)) {
+        const char *key = (const char *)zhashx_cursor (now);
+        bool monitor = strcmp (what, "monitor") == 0;
+        if (monitor)
+            zhashx_update (self->monitors, key, (void *)"");
+        else
+            zhashx_delete (self->monitors, key);
+        if (zhashx_lookup (self->from_dirs, key))
+            continue;
+        char name[64];
+        s_key_name (what, key, name, sizeof name);
+        if (s_allow (self, key, name) != 0) {
+            s_err (err, errlen, "cannot write into %s: %s", self->dir, strerror (errno));
+            rc = ZKV_ECONFIG;
+            break;
+        }
+        zhashx_insert (self->from_dirs, key, (void *)"");
+        (*added)++;
+    }
+    zhashx_destroy (&now);
+    return rc;
+}
+
+int
+zkv_security_reload (zkv_security_t *self, uint64_t id)
+{
+    if (!zkv_security_on (self))
+        return 0;
+    size_t added = 0, removed = 0;
+    char err[512] = "";
+    pthread_mutex_lock (&self->lock);
+    int rc = s_sync_dirs (self, &added, &removed, err, sizeof err);
+    pthread_mutex_unlock (&self->lock);
+    if (rc != 0)
+        zsys_warning ("zkvd %" PRIu64 ": client and monitor keys not reloaded: %s", id, err);
+    else if (added || removed)
+        zsys_notice ("zkvd %" PRIu64 ": client and monitor keys reloaded: %zu let in, %zu taken "
+                     "out (connections they hold stay open)",
+                     id, added, removed);
+    return rc;
+}
+
 zkv_security_t *
 zkv_security_new (const zkv_config_t *config, uint64_t id, const char *data_dir, char *err,
                   size_t errlen)
@@ -137,6 +221,8 @@ zkv_security_new (const zkv_config_t *config, uint64_t id, const char *data_dir,
     pthread_mutex_init (&self->lock, NULL);
     self->monitors = zhashx_new ();
     self->allowed = zhashx_new ();
+    zhashx_set_destructor (self->allowed, (zhashx_destructor_fn *)zstr_free);
+    self->from_dirs = zhashx_new ();
     if (!zkv_config_curve (config)) {
         zsys_warning ("zkvd %" PRIu64 ": SECURITY IS OFF (/cluster/security = none in %s): "
                       "peer, client and event traffic is plain text, and anyone who reaches "
@@ -197,10 +283,10 @@ zkv_security_new (const zkv_config_t *config, uint64_t id, const char *data_dir,
         }
     }
     const zkv_config_cluster_t *c = zkv_config_cluster (config);
-    if (c->client_keys && s_load_dir (self, "client", c->client_keys, NULL, err, errlen) != 0)
-        goto fail;
-    if (c->monitor_keys &&
-        s_load_dir (self, "monitor", c->monitor_keys, self->monitors, err, errlen) != 0)
+    self->client_dir = c->client_keys ? strdup (c->client_keys) : NULL;
+    self->monitor_dir = c->monitor_keys ? strdup (c->monitor_keys) : NULL;
+    size_t added = 0, removed = 0;
+    if (s_sync_dirs (self, &added, &removed, err, errlen) != 0)
         goto fail;
     self->auth = zactor_new (zauth, NULL);
     if (!self->auth || zstr_sendx (self->auth, "CURVE", self->dir, NULL) != 0 ||
@@ -224,6 +310,9 @@ zkv_security_destroy (zkv_security_t **self_p)
     zcert_destroy (&self->cert);
     zhashx_destroy (&self->monitors);
     zhashx_destroy (&self->allowed);
+    zhashx_destroy (&self->from_dirs);
+    free (self->client_dir);
+    free (self->monitor_dir);
     zstr_free (&self->dir);
     pthread_mutex_destroy (&self->lock);
     free (self);
@@ -277,7 +366,12 @@ zkv_security_user (zmq_msg_t *frame)
 }
 
 bool
-zkv_security_monitor (const zkv_security_t *self, const char *key)
+zkv_security_monitor (zkv_security_t *self, const char *key)
 {
-    return zkv_security_on (self) && key && zhashx_lookup (self->monitors, key) != NULL;
+    if (!zkv_security_on (self) || !key)
+        return false;
+    pthread_mutex_lock (&self->lock);
+    bool monitor = zhashx_lookup (self->monitors, key) != NULL;
+    pthread_mutex_unlock (&self->lock);
+    return monitor;
 }

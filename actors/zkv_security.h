@@ -5,7 +5,8 @@
 // PUB) is a CURVE server with the node's certificate, and every peer DEALER a CURVE client that
 // knows the key of the node it connects to. A handshake succeeds only for a key zauth allows:
 // the nodes' keys (config file, and nodes the shard controller names), the client keys and the
-// monitor keys (directories the config names, read at start). zauth takes one directory of
+// monitor keys (directories the config names, read at start and every few seconds after: a key
+// file added is let in, a key file removed is refused to new connections). zauth takes one directory of
 // public certificates; zkvd writes that directory under its data directory at start
 // (DATA/authorized-keys, one file per key, no duplicates: zauth aborts on a duplicate key) and
 // adds to it when it learns a node. What a key may do once connected is decided per message from
@@ -42,7 +43,11 @@ void zkv_security_connect (const zkv_security_t *self, zsock_t *sock, const char
 int zkv_security_allow_node (zkv_security_t *self, uint64_t node, const char *key);
 // The public key (Z85) a received frame's connection authenticated with, or NULL (plain text).
 const char *zkv_security_user (zmq_msg_t *frame);
-// True if key is a read-only (monitor) key.
-bool zkv_security_monitor (const zkv_security_t *self, const char *key);
+// True if key is a read-only (monitor) key. Thread-safe.
+bool zkv_security_monitor (zkv_security_t *self, const char *key);
+// Reads the client and monitor key directories again: keys added since are let in, keys
+// removed are taken out for new connections (zauth rereads its directory when it changes).
+// zkvd calls it every few seconds. 0, or ZKV_ECONFIG (logged; the keys stay as they were).
+int zkv_security_reload (zkv_security_t *self, uint64_t id);
 
 #endif

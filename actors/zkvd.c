@@ -259,11 +259,14 @@ main (int argc, char *argv[])
     // CZMQ's handler sets zsys_interrupted. Meanwhile, every few seconds, the allocator gives
     // back to the system what a burst (a flood of requests, a snapshot transfer) left free: it
     // keeps freed memory in its arenas otherwise, and the node's footprint would stay at its
-    // peak.
+    // peak. The client and monitor key directories are read again as often: a key file
+    // dropped in is let in, one removed is refused to new connections, without a restart.
     for (int t = 0; !zsys_interrupted; t++) {
         zclock_sleep (100);
-        if (t % 50 == 49)
+        if (t % 50 == 49) {
             malloc_trim (0);
+            zkv_security_reload (node.security, node.id);
+        }
     }
     pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);
     zsys_info ("zkvd %" PRIu64 ": stopping", node.id);

@@ -125,6 +125,7 @@ typedef struct {
     uint64_t snap_max;     // SNAPSHOT, streaming: furthest chunk end sent in this transfer
     uint64_t snap_hint;    // SNAPSHOT: offset the follower asked for out of turn, + 1 (0 none)
     uint32_t snap_wait;    // SNAPSHOT: ticks since the chunk was sent (or requested)
+    uint32_t snap_resends; // SNAPSHOT: resends of the chunk in flight with no answer since
     bool snap_req;         // SNAPSHOT, streaming: the chunk at snap_offset was requested
     uint64_t read_acked;   // highest ReadIndex round it echoed in this term (0 none)
     bool behind;           // its answer to a probe at or below our snapshot proved it needs one

@@ -186,10 +186,13 @@ zkv_raft_send_append (zkv_raft_t *self, zkv_raft_progress_t *pr, bool heartbeat)
         return;
 
     case ZKV_PR_PROBE:
-        // One probe in flight; a heartbeat resends it in case it or its reply was lost.
+        // One probe in flight; a heartbeat resends it in case it or its reply was lost, without
+        // its entries: a follower that answers nothing (stopped, or on a slow link) would
+        // otherwise get up to max_batch_bytes more of them at every heartbeat, queued on the
+        // way to it in the leader's memory. Its answer to the empty probe brings the entries.
         if (pr->probe_sent && !heartbeat)
             return;
-        if (s_append_msg (self, pr, pr->next - 1, true, &sent, NULL) == ZKV_ECOMPACTED) {
+        if (s_append_msg (self, pr, pr->next - 1, !heartbeat, &sent, NULL) == ZKV_ECOMPACTED) {
             s_compacted (self, pr);
             return;
         }

@@ -192,6 +192,7 @@ zkv_raft_pr_start_snapshot (zkv_raft_t *self, zkv_raft_progress_t *pr)
         pr->sent_max = self->snap->meta.index;
     pr->snap_hint = 0;
     pr->snap_max = 0;
+    pr->snap_resends = 0;
     pr->probe_sent = false;
     pr->inflight_count = 0;
     pr->inflight_head = 0;
@@ -209,10 +210,17 @@ zkv_raft_pr_snapshot_tick (zkv_raft_t *self, zkv_raft_progress_t *pr)
     uint32_t wait = self->cfg.heartbeat_ticks;
     if (self->cfg.snapshot_stream && !pr->snap_req && wait < self->cfg.election_ticks / 2)
         wait = self->cfg.election_ticks / 2;
+    // A follower that answers nothing (stopped, cut off, a link far slower than the chunks)
+    // would get a copy of the chunk at each wait, and the copies queue on the way to it: the
+    // wait doubles with each unanswered resend, up to 8 times, so a silent follower holds a
+    // few chunks of the leader's memory, not one per wait.
+    wait <<= pr->snap_resends < 3 ? pr->snap_resends : 3;
     if (pr->snap_wait < wait)
         return;
     uint64_t offset = pr->snap_hint ? pr->snap_hint - 1 : pr->snap_offset;
     pr->snap_hint = 0;
+    if (!pr->snap_req)
+        pr->snap_resends++;
     s_next_chunk (self, pr, offset); // streaming: also when the caller did not answer
 }
 
@@ -225,6 +233,7 @@ zkv_raft_on_install_snapshot_reply (zkv_raft_t *self, const zkv_install_snapshot
     pr->recent_active = true;
     if (pr->state != ZKV_PR_SNAPSHOT || m->last_index != pr->snap->meta.index)
         return; // about another transfer
+    pr->snap_resends = 0; // it answers
     if (m->next_offset == UINT64_MAX && !m->done) {
         // Refused: below the follower's own snapshot (its state is missing). Its refusal of
         // the next probe says which snapshot it needs.

@@ -85,8 +85,9 @@ const zkv_config_option_t zkv_config_options[] = {
     {ZKV_CONFIG_CLUSTER, "max_queued_replies", ZKV_CONFIG_UINT, 1, 100000, "256",
      S_CLUSTER (max_queued_replies),
      "Answers a node queues for one client connection that does not read them (ZeroMQ's send "
-     "high-water mark); past it answers to that connection are dropped (its client times out), "
-     "so one slow reader holds at most this many answers of the node's memory."},
+     "high-water mark); past it the client is disconnected (what was queued for it is freed; "
+     "it may connect and ask again), so one slow reader holds at most this many answers of the "
+     "node's memory."},
     {ZKV_CONFIG_CLUSTER, "max_uncommitted_bytes", ZKV_CONFIG_UINT, 0, UINT64_C (1) << 40,
      "33554432", S_CLUSTER (max_uncommitted_bytes),
      "A group's leader answers a write 'busy, retry' at once when the entries it proposed and "

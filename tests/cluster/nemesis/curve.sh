@@ -2,7 +2,8 @@
 # curve.sh: the trust boundaries of a CURVE cluster (the default), tried as an outsider and as
 # an insider who lies. On 3 nodes (loopback) hosting the controller and shard groups 1 and 2:
 #   - the client whose key the cluster allows reads and writes; a key it does not know, and a
-#     plain-text client, get no answer from any node (the handshake is refused);
+#     plain-text client, get no answer from any node (the handshake is refused); a key file
+#     dropped into the client directory is let in without a restart, and refused once removed;
 #   - an event subscriber with an unknown key or in plain text hears nothing while an allowed
 #     one (a monitor key) hears the events of a shard move;
 #   - a monitor key reads status and configurations, and a write with it is denied (exit 1);
@@ -43,6 +44,20 @@ for i in 1 2 3; do
     fi
 done
 cl_log "an unknown key and plain text get no answer"
+
+# Keys change without a restart: the stranger's certificate dropped into the client directory is
+# let in (zkvd reads it again every 5 s), and taken out again when the file goes.
+cp "$certs/stranger.cert" "$certs/clients/stranger.cert"
+stranger_reads () {
+    "$ZKV" --config "$cfg" --key "$certs/stranger.cert" --timeout 1500 get key1 > /dev/null 2>&1
+}
+cl_wait_until 20 "a key added to the client directory to be let in" stranger_reads
+rm "$certs/clients/stranger.cert"
+stranger_refused () { ! stranger_reads; }
+cl_wait_until 20 "a key removed from the client directory to be refused" stranger_refused
+grep -q "client and monitor keys reloaded: 1 let in" "$CL_DIR/node1.log" ||
+    cl_die "node 1 did not say it let the new key in"
+cl_log "a client key added at run time was let in, and refused once removed"
 
 # Event subscribers: a stranger and plain text hear nothing of a shard move, a monitor does.
 "$ZKV" --config "$cfg" --key "$certs/monitor.cert" watch --json --count 1 > "$CL_DIR/w.monitor" 2>&1 &

@@ -55,6 +55,27 @@ cl_log "node $leader: ${before} MB before, peak ${peak} MB during the flood, ${a
 now=$(cl_status_field "$leader" 1 term)
 [ "$now" = "$term" ] || cl_die "group 1's term moved from $term to $now during the flood: an election"
 cl_log "no election during the flood (term $term)"
+# Big answers nobody reads: gets of a 120 KB value for 5 s. The node disconnects the client once
+# max_queued_replies answers wait for it, instead of queueing them (which the small answers
+# of the put flood never came to: the kernel's socket buffers held them).
+big=$(head -c 120000 /dev/zero | tr '\0' b)
+cl_zkv --timeout 5000 put big "$big" > /dev/null || cl_die "put big"
+before=$(rss)
+"$ZKV_NOREAD" --key "$CL_DIR/certs/client.cert" --server-key "$(cl_node_key "$leader")" \
+    --seconds 5 --get big "$(cl_client_ep "$leader")" > "$CL_DIR/noread-get.out" &
+flood=$!
+peak=$before
+while kill -0 "$flood" 2> /dev/null; do
+    r=$(rss)
+    [ "$r" -le "$peak" ] || peak=$r
+    sleep 0.2
+done
+wait "$flood" || cl_die "zkv-noread --get failed"
+cat "$CL_DIR/noread-get.out"
+disconnected () { grep -q "disconnected a client that does not read its answers" "$CL_DIR/node$leader.log"; }
+cl_wait_until 10 "node $leader to disconnect the client that does not read" disconnected
+cl_log "gets of 120 KB nobody reads: node $leader disconnected the client; ${before} MB before, peak ${peak} MB"
+[ "$peak" -lt "$cap_mb" ] || cl_die "the leader peaked at ${peak} MB under big answers nobody reads"
 for k in $(seq 1 20); do
     [ "$(cl_zkv --timeout 5000 get "key$k")" = "value$k" ] || cl_die "key$k lost"
 done

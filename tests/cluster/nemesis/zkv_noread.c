@@ -3,9 +3,12 @@
 // bytes, each with its own key and seq, as fast as the socket takes them (never waiting for an
 // answer, never reading one) for --seconds. The node must bound what this costs it: requests
 // past its limits are answered "busy" (into a queue nobody reads, itself bounded), and its
-// memory stays under its caps. It judges nothing itself: the caller measures the node.
+// memory stays under its caps. With --get KEY it sends gets of KEY instead, whose answers carry
+// its value: a client that asks for big answers and never reads them, which the node must
+// disconnect rather than queue. It judges nothing itself: the caller measures the node.
 //
-//     zkv-noread [--key CERT --server-key KEY] [--seconds T] [--value-bytes N] ENDPOINT
+//     zkv-noread [--key CERT --server-key KEY] [--seconds T] [--value-bytes N] [--get KEY]
+//                ENDPOINT
 #include <czmq.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,7 +20,7 @@
 int
 main (int argc, char **argv)
 {
-    const char *key_file = NULL, *server_key = NULL, *endpoint = NULL;
+    const char *key_file = NULL, *server_key = NULL, *endpoint = NULL, *get_key = NULL;
     long seconds = 10;
     size_t value_bytes = 65536;
     for (int i = 1; i < argc; i++) {
@@ -30,11 +33,13 @@ main (int argc, char **argv)
             seconds = strtol (argv[++i], NULL, 10);
         else if (streq (argv[i], "--value-bytes") && more)
             value_bytes = strtoull (argv[++i], NULL, 10);
+        else if (streq (argv[i], "--get") && more)
+            get_key = argv[++i];
         else if (argv[i][0] != '-' && !endpoint)
             endpoint = argv[i];
         else {
             fprintf (stderr, "usage: zkv-noread [--key CERT --server-key KEY] [--seconds T] "
-                             "[--value-bytes N] ENDPOINT\n");
+                             "[--value-bytes N] [--get KEY] ENDPOINT\n");
             return 2;
         }
     }
@@ -72,9 +77,11 @@ main (int argc, char **argv)
         zkv_msg_t m = {.type = ZKV_MSG_CLIENT_REQUEST};
         m.u.client_request.client_id = client_id;
         m.u.client_request.seq = sent + 1;
-        m.u.client_request.op = ZKV_OP_PUT;
-        m.u.client_request.key = (zkv_bytes_t){(uint8_t *)key, strlen (key)};
-        m.u.client_request.value = (zkv_bytes_t){value, value_bytes};
+        m.u.client_request.op = get_key ? ZKV_OP_GET : ZKV_OP_PUT;
+        m.u.client_request.key = get_key ? (zkv_bytes_t){(uint8_t *)get_key, strlen (get_key)}
+                                         : (zkv_bytes_t){(uint8_t *)key, strlen (key)};
+        if (!get_key)
+            m.u.client_request.value = (zkv_bytes_t){value, value_bytes};
         uint8_t *buf = NULL;
         size_t len = 0;
         if (zkv_msg_encode (&m, &buf, &len) == 0) {
@@ -85,8 +92,12 @@ main (int argc, char **argv)
         }
         free (buf);
     }
-    printf ("zkv-noread: %" PRIu64 " puts of %zu bytes sent in %ld s, no answer read\n", sent,
-            value_bytes, seconds);
+    if (get_key)
+        printf ("zkv-noread: %" PRIu64 " gets of %s sent in %ld s, no answer read\n", sent,
+                get_key, seconds);
+    else
+        printf ("zkv-noread: %" PRIu64 " puts of %zu bytes sent in %ld s, no answer read\n",
+                sent, value_bytes, seconds);
     free (value);
     zsock_destroy (&dealer);
     return 0;
