@@ -277,6 +277,7 @@ zkv_raft_status (const zkv_raft_t *self, zkv_raft_status_t *st)
     st->terms_refused = self->terms_refused;
     st->commit_conflicts = self->commit_conflicts;
     st->leader_conflicts = self->leader_conflicts;
+    st->regressions = self->regressions;
     st->uncommitted_bytes = self->uncommitted;
     st->proposals_refused = self->proposals_refused;
 }

@@ -178,6 +178,7 @@ typedef struct {
     uint64_t terms_refused;  // messages dropped for a term jump past max_term_jump
     uint64_t commit_conflicts; // appends refused: they contradicted committed entries
     uint64_t leader_conflicts; // appends and snapshots refused: another leader of the term is known
+    uint64_t regressions;      // leader: followers found holding less than they acknowledged
     uint64_t uncommitted_bytes; // leader: payload bytes proposed in its term, not committed
     uint64_t proposals_refused; // leader: proposals refused past max_uncommitted_bytes
 } zkv_raft_status_t;

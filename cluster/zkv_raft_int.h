@@ -150,6 +150,7 @@ struct zkv_raft {
     uint64_t terms_refused;     // messages dropped for a term past cfg.max_term_jump
     uint64_t commit_conflicts;  // appends refused for contradicting committed entries
     uint64_t leader_conflicts;  // appends and snapshots refused from a second leader of a term
+    uint64_t regressions;       // leader: followers found holding less than they acknowledged
     uint64_t uncommitted;       // leader: payload bytes it proposed and has not committed
     uint64_t proposals_refused; // leader: proposals refused past cfg.max_uncommitted_bytes
     uint64_t vote;              // votedFor in term, 0 for none (Figure 2)

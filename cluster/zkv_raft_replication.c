@@ -459,6 +459,11 @@ zkv_raft_on_append_reply (zkv_raft_t *self, const zkv_append_entries_reply_t *m)
     if (pr->state == ZKV_PR_SNAPSHOT)
         return;
     if (self->cfg.snapshot_stream && m->conflict_term == UINT64_MAX) {
+        // Its state is missing (a rejoin after lost data) or being replaced: what it
+        // acknowledged before may be gone, so it is believed to hold no more than its own
+        // snapshot (conflict_index) until it says more.
+        if (m->conflict_index < pr->match)
+            pr->match = m->conflict_index;
         // It is installing a stream or its state is missing: only a snapshot helps, and one
         // at or above conflict_index (its own snapshot, when its state is missing). Without
         // one the heartbeat probes again (no ping-pong of appends), and our caller is asked
@@ -471,6 +476,21 @@ zkv_raft_on_append_reply (zkv_raft_t *self, const zkv_append_entries_reply_t *m)
         if (pr->state == ZKV_PR_REPLICATE)
             zkv_raft_pr_become_probe (pr, pr->match + 1);
         zkv_raft_want_snapshot (self, m->conflict_index);
+        return;
+    }
+    // A refusal of the probe in flight, or of a heartbeat at its match, that says its log ends
+    // before what it acknowledged: it lost entries (its data was lost, and it rejoined empty or
+    // with a snapshot older than them). What it acknowledged is believed no more (commit never
+    // goes back: this only retracts a belief), or every probe and heartbeat would start past
+    // its log and it would never catch up. (A refusal overtaken by a later acknowledgement looks
+    // the same: believing it costs one probe more.)
+    bool current = pr->state == ZKV_PR_PROBE ? rejected + 1 == pr->next : rejected == pr->match;
+    if (current && m->conflict_term == 0 && m->conflict_index > 0 &&
+        m->conflict_index <= pr->match && rejected <= last) {
+        pr->match = m->conflict_index - 1;
+        self->regressions++;
+        zkv_raft_pr_become_probe (pr, m->conflict_index);
+        zkv_raft_send_append (self, pr, false);
         return;
     }
     if (pr->state == ZKV_PR_REPLICATE && rejected <= pr->match)

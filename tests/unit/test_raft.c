@@ -2706,6 +2706,51 @@ test_inflight_bytes_window (void)
     s_one_free (&o);
 }
 
+// A follower that lost entries it acknowledged (its data was lost, it rejoined with an older
+// snapshot) says so in its answer to a probe: its log is shorter than its match. The leader
+// believes the acknowledgement no more and probes below it, or it would probe past the
+// follower's log forever.
+static void
+test_follower_regression (void)
+{
+    uint64_t voters[3] = {1, 2, 3};
+    one_t o;
+    s_one_elect (&o, voters);
+    for (int i = 0; i < 6; i++)
+        CHECK_EQ_U64 (zkv_raft_propose (o.r, (const uint8_t *)"cmd", 3, NULL, NULL), 0); // 2..7
+    s_one_take (&o);
+    s_one_append_reply (&o, 2, 1, true, 1, 0);
+    s_one_append_reply (&o, 2, 1, true, 7, 0); // node 2 holds everything: match 7
+    // Heartbeats with its appends unanswered: node 2 is probed at its match again.
+    for (int i = 0; i < 4; i++) {
+        zkv_raft_tick (o.r);
+        s_one_take (&o);
+    }
+    // Node 2 rejoined and holds only 1..3: it refuses the probe at 7, its log ends at 3.
+    zkv_msg_t m = {.type = ZKV_MSG_APPEND_ENTRIES_REPLY};
+    zkv_append_entries_reply_t *r = &m.u.append_entries_reply;
+    r->group = 7;
+    r->from = 2;
+    r->to = 1;
+    r->term = 1;
+    r->success = false;
+    r->match_index = 7;
+    r->conflict_index = 4;
+    CHECK_EQ_U64 (zkv_raft_step (o.r, &m), 0);
+    s_one_take (&o);
+    zkv_raft_status_t st;
+    zkv_raft_status (o.r, &st);
+    CHECK_EQ_U64 (st.regressions, 1);
+    CHECK_EQ_U64 (s_one_count (&o, ZKV_MSG_APPEND_ENTRIES, 2), 1);
+    const zkv_msg_t *probe = NULL;
+    for (size_t i = 0; i < o.n_out; i++)
+        if (o.out[i].type == ZKV_MSG_APPEND_ENTRIES && o.out[i].u.append_entries.to == 2)
+            probe = &o.out[i];
+    CHECK (probe && probe->u.append_entries.prev_log_index == 3);
+    CHECK_EQ_U64 (st.commit, 7); // the commit index never goes back
+    s_one_free (&o);
+}
+
 // Every log entry counts towards the size that triggers compaction, its stored framing too: 60
 // entries of 8 bytes (480 bytes of payload) pass a 2,000-byte threshold, as elections' empty
 // entries would.
@@ -2807,7 +2852,7 @@ test_term_saturates (void)
 ZKV_TEST_MAIN (
     TEST (test_term_jump_refused) TEST (test_term_saturates) TEST (test_uncommitted_budget)
         TEST (test_entries_count_towards_compaction) TEST (test_append_contradicting_commit) TEST (test_second_leader_refused)
-        TEST (test_reply_beyond_sent_is_clamped) TEST (test_missing_votes_for_no_one) TEST (test_inflight_bytes_window) TEST (
+        TEST (test_reply_beyond_sent_is_clamped) TEST (test_missing_votes_for_no_one) TEST (test_inflight_bytes_window) TEST (test_follower_regression) TEST (
             test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
             TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up) TEST (
                 test_snapshot_install) TEST (test_prevote_isolated) TEST (test_check_quorum)
