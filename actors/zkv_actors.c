@@ -82,7 +82,7 @@ zkv_actors_send_with (void *sock, const zkv_msg_t *cmd, uint8_t *buf, size_t len
 }
 
 int
-zkv_actors_send_peer (void *tx, uint64_t to, const zkv_msg_t *msg)
+zkv_actors_send_peer (void *tx, uint64_t to, const zkv_msg_t *msg, bool urgent)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -90,6 +90,7 @@ zkv_actors_send_peer (void *tx, uint64_t to, const zkv_msg_t *msg)
         return -1;
     zkv_msg_t cmd = {.type = ZKV_MSG_PEER_SEND};
     cmd.u.peer_send.to = to;
+    cmd.u.peer_send.urgent = urgent;
     return zkv_actors_send_with (tx, &cmd, buf, len);
 }
 

@@ -44,8 +44,9 @@ int zkv_actors_send (void *sock, const zkv_msg_t *cmd);
 // Sends cmd followed by the wire message encoded in buf (len bytes, taken: freed by ZeroMQ
 // once sent, or here when the send fails). 0 or -1 (dropped).
 int zkv_actors_send_with (void *sock, const zkv_msg_t *cmd, uint8_t *buf, size_t len);
-// Sends a peer_send for node `to` carrying msg (encoded here). 0 or -1 (dropped).
-int zkv_actors_send_peer (void *tx, uint64_t to, const zkv_msg_t *msg);
+// Sends a peer_send for node `to` carrying msg (encoded here), on the peer's urgent connection
+// when urgent (zkv_raft_msg_urgent). 0 or -1 (dropped).
+int zkv_actors_send_peer (void *tx, uint64_t to, const zkv_msg_t *msg, bool urgent);
 // Publishes an event: topic plus the encoded body (see docs/events.md). Dropped when the
 // publisher's queue is full.
 void zkv_actors_event (void *events, const char *topic, const zkv_msg_t *body);

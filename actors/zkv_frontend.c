@@ -91,7 +91,7 @@ static void
 s_to_node (void *arg, uint64_t node, const zkv_msg_t *msg)
 {
     s_frontend_t *self = (s_frontend_t *)arg;
-    if (zkv_actors_send_peer (zsock_resolve (self->tx), node, msg) != 0)
+    if (zkv_actors_send_peer (zsock_resolve (self->tx), node, msg, false) != 0)
         self->dropped++;
 }
 

@@ -27,6 +27,7 @@ typedef struct {
     zkv_node_t *node;             // the node
     uint64_t group;               // our group
     zsock_t *in;                  // PULL: Raft messages, requests
+    zsock_t *urgent;              // PULL: heartbeats, replies, votes (zkv_raft_msg_urgent)
     zsock_t *tx;                  // PUSH to the transport
     zsock_t *front;               // PUSH to the frontend
     zsock_t *events;              // PUSH to the event publisher
@@ -45,7 +46,8 @@ s_send (void *arg, const zkv_msg_t *msg)
 {
     s_group_t *self = (s_group_t *)arg;
     // Dropped when the transport is stuck: Raft retransmits.
-    if (zkv_actors_send_peer (zsock_resolve (self->tx), msg->u.hdr.to, msg) != 0)
+    if (zkv_actors_send_peer (zsock_resolve (self->tx), msg->u.hdr.to, msg,
+                              zkv_raft_msg_urgent (msg)) != 0)
         self->dropped++;
 }
 
@@ -234,6 +236,7 @@ zkv_group_actor (zsock_t *pipe, void *args)
     s_group_t self_ = {.node = ga->node, .group = ga->group};
     s_group_t *self = &self_;
     self->in = zkv_actors_pull (self->node, "group-in", self->group);
+    self->urgent = zkv_actors_pull (self->node, "group-urgent", self->group);
     self->tx = zkv_actors_push (self->node, "tx", UINT64_MAX);
     self->front = zkv_actors_push (self->node, "front-in", UINT64_MAX);
     self->events = zkv_actors_push (self->node, "events", UINT64_MAX);
@@ -244,11 +247,12 @@ zkv_group_actor (zsock_t *pipe, void *args)
         goto done;
     }
     zsock_signal (pipe, 0);
-    zpoller_t *poller = zpoller_new (pipe, self->in, NULL);
+    zpoller_t *poller = zpoller_new (pipe, self->urgent, self->in, NULL);
     assert (poller);
     zpoller_set_nonstop (poller, true);
     self->next_tick = zclock_mono () + (int64_t)self->tick_ms;
     void *in = zsock_resolve (self->in);
+    void *urgent = zsock_resolve (self->urgent);
     while (true) {
         int64_t wait = self->next_tick - zclock_mono ();
         zsock_t *which = (zsock_t *)zpoller_wait (poller, wait > 0 ? (int)wait : 0);
@@ -258,6 +262,19 @@ zkv_group_actor (zsock_t *pipe, void *args)
             zstr_free (&cmd);
             assert (term); // our own API
             break;
+        }
+        // Heartbeats, replies and votes first: they never wait behind the appends and
+        // requests queued with them (a sender's urgent queue is bounded like the rest).
+        for (int i = 0; i < S_MAX_DRAIN; i++) {
+            zmq_msg_t f[2];
+            size_t n = zkv_actors_recv (urgent, f, 2);
+            if (n == 0)
+                break;
+            if (n == 1)
+                s_input (self, &f[0]);
+            else
+                self->malformed++;
+            zkv_actors_close (f, n < 2 ? n : 2);
         }
         // Group commit: take everything queued now, then one ready loop.
         size_t drained = 0;
@@ -301,5 +318,6 @@ done:
     zsock_destroy (&self->events);
     zsock_destroy (&self->front);
     zsock_destroy (&self->tx);
+    zsock_destroy (&self->urgent);
     zsock_destroy (&self->in);
 }

@@ -16,6 +16,12 @@
 // A refused handshake (a node that does not know our key yet: it learns it from the shard
 // controller a moment later) ends a ZeroMQ connection for good, without a reconnect. So a
 // DEALER that has not taken a message for S_PEER_REBUILD_MS is rebuilt, at most that often.
+//
+// Two DEALERs go to each peer: one for appends with entries, snapshot chunks and forwards, one
+// for what keeps leadership and elections going (heartbeats, replies, votes:
+// zkv_raft_msg_urgent). So a heartbeat never waits behind megabytes of appends in a queue or a
+// TCP stream, and on arrival urgent Raft messages go to the group's urgent queue, which the
+// group reads first.
 #include "zkv_actors.h"
 #include "zkv_auth.h"
 #include "zkv_conns.h"
@@ -36,15 +42,22 @@
 // A peer connection that takes no message this long is made anew (see above).
 #define S_PEER_REBUILD_MS 1000
 
+// The connections to a peer: data, and urgent.
+enum { S_DATA, S_URGENT, S_LANES };
+
 typedef struct {
-    uint64_t id;           // peer node id
-    char key[41];          // its public key (Z85; empty in plain text)
-    char *endpoint;        // its peer endpoint (owned)
-    zsock_t *dealer;       // outbound socket to its peer endpoint
-    uint64_t dropped;      // sends dropped because its queue was full (or no connection)
+    zsock_t *dealer;       // outbound socket to the peer's endpoint
     int64_t failing_since; // when sends began to fail (0: the last one went)
     int64_t built_at;      // when the DEALER was made
-    uint64_t rebuilt;      // times it was made anew
+} s_lane_t;
+
+typedef struct {
+    uint64_t id;              // peer node id
+    char key[41];             // its public key (Z85; empty in plain text)
+    char *endpoint;           // its peer endpoint (owned)
+    s_lane_t lanes[S_LANES];  // its connections
+    uint64_t dropped;         // sends dropped because a queue was full (or no connection)
+    uint64_t rebuilt;         // times a connection was made anew
 } s_peer_t;
 
 typedef struct {
@@ -59,6 +72,7 @@ typedef struct {
     size_t cap_peers;         // allocated
     uint64_t peers_refused;   // nodes a configuration named past S_MAX_PEERS
     zsock_t **groups;         // to each hosted group actor, node->groups order
+    zsock_t **urgent;         // ... their urgent queues
     uint64_t malformed;       // inbound messages that did not decode
     uint64_t wrong_version;   // inbound messages of another protocol version
     uint64_t misrouted;       // inbound messages for a group or node not here
@@ -109,11 +123,18 @@ s_peer_add (s_transport_t *self, uint64_t id, const char *endpoint, const char *
         self->peers = (s_peer_t *)realloc (self->peers, self->cap_peers * sizeof (s_peer_t));
         assert (self->peers);
     }
-    zsock_t *dealer = s_dealer (self, id, endpoint, key);
-    if (!dealer)
-        return -1;
-    s_peer_t *p = &self->peers[self->n_peers++];
-    *p = (s_peer_t){.id = id, .dealer = dealer, .built_at = zclock_mono ()};
+    s_peer_t *p = &self->peers[self->n_peers];
+    *p = (s_peer_t){.id = id};
+    for (int l = 0; l < S_LANES; l++) {
+        p->lanes[l].dealer = s_dealer (self, id, endpoint, key);
+        p->lanes[l].built_at = zclock_mono ();
+        if (!p->lanes[l].dealer) {
+            for (int k = 0; k < l; k++)
+                zsock_destroy (&p->lanes[k].dealer);
+            return -1;
+        }
+    }
+    self->n_peers++;
     p->endpoint = strdup (endpoint);
     assert (p->endpoint);
     snprintf (p->key, sizeof p->key, "%s", key);
@@ -151,8 +172,11 @@ s_setup (s_transport_t *self)
     self->tx = zkv_actors_pull (node, "tx", UINT64_MAX);
     self->front = zkv_actors_push (node, "front-in", UINT64_MAX);
     self->groups = (zsock_t **)zmalloc (node->n_groups * sizeof (zsock_t *));
-    for (size_t i = 0; i < node->n_groups; i++)
+    self->urgent = (zsock_t **)zmalloc (node->n_groups * sizeof (zsock_t *));
+    for (size_t i = 0; i < node->n_groups; i++) {
         self->groups[i] = zkv_actors_push (node, "group-in", node->groups[i]);
+        self->urgent[i] = zkv_actors_push (node, "group-urgent", node->groups[i]);
+    }
     return 0;
 }
 
@@ -173,7 +197,8 @@ s_teardown (s_transport_t *self)
                        " dropped (queue full or not connected; connection made anew %" PRIu64
                        " times)",
                        node->id, self->peers[i].dropped, self->peers[i].id, self->peers[i].rebuilt);
-        zsock_destroy (&self->peers[i].dealer);
+        for (int l = 0; l < S_LANES; l++)
+            zsock_destroy (&self->peers[i].lanes[l].dealer);
         free (self->peers[i].endpoint);
     }
     free (self->peers);
@@ -181,6 +206,10 @@ s_teardown (s_transport_t *self)
         for (size_t i = 0; i < node->n_groups; i++)
             zsock_destroy (&self->groups[i]);
     free (self->groups);
+    if (self->urgent)
+        for (size_t i = 0; i < node->n_groups; i++)
+            zsock_destroy (&self->urgent[i]);
+    free (self->urgent);
     zsock_destroy (&self->front);
     zsock_destroy (&self->tx);
     zkv_conns_destroy (&self->conns);
@@ -244,7 +273,7 @@ s_inbound (s_transport_t *self, zmq_msg_t *payload)
     if (zkv_msg_is_raft (msg.type)) {
         int slot = zkv_node_group_slot (node, msg.u.hdr.group);
         if (slot >= 0 && msg.u.hdr.to == node->id)
-            dest = self->groups[slot];
+            dest = zkv_raft_msg_urgent (&msg) ? self->urgent[slot] : self->groups[slot];
     } else if (msg.type == ZKV_MSG_FORWARD_REQUEST || msg.type == ZKV_MSG_FORWARD_REPLY)
         dest = self->front;
     zkv_msg_type_t type = msg.type;
@@ -280,29 +309,31 @@ s_outbound (s_transport_t *self, zmq_msg_t *head, zmq_msg_t *payload)
     int rc = zkv_actors_decode (head, &cmd);
     assert (rc == 0 && cmd.type == ZKV_MSG_PEER_SEND); // our own API
     uint64_t id = cmd.u.peer_send.to;
+    int lane = cmd.u.peer_send.urgent ? S_URGENT : S_DATA;
     zkv_msg_free (&cmd);
     for (size_t i = 0; i < self->n_peers; i++) {
         s_peer_t *p = &self->peers[i];
         if (p->id != id)
             continue;
-        if (zmq_msg_send (payload, zsock_resolve (p->dealer), ZMQ_DONTWAIT) >= 0) {
+        s_lane_t *c = &p->lanes[lane];
+        if (zmq_msg_send (payload, zsock_resolve (c->dealer), ZMQ_DONTWAIT) >= 0) {
             self->sent++;
-            p->failing_since = 0;
+            c->failing_since = 0;
             return;
         }
         p->dropped++;
         int64_t now = zclock_mono ();
-        if (!p->failing_since)
-            p->failing_since = now;
-        else if (now - p->failing_since >= S_PEER_REBUILD_MS &&
-                 now - p->built_at >= S_PEER_REBUILD_MS) {
+        if (!c->failing_since)
+            c->failing_since = now;
+        else if (now - c->failing_since >= S_PEER_REBUILD_MS &&
+                 now - c->built_at >= S_PEER_REBUILD_MS) {
             zsock_t *fresh = s_dealer (self, p->id, p->endpoint, p->key);
             if (fresh) {
-                zsock_destroy (&p->dealer);
-                p->dealer = fresh;
+                zsock_destroy (&c->dealer);
+                c->dealer = fresh;
                 p->rebuilt++;
             }
-            p->built_at = now;
+            c->built_at = now;
         }
         return;
     }

@@ -192,6 +192,11 @@ void zkv_raft_tick (zkv_raft_t *self);
 // Handles one message addressed to this node (copies what it keeps). Returns 0, or a negative
 // code for a message that is not for this group or node (it is ignored).
 int zkv_raft_step (zkv_raft_t *self, const zkv_msg_t *msg);
+// True for the messages that keep leadership and elections going and carry no entries:
+// heartbeats (appends without entries), every reply, votes. A host sends them apart from the
+// appends and snapshot chunks, so that they never wait behind data on the way or on arrival
+// (Raft needs no order between them: the network may reorder anything).
+bool zkv_raft_msg_urgent (const zkv_msg_t *msg);
 // Appends a command to the leader's log. ZKV_ENOTLEADER on a non-leader.
 int zkv_raft_propose (zkv_raft_t *self, const uint8_t *data, size_t len, uint64_t *index_p,
                       uint64_t *term_p);

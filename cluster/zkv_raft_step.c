@@ -111,3 +111,19 @@ zkv_raft_step (zkv_raft_t *self, const zkv_msg_t *msg)
     }
     return 0;
 }
+
+bool
+zkv_raft_msg_urgent (const zkv_msg_t *msg)
+{
+    switch (msg->type) {
+    case ZKV_MSG_REQUEST_VOTE:
+    case ZKV_MSG_REQUEST_VOTE_REPLY:
+    case ZKV_MSG_APPEND_ENTRIES_REPLY:
+    case ZKV_MSG_INSTALL_SNAPSHOT_REPLY:
+        return true;
+    case ZKV_MSG_APPEND_ENTRIES:
+        return msg->u.append_entries.entries.count == 0;
+    default:
+        return false;
+    }
+}

@@ -304,7 +304,8 @@
 
 // any actor -> transport: send the wire message in the next frame to a peer node.
 #define ZKV_FIELDS_peer_send(F)                                                            \
-    F (U64, to, "the peer node id")
+    F (U64, to, "the peer node id")                                                        \
+    F (BOOL, urgent, "goes on the peer's urgent connection (zkv_raft_msg_urgent)")
 
 // any actor -> event publisher: publish the event body in the next frame under topic.
 #define ZKV_FIELDS_publish(F)                                                              \
