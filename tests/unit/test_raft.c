@@ -2751,6 +2751,29 @@ test_follower_regression (void)
     s_one_free (&o);
 }
 
+// What a host sends on the urgent connection: heartbeats, replies, votes; not entries or
+// snapshot chunks.
+static void
+test_msg_urgent (void)
+{
+    zkv_msg_t m = {.type = ZKV_MSG_APPEND_ENTRIES};
+    CHECK (zkv_raft_msg_urgent (&m)); // a heartbeat
+    zkv_entry_t e = {.index = 1, .term = 1};
+    m.u.append_entries.entries.items = &e;
+    m.u.append_entries.entries.count = 1;
+    CHECK (!zkv_raft_msg_urgent (&m));
+    const zkv_msg_type_t urgent[] = {ZKV_MSG_REQUEST_VOTE, ZKV_MSG_REQUEST_VOTE_REPLY,
+                                     ZKV_MSG_APPEND_ENTRIES_REPLY, ZKV_MSG_INSTALL_SNAPSHOT_REPLY};
+    for (size_t i = 0; i < sizeof urgent / sizeof urgent[0]; i++) {
+        zkv_msg_t u = {.type = urgent[i]};
+        CHECK (zkv_raft_msg_urgent (&u));
+    }
+    zkv_msg_t chunk = {.type = ZKV_MSG_INSTALL_SNAPSHOT};
+    CHECK (!zkv_raft_msg_urgent (&chunk));
+    zkv_msg_t req = {.type = ZKV_MSG_CLIENT_REQUEST};
+    CHECK (!zkv_raft_msg_urgent (&req));
+}
+
 // Every log entry counts towards the size that triggers compaction, its stored framing too: 60
 // entries of 8 bytes (480 bytes of payload) pass a 2,000-byte threshold, as elections' empty
 // entries would.
@@ -2852,7 +2875,7 @@ test_term_saturates (void)
 ZKV_TEST_MAIN (
     TEST (test_term_jump_refused) TEST (test_term_saturates) TEST (test_uncommitted_budget)
         TEST (test_entries_count_towards_compaction) TEST (test_append_contradicting_commit) TEST (test_second_leader_refused)
-        TEST (test_reply_beyond_sent_is_clamped) TEST (test_missing_votes_for_no_one) TEST (test_inflight_bytes_window) TEST (test_follower_regression) TEST (
+        TEST (test_reply_beyond_sent_is_clamped) TEST (test_missing_votes_for_no_one) TEST (test_inflight_bytes_window) TEST (test_follower_regression) TEST (test_msg_urgent) TEST (
             test_bad_config) TEST (test_single_node) TEST (test_elect_one_leader)
             TEST (test_agreement) TEST (test_leader_failure) TEST (test_follower_catch_up) TEST (
                 test_snapshot_install) TEST (test_prevote_isolated) TEST (test_check_quorum)
