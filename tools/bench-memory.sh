@@ -73,7 +73,7 @@ until s_status | grep -q leader; do
     [ $SECONDS -lt $deadline ] || { echo "no leader after 30 s" >&2; exit 1; }
     sleep 0.2
 done
-echo "LevelDB caches per node: 8 MiB block cache + 4 MiB write buffer (storage/zkv_ldbstore.c)"
+echo "LevelDB caches per node: 8 MiB block cache + 32 MiB write buffer (storage/zkv_ldbstore.c)"
 echo "phase 1: $CLIENTS clients put ${VALUE_BYTES}-byte values on $KEYS keys for ${WRITE_SECONDS}s"
 printf "%6s %10s %10s %10s %12s\n" "t(s)" "rss1(MiB)" "rss2(MiB)" "rss3(MiB)" "data1(MiB)"
 "$ZKV" --config "$cfg" --timeout 20000 bench --clients "$CLIENTS" --seconds "$WRITE_SECONDS" \
