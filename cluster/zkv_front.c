@@ -330,7 +330,8 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
         }
         p->group = want_group;
     } else {
-        zkv_kv_limits_t limits = {self->cfg.max_key_bytes, self->cfg.max_value_bytes};
+        zkv_kv_limits_t limits = {.max_key_bytes = self->cfg.max_key_bytes,
+                                  .max_value_bytes = self->cfg.max_value_bytes};
         int rc = zkv_kv_check (&limits, p->op, key->len, p->op == ZKV_OP_GET ? 0 : value->len);
         if (rc == 0 && p->op == ZKV_OP_GET && value->len)
             rc = ZKV_EINVAL;
