@@ -1725,6 +1725,7 @@ test_kv_rejoin (void)
     zkv_kv_results_t r;
     s_cmd (&e, 1, 5, 1, ZKV_OP_PUT, "k", "v");
     CHECK_EQ_U64 (zkv_kv_apply (other, &e, 1, &r), 0);
+    zkv_kv_results_free (&r);
     zkv_entry_free (&e);
     zkv_kv_destroy (&other);
     CHECK_EQ_U64 (zkv_kv_rejoin (f.store, f.log, S_GROUP + 1), ZKV_EINVAL);
