@@ -305,5 +305,6 @@ zkv_kv_apply (zkv_kv_t *self, const zkv_entry_t *entries, size_t n, zkv_kv_resul
     }
     zkv_kv_map_free (&a.data);
     free (a.deleted);
+    free (a.evicted_dirty);
     return rc;
 }

@@ -79,6 +79,7 @@ struct zkv_kv_exec {
     bool *deleted;        // deleted[s]: shard s was deleted in this batch (NULL: none was)
     uint32_t shard;       // executor calls: the command's shard
     uint64_t log_ms;      // the log time when the call began (written back if it moved)
+    bool *evicted_dirty;  // evicted_dirty[s]: shard s's evicted_through moved (NULL: none did)
 };
 
 // In an apply: writes key's value (taken from *value) to the batch and the overlay.
@@ -159,7 +160,7 @@ int zkv_kv_sessions_admit (zkv_kv_exec_t *a, uint32_t shard, const zkv_kv_comman
 bool zkv_kv_session_maybe_evicted (const zkv_kv_t *kv, uint32_t shard, uint64_t session_t0);
 // In an apply: shard's evicted_through rises to at least ms (a pulled chunk's).
 void zkv_kv_sessions_evicted_max (zkv_kv_exec_t *a, uint32_t shard, uint64_t ms);
-// At the end of an apply: the log time into the batch if it moved.
+// At the end of an apply: the log time and the evicted_through that moved, into the batch once.
 void zkv_kv_sessions_flush (zkv_kv_exec_t *a);
 
 #endif

@@ -155,13 +155,29 @@ s_put_msg (zkv_kv_exec_t *a, const uint8_t *key, size_t key_len, const zkv_msg_t
     free (buf);
 }
 
+static void
+s_put_evicted (zkv_kv_exec_t *a, uint32_t shard)
+{
+    zkv_msg_t m = {.type = ZKV_MSG_KV_EVICTED};
+    m.u.kv_evicted.shard = shard;
+    m.u.kv_evicted.evicted_through = a->kv->evicted[shard];
+    uint8_t key[5];
+    s_evicted_key (key, shard);
+    s_put_msg (a, key, sizeof key, &m);
+}
+
 void
 zkv_kv_sessions_flush (zkv_kv_exec_t *a)
 {
-    if (a->kv->log_ms == a->log_ms)
+    zkv_kv_t *kv = a->kv;
+    if (a->evicted_dirty)
+        for (uint32_t s = 0; s < kv->nshards; s++)
+            if (a->evicted_dirty[s])
+                s_put_evicted (a, s);
+    if (kv->log_ms == a->log_ms)
         return;
     zkv_msg_t m = {.type = ZKV_MSG_KV_CLOCK};
-    m.u.kv_clock.log_ms = a->kv->log_ms;
+    m.u.kv_clock.log_ms = kv->log_ms;
     s_put_msg (a, (const uint8_t *)ZKV_KV_CLOCK_KEY, strlen (ZKV_KV_CLOCK_KEY), &m);
 }
 
@@ -172,12 +188,10 @@ zkv_kv_sessions_evicted_max (zkv_kv_exec_t *a, uint32_t shard, uint64_t ms)
     if (shard >= kv->nshards || kv->evicted[shard] >= ms)
         return;
     kv->evicted[shard] = ms;
-    zkv_msg_t m = {.type = ZKV_MSG_KV_EVICTED};
-    m.u.kv_evicted.shard = shard;
-    m.u.kv_evicted.evicted_through = ms;
-    uint8_t key[5];
-    s_evicted_key (key, shard);
-    s_put_msg (a, key, sizeof key, &m);
+    // Written once per apply (a sweep may evict thousands from one shard), at the flush.
+    if (!a->evicted_dirty)
+        a->evicted_dirty = s_alloc (kv->nshards, sizeof (bool));
+    a->evicted_dirty[shard] = true;
 }
 
 // --- evicting ------------------------------------------------------------------------------
