@@ -10,6 +10,7 @@
 // store is the node's LevelDB, so the log store's sync makes its writes durable too.
 #include "zkv_actors.h"
 #include "zkv_group_machine.h"
+#include "zkv_kv_sm.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -155,6 +156,15 @@ s_config (void *arg, uint64_t group, const uint8_t *config, size_t len)
         self->dropped++;
 }
 
+// The wall clock: a leader stamps it on the commands it proposes (the log time of client
+// sessions, cluster/zkv_kv.h), so it must be the real time of day, kept in step by NTP.
+static uint64_t
+s_now_ms (void *arg)
+{
+    (void)arg;
+    return zkv_actors_now_ms ();
+}
+
 static const zkv_replica_host_t s_host = {
     .send = s_send,
     .sync = s_sync,
@@ -164,6 +174,7 @@ static const zkv_replica_host_t s_host = {
     .fatal = s_fatal,
     .call = s_call,
     .config = s_config,
+    .now_ms = s_now_ms,
 };
 
 // --- the actor ---------------------------------------------------------------------------------
@@ -308,6 +319,16 @@ zkv_group_actor (zsock_t *pipe, void *args)
                    " syncs (%.1f per sync)",
                    self->node->id, self->group, c.appended, c.syncs,
                    (double)c.appended / (double)c.syncs);
+    zkv_sm_t *sm = zkv_replica_sm (self->replica);
+    if (strcmp (sm->ops->name, "kv") == 0) {
+        zkv_kv_session_stats_t ss;
+        zkv_kv_session_stats (zkv_kv_sm_kv (sm), &ss);
+        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %" PRIu64 " client sessions; %" PRIu64
+                   " expired, %" PRIu64 " ended for max_sessions, %" PRIu64
+                   " requests answered 'session expired', %" PRIu64 " new sessions 'busy'",
+                   self->node->id, self->group, ss.sessions, ss.expired, ss.capped, ss.refused,
+                   ss.busy);
+    }
     if (self->malformed || self->dropped)
         zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %" PRIu64 " inputs refused, %" PRIu64
                    " sends dropped on full queues",

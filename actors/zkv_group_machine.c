@@ -26,6 +26,10 @@ s_kv (zkv_group_machine_t *self, zkv_node_t *node, uint64_t group, int *err)
     zkv_kv_limits_defaults (&limits);
     limits.max_key_bytes = (size_t)zkv_config_max_key_bytes (node->config);
     limits.max_value_bytes = (size_t)zkv_config_max_value_bytes (node->config);
+    // The session policy this node stamps on the commands it proposes when it leads (the
+    // group decides by the stamped one: nodes configured apart still agree).
+    limits.session_ttl_ms = zkv_config_cluster (node->config)->session_ttl_ms;
+    limits.max_sessions = zkv_config_cluster (node->config)->max_sessions;
     const zkv_routing_t *r = node->routing;
     if (zkv_config_has_controller (node->config)) {
         // A cluster with a shard controller: the group serves what its configurations give it

@@ -14,7 +14,8 @@
 #define ZKV_CLI_OK      0 // done (a get of a missing key prints nothing and exits 0)
 #define ZKV_CLI_ERROR   1 // failed: certainly not applied, or nothing could be read
 #define ZKV_CLI_USAGE   2 // bad command line
-#define ZKV_CLI_UNKNOWN 3 // timed out: a put or append may or may not have taken effect
+#define ZKV_CLI_UNKNOWN 3 // timed out, or the session expired under a retry: a put or append
+                          // may or may not have taken effect
 
 #define ZKV_CLI_DEFAULT_CONFIG     "config/local.cfg"
 #define ZKV_CLI_DEFAULT_TIMEOUT_MS 5000
@@ -61,7 +62,7 @@ const char *zkv_cli_key_file (zkv_cli_t *cli);
 // CURVE; false after printing why it cannot.
 bool zkv_cli_secure (zkv_cli_t *cli, size_t i, zsock_t *sock);
 
-// Exit code for a client call's result (ZKV_ETIMEOUT: ZKV_CLI_UNKNOWN).
+// Exit code for a client call's result (ZKV_ETIMEOUT, ZKV_ESESSION: ZKV_CLI_UNKNOWN).
 int zkv_cli_exit_code (int rc);
 // Prints "zkv CMD: message" on stderr.
 void zkv_cli_error (const char *cmd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));

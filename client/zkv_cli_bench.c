@@ -97,10 +97,11 @@ s_hist_complete (s_shared_t *sh, int64_t process, int op, int rc, const char *re
 {
     if (!sh->history)
         return;
-    // A timed-out request may still take effect: info, never fail. Other errors were refused.
-    zkv_hist_type_t type = rc == 0              ? ZKV_HIST_OK
-                           : rc == ZKV_ETIMEOUT ? ZKV_HIST_INFO
-                                                : ZKV_HIST_FAIL;
+    // A timed-out request may still take effect, and so may one whose session expired while
+    // it was retried: info, never fail. Other errors were refused.
+    zkv_hist_type_t type = rc == 0                                      ? ZKV_HIST_OK
+                           : rc == ZKV_ETIMEOUT || rc == ZKV_ESESSION ? ZKV_HIST_INFO
+                                                                        : ZKV_HIST_FAIL;
     pthread_mutex_lock (&sh->lock);
     int hrc = zkv_history_complete (sh->history, process, type, rc == 0 && op == 0 ? read : NULL,
                                     zkv_cli_now_ns ());
@@ -171,8 +172,8 @@ s_worker (void *arg)
             s_record_latency (w, end - start); // latency of answered requests only
         if (rc == 0 && end <= sh->end_ns)
             w->ok++;
-        else if (rc == ZKV_ETIMEOUT) {
-            w->timeouts++;
+        else if (rc == ZKV_ETIMEOUT || rc == ZKV_ESESSION) {
+            w->timeouts++; // outcome unknown, either way
             process += (int64_t)o->clients;
         } else if (rc != 0)
             w->errors[-rc < ZKV_ERROR_COUNT_ ? -rc : ZKV_EPROTO_VALUE]++;

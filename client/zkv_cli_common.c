@@ -51,7 +51,10 @@ zkv_cli_parse_u64 (const char *s, uint64_t min, uint64_t max, uint64_t *out)
 int
 zkv_cli_exit_code (int rc)
 {
-    return rc == 0 ? ZKV_CLI_OK : rc == ZKV_ETIMEOUT ? ZKV_CLI_UNKNOWN : ZKV_CLI_ERROR;
+    // A session that expired under a retry leaves the outcome as unknown as a timeout does.
+    return rc == 0                                      ? ZKV_CLI_OK
+           : rc == ZKV_ETIMEOUT || rc == ZKV_ESESSION ? ZKV_CLI_UNKNOWN
+                                                        : ZKV_CLI_ERROR;
 }
 
 // Splits "a,b,c" into a new array of heap strings; returns the count.

@@ -90,7 +90,8 @@ const zkv_cli_command_t zkv_cli_put_cmd = {
     "Sets KEY to VALUE, or to all of stdin (binary-safe) when VALUE is omitted.\n"
     "Retries go to other nodes with the same request id, so a put is applied at most once.\n\n"
     "exit codes: 0 applied, 1 refused (not applied, e.g. value too large), 2 usage,\n"
-    "            3 timed out: the outcome is UNKNOWN (it may have been applied)\n",
+    "            3 timed out, or session expired while retried: the outcome is UNKNOWN\n"
+    "              (it may have been applied)\n",
     s_put};
 
 const zkv_cli_command_t zkv_cli_append_cmd = {
@@ -99,5 +100,6 @@ const zkv_cli_command_t zkv_cli_append_cmd = {
     "Appends VALUE (or all of stdin, binary-safe) to KEY's value; a missing key counts as\n"
     "empty. Applied at most once, as for put.\n\n"
     "exit codes: 0 applied, 1 refused (not applied), 2 usage,\n"
-    "            3 timed out: the outcome is UNKNOWN (it may have been applied)\n",
+    "            3 timed out, or session expired while retried: the outcome is UNKNOWN\n"
+    "              (it may have been applied)\n",
     s_append};

@@ -228,6 +228,11 @@ s_describe_failure (zkv_client_t *self, int rc, int timeout_ms, const char *last
     case ZKV_CC_WHY_SERVER_ERROR:
         s_error (self, "gave up after %d ms; last answer: %s%s", timeout_ms, last_answer, unknown);
         break;
+    case ZKV_CC_WHY_SESSION:
+        s_error (self,
+                 "session expired while the request was retried (outcome unknown: it may have "
+                 "been applied); the client goes on under a new session");
+        break;
     case ZKV_CC_WHY_SERVER_REFUSED:
         s_error (self, "refused: %s", last_answer);
         break;
@@ -259,7 +264,6 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
     // The request points at the caller's bytes (encode only reads them): no copy of big values.
     zkv_msg_t req = {.type = ZKV_MSG_CLIENT_REQUEST};
     zkv_client_request_t *r = &req.u.client_request;
-    r->client_id = self->core.client_id;
     r->op = op;
     r->key = (zkv_bytes_t){.data = (uint8_t *)key, .len = key_len};
     r->value = (zkv_bytes_t){.data = (uint8_t *)value, .len = value_len};
@@ -275,7 +279,10 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
     while (act.kind != ZKV_CC_DONE) {
         int64_t now = zclock_mono ();
         if (act.kind == ZKV_CC_SEND) {
+            // A session that expired changes the client id and seq mid-request (zkv_client_core.h).
+            r->client_id = self->core.client_id;
             r->seq = self->core.seq;
+            r->session_t0 = self->core.session_t0;
             r->group = self->core.group; // by the cached configuration (0: the node routes it)
             int64_t left = self->core.deadline - now;
             r->deadline_ms = left > 0 ? (uint64_t)left : 1;
@@ -303,15 +310,18 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
         zkv_msg_t msg;
         if (s_recv (self, from, &msg) != 0)
             continue; // garbage from the network is dropped, never trusted
+        if (msg.type == ZKV_MSG_CONFIG_REPLY)
+            zkv_ccore_saw_log_ms (&self->core, msg.u.config_reply.log_ms);
         if (msg.type == ZKV_MSG_CONFIG_REPLY && msg.u.config_reply.nonce == self->nonce)
             act = zkv_ccore_config (&self->core, zclock_mono (), from, &msg.u.config_reply);
         if (msg.type == ZKV_MSG_CLIENT_REPLY) {
             const zkv_client_reply_t *rep = &msg.u.client_reply;
-            uint64_t seq = self->core.seq;
+            uint64_t seq = self->core.seq, id = self->core.client_id;
             zkv_ccore_saw_config (&self->core, rep->config);
+            zkv_ccore_saw_log_ms (&self->core, rep->log_ms);
             act = zkv_ccore_reply (&self->core, zclock_mono (), from, rep->client_id, rep->seq,
                                    rep->status, rep->leader);
-            bool ours = rep->client_id == self->core.client_id && rep->seq == seq;
+            bool ours = rep->client_id == id && rep->seq == seq;
             if (ours && rep->status != 0)
                 snprintf (
                     last_answer, sizeof last_answer, "node %" PRIu64 ": %s%s%.*s",

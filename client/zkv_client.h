@@ -17,6 +17,11 @@
 // - timeout_ms bounds a whole call, retries included. A put or append that reaches it returns
 //   ZKV_ETIMEOUT: its outcome is UNKNOWN (it may have been applied, now or later), it did not
 //   fail. Only ZKV_ETOOBIG / ZKV_EINVAL (refused before or by the server) mean "not applied".
+// - Sessions: the servers forget a client idle for /cluster/session_ttl_ms (log time; docs/cli.md,
+//   "How the client behaves"). A request they can no longer tell from a retry of a forgotten
+//   one is answered "session expired": the client takes a new id (zkv_client_id changes, seqs
+//   restart at 1); sent only once, the request was not applied and goes again at once, unseen;
+//   retried, a put or append returns ZKV_ESESSION: its outcome is UNKNOWN, as for ZKV_ETIMEOUT.
 // - A missing key reads as the empty value (the append model: appending to a missing key
 //   creates it); zkv_client_get returns 0 with *len_p 0.
 // - Thread safety: none. Use one client per thread; a client may move between threads if calls
@@ -70,7 +75,8 @@ void zkv_client_destroy (zkv_client_t **self_p);
 // NULL never). Errors: ZKV_ETIMEOUT, ZKV_ENOQUORUM, ZKV_ETOOBIG (key), ...
 int zkv_client_get (zkv_client_t *self, const void *key, size_t key_len, void **value_p,
                     size_t *len_p, int timeout_ms);
-// Sets key to value. 0: applied. ZKV_ETIMEOUT: unknown outcome. ZKV_ETOOBIG: refused.
+// Sets key to value. 0: applied. ZKV_ETIMEOUT, ZKV_ESESSION: unknown outcome. ZKV_ETOOBIG:
+// refused.
 int zkv_client_put (zkv_client_t *self, const void *key, size_t key_len, const void *value,
                     size_t value_len, int timeout_ms);
 // Appends value to key's value (a missing key counts as empty). Results as for put.

@@ -120,6 +120,38 @@ zkv_ccore_saw_config (zkv_ccore_t *core, uint64_t config)
         core->seen_config = config;
 }
 
+void
+zkv_ccore_saw_log_ms (zkv_ccore_t *core, uint64_t log_ms)
+{
+    if (log_ms > core->log_ms)
+        core->log_ms = log_ms;
+}
+
+uint64_t
+zkv_ccore_next_id (uint64_t id)
+{
+    // splitmix64's finalizer, a bijection of the 64-bit ids: a random id stays as random (as
+    // unlikely to meet another client's), and the simulator stays deterministic. Ids stay
+    // below 2^63 (the frontend's calls use the top bit) and above 0.
+    do {
+        uint64_t z = (id += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z = (z ^ (z >> 31)) & ~(1ULL << 63);
+        if (z)
+            return z;
+    } while (1);
+}
+
+// A new session: a new client id, seqs from 1 (the next request's is 1).
+static void
+s_new_session (zkv_ccore_t *core)
+{
+    core->client_id = zkv_ccore_next_id (core->client_id);
+    core->seq = 0;
+    core->sessions++;
+}
+
 static bool
 s_config_stale (const zkv_ccore_t *core)
 {
@@ -206,6 +238,9 @@ s_begin (zkv_ccore_t *core, int64_t now, int timeout_ms, bool read_only)
     core->last_status = 0;
     core->why = ZKV_CC_WHY_NONE;
     core->wrong_in_row = 0;
+    // The newest log time known before it is first sent (zkv_kv.h, "Client sessions").
+    core->session_t0 = core->log_ms;
+    core->sends = 0;
     // A reply named a newer configuration than the cached one: fetch it first, from the node
     // last heard to lead (it answered with that number).
     core->fetching = core->keyed && s_config_stale (core);
@@ -243,6 +278,8 @@ zkv_ccore_sent (zkv_ccore_t *core, int64_t now, bool ok)
 {
     assert (core->active);
     if (ok) {
+        if (!core->fetching)
+            core->sends++;
         core->any_sent = true;
         core->unsent_in_row = 0;
         return s_wait (core, now + core->attempt_ms, false);
@@ -286,6 +323,28 @@ s_definitive (uint64_t status)
            status == ZKV_EDENIED_VALUE;
 }
 
+// The current request was answered "session expired": a new session either way. Sent once,
+// it was refused and never applied: it goes again as the new session's first request (to the
+// node that answered: it leads, or forwards). Sent more than once, an earlier send may have
+// been applied: the outcome is unknown.
+static zkv_cc_action_t
+s_session_expired (zkv_ccore_t *core, int64_t now, size_t from)
+{
+    bool first = core->sends == 1;
+    s_new_session (core);
+    core->last_status = ZKV_ESESSION_VALUE;
+    if (!first) {
+        core->seq = 0; // the next request is the new session's first
+        return s_done (core, ZKV_ESESSION, ZKV_CC_WHY_SESSION);
+    }
+    if (now >= core->deadline)
+        return s_finish (core); // nothing applied, but no time left to say so for sure
+    core->seq = 1;
+    core->session_t0 = core->log_ms; // includes the answer's own log time
+    core->sends = 0;
+    return s_send (core, from);
+}
+
 zkv_cc_action_t
 zkv_ccore_reply (zkv_ccore_t *core, int64_t now, size_t from, uint64_t client_id, uint64_t seq,
                  uint64_t status, uint64_t leader)
@@ -295,6 +354,8 @@ zkv_ccore_reply (zkv_ccore_t *core, int64_t now, size_t from, uint64_t client_id
         return (zkv_cc_action_t){.kind = ZKV_CC_WAIT, .wake_at = core->wake_at};
 
     size_t hint = leader ? zkv_ccore_index (core, leader) : core->n_nodes;
+    if (status == ZKV_ESESSION_VALUE)
+        return s_session_expired (core, now, from);
     if (status == 0) {
         core->leader = hint < core->n_nodes ? hint : from;
         s_learn_leader (core, core->ids[core->leader]);

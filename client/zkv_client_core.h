@@ -20,6 +20,16 @@
 // (ZKV_CC_FETCH: a config_request) when a reply names a newer one than it holds, and at once
 // when a node answers "wrong group"; until it has one, any node takes the request and forwards
 // it. A request keeps its (client id, seq) across all of it.
+//
+// Sessions (cluster/zkv_kv.h, "Client sessions"). The servers forget a client idle too long, so
+// each request carries session_t0 (the newest log time, a reply's log_ms, the core had learned
+// when it began the request; the caller passes on every reply's with zkv_ccore_saw_log_ms). A
+// request answered ZKV_ESESSION (its session may have expired where it went) starts a new
+// session: a new client id (derived from the old one, a bijection, so ids stay as unique as the
+// first), seqs from 1. If the request had been sent once only, that one send was refused and
+// nothing applied: it goes again at once under the new session, the caller never sees it. If it
+// had been sent more than once, an earlier send may have been applied: it finishes with
+// ZKV_ESESSION, an unknown outcome like ZKV_ETIMEOUT.
 #ifndef ZKV_CLIENT_CORE_H
 #define ZKV_CLIENT_CORE_H
 
@@ -51,6 +61,7 @@ typedef enum {
     ZKV_CC_WHY_UNREACHABLE,    // no node was even connected before the deadline
     ZKV_CC_WHY_SERVER_ERROR,   // the last answer was an error status (last_status)
     ZKV_CC_WHY_SERVER_REFUSED, // a definitive error (the request did not take effect)
+    ZKV_CC_WHY_SESSION,        // its session expired after it had been sent more than once
 } zkv_cc_why_t;
 
 typedef struct {
@@ -62,8 +73,10 @@ typedef struct {
     int backoff_min_ms; // first pause after an error answer or when no node is connected
     int backoff_max_ms; // the pause doubles up to this
     // Kept across requests.
-    size_t leader; // index of the node to try first (cached leader)
-    uint64_t seq;  // seq of the current (or last) request; the next one is seq + 1
+    size_t leader;     // index of the node to try first (cached leader)
+    uint64_t seq;      // seq of the current (or last) request; the next one is seq + 1
+    uint64_t log_ms;   // the newest log time a reply named (0: none yet)
+    uint64_t sessions; // sessions started after the first (new client ids), for statistics
     // State of the current request.
     bool active;            // a request is running
     bool read_only;         // a get: has no effect, so its errors may be reported as such
@@ -77,6 +90,8 @@ typedef struct {
     bool resend_after_wait; // the current WAIT is a pause: send again when it ends
     int last_status;        // positive ZKV error code of the last error answer, 0 none
     zkv_cc_why_t why;       // why the last request finished as it did
+    uint64_t session_t0;    // the request's session_t0 (client_request.session_t0)
+    size_t sends;           // times it left this client under its current client id
     // The routing cache, kept across requests.
     zkv_routing_t *routing; // the configuration last fetched, NULL until then (owned)
     uint64_t *group_leader; // leader node id of each of its groups as last heard, 0 unknown
@@ -104,6 +119,10 @@ zkv_cc_action_t zkv_ccore_begin_key (zkv_ccore_t *core, int64_t now, int timeout
                                      const uint8_t *key, size_t key_len);
 // A reply named configuration number config: fetch it before the next request if it is newer.
 void zkv_ccore_saw_config (zkv_ccore_t *core, uint64_t config);
+// A reply (client_reply or config_reply) named log time log_ms: the next requests' session_t0.
+void zkv_ccore_saw_log_ms (zkv_ccore_t *core, uint64_t log_ms);
+// The client id of a new session after id (never 0): what the core switches to.
+uint64_t zkv_ccore_next_id (uint64_t id);
 // A config_reply arrived on node index `from` (hostile input: checked).
 zkv_cc_action_t zkv_ccore_config (zkv_ccore_t *core, int64_t now, size_t from,
                                   const zkv_config_reply_t *reply);

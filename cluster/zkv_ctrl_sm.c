@@ -369,10 +369,11 @@ s_prepare (void *impl, const zkv_sm_request_t *req, uint8_t **cmd_p, size_t *cmd
                                       : "the command's value is not its op's message";
         return ZKV_SM_ANSWERED;
     }
-    // A retry of something applied is answered from the dedup table at once.
+    // A retry of something applied is answered from the dedup table at once, and so is one
+    // whose session may have expired (its clients' sessions expire as a KV group's do).
     zkv_kv_result_t res;
-    if (zkv_kv_lookup (self->kv, req->client_id, req->seq, s_cmd_key, sizeof s_cmd_key, &res) ==
-        1) {
+    if (zkv_kv_lookup (self->kv, req->client_id, req->seq, req->session_t0, s_cmd_key,
+                       sizeof s_cmd_key, &res) == 1) {
         answer->status = res.status;
         answer->error = res.error;
         answer->value = res.value;
@@ -384,6 +385,8 @@ s_prepare (void *impl, const zkv_sm_request_t *req, uint8_t **cmd_p, size_t *cmd
     cmd.u.kv_command.op = req->op;
     cmd.u.kv_command.key = (zkv_bytes_t){(uint8_t *)s_cmd_key, sizeof s_cmd_key};
     cmd.u.kv_command.value = (zkv_bytes_t){(uint8_t *)req->value, req->value_len};
+    cmd.u.kv_command.session_t0 = req->session_t0;
+    zkv_kv_stamp (self->kv, req->now_ms, &cmd.u.kv_command);
     rc = zkv_msg_encode (&cmd, cmd_p, cmd_len_p);
     if (rc) {
         answer->status = rc;
@@ -505,6 +508,12 @@ s_size (void *impl)
     return S_KV (impl)->ops->size (S_KV (impl)->impl);
 }
 
+static uint64_t
+s_log_ms (void *impl)
+{
+    return zkv_kv_log_ms (s_self (impl)->kv);
+}
+
 static void
 s_destroy (void *impl)
 {
@@ -531,6 +540,7 @@ static const zkv_sm_ops_t s_ops = {
     .recv_chunk = s_recv_chunk,
     .recv_finish = s_recv_finish,
     .size = s_size,
+    .log_ms = s_log_ms,
     .destroy = s_destroy,
 };
 
@@ -538,8 +548,12 @@ zkv_sm_t *
 zkv_ctrl_sm_new (zkv_kvstore_t *store, uint64_t group, const zkv_routing_t *bootstrap, int *err)
 {
     // One shard: every key of the controller (its configurations, its clients' dedup records)
-    // lives under it. Configurations of 2^20 shards take about 9 MiB.
-    zkv_kv_limits_t limits = {.max_key_bytes = 64, .max_value_bytes = 16u << 20};
+    // lives under it. Configurations of 2^20 shards take about 9 MiB. Its clients' sessions
+    // (an operator's zkv join / move, each a new client) expire by the default policy.
+    zkv_kv_limits_t limits;
+    zkv_kv_limits_defaults (&limits);
+    limits.max_key_bytes = 64;
+    limits.max_value_bytes = 16u << 20;
     zkv_sm_t *kvsm = zkv_kv_sm_new (store, group, 1, &limits, NULL, err);
     if (!kvsm)
         return NULL;

@@ -35,6 +35,7 @@ typedef struct {
     uint64_t client_id;    // the request's client
     uint64_t seq;          // ... sequence number
     uint64_t op;           // ... op
+    uint64_t session_t0;   // ... session_t0 (zkv_kv.h, "Client sessions"), passed on
     uint64_t deadline;     // host ms after which it is answered "timed out"
 } s_pending_t;
 
@@ -162,19 +163,37 @@ s_error_event (zkv_front_t *self, const s_pending_t *p, uint64_t status, const z
 
 static void s_config (zkv_front_t *self, const zkv_front_addr_t *to, uint64_t nonce);
 
+// The newest log time the hosted groups reported (0: none): what answers that no group gave
+// carry as log_ms. Any group's applied log time will do for a client's session_t0 (zkv_kv.h,
+// "Client sessions"): it is a time some leader's clock had reached.
+static uint64_t
+s_log_ms (const zkv_front_t *self)
+{
+    uint64_t ms = 0;
+    for (size_t i = 0; i < self->cfg.n_groups; i++)
+        if (self->states[i].log_ms > ms)
+            ms = self->states[i].log_ms;
+    return ms;
+}
+
 // Answers p, wherever it came from. status: 0 or a positive ZKV_E* value; error: the text
-// (empty: none). config: the configuration number of the node that answered. publish: an
-// error is published as an event here (not when relaying another node's answer).
+// (empty: none). config: the configuration number of the node that answered; log_ms: the log
+// time of the group that answered. publish: an error is published as an event here (not when
+// relaying another node's answer).
 static void
 s_deliver (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_bytes_t *value,
-           uint64_t leader, const zkv_bytes_t *error, uint64_t config, bool publish)
+           uint64_t leader, const zkv_bytes_t *error, uint64_t config, uint64_t log_ms,
+           bool publish)
 {
     zkv_bytes_t none = {0};
     if (!value)
         value = &none;
-    // Redirections and "not yet" are part of normal operation, not events worth publishing.
+    // Redirections and "not yet" are part of normal operation, not events worth publishing;
+    // so is "session expired", which sends every client new to a shard that evicted sessions
+    // to a new session (counted by the group instead).
     if (publish && status && status != ZKV_ENOTLEADER_VALUE && status != ZKV_EWRONGGROUP_VALUE &&
-        status != ZKV_ENOTREADY_VALUE && status != ZKV_ENOTFOUND_VALUE)
+        status != ZKV_ENOTREADY_VALUE && status != ZKV_ENOTFOUND_VALUE &&
+        status != ZKV_ESESSION_VALUE)
         s_error_event (self, p, status, error);
     self->counters.answered++;
     zkv_msg_t m = {0};
@@ -188,6 +207,7 @@ s_deliver (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_b
         r->leader = leader;
         r->error = *error;
         r->config = config;
+        r->log_ms = log_ms;
         self->host->to_client (self->host_arg, &p->addr, &m);
     } else if (p->kind == S_TO_CONFIG) {
         // The controller's latest configuration: route by it from now on, and answer with
@@ -216,6 +236,7 @@ s_deliver (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_b
         r->leader = leader;
         r->error = *error;
         r->config = config;
+        r->log_ms = log_ms;
         self->host->to_node (self->host_arg, p->origin_node, &m);
     }
 }
@@ -223,18 +244,18 @@ s_deliver (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_b
 // Answers p with a status (0 or positive) and an error text (NULL: the status's own).
 static void
 s_answer (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_bytes_t *value,
-          uint64_t leader, const char *error, uint64_t config)
+          uint64_t leader, const char *error, uint64_t config, uint64_t log_ms)
 {
     if (!error)
         error = status ? zkv_strerror (-(int)status) : "";
     zkv_bytes_t e = {(uint8_t *)error, strlen (error)};
-    s_deliver (self, p, status, value, leader, &e, config, true);
+    s_deliver (self, p, status, value, leader, &e, config, log_ms, true);
 }
 
 static void
 s_answer_now (zkv_front_t *self, const s_pending_t *p, int rc, uint64_t leader, const char *error)
 {
-    s_answer (self, p, (uint64_t)-rc, NULL, leader, error, self->routing->num);
+    s_answer (self, p, (uint64_t)-rc, NULL, leader, error, self->routing->num, s_log_ms (self));
 }
 
 // --- routing -----------------------------------------------------------------------------------
@@ -330,7 +351,8 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
         }
         p->group = want_group;
     } else {
-        zkv_kv_limits_t limits = {self->cfg.max_key_bytes, self->cfg.max_value_bytes};
+        zkv_kv_limits_t limits = {.max_key_bytes = self->cfg.max_key_bytes,
+                                  .max_value_bytes = self->cfg.max_value_bytes};
         int rc = zkv_kv_check (&limits, p->op, key->len, p->op == ZKV_OP_GET ? 0 : value->len);
         if (rc == 0 && p->op == ZKV_OP_GET && value->len)
             rc = ZKV_EINVAL;
@@ -378,6 +400,7 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
             q->key = *key;
             q->value = *value;
             q->deadline_ms = deadline_ms;
+            q->session_t0 = p->session_t0;
             if (self->host->to_group (self->host_arg, &m) != 0) {
                 s_forget (self, w);
                 free (w);
@@ -420,6 +443,7 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
         f->key = *key;
         f->value = *value;
         f->deadline_ms = deadline_ms;
+        f->session_t0 = p->session_t0;
         self->counters.forwarded++;
         self->host->to_node (self->host_arg, leader, &m);
         return;
@@ -487,6 +511,7 @@ s_config (zkv_front_t *self, const zkv_front_addr_t *to, uint64_t nonce)
     zkv_routing_to_reply (self->routing, &m.u.config_reply);
     m.u.config_reply.node = self->cfg.node;
     m.u.config_reply.nonce = nonce;
+    m.u.config_reply.log_ms = s_log_ms (self);
     self->host->to_client (self->host_arg, to, &m);
 }
 
@@ -523,8 +548,12 @@ zkv_front_client (zkv_front_t *self, const zkv_front_addr_t *from, const zkv_msg
     }
     const zkv_client_request_t *r = &msg->u.client_request;
     self->counters.requests++;
-    s_pending_t p = {
-        .kind = S_TO_CLIENT, .addr = *from, .client_id = r->client_id, .seq = r->seq, .op = r->op};
+    s_pending_t p = {.kind = S_TO_CLIENT,
+                     .addr = *from,
+                     .client_id = r->client_id,
+                     .seq = r->seq,
+                     .op = r->op,
+                     .session_t0 = r->session_t0};
     if (s_is_call_op (r->op) || r->op == ZKV_OP_CONFIG || r->op == ZKV_OP_CHUNK ||
         r->op == ZKV_OP_GC) {
         // Groups' own requests come as calls (zkv_front_call), never from a client.
@@ -561,7 +590,8 @@ zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t
                          .fwd_id = f->fwd_id,
                          .client_id = f->client_id,
                          .seq = f->seq,
-                         .op = f->op};
+                         .op = f->op,
+                         .session_t0 = f->session_t0};
         s_serve (self, &p, &f->key, &f->value, f->deadline_ms, f->group, NULL, now_ms);
     } else if (msg->type == ZKV_MSG_FORWARD_REPLY) {
         const zkv_forward_reply_t *f = &msg->u.forward_reply;
@@ -579,7 +609,8 @@ zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t
         // The answering node already published any error event: relay its answer to the
         // request it answers.
         s_deliver (self, p, f->status, &f->value, f->leader, &f->error,
-                   f->config > self->routing->num ? f->config : self->routing->num, false);
+                   f->config > self->routing->num ? f->config : self->routing->num, f->log_ms,
+                   false);
         free (p);
     } else
         self->counters.malformed++;
@@ -602,7 +633,7 @@ zkv_front_group_reply (zkv_front_t *self, const zkv_group_reply_t *reply)
         memcpy (error, reply->error.data, len);
     error[len] = 0;
     s_answer (self, p, reply->status, &reply->value, reply->leader, reply->status ? error : "",
-              self->routing->num);
+              self->routing->num, reply->log_ms);
     free (p);
 }
 

@@ -34,6 +34,25 @@ zkv_kv_client_key (uint64_t client_id, uint8_t out[8])
         out[i] = (uint8_t)(client_id >> (56 - 8 * i));
 }
 
+uint64_t
+zkv_kv_client_of (const zkv_kv_slot_t *slot)
+{
+    uint64_t id = 0;
+    for (size_t i = 0; i < 8 && i < slot->key.len; i++)
+        id = id << 8 | slot->key.data[i];
+    return id;
+}
+
+void
+zkv_kv_slot_set (zkv_kv_slot_t *slot, const zkv_kvdedup_t *rec)
+{
+    slot->seq = rec->seq;
+    slot->status = rec->status;
+    slot->last_ms = rec->last_ms;
+    zkv_bytes_free (&slot->value);
+    zkv_bytes_set (&slot->value, rec->value.data, rec->value.len);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The map
 
@@ -110,6 +129,33 @@ zkv_kv_map_upsert (zkv_kv_map_t *map, uint32_t shard, const uint8_t *key, size_t
     return slot;
 }
 
+bool
+zkv_kv_map_remove (zkv_kv_map_t *map, uint32_t shard, const uint8_t *key, size_t key_len)
+{
+    zkv_kv_slot_t *slot = zkv_kv_map_find (map, shard, key, key_len);
+    if (!slot)
+        return false;
+    zkv_bytes_free (&slot->key);
+    zkv_bytes_free (&slot->value);
+    // Backward shift: each entry after the hole moves into it unless its home slot lies
+    // cyclically in (hole, entry], where a probe for it starts past the hole anyway.
+    size_t mask = map->capacity - 1, hole = (size_t)(slot - map->slots), j = hole;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!map->slots[j].used)
+            break;
+        size_t home = map->slots[j].hash & mask;
+        bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+        if (!stays) {
+            map->slots[hole] = map->slots[j]; // moves the owned bytes
+            hole = j;
+        }
+    }
+    memset (&map->slots[hole], 0, sizeof map->slots[hole]);
+    map->count--;
+    return true;
+}
+
 void
 zkv_kv_map_drop_shard (zkv_kv_map_t *map, uint32_t shard)
 {
@@ -126,6 +172,7 @@ zkv_kv_map_drop_shard (zkv_kv_map_t *map, uint32_t shard)
         zkv_kv_slot_t *d = zkv_kv_map_upsert (&kept, s->shard, s->key.data, s->key.len);
         d->seq = s->seq;
         d->status = s->status;
+        d->last_ms = s->last_ms;
         d->value = s->value; // moves the bytes
         zkv_bytes_free (&s->key);
     }
@@ -152,6 +199,8 @@ zkv_kv_limits_defaults (zkv_kv_limits_t *limits)
 {
     limits->max_key_bytes = 4096;
     limits->max_value_bytes = 1024 * 1024;
+    limits->session_ttl_ms = 3600000;
+    limits->max_sessions = 65536;
 }
 
 int
@@ -168,6 +217,7 @@ zkv_kv_load_dedup (zkv_kvstore_t *store, uint64_t sid, zkv_kv_map_t *map)
         zkv_kv_slot_t *slot = zkv_kv_map_upsert (map, recs[i].shard, ck, 8);
         slot->seq = recs[i].seq;
         slot->status = recs[i].status;
+        slot->last_ms = recs[i].last_ms;
         zkv_bytes_free (&slot->value);
         slot->value = recs[i].value; // takes the record's bytes
         recs[i].value = (zkv_bytes_t){0};
@@ -212,6 +262,7 @@ zkv_kv_new (zkv_kvstore_t *store, uint64_t group, uint32_t nshards, const zkv_kv
     // bit is the generation's (config/ bounds group ids far below it).
     if (!store || nshards == 0 || !limits || limits->max_key_bytes == 0 ||
         limits->max_key_bytes + limits->max_value_bytes + 64 > ZKV_MSG_MAX_FIELD_BYTES ||
+        (limits->session_ttl_ms && limits->session_ttl_ms < ZKV_KV_SESSION_MIN_IDLE_MS) ||
         (group & ZKV_KV_STAGED_BIT))
         goto fail;
     self = s_calloc (1, sizeof *self);
@@ -219,12 +270,13 @@ zkv_kv_new (zkv_kvstore_t *store, uint64_t group, uint32_t nshards, const zkv_kv
     self->group = group;
     self->nshards = nshards;
     self->limits = *limits;
+    self->evicted = s_calloc (nshards, sizeof (uint64_t));
     uint64_t other;
     if ((rc = zkv_kv_find_current (store, group, &self->gen, &self->applied, &other)))
         goto fail;
     self->sid = zkv_kv_sid (group, self->gen);
     // An incomplete state has no table to answer from.
-    if (!zkv_kv_incomplete (self) && (rc = zkv_kv_load_dedup (store, self->sid, &self->dedup)))
+    if (!zkv_kv_incomplete (self) && (rc = zkv_kv_reload (self)))
         goto fail;
     if (err)
         *err = 0;
@@ -245,6 +297,7 @@ zkv_kv_destroy (zkv_kv_t **self_p)
         return;
     zkv_kv_shards_free (self);
     zkv_kv_map_free (&self->dedup);
+    free (self->evicted);
     free (self->owned);
     free (self);
     *self_p = NULL;
@@ -276,6 +329,25 @@ uint64_t
 zkv_kv_applied (const zkv_kv_t *self)
 {
     return self->applied;
+}
+
+uint64_t
+zkv_kv_log_ms (const zkv_kv_t *self)
+{
+    return self->log_ms;
+}
+
+uint64_t
+zkv_kv_evicted_through (const zkv_kv_t *self, uint32_t shard)
+{
+    return shard < self->nshards ? self->evicted[shard] : 0;
+}
+
+void
+zkv_kv_session_stats (const zkv_kv_t *self, zkv_kv_session_stats_t *out)
+{
+    *out = self->stats;
+    out->sessions = self->dedup.count;
 }
 
 uint64_t
@@ -323,10 +395,20 @@ zkv_kv_check (const zkv_kv_limits_t *limits, uint64_t op, size_t key_len, size_t
     return 0;
 }
 
+void
+zkv_kv_stamp (const zkv_kv_t *self, uint64_t now_ms, zkv_kv_command_t *cmd)
+{
+    // Never below the log time: a leader whose clock is behind the group's (a skewed clock, a
+    // clock stepped back) does not make time look frozen to the entries after.
+    cmd->time_ms = now_ms > self->log_ms ? now_ms : self->log_ms;
+    cmd->session_ttl_ms = self->limits.session_ttl_ms;
+    cmd->max_sessions = self->limits.max_sessions;
+}
+
 int
 zkv_kv_command_encode (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, uint64_t op,
                        const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len,
-                       uint8_t **buf_p, size_t *len_p)
+                       uint64_t session_t0, uint64_t now_ms, uint8_t **buf_p, size_t *len_p)
 {
     assert (self && buf_p && len_p);
     *buf_p = NULL;
@@ -346,6 +428,8 @@ zkv_kv_command_encode (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, u
     cmd->op = op;
     cmd->key = (zkv_bytes_t){(uint8_t *)key, key_len};
     cmd->value = (zkv_bytes_t){(uint8_t *)value, value_len};
+    cmd->session_t0 = session_t0;
+    zkv_kv_stamp (self, now_ms, cmd);
     return zkv_msg_encode (&msg, buf_p, len_p);
 }
 
@@ -356,11 +440,12 @@ zkv_kv_seq_valid (uint64_t last, uint64_t seq)
 }
 
 int
-zkv_kv_lookup (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, const uint8_t *key,
-               size_t key_len, zkv_kv_result_t *out)
+zkv_kv_lookup (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, uint64_t session_t0,
+               const uint8_t *key, size_t key_len, zkv_kv_result_t *out)
 {
     assert (self && out && (key || key_len == 0));
     memset (out, 0, sizeof *out);
+    out->log_ms = self->log_ms;
     uint8_t ck[8];
     zkv_kv_client_key (client_id, ck);
     uint32_t shard = zkv_kv_shard_of (key, key_len, self->nshards);
@@ -368,6 +453,16 @@ zkv_kv_lookup (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, const uin
     if (!zkv_kv_seq_valid (slot ? slot->seq : 0, seq)) {
         out->status = ZKV_EINVAL;
         out->error = "invalid sequence number (0, 2^64-1, or too far past the client's last)";
+        return 1;
+    }
+    if (!slot && zkv_kv_session_maybe_evicted (self, shard, session_t0)) {
+        // The same rule the apply follows, on applied state: answered now, never proposed.
+        // (Counted by the apply's rule only: this is a leader's shortcut.)
+        out->has_client = true;
+        out->client_id = client_id;
+        out->seq = seq;
+        out->status = ZKV_ESESSION;
+        out->error = zkv_strerror (ZKV_ESESSION);
         return 1;
     }
     if (!slot || seq > slot->seq)

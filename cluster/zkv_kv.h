@@ -16,8 +16,38 @@
 //                 counts 1, 2, 3..., so such a seq is a bug or a forgery that would make the
 //                 client's true requests look stale.
 // A client issues one request at a time, so its seqs only grow. The table lives per shard so that
-// it moves with the shard when shards migrate. (Records never expire yet; etcd-style client
-// leases would bound the table.)
+// it moves with the shard when shards migrate.
+//
+// Client sessions (the Raft dissertation's §6.3, by log time). A record is a client's session on
+// a shard; sessions expire so that the table stays bounded, and deterministically, so that
+// every replica forgets the same ones at the same entry:
+//   - Log time. The leader stamps every client command it proposes with its wall clock
+//     (kv_command.time_ms, never below the log time it knows: zkv_kv_stamp); applying it moves
+//     the group's log time to the largest stamp applied. It is in the log, so every replica
+//     computes the same log time at every index; it is stored with the applied index (in the
+//     same batch) and travels in snapshots.
+//   - Each record keeps last_ms, the log time of its last request applied. When the log time
+//     passes a sweep point (a multiple of session_ttl_ms / 8), the records idle for
+//     session_ttl_ms or more go (table and store, in the apply's batch). A new session past
+//     max_sessions evicts the least recently active ones (ties: shard, then client id) that
+//     have been idle ZKV_KV_SESSION_MIN_IDLE_MS at least; none that old: ZKV_EBUSY, nothing
+//     applied. The policy (session_ttl_ms, max_sessions) comes with each command, from the
+//     leader's limits, so replicas configured differently still decide alike.
+//   - A retry must never apply twice because its record went. Each shard keeps evicted_through,
+//     the largest last_ms of any session evicted from it (it moves with the shard and travels
+//     in snapshots, never goes down). Each request carries session_t0, the newest log time its
+//     client had learned from replies (client_reply.log_ms) when it first sent the request. A
+//     command of a client the shard has no record of is answered ZKV_ESESSION, nothing
+//     applied, when evicted_through + ZKV_KV_SESSION_MARGIN_MS >= session_t0 (and any session
+//     was ever evicted there); otherwise it is applied as new. Why that is safe: a request
+//     first sent after its client learned log time T is stamped by a leader whose clock read at
+//     least T - skew (log times come from leaders' clocks, which read T or more by then, within
+//     the skew), so the record it made has last_ms >= T - skew; if that record was evicted,
+//     evicted_through >= T - skew, and the retry is refused as long as the skew between the
+//     leaders' clocks stays within the margin. The client then starts a new session (a new
+//     client id) and the outcome of that request is unknown to it, as after a timeout.
+//   - The policy never decides safety: any ttl or max (even a forged one) only decides which
+//     sessions go, and a request whose session went is refused, never applied twice.
 //
 // Shards. The shard of a key is FNV-1a 64 of the key bytes modulo nshards; nshards is fixed when
 // the cluster is created, so the mapping never changes.
@@ -57,12 +87,34 @@ bool zkv_kv_seq_valid (uint64_t last, uint64_t seq);
 typedef struct zkv_kv zkv_kv_t;
 
 typedef struct {
-    size_t max_key_bytes;   // longest key (at least 1; keys may not be empty)
-    size_t max_value_bytes; // longest stored value, after an Append too
+    size_t max_key_bytes;    // longest key (at least 1; keys may not be empty)
+    size_t max_value_bytes;  // longest stored value, after an Append too
+    uint64_t session_ttl_ms; // the policy this replica stamps when it leads: sessions idle this
+                             // long expire (0: never; else at least ZKV_KV_SESSION_MIN_IDLE_MS)
+    uint64_t max_sessions;   // ... and at most this many per group (0: no limit)
 } zkv_kv_limits_t;
 
-// 4 KiB keys, 1 MiB values.
+// 4 KiB keys, 1 MiB values, sessions expire after an hour, 65,536 of them per group.
 void zkv_kv_limits_defaults (zkv_kv_limits_t *limits);
+
+// The largest skew between two leaders' clocks that sessions tolerate (see "Client sessions"):
+// NTP keeps servers within milliseconds; a minute covers a clock that was stepped, or a VM
+// resumed, without refusing every client whose session began recently.
+#define ZKV_KV_SESSION_MARGIN_MS 60000
+// A session idle less than this is never evicted for the cap, and the ttl is at least this:
+// twice the margin, so a new session (session_t0 = the log time now) is never refused because
+// of sessions evicted before it began (their last_ms is at least this far behind).
+#define ZKV_KV_SESSION_MIN_IDLE_MS (2 * ZKV_KV_SESSION_MARGIN_MS)
+
+// This replica's session counters (not replicated: every replica counts its own applies).
+typedef struct {
+    uint64_t sessions;  // sessions now (dedup records, every shard)
+    uint64_t expired;   // evicted idle past the ttl
+    uint64_t capped;    // evicted for max_sessions
+    uint64_t refused;   // commands answered ZKV_ESESSION when applied (a leader's lookups
+                        // refuse more, uncounted: a retry may be looked up many times)
+    uint64_t busy;      // new sessions answered ZKV_EBUSY: the table full of recent ones
+} zkv_kv_session_stats_t;
 
 // The outcome of one applied entry, for the frontend to answer a waiting client.
 typedef struct {
@@ -75,6 +127,7 @@ typedef struct {
     int status;         // 0 or a negative ZKV_E* code (reply status is its positive value)
     const char *error;  // why, for people (static string), NULL when status is 0
     zkv_bytes_t value;  // reply value (empty for Put / Append), owned
+    uint64_t log_ms;    // the group's log time after the entry (client_reply.log_ms)
 } zkv_kv_result_t;
 
 typedef struct {
@@ -120,6 +173,11 @@ void zkv_kv_exec_put (zkv_kv_exec_t *x, const uint8_t *key, size_t key_len, cons
 
 // Last index applied (durably, in the store).
 uint64_t zkv_kv_applied (const zkv_kv_t *self);
+// The group's log time as applied (0: no stamped command yet).
+uint64_t zkv_kv_log_ms (const zkv_kv_t *self);
+// The shard's evicted_through (0: no session was ever evicted from it).
+uint64_t zkv_kv_evicted_through (const zkv_kv_t *self, uint32_t shard);
+void zkv_kv_session_stats (const zkv_kv_t *self, zkv_kv_session_stats_t *out);
 uint64_t zkv_kv_group (const zkv_kv_t *self);
 // Approximate bytes the current state takes in the store (data and dedup records).
 uint64_t zkv_kv_size (zkv_kv_t *self);
@@ -134,16 +192,23 @@ uint64_t zkv_kv_fnv1a (const uint8_t *data, size_t len);
 // ZKV_ETOOBIG for a key or value over its limit. Gets pass a value_len of 0.
 int zkv_kv_check (const zkv_kv_limits_t *limits, uint64_t op, size_t key_len, size_t value_len);
 
-// Checks a Put / Append and encodes it as a kv_command for zkv_raft_propose (free() *buf_p).
+// The leader's stamp on a command it proposes: time_ms = its clock now_ms, or the log time if
+// that is later (log time never goes back), and its session policy.
+void zkv_kv_stamp (const zkv_kv_t *self, uint64_t now_ms, zkv_kv_command_t *cmd);
+
+// Checks a Put / Append and encodes it as a kv_command for zkv_raft_propose (free() *buf_p),
+// stamped (zkv_kv_stamp) at now_ms, with the request's session_t0.
 int zkv_kv_command_encode (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, uint64_t op,
                            const uint8_t *key, size_t key_len, const uint8_t *value,
-                           size_t value_len, uint8_t **buf_p, size_t *len_p);
+                           size_t value_len, uint64_t session_t0, uint64_t now_ms,
+                           uint8_t **buf_p, size_t *len_p);
 
 // Answers (client_id, seq) on key's shard from the dedup table without proposing anything:
-// 1 with *out filled (owned) for a duplicate or a stale request, 0 for a request not yet
-// applied. Lets the frontend answer a retry at once.
-int zkv_kv_lookup (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, const uint8_t *key,
-                   size_t key_len, zkv_kv_result_t *out);
+// 1 with *out filled (owned) for a duplicate, a stale request, or one whose session may have
+// expired (ZKV_ESESSION, see "Client sessions": session_t0 is the request's); 0 for a request
+// to propose. Lets the frontend answer a retry at once.
+int zkv_kv_lookup (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, uint64_t session_t0,
+                   const uint8_t *key, size_t key_len, zkv_kv_result_t *out);
 
 // Applies committed entries in order, all in ONE store batch with the new applied index. Entries
 // at or below the applied index are skipped (no result); the rest must follow it without a gap
@@ -157,16 +222,19 @@ int zkv_kv_apply (zkv_kv_t *self, const zkv_entry_t *entries, size_t n, zkv_kv_r
 int zkv_kv_get (zkv_kv_t *self, const uint8_t *key, size_t key_len, zkv_bytes_t *value);
 
 // The format of a snapshot's record sequence (kv_snap_header.format). 1 was the hand-packed
-// msgpack of older builds, never deployed: refused (ZKV_EVERSION, or a codec error).
-#define ZKV_KV_SNAP_FORMAT 2
+// msgpack of older builds, never deployed; 2 had dedup records without last_ms (protocol 4,
+// whose records this build's codec refuses anyway). Both refused (ZKV_EVERSION, or a codec
+// error): a node of this version takes a snapshot only from one of this version.
+#define ZKV_KV_SNAP_FORMAT 3
 
 // The group's whole state (data, dedup table, applied index) as one blob for zkv_raft_snapshot
 // (free() *buf_p): bounded by memory, for small groups and the simulator; the daemon streams
 // it (zkv_kv_stream_t below). The blob is a sequence of records, rows of the message table
 // (messages/zkv_msg_table.h) each encoded by zkv_msg_encode and concatenated: one
 // kv_snap_header {format, group, nshards, applied, n_dedup}, then n_dedup kv_snap_dedup
-// {shard, client_id, seq, status, value} in (shard, client) order, then kv_snap_item {shard,
-// key, value} in (shard, key) order until the end. The same state always gives the same
+// {shard, client_id, seq, status, value, last_ms} in (shard, client) order, then kv_snap_item
+// {shard, key, value} in (shard, key) order until the end (the meta shard's items carry the
+// shard states and the session state: log time, evicted_through). The same state always gives the same
 // bytes. ZKV_ETOOBIG when a record passes the codec's limits (a value over
 // ZKV_MSG_MAX_FIELD_BYTES), which no install_snapshot chunk could carry either.
 int zkv_kv_snapshot_write (zkv_kv_t *self, uint8_t **buf_p, size_t *len_p);

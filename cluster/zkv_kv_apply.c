@@ -1,10 +1,11 @@
 // The KV state machine: applying committed entries, one store batch per call.
 //
 // Writes of the batch are not visible in the store until it commits, so an overlay map holds
-// the values written so far in this call (an Append reads the Put two entries before it) and
-// another the dedup records (a retry proposed twice is applied once, even in one batch). The
-// dedup overlay joins the in-memory table only after the commit succeeded, so a failed commit
-// leaves the state machine as it was.
+// the values written so far in this call (an Append reads the Put two entries before it). The
+// dedup table, the session state and the shard states change in memory as entries apply (a
+// retry proposed twice is applied once, even in one batch; a session evicted by one entry is
+// gone for the next); a failed commit reloads them from the store, so it leaves the state
+// machine as it was.
 #include "zkv_kv_int.h"
 
 #include <assert.h>
@@ -15,12 +16,11 @@
 
 typedef struct zkv_kv_exec s_apply_t;
 
-// The dedup record of a client on a shard: this batch's, else the committed one.
+// The dedup record of a client on a shard.
 static const zkv_kv_slot_t *
 s_dedup_find (const s_apply_t *a, uint32_t shard, const uint8_t ck[8])
 {
-    const zkv_kv_slot_t *slot = zkv_kv_map_find (&a->dedup, shard, ck, 8);
-    return slot ? slot : zkv_kv_map_find (&a->kv->dedup, shard, ck, 8);
+    return zkv_kv_map_find (&a->kv->dedup, shard, ck, 8);
 }
 
 // The current value of key: this batch's, else the store's (*found false when absent).
@@ -65,11 +65,7 @@ zkv_kv_apply_dedup (s_apply_t *a, const zkv_kvdedup_t *rec)
     zkv_kvstore_put_dedup (a->kv->store, a->batch, a->kv->sid, rec);
     uint8_t ck[8];
     zkv_kv_client_key (rec->client_id, ck);
-    zkv_kv_slot_t *slot = zkv_kv_map_upsert (&a->dedup, rec->shard, ck, 8);
-    slot->seq = rec->seq;
-    slot->status = rec->status;
-    zkv_bytes_free (&slot->value);
-    zkv_bytes_set (&slot->value, rec->value.data, rec->value.len);
+    zkv_kv_slot_set (zkv_kv_map_upsert (&a->kv->dedup, rec->shard, ck, 8), rec);
 }
 
 int
@@ -79,10 +75,9 @@ zkv_kv_apply_delete_shard (s_apply_t *a, uint32_t shard)
     int rc = zkv_kvstore_delete_shard (kv->store, a->batch, kv->sid, shard);
     if (rc)
         return rc;
-    // The committed table forgets it now (a failed commit stops the node anyway), and so does
-    // this batch's overlay: later entries of the batch see the shard empty.
+    // The table forgets it now (a failed commit reloads it), and so does this batch's overlay:
+    // later entries of the batch see the shard empty.
     zkv_kv_map_drop_shard (&kv->dedup, shard);
-    zkv_kv_map_drop_shard (&a->dedup, shard);
     zkv_kv_map_drop_shard (&a->data, shard);
     if (!a->deleted) {
         a->deleted = calloc (kv->nshards, sizeof (bool));
@@ -182,8 +177,11 @@ s_apply_command (s_apply_t *a, const zkv_entry_t *e, zkv_kv_result_t *r)
     }
     const zkv_kv_command_t *cmd = &msg.u.kv_command;
     if (cmd->op == ZKV_OP_CONFIG || cmd->op == ZKV_OP_CHUNK || cmd->op == ZKV_OP_GC) {
-        // The shard mover's own commands: no client, no dedup record.
+        // The shard mover's own commands: no client, no dedup record, no time. They change
+        // which shards are served (and so which sessions may be evicted), or add sessions of
+        // another group's clock: the cap's cache is no longer a bound.
         r->op = cmd->op;
+        a->kv->cap_wait_ms = 0;
         if (a->kv->shards)
             rc = zkv_kv_shards_apply (a, cmd, r);
         else {
@@ -197,6 +195,9 @@ s_apply_command (s_apply_t *a, const zkv_entry_t *e, zkv_kv_result_t *r)
     r->client_id = cmd->client_id;
     r->seq = cmd->seq;
     r->op = cmd->op;
+    // The log time moves (and idle sessions go) whatever the command's fate: it was logged.
+    zkv_kv_sessions_clock (a, cmd);
+    r->log_ms = a->kv->log_ms;
     if (cmd->seq == 0) {
         r->status = ZKV_EINVAL;
         r->error = "sequence numbers start at 1";
@@ -236,6 +237,12 @@ s_apply_command (s_apply_t *a, const zkv_entry_t *e, zkv_kv_result_t *r)
         zkv_msg_free (&msg);
         return 0;
     }
+    if (!last && zkv_kv_sessions_admit (a, shard, cmd, r)) {
+        // Its session there may have expired (a retry must not apply twice), or no room for a
+        // new one: nothing applied, nothing recorded.
+        zkv_msg_free (&msg);
+        return 0;
+    }
     rc = s_execute (a, shard, cmd, r);
     if (rc == 0) {
         // The outcome, failures included, is the answer every retry of this seq gets.
@@ -243,28 +250,12 @@ s_apply_command (s_apply_t *a, const zkv_entry_t *e, zkv_kv_result_t *r)
                              .client_id = cmd->client_id,
                              .seq = cmd->seq,
                              .status = (uint64_t)-r->status,
+                             .last_ms = a->kv->log_ms,
                              .value = r->value};
         zkv_kv_apply_dedup (a, &rec);
     }
     zkv_msg_free (&msg);
     return rc;
-}
-
-// Moves this batch's dedup records into the committed table.
-static void
-s_merge_dedup (zkv_kv_map_t *into, zkv_kv_map_t *from)
-{
-    for (size_t i = 0; i < from->capacity; i++) {
-        zkv_kv_slot_t *s = &from->slots[i];
-        if (!s->used)
-            continue;
-        zkv_kv_slot_t *d = zkv_kv_map_upsert (into, s->shard, s->key.data, s->key.len);
-        d->seq = s->seq;
-        d->status = s->status;
-        zkv_bytes_free (&d->value);
-        d->value = s->value;
-        s->value = (zkv_bytes_t){0};
-    }
 }
 
 int
@@ -281,7 +272,8 @@ zkv_kv_apply (zkv_kv_t *self, const zkv_entry_t *entries, size_t n, zkv_kv_resul
         if (entries[i].index != self->applied + 1 + (i - first))
             return ZKV_EINVAL; // a gap or disorder: applying would diverge from the log
 
-    s_apply_t a = {.kv = self, .batch = zkv_kvstore_batch_new (self->store)};
+    s_apply_t a = {
+        .kv = self, .batch = zkv_kvstore_batch_new (self->store), .log_ms = self->log_ms};
     results->items = calloc (n - first, sizeof (zkv_kv_result_t));
     if (!results->items)
         abort ();
@@ -297,17 +289,22 @@ zkv_kv_apply (zkv_kv_t *self, const zkv_entry_t *entries, size_t n, zkv_kv_resul
     }
     uint64_t last = entries[n - 1].index;
     if (rc == 0) {
+        // The log time goes with the applied index, in the same batch.
+        zkv_kv_sessions_flush (&a);
         zkv_kvstore_set_applied (self->store, a.batch, self->sid, last);
         rc = zkv_kvstore_commit (self->store, &a.batch);
     }
     zkv_kvstore_batch_destroy (self->store, &a.batch);
-    if (rc == 0) {
-        s_merge_dedup (&self->dedup, &a.dedup);
+    if (rc == 0)
         self->applied = last;
-    } else
+    else {
         zkv_kv_results_free (results);
+        // The store holds the state before the call: so does the state machine again (a
+        // reload that fails too leaves the node to stop, as the first error does).
+        zkv_kv_reload (self);
+    }
     zkv_kv_map_free (&a.data);
-    zkv_kv_map_free (&a.dedup);
     free (a.deleted);
+    free (a.evicted_dirty);
     return rc;
 }

@@ -470,6 +470,7 @@ s_apply_chunk (zkv_kv_exec_t *a, const zkv_kv_command_t *cmd, zkv_kv_result_t *r
                                 .client_id = d->client_id,
                                 .seq = d->seq,
                                 .status = d->status,
+                                .last_ms = d->last_ms,
                                 .value = d->value};
             zkv_kv_apply_dedup (a, &dr);
         } else {
@@ -478,6 +479,7 @@ s_apply_chunk (zkv_kv_exec_t *a, const zkv_kv_command_t *cmd, zkv_kv_result_t *r
         }
         zkv_msg_free (&rec);
     }
+    zkv_kv_sessions_evicted_max (a, s, c->evicted_through);
     zkv_bytes_free (&m->key);
     m->phase = c->next_phase;
     m->client = c->next_client;
@@ -641,7 +643,7 @@ zkv_kv_shards_pull (zkv_kv_t *kv, const zkv_shard_pull_t *pull, size_t max_bytes
             zkv_msg_t m = {.type = ZKV_MSG_KV_SNAP_DEDUP};
             m.u.kv_snap_dedup = (zkv_kv_snap_dedup_t){
                 .shard = s, .client_id = ids[i], .seq = slot->seq, .status = slot->status,
-                .value = slot->value};
+                .value = slot->value, .last_ms = slot->last_ms};
             s_append (&b, &m);
         }
         if (i < n)
@@ -677,6 +679,9 @@ zkv_kv_shards_pull (zkv_kv_t *kv, const zkv_shard_pull_t *pull, size_t max_bytes
         c->next_key = next_key; // borrowed until the encode
         c->done = done;
         c->records = (zkv_bytes_t){b.data, b.len};
+        // Every chunk says how far the shard's evictions went (frozen, so the same in each):
+        // the puller keeps the largest, and refuses what a lost session might retry.
+        c->evicted_through = zkv_kv_evicted_through (kv, s);
         uint8_t *enc = NULL;
         size_t len = 0;
         rc = zkv_msg_encode (&reply, &enc, &len);

@@ -119,16 +119,19 @@ s_prepare (void *impl, const zkv_sm_request_t *req, uint8_t **cmd_p, size_t *cmd
     }
     if (req->op == ZKV_OP_GET)
         return ZKV_SM_READ;
-    // A retry of something applied is answered from the dedup table at once.
+    // A retry of something applied is answered from the dedup table at once, and so is a
+    // request whose session may have expired.
     zkv_kv_result_t res;
-    if (zkv_kv_lookup (self->kv, req->client_id, req->seq, req->key, req->key_len, &res) == 1) {
+    if (zkv_kv_lookup (self->kv, req->client_id, req->seq, req->session_t0, req->key,
+                       req->key_len, &res) == 1) {
         answer->status = res.status;
         answer->error = res.error;
         answer->value = res.value; // takes the bytes
         return ZKV_SM_ANSWERED;
     }
     rc = zkv_kv_command_encode (self->kv, req->client_id, req->seq, req->op, req->key,
-                                req->key_len, req->value, req->value_len, cmd_p, cmd_len_p);
+                                req->key_len, req->value, req->value_len, req->session_t0,
+                                req->now_ms, cmd_p, cmd_len_p);
     if (rc) {
         s_answer_error (answer, rc, NULL);
         return ZKV_SM_ANSWERED;
@@ -275,6 +278,12 @@ s_size (void *impl)
     return zkv_kv_size (s_self (impl)->kv);
 }
 
+static uint64_t
+s_log_ms (void *impl)
+{
+    return zkv_kv_log_ms (s_self (impl)->kv);
+}
+
 static void
 s_work (void *impl, const zkv_sm_io_t *io, bool leading, uint64_t term, bool tick)
 {
@@ -335,6 +344,7 @@ static const zkv_sm_ops_t s_ops = {
     .recv_chunk = s_recv_chunk,
     .recv_finish = s_recv_finish,
     .size = s_size,
+    .log_ms = s_log_ms,
     .destroy = s_destroy,
     .work = s_work,
     .call_reply = s_call_reply,

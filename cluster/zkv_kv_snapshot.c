@@ -1,8 +1,9 @@
 // The KV state machine's snapshot: the group's whole state as a sequence of records, and back.
 //
 // Format (zkv_kv.h): one kv_snap_header {format, group, nshards, applied, n_dedup}, n_dedup
-// kv_snap_dedup records {shard, client_id, seq, status, value}, then kv_snap_item records
-// {shard, key, value} until the end. Each is a row of the message table
+// kv_snap_dedup records {shard, client_id, seq, status, value, last_ms}, then kv_snap_item
+// records {shard, key, value} until the end (the meta shard's items hold the shard states and
+// the session state, zkv_kv_int.h). Each is a row of the message table
 // (messages/zkv_msg_table.h), encoded by zkv_msg_encode and read back one at a time by
 // zkv_msg_decode_prefix: this file knows the records' fields, never their bytes, and a hostile
 // snapshot meets the codec's bounds checks. A flat sequence rather than one nested message, so
@@ -77,6 +78,7 @@ s_dedup (const zkv_kvdedup_t *r)
         .seq = r->seq,
         .status = r->status,
         .value = r->value,
+        .last_ms = r->last_ms,
     };
     return m;
 }
@@ -298,6 +300,7 @@ s_read_dedup (zkv_kv_t *kv, zkv_kv_snap_dedup_t *d, zkv_kvbatch_t *batch, uint64
         .client_id = d->client_id,
         .seq = d->seq,
         .status = d->status,
+        .last_ms = d->last_ms,
         .value = d->value, // borrowed for the put, which copies it
     };
     zkv_kvstore_put_dedup (kv->store, batch, sid, &rec);
@@ -307,6 +310,7 @@ s_read_dedup (zkv_kv_t *kv, zkv_kv_snap_dedup_t *d, zkv_kvbatch_t *batch, uint64
         zkv_kv_slot_t *slot = zkv_kv_map_upsert (map, rec.shard, ck, 8);
         slot->seq = rec.seq;
         slot->status = rec.status;
+        slot->last_ms = rec.last_ms;
         zkv_bytes_free (&slot->value);
         slot->value = d->value; // taken from the decoded record
         d->value = (zkv_bytes_t){0};
@@ -400,7 +404,9 @@ zkv_kv_snapshot_restore (zkv_kv_t *self, const uint8_t *buf, size_t len)
     zkv_kv_map_free (&self->dedup);
     self->dedup = map;
     self->applied = r.applied;
-    return zkv_kv_shards_reload (self);
+    // The session state and the shard states came as items of the meta shard.
+    rc = zkv_kv_sessions_load (self);
+    return rc ? rc : zkv_kv_shards_reload (self);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -623,7 +629,8 @@ s_promote (zkv_kv_t *kv, uint32_t gen, uint64_t index)
     kv->gen = gen;
     kv->sid = sid;
     kv->applied = index;
-    return zkv_kv_shards_reload (kv);
+    rc = zkv_kv_sessions_load (kv);
+    return rc ? rc : zkv_kv_shards_reload (kv);
 }
 
 int

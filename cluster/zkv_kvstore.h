@@ -20,7 +20,8 @@
 // Keys in LevelDB (the memory store orders the same encoded keys the same way), big-endian
 // integers so that bytewise order is numeric order:
 //     'k' + group u64 + shard u32 + user key bytes   -> the user's value, as is
-//     'c' + group u64 + shard u32 + client id u64    -> dedup record (version, seq, status, value)
+//     'c' + group u64 + shard u32 + client id u64    -> dedup record (version, seq, status,
+//                                                       last_ms, value)
 //     'a' + group u64                                -> applied index (version, index)
 // The Raft log store owns 'e', 'h', 'm' and 's'.
 //
@@ -52,6 +53,7 @@ typedef struct {
     uint64_t client_id; // the client
     uint64_t seq;       // last sequence number applied for it
     uint64_t status;    // that request's reply status: 0, or the positive value of a ZKV_E* code
+    uint64_t last_ms;   // log time of its last request applied on the shard (zkv_kv.h, sessions)
     zkv_bytes_t value;  // that reply's value (empty for Put / Append), owned
 } zkv_kvdedup_t;
 
@@ -100,6 +102,9 @@ typedef struct {
     void (*del) (void *impl, zkv_kvbatch_t *b, uint64_t group, uint32_t shard, const uint8_t *key,
                  size_t key_len);
     void (*put_dedup) (void *impl, zkv_kvbatch_t *b, uint64_t group, const zkv_kvdedup_t *rec);
+    // Deletes one client's dedup record of a shard (an expired session).
+    void (*del_dedup) (void *impl, zkv_kvbatch_t *b, uint64_t group, uint32_t shard,
+                       uint64_t client_id);
     void (*set_applied) (void *impl, zkv_kvbatch_t *b, uint64_t group, uint64_t applied);
     // Deletes the data and dedup records of one shard (all_shards: of the whole group) as
     // committed when called; put them before later writes to the same keys in the batch.
@@ -223,6 +228,14 @@ zkv_kvstore_put_dedup (zkv_kvstore_t *self, zkv_kvbatch_t *b, uint64_t group,
 {
     assert (self && b && rec);
     self->ops->put_dedup (self->impl, b, group, rec);
+}
+
+static inline void
+zkv_kvstore_del_dedup (zkv_kvstore_t *self, zkv_kvbatch_t *b, uint64_t group, uint32_t shard,
+                       uint64_t client_id)
+{
+    assert (self && b);
+    self->ops->del_dedup (self->impl, b, group, shard, client_id);
 }
 
 static inline void

@@ -201,6 +201,8 @@ zkv_replica_state (const zkv_replica_t *self, zkv_msg_t *out)
     s->snapshot_index = st.snapshot_index;
     s->log_bytes = st.log_bytes;
     s->sm_bytes = self->sm->ops->size ? self->sm->ops->size (self->sm->impl) : 0;
+    if (self->sm->ops->log_ms && self->usable)
+        s->log_ms = self->sm->ops->log_ms (self->sm->impl);
     if (self->sm->ops->shard_states && self->usable) {
         size_t n = 0;
         const uint8_t *states = self->sm->ops->shard_states (self->sm->impl, &s->config, &n);

@@ -34,7 +34,10 @@
 // - call: a group_call of the state machine's own (the shard mover's) for the node's frontend,
 //   whose group_call_reply the host hands back (zkv_replica_call_reply);
 // - config: the state machine applied a configuration (an encoded config_reply): the node
-//   routes by the newest it knows.
+//   routes by the newest it knows;
+// - now_ms (optional): the host's wall clock in ms, which a leader stamps on the commands it
+//   proposes (the state machine's log time, zkv_kv.h "Client sessions"); NULL: no clock (log
+//   time never moves, sessions never expire).
 //
 // Inputs do not run the ready loop: a host feeds all the input it has (many peer messages and
 // requests: group commit), then calls zkv_replica_run.
@@ -83,6 +86,7 @@ typedef struct {
     void (*fatal) (void *host, const char *what, int rc);
     void (*call) (void *host, const zkv_msg_t *call);
     void (*config) (void *host, uint64_t group, const uint8_t *config, size_t len);
+    uint64_t (*now_ms) (void *host);
 } zkv_replica_host_t;
 
 // Boots a replica from what log (shared by the node's groups) and sm (owned from now on: the

@@ -27,6 +27,10 @@ zkv_rep_answer (zkv_replica_t *self, uint64_t handle, uint64_t client_id, uint64
     if (value)
         r->value = *value; // borrowed
     r->leader = zkv_rep_leader (self);
+    // The log time the state machine applied: a client learns its session_t0 from it (any
+    // log time is one a leader's clock had reached when the answer left).
+    if (self->usable && self->sm->ops->log_ms)
+        r->log_ms = self->sm->ops->log_ms (self->sm->impl);
     if (status && !error)
         error = zkv_strerror (status);
     if (error)
@@ -241,7 +245,9 @@ zkv_replica_request (zkv_replica_t *self, const zkv_group_request_t *req, uint64
                           .key = req->key.data,
                           .key_len = req->key.len,
                           .value = req->value.data,
-                          .value_len = req->value.len};
+                          .value_len = req->value.len,
+                          .session_t0 = req->session_t0,
+                          .now_ms = self->host->now_ms ? self->host->now_ms (self->host_arg) : 0};
     uint8_t *cmd = NULL;
     size_t cmd_len = 0;
     zkv_sm_answer_t a = {0};

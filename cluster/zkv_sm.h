@@ -30,6 +30,8 @@ typedef struct {
     size_t key_len;       //
     const uint8_t *value; // a write's argument
     size_t value_len;     //
+    uint64_t session_t0;  // the newest log time its client knew when it first sent it
+    uint64_t now_ms;      // the host's wall clock (ms; 0: none), a leader's stamp on commands
 } zkv_sm_request_t;
 
 // An answer to a request. value is owned (zkv_sm_answer_free).
@@ -147,6 +149,9 @@ typedef struct {
     int (*recv_finish) (void *impl, const zkv_snapshot_meta_t *snap);
     // Bytes the state takes (data and dedup records), for status and metrics.
     uint64_t (*size) (void *impl);
+    // Optional (NULL: 0): the log time of the state as applied (zkv_kv.h, "Client sessions"),
+    // which every answer and the group's state carry (log_ms).
+    uint64_t (*log_ms) (void *impl);
 
     // Optional (NULL: the machine does nothing on its own): its own work, called at every
     // tick (tick true) and after every ready loop (tick false); leading while this replica

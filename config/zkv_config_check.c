@@ -59,6 +59,8 @@ s_print_summary (const zkv_config_t *config)
             " bytes, %" PRIu64 " in flight (at most %" PRIu64 " bytes)\n",
             c->snapshot_bytes, c->snapshot_chunk_bytes, c->max_key_bytes, c->max_value_bytes,
             c->max_batch_entries, c->max_batch_bytes, c->max_inflight, c->max_inflight_bytes);
+    printf ("client sessions expire after %" PRIu64 " ms idle, at most %" PRIu64 " per group\n",
+            c->session_ttl_ms, c->max_sessions);
     for (size_t i = 0; i < zkv_config_node_count (config); i++)
         s_print_node (config, zkv_config_node_at (config, i));
     for (size_t i = 0; i < zkv_config_group_count (config); i++) {

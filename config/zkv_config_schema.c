@@ -98,6 +98,22 @@ const zkv_config_option_t zkv_config_options[] = {
      "A Raft message whose term is more than this above the node's is dropped and counted: a "
      "peer that is wrong (a bug, a bit flip, a forgery) cannot end the terms or push them out "
      "of reach. With pre_vote, terms rise only with real elections. 0: no limit."},
+    // The least ttl is twice the clock skew margin (cluster/zkv_kv.h, ZKV_KV_SESSION_MIN_IDLE_MS):
+    // a shorter one would refuse new sessions because of the ones just evicted.
+    {ZKV_CONFIG_CLUSTER, "session_ttl_ms", ZKV_CONFIG_UINT, 120000, 2592000000, "3600000",
+     S_CLUSTER (session_ttl_ms),
+     "A client session (a client's dedup record on a shard: its last request and reply) that "
+     "has been idle this long by the group's log time (its leaders' clocks) expires, on every "
+     "replica at the same log entry; a retry of a request whose session expired is answered "
+     "'session expired' (outcome unknown), never applied twice. The leaders' clocks must agree "
+     "within 60 s (NTP). Counted per group (zkvd logs them when it stops): sessions, expired, "
+     "requests answered 'session expired'."},
+    {ZKV_CONFIG_CLUSTER, "max_sessions", ZKV_CONFIG_UINT, 16, 16777216, "65536",
+     S_CLUSTER (max_sessions),
+     "Client sessions a group keeps at most (about 100 bytes each and the last reply's value, in "
+     "memory and on disk). Past it a new session ends the least recently active ones idle for "
+     "2 minutes or more; when none is, the new one is answered 'busy, retry'. Counted per "
+     "group: sessions ended for it, new ones answered busy."},
     {ZKV_CONFIG_CLUSTER, "security", ZKV_CONFIG_NAME, 1, 31, "curve", S_CLUSTER (security),
      "curve: every peer, client and event connection is authenticated and encrypted with CURVE "
      "(each node has a certificate, each client a key the cluster allows); none: plain text, "

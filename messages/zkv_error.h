@@ -27,7 +27,9 @@
     X (ZKV_ESTALE, 20, "stale request: the client already moved past this sequence number")      \
     X (ZKV_EWRONGGROUP, 21, "wrong group: the key's shard is not served by this group")       \
     X (ZKV_ENOTREADY, 22, "not ready: the group has not reached that configuration yet")        \
-    X (ZKV_EDENIED, 23, "denied: this client's key may not do that")
+    X (ZKV_EDENIED, 23, "denied: this client's key may not do that")                             \
+    X (ZKV_ESESSION, 24, "session expired: start a new session; this request's outcome is "     \
+                         "unknown if it was a retry")
 
 #define ZKV_ERROR_ENUM(name, value, msg) name##_VALUE = value,
 enum { ZKV_ERROR_TABLE (ZKV_ERROR_ENUM) ZKV_ERROR_COUNT_ };

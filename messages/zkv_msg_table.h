@@ -12,8 +12,11 @@
 // Version 1 included the client protocol (ids 20..26). Version 2: replies name the
 // configuration the node routes by (config), which clients fetch with config_request.
 // Version 3: shard migration; a client request names the group it is meant for (group),
-// status replies carry each group's configuration and shard states.
-#define ZKV_PROTOCOL_VERSION 4
+// status replies carry each group's configuration and shard states. Version 4: configurations
+// carry public keys. Version 5: client sessions expire (cluster/zkv_kv.h, "Client sessions"):
+// log time in commands (time_ms and the session policy), replies (log_ms) and dedup records
+// (last_ms), a request's session_t0, a shard's evicted_through.
+#define ZKV_PROTOCOL_VERSION 5
 
 // Every Raft message starts with these four fields, in this order, so that the core can read
 // them through zkv_raft_hdr_t whatever the message (C11 6.5.2.3, common initial sequence).
@@ -102,7 +105,8 @@
     F (U64, op, "ZKV_OP_GET, ZKV_OP_PUT or ZKV_OP_APPEND")                                 \
     F (BYTES, key, "the key")                                                              \
     F (BYTES, value, "put / append value, empty for a get")                                \
-    F (U64, deadline_ms, "client's remaining patience in ms, 0 = none (drop stale work)")
+    F (U64, deadline_ms, "client's remaining patience in ms, 0 = none (drop stale work)")    \
+    F (U64, session_t0, "newest log_ms the client had learned when it first sent this request, 0 none")
 
 // The fields of an answer; shared by client_reply and forward_reply.
 #define ZKV_CLIENT_REPLY_FIELDS(F)                                                         \
@@ -112,7 +116,8 @@
     F (BYTES, value, "a get's value")                                                      \
     F (U64, leader, "node id of the group's leader as far as known, 0 unknown")            \
     F (BYTES, error, "human-readable error, empty when ok")                                \
-    F (U64, config, "number of the configuration the answering node routes by, 0 unknown")
+    F (U64, config, "number of the configuration the answering node routes by, 0 unknown")  \
+    F (U64, log_ms, "the answering group's log time (ms), 0 unknown: a client's session_t0")
 
 #define ZKV_FIELDS_client_request(F)                                                       \
     ZKV_CLIENT_REQUEST_FIELDS (F)                                                          \
@@ -127,7 +132,11 @@
     F (U64, seq, "client's sequence number")                                               \
     F (U64, op, "ZKV_OP_PUT or ZKV_OP_APPEND")                                             \
     F (BYTES, key, "the key")                                                              \
-    F (BYTES, value, "the value to put or append")
+    F (BYTES, value, "the value to put or append")                                         \
+    F (U64, session_t0, "the request's session_t0 (checked when no session is recorded)")  \
+    F (U64, time_ms, "the proposing leader's clock (ms), never below the log time it knew") \
+    F (U64, session_ttl_ms, "the leader's session policy: idle sessions expire after this") \
+    F (U64, max_sessions, "... and the group keeps at most this many (0: no limit)")
 
 #define ZKV_FIELDS_status_request(F)                                                       \
     F (U64, nonce, "echoed in the reply, so a client can match the two")
@@ -184,7 +193,8 @@
     F (U64S, group_ids, "every group of the configuration, ascending")                     \
     F (U64S, group_sizes, "number of members of each group, in group_ids order")           \
     F (U64S, members, "the members' node ids, group after group (group_sizes says where)") \
-    ZKV_NODE_ENDPOINT_FIELDS (F)
+    ZKV_NODE_ENDPOINT_FIELDS (F)                                                           \
+    F (U64, log_ms, "the newest log time of the answering node's groups, 0 unknown")
 
 // The shard controller's commands (the value of a client_request of op JOIN, LEAVE, MOVE). A
 // query is answered with a config_reply (node 0, nonce 0) as the value.
@@ -228,7 +238,8 @@
     ZKV_SHARD_POS_FIELDS (F, )                                                             \
     ZKV_SHARD_POS_FIELDS (F, next_)                                                        \
     F (BOOL, done, "the last chunk: the shard is whole")                                   \
-    F (BYTES, records, "kv_snap_dedup (phase 0) or kv_snap_item (phase 1) records")
+    F (BYTES, records, "kv_snap_dedup (phase 0) or kv_snap_item (phase 1) records")        \
+    F (U64, evicted_through, "the shard's evicted_through (cluster/zkv_kv.h, Client sessions)")
 
 // The replicated state of one shard in a shard group (stored under the group's meta shard).
 #define ZKV_FIELDS_shard_meta(F)                                                          \
@@ -271,7 +282,8 @@
     F (U64, log_bytes, "payload bytes in the log")                                         \
     F (U64, sm_bytes, "approximate bytes of the state machine's state")                   \
     F (U64, config, "configuration number the group applied (0: none)")                     \
-    F (BYTES, shard_states, "one zkv_shard_state_t byte per shard (empty: not a shard group)")
+    F (BYTES, shard_states, "one zkv_shard_state_t byte per shard (empty: not a shard group)") \
+    F (U64, log_ms, "the state machine's log time (0: none)")
 
 // group -> frontend: a request of the group's own (the shard mover's) to another group.
 #define ZKV_FIELDS_group_call(F)                                                           \
@@ -364,13 +376,23 @@
     F (U64, client_id, "the client")                                                       \
     F (U64, seq, "the client's last sequence number applied, at least 1")                  \
     F (U64, status, "that request's reply status: 0 or the positive value of a ZKV_E* code") \
-    F (BYTES, value, "that request's reply value")
+    F (BYTES, value, "that request's reply value")                                         \
+    F (U64, last_ms, "log time of the client's last request applied on the shard")
 
 // One key and its value; items come in (shard, key) order.
 #define ZKV_FIELDS_kv_snap_item(F)                                                         \
     F (U64, shard, "shard of the key (zkv_kv_shard_of), checked by the receiver")          \
     F (BYTES, key, "the key, not empty")                                                   \
     F (BYTES, value, "its value")
+
+// The session state of a KV group, stored under its meta shard (cluster/zkv_kv.h, "Client
+// sessions"), so that snapshots and restarts carry it as they carry the shard states.
+#define ZKV_FIELDS_kv_clock(F)                                                             \
+    F (U64, log_ms, "the group's log time: the largest time_ms of the commands applied")
+
+#define ZKV_FIELDS_kv_evicted(F)                                                           \
+    F (U64, shard, "the shard")                                                            \
+    F (U64, evicted_through, "largest last_ms of a session evicted from it (at least 1)")
 
 // zkv.shard.*: one shape for every shard event of one group on one node.
 #define ZKV_FIELDS_event_shard(F)                                                          \
@@ -423,6 +445,8 @@
     X (68, peer_add, PEER_ADD, ZKV_FIELDS_peer_add) \
     X (80, kv_snap_header, KV_SNAP_HEADER, ZKV_FIELDS_kv_snap_header) \
     X (81, kv_snap_dedup, KV_SNAP_DEDUP, ZKV_FIELDS_kv_snap_dedup) \
-    X (82, kv_snap_item, KV_SNAP_ITEM, ZKV_FIELDS_kv_snap_item)
+    X (82, kv_snap_item, KV_SNAP_ITEM, ZKV_FIELDS_kv_snap_item) \
+    X (83, kv_clock, KV_CLOCK, ZKV_FIELDS_kv_clock) \
+    X (84, kv_evicted, KV_EVICTED, ZKV_FIELDS_kv_evicted)
 
 #endif

@@ -273,6 +273,17 @@ s_put_dedup (void *impl, zkv_kvbatch_t *b, uint64_t group, const zkv_kvdedup_t *
 }
 
 static void
+s_del_dedup (void *impl, zkv_kvbatch_t *b, uint64_t group, uint32_t shard, uint64_t client_id)
+{
+    (void)impl;
+    size_t klen;
+    zkv_kvdedup_t rec = {.shard = shard, .client_id = client_id};
+    uint8_t *k = zkv_kvstore_dedup_key (group, &rec, &klen);
+    leveldb_writebatch_delete (b->wb, (const char *)k, klen);
+    free (k);
+}
+
+static void
 s_set_applied (void *impl, zkv_kvbatch_t *b, uint64_t group, uint64_t applied)
 {
     (void)impl;
@@ -415,6 +426,7 @@ static const zkv_kvstore_ops_t s_ldbkv_ops = {
     .put = s_put,
     .del = s_del,
     .put_dedup = s_put_dedup,
+    .del_dedup = s_del_dedup,
     .set_applied = s_set_applied,
     .delete_shard = s_delete_shard,
     .commit = s_commit,

@@ -9,8 +9,12 @@
 
 #include <stdlib.h>
 
-#define S_VERSION    1
-#define S_DEDUP_HEAD (1 + 8 + 8) // version, seq, status; then the reply value
+#define S_VERSION       1
+// Dedup records are at version 2: version, seq, status, last_ms; then the reply value. Version 1
+// (no last_ms) was written by zkv before client sessions expired (protocol 4), whose stored
+// messages this build refuses anyway: refused as another version's (ZKV_EVERSION).
+#define S_DEDUP_VERSION 2
+#define S_DEDUP_HEAD    (1 + 8 + 8 + 8)
 
 static void *
 s_realloc (void *p, size_t size)
@@ -75,9 +79,10 @@ uint8_t *
 zkv_kvstore_dedup_value (const zkv_kvdedup_t *rec, size_t *len_p)
 {
     uint8_t *v = s_realloc (NULL, S_DEDUP_HEAD + rec->value.len);
-    v[0] = S_VERSION;
+    v[0] = S_DEDUP_VERSION;
     s_put_be (v + 1, rec->seq, 8);
     s_put_be (v + 9, rec->status, 8);
+    s_put_be (v + 17, rec->last_ms, 8);
     if (rec->value.len)
         memcpy (v + S_DEDUP_HEAD, rec->value.data, rec->value.len);
     *len_p = S_DEDUP_HEAD + rec->value.len;
@@ -91,12 +96,15 @@ zkv_kvstore_dedup_decode (const uint8_t *key, size_t key_len, const uint8_t *val
     memset (rec, 0, sizeof *rec);
     if (key_len != ZKV_KVSTORE_PREFIX_MAX + 8 || key[0] != ZKV_KVSTORE_KIND_DEDUP)
         return ZKV_ECORRUPT;
-    if (value_len < S_DEDUP_HEAD || value[0] != S_VERSION)
+    if (value_len >= 1 && value[0] == S_DEDUP_VERSION - 1)
+        return ZKV_EVERSION;
+    if (value_len < S_DEDUP_HEAD || value[0] != S_DEDUP_VERSION)
         return ZKV_ECORRUPT;
     rec->shard = (uint32_t)s_get_be (key + 9, 4);
     rec->client_id = s_get_be (key + ZKV_KVSTORE_PREFIX_MAX, 8);
     rec->seq = s_get_be (value + 1, 8);
     rec->status = s_get_be (value + 9, 8);
+    rec->last_ms = s_get_be (value + 17, 8);
     zkv_bytes_set (&rec->value, value + S_DEDUP_HEAD, value_len - S_DEDUP_HEAD);
     return 0;
 }
@@ -434,6 +442,15 @@ s_put_dedup (void *impl, zkv_kvbatch_t *b, uint64_t group, const zkv_kvdedup_t *
 }
 
 static void
+s_del_dedup (void *impl, zkv_kvbatch_t *b, uint64_t group, uint32_t shard, uint64_t client_id)
+{
+    (void)impl;
+    s_op_t *op = s_batch_push (b, S_OP_DEL);
+    zkv_kvdedup_t rec = {.shard = shard, .client_id = client_id};
+    op->rec.key = zkv_kvstore_dedup_key (group, &rec, &op->rec.key_len);
+}
+
+static void
 s_set_applied (void *impl, zkv_kvbatch_t *b, uint64_t group, uint64_t applied)
 {
     (void)impl;
@@ -537,6 +554,7 @@ static const zkv_kvstore_ops_t s_memkv_ops = {
     .put = s_put,
     .del = s_del,
     .put_dedup = s_put_dedup,
+    .del_dedup = s_del_dedup,
     .set_applied = s_set_applied,
     .delete_shard = s_delete_shard,
     .commit = s_commit,

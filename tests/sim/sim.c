@@ -282,6 +282,16 @@ h_config (void *arg, uint64_t group, const uint8_t *config, size_t len)
     sim_local_send (ctx->sim, ctx->node, ctx->g, &m);
 }
 
+// The node's wall clock (sim_config_t.log_clock_x): what its leaders stamp on commands.
+static uint64_t
+h_now_ms (void *arg)
+{
+    sim_ctx_t *ctx = arg;
+    sim_t *self = ctx->sim;
+    uint64_t x = self->cfg.log_clock_x ? self->cfg.log_clock_x : 1;
+    return SIM_EPOCH_MS + self->nodes[ctx->node].skew_ms + self->now / SIM_MS * x;
+}
+
 static const zkv_replica_host_t s_host = {
     .send = h_send,
     .sync = h_sync,
@@ -291,6 +301,7 @@ static const zkv_replica_host_t s_host = {
     .fatal = h_fatal,
     .call = h_call,
     .config = h_config,
+    .now_ms = h_now_ms,
 };
 
 // --- nodes -----------------------------------------------------------------------------------
@@ -399,6 +410,9 @@ sim_new (const sim_config_t *cfg)
         n->incarnation = 1;
         if (cfg->kv)
             n->kvstore = zkv_kvstore_mem_new ();
+        // Drawn only when asked for: worlds without skew keep their random draws as they were.
+        if (cfg->clock_skew_ms)
+            n->skew_ms = zkv_rng_below (&self->rng, cfg->clock_skew_ms + 1);
     }
     for (int i = 0; i < cfg->n_nodes; i++)
         s_start (self, i);
@@ -416,6 +430,8 @@ s_stop (sim_t *self, int node)
     for (int g = 0; g < SIM_MAX_GROUPS; g++) {
         self->g = g;
         sim_rep_t *r = &n->reps[g];
+        if (r->rep) // its counters go with it: the world keeps them
+            sim_sm_sessions_add (zkv_replica_sm (r->rep), &self->counters);
         zkv_replica_destroy (&r->rep);
         r->syncing = false;
         r->pend_hs = false;
@@ -982,6 +998,12 @@ void
 sim_counters (sim_t *self, sim_counters_t *out)
 {
     *out = self->counters;
+    for (int i = 0; i < self->cfg.n_nodes; i++)
+        for (int g = 0; g < SIM_MAX_GROUPS; g++)
+            if (self->nodes[i].reps[g].rep)
+                sim_sm_sessions_add (zkv_replica_sm (self->nodes[i].reps[g].rep), out);
+    if (self->kv)
+        sim_kv_sessions_add (self, out);
 }
 
 uint64_t

@@ -26,6 +26,7 @@
 #define SIM_MAX_NODES 9
 #define SIM_MS        UINT64_C (1000)    // microseconds in a millisecond
 #define SIM_SEC       UINT64_C (1000000) // microseconds in a second
+#define SIM_EPOCH_MS  UINT64_C (1700000000000) // the nodes' wall clocks at simulated time 0
 
 typedef struct sim sim_t;
 
@@ -87,6 +88,15 @@ typedef struct {
     // The KV service (sim_kv.h): nodes run zkv_kv over memory kvstores and answer clerks.
     bool kv;             // KV mode
     size_t maxraftstate; // KV mode: snapshot once the log holds this many bytes (0: never)
+    // Client sessions (cluster/zkv_kv.h): the policy the replicas stamp (0: zkv_kv's defaults,
+    // an hour, 65,536) and the nodes' wall clocks, which the leaders stamp on commands. A
+    // node's clock reads SIM_EPOCH_MS + its skew + the simulated ms times log_clock_x: a fast
+    // clock lets sessions of minutes expire within a run of seconds (the margin, 60 s of log
+    // time, stays a constant) with the protocol's own numbers.
+    uint64_t session_ttl_ms; // sessions idle this long (log time) expire
+    uint64_t max_sessions;   // per group
+    uint32_t log_clock_x;    // the clocks run this many times faster than simulated time (0: 1)
+    uint64_t clock_skew_ms;  // each node's clock is ahead by [0, this] ms (drawn per node)
     // Sharding (sim_shard.h; with kv): group 0 runs the shard controller, groups 1.. are shard
     // groups that follow its configurations and move shards between them.
     bool shards;                  // sharded mode
@@ -252,6 +262,12 @@ typedef struct {
     uint64_t streams_refused;     // ... streams the driver dropped (Raft restarted from the store)
     uint64_t shard_calls;         // sharding: calls of shard groups to other groups
     uint64_t shard_events;        // ... shard events published (configurations, pulls, deletions)
+    uint64_t sessions_expired;    // client sessions: evicted idle (summed over replicas)
+    uint64_t sessions_capped;     // ... evicted for max_sessions (summed over replicas)
+    uint64_t sessions_refused;    // ... commands answered ZKV_ESESSION when applied (replicas)
+    uint64_t sessions_busy;       // ... new sessions answered busy, the table full (replicas)
+    uint64_t sessions_new;        // ... sessions clerks started after a ZKV_ESESSION answer
+    uint64_t sessions_unknown;    // ... clerks' operations ended ZKV_ESESSION (outcome unknown)
     uint64_t checks;              // invariant checks run
     uint64_t events;              // events stepped
 } sim_counters_t;

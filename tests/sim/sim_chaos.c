@@ -14,6 +14,8 @@
 #define S_SHARD_KEYS    16              // ... on 16 keys in the sharded world
 #define S_KV_THINK_MS   30              // ... pausing up to this between operations
 #define S_KV_WAIT       (120 * SIM_SEC) // ... all done this long after the heal
+#define S_KV_IDLE_PM    40              // session seeds: chance per mille a clerk idles ...
+#define S_KV_IDLE_MS    8000            // ... for up to this long, past the shorter ttls
 
 typedef struct s_chaos s_chaos_t;
 
@@ -33,6 +35,7 @@ struct s_chaos {
     bool unreliable;           // the network mode, as last set
     bool long_reordering;      // the reordering mode, as last set
     bool stream;               // streamed snapshots (the state-missing fault applies)
+    bool sessions;             // client sessions expire within the run (clerks idle now and then)
     // KV mode (opts.kv): closed-loop clerks over a few keys
     s_clerk_t clerks[S_KV_CLERKS_MAX]; //
     int n_clerks;                      //
@@ -92,9 +95,14 @@ s_kv_done (sim_t *s, sim_kvclient_t *ck, void *arg)
 {
     (void)ck;
     s_clerk_t *k = arg;
-    if (!k->c->stop)
-        sim_at (s, sim_now (s) + zkv_rng_below (sim_rng (s), S_KV_THINK_MS + 1) * SIM_MS,
-                s_kv_issue, k);
+    if (k->c->stop)
+        return;
+    uint64_t pause_ms = zkv_rng_below (sim_rng (s), S_KV_THINK_MS + 1);
+    // Where sessions expire, a clerk now and then idles past the ttl: its next request comes
+    // to shards that forgot it, retries of it may span evictions.
+    if (k->c->sessions && zkv_rng_chance (sim_rng (s), S_KV_IDLE_PM, 1000))
+        pause_ms += zkv_rng_below (sim_rng (s), S_KV_IDLE_MS);
+    sim_at (s, sim_now (s) + pause_ms * SIM_MS, s_kv_issue, k);
 }
 
 // A random operation: appends half the time, puts now and then, gets otherwise.
@@ -155,6 +163,13 @@ static void
 s_reconfig_done (sim_t *s, sim_kvclient_t *ck, void *arg)
 {
     s_chaos_t *c = arg;
+    if (sim_kv_ctrl_rc (ck) == ZKV_ESESSION) {
+        // Its session expired under a retry: applied or not, nobody knows. The same command
+        // again (a join or leave applied already is refused, a move again changes nothing), so
+        // that the groups joined stay as this driver thinks (it never makes the last one leave).
+        sim_kv_ctrl_again (s, ck);
+        return;
+    }
     if (sim_kv_ctrl_rc (ck) == 0)
         c->reconfigs++;
     if (sim_now (s) < c->end)
@@ -528,10 +543,23 @@ sim_chaos_run (const sim_chaos_opts_t *o, sim_chaos_result_t *r)
         cfg.view_idle_us = idle[zkv_rng_below (&pick, 3)];
         cfg.chunk_reject_pm = reject[zkv_rng_below (&pick, 4)];
     }
+    if (cfg.kv && zkv_rng_chance (&pick, 1, 2)) {
+        // Client sessions that expire under the faults, half the KV seeds: the clocks run 100
+        // times faster than simulated time, so ttls of 2 to 10 minutes (the least the config
+        // allows is 2) end within 1.2 to 6 s; tables of 16 or 64 sessions fill up (clerks take
+        // new ids as theirs expire); clocks skewed by up to half the margin.
+        static const uint64_t ttl[] = {120000, 300000, 600000};
+        static const uint64_t max[] = {16, 64, 0};
+        cfg.log_clock_x = 100;
+        cfg.session_ttl_ms = ttl[zkv_rng_below (&pick, 3)];
+        cfg.max_sessions = max[zkv_rng_below (&pick, 3)];
+        cfg.clock_skew_ms = zkv_rng_below (&pick, 30001);
+    }
     sim_t *s = sim_new (&cfg);
     s_chaos_t c = {.o = o,
                    .cmd_prefix = (o->seed & 0xffffff) << 32,
                    .stream = cfg.stream,
+                   .sessions = cfg.log_clock_x > 1,
                    .n_keys = o->shards ? S_SHARD_KEYS : S_KV_KEYS};
     sim_narrate (s,
                  "%d nodes, %d groups, seed %" PRIu64 ", snapshot every %" PRIu64

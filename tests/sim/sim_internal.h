@@ -190,6 +190,7 @@ typedef struct {
     bool forget_log;        // sabotage: the next load forgets the log
     bool disk_set;          // syncs take disk_us (sim_set_disk_delay), not the world's draw
     uint32_t disk_us;       // ...
+    uint64_t skew_ms;       // its wall clock is this far ahead (cfg.clock_skew_ms)
     sim_rep_t reps[SIM_MAX_GROUPS];
 } sim_node_t;
 
@@ -299,6 +300,10 @@ zkv_logstore_t *sim_store_new (sim_t *self, int node, zkv_logstore_t *memstore);
 zkv_sm_t *sim_sm_new (sim_t *self, int node, int g);
 // KV mode: the KV service's (or the controller's) state machine inside one of sim_sm_new's.
 zkv_sm_t *sim_sm_inner (zkv_sm_t *sm);
+// Adds a KV state machine's session counters (zkv_kv_session_stats) to c; others add none.
+void sim_sm_sessions_add (zkv_sm_t *sm, sim_counters_t *c);
+// KV mode: adds the sessions the clerks started after ZKV_ESESSION answers (sim_kvclient.c).
+void sim_kv_sessions_add (sim_t *self, sim_counters_t *c);
 // The ready's writes are synced: a written chunk is durable.
 void sim_stream_sync (sim_t *self, int node);
 // The node crashes: an unsynced chunk is lost, or (torn) part of it lands. True if the

@@ -72,6 +72,9 @@ int sim_kv_ctrl (sim_t *s, sim_kvclient_t *c, uint64_t op, const uint8_t *key, s
 void sim_kv_ctrl_start (sim_t *s, sim_kvclient_t *c, uint64_t op, const uint8_t *key,
                         size_t key_len, const uint8_t *value, size_t value_len);
 int sim_kv_ctrl_rc (const sim_kvclient_t *c);
+// Starts the last command that finished again, the same key and value (after ZKV_ESESSION: its
+// outcome is unknown, and the controller refuses a join or leave it applied already).
+void sim_kv_ctrl_again (sim_t *s, sim_kvclient_t *c);
 
 // Runs the world until no clerk is busy; fails after deadline us.
 void sim_kv_wait_idle (sim_t *s, uint64_t deadline_us);

@@ -27,6 +27,7 @@ struct sim_kvclient {
     void *done_arg;       //
     // A shard controller command instead of a key's (sim_kv_ctrl): not in the history.
     uint64_t op;          // its op (0: a key's operation)
+    uint64_t last_op;     // the last one's op (sim_kv_ctrl_again)
     zkv_bytes_t ckey;     // its key (owned)
     zkv_bytes_t cvalue;   // its value (owned)
     int rc;               // its outcome

@@ -205,6 +205,7 @@ s_sweep (const s_args_t *a)
     uint64_t reads = 0, reads_failed = 0, skipped = 0;
     uint64_t streamed = 0, chunks = 0, promoted = 0, lost = 0, unavailable = 0, wanted = 0;
     uint64_t mid_stream = 0, shard_events = 0, shard_calls = 0;
+    uint64_t expired = 0, capped = 0, refused = 0, busy = 0, renewed = 0, unknown = 0;
     for (uint64_t seed = a->from; seed < a->from + a->seeds; seed++) {
         bool skip = false;
         for (size_t i = 0; i < a->n_skip; i++)
@@ -237,6 +238,12 @@ s_sweep (const s_args_t *a)
         mid_stream += r.counters.leaders_mid_stream;
         shard_events += r.counters.shard_events;
         shard_calls += r.counters.shard_calls;
+        expired += r.counters.sessions_expired;
+        capped += r.counters.sessions_capped;
+        refused += r.counters.sessions_refused;
+        busy += r.counters.sessions_busy;
+        renewed += r.counters.sessions_new;
+        unknown += r.counters.sessions_unknown;
         if (r.passed)
             passed++;
         else {
@@ -269,6 +276,12 @@ s_sweep (const s_args_t *a)
         printf ("sharding: %" PRIu64 " shard events (configurations applied, pulls, handoffs, "
                 "deletions), %" PRIu64 " calls between groups\n",
                 shard_events, shard_calls);
+    if (a->kv || a->shards)
+        printf ("client sessions (replicas' counts, summed): %" PRIu64 " expired, %" PRIu64
+                " ended for max_sessions, %" PRIu64 " commands answered 'session expired', %" PRIu64
+                " new sessions answered busy; clerks: %" PRIu64 " new sessions, %" PRIu64
+                " operations of unknown outcome (session expired under a retry)\n",
+                expired, capped, refused, busy, renewed, unknown);
     if (skipped)
         printf ("%" PRIu64 " seeds skipped (--skip: known defects)\n", skipped);
     printf ("%" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);

@@ -738,6 +738,13 @@ s_size (void *impl)
     return self->kv && self->kv->ops->size ? self->kv->ops->size (self->kv->impl) : 0;
 }
 
+static uint64_t
+s_log_ms (void *impl)
+{
+    s_sm_t *self = impl;
+    return self->kv && self->kv->ops->log_ms ? self->kv->ops->log_ms (self->kv->impl) : 0;
+}
+
 static void
 s_destroy (void *impl)
 {
@@ -793,11 +800,37 @@ static const zkv_sm_ops_t s_ops = {
     .recv_chunk = s_recv_chunk,
     .recv_finish = s_recv_finish,
     .size = s_size,
+    .log_ms = s_log_ms,
     .destroy = s_destroy,
     .work = s_work,
     .call_reply = s_call_reply,
     .shard_states = s_shard_states,
 };
+
+// The session policy the world's replicas stamp (sim_config_t), over zkv_kv's defaults.
+static void
+s_kv_limits (const sim_t *self, zkv_kv_limits_t *limits)
+{
+    zkv_kv_limits_defaults (limits);
+    if (self->cfg.session_ttl_ms)
+        limits->session_ttl_ms = self->cfg.session_ttl_ms;
+    if (self->cfg.max_sessions)
+        limits->max_sessions = self->cfg.max_sessions;
+}
+
+void
+sim_sm_sessions_add (zkv_sm_t *sm, sim_counters_t *c)
+{
+    zkv_sm_t *inner = sim_sm_inner (sm);
+    if (!inner || strcmp (inner->ops->name, "kv") != 0)
+        return; // the controller's sessions are its own (rare: its clerk's commands)
+    zkv_kv_session_stats_t st;
+    zkv_kv_session_stats (zkv_kv_sm_kv (inner), &st);
+    c->sessions_expired += st.expired;
+    c->sessions_capped += st.capped;
+    c->sessions_refused += st.refused;
+    c->sessions_busy += st.busy;
+}
 
 zkv_sm_t *
 sim_sm_new (sim_t *self, int node, int g)
@@ -813,7 +846,7 @@ sim_sm_new (sim_t *self, int node, int g)
             sm->kv = zkv_ctrl_sm_new (self->nodes[node].kvstore, 0, self->routing, &err);
         else {
             zkv_kv_limits_t limits;
-            zkv_kv_limits_defaults (&limits);
+            s_kv_limits (self, &limits);
             zkv_mover_config_t mc;
             zkv_mover_config_defaults (&mc);
             mc.poll_ticks = 10;
@@ -829,7 +862,7 @@ sim_sm_new (sim_t *self, int node, int g)
                            node, g, zkv_errname (err));
     } else if (self->kv) {
         zkv_kv_limits_t limits;
-        zkv_kv_limits_defaults (&limits);
+        s_kv_limits (self, &limits);
         bool owned[SIM_KV_MAX_SHARDS];
         zkv_routing_owned (self->routing, SIM_GROUP_ID (self, g), owned);
         int err = 0;

@@ -18,6 +18,7 @@
 //   release      send the kept reply first, then reply ok
 //   dup          reply ok twice
 //   stale        first a reply to seq - 1 and one to another client id (value "STALE"), then ok
+// Every reply carries log_ms 1000 times the number of requests received so far.
 // Pipe commands: SCRIPT action | DEFAULT action | WAIT n (answers the count once it reaches n
 // or after 2 s) | REQ i (answers client_id, seq, op of request i).
 
@@ -25,6 +26,7 @@ typedef struct {
     uint64_t client_id; // as received
     uint64_t seq;       // as received
     uint64_t op;        // as received
+    uint64_t session_t0; // as received
 } s_req_t;
 
 #define S_MAX_REQS 256
@@ -68,6 +70,7 @@ s_fake_reply (s_fake_t *self, zframe_t *identity, const zkv_client_request_t *re
     rep.u.client_reply.seq = seq;
     rep.u.client_reply.status = status;
     rep.u.client_reply.leader = leader;
+    rep.u.client_reply.log_ms = 1000 * self->n_reqs;
     char buf[300];
     if (!value && status == 0 && req->op == ZKV_OP_GET) {
         snprintf (buf, sizeof buf, "val:%.*s", (int)req->key.len, (const char *)req->key.data);
@@ -174,7 +177,7 @@ s_fake_actor (zsock_t *pipe, void *args)
             } else if (streq (cmd, "REQ")) {
                 size_t i = (size_t)atoi (arg);
                 s_req_t r = i < self.n_reqs ? self.reqs[i] : (s_req_t){0};
-                zsock_send (pipe, "888", r.client_id, r.seq, r.op);
+                zsock_send (pipe, "8888", r.client_id, r.seq, r.op, r.session_t0);
             } else
                 assert (term);
             free (cmd);
@@ -192,7 +195,8 @@ s_fake_actor (zsock_t *pipe, void *args)
                     if (self.n_reqs < S_MAX_REQS)
                         self.reqs[self.n_reqs++] =
                             (s_req_t){req.u.client_request.client_id, req.u.client_request.seq,
-                                      req.u.client_request.op};
+                                      req.u.client_request.op,
+                                      req.u.client_request.session_t0};
                     s_fake_handle (&self, identity, &req.u.client_request);
                 } else if (req.type == ZKV_MSG_STATUS_REQUEST)
                     s_fake_status (&self, identity, req.u.status_request.nonce);
@@ -278,7 +282,7 @@ s_req (s_fix_t *fix, size_t node, size_t i)
     snprintf (arg, sizeof arg, "%zu", i);
     zsock_send (fix->fake[node - 1], "ss", "REQ", arg);
     s_req_t r;
-    zsock_recv (fix->fake[node - 1], "888", &r.client_id, &r.seq, &r.op);
+    zsock_recv (fix->fake[node - 1], "8888", &r.client_id, &r.seq, &r.op, &r.session_t0);
     return r;
 }
 
@@ -553,6 +557,127 @@ test_unreachable (void)
     zkv_client_destroy (&client);
     CHECK_EQ_U64 (rc, ZKV_ETIMEOUT);
     CHECK (said);
+}
+
+// Requests carry the newest log time their client learned before it first sent them: the
+// first 0, the next ones the log_ms of the replies (1000 per request the fake received).
+static void
+test_session_t0_from_replies (void)
+{
+    s_fix_t fix;
+    s_fix_setup (&fix, 1);
+    s_script (&fix, 1, "drop");
+    int rc1 = s_put (&fix, "k", "v", 3000); // sent twice: 0 both times
+    int rc2 = s_put (&fix, "k", "v", 3000);
+    s_req_t a = s_req (&fix, 1, 0), b = s_req (&fix, 1, 1), c = s_req (&fix, 1, 2);
+    s_fix_teardown (&fix);
+    CHECK_EQ_U64 (rc1, 0);
+    CHECK_EQ_U64 (rc2, 0);
+    CHECK_EQ_U64 (a.session_t0, 0);
+    CHECK_EQ_U64 (b.session_t0, 0); // a retry keeps its first send's
+    CHECK_EQ_U64 (c.session_t0, 2000);
+}
+
+// "Session expired" to a request sent once: it was not applied; it goes again at once under a
+// new session (a new client id, seq 1, the answer's log time), and the caller sees success.
+static void
+test_session_expired_first_send_resent (void)
+{
+    s_fix_t fix;
+    s_fix_setup (&fix, 1);
+    s_script (&fix, 1, "ok");
+    s_script (&fix, 1, "err 24");
+    int rc1 = s_put (&fix, "k", "v", 2000);
+    int rc2 = s_put (&fix, "k", "w", 2000);
+    uint64_t id = zkv_client_id (fix.client);
+    int rc3 = s_put (&fix, "k", "x", 2000);
+    s_req_t a = s_req (&fix, 1, 0), b = s_req (&fix, 1, 1), c = s_req (&fix, 1, 2),
+            d = s_req (&fix, 1, 3);
+    s_fix_teardown (&fix);
+    CHECK_EQ_U64 (rc1, 0);
+    CHECK_EQ_U64 (rc2, 0);
+    CHECK_EQ_U64 (rc3, 0);
+    CHECK_EQ_U64 (b.client_id, a.client_id);
+    CHECK_EQ_U64 (b.seq, 2);
+    CHECK_EQ_U64 (c.client_id, zkv_ccore_next_id (a.client_id));
+    CHECK_EQ_U64 (c.seq, 1);
+    CHECK_EQ_U64 (c.session_t0, 2000); // the log time the refusal named
+    CHECK_EQ_U64 (id, c.client_id);
+    CHECK_EQ_U64 (d.client_id, c.client_id);
+    CHECK_EQ_U64 (d.seq, 2);
+}
+
+// "Session expired" to a request sent more than once: an earlier send may have been applied:
+// the outcome is unknown (ZKV_ESESSION), and the next request starts a new session.
+static void
+test_session_expired_retry_unknown (void)
+{
+    s_fix_t fix;
+    s_fix_setup (&fix, 1);
+    s_script (&fix, 1, "drop");
+    s_script (&fix, 1, "err 24");
+    int rc1 = s_put (&fix, "k", "v", 3000);
+    char error[512];
+    snprintf (error, sizeof error, "%s", zkv_client_last_error (fix.client));
+    int rc2 = s_put (&fix, "k", "w", 3000);
+    s_req_t a = s_req (&fix, 1, 0), b = s_req (&fix, 1, 1), c = s_req (&fix, 1, 2);
+    size_t n = s_count (&fix, 1, 3);
+    s_fix_teardown (&fix);
+    CHECK_EQ_U64 (rc1, ZKV_ESESSION);
+    CHECK (strstr (error, "session expired") && strstr (error, "outcome unknown"));
+    CHECK_EQ_U64 (n, 3); // not sent again
+    CHECK_EQ_U64 (b.client_id, a.client_id);
+    CHECK_EQ_U64 (b.seq, 1);
+    CHECK_EQ_U64 (rc2, 0);
+    CHECK_EQ_U64 (c.client_id, zkv_ccore_next_id (a.client_id));
+    CHECK_EQ_U64 (c.seq, 1);
+}
+
+// The pure core: ESESSION on a first send is resent under a new session (to the node that
+// answered), on a retry it is the result; ids stay non-zero, below 2^63, and distinct.
+static void
+test_core_session_expired (void)
+{
+    zkv_ccore_t core;
+    uint64_t ids[] = {1, 2, 3};
+    zkv_ccore_init (&core, ids, 3, 42, 100);
+    zkv_ccore_saw_log_ms (&core, 7000);
+    zkv_cc_action_t act = zkv_ccore_begin (&core, 0, 1000, false);
+    CHECK (act.kind == ZKV_CC_SEND && act.node == 0);
+    CHECK_EQ_U64 (core.session_t0, 7000);
+    act = zkv_ccore_sent (&core, 0, true);
+    zkv_ccore_saw_log_ms (&core, 9000); // the refusal's log time
+    zkv_ccore_saw_log_ms (&core, 8000); // an older one changes nothing
+    act = zkv_ccore_reply (&core, 1, 0, 42, 1, ZKV_ESESSION_VALUE, 0);
+    CHECK (act.kind == ZKV_CC_SEND && act.node == 0);
+    uint64_t id2 = zkv_ccore_next_id (42);
+    CHECK (id2 != 42 && id2 != 0 && id2 < (1ULL << 63));
+    CHECK_EQ_U64 (core.client_id, id2);
+    CHECK_EQ_U64 (core.seq, 1);
+    CHECK_EQ_U64 (core.session_t0, 9000);
+    CHECK_EQ_U64 (core.sessions, 1);
+    act = zkv_ccore_sent (&core, 1, true);
+    CHECK (act.kind == ZKV_CC_WAIT);
+    // A late answer to the old session's request is someone else's now: nothing changes.
+    zkv_cc_action_t same = zkv_ccore_reply (&core, 1, 0, 42, 1, 0, 0);
+    CHECK (same.kind == ZKV_CC_WAIT && same.wake_at == act.wake_at);
+    act = zkv_ccore_reply (&core, 2, 0, id2, 1, 0, 0);
+    CHECK (act.kind == ZKV_CC_DONE && act.rc == 0);
+    // The next request: silence, a retry elsewhere, then ESESSION: the outcome is unknown.
+    act = zkv_ccore_begin (&core, 10, 1000, false);
+    CHECK_EQ_U64 (core.seq, 2);
+    act = zkv_ccore_sent (&core, 10, true);
+    act = zkv_ccore_timer (&core, 200);
+    CHECK (act.kind == ZKV_CC_SEND);
+    act = zkv_ccore_sent (&core, 200, true);
+    act = zkv_ccore_reply (&core, 201, act.node, id2, 2, ZKV_ESESSION_VALUE, 0);
+    CHECK (act.kind == ZKV_CC_DONE && act.rc == ZKV_ESESSION);
+    CHECK (core.why == ZKV_CC_WHY_SESSION);
+    CHECK_EQ_U64 (core.client_id, zkv_ccore_next_id (id2));
+    act = zkv_ccore_begin (&core, 300, 1000, false);
+    CHECK_EQ_U64 (core.seq, 1);
+    CHECK_EQ_U64 (core.sessions, 2);
+    zkv_ccore_fini (&core);
 }
 
 // The pure core: two nodes pointing at each other do not ping-pong at network speed.
@@ -999,6 +1124,10 @@ ZKV_TEST_MAIN (
     TEST (test_server_errors)
     TEST (test_status)
     TEST (test_unreachable)
+    TEST (test_session_t0_from_replies)
+    TEST (test_session_expired_first_send_resent)
+    TEST (test_session_expired_retry_unknown)
+    TEST (test_core_session_expired)
     TEST (test_core_hint_ping_pong_pauses)
     TEST (test_core_routing_none_goes_to_leader)
     TEST (test_core_routing_fetch_when_newer)

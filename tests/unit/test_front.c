@@ -518,6 +518,84 @@ test_front_forwards_once_to_leader (void)
     s_teardown (&fx);
 }
 
+// Client sessions (cluster/zkv_kv.h): a request's session_t0 goes with it to the group, and to
+// the node it is forwarded to (there, to its group); the group's log_ms comes back with the
+// answer, relayed as it is; answers of the frontend's own, and configurations, carry the newest
+// log time its groups reported.
+static void
+test_front_session_fields (void)
+{
+    s_fix_t fx;
+    s_setup (&fx);
+    zkv_group_state_t st = {.group = 1, .role = ZKV_ROLE_LEADER, .term = 2, .leader = 1,
+                            .log_ms = 5000};
+    zkv_front_group_state (fx.front, &st);
+    const char *key = s_key (fx.routing, 1, 0);
+    zkv_msg_t m = {.type = ZKV_MSG_CLIENT_REQUEST};
+    zkv_client_request_t *r = &m.u.client_request;
+    r->client_id = 42;
+    r->seq = 7;
+    r->op = ZKV_OP_PUT;
+    r->key = (zkv_bytes_t){(uint8_t *)key, strlen (key)};
+    r->session_t0 = 4321;
+    zkv_front_addr_t a = s_addr ("alice");
+    zkv_front_client (fx.front, &a, &m, 1000);
+    s_effect_t *e = s_only (&fx.host, S_GROUP, ZKV_MSG_GROUP_REQUEST);
+    CHECK (e);
+    CHECK_EQ_U64 (e->msg.u.group_request.session_t0, 4321);
+    zkv_group_reply_t gr = {.group = 1, .handle = e->msg.u.group_request.handle,
+                            .client_id = 42, .seq = 7, .status = ZKV_ESESSION_VALUE,
+                            .log_ms = 6000};
+    s_clear (&fx.host);
+    zkv_front_group_reply (fx.front, &gr);
+    e = s_only (&fx.host, S_CLIENT, ZKV_MSG_CLIENT_REPLY);
+    CHECK (e);
+    CHECK_EQ_U64 (e->msg.u.client_reply.status, ZKV_ESESSION_VALUE);
+    CHECK_EQ_U64 (e->msg.u.client_reply.log_ms, 6000);
+    s_clear (&fx.host);
+    // Forwarded (group 1 now led by node 2): session_t0 goes on, the answer's log_ms comes back.
+    s_state (&fx, 1, ZKV_ROLE_FOLLOWER, 2);
+    r->seq = 8;
+    zkv_front_client (fx.front, &a, &m, 1000);
+    e = s_only (&fx.host, S_NODE, ZKV_MSG_FORWARD_REQUEST);
+    CHECK (e);
+    CHECK_EQ_U64 (e->msg.u.forward_request.session_t0, 4321);
+    zkv_msg_t fr = {.type = ZKV_MSG_FORWARD_REPLY};
+    fr.u.forward_reply = (zkv_forward_reply_t){.group = 1, .fwd_id = e->msg.u.forward_request.fwd_id,
+                                               .client_id = 42, .seq = 8, .leader = 2,
+                                               .log_ms = 7000};
+    s_clear (&fx.host);
+    zkv_front_peer (fx.front, 2, &fr, 1000);
+    e = s_only (&fx.host, S_CLIENT, ZKV_MSG_CLIENT_REPLY);
+    CHECK (e);
+    CHECK_EQ_U64 (e->msg.u.client_reply.log_ms, 7000);
+    s_clear (&fx.host);
+    // A forward received here hands its session_t0 to the group.
+    s_state (&fx, 1, ZKV_ROLE_LEADER, 1);
+    zkv_msg_t fq = {.type = ZKV_MSG_FORWARD_REQUEST};
+    fq.u.forward_request = (zkv_forward_request_t){
+        .group = 1, .origin_node = 3, .fwd_id = 9, .client_id = 43, .seq = 1, .op = ZKV_OP_PUT,
+        .key = {(uint8_t *)key, strlen (key)}, .session_t0 = 99};
+    zkv_front_peer (fx.front, 3, &fq, 1000);
+    e = s_only (&fx.host, S_GROUP, ZKV_MSG_GROUP_REQUEST);
+    CHECK (e);
+    CHECK_EQ_U64 (e->msg.u.group_request.session_t0, 99);
+    s_clear (&fx.host);
+    // The frontend's own answers (a deadline) and a configuration: the newest log time known.
+    st.log_ms = 8000;
+    zkv_front_group_state (fx.front, &st);
+    zkv_front_tick (fx.front, 1000000);
+    CHECK (s_count (&fx.host, S_NODE) == 1); // origin 3's forward timed out
+    CHECK_EQ_U64 (s_nth (&fx.host, S_NODE, 0)->msg.u.forward_reply.log_ms, 8000);
+    s_clear (&fx.host);
+    zkv_msg_t cq = {.type = ZKV_MSG_CONFIG_REQUEST};
+    zkv_front_client (fx.front, &a, &cq, 1000000);
+    e = s_only (&fx.host, S_CLIENT, ZKV_MSG_CONFIG_REPLY);
+    CHECK (e);
+    CHECK_EQ_U64 (e->msg.u.config_reply.log_ms, 8000);
+    s_teardown (&fx);
+}
+
 // A forward_reply is relayed only to the forward it names: another fwd_id, client or seq, or a
 // node other than the one forwarded to, answers nothing.
 static void
@@ -1453,6 +1531,7 @@ test_front_group_config (void)
 ZKV_TEST_MAIN (TEST (test_front_client_names_group) TEST (test_front_calls)
                TEST (test_front_group_config) 
     TEST (test_front_new_refuses_bad_config)
+    TEST (test_front_session_fields)
     TEST (test_front_serves_led_group)
     TEST (test_front_group_reply_must_match)
     TEST (test_front_group_error_reply)

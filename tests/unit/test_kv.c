@@ -519,7 +519,7 @@ test_kv_seq_validated (void)
     CHECK (!zkv_kv_seq_valid (5, 6 + ZKV_KV_MAX_SEQ_JUMP) && !zkv_kv_seq_valid (0, 0));
     CHECK (!zkv_kv_seq_valid (UINT64_MAX - 1, UINT64_MAX));
     zkv_kv_result_t one;
-    CHECK_EQ_U64 (zkv_kv_lookup (kv, 7, UINT64_MAX, s_u8 ("k"), 1, &one), 1);
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 7, UINT64_MAX, 0, s_u8 ("k"), 1, &one), 1);
     CHECK_EQ_U64 (one.status, ZKV_EINVAL);
     zkv_entry_t e[3];
     zkv_kv_results_t r;
@@ -534,7 +534,7 @@ test_kv_seq_validated (void)
     s_entries_free (e, 3);
     CHECK (s_get_is (kv, "k", "a"));
     // The client's next true request is not stale: the forged seqs left no record.
-    CHECK_EQ_U64 (zkv_kv_lookup (kv, 7, 4, s_u8 ("k"), 1, &one), 0);
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 7, 4, 0, s_u8 ("k"), 1, &one), 0);
     zkv_kv_destroy (&kv);
     s_close (&f);
 }
@@ -568,12 +568,12 @@ test_kv_dedup (void)
 
     // The frontend's lookup answers the retry without proposing, and lets a new seq through.
     zkv_kv_result_t one;
-    CHECK_EQ_U64 (zkv_kv_lookup (kv, 21, 1, s_u8 ("k"), 1, &one), 1);
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 21, 1, 0, s_u8 ("k"), 1, &one), 1);
     CHECK (one.duplicate);
     CHECK_EQ_U64 (one.status, 0);
     zkv_bytes_free (&one.value);
-    CHECK_EQ_U64 (zkv_kv_lookup (kv, 21, 2, s_u8 ("k"), 1, &one), 0);
-    CHECK_EQ_U64 (zkv_kv_lookup (kv, 99, 1, s_u8 ("k"), 1, &one), 0);
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 21, 2, 0, s_u8 ("k"), 1, &one), 0);
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 99, 1, 0, s_u8 ("k"), 1, &one), 0);
 
     // A stale request (older than the last applied) is refused and changes nothing.
     s_cmd (&e[0], 5, 21, 2, ZKV_OP_APPEND, "k", "c");
@@ -586,7 +586,7 @@ test_kv_dedup (void)
     zkv_kv_results_free (&r);
     s_entries_free (e, 2);
     CHECK (s_get_is (kv, "k", "abc"));
-    CHECK_EQ_U64 (zkv_kv_lookup (kv, 21, 1, s_u8 ("k"), 1, &one), 1);
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 21, 1, 0, s_u8 ("k"), 1, &one), 1);
     CHECK_EQ_U64 (one.status, ZKV_KV_ESTALE);
 
     // Dedup is per shard: the same client and seq on a key of another shard is new.
@@ -624,24 +624,24 @@ test_kv_limits (void)
     const char *big_val = "0123456789abcdef0123456789abcdefX"; // 33
     // Propose time.
     CHECK_EQ_U64 (
-        zkv_kv_command_encode (kv, 1, 1, ZKV_OP_PUT, s_u8 (big_key), 17, s_u8 ("v"), 1, &buf, &len),
+        zkv_kv_command_encode (kv, 1, 1, ZKV_OP_PUT, s_u8 (big_key), 17, s_u8 ("v"), 1, 0, 0, &buf, &len),
         ZKV_ETOOBIG);
     CHECK (buf == NULL);
     CHECK_EQ_U64 (
-        zkv_kv_command_encode (kv, 1, 1, ZKV_OP_PUT, s_u8 ("k"), 1, s_u8 (big_val), 33, &buf, &len),
+        zkv_kv_command_encode (kv, 1, 1, ZKV_OP_PUT, s_u8 ("k"), 1, s_u8 (big_val), 33, 0, 0, &buf, &len),
         ZKV_ETOOBIG);
-    CHECK_EQ_U64 (zkv_kv_command_encode (kv, 1, 1, ZKV_OP_GET, s_u8 ("k"), 1, NULL, 0, &buf, &len),
+    CHECK_EQ_U64 (zkv_kv_command_encode (kv, 1, 1, ZKV_OP_GET, s_u8 ("k"), 1, NULL, 0, 0, 0, &buf, &len),
                   ZKV_EINVAL);
-    CHECK_EQ_U64 (zkv_kv_command_encode (kv, 1, 0, ZKV_OP_PUT, s_u8 ("k"), 1, NULL, 0, &buf, &len),
+    CHECK_EQ_U64 (zkv_kv_command_encode (kv, 1, 0, ZKV_OP_PUT, s_u8 ("k"), 1, NULL, 0, 0, 0, &buf, &len),
                   ZKV_EINVAL);
-    CHECK_EQ_U64 (zkv_kv_command_encode (kv, 1, 1, ZKV_OP_PUT, NULL, 0, NULL, 0, &buf, &len),
+    CHECK_EQ_U64 (zkv_kv_command_encode (kv, 1, 1, ZKV_OP_PUT, NULL, 0, NULL, 0, 0, 0, &buf, &len),
                   ZKV_EINVAL);
-    CHECK_EQ_U64 (zkv_kv_command_encode (kv, 1, 1, 9, s_u8 ("k"), 1, NULL, 0, &buf, &len),
+    CHECK_EQ_U64 (zkv_kv_command_encode (kv, 1, 1, 9, s_u8 ("k"), 1, NULL, 0, 0, 0, &buf, &len),
                   ZKV_EINVAL);
-    CHECK_EQ_U64 (zkv_kv_check (&(zkv_kv_limits_t){16, 32}, ZKV_OP_GET, 17, 0), ZKV_ETOOBIG);
+    CHECK_EQ_U64 (zkv_kv_check (&(zkv_kv_limits_t){16, 32, 0, 0}, ZKV_OP_GET, 17, 0), ZKV_ETOOBIG);
     // At the limits it encodes, and the entry applies.
     CHECK_EQ_U64 (zkv_kv_command_encode (kv, 1, 1, ZKV_OP_PUT, s_u8 (big_key), 16, s_u8 (big_val),
-                                         32, &buf, &len),
+                                         32, 0, 0, &buf, &len),
                   0);
     zkv_entry_t e[8] = {{.term = 1, .index = 1, .type = ZKV_ENTRY_NORMAL, .data = {buf, len}}};
     zkv_kv_results_t r;
@@ -676,12 +676,12 @@ test_kv_limits (void)
     CHECK (s_get_is (kv, "k", "0123456789abcdef0123456789abcdez"));
     // A failed request's answer is remembered too: its retry gets the same error.
     zkv_kv_result_t one;
-    CHECK_EQ_U64 (zkv_kv_lookup (kv, 2, 7, s_u8 ("k"), 1, &one), 1); // the unknown op
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 2, 7, 0, s_u8 ("k"), 1, &one), 1); // the unknown op
     CHECK (one.duplicate);
     CHECK_EQ_U64 (one.status, ZKV_EINVAL);
     zkv_bytes_free (&one.value);
-    CHECK_EQ_U64 (zkv_kv_lookup (kv, 2, 8, s_u8 ("k"), 1, &one), 0);
-    CHECK_EQ_U64 (zkv_kv_lookup (kv, 2, 1, s_u8 (big_key), 17, &one), 1);
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 2, 8, 0, s_u8 ("k"), 1, &one), 0);
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 2, 1, 0, s_u8 (big_key), 17, &one), 1);
     CHECK_EQ_U64 (one.status, ZKV_ETOOBIG);
     CHECK (one.duplicate);
     zkv_bytes_free (&one.value);
@@ -826,11 +826,11 @@ test_kv_snapshot_round_trip (void)
     }
     // The dedup table came along: a retry of the last command is a duplicate on b.
     zkv_kv_result_t one;
-    CHECK_EQ_U64 (zkv_kv_lookup (b, 100 + 299 % 5, 299 / 5 + 1, s_u8 ("k3"), 2, &one), 1);
+    CHECK_EQ_U64 (zkv_kv_lookup (b, 100 + 299 % 5, 299 / 5 + 1, 0, s_u8 ("k3"), 2, &one), 1);
     CHECK (one.duplicate);
     zkv_bytes_free (&one.value);
     // ... and b's own clients are gone with its old state.
-    CHECK_EQ_U64 (zkv_kv_lookup (b, 500, 1, s_u8 ("k0"), 2, &one), 0);
+    CHECK_EQ_U64 (zkv_kv_lookup (b, 500, 1, 0, s_u8 ("k0"), 2, &one), 0);
     // And both go on identically.
     s_workload (a, 50, 900);
     s_workload (b, 50, 900);
@@ -1003,7 +1003,7 @@ test_kv_commit_failure (void)
     CHECK (r.items == NULL);
     CHECK_EQ_U64 (zkv_kv_applied (kv), 10);
     zkv_kv_result_t one;
-    CHECK_EQ_U64 (zkv_kv_lookup (kv, 1, 3, s_u8 ("k0"), 2, &one), 0); // seq 3 not recorded
+    CHECK_EQ_U64 (zkv_kv_lookup (kv, 1, 3, 0, s_u8 ("k0"), 2, &one), 0); // seq 3 not recorded
     CHECK_EQ_U64 (zkv_kv_snapshot_write (kv, &after, &after_len), 0);
     CHECK (after_len == before_len && memcmp (after, before, before_len) == 0);
     free (after);
@@ -1171,7 +1171,7 @@ s_stream_round_trip (s_kind_t kind)
             CHECK (s_state_is (b, old, old_len));
             CHECK (s_get_is (b, "k3", "v3."));
             zkv_kv_result_t one;
-            CHECK_EQ_U64 (zkv_kv_lookup (b, 700 + 29 % 5, 29 / 5 + 1, s_u8 ("k29"), 3, &one), 1);
+            CHECK_EQ_U64 (zkv_kv_lookup (b, 700 + 29 % 5, 29 / 5 + 1, 0, s_u8 ("k29"), 3, &one), 1);
             CHECK (one.duplicate);
             zkv_bytes_free (&one.value);
             zkv_kvstore_t *bview = zkv_kvstore_view (fb.store);
@@ -1195,9 +1195,9 @@ s_stream_round_trip (s_kind_t kind)
     CHECK_EQ_U64 (zkv_kv_recv_finish (recv, 400), ZKV_EINVAL); // once
     // The dedup table came along, b's own clients went with its old state.
     zkv_kv_result_t one;
-    CHECK_EQ_U64 (zkv_kv_lookup (b, 100 + 399 % 5, 399 / 5 + 1, s_u8 ("k29"), 3, &one), 1);
+    CHECK_EQ_U64 (zkv_kv_lookup (b, 100 + 399 % 5, 399 / 5 + 1, 0, s_u8 ("k29"), 3, &one), 1);
     zkv_bytes_free (&one.value);
-    CHECK_EQ_U64 (zkv_kv_lookup (b, 700, 1, s_u8 ("k0"), 2, &one), 0);
+    CHECK_EQ_U64 (zkv_kv_lookup (b, 700, 1, 0, s_u8 ("k0"), 2, &one), 0);
     // The old generation is gone from the store; the new one streams from a view.
     CHECK (s_sid_empty (fb.store, S_GROUP));
     CHECK (!s_sid_empty (fb.store, S_GEN1));
@@ -1733,7 +1733,7 @@ test_kv_rejoin (void)
     CHECK_EQ_U64 (zkv_logstore_save_hard_state (f.log, S_GROUP + 2, &hs), 0);
     CHECK_EQ_U64 (zkv_logstore_sync (f.log), 0);
     CHECK_EQ_U64 (zkv_kv_rejoin (f.store, f.log, S_GROUP + 2), ZKV_EINVAL);
-    kv = zkv_kv_new (f.store, S_GROUP + 2, S_SHARDS, &(zkv_kv_limits_t){4096, 1 << 20}, NULL);
+    kv = zkv_kv_new (f.store, S_GROUP + 2, S_SHARDS, &(zkv_kv_limits_t){4096, 1 << 20, 0, 0}, NULL);
     CHECK (kv && !zkv_kv_incomplete (kv));
     zkv_kv_destroy (&kv);
     s_close (&f);
