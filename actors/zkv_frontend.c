@@ -7,10 +7,14 @@
 // A client's address, as the core keeps it: a byte telling whether the client sent an empty
 // delimiter frame (it is answered in the same shape), then its ROUTER routing id.
 #include "zkv_actors.h"
+#include "zkv_answers.h"
 #include "zkv_auth.h"
 #include "zkv_conns.h"
 
 #include <inttypes.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +32,7 @@ typedef struct {
     uint64_t denied;    // requests a monitor key may not make
     zhashx_t *fds;      // client routing id (hex) -> the descriptor its messages came over
     uint64_t slow;      // clients disconnected for not reading their answers
+    zkv_answers_t *answers; // bytes of answers waiting for full connections
 } s_frontend_t;
 
 // Routing ids remembered at most (each client connection's last one): past it the table starts
@@ -45,9 +50,14 @@ s_hex (const uint8_t *id, size_t len, char *out)
     out[2 * len] = 0;
 }
 
-// A client whose answers no longer fit its queue (max_queued_replies: it does not read them)
-// is disconnected, not buffered: its connection closes, what was queued for it is freed, and
-// it may connect again and ask again (with the same seq: answered from the dedup table).
+// Answers from this size on are counted against the byte budgets (smaller ones are bounded by
+// their number, max_queued_replies).
+#define S_BIG_ANSWER 4096
+
+// A client whose answers no longer fit its queue (max_queued_replies, max_queued_reply_bytes,
+// max_queued_bytes: it does not read them) is disconnected, not buffered: its connection
+// closes, what was queued for it is freed, and it may connect again and ask again (with the
+// same seq: answered from the dedup table).
 static void
 s_slow_reader (s_frontend_t *self, const zkv_front_addr_t *to)
 {
@@ -60,8 +70,29 @@ s_slow_reader (s_frontend_t *self, const zkv_front_addr_t *to)
     zhashx_delete (self->fds, hex);
     if (self->slow++ == 0)
         zsys_warning ("zkvd %" PRIu64 ": disconnected a client that does not read its answers "
-                      "(%" PRIu64 " queued: /cluster/max_queued_replies); counting further ones",
-                      self->node->id, zkv_config_cluster (self->node->config)->max_queued_replies);
+                      "(past /cluster/max_queued_replies, max_queued_reply_bytes or "
+                      "max_queued_bytes); counting further ones",
+                      self->node->id);
+}
+
+// True when the socket buffer of the connection `to` came over is full: an answer sent now
+// waits in the node's memory.
+static bool
+s_buffer_full (s_frontend_t *self, const zkv_front_addr_t *to)
+{
+    char hex[2 * 255 + 1];
+    s_hex (to->data + 1, to->len - 1u, hex);
+    void *fd = zhashx_lookup (self->fds, hex);
+    if (!fd)
+        return false;
+    int queued = 0, size = 0;
+    socklen_t len = sizeof size;
+    if (ioctl ((int)(intptr_t)fd - 1, SIOCOUTQ, &queued) != 0 ||
+        getsockopt ((int)(intptr_t)fd - 1, SOL_SOCKET, SO_SNDBUF, &size, &len) != 0)
+        return false;
+    // The kernel reports twice the buffer it keeps for data (bookkeeping): a quarter of what it
+    // reports is already a buffer the client does not keep up with.
+    return size > 0 && (int64_t)queued * 4 >= size;
 }
 
 // --- the core's host ---------------------------------------------------------------------------
@@ -82,6 +113,10 @@ s_to_client (void *arg, const zkv_front_addr_t *to, const zkv_msg_t *msg)
         if (delimiter)
             zmq_send (router, "", 0, ZMQ_DONTWAIT | ZMQ_SNDMORE);
         zmq_send (router, buf, len, ZMQ_DONTWAIT);
+        if (len >= S_BIG_ANSWER &&
+            zkv_answers_sent (self->answers, to->data + 1, to->len - 1u, len,
+                              s_buffer_full (self, to), (uint64_t)zclock_mono ()))
+            s_slow_reader (self, to);
     } else if (zmq_errno () == EAGAIN)
         s_slow_reader (self, to);
     free (buf);
@@ -250,6 +285,9 @@ s_setup (s_frontend_t *self)
     zsock_set_sndhwm (self->router, (int)zkv_config_cluster (node->config)->max_queued_replies);
     zsock_set_router_mandatory (self->router, 1);
     self->fds = zhashx_new ();
+    self->answers =
+        zkv_answers_new (zkv_config_cluster (node->config)->max_queued_reply_bytes,
+                         zkv_config_cluster (node->config)->max_queued_bytes);
     zkv_security_serve (self->node->security, self->router);
     self->conns = zkv_conns_new (self->router, "client", node->id,
                                  (size_t)zkv_config_cluster (node->config)->max_connections);
@@ -282,6 +320,7 @@ s_teardown (s_frontend_t *self)
                    "their answers",
                    self->node->id, self->slow);
     zhashx_destroy (&self->fds);
+    zkv_answers_destroy (&self->answers);
     zkv_front_destroy (&self->front);
     if (self->groups)
         for (size_t i = 0; i < self->node->n_groups; i++)

@@ -36,6 +36,8 @@ typedef struct {
     uint64_t max_batch_bytes;          // entry bytes in one AppendEntries
     uint64_t max_inflight;             // unacknowledged AppendEntries per follower
     uint64_t max_inflight_bytes;       // ... and their entry bytes
+    uint64_t max_queued_reply_bytes;   // answer bytes waiting for one client connection
+    uint64_t max_queued_bytes;         // ... for all of them
     uint64_t max_term_jump;            // a Raft message more terms ahead than this is dropped
     uint64_t max_uncommitted_bytes;    // a leader answers busy past this many uncommitted bytes
     uint64_t max_requests;             // client requests a node holds waiting, in all

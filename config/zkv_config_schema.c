@@ -88,6 +88,14 @@ const zkv_config_option_t zkv_config_options[] = {
      "high-water mark); past it the client is disconnected (what was queued for it is freed; "
      "it may connect and ask again), so one slow reader holds at most this many answers of the "
      "node's memory."},
+    {ZKV_CONFIG_CLUSTER, "max_queued_reply_bytes", ZKV_CONFIG_UINT, 65536, 1073741824,
+     "4194304", S_CLUSTER (max_queued_reply_bytes),
+     "Bytes of answers a node holds for one client connection whose socket buffer is full (a "
+     "client that does not read them); past it the client is disconnected and they are freed."},
+    {ZKV_CONFIG_CLUSTER, "max_queued_bytes", ZKV_CONFIG_UINT, 65536, 1099511627776, "67108864",
+     S_CLUSTER (max_queued_bytes),
+     "... for all client connections together; past it a connection whose buffer is full when "
+     "an answer goes to it is disconnected."},
     {ZKV_CONFIG_CLUSTER, "max_uncommitted_bytes", ZKV_CONFIG_UINT, 0, UINT64_C (1) << 40,
      "33554432", S_CLUSTER (max_uncommitted_bytes),
      "A group's leader answers a write 'busy, retry' at once when the entries it proposed and "
