@@ -37,6 +37,7 @@ typedef struct {
     uint64_t op;           // ... op
     uint64_t session_t0;   // ... session_t0 (zkv_kv.h, "Client sessions"), passed on
     uint64_t deadline;     // host ms after which it is answered "timed out"
+    uint64_t bytes;        // its key and value bytes, on their way through the node
 } s_pending_t;
 
 struct zkv_front {
@@ -52,6 +53,7 @@ struct zkv_front {
     zkv_u64map_t per_client;      // hash of a client address -> its pending count (a
                                   // uintptr_t; addresses that collide share one count)
     uint64_t next_handle;         // handles
+    uint64_t pending_bytes;       // key and value bytes of the requests waiting
     uint64_t config_asks;         // config requests asked of the controller (their seqs)
     uint64_t next_sweep;          // host ms of the next deadline sweep
     uint64_t *keys;               // scratch for sweeps
@@ -67,6 +69,7 @@ zkv_front_config_defaults (zkv_front_config_t *cfg)
     cfg->max_value_bytes = 1024 * 1024;
     cfg->max_pending = 65536;
     cfg->max_pending_per_client = 64;
+    cfg->max_pending_bytes = 64 * 1024 * 1024;
     cfg->default_deadline_ms = 30000;
     cfg->max_deadline_ms = 60000;
     cfg->sweep_ms = 50;
@@ -303,6 +306,7 @@ s_wait (zkv_front_t *self, const s_pending_t *p)
     w->handle = ++self->next_handle;
     zkv_u64map_put (&self->pending, w->handle, w);
     s_client_count (self, w, +1);
+    self->pending_bytes += w->bytes;
     return w;
 }
 
@@ -312,6 +316,7 @@ s_forget (zkv_front_t *self, const s_pending_t *p)
 {
     zkv_u64map_remove (&self->pending, p->handle);
     s_client_count (self, p, -1);
+    self->pending_bytes -= p->bytes;
 }
 
 // True for the ops a group's mover sends another group (their key is a message, not a key).
@@ -377,6 +382,15 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
     if (self->pending.count >= self->cfg.max_pending) {
         self->counters.busy++;
         s_answer_now (self, p, ZKV_EBUSY, 0, "too many requests waiting");
+        return;
+    }
+    // Their bytes too: 65,536 requests of 1 MiB values would be 64 GiB on their way to the
+    // groups. One always fits.
+    p->bytes = (uint64_t)key->len + value->len;
+    if (self->cfg.max_pending_bytes && self->pending.count &&
+        self->pending_bytes + p->bytes > self->cfg.max_pending_bytes) {
+        self->counters.busy++;
+        s_answer_now (self, p, ZKV_EBUSY, 0, "too many bytes of requests waiting");
         return;
     }
     if (s_client_pending (self, p) >= self->cfg.max_pending_per_client) {

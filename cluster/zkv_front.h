@@ -58,6 +58,7 @@ typedef struct {
     size_t max_pending_per_client; // ... of one client address (a connection): past it the
                                    // client is answered "busy" (one connection cannot take the
                                    // whole table)
+    uint64_t max_pending_bytes;    // ... their key and value bytes in all (0: no bound)
     uint32_t default_deadline_ms; // for a request that names none
     uint32_t max_deadline_ms;     // a larger one is clamped
     uint32_t sweep_ms;            // how often deadlines are looked at

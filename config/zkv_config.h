@@ -36,6 +36,7 @@ typedef struct {
     uint64_t max_batch_bytes;          // entry bytes in one AppendEntries
     uint64_t max_inflight;             // unacknowledged AppendEntries per follower
     uint64_t max_inflight_bytes;       // ... and their entry bytes
+    uint64_t max_request_bytes;        // key and value bytes of the requests waiting
     uint64_t max_queued_reply_bytes;   // answer bytes waiting for one client connection
     uint64_t max_queued_bytes;         // ... for all of them
     uint64_t max_term_jump;            // a Raft message more terms ahead than this is dropped

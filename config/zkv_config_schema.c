@@ -77,6 +77,10 @@ const zkv_config_option_t zkv_config_options[] = {
     {ZKV_CONFIG_CLUSTER, "max_requests_per_client", ZKV_CONFIG_UINT, 1, 1048576, "64",
      S_CLUSTER (max_requests_per_client),
      "... from one client connection: one client cannot take every slot of a node."},
+    {ZKV_CONFIG_CLUSTER, "max_request_bytes", ZKV_CONFIG_UINT, 65536, 1099511627776, "67108864",
+     S_CLUSTER (max_request_bytes),
+     "... their keys' and values' bytes in all: past it a request is answered 'busy, retry' at "
+     "once (one always fits)."},
     {ZKV_CONFIG_CLUSTER, "max_connections", ZKV_CONFIG_UINT, 4, 100000, "1000",
      S_CLUSTER (max_connections),
      "Connections each of a node's listening sockets (peer, client, events) holds at once; more "

@@ -1181,6 +1181,39 @@ test_front_max_pending_per_client (void)
     s_teardown (&fx);
 }
 
+// The key and value bytes of the requests waiting are bounded too (max_pending_bytes): past
+// it a request is answered "busy" at once, whatever its connection; one always fits; once an
+// answer frees bytes, the next fits again.
+static void
+test_front_max_pending_bytes (void)
+{
+    s_fix_t fx;
+    zkv_front_config_t cfg;
+    s_config (&cfg);
+    cfg.max_pending_bytes = 100;
+    s_setup_with (&fx, &cfg);
+    s_state (&fx, 1, ZKV_ROLE_LEADER, 1);
+    const char *key = s_key (fx.routing, 1, 0);
+    char big[200];
+    memset (big, 'v', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    s_request (&fx, "a", 1, 1, ZKV_OP_PUT, key, big); // alone: fits however big
+    CHECK_EQ_U64 (s_count (&fx.host, S_GROUP), 1);
+    uint64_t h = s_nth (&fx.host, S_GROUP, 0)->msg.u.group_request.handle;
+    s_clear (&fx.host);
+    s_request (&fx, "b", 2, 1, ZKV_OP_PUT, key, "v"); // past 100 bytes waiting: busy
+    s_effect_t *e = s_nth (&fx.host, S_CLIENT, 0);
+    CHECK (e && s_addr_eq (&e->addr, "b"));
+    CHECK_EQ_U64 (e->msg.u.client_reply.status, ZKV_EBUSY_VALUE);
+    CHECK_EQ_U64 (s_count (&fx.host, S_GROUP), 0);
+    s_clear (&fx.host);
+    s_group_reply (&fx, 1, h, 1, 1, 0, "", 1, "");
+    s_clear (&fx.host);
+    s_request (&fx, "b", 2, 1, ZKV_OP_PUT, key, "v");
+    CHECK (s_only (&fx.host, S_GROUP, ZKV_MSG_GROUP_REQUEST));
+    s_teardown (&fx);
+}
+
 // The group's queue is full (to_group fails): the request is answered "busy" at once, with this
 // node as the leader, and nothing is left waiting.
 static void
@@ -1551,7 +1584,7 @@ ZKV_TEST_MAIN (TEST (test_front_client_names_group) TEST (test_front_calls)
     TEST (test_front_deadline_default_and_clamp)
     TEST (test_front_deadline_sweep)
     TEST (test_front_forwarded_times_out)
-    TEST (test_front_max_pending) TEST (test_front_max_pending_per_client)
+    TEST (test_front_max_pending) TEST (test_front_max_pending_per_client) TEST (test_front_max_pending_bytes)
     TEST (test_front_group_queue_full)
     TEST (test_front_status)
     TEST (test_front_config_reply)
