@@ -5,6 +5,7 @@
 #include "zkv_actors.h"
 #include "zkv_kv.h"
 #include "zkv_kvstores.h"
+#include "zkv_ldbdiag.h"
 #include "zkv_ldbstore.h"
 #include "zkv_lockstore.h"
 
@@ -211,7 +212,13 @@ main (int argc, char *argv[])
     zkv_logstore_t *ldb = zkv_ldbstore_new (me->data, &serr, errmsg, sizeof errmsg);
     if (!ldb) {
         if (serr == ZKV_ECORRUPT) {
-            s_corrupt (node.id, me->data, errmsg);
+            // LevelDB's detail rarely names the file; its LOG says what it was recovering.
+            char file[256], detail[600];
+            if (zkv_ldbdiag_corrupt_file (me->data, file, sizeof file) == 0)
+                snprintf (detail, sizeof detail, "%s, in %s", errmsg, file);
+            else
+                snprintf (detail, sizeof detail, "%s", errmsg);
+            s_corrupt (node.id, me->data, detail);
             rc = S_EXIT_CORRUPT;
         } else
             zsys_error ("zkvd %" PRIu64 ": cannot open the database in %s: %s (%s)", node.id,
@@ -234,8 +241,9 @@ main (int argc, char *argv[])
         gargs[i] = (zkv_group_args_t){.node = &node, .group = node.groups[i]};
         groups[i] = zactor_new (zkv_group_actor, &gargs[i]);
         if (node.start_rc == ZKV_ECORRUPT) {
-            char what[64];
-            snprintf (what, sizeof what, "group %" PRIu64 "'s state does not check out",
+            char what[96];
+            snprintf (what, sizeof what,
+                      "group %" PRIu64 "'s state does not check out: a table file (*.ldb)",
                       node.groups[i]);
             s_corrupt (node.id, me->data, what);
             rc = S_EXIT_CORRUPT;

@@ -62,6 +62,10 @@ refused () {
     grep '^E:' "$log" | grep -q "the data directory $data is corrupt" ||
         cl_die "the message does not name $data: $(grep '^E:' "$log")"
     grep '^E:' "$log" | grep -q "move it away" || cl_die "the message says nothing to do: $(grep '^E:' "$log")"
+    # ... and which file: the MANIFEST LevelDB could not recover, or a table.
+    local file="MANIFEST-"
+    [ "$1" != table ] || file="a table file"
+    grep '^E:' "$log" | grep -q "$file" || cl_die "the message does not name the file ($file): $(grep '^E:' "$log")"
     cl_log "a damaged $1: exit 65, one line: $(grep '^E:' "$log" | cut -c1-160)..."
 }
 
