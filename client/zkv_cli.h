@@ -11,11 +11,13 @@
 #include <stdio.h>
 
 // Exit codes (docs/cli.md).
-#define ZKV_CLI_OK      0 // done (a get of a missing key prints nothing and exits 0)
+#define ZKV_CLI_OK      0 // done
 #define ZKV_CLI_ERROR   1 // failed: certainly not applied, or nothing could be read
 #define ZKV_CLI_USAGE   2 // bad command line
 #define ZKV_CLI_UNKNOWN 3 // timed out, or the session expired under a retry: a put or append
                           // may or may not have taken effect
+#define ZKV_CLI_NOTFOUND 4 // a get of a key that does not exist
+#define ZKV_CLI_COMPARE  5 // a conditional write whose condition did not hold: nothing changed
 
 #define ZKV_CLI_DEFAULT_CONFIG     "config/local.cfg"
 #define ZKV_CLI_DEFAULT_TIMEOUT_MS 5000
@@ -86,6 +88,8 @@ int64_t zkv_cli_now_ns (void);
 extern const zkv_cli_command_t zkv_cli_get_cmd;
 extern const zkv_cli_command_t zkv_cli_put_cmd;
 extern const zkv_cli_command_t zkv_cli_append_cmd;
+extern const zkv_cli_command_t zkv_cli_delete_cmd;
+extern const zkv_cli_command_t zkv_cli_cas_cmd;
 extern const zkv_cli_command_t zkv_cli_status_cmd;
 extern const zkv_cli_command_t zkv_cli_watch_cmd;
 extern const zkv_cli_command_t zkv_cli_bench_cmd;

@@ -103,7 +103,8 @@ s_hist_complete (s_shared_t *sh, int64_t process, int op, int rc, const char *re
                            : rc == ZKV_ETIMEOUT || rc == ZKV_ESESSION ? ZKV_HIST_INFO
                                                                         : ZKV_HIST_FAIL;
     pthread_mutex_lock (&sh->lock);
-    int hrc = zkv_history_complete (sh->history, process, type, rc == 0 && op == 0 ? read : NULL,
+    int hrc = zkv_history_complete (sh->history, process, type,
+                                    rc == 0 && op == 0 ? (read ? read : "") : NULL,
                                     zkv_cli_now_ns ());
     assert (hrc == 0);
     pthread_mutex_unlock (&sh->lock);
@@ -156,18 +157,17 @@ s_worker (void *arg)
         }
         s_hist_invoke (sh, process, op, key, value);
         int64_t start = zkv_cli_now_ns ();
-        void *read = NULL;
-        size_t read_len = 0;
+        zkv_client_value_t got = {0};
         int rc =
             op == 0
-                ? zkv_client_get (client, key, (size_t)kl, &read, &read_len, sh->cli->timeout_ms)
+                ? zkv_client_read (client, key, (size_t)kl, &got, sh->cli->timeout_ms)
             : op == 1
                 ? zkv_client_put (client, key, (size_t)kl, value, (size_t)vl, sh->cli->timeout_ms)
                 : zkv_client_append (client, key, (size_t)kl, value, (size_t)vl,
                                      sh->cli->timeout_ms);
         int64_t end = zkv_cli_now_ns ();
-        s_hist_complete (sh, process, op, rc, read ? (const char *)read : "");
-        free (read);
+        s_hist_complete (sh, process, op, rc, got.found ? (const char *)got.value : NULL);
+        zkv_client_value_free (&got);
         if (rc == 0)
             s_record_latency (w, end - start); // latency of answered requests only
         if (rc == 0 && end <= sh->end_ns)

@@ -54,6 +54,8 @@ zkv_cli_exit_code (int rc)
     // A session that expired under a retry leaves the outcome as unknown as a timeout does.
     return rc == 0                                      ? ZKV_CLI_OK
            : rc == ZKV_ETIMEOUT || rc == ZKV_ESESSION ? ZKV_CLI_UNKNOWN
+           : rc == ZKV_ENOTFOUND                       ? ZKV_CLI_NOTFOUND
+           : rc == ZKV_ECOMPARE                        ? ZKV_CLI_COMPARE
                                                         : ZKV_CLI_ERROR;
 }
 

@@ -12,6 +12,10 @@
 #include <stdarg.h>
 #include <sys/random.h>
 
+// The public condition kinds are the wire's.
+_Static_assert (ZKV_CLIENT_IF_VALUE == ZKV_COND_VALUE && ZKV_CLIENT_IF_REVISION == ZKV_COND_REVISION,
+                "zkv_client.h's conditions must spell ZKV_COND_*");
+
 struct _zkv_client_t {
     size_t n;              // number of nodes
     char **endpoints;      // client endpoint of each node (owned copies)
@@ -243,14 +247,38 @@ s_describe_failure (zkv_client_t *self, int rc, int timeout_ms, const char *last
 }
 
 // Runs one request to completion: sends, retries with the same (client id, seq), matches replies.
+// What a request carries beyond its key and value, and what its answer brings back.
+typedef struct {
+    const zkv_client_cond_t *cond; // a write's condition (NULL: none)
+    void **value_p;                // a read's value (heap, NUL-terminated), NULL: not wanted
+    size_t *len_p;                 // ... its length
+    uint64_t revision;             // the answer's revision
+} s_call_t;
+
 static int
 s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, const void *value,
-           size_t value_len, int timeout_ms, void **value_p, size_t *len_p)
+           size_t value_len, int timeout_ms, s_call_t *call)
 {
     self->error[0] = 0;
     if ((!key && key_len) || (!value && value_len) || timeout_ms <= 0) {
         s_error (self, "invalid argument (key, value or timeout)");
         return ZKV_EINVAL;
+    }
+    bool kv_op = op <= ZKV_OP_APPEND || op == ZKV_OP_DELETE;
+    if (kv_op && key_len == 0) {
+        s_error (self, "empty key: keys are 1 to %zu bytes", self->max_key);
+        return ZKV_EINVAL;
+    }
+    const zkv_client_cond_t *cond = call ? call->cond : NULL;
+    if (cond && (cond->kind < ZKV_CLIENT_IF_NONE || cond->kind > ZKV_CLIENT_IF_REVISION ||
+                 (!cond->value && cond->value_len))) {
+        s_error (self, "invalid condition");
+        return ZKV_EINVAL;
+    }
+    if (cond && cond->kind == ZKV_CLIENT_IF_VALUE && cond->value_len > self->max_value) {
+        s_error (self, "expected value of %zu bytes is larger than the limit of %zu",
+                 cond->value_len, self->max_value);
+        return ZKV_ETOOBIG;
     }
     if (key_len > self->max_key) {
         s_error (self, "key of %zu bytes is larger than the limit of %zu", key_len, self->max_key);
@@ -267,13 +295,20 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
     r->op = op;
     r->key = (zkv_bytes_t){.data = (uint8_t *)key, .len = key_len};
     r->value = (zkv_bytes_t){.data = (uint8_t *)value, .len = value_len};
+    if (cond && cond->kind != ZKV_CLIENT_IF_NONE) {
+        r->cond = (uint64_t)cond->kind;
+        if (cond->kind == ZKV_CLIENT_IF_VALUE)
+            r->expect = (zkv_bytes_t){.data = (uint8_t *)cond->value, .len = cond->value_len};
+        else
+            r->expect_rev = cond->revision;
+    }
 
     char last_answer[300] = "";
     // A key's request goes to its group; the controller's (any op past append) to any node,
     // which forwards it to group 0's leader.
     bool read_only = op == ZKV_OP_GET || op == ZKV_OP_QUERY;
     zkv_cc_action_t act =
-        op <= ZKV_OP_APPEND ? zkv_ccore_begin_key (&self->core, zclock_mono (), timeout_ms,
+        kv_op ? zkv_ccore_begin_key (&self->core, zclock_mono (), timeout_ms,
                                                    read_only, (const uint8_t *)key, key_len)
                             : zkv_ccore_begin (&self->core, zclock_mono (), timeout_ms, read_only);
     while (act.kind != ZKV_CC_DONE) {
@@ -329,11 +364,14 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
                     zkv_strerror (rep->status < ZKV_ERROR_COUNT_ ? -(int)rep->status : ZKV_EPROTO),
                     rep->error.len ? ": " : "", (int)rep->error.len,
                     rep->error.data ? (const char *)rep->error.data : "");
-            if (act.kind == ZKV_CC_DONE && act.rc == 0 && value_p) {
-                *len_p = rep->value.len;
-                *value_p = zmalloc (rep->value.len + 1);
-                if (rep->value.len)
-                    memcpy (*value_p, rep->value.data, rep->value.len);
+            if (act.kind == ZKV_CC_DONE && ours && call) {
+                call->revision = rep->revision;
+                if (act.rc == 0 && call->value_p) {
+                    *call->len_p = rep->value.len;
+                    *call->value_p = zmalloc (rep->value.len + 1);
+                    if (rep->value.len)
+                        memcpy (*call->value_p, rep->value.data, rep->value.len);
+                }
             }
         }
         zkv_msg_free (&msg);
@@ -354,15 +392,86 @@ zkv_client_get (zkv_client_t *self, const void *key, size_t key_len, void **valu
     }
     *value_p = NULL;
     *len_p = 0;
-    int rc = s_request (self, ZKV_OP_GET, key, key_len, NULL, 0, timeout_ms, value_p, len_p);
-    if (rc == ZKV_ENOTFOUND) {
-        // A server that tells missing from empty: the client's model is "missing reads as empty".
-        *value_p = zmalloc (1);
-        *len_p = 0;
-        self->error[0] = 0;
+    s_call_t call = {.value_p = value_p, .len_p = len_p};
+    int rc = s_request (self, ZKV_OP_GET, key, key_len, NULL, 0, timeout_ms, &call);
+    if (rc == ZKV_ENOTFOUND)
+        s_error (self, "no such key");
+    return rc;
+}
+
+int
+zkv_client_read (zkv_client_t *self, const void *key, size_t key_len, zkv_client_value_t *out,
+                 int timeout_ms)
+{
+    assert (self);
+    if (!out) {
+        s_error (self, "read needs out");
+        return ZKV_EINVAL;
+    }
+    memset (out, 0, sizeof *out);
+    s_call_t call = {.value_p = &out->value, .len_p = &out->len};
+    int rc = s_request (self, ZKV_OP_GET, key, key_len, NULL, 0, timeout_ms, &call);
+    if (rc == 0) {
+        out->found = true;
+        out->revision = call.revision;
+    } else if (rc == ZKV_ENOTFOUND) {
+        self->error[0] = 0; // an answer: the key does not exist
         rc = 0;
     }
     return rc;
+}
+
+void
+zkv_client_value_free (zkv_client_value_t *value)
+{
+    if (!value)
+        return;
+    free (value->value);
+    memset (value, 0, sizeof *value);
+}
+
+int
+zkv_client_write (zkv_client_t *self, int op, const void *key, size_t key_len, const void *value,
+                  size_t value_len, const zkv_client_cond_t *cond, uint64_t *revision_p,
+                  int timeout_ms)
+{
+    assert (self);
+    if (revision_p)
+        *revision_p = 0;
+    uint64_t wire = op == ZKV_CLIENT_PUT      ? ZKV_OP_PUT
+                    : op == ZKV_CLIENT_APPEND ? ZKV_OP_APPEND
+                    : op == ZKV_CLIENT_DELETE ? ZKV_OP_DELETE
+                                              : 0;
+    if (!wire || (op == ZKV_CLIENT_DELETE && value_len)) {
+        self->error[0] = 0;
+        s_error (self, wire ? "a delete carries no value" : "unknown write operation %d", op);
+        return ZKV_EINVAL;
+    }
+    s_call_t call = {.cond = cond};
+    int rc = s_request (self, wire, key, key_len, value, value_len, timeout_ms, &call);
+    if (revision_p && (rc == 0 || rc == ZKV_ECOMPARE))
+        *revision_p = call.revision;
+    return rc;
+}
+
+int
+zkv_client_delete (zkv_client_t *self, const void *key, size_t key_len, int timeout_ms)
+{
+    return zkv_client_write (self, ZKV_CLIENT_DELETE, key, key_len, NULL, 0, NULL, NULL,
+                             timeout_ms);
+}
+
+int
+zkv_client_cas (zkv_client_t *self, const void *key, size_t key_len, const void *expect,
+                size_t expect_len, const void *value, size_t value_len, uint64_t *revision_p,
+                int timeout_ms)
+{
+    zkv_client_cond_t cond = {
+        .kind = expect ? ZKV_CLIENT_IF_VALUE : ZKV_CLIENT_IF_REVISION,
+        .value = expect,
+        .value_len = expect ? expect_len : 0};
+    return zkv_client_write (self, ZKV_CLIENT_PUT, key, key_len, value, value_len, &cond,
+                             revision_p, timeout_ms);
 }
 
 int
@@ -370,7 +479,7 @@ zkv_client_put (zkv_client_t *self, const void *key, size_t key_len, const void 
                 size_t value_len, int timeout_ms)
 {
     assert (self);
-    return s_request (self, ZKV_OP_PUT, key, key_len, value, value_len, timeout_ms, NULL, NULL);
+    return s_request (self, ZKV_OP_PUT, key, key_len, value, value_len, timeout_ms, NULL);
 }
 
 int
@@ -378,7 +487,7 @@ zkv_client_append (zkv_client_t *self, const void *key, size_t key_len, const vo
                    size_t value_len, int timeout_ms)
 {
     assert (self);
-    return s_request (self, ZKV_OP_APPEND, key, key_len, value, value_len, timeout_ms, NULL, NULL);
+    return s_request (self, ZKV_OP_APPEND, key, key_len, value, value_len, timeout_ms, NULL);
 }
 
 void
@@ -425,8 +534,9 @@ zkv_client_ctrl_query (zkv_client_t *self, uint64_t num, zkv_client_config_t *co
         key[i] = (uint8_t)(num >> (56 - 8 * i));
     void *value = NULL;
     size_t len = 0;
+    s_call_t call = {.value_p = &value, .len_p = &len};
     int rc = s_request (self, ZKV_OP_QUERY, key, num == UINT64_MAX ? 0 : 8, NULL, 0, timeout_ms,
-                        &value, &len);
+                        &call);
     if (rc)
         return rc;
     zkv_msg_t m;
@@ -470,7 +580,8 @@ s_ctrl (zkv_client_t *self, uint64_t op, const zkv_msg_t *payload, uint64_t *num
     }
     void *value = NULL;
     size_t vlen = 0;
-    int rc = s_request (self, op, "ctrl", 4, buf, len, timeout_ms, &value, &vlen);
+    s_call_t call = {.value_p = &value, .len_p = &vlen};
+    int rc = s_request (self, op, "ctrl", 4, buf, len, timeout_ms, &call);
     free (buf);
     if (rc == 0 && num_p) {
         *num_p = 0;

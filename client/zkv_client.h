@@ -1,4 +1,5 @@
-// zkv_client: the C client of a zkv cluster (linearizable get / put / append, node status).
+// zkv_client: the C client of a zkv cluster (linearizable get / put / append / delete and
+// compare-and-set, node status).
 //
 //     zkv_client_t *client = zkv_client_new_from_config ("config/local.cfg", err, sizeof err);
 //     int rc = zkv_client_put (client, "k", 1, "v", 1, 5000);
@@ -22,8 +23,13 @@
 //   one is answered "session expired": the client takes a new id (zkv_client_id changes, seqs
 //   restart at 1); sent only once, the request was not applied and goes again at once, unseen;
 //   retried, a put or append returns ZKV_ESESSION: its outcome is UNKNOWN, as for ZKV_ETIMEOUT.
-// - A missing key reads as the empty value (the append model: appending to a missing key
-//   creates it); zkv_client_get returns 0 with *len_p 0.
+// - A missing key is not an empty one: zkv_client_get returns ZKV_ENOTFOUND for it, and
+//   zkv_client_read says found false. Appending to a missing key creates it.
+// - Revisions: every write gives the key a new revision, larger than any it had before (a
+//   64-bit number, not a count); reads return it. A conditional write (zkv_client_write with a
+//   condition, zkv_client_cas) applies only if the key still holds the value or revision it
+//   expects, else it returns ZKV_ECOMPARE, changes nothing and reports the key's current
+//   revision (0: it does not exist). With them, clients build locks and counters.
 // - Thread safety: none. Use one client per thread; a client may move between threads if calls
 //   never overlap. Clients in different threads are independent.
 #ifndef ZKV_CLIENT_H
@@ -72,9 +78,55 @@ zkv_client_t *zkv_client_new_from_config (const char *path, char *err, size_t er
 void zkv_client_destroy (zkv_client_t **self_p);
 
 // Reads key. On 0, *value_p is a new heap buffer of *len_p bytes plus a NUL not counted (free it;
-// NULL never). Errors: ZKV_ETIMEOUT, ZKV_ENOQUORUM, ZKV_ETOOBIG (key), ...
+// NULL never). ZKV_ENOTFOUND: the key does not exist (*value_p NULL). Errors: ZKV_ETIMEOUT,
+// ZKV_ENOQUORUM, ZKV_ETOOBIG (key), ZKV_EINVAL (empty key), ...
 int zkv_client_get (zkv_client_t *self, const void *key, size_t key_len, void **value_p,
                     size_t *len_p, int timeout_ms);
+
+// A key as read.
+typedef struct {
+    void *value;       // its value plus a NUL not counted (heap; NULL when not found)
+    size_t len;        // its length
+    bool found;        // the key exists
+    uint64_t revision; // its revision (0 when not found)
+} zkv_client_value_t;
+
+// Reads key with its revision. 0 whether or not the key exists (out->found); errors as for
+// zkv_client_get. Free out with zkv_client_value_free.
+int zkv_client_read (zkv_client_t *self, const void *key, size_t key_len, zkv_client_value_t *out,
+                     int timeout_ms);
+void zkv_client_value_free (zkv_client_value_t *value);
+
+// Writes, for zkv_client_write.
+#define ZKV_CLIENT_PUT    1
+#define ZKV_CLIENT_APPEND 2
+#define ZKV_CLIENT_DELETE 3
+
+// A write's condition.
+#define ZKV_CLIENT_IF_NONE     0 // always applies
+#define ZKV_CLIENT_IF_VALUE    1 // the key exists and holds exactly value
+#define ZKV_CLIENT_IF_REVISION 2 // the key's revision is revision (0: the key does not exist)
+typedef struct {
+    int kind;           // ZKV_CLIENT_IF_*
+    const void *value;  // IF_VALUE: the value expected
+    size_t value_len;   //
+    uint64_t revision;  // IF_REVISION: the revision expected
+} zkv_client_cond_t;
+
+// A put, append or delete (op ZKV_CLIENT_*), applied only if cond holds (NULL: always). 0:
+// applied, *revision_p (may be NULL) the key's new revision (a delete of a missing key: 0).
+// ZKV_ECOMPARE: the condition did not hold, nothing changed, *revision_p the key's current
+// revision. ZKV_ETIMEOUT, ZKV_ESESSION: unknown outcome. ZKV_ETOOBIG, ZKV_EINVAL: refused.
+int zkv_client_write (zkv_client_t *self, int op, const void *key, size_t key_len,
+                      const void *value, size_t value_len, const zkv_client_cond_t *cond,
+                      uint64_t *revision_p, int timeout_ms);
+// Deletes key (a missing key: nothing to do, 0). Results as for put.
+int zkv_client_delete (zkv_client_t *self, const void *key, size_t key_len, int timeout_ms);
+// Compare-and-set: sets key to value if it holds expect (expect NULL: if it does not exist).
+// Results as for zkv_client_write.
+int zkv_client_cas (zkv_client_t *self, const void *key, size_t key_len, const void *expect,
+                    size_t expect_len, const void *value, size_t value_len, uint64_t *revision_p,
+                    int timeout_ms);
 // Sets key to value. 0: applied. ZKV_ETIMEOUT, ZKV_ESESSION: unknown outcome. ZKV_ETOOBIG:
 // refused.
 int zkv_client_put (zkv_client_t *self, const void *key, size_t key_len, const void *value,

@@ -320,7 +320,7 @@ s_definitive (uint64_t status)
     return status == ZKV_EINVAL_VALUE || status == ZKV_ETOOBIG_VALUE ||
            status == ZKV_EPROTO_VALUE || status == ZKV_EVERSION_VALUE ||
            status == ZKV_ETYPE_VALUE || status == ZKV_ENOTFOUND_VALUE ||
-           status == ZKV_EDENIED_VALUE;
+           status == ZKV_EDENIED_VALUE || status == ZKV_ECOMPARE_VALUE;
 }
 
 // The current request was answered "session expired": a new session either way. Sent once,

@@ -36,6 +36,11 @@ typedef struct {
     uint64_t seq;          // ... sequence number
     uint64_t op;           // ... op
     uint64_t session_t0;   // ... session_t0 (zkv_kv.h, "Client sessions"), passed on
+    uint64_t cond;         // ... condition (ZKV_COND_*), passed on
+    uint64_t expect_rev;   // ... its expected revision
+    zkv_bytes_t expect;    // ... its expected value: borrowed from the request, valid only
+                           // while it is served (s_serve); never kept (s_wait clears it)
+    uint64_t revision;     // the answer's revision (the key's), set when it is answered
     uint64_t deadline;     // host ms after which it is answered "timed out"
     uint64_t bytes;        // its key and value bytes, on their way through the node
 } s_pending_t;
@@ -193,10 +198,11 @@ s_deliver (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_b
         value = &none;
     // Redirections and "not yet" are part of normal operation, not events worth publishing;
     // so is "session expired", which sends every client new to a shard that evicted sessions
-    // to a new session (counted by the group instead).
+    // to a new session (counted by the group instead), and so are a missing key and a failed
+    // condition: answers, not errors.
     if (publish && status && status != ZKV_ENOTLEADER_VALUE && status != ZKV_EWRONGGROUP_VALUE &&
         status != ZKV_ENOTREADY_VALUE && status != ZKV_ENOTFOUND_VALUE &&
-        status != ZKV_ESESSION_VALUE)
+        status != ZKV_ESESSION_VALUE && status != ZKV_ECOMPARE_VALUE)
         s_error_event (self, p, status, error);
     self->counters.answered++;
     zkv_msg_t m = {0};
@@ -211,6 +217,7 @@ s_deliver (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_b
         r->error = *error;
         r->config = config;
         r->log_ms = log_ms;
+        r->revision = p->revision;
         self->host->to_client (self->host_arg, &p->addr, &m);
     } else if (p->kind == S_TO_CONFIG) {
         // The controller's latest configuration: route by it from now on, and answer with
@@ -240,6 +247,7 @@ s_deliver (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_b
         r->error = *error;
         r->config = config;
         r->log_ms = log_ms;
+        r->revision = p->revision;
         self->host->to_node (self->host_arg, p->origin_node, &m);
     }
 }
@@ -303,6 +311,7 @@ s_wait (zkv_front_t *self, const s_pending_t *p)
     if (!w)
         abort ();
     *w = *p;
+    w->expect = (zkv_bytes_t){0}; // the request's bytes go away when s_serve returns
     w->handle = ++self->next_handle;
     zkv_u64map_put (&self->pending, w->handle, w);
     s_client_count (self, w, +1);
@@ -359,15 +368,22 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
         zkv_kv_limits_t limits = {.max_key_bytes = self->cfg.max_key_bytes,
                                   .max_value_bytes = self->cfg.max_value_bytes};
         int rc = zkv_kv_check (&limits, p->op, key->len, p->op == ZKV_OP_GET ? 0 : value->len);
-        if (rc == 0 && p->op == ZKV_OP_GET && value->len)
+        if (rc == 0 && (p->op == ZKV_OP_GET || p->op == ZKV_OP_DELETE) && value->len)
             rc = ZKV_EINVAL;
+        zkv_kv_cond_t cond = {.cond = p->cond,
+                              .expect = p->expect.data,
+                              .expect_len = p->expect.len,
+                              .expect_rev = p->expect_rev};
+        bool bad_cond = rc == 0 && (rc = zkv_kv_cond_check (&limits, p->op, &cond)) != 0;
         if (rc) {
             s_answer_now (self, p, rc, 0,
                           rc == ZKV_ETOOBIG ? (key->len > limits.max_key_bytes ? "key too large"
                                                                                : "value too large")
                           : key->len == 0   ? "empty key"
-                          : p->op == ZKV_OP_GET && value->len ? "a get carries no value"
-                                                              : "unknown op");
+                          : bad_cond        ? "invalid condition"
+                          : p->op == ZKV_OP_GET && value->len    ? "a get carries no value"
+                          : p->op == ZKV_OP_DELETE && value->len ? "a delete carries no value"
+                                                                 : "unknown op");
             return;
         }
         // The group the sender routed it to, by its configuration (the group itself says
@@ -386,7 +402,7 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
     }
     // Their bytes too: 65,536 requests of 1 MiB values would be 64 GiB on their way to the
     // groups. One always fits.
-    p->bytes = (uint64_t)key->len + value->len;
+    p->bytes = (uint64_t)key->len + value->len + p->expect.len;
     if (self->cfg.max_pending_bytes && self->pending.count &&
         self->pending_bytes + p->bytes > self->cfg.max_pending_bytes) {
         self->counters.busy++;
@@ -415,6 +431,9 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
             q->value = *value;
             q->deadline_ms = deadline_ms;
             q->session_t0 = p->session_t0;
+            q->cond = p->cond;
+            q->expect = p->expect;
+            q->expect_rev = p->expect_rev;
             if (self->host->to_group (self->host_arg, &m) != 0) {
                 s_forget (self, w);
                 free (w);
@@ -458,6 +477,9 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
         f->value = *value;
         f->deadline_ms = deadline_ms;
         f->session_t0 = p->session_t0;
+        f->cond = p->cond;
+        f->expect = p->expect;
+        f->expect_rev = p->expect_rev;
         self->counters.forwarded++;
         self->host->to_node (self->host_arg, leader, &m);
         return;
@@ -567,7 +589,10 @@ zkv_front_client (zkv_front_t *self, const zkv_front_addr_t *from, const zkv_msg
                      .client_id = r->client_id,
                      .seq = r->seq,
                      .op = r->op,
-                     .session_t0 = r->session_t0};
+                     .session_t0 = r->session_t0,
+                     .cond = r->cond,
+                     .expect_rev = r->expect_rev,
+                     .expect = r->expect};
     if (s_is_call_op (r->op) || r->op == ZKV_OP_CONFIG || r->op == ZKV_OP_CHUNK ||
         r->op == ZKV_OP_GC) {
         // Groups' own requests come as calls (zkv_front_call), never from a client.
@@ -605,7 +630,10 @@ zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t
                          .client_id = f->client_id,
                          .seq = f->seq,
                          .op = f->op,
-                         .session_t0 = f->session_t0};
+                         .session_t0 = f->session_t0,
+                         .cond = f->cond,
+                         .expect_rev = f->expect_rev,
+                         .expect = f->expect};
         s_serve (self, &p, &f->key, &f->value, f->deadline_ms, f->group, NULL, now_ms);
     } else if (msg->type == ZKV_MSG_FORWARD_REPLY) {
         const zkv_forward_reply_t *f = &msg->u.forward_reply;
@@ -620,6 +648,7 @@ zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t
         if (hint && f->leader && f->leader != self->cfg.node)
             *hint = f->leader;
         s_forget (self, p);
+        p->revision = f->revision;
         // The answering node already published any error event: relay its answer to the
         // request it answers.
         s_deliver (self, p, f->status, &f->value, f->leader, &f->error,
@@ -646,6 +675,7 @@ zkv_front_group_reply (zkv_front_t *self, const zkv_group_reply_t *reply)
     if (len)
         memcpy (error, reply->error.data, len);
     error[len] = 0;
+    p->revision = reply->revision;
     s_answer (self, p, reply->status, &reply->value, reply->leader, reply->status ? error : "",
               self->routing->num, reply->log_ms);
     free (p);

@@ -173,6 +173,7 @@ zkv_kv_map_drop_shard (zkv_kv_map_t *map, uint32_t shard)
         d->seq = s->seq;
         d->status = s->status;
         d->last_ms = s->last_ms;
+        d->deleted = s->deleted;
         d->value = s->value; // moves the bytes
         zkv_bytes_free (&s->key);
     }
@@ -386,7 +387,7 @@ zkv_kv_results_free (zkv_kv_results_t *results)
 int
 zkv_kv_check (const zkv_kv_limits_t *limits, uint64_t op, size_t key_len, size_t value_len)
 {
-    if (op != ZKV_OP_GET && op != ZKV_OP_PUT && op != ZKV_OP_APPEND)
+    if (op != ZKV_OP_GET && op != ZKV_OP_PUT && op != ZKV_OP_APPEND && op != ZKV_OP_DELETE)
         return ZKV_EINVAL;
     if (key_len == 0)
         return ZKV_EINVAL;
@@ -406,16 +407,44 @@ zkv_kv_stamp (const zkv_kv_t *self, uint64_t now_ms, zkv_kv_command_t *cmd)
 }
 
 int
+zkv_kv_cond_check (const zkv_kv_limits_t *limits, uint64_t op, const zkv_kv_cond_t *cond)
+{
+    if (!cond)
+        return 0;
+    if (cond->cond > ZKV_COND_REVISION || (cond->cond && op == ZKV_OP_GET))
+        return ZKV_EINVAL; // a read compares nothing
+    if (cond->cond != ZKV_COND_VALUE && cond->expect_len)
+        return ZKV_EINVAL;
+    if (cond->cond != ZKV_COND_REVISION && cond->expect_rev)
+        return ZKV_EINVAL;
+    return cond->expect_len > limits->max_value_bytes ? ZKV_ETOOBIG : 0;
+}
+
+int
 zkv_kv_command_encode (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, uint64_t op,
                        const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len,
                        uint64_t session_t0, uint64_t now_ms, uint8_t **buf_p, size_t *len_p)
+{
+    return zkv_kv_command_encode_cond (self, client_id, seq, op, key, key_len, value, value_len,
+                                       NULL, session_t0, now_ms, buf_p, len_p);
+}
+
+int
+zkv_kv_command_encode_cond (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, uint64_t op,
+                            const uint8_t *key, size_t key_len, const uint8_t *value,
+                            size_t value_len, const zkv_kv_cond_t *cond, uint64_t session_t0,
+                            uint64_t now_ms, uint8_t **buf_p, size_t *len_p)
 {
     assert (self && buf_p && len_p);
     *buf_p = NULL;
     *len_p = 0;
     if (op == ZKV_OP_GET || seq == 0)
         return ZKV_EINVAL; // gets are not logged; seqs start at 1
+    if (op == ZKV_OP_DELETE && value_len)
+        return ZKV_EINVAL;
     int rc = zkv_kv_check (&self->limits, op, key_len, value_len);
+    if (rc == 0)
+        rc = zkv_kv_cond_check (&self->limits, op, cond);
     if (rc == 0)
         rc = zkv_kv_check_shard (self, key, key_len);
     if (rc)
@@ -429,6 +458,11 @@ zkv_kv_command_encode (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, u
     cmd->key = (zkv_bytes_t){(uint8_t *)key, key_len};
     cmd->value = (zkv_bytes_t){(uint8_t *)value, value_len};
     cmd->session_t0 = session_t0;
+    if (cond) {
+        cmd->cond = cond->cond;
+        cmd->expect = (zkv_bytes_t){(uint8_t *)cond->expect, cond->expect_len};
+        cmd->expect_rev = cond->expect_rev;
+    }
     zkv_kv_stamp (self, now_ms, cmd);
     return zkv_msg_encode (&msg, buf_p, len_p);
 }
@@ -474,7 +508,10 @@ zkv_kv_lookup (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, uint64_t 
         out->duplicate = true;
         out->status = -(int)slot->status;
         out->error = out->status ? zkv_strerror (out->status) : NULL;
-        zkv_bytes_set (&out->value, slot->value.data, slot->value.len);
+        if (self->exec)
+            zkv_bytes_set (&out->value, slot->value.data, slot->value.len);
+        else
+            out->revision = zkv_kv_dedup_revision (&slot->value);
     } else {
         out->status = ZKV_KV_ESTALE;
         out->error = "stale request: a later one of this client was applied";
@@ -485,9 +522,63 @@ zkv_kv_lookup (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, uint64_t 
 int
 zkv_kv_get (zkv_kv_t *self, const uint8_t *key, size_t key_len, zkv_bytes_t *value)
 {
-    assert (self && value && (key || key_len == 0));
+    uint64_t revision;
+    return zkv_kv_get_rev (self, key, key_len, value, &revision);
+}
+
+void
+zkv_kv_value_pack (uint64_t revision, const uint8_t *data, size_t len, zkv_bytes_t *out)
+{
+    out->len = ZKV_KV_REV_BYTES + len;
+    out->data = malloc (out->len);
+    if (!out->data)
+        abort (); // out of memory aborts (STYLE.md)
+    for (int i = 0; i < ZKV_KV_REV_BYTES; i++)
+        out->data[i] = (uint8_t)(revision >> (56 - 8 * i));
+    if (len)
+        memcpy (out->data + ZKV_KV_REV_BYTES, data, len);
+}
+
+int
+zkv_kv_value_unpack (zkv_bytes_t *stored, uint64_t *revision)
+{
+    *revision = 0;
+    if (stored->len < ZKV_KV_REV_BYTES)
+        return ZKV_ECORRUPT;
+    for (int i = 0; i < ZKV_KV_REV_BYTES; i++)
+        *revision = *revision << 8 | stored->data[i];
+    stored->len -= ZKV_KV_REV_BYTES;
+    memmove (stored->data, stored->data + ZKV_KV_REV_BYTES, stored->len);
+    return 0;
+}
+
+void
+zkv_kv_dedup_value (uint64_t revision, zkv_bytes_t *out)
+{
+    *out = (zkv_bytes_t){0};
+    if (revision) {
+        zkv_kv_value_pack (revision, NULL, 0, out);
+    }
+}
+
+uint64_t
+zkv_kv_dedup_revision (const zkv_bytes_t *value)
+{
+    uint64_t revision = 0;
+    if (value->len == ZKV_KV_REV_BYTES)
+        for (int i = 0; i < ZKV_KV_REV_BYTES; i++)
+            revision = revision << 8 | value->data[i];
+    return revision;
+}
+
+int
+zkv_kv_get_rev (zkv_kv_t *self, const uint8_t *key, size_t key_len, zkv_bytes_t *value,
+                uint64_t *revision)
+{
+    assert (self && value && revision && (key || key_len == 0));
     value->data = NULL;
     value->len = 0;
+    *revision = 0;
     int rc = zkv_kv_check (&self->limits, ZKV_OP_GET, key_len, 0);
     if (rc)
         return rc;
@@ -496,5 +587,8 @@ zkv_kv_get (zkv_kv_t *self, const uint8_t *key, size_t key_len, zkv_bytes_t *val
     if ((rc = zkv_kv_check_shard (self, key, key_len)))
         return rc;
     uint32_t shard = zkv_kv_shard_of (key, key_len, self->nshards);
-    return zkv_kvstore_get (self->store, self->sid, shard, key, key_len, value);
+    rc = zkv_kvstore_get (self->store, self->sid, shard, key, key_len, value);
+    if (rc == 0 && (rc = zkv_kv_value_unpack (value, revision)))
+        zkv_bytes_free (value);
+    return rc;
 }

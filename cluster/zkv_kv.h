@@ -3,7 +3,9 @@
 // (storage/zkv_kvstore.h). No clocks, sockets or LevelDB here.
 //
 // Commands. A NORMAL entry of a KV group carries a kv_command message (messages/zkv_msg_table.h):
-// a Put or an Append of (client_id, seq). Gets are not logged: the frontend serves them with
+// a Put, an Append or a Delete of (client_id, seq), maybe conditional (applied only if the key
+// holds an expected value or revision, else answered ZKV_ECOMPARE: a compare-and-set). Gets
+// are not logged: the frontend serves them with
 // zkv_kv_get once Raft's ReadIndex says this replica has applied far enough (linearizable reads).
 // NOOP entries (a new leader's) only advance the applied index.
 //
@@ -49,6 +51,17 @@
 //   - The policy never decides safety: any ttl or max (even a forged one) only decides which
 //     sessions go, and a request whose session went is refused, never applied twice.
 //
+// Revisions. Every write gives the key a revision, returned to the writer and with every read
+// of the key; conditional writes compare it (ZKV_COND_REVISION). A key's revision is
+// (c << ZKV_KV_REV_INDEX_BITS) | i, where i is the log index of the entry that wrote it and c
+// the configuration the group applied then (0 for a group that follows none). Both are in the
+// log, so every replica computes the same revision; and a shard's writes only ever move to a
+// group at a later configuration, so a key's revisions increase across moves too, and across a
+// delete and a new write: a revision names one version of a key, never two. It is stored in
+// front of the value (8 bytes, big-endian), so it moves with the key in snapshots and shard
+// chunks. A missing key has revision 0. A Delete's answer carries the revision the key would
+// have had (0 when nothing was deleted); it names no version.
+//
 // Shards. The shard of a key is FNV-1a 64 of the key bytes modulo nshards; nshards is fixed when
 // the cluster is created, so the mapping never changes.
 //
@@ -75,6 +88,9 @@
 #include "zkv_kvstore.h"
 #include "zkv_logstore.h"
 #include "zkv_msg.h"
+
+// Revisions: the log index takes the low bits, the configuration number the rest.
+#define ZKV_KV_REV_INDEX_BITS 40
 
 // A stale request (seq below the client's last applied).
 #define ZKV_KV_ESTALE ZKV_ESTALE
@@ -126,8 +142,10 @@ typedef struct {
     bool duplicate;     // a retry answered from the dedup table
     int status;         // 0 or a negative ZKV_E* code (reply status is its positive value)
     const char *error;  // why, for people (static string), NULL when status is 0
-    zkv_bytes_t value;  // reply value (empty for Put / Append), owned
+    zkv_bytes_t value;  // reply value (empty for Put / Append / Delete), owned
     uint64_t log_ms;    // the group's log time after the entry (client_reply.log_ms)
+    uint64_t revision;  // a write's new revision (a Delete of a missing key: 0); a failed
+                        // condition's (ZKV_ECOMPARE) current one ("Revisions")
 } zkv_kv_result_t;
 
 typedef struct {
@@ -196,12 +214,30 @@ int zkv_kv_check (const zkv_kv_limits_t *limits, uint64_t op, size_t key_len, si
 // that is later (log time never goes back), and its session policy.
 void zkv_kv_stamp (const zkv_kv_t *self, uint64_t now_ms, zkv_kv_command_t *cmd);
 
-// Checks a Put / Append and encodes it as a kv_command for zkv_raft_propose (free() *buf_p),
-// stamped (zkv_kv_stamp) at now_ms, with the request's session_t0.
+// A write's condition (ZKV_COND_* of messages/zkv_msg_table.h; borrowed bytes).
+typedef struct {
+    uint64_t cond;         // ZKV_COND_NONE, ZKV_COND_VALUE or ZKV_COND_REVISION
+    const uint8_t *expect; // ZKV_COND_VALUE: the value the key must hold
+    size_t expect_len;     //
+    uint64_t expect_rev;   // ZKV_COND_REVISION: the revision it must have (0: absent)
+} zkv_kv_cond_t;
+
+// Checks a Put / Append / Delete and encodes it as a kv_command for zkv_raft_propose (free()
+// *buf_p), stamped (zkv_kv_stamp) at now_ms, with the request's session_t0 and condition (NULL:
+// none). ZKV_EINVAL for a Delete with a value or an unknown condition.
+int zkv_kv_command_encode_cond (const zkv_kv_t *self, uint64_t client_id, uint64_t seq,
+                                uint64_t op, const uint8_t *key, size_t key_len,
+                                const uint8_t *value, size_t value_len, const zkv_kv_cond_t *cond,
+                                uint64_t session_t0, uint64_t now_ms, uint8_t **buf_p,
+                                size_t *len_p);
+// The same without a condition.
 int zkv_kv_command_encode (const zkv_kv_t *self, uint64_t client_id, uint64_t seq, uint64_t op,
                            const uint8_t *key, size_t key_len, const uint8_t *value,
                            size_t value_len, uint64_t session_t0, uint64_t now_ms,
                            uint8_t **buf_p, size_t *len_p);
+// Checks a condition: 0, or ZKV_EINVAL (an unknown kind, an expected value with no condition
+// on values, a value condition's expected value over max_value_bytes: ZKV_ETOOBIG).
+int zkv_kv_cond_check (const zkv_kv_limits_t *limits, uint64_t op, const zkv_kv_cond_t *cond);
 
 // Answers (client_id, seq) on key's shard from the dedup table without proposing anything:
 // 1 with *out filled (owned) for a duplicate, a stale request, or one whose session may have
@@ -220,12 +256,16 @@ int zkv_kv_apply (zkv_kv_t *self, const zkv_entry_t *entries, size_t n, zkv_kv_r
 // limits refuse, or a store error. Linearizable only when called after ReadIndex confirmed
 // that the applied index covers the read's index.
 int zkv_kv_get (zkv_kv_t *self, const uint8_t *key, size_t key_len, zkv_bytes_t *value);
+// The same with the key's revision (*revision 0 when not found).
+int zkv_kv_get_rev (zkv_kv_t *self, const uint8_t *key, size_t key_len, zkv_bytes_t *value,
+                    uint64_t *revision);
 
 // The format of a snapshot's record sequence (kv_snap_header.format). 1 was the hand-packed
 // msgpack of older builds, never deployed; 2 had dedup records without last_ms (protocol 4,
-// whose records this build's codec refuses anyway). Both refused (ZKV_EVERSION, or a codec
-// error): a node of this version takes a snapshot only from one of this version.
-#define ZKV_KV_SNAP_FORMAT 3
+// whose records this build's codec refuses anyway); 3 had values without revisions. All
+// refused (ZKV_EVERSION, or a codec error): a node of this version takes a snapshot only from
+// one of this version.
+#define ZKV_KV_SNAP_FORMAT 4
 
 // The group's whole state (data, dedup table, applied index) as one blob for zkv_raft_snapshot
 // (free() *buf_p): bounded by memory, for small groups and the simulator; the daemon streams

@@ -23,34 +23,64 @@ s_dedup_find (const s_apply_t *a, uint32_t shard, const uint8_t ck[8])
     return zkv_kv_map_find (&a->kv->dedup, shard, ck, 8);
 }
 
-// The current value of key: this batch's, else the store's (*found false when absent).
+// The current value of key and its revision: this batch's, else the store's (*found false and
+// *revision 0 when absent).
 static int
-s_current (s_apply_t *a, uint32_t shard, const zkv_bytes_t *key, zkv_bytes_t *cur, bool *found)
+s_current (s_apply_t *a, uint32_t shard, const zkv_bytes_t *key, zkv_bytes_t *cur, bool *found,
+           uint64_t *revision)
 {
+    *found = false;
+    *revision = 0;
     const zkv_kv_slot_t *slot = zkv_kv_map_find (&a->data, shard, key->data, key->len);
+    if (slot && slot->deleted)
+        return 0; // deleted earlier in this batch
     if (slot) {
         zkv_bytes_set (cur, slot->value.data, slot->value.len);
-        *found = true;
-        return 0;
+    } else if (a->deleted && shard < a->kv->nshards && a->deleted[shard]) {
+        return 0; // the shard was deleted in this batch: the store's committed value is gone
+    } else {
+        int rc = zkv_kvstore_get (a->kv->store, a->kv->sid, shard, key->data, key->len, cur);
+        if (rc)
+            return rc == ZKV_ENOTFOUND ? 0 : rc;
     }
-    if (a->deleted && shard < a->kv->nshards && a->deleted[shard]) {
-        *found = false; // deleted in this batch: the store's committed value is gone
-        return 0;
+    int rc = zkv_kv_value_unpack (cur, revision);
+    if (rc) {
+        zkv_bytes_free (cur);
+        return rc; // a stored value without its revision: the store is not ours
     }
-    int rc = zkv_kvstore_get (a->kv->store, a->kv->sid, shard, key->data, key->len, cur);
-    *found = rc == 0;
-    return rc == ZKV_ENOTFOUND ? 0 : rc;
+    *found = true;
+    return 0;
+}
+
+// Writes key's stored value (revision and value, taken from *stored) to the batch and the
+// overlay.
+static void
+s_write (s_apply_t *a, uint32_t shard, const zkv_bytes_t *key, zkv_bytes_t *stored)
+{
+    zkv_kvstore_put (a->kv->store, a->batch, a->kv->sid, shard, key->data, key->len, stored->data,
+                     stored->len);
+    zkv_kv_slot_t *slot = zkv_kv_map_upsert (&a->data, shard, key->data, key->len);
+    zkv_bytes_free (&slot->value);
+    slot->value = *stored; // takes the bytes
+    slot->deleted = false;
+    *stored = (zkv_bytes_t){0};
 }
 
 static void
-s_write (s_apply_t *a, uint32_t shard, const zkv_bytes_t *key, zkv_bytes_t *value)
+s_delete (s_apply_t *a, uint32_t shard, const zkv_bytes_t *key)
 {
-    zkv_kvstore_put (a->kv->store, a->batch, a->kv->sid, shard, key->data, key->len, value->data,
-                     value->len);
+    zkv_kvstore_del (a->kv->store, a->batch, a->kv->sid, shard, key->data, key->len);
     zkv_kv_slot_t *slot = zkv_kv_map_upsert (&a->data, shard, key->data, key->len);
     zkv_bytes_free (&slot->value);
-    slot->value = *value; // takes the bytes
-    *value = (zkv_bytes_t){0};
+    slot->deleted = true;
+}
+
+// The revision a write of the entry being applied gives a key ("Revisions" in zkv_kv.h).
+static uint64_t
+s_revision (const s_apply_t *a)
+{
+    uint64_t config = a->kv->shards ? zkv_kv_shards_config (a->kv)->num : 0;
+    return config << ZKV_KV_REV_INDEX_BITS | a->index;
 }
 
 void
@@ -100,65 +130,110 @@ zkv_kv_exec_get (zkv_kv_exec_t *x, const uint8_t *key, size_t key_len, zkv_bytes
                  bool *found)
 {
     zkv_bytes_t k = {(uint8_t *)key, key_len};
+    uint64_t revision;
     *value = (zkv_bytes_t){0};
-    return s_current (x, x->shard, &k, value, found);
+    return s_current (x, x->shard, &k, value, found, &revision);
 }
 
 void
 zkv_kv_exec_put (zkv_kv_exec_t *x, const uint8_t *key, size_t key_len, const uint8_t *value,
                  size_t value_len)
 {
-    zkv_bytes_t k = {(uint8_t *)key, key_len}, v = {0};
-    zkv_bytes_set (&v, value, value_len);
+    zkv_bytes_t k = {(uint8_t *)key, key_len}, v;
+    zkv_kv_value_pack (s_revision (x), value, value_len, &v);
     s_write (x, x->shard, &k, &v);
 }
 
-// Executes a Put or Append whose client and seq passed the dedup check. Returns a store error
-// (fatal for the call); the command's own outcome goes to r.
+// True if the key's current state (found, value cur, revision) meets the command's condition.
+static bool
+s_cond_holds (const zkv_kv_command_t *cmd, bool found, const zkv_bytes_t *cur, uint64_t revision)
+{
+    if (cmd->cond == ZKV_COND_VALUE)
+        return found && cur->len == cmd->expect.len &&
+               (cur->len == 0 || memcmp (cur->data, cmd->expect.data, cur->len) == 0);
+    if (cmd->cond == ZKV_COND_REVISION)
+        return revision == cmd->expect_rev; // 0: the key must be absent
+    return true;
+}
+
+// Executes a Put, Append or Delete whose client and seq passed the dedup check. Returns a
+// store error (fatal for the call); the command's own outcome goes to r.
 static int
 s_execute (s_apply_t *a, uint32_t shard, const zkv_kv_command_t *cmd, zkv_kv_result_t *r)
 {
     const zkv_kv_limits_t *limits = &a->kv->limits;
-    if (cmd->op != ZKV_OP_PUT && cmd->op != ZKV_OP_APPEND && a->kv->exec) {
+    bool kv_op = cmd->op == ZKV_OP_PUT || cmd->op == ZKV_OP_APPEND || cmd->op == ZKV_OP_DELETE;
+    if (!kv_op && a->kv->exec) {
         a->shard = shard;
         return a->kv->exec (a->kv->exec_arg, a, cmd, r);
     }
-    if (cmd->op != ZKV_OP_PUT && cmd->op != ZKV_OP_APPEND) {
+    if (!kv_op) {
         r->status = ZKV_EINVAL;
         r->error = "unknown or unlogged operation";
         return 0;
     }
     r->status = zkv_kv_check (limits, cmd->op, cmd->key.len, cmd->value.len);
+    if (r->status == 0 && cmd->op == ZKV_OP_DELETE && cmd->value.len)
+        r->status = ZKV_EINVAL;
     if (r->status) {
-        r->error = r->status == ZKV_ETOOBIG ? "key or value too large" : "empty key";
+        r->error = r->status == ZKV_ETOOBIG ? "key or value too large"
+                   : cmd->key.len == 0      ? "empty key"
+                                            : "a delete carries no value";
         return 0;
     }
-    zkv_bytes_t value = {0};
-    if (cmd->op == ZKV_OP_PUT) {
-        zkv_bytes_set (&value, cmd->value.data, cmd->value.len);
-    } else {
-        bool found;
-        zkv_bytes_t cur = {0};
-        int rc = s_current (a, shard, &cmd->key, &cur, &found);
+    zkv_kv_cond_t cond = {.cond = cmd->cond,
+                          .expect = cmd->expect.data,
+                          .expect_len = cmd->expect.len,
+                          .expect_rev = cmd->expect_rev};
+    r->status = zkv_kv_cond_check (limits, cmd->op, &cond);
+    if (r->status) {
+        r->error = "invalid condition";
+        return 0;
+    }
+    bool found = false;
+    uint64_t revision = 0;
+    zkv_bytes_t cur = {0};
+    if (cmd->op == ZKV_OP_APPEND || cmd->cond || cmd->op == ZKV_OP_DELETE) {
+        int rc = s_current (a, shard, &cmd->key, &cur, &found, &revision);
         if (rc)
             return rc;
-        if (cur.len + cmd->value.len > limits->max_value_bytes) {
-            zkv_bytes_free (&cur);
-            r->status = ZKV_ETOOBIG;
-            r->error = "value would grow past the limit";
-            return 0;
-        }
-        value.len = cur.len + cmd->value.len;
-        value.data = value.len ? malloc (value.len) : NULL;
-        if (value.len && !value.data)
-            abort (); // out of memory aborts
-        if (cur.len)
-            memcpy (value.data, cur.data, cur.len);
-        if (cmd->value.len)
-            memcpy (value.data + cur.len, cmd->value.data, cmd->value.len);
-        zkv_bytes_free (&cur);
     }
-    s_write (a, shard, &cmd->key, &value);
+    if (!s_cond_holds (cmd, found, &cur, revision)) {
+        zkv_bytes_free (&cur);
+        r->status = ZKV_ECOMPARE;
+        r->error = zkv_strerror (ZKV_ECOMPARE);
+        r->revision = revision; // the current one: the client may retry from it
+        return 0;
+    }
+    if (cmd->op == ZKV_OP_DELETE) {
+        zkv_bytes_free (&cur);
+        if (found) {
+            s_delete (a, shard, &cmd->key);
+            r->revision = s_revision (a);
+        }
+        return 0;
+    }
+    if (cmd->op == ZKV_OP_APPEND && cur.len + cmd->value.len > limits->max_value_bytes) {
+        zkv_bytes_free (&cur);
+        r->status = ZKV_ETOOBIG;
+        r->error = "value would grow past the limit";
+        return 0;
+    }
+    size_t keep = cmd->op == ZKV_OP_APPEND ? cur.len : 0;
+    zkv_bytes_t stored;
+    zkv_kv_value_pack (s_revision (a), cur.data, keep, &stored);
+    zkv_bytes_free (&cur);
+    // The new value after the kept prefix: stored was sized for the revision and prefix only.
+    if (cmd->value.len) {
+        uint8_t *grown = realloc (stored.data, stored.len + cmd->value.len);
+        if (!grown)
+            abort (); // out of memory aborts
+        memcpy (grown + stored.len, cmd->value.data, cmd->value.len);
+        stored.data = grown;
+        stored.len += cmd->value.len;
+    }
+    r->revision = s_revision (a);
+    s_write (a, shard, &cmd->key, &stored);
     return 0;
 }
 
@@ -220,7 +295,10 @@ s_apply_command (s_apply_t *a, const zkv_entry_t *e, zkv_kv_result_t *r)
         r->duplicate = true; // a retry: the first answer, again
         r->status = -(int)last->status;
         r->error = r->status ? zkv_strerror (r->status) : NULL;
-        zkv_bytes_set (&r->value, last->value.data, last->value.len);
+        if (a->kv->exec)
+            zkv_bytes_set (&r->value, last->value.data, last->value.len);
+        else
+            r->revision = zkv_kv_dedup_revision (&last->value);
         zkv_msg_free (&msg);
         return 0;
     }
@@ -246,13 +324,19 @@ s_apply_command (s_apply_t *a, const zkv_entry_t *e, zkv_kv_result_t *r)
     rc = s_execute (a, shard, cmd, r);
     if (rc == 0) {
         // The outcome, failures included, is the answer every retry of this seq gets.
+        // A KV write's answer is its revision (the value is empty); an executor's is its value.
+        zkv_bytes_t answer = r->value;
+        if (!a->kv->exec)
+            zkv_kv_dedup_value (r->revision, &answer);
         zkv_kvdedup_t rec = {.shard = shard,
                              .client_id = cmd->client_id,
                              .seq = cmd->seq,
                              .status = (uint64_t)-r->status,
                              .last_ms = a->kv->log_ms,
-                             .value = r->value};
+                             .value = answer};
         zkv_kv_apply_dedup (a, &rec);
+        if (!a->kv->exec)
+            zkv_bytes_free (&answer);
     }
     zkv_msg_free (&msg);
     return rc;
@@ -283,6 +367,7 @@ zkv_kv_apply (zkv_kv_t *self, const zkv_entry_t *entries, size_t n, zkv_kv_resul
         const zkv_entry_t *e = &entries[i];
         zkv_kv_result_t *r = &results->items[i - first];
         r->index = e->index;
+        a.index = e->index;
         if (e->type == ZKV_ENTRY_NORMAL)
             rc = s_apply_command (&a, e, r);
         // a NOOP only advances the applied index

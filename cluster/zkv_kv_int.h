@@ -15,7 +15,8 @@ typedef struct {
     uint64_t seq;      // dedup: last seq applied
     uint64_t status;   // dedup: its reply status (positive ZKV code or 0)
     uint64_t last_ms;  // dedup: log time of the client's last request applied on the shard
-    zkv_bytes_t value; // dedup: reply value; overlay: the key's new value; owned
+    bool deleted;      // overlay: the key was deleted in this batch (value empty)
+    zkv_bytes_t value; // dedup: reply value; overlay: the key's new stored value; owned
 } zkv_kv_slot_t;
 
 // Open addressing with linear probing; never more than half full. Removal shifts the entries
@@ -41,6 +42,18 @@ void zkv_kv_client_key (uint64_t client_id, uint8_t out[8]);
 uint64_t zkv_kv_client_of (const zkv_kv_slot_t *slot);
 // A dedup record into a slot of the table (the value copied).
 void zkv_kv_slot_set (zkv_kv_slot_t *slot, const zkv_kvdedup_t *rec);
+
+// Stored values: the key's revision (8 bytes, big-endian), then the value ("Revisions" in
+// zkv_kv.h). The apply overlay and shard chunks carry values stored this way.
+#define ZKV_KV_REV_BYTES 8
+// A new stored value (out owns its bytes).
+void zkv_kv_value_pack (uint64_t revision, const uint8_t *data, size_t len, zkv_bytes_t *out);
+// Strips the revision from a stored value in place; ZKV_ECORRUPT when it is too short.
+int zkv_kv_value_unpack (zkv_bytes_t *stored, uint64_t *revision);
+// A KV write's dedup value is its answer's revision (so a retry gets the same one); empty
+// for an answer without one. *revision 0 for any other value.
+void zkv_kv_dedup_value (uint64_t revision, zkv_bytes_t *out);
+uint64_t zkv_kv_dedup_revision (const zkv_bytes_t *value);
 
 // Removes every entry of one shard (rebuilds the map).
 void zkv_kv_map_drop_shard (zkv_kv_map_t *map, uint32_t shard);
@@ -78,6 +91,7 @@ struct zkv_kv_exec {
     zkv_kv_map_t data;    // (shard, key) -> value written in this batch
     bool *deleted;        // deleted[s]: shard s was deleted in this batch (NULL: none was)
     uint32_t shard;       // executor calls: the command's shard
+    uint64_t index;       // the log index of the entry being applied
     uint64_t log_ms;      // the log time when the call began (written back if it moved)
     bool *evicted_dirty;  // evicted_dirty[s]: shard s's evicted_through moved (NULL: none did)
 };

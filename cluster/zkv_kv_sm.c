@@ -100,10 +100,15 @@ s_prepare (void *impl, const zkv_sm_request_t *req, uint8_t **cmd_p, size_t *cmd
     s_kvsm_t *self = s_self (impl);
     if (req->op == ZKV_OP_PULL || req->op == ZKV_OP_HAVE)
         return s_shard_call (self, req, answer);
+    zkv_kv_cond_t cond = {.cond = req->cond,
+                          .expect = req->expect,
+                          .expect_len = req->expect_len,
+                          .expect_rev = req->expect_rev};
     int rc = zkv_kv_check (&self->limits, req->op, req->key_len,
                            req->op == ZKV_OP_GET ? 0 : req->value_len);
-    if (rc == 0 && req->op == ZKV_OP_GET && req->value_len)
+    if (rc == 0 && (req->op == ZKV_OP_GET || req->op == ZKV_OP_DELETE) && req->value_len)
         rc = ZKV_EINVAL;
+    bool bad_cond = rc == 0 && (rc = zkv_kv_cond_check (&self->limits, req->op, &cond)) != 0;
     if (rc == 0)
         rc = zkv_kv_check_shard (self->kv, req->key, req->key_len);
     if (rc) {
@@ -113,7 +118,9 @@ s_prepare (void *impl, const zkv_sm_request_t *req, uint8_t **cmd_p, size_t *cmd
                                                                 : "value too large")
                         : rc == ZKV_EWRONGGROUP          ? NULL
                         : req->key_len == 0              ? "empty key"
+                        : bad_cond                       ? "invalid condition"
                         : req->op == ZKV_OP_GET          ? "a get carries no value"
+                        : req->op == ZKV_OP_DELETE       ? "a delete carries no value"
                                                          : "unknown op");
         return ZKV_SM_ANSWERED;
     }
@@ -127,11 +134,12 @@ s_prepare (void *impl, const zkv_sm_request_t *req, uint8_t **cmd_p, size_t *cmd
         answer->status = res.status;
         answer->error = res.error;
         answer->value = res.value; // takes the bytes
+        answer->revision = res.revision;
         return ZKV_SM_ANSWERED;
     }
-    rc = zkv_kv_command_encode (self->kv, req->client_id, req->seq, req->op, req->key,
-                                req->key_len, req->value, req->value_len, req->session_t0,
-                                req->now_ms, cmd_p, cmd_len_p);
+    rc = zkv_kv_command_encode_cond (self->kv, req->client_id, req->seq, req->op, req->key,
+                                     req->key_len, req->value, req->value_len, &cond,
+                                     req->session_t0, req->now_ms, cmd_p, cmd_len_p);
     if (rc) {
         s_answer_error (answer, rc, NULL);
         return ZKV_SM_ANSWERED;
@@ -157,6 +165,7 @@ s_apply (void *impl, const zkv_entry_t *entries, size_t n, zkv_sm_results_t *res
         r->answer.status = k->status;
         r->answer.error = k->error;
         r->answer.value = k->value; // takes the bytes
+        r->answer.revision = k->revision;
         k->value = (zkv_bytes_t){0};
     }
     zkv_kv_results_free (&kr);
@@ -167,9 +176,11 @@ static int
 s_read (void *impl, const zkv_sm_request_t *req, zkv_sm_answer_t *answer)
 {
     s_kvsm_t *self = s_self (impl);
-    int rc = zkv_kv_get (self->kv, req->key, req->key_len, &answer->value);
-    if (rc == ZKV_ENOTFOUND)
-        return 0; // a missing key reads as the empty value (the append model)
+    int rc = zkv_kv_get_rev (self->kv, req->key, req->key_len, &answer->value, &answer->revision);
+    if (rc == ZKV_ENOTFOUND) {
+        s_answer_error (answer, rc, "not found: no such key");
+        return 0;
+    }
     if (rc == 0)
         answer->found = true;
     else if (zkv_sm_store_error (rc))

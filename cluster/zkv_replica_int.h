@@ -96,9 +96,9 @@ uint64_t zkv_rep_leader (const zkv_replica_t *self);
 uint64_t zkv_rep_ticks_of (const zkv_replica_t *self, uint64_t ms);
 
 // zkv_replica_requests.c
-// Answers a request (status 0 or negative; value borrowed).
+// Answers a request (status 0 or negative; value borrowed; revision: the key's, 0 none).
 void zkv_rep_answer (zkv_replica_t *self, uint64_t handle, uint64_t client_id, uint64_t seq,
-                     int status, const char *error, const zkv_bytes_t *value);
+                     int status, const char *error, const zkv_bytes_t *value, uint64_t revision);
 // Committed entries were applied with these results: answer the writes proposed here.
 void zkv_rep_writes_applied (zkv_replica_t *self, const zkv_entry_t *entries, size_t n,
                              const zkv_sm_results_t *results);

@@ -15,7 +15,7 @@
 
 void
 zkv_rep_answer (zkv_replica_t *self, uint64_t handle, uint64_t client_id, uint64_t seq, int status,
-                const char *error, const zkv_bytes_t *value)
+                const char *error, const zkv_bytes_t *value, uint64_t revision)
 {
     zkv_msg_t m = {.type = ZKV_MSG_GROUP_REPLY};
     zkv_group_reply_t *r = &m.u.group_reply;
@@ -26,6 +26,7 @@ zkv_rep_answer (zkv_replica_t *self, uint64_t handle, uint64_t client_id, uint64
     r->status = (uint64_t)-status;
     if (value)
         r->value = *value; // borrowed
+    r->revision = revision;
     r->leader = zkv_rep_leader (self);
     // The log time the state machine applied: a client learns its session_t0 from it (any
     // log time is one a leader's clock had reached when the answer left).
@@ -81,7 +82,7 @@ s_write_push (zkv_replica_t *self, const zkv_rep_write_t *w)
 static void
 s_write_lost (zkv_replica_t *self, const zkv_rep_write_t *w)
 {
-    zkv_rep_answer (self, w->handle, w->client_id, w->seq, ZKV_ENOTLEADER, NULL, NULL);
+    zkv_rep_answer (self, w->handle, w->client_id, w->seq, ZKV_ENOTLEADER, NULL, NULL, 0);
 }
 
 void
@@ -112,7 +113,7 @@ zkv_rep_writes_applied (zkv_replica_t *self, const zkv_entry_t *entries, size_t 
         if (e->term == w.term && r && r->has_client && r->client_id == w.client_id &&
             r->seq == w.seq)
             zkv_rep_answer (self, w.handle, w.client_id, w.seq, r->answer.status, r->answer.error,
-                            &r->answer.value);
+                            &r->answer.value, r->answer.revision);
         else
             s_write_lost (self, &w);
     }
@@ -155,7 +156,7 @@ zkv_rep_reads_confirmed (zkv_replica_t *self, const zkv_raft_read_t *reads, size
         zkv_rep_read_t *r = &self->reads[at];
         if (reads[i].index == 0) {
             // Refused: this node stopped leading before a quorum confirmed it.
-            zkv_rep_answer (self, r->handle, r->client_id, r->seq, ZKV_ENOTLEADER, NULL, NULL);
+            zkv_rep_answer (self, r->handle, r->client_id, r->seq, ZKV_ENOTLEADER, NULL, NULL, 0);
             s_read_remove (self, (size_t)at);
         } else
             r->index = reads[i].index;
@@ -187,7 +188,8 @@ zkv_rep_reads_serve (zkv_replica_t *self)
             zkv_rep_fatal (self, "reading the state machine", rc);
             return;
         }
-        zkv_rep_answer (self, r->handle, r->client_id, r->seq, a.status, a.error, &a.value);
+        zkv_rep_answer (self, r->handle, r->client_id, r->seq, a.status, a.error, &a.value,
+                        a.revision);
         zkv_sm_answer_free (&a);
         zkv_bytes_free (&r->key);
     }
@@ -199,7 +201,7 @@ zkv_rep_reads_fail (zkv_replica_t *self)
 {
     for (size_t i = 0; i < self->n_reads; i++) {
         zkv_rep_read_t *r = &self->reads[i];
-        zkv_rep_answer (self, r->handle, r->client_id, r->seq, ZKV_ENOTLEADER, NULL, NULL);
+        zkv_rep_answer (self, r->handle, r->client_id, r->seq, ZKV_ENOTLEADER, NULL, NULL, 0);
         zkv_bytes_free (&r->key);
     }
     self->n_reads = 0;
@@ -247,6 +249,10 @@ zkv_replica_request (zkv_replica_t *self, const zkv_group_request_t *req, uint64
                           .value = req->value.data,
                           .value_len = req->value.len,
                           .session_t0 = req->session_t0,
+                          .cond = req->cond,
+                          .expect = req->expect.data,
+                          .expect_len = req->expect.len,
+                          .expect_rev = req->expect_rev,
                           .now_ms = self->host->now_ms ? self->host->now_ms (self->host_arg) : 0};
     uint8_t *cmd = NULL;
     size_t cmd_len = 0;
@@ -256,7 +262,8 @@ zkv_replica_request (zkv_replica_t *self, const zkv_group_request_t *req, uint64
         // A refusal or a retry the dedup table answers: facts, whoever leads.
         if (verdict < 0)
             a.status = verdict;
-        zkv_rep_answer (self, req->handle, req->client_id, req->seq, a.status, a.error, &a.value);
+        zkv_rep_answer (self, req->handle, req->client_id, req->seq, a.status, a.error, &a.value,
+                        a.revision);
         zkv_sm_answer_free (&a);
         return 0;
     }
@@ -293,6 +300,6 @@ zkv_replica_request (zkv_replica_t *self, const zkv_group_request_t *req, uint64
     }
     free (cmd);
     if (rc)
-        zkv_rep_answer (self, req->handle, req->client_id, req->seq, rc, NULL, NULL);
+        zkv_rep_answer (self, req->handle, req->client_id, req->seq, rc, NULL, NULL, 0);
     return proposed;
 }

@@ -32,6 +32,10 @@ typedef struct {
     size_t value_len;     //
     uint64_t session_t0;  // the newest log time its client knew when it first sent it
     uint64_t now_ms;      // the host's wall clock (ms; 0: none), a leader's stamp on commands
+    uint64_t cond;        // a write's condition (ZKV_COND_*, 0: none)
+    const uint8_t *expect; // ZKV_COND_VALUE: the value the key must hold
+    size_t expect_len;    //
+    uint64_t expect_rev;  // ZKV_COND_REVISION: the revision it must have
 } zkv_sm_request_t;
 
 // An answer to a request. value is owned (zkv_sm_answer_free).
@@ -39,7 +43,8 @@ typedef struct {
     int status;        // 0 or a negative ZKV_E* code
     const char *error; // why, for people (static string), NULL when status is 0
     zkv_bytes_t value; // a read's value, or a write's reply value
-    bool found;        // a read: the key exists (a missing key reads as the empty value)
+    bool found;        // a read: the key exists (else status is ZKV_ENOTFOUND)
+    uint64_t revision; // the key's revision: a write's new one, a read's, a failed condition's
 } zkv_sm_answer_t;
 
 void zkv_sm_answer_free (zkv_sm_answer_t *answer);

@@ -29,7 +29,8 @@
     X (ZKV_ENOTREADY, 22, "not ready: the group has not reached that configuration yet")        \
     X (ZKV_EDENIED, 23, "denied: this client's key may not do that")                             \
     X (ZKV_ESESSION, 24, "session expired: start a new session; this request's outcome is "     \
-                         "unknown if it was a retry")
+                         "unknown if it was a retry")                                    \
+    X (ZKV_ECOMPARE, 25, "compare failed: the key's value or revision is not the expected one")
 
 #define ZKV_ERROR_ENUM(name, value, msg) name##_VALUE = value,
 enum { ZKV_ERROR_TABLE (ZKV_ERROR_ENUM) ZKV_ERROR_COUNT_ };

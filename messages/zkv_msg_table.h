@@ -15,8 +15,10 @@
 // status replies carry each group's configuration and shard states. Version 4: configurations
 // carry public keys. Version 5: client sessions expire (cluster/zkv_kv.h, "Client sessions"):
 // log time in commands (time_ms and the session policy), replies (log_ms) and dedup records
-// (last_ms), a request's session_t0, a shard's evicted_through.
-#define ZKV_PROTOCOL_VERSION 5
+// (last_ms), a request's session_t0, a shard's evicted_through. Version 6: Delete, conditional
+// writes (cond, expect, expect_rev in requests and commands), per-key revisions (in replies,
+// and stored in front of every value).
+#define ZKV_PROTOCOL_VERSION 6
 
 // Every Raft message starts with these four fields, in this order, so that the core can read
 // them through zkv_raft_hdr_t whatever the message (C11 6.5.2.3, common initial sequence).
@@ -96,17 +98,29 @@
 #define ZKV_OP_CONFIG 10 // the group starts a configuration (value: config_reply)
 #define ZKV_OP_CHUNK 11  // a chunk of a shard being pulled is installed (value: shard_chunk)
 #define ZKV_OP_GC 12     // a handed-off shard the new owner holds is deleted (key: shard_ref)
+// The KV service's again (added in protocol 6):
+#define ZKV_OP_DELETE 13 // removes the key (a missing key: nothing to do, revision 0)
+
+// Conditions a KV write (Put, Append, Delete) may carry (client_request.cond): the write applies
+// only if the key's current state matches, else it is answered ZKV_ECOMPARE with the key's
+// current revision and changes nothing. A compare-and-set is a conditional Put.
+#define ZKV_COND_NONE 0     // unconditional
+#define ZKV_COND_VALUE 1    // the key exists and its value is expect
+#define ZKV_COND_REVISION 2 // the key's revision is expect_rev (0: the key does not exist)
 
 // The fields a client request carries; shared by client_request and forward_request so the two
 // cannot drift apart.
 #define ZKV_CLIENT_REQUEST_FIELDS(F)                                                       \
     F (U64, client_id, "client's unique id (dedup key)")                                   \
     F (U64, seq, "per-client sequence number, from 1; a retry repeats it")                 \
-    F (U64, op, "ZKV_OP_GET, ZKV_OP_PUT or ZKV_OP_APPEND")                                 \
+    F (U64, op, "a ZKV_OP_* code")                                 \
     F (BYTES, key, "the key")                                                              \
     F (BYTES, value, "put / append value, empty for a get")                                \
     F (U64, deadline_ms, "client's remaining patience in ms, 0 = none (drop stale work)")    \
-    F (U64, session_t0, "newest log_ms the client had learned when it first sent this request, 0 none")
+    F (U64, session_t0, "newest log_ms the client had learned when it first sent this request, 0 none") \
+    F (U64, cond, "ZKV_COND_*: a write applies only if the key matches (0: always)")       \
+    F (BYTES, expect, "ZKV_COND_VALUE: the value the key must hold")                      \
+    F (U64, expect_rev, "ZKV_COND_REVISION: the revision the key must have (0: absent)")
 
 // The fields of an answer; shared by client_reply and forward_reply.
 #define ZKV_CLIENT_REPLY_FIELDS(F)                                                         \
@@ -117,7 +131,8 @@
     F (U64, leader, "node id of the group's leader as far as known, 0 unknown")            \
     F (BYTES, error, "human-readable error, empty when ok")                                \
     F (U64, config, "number of the configuration the answering node routes by, 0 unknown")  \
-    F (U64, log_ms, "the answering group's log time (ms), 0 unknown: a client's session_t0")
+    F (U64, log_ms, "the answering group's log time (ms), 0 unknown: a client's session_t0") \
+    F (U64, revision, "a write's new revision; a get's, or a failed condition's, current one (0: none)")
 
 #define ZKV_FIELDS_client_request(F)                                                       \
     ZKV_CLIENT_REQUEST_FIELDS (F)                                                          \
@@ -130,13 +145,16 @@
 #define ZKV_FIELDS_kv_command(F)                                                           \
     F (U64, client_id, "client's unique id (dedup key)")                                   \
     F (U64, seq, "client's sequence number")                                               \
-    F (U64, op, "ZKV_OP_PUT or ZKV_OP_APPEND")                                             \
+    F (U64, op, "ZKV_OP_PUT, ZKV_OP_APPEND or ZKV_OP_DELETE")                              \
     F (BYTES, key, "the key")                                                              \
     F (BYTES, value, "the value to put or append")                                         \
     F (U64, session_t0, "the request's session_t0 (checked when no session is recorded)")  \
     F (U64, time_ms, "the proposing leader's clock (ms), never below the log time it knew") \
     F (U64, session_ttl_ms, "the leader's session policy: idle sessions expire after this") \
-    F (U64, max_sessions, "... and the group keeps at most this many (0: no limit)")
+    F (U64, max_sessions, "... and the group keeps at most this many (0: no limit)")       \
+    F (U64, cond, "the request's ZKV_COND_*")                                              \
+    F (BYTES, expect, "ZKV_COND_VALUE: the value the key must hold")                      \
+    F (U64, expect_rev, "ZKV_COND_REVISION: the revision the key must have (0: absent)")
 
 #define ZKV_FIELDS_status_request(F)                                                       \
     F (U64, nonce, "echoed in the reply, so a client can match the two")

@@ -278,6 +278,11 @@ s_finish (sim_t *s, sim_kvclient_t *c, int rc)
     // Its session expired while it was retried: the clerk cannot know whether an earlier send
     // was applied. Unknown, as zkv_cli_bench records a timeout: it may take effect, or not.
     bool unknown = rc == ZKV_ESESSION && c->f != ZKV_HIST_GET;
+    if (rc == ZKV_ENOTFOUND && c->f == ZKV_HIST_GET) {
+        free (c->result); // an answer: the key does not exist
+        c->result = NULL;
+        rc = 0;
+    }
     if (rc != 0 && !unknown)
         sim_fail (s, "clerk %d: %s of key '%s' failed: %s", c->idx, zkv_hist_f_name (c->f), c->key,
                   zkv_errname (rc));
