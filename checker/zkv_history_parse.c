@@ -1,9 +1,11 @@
 // Reads a client history: a small JSON Lines reader for exactly the schema of docs/history.md.
 //
 // Every byte is hostile: each line must be one flat object with the six members process,
-// type, f, key, value and time (each once, nothing else), strings are checked UTF-8 with
-// JSON escapes (\" \\ \/ \b \f \n \r \t \uXXXX and surrogate pairs), numbers are integers that
-// fit int64. Any error stops the parse with "line N: what is wrong"; nothing is asserted.
+// type, f, key, value and time, and optionally expect, expect_revision, revision and swapped
+// (each once, nothing else); strings are checked UTF-8 with JSON escapes (\" \\ \/ \b \f \n \r
+// \t \uXXXX and surrogate pairs), numbers are integers that fit int64 (revisions: uint64).
+// Which member fits which operation is zkv_history_add's rule (zkv_history.c). Any error stops
+// the parse with "line N: what is wrong"; nothing is asserted.
 #include "zkv_history.h"
 #include "zkv_error.h"
 
@@ -14,12 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { S_NULL, S_STRING, S_INT } s_kind_t;
+typedef enum { S_NULL, S_STRING, S_INT, S_BOOL } s_kind_t;
 
 typedef struct {
     s_kind_t kind;      // what the member held
     zkv_hist_str_t str; // S_STRING: decoded bytes (in the line's scratch buffer)
-    int64_t num;        // S_INT
+    bool neg;           // S_INT: it had a minus sign
+    uint64_t mag;       // S_INT: its magnitude
+    bool truth;         // S_BOOL
+    size_t col;         // where it starts, for messages
 } s_value_t;
 
 typedef struct {
@@ -32,8 +37,23 @@ typedef struct {
     size_t err_size;   // its size
 } s_reader_t;
 
-static const char *s_fields[] = {"process", "type", "f", "key", "value", "time"};
-enum { S_PROCESS, S_TYPE, S_F, S_KEY, S_VALUE, S_TIME, S_FIELDS };
+static const char *s_fields[] = {"process",  "type",   "f",      "key",
+                                 "value",    "time",   "expect", "expect_revision",
+                                 "revision", "swapped"};
+enum {
+    S_PROCESS,
+    S_TYPE,
+    S_F,
+    S_KEY,
+    S_VALUE,
+    S_TIME,
+    S_REQUIRED, // the members before this one are on every line
+    S_EXPECT = S_REQUIRED,
+    S_EXPECT_REVISION,
+    S_REVISION,
+    S_SWAPPED,
+    S_FIELDS
+};
 
 // Formats "line N: ..." into the caller's buffer; returns ZKV_EPROTO.
 static int
@@ -141,7 +161,7 @@ s_put_utf8 (s_reader_t *r, unsigned cp)
 static int
 s_unicode (s_reader_t *r)
 {
-    unsigned cp = 0;  // set by s_hex4; initialised for gcc -O3 flow analysis
+    unsigned cp = 0; // set by s_hex4; initialised for gcc -O3 flow analysis
     if (s_hex4 (r, &cp))
         return ZKV_EPROTO;
     if (cp >= 0xdc00 && cp <= 0xdfff)
@@ -227,28 +247,29 @@ s_string (s_reader_t *r, zkv_hist_str_t *s)
     return 0;
 }
 
-// A JSON number that must be an integer fitting int64.
+// A JSON number that must be an integer: its sign and magnitude (at most UINT64_MAX); whether
+// it fits the member is s_want's check.
 static int
-s_integer (s_reader_t *r, const char *name, int64_t *num)
+s_integer (s_reader_t *r, const char *name, s_value_t *v)
 {
     size_t col = s_col (r);
-    bool neg = *r->p == '-';
-    if (neg)
+    v->neg = *r->p == '-';
+    if (v->neg)
         r->p++;
     if (r->p >= r->end || *r->p < '0' || *r->p > '9')
         return s_error (r, "\"%s\": bad number (column %zu)", name, col);
     if (*r->p == '0' && r->p + 1 < r->end && r->p[1] >= '0' && r->p[1] <= '9')
         return s_error (r, "\"%s\": leading zero (column %zu)", name, col);
-    uint64_t v = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    uint64_t m = 0;
     while (r->p < r->end && *r->p >= '0' && *r->p <= '9') {
         unsigned d = (unsigned)(*r->p++ - '0');
-        if (v > (limit - d) / 10)
+        if (m > (UINT64_MAX - d) / 10)
             return s_error (r, "\"%s\": out of range (column %zu)", name, col);
-        v = v * 10 + d;
+        m = m * 10 + d;
     }
     if (r->p < r->end && (*r->p == '.' || *r->p == 'e' || *r->p == 'E'))
         return s_error (r, "\"%s\": expected an integer (column %zu)", name, col);
-    *num = neg ? (int64_t)(0 - v) : (int64_t)v;
+    v->mag = m;
     return 0;
 }
 
@@ -262,12 +283,13 @@ s_word (s_reader_t *r, const char *word)
     return true;
 }
 
-// One member's value: a string, an integer or null; anything else names what it saw.
+// One member's value: a string, an integer, a boolean or null; anything else names what it saw.
 static int
 s_value (s_reader_t *r, const char *name, s_value_t *v)
 {
     if (r->p >= r->end)
         return s_error (r, "truncated line: \"%s\" has no value", name);
+    v->col = s_col (r);
     char c = *r->p;
     if (c == '"') {
         v->kind = S_STRING;
@@ -275,25 +297,58 @@ s_value (s_reader_t *r, const char *name, s_value_t *v)
     }
     if (c == '-' || (c >= '0' && c <= '9')) {
         v->kind = S_INT;
-        return s_integer (r, name, &v->num);
+        return s_integer (r, name, v);
     }
     if (s_word (r, "null")) {
         v->kind = S_NULL;
         return 0;
     }
-    const char *what = c == '{'               ? "an object"
-                       : c == '['             ? "an array"
-                       : c == 't' || c == 'f' ? "a boolean"
-                                              : "an invalid token";
-    return s_error (r, "\"%s\": expected a string, an integer or null, got %s (column %zu)", name,
-                    what, s_col (r));
+    if (s_word (r, "true") || s_word (r, "false")) {
+        v->kind = S_BOOL;
+        v->truth = c == 't';
+        return 0;
+    }
+    const char *what = c == '{' ? "an object" : c == '[' ? "an array" : "an invalid token";
+    return s_error (r,
+                    "\"%s\": expected a string, an integer, a boolean or null, got %s (column %zu)",
+                    name, what, s_col (r));
 }
 
-// The object of one line into vals (indexed by S_PROCESS...); every member present once.
+typedef enum { W_STRING, W_STRING_OR_NULL, W_INT64, W_UINT64, W_BOOL } s_want_t;
+
+// What each member holds, by field.
+static const s_want_t s_wants[S_FIELDS] = {W_INT64,          W_STRING, W_STRING,         W_STRING,
+                                           W_STRING_OR_NULL, W_INT64,  W_STRING_OR_NULL, W_UINT64,
+                                           W_UINT64,         W_BOOL};
+
+// Checks that member field holds what it must.
 static int
-s_object (s_reader_t *r, s_value_t *vals)
+s_want (s_reader_t *r, const s_value_t *vals, int field)
 {
-    bool seen[S_FIELDS] = {false};
+    s_want_t want = s_wants[field];
+    static const char *names[] = {"null", "a string", "an integer", "a boolean"};
+    static const char *wanted[] = {"a string", "a string or null", "an integer",
+                                   "a non-negative integer", "true or false"};
+    const s_value_t *v = &vals[field];
+    s_kind_t need = want == W_STRING || want == W_STRING_OR_NULL ? S_STRING
+                    : want == W_BOOL                             ? S_BOOL
+                                                                 : S_INT;
+    if (v->kind != need && !(want == W_STRING_OR_NULL && v->kind == S_NULL))
+        return s_error (r, "\"%s\": expected %s, got %s", s_fields[field], wanted[want],
+                        names[v->kind]);
+    if (want == W_UINT64 && v->neg && v->mag)
+        return s_error (r, "\"%s\": expected a non-negative integer (column %zu)", s_fields[field],
+                        v->col);
+    if (want == W_INT64 && v->mag > (uint64_t)INT64_MAX + v->neg)
+        return s_error (r, "\"%s\": out of range (column %zu)", s_fields[field], v->col);
+    return 0;
+}
+
+// The object of one line into vals (indexed by S_PROCESS...): each member at most once, the
+// required ones present; seen says which were.
+static int
+s_object (s_reader_t *r, s_value_t *vals, bool *seen)
+{
     s_skip_ws (r);
     if (r->p >= r->end || *r->p != '{')
         return s_error (r, "expected '{' (column %zu)", s_col (r));
@@ -326,7 +381,7 @@ s_object (s_reader_t *r, s_value_t *vals)
                             s_col (r));
         r->p++;
         s_skip_ws (r);
-        if (s_value (r, s_fields[field], &vals[field]))
+        if (s_value (r, s_fields[field], &vals[field]) || s_want (r, vals, field))
             return ZKV_EPROTO;
         s_skip_ws (r);
         if (r->p >= r->end)
@@ -341,21 +396,22 @@ s_object (s_reader_t *r, s_value_t *vals)
     s_skip_ws (r);
     if (r->p < r->end)
         return s_error (r, "unexpected text after the object (column %zu)", s_col (r));
-    for (int field = 0; field < S_FIELDS; field++)
+    for (int field = 0; field < S_REQUIRED; field++)
         if (!seen[field])
             return s_error (r, "missing \"%s\"", s_fields[field]);
     return 0;
 }
 
-static int
-s_want (s_reader_t *r, const s_value_t *vals, int field, s_kind_t kind, bool or_null)
+static int64_t
+s_int64 (const s_value_t *v)
 {
-    s_kind_t got = vals[field].kind;
-    if (got == kind || (or_null && got == S_NULL))
-        return 0;
-    static const char *names[] = {"null", "a string", "an integer"};
-    return s_error (r, "\"%s\": expected %s%s, got %s", s_fields[field], names[kind],
-                    or_null ? " or null" : "", names[got]);
+    return v->neg ? (int64_t)(0 - v->mag) : (int64_t)v->mag;
+}
+
+static zkv_hist_str_t
+s_str_or_null (const s_value_t *v)
+{
+    return v->kind == S_NULL ? (zkv_hist_str_t){NULL, 0} : v->str;
 }
 
 // Parses one line and adds its event to hist.
@@ -363,36 +419,38 @@ static int
 s_line (s_reader_t *r, zkv_history_t *hist)
 {
     s_value_t vals[S_FIELDS];
+    bool seen[S_FIELDS] = {false};
     memset (vals, 0, sizeof vals);
-    if (s_object (r, vals))
-        return ZKV_EPROTO;
-    if (s_want (r, vals, S_PROCESS, S_INT, false) || s_want (r, vals, S_TYPE, S_STRING, false) ||
-        s_want (r, vals, S_F, S_STRING, false) || s_want (r, vals, S_KEY, S_STRING, false) ||
-        s_want (r, vals, S_VALUE, S_STRING, true) || s_want (r, vals, S_TIME, S_INT, false))
+    if (s_object (r, vals, seen))
         return ZKV_EPROTO;
     static const char *types[] = {"invoke", "ok", "fail", "info"};
-    static const char *fs[] = {"get", "put", "append"};
+    static const char *fs[] = {"get", "put", "append", "delete", "cas"};
     int type = 0, f = 0;
     zkv_hist_str_t t = vals[S_TYPE].str, fn = vals[S_F].str;
     while (type < 4 && (strlen (types[type]) != t.size || memcmp (types[type], t.data, t.size)))
         type++;
     if (type == 4)
         return s_error (r, "unknown type \"%.40s\" (invoke, ok, fail or info)", t.data);
-    while (f < 3 && (strlen (fs[f]) != fn.size || memcmp (fs[f], fn.data, fn.size)))
+    while (f < 5 && (strlen (fs[f]) != fn.size || memcmp (fs[f], fn.data, fn.size)))
         f++;
-    if (f == 3)
-        return s_error (r, "unknown f \"%.40s\" (get, put or append)", fn.data);
-    zkv_hist_str_t value =
-        vals[S_VALUE].kind == S_NULL ? (zkv_hist_str_t){NULL, 0} : vals[S_VALUE].str;
-    int rc;
-    if (type == ZKV_HIST_INVOKE)
-        rc = zkv_history_invoke_n (hist, vals[S_PROCESS].num, (zkv_hist_f_t)f, vals[S_KEY].str,
-                                   value, vals[S_TIME].num, r->line);
-    else
-        rc = zkv_history_complete_n (hist, vals[S_PROCESS].num, (zkv_hist_type_t)type,
-                                     (zkv_hist_f_t)f, vals[S_KEY].str, value, vals[S_TIME].num,
-                                     r->line);
-    if (rc)
+    if (f == 5)
+        return s_error (r, "unknown f \"%.40s\" (get, put, append, delete or cas)", fn.data);
+    zkv_hist_event_t ev = {.process = s_int64 (&vals[S_PROCESS]),
+                           .type = (zkv_hist_type_t)type,
+                           .f = (zkv_hist_f_t)f,
+                           .key = vals[S_KEY].str,
+                           .value = s_str_or_null (&vals[S_VALUE]),
+                           .time = s_int64 (&vals[S_TIME]),
+                           .line = r->line,
+                           .partner = ZKV_HIST_NONE,
+                           .expect = s_str_or_null (&vals[S_EXPECT]),
+                           .has_expect = seen[S_EXPECT],
+                           .expect_revision = vals[S_EXPECT_REVISION].mag,
+                           .has_expect_revision = seen[S_EXPECT_REVISION],
+                           .revision = vals[S_REVISION].mag,
+                           .has_revision = seen[S_REVISION],
+                           .swapped = seen[S_SWAPPED] ? vals[S_SWAPPED].truth : -1};
+    if (zkv_history_add (hist, &ev))
         return s_error (r, "%s", zkv_history_error (hist));
     return 0;
 }

@@ -43,6 +43,18 @@ zkv_history_write_event (FILE *out, const zkv_hist_event_t *event)
     s_write_str (out, event->key);
     fputs (", \"value\": ", out);
     s_write_str (out, event->value);
+    // The optional members only when set: a history of gets, puts and appends without
+    // revisions is written exactly as before they existed.
+    if (event->has_expect) {
+        fputs (", \"expect\": ", out);
+        s_write_str (out, event->expect);
+    }
+    if (event->has_expect_revision)
+        fprintf (out, ", \"expect_revision\": %" PRIu64, event->expect_revision);
+    if (event->f == ZKV_HIST_CAS && event->type == ZKV_HIST_OK && event->swapped >= 0)
+        fprintf (out, ", \"swapped\": %s", event->swapped ? "true" : "false");
+    if (event->has_revision)
+        fprintf (out, ", \"revision\": %" PRIu64, event->revision);
     fprintf (out, ", \"time\": %" PRId64 "}\n", event->time);
     return ferror (out) ? ZKV_EIO : 0;
 }

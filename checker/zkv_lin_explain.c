@@ -54,11 +54,45 @@ lin_text_quote (lin_text_t *text, zkv_hist_str_t s, size_t max)
 void
 lin_text_op (lin_text_t *text, const lin_op_t *op)
 {
-    lin_text_printf (text, "process %" PRId64 " %s ", op->process, zkv_hist_f_name (op->f));
-    if (op->f == ZKV_HIST_GET)
-        lin_text_printf (text, "-> ");
-    lin_text_quote (text, op->value, 60);
-    if (op->ret == LIN_INFINITY)
+    lin_text_printf (text, "process %" PRId64 " %s", op->process, zkv_hist_f_name (op->f));
+    bool open = op->ret == LIN_INFINITY;
+    switch (op->f) {
+    case ZKV_HIST_GET:
+        lin_text_printf (text, " -> ");
+        if (op->value.data)
+            lin_text_quote (text, op->value, 60);
+        else
+            lin_text_printf (text, "not found");
+        if (op->empty_or_missing)
+            lin_text_printf (text, " (or not found)");
+        break;
+    case ZKV_HIST_PUT:
+    case ZKV_HIST_APPEND:
+        lin_text_printf (text, " ");
+        lin_text_quote (text, op->value, 60);
+        break;
+    case ZKV_HIST_DELETE:
+        break;
+    case ZKV_HIST_CAS:
+        if (op->cmp == LIN_CMP_REV)
+            lin_text_printf (text, " expect revision %" PRIu64, op->expect_rev);
+        else if (op->expect.data) {
+            lin_text_printf (text, " expect ");
+            lin_text_quote (text, op->expect, 60);
+        } else
+            lin_text_printf (text, " expect absent");
+        lin_text_printf (text, " set ");
+        lin_text_quote (text, op->value, 60);
+        if (!open)
+            lin_text_printf (text, " -> %s",
+                             op->swapped == 1   ? "swapped"
+                             : op->swapped == 0 ? "not swapped"
+                                                : "swapped or not");
+        break;
+    }
+    if (op->rev)
+        lin_text_printf (text, ", revision %" PRIu64, op->rev);
+    if (open)
         lin_text_printf (text, " [t %" PRId64 "..?, outcome unknown]", op->call);
     else
         lin_text_printf (text, " [t %" PRId64 "..%" PRId64 "]", op->call, op->ret);
@@ -69,8 +103,8 @@ lin_text_op (lin_text_t *text, const lin_op_t *op)
 // The deepest point the search reached: which operations it linearized, in order, and the
 // one whose return came before any order could place it.
 void
-lin_explain_illegal (const lin_op_t *ops, size_t n, const uint32_t *seq, size_t len,
-                     uint32_t blocked, lin_outcome_t *outcome)
+lin_explain_illegal (const lin_op_t *ops, size_t n, const uint32_t *seq, const bool *wrote,
+                     size_t len, uint32_t blocked, uint64_t rev, lin_outcome_t *outcome)
 {
     lin_text_t t = {0};
     lin_text_printf (&t,
@@ -90,18 +124,28 @@ lin_explain_illegal (const lin_op_t *ops, size_t n, const uint32_t *seq, size_t 
     // The search may keep a value only as "dead" (zkv_lin_unseen.c): replay the prefix.
     lin_text_t value = {0};
     lin_text_printf (&value, "%s", "");
+    bool missing = true;
     for (size_t i = 0; i < len; i++) {
         const lin_op_t *o = &ops[seq[i]];
-        if (o->f == ZKV_HIST_PUT)
+        if (!wrote[i])
+            continue; // a get, or a cas that did not swap
+        if (o->f != ZKV_HIST_APPEND)
             value.size = 0;
-        if (o->f != ZKV_HIST_GET) {
+        missing = o->f == ZKV_HIST_DELETE || (o->f == ZKV_HIST_CAS && !o->value.data);
+        if (o->value.data) {
             size_t at = value.size;
             lin_text_printf (&value, "%*s", (int)o->value.size, "");
             memcpy (value.data + at, o->value.data, o->value.size);
         }
     }
-    lin_text_printf (&t, "after it the value is ");
-    lin_text_quote (&t, (zkv_hist_str_t){value.data, value.size}, 60);
+    if (missing)
+        lin_text_printf (&t, "after it the key is missing");
+    else {
+        lin_text_printf (&t, "after it the value is ");
+        lin_text_quote (&t, (zkv_hist_str_t){value.data, value.size}, 60);
+    }
+    if (rev)
+        lin_text_printf (&t, " (revision %" PRIu64 ")", rev);
     free (value.data);
     lin_text_printf (&t, ", and this operation cannot be placed (nor any before its return):\n  ");
     lin_text_op (&t, &ops[blocked]);
@@ -127,8 +171,8 @@ lin_explain_read (const lin_op_t *get, size_t n, lin_outcome_t *outcome)
     lin_text_t t = {0};
     lin_text_printf (&t,
                      "no order of its %zu operations is legal: no write called before this "
-                     "read returned can produce its value (from \"\" or a put's value, "
-                     "then appends):\n  ",
+                     "read returned can produce its value (from a missing key, a put's or a "
+                     "cas's value, then appends):\n  ",
                      n);
     lin_text_op (&t, get);
     outcome->explanation = t.data;

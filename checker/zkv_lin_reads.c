@@ -1,11 +1,14 @@
 // A check before the search: could the writes of this key produce what each get read at all?
 //
-// In any linearization the value a get g reads is a base, "" or the value of a put linearized
-// before g, followed by the values of appends linearized before g, each called before g
-// returned. So if what g read cannot be cut into such a base and such append values (even
-// letting one append's value repeat: a weaker, cheaper test), no linearization exists. This
-// refutes at once a read of a value never written or of a write called after the read
+// In any linearization the value a get g reads is a base, "" (the key missing: from the start,
+// a delete, or a cas that swapped to null) or the value of a put or of a cas that swapped,
+// linearized before g, followed by the values of appends linearized before g, each called
+// before g returned. So if what g read cannot be cut into such a base and such append values
+// (even letting one append's value repeat: a weaker, cheaper test), no linearization exists.
+// This refutes at once a read of a value never written or of a write called after the read
 // returned, which the search would otherwise refute only by trying every order before it.
+// A cas that swapped on a value read that value too, at a point before it returned. "Not
+// found" is possible from the start, so it is never refuted here.
 #define _GNU_SOURCE // memmem
 #include "zkv_lin_int.h"
 
@@ -82,18 +85,31 @@ s_appended (const s_values_t *v, const lin_key_t *k, const char *p, size_t n, in
     return false;
 }
 
+// The value o read, if it is one this check explains (data NULL: none).
+static zkv_hist_str_t
+s_read (const lin_op_t *o)
+{
+    if (o->f == ZKV_HIST_GET)
+        return o->value;
+    if (o->f == ZKV_HIST_CAS && o->cmp == LIN_CMP_VALUE && o->swapped == 1)
+        return o->expect;
+    return (zkv_hist_str_t){NULL, 0};
+}
+
 // Can g's read be cut into a base and append values? reach[i]: its first i bytes can.
 static bool
 s_explained (const s_values_t *v, const lin_key_t *k, uint32_t g, bool *reach)
 {
     const lin_op_t *get = &k->ops[g];
-    const char *r = get->value.data;
-    size_t size = get->value.size;
+    zkv_hist_str_t read = s_read (get);
+    const char *r = read.data;
+    size_t size = read.size;
     memset (reach, 0, size + 1);
     reach[0] = true;
     for (uint32_t op = 0; op < k->n; op++) {
         const lin_op_t *p = &k->ops[op];
-        if (p->f == ZKV_HIST_PUT && p->call <= get->ret && p->value.size <= size &&
+        bool base = p->f == ZKV_HIST_PUT || (p->f == ZKV_HIST_CAS && p->swapped != 0);
+        if (base && p->value.data && p->call <= get->ret && p->value.size <= size &&
             memcmp (p->value.data, r, p->value.size) == 0)
             reach[p->value.size] = true;
     }
@@ -116,14 +132,14 @@ lin_key_unexplained_read (const lin_key_t *self)
     s_values_build (&v, self);
     size_t longest = 0;
     for (uint32_t op = 0; op < self->n; op++)
-        if (self->ops[op].f == ZKV_HIST_GET && self->ops[op].value.size > longest)
-            longest = self->ops[op].value.size;
+        if (s_read (&self->ops[op]).size > longest)
+            longest = s_read (&self->ops[op]).size;
     bool *reach = malloc (longest + 1);
     if (!reach)
         abort ();
     uint32_t found = UINT32_MAX;
     for (uint32_t op = 0; op < self->n && found == UINT32_MAX; op++)
-        if (self->ops[op].f == ZKV_HIST_GET && !s_explained (&v, self, op, reach))
+        if (s_read (&self->ops[op]).data && !s_explained (&v, self, op, reach))
             found = op;
     free (reach);
     free (v.slots);

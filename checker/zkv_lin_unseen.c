@@ -1,15 +1,27 @@
 // Writes no read saw: their values make a state "dead", and all dead states are one.
 //
-// If a write's value occurs in no read of its key, then from the moment it takes effect until
-// the next put every value holds that value, so no get can be linearized in that stretch: the
+// The values a key's operations look at: what gets read, and what each cas compares the value
+// with (its expected value, or the value the history says its expected revision holds,
+// zkv_lin_revs.c); call them the reads. If a write's value occurs in no read, then from the
+// moment it takes effect until the next put, delete or swap every value holds that value, so
+// it equals no read: no get can be linearized in that stretch, a cas comparing values does not
+// match (a cas comparing revisions looks at the revision, which the state keeps apart). The
 // exact value there never matters. The model therefore maps every such value to one state,
-// LIN_DEAD (a get fails on it, an append keeps it, a put leaves it), and the cache merges what
-// would otherwise be every order of every subset of those writes (Lowe's memoization only
-// merges equal states). Typical source: puts that overwrite appends before anyone reads.
+// LIN_DEAD (a get fails on it, a cas on a value does not match, an append keeps it, a put,
+// delete or swap leaves it), and the cache merges what would otherwise be every order of every
+// subset of those writes (Lowe's memoization only merges equal states). Typical source: puts
+// that overwrite appends before anyone reads.
 //
 // An open-ended such write (no ok: it may take effect at any time after its call, or never)
-// can even be left out: moving it to the very end of a linearization, where nothing reads,
-// keeps it a linearization.
+// can even be left out: moving it to the very end of a linearization keeps it a linearization
+// if nothing in its stretch observed it. Gets cannot be there, nor a cas that swapped on a
+// value; but a cas that did not swap can (the dead value is not what it expected), and after
+// the move it might see a value it matches (and one whose ok did not say whether it swapped
+// would then swap); a cas on a revision saw the revision the write made. Call those hazards.
+// An open-ended cas on a value in the stretch did not match, so it can move last too. So the
+// rule holds for keys with no hazard (lin_unseen_may_leave_out); revisions the moved write
+// took only ever bounded later ones from below, so leaving it out relaxes them. With hazards
+// the search applies the same argument per configuration (lin_key_dead_needed).
 //
 // Finding them: one rolling hash per distinct value length over every read, looked up in a
 // table of the write values: O(bytes read x distinct lengths).
@@ -53,10 +65,24 @@ s_find (const s_table_t *t, const lin_op_t *ops, const char *p, size_t n, uint64
     return &t->slots[i];
 }
 
+// A write that may put a nonempty value in the key ("" occurs in every read).
 static bool
 s_is_write (const lin_op_t *o)
 {
-    return o->f != ZKV_HIST_GET && o->value.size > 0; // "" occurs in every read
+    bool writes = o->f == ZKV_HIST_PUT || o->f == ZKV_HIST_APPEND ||
+                  (o->f == ZKV_HIST_CAS && o->swapped != 0);
+    return writes && o->value.data && o->value.size > 0;
+}
+
+// What o looks at: a get's read, a cas's value compared (data NULL: none).
+static zkv_hist_str_t
+s_read (const lin_op_t *o)
+{
+    if (o->f == ZKV_HIST_GET)
+        return o->value;
+    if (o->f == ZKV_HIST_CAS)
+        return o->expect;
+    return (zkv_hist_str_t){NULL, 0};
 }
 
 // Marks seen every write value that occurs in read r; lens: the distinct value lengths.
@@ -86,7 +112,7 @@ s_scan (s_table_t *t, const lin_op_t *ops, zkv_hist_str_t r, const size_t *lens,
 static bool
 s_longer (const lin_op_t *ops, uint32_t a, uint32_t b)
 {
-    return ops[a].value.size > ops[b].value.size;
+    return s_read (&ops[a]).size > s_read (&ops[b]).size;
 }
 
 void
@@ -120,13 +146,13 @@ lin_find_unseen (const lin_op_t *ops, size_t n, bool *unseen)
     if (!reads)
         abort ();
     for (uint32_t op = 0; op < n; op++)
-        if (ops[op].f == ZKV_HIST_GET)
+        if (s_read (&ops[op]).data)
             reads[nreads++] = op;
     lin_sort_ids (reads, nreads, ops, s_longer);
     for (size_t i = 0; i < nreads; i++) {
-        zkv_hist_str_t r = ops[reads[i]].value;
+        zkv_hist_str_t r = s_read (&ops[reads[i]]);
         size_t j = 0;
-        while (j < scanned && memcmp (ops[reads[j]].value.data, r.data, r.size) != 0)
+        while (j < scanned && memcmp (s_read (&ops[reads[j]]).data, r.data, r.size) != 0)
             j++;
         if (j < scanned)
             continue;
@@ -141,4 +167,21 @@ lin_find_unseen (const lin_op_t *ops, size_t n, bool *unseen)
     }
     free (lens);
     free (t.slots);
+}
+
+bool
+lin_unseen_hazard (const lin_op_t *o)
+{
+    if (o->f != ZKV_HIST_CAS)
+        return false;
+    return o->cmp == LIN_CMP_REV || (o->ret != LIN_INFINITY && o->swapped != 1);
+}
+
+bool
+lin_unseen_may_leave_out (const lin_op_t *ops, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lin_unseen_hazard (&ops[i]))
+            return false;
+    return true;
 }

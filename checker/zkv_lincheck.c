@@ -53,7 +53,7 @@ s_item_cmp (const void *a, const void *b)
 }
 
 static lin_op_t
-s_op (const s_item_t *item)
+s_op (const s_item_t *item, bool empty_may_be_missing)
 {
     const zkv_hist_event_t *inv = item->invoke;
     lin_op_t op = {.f = inv->f,
@@ -61,11 +61,20 @@ s_op (const s_item_t *item)
                    .call = inv->time,
                    .ret = LIN_INFINITY,
                    .value = inv->value,
-                   .line = inv->line};
+                   .line = inv->line,
+                   .cmp = inv->has_expect_revision ? LIN_CMP_REV : LIN_CMP_VALUE,
+                   .expect = inv->expect,
+                   .expect_rev = inv->expect_revision,
+                   .swapped = -1};
     if (item->kind == S_CLOSED) {
-        op.ret = item->done->time;
-        if (inv->f == ZKV_HIST_GET)
-            op.value = item->done->value;
+        const zkv_hist_event_t *done = item->done;
+        op.ret = done->time;
+        op.rev = done->has_revision ? done->revision : 0;
+        op.swapped = inv->f == ZKV_HIST_CAS ? done->swapped : -1;
+        if (inv->f == ZKV_HIST_GET) {
+            op.value = done->value;
+            op.empty_or_missing = empty_may_be_missing && done->value.data && !done->value.size;
+        }
     }
     return op;
 }
@@ -111,7 +120,7 @@ zkv_lincheck (const zkv_history_t *hist, const zkv_lin_options_t *options, zkv_l
         for (to = from;
              to < count && s_key_cmp (&items[to].invoke->key, &items[from].invoke->key) == 0; to++)
             if (items[to].kind != S_DROPPED)
-                ops[n++] = s_op (&items[to]);
+                ops[n++] = s_op (&items[to], options && options->empty_may_be_missing);
         result->keys++;
         if (result->verdict == ZKV_LIN_ILLEGAL)
             continue; // keep counting keys, stop checking

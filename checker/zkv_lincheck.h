@@ -1,4 +1,5 @@
-// Linearizability checker for zkv client histories (a map of registers with get/put/append).
+// Linearizability checker for zkv client histories (a map of keys with get, put, append,
+// delete and compare-and-set, and per-key revisions).
 //
 // The history is split by key (linearizability is compositional: Herlihy & Wing 1990, §3.3),
 // and each key is checked alone with the Wing & Gong algorithm (J. Parallel Distrib. Comput.
@@ -9,9 +10,12 @@
 //  - ok: returns at its completion's time, with its result (a get's value read);
 //  - fail: certainly did not happen: dropped;
 //  - info, or no completion: may have happened at any time after its call: returns at +infinity
-//    (a get with no result constrains nothing and is dropped).
-// The model: a key holds a string, "" until written; put sets it, append concatenates, get
-// must read it exactly.
+//    (a get with no result constrains nothing and is dropped; a cas may have swapped or not).
+// The model (zkv_lin_step.c): a key is missing or holds a string; it starts missing. put sets
+// it, append concatenates (missing counts as ""), delete makes it missing, get must read it
+// exactly ("not found" only when missing; "" is an existing empty value), cas compares the
+// value or the revision and swaps in its new value (or deletes) when they match. Revisions:
+// each write gives the key a revision above all earlier ones; what an ok reports must fit.
 //
 // The search is bounded: a key whose search passes the step budget or the memory limit gets
 // UNKNOWN, never a guess. The checker keeps no global state; it reads no clock.
@@ -20,6 +24,7 @@
 
 #include "zkv_history.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef enum { ZKV_LIN_OK, ZKV_LIN_ILLEGAL, ZKV_LIN_UNKNOWN } zkv_lin_verdict_t;
@@ -28,8 +33,10 @@ typedef enum { ZKV_LIN_OK, ZKV_LIN_ILLEGAL, ZKV_LIN_UNKNOWN } zkv_lin_verdict_t;
 #define ZKV_LIN_DEFAULT_MEMORY (1ULL << 30) // bytes of search state per key
 
 typedef struct {
-    uint64_t budget; // search steps per key before UNKNOWN; 0 takes the default
-    uint64_t memory; // bytes of search state per key before UNKNOWN; 0 takes the default
+    uint64_t budget;           // search steps per key before UNKNOWN; 0 takes the default
+    uint64_t memory;           // bytes of search state per key before UNKNOWN; 0 takes the default
+    bool empty_may_be_missing; // a get that read "" may have found no key (histories recorded
+                               // before "not found" existed, when a missing key read "")
 } zkv_lin_options_t;
 
 typedef struct {
