@@ -93,7 +93,8 @@ s_hist_invoke (s_shared_t *sh, int64_t process, int op, const char *key, const c
 }
 
 static void
-s_hist_complete (s_shared_t *sh, int64_t process, int op, int rc, const char *read)
+s_hist_complete (s_shared_t *sh, int64_t process, int op, int rc, const char *read,
+                 uint64_t revision)
 {
     if (!sh->history)
         return;
@@ -103,15 +104,16 @@ s_hist_complete (s_shared_t *sh, int64_t process, int op, int rc, const char *re
                            : rc == ZKV_ETIMEOUT || rc == ZKV_ESESSION ? ZKV_HIST_INFO
                                                                         : ZKV_HIST_FAIL;
     pthread_mutex_lock (&sh->lock);
-    int hrc = zkv_history_complete (sh->history, process, type,
-                                    rc == 0 && op == 0 ? (read ? read : "") : NULL,
-                                    zkv_cli_now_ns ());
+    int64_t now = zkv_cli_now_ns ();
+    int hrc = type != ZKV_HIST_OK ? zkv_history_complete (sh->history, process, type, NULL, now)
+              : op == 0 ? zkv_history_complete_get (sh->history, process, read, revision, now)
+                        : zkv_history_complete_write (sh->history, process, revision, now);
     assert (hrc == 0);
     pthread_mutex_unlock (&sh->lock);
 }
 #else
 #define s_hist_invoke(sh, process, op, key, value) ((void)(process))
-#define s_hist_complete(sh, process, op, rc, read) ((void)(process))
+#define s_hist_complete(sh, process, op, rc, read, revision) ((void)(process))
 #endif
 
 static void *
@@ -158,15 +160,14 @@ s_worker (void *arg)
         s_hist_invoke (sh, process, op, key, value);
         int64_t start = zkv_cli_now_ns ();
         zkv_client_value_t got = {0};
-        int rc =
-            op == 0
-                ? zkv_client_read (client, key, (size_t)kl, &got, sh->cli->timeout_ms)
-            : op == 1
-                ? zkv_client_put (client, key, (size_t)kl, value, (size_t)vl, sh->cli->timeout_ms)
-                : zkv_client_append (client, key, (size_t)kl, value, (size_t)vl,
-                                     sh->cli->timeout_ms);
+        uint64_t revision = 0;
+        int rc = op == 0 ? zkv_client_read (client, key, (size_t)kl, &got, sh->cli->timeout_ms)
+                         : zkv_client_write (client, op == 1 ? ZKV_CLIENT_PUT : ZKV_CLIENT_APPEND,
+                                             key, (size_t)kl, value, (size_t)vl, NULL, &revision,
+                                             sh->cli->timeout_ms);
         int64_t end = zkv_cli_now_ns ();
-        s_hist_complete (sh, process, op, rc, got.found ? (const char *)got.value : NULL);
+        s_hist_complete (sh, process, op, rc, got.found ? (const char *)got.value : NULL,
+                         op == 0 ? got.revision : revision);
         zkv_client_value_free (&got);
         if (rc == 0)
             s_record_latency (w, end - start); // latency of answered requests only

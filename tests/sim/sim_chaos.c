@@ -24,6 +24,7 @@ typedef struct {
     s_chaos_t *c;       // its run
     sim_kvclient_t *ck; // the clerk
     uint64_t written;   // writes made: its next value is "x<process>.<written>;"
+    int last_key;       // the key of its last get (-1: none), whose answer a cas compares to
 } s_clerk_t;
 
 struct s_chaos {
@@ -93,10 +94,10 @@ static bool s_backlog_drained (sim_t *s, void *arg);
 static void
 s_kv_done (sim_t *s, sim_kvclient_t *ck, void *arg)
 {
-    (void)ck;
     s_clerk_t *k = arg;
     if (k->c->stop)
         return;
+    (void)ck;
     uint64_t pause_ms = zkv_rng_below (sim_rng (s), S_KV_THINK_MS + 1);
     // Where sessions expire, a clerk now and then idles past the ttl: its next request comes
     // to shards that forgot it, retries of it may span evictions.
@@ -105,7 +106,10 @@ s_kv_done (sim_t *s, sim_kvclient_t *ck, void *arg)
     sim_at (s, sim_now (s) + pause_ms * SIM_MS, s_kv_issue, k);
 }
 
-// A random operation: appends half the time, puts now and then, gets otherwise.
+// A random operation: appends most of the time, puts, deletes and compare-and-sets now and
+// then, gets otherwise. A compare-and-set right after a get of its key compares with what the
+// get read (value or revision), as a client's read-modify-write does; it then often races
+// other clerks' writes and fails, which the history records as an observation too.
 static void
 s_kv_issue (sim_t *s, void *arg)
 {
@@ -113,17 +117,34 @@ s_kv_issue (sim_t *s, void *arg)
     if (k->c->stop || sim_kv_busy (k->ck))
         return;
     char key[16], value[48];
-    snprintf (key, sizeof key, "k%d", (int)zkv_rng_below (sim_rng (s), (uint64_t)k->c->n_keys));
-    snprintf (value, sizeof value, "x%d.%" PRIu64 ";", sim_kv_client_process (k->ck), k->written);
+    int ki = (int)zkv_rng_below (sim_rng (s), (uint64_t)k->c->n_keys);
     uint64_t roll = zkv_rng_below (sim_rng (s), 100);
-    if (roll < 50) {
+    if (roll >= 84 && k->last_key >= 0)
+        ki = k->last_key; // a cas of the key just read
+    snprintf (key, sizeof key, "k%d", ki);
+    snprintf (value, sizeof value, "x%d.%" PRIu64 ";", sim_kv_client_process (k->ck), k->written);
+    bool fresh = k->last_key == ki;
+    k->last_key = -1;
+    if (roll < 45) {
         k->written++;
         sim_kv_start (s, k->ck, ZKV_HIST_APPEND, key, value);
-    } else if (roll < 60) {
+    } else if (roll < 53) {
         k->written++;
         sim_kv_start (s, k->ck, ZKV_HIST_PUT, key, value);
-    } else
+    } else if (roll < 56) {
+        sim_kv_start (s, k->ck, ZKV_HIST_DELETE, key, NULL);
+    } else if (roll < 84) {
+        k->last_key = ki;
         sim_kv_start (s, k->ck, ZKV_HIST_GET, key, NULL);
+    } else {
+        k->written++;
+        bool by_rev = roll % 2;
+        bool found = fresh && sim_kv_found (k->ck);
+        // A conditional delete now and then (no new value), else a conditional put.
+        const char *nv = roll >= 97 ? NULL : value;
+        sim_kv_start_cas (s, k->ck, key, by_rev, found ? sim_kv_value (k->ck) : NULL,
+                          found ? sim_kv_revision (k->ck) : 0, nv);
+    }
 }
 
 static void
@@ -133,6 +154,7 @@ s_kv_start (sim_t *s, s_chaos_t *c)
     for (int i = 0; i < c->n_clerks; i++) {
         s_clerk_t *k = &c->clerks[i];
         k->c = c;
+        k->last_key = -1;
         k->ck = sim_kv_client (s, SIM_KV_ALL);
         sim_kv_client_on_done (k->ck, s_kv_done, k);
         sim_at (s, sim_now (s) + zkv_rng_below (sim_rng (s), 100) * SIM_MS, s_kv_issue, k);

@@ -47,9 +47,17 @@ void sim_kv_client_on_done (sim_kvclient_t *c, sim_kv_done_fn *fn, void *arg);
 // Starts one operation on an idle clerk (value: NULL for a get). It retries with the same
 // (client id, seq) until a node answers it: the lab's clerk never gives up.
 void sim_kv_start (sim_t *s, sim_kvclient_t *c, zkv_hist_f_t f, const char *key, const char *value);
+// A delete: f ZKV_HIST_DELETE, value NULL. A compare-and-set: sim_kv_start_cas.
+// Starts a compare-and-set of key to value (NULL: a conditional delete) on an idle clerk: on
+// the value expect (NULL: the key must be absent), or, with by_rev, on the revision expect_rev.
+void sim_kv_start_cas (sim_t *s, sim_kvclient_t *c, const char *key, bool by_rev,
+                       const char *expect, uint64_t expect_rev, const char *value);
 bool sim_kv_busy (const sim_kvclient_t *c);
 // What the last completed get read ("" for a missing key).
 const char *sim_kv_value (const sim_kvclient_t *c);
+// Whether it found the key, and the revision of the last answer (get, write or cas).
+bool sim_kv_found (const sim_kvclient_t *c);
+uint64_t sim_kv_revision (const sim_kvclient_t *c);
 
 // The lab's blocking Get / Put / Append: run the world until the operation completes; fail
 // if it takes more than SIM_KV_OP_DEADLINE of simulated time.

@@ -22,7 +22,13 @@ struct sim_kvclient {
     char *value;          // ... put / append argument (owned), NULL for a get
     uint64_t wake_us;     // the core's current WAIT ends (simulated us)
     uint64_t begun_us;    // simulated time the current operation began (its first send)
-    char *result;         // last get's value (owned)
+    char *result;         // last get's value (owned), NULL when the key was not found
+    uint64_t revision;    // the last answer's revision (a get's, a write's, a failed cas's)
+    // A cas (ZKV_HIST_CAS): its condition.
+    bool cas_by_rev;      // on a revision (expect_rev), else on a value (expect)
+    char *expect;         // the value expected (owned), NULL: the key must be absent
+    uint64_t expect_rev;  // the revision expected (0: absent)
+    int status;           // the last answer's status (0 or a positive ZKV_E* value)
     sim_kv_done_fn *done; // completion callback
     void *done_arg;       //
     // A shard controller command instead of a key's (sim_kv_ctrl): not in the history.

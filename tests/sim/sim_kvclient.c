@@ -165,6 +165,7 @@ sim_kv_clients_free (sim_t *self)
         free (c->key);
         free (c->value);
         free (c->result);
+        free (c->expect);
         free (c);
     }
     free (kv->clients);
@@ -215,6 +216,18 @@ sim_kv_value (const sim_kvclient_t *c)
     return c->result ? c->result : "";
 }
 
+bool
+sim_kv_found (const sim_kvclient_t *c)
+{
+    return c->result != NULL;
+}
+
+uint64_t
+sim_kv_revision (const sim_kvclient_t *c)
+{
+    return c->revision;
+}
+
 static void s_act (sim_t *s, sim_kvclient_t *c, zkv_cc_action_t act);
 static bool s_idle (sim_t *s, void *arg);
 
@@ -241,7 +254,22 @@ s_send (sim_t *s, sim_kvclient_t *c, size_t node, bool *ok)
     zkv_client_request_t *rq = &m.u.client_request;
     rq->client_id = c->core.client_id;
     rq->seq = c->core.seq;
-    rq->op = c->f == ZKV_HIST_GET ? ZKV_OP_GET : c->f == ZKV_HIST_PUT ? ZKV_OP_PUT : ZKV_OP_APPEND;
+    rq->op = c->f == ZKV_HIST_GET      ? ZKV_OP_GET
+             : c->f == ZKV_HIST_PUT    ? ZKV_OP_PUT
+             : c->f == ZKV_HIST_APPEND ? ZKV_OP_APPEND
+                                       : ZKV_OP_DELETE;
+    if (c->f == ZKV_HIST_CAS) {
+        // A compare-and-set is a conditional put, or delete when it sets no value.
+        rq->op = c->value ? ZKV_OP_PUT : ZKV_OP_DELETE;
+        if (c->cas_by_rev) {
+            rq->cond = ZKV_COND_REVISION;
+            rq->expect_rev = c->expect_rev;
+        } else if (c->expect) {
+            rq->cond = ZKV_COND_VALUE;
+            rq->expect = (zkv_bytes_t){(uint8_t *)c->expect, strlen (c->expect)};
+        } else
+            rq->cond = ZKV_COND_REVISION; // expect_rev 0: the key must be absent
+    }
     if (c->op) {
         rq->op = c->op;
         rq->key = c->ckey;     // borrowed
@@ -281,15 +309,23 @@ s_finish (sim_t *s, sim_kvclient_t *c, int rc)
     if (rc == ZKV_ENOTFOUND && c->f == ZKV_HIST_GET) {
         free (c->result); // an answer: the key does not exist
         c->result = NULL;
+        c->revision = 0;
         rc = 0;
     }
+    bool swapped = rc == 0;
+    if (rc == ZKV_ECOMPARE && c->f == ZKV_HIST_CAS)
+        rc = 0; // an answer: the condition did not hold (it observed the key)
     if (rc != 0 && !unknown)
         sim_fail (s, "clerk %d: %s of key '%s' failed: %s", c->idx, zkv_hist_f_name (c->f), c->key,
                   zkv_errname (rc));
     int64_t t = (int64_t)sim_now (s) * 1000;
-    if (zkv_history_complete (s->kv->history, c->idx, unknown ? ZKV_HIST_INFO : ZKV_HIST_OK,
-                              c->f == ZKV_HIST_GET ? sim_kv_value (c) : NULL, t) != 0)
-        sim_fail (s, "history: %s", zkv_history_error (s->kv->history));
+    zkv_history_t *h = s->kv->history;
+    int hrc = unknown                 ? zkv_history_complete (h, c->idx, ZKV_HIST_INFO, NULL, t)
+              : c->f == ZKV_HIST_GET ? zkv_history_complete_get (h, c->idx, c->result, c->revision, t)
+              : c->f == ZKV_HIST_CAS ? zkv_history_complete_cas (h, c->idx, swapped, c->revision, t)
+                                     : zkv_history_complete_write (h, c->idx, c->revision, t);
+    if (hrc != 0)
+        sim_fail (s, "history: %s", zkv_history_error (h));
     c->busy = false;
     if (unknown)
         s->counters.sessions_unknown++;
@@ -356,6 +392,10 @@ s_client_reply (sim_t *self, int client, int node, const zkv_client_reply_t *r)
                        "node %d answered clerk %d's request \"timed out\" %" PRIu64
                        " ms after it was first sent, before its %d ms deadline",
                        node, client, (sim_now (self) - c->begun_us) / SIM_MS, S_DEADLINE_MS);
+    if (ours && !c->op) {
+        c->revision = r->revision;
+        c->status = (int)r->status;
+    }
     if (ours && r->status == 0 && c->op) {
         zkv_bytes_free (&c->answer);
         zkv_bytes_set (&c->answer, r->value.data, r->value.len);
@@ -437,16 +477,36 @@ sim_kv_start (sim_t *s, sim_kvclient_t *c, zkv_hist_f_t f, const char *key, cons
     free (c->value);
     c->f = f;
     c->key = s_strdup (key, strlen (key));
-    c->value = f == ZKV_HIST_GET ? NULL : s_strdup (value, strlen (value));
+    c->value = f == ZKV_HIST_GET || f == ZKV_HIST_DELETE || !value ? NULL
+                                                                    : s_strdup (value, strlen (value));
     c->busy = true;
     c->wake_us = UINT64_MAX;
     c->begun_us = sim_now (s);
+    c->revision = 0;
     int64_t t = (int64_t)sim_now (s) * 1000;
-    if (zkv_history_invoke (s->kv->history, c->idx, f, key, c->value, t) != 0)
-        sim_fail (s, "history: %s", zkv_history_error (s->kv->history));
+    zkv_history_t *h = s->kv->history;
+    int hrc = f == ZKV_HIST_DELETE ? zkv_history_invoke_delete (h, c->idx, key, t)
+              : f != ZKV_HIST_CAS  ? zkv_history_invoke (h, c->idx, f, key, c->value, t)
+              : c->cas_by_rev ? zkv_history_invoke_cas_rev (h, c->idx, key, c->expect_rev, c->value, t)
+                              : zkv_history_invoke_cas (h, c->idx, key, c->expect, c->value, t);
+    if (hrc != 0)
+        sim_fail (s, "history: %s", zkv_history_error (h));
     s_act (s, c,
            zkv_ccore_begin_key (&c->core, s_now_ms (s), S_TIMEOUT_MS, f == ZKV_HIST_GET,
                                 (const uint8_t *)c->key, strlen (c->key)));
+}
+
+void
+sim_kv_start_cas (sim_t *s, sim_kvclient_t *c, const char *key, bool by_rev, const char *expect,
+                  uint64_t expect_rev, const char *value)
+{
+    if (c->busy)
+        sim_fail (s, "clerk %d: an operation is already open", c->idx);
+    free (c->expect);
+    c->cas_by_rev = by_rev;
+    c->expect = !by_rev && expect ? s_strdup (expect, strlen (expect)) : NULL;
+    c->expect_rev = by_rev ? expect_rev : 0;
+    sim_kv_start (s, c, ZKV_HIST_CAS, key, value);
 }
 
 static bool
