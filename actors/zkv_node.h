@@ -24,6 +24,7 @@ typedef struct {
     uint64_t *groups;           // their ids
     zkv_security_t *security;   // CURVE: the node's certificate and the keys it lets in
     int start_rc;               // an actor that fails to start sets it (-1 or a ZKV_E* code) before signalling
+    int64_t started_ms;         // zclock_mono when the node started (its uptime counts from it)
 } zkv_node_t;
 
 // Inproc endpoint names, unique per node id so that several nodes could share one process.
