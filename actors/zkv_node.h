@@ -15,6 +15,8 @@
 #include "zkv_routing.h"
 #include "zkv_security.h"
 
+typedef struct zkv_status zkv_status_t;
+
 typedef struct {
     uint64_t id;                // this node's id
     const zkv_config_t *config; // the cluster file (immutable, shared read-only)
@@ -24,6 +26,7 @@ typedef struct {
     uint64_t *groups;           // their ids
     zkv_security_t *security;   // CURVE: the node's certificate and the keys it lets in
     int start_rc;               // an actor that fails to start sets it (-1 or a ZKV_E* code) before signalling
+    zkv_status_t *status;       // the cluster view of the status page (zkv_status.h)
 } zkv_node_t;
 
 // Inproc endpoint names, unique per node id so that several nodes could share one process.

@@ -186,7 +186,7 @@ main (int argc, char *argv[])
     node.routing = zkv_node_routing (config);
 
     int rc = 1;
-    zactor_t *events = NULL, *transport = NULL, *frontend = NULL;
+    zactor_t *events = NULL, *transport = NULL, *frontend = NULL, *status = NULL;
     zactor_t **groups = (zactor_t **)zmalloc ((node.n_groups + 1) * sizeof (zactor_t *));
     zkv_group_args_t *gargs =
         (zkv_group_args_t *)zmalloc ((node.n_groups + 1) * sizeof (zkv_group_args_t));
@@ -257,6 +257,8 @@ main (int argc, char *argv[])
     frontend = zactor_new (zkv_frontend_actor, &node);
     if (node.start_rc != 0)
         goto done;
+    node.status = zkv_status_new (config, node.id);
+    status = zactor_new (zkv_status_actor, &node);
     zsys_info ("zkvd %" PRIu64 ": serving clients at %s, peers at %s, events at %s (%zu groups, "
                "%s)",
                node.id, me->client, me->peer, me->events, node.n_groups,
@@ -285,6 +287,7 @@ done:
     // Stop order: no new client work, then the groups (every ready they took was synced
     // before its messages left), the network, the event publisher. No actor blocks on a send
     // (zkv_actors.h), so each stops at its next wakeup, whatever the others are doing.
+    zactor_destroy (&status);
     zactor_destroy (&frontend);
     for (size_t i = 0; i < node.n_groups; i++)
         zactor_destroy (&groups[i]);
@@ -293,6 +296,7 @@ done:
     zactor_destroy (&events);
     zkv_logstore_destroy (&node.logstore);
     zkv_security_destroy (&node.security);
+    zkv_status_destroy (&node.status);
     free (gargs);
     free (groups);
     free (node.groups);
