@@ -28,6 +28,8 @@ void zkv_transport_actor (zsock_t *pipe, void *args);
 void zkv_events_actor (zsock_t *pipe, void *args);
 void zkv_group_actor (zsock_t *pipe, void *args);
 void zkv_frontend_actor (zsock_t *pipe, void *args);
+// The node's figures: zkv.node.stats events, and the HTTP endpoint (/metrics).
+void zkv_stats_actor (zsock_t *pipe, void *args);
 
 // A group actor is started with one of these.
 typedef struct {

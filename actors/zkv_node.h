@@ -26,6 +26,7 @@ typedef struct {
     uint64_t *groups;           // their ids
     zkv_security_t *security;   // CURVE: the node's certificate and the keys it lets in
     int start_rc;               // an actor that fails to start sets it (-1 or a ZKV_E* code) before signalling
+    int64_t started_ms;         // zclock_mono when the node started (its uptime counts from it)
     zkv_status_t *status;       // the cluster view of the status page (zkv_status.h)
 } zkv_node_t;
 

@@ -78,7 +78,8 @@ s_descriptors (const zkv_config_t *config, uint64_t id)
     }
     // Three listening sockets, each up to max_connections, and 256 kept for LevelDB's files,
     // the log's syncs and the peers' outgoing connections.
-    uint64_t need = 3 * zkv_config_cluster (config)->max_connections + 256;
+    uint64_t need = 3 * zkv_config_cluster (config)->max_connections +
+                    zkv_config_cluster (config)->http_max_connections + 256;
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
         zsys_warning ("zkvd %" PRIu64 ": the descriptor limit (%llu) is below what "
                       "/cluster/max_connections needs (%" PRIu64 " with storage's reserve): "
@@ -179,14 +180,14 @@ main (int argc, char *argv[])
         zsys_set_logsystem (true);
 
     s_descriptors (config, id);
-    zkv_node_t node = {.id = id, .config = config};
+    zkv_node_t node = {.id = id, .config = config, .started_ms = zclock_mono ()};
     node.n_groups = zkv_config_groups_of_node (config, id, NULL, 0);
     node.groups = (uint64_t *)zmalloc ((node.n_groups + 1) * sizeof (uint64_t));
     zkv_config_groups_of_node (config, id, node.groups, node.n_groups);
     node.routing = zkv_node_routing (config);
 
     int rc = 1;
-    zactor_t *events = NULL, *transport = NULL, *frontend = NULL, *status = NULL;
+    zactor_t *events = NULL, *transport = NULL, *frontend = NULL, *stats = NULL, *status = NULL;
     zactor_t **groups = (zactor_t **)zmalloc ((node.n_groups + 1) * sizeof (zactor_t *));
     zkv_group_args_t *gargs =
         (zkv_group_args_t *)zmalloc ((node.n_groups + 1) * sizeof (zkv_group_args_t));
@@ -257,8 +258,12 @@ main (int argc, char *argv[])
     frontend = zactor_new (zkv_frontend_actor, &node);
     if (node.start_rc != 0)
         goto done;
+    // The status page's view exists before the HTTP endpoint (in the stats actor) shows it.
     node.status = zkv_status_new (config, node.id);
     status = zactor_new (zkv_status_actor, &node);
+    stats = zactor_new (zkv_stats_actor, &node);
+    if (node.start_rc != 0)
+        goto done;
     zsys_info ("zkvd %" PRIu64 ": serving clients at %s, peers at %s, events at %s (%zu groups, "
                "%s)",
                node.id, me->client, me->peer, me->events, node.n_groups,
@@ -287,6 +292,7 @@ done:
     // Stop order: no new client work, then the groups (every ready they took was synced
     // before its messages left), the network, the event publisher. No actor blocks on a send
     // (zkv_actors.h), so each stops at its next wakeup, whatever the others are doing.
+    zactor_destroy (&stats);
     zactor_destroy (&status);
     zactor_destroy (&frontend);
     for (size_t i = 0; i < node.n_groups; i++)

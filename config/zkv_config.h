@@ -53,6 +53,9 @@ typedef struct {
     const char *monitor_keys;          // ... of read-only ones (events and status), or NULL
     const char *client_cert;           // the certificate zkv and the client library use by default
                                        // with this file (NULL: none; $ZKV_KEY or --key)
+    uint64_t http_max_connections;     // connections a node's HTTP endpoint holds at once
+    uint64_t http_timeout_ms;          // an idle HTTP connection is closed after this long
+    uint64_t stats_interval_ms;        // zkv.node.stats is published this often
 } zkv_config_cluster_t;
 
 // One node (/node): a zkvd process.
@@ -65,6 +68,7 @@ typedef struct {
     const char *cert;   // its certificate file (public; FILE_secret beside it, read by the node
                         // alone), or NULL
     const char *public_key; // its public key (Z85, 40 characters), or NULL: read from cert
+    const char *http;       // endpoint of its HTTP server (tcp://IP:port: metrics), or NULL
 } zkv_config_node_t;
 
 // A list of node ids, in the order the file gives them.

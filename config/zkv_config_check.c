@@ -30,6 +30,8 @@ s_print_node (const zkv_config_t *config, const zkv_config_node_t *node)
 {
     printf ("node %" PRIu64 "\n    peer   %s\n    client %s\n    events %s\n    data   %s\n",
             node->id, node->peer, node->client, node->events, node->data);
+    if (node->http)
+        printf ("    http   %s\n", node->http);
     uint64_t groups[64];
     size_t count = zkv_config_groups_of_node (config, node->id, groups, 64);
     printf ("    groups ");

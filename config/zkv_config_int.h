@@ -78,7 +78,7 @@ typedef struct {
 } zkv_config_option_t;
 
 #define ZKV_CONFIG_MAX_NODE_ID 65535 // node ids are 1..this
-#define ZKV_CONFIG_MAX_OPTIONS 48    // rows in the schema, at most
+#define ZKV_CONFIG_MAX_OPTIONS 64    // rows in the schema, at most
 
 extern const zkv_config_section_t zkv_config_sections[ZKV_CONFIG_SECTIONS];
 extern const char zkv_config_unset[]; // the fallback of an optional option without a default

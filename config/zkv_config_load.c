@@ -294,6 +294,8 @@ s_field (const zkv_config_node_t *node, int option)
 static bool
 s_same_endpoint (const char *a, const char *b)
 {
+    if (!a || !b) // an optional endpoint left out
+        return false;
     if (strncmp (a, "tcp://", 6) == 0)
         return strcasecmp (a, b) == 0;
     return strcmp (a, b) == 0;
@@ -333,6 +335,14 @@ s_check_nodes (s_loader_t *self)
                             config->nodes[j].id, s_line_of (&self->node_lines[j], (int)p));
                 }
         }
+    // The HTTP server (libmicrohttpd) binds a TCP address, not a ZeroMQ transport.
+    int http = s_option (ZKV_CONFIG_NODE, "http");
+    for (size_t i = 0; i < config->node_count; i++)
+        if (config->nodes[i].http && strncmp (config->nodes[i].http, "tcp://", 6) != 0)
+            return s_fail (self, s_line_of (&self->node_lines[i], http),
+                           "/node/http: expected tcp://IP:port (an HTTP server listens on TCP), "
+                           "got '%s'",
+                           config->nodes[i].http);
     for (size_t i = 0; i < config->node_count; i++)
         for (size_t j = 0; j < i; j++)
             if (strcmp (config->nodes[i].data, config->nodes[j].data) == 0)

@@ -142,6 +142,17 @@ const zkv_config_option_t zkv_config_options[] = {
      S_CLUSTER (client_cert),
      "Certificate (with its FILE_secret) that zkv and the client library use with this file "
      "when neither --key nor $ZKV_KEY names one; for development clusters."},
+    {ZKV_CONFIG_CLUSTER, "http_max_connections", ZKV_CONFIG_UINT, 1, 1024, "64",
+     S_CLUSTER (http_max_connections),
+     "Connections a node's HTTP endpoint (/node/http: metrics) holds at once; more are closed "
+     "as they come, and counted (zkv_http_connections_refused_total)."},
+    {ZKV_CONFIG_CLUSTER, "http_timeout_ms", ZKV_CONFIG_UINT, 1000, 3600000, "10000",
+     S_CLUSTER (http_timeout_ms),
+     "An HTTP connection idle this long is closed (counted in whole seconds, rounded up)."},
+    {ZKV_CONFIG_CLUSTER, "stats_interval_ms", ZKV_CONFIG_UINT, 100, 60000, "1000",
+     S_CLUSTER (stats_interval_ms),
+     "Every node publishes a zkv.node.stats event this often (docs/events.md): its figures, "
+     "and a heartbeat: a subscriber that hears none for 3 intervals may take the node for dead."},
 
     {ZKV_CONFIG_NODE, "id", ZKV_CONFIG_UINT, 1, ZKV_CONFIG_MAX_NODE_ID, NULL, S_NODE (id),
      "Node id: non-zero, unique; `zkvd --node ID` picks the node to run."},
@@ -160,6 +171,10 @@ const zkv_config_option_t zkv_config_options[] = {
     {ZKV_CONFIG_NODE, "public_key", ZKV_CONFIG_KEY, 40, 40, zkv_config_unset, S_NODE (public_key),
      "The node's public key in Z85 (40 characters, quoted), for machines that do not have its "
      "cert file; must match cert when both are given."},
+    {ZKV_CONFIG_NODE, "http", ZKV_CONFIG_ENDPOINT, 0, 0, zkv_config_unset, S_NODE (http),
+     "Endpoint (tcp://IP:port only) of the node's HTTP server: Prometheus metrics at /metrics. "
+     "Plain text, no authentication: bind it where only the operators' network reaches. Left "
+     "out: the node serves no HTTP."},
 
     {ZKV_CONFIG_GROUP, "id", ZKV_CONFIG_UINT, 0, 65535, NULL, S_GROUP (id),
      "Group id, unique; 0 is the shard controller, 1 and up serve shards."},

@@ -15,7 +15,9 @@ ASAN_BUILD=${ZKV_ASAN_BUILD_DIR:-$ROOT/build-asan}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 # Debian 12 packages the build and the tests need.
-PACKAGES=(build-essential cmake pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libleveldb-dev)
+# libmicrohttpd-dev: the nodes' HTTP endpoint (metrics); curl: the metrics test scrapes it.
+PACKAGES=(build-essential cmake pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libleveldb-dev
+          libmicrohttpd-dev curl)
 
 s_as_root () {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -243,8 +243,13 @@ test_good_files (void)
     CHECK (strcmp (node->client, "tcp://127.0.0.2:65535") == 0);
     CHECK (strcmp (node->events, "ipc:///tmp/zkv-test/events-1") == 0);
     CHECK (strcmp (node->data, "/tmp/zkv test/node #1") == 0);
+    CHECK (node->http && strcmp (node->http, "tcp://[::1]:8080") == 0);
+    CHECK_EQ_U64 (zkv_config_cluster (config)->http_max_connections, 1024);
+    CHECK_EQ_U64 (zkv_config_cluster (config)->http_timeout_ms, 3600000);
+    CHECK_EQ_U64 (zkv_config_cluster (config)->stats_interval_ms, 60000);
     node = zkv_config_node (config, 2);
     CHECK (node && strcmp (node->peer, "inproc://peer-2") == 0);
+    CHECK (node->http == NULL); // optional: no HTTP server
     // A relative data directory is relative to the file's folder.
     node = zkv_config_node (config, 65535);
     CHECK (node);
@@ -412,7 +417,7 @@ test_schema_table (void)
         CHECK (strstr (markdown, cell));
         if (opt->fallback && opt->fallback != zkv_config_unset) {
             // A default must be a value the option accepts.
-            uint64_t record[32] = {0};
+            uint64_t record[48] = {0};
             CHECK (section->record_size <= sizeof record);
             char why[256];
             CHECK (zkv_config_option_parse (opt, opt->fallback, record, why, sizeof why) == 0);

@@ -142,6 +142,13 @@ cl_client_port () {
 cl_events_port () {
     if [ "$CL_MODE" = netns ]; then echo 7201; else echo $((CL_BASE + 20 + $1)); fi
 }
+cl_http_port () {
+    if [ "$CL_MODE" = netns ]; then echo 7301; else echo $((CL_BASE + 30 + $1)); fi
+}
+# Node I's HTTP endpoint (metrics), as a URL base: http://ADDR:PORT
+cl_http_url () {
+    echo "http://$(cl_addr "$1"):$(cl_http_port "$1")"
+}
 cl_client_ep () {
     echo "tcp://$(cl_addr "$1"):$(cl_client_port "$1")"
 }
@@ -178,7 +185,8 @@ cl_group_sizes () {
     echo "$out"
 }
 
-# The cluster config: the groups of cl_groups. Tunables: CL_SNAPSHOT_BYTES, CL_CHUNK_BYTES.
+# The cluster config: the groups of cl_groups. Tunables: CL_SNAPSHOT_BYTES, CL_CHUNK_BYTES,
+# CL_STATS_INTERVAL_MS (zkv.node.stats; default 1000). Every node serves HTTP (cl_http_url).
 # Certificates in $CL_DIR/certs: one per node (nodeI.cert), the client's (client.cert, allowed
 # through keys/clients), and a read-only monitor's (monitor.cert, through keys/monitors).
 cl_keys () {
@@ -210,12 +218,14 @@ cl_write_config () {
     echo "    heartbeat_ticks = 3"
     echo "    snapshot_bytes = ${CL_SNAPSHOT_BYTES:-1048576}"
     [ -z "${CL_CHUNK_BYTES:-}" ] || echo "    snapshot_chunk_bytes = $CL_CHUNK_BYTES"
+    [ -z "${CL_STATS_INTERVAL_MS:-}" ] || echo "    stats_interval_ms = $CL_STATS_INTERVAL_MS"
     for ((i = 1; i <= CL_N; i++)); do
         echo "node"
         echo "    id = $i"
         echo "    peer = $(cl_peer_ep "$i")"
         echo "    client = $(cl_client_ep "$i")"
         echo "    events = tcp://$(cl_addr "$i"):$(cl_events_port "$i")"
+        echo "    http = tcp://$(cl_addr "$i"):$(cl_http_port "$i")"
         echo "    data = $CL_DIR/data$i"
         [ "$CL_SECURITY" = none ] || echo "    cert = $CL_DIR/certs/node$i.cert"
     done
