@@ -27,6 +27,11 @@ zkv_status_new (const zkv_config_t *config, uint64_t id)
     zkv_cluster_view_config_t vc;
     zkv_cluster_view_config_defaults (&vc);
     vc.self = id;
+    // A node beats every stats_interval_ms (zkv.node.stats): dead after missed_beats of them.
+    vc.beat_ms = zkv_config_cluster (config)->stats_interval_ms;
+    vc.max_events = (size_t)zkv_config_cluster (config)->status_events;
+    vc.max_nodes = (size_t)zkv_config_cluster (config)->status_max_nodes;
+    vc.max_groups = (size_t)zkv_config_cluster (config)->status_max_groups;
     zkv_status_t *self = (zkv_status_t *)zmalloc (sizeof *self);
     self->view = zkv_cluster_view_new (&vc);
     assert (self->view); // the limits are positive

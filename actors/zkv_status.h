@@ -22,6 +22,10 @@ void zkv_status_destroy (zkv_status_t **self_p);
 // The view as JSON now (heap, NUL-terminated, *len_p bytes): the body of /api/cluster.
 char *zkv_status_json (zkv_status_t *self, size_t *len_p);
 
+// Adds the page's routes ("/", "/api/cluster") to the node's HTTP endpoint before it starts.
+typedef struct zkv_http zkv_http_t;
+void zkv_status_routes (zkv_http_t *http, zkv_status_t *status);
+
 // The actor; args is the zkv_node_t, whose status it feeds.
 void zkv_status_actor (zsock_t *pipe, void *args);
 
