@@ -33,7 +33,13 @@ typedef struct {
     zhashx_t *fds;      // client routing id (hex) -> the descriptor its messages came over
     uint64_t slow;      // clients disconnected for not reading their answers
     zkv_answers_t *answers; // bytes of answers waiting for full connections
+    uint64_t bytes_in;  // bytes of client messages received
+    uint64_t bytes_out; // bytes of answers sent to clients
+    int64_t next_board; // zclock_mono time the figures go to the node's board again
 } s_frontend_t;
+
+// The frontend's figures go to the node's board this often.
+#define S_BOARD_MS 100
 
 // Routing ids remembered at most (each client connection's last one): past it the table starts
 // over and learns again from the next messages.
@@ -112,7 +118,8 @@ s_to_client (void *arg, const zkv_front_addr_t *to, const zkv_msg_t *msg)
     if (zmq_send (router, to->data + 1, to->len - 1u, ZMQ_DONTWAIT | ZMQ_SNDMORE) >= 0) {
         if (delimiter)
             zmq_send (router, "", 0, ZMQ_DONTWAIT | ZMQ_SNDMORE);
-        zmq_send (router, buf, len, ZMQ_DONTWAIT);
+        if (zmq_send (router, buf, len, ZMQ_DONTWAIT) >= 0)
+            self->bytes_out += len;
         if (len >= S_BIG_ANSWER &&
             zkv_answers_sent (self->answers, to->data + 1, to->len - 1u, len,
                               s_buffer_full (self, to), (uint64_t)zclock_mono ()))
@@ -177,6 +184,14 @@ s_event (void *arg, const char *topic, const zkv_msg_t *body)
     zkv_actors_event (zsock_resolve (self->events), topic, &ev);
 }
 
+// The monotonic clock in microseconds: requests' latencies.
+static uint64_t
+s_now_us (void *arg)
+{
+    (void)arg;
+    return (uint64_t)zclock_usecs ();
+}
+
 static const zkv_front_host_t s_host = {
     .to_client = s_to_client,
     .to_node = s_to_node,
@@ -184,7 +199,25 @@ static const zkv_front_host_t s_host = {
     .to_caller = s_to_caller,
     .routing = s_routing,
     .event = s_event,
+    .now_us = s_now_us,
 };
+
+// The frontend's figures, with what only this actor sees, onto the node's board.
+static void
+s_board (s_frontend_t *self)
+{
+    zkv_front_stats_t st;
+    zkv_front_stats (self->front, &st);
+    st.bytes_in = self->bytes_in;
+    st.bytes_out = self->bytes_out;
+    st.connections = zkv_conns_open (self->conns);
+    st.connections_refused = zkv_conns_refused (self->conns);
+    st.slow_clients = self->slow;
+    st.denied = self->denied;
+    st.dropped = self->dropped;
+    st.malformed += self->malformed;
+    zkv_board_put_front (self->node->board, &st);
+}
 
 // --- inputs ------------------------------------------------------------------------------------
 
@@ -201,6 +234,8 @@ s_client (s_frontend_t *self, zmq_msg_t *frames, size_t n)
 {
     bool delimiter = n == 3 && zmq_msg_size (&frames[1]) == 0;
     zmq_msg_t *payload = &frames[n == 3 ? 2 : 1];
+    for (size_t i = 0; i < n && i < 3; i++)
+        self->bytes_in += zmq_msg_size (&frames[i]);
     zkv_msg_t m;
     int rc = (n == 2 || delimiter) && zmq_msg_size (&frames[0]) <= 255
                  ? zkv_actors_decode (payload, &m)
@@ -395,6 +430,10 @@ zkv_frontend_actor (zsock_t *pipe, void *args)
             zkv_front_tick (self->front, s_now ());
         } while (got > 0 && !(zsock_events (pipe) & ZMQ_POLLIN));
         zkv_front_tick (self->front, s_now ());
+        if (zclock_mono () >= self->next_board) {
+            s_board (self);
+            self->next_board = zclock_mono () + S_BOARD_MS;
+        }
     }
     zpoller_destroy (&poller);
     s_teardown (self);

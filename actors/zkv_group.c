@@ -23,6 +23,8 @@
 // huge write: 4096 puts of 64 KiB would be one 256 MiB batch.
 #define S_MAX_DRAIN       4096
 #define S_MAX_DRAIN_BYTES (4u << 20)
+// The group's figures go to the node's board this often (metrics are read at any moment).
+#define S_BOARD_MS 100
 
 typedef struct {
     zkv_node_t *node;             // the node
@@ -36,6 +38,7 @@ typedef struct {
     zkv_replica_t *replica;       // the driver
     uint64_t tick_ms;             // one tick
     int64_t next_tick;            // zclock_mono time of the next tick
+    int64_t next_board;           // zclock_mono time the figures go to the board again
     uint64_t malformed;           // inputs that did not decode (the transport validated them)
     uint64_t dropped;             // sends dropped on a full queue
 } s_group_t;
@@ -179,6 +182,22 @@ static const zkv_replica_host_t s_host = {
 
 // --- the actor ---------------------------------------------------------------------------------
 
+// The group's figures, with what only this actor knows, onto the node's board.
+static void
+s_board (s_group_t *self)
+{
+    zkv_group_stats_t st;
+    zkv_replica_stats (self->replica, &st);
+    zkv_sm_t *sm = zkv_replica_sm (self->replica);
+    if (strcmp (sm->ops->name, "kv") == 0) {
+        zkv_kv_session_stats_t ss;
+        zkv_kv_session_stats (zkv_kv_sm_kv (sm), &ss);
+        st.sessions = ss.sessions;
+    }
+    st.dropped = self->dropped;
+    zkv_board_put_group (self->node->board, &st);
+}
+
 // One input: a Raft message or a group_request.
 static void
 s_input (s_group_t *self, zmq_msg_t *frame)
@@ -310,6 +329,10 @@ zkv_group_actor (zsock_t *pipe, void *args)
                 self->next_tick = now + (int64_t)self->tick_ms;
         }
         zkv_replica_run (self->replica);
+        if (now >= self->next_board) {
+            s_board (self);
+            self->next_board = now + S_BOARD_MS;
+        }
     }
     zpoller_destroy (&poller);
     zkv_replica_counters_t c;

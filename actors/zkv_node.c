@@ -122,4 +122,6 @@ zkv_node_front_config (const zkv_node_t *node, zkv_front_config_t *out)
     out->max_pending_per_client =
         (size_t)zkv_config_cluster (node->config)->max_requests_per_client;
     out->max_pending_bytes = zkv_config_cluster (node->config)->max_request_bytes;
+    out->version = ZKV_VERSION;
+    out->started_ms = (uint64_t)node->started_ms;
 }

@@ -1,6 +1,7 @@
 // What the actors of one zkvd process share, read-only once they run: the node's id, its config,
 // its storage and the routing configuration it starts from; and the names of the inproc sockets
-// between actors. Actors share nothing mutable: they talk in messages (zkv_actors.h).
+// between actors. Actors share nothing mutable but the board of figures (zkv_board.h): they
+// talk in messages (zkv_actors.h).
 #ifndef ZKV_NODE_H
 #define ZKV_NODE_H
 
@@ -8,12 +9,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "zkv_board.h"
 #include "zkv_config.h"
 #include "zkv_front.h"
 #include "zkv_logstore.h"
 #include "zkv_replica.h"
 #include "zkv_routing.h"
 #include "zkv_security.h"
+
+// zkv's version (CMake sets it from the project's).
+#ifndef ZKV_VERSION
+#define ZKV_VERSION "unknown"
+#endif
 
 typedef struct zkv_status zkv_status_t;
 
@@ -27,6 +34,7 @@ typedef struct {
     zkv_security_t *security;   // CURVE: the node's certificate and the keys it lets in
     int start_rc;               // an actor that fails to start sets it (-1 or a ZKV_E* code) before signalling
     int64_t started_ms;         // zclock_mono when the node started (its uptime counts from it)
+    zkv_board_t *board;         // the node's figures, which every actor puts there (zkv_board.h)
     zkv_status_t *status;       // the cluster view of the status page (zkv_status.h)
 } zkv_node_t;
 

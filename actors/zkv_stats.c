@@ -1,54 +1,82 @@
-// The stats actor: the node's figures, out. With /node/http in the config it serves the node's
-// HTTP endpoint (zkv_http.h): /metrics, and the routes s_routes adds. Every
-// /cluster/stats_interval_ms it wakes up for the node's periodic work on its figures.
+// The stats actor: the node's figures, out. Every /cluster/stats_interval_ms it reads the
+// board (zkv_board.h), measures the database's size on disk and publishes zkv.node.stats (the
+// node's heartbeat for subscribers, docs/events.md). With /node/http in the config it serves
+// the node's HTTP endpoint (zkv_http.h): /metrics, and the routes s_routes adds.
 #include "zkv_actors.h"
 #include "zkv_http.h"
-#include "zkv_prom.h"
+#include "zkv_metrics.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdlib.h>
-
-#ifndef ZKV_VERSION
-#define ZKV_VERSION "unknown"
-#endif
+#include <sys/stat.h>
 
 typedef struct {
-    zkv_node_t *node; // the node
-    zkv_http_t *http; // its HTTP server (NULL: the config gives the node no http endpoint)
+    zkv_node_t *node;     // the node
+    zkv_http_t *http;     // its HTTP server (NULL: the config gives the node no http endpoint)
+    zsock_t *events;      // PUSH to the event publisher
+    uint64_t db_bytes;    // the database's size, as last measured (read by the HTTP thread)
+    uint64_t seq;         // stats events published
+    const char *data_dir; // the node's data directory
 } s_stats_t;
 
-// --- /metrics ------------------------------------------------------------------------------
+// Bytes of the files in dir (LevelDB keeps its database flat in one directory).
+static uint64_t
+s_dir_bytes (const char *dir)
+{
+    DIR *d = opendir (dir);
+    if (!d)
+        return 0;
+    uint64_t total = 0;
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        struct stat st;
+        if (fstatat (dirfd (d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG (st.st_mode))
+            total += (uint64_t)st.st_size;
+    }
+    closedir (d);
+    return total;
+}
+
+// Everything the node reports now; groups is the caller's array of the board's size.
+static void
+s_read (s_stats_t *self, zkv_node_stats_t *out, zkv_group_stats_t *groups)
+{
+    memset (out, 0, sizeof *out);
+    out->node = self->node->id;
+    out->version = ZKV_VERSION;
+    out->uptime_ms = (uint64_t)(zclock_mono () - self->node->started_ms);
+    out->db_bytes = __atomic_load_n (&self->db_bytes, __ATOMIC_RELAXED);
+    out->n_groups = zkv_board_groups (self->node->board);
+    out->groups = groups;
+    zkv_board_read (self->node->board, &out->front, groups);
+    if (self->http) {
+        zkv_http_counters_t c;
+        zkv_http_counters (self->http, &c);
+        out->http_on = true;
+        out->http = (zkv_http_stats_t){.ok = c.ok,
+                                       .not_found = c.not_found,
+                                       .bad_method = c.bad_method,
+                                       .other = c.other,
+                                       .open = c.open,
+                                       .refused = c.refused};
+    }
+}
+
+// --- /metrics (on the HTTP server's thread) ---------------------------------------------------
 
 static void
 s_metrics (void *arg, const zkv_http_request_t *req, zkv_http_response_t *resp)
 {
     (void)req;
     s_stats_t *self = (s_stats_t *)arg;
+    zkv_group_stats_t *groups =
+        (zkv_group_stats_t *)zmalloc ((self->node->n_groups + 1) * sizeof *groups);
+    zkv_node_stats_t s;
+    s_read (self, &s, groups);
     zkv_prom_t p = {0};
-    zkv_prom_labels_t l = {0};
-    zkv_prom_label (&l, "version", ZKV_VERSION);
-    zkv_prom_label_u64 (&l, "node", self->node->id);
-    zkv_prom_family (&p, "zkv_build_info", "gauge", "The node's zkv version (value 1).");
-    zkv_prom_u64 (&p, "zkv_build_info", &l, 1);
-    zkv_prom_family (&p, "zkv_uptime_seconds", "gauge", "Time since the node started.");
-    zkv_prom_micros (&p, "zkv_uptime_seconds", NULL,
-                     (uint64_t)(zclock_mono () - self->node->started_ms) * 1000);
-    zkv_http_counters_t c;
-    zkv_http_counters (self->http, &c);
-    zkv_prom_family (&p, "zkv_http_requests_total", "counter",
-                     "HTTP requests answered, by status code class.");
-    const char *codes[] = {"2xx", "404", "405", "other"};
-    uint64_t counts[] = {c.ok, c.not_found, c.bad_method, c.other};
-    for (int i = 0; i < 4; i++) {
-        zkv_prom_labels_t cl = {0};
-        zkv_prom_label (&cl, "code", codes[i]);
-        zkv_prom_u64 (&p, "zkv_http_requests_total", &cl, counts[i]);
-    }
-    zkv_prom_family (&p, "zkv_http_connections", "gauge", "HTTP connections open now.");
-    zkv_prom_u64 (&p, "zkv_http_connections", NULL, c.open);
-    zkv_prom_family (&p, "zkv_http_connections_refused_total", "counter",
-                     "HTTP connections closed at once: /cluster/http_max_connections were open.");
-    zkv_prom_u64 (&p, "zkv_http_connections_refused_total", NULL, c.refused);
+    zkv_metrics_render (&s, &p);
+    free (groups);
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     resp->body = p.data;
     resp->len = p.len;
@@ -63,6 +91,23 @@ s_routes (s_stats_t *self)
     zkv_status_routes (self->http, self->node->status); // the status page
 }
 
+// --- zkv.node.stats ----------------------------------------------------------------------------
+
+static void
+s_publish (s_stats_t *self, uint64_t interval_ms)
+{
+    __atomic_store_n (&self->db_bytes, s_dir_bytes (self->data_dir), __ATOMIC_RELAXED);
+    zkv_group_stats_t *groups =
+        (zkv_group_stats_t *)zmalloc ((self->node->n_groups + 1) * sizeof *groups);
+    zkv_node_stats_t s;
+    s_read (self, &s, groups);
+    zkv_msg_t ev;
+    zkv_stats_event (&s, ++self->seq, zkv_actors_now_ms (), interval_ms, &ev);
+    zkv_actors_event (zsock_resolve (self->events), "zkv.node.stats", &ev);
+    zkv_msg_free (&ev);
+    free (groups);
+}
+
 // --- the actor -------------------------------------------------------------------------------
 
 static int
@@ -71,6 +116,8 @@ s_setup (s_stats_t *self)
     zkv_node_t *node = self->node;
     const zkv_config_node_t *me = zkv_config_node (node->config, node->id);
     const zkv_config_cluster_t *c = zkv_config_cluster (node->config);
+    self->data_dir = me->data;
+    self->events = zkv_actors_push (node, "events", UINT64_MAX);
     if (!me->http)
         return 0;
     zkv_http_config_t hc = {.max_connections = (size_t)c->http_max_connections,
@@ -93,17 +140,21 @@ zkv_stats_actor (zsock_t *pipe, void *args)
     s_stats_t *self = &self_;
     if (s_setup (self) != 0) {
         zkv_http_destroy (&self->http);
+        zsock_destroy (&self->events);
         self->node->start_rc = -1;
         zsock_signal (pipe, 0); // zactor_new waits for it, whatever its status
         return;
     }
     zsock_signal (pipe, 0);
-    int interval = (int)zkv_config_cluster (self->node->config)->stats_interval_ms;
+    uint64_t interval = zkv_config_cluster (self->node->config)->stats_interval_ms;
     zpoller_t *poller = zpoller_new (pipe, NULL);
     assert (poller);
     zpoller_set_nonstop (poller, true);
+    // The first beat at once, then one an interval, on a steady cadence.
+    int64_t next = zclock_mono ();
     while (true) {
-        zsock_t *which = (zsock_t *)zpoller_wait (poller, interval);
+        int64_t wait = next - zclock_mono ();
+        zsock_t *which = (zsock_t *)zpoller_wait (poller, wait > 0 ? (int)wait : 0);
         if (which == pipe) {
             char *cmd = zstr_recv (pipe);
             bool term = cmd && streq (cmd, "$TERM");
@@ -111,7 +162,17 @@ zkv_stats_actor (zsock_t *pipe, void *args)
             assert (term); // our own API
             break;
         }
+        int64_t now = zclock_mono ();
+        if (now < next)
+            continue;
+        s_publish (self, interval);
+        // Late (a busy machine): resume the cadence, do not burst beats.
+        next += (int64_t)interval;
+        if (next <= now)
+            next = now + (int64_t)interval;
     }
     zpoller_destroy (&poller);
+    // The server goes first: its thread reads the board and this actor's figures.
     zkv_http_destroy (&self->http);
+    zsock_destroy (&self->events);
 }

@@ -184,6 +184,7 @@ main (int argc, char *argv[])
     node.n_groups = zkv_config_groups_of_node (config, id, NULL, 0);
     node.groups = (uint64_t *)zmalloc ((node.n_groups + 1) * sizeof (uint64_t));
     zkv_config_groups_of_node (config, id, node.groups, node.n_groups);
+    node.board = zkv_board_new (node.groups, node.n_groups);
     node.routing = zkv_node_routing (config);
 
     int rc = 1;
@@ -306,6 +307,7 @@ done:
     free (gargs);
     free (groups);
     free (node.groups);
+    zkv_board_destroy (&node.board);
     zkv_routing_destroy (&node.routing);
     zkv_config_destroy (&config);
     return rc;

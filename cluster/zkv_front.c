@@ -38,6 +38,7 @@ typedef struct {
     uint64_t session_t0;   // ... session_t0 (zkv_kv.h, "Client sessions"), passed on
     uint64_t deadline;     // host ms after which it is answered "timed out"
     uint64_t bytes;        // its key and value bytes, on their way through the node
+    uint64_t start_us;     // S_TO_CLIENT: host us when it arrived (its latency counts from it)
 } s_pending_t;
 
 struct zkv_front {
@@ -59,6 +60,9 @@ struct zkv_front {
     uint64_t *keys;               // scratch for sweeps
     size_t cap_keys;              //
     zkv_front_counters_t counters;
+    uint64_t now_ms;              // the latest now_ms an input brought
+    uint64_t requests[ZKV_STATS_KINDS][ZKV_STATS_OUTCOMES]; // client requests answered
+    zkv_stats_hist_t latency[ZKV_STATS_KINDS];              // ... their latencies
 };
 
 void
@@ -120,8 +124,11 @@ zkv_front_destroy (zkv_front_t **self_p)
     zkv_u64map_free (&self->per_client);
     zkv_routing_destroy (&self->routing);
     free (self->groups);
-    for (size_t i = 0; i < self->cfg.n_groups; i++)
+    for (size_t i = 0; i < self->cfg.n_groups; i++) {
         zkv_bytes_free (&self->states[i].shard_states);
+        zkv_u64s_free (&self->states[i].followers);
+        zkv_u64s_free (&self->states[i].matches);
+    }
     free (self->states);
     free (self->hints);
     free (self->keys);
@@ -166,6 +173,13 @@ s_error_event (zkv_front_t *self, const s_pending_t *p, uint64_t status, const z
 
 static void s_config (zkv_front_t *self, const zkv_front_addr_t *to, uint64_t nonce);
 
+// Now, in the host's microseconds (the latest input's ms without a finer clock).
+static uint64_t
+s_now_us (const zkv_front_t *self)
+{
+    return self->host->now_us ? self->host->now_us (self->host_arg) : self->now_ms * 1000;
+}
+
 // The newest log time the hosted groups reported (0: none): what answers that no group gave
 // carry as log_ms. Any group's applied log time will do for a client's session_t0 (zkv_kv.h,
 // "Client sessions"): it is a time some leader's clock had reached.
@@ -201,6 +215,10 @@ s_deliver (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_b
     self->counters.answered++;
     zkv_msg_t m = {0};
     if (p->kind == S_TO_CLIENT) {
+        zkv_stats_kind_t kind = zkv_stats_kind_of (p->op);
+        self->requests[kind][zkv_stats_outcome_of (status)]++;
+        uint64_t now = s_now_us (self);
+        zkv_stats_hist_observe (&self->latency[kind], now > p->start_us ? now - p->start_us : 0);
         m.type = ZKV_MSG_CLIENT_REPLY;
         zkv_client_reply_t *r = &m.u.client_reply;
         r->client_id = p->client_id;
@@ -510,12 +528,36 @@ s_status (zkv_front_t *self, const zkv_front_addr_t *to, uint64_t nonce)
     r->data_bytes = (zkv_u64s_t){n ? data : NULL, n};
     r->nshards = nshards;
     r->shard_states = (zkv_bytes_t){states, (size_t)n * nshards};
+    // The node's uptime and version, and each led group's followers with their lag.
+    r->uptime_ms = self->now_ms > self->cfg.started_ms ? self->now_ms - self->cfg.started_ms : 0;
+    const char *version = self->cfg.version ? self->cfg.version : "";
+    r->version = (zkv_bytes_t){(uint8_t *)version, strlen (version)};
+    size_t followers = 0;
+    for (size_t i = 0; i < n; i++)
+        followers += self->states[i].followers.count;
+    uint64_t *counts = s_alloc (n, sizeof (uint64_t)), *ids = s_alloc (followers, sizeof (uint64_t));
+    uint64_t *lags = s_alloc (followers, sizeof (uint64_t));
+    for (size_t i = 0, f = 0; i < n; i++) {
+        const zkv_group_state_t *st = &self->states[i];
+        counts[i] = st->followers.count;
+        for (size_t k = 0; k < st->followers.count; k++, f++) {
+            ids[f] = st->followers.items[k];
+            lags[f] = st->last_index > st->matches.items[k] ? st->last_index - st->matches.items[k]
+                                                             : 0;
+        }
+    }
+    r->follower_counts = (zkv_u64s_t){n ? counts : NULL, n};
+    r->follower_ids = (zkv_u64s_t){followers ? ids : NULL, followers};
+    r->follower_lags = (zkv_u64s_t){followers ? lags : NULL, followers};
     self->host->to_client (self->host_arg, to, &m);
     for (int c = 0; c < 9; c++)
         free (cols[c]);
     free (configs);
     free (data);
     free (states);
+    free (counts);
+    free (ids);
+    free (lags);
 }
 
 static void
@@ -535,6 +577,7 @@ void
 zkv_front_client (zkv_front_t *self, const zkv_front_addr_t *from, const zkv_msg_t *msg,
                   uint64_t now_ms)
 {
+    self->now_ms = now_ms;
     if (msg->type == ZKV_MSG_STATUS_REQUEST) {
         s_status (self, from, msg->u.status_request.nonce);
         return;
@@ -567,7 +610,8 @@ zkv_front_client (zkv_front_t *self, const zkv_front_addr_t *from, const zkv_msg
                      .client_id = r->client_id,
                      .seq = r->seq,
                      .op = r->op,
-                     .session_t0 = r->session_t0};
+                     .session_t0 = r->session_t0,
+                     .start_us = s_now_us (self)};
     if (s_is_call_op (r->op) || r->op == ZKV_OP_CONFIG || r->op == ZKV_OP_CHUNK ||
         r->op == ZKV_OP_GC) {
         // Groups' own requests come as calls (zkv_front_call), never from a client.
@@ -591,6 +635,7 @@ s_forward_of (zkv_front_t *self, uint64_t from, const zkv_forward_reply_t *f)
 void
 zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t now_ms)
 {
+    self->now_ms = now_ms;
     if (msg->type == ZKV_MSG_FORWARD_REQUEST) {
         const zkv_forward_request_t *f = &msg->u.forward_request;
         // Only a node of the configuration forwards, and only its own clients' requests.
@@ -606,6 +651,7 @@ zkv_front_peer (zkv_front_t *self, uint64_t from, const zkv_msg_t *msg, uint64_t
                          .seq = f->seq,
                          .op = f->op,
                          .session_t0 = f->session_t0};
+        self->counters.forwarded_in++;
         s_serve (self, &p, &f->key, &f->value, f->deadline_ms, f->group, NULL, now_ms);
     } else if (msg->type == ZKV_MSG_FORWARD_REPLY) {
         const zkv_forward_reply_t *f = &msg->u.forward_reply;
@@ -659,14 +705,23 @@ zkv_front_group_state (zkv_front_t *self, const zkv_group_state_t *state)
         return;
     zkv_group_state_t *st = &self->states[slot];
     zkv_bytes_free (&st->shard_states);
+    zkv_u64s_free (&st->followers);
+    zkv_u64s_free (&st->matches);
     *st = *state;
     st->shard_states = (zkv_bytes_t){0};
     zkv_bytes_set (&st->shard_states, state->shard_states.data, state->shard_states.len);
+    // The followers and their matches, kept only when they pair up (a group's own encoding).
+    st->followers = st->matches = (zkv_u64s_t){0};
+    if (state->followers.count == state->matches.count) {
+        zkv_u64s_set (&st->followers, state->followers.items, state->followers.count);
+        zkv_u64s_set (&st->matches, state->matches.items, state->matches.count);
+    }
 }
 
 void
 zkv_front_call (zkv_front_t *self, const zkv_group_call_t *call, uint64_t now_ms)
 {
+    self->now_ms = now_ms;
     self->counters.calls++;
     s_pending_t p = {.kind = S_TO_CALLER,
                      .caller = call->group,
@@ -698,6 +753,7 @@ zkv_front_group_config (zkv_front_t *self, const uint8_t *config, size_t len)
 void
 zkv_front_tick (zkv_front_t *self, uint64_t now_ms)
 {
+    self->now_ms = now_ms;
     if (now_ms < self->next_sweep)
         return;
     self->next_sweep = now_ms + self->cfg.sweep_ms;
@@ -757,4 +813,20 @@ zkv_front_counters (const zkv_front_t *self, zkv_front_counters_t *out)
 {
     *out = self->counters;
     out->pending = self->pending.count;
+}
+
+void
+zkv_front_stats (const zkv_front_t *self, zkv_front_stats_t *out)
+{
+    memset (out, 0, sizeof *out);
+    memcpy (out->requests, self->requests, sizeof out->requests);
+    memcpy (out->latency, self->latency, sizeof out->latency);
+    out->forwarded = self->counters.forwarded;
+    out->forwarded_in = self->counters.forwarded_in;
+    out->pending = self->pending.count;
+    out->pending_bytes = self->pending_bytes;
+    out->timeouts = self->counters.timeouts;
+    out->busy = self->counters.busy;
+    out->malformed = self->counters.malformed;
+    out->stale = self->counters.stale;
 }

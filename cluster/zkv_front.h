@@ -14,6 +14,8 @@
 //   more are answered "busy";
 // - answers, matched to the request they answer (a forwarded reply must echo the forward's id,
 //   client and seq, a group's reply the request's handle, client and seq);
+// - figures: every client request answered here is counted by kind and outcome, with its
+//   latency (zkv_front_stats);
 // - status queries, from the groups' latest states; configuration queries from the shard
 //   controller (its latest, which the node then routes by), or without one from the routing.
 //
@@ -39,6 +41,7 @@
 
 #include "zkv_msg.h"
 #include "zkv_routing.h"
+#include "zkv_stats.h"
 
 typedef struct zkv_front zkv_front_t;
 
@@ -64,6 +67,8 @@ typedef struct {
     uint32_t sweep_ms;            // how often deadlines are looked at
     bool controller;              // configurations come from a shard controller (group 0): a
                                   // config_request is answered with its latest (asked of it)
+    const char *version;          // zkv's version, for status (a string that outlives it)
+    uint64_t started_ms;          // host ms when the node started (status gives its uptime)
 } zkv_front_config_t;
 
 // Defaults: 4 KiB keys, 1 MiB values, 65,536 waiting, deadlines 30 s by default, 60 s at most,
@@ -78,6 +83,9 @@ typedef struct {
     // The routing changed (optional): the nodes it names are where peers are.
     void (*routing) (void *host, const zkv_routing_t *routing);
     void (*event) (void *host, const char *topic, const zkv_msg_t *body);
+    // The host's monotonic clock in microseconds (optional), for requests' latencies; without
+    // it they are measured in the ms of the inputs' now_ms.
+    uint64_t (*now_us) (void *host);
 } zkv_front_host_t;
 
 // A frontend routing by routing (copied). NULL on a bad config.
@@ -119,8 +127,12 @@ typedef struct {
     uint64_t malformed; // client messages of a type a client does not send
     uint64_t stale;     // replies that answered nothing waiting (late, or forged)
     uint64_t pending;   // waiting now
+    uint64_t forwarded_in; // requests other nodes forwarded here
 } zkv_front_counters_t;
 
 void zkv_front_counters (const zkv_front_t *self, zkv_front_counters_t *out);
+// The requests' figures: answers by kind and outcome, latencies, forwards, what waits (the
+// host adds what it alone sees: bytes, connections).
+void zkv_front_stats (const zkv_front_t *self, zkv_front_stats_t *out);
 
 #endif

@@ -280,6 +280,26 @@ zkv_raft_status (const zkv_raft_t *self, zkv_raft_status_t *st)
     st->regressions = self->regressions;
     st->uncommitted_bytes = self->uncommitted;
     st->proposals_refused = self->proposals_refused;
+    st->elections = self->elections;
+    st->elections_won = self->elections_won;
+}
+
+size_t
+zkv_raft_followers (const zkv_raft_t *self, uint64_t *ids, uint64_t *matches, size_t max)
+{
+    if (self->role != ZKV_ROLE_LEADER || !self->prs)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < self->cfg.n_voters; i++) {
+        if (self->voters[i] == self->cfg.id)
+            continue;
+        if (n < max) {
+            ids[n] = self->prs[i].id;
+            matches[n] = self->prs[i].match;
+        }
+        n++;
+    }
+    return n;
 }
 
 int

@@ -181,6 +181,9 @@ typedef struct {
     uint64_t regressions;      // leader: followers found holding less than they acknowledged
     uint64_t uncommitted_bytes; // leader: payload bytes proposed in its term, not committed
     uint64_t proposals_refused; // leader: proposals refused past max_uncommitted_bytes
+    uint64_t elections;         // elections this node started (became candidate; a PreVote
+                                // round that got no quorum is not one)
+    uint64_t elections_won;     // ... and won (became leader)
 } zkv_raft_status_t;
 
 // Boots from a group's durable state (NULL for a fresh node). Returns NULL on a bad config.
@@ -224,6 +227,9 @@ void zkv_raft_ready (zkv_raft_t *self, zkv_raft_ready_t *rd);
 void zkv_raft_advance (zkv_raft_t *self, const zkv_raft_ready_t *rd);
 
 void zkv_raft_status (const zkv_raft_t *self, zkv_raft_status_t *status);
+// A leader's followers and the highest index each is known to hold (Figure 2 matchIndex): up
+// to max of them into ids and matches; returns how many there are (0 when not leading).
+size_t zkv_raft_followers (const zkv_raft_t *self, uint64_t *ids, uint64_t *matches, size_t max);
 // Term of the entry at index (the snapshot's term at snapshot_index). ZKV_ECOMPACTED below
 // the snapshot, ZKV_EUNAVAILABLE past the last index.
 int zkv_raft_term_at (const zkv_raft_t *self, uint64_t index, uint64_t *term_p);

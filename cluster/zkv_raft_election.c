@@ -66,6 +66,7 @@ static void
 s_become_leader (zkv_raft_t *self)
 {
     self->role = ZKV_ROLE_LEADER;
+    self->elections_won++;
     self->leader = self->cfg.id;
     self->term_leader = self->cfg.id;
     self->uncommitted = 0; // what earlier leaders proposed counts for nothing here (etcd)
@@ -110,6 +111,7 @@ s_become_candidate (zkv_raft_t *self)
 {
     // Figure 2: increment the term, vote for ourselves, ask everyone.
     self->role = ZKV_ROLE_CANDIDATE;
+    self->elections++;
     self->term++;
     self->vote = self->cfg.id;
     self->leader = 0;

@@ -153,6 +153,8 @@ struct zkv_raft {
     uint64_t regressions;       // leader: followers found holding less than they acknowledged
     uint64_t uncommitted;       // leader: payload bytes it proposed and has not committed
     uint64_t proposals_refused; // leader: proposals refused past cfg.max_uncommitted_bytes
+    uint64_t elections;         // times it became candidate
+    uint64_t elections_won;     // times it became leader
     uint64_t vote;              // votedFor in term, 0 for none (Figure 2)
     uint64_t leader;            // leader of this term when known
     uint64_t term_leader;       // the leader of this term, once known, kept while campaigning

@@ -208,6 +208,55 @@ zkv_replica_state (const zkv_replica_t *self, zkv_msg_t *out)
         const uint8_t *states = self->sm->ops->shard_states (self->sm->impl, &s->config, &n);
         s->shard_states = (zkv_bytes_t){(uint8_t *)states, n}; // borrowed
     }
+    // A leader's followers, for their lag in `zkv status`: borrowed from scratch the replica
+    // keeps for it (the message is used before the replica is called again).
+    zkv_replica_t *scratch = (zkv_replica_t *)self;
+    size_t n = zkv_raft_followers (self->raft, scratch->follower_ids, scratch->follower_match,
+                                   ZKV_STATS_MAX_FOLLOWERS);
+    if (n > ZKV_STATS_MAX_FOLLOWERS)
+        n = ZKV_STATS_MAX_FOLLOWERS;
+    s->followers = (zkv_u64s_t){n ? scratch->follower_ids : NULL, n};
+    s->matches = (zkv_u64s_t){n ? scratch->follower_match : NULL, n};
+}
+
+void
+zkv_replica_stats (const zkv_replica_t *self, zkv_group_stats_t *out)
+{
+    zkv_raft_status_t st;
+    zkv_raft_status (self->raft, &st);
+    memset (out, 0, sizeof *out);
+    out->group = self->group;
+    out->role = st.role;
+    out->term = st.term;
+    out->leader = st.leader;
+    out->commit = st.commit;
+    out->applied = self->usable ? self->sm->ops->applied (self->sm->impl) : UINT64_MAX;
+    out->last_index = st.last_index;
+    out->snapshot_index = st.snapshot_index;
+    out->log_entries = st.last_index >= st.first_index ? st.last_index - st.first_index + 1 : 0;
+    out->log_bytes = st.log_bytes;
+    out->data_bytes = self->sm->ops->size ? self->sm->ops->size (self->sm->impl) : 0;
+    if (self->sm->ops->shard_states && self->usable) {
+        size_t n = 0;
+        (void)self->sm->ops->shard_states (self->sm->impl, &out->config, &n);
+    }
+    out->elections = st.elections;
+    out->elections_won = st.elections_won;
+    out->snapshots_taken = self->counters.snapshots_taken;
+    out->snapshots_installed = self->counters.snapshots_installed;
+    out->snapshot_bytes = self->counters.snapshot_bytes;
+    out->snapshot_sent_bytes = self->counters.snapshot_sent_bytes;
+    out->snapshot_recv_bytes = self->counters.snapshot_recv_bytes;
+    out->appended = self->counters.appended;
+    out->syncs = self->counters.syncs;
+    out->waiting = zkv_replica_waiting (self);
+    out->busy = self->counters.busy;
+    out->uncommitted_bytes = st.uncommitted_bytes;
+    out->proposals_refused = st.proposals_refused;
+    out->refused = st.terms_refused + st.commit_conflicts + st.leader_conflicts;
+    size_t n = zkv_raft_followers (self->raft, out->follower_ids, out->follower_match,
+                                   ZKV_STATS_MAX_FOLLOWERS);
+    out->n_followers = n < ZKV_STATS_MAX_FOLLOWERS ? n : ZKV_STATS_MAX_FOLLOWERS;
 }
 
 static void
@@ -277,6 +326,7 @@ s_persist (zkv_replica_t *self, const zkv_raft_ready_t *rd, bool *sync_p)
                 zkv_rep_event (self, "zkv.raft.snapshot.receiving", c->snapshot.index, 0);
             }
             self->recv_bytes += c->len;
+            self->counters.snapshot_recv_bytes += c->len;
             wrote = true;
         }
     }
@@ -363,6 +413,7 @@ s_finish (zkv_replica_t *self, bool chunk_ok)
         self->last_snapshot = rd->snapshot.index;
         self->counters.snapshots_installed++;
         uint64_t bytes = rd->snapshot_len ? rd->snapshot_len : self->recv_bytes;
+        self->counters.snapshot_bytes = bytes;
         zkv_rep_event (self, "zkv.raft.snapshot.installed", rd->snapshot.index, bytes);
     }
     if (rd->n_committed) {

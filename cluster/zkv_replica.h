@@ -52,6 +52,7 @@
 #include "zkv_msg.h"
 #include "zkv_raft.h"
 #include "zkv_sm.h"
+#include "zkv_stats.h"
 
 typedef struct zkv_replica zkv_replica_t;
 
@@ -140,8 +141,15 @@ typedef struct {
     uint64_t busy;                // requests refused: too many waiting
     uint64_t calls;               // calls the state machine made to other groups
     uint64_t own_proposals;       // commands the state machine proposed on its own
+    uint64_t snapshot_bytes;      // size of the latest snapshot taken (the state it covers) or
+                                  // installed (the stream received)
+    uint64_t snapshot_sent_bytes; // bytes of snapshot chunks handed to Raft for followers
+    uint64_t snapshot_recv_bytes; // bytes of received snapshot chunks written
 } zkv_replica_counters_t;
 
 void zkv_replica_counters (const zkv_replica_t *self, zkv_replica_counters_t *out);
+// The group's figures for metrics and the stats event (the host adds what it alone knows:
+// sessions, its dropped sends).
+void zkv_replica_stats (const zkv_replica_t *self, zkv_group_stats_t *out);
 
 #endif

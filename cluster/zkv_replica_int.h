@@ -6,6 +6,7 @@
 #define ZKV_REPLICA_INT_H
 
 #include "zkv_replica.h"
+#include "zkv_stats.h"
 
 // A write this replica proposed, waiting for its entry to be applied.
 typedef struct {
@@ -86,6 +87,9 @@ struct zkv_replica {
     uint64_t refused_tick;     // tick it was published
     bool state_dirty;          // something changed since
     zkv_replica_counters_t counters;
+    // a leader's followers and their match indexes, as the last group_state borrowed them
+    uint64_t follower_ids[ZKV_STATS_MAX_FOLLOWERS];
+    uint64_t follower_match[ZKV_STATS_MAX_FOLLOWERS];
 };
 
 // zkv_replica.c

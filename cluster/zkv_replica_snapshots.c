@@ -124,6 +124,14 @@ zkv_rep_snapshot_take (zkv_replica_t *self)
     }
     self->last_snapshot = applied;
     self->counters.snapshots_taken++;
+    // A streamed snapshot is metadata over the state already stored: its size is the state's.
+    if (self->cfg.raft.snapshot_stream)
+        self->counters.snapshot_bytes = sm->ops->size ? sm->ops->size (sm->impl) : 0;
+    else {
+        size_t len = 0;
+        (void)zkv_raft_snapshot_data (self->raft, &len);
+        self->counters.snapshot_bytes = len;
+    }
     return 0;
 }
 
@@ -259,8 +267,10 @@ zkv_rep_chunk_requests (zkv_replica_t *self, const zkv_raft_chunk_req_t *reqs, s
         st->used = self->ticks;
         // ZKV_EINVAL: the transfer moved on meanwhile (Raft asks again if it needs to).
         if (zkv_raft_snapshot_chunk (self->raft, q->to, &q->snapshot, q->offset, buf, len, done) ==
-            0)
+            0) {
             self->counters.chunks_sent++;
+            self->counters.snapshot_sent_bytes += len;
+        }
         free (buf);
         // The last chunk went: release the transfer. A retransmit of it starts a new one over
         // the same view while that is the latest.

@@ -15,8 +15,9 @@
 // status replies carry each group's configuration and shard states. Version 4: configurations
 // carry public keys. Version 5: client sessions expire (cluster/zkv_kv.h, "Client sessions"):
 // log time in commands (time_ms and the session policy), replies (log_ms) and dedup records
-// (last_ms), a request's session_t0, a shard's evicted_through.
-#define ZKV_PROTOCOL_VERSION 5
+// (last_ms), a request's session_t0, a shard's evicted_through. Version 6: status replies carry
+// the node's uptime, version and each follower's lag; the zkv.node.stats event (event_stats).
+#define ZKV_PROTOCOL_VERSION 6
 
 // Every Raft message starts with these four fields, in this order, so that the core can read
 // them through zkv_raft_hdr_t whatever the message (C11 6.5.2.3, common initial sequence).
@@ -157,7 +158,12 @@
     F (U64S, configs, "configuration number each group applied (0: none, or not a shard group)") \
     F (U64S, data_bytes, "approximate bytes each group's state machine keeps on disk")         \
     F (U64, nshards, "shards of the key space (0: the node follows no configuration)")     \
-    F (BYTES, shard_states, "nshards bytes per group in groups order: zkv_shard_state_t of each shard")
+    F (BYTES, shard_states, "nshards bytes per group in groups order: zkv_shard_state_t of each shard") \
+    F (U64, uptime_ms, "time since the node started")                                      \
+    F (BYTES, version, "the node's zkv version")                                           \
+    F (U64S, follower_counts, "followers listed for each group (0 unless the node leads it)") \
+    F (U64S, follower_ids, "the followers, group after group")                             \
+    F (U64S, follower_lags, "each one's lag: the leader's last index minus its match index")
 
 // A non-leader relays a client request to its group's leader over the peer transport.
 #define ZKV_FIELDS_forward_request(F)                                                      \
@@ -283,7 +289,9 @@
     F (U64, sm_bytes, "approximate bytes of the state machine's state")                   \
     F (U64, config, "configuration number the group applied (0: none)")                     \
     F (BYTES, shard_states, "one zkv_shard_state_t byte per shard (empty: not a shard group)") \
-    F (U64, log_ms, "the state machine's log time (0: none)")
+    F (U64, log_ms, "the state machine's log time (0: none)")                             \
+    F (U64S, followers, "leader: its followers (empty otherwise)")                          \
+    F (U64S, matches, "leader: the highest index each follower is known to hold")
 
 // group -> frontend: a request of the group's own (the shard mover's) to another group.
 #define ZKV_FIELDS_group_call(F)                                                           \
@@ -405,6 +413,32 @@
     F (U64, chunks, "chunks installed so far")                                             \
     F (U64, bytes, "records' bytes installed so far")
 
+// zkv.node.stats: a node's core figures, every /cluster/stats_interval_ms; a subscriber that
+// hears none from a node for a few intervals may take it for dead (docs/events.md).
+// Per-group arrays are parallel to groups; follower_* list each group's followers (on the
+// leader: follower_counts[i] of them for group i, in groups order).
+#define ZKV_FIELDS_event_stats(F)                                                          \
+    F (U64, node, "publishing node id")                                                    \
+    F (U64, time_ms, "wall-clock time of the event, ms since the Unix epoch")              \
+    F (U64, seq, "the event's number in this life of the node, from 1 (a gap: events lost)") \
+    F (U64, interval_ms, "how often the node publishes it (/cluster/stats_interval_ms)")    \
+    F (U64, uptime_ms, "time since the node started")                                      \
+    F (BYTES, version, "zkv's version")                                                    \
+    F (U64S, groups, "ids of the groups the node hosts")                                   \
+    F (U64S, roles, "zkv_role_t per group")                                                \
+    F (U64S, terms, "current term per group")                                              \
+    F (U64S, leaders, "known leader per group, 0 unknown")                                 \
+    F (U64S, commits, "commit index per group")                                            \
+    F (U64S, applieds, "applied index per group")                                          \
+    F (U64S, last_indexes, "last log index per group")                                     \
+    F (U64S, follower_counts, "followers listed for each group (0 unless the node leads it)") \
+    F (U64S, follower_ids, "the followers, group after group")                             \
+    F (U64S, follower_lags, "each one's lag: leader's last index minus its match index")    \
+    F (U64S, requests, "client requests answered by the node: get, put, append, other")    \
+    F (U64S, requests_ok, "... of them done (ok, or not found)")                           \
+    F (U64, forwarded, "client requests forwarded to another node's leader")               \
+    F (U64, db_bytes, "bytes of the node's database on disk")
+
 // X (wire id, name, NAME, fields macro). Wire ids are never reused. Ids below 20 are Raft
 // messages (each starts with ZKV_RAFT_HEADER); ids from 20 are client and node protocol.
 #define ZKV_MSG_TABLE(X)                                                                   \
@@ -447,6 +481,7 @@
     X (81, kv_snap_dedup, KV_SNAP_DEDUP, ZKV_FIELDS_kv_snap_dedup) \
     X (82, kv_snap_item, KV_SNAP_ITEM, ZKV_FIELDS_kv_snap_item) \
     X (83, kv_clock, KV_CLOCK, ZKV_FIELDS_kv_clock) \
-    X (84, kv_evicted, KV_EVICTED, ZKV_FIELDS_kv_evicted)
+    X (84, kv_evicted, KV_EVICTED, ZKV_FIELDS_kv_evicted) \
+    X (44, event_stats, EVENT_STATS, ZKV_FIELDS_event_stats)
 
 #endif

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 
 // The protocol version as the one byte (a positive fixint) of hand-written encodings below.
-#define S_V "\x05"
-_Static_assert(ZKV_PROTOCOL_VERSION == 5, "S_V must spell ZKV_PROTOCOL_VERSION");
+#define S_V "\x06"
+_Static_assert(ZKV_PROTOCOL_VERSION == 6, "S_V must spell ZKV_PROTOCOL_VERSION");
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: a local seeded PRNG (the project's lives in zkv_core), builders and comparison, all
@@ -1047,7 +1047,7 @@ test_client_protocol (void)
 }
 
 // status_reply [3, 24, node, nonce] followed by the test's first U64S field, 10 empty ones, a zero
-// nshards and empty shard states.
+// nshards and empty shard states, a zero uptime, an empty version and 3 empty follower lists.
 static int
 s_decode_status (const char *u64s, size_t len)
 {
@@ -1067,13 +1067,18 @@ s_decode_status (const char *u64s, size_t len)
     raw[n++] = 0x00;
     raw[n++] = (char)0xc4;
     raw[n++] = 0x00;
+    raw[n++] = 0x00;
+    raw[n++] = (char)0xc4;
+    raw[n++] = 0x00;
+    for (int i = 0; i < 3; i++)
+        raw[n++] = (char)0x90;
     return s_decode_raw (raw, n);
 }
 
 static void
 test_u64s_hostile (void)
 {
-    CHECK_EQ_U64 (s_nfields (ZKV_MSG_STATUS_REPLY), 15);
+    CHECK_EQ_U64 (s_nfields (ZKV_MSG_STATUS_REPLY), 20);
     CHECK_EQ_U64 (s_decode_status ("\x90", 1), 0);
     CHECK_EQ_U64 (s_decode_status ("\x91\x07", 2), 0);
     CHECK_EQ_U64 (s_decode_status ("\x92\xcf\xff\xff\xff\xff\xff\xff\xff\xff\xd0\x05", 12), 0);
