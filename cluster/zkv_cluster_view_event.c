@@ -68,6 +68,91 @@ s_node_event (zkv_cluster_view_t *self, zkv_cv_node_t *node, bool started,
     }
 }
 
+// Copies what a node says its version is, printable ASCII only, cut to ZKV_CV_MAX_VERSION.
+static void
+s_version (zkv_cv_node_t *node, const zkv_bytes_t *v)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < v->len && n < ZKV_CV_MAX_VERSION; i++)
+        node->version[n++] = v->data[i] >= 0x20 && v->data[i] < 0x7f ? (char)v->data[i] : '?';
+    node->version[n] = '\0';
+}
+
+// zkv.node.stats: the node's beat, with what it says of every group it hosts and, as a
+// leader, of its followers. Arrays that do not match its groups are not believed (counted).
+static int
+s_stats_event (zkv_cluster_view_t *self, uint64_t id, const zkv_event_stats_t *ev,
+               uint64_t now_ms)
+{
+    size_t n = ev->groups.count, listed = 0;
+    if (ev->roles.count != n || ev->terms.count != n || ev->leaders.count != n ||
+        ev->commits.count != n || ev->applieds.count != n || ev->last_indexes.count != n ||
+        ev->follower_counts.count != n)
+        return ZKV_EPROTO;
+    for (size_t i = 0; i < n; i++) {
+        if (ev->follower_counts.items[i] > ev->follower_ids.count - listed)
+            return ZKV_EPROTO;
+        listed += (size_t)ev->follower_counts.items[i];
+    }
+    if (listed != ev->follower_ids.count || listed != ev->follower_lags.count)
+        return ZKV_EPROTO;
+    // The followers' records first: adding a node moves the table's records.
+    for (size_t k = 0; k < listed; k++)
+        if (ev->follower_ids.items[k] != id)
+            (void)zkv_cv_node_get (self, ev->follower_ids.items[k]);
+    zkv_cv_node_t *node = zkv_cv_node_find (self, id);
+    if (!node)
+        return 0; // not kept (counted)
+    node->beats++;
+    self->counters.beats++;
+    node->uptime_ms = ev->uptime_ms;
+    if (ev->time_ms > ev->uptime_ms)
+        node->started_ms = ev->time_ms - ev->uptime_ms;
+    s_version (node, &ev->version);
+    // The groups it no longer lists it no longer hosts.
+    size_t kept = 0;
+    for (size_t r = 0; r < node->n_replicas; r++) {
+        bool listed_now = false;
+        for (size_t i = 0; i < n && !listed_now; i++)
+            listed_now = ev->groups.items[i] == node->replicas[r].group;
+        if (listed_now)
+            node->replicas[kept++] = node->replicas[r];
+    }
+    node->n_replicas = kept;
+    size_t f = 0; // the first follower of group i in follower_ids
+    for (size_t i = 0; i < n; i++) {
+        size_t followers = (size_t)ev->follower_counts.items[i];
+        zkv_cv_replica_t *r = s_replica (self, node, ev->groups.items[i]);
+        if (r) {
+            r->role = ev->roles.items[i];
+            r->term = ev->terms.items[i];
+            r->leader = ev->leaders.items[i];
+            r->commit = ev->commits.items[i];
+            r->applied = ev->applieds.items[i];
+            r->last_index = ev->last_indexes.items[i];
+            r->heard_ms = now_ms;
+            if (r->role == ZKV_ROLE_LEADER) { // a leader lags nothing behind itself
+                r->lag = 0;
+                r->lag_by = node->id;
+                r->lag_term = r->term;
+            }
+        }
+        for (size_t k = f; r && r->role == ZKV_ROLE_LEADER && k < f + followers; k++) {
+            zkv_cv_node_t *fn = ev->follower_ids.items[k] != id
+                                    ? zkv_cv_node_find (self, ev->follower_ids.items[k])
+                                    : NULL; // a leader is no follower of its own
+            zkv_cv_replica_t *fr = fn ? s_replica (self, fn, ev->groups.items[i]) : NULL;
+            if (fr) {
+                fr->lag = ev->follower_lags.items[k];
+                fr->lag_by = node->id;
+                fr->lag_term = r->term;
+            }
+        }
+        f += followers;
+    }
+    return 0;
+}
+
 static void
 s_raft_event (zkv_cluster_view_t *self, zkv_cv_node_t *node, const char *topic, size_t len,
               const zkv_event_raft_t *ev, uint64_t now_ms)
@@ -230,6 +315,8 @@ s_time_ms (const zkv_msg_t *msg)
         return msg->u.event_client_error.time_ms;
     case ZKV_MSG_EVENT_SHARD:
         return msg->u.event_shard.time_ms;
+    case ZKV_MSG_EVENT_STATS:
+        return msg->u.event_stats.time_ms;
     default:
         return 0;
     }
@@ -276,6 +363,8 @@ s_topic_type (const char *topic, size_t len)
 {
     if (s_topic_is (topic, len, "zkv.node.started") || s_topic_is (topic, len, "zkv.node.stopping"))
         return ZKV_MSG_EVENT_NODE;
+    if (s_topic_is (topic, len, "zkv.node.stats"))
+        return ZKV_MSG_EVENT_STATS;
     if (s_topic_starts (topic, len, "zkv.raft."))
         return ZKV_MSG_EVENT_RAFT;
     if (s_topic_starts (topic, len, "zkv.shard."))
@@ -313,7 +402,15 @@ zkv_cluster_view_event (zkv_cluster_view_t *self, uint64_t from, const char *top
     } else if (node && want == ZKV_MSG_EVENT_NODE)
         s_node_event (self, node, s_topic_is (topic, topic_len, "zkv.node.started"),
                       &msg.u.event_node, now_ms);
-    else if (node && want == ZKV_MSG_EVENT_RAFT)
+    else if (want == ZKV_MSG_EVENT_STATS) {
+        // A beat: it says the node lives and how its groups are; it tells nothing new to list.
+        if (node && s_stats_event (self, from, &msg.u.event_stats, now_ms) != 0) {
+            self->counters.undecoded++;
+            rc = ZKV_EPROTO;
+        }
+        zkv_msg_free (&msg);
+        return rc;
+    } else if (node && want == ZKV_MSG_EVENT_RAFT)
         s_raft_event (self, node, topic, topic_len, &msg.u.event_raft, now_ms);
     else if (node && want == ZKV_MSG_EVENT_SHARD)
         s_shard_event (self, node, topic, topic_len, &msg.u.event_shard, now_ms);

@@ -28,7 +28,10 @@ typedef struct {
     uint64_t commit;     // its commit index
     uint64_t applied;    // its applied index (ZKV_CV_UNKNOWN: not reported)
     uint64_t last_index; // its last log index (ZKV_CV_UNKNOWN: not reported)
-    uint64_t lag;        // the lag it reported itself (ZKV_CV_UNKNOWN: none)
+    uint64_t lag;        // its lag as a leader reported it (ZKV_CV_UNKNOWN: none): the leader's
+                         // last index minus the index it knows this member holds
+    uint64_t lag_by;     // the leader that reported it
+    uint64_t lag_term;   // in which term
     uint64_t config;     // configuration it applied (shard groups), 0 none
     uint64_t heard_ms;   // when the report arrived (host clock)
 } zkv_cv_replica_t;

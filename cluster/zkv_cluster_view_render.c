@@ -107,7 +107,8 @@ s_is_member (const uint64_t *members, size_t n, uint64_t node)
 
 static void
 s_replica (const zkv_cluster_view_t *self, const zkv_cv_node_t *n, const zkv_cv_replica_t *r,
-           bool member, const zkv_cv_replica_t *leader, uint64_t now_ms, zkv_json_t *j)
+           bool member, uint64_t leader_id, const zkv_cv_replica_t *leader, uint64_t now_ms,
+           zkv_json_t *j)
 {
     zkv_json_open (j, '{');
     zkv_json_key (j, "node");
@@ -134,10 +135,14 @@ s_replica (const zkv_cluster_view_t *self, const zkv_cv_node_t *n, const zkv_cv_
     s_known (j, "last_index", r->last_index);
     zkv_json_key (j, "config");
     zkv_json_u64 (j, r->config);
-    // Lag: entries the leader committed that this member has not applied; what the member
-    // reported itself when the view cannot tell (no leader report, no applied index).
-    uint64_t lag = r->lag;
-    if (leader && leader->commit != ZKV_CV_UNKNOWN && r->applied != ZKV_CV_UNKNOWN)
+    // Lag: what the group's leader of this term says (its last index minus what it knows the
+    // member holds); without that, the entries the leader committed that the member has not
+    // applied; else unknown.
+    uint64_t lag = ZKV_CV_UNKNOWN;
+    if (leader && r->lag != ZKV_CV_UNKNOWN && r->lag_by == leader_id &&
+        r->lag_term == leader->term)
+        lag = r->lag;
+    else if (leader && r->applied != ZKV_CV_UNKNOWN)
         lag = leader->commit > r->applied ? leader->commit - r->applied : 0;
     s_known (j, "lag", lag);
     zkv_json_key (j, "heard_ago_ms");
@@ -187,13 +192,13 @@ s_groups (const zkv_cluster_view_t *self, uint64_t now_ms, zkv_json_t *j)
         for (size_t m = 0; m < n_members; m++) {
             const zkv_cv_node_t *n = zkv_cv_node_find (self, members[m]);
             if (n)
-                s_replica (self, n, zkv_cv_replica_find (n, g), true, lr, now_ms, j);
+                s_replica (self, n, zkv_cv_replica_find (n, g), true, leader, lr, now_ms, j);
         }
         for (size_t i = 0; i < self->n_nodes; i++) {
             const zkv_cv_node_t *n = &self->nodes[i];
             const zkv_cv_replica_t *r = zkv_cv_replica_find (n, g);
             if (r && !s_is_member (members, n_members, n->id))
-                s_replica (self, n, r, false, lr, now_ms, j);
+                s_replica (self, n, r, false, leader, lr, now_ms, j);
         }
         zkv_json_close (j, ']');
         zkv_json_close (j, '}');

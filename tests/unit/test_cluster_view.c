@@ -445,6 +445,114 @@ test_recent_events (void)
     zkv_cluster_view_destroy (&v);
 }
 
+// One node's beat (zkv.node.stats) on group 1: role, term, leader and indexes; as the leader,
+// its followers and their lags.
+static int
+s_beat (zkv_cluster_view_t *v, uint64_t node, uint64_t role, uint64_t term, uint64_t leader,
+        uint64_t applied, const uint64_t *followers, const uint64_t *lags, size_t n_followers,
+        uint64_t now_ms)
+{
+    uint64_t groups[] = {1}, roles[] = {role}, terms[] = {term}, leaders[] = {leader};
+    uint64_t commits[] = {applied}, applieds[] = {applied}, lasts[] = {applied};
+    uint64_t counts[] = {n_followers};
+    zkv_msg_t m = {.type = ZKV_MSG_EVENT_STATS};
+    zkv_event_stats_t *e = &m.u.event_stats;
+    e->node = node;
+    e->time_ms = 1700000000000 + now_ms;
+    e->seq = 1;
+    e->interval_ms = 1000;
+    e->uptime_ms = 60000 + now_ms;
+    e->version = (zkv_bytes_t){(uint8_t *)"0.9.1\n", 6};
+    e->groups = (zkv_u64s_t){groups, 1};
+    e->roles = (zkv_u64s_t){roles, 1};
+    e->terms = (zkv_u64s_t){terms, 1};
+    e->leaders = (zkv_u64s_t){leaders, 1};
+    e->commits = (zkv_u64s_t){commits, 1};
+    e->applieds = (zkv_u64s_t){applieds, 1};
+    e->last_indexes = (zkv_u64s_t){lasts, 1};
+    e->follower_counts = (zkv_u64s_t){counts, 1};
+    e->follower_ids = (zkv_u64s_t){(uint64_t *)followers, n_followers};
+    e->follower_lags = (zkv_u64s_t){(uint64_t *)lags, n_followers};
+    return s_feed (v, node, "zkv.node.stats", &m, now_ms);
+}
+
+// Beats keep nodes alive and say how their groups are; the leader's report gives each
+// follower's lag; beats are counted, not listed; a beat whose arrays do not match is not
+// believed; a group a node no longer lists is no longer its.
+static void
+test_beats (void)
+{
+    zkv_cluster_view_t *v = s_view (16);
+    s_configure (v, 1);
+    uint64_t followers[] = {2, 3, 9}, lags[] = {0, 5, 7};
+    for (uint64_t t = 0; t <= 6000; t += 1000) {
+        CHECK (s_beat (v, 1, ZKV_ROLE_LEADER, 4, 1, 100, followers, lags, 3, t) == 0);
+        CHECK (s_beat (v, 2, ZKV_ROLE_FOLLOWER, 4, 1, 100, NULL, NULL, 0, t) == 0);
+        if (t < 2000) // node 3 stops beating
+            CHECK (s_beat (v, 3, ZKV_ROLE_FOLLOWER, 4, 1, 90, NULL, NULL, 0, t) == 0);
+    }
+    CHECK_EQ_U64 (zkv_cluster_view_liveness (v, 2, 6000), ZKV_NODE_ALIVE);
+    CHECK_EQ_U64 (zkv_cluster_view_liveness (v, 3, 4000), ZKV_NODE_ALIVE);
+    CHECK_EQ_U64 (zkv_cluster_view_liveness (v, 3, 4001), ZKV_NODE_DEAD);
+    zkv_cluster_view_counters_t c;
+    zkv_cluster_view_counters (v, &c);
+    CHECK_EQ_U64 (c.beats, 16);
+    char *json = s_render (v, 6000);
+    CHECK (s_json_ok (json));
+    CHECK (strstr (json, "\"events\":[]") != NULL); // beats are not listed
+    CHECK (strstr (json, "{\"id\":1,\"self\":true,\"watched\":true,\"liveness\":\"alive\","
+                         "\"heard_ago_ms\":0,\"beats\":7,\"pid\":null,\"started_ms\":1699999940000,"
+                         "\"uptime_ms\":66000,\"version\":\"0.9.1?\",\"groups\":[1]}") != NULL);
+    CHECK (strstr (json, "{\"id\":1,\"term\":4,\"leader\":1,\"leader_liveness\":\"alive\","
+                         "\"commit\":100,") != NULL);
+    CHECK (strstr (json, "{\"node\":1,\"liveness\":\"alive\",\"member\":true,\"role\":"
+                         "\"leader\",\"term\":4,\"leader\":1,\"commit\":100,\"applied\":100,"
+                         "\"last_index\":100,\"config\":0,\"lag\":0,") != NULL);
+    CHECK (strstr (json, "{\"node\":3,\"liveness\":\"dead\",\"member\":true,\"role\":"
+                         "\"follower\",\"term\":4,\"leader\":1,\"commit\":90,\"applied\":90,"
+                         "\"last_index\":90,\"config\":0,\"lag\":5,") != NULL);
+    // Node 9, named a follower, is shown (not a member of the configuration's group 1).
+    CHECK (strstr (json, "{\"node\":9,\"liveness\":\"unwatched\",\"member\":false,") != NULL);
+    free (json);
+    // A new leader in term 5 that has not reported lags yet: the lag is the entries it
+    // committed that the member has not applied.
+    CHECK (s_beat (v, 2, ZKV_ROLE_LEADER, 5, 2, 110, NULL, NULL, 0, 6500) == 0);
+    json = s_render (v, 6500);
+    CHECK (strstr (json, "\"node\":3,\"liveness\":\"dead\",\"member\":true,\"role\":"
+                         "\"follower\",\"term\":4,\"leader\":1,\"commit\":90,\"applied\":90,"
+                         "\"last_index\":90,\"config\":0,\"lag\":20,") != NULL);
+    free (json);
+    // Arrays that do not match: not believed.
+    uint64_t g1[] = {1}, two[] = {2};
+    zkv_msg_t bad = {.type = ZKV_MSG_EVENT_STATS};
+    bad.u.event_stats.node = 2;
+    bad.u.event_stats.groups = (zkv_u64s_t){g1, 1}; // and no roles, terms...
+    CHECK (s_feed (v, 2, "zkv.node.stats", &bad, 7000) != 0);
+    zkv_event_stats_t *e = &bad.u.event_stats; // every array, and more followers than listed
+    e->roles = e->terms = e->leaders = e->commits = e->applieds = e->last_indexes = e->groups;
+    e->follower_counts = (zkv_u64s_t){two, 1};
+    e->follower_ids = e->follower_lags = (zkv_u64s_t){g1, 1};
+    CHECK (s_feed (v, 2, "zkv.node.stats", &bad, 7000) != 0);
+    e->follower_counts = (zkv_u64s_t){(uint64_t[]){UINT64_MAX}, 1}; // no overflow either
+    CHECK (s_feed (v, 2, "zkv.node.stats", &bad, 7000) != 0);
+    CHECK (s_beat (v, 2, ZKV_ROLE_LEADER, 6, 2, 120, NULL, NULL, 0, 7000) == 0);
+    uint64_t leader, term;
+    zkv_cluster_view_leader (v, 1, &leader, &term);
+    CHECK_EQ_U64 (term, 6);
+    zkv_cluster_view_counters (v, &c);
+    CHECK_EQ_U64 (c.undecoded, 3);
+    // Node 2 lists no group: it hosts none now.
+    zkv_msg_t m = {.type = ZKV_MSG_EVENT_STATS};
+    m.u.event_stats.node = 2;
+    CHECK (s_feed (v, 2, "zkv.node.stats", &m, 8000) == 0);
+    json = s_render (v, 8000);
+    CHECK (strstr (json, "{\"id\":2,\"self\":false,\"watched\":true,\"liveness\":\"alive\","
+                         "\"heard_ago_ms\":0,\"beats\":10,") != NULL);
+    CHECK (strstr (json, "\"version\":\"\",\"groups\":[]}") != NULL);
+    free (json);
+    zkv_cluster_view_destroy (&v);
+}
+
 // Bytes that do not decode, a body that is not what its topic says, a topic the view does not
 // know, more nodes or groups than it keeps: counted, and the view stays whole.
 static void
@@ -490,4 +598,5 @@ test_hostile (void)
 }
 
 ZKV_TEST_MAIN (TEST (test_json_writer) TEST (test_liveness) TEST (test_leader_change)
-                   TEST (test_shard_moves) TEST (test_recent_events) TEST (test_hostile))
+                   TEST (test_shard_moves) TEST (test_recent_events) TEST (test_beats)
+                   TEST (test_hostile))

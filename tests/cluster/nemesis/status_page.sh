@@ -83,12 +83,6 @@ cl_init 3 lo
 trap s_cleanup EXIT
 cl_start_all
 cl_wait_leaders 20
-leader=$(cl_leader 1)
-[ -n "$leader" ] || cl_die "group 1 has no leader"
-# The page is read on a node that outlives the kill.
-page_node=1
-[ "$page_node" != "$leader" ] || page_node=2
-url="$(cl_http_url "$page_node")/$query"
 
 # chromedriver on this run's last port (cluster.sh's range: CL_BASE..CL_BASE+39), in a process
 # group of its own so that it and its browsers go together.
@@ -101,16 +95,44 @@ s_driver_ready () {
 }
 cl_wait_until 20 "chromedriver on port $wd_port (log: $CL_DIR/chromedriver.log)" s_driver_ready
 WD_SESSION=$(wd start "$CHROMIUM") || cl_die "no browser session (log: $CL_DIR/chromedriver.log)"
-cl_log "node $page_node's page: $url (group 1's leader: node $leader)"
-wd go "$WD_SESSION" "$url" || cl_die "the browser could not load $url"
 
-# 1. The leader, alive; a page that fetched nothing from elsewhere.
-shown=$(s_wait "group 1's leader, node $leader" "
-    const g = document.getElementById ('group-1'), n = document.getElementById ('node-$leader');
-    return g && n && g.dataset.leader === '$leader' && n.dataset.liveness === 'alive'
-        ? g.querySelector ('.leader').textContent + ', term ' + g.dataset.term : '';")
-cl_log "the page shows group 1's leader: $shown"
-term=${shown##*term }
+# The page is read on a node that outlives the kill: one that does not lead group 1.
+s_load () {
+    page_node=$1
+    url="$(cl_http_url "$page_node")/$query"
+    cl_log "loading node $page_node's page: $url"
+    wd go "$WD_SESSION" "$url" || cl_die "the browser could not load $url"
+}
+leader=$(cl_leader 1)
+s_load $((leader == 1 ? 2 : 1))
+
+# 1. Group 1's leader, alive, the one zkv status names (elections right after the start may
+# move it: the page and zkv status must agree at one moment).
+shown_leader_js="
+    const g = document.getElementById ('group-1');
+    const n = g ? document.getElementById ('node-' + g.dataset.leader) : null;
+    return g && n && n.dataset.liveness === 'alive'
+        ? g.dataset.leader + ' ' + g.dataset.term + ' ' + g.querySelector ('.leader').textContent
+        : '';"
+agreed=""
+give_up=$((SECONDS + deadline))
+while [ -z "$agreed" ]; do
+    [ $SECONDS -lt $give_up ] ||
+        cl_die "the page never showed group 1's leader that zkv status names (node ${leader:-none}) within $deadline s"
+    shown=$(wd eval "$WD_SESSION" "$shown_leader_js" | tr -d '"') || cl_die "cannot read the page"
+    leader=$(cl_leader 1)
+    if [ -n "$shown" ] && [ "${shown%% *}" = "$leader" ]; then
+        if [ "$leader" = "$page_node" ]; then # it moved to the page's node: read another
+            s_load $((leader == 1 ? 2 : 1))
+        else
+            agreed=$shown
+        fi
+    fi
+    sleep 0.2
+done
+shown=$agreed
+cl_log "the page shows group 1's leader: ${shown#* * }, term $(echo "$shown" | cut -d' ' -f2)"
+term=$(echo "$shown" | cut -d' ' -f2)
 foreign=$(wd eval "$WD_SESSION" "
     return performance.getEntriesByType ('resource').map (e => e.name)
         .filter (n => !n.startsWith (location.origin))
@@ -129,7 +151,7 @@ moved=$(s_wait "shard 0 moved to group 2" "
     const m = [...document.querySelectorAll ('#moves tbody tr')].find (r => r.id.endsWith ('-0'));
     return s && m && s.dataset.group === '2' && s.title.indexOf ('moving') < 0
         ? 'configuration ' + document.getElementById ('config').textContent + ', move: ' +
-          m.textContent : '';")
+          m.innerText.replace (/\s+/g, ' ') : '';")
 cl_log "the page shows the move: $moved"
 
 # 3. kill -9 of the leader: a new one shown, the old one dead.
@@ -149,7 +171,7 @@ new_term=${rest%% *}
 cl_log "the page shows the new leader ${t_leader} ms after the kill: ${rest#* }, term $new_term"
 dead=$(s_wait "node $leader dead" "
     const n = document.getElementById ('node-$leader');
-    return n && n.dataset.liveness === 'dead' ? n.textContent : '';")
+    return n && n.dataset.liveness === 'dead' ? n.innerText.replace (/\s+/g, ' ') : '';")
 t_dead=$(($(s_now_ms) - t0))
 cl_log "the page shows node $leader dead ${t_dead} ms after the kill: $dead"
 [ "$new_term" -gt "$term" ] || cl_die "the new leader's term ($new_term) is not above $term"
