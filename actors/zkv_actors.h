@@ -22,6 +22,7 @@
 #include <czmq.h>
 
 #include "zkv_node.h"
+#include "zkv_status.h"
 
 void zkv_transport_actor (zsock_t *pipe, void *args);
 void zkv_events_actor (zsock_t *pipe, void *args);

@@ -22,6 +22,8 @@
 #define ZKV_VERSION "unknown"
 #endif
 
+typedef struct zkv_status zkv_status_t;
+
 typedef struct {
     uint64_t id;                // this node's id
     const zkv_config_t *config; // the cluster file (immutable, shared read-only)
@@ -33,6 +35,7 @@ typedef struct {
     int start_rc;               // an actor that fails to start sets it (-1 or a ZKV_E* code) before signalling
     int64_t started_ms;         // zclock_mono when the node started (its uptime counts from it)
     zkv_board_t *board;         // the node's figures, which every actor puts there (zkv_board.h)
+    zkv_status_t *status;       // the cluster view of the status page (zkv_status.h)
 } zkv_node_t;
 
 // Inproc endpoint names, unique per node id so that several nodes could share one process.

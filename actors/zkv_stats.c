@@ -88,6 +88,7 @@ s_routes (s_stats_t *self)
 {
     int rc = zkv_http_route (self->http, "/metrics", s_metrics, self);
     assert (rc == 0);
+    zkv_status_routes (self->http, self->node->status); // the status page
 }
 
 // --- zkv.node.stats ----------------------------------------------------------------------------

@@ -188,7 +188,7 @@ main (int argc, char *argv[])
     node.routing = zkv_node_routing (config);
 
     int rc = 1;
-    zactor_t *events = NULL, *transport = NULL, *frontend = NULL, *stats = NULL;
+    zactor_t *events = NULL, *transport = NULL, *frontend = NULL, *stats = NULL, *status = NULL;
     zactor_t **groups = (zactor_t **)zmalloc ((node.n_groups + 1) * sizeof (zactor_t *));
     zkv_group_args_t *gargs =
         (zkv_group_args_t *)zmalloc ((node.n_groups + 1) * sizeof (zkv_group_args_t));
@@ -259,6 +259,9 @@ main (int argc, char *argv[])
     frontend = zactor_new (zkv_frontend_actor, &node);
     if (node.start_rc != 0)
         goto done;
+    // The status page's view exists before the HTTP endpoint (in the stats actor) shows it.
+    node.status = zkv_status_new (config, node.id);
+    status = zactor_new (zkv_status_actor, &node);
     stats = zactor_new (zkv_stats_actor, &node);
     if (node.start_rc != 0)
         goto done;
@@ -291,6 +294,7 @@ done:
     // before its messages left), the network, the event publisher. No actor blocks on a send
     // (zkv_actors.h), so each stops at its next wakeup, whatever the others are doing.
     zactor_destroy (&stats);
+    zactor_destroy (&status);
     zactor_destroy (&frontend);
     for (size_t i = 0; i < node.n_groups; i++)
         zactor_destroy (&groups[i]);
@@ -299,6 +303,7 @@ done:
     zactor_destroy (&events);
     zkv_logstore_destroy (&node.logstore);
     zkv_security_destroy (&node.security);
+    zkv_status_destroy (&node.status);
     free (gargs);
     free (groups);
     free (node.groups);

@@ -56,6 +56,9 @@ typedef struct {
     uint64_t http_max_connections;     // connections a node's HTTP endpoint holds at once
     uint64_t http_timeout_ms;          // an idle HTTP connection is closed after this long
     uint64_t stats_interval_ms;        // zkv.node.stats is published this often
+    uint64_t status_events;            // recent events the status page keeps
+    uint64_t status_max_nodes;         // nodes it keeps
+    uint64_t status_max_groups;        // groups it keeps
 } zkv_config_cluster_t;
 
 // One node (/node): a zkvd process.

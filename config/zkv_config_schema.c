@@ -153,6 +153,17 @@ const zkv_config_option_t zkv_config_options[] = {
      S_CLUSTER (stats_interval_ms),
      "Every node publishes a zkv.node.stats event this often (docs/events.md): its figures, "
      "and a heartbeat: a subscriber that hears none for 3 intervals may take the node for dead."},
+    {ZKV_CONFIG_CLUSTER, "status_events", ZKV_CONFIG_UINT, 1, 100000, "256",
+     S_CLUSTER (status_events),
+     "Recent events a node keeps for its status page (its HTTP endpoint's \"/\"); older ones "
+     "make room and are counted."},
+    {ZKV_CONFIG_CLUSTER, "status_max_nodes", ZKV_CONFIG_UINT, 1, 65536, "1024",
+     S_CLUSTER (status_max_nodes),
+     "Nodes the status page keeps (the config file's and those the configurations name); more "
+     "are counted and left out."},
+    {ZKV_CONFIG_CLUSTER, "status_max_groups", ZKV_CONFIG_UINT, 1, 65536, "1024",
+     S_CLUSTER (status_max_groups),
+     "Groups the status page keeps, in all and per node; more are counted and left out."},
 
     {ZKV_CONFIG_NODE, "id", ZKV_CONFIG_UINT, 1, ZKV_CONFIG_MAX_NODE_ID, NULL, S_NODE (id),
      "Node id: non-zero, unique; `zkvd --node ID` picks the node to run."},
