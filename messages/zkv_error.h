@@ -29,7 +29,9 @@
     X (ZKV_ENOTREADY, 22, "not ready: the group has not reached that configuration yet")        \
     X (ZKV_EDENIED, 23, "denied: this client's key may not do that")                             \
     X (ZKV_ESESSION, 24, "session expired: start a new session; this request's outcome is "     \
-                         "unknown if it was a retry")
+                         "unknown if it was a retry")                                             \
+    X (ZKV_EUNREACHABLE, 25, "no node reachable")                                                \
+    X (ZKV_ELEADERLOST, 26, "leader lost after the request was proposed (it may still apply)")
 
 #define ZKV_ERROR_ENUM(name, value, msg) name##_VALUE = value,
 enum { ZKV_ERROR_TABLE (ZKV_ERROR_ENUM) ZKV_ERROR_COUNT_ };
