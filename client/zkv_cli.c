@@ -22,7 +22,8 @@ s_help (FILE *out)
     fprintf (out,
              "\nglobal options (anywhere before a lone --):\n"
              "  --config FILE       cluster config (default $ZKV_CONFIG, else %s)\n"
-             "  --endpoints LIST    nodes' client endpoints instead of a config, node ids 1..n\n"
+             "  --endpoints LIST    nodes' client endpoints (host:port or tcp://host:port)\n"
+             "                      instead of a config, node ids 1..n\n"
              "  --events LIST       nodes' event endpoints (for watch, with --endpoints)\n"
              "  --server-keys LIST  nodes' public keys, with --endpoints to a CURVE cluster\n"
              "  --key FILE          client certificate under CURVE (default $ZKV_KEY, else the\n"
@@ -115,6 +116,8 @@ main (int argc, char **argv)
         zkv_cli_error ("", "give --config or --endpoints, not both");
         return ZKV_CLI_USAGE;
     }
+    if (zkv_cli_check_endpoints (&cli) != ZKV_CLI_OK)
+        return ZKV_CLI_USAGE;
     // CZMQ would otherwise install its own SIGINT handler lazily, in whichever thread first
     // makes a socket; set it up once, here. Ctrl-C then ends blocking calls (zsys_interrupted).
     zsys_init ();

@@ -51,7 +51,7 @@ s_random_id (void)
 
 // The connection events the core learns from (zkv_ccore_link).
 #define S_MONITOR_EVENTS                                                                           \
-    (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CLOSED | ZMQ_EVENT_DISCONNECTED |                             \
+    (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CLOSED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED | \
      ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                        \
      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 
@@ -85,6 +85,8 @@ s_link_event (uint16_t event)
         return ZKV_CC_LINK_LOST;
     case ZMQ_EVENT_CLOSED:
         return ZKV_CC_LINK_REFUSED;
+    case ZMQ_EVENT_CONNECT_RETRIED:
+        return ZKV_CC_LINK_RETRY;
     case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
     case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
     case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
@@ -108,8 +110,11 @@ s_monitor_drain (zkv_client_t *self, size_t i, zkv_cc_action_t act)
             memcpy (&event, zframe_data (head), sizeof event);
         zmsg_destroy (&msg);
         zkv_cc_link_t link = s_link_event (event);
-        if (link)
-            act = zkv_ccore_link (&self->core, zclock_mono (), i, link);
+        if (!link)
+            continue;
+        zkv_cc_action_t next = zkv_ccore_link (&self->core, zclock_mono (), i, link);
+        if (act.kind != ZKV_CC_DONE)
+            act = next; // a request that ended stays ended; later events only update the links
     }
     return act;
 }
@@ -154,6 +159,7 @@ s_new (const uint64_t *ids, const char *const *endpoints, const char *const *ser
         // on live connections, so a dead node fails a send at once and the next one is tried.
         zsock_set_linger (sock, 0);
         zsock_set_immediate (sock, 1);
+        zsock_set_ipv6 (sock, 1); // tcp://[::1]:port too (IPv4 addresses still work)
         if (cert) {
             if (!server_keys || !server_keys[i])
                 goto fail;
@@ -357,6 +363,7 @@ s_unreachable_text (zkv_client_t *self, char *buf, size_t len)
         {ZKV_CC_NODE_REJECTED,
          "connection closed in its handshake (a CURVE key that does not match, a client key "
          "the cluster does not allow, or its connection limit)"},
+        {ZKV_CC_NODE_UNRESOLVED, "no connection could start (does the host name resolve?)"},
     };
     size_t used = 0;
     buf[0] = 0;
@@ -850,11 +857,14 @@ zkv_client_status (zkv_client_t *self, size_t index, int timeout_ms, zkv_node_st
     while (!s_send (self, index, &req)) {
         s_monitor_drain (self, index, none);
         if (zkv_ccore_unreachable (&self->core, index)) {
+            zkv_cc_node_t link = self->core.links[index];
             s_error (self, "node %" PRIu64 " (%s): %s", self->core.ids[index],
                      self->endpoints[index],
-                     self->core.links[index] == ZKV_CC_NODE_REFUSED
-                         ? "connection refused"
-                         : "connection closed in its handshake (keys, or its connection limit)");
+                     link == ZKV_CC_NODE_REFUSED    ? "connection refused"
+                     : link == ZKV_CC_NODE_REJECTED ? "connection closed in its handshake (keys, "
+                                                      "or its connection limit)"
+                                                    : "no connection could start (does the host "
+                                                      "name resolve?)");
             return ZKV_EUNREACHABLE;
         }
         int64_t left = deadline - zclock_mono ();

@@ -229,6 +229,10 @@ s_link_next (zkv_cc_node_t state, zkv_cc_link_t event)
         return ZKV_CC_NODE_REFUSED;
     case ZKV_CC_LINK_REJECTED:
         return ZKV_CC_NODE_REJECTED;
+    case ZKV_CC_LINK_RETRY:
+        // A retry before any attempt was seen: the first one could not start (ZeroMQ resolves
+        // the host name then). After a failed or closed connection it is routine.
+        return state == ZKV_CC_NODE_UNKNOWN ? ZKV_CC_NODE_UNRESOLVED : state;
     }
     return state; // not an event: nothing learned
 }
@@ -237,10 +241,11 @@ bool
 zkv_ccore_unreachable (const zkv_ccore_t *core, size_t node)
 {
     return node < core->n_nodes &&
-           (core->links[node] == ZKV_CC_NODE_REFUSED || core->links[node] == ZKV_CC_NODE_REJECTED);
+           (core->links[node] == ZKV_CC_NODE_REFUSED || core->links[node] == ZKV_CC_NODE_REJECTED ||
+            core->links[node] == ZKV_CC_NODE_UNRESOLVED);
 }
 
-// No node can take a request now: each one refuses connections or rejects them.
+// No node can take a request now: each one refuses connections, rejects them, or has no address.
 static bool
 s_none_reachable (const zkv_ccore_t *core)
 {

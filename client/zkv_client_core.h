@@ -34,8 +34,9 @@
 // Outcomes. A request that fails says what is known of its effect:
 // - never sent (no node took it): ZKV_EUNREACHABLE, not applied. The caller reports what its
 //   connections do (zkv_ccore_link, from a socket monitor); once every node refused the
-//   connection or failed its handshake, and nothing was sent, the request ends at once instead
-//   of waiting out its timeout (the cluster is down, or the address or keys are wrong).
+//   connection, failed its handshake or has no address, and nothing was sent, the request ends
+//   at once instead of waiting out its timeout (the cluster is down, or the addresses or keys
+//   are wrong).
 // - every attempt answered, each one a refusal before the request was proposed ("not the
 //   leader", "busy", "wrong group", "not ready"): that answer's code, not applied.
 // - any attempt whose fate is unknown (no answer before the client moved on or gave up, or an
@@ -89,6 +90,8 @@ typedef enum {
     ZKV_CC_LINK_REFUSED,       // a connect attempt failed: nothing took the connection
                                // (ZMQ_EVENT_CLOSED while connecting)
     ZKV_CC_LINK_REJECTED,      // the handshake failed (HANDSHAKE_FAILED_*: CURVE keys)
+    ZKV_CC_LINK_RETRY,         // a reconnect is scheduled (ZMQ_EVENT_CONNECT_RETRIED); as the
+                               // first event, no connect attempt could even start
 } zkv_cc_link_t;
 
 // What the core makes of a node's connection from those events.
@@ -102,6 +105,7 @@ typedef enum {
     ZKV_CC_NODE_REJECTED,    // it closes connections before their handshake is done (keys that
                              // do not match, a client key it does not allow, its connection
                              // limit), and none succeeded since
+    ZKV_CC_NODE_UNRESOLVED,  // no connect attempt could start: its host name does not resolve
 } zkv_cc_node_t;
 
 typedef struct {
@@ -184,8 +188,8 @@ zkv_cc_action_t zkv_ccore_timer (zkv_ccore_t *core, int64_t now);
 // current request at once with ZKV_EUNREACHABLE when it was never sent and no node can take it
 // now (every one refused or rejected); otherwise the action is to keep waiting as before.
 zkv_cc_action_t zkv_ccore_link (zkv_ccore_t *core, int64_t now, size_t node, zkv_cc_link_t event);
-// True if node index `node` refuses connections or rejects them in their handshake: a caller
-// waiting for it to connect can stop waiting.
+// True if node index `node` refuses connections, rejects them in their handshake, or has no
+// address: a caller waiting for it to connect can stop waiting.
 bool zkv_ccore_unreachable (const zkv_ccore_t *core, size_t node);
 // True if an answer with status (a positive ZKV error code, not 0) means the attempt was refused
 // before the request was proposed: it had no effect. False when it may have been proposed.
