@@ -30,7 +30,8 @@ s_help (FILE *out)
              "                      config's /cluster/client_cert)\n"
              "  --timeout MS        give up on one call after MS ms (default %d)\n"
              "  -h, --help          this help; `zkv COMMAND --help` for a command's\n"
-             "\nexit codes: 0 ok, 1 error, 2 usage, 3 timed out (a write's outcome is unknown)\n",
+             "\nexit codes: 0 ok, 1 error (a write was not applied), 2 usage, 3 outcome unknown\n"
+             "(timed out when a write may have been proposed; docs/cli.md, \"Exit codes\")\n",
              ZKV_CLI_DEFAULT_CONFIG, ZKV_CLI_DEFAULT_TIMEOUT_MS);
 }
 
