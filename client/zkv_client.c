@@ -407,7 +407,10 @@ s_describe_failure (zkv_client_t *self, int rc, int timeout_ms, const s_answer_t
         break;
     case ZKV_CC_WHY_SERVER_ERROR:
         s_error (self, "gave up after %d ms; last answer: %s%s", timeout_ms, text,
-                 rc == ZKV_ETIMEOUT ? unknown : "");
+                 rc != ZKV_ETIMEOUT ? ""
+                 : self->core.read_only
+                     ? ""
+                     : " (outcome unknown: an attempt may have been proposed; it may take effect)");
         break;
     case ZKV_CC_WHY_ALL_REFUSED:
         s_error (self,
