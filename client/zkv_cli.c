@@ -23,14 +23,16 @@ s_help (FILE *out)
     fprintf (out,
              "\nglobal options (anywhere before a lone --):\n"
              "  --config FILE       cluster config (default $ZKV_CONFIG, else %s)\n"
-             "  --endpoints LIST    nodes' client endpoints instead of a config, node ids 1..n\n"
+             "  --endpoints LIST    nodes' client endpoints (host:port or tcp://host:port)\n"
+             "                      instead of a config, node ids 1..n\n"
              "  --events LIST       nodes' event endpoints (for watch, with --endpoints)\n"
              "  --server-keys LIST  nodes' public keys, with --endpoints to a CURVE cluster\n"
              "  --key FILE          client certificate under CURVE (default $ZKV_KEY, else the\n"
              "                      config's /cluster/client_cert)\n"
              "  --timeout MS        give up on one call after MS ms (default %d)\n"
              "  -h, --help          this help; `zkv COMMAND --help` for a command's\n"
-             "\nexit codes: 0 ok, 1 error, 2 usage, 3 timed out (a write's outcome is unknown)\n",
+             "\nexit codes: 0 ok, 1 error (a write was not applied), 2 usage, 3 outcome unknown\n"
+             "(timed out when a write may have been proposed; docs/cli.md, \"Exit codes\")\n",
              ZKV_CLI_DEFAULT_CONFIG, ZKV_CLI_DEFAULT_TIMEOUT_MS);
 }
 
@@ -116,6 +118,8 @@ main (int argc, char **argv)
         zkv_cli_error ("", "give --config or --endpoints, not both");
         return ZKV_CLI_USAGE;
     }
+    if (zkv_cli_check_endpoints (&cli) != ZKV_CLI_OK)
+        return ZKV_CLI_USAGE;
     // CZMQ would otherwise install its own SIGINT handler lazily, in whichever thread first
     // makes a socket; set it up once, here. Ctrl-C then ends blocking calls (zsys_interrupted).
     zsys_init ();

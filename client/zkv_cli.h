@@ -52,6 +52,9 @@ typedef struct {
     int (*run) (zkv_cli_t *cli, int argc, char **argv);
 } zkv_cli_command_t;
 
+// Checks the endpoints --endpoints and --events list (host:port or tcp://host:port, ...):
+// ZKV_CLI_OK, or ZKV_CLI_USAGE after printing what is wrong with one.
+int zkv_cli_check_endpoints (const zkv_cli_t *cli);
 // Fills cli's node list from --endpoints/--events or the config file; 0 or prints and fails.
 int zkv_cli_nodes (zkv_cli_t *cli);
 // Frees the node list.

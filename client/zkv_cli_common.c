@@ -82,6 +82,46 @@ s_split (const char *list, char ***out)
     return count;
 }
 
+// Rewrites each of items[0..n-1] in the form the client connects to (host:port is
+// tcp://host:port); false after printing what is wrong with the first bad one.
+static bool
+s_endpoints (const char *option, char **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char endpoint[ZKV_CLIENT_MAX_ENDPOINT + 8], why[512];
+        if (zkv_client_endpoint (items[i], endpoint, sizeof endpoint, why, sizeof why) != 0) {
+            zkv_cli_error ("", "%s: %s", option, why);
+            return false;
+        }
+        free (items[i]);
+        items[i] = strdup (endpoint);
+    }
+    return true;
+}
+
+int
+zkv_cli_check_endpoints (const zkv_cli_t *cli)
+{
+    const char *lists[] = {cli->endpoints, cli->events};
+    const char *options[] = {"--endpoints", "--events"};
+    for (size_t l = 0; l < 2; l++) {
+        if (!lists[l])
+            continue;
+        char **items;
+        size_t n = s_split (lists[l], &items);
+        bool ok = n > 0;
+        if (!ok)
+            zkv_cli_error ("", "%s lists no endpoint", options[l]);
+        ok = ok && s_endpoints (options[l], items, n);
+        for (size_t i = 0; i < n; i++)
+            free (items[i]);
+        free (items);
+        if (!ok)
+            return ZKV_CLI_USAGE;
+    }
+    return ZKV_CLI_OK;
+}
+
 int
 zkv_cli_nodes (zkv_cli_t *cli)
 {
@@ -93,6 +133,8 @@ zkv_cli_nodes (zkv_cli_t *cli)
             zkv_cli_error ("", "--endpoints lists no endpoint");
             return -1;
         }
+        if (!s_endpoints ("--endpoints", cli->client_eps, cli->n))
+            return -1;
         cli->ids = zmalloc (cli->n * sizeof *cli->ids);
         for (size_t i = 0; i < cli->n; i++)
             cli->ids[i] = i + 1;
@@ -120,6 +162,8 @@ zkv_cli_nodes (zkv_cli_t *cli)
                     free (events[i]);
             }
             free (events);
+            if (!s_endpoints ("--events", cli->event_eps, n < cli->n ? n : cli->n))
+                return -1;
             if (n != cli->n) {
                 zkv_cli_error ("", "--events lists %zu endpoints, --endpoints %zu", n, cli->n);
                 return -1;

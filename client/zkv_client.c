@@ -1,4 +1,5 @@
-// zkv_client: the I/O shell around zkv_client_core: one DEALER per node, msgpack requests.
+// zkv_client: the I/O shell around zkv_client_core: one DEALER per node, msgpack requests, and a
+// socket monitor per DEALER whose events tell the core what each connection does.
 #include "zkv_client.h"
 #include "zkv_shard.h"
 
@@ -20,7 +21,8 @@ struct _zkv_client_t {
     size_t n;              // number of nodes
     char **endpoints;      // client endpoint of each node (owned copies)
     zsock_t **socks;       // one DEALER per node, in the same order
-    zmq_pollitem_t *items; // poll set over socks
+    zsock_t **monitors;    // the PAIR receiving each DEALER's socket monitor events
+    zmq_pollitem_t *items; // poll set: socks, then monitors (2n items)
     zkv_ccore_t core;      // the retry decisions, leader cache and seq
     size_t max_key;        // largest key accepted
     size_t max_value;      // largest value accepted
@@ -51,6 +53,85 @@ s_random_id (void)
     return id;
 }
 
+// The connection events the core learns from (zkv_ccore_link).
+#define S_MONITOR_EVENTS                                                                           \
+    (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CLOSED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED | \
+     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                        \
+     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+
+// Starts sock's socket monitor on an inproc endpoint unique to this client (its first id) and
+// node, and returns the PAIR that receives its events; NULL on failure.
+static zsock_t *
+s_monitor (zsock_t *sock, uint64_t client_id, size_t i)
+{
+    char endpoint[96];
+    snprintf (endpoint, sizeof endpoint, "inproc://zkv-client-monitor-%016" PRIx64 "-%zu",
+              client_id, i);
+    if (zmq_socket_monitor (zsock_resolve (sock), endpoint, S_MONITOR_EVENTS) != 0)
+        return NULL;
+    zsock_t *pair = zsock_new (ZMQ_PAIR);
+    if (pair && zsock_connect (pair, "%s", endpoint) != 0)
+        zsock_destroy (&pair);
+    return pair;
+}
+
+// What a monitor event says of a connection, in the core's terms (0: nothing it uses). A CLOSED
+// event comes from a connect attempt that failed (an open connection ends DISCONNECTED).
+static zkv_cc_link_t
+s_link_event (uint16_t event)
+{
+    switch (event) {
+    case ZMQ_EVENT_CONNECTED:
+        return ZKV_CC_LINK_CONNECTED;
+    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        return ZKV_CC_LINK_UP;
+    case ZMQ_EVENT_DISCONNECTED:
+        return ZKV_CC_LINK_LOST;
+    case ZMQ_EVENT_CLOSED:
+        return ZKV_CC_LINK_REFUSED;
+    case ZMQ_EVENT_CONNECT_RETRIED:
+        return ZKV_CC_LINK_RETRY;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+    case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        return ZKV_CC_LINK_REJECTED;
+    default:
+        return (zkv_cc_link_t)0;
+    }
+}
+
+// Feeds the core every monitor event waiting for node i; returns the core's last action (act
+// when there was none).
+static zkv_cc_action_t
+s_monitor_drain (zkv_client_t *self, size_t i, zkv_cc_action_t act)
+{
+    zmsg_t *msg;
+    while ((msg = zmsg_recv_nowait (self->monitors[i]))) {
+        // Frame 1: the event (16 bits) and a value (32 bits), host order; frame 2: the address.
+        zframe_t *head = zmsg_first (msg);
+        uint16_t event = 0;
+        if (head && zframe_size (head) >= 6)
+            memcpy (&event, zframe_data (head), sizeof event);
+        zmsg_destroy (&msg);
+        zkv_cc_link_t link = s_link_event (event);
+        if (!link)
+            continue;
+        zkv_cc_action_t next = zkv_ccore_link (&self->core, zclock_mono (), i, link);
+        if (act.kind != ZKV_CC_DONE)
+            act = next; // a request that ended stays ended; later events only update the links
+    }
+    return act;
+}
+
+// Brings the core up to date with every node's connection (between requests).
+static void
+s_monitors_drain (zkv_client_t *self)
+{
+    zkv_cc_action_t none = {.kind = ZKV_CC_WAIT};
+    for (size_t i = 0; i < self->n; i++)
+        s_monitor_drain (self, i, none);
+}
+
 // A client of the nodes at endpoints; under CURVE (cert not NULL) each connection authenticates
 // with cert and knows the node's key (server_keys[i], Z85).
 static zkv_client_t *
@@ -63,14 +144,17 @@ s_new (const uint64_t *ids, const char *const *endpoints, const char *const *ser
     self->n = n;
     self->endpoints = zmalloc (n * sizeof *self->endpoints);
     self->socks = zmalloc (n * sizeof *self->socks);
-    self->items = zmalloc (n * sizeof *self->items);
+    self->monitors = zmalloc (n * sizeof *self->monitors);
+    self->items = zmalloc (2 * n * sizeof *self->items);
     self->max_key = ZKV_CLIENT_MAX_KEY_BYTES;
     self->max_value = ZKV_CLIENT_MAX_VALUE_BYTES;
     zkv_ccore_init (&self->core, ids, n, s_random_id (), ZKV_CLIENT_ATTEMPT_MS);
     for (size_t i = 0; i < n; i++) {
-        if (!endpoints[i] || ids[i] == 0)
+        char endpoint[ZKV_CLIENT_MAX_ENDPOINT + 8];
+        if (!endpoints[i] || ids[i] == 0 ||
+            zkv_client_endpoint (endpoints[i], endpoint, sizeof endpoint, NULL, 0) != 0)
             goto fail;
-        self->endpoints[i] = strdup (endpoints[i]);
+        self->endpoints[i] = strdup (endpoint);
         zsock_t *sock = zsock_new (ZMQ_DEALER);
         if (!sock || !self->endpoints[i])
             abort ();
@@ -79,15 +163,20 @@ s_new (const uint64_t *ids, const char *const *endpoints, const char *const *ser
         // on live connections, so a dead node fails a send at once and the next one is tried.
         zsock_set_linger (sock, 0);
         zsock_set_immediate (sock, 1);
+        zsock_set_ipv6 (sock, 1); // tcp://[::1]:port too (IPv4 addresses still work)
         if (cert) {
             if (!server_keys || !server_keys[i])
                 goto fail;
             zcert_apply (cert, sock);
             zsock_set_curve_serverkey (sock, server_keys[i]);
         }
-        if (zsock_connect (sock, "%s", endpoints[i]) != 0)
+        // The monitor's PAIR is connected before the DEALER connects: no event is missed.
+        self->monitors[i] = s_monitor (sock, self->core.client_id, i);
+        if (!self->monitors[i] || zsock_connect (sock, "%s", self->endpoints[i]) != 0)
             goto fail;
         self->items[i] = (zmq_pollitem_t){.socket = zsock_resolve (sock), .events = ZMQ_POLLIN};
+        self->items[n + i] =
+            (zmq_pollitem_t){.socket = zsock_resolve (self->monitors[i]), .events = ZMQ_POLLIN};
     }
     return self;
 fail:
@@ -156,10 +245,14 @@ zkv_client_destroy (zkv_client_t **self_p)
         return;
     zkv_client_t *self = *self_p;
     for (size_t i = 0; i < self->n; i++) {
+        if (self->socks[i] && self->monitors[i])
+            zmq_socket_monitor (zsock_resolve (self->socks[i]), NULL, 0); // stops the monitor
         zsock_destroy (&self->socks[i]);
+        zsock_destroy (&self->monitors[i]);
         free (self->endpoints[i]);
     }
     free (self->socks);
+    free (self->monitors);
     free (self->endpoints);
     free (self->items);
     zkv_ccore_fini (&self->core);
@@ -202,35 +295,132 @@ s_recv (zkv_client_t *self, size_t i, zkv_msg_t *msg)
     return rc;
 }
 
-// Waits up to wait_ms for input on any node; the index of one with input, or n (none).
+// Waits up to wait_ms for input on any node or monitor; the index of a node with input (i), of
+// a monitor with events (n + i), or 2n (none).
 static size_t
 s_poll (zkv_client_t *self, int64_t wait_ms)
 {
-    for (size_t i = 0; i < self->n; i++)
+    size_t items = 2 * self->n;
+    for (size_t i = 0; i < items; i++)
         self->items[i].revents = 0;
-    int rc = zmq_poll (self->items, (int)self->n, wait_ms < 0 ? 0 : (long)wait_ms);
+    int rc = zmq_poll (self->items, (int)items, wait_ms < 0 ? 0 : (long)wait_ms);
     if (rc <= 0)
-        return self->n;
-    for (size_t i = 0; i < self->n; i++)
+        return items;
+    for (size_t i = 0; i < items; i++)
         if (self->items[i].revents & ZMQ_POLLIN)
             return i;
-    return self->n;
+    return items;
+}
+
+// The last error answer to the current request, for the caller's error text.
+typedef struct {
+    uint64_t node;    // id of the node that answered (0: no error answer yet)
+    uint64_t status;  // its status (positive)
+    uint64_t leader;  // the leader it named (0: none)
+    char detail[256]; // its error text, when it says more than the status's own message
+} s_answer_t;
+
+static void
+s_answer_keep (s_answer_t *answer, uint64_t node, const zkv_client_reply_t *rep)
+{
+    const char *own = zkv_strerror (rep->status < ZKV_ERROR_COUNT_ ? -(int)rep->status : ZKV_EPROTO);
+    answer->node = node;
+    answer->status = rep->status;
+    answer->leader = rep->leader;
+    answer->detail[0] = 0;
+    // A server's text that only repeats the status ("not the leader") is said once.
+    if (rep->error.len && rep->error.data &&
+        !(rep->error.len == strlen (own) && memcmp (rep->error.data, own, rep->error.len) == 0))
+        snprintf (answer->detail, sizeof answer->detail, "%.*s", (int)rep->error.len,
+                  (const char *)rep->error.data);
+}
+
+// "node 1: not the leader (it knows no leader)"; without the status's message when the call's
+// result is that status already ("node 1 (it knows no leader)").
+static void
+s_answer_text (const s_answer_t *answer, int rc, char *buf, size_t len)
+{
+    int status = answer->status < ZKV_ERROR_COUNT_ ? -(int)answer->status : ZKV_EPROTO;
+    bool said = rc == status;
+    int n = snprintf (buf, len, "node %" PRIu64 "%s%s%s%s", answer->node, said ? "" : ": ",
+                      said ? "" : zkv_strerror (status), answer->detail[0] ? ": " : "",
+                      answer->detail);
+    size_t used = n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+    if (answer->status == ZKV_ENOTLEADER_VALUE || answer->status == ZKV_ELEADERLOST_VALUE) {
+        if (answer->leader == 0)
+            snprintf (buf + used, len - used, " (it knows no leader)");
+        else if (answer->leader != answer->node)
+            snprintf (buf + used, len - used, " (it names node %" PRIu64 ")", answer->leader);
+    }
+}
+
+// "tcp://a, tcp://b: connection refused; tcp://c: handshake failed (...)": what each node's
+// connection does, for a request that could not be sent.
+static void
+s_unreachable_text (zkv_client_t *self, char *buf, size_t len)
+{
+    static const struct {
+        zkv_cc_node_t state;
+        const char *says;
+    } reasons[] = {
+        {ZKV_CC_NODE_REFUSED, "connection refused"},
+        {ZKV_CC_NODE_REJECTED,
+         "connection closed in its handshake (a CURVE key that does not match, a client key "
+         "the cluster does not allow, or its connection limit)"},
+        {ZKV_CC_NODE_UNRESOLVED, "no connection could start (does the host name resolve?)"},
+    };
+    size_t used = 0;
+    buf[0] = 0;
+    for (size_t r = 0; r < sizeof reasons / sizeof reasons[0]; r++) {
+        size_t listed = 0;
+        for (size_t i = 0; i < self->n && used < len; i++) {
+            if (self->core.links[i] != reasons[r].state)
+                continue;
+            int n = snprintf (buf + used, len - used, "%s%s", listed ? ", " : used ? "; " : "",
+                              self->endpoints[i]);
+            used += n < 0 ? 0 : (size_t)n;
+            listed++;
+        }
+        if (listed && used < len) {
+            int n = snprintf (buf + used, len - used, ": %s", reasons[r].says);
+            used += n < 0 ? 0 : (size_t)n;
+        }
+    }
 }
 
 static void
-s_describe_failure (zkv_client_t *self, int rc, int timeout_ms, const char *last_answer)
+s_describe_failure (zkv_client_t *self, int rc, int timeout_ms, const s_answer_t *answer)
 {
     const char *unknown = self->core.read_only ? "" : " (outcome unknown: it may take effect)";
+    const char *not_sent = self->core.read_only ? "not sent" : "not sent: not applied";
+    char text[400] = "";
+    if (answer->node)
+        s_answer_text (answer, rc, text, sizeof text);
     switch (self->core.why) {
     case ZKV_CC_WHY_UNREACHABLE:
-        s_error (self, "no node connected within %d ms (never sent: not applied)", timeout_ms);
+        s_unreachable_text (self, text, sizeof text);
+        s_error (self, "%s (%s)", text, not_sent);
+        break;
+    case ZKV_CC_WHY_NOT_CONNECTED:
+        s_error (self, "none of the %zu nodes connected within %d ms (%s)", self->n, timeout_ms,
+                 not_sent);
         break;
     case ZKV_CC_WHY_NO_REPLY:
         s_error (self, "no reply from any of %zu nodes within %d ms%s", self->n, timeout_ms,
                  unknown);
         break;
     case ZKV_CC_WHY_SERVER_ERROR:
-        s_error (self, "gave up after %d ms; last answer: %s%s", timeout_ms, last_answer, unknown);
+        s_error (self, "gave up after %d ms; last answer: %s%s", timeout_ms, text,
+                 rc != ZKV_ETIMEOUT ? ""
+                 : self->core.read_only
+                     ? ""
+                     : " (outcome unknown: an attempt may have been proposed; it may take effect)");
+        break;
+    case ZKV_CC_WHY_ALL_REFUSED:
+        s_error (self,
+                 "gave up after %d ms, not applied: every attempt was refused before it was "
+                 "proposed; last answer: %s",
+                 timeout_ms, text);
         break;
     case ZKV_CC_WHY_SESSION:
         s_error (self,
@@ -238,7 +428,7 @@ s_describe_failure (zkv_client_t *self, int rc, int timeout_ms, const char *last
                  "been applied); the client goes on under a new session");
         break;
     case ZKV_CC_WHY_SERVER_REFUSED:
-        s_error (self, "refused: %s", last_answer);
+        s_error (self, "refused: %s", text);
         break;
     case ZKV_CC_WHY_NONE:
         s_error (self, "%s", zkv_strerror (rc));
@@ -303,7 +493,8 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
             r->expect_rev = cond->revision;
     }
 
-    char last_answer[300] = "";
+    s_answer_t answer = {0};
+    s_monitors_drain (self); // what the connections did since the last request
     // A key's request goes to its group; the controller's (any op past append) to any node,
     // which forwards it to group 0's leader.
     bool read_only = op == ZKV_OP_GET || op == ZKV_OP_QUERY;
@@ -334,11 +525,16 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
         size_t from = s_poll (self, act.wake_at - now);
         if (zsys_interrupted) {
             self->core.active = false;
-            s_error (self, "interrupted%s", op == ZKV_OP_GET ? "" : " (outcome unknown)");
+            s_error (self, "interrupted%s",
+                     read_only                     ? ""
+                     : self->core.request_sent ? " (outcome unknown)"
+                                               : " before it was sent (not applied)");
             return ZKV_ETIMEOUT;
         }
-        if (from == self->n) {
-            if (zclock_mono () >= act.wake_at)
+        if (from >= self->n) {
+            if (from < 2 * self->n)
+                act = s_monitor_drain (self, from - self->n, act);
+            else if (zclock_mono () >= act.wake_at)
                 act = zkv_ccore_timer (&self->core, zclock_mono ());
             continue;
         }
@@ -358,12 +554,7 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
                                    rep->status, rep->leader);
             bool ours = rep->client_id == id && rep->seq == seq;
             if (ours && rep->status != 0)
-                snprintf (
-                    last_answer, sizeof last_answer, "node %" PRIu64 ": %s%s%.*s",
-                    self->core.ids[from],
-                    zkv_strerror (rep->status < ZKV_ERROR_COUNT_ ? -(int)rep->status : ZKV_EPROTO),
-                    rep->error.len ? ": " : "", (int)rep->error.len,
-                    rep->error.data ? (const char *)rep->error.data : "");
+                s_answer_keep (&answer, self->core.ids[from], rep);
             if (act.kind == ZKV_CC_DONE && ours && call) {
                 call->revision = rep->revision;
                 if (act.rc == 0 && call->value_p) {
@@ -377,7 +568,7 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
         zkv_msg_free (&msg);
     }
     if (act.rc != 0)
-        s_describe_failure (self, act.rc, timeout_ms, last_answer);
+        s_describe_failure (self, act.rc, timeout_ms, &answer);
     return act.rc;
 }
 
@@ -800,15 +991,30 @@ zkv_client_status (zkv_client_t *self, size_t index, int timeout_ms, zkv_node_st
     req.u.status_request.nonce = ++self->nonce;
     zmq_pollitem_t item = {.socket = zsock_resolve (self->socks[index])};
     // Wait for the connection (sends only go to connected nodes), then for the matching answer.
-    item.events = ZMQ_POLLOUT;
+    // A node that refuses the connection, or fails its handshake, is not waited for.
+    zmq_pollitem_t waits[2] = {{.socket = item.socket, .events = ZMQ_POLLOUT},
+                               {.socket = zsock_resolve (self->monitors[index]), .events = ZMQ_POLLIN}};
+    zkv_cc_action_t none = {.kind = ZKV_CC_WAIT};
     while (!s_send (self, index, &req)) {
+        s_monitor_drain (self, index, none);
+        if (zkv_ccore_unreachable (&self->core, index)) {
+            zkv_cc_node_t link = self->core.links[index];
+            s_error (self, "node %" PRIu64 " (%s): %s", self->core.ids[index],
+                     self->endpoints[index],
+                     link == ZKV_CC_NODE_REFUSED    ? "connection refused"
+                     : link == ZKV_CC_NODE_REJECTED ? "connection closed in its handshake (keys, "
+                                                      "or its connection limit)"
+                                                    : "no connection could start (does the host "
+                                                      "name resolve?)");
+            return ZKV_EUNREACHABLE;
+        }
         int64_t left = deadline - zclock_mono ();
         if (left <= 0 || zsys_interrupted) {
             s_error (self, "node %" PRIu64 " (%s): not connected within %d ms",
                      self->core.ids[index], self->endpoints[index], timeout_ms);
             return ZKV_ETIMEOUT;
         }
-        zmq_poll (&item, 1, (long)left);
+        zmq_poll (waits, 2, (long)left);
     }
     item.events = ZMQ_POLLIN;
     while (true) {

@@ -16,8 +16,12 @@
 //   "not the leader" hints at once, and tries the next node when one stays silent for an
 //   attempt (zkv_client_set_attempt_timeout) or is not connected.
 // - timeout_ms bounds a whole call, retries included. A put or append that reaches it returns
-//   ZKV_ETIMEOUT: its outcome is UNKNOWN (it may have been applied, now or later), it did not
-//   fail. Only ZKV_ETOOBIG / ZKV_EINVAL (refused before or by the server) mean "not applied".
+//   ZKV_ETIMEOUT when an attempt may have been proposed: its outcome is UNKNOWN (it may have
+//   been applied, now or later), it did not fail. Every other error means "not applied":
+//   ZKV_ETOOBIG / ZKV_EINVAL (refused before or by the server); ZKV_EUNREACHABLE (never sent:
+//   no node connected in time, or, at once, every node refused the connection or failed its
+//   handshake); or, at the timeout, the refusal every attempt got before it was proposed
+//   (ZKV_ENOTLEADER when no node led: no quorum; ZKV_EBUSY...).
 // - Sessions: the servers forget a client idle for /cluster/session_ttl_ms (log time; docs/cli.md,
 //   "How the client behaves"). A request they can no longer tell from a retry of a forgotten
 //   one is answered "session expired": the client takes a new id (zkv_client_id changes, seqs
@@ -54,9 +58,9 @@ typedef struct _zkv_client_t zkv_client_t;
 // Default time one attempt waits for an answer before the same request goes to the next node.
 #define ZKV_CLIENT_ATTEMPT_MS 500
 
-// A client of the nodes at endpoints[0..n-1] ("tcp://host:port", their client sockets), whose
-// node ids are 1..n in that order (the order of the config file's nodes). NULL if n is 0 or an
-// endpoint is invalid.
+// A client of the nodes at endpoints[0..n-1] ("tcp://host:port" or "host:port", their client
+// sockets; see zkv_client_endpoint), whose node ids are 1..n in that order (the order of the
+// config file's nodes). NULL if n is 0 or an endpoint is invalid.
 zkv_client_t *zkv_client_new (const char *const *endpoints, size_t n);
 // The same with explicit node ids (ids[i] is the node at endpoints[i]).
 zkv_client_t *zkv_client_new_nodes (const uint64_t *ids, const char *const *endpoints, size_t n);
@@ -74,6 +78,13 @@ zkv_client_t *zkv_client_new_from_config_key (const char *path, const char *key_
                                               size_t errlen);
 // zkv_client_new_from_config_key with key_file NULL.
 zkv_client_t *zkv_client_new_from_config (const char *path, char *err, size_t errlen);
+// Longest endpoint accepted.
+#define ZKV_CLIENT_MAX_ENDPOINT 255
+// Checks a client endpoint and writes the form the client connects to into out (outlen bytes;
+// out may be NULL to check only): "host:port" becomes "tcp://host:port"; "tcp://host:port",
+// "ipc://path" and "inproc://name" stay as they are. 0, or ZKV_EINVAL with one line in why
+// saying what is wrong ("'tcp://10.0.0.1' has no port (expected host:port, ...)").
+int zkv_client_endpoint (const char *endpoint, char *out, size_t outlen, char *why, size_t whylen);
 // Destroys the client and nulls *self_p; does nothing on NULL.
 void zkv_client_destroy (zkv_client_t **self_p);
 
@@ -246,7 +257,8 @@ typedef struct {
 } zkv_node_status_t;
 
 // Asks the node at index for its status; waits up to timeout_ms. 0 and *status filled, or
-// ZKV_ETIMEOUT / ZKV_EPROTO.
+// ZKV_ETIMEOUT / ZKV_EPROTO, or ZKV_EUNREACHABLE at once when the node refuses the connection
+// or fails its handshake.
 int zkv_client_status (zkv_client_t *self, size_t index, int timeout_ms, zkv_node_status_t *status);
 // Frees what status holds and zeroes it.
 void zkv_node_status_free (zkv_node_status_t *status);

@@ -1,4 +1,5 @@
-// The client's retry decisions: leader cache, rotation on silence, backoff, dedup-safe retries.
+// The client's retry decisions: leader cache, rotation on silence, backoff, dedup-safe retries,
+// and what a failure says of the request's effect (zkv_client_core.h, "Outcomes").
 #include "zkv_client_core.h"
 
 #include "zkv_error.h"
@@ -27,6 +28,9 @@ zkv_ccore_init (zkv_ccore_t *core, const uint64_t *ids, size_t n, uint64_t clien
     if (!core->ids)
         abort ();
     memcpy (core->ids, ids, n * sizeof *ids);
+    core->links = calloc (n, sizeof *core->links);
+    if (!core->links)
+        abort ();
     core->n_nodes = n;
     core->client_id = client_id;
     core->attempt_ms = attempt_ms;
@@ -38,6 +42,7 @@ void
 zkv_ccore_fini (zkv_ccore_t *core)
 {
     free (core->ids);
+    free (core->links);
     zkv_routing_destroy (&core->routing);
     free (core->group_leader);
     memset (core, 0, sizeof *core);
@@ -174,19 +179,96 @@ s_done (zkv_ccore_t *core, int rc, zkv_cc_why_t why)
     return (zkv_cc_action_t){.kind = ZKV_CC_DONE, .rc = rc};
 }
 
-// The deadline passed. Whatever was sent may still take effect, so a put or append is reported as
-// an unknown outcome (ZKV_ETIMEOUT), never as a failure. A get has no effect: it may report the
-// last error a server gave.
+// The deadline passed. What it ends with says what is known of the request's effect:
+// - nothing ever left this client: ZKV_EUNREACHABLE, not applied;
+// - a get has no effect: the last error a server gave, else ZKV_ETIMEOUT (no answer in time);
+// - every attempt of a write was answered, each a refusal before any proposal: that refusal's
+//   code, not applied;
+// - otherwise an attempt may have been proposed, and may still take effect: ZKV_ETIMEOUT, an
+//   unknown outcome, never a failure.
 static zkv_cc_action_t
 s_finish (zkv_ccore_t *core)
 {
-    // "Not the leader" at the deadline only means no leader was found in time: a timeout.
-    if (core->read_only && core->last_status && core->last_status != ZKV_ENOTLEADER_VALUE)
+    if (core->outstanding)
+        core->maybe_applied = true; // sent, and no answer came back in time
+    core->outstanding = false;
+    if (!core->request_sent && !core->any_sent)
+        return s_done (core, ZKV_EUNREACHABLE, ZKV_CC_WHY_NOT_CONNECTED);
+    if (core->read_only && core->last_status)
         return s_done (core, -core->last_status, ZKV_CC_WHY_SERVER_ERROR);
-    zkv_cc_why_t why = !core->any_sent     ? ZKV_CC_WHY_UNREACHABLE
-                       : core->last_status ? ZKV_CC_WHY_SERVER_ERROR
-                                           : ZKV_CC_WHY_NO_REPLY;
-    return s_done (core, ZKV_ETIMEOUT, why);
+    // A first send answered "session expired" was refused too, but say so only with an answer
+    // that names what the cluster refused.
+    if (core->request_sent && !core->maybe_applied && core->last_status &&
+        core->last_status != ZKV_ESESSION_VALUE)
+        return s_done (core, -core->last_status, ZKV_CC_WHY_ALL_REFUSED);
+    return s_done (core, ZKV_ETIMEOUT,
+                   core->last_status ? ZKV_CC_WHY_SERVER_ERROR : ZKV_CC_WHY_NO_REPLY);
+}
+
+// --- connections -------------------------------------------------------------------------------
+
+// A node's connection state after event. A verdict of refused or rejected holds until a
+// connection is up again: a reconnect attempt in between changes nothing.
+static zkv_cc_node_t
+s_link_next (zkv_cc_node_t state, zkv_cc_link_t event)
+{
+    switch (event) {
+    case ZKV_CC_LINK_CONNECTED:
+        return state == ZKV_CC_NODE_REFUSED || state == ZKV_CC_NODE_REJECTED ? state
+                                                                             : ZKV_CC_NODE_HANDSHAKE;
+    case ZKV_CC_LINK_UP:
+        return ZKV_CC_NODE_UP;
+    case ZKV_CC_LINK_LOST:
+        // Closed after its handshake: the node went away. Closed during it: the node would not
+        // take this client (keys, its connection limit).
+        if (state == ZKV_CC_NODE_UP)
+            return ZKV_CC_NODE_DOWN;
+        return state == ZKV_CC_NODE_HANDSHAKE || state == ZKV_CC_NODE_UNKNOWN ? ZKV_CC_NODE_REJECTED
+                                                                              : state;
+    case ZKV_CC_LINK_REFUSED:
+        return ZKV_CC_NODE_REFUSED;
+    case ZKV_CC_LINK_REJECTED:
+        return ZKV_CC_NODE_REJECTED;
+    case ZKV_CC_LINK_RETRY:
+        // A retry before any attempt was seen: the first one could not start (ZeroMQ resolves
+        // the host name then). After a failed or closed connection it is routine.
+        return state == ZKV_CC_NODE_UNKNOWN ? ZKV_CC_NODE_UNRESOLVED : state;
+    }
+    return state; // not an event: nothing learned
+}
+
+bool
+zkv_ccore_unreachable (const zkv_ccore_t *core, size_t node)
+{
+    return node < core->n_nodes &&
+           (core->links[node] == ZKV_CC_NODE_REFUSED || core->links[node] == ZKV_CC_NODE_REJECTED ||
+            core->links[node] == ZKV_CC_NODE_UNRESOLVED);
+}
+
+// No node can take a request now: each one refuses connections, rejects them, or has no address.
+static bool
+s_none_reachable (const zkv_ccore_t *core)
+{
+    for (size_t i = 0; i < core->n_nodes; i++)
+        if (!zkv_ccore_unreachable (core, i))
+            return false;
+    return true;
+}
+
+zkv_cc_action_t
+zkv_ccore_link (zkv_ccore_t *core, int64_t now, size_t node, zkv_cc_link_t event)
+{
+    if (node < core->n_nodes)
+        core->links[node] = s_link_next (core->links[node], event);
+    if (!core->active)
+        return (zkv_cc_action_t){.kind = ZKV_CC_WAIT, .wake_at = core->wake_at};
+    // Never sent and nobody to send it to: say so now rather than at the deadline. Once sent,
+    // the request may have arrived: it waits for an answer or its deadline.
+    if (!core->request_sent && s_none_reachable (core))
+        return s_done (core, ZKV_EUNREACHABLE, ZKV_CC_WHY_UNREACHABLE);
+    if (now >= core->deadline)
+        return s_finish (core);
+    return (zkv_cc_action_t){.kind = ZKV_CC_WAIT, .wake_at = core->wake_at};
 }
 
 // Pause (backing off) before sending again to `node`; replies still count meanwhile.
@@ -235,6 +317,9 @@ s_begin (zkv_ccore_t *core, int64_t now, int timeout_ms, bool read_only)
     core->hops = 0;
     core->backoff_ms = core->backoff_min_ms;
     core->any_sent = false;
+    core->request_sent = false;
+    core->outstanding = false;
+    core->maybe_applied = false;
     core->last_status = 0;
     core->why = ZKV_CC_WHY_NONE;
     core->wrong_in_row = 0;
@@ -278,12 +363,17 @@ zkv_ccore_sent (zkv_ccore_t *core, int64_t now, bool ok)
 {
     assert (core->active);
     if (ok) {
-        if (!core->fetching)
+        if (!core->fetching) {
             core->sends++;
+            core->request_sent = true;
+            core->outstanding = true;
+        }
         core->any_sent = true;
         core->unsent_in_row = 0;
         return s_wait (core, now + core->attempt_ms, false);
     }
+    if (!core->request_sent && s_none_reachable (core))
+        return s_done (core, ZKV_EUNREACHABLE, ZKV_CC_WHY_UNREACHABLE);
     if (now >= core->deadline)
         return s_finish (core);
     // Not connected: try the next node at once, and pause once a whole round found none.
@@ -300,6 +390,11 @@ zkv_ccore_timer (zkv_ccore_t *core, int64_t now)
     assert (core->active);
     if (now >= core->deadline)
         return s_finish (core);
+    if (core->outstanding && !core->resend_after_wait) {
+        // The attempt went unanswered: it may have been proposed, whatever comes next.
+        core->maybe_applied = true;
+        core->outstanding = false;
+    }
     if (core->fetching && !core->resend_after_wait) {
         // No configuration within an attempt: route by the one held (any node forwards).
         core->fetching = false;
@@ -314,6 +409,19 @@ zkv_ccore_timer (zkv_ccore_t *core, int64_t now)
 }
 
 // Answers that say the request was refused as such: it did not take effect, retrying cannot help.
+static bool s_definitive (uint64_t status);
+
+bool
+zkv_ccore_refused_unproposed (uint64_t status)
+{
+    // "Not the leader" comes from a node that did not propose it (one whose proposal was lost
+    // says "leader lost"); "busy", "wrong group" and "not ready" refuse it before its proposal
+    // or apply it as a refusal; "stopped" never proposes.
+    return status == ZKV_ENOTLEADER_VALUE || status == ZKV_EBUSY_VALUE ||
+           status == ZKV_EWRONGGROUP_VALUE || status == ZKV_ENOTREADY_VALUE ||
+           status == ZKV_ESTOPPED_VALUE || s_definitive (status);
+}
+
 static bool
 s_definitive (uint64_t status)
 {
@@ -353,6 +461,9 @@ zkv_ccore_reply (zkv_ccore_t *core, int64_t now, size_t from, uint64_t client_id
         // Stale (an earlier seq, a duplicate, someone else's): keep waiting as before.
         return (zkv_cc_action_t){.kind = ZKV_CC_WAIT, .wake_at = core->wake_at};
 
+    core->outstanding = false; // answered (an earlier attempt unanswered set maybe_applied)
+    if (status != 0 && status != ZKV_ESESSION_VALUE && !zkv_ccore_refused_unproposed (status))
+        core->maybe_applied = true; // "timed out", "leader lost", an unknown code...
     size_t hint = leader ? zkv_ccore_index (core, leader) : core->n_nodes;
     if (status == ZKV_ESESSION_VALUE)
         return s_session_expired (core, now, from);
@@ -378,7 +489,8 @@ zkv_ccore_reply (zkv_ccore_t *core, int64_t now, size_t from, uint64_t client_id
     core->last_status = status >= (uint64_t)ZKV_ERROR_COUNT_ ? ZKV_EPROTO_VALUE : (int)status;
     if (now >= core->deadline)
         return s_finish (core);
-    if (status == ZKV_ENOTLEADER_VALUE && hint < core->n_nodes && hint != from) {
+    bool redirect = status == ZKV_ENOTLEADER_VALUE || status == ZKV_ELEADERLOST_VALUE;
+    if (redirect && hint < core->n_nodes && hint != from) {
         // Follow the hint at once, but two nodes with stale hints must not ping-pong the request
         // at network speed: after a round of hops, pause between them.
         core->leader = hint;

@@ -30,6 +30,19 @@
 // nothing applied: it goes again at once under the new session, the caller never sees it. If it
 // had been sent more than once, an earlier send may have been applied: it finishes with
 // ZKV_ESESSION, an unknown outcome like ZKV_ETIMEOUT.
+//
+// Outcomes. A request that fails says what is known of its effect:
+// - never sent (no node took it): ZKV_EUNREACHABLE, not applied. The caller reports what its
+//   connections do (zkv_ccore_link, from a socket monitor); once every node refused the
+//   connection, failed its handshake or has no address, and nothing was sent, the request ends
+//   at once instead of waiting out its timeout (the cluster is down, or the addresses or keys
+//   are wrong).
+// - every attempt answered, each one a refusal before the request was proposed ("not the
+//   leader", "busy", "wrong group", "not ready"): that answer's code, not applied.
+// - any attempt whose fate is unknown (no answer before the client moved on or gave up, or an
+//   answer saying it may have been proposed: "timed out", "leader lost", "no quorum", an unknown
+//   code): ZKV_ETIMEOUT for a write, its outcome unknown. A read has no effect: it ends with
+//   the last error it was answered, or ZKV_ETIMEOUT if none.
 #ifndef ZKV_CLIENT_CORE_H
 #define ZKV_CLIENT_CORE_H
 
@@ -57,12 +70,43 @@ typedef struct {
 // Why a request finished the way it did, for the caller's error text.
 typedef enum {
     ZKV_CC_WHY_NONE = 0,       // succeeded, or still running
-    ZKV_CC_WHY_NO_REPLY,       // no node answered before the deadline
-    ZKV_CC_WHY_UNREACHABLE,    // no node was even connected before the deadline
-    ZKV_CC_WHY_SERVER_ERROR,   // the last answer was an error status (last_status)
+    ZKV_CC_WHY_NO_REPLY,       // no node answered before the deadline (outcome unknown)
+    ZKV_CC_WHY_NOT_CONNECTED,  // no node was connected before the deadline: never sent
+    ZKV_CC_WHY_SERVER_ERROR,   // the last answer was an error status (last_status); a write's
+                               // outcome is unknown
     ZKV_CC_WHY_SERVER_REFUSED, // a definitive error (the request did not take effect)
     ZKV_CC_WHY_SESSION,        // its session expired after it had been sent more than once
+    ZKV_CC_WHY_UNREACHABLE,    // every node refused the connection or failed its handshake:
+                               // never sent (ZKV_EUNREACHABLE, at once)
+    ZKV_CC_WHY_ALL_REFUSED,    // the deadline passed and every attempt had been refused before
+                               // it was proposed (last_status): not applied
 } zkv_cc_why_t;
+
+// What a node's connection did, as the caller's socket monitor saw it (ZeroMQ's events).
+typedef enum {
+    ZKV_CC_LINK_CONNECTED = 1, // a connection was made; its handshake runs (ZMQ_EVENT_CONNECTED)
+    ZKV_CC_LINK_UP,            // the handshake is done: requests can go (HANDSHAKE_SUCCEEDED)
+    ZKV_CC_LINK_LOST,          // the connection closed (ZMQ_EVENT_DISCONNECTED)
+    ZKV_CC_LINK_REFUSED,       // a connect attempt failed: nothing took the connection
+                               // (ZMQ_EVENT_CLOSED while connecting)
+    ZKV_CC_LINK_REJECTED,      // the handshake failed (HANDSHAKE_FAILED_*: CURVE keys)
+    ZKV_CC_LINK_RETRY,         // a reconnect is scheduled (ZMQ_EVENT_CONNECT_RETRIED); as the
+                               // first event, no connect attempt could even start
+} zkv_cc_link_t;
+
+// What the core makes of a node's connection from those events.
+typedef enum {
+    ZKV_CC_NODE_UNKNOWN = 0, // nothing heard yet (connecting, or a transport without events)
+    ZKV_CC_NODE_HANDSHAKE,   // connected, its handshake running
+    ZKV_CC_NODE_UP,          // connected: requests can go
+    ZKV_CC_NODE_DOWN,        // it was up and the connection closed; reconnecting
+    ZKV_CC_NODE_REFUSED,     // its connect attempts fail (nothing listens, or no route), and
+                             // none succeeded since
+    ZKV_CC_NODE_REJECTED,    // it closes connections before their handshake is done (keys that
+                             // do not match, a client key it does not allow, its connection
+                             // limit), and none succeeded since
+    ZKV_CC_NODE_UNRESOLVED,  // no connect attempt could start: its host name does not resolve
+} zkv_cc_node_t;
 
 typedef struct {
     // Set once by the caller (zkv_ccore_init).
@@ -86,7 +130,11 @@ typedef struct {
     size_t hops;            // leader hints followed without an answer
     int64_t wake_at;        // absolute ms the current WAIT ends
     int backoff_ms;         // current pause
-    bool any_sent;          // at least one attempt left this client
+    bool any_sent;          // at least one attempt (or configuration fetch) left this client
+    bool request_sent;      // the request itself left this client at least once
+    bool outstanding;       // the current attempt was sent and is not answered yet
+    bool maybe_applied;     // an attempt's fate is unknown: one went unanswered, or was answered
+                            // with a status that does not rule out a proposal
     bool resend_after_wait; // the current WAIT is a pause: send again when it ends
     int last_status;        // positive ZKV error code of the last error answer, 0 none
     zkv_cc_why_t why;       // why the last request finished as it did
@@ -96,6 +144,7 @@ typedef struct {
     zkv_routing_t *routing; // the configuration last fetched, NULL until then (owned)
     uint64_t *group_leader; // leader node id of each of its groups as last heard, 0 unknown
     uint64_t seen_config;   // the highest configuration number a reply named
+    zkv_cc_node_t *links;   // each node's connection as its events tell (n_nodes, owned)
     uint64_t fetches;       // configurations fetched (for tests and statistics)
     // The routing of the current request.
     uint64_t key_hash;   // zkv_fnv1a of its key (its shard: key_hash mod nshards)
@@ -134,6 +183,17 @@ zkv_cc_action_t zkv_ccore_reply (zkv_ccore_t *core, int64_t now, size_t from, ui
                                  uint64_t seq, uint64_t status, uint64_t leader);
 // Reports that wake_at has passed without a (matching) reply.
 zkv_cc_action_t zkv_ccore_timer (zkv_ccore_t *core, int64_t now);
+
+// The connection to node index `node` did `event` (the caller's socket monitor saw it). Ends the
+// current request at once with ZKV_EUNREACHABLE when it was never sent and no node can take it
+// now (every one refused or rejected); otherwise the action is to keep waiting as before.
+zkv_cc_action_t zkv_ccore_link (zkv_ccore_t *core, int64_t now, size_t node, zkv_cc_link_t event);
+// True if node index `node` refuses connections, rejects them in their handshake, or has no
+// address: a caller waiting for it to connect can stop waiting.
+bool zkv_ccore_unreachable (const zkv_ccore_t *core, size_t node);
+// True if an answer with status (a positive ZKV error code, not 0) means the attempt was refused
+// before the request was proposed: it had no effect. False when it may have been proposed.
+bool zkv_ccore_refused_unproposed (uint64_t status);
 
 // Index of node id, or n_nodes if unknown.
 size_t zkv_ccore_index (const zkv_ccore_t *core, uint64_t id);

@@ -211,12 +211,14 @@ s_deliver (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_b
     if (!value)
         value = &none;
     // Redirections and "not yet" are part of normal operation, not events worth publishing;
-    // so is "session expired", which sends every client new to a shard that evicted sessions
-    // to a new session (counted by the group instead), and so are a missing key and a failed
-    // condition: answers, not errors.
+    // so are "session expired", which sends every client new to a shard that evicted sessions
+    // to a new session (counted by the group instead), "leader lost", which every write in
+    // flight gets when a leader steps down (zkv.raft events tell of that), and a missing key
+    // and a failed condition: answers, not errors.
     if (publish && status && status != ZKV_ENOTLEADER_VALUE && status != ZKV_EWRONGGROUP_VALUE &&
         status != ZKV_ENOTREADY_VALUE && status != ZKV_ENOTFOUND_VALUE &&
-        status != ZKV_ESESSION_VALUE && status != ZKV_ECOMPARE_VALUE)
+        status != ZKV_ESESSION_VALUE && status != ZKV_ELEADERLOST_VALUE &&
+        status != ZKV_ECOMPARE_VALUE)
         s_error_event (self, p, status, error);
     self->counters.answered++;
     zkv_msg_t m = {0};

@@ -3,8 +3,11 @@
 //
 // A write is answered only from its own entry's result: the entry at its index, of its term,
 // naming its client and seq. Another entry there (the proposal was overwritten), or leadership
-// lost before its entry applied, answers "not leader": the client asks again with the same
-// (client id, seq), and the state machine's dedup table applies it once whichever way it went.
+// lost before its entry applied, answers "leader lost" (ZKV_ELEADERLOST), not "not leader": the
+// entry was in a leader's log and may still commit, so the client must not count the request as
+// refused. It asks again with the same (client id, seq), as after "not leader", and the state
+// machine's dedup table applies it once whichever way it went. "Not leader" (ZKV_ENOTLEADER)
+// is kept for requests that were never proposed, so a client can tell "not applied" apart.
 // A read is served from the state machine once it applied the read's confirmed index, never
 // before (a Get answered without its ReadIndex round could return a stale value).
 #include "zkv_replica_int.h"
@@ -82,7 +85,7 @@ s_write_push (zkv_replica_t *self, const zkv_rep_write_t *w)
 static void
 s_write_lost (zkv_replica_t *self, const zkv_rep_write_t *w)
 {
-    zkv_rep_answer (self, w->handle, w->client_id, w->seq, ZKV_ENOTLEADER, NULL, NULL, 0);
+    zkv_rep_answer (self, w->handle, w->client_id, w->seq, ZKV_ELEADERLOST, NULL, NULL, 0);
 }
 
 void

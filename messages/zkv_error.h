@@ -30,7 +30,9 @@
     X (ZKV_EDENIED, 23, "denied: this client's key may not do that")                             \
     X (ZKV_ESESSION, 24, "session expired: start a new session; this request's outcome is "     \
                          "unknown if it was a retry")                                    \
-    X (ZKV_ECOMPARE, 25, "compare failed: the key's value or revision is not the expected one")
+    X (ZKV_ECOMPARE, 25, "compare failed: the key's value or revision is not the expected one")  \
+    X (ZKV_EUNREACHABLE, 26, "no node reachable")                                                \
+    X (ZKV_ELEADERLOST, 27, "leader lost after the request was proposed (it may still apply)")
 
 #define ZKV_ERROR_ENUM(name, value, msg) name##_VALUE = value,
 enum { ZKV_ERROR_TABLE (ZKV_ERROR_ENUM) ZKV_ERROR_COUNT_ };

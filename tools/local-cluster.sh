@@ -53,27 +53,55 @@ if [ -n "$EXTRA" ]; then
     done
 fi
 
-pids=()
+# The running nodes: pid -> node id. Each exit status is collected once, by s_reap, which waits
+# for these pids only: a bare `wait` would also forget the statuses of nodes that ended while
+# it ran, and a later `wait PID` would then fail ("pid ... is not a child of this shell").
+declare -A node_of=()
+failed=0
+s_reap () {
+    local pid rc
+    while [ ${#node_of[@]} -gt 0 ]; do
+        pid=""
+        wait -n -p pid "${!node_of[@]}" && rc=0 || rc=$?
+        [ -n "$pid" ] || return 0 # interrupted by a signal: its trap goes on
+        if [ "$rc" -ne 0 ]; then
+            echo "zkv: node ${node_of[$pid]} (pid $pid) exited with status $rc" >&2
+            failed=1
+        fi
+        unset "node_of[$pid]"
+    done
+}
+# s_stop HOW: stops the nodes still running. After Ctrl-C or SIGTERM (HOW = signal) the script
+# exits 0 when every node exited cleanly; on its own exit, with the status it had, or 1.
 s_stop () {
+    local status=$?
     trap - INT TERM EXIT
+    [ "$1" = exit ] || status=0
     echo
     echo "zkv: stopping nodes" ${NODES//$'\n'/ } $EXTRA_NODES
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    local rc=0
-    for pid in "${pids[@]}"; do wait "$pid" || rc=$?; done
-    echo "zkv: all nodes stopped (last exit status $rc)"
+    local pid
+    for pid in "${!node_of[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    s_reap
+    if [ "$failed" = 0 ]; then
+        echo "zkv: all nodes stopped"
+    else
+        echo "zkv: all nodes stopped; one or more did not exit cleanly (above)" >&2
+        [ "$status" != 0 ] || status=1
+    fi
+    exit "$status"
 }
-trap s_stop INT TERM EXIT
+trap 's_stop signal' INT TERM
+trap 's_stop exit' EXIT
 
 # zkvd's log lines name the node; they go straight to this terminal. Ctrl-C reaches every node
-# directly (same process group) and the trap waits for them to finish.
+# directly (same process group), and the trap collects their exit statuses.
 for id in $NODES; do
     "$ZKVD" --config "$CONFIG" --node "$id" --foreground &
-    pids+=("$!")
+    node_of[$!]=$id
 done
 for id in $EXTRA_NODES; do
     "$ZKVD" --config "$EXTRA" --node "$id" --foreground &
-    pids+=("$!")
+    node_of[$!]=$id
 done
 
 # Wait, with a deadline, until every group of the first file has a leader and serves a key.
@@ -88,13 +116,14 @@ done
 
 C=${CONFIG#"$ROOT"/}
 E=${EXTRA#"$ROOT"/}
+B=${BUILD/#"$ROOT"/\$PWD}
 cat <<TXT
 
 zkv: the cluster is running: nodes ${NODES//$'\n'/ } ($C) host the shard controller and shard
 groups 1 and 2${EXTRA_NODES:+; nodes$EXTRA_NODES ($E) host group 3, not yet joined}.
 In another terminal, from the repository root:
 
-    export PATH=\$PWD/build/client:\$PWD/build/actors:\$PATH
+    export PATH=$B/client:$B/actors:$B/config:$B/checker:\$PATH
     zkv put greeting hello
     zkv get greeting
     zkv ctrl query                             # which group serves which shard
@@ -111,4 +140,5 @@ cat <<TXT
 
 Ctrl-C here stops the cluster cleanly.
 TXT
-wait
+# Until Ctrl-C (the trap stops the rest), or until every node has ended by itself.
+s_reap

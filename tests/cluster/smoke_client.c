@@ -134,7 +134,8 @@ s_request (s_client_t *c, uint64_t op, const char *key, const char *value, int t
             // "Wrong group" is transient too: a shard group serves its shards once it applied
             // the controller's configuration (right after the cluster starts, a moment later).
             if (r->status != (uint64_t)-ZKV_ENOTLEADER && r->status != (uint64_t)-ZKV_ETIMEOUT &&
-                r->status != (uint64_t)-ZKV_EBUSY && r->status != (uint64_t)-ZKV_EWRONGGROUP) {
+                r->status != (uint64_t)-ZKV_EBUSY && r->status != (uint64_t)-ZKV_EWRONGGROUP &&
+                r->status != (uint64_t)-ZKV_ELEADERLOST) {
                 zkv_msg_free (&rep);
                 return last; // a definitive error
             }

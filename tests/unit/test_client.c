@@ -14,6 +14,8 @@
 //   drop         no answer
 //   hint N       "not the leader", leader hint N
 //   err S        error status S, no hint
+//   own S        error status S, no hint, with the status's own message as its text (as zkvd's
+//                "not the leader" answers carry)
 //   hold         no answer now; the reply is kept for "release"
 //   release      send the kept reply first, then reply ok
 //   dup          reply ok twice
@@ -41,6 +43,7 @@ typedef struct {
     zmsg_t *held;             // reply kept by "hold"
     size_t wait_for;          // pending WAIT target, 0 none
     int64_t wait_deadline;    // when the pending WAIT gives up
+    bool own_text;            // the reply being sent carries its status's own message
 } s_fake_t;
 
 static void
@@ -78,8 +81,10 @@ s_fake_reply (s_fake_t *self, zframe_t *identity, const zkv_client_request_t *re
     }
     if (value)
         zkv_bytes_set (&rep.u.client_reply.value, value, strlen (value));
-    if (status)
-        zkv_bytes_set (&rep.u.client_reply.error, "scripted", 8);
+    if (status) {
+        const char *text = self->own_text ? zkv_strerror (-(int)status) : "scripted";
+        zkv_bytes_set (&rep.u.client_reply.error, text, strlen (text));
+    }
     s_fake_send (self, identity, &rep, keep);
     zkv_msg_free (&rep);
 }
@@ -122,6 +127,11 @@ s_fake_handle (s_fake_t *self, zframe_t *identity, const zkv_client_request_t *r
                       false);
     else if (strncmp (a, "err ", 4) == 0)
         s_fake_reply (self, identity, req, cid, seq, atoi (a + 4), 0, NULL, false);
+    else if (strncmp (a, "own ", 4) == 0) {
+        self->own_text = true;
+        s_fake_reply (self, identity, req, cid, seq, atoi (a + 4), 0, NULL, false);
+        self->own_text = false;
+    }
     else if (streq (a, "hold"))
         s_fake_reply (self, identity, req, cid, seq, 0, 0, NULL, true);
     else if (streq (a, "release")) {
@@ -545,18 +555,57 @@ test_status (void)
     CHECK (streq (zkv_client_role_name (3), "leader"));
 }
 
-// No node listening: a timeout saying so.
+// No node listening: the call fails at once, long before its timeout, saying the request was
+// never sent and where nothing listens (host:port is taken as tcp://host:port).
 static void
 test_unreachable (void)
 {
-    const char *ep[] = {"tcp://127.0.0.1:1", "tcp://127.0.0.1:2"};
+    const char *ep[] = {"tcp://127.0.0.1:1", "127.0.0.1:2"};
     zkv_client_t *client = zkv_client_new (ep, 2);
     CHECK (client);
-    int rc = zkv_client_put (client, "k", 1, "v", 1, 200);
-    bool said = strstr (zkv_client_last_error (client), "no node connected") != NULL;
+    int64_t start = zclock_mono ();
+    int rc = zkv_client_put (client, "k", 1, "v", 1, 5000);
+    int64_t took = zclock_mono () - start;
+    char error[512];
+    snprintf (error, sizeof error, "%s", zkv_client_last_error (client));
     zkv_client_destroy (&client);
-    CHECK_EQ_U64 (rc, ZKV_ETIMEOUT);
-    CHECK (said);
+    CHECK_EQ_U64 (rc, ZKV_EUNREACHABLE);
+    CHECK (took < 2000);
+    CHECK (strstr (error, "tcp://127.0.0.1:1, tcp://127.0.0.1:2: connection refused"));
+    CHECK (strstr (error, "not applied"));
+}
+
+// No quorum: every node answers "not the leader" and knows none. The write fails as refused (not
+// applied), and the error text says "not the leader" only through its code: the server's text,
+// which only repeats it, is not printed again.
+static void
+test_no_quorum_refused_said_once (void)
+{
+    s_fix_t fix;
+    s_fix_setup (&fix, 2);
+    for (size_t i = 1; i <= 2; i++)
+        s_default (&fix, i, "own 8");
+    int rc = s_put (&fix, "k", "v", 300);
+    char error[512];
+    snprintf (error, sizeof error, "%s", zkv_client_last_error (fix.client));
+    char buf[16];
+    int get = s_get (&fix, "k", buf, sizeof buf, 300);
+    char get_error[512];
+    snprintf (get_error, sizeof get_error, "%s", zkv_client_last_error (fix.client));
+    s_fix_teardown (&fix);
+    CHECK_EQ_U64 (rc, ZKV_ENOTLEADER);
+    CHECK (!strstr (error, "not the leader"));
+    CHECK (strstr (error, "not applied") && strstr (error, "(it knows no leader)"));
+    CHECK_EQ_U64 (get, ZKV_ENOTLEADER);
+    CHECK (!strstr (get_error, "not the leader"));
+    // Another status's text is kept: "busy" with the reason.
+    s_fix_setup (&fix, 1);
+    s_default (&fix, 1, "err 14");
+    rc = s_put (&fix, "k", "v", 100);
+    snprintf (error, sizeof error, "%s", zkv_client_last_error (fix.client));
+    s_fix_teardown (&fix);
+    CHECK_EQ_U64 (rc, ZKV_EBUSY);
+    CHECK (strstr (error, "node 1: scripted"));
 }
 
 // Requests carry the newest log time their client learned before it first sent them: the
@@ -703,8 +752,9 @@ test_core_hint_ping_pong_pauses (void)
     // A reply to another seq changes nothing.
     zkv_cc_action_t same = zkv_ccore_reply (&core, 1, 0, 42, core.seq + 1, 0, 0);
     CHECK (same.kind == ZKV_CC_WAIT && same.wake_at == act.wake_at);
+    // Every attempt was answered "not the leader": refused, never proposed, not applied.
     act = zkv_ccore_timer (&core, 2000);
-    CHECK (act.kind == ZKV_CC_DONE && act.rc == ZKV_ETIMEOUT);
+    CHECK (act.kind == ZKV_CC_DONE && act.rc == ZKV_ENOTLEADER);
     zkv_ccore_fini (&core);
 }
 
@@ -1124,6 +1174,7 @@ ZKV_TEST_MAIN (
     TEST (test_server_errors)
     TEST (test_status)
     TEST (test_unreachable)
+    TEST (test_no_quorum_refused_said_once)
     TEST (test_session_t0_from_replies)
     TEST (test_session_expired_first_send_resent)
     TEST (test_session_expired_retry_unknown)
