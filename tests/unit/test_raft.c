@@ -569,7 +569,7 @@ h_reply (void *arg, const zkv_msg_t *reply)
         nd->answered++;
         if (status == 0 && (r->seq >= c->n_values || !c->values[r->seq]))
             s_fail (c, "a write answered ok that was never applied");
-        if (status != 0 && status != ZKV_ENOTLEADER)
+        if (status != 0 && status != ZKV_ENOTLEADER && status != ZKV_ELEADERLOST)
             s_fail (c, "a write refused for no reason");
         if (status)
             c->writes_lost++;
