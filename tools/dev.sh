@@ -15,7 +15,8 @@ ASAN_BUILD=${ZKV_ASAN_BUILD_DIR:-$ROOT/build-asan}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 # Debian 12 packages the build and the tests need.
-PACKAGES=(build-essential cmake pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libleveldb-dev)
+PACKAGES=(build-essential cmake pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libleveldb-dev
+          systemd) # systemd: systemd-analyze verifies the unit (install.check)
 
 s_as_root () {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

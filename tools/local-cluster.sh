@@ -94,7 +94,7 @@ zkv: the cluster is running: nodes ${NODES//$'\n'/ } ($C) host the shard control
 groups 1 and 2${EXTRA_NODES:+; nodes$EXTRA_NODES ($E) host group 3, not yet joined}.
 In another terminal, from the repository root:
 
-    export PATH=\$PWD/build/client:\$PWD/build/actors:\$PATH
+    export PATH=\$PWD/build/client:\$PWD/build/actors:\$PWD/build/config:\$PWD/build/checker:\$PATH
     zkv put greeting hello
     zkv get greeting
     zkv ctrl query                             # which group serves which shard
