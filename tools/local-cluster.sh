@@ -68,11 +68,11 @@ trap s_stop INT TERM EXIT
 # zkvd's log lines name the node; they go straight to this terminal. Ctrl-C reaches every node
 # directly (same process group) and the trap waits for them to finish.
 for id in $NODES; do
-    "$ZKVD" --config "$CONFIG" --node "$id" --foreground &
+    "$ZKVD" --config "$CONFIG" --node "$id" &
     pids+=("$!")
 done
 for id in $EXTRA_NODES; do
-    "$ZKVD" --config "$EXTRA" --node "$id" --foreground &
+    "$ZKVD" --config "$EXTRA" --node "$id" &
     pids+=("$!")
 done
 
