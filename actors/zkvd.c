@@ -13,6 +13,7 @@
 #include "zkv_ldbstore.h"
 #include "zkv_lockstore.h"
 #include "zkv_log.h"
+#include "zkv_version.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +31,7 @@ s_usage (FILE *out)
 {
     fprintf (out, "usage: zkvd --config FILE --node ID [--rejoin] [--log-file FILE]\n"
                   "            [--daemon --log-file FILE --pid-file FILE]\n"
+                  "       zkvd --version\n"
                   "  --config FILE    the cluster file (ZPL; see config/local.cfg)\n"
                   "  --node ID        which of its nodes this process is\n"
                   "  --rejoin         this node lost its data (its directory is empty): take\n"
@@ -189,6 +191,8 @@ s_on_sighup (int sig)
 int
 main (int argc, char *argv[])
 {
+    if (zkv_version_option (argc, argv, "zkvd"))
+        return 0;
     s_args_t args = {0};
     int parsed = s_parse_args (argc, argv, &args);
     if (parsed >= 0)
