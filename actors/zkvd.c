@@ -30,6 +30,7 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out, "usage: zkvd --config FILE --node ID [--rejoin] [--log-file FILE]\n"
+                  "            [--log-level LEVEL] [--syslog]\n"
                   "            [--daemon --log-file FILE --pid-file FILE]\n"
                   "       zkvd --version\n"
                   "  --config FILE    the cluster file (ZPL; see config/local.cfg)\n"
@@ -39,6 +40,9 @@ s_usage (FILE *out)
                   "                   no election until it has it\n"
                   "  --log-file FILE  log to FILE (appended; SIGHUP opens it again, for\n"
                   "                   logrotate) instead of stderr\n"
+                  "  --log-level LEVEL  error, warning, notice, info (the default) or debug:\n"
+                  "                   lines below it are not written\n"
+                  "  --syslog         send the lines to syslog too (facility daemon)\n"
                   "  --pid-file FILE  write the process id to FILE (removed at exit)\n"
                   "  --daemon         detach once the node serves; a failed start-up is\n"
                   "                   reported first, with the exit status below. Needs\n"
@@ -132,6 +136,8 @@ typedef struct {
     const char *node;     // --node ID
     const char *log_file; // --log-file FILE, NULL: stderr
     const char *pid_file; // --pid-file FILE, NULL: none
+    const char *level;    // --log-level LEVEL, NULL: info
+    bool syslog;          // --syslog
     bool daemon;          // --daemon: detach once the node serves
     bool rejoin;          // --rejoin
 } s_args_t;
@@ -151,6 +157,10 @@ s_parse_args (int argc, char *argv[], s_args_t *args)
             args->log_file = argv[++i];
         else if (streq (a, "--pid-file") && value)
             args->pid_file = argv[++i];
+        else if (streq (a, "--log-level") && value)
+            args->level = argv[++i];
+        else if (streq (a, "--syslog"))
+            args->syslog = true;
         else if (streq (a, "--daemon"))
             args->daemon = true;
         else if (streq (a, "--foreground"))
@@ -170,6 +180,14 @@ s_parse_args (int argc, char *argv[], s_args_t *args)
         s_usage (stderr);
         return 2;
     }
+    zkv_log_level_t level = ZKV_LOG_INFO;
+    if (args->level && zkv_log_level_parse (args->level, &level) != 0) {
+        fprintf (stderr, "zkvd: --log-level: expected error, warning, notice, info or debug, got "
+                         "'%s'\n",
+                 args->level);
+        return 2;
+    }
+    zkv_log_set_level (level);
     // A detached zkvd has no terminal: where its lines and its pid go must be said.
     if (args->daemon && (!args->log_file || !args->pid_file)) {
         fprintf (stderr, "zkvd: --daemon needs --log-file FILE and --pid-file FILE (a detached "
@@ -222,6 +240,8 @@ main (int argc, char *argv[])
         zkv_config_destroy (&config);
         return 1;
     }
+    if (args.syslog)
+        zkv_log_set_syslog ("zkvd");
     // --daemon: from here on this is the child; the parent waits for its word (zkv_daemon.h).
     // Until then its lines reach the terminal too.
     int ready_fd = -1;
@@ -257,6 +277,8 @@ main (int argc, char *argv[])
     zsys_set_logident ("zkvd");
     zsys_set_logstream (stderr);
 
+    zkv_log_info ("zkvd %llu: zkv %s, pid %d, config %s, log level %s", id, zkv_version (),
+                  (int)getpid (), args.config, zkv_log_level_name (zkv_log_level ()));
     s_descriptors (config, id);
     zkv_node_t node = {.id = id, .config = config};
     node.n_groups = zkv_config_groups_of_node (config, id, NULL, 0);

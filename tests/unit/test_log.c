@@ -1,9 +1,15 @@
 // Unit tests for zkv_log (util/zkv_log.h): the line format, the level filter, the file and its
-// reopening after a rotation, the echo a daemon's start-up uses.
+// reopening after a rotation, the echo a daemon's start-up uses, syslog.
+#define _GNU_SOURCE // unshare
 #include "zkv_log.h"
 #include "zkv_test.h"
 
+#include <sched.h>
 #include <stdarg.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static size_t
@@ -147,5 +153,66 @@ test_file_level_and_reopen (void)
     rmdir (dir);
 }
 
+// In a child with a mount namespace of its own and a /dev of its own (root only), a datagram
+// socket at /dev/log stands in for the syslog daemon. Exit 0 if what it receives is right.
+static int
+s_syslog_child (void)
+{
+    if (unshare (CLONE_NEWNS) != 0)
+        return 77;
+    if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount ("tmpfs", "/dev", "tmpfs", 0, NULL) != 0)
+        return 77;
+    int sock = socket (AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX, .sun_path = "/dev/log"};
+    if (sock < 0 || bind (sock, (struct sockaddr *)&addr, sizeof addr) != 0)
+        return 2;
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt (sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char err[256];
+    if (zkv_log_set_file ("/dev/null", err, sizeof err) != 0) // not the test's output
+        return 3;
+    zkv_log_set_syslog ("zkv-test");
+    zkv_log_set_level (ZKV_LOG_NOTICE);
+    zkv_log_info ("hidden");
+    zkv_log_warning ("to syslog %d", 5);
+    char buf[512];
+    ssize_t n = recv (sock, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return 4;
+    buf[n] = 0;
+    // <facility daemon (3) * 8 + warning (4)>, then syslog's time, the ident and pid, and the
+    // message without our time and level (syslog has its own).
+    int pid = 0;
+    const char *ident = strstr (buf, "zkv-test[");
+    if (strncmp (buf, "<28>", 4) != 0 || !ident || sscanf (ident, "zkv-test[%d]", &pid) != 1 ||
+        pid != (int)getpid () || !strstr (buf, "]: to syslog 5") || strstr (buf, "warning")) {
+        fprintf (stderr, "syslog got: %s\n", buf);
+        return 5;
+    }
+    if (recv (sock, buf, sizeof buf, MSG_DONTWAIT) >= 0) // the info line was not sent
+        return 6;
+    zkv_log_close ();
+    return 0;
+}
+
+static void
+test_syslog (void)
+{
+    fflush (stdout);
+    pid_t pid = fork ();
+    CHECK (pid >= 0);
+    if (pid == 0)
+        _exit (s_syslog_child ());
+    int status = 0;
+    CHECK (waitpid (pid, &status, 0) == pid);
+    CHECK (WIFEXITED (status));
+    if (WEXITSTATUS (status) == 77) {
+        printf ("test_syslog: skipped (a mount namespace needs root)\n");
+        return;
+    }
+    CHECK_EQ_U64 (WEXITSTATUS (status), 0);
+}
+
 ZKV_TEST_MAIN (TEST (test_line_format) TEST (test_long_message_is_cut) TEST (test_level_names)
-                   TEST (test_file_level_and_reopen))
+                   TEST (test_file_level_and_reopen) TEST (test_syslog))
