@@ -15,8 +15,10 @@ ASAN_BUILD=${ZKV_ASAN_BUILD_DIR:-$ROOT/build-asan}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 # Debian 12 packages the build and the tests need.
+# systemd: systemd-analyze verifies the unit (install.check); nftables: the firewall rules of
+# docs/deploy.md (cluster.deploy).
 PACKAGES=(build-essential cmake pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libleveldb-dev
-          systemd) # systemd: systemd-analyze verifies the unit (install.check)
+          systemd nftables)
 
 s_as_root () {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
