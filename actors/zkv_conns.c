@@ -1,5 +1,6 @@
 // Bounded connections on a listening socket (zkv_conns.h).
 #include "zkv_conns.h"
+#include "zkv_log.h"
 
 #include <inttypes.h>
 #include <sys/socket.h>
@@ -87,9 +88,9 @@ zkv_conns_handle (zkv_conns_t *self)
                 if (self->open >= self->max) {
                     shutdown ((int)value, SHUT_RDWR); // ZeroMQ then closes it as gone
                     if (self->refused++ == 0)
-                        zsys_warning ("zkvd %" PRIu64 ": %s connections at the limit of %zu: "
-                                      "refusing more (counting them)",
-                                      self->node, self->name, self->max);
+                        zkv_log_warning ("zkvd %" PRIu64 ": %s connections at the limit of %zu: "
+                                         "refusing more (counting them)",
+                                         self->node, self->name, self->max);
                 }
                 self->open++; // its disconnection follows either way
             } else if (event == ZMQ_EVENT_DISCONNECTED && self->open > 0)

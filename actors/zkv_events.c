@@ -3,6 +3,7 @@
 // subscriber filters by topic prefix (docs/events.md lists the topics).
 #include "zkv_actors.h"
 #include "zkv_conns.h"
+#include "zkv_log.h"
 
 #include <inttypes.h>
 
@@ -43,8 +44,8 @@ zkv_events_actor (zsock_t *pipe, void *args)
     zkv_conns_t *conns = zkv_conns_new (pub, "events", node->id,
                                         (size_t)zkv_config_cluster (node->config)->max_connections);
     if (zsock_bind (pub, "%s", me->events) < 0) {
-        zsys_error ("zkvd %" PRIu64 ": cannot bind event endpoint %s: %s", node->id, me->events,
-                    zmq_strerror (zmq_errno ()));
+        zkv_log_error ("zkvd %" PRIu64 ": cannot bind event endpoint %s: %s", node->id, me->events,
+                       zmq_strerror (zmq_errno ()));
         zkv_conns_destroy (&conns);
         zsock_destroy (&pub);
         node->start_rc = -1;

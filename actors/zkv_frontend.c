@@ -10,6 +10,7 @@
 #include "zkv_answers.h"
 #include "zkv_auth.h"
 #include "zkv_conns.h"
+#include "zkv_log.h"
 
 #include <inttypes.h>
 #include <linux/sockios.h>
@@ -75,10 +76,10 @@ s_slow_reader (s_frontend_t *self, const zkv_front_addr_t *to)
     zkv_conns_kick (self->conns, (int)(intptr_t)fd - 1);
     zhashx_delete (self->fds, hex);
     if (self->slow++ == 0)
-        zsys_warning ("zkvd %" PRIu64 ": disconnected a client that does not read its answers "
-                      "(past /cluster/max_queued_replies, max_queued_reply_bytes or "
-                      "max_queued_bytes); counting further ones",
-                      self->node->id);
+        zkv_log_warning ("zkvd %" PRIu64 ": disconnected a client that does not read its answers "
+                         "(past /cluster/max_queued_replies, max_queued_reply_bytes or "
+                         "max_queued_bytes); counting further ones",
+                         self->node->id);
 }
 
 // True when the socket buffer of the connection `to` came over is full: an answer sent now
@@ -242,9 +243,9 @@ s_client (s_frontend_t *self, zmq_msg_t *frames, size_t n)
                  : ZKV_EPROTO;
     if (rc != 0) {
         if (self->malformed++ == 0)
-            zsys_warning ("zkvd %" PRIu64 ": dropped a malformed client message (%s); counting "
-                          "further ones",
-                          self->node->id, zkv_strerror (rc));
+            zkv_log_warning ("zkvd %" PRIu64 ": dropped a malformed client message (%s); counting "
+                             "further ones",
+                             self->node->id, zkv_strerror (rc));
         return;
     }
     zkv_front_addr_t from;
@@ -327,8 +328,8 @@ s_setup (s_frontend_t *self)
     self->conns = zkv_conns_new (self->router, "client", node->id,
                                  (size_t)zkv_config_cluster (node->config)->max_connections);
     if (zsock_bind (self->router, "%s", me->client) < 0) {
-        zsys_error ("zkvd %" PRIu64 ": cannot bind client endpoint %s: %s", node->id, me->client,
-                    zmq_strerror (zmq_errno ()));
+        zkv_log_error ("zkvd %" PRIu64 ": cannot bind client endpoint %s: %s", node->id, me->client,
+                       zmq_strerror (zmq_errno ()));
         return -1;
     }
     self->in = zkv_actors_pull (node, "front-in", UINT64_MAX);
@@ -348,12 +349,12 @@ static void
 s_teardown (s_frontend_t *self)
 {
     if (self->denied)
-        zsys_info ("zkvd %" PRIu64 ": frontend: %" PRIu64 " requests of monitor keys denied",
-                   self->node->id, self->denied);
+        zkv_log_info ("zkvd %" PRIu64 ": frontend: %" PRIu64 " requests of monitor keys denied",
+                      self->node->id, self->denied);
     if (self->slow)
-        zsys_info ("zkvd %" PRIu64 ": frontend: %" PRIu64 " clients disconnected for not reading "
-                   "their answers",
-                   self->node->id, self->slow);
+        zkv_log_info ("zkvd %" PRIu64 ": frontend: %" PRIu64 " clients disconnected for not reading "
+                      "their answers",
+                      self->node->id, self->slow);
     zhashx_destroy (&self->fds);
     zkv_answers_destroy (&self->answers);
     zkv_front_destroy (&self->front);

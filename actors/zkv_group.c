@@ -11,6 +11,7 @@
 #include "zkv_actors.h"
 #include "zkv_group_machine.h"
 #include "zkv_kv_sm.h"
+#include "zkv_log.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -84,17 +85,17 @@ static void
 s_log_shard (s_group_t *self, const char *topic, const zkv_event_shard_t *e)
 {
     if (streq (topic, "zkv.shard.config"))
-        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": configuration %" PRIu64
-                   " applied (%" PRIu64 " shards serving)",
-                   self->node->id, self->group, e->config, e->shard);
+        zkv_log_info ("zkvd %" PRIu64 ": group %" PRIu64 ": configuration %" PRIu64
+                      " applied (%" PRIu64 " shards serving)",
+                      self->node->id, self->group, e->config, e->shard);
     else if (streq (topic, "zkv.shard.pull.finished"))
-        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": shard %" PRIu64
-                   " received from group %" PRIu64 " (%" PRIu64 " chunks, %" PRIu64 " bytes)",
-                   self->node->id, self->group, e->shard, e->peer, e->chunks, e->bytes);
+        zkv_log_info ("zkvd %" PRIu64 ": group %" PRIu64 ": shard %" PRIu64
+                      " received from group %" PRIu64 " (%" PRIu64 " chunks, %" PRIu64 " bytes)",
+                      self->node->id, self->group, e->shard, e->peer, e->chunks, e->bytes);
     else if (streq (topic, "zkv.shard.gc"))
-        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": shard %" PRIu64 " deleted (group %" PRIu64
-                   " holds it)",
-                   self->node->id, self->group, e->shard, e->peer);
+        zkv_log_info ("zkvd %" PRIu64 ": group %" PRIu64 ": shard %" PRIu64 " deleted (group %" PRIu64
+                      " holds it)",
+                      self->node->id, self->group, e->shard, e->peer);
 }
 
 static void
@@ -111,20 +112,20 @@ s_event (void *arg, const char *topic, const zkv_msg_t *body)
     ev.u.event_raft.time_ms = zkv_actors_now_ms ();
     const zkv_event_raft_t *e = &ev.u.event_raft;
     if (streq (topic, "zkv.raft.leader") && e->leader == self->node->id)
-        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": leader in term %" PRIu64, self->node->id,
-                   self->group, e->term);
+        zkv_log_info ("zkvd %" PRIu64 ": group %" PRIu64 ": leader in term %" PRIu64, self->node->id,
+                      self->group, e->term);
     else if (streq (topic, "zkv.raft.snapshot.installed") ||
              streq (topic, "zkv.raft.snapshot.taken"))
-        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %s a snapshot through %" PRIu64
-                   " (%" PRIu64 " bytes)",
-                   self->node->id, self->group,
-                   streq (topic, "zkv.raft.snapshot.taken") ? "took" : "installed", e->index,
-                   e->bytes);
+        zkv_log_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %s a snapshot through %" PRIu64
+                      " (%" PRIu64 " bytes)",
+                      self->node->id, self->group,
+                      streq (topic, "zkv.raft.snapshot.taken") ? "took" : "installed", e->index,
+                      e->bytes);
     else if (streq (topic, "zkv.raft.snapshot.rejected"))
-        zsys_warning ("zkvd %" PRIu64 ": group %" PRIu64 ": refused the leader's snapshot %" PRIu64
-                      " (a malformed chunk, or a stream that does not install); restarting "
-                      "Raft from the stored state, waiting for a new stream",
-                      self->node->id, self->group, e->index);
+        zkv_log_warning ("zkvd %" PRIu64 ": group %" PRIu64 ": refused the leader's snapshot %" PRIu64
+                         " (a malformed chunk, or a stream that does not install); restarting "
+                         "Raft from the stored state, waiting for a new stream",
+                         self->node->id, self->group, e->index);
     zkv_actors_event (zsock_resolve (self->events), topic, &ev);
 }
 
@@ -134,8 +135,8 @@ s_fatal (void *arg, const char *what, int rc)
     s_group_t *self = (s_group_t *)arg;
     // A failed write leaves the store's state unknown: crash and let the restart load what is
     // really on disk. Raft is built for crash-stop nodes.
-    zsys_error ("zkvd %" PRIu64 ": group %" PRIu64 ": %s failed: %s; stopping the node",
-                self->node->id, self->group, what, zkv_strerror (rc));
+    zkv_log_error ("zkvd %" PRIu64 ": group %" PRIu64 ": %s failed: %s; stopping the node",
+                   self->node->id, self->group, what, zkv_strerror (rc));
     _exit (3);
 }
 
@@ -227,16 +228,16 @@ s_boot (s_group_t *self)
     if (!sm) {
         const zkv_config_node_t *me = zkv_config_node (node->config, node->id);
         if (rc == ZKV_EVERSION)
-            zsys_error ("zkvd %" PRIu64 ": group %" PRIu64 ": its data in %s was written by "
-                        "another version of zkv (this one speaks protocol %d) and cannot be "
-                        "read here: run the version that wrote it, or move the directory away "
-                        "and start this node with --rejoin (it then takes its state from the "
-                        "members that run this version)",
-                        node->id, self->group, me->data, ZKV_PROTOCOL_VERSION);
+            zkv_log_error ("zkvd %" PRIu64 ": group %" PRIu64 ": its data in %s was written by "
+                           "another version of zkv (this one speaks protocol %d) and cannot be "
+                           "read here: run the version that wrote it, or move the directory away "
+                           "and start this node with --rejoin (it then takes its state from the "
+                           "members that run this version)",
+                           node->id, self->group, me->data, ZKV_PROTOCOL_VERSION);
         else if (rc != ZKV_ECORRUPT) // zkvd says what to do about corrupt data, once
-            zsys_error ("zkvd %" PRIu64 ": group %" PRIu64 ": cannot open its state machine in "
-                        "%s: %s",
-                        node->id, self->group, me->data, zkv_strerror (rc));
+            zkv_log_error ("zkvd %" PRIu64 ": group %" PRIu64 ": cannot open its state machine in "
+                           "%s: %s",
+                           node->id, self->group, me->data, zkv_strerror (rc));
         return rc ? rc : -1;
     }
     zkv_replica_config_t cfg;
@@ -247,8 +248,8 @@ s_boot (s_group_t *self)
     self->replica = zkv_replica_new (&cfg, node->logstore, sm, &s_host, self, &rc);
     if (!self->replica) {
         if (rc != ZKV_ECORRUPT)
-            zsys_error ("zkvd %" PRIu64 ": group %" PRIu64 ": the stored state does not boot: %s",
-                        node->id, self->group, zkv_strerror (rc));
+            zkv_log_error ("zkvd %" PRIu64 ": group %" PRIu64 ": the stored state does not boot: %s",
+                           node->id, self->group, zkv_strerror (rc));
         return rc ? rc : -1;
     }
     self->tick_ms = cfg.tick_ms;
@@ -338,24 +339,24 @@ zkv_group_actor (zsock_t *pipe, void *args)
     zkv_replica_counters_t c;
     zkv_replica_counters (self->replica, &c);
     if (c.syncs)
-        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %" PRIu64 " entries appended in %" PRIu64
-                   " syncs (%.1f per sync)",
-                   self->node->id, self->group, c.appended, c.syncs,
-                   (double)c.appended / (double)c.syncs);
+        zkv_log_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %" PRIu64 " entries appended in %" PRIu64
+                      " syncs (%.1f per sync)",
+                      self->node->id, self->group, c.appended, c.syncs,
+                      (double)c.appended / (double)c.syncs);
     zkv_sm_t *sm = zkv_replica_sm (self->replica);
     if (strcmp (sm->ops->name, "kv") == 0) {
         zkv_kv_session_stats_t ss;
         zkv_kv_session_stats (zkv_kv_sm_kv (sm), &ss);
-        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %" PRIu64 " client sessions; %" PRIu64
-                   " expired, %" PRIu64 " ended for max_sessions, %" PRIu64
-                   " requests answered 'session expired', %" PRIu64 " new sessions 'busy'",
-                   self->node->id, self->group, ss.sessions, ss.expired, ss.capped, ss.refused,
-                   ss.busy);
+        zkv_log_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %" PRIu64 " client sessions; %" PRIu64
+                      " expired, %" PRIu64 " ended for max_sessions, %" PRIu64
+                      " requests answered 'session expired', %" PRIu64 " new sessions 'busy'",
+                      self->node->id, self->group, ss.sessions, ss.expired, ss.capped, ss.refused,
+                      ss.busy);
     }
     if (self->malformed || self->dropped)
-        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %" PRIu64 " inputs refused, %" PRIu64
-                   " sends dropped on full queues",
-                   self->node->id, self->group, self->malformed, self->dropped);
+        zkv_log_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %" PRIu64 " inputs refused, %" PRIu64
+                      " sends dropped on full queues",
+                      self->node->id, self->group, self->malformed, self->dropped);
 done:
     zkv_replica_destroy (&self->replica);
     zkv_group_machine_destroy (&self->machine);

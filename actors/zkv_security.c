@@ -1,6 +1,7 @@
 // zkvd's CURVE security: certificate, allowed keys, zauth (zkv_security.h).
 #include "zkv_security.h"
 #include "zkv_error.h"
+#include "zkv_log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -205,11 +206,11 @@ zkv_security_reload (zkv_security_t *self, uint64_t id)
     int rc = s_sync_dirs (self, &added, &removed, err, sizeof err);
     pthread_mutex_unlock (&self->lock);
     if (rc != 0)
-        zsys_warning ("zkvd %" PRIu64 ": client and monitor keys not reloaded: %s", id, err);
+        zkv_log_warning ("zkvd %" PRIu64 ": client and monitor keys not reloaded: %s", id, err);
     else if (added || removed)
-        zsys_notice ("zkvd %" PRIu64 ": client and monitor keys reloaded: %zu let in, %zu taken "
-                     "out (connections they hold stay open)",
-                     id, added, removed);
+        zkv_log_notice ("zkvd %" PRIu64 ": client and monitor keys reloaded: %zu let in, %zu taken "
+                        "out (connections they hold stay open)",
+                        id, added, removed);
     return rc;
 }
 
@@ -224,11 +225,11 @@ zkv_security_new (const zkv_config_t *config, uint64_t id, const char *data_dir,
     zhashx_set_destructor (self->allowed, (zhashx_destructor_fn *)zstr_free);
     self->from_dirs = zhashx_new ();
     if (!zkv_config_curve (config)) {
-        zsys_warning ("zkvd %" PRIu64 ": SECURITY IS OFF (/cluster/security = none in %s): "
-                      "peer, client and event traffic is plain text, and anyone who reaches "
-                      "this node's ports can read and change every key and forge Raft "
-                      "messages",
-                      id, zkv_config_source (config));
+        zkv_log_warning ("zkvd %" PRIu64 ": SECURITY IS OFF (/cluster/security = none in %s): "
+                         "peer, client and event traffic is plain text, and anyone who reaches "
+                         "this node's ports can read and change every key and forge Raft "
+                         "messages",
+                         id, zkv_config_source (config));
         return self;
     }
     self->on = true;

@@ -26,6 +26,7 @@
 #include "zkv_auth.h"
 #include "zkv_conns.h"
 #include "zkv_conns.h"
+#include "zkv_log.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -95,8 +96,8 @@ s_dealer (s_transport_t *self, uint64_t id, const char *endpoint, const char *ke
     zsock_set_linger (dealer, S_PEER_LINGER_MS);
     zkv_security_connect (self->node->security, dealer, key);
     if (zsock_connect (dealer, "%s", endpoint) < 0) {
-        zsys_error ("zkvd %" PRIu64 ": cannot connect to node %" PRIu64 " at %s: %s",
-                    self->node->id, id, endpoint, zmq_strerror (zmq_errno ()));
+        zkv_log_error ("zkvd %" PRIu64 ": cannot connect to node %" PRIu64 " at %s: %s",
+                       self->node->id, id, endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&dealer);
     }
     return dealer;
@@ -113,9 +114,9 @@ s_peer_add (s_transport_t *self, uint64_t id, const char *endpoint, const char *
             return 0;
     if (self->n_peers >= S_MAX_PEERS) {
         if (self->peers_refused++ == 0)
-            zsys_warning ("zkvd %" PRIu64 ": a configuration names more than %d peers; "
-                          "refusing the others",
-                          self->node->id, S_MAX_PEERS);
+            zkv_log_warning ("zkvd %" PRIu64 ": a configuration names more than %d peers; "
+                             "refusing the others",
+                             self->node->id, S_MAX_PEERS);
         return 0;
     }
     if (self->n_peers == self->cap_peers) {
@@ -155,8 +156,8 @@ s_setup (s_transport_t *self)
     self->conns = zkv_conns_new (self->router, "peer", node->id,
                                  (size_t)zkv_config_cluster (node->config)->max_connections);
     if (zsock_bind (self->router, "%s", me->peer) < 0) {
-        zsys_error ("zkvd %" PRIu64 ": cannot bind peer endpoint %s: %s", node->id, me->peer,
-                    zmq_strerror (zmq_errno ()));
+        zkv_log_error ("zkvd %" PRIu64 ": cannot bind peer endpoint %s: %s", node->id, me->peer,
+                       zmq_strerror (zmq_errno ()));
         return -1;
     }
     size_t n_nodes = zkv_config_node_count (node->config);
@@ -186,17 +187,17 @@ s_teardown (s_transport_t *self)
     zkv_node_t *node = self->node;
     if (self->malformed || self->wrong_version || self->misrouted || self->local_drops ||
         self->unauthenticated)
-        zsys_info ("zkvd %" PRIu64 ": transport: %" PRIu64 " malformed, %" PRIu64
-                   " of another protocol version, %" PRIu64 " misrouted, %" PRIu64
-                   " unauthenticated, %" PRIu64 " dropped inbound",
-                   node->id, self->malformed, self->wrong_version, self->misrouted,
-                   self->unauthenticated, self->local_drops);
+        zkv_log_info ("zkvd %" PRIu64 ": transport: %" PRIu64 " malformed, %" PRIu64
+                      " of another protocol version, %" PRIu64 " misrouted, %" PRIu64
+                      " unauthenticated, %" PRIu64 " dropped inbound",
+                      node->id, self->malformed, self->wrong_version, self->misrouted,
+                      self->unauthenticated, self->local_drops);
     for (size_t i = 0; i < self->n_peers; i++) {
         if (self->peers[i].dropped)
-            zsys_info ("zkvd %" PRIu64 ": transport: %" PRIu64 " messages to node %" PRIu64
-                       " dropped (queue full or not connected; connection made anew %" PRIu64
-                       " times)",
-                       node->id, self->peers[i].dropped, self->peers[i].id, self->peers[i].rebuilt);
+            zkv_log_info ("zkvd %" PRIu64 ": transport: %" PRIu64 " messages to node %" PRIu64
+                          " dropped (queue full or not connected; connection made anew %" PRIu64
+                          " times)",
+                          node->id, self->peers[i].dropped, self->peers[i].id, self->peers[i].rebuilt);
         for (int l = 0; l < S_LANES; l++)
             zsock_destroy (&self->peers[i].lanes[l].dealer);
         free (self->peers[i].endpoint);
@@ -239,9 +240,9 @@ s_inbound (s_transport_t *self, zmq_msg_t *payload)
     uint64_t sender = s_sender (self, payload);
     if (sender == 0) {
         if (self->unauthenticated++ == 0)
-            zsys_warning ("zkvd %" PRIu64 ": dropped a peer message over a connection that "
-                          "authenticated with a key that is no node's; counting further ones",
-                          node->id);
+            zkv_log_warning ("zkvd %" PRIu64 ": dropped a peer message over a connection that "
+                             "authenticated with a key that is no node's; counting further ones",
+                             node->id);
         return;
     }
     zkv_msg_t msg;
@@ -249,23 +250,23 @@ s_inbound (s_transport_t *self, zmq_msg_t *payload)
     int rc = zkv_msg_decode ((const uint8_t *)zmq_msg_data (payload), size, &msg);
     if (rc == ZKV_EVERSION) {
         if (self->wrong_version++ == 0)
-            zsys_warning ("zkvd %" PRIu64 ": refused a peer message of another protocol version "
-                          "(this node speaks %d); counting further ones",
-                          node->id, ZKV_PROTOCOL_VERSION);
+            zkv_log_warning ("zkvd %" PRIu64 ": refused a peer message of another protocol version "
+                             "(this node speaks %d); counting further ones",
+                             node->id, ZKV_PROTOCOL_VERSION);
         return;
     }
     if (rc != 0) {
         if (self->malformed++ == 0)
-            zsys_warning ("zkvd %" PRIu64 ": dropped a malformed peer message (%s, %zu bytes); "
-                          "counting further ones",
-                          node->id, zkv_strerror (rc), size);
+            zkv_log_warning ("zkvd %" PRIu64 ": dropped a malformed peer message (%s, %zu bytes); "
+                             "counting further ones",
+                             node->id, zkv_strerror (rc), size);
         return;
     }
     if (!zkv_auth_peer (&msg, sender)) {
         if (self->unauthenticated++ == 0)
-            zsys_warning ("zkvd %" PRIu64 ": dropped a %s that says it is from node %" PRIu64
-                          " but came over node %" PRIu64 "'s connection; counting further ones",
-                          node->id, zkv_msg_name (msg.type), zkv_auth_claimed (&msg), sender);
+            zkv_log_warning ("zkvd %" PRIu64 ": dropped a %s that says it is from node %" PRIu64
+                             " but came over node %" PRIu64 "'s connection; counting further ones",
+                             node->id, zkv_msg_name (msg.type), zkv_auth_claimed (&msg), sender);
         zkv_msg_free (&msg);
         return;
     }
@@ -280,9 +281,9 @@ s_inbound (s_transport_t *self, zmq_msg_t *payload)
     zkv_msg_free (&msg);
     if (!dest) {
         if (self->misrouted++ == 0)
-            zsys_warning ("zkvd %" PRIu64 ": dropped a peer message not for this node (%s); "
-                          "counting further ones",
-                          node->id, zkv_msg_name (type));
+            zkv_log_warning ("zkvd %" PRIu64 ": dropped a peer message not for this node (%s); "
+                             "counting further ones",
+                             node->id, zkv_msg_name (type));
         return;
     }
     // The validated bytes move on as they are (a wire message is its own actor command); a
@@ -354,8 +355,8 @@ s_drain_inbound (s_transport_t *self, int max)
         if (n == 2)
             s_inbound (self, &frames[1]);
         else if (self->malformed++ == 0)
-            zsys_warning ("zkvd %" PRIu64 ": dropped a peer message of %zu frames", self->node->id,
-                          n);
+            zkv_log_warning ("zkvd %" PRIu64 ": dropped a peer message of %zu frames", self->node->id,
+                             n);
         zkv_actors_close (frames, n < 2 ? n : 2);
     }
     return taken;
@@ -391,15 +392,15 @@ s_drain_outbound (s_transport_t *self, int max)
                     ;
                 else if (secure && zkv_security_allow_node (self->node->security,
                                                             cmd.u.peer_add.node, key) != 0)
-                    zsys_warning ("zkvd %" PRIu64 ": the shard controller names node %" PRIu64
-                                  " without a usable public key: not connecting to it (join "
-                                  "it with `zkv ctrl join --config FILE` from a file that "
-                                  "gives its cert or public_key)",
-                                  self->node->id, cmd.u.peer_add.node);
+                    zkv_log_warning ("zkvd %" PRIu64 ": the shard controller names node %" PRIu64
+                                     " without a usable public key: not connecting to it (join "
+                                     "it with `zkv ctrl join --config FILE` from a file that "
+                                     "gives its cert or public_key)",
+                                     self->node->id, cmd.u.peer_add.node);
                 else if (s_peer_add (self, cmd.u.peer_add.node, endpoint, secure ? key : "") == 0)
-                    zsys_info ("zkvd %" PRIu64 ": node %" PRIu64 " at %s, learned from the "
-                               "shard controller's configuration",
-                               self->node->id, cmd.u.peer_add.node, endpoint);
+                    zkv_log_info ("zkvd %" PRIu64 ": node %" PRIu64 " at %s, learned from the "
+                                  "shard controller's configuration",
+                                  self->node->id, cmd.u.peer_add.node, endpoint);
             }
             zkv_msg_free (&cmd);
             zkv_actors_close (frames, 1);

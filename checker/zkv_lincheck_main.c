@@ -6,6 +6,7 @@
 // linearizable). Exit status: 1 if any file is not linearizable (a found violation outranks
 // everything), else 2 if any verdict is unknown or a file cannot be read or parsed, else 0.
 #include "zkv_lincheck.h"
+#include "zkv_version.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -19,6 +20,7 @@ s_usage (FILE *out)
 {
     fprintf (out,
              "usage: zkv-lincheck [--budget STEPS] [--memory BYTES] FILE...\n"
+             "       zkv-lincheck --version\n"
              "  checks client histories (JSON Lines, one event a line) for linearizability\n"
              "  --budget STEPS  search steps per key before the verdict is unknown "
              "(default %llu)\n"
@@ -82,6 +84,8 @@ s_check_file (const char *path, const zkv_lin_options_t *options)
 int
 main (int argc, char **argv)
 {
+    if (zkv_version_option (argc, argv, "zkv-lincheck"))
+        return 0;
     zkv_lin_options_t options = {0};
     int first = 1;
     while (first < argc && argv[first][0] == '-' && argv[first][1]) {

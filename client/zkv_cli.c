@@ -1,5 +1,6 @@
 // zkv: the command-line client (get, put, append, status, watch, bench). main is a thin shell.
 #include "zkv_cli.h"
+#include "zkv_version.h"
 
 #include <czmq.h>
 #include <stdlib.h>
@@ -93,6 +94,8 @@ s_globals (zkv_cli_t *cli, int argc, char **argv)
 int
 main (int argc, char **argv)
 {
+    if (zkv_version_option (argc, argv, "zkv"))
+        return 0;
     zkv_cli_t cli = {.timeout_ms = ZKV_CLI_DEFAULT_TIMEOUT_MS};
     cli.config_path = getenv ("ZKV_CONFIG");
     if (!cli.config_path)

@@ -36,6 +36,11 @@
 //   revision (0: it does not exist). With them, clients build locks and counters.
 // - Thread safety: none. Use one client per thread; a client may move between threads if calls
 //   never overlap. Clients in different threads are independent.
+//
+// Exports: the library is built with hidden symbols; only functions declared here (and in
+// zkv_error.h) with ZKV_EXPORT in front are public (zkv_export.h). A new public function gets
+// ZKV_EXPORT on its declaration; the ctest install.check fails on one that is declared here
+// without it, and on any exported symbol not declared here.
 #ifndef ZKV_CLIENT_H
 #define ZKV_CLIENT_H
 
@@ -61,37 +66,38 @@ typedef struct _zkv_client_t zkv_client_t;
 // A client of the nodes at endpoints[0..n-1] ("tcp://host:port" or "host:port", their client
 // sockets; see zkv_client_endpoint), whose node ids are 1..n in that order (the order of the
 // config file's nodes). NULL if n is 0 or an endpoint is invalid.
-zkv_client_t *zkv_client_new (const char *const *endpoints, size_t n);
+ZKV_EXPORT zkv_client_t *zkv_client_new (const char *const *endpoints, size_t n);
 // The same with explicit node ids (ids[i] is the node at endpoints[i]).
-zkv_client_t *zkv_client_new_nodes (const uint64_t *ids, const char *const *endpoints, size_t n);
+ZKV_EXPORT zkv_client_t *zkv_client_new_nodes (const uint64_t *ids, const char *const *endpoints,
+                                               size_t n);
 // The same over CURVE: server_keys[i] is the public key (Z85) of the node at endpoints[i], and
 // key_file the client's certificate (`zkv keygen FILE` writes FILE and FILE_secret; the cluster
 // allows its public key in /cluster/client_keys). NULL with one line in err on failure.
-zkv_client_t *zkv_client_new_curve (const uint64_t *ids, const char *const *endpoints,
-                                    const char *const *server_keys, size_t n, const char *key_file,
-                                    char *err, size_t errlen);
+ZKV_EXPORT zkv_client_t *zkv_client_new_curve (const uint64_t *ids, const char *const *endpoints,
+                                               const char *const *server_keys, size_t n,
+                                               const char *key_file, char *err, size_t errlen);
 // A client of the cluster a config file describes (its nodes' client endpoints, keys and
 // limits). Under /cluster/security = curve the client's key is key_file, else $ZKV_KEY, else
 // the file's /cluster/client_cert. On failure returns NULL and writes one line into err
 // ("local.cfg:12: ..."); err may be NULL.
-zkv_client_t *zkv_client_new_from_config_key (const char *path, const char *key_file, char *err,
-                                              size_t errlen);
+ZKV_EXPORT zkv_client_t *zkv_client_new_from_config_key (const char *path, const char *key_file,
+                                                         char *err, size_t errlen);
 // zkv_client_new_from_config_key with key_file NULL.
-zkv_client_t *zkv_client_new_from_config (const char *path, char *err, size_t errlen);
+ZKV_EXPORT zkv_client_t *zkv_client_new_from_config (const char *path, char *err, size_t errlen);
 // Longest endpoint accepted.
 #define ZKV_CLIENT_MAX_ENDPOINT 255
 // Checks a client endpoint and writes the form the client connects to into out (outlen bytes;
 // out may be NULL to check only): "host:port" becomes "tcp://host:port"; "tcp://host:port",
 // "ipc://path" and "inproc://name" stay as they are. 0, or ZKV_EINVAL with one line in why
 // saying what is wrong ("'tcp://10.0.0.1' has no port (expected host:port, ...)").
-int zkv_client_endpoint (const char *endpoint, char *out, size_t outlen, char *why, size_t whylen);
+ZKV_EXPORT int zkv_client_endpoint (const char *endpoint, char *out, size_t outlen, char *why, size_t whylen);
 // Destroys the client and nulls *self_p; does nothing on NULL.
-void zkv_client_destroy (zkv_client_t **self_p);
+ZKV_EXPORT void zkv_client_destroy (zkv_client_t **self_p);
 
 // Reads key. On 0, *value_p is a new heap buffer of *len_p bytes plus a NUL not counted (free it;
 // NULL never). ZKV_ENOTFOUND: the key does not exist (*value_p NULL). Errors: ZKV_ETIMEOUT,
 // ZKV_ENOQUORUM, ZKV_ETOOBIG (key), ZKV_EINVAL (empty key), ...
-int zkv_client_get (zkv_client_t *self, const void *key, size_t key_len, void **value_p,
+ZKV_EXPORT int zkv_client_get (zkv_client_t *self, const void *key, size_t key_len, void **value_p,
                     size_t *len_p, int timeout_ms);
 
 // A key as read.
@@ -104,9 +110,9 @@ typedef struct {
 
 // Reads key with its revision. 0 whether or not the key exists (out->found); errors as for
 // zkv_client_get. Free out with zkv_client_value_free.
-int zkv_client_read (zkv_client_t *self, const void *key, size_t key_len, zkv_client_value_t *out,
+ZKV_EXPORT int zkv_client_read (zkv_client_t *self, const void *key, size_t key_len, zkv_client_value_t *out,
                      int timeout_ms);
-void zkv_client_value_free (zkv_client_value_t *value);
+ZKV_EXPORT void zkv_client_value_free (zkv_client_value_t *value);
 
 // Writes, for zkv_client_write.
 #define ZKV_CLIENT_PUT    1
@@ -128,23 +134,23 @@ typedef struct {
 // applied, *revision_p (may be NULL) the key's new revision (a delete of a missing key: 0).
 // ZKV_ECOMPARE: the condition did not hold, nothing changed, *revision_p the key's current
 // revision. ZKV_ETIMEOUT, ZKV_ESESSION: unknown outcome. ZKV_ETOOBIG, ZKV_EINVAL: refused.
-int zkv_client_write (zkv_client_t *self, int op, const void *key, size_t key_len,
+ZKV_EXPORT int zkv_client_write (zkv_client_t *self, int op, const void *key, size_t key_len,
                       const void *value, size_t value_len, const zkv_client_cond_t *cond,
                       uint64_t *revision_p, int timeout_ms);
 // Deletes key (a missing key: nothing to do, 0). Results as for put.
-int zkv_client_delete (zkv_client_t *self, const void *key, size_t key_len, int timeout_ms);
+ZKV_EXPORT int zkv_client_delete (zkv_client_t *self, const void *key, size_t key_len, int timeout_ms);
 // Compare-and-set: sets key to value if it holds expect (expect NULL: if it does not exist).
 // Results as for zkv_client_write.
-int zkv_client_cas (zkv_client_t *self, const void *key, size_t key_len, const void *expect,
+ZKV_EXPORT int zkv_client_cas (zkv_client_t *self, const void *key, size_t key_len, const void *expect,
                     size_t expect_len, const void *value, size_t value_len, uint64_t *revision_p,
                     int timeout_ms);
 // Sets key to value. 0: applied. ZKV_ETIMEOUT, ZKV_ESESSION: unknown outcome. ZKV_ETOOBIG:
 // refused.
-int zkv_client_put (zkv_client_t *self, const void *key, size_t key_len, const void *value,
-                    size_t value_len, int timeout_ms);
+ZKV_EXPORT int zkv_client_put (zkv_client_t *self, const void *key, size_t key_len,
+                               const void *value, size_t value_len, int timeout_ms);
 // Appends value to key's value (a missing key counts as empty). Results as for put.
-int zkv_client_append (zkv_client_t *self, const void *key, size_t key_len, const void *value,
-                       size_t value_len, int timeout_ms);
+ZKV_EXPORT int zkv_client_append (zkv_client_t *self, const void *key, size_t key_len,
+                                  const void *value, size_t value_len, int timeout_ms);
 
 // --- The shard controller (group 0) ---------------------------------------------------------
 //
@@ -176,50 +182,50 @@ typedef struct {
 } zkv_client_config_t;
 
 // Frees what config holds and zeroes it.
-void zkv_client_config_free (zkv_client_config_t *config);
+ZKV_EXPORT void zkv_client_config_free (zkv_client_config_t *config);
 // The shard of a key among nshards: what the cluster routes it by (FNV-1a 64 modulo nshards).
-uint32_t zkv_client_shard_of (const void *key, size_t key_len, uint32_t nshards);
+ZKV_EXPORT uint32_t zkv_client_shard_of (const void *key, size_t key_len, uint32_t nshards);
 // Configuration num (UINT64_MAX: the latest), read linearizably. ZKV_ENOTFOUND: no such one yet.
-int zkv_client_ctrl_query (zkv_client_t *self, uint64_t num, zkv_client_config_t *config,
-                           int timeout_ms);
+ZKV_EXPORT int zkv_client_ctrl_query (zkv_client_t *self, uint64_t num, zkv_client_config_t *config,
+                                      int timeout_ms);
 // Groups join: n_groups ids (ascending, new, not 0), group_sizes[i] members each, members group
 // after group, and where those members are (n_nodes of them, ascending ids; every node of the
 // cluster learns its new peers from the configuration).
-int zkv_client_ctrl_join (zkv_client_t *self, size_t n_groups, const uint64_t *group_ids,
-                          const uint64_t *group_sizes, const uint64_t *members,
-                          const zkv_client_node_t *nodes, size_t n_nodes, uint64_t *num_p,
-                          int timeout_ms);
+ZKV_EXPORT int zkv_client_ctrl_join (zkv_client_t *self, size_t n_groups, const uint64_t *group_ids,
+                                     const uint64_t *group_sizes, const uint64_t *members,
+                                     const zkv_client_node_t *nodes, size_t n_nodes,
+                                     uint64_t *num_p, int timeout_ms);
 // Groups leave (in the configuration, not 0).
-int zkv_client_ctrl_leave (zkv_client_t *self, size_t n_groups, const uint64_t *group_ids,
-                           uint64_t *num_p, int timeout_ms);
+ZKV_EXPORT int zkv_client_ctrl_leave (zkv_client_t *self, size_t n_groups,
+                                      const uint64_t *group_ids, uint64_t *num_p, int timeout_ms);
 // A shard is served by group from the next configuration on.
-int zkv_client_ctrl_move (zkv_client_t *self, uint64_t shard, uint64_t group, uint64_t *num_p,
-                          int timeout_ms);
+ZKV_EXPORT int zkv_client_ctrl_move (zkv_client_t *self, uint64_t shard, uint64_t group,
+                                     uint64_t *num_p, int timeout_ms);
 
 // One line about the last call's outcome: the server's error text or what the client saw
 // ("no reply from any of 3 nodes within 5000 ms"); "" after a success.
-const char *zkv_client_last_error (const zkv_client_t *self);
+ZKV_EXPORT const char *zkv_client_last_error (const zkv_client_t *self);
 // Message for a code (0 or a negative ZKV_E* code); never NULL. Same as zkv_strerror.
-const char *zkv_client_strerror (int rc);
+ZKV_EXPORT const char *zkv_client_strerror (int rc);
 
 // This client's id and the seq of its last request (0 before the first).
-uint64_t zkv_client_id (const zkv_client_t *self);
-uint64_t zkv_client_last_seq (const zkv_client_t *self);
+ZKV_EXPORT uint64_t zkv_client_id (const zkv_client_t *self);
+ZKV_EXPORT uint64_t zkv_client_last_seq (const zkv_client_t *self);
 // Node id the client currently sends to first (its cached leader).
-uint64_t zkv_client_leader (const zkv_client_t *self);
+ZKV_EXPORT uint64_t zkv_client_leader (const zkv_client_t *self);
 // How long one attempt waits before trying the next node (ms, > 0).
-void zkv_client_set_attempt_timeout (zkv_client_t *self, int attempt_ms);
+ZKV_EXPORT void zkv_client_set_attempt_timeout (zkv_client_t *self, int attempt_ms);
 // Sets the largest key and value this client accepts (zkv_client_new_from_config takes them
 // from the file; the servers enforce their own limits too).
-void zkv_client_set_limits (zkv_client_t *self, size_t max_key, size_t max_value);
+ZKV_EXPORT void zkv_client_set_limits (zkv_client_t *self, size_t max_key, size_t max_value);
 // Largest key and value this client accepts.
-size_t zkv_client_max_key (const zkv_client_t *self);
-size_t zkv_client_max_value (const zkv_client_t *self);
+ZKV_EXPORT size_t zkv_client_max_key (const zkv_client_t *self);
+ZKV_EXPORT size_t zkv_client_max_value (const zkv_client_t *self);
 
 // Nodes, in the order given.
-size_t zkv_client_node_count (const zkv_client_t *self);
-uint64_t zkv_client_node_id (const zkv_client_t *self, size_t index);
-const char *zkv_client_node_endpoint (const zkv_client_t *self, size_t index);
+ZKV_EXPORT size_t zkv_client_node_count (const zkv_client_t *self);
+ZKV_EXPORT uint64_t zkv_client_node_id (const zkv_client_t *self, size_t index);
+ZKV_EXPORT const char *zkv_client_node_endpoint (const zkv_client_t *self, size_t index);
 
 // One group as one node sees it.
 typedef struct {
@@ -259,11 +265,11 @@ typedef struct {
 // Asks the node at index for its status; waits up to timeout_ms. 0 and *status filled, or
 // ZKV_ETIMEOUT / ZKV_EPROTO, or ZKV_EUNREACHABLE at once when the node refuses the connection
 // or fails its handshake.
-int zkv_client_status (zkv_client_t *self, size_t index, int timeout_ms, zkv_node_status_t *status);
+ZKV_EXPORT int zkv_client_status (zkv_client_t *self, size_t index, int timeout_ms, zkv_node_status_t *status);
 // Frees what status holds and zeroes it.
-void zkv_node_status_free (zkv_node_status_t *status);
+ZKV_EXPORT void zkv_node_status_free (zkv_node_status_t *status);
 // "follower", "pre-candidate", "candidate", "leader", or "unknown".
-const char *zkv_client_role_name (uint64_t role);
+ZKV_EXPORT const char *zkv_client_role_name (uint64_t role);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
 //     zkv-config-check FILE [--node ID]    check FILE (and that it defines node ID)
 //     zkv-config-check --schema            print every option as a Markdown table
 #include "zkv_config.h"
+#include "zkv_version.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@ s_usage (FILE *out)
     fprintf (out,
              "usage: zkv-config-check FILE [--node ID]\n"
              "       zkv-config-check --schema\n"
+             "       zkv-config-check --version\n"
              "Validates a zkv cluster config; prints a summary (exit 0) or the error (exit 1).\n");
 }
 
@@ -86,6 +88,8 @@ s_parse_id (const char *text, uint64_t *id_p)
 int
 main (int argc, char **argv)
 {
+    if (zkv_version_option (argc, argv, "zkv-config-check"))
+        return 0;
     const char *path = NULL;
     const char *node_arg = NULL;
     for (int i = 1; i < argc; i++) {

@@ -2,6 +2,8 @@
 #ifndef ZKV_ERROR_H
 #define ZKV_ERROR_H
 
+#include "zkv_export.h"
+
 // X(name, value, message)
 #define ZKV_ERROR_TABLE(X)                                                                         \
     X (ZKV_OK, 0, "success")                                                                       \
@@ -42,8 +44,8 @@ enum zkv_error { ZKV_ERROR_TABLE (ZKV_ERROR_NEG) };
 #undef ZKV_ERROR_NEG
 
 // Message for a code (0 or negative); never NULL.
-const char *zkv_strerror (int code);
+ZKV_EXPORT const char *zkv_strerror (int code);
 // Symbolic name for a code ("ZKV_ETRUNC"); never NULL.
-const char *zkv_errname (int code);
+ZKV_EXPORT const char *zkv_errname (int code);
 
 #endif

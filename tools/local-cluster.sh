@@ -96,11 +96,11 @@ trap 's_stop exit' EXIT
 # zkvd's log lines name the node; they go straight to this terminal. Ctrl-C reaches every node
 # directly (same process group), and the trap collects their exit statuses.
 for id in $NODES; do
-    "$ZKVD" --config "$CONFIG" --node "$id" --foreground &
+    "$ZKVD" --config "$CONFIG" --node "$id" &
     node_of[$!]=$id
 done
 for id in $EXTRA_NODES; do
-    "$ZKVD" --config "$EXTRA" --node "$id" --foreground &
+    "$ZKVD" --config "$EXTRA" --node "$id" &
     node_of[$!]=$id
 done
 

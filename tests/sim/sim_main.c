@@ -2,6 +2,7 @@
 #include "scenarios.h"
 #include "sim_chaos.h"
 #include "sim_kv.h"
+#include "zkv_version.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,7 +38,8 @@ s_usage (void)
                      "             [--stream | --blob] [--skip S,S,...]\n"
                      "       zkv-sim determinism [--seed S]\n"
                      "       zkv-sim selftest\n"
-                     "       zkv-sim demo [--seed S] [--seconds T]\n");
+                     "       zkv-sim demo [--seed S] [--seconds T]\n"
+                     "       zkv-sim --version\n");
     return 2;
 }
 
@@ -427,6 +429,8 @@ s_demo (const s_args_t *a)
 int
 main (int argc, char **argv)
 {
+    if (zkv_version_option (argc, argv, "zkv-sim"))
+        return 0;
     if (argc < 2)
         return s_usage ();
     s_args_t a = {.seed = 1, .seeds = 300, .from = 1, .seconds = 60};

@@ -11,7 +11,7 @@
 #     cl_wait_event 10 "$m" zkv.raft.leader node=3 group=1    # (zkv watch --json)
 #     cl_cut 1 3; cl_heal      # partitions (netns mode)
 #
-# Every node runs `zkvd --foreground`; its pid is in $CL_DIR/nodeI.pid, its log in
+# Every node runs `zkvd` in the foreground; its pid is in $CL_DIR/nodeI.pid, its log in
 # $CL_DIR/nodeI.log, its data in $CL_DIR/dataI. The trap kills every process this library
 # started (and anything else left in its namespaces), deletes the namespaces and the temp dir
 # (kept, with its logs, when the script fails or CL_KEEP=1).
@@ -301,7 +301,7 @@ cl_start () {
         cmd=($CL_NODE_CMD "$i")
     else
         # CL_NODE_ARGS: more options for this start only (e.g. --rejoin).
-        cmd=("$ZKVD" --config "$CL_DIR/cluster.cfg" --node "$i" --foreground ${CL_NODE_ARGS:-})
+        cmd=("$ZKVD" --config "$CL_DIR/cluster.cfg" --node "$i" ${CL_NODE_ARGS:-})
     fi
     "${pre[@]}" "${cmd[@]}" >> "$CL_DIR/node$i.log" 2>&1 < /dev/null &
     echo $! > "$CL_DIR/node$i.pid"

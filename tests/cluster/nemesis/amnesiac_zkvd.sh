@@ -3,7 +3,7 @@
 # dir before every start after the first, so a crash loses everything. crash_all.sh run with
 # ZKVD=amnesiac_zkvd.sh (and ZKVD_REAL=the real zkvd) must fail (ctest WILL_FAIL).
 #
-#     amnesiac_zkvd.sh --config FILE --node I --foreground
+#     amnesiac_zkvd.sh --config FILE --node I [OPTION...]
 set -euo pipefail
 : "${ZKVD_REAL:?set ZKVD_REAL to the real zkvd}"
 config=$2

@@ -42,6 +42,9 @@ damage () {
     cl_log "damaged $(basename "$f") ($1)"
 }
 
+# zkvd's error lines (util/zkv_log.h; CZMQ's "E:" for the actors that still log through it).
+error_re='^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z error |E: )'
+
 # refused KIND: node 3 on a database with damaged KIND exits 65 with one error line.
 refused () {
     cl_kill 3 TERM
@@ -57,16 +60,16 @@ refused () {
         rc=$?
     [ $rc -eq 65 ] || cl_die "zkvd on a database with a damaged $1 exited $rc (not 65): $(cat "$log")"
     local errors
-    errors=$(grep -c '^E:' "$log" || true)
+    errors=$(grep -cE "$error_re" "$log" || true)
     [ "$errors" = 1 ] || cl_die "$errors error lines (not 1) for a damaged $1: $(cat "$log")"
-    grep '^E:' "$log" | grep -q "the data directory $data is corrupt" ||
-        cl_die "the message does not name $data: $(grep '^E:' "$log")"
-    grep '^E:' "$log" | grep -q "move it away" || cl_die "the message says nothing to do: $(grep '^E:' "$log")"
+    grep -E "$error_re" "$log" | grep -q "the data directory $data is corrupt" ||
+        cl_die "the message does not name $data: $(grep -E "$error_re" "$log")"
+    grep -E "$error_re" "$log" | grep -q "move it away" || cl_die "the message says nothing to do: $(grep -E "$error_re" "$log")"
     # ... and which file: the MANIFEST LevelDB could not recover, or a table.
     local file="MANIFEST-"
     [ "$1" != table ] || file="a table file"
-    grep '^E:' "$log" | grep -q "$file" || cl_die "the message does not name the file ($file): $(grep '^E:' "$log")"
-    cl_log "a damaged $1: exit 65, one line: $(grep '^E:' "$log" | cut -c1-160)..."
+    grep -E "$error_re" "$log" | grep -q "$file" || cl_die "the message does not name the file ($file): $(grep -E "$error_re" "$log")"
+    cl_log "a damaged $1: exit 65, one line: $(grep -E "$error_re" "$log" | cut -c1-160)..."
 }
 
 refused manifest

@@ -43,6 +43,7 @@
 
 #include "zkv_kv.h"
 #include "zkv_msg.h"
+#include "zkv_version.h"
 
 typedef enum {
     S_RAW,
@@ -710,6 +711,8 @@ s_forged (s_state_t *self, char **eps, size_t n, long seconds, uint64_t shards)
 int
 main (int argc, char **argv)
 {
+    if (zkv_version_option (argc, argv, "zkv-hostile"))
+        return 0;
     uint64_t seed = 1;
     long seconds = 10;
     long flood = 200;

@@ -16,10 +16,13 @@
 #include <unistd.h>
 
 #include "zkv_msg.h"
+#include "zkv_version.h"
 
 int
 main (int argc, char **argv)
 {
+    if (zkv_version_option (argc, argv, "zkv-noread"))
+        return 0;
     const char *key_file = NULL, *server_key = NULL, *endpoint = NULL, *get_key = NULL;
     long seconds = 10;
     size_t value_bytes = 65536;

@@ -48,6 +48,7 @@
 
 #include "zkv_kv.h"
 #include "zkv_msg.h"
+#include "zkv_version.h"
 
 typedef enum {
     K_HEARTBEAT,
@@ -253,6 +254,8 @@ s_usage (void)
 int
 main (int argc, char **argv)
 {
+    if (zkv_version_option (argc, argv, "zkv-peer-forge"))
+        return 0;
     const char *cert_path = NULL, *server_key = NULL, *endpoint = NULL, *kind_list = "heartbeat";
     uint64_t count = 50, then_term = 0, then_count = 0, commit = 0;
     bool prev_term_set = false, commit_set = false;
