@@ -4,6 +4,7 @@
 // the node's HTTP endpoint (zkv_http.h): /metrics, and the routes s_routes adds.
 #include "zkv_actors.h"
 #include "zkv_http.h"
+#include "zkv_log.h"
 #include "zkv_metrics.h"
 
 #include <dirent.h>
@@ -127,7 +128,7 @@ s_setup (s_stats_t *self)
     s_routes (self);
     char why[256];
     if (zkv_http_start (self->http, me->http, why, sizeof why) != 0) {
-        zsys_error ("zkvd %" PRIu64 ": %s", node->id, why);
+        zkv_log_error ("zkvd %" PRIu64 ": %s", node->id, why);
         return -1;
     }
     return 0;

@@ -3,6 +3,7 @@
 // node's client endpoint to ask for the configuration, and the cluster view they feed.
 #include "zkv_status.h"
 #include "zkv_actors.h"
+#include "zkv_log.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -91,8 +92,8 @@ s_secure (s_actor_t *self, zsock_t *sock, const zkv_config_node_t *to)
         return true;
     char key[41], why[256];
     if (zkv_config_node_key (self->node->config, to, key, why, sizeof why) != 0) {
-        zsys_warning ("zkvd %" PRIu64 ": status: no key for node %" PRIu64 ": %s",
-                      self->node->id, to->id, why);
+        zkv_log_warning ("zkvd %" PRIu64 ": status: no key for node %" PRIu64 ": %s",
+                         self->node->id, to->id, why);
         return false;
     }
     zkv_security_connect (self->node->security, sock, key);
@@ -113,9 +114,9 @@ s_subscribe (s_actor_t *self)
         zsock_set_linger (sub, 0);
         zsock_set_subscribe (sub, "zkv.");
         if (!s_secure (self, sub, nd) || zsock_connect (sub, "%s", nd->events) != 0) {
-            zsys_warning ("zkvd %" PRIu64 ": status: cannot subscribe to node %" PRIu64
-                          "'s events at %s",
-                          self->node->id, nd->id, nd->events);
+            zkv_log_warning ("zkvd %" PRIu64 ": status: cannot subscribe to node %" PRIu64
+                             "'s events at %s",
+                             self->node->id, nd->id, nd->events);
             zsock_destroy (&sub);
             continue;
         }
@@ -133,9 +134,9 @@ s_connect_ask (s_actor_t *self)
     zsock_set_sndhwm (self->ask, 4); // one ask at a time is enough; more wait or drop
     zsock_set_rcvhwm (self->ask, 4);
     if (!s_secure (self, self->ask, me) || zsock_connect (self->ask, "%s", me->client) != 0) {
-        zsys_warning ("zkvd %" PRIu64 ": status: cannot reach its own client endpoint %s: the "
-                      "status page shows no shard map",
-                      self->node->id, me->client);
+        zkv_log_warning ("zkvd %" PRIu64 ": status: cannot reach its own client endpoint %s: the "
+                         "status page shows no shard map",
+                         self->node->id, me->client);
         zsock_destroy (&self->ask);
     }
 }
