@@ -194,7 +194,7 @@ s_asked (zlist_t *topics, const char *topic)
 static int
 s_watch (zkv_cli_t *cli, int argc, char **argv)
 {
-    bool json = false, stats = false;
+    bool json = false, stats = false, liveness = false;
     uint64_t count = 0; // stop after this many events, 0 never
     zlist_t *topics = zlist_new ();
     int rc = ZKV_CLI_OK;
@@ -202,7 +202,9 @@ s_watch (zkv_cli_t *cli, int argc, char **argv)
         if (streq (argv[i], "--json"))
             json = true;
         else if (streq (argv[i], "--stats"))
-            stats = true;
+            stats = liveness = true;
+        else if (streq (argv[i], "--liveness"))
+            liveness = true;
         else if (streq (argv[i], "--topic") && i + 1 < argc)
             zlist_append (topics, argv[++i]);
         else if (streq (argv[i], "--count") && i + 1 < argc &&
@@ -232,10 +234,11 @@ s_watch (zkv_cli_t *cli, int argc, char **argv)
             rc = ZKV_CLI_ERROR;
             break;
         }
-        // Every node's beats, whatever else is asked for: they tell which nodes are silent.
+        // With --stats or --liveness, every node's beats, whatever else is asked for: they
+        // tell which nodes are silent.
         if (zlist_size (topics) == 0)
             zsock_set_subscribe (subs[i], "");
-        else
+        else if (liveness)
             zsock_set_subscribe (subs[i], s_stats_topic);
         for (char *t = zlist_first (topics); t; t = zlist_next (topics))
             zsock_set_subscribe (subs[i], t);
@@ -243,15 +246,16 @@ s_watch (zkv_cli_t *cli, int argc, char **argv)
     }
     // Before a node's first beat says its interval, the config's is expected (or the default).
     uint64_t interval = cli->stats_interval_ms ? cli->stats_interval_ms : 1000;
-    zkv_liveness_t *live = rc == ZKV_CLI_OK ? zkv_liveness_new (cli->ids, cli->n, interval,
-                                                                 S_MISSED_BEATS, zclock_mono ())
-                                            : NULL;
+    zkv_liveness_t *live = rc == ZKV_CLI_OK && liveness
+                               ? zkv_liveness_new (cli->ids, cli->n, interval, S_MISSED_BEATS,
+                                                   zclock_mono ())
+                               : NULL;
     uint64_t seen = 0;
     while (rc == ZKV_CLI_OK && (count == 0 || seen < count)) {
         zkv_liveness_change_t change;
-        while (zkv_liveness_check (live, zclock_mono (), &change))
+        while (live && zkv_liveness_check (live, zclock_mono (), &change))
             s_print_liveness (json, false, &change);
-        int64_t wait = zkv_liveness_next_ms (live, zclock_mono ());
+        int64_t wait = live ? zkv_liveness_next_ms (live, zclock_mono ()) : -1;
         zsock_t *which = zpoller_wait (poller, wait >= 0 && wait < 1000 ? (int)wait + 1 : 1000);
         if (zpoller_terminated (poller) || zsys_interrupted)
             break;
@@ -269,7 +273,7 @@ s_watch (zkv_cli_t *cli, int argc, char **argv)
             zkv_msg_t msg;
             bool ok = zkv_msg_decode (zframe_data (body), zframe_size (body), &msg) == 0;
             bool beat = streq (t, s_stats_topic);
-            if (beat && ok && msg.type == ZKV_MSG_EVENT_STATS &&
+            if (live && beat && ok && msg.type == ZKV_MSG_EVENT_STATS &&
                 zkv_liveness_beat (live, cli->ids[node], msg.u.event_stats.seq,
                                    msg.u.event_stats.interval_ms, zclock_mono (), &change))
                 s_print_liveness (json, true, &change);
@@ -296,17 +300,20 @@ s_watch (zkv_cli_t *cli, int argc, char **argv)
 
 const zkv_cli_command_t zkv_cli_watch_cmd = {
     "watch", "print the nodes' events as they happen; flag nodes that fall silent",
-    "usage: zkv watch [--json] [--stats] [--topic PREFIX]... [--count N]\n\n"
+    "usage: zkv watch [--json] [--stats | --liveness] [--topic PREFIX]... [--count N]\n\n"
     "Subscribes to every node's event socket (the config's events endpoints, or --events)\n"
     "and prints one line per event until Ctrl-C:\n"
     "  14:02:11.532 node 2 zkv.raft.leader node=2 group=1 term=3 leader=2 role=leader ...\n"
-    "Every node publishes zkv.node.stats every /cluster/stats_interval_ms; a node that sends\n"
-    "none for 3 of its intervals is flagged, once, and again when it is back:\n"
+    "Every node publishes zkv.node.stats every /cluster/stats_interval_ms (hidden unless\n"
+    "asked for). With --stats or --liveness, a node that sends none for 3 of its intervals\n"
+    "is flagged, once, and again when it is back:\n"
     "  14:02:15.101 node 3 silent for 3.0 s\n"
     "  14:02:31.870 node 3 back after 19.8 s (restarted)\n"
     "  --json          JSON lines: {\"topic\", \"from\", \"type\", fields...}; the flags are\n"
-    "                  {\"topic\": \"zkv.watch.silent\" or \"zkv.watch.back\", \"node\", \"silent_ms\"...}\n"
-    "  --stats         print the zkv.node.stats events too (hidden otherwise)\n"
+    "                  {\"topic\": \"zkv.watch.silent\" or \"zkv.watch.back\", \"node\",\n"
+    "                  \"silent_ms\", ...}\n"
+    "  --stats         print the zkv.node.stats events too, and flag silent nodes\n"
+    "  --liveness      flag silent nodes (without printing the stats events)\n"
     "  --topic PREFIX  only topics starting with PREFIX (repeatable), e.g. zkv.raft\n"
     "  --count N       stop after N events\n\n"
     "exit codes: 0 ok (Ctrl-C or --count reached), 1 error, 2 usage\n",

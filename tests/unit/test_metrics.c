@@ -341,8 +341,9 @@ s_validate (const char *text, char *why, size_t whylen)
         bool total = n > 6 && strcmp (f->name + n - 6, "_total") == 0;
         if (strncmp (f->name, "zkv_", 4) != 0 || !f->help ||
             (strcmp (f->type, "counter") == 0) != total) {
-            snprintf (why, whylen, "%s breaks the naming conventions (zkv_ prefix, HELP, _total "
-                                   "for counters only)",
+            snprintf (why, whylen,
+                      "%s breaks the naming conventions (zkv_ prefix, HELP, _total "
+                      "for counters only)",
                       f->name);
             rc = -1;
         }
@@ -360,31 +361,32 @@ static void
 test_reader_refuses (void)
 {
     char why[512];
-    const char *good = "# HELP zkv_x_total X.\n# TYPE zkv_x_total counter\nzkv_x_total{a=\"1\"} 3\n";
+    const char *good =
+        "# HELP zkv_x_total X.\n# TYPE zkv_x_total counter\nzkv_x_total{a=\"1\"} 3\n";
     CHECK (s_validate (good, why, sizeof why) == 0);
     const char *bad[] = {
-        "# HELP zkv_x_total X.\n# TYPE zkv_x_total counter\nzkv_x_total 3", // no final newline
+        "# HELP zkv_x_total X.\n# TYPE zkv_x_total counter\nzkv_x_total 3",   // no final newline
         "zkv_x 3\n",                                                          // no TYPE
         "# HELP zkv_x X.\n# TYPE zkv_x gauge\n# TYPE zkv_x gauge\nzkv_x 1\n", // TYPE twice
         "# HELP zkv_x X.\n# TYPE zkv_x gauge\nzkv_x{a=\"1\"} 1\nzkv_x{a=\"1\"} 2\n", // twice
-        "# HELP zkv_x X.\n# TYPE zkv_x gauge\nzkv_x{1a=\"1\"} 1\n",           // label name
-        "# HELP zkv_x X.\n# TYPE zkv_x gauge\nzkv_x{a=\"\\q\"} 1\n",          // escape
-        "# HELP zkv_x X.\n# TYPE zkv_x gauge\nzkv_x{a=\"1\",a=\"2\"} 1\n",    // label twice
-        "# HELP zkv_x X.\n# TYPE zkv_x gauge\nzkv_x twelve\n",                // value
+        "# HELP zkv_x X.\n# TYPE zkv_x gauge\nzkv_x{1a=\"1\"} 1\n",                  // label name
+        "# HELP zkv_x X.\n# TYPE zkv_x gauge\nzkv_x{a=\"\\q\"} 1\n",                 // escape
+        "# HELP zkv_x X.\n# TYPE zkv_x gauge\nzkv_x{a=\"1\",a=\"2\"} 1\n",           // label twice
+        "# HELP zkv_x X.\n# TYPE zkv_x gauge\nzkv_x twelve\n",                       // value
         "# HELP zkv_x X.\n# TYPE zkv_x gauge\nzkv_x 1\n# HELP zkv_y Y.\n# TYPE zkv_y gauge\n"
-        "zkv_y 1\nzkv_x{b=\"2\"} 1\n", // not together
-        "# HELP zkv_x X.\n# TYPE zkv_x gauge\nzkv_x 1\n# TYPE zkv_x gauge\n", // late TYPE
-        "# HELP zkv_x X.\n# TYPE zkv_x counter\nzkv_x 1\n",                   // no _total
-        "# HELP zkv_x_total X.\n# TYPE zkv_x_total gauge\nzkv_x_total 1\n",   // _total gauge
-        "# HELP x_total X.\n# TYPE x_total counter\nx_total 1\n",             // no zkv_
-        "# TYPE zkv_x gauge\nzkv_x 1\n",                                      // no HELP
+        "zkv_y 1\nzkv_x{b=\"2\"} 1\n",                                         // not together
+        "# HELP zkv_x X.\n# TYPE zkv_x gauge\nzkv_x 1\n# TYPE zkv_x gauge\n",  // late TYPE
+        "# HELP zkv_x X.\n# TYPE zkv_x counter\nzkv_x 1\n",                    // no _total
+        "# HELP zkv_x_total X.\n# TYPE zkv_x_total gauge\nzkv_x_total 1\n",    // _total gauge
+        "# HELP x_total X.\n# TYPE x_total counter\nx_total 1\n",              // no zkv_
+        "# TYPE zkv_x gauge\nzkv_x 1\n",                                       // no HELP
         "# HELP zkv_x_total X.\n# TYPE zkv_x_total counter\nzkv_x_total -1\n", // negative
         "# HELP zkv_h H.\n# TYPE zkv_h histogram\nzkv_h_bucket{le=\"1\"} 2\n"
         "zkv_h_bucket{le=\"2\"} 1\nzkv_h_bucket{le=\"+Inf\"} 2\nzkv_h_sum 1\nzkv_h_count 2\n",
         "# HELP zkv_h H.\n# TYPE zkv_h histogram\nzkv_h_bucket{le=\"1\"} 2\nzkv_h_sum 1\n"
         "zkv_h_count 2\n", // no +Inf
         "# HELP zkv_h H.\n# TYPE zkv_h histogram\nzkv_h_bucket{le=\"+Inf\"} 2\nzkv_h_sum 1\n"
-        "zkv_h_count 3\n", // count differs
+        "zkv_h_count 3\n",                                           // count differs
         "# HELP zkv_h H.\n# TYPE zkv_h histogram\nzkv_h_bucket 2\n", // no le
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -476,8 +478,14 @@ static void
 s_figures (zkv_node_stats_t *s, zkv_group_stats_t groups[2])
 {
     memset (groups, 0, 2 * sizeof groups[0]);
-    groups[0] = (zkv_group_stats_t){.group = 0, .role = ZKV_ROLE_FOLLOWER, .term = 3, .leader = 2,
-                                    .commit = 7, .applied = 7, .last_index = 7, .elections = 1};
+    groups[0] = (zkv_group_stats_t){.group = 0,
+                                    .role = ZKV_ROLE_FOLLOWER,
+                                    .term = 3,
+                                    .leader = 2,
+                                    .commit = 7,
+                                    .applied = 7,
+                                    .last_index = 7,
+                                    .elections = 1};
     groups[1] = (zkv_group_stats_t){.group = 1,
                                     .role = ZKV_ROLE_LEADER,
                                     .term = 5,
