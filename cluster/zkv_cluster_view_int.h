@@ -42,6 +42,8 @@ typedef struct {
     bool heard;                           // heard at least once
     bool stopped;                         // its last word was zkv.node.stopping
     uint64_t heard_ms;                    // when it was last heard (host clock)
+    bool probed;                          // the host asked it for its event endpoint
+    uint64_t probed_ms;                   // when, last
     uint64_t beats;                       // its zkv.node.stats received
     uint64_t pid;                         // process id (zkv.node.started, stats), 0 unknown
     uint64_t started_ms;                  // wall time it started, 0 unknown

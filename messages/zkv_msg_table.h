@@ -17,6 +17,8 @@
 // log time in commands (time_ms and the session policy), replies (log_ms) and dedup records
 // (last_ms), a request's session_t0, a shard's evicted_through. Version 6: status replies carry
 // the node's uptime, version and each follower's lag; the zkv.node.stats event (event_stats).
+// Status replies also name the node's event endpoint: a status page subscribes to nodes its
+// config file does not declare.
 #define ZKV_PROTOCOL_VERSION 6
 
 // Every Raft message starts with these four fields, in this order, so that the core can read
@@ -163,7 +165,8 @@
     F (BYTES, version, "the node's zkv version")                                           \
     F (U64S, follower_counts, "followers listed for each group (0 unless the node leads it)") \
     F (U64S, follower_ids, "the followers, group after group")                             \
-    F (U64S, follower_lags, "each one's lag: the leader's last index minus its match index")
+    F (U64S, follower_lags, "each one's lag: the leader's last index minus its match index") \
+    F (BYTES, events, "the node's event endpoint (where its PUB socket is bound)")
 
 // A non-leader relays a client request to its group's leader over the peer transport.
 #define ZKV_FIELDS_forward_request(F)                                                      \

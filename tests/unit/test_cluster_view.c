@@ -553,6 +553,68 @@ test_beats (void)
     zkv_cluster_view_destroy (&v);
 }
 
+static int
+s_answer (zkv_cluster_view_t *v, uint64_t id, uint64_t node, const char *events, char *out)
+{
+    zkv_msg_t m = {.type = ZKV_MSG_STATUS_REPLY};
+    m.u.status_reply.node = node;
+    m.u.status_reply.events = (zkv_bytes_t){(uint8_t *)events, strlen (events)};
+    uint8_t *buf;
+    size_t len;
+    assert (zkv_msg_encode (&m, &buf, &len) == 0);
+    int rc = zkv_cluster_view_probe_answer (v, id, buf, len, out);
+    free (buf);
+    return rc;
+}
+
+// A node a configuration names, with endpoints, that the host does not watch is probed (once
+// every PROBE_MS) until it is watched; its status reply's event endpoint is taken only from
+// that node, and only when a SUB socket may connect to it.
+static void
+test_probe (void)
+{
+    zkv_cluster_view_t *v = s_view (16);
+    uint64_t ids[8];
+    CHECK_EQ_U64 (zkv_cluster_view_to_probe (v, 0, ids, 8), 0); // no configuration
+    uint64_t gids[] = {0, 1, 2}, sizes[] = {3, 3, 2}, members[] = {1, 2, 3, 1, 2, 3, 4, 5};
+    zkv_routing_t *r = zkv_routing_new (2, 8, gids, sizes, members, 3);
+    assert (r);
+    zkv_routing_deal (r);
+    assert (zkv_routing_set_node (r, 3, "tcp://127.0.0.1:7003", "tcp://127.0.0.1:7103", NULL) ==
+            0);
+    assert (zkv_routing_set_node (r, 4, "tcp://127.0.0.1:7004", "tcp://127.0.0.1:7104",
+                                  "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7") == 0);
+    zkv_bytes_t enc;
+    assert (zkv_routing_encode (r, &enc) == 0);
+    CHECK (zkv_cluster_view_configuration (v, enc.data, enc.len) == 0);
+    zkv_bytes_free (&enc);
+    zkv_routing_destroy (&r);
+    // Node 3 is watched, node 5 has no endpoints: only node 4.
+    CHECK_EQ_U64 (zkv_cluster_view_to_probe (v, 100, ids, 8), 1);
+    CHECK_EQ_U64 (ids[0], 4);
+    CHECK_EQ_U64 (zkv_cluster_view_to_probe (v, 100 + ZKV_CLUSTER_VIEW_PROBE_MS - 1, ids, 8), 0);
+    CHECK_EQ_U64 (zkv_cluster_view_to_probe (v, 100 + ZKV_CLUSTER_VIEW_PROBE_MS, ids, 8), 1);
+    char client[ZKV_CLUSTER_VIEW_MAX_ENDPOINT + 1], key[ZKV_CLUSTER_VIEW_MAX_ENDPOINT + 1];
+    CHECK (zkv_cluster_view_node_endpoint (v, 4, client, key));
+    CHECK (strcmp (client, "tcp://127.0.0.1:7104") == 0);
+    CHECK (strcmp (key, "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7") == 0);
+    CHECK (zkv_cluster_view_node_endpoint (v, 3, client, key) && strcmp (key, "-") == 0);
+    CHECK (!zkv_cluster_view_node_endpoint (v, 5, client, key));
+    char events[ZKV_CLUSTER_VIEW_MAX_ENDPOINT + 1] = "";
+    CHECK (s_answer (v, 4, 4, "tcp://127.0.0.1:7204", events) == 0);
+    CHECK (strcmp (events, "tcp://127.0.0.1:7204") == 0);
+    CHECK (s_answer (v, 4, 5, "tcp://127.0.0.1:7205", events) != 0); // another node's
+    CHECK (s_answer (v, 4, 4, "tcp://1.2.3.4:1 x", events) != 0);    // a space
+    CHECK (s_answer (v, 4, 4, "ipc:///tmp/x", events) != 0);         // not tcp
+    CHECK (s_answer (v, 4, 4, "", events) != 0);                     // none (an older node)
+    uint8_t junk[] = {0x92, 0x01};
+    CHECK (zkv_cluster_view_probe_answer (v, 4, junk, sizeof junk, events) != 0);
+    // Watched from now on: never probed again.
+    CHECK (zkv_cluster_view_node (v, 4, true) == 0);
+    CHECK_EQ_U64 (zkv_cluster_view_to_probe (v, 100000, ids, 8), 0);
+    zkv_cluster_view_destroy (&v);
+}
+
 // Bytes that do not decode, a body that is not what its topic says, a topic the view does not
 // know, more nodes or groups than it keeps: counted, and the view stays whole.
 static void
@@ -599,4 +661,4 @@ test_hostile (void)
 
 ZKV_TEST_MAIN (TEST (test_json_writer) TEST (test_liveness) TEST (test_leader_change)
                    TEST (test_shard_moves) TEST (test_recent_events) TEST (test_beats)
-                   TEST (test_hostile))
+                   TEST (test_probe) TEST (test_hostile))
