@@ -88,11 +88,11 @@ typedef struct {
     zpoller_t *poller;    // the pipe, the subscriptions, the ask
     s_sub_t *subs;        // the nodes subscribed to (at most the view's max_nodes)
     size_t n_subs;
-    s_probe_t *probes;    // the nodes asked for their event endpoint (as many at most)
+    s_probe_t *probes; // the nodes asked for their event endpoint (as many at most)
     size_t n_probes;
-    size_t max;           // the view's max_nodes: subscriptions and probes each
-    zsock_t *ask;         // DEALER to the node's own client endpoint (configurations)
-    uint64_t nonce;       // of the last config_request
+    size_t max;     // the view's max_nodes: subscriptions and probes each
+    zsock_t *ask;   // DEALER to the node's own client endpoint (configurations)
+    uint64_t nonce; // of the last config_request
 } s_actor_t;
 
 // Makes sock authenticate as this node to a node whose public key is key (CURVE), or leaves
@@ -293,9 +293,8 @@ s_answer (s_actor_t *self)
     while ((n = zkv_actors_recv (zsock_resolve (self->ask), f, 1)) > 0) {
         if (n == 1) {
             pthread_mutex_lock (&self->status->lock);
-            (void)zkv_cluster_view_configuration (self->status->view,
-                                                  (const uint8_t *)zmq_msg_data (&f[0]),
-                                                  zmq_msg_size (&f[0]));
+            (void)zkv_cluster_view_configuration (
+                self->status->view, (const uint8_t *)zmq_msg_data (&f[0]), zmq_msg_size (&f[0]));
             pthread_mutex_unlock (&self->status->lock);
         }
         zkv_actors_close (f, 1);

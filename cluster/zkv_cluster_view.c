@@ -225,7 +225,7 @@ zkv_cv_liveness (const zkv_cluster_view_t *self, const zkv_cv_node_t *node, uint
         return ZKV_NODE_ALIVE; // no beats: heard is all that can be said
     uint64_t silent = now_ms >= node->heard_ms ? now_ms - node->heard_ms : 0;
     return silent > self->config.beat_ms * self->config.missed_beats ? ZKV_NODE_DEAD
-                                                                      : ZKV_NODE_ALIVE;
+                                                                     : ZKV_NODE_ALIVE;
 }
 
 zkv_node_liveness_t

@@ -152,21 +152,29 @@ s_raft (zkv_cluster_view_t *v, const char *topic, uint64_t node, uint64_t group,
         uint64_t leader, uint64_t role, uint64_t index, uint64_t now_ms)
 {
     zkv_msg_t m = {.type = ZKV_MSG_EVENT_RAFT};
-    m.u.event_raft = (zkv_event_raft_t){.node = node, .time_ms = 1700000000000 + now_ms,
-                                        .group = group, .term = term, .leader = leader,
-                                        .role = role, .index = index};
+    m.u.event_raft = (zkv_event_raft_t){.node = node,
+                                        .time_ms = 1700000000000 + now_ms,
+                                        .group = group,
+                                        .term = term,
+                                        .leader = leader,
+                                        .role = role,
+                                        .index = index};
     return s_feed (v, node, topic, &m, now_ms);
 }
 
 static int
-s_shard (zkv_cluster_view_t *v, const char *topic, uint64_t node, uint64_t group,
-         uint64_t config, uint64_t shard, uint64_t peer, uint64_t chunks, uint64_t bytes,
-         uint64_t now_ms)
+s_shard (zkv_cluster_view_t *v, const char *topic, uint64_t node, uint64_t group, uint64_t config,
+         uint64_t shard, uint64_t peer, uint64_t chunks, uint64_t bytes, uint64_t now_ms)
 {
     zkv_msg_t m = {.type = ZKV_MSG_EVENT_SHARD};
-    m.u.event_shard = (zkv_event_shard_t){.node = node, .time_ms = 1700000000000 + now_ms,
-                                          .group = group, .config = config, .shard = shard,
-                                          .peer = peer, .chunks = chunks, .bytes = bytes};
+    m.u.event_shard = (zkv_event_shard_t){.node = node,
+                                          .time_ms = 1700000000000 + now_ms,
+                                          .group = group,
+                                          .config = config,
+                                          .shard = shard,
+                                          .peer = peer,
+                                          .chunks = chunks,
+                                          .bytes = bytes};
     return s_feed (v, node, topic, &m, now_ms);
 }
 
@@ -175,8 +183,8 @@ s_node (zkv_cluster_view_t *v, const char *topic, uint64_t node, uint64_t now_ms
 {
     uint64_t groups[] = {0, 1};
     zkv_msg_t m = {.type = ZKV_MSG_EVENT_NODE};
-    m.u.event_node = (zkv_event_node_t){.node = node, .time_ms = 1700000000000 + now_ms,
-                                        .groups = {groups, 2}, .pid = 4000 + node};
+    m.u.event_node = (zkv_event_node_t){
+        .node = node, .time_ms = 1700000000000 + now_ms, .groups = {groups, 2}, .pid = 4000 + node};
     return s_feed (v, node, topic, &m, now_ms);
 }
 
@@ -354,8 +362,8 @@ test_shard_moves (void)
     CHECK (strstr (json, "\"configuration\":1,\"nshards\":8,") != NULL);
     CHECK (strstr (json, "\"shard_groups\":[1,2,1,2,1,2,1,2]") != NULL);
     // Nodes 4 and 5 come from the configuration: shown, not watched.
-    CHECK (strstr (json, "{\"id\":4,\"self\":false,\"watched\":false,\"liveness\":\"unwatched\"")
-           != NULL);
+    CHECK (strstr (json, "{\"id\":4,\"self\":false,\"watched\":false,\"liveness\":\"unwatched\"") !=
+           NULL);
     free (json);
     // Configuration 2 moves shard 3 from group 2 to group 1: the new owner's pull starts
     // before the old owner's hand-off is heard.
@@ -369,9 +377,9 @@ test_shard_moves (void)
     CHECK (strstr (json, "\"shard_groups\":[1,2,1,1,1,2,1,2]") != NULL); // ahead of config 1
     CHECK (strstr (json, "\"shard_states\":[\"serving\",\"serving\",\"serving\",\"moving\",") !=
            NULL);
-    CHECK (strstr (json, "\"moves\":[{\"config\":2,\"shard\":3,\"from\":2,\"to\":1,\"state\":"
-                         "\"pulling\",\"step\":2,\"steps\":4,\"chunks\":1,\"bytes\":4096,") !=
-           NULL);
+    CHECK (strstr (json,
+                   "\"moves\":[{\"config\":2,\"shard\":3,\"from\":2,\"to\":1,\"state\":"
+                   "\"pulling\",\"step\":2,\"steps\":4,\"chunks\":1,\"bytes\":4096,") != NULL);
     free (json);
     // A late event of an older configuration changes nothing.
     CHECK (s_shard (v, "zkv.shard.gc", 4, 2, 1, 3, 1, 0, 0, 1020) == 0);
@@ -580,8 +588,7 @@ test_probe (void)
     zkv_routing_t *r = zkv_routing_new (2, 8, gids, sizes, members, 3);
     assert (r);
     zkv_routing_deal (r);
-    assert (zkv_routing_set_node (r, 3, "tcp://127.0.0.1:7003", "tcp://127.0.0.1:7103", NULL) ==
-            0);
+    assert (zkv_routing_set_node (r, 3, "tcp://127.0.0.1:7003", "tcp://127.0.0.1:7103", NULL) == 0);
     assert (zkv_routing_set_node (r, 4, "tcp://127.0.0.1:7004", "tcp://127.0.0.1:7104",
                                   "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7") == 0);
     zkv_bytes_t enc;
@@ -661,4 +668,4 @@ test_hostile (void)
 
 ZKV_TEST_MAIN (TEST (test_json_writer) TEST (test_liveness) TEST (test_leader_change)
                    TEST (test_shard_moves) TEST (test_recent_events) TEST (test_beats)
-                   TEST (test_probe) TEST (test_hostile))
+                       TEST (test_probe) TEST (test_hostile))
