@@ -15,20 +15,20 @@
 #include <sys/socket.h>
 
 typedef struct {
-    char *path;              // exact, or a prefix when prefix
-    size_t len;              // its length (without the '*')
-    bool prefix;             // it ended in '*'
-    zkv_http_handler_fn fn;  // the handler
-    void *arg;               // its argument
+    char *path;             // exact, or a prefix when prefix
+    size_t len;             // its length (without the '*')
+    bool prefix;            // it ended in '*'
+    zkv_http_handler_fn fn; // the handler
+    void *arg;              // its argument
 } s_route_t;
 
 struct zkv_http {
-    zkv_http_config_t cfg;                  // as given
-    s_route_t routes[ZKV_HTTP_MAX_ROUTES];  // registered routes
-    size_t n_routes;                        // their number
-    struct MHD_Daemon *daemon;              // the server, once started
-    uint16_t port;                          // the port it listens on
-    zkv_http_counters_t counters;           // updated on the server's thread, atomically
+    zkv_http_config_t cfg;                 // as given
+    s_route_t routes[ZKV_HTTP_MAX_ROUTES]; // registered routes
+    size_t n_routes;                       // their number
+    struct MHD_Daemon *daemon;             // the server, once started
+    uint16_t port;                         // the port it listens on
+    zkv_http_counters_t counters;          // updated on the server's thread, atomically
 };
 
 struct zkv_http_request {
@@ -177,8 +177,8 @@ s_request (void *cls, struct MHD_Connection *conn, const char *url, const char *
         // Answered before any body is read; libmicrohttpd then closes the connection rather
         // than read an upload nobody wants.
         body = s_text ("only GET is served here\n", &len);
-        return s_queue (self, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
-                        body, len, true);
+        return s_queue (self, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", body,
+                        len, true);
     }
     if (*upload_data_size) {
         *upload_data_size = 0; // a GET with a body: the body is ignored
@@ -315,7 +315,8 @@ zkv_http_start (zkv_http_t *self, const char *endpoint, char *why, size_t whylen
                       err ? strerror (err) : "libmicrohttpd refused to start");
         return ZKV_EINVAL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
     self->port = info ? info->port : 0;
     return 0;
 }

@@ -40,15 +40,15 @@ typedef void (*zkv_http_handler_fn) (void *arg, const zkv_http_request_t *req,
                                      zkv_http_response_t *resp);
 
 typedef struct {
-    uint64_t requests;      // requests answered
-    uint64_t ok;            // ... 2xx
-    uint64_t not_found;     // ... 404: no route
-    uint64_t bad_method;    // ... 405: not GET
-    uint64_t other;         // ... any other status a handler chose
-    uint64_t bytes_out;     // body bytes queued
-    uint64_t accepted;      // connections accepted
-    uint64_t refused;       // connections closed at once: max_connections were open
-    uint64_t open;          // connections open now
+    uint64_t requests;   // requests answered
+    uint64_t ok;         // ... 2xx
+    uint64_t not_found;  // ... 404: no route
+    uint64_t bad_method; // ... 405: not GET
+    uint64_t other;      // ... any other status a handler chose
+    uint64_t bytes_out;  // body bytes queued
+    uint64_t accepted;   // connections accepted
+    uint64_t refused;    // connections closed at once: max_connections were open
+    uint64_t open;       // connections open now
 } zkv_http_counters_t;
 
 #define ZKV_HTTP_MAX_ROUTES 32

@@ -39,6 +39,7 @@ typedef struct {
     bool curve;        // connections authenticate and encrypt with CURVE
     char **node_keys;  // each node's public key (Z85), when curve
     char *config_key;  // the config's client_cert (owned), the last resort for key_file
+    uint64_t stats_interval_ms; // the config's /cluster/stats_interval_ms (0: no config file)
 } zkv_cli_t;
 
 // One command: name, one-line summary, usage text, entry point (argv[0] is the command name).

@@ -146,6 +146,7 @@ zkv_cli_nodes (zkv_cli_t *cli)
     }
     cli->max_key = zkv_config_max_key_bytes (config);
     cli->max_value = zkv_config_max_value_bytes (config);
+    cli->stats_interval_ms = zkv_config_cluster (config)->stats_interval_ms;
     if (zkv_config_curve (config)) {
         // The nodes' keys from the file (their certs or public_keys), as zkvd reads them.
         if (zkv_config_check_keys (config, err, sizeof err) != 0) {

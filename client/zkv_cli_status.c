@@ -45,24 +45,56 @@ s_ranges (const zkv_group_status_t *s, uint8_t state, char *buf, size_t size)
         snprintf (buf, size, " -");
 }
 
+// An uptime for people: "42s", "5m03s", "2h07m", "3d04h".
+static void
+s_uptime (uint64_t ms, char *buf, size_t size)
+{
+    uint64_t s = ms / 1000;
+    if (s < 60)
+        snprintf (buf, size, "%" PRIu64 "s", s);
+    else if (s < 3600)
+        snprintf (buf, size, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf (buf, size, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s % 3600 / 60);
+    else
+        snprintf (buf, size, "%" PRIu64 "d%02" PRIu64 "h", s / 86400, s % 86400 / 3600);
+}
+
+// A leader's followers and their lag: "2:0 3:17" (follower:lag), or "-".
+static void
+s_lags (const zkv_group_status_t *s, char *buf, size_t size)
+{
+    size_t at = 0;
+    snprintf (buf, size, "-");
+    for (size_t k = 0; k < s->n_followers && at + 44 < size; k++)
+        at += (size_t)snprintf (buf + at, size - at, "%s%" PRIu64 ":%" PRIu64, k ? " " : "",
+                                s->follower_ids[k], s->follower_lags[k]);
+}
+
 static void
 s_table (zkv_cli_t *cli, s_answer_t *answers)
 {
-    printf ("%-5s %-24s %5s %-13s %6s %6s %9s %9s %9s %9s %10s %6s %s\n", "NODE", "ENDPOINT",
-            "GROUP", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAST", "SNAPSHOT", "LOG BYTES",
-            "CONFIG", "SHARDS S/P/G");
+    printf ("%-5s %-24s %-7s %-8s %5s %-13s %6s %6s %9s %9s %9s %9s %10s %6s %-12s %s\n", "NODE",
+            "ENDPOINT", "UPTIME", "VERSION", "GROUP", "ROLE", "TERM", "LEADER", "COMMIT",
+            "APPLIED", "LAST", "SNAPSHOT", "LOG BYTES", "CONFIG", "SHARDS S/P/G", "LAG");
     for (size_t i = 0; i < cli->n; i++) {
         s_answer_t *a = &answers[i];
         if (a->rc != 0) {
-            printf ("%-5" PRIu64 " %-24s %5s %s\n", cli->ids[i], cli->client_eps[i], "-", a->error);
+            printf ("%-5" PRIu64 " %-24s %-7s %-8s %5s %s\n", cli->ids[i], cli->client_eps[i], "-",
+                    "-", "-", a->error);
             continue;
         }
+        char uptime[24] = "-";
+        if (a->status.uptime_ms)
+            s_uptime (a->status.uptime_ms, uptime, sizeof uptime);
+        const char *version = a->status.version[0] ? a->status.version : "-";
         if (a->status.n_groups == 0)
-            printf ("%-5" PRIu64 " %-24s %5s %s\n", cli->ids[i], cli->client_eps[i], "-",
-                    "(hosts no group)");
+            printf ("%-5" PRIu64 " %-24s %-7s %-8s %5s %s\n", cli->ids[i], cli->client_eps[i],
+                    uptime, version, "-", "(hosts no group)");
         for (size_t g = 0; g < a->status.n_groups; g++) {
             const zkv_group_status_t *s = &a->status.groups[g];
-            char leader[24], config[24] = "-", shards[48] = "-";
+            char leader[24], config[24] = "-", shards[48] = "-", lags[256];
+            s_lags (s, lags, sizeof lags);
             if (s->leader)
                 snprintf (leader, sizeof leader, "%" PRIu64, s->leader);
             else
@@ -73,11 +105,11 @@ s_table (zkv_cli_t *cli, s_answer_t *answers)
                 snprintf (config, sizeof config, "%" PRIu64, s->config);
                 snprintf (shards, sizeof shards, "%u/%u/%u", c[1], c[2], c[3]);
             }
-            printf ("%-5" PRIu64 " %-24s %5" PRIu64 " %-13s %6" PRIu64 " %6s %9" PRIu64 " %9" PRIu64
-                    " %9" PRIu64 " %9" PRIu64 " %10" PRIu64 " %6s %s\n",
-                    a->status.node, cli->client_eps[i], s->group, zkv_client_role_name (s->role),
-                    s->term, leader, s->commit, s->applied, s->last_index, s->snapshot_index,
-                    s->log_bytes, config, shards);
+            printf ("%-5" PRIu64 " %-24s %-7s %-8s %5" PRIu64 " %-13s %6" PRIu64 " %6s %9" PRIu64
+                    " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %10" PRIu64 " %6s %-12s %s\n",
+                    a->status.node, cli->client_eps[i], uptime, version, s->group,
+                    zkv_client_role_name (s->role), s->term, leader, s->commit, s->applied,
+                    s->last_index, s->snapshot_index, s->log_bytes, config, shards, lags);
         }
     }
     // Every shard group's shards, as its leader (else the first node that answered) reports
@@ -136,7 +168,9 @@ s_json (zkv_cli_t *cli, s_answer_t *answers)
             printf ("}");
             continue;
         }
-        printf (", \"ok\": true, \"groups\": [");
+        printf (", \"ok\": true, \"uptime_ms\": %" PRIu64 ", \"version\": ", a->status.uptime_ms);
+        zkv_cli_json_string (stdout, a->status.version, strlen (a->status.version));
+        printf (", \"groups\": [");
         for (size_t g = 0; g < a->status.n_groups; g++) {
             const zkv_group_status_t *s = &a->status.groups[g];
             printf ("%s{\"group\": %" PRIu64 ", \"role\": \"%s\", \"term\": %" PRIu64
@@ -157,6 +191,13 @@ s_json (zkv_cli_t *cli, s_answer_t *answers)
                 for (uint32_t k = 0; k < s->nshards; k++)
                     putchar ("-SPG"[s->shard_states[k] & 3]);
                 printf ("\"");
+            }
+            if (s->n_followers) {
+                printf (", \"followers\": [");
+                for (size_t k = 0; k < s->n_followers; k++)
+                    printf ("%s{\"node\": %" PRIu64 ", \"lag\": %" PRIu64 "}", k ? ", " : "",
+                            s->follower_ids[k], s->follower_lags[k]);
+                printf ("]");
             }
             printf ("}");
         }
@@ -204,13 +245,16 @@ s_status (zkv_cli_t *cli, int argc, char **argv)
 const zkv_cli_command_t zkv_cli_status_cmd = {
     "status", "every node's role, term, leader and log positions per group",
     "usage: zkv status [--json]\n\n"
-    "Asks every node (at most 1 s each, or --timeout if shorter) for its view of each group it\n"
-    "hosts: role, term, leader, commit, applied and last index, snapshot index, log bytes, the\n"
-    "configuration it applied and how many of its shards are Serving, Pulling (not served until\n"
-    "whole) and handed off, waiting for GC; then, per shard group, its shards in each state.\n"
-    "  --json   one JSON object {\"nodes\": [{\"node\", \"endpoint\", \"ok\", \"groups\": "
-    "[...]}]};\n"
-    "           a shard group has \"config\", \"shards\" counts and \"shard_states\", one\n"
-    "           letter per shard: - none, S serving, P pulling, G waiting for GC\n\n"
+    "Asks every node (at most 1 s each, or --timeout if shorter) for its uptime, version and its\n"
+    "view of each group it hosts: role, term, leader, commit, applied and last index, snapshot\n"
+    "index, log bytes, the configuration it applied and how many of its shards are Serving,\n"
+    "Pulling (not served until whole) and handed off, waiting for GC, and on the leader's line\n"
+    "each follower's lag (LAG follower:entries behind, e.g. 2:0 3:17); then, per shard group,\n"
+    "its shards in each state.\n"
+    "  --json   one JSON object {\"nodes\": [{\"node\", \"endpoint\", \"ok\", \"uptime_ms\",\n"
+    "           \"version\", \"groups\": [...]}]}; a group the node leads has \"followers\":\n"
+    "           [{\"node\", \"lag\"}]; a shard group has \"config\", \"shards\" counts and\n"
+    "           \"shard_states\", one letter per shard: - none, S serving, P pulling, G waiting\n"
+    "           for GC\n\n"
     "exit codes: 0 every node answered, 1 some did not (the table says which), 2 usage\n",
     s_status};

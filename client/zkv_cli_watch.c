@@ -1,5 +1,7 @@
-// zkv watch: subscribes to every node's event socket and prints events (lines or JSON lines).
+// zkv watch: subscribes to every node's event socket and prints events (lines or JSON lines);
+// flags nodes whose zkv.node.stats beats stop (zkv_cli_liveness.h).
 #include "zkv_cli.h"
+#include "zkv_cli_liveness.h"
 
 #include "zkv_msg.h"
 
@@ -28,9 +30,9 @@ s_print_U64 (s_printer_t *p, const char *name, const uint64_t *v)
 {
     if (!p->json && streq (name, "time_ms"))
         return; // the human line starts with it
-    if (!p->json && streq (name, "role")) {
+    if (streq (name, "role")) { // a name, as zkv status gives it
         s_key (p, name);
-        fprintf (p->out, "%s", zkv_client_role_name (*v));
+        fprintf (p->out, p->json ? "\"%s\"" : "%s", zkv_client_role_name (*v));
         return;
     }
     if (!p->json && streq (name, "status")) {
@@ -59,10 +61,16 @@ s_print_BYTES (s_printer_t *p, const char *name, const zkv_bytes_t *v)
 static void
 s_print_U64S (s_printer_t *p, const char *name, const zkv_u64s_t *v)
 {
+    bool roles = streq (name, "roles"); // names, as zkv status gives them
     s_key (p, name);
     fprintf (p->out, p->json ? "[" : "");
-    for (size_t i = 0; i < v->count; i++)
-        fprintf (p->out, "%s%" PRIu64, i ? "," : "", v->items[i]);
+    for (size_t i = 0; i < v->count; i++) {
+        if (roles)
+            fprintf (p->out, p->json ? "%s\"%s\"" : "%s%s", i ? "," : "",
+                     zkv_client_role_name (v->items[i]));
+        else
+            fprintf (p->out, "%s%" PRIu64, i ? "," : "", v->items[i]);
+    }
     fprintf (p->out, p->json ? "]" : "");
 }
 
@@ -105,6 +113,8 @@ s_print_time (FILE *out, const zkv_msg_t *msg)
         ms = msg->u.event_client_error.time_ms;
     else if (msg && msg->type == ZKV_MSG_EVENT_SHARD)
         ms = msg->u.event_shard.time_ms;
+    else if (msg && msg->type == ZKV_MSG_EVENT_STATS)
+        ms = msg->u.event_stats.time_ms;
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     localtime_r (&secs, &tm);
@@ -112,47 +122,89 @@ s_print_time (FILE *out, const zkv_msg_t *msg)
 }
 
 static void
-s_print_event (bool json, uint64_t node, const char *topic, const uint8_t *body, size_t len)
+s_print_event (bool json, uint64_t node, const char *topic, const zkv_msg_t *msg,
+               const uint8_t *body, size_t len)
 {
-    zkv_msg_t msg;
-    bool ok = zkv_msg_decode (body, len, &msg) == 0;
     s_printer_t p = {.out = stdout, .json = json, .first = true};
     if (json) {
         printf ("{\"topic\": ");
         zkv_cli_json_string (stdout, topic, strlen (topic));
         printf (", \"from\": %" PRIu64, node);
-        if (ok) {
-            printf (", \"type\": \"%s\"", zkv_msg_name (msg.type));
-            s_print_fields (&p, &msg);
+        if (msg) {
+            printf (", \"type\": \"%s\"", zkv_msg_name (msg->type));
+            s_print_fields (&p, msg);
         } else {
             printf (", \"undecoded\": ");
             zkv_cli_json_string (stdout, body, len);
         }
         printf ("}\n");
     } else {
-        s_print_time (stdout, ok ? &msg : NULL);
+        s_print_time (stdout, msg);
         printf (" node %" PRIu64 " %s", node, topic);
-        if (ok)
-            s_print_fields (&p, &msg);
+        if (msg)
+            s_print_fields (&p, msg);
         else
             printf (" (%zu bytes that do not decode)", len);
         printf ("\n");
     }
     fflush (stdout);
-    if (ok)
-        zkv_msg_free (&msg);
 }
+
+// A node fell silent, or came back: one line, in the shape of the events (JSON: topic
+// zkv.watch.silent or zkv.watch.back, from the watcher itself, not a node).
+static void
+s_print_liveness (bool json, bool back, const zkv_liveness_change_t *c)
+{
+    if (json) {
+        printf ("{\"topic\": \"zkv.watch.%s\", \"from\": %" PRIu64 ", \"type\": \"liveness\", "
+                "\"node\": %" PRIu64 ", \"time_ms\": %" PRId64 ", \"silent_ms\": %" PRIu64,
+                back ? "back" : "silent", c->node, c->node, zclock_time (), c->silent_ms);
+        if (back)
+            printf (", \"restarted\": %s", c->restarted ? "true" : "false");
+        else
+            printf (", \"never_heard\": %s", c->never_heard ? "true" : "false");
+        printf ("}\n");
+    } else {
+        s_print_time (stdout, NULL);
+        if (back)
+            printf (" node %" PRIu64 " back after %.1f s%s\n", c->node,
+                    (double)c->silent_ms / 1000.0, c->restarted ? " (restarted)" : "");
+        else
+            printf (" node %" PRIu64 " silent for %.1f s%s\n", c->node,
+                    (double)c->silent_ms / 1000.0, c->never_heard ? " (never heard)" : "");
+    }
+    fflush (stdout);
+}
+
+static const char s_stats_topic[] = "zkv.node.stats";
+
+// True when topic starts with one of the --topic prefixes.
+static bool
+s_asked (zlist_t *topics, const char *topic)
+{
+    for (char *t = zlist_first (topics); t; t = zlist_next (topics))
+        if (strncmp (topic, t, strlen (t)) == 0)
+            return true;
+    return false;
+}
+
+// Nodes silent this long (in their intervals) are flagged.
+#define S_MISSED_BEATS 3
 
 static int
 s_watch (zkv_cli_t *cli, int argc, char **argv)
 {
-    bool json = false;
+    bool json = false, stats = false, liveness = false;
     uint64_t count = 0; // stop after this many events, 0 never
     zlist_t *topics = zlist_new ();
     int rc = ZKV_CLI_OK;
     for (int i = 1; i < argc && rc == ZKV_CLI_OK; i++) {
         if (streq (argv[i], "--json"))
             json = true;
+        else if (streq (argv[i], "--stats"))
+            stats = liveness = true;
+        else if (streq (argv[i], "--liveness"))
+            liveness = true;
         else if (streq (argv[i], "--topic") && i + 1 < argc)
             zlist_append (topics, argv[++i]);
         else if (streq (argv[i], "--count") && i + 1 < argc &&
@@ -182,15 +234,29 @@ s_watch (zkv_cli_t *cli, int argc, char **argv)
             rc = ZKV_CLI_ERROR;
             break;
         }
+        // With --stats or --liveness, every node's beats, whatever else is asked for: they
+        // tell which nodes are silent.
         if (zlist_size (topics) == 0)
             zsock_set_subscribe (subs[i], "");
+        else if (liveness)
+            zsock_set_subscribe (subs[i], s_stats_topic);
         for (char *t = zlist_first (topics); t; t = zlist_next (topics))
             zsock_set_subscribe (subs[i], t);
         zpoller_add (poller, subs[i]);
     }
+    // Before a node's first beat says its interval, the config's is expected (or the default).
+    uint64_t interval = cli->stats_interval_ms ? cli->stats_interval_ms : 1000;
+    zkv_liveness_t *live = rc == ZKV_CLI_OK && liveness
+                               ? zkv_liveness_new (cli->ids, cli->n, interval, S_MISSED_BEATS,
+                                                   zclock_mono ())
+                               : NULL;
     uint64_t seen = 0;
     while (rc == ZKV_CLI_OK && (count == 0 || seen < count)) {
-        zsock_t *which = zpoller_wait (poller, 1000);
+        zkv_liveness_change_t change;
+        while (live && zkv_liveness_check (live, zclock_mono (), &change))
+            s_print_liveness (json, false, &change);
+        int64_t wait = live ? zkv_liveness_next_ms (live, zclock_mono ()) : -1;
+        zsock_t *which = zpoller_wait (poller, wait >= 0 && wait < 1000 ? (int)wait + 1 : 1000);
         if (zpoller_terminated (poller) || zsys_interrupted)
             break;
         if (!which)
@@ -198,18 +264,32 @@ s_watch (zkv_cli_t *cli, int argc, char **argv)
         size_t node = 0;
         while (subs[node] != which)
             node++;
-        zmsg_t *msg = zmsg_recv (which);
-        if (!msg)
+        zmsg_t *zm = zmsg_recv (which);
+        if (!zm)
             break;
-        zframe_t *topic = zmsg_first (msg), *body = zmsg_next (msg);
+        zframe_t *topic = zmsg_first (zm), *body = zmsg_next (zm);
         if (topic && body) {
             char *t = zframe_strdup (topic);
-            s_print_event (json, cli->ids[node], t, zframe_data (body), zframe_size (body));
+            zkv_msg_t msg;
+            bool ok = zkv_msg_decode (zframe_data (body), zframe_size (body), &msg) == 0;
+            bool beat = streq (t, s_stats_topic);
+            if (live && beat && ok && msg.type == ZKV_MSG_EVENT_STATS &&
+                zkv_liveness_beat (live, cli->ids[node], msg.u.event_stats.seq,
+                                   msg.u.event_stats.interval_ms, zclock_mono (), &change))
+                s_print_liveness (json, true, &change);
+            // Beats are shown on request: --stats, or a --topic that names them.
+            if (!beat || stats || s_asked (topics, t)) {
+                s_print_event (json, cli->ids[node], t, ok ? &msg : NULL, zframe_data (body),
+                               zframe_size (body));
+                seen++;
+            }
+            if (ok)
+                zkv_msg_free (&msg);
             free (t);
-            seen++;
         }
-        zmsg_destroy (&msg);
+        zmsg_destroy (&zm);
     }
+    zkv_liveness_destroy (&live);
     zpoller_destroy (&poller);
     for (size_t i = 0; i < cli->n; i++)
         zsock_destroy (&subs[i]);
@@ -219,12 +299,21 @@ s_watch (zkv_cli_t *cli, int argc, char **argv)
 }
 
 const zkv_cli_command_t zkv_cli_watch_cmd = {
-    "watch", "print the nodes' events as they happen",
-    "usage: zkv watch [--json] [--topic PREFIX]... [--count N]\n\n"
+    "watch", "print the nodes' events as they happen; flag nodes that fall silent",
+    "usage: zkv watch [--json] [--stats | --liveness] [--topic PREFIX]... [--count N]\n\n"
     "Subscribes to every node's event socket (the config's events endpoints, or --events)\n"
     "and prints one line per event until Ctrl-C:\n"
     "  14:02:11.532 node 2 zkv.raft.leader node=2 group=1 term=3 leader=2 role=leader ...\n"
-    "  --json          JSON lines: {\"topic\", \"from\", \"type\", fields...}\n"
+    "Every node publishes zkv.node.stats every /cluster/stats_interval_ms (hidden unless\n"
+    "asked for). With --stats or --liveness, a node that sends none for 3 of its intervals\n"
+    "is flagged, once, and again when it is back:\n"
+    "  14:02:15.101 node 3 silent for 3.0 s\n"
+    "  14:02:31.870 node 3 back after 19.8 s (restarted)\n"
+    "  --json          JSON lines: {\"topic\", \"from\", \"type\", fields...}; the flags are\n"
+    "                  {\"topic\": \"zkv.watch.silent\" or \"zkv.watch.back\", \"node\",\n"
+    "                  \"silent_ms\", ...}\n"
+    "  --stats         print the zkv.node.stats events too, and flag silent nodes\n"
+    "  --liveness      flag silent nodes (without printing the stats events)\n"
     "  --topic PREFIX  only topics starting with PREFIX (repeatable), e.g. zkv.raft\n"
     "  --count N       stop after N events\n\n"
     "exit codes: 0 ok (Ctrl-C or --count reached), 1 error, 2 usage\n",

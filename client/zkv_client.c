@@ -639,6 +639,33 @@ s_status_copy (const zkv_status_reply_t *rep, zkv_node_status_t *status)
     if (rep->data_bytes.count == n)
         for (size_t g = 0; g < n; g++)
             status->groups[g].data_bytes = rep->data_bytes.items[g];
+    // Uptime, version and followers' lag came in protocol version 6.
+    status->uptime_ms = rep->uptime_ms;
+    size_t vlen = rep->version.len < sizeof status->version - 1 ? rep->version.len
+                                                                 : sizeof status->version - 1;
+    for (size_t i = 0; i < vlen; i++) // printable ASCII only: it is shown as it is
+        status->version[i] =
+            rep->version.data[i] >= ' ' && rep->version.data[i] < 127 ? (char)rep->version.data[i]
+                                                                       : '?';
+    status->version[vlen] = 0;
+    uint64_t listed = 0;
+    bool counts_ok = rep->follower_counts.count == n;
+    for (size_t g = 0; counts_ok && g < n; g++) {
+        counts_ok = rep->follower_counts.items[g] <= rep->follower_ids.count - listed;
+        listed += counts_ok ? rep->follower_counts.items[g] : 0;
+    }
+    if (counts_ok && listed == rep->follower_ids.count && listed == rep->follower_lags.count &&
+        listed) {
+        status->followers = zmalloc (2 * listed * sizeof (uint64_t));
+        memcpy (status->followers, rep->follower_ids.items, listed * sizeof (uint64_t));
+        memcpy (status->followers + listed, rep->follower_lags.items, listed * sizeof (uint64_t));
+        for (size_t g = 0, at = 0; g < n; g++) {
+            status->groups[g].n_followers = rep->follower_counts.items[g];
+            status->groups[g].follower_ids = status->followers + at;
+            status->groups[g].follower_lags = status->followers + listed + at;
+            at += rep->follower_counts.items[g];
+        }
+    }
     uint64_t ns = rep->nshards;
     if (ns && ns <= (1u << 20) && rep->shard_states.len == n * ns) {
         status->states = zmalloc (n * ns + 1);
@@ -705,6 +732,7 @@ zkv_node_status_free (zkv_node_status_t *status)
         return;
     free (status->groups);
     free (status->states);
+    free (status->followers);
     memset (status, 0, sizeof *status);
 }
 

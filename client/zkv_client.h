@@ -176,6 +176,10 @@ typedef struct {
     const uint8_t *shard_states; // one zkv_shard_state_t per shard (0 none, 1 serving,
                                  // 2 pulling, 3 handed off: waiting for GC); owned by the
                                  // node status
+    size_t n_followers;            // the node leads the group: its followers (0 otherwise)
+    const uint64_t *follower_ids;  // their ids (owned by the node status)
+    const uint64_t *follower_lags; // each one's lag: entries of the leader's log it is not
+                                   // known to hold
 } zkv_group_status_t;
 
 // What one node reports.
@@ -184,6 +188,9 @@ typedef struct {
     size_t n_groups;            // number of groups it hosts
     zkv_group_status_t *groups; // heap array of n_groups (zkv_node_status_free)
     uint8_t *states;            // the groups' shard states (their shard_states point in here)
+    uint64_t uptime_ms;         // time since the node started (0: an older node says nothing)
+    char version[32];           // its zkv version ("" when it says nothing)
+    uint64_t *followers;        // the groups' follower ids and lags (theirs point in here)
 } zkv_node_status_t;
 
 // Asks the node at index for its status; waits up to timeout_ms. 0 and *status filled, or

@@ -40,7 +40,8 @@ static const s_group_metric_t s_group_metrics[] = {
      "state it covers).",
      S_G (snapshot_bytes)},
     {"zkv_group_snapshot_sent_bytes_total", "counter",
-     "Bytes of snapshot chunks this node sent to the group's followers.", S_G (snapshot_sent_bytes)},
+     "Bytes of snapshot chunks this node sent to the group's followers.",
+     S_G (snapshot_sent_bytes)},
     {"zkv_group_snapshot_received_bytes_total", "counter",
      "Bytes of snapshot chunks this node received from the group's leader and wrote.",
      S_G (snapshot_recv_bytes)},
@@ -151,7 +152,8 @@ s_groups (const zkv_node_stats_t *s, zkv_prom_t *p)
         for (size_t k = 0; k < s->groups[i].n_followers; k++) {
             s_group_labels (&l, &s->groups[i]);
             zkv_prom_label_u64 (&l, "follower", s->groups[i].follower_ids[k]);
-            zkv_prom_u64 (p, "zkv_group_follower_lag_entries", &l, zkv_stats_lag (&s->groups[i], k));
+            zkv_prom_u64 (p, "zkv_group_follower_lag_entries", &l,
+                          zkv_stats_lag (&s->groups[i], k));
         }
 }
 
@@ -204,8 +206,8 @@ s_requests (const zkv_front_stats_t *f, zkv_prom_t *p)
            f->stale);
     s_one (p, "zkv_client_received_bytes_total", "counter",
            "Bytes of client messages this node received.", f->bytes_in);
-    s_one (p, "zkv_client_sent_bytes_total", "counter", "Bytes of answers this node sent to clients.",
-           f->bytes_out);
+    s_one (p, "zkv_client_sent_bytes_total", "counter",
+           "Bytes of answers this node sent to clients.", f->bytes_out);
     s_one (p, "zkv_client_connections", "gauge", "Client connections open.", f->connections);
     s_one (p, "zkv_client_connections_refused_total", "counter",
            "Client connections closed at once: /cluster/max_connections were open.",
@@ -217,8 +219,7 @@ s_requests (const zkv_front_stats_t *f, zkv_prom_t *p)
     s_one (p, "zkv_client_denied_total", "counter",
            "Requests a read-only (monitor) key may not make.", f->denied);
     s_one (p, "zkv_frontend_queue_dropped_total", "counter",
-           "Messages the frontend dropped on a full queue (retried by their senders).",
-           f->dropped);
+           "Messages the frontend dropped on a full queue (retried by their senders).", f->dropped);
 }
 
 static void

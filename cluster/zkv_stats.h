@@ -102,22 +102,22 @@ uint64_t zkv_stats_lag (const zkv_group_stats_t *g, size_t follower);
 // The frontend's figures (zkv_front_stats, and what its actor adds).
 typedef struct {
     uint64_t requests[ZKV_STATS_KINDS][ZKV_STATS_OUTCOMES]; // client requests answered here
-    zkv_stats_hist_t latency[ZKV_STATS_KINDS]; // ... from arrival to answer
-    uint64_t forwarded;      // client requests sent on to another node's leader
-    uint64_t forwarded_in;   // requests other nodes forwarded here
-    uint64_t pending;        // requests waiting for their answer now
-    uint64_t pending_bytes;  // ... their key and value bytes
-    uint64_t timeouts;       // answered "timed out"
-    uint64_t busy;           // answered "busy"
-    uint64_t malformed;      // client messages that did not decode or made no sense
-    uint64_t stale;          // answers that answered nothing waiting
-    uint64_t bytes_in;       // bytes of client messages received
-    uint64_t bytes_out;      // bytes of answers sent to clients
-    uint64_t connections;    // client connections open
+    zkv_stats_hist_t latency[ZKV_STATS_KINDS];              // ... from arrival to answer
+    uint64_t forwarded;           // client requests sent on to another node's leader
+    uint64_t forwarded_in;        // requests other nodes forwarded here
+    uint64_t pending;             // requests waiting for their answer now
+    uint64_t pending_bytes;       // ... their key and value bytes
+    uint64_t timeouts;            // answered "timed out"
+    uint64_t busy;                // answered "busy"
+    uint64_t malformed;           // client messages that did not decode or made no sense
+    uint64_t stale;               // answers that answered nothing waiting
+    uint64_t bytes_in;            // bytes of client messages received
+    uint64_t bytes_out;           // bytes of answers sent to clients
+    uint64_t connections;         // client connections open
     uint64_t connections_refused; // ... closed past max_connections
-    uint64_t slow_clients;   // clients disconnected for not reading their answers
-    uint64_t denied;         // requests a monitor key may not make
-    uint64_t dropped;        // the actor's sends dropped on full queues
+    uint64_t slow_clients;        // clients disconnected for not reading their answers
+    uint64_t denied;              // requests a monitor key may not make
+    uint64_t dropped;             // the actor's sends dropped on full queues
 } zkv_front_stats_t;
 
 // The HTTP endpoint's own counters (actors/zkv_http.h).

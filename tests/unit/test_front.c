@@ -1297,6 +1297,124 @@ test_front_status (void)
     s_teardown (&fx);
 }
 
+// The host's microsecond clock, as the test sets it.
+static uint64_t s_clock_us;
+
+static uint64_t
+h_now_us (void *arg)
+{
+    (void)arg;
+    return s_clock_us;
+}
+
+// Every client request answered is counted by kind and outcome with its latency (the host's
+// microsecond clock); forwards both ways are counted; status carries the node's uptime, version
+// and, for a group it leads, each follower with its lag.
+static void
+test_front_figures (void)
+{
+    zkv_front_host_t fns = s_host_fns;
+    fns.now_us = h_now_us;
+    zkv_front_config_t cfg;
+    s_config (&cfg);
+    cfg.version = "9.8.7";
+    cfg.started_ms = 400;
+    cfg.max_pending_per_client = 1;
+    s_fix_t fx;
+    memset (&fx, 0, sizeof fx);
+    fx.routing = s_routing (S_NUM);
+    fx.front = zkv_front_new (&cfg, fx.routing, &fns, &fx.host);
+    CHECK (fx.front);
+    uint64_t followers[] = {2, 3}, matches[] = {21, 15};
+    zkv_group_state_t st = {.group = 1,
+                            .role = ZKV_ROLE_LEADER,
+                            .term = 4,
+                            .leader = 1,
+                            .last_index = 21,
+                            .followers = {followers, 2},
+                            .matches = {matches, 2}};
+    zkv_front_group_state (fx.front, &st);
+    matches[1] = 0; // the frontend kept its own copy
+
+    // A get served here, answered 2.5 ms after it came.
+    const char *key = s_key (fx.routing, 1, 0);
+    s_clock_us = 1000000;
+    s_request (&fx, "alice", 42, 1, ZKV_OP_GET, key, "");
+    s_effect_t *e = s_only (&fx.host, S_GROUP, ZKV_MSG_GROUP_REQUEST);
+    CHECK (e);
+    uint64_t h = e->msg.u.group_request.handle;
+    s_clear (&fx.host);
+    s_clock_us += 2500;
+    s_group_reply (&fx, 1, h, 42, 1, 0, "v", 1, "");
+    // Refused at once: a key too large (invalid), a second request in flight from bob (busy).
+    char big[8192];
+    memset (big, 'k', sizeof big);
+    s_request_at (&fx, "carol", 43, 1, ZKV_OP_PUT, big, sizeof big, "v", 1, 0, 1000);
+    s_request (&fx, "bob", 44, 1, ZKV_OP_APPEND, key, "x");
+    s_request (&fx, "bob", 44, 2, ZKV_OP_APPEND, key, "y");
+    // A put for group 2, led by node 4: forwarded, answered "not leader" through node 4.
+    s_clear (&fx.host);
+    const char *key2 = s_key (fx.routing, 2, 0);
+    zkv_group_state_t st0 = {.group = 0, .role = ZKV_ROLE_FOLLOWER, .leader = 2};
+    zkv_front_group_state (fx.front, &st0);
+    s_request (&fx, "dave", 45, 1, ZKV_OP_PUT, key2, "v");
+    e = s_only (&fx.host, S_NODE, ZKV_MSG_FORWARD_REQUEST);
+    CHECK (e);
+    uint64_t fwd = e->msg.u.forward_request.fwd_id, to = e->node;
+    s_clear (&fx.host);
+    s_forward_reply (&fx, to, 2, fwd, 45, 1, ZKV_ENOTLEADER_VALUE, "", 5, S_NUM);
+    // A request another node forwarded here.
+    s_forward (&fx, 2, 2, 1, 9, 46, 1, key, 0);
+
+    zkv_front_stats_t fs;
+    zkv_front_stats (fx.front, &fs);
+    CHECK_EQ_U64 (fs.requests[ZKV_STATS_GET][ZKV_STATS_OK], 1);
+    CHECK_EQ_U64 (fs.requests[ZKV_STATS_PUT][ZKV_STATS_INVALID], 1);
+    CHECK_EQ_U64 (fs.requests[ZKV_STATS_APPEND][ZKV_STATS_BUSY], 1);
+    CHECK_EQ_U64 (fs.requests[ZKV_STATS_PUT][ZKV_STATS_REDIRECT], 1);
+    uint64_t answered = 0;
+    for (int k = 0; k < ZKV_STATS_KINDS; k++)
+        for (int o = 0; o < ZKV_STATS_OUTCOMES; o++)
+            answered += fs.requests[k][o];
+    CHECK_EQ_U64 (answered, 4); // bob's first append still waits; the forwarded-in one too
+    CHECK_EQ_U64 (fs.latency[ZKV_STATS_GET].count, 1);
+    CHECK_EQ_U64 (fs.latency[ZKV_STATS_GET].sum_us, 2500);
+    CHECK_EQ_U64 (fs.latency[ZKV_STATS_GET].buckets[4], 1); // (1 ms, 2.5 ms]
+    CHECK_EQ_U64 (fs.forwarded, 1);
+    CHECK_EQ_U64 (fs.forwarded_in, 1);
+    CHECK_EQ_U64 (fs.pending, 2);
+    CHECK_EQ_U64 (fs.busy, 1);
+
+    s_clear (&fx.host);
+    zkv_msg_t m = {.type = ZKV_MSG_STATUS_REQUEST};
+    zkv_front_addr_t a = s_addr ("watcher");
+    zkv_front_client (fx.front, &a, &m, 5400);
+    e = s_only (&fx.host, S_CLIENT, ZKV_MSG_STATUS_REPLY);
+    CHECK (e);
+    zkv_status_reply_t r = e->msg.u.status_reply;
+    CHECK_EQ_U64 (r.uptime_ms, 5000);
+    CHECK (s_bytes_eq (&r.version, "9.8.7"));
+    CHECK_EQ_U64 (r.follower_counts.count, 2);
+    CHECK_EQ_U64 (r.follower_counts.items[0], 0); // group 0: a follower here
+    CHECK_EQ_U64 (r.follower_counts.items[1], 2);
+    CHECK_EQ_U64 (r.follower_ids.count, 2);
+    CHECK_EQ_U64 (r.follower_ids.items[0], 2);
+    CHECK_EQ_U64 (r.follower_ids.items[1], 3);
+    CHECK_EQ_U64 (r.follower_lags.count, 2);
+    CHECK_EQ_U64 (r.follower_lags.items[0], 0);
+    CHECK_EQ_U64 (r.follower_lags.items[1], 6);
+    // Followers that do not pair with matches are not believed.
+    zkv_group_state_t odd = st;
+    odd.matches.count = 1;
+    zkv_front_group_state (fx.front, &odd);
+    s_clear (&fx.host);
+    zkv_front_client (fx.front, &a, &m, 5400);
+    e = s_only (&fx.host, S_CLIENT, ZKV_MSG_STATUS_REPLY);
+    CHECK (e);
+    CHECK_EQ_U64 (e->msg.u.status_reply.follower_ids.count, 0);
+    s_teardown (&fx);
+}
+
 static bool
 s_routing_eq (const zkv_routing_t *a, const zkv_routing_t *b)
 {
@@ -1561,7 +1679,7 @@ test_front_group_config (void)
     s_teardown (&fx);
 }
 
-ZKV_TEST_MAIN (TEST (test_front_client_names_group) TEST (test_front_calls)
+ZKV_TEST_MAIN (TEST (test_front_figures) TEST (test_front_client_names_group) TEST (test_front_calls)
                TEST (test_front_group_config) 
     TEST (test_front_new_refuses_bad_config)
     TEST (test_front_session_fields)

@@ -82,8 +82,8 @@ s_hello (void *arg, const zkv_http_request_t *req, zkv_http_response_t *resp)
     const char *who = zkv_http_arg (req, "who");
     char *body = malloc (128);
     assert (body);
-    resp->len = (size_t)snprintf (body, 128, "hello %s at %s\n", who ? who : "nobody",
-                                  zkv_http_path (req));
+    resp->len =
+        (size_t)snprintf (body, 128, "hello %s at %s\n", who ? who : "nobody", zkv_http_path (req));
     resp->body = body;
     resp->content_type = "text/x-test";
 }
@@ -202,7 +202,8 @@ test_connection_limit (void)
         zkv_http_counters (http, &c);
     } while (c.open > 0 && s_now_ms () < deadline && usleep (1000) == 0);
     CHECK_EQ_U64 (c.open, 0);
-    CHECK (s_ask (port, "GET /hello HTTP/1.0\r\n\r\n", buf, sizeof buf) > 0 && strstr (buf, " 200 "));
+    CHECK (s_ask (port, "GET /hello HTTP/1.0\r\n\r\n", buf, sizeof buf) > 0 &&
+           strstr (buf, " 200 "));
     zkv_http_destroy (&http);
 }
 
@@ -221,8 +222,8 @@ test_idle_timeout (void)
     ssize_t n = s_read_all (fd, buf, sizeof buf, 5000);
     int64_t took = s_now_ms () - start;
     close (fd);
-    CHECK (n >= 0);          // closed within 5 s
-    CHECK (took >= 900);     // ... not before the timeout
+    CHECK (n >= 0);      // closed within 5 s
+    CHECK (took >= 900); // ... not before the timeout
     CHECK_EQ_U64 (calls, 0);
     zkv_http_destroy (&http);
 }
@@ -235,8 +236,10 @@ test_bad_endpoints (void)
     zkv_http_config_t zero = cfg;
     zero.max_connections = 0;
     CHECK (zkv_http_new (&zero) == NULL);
-    const char *bad[] = {"ipc:///tmp/x", "tcp://localhost:80", "tcp://127.0.0.1", "tcp://127.0.0.1:x",
-                         "tcp://127.0.0.1:70000", "tcp://[::1:80", "tcp://:80", "", "tcp://1.2.3.4.5:80"};
+    const char *bad[] = {
+        "ipc:///tmp/x",          "tcp://localhost:80", "tcp://127.0.0.1", "tcp://127.0.0.1:x",
+        "tcp://127.0.0.1:70000", "tcp://[::1:80",      "tcp://:80",       "",
+        "tcp://1.2.3.4.5:80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         zkv_http_t *http = zkv_http_new (&cfg);
         char why[256] = "";

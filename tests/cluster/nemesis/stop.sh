@@ -495,7 +495,7 @@ scenario_election () {
         [ -n "$term" ] || cl_die "no term of node $leader"
         mark=$(cl_event_mark)
         kill -STOP "$(cl_pid "$leader")"
-        ev=$(cl_next_event 15 "$mark" zkv.raft.term group=1 role=2 node!="$leader" term\>"$term") ||
+        ev=$(cl_next_event 15 "$mark" zkv.raft.term group=1 role=candidate node!="$leader" term\>"$term") ||
             cl_die "no candidate in group 1 within 15 s of pausing its leader $leader"
         cand=$(echo "$ev" | cl_event_field node)
         cterm=$(echo "$ev" | cl_event_field term)
@@ -538,12 +538,12 @@ campaigning () {
     if [ "$prevote" = on ]; then
         [ "$(role_of "$1")" = pre-candidate ]
     else
-        [ "$(cl_event_count "$2" zkv.raft.term node="$1" group=1 role=2)" -ge 2 ]
+        [ "$(cl_event_count "$2" zkv.raft.term node="$1" group=1 role=candidate)" -ge 2 ]
     fi
 }
 campaign_desc () {
     if [ "$prevote" = on ]; then echo "lone pre-candidate"; else
-        echo "lone candidate in term $(cl_events "$2" zkv.raft.term node="$1" group=1 role=2 |
+        echo "lone candidate in term $(cl_events "$2" zkv.raft.term node="$1" group=1 role=candidate |
             cl_event_field term | tail -n 1)"
     fi
 }
