@@ -105,6 +105,7 @@ s_stats_event (zkv_cluster_view_t *self, uint64_t id, const zkv_event_stats_t *e
     node->beats++;
     self->counters.beats++;
     node->uptime_ms = ev->uptime_ms;
+    node->beat_ms = ev->interval_ms;
     if (ev->time_ms > ev->uptime_ms)
         node->started_ms = ev->time_ms - ev->uptime_ms;
     s_version (node, &ev->version);

@@ -45,6 +45,7 @@ typedef struct {
     bool probed;                          // the host asked it for its event endpoint
     uint64_t probed_ms;                   // when, last
     uint64_t beats;                       // its zkv.node.stats received
+    uint64_t beat_ms;                     // the interval its beats announce (0: the config's)
     uint64_t pid;                         // process id (zkv.node.started, stats), 0 unknown
     uint64_t started_ms;                  // wall time it started, 0 unknown
     uint64_t uptime_ms;                   // uptime it last reported, 0 unknown

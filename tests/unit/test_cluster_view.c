@@ -502,9 +502,16 @@ test_beats (void)
     CHECK_EQ_U64 (zkv_cluster_view_liveness (v, 2, 6000), ZKV_NODE_ALIVE);
     CHECK_EQ_U64 (zkv_cluster_view_liveness (v, 3, 4000), ZKV_NODE_ALIVE);
     CHECK_EQ_U64 (zkv_cluster_view_liveness (v, 3, 4001), ZKV_NODE_DEAD);
+    // A node whose beats announce 2 s is dead after 6 s.
+    zkv_msg_t slow = {.type = ZKV_MSG_EVENT_STATS};
+    slow.u.event_stats.node = 7;
+    slow.u.event_stats.interval_ms = 2000;
+    CHECK (s_feed (v, 7, "zkv.node.stats", &slow, 0) == 0);
+    CHECK_EQ_U64 (zkv_cluster_view_liveness (v, 7, 6000), ZKV_NODE_ALIVE);
+    CHECK_EQ_U64 (zkv_cluster_view_liveness (v, 7, 6001), ZKV_NODE_DEAD);
     zkv_cluster_view_counters_t c;
     zkv_cluster_view_counters (v, &c);
-    CHECK_EQ_U64 (c.beats, 16);
+    CHECK_EQ_U64 (c.beats, 17);
     char *json = s_render (v, 6000);
     CHECK (s_json_ok (json));
     CHECK (strstr (json, "\"events\":[]") != NULL); // beats are not listed
