@@ -124,4 +124,5 @@ zkv_node_front_config (const zkv_node_t *node, zkv_front_config_t *out)
     out->max_pending_bytes = zkv_config_cluster (node->config)->max_request_bytes;
     out->version = ZKV_VERSION;
     out->started_ms = (uint64_t)node->started_ms;
+    out->events = zkv_config_node (node->config, node->id)->events;
 }

@@ -1,6 +1,8 @@
 // The status actor (zkv_status.h): a SUB socket on every node's event endpoint the config file
 // names (CURVE: with the node's own certificate, which every node lets in), a DEALER on its own
-// node's client endpoint to ask for the configuration, and the cluster view they feed.
+// node's client endpoint to ask for the configuration, and the cluster view they feed. A node
+// a configuration names that the file does not is asked for its status (a DEALER on its client
+// endpoint) to learn its event endpoint, then subscribed to as well.
 #include "zkv_status.h"
 #include "zkv_actors.h"
 #include "zkv_log.h"
@@ -75,52 +77,150 @@ typedef struct {
     zsock_t *sub;  // subscribed to them
 } s_sub_t;
 
+// A node asked for its status (its event endpoint).
+typedef struct {
+    uint64_t node;   // the node
+    zsock_t *dealer; // connected to its client endpoint
+} s_probe_t;
+
 typedef struct {
     zkv_node_t *node;     // this node
     zkv_status_t *status; // what it feeds
-    s_sub_t *subs;        // one per node of the config file
+    zpoller_t *poller;    // the pipe, the subscriptions, the ask
+    s_sub_t *subs;        // the nodes subscribed to (at most the view's max_nodes)
     size_t n_subs;
-    zsock_t *ask;         // DEALER to the node's own client endpoint (configurations)
-    uint64_t nonce;       // of the last config_request
+    s_probe_t *probes; // the nodes asked for their event endpoint (as many at most)
+    size_t n_probes;
+    size_t max;     // the view's max_nodes: subscriptions and probes each
+    zsock_t *ask;   // DEALER to the node's own client endpoint (configurations)
+    uint64_t nonce; // of the last config_request
 } s_actor_t;
 
-// A socket that authenticates as this node to node `to` (CURVE), or plain text.
+// Makes sock authenticate as this node to a node whose public key is key (CURVE), or leaves
+// it plain text. False when CURVE is on and the node has no key.
 static bool
-s_secure (s_actor_t *self, zsock_t *sock, const zkv_config_node_t *to)
+s_secure (s_actor_t *self, zsock_t *sock, const char *key)
 {
     if (!zkv_security_on (self->node->security))
         return true;
-    char key[41], why[256];
-    if (zkv_config_node_key (self->node->config, to, key, why, sizeof why) != 0) {
-        zkv_log_warning ("zkvd %" PRIu64 ": status: no key for node %" PRIu64 ": %s",
-                         self->node->id, to->id, why);
+    if (!key || !zkv_config_key_valid (key))
         return false;
-    }
     zkv_security_connect (self->node->security, sock, key);
     return true;
 }
 
+// Subscribes to node id's events at endpoint (its public key: key). True when it did.
+static bool
+s_subscribe (s_actor_t *self, uint64_t id, const char *endpoint, const char *key)
+{
+    if (self->n_subs >= self->max)
+        return false;
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    assert (sub);
+    zsock_set_rcvhwm (sub, S_SUB_HWM);
+    zsock_set_linger (sub, 0);
+    zsock_set_subscribe (sub, "zkv.");
+    if (!s_secure (self, sub, key) || zsock_connect (sub, "%s", endpoint) != 0) {
+        zkv_log_warning ("zkvd %" PRIu64 ": status: cannot subscribe to node %" PRIu64
+                         "'s events at %s",
+                         self->node->id, id, endpoint);
+        zsock_destroy (&sub);
+        return false;
+    }
+    self->subs[self->n_subs++] = (s_sub_t){.node = id, .sub = sub};
+    zpoller_add (self->poller, sub);
+    return true;
+}
+
+// The nodes of the config file: their keys and event endpoints are there.
 static void
-s_subscribe (s_actor_t *self)
+s_subscribe_file (s_actor_t *self)
 {
     const zkv_config_t *config = self->node->config;
-    size_t n = zkv_config_node_count (config);
-    self->subs = (s_sub_t *)zmalloc ((n + 1) * sizeof *self->subs);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < zkv_config_node_count (config); i++) {
         const zkv_config_node_t *nd = zkv_config_node_at (config, i);
-        zsock_t *sub = zsock_new (ZMQ_SUB);
-        assert (sub);
-        zsock_set_rcvhwm (sub, S_SUB_HWM);
-        zsock_set_linger (sub, 0);
-        zsock_set_subscribe (sub, "zkv.");
-        if (!s_secure (self, sub, nd) || zsock_connect (sub, "%s", nd->events) != 0) {
-            zkv_log_warning ("zkvd %" PRIu64 ": status: cannot subscribe to node %" PRIu64
-                             "'s events at %s",
-                             self->node->id, nd->id, nd->events);
-            zsock_destroy (&sub);
+        char key[41] = "", why[256];
+        if (zkv_config_curve (config) &&
+            zkv_config_node_key (config, nd, key, why, sizeof why) != 0)
+            zkv_log_warning ("zkvd %" PRIu64 ": status: no key for node %" PRIu64 ": %s",
+                             self->node->id, nd->id, why);
+        (void)s_subscribe (self, nd->id, nd->events, key);
+    }
+}
+
+// Asks the nodes the view wants probed for their status, each through a DEALER on its client
+// endpoint (made once, kept until it answers).
+static void
+s_probe (s_actor_t *self)
+{
+    uint64_t ids[16];
+    char client[ZKV_CLUSTER_VIEW_MAX_ENDPOINT + 1], key[ZKV_CLUSTER_VIEW_MAX_ENDPOINT + 1];
+    pthread_mutex_lock (&self->status->lock);
+    size_t n = zkv_cluster_view_to_probe (self->status->view, (uint64_t)zclock_mono (), ids, 16);
+    pthread_mutex_unlock (&self->status->lock);
+    for (size_t i = 0; i < n; i++) {
+        s_probe_t *p = NULL;
+        for (size_t k = 0; k < self->n_probes && !p; k++)
+            if (self->probes[k].node == ids[i])
+                p = &self->probes[k];
+        if (!p && self->n_probes < self->max) {
+            pthread_mutex_lock (&self->status->lock);
+            bool known = zkv_cluster_view_node_endpoint (self->status->view, ids[i], client, key);
+            pthread_mutex_unlock (&self->status->lock);
+            zsock_t *dealer = known ? zsock_new (ZMQ_DEALER) : NULL;
+            if (dealer) {
+                zsock_set_linger (dealer, 0);
+                zsock_set_sndhwm (dealer, 4);
+                zsock_set_rcvhwm (dealer, 4);
+                if (s_secure (self, dealer, key) && zsock_connect (dealer, "%s", client) == 0) {
+                    p = &self->probes[self->n_probes++];
+                    *p = (s_probe_t){.node = ids[i], .dealer = dealer};
+                } else
+                    zsock_destroy (&dealer);
+            }
+        }
+        if (!p)
+            continue;
+        zkv_msg_t req = {.type = ZKV_MSG_STATUS_REQUEST};
+        req.u.status_request.nonce = ++self->nonce;
+        (void)zkv_actors_send (zsock_resolve (p->dealer), &req); // dropped: asked again later
+    }
+}
+
+// A probed node that answered with its event endpoint is subscribed to from then on.
+static void
+s_probe_answers (s_actor_t *self)
+{
+    char events[ZKV_CLUSTER_VIEW_MAX_ENDPOINT + 1], client[ZKV_CLUSTER_VIEW_MAX_ENDPOINT + 1];
+    char key[ZKV_CLUSTER_VIEW_MAX_ENDPOINT + 1];
+    for (size_t k = 0; k < self->n_probes;) {
+        s_probe_t *p = &self->probes[k];
+        bool learned = false;
+        zmq_msg_t f[1];
+        size_t n;
+        while (!learned && (n = zkv_actors_recv (zsock_resolve (p->dealer), f, 1)) > 0) {
+            pthread_mutex_lock (&self->status->lock);
+            learned = n == 1 &&
+                      zkv_cluster_view_probe_answer (self->status->view, p->node,
+                                                     (const uint8_t *)zmq_msg_data (&f[0]),
+                                                     zmq_msg_size (&f[0]), events) == 0 &&
+                      zkv_cluster_view_node_endpoint (self->status->view, p->node, client, key);
+            pthread_mutex_unlock (&self->status->lock);
+            zkv_actors_close (f, 1);
+        }
+        if (!learned) {
+            k++;
             continue;
         }
-        self->subs[self->n_subs++] = (s_sub_t){.node = nd->id, .sub = sub};
+        if (s_subscribe (self, p->node, events, key)) {
+            zkv_log_info ("zkvd %" PRIu64 ": status: watching node %" PRIu64 "'s events at %s",
+                          self->node->id, p->node, events);
+            pthread_mutex_lock (&self->status->lock);
+            (void)zkv_cluster_view_node (self->status->view, p->node, true);
+            pthread_mutex_unlock (&self->status->lock);
+        }
+        zsock_destroy (&p->dealer);
+        self->probes[k] = self->probes[--self->n_probes];
     }
 }
 
@@ -133,7 +233,10 @@ s_connect_ask (s_actor_t *self)
     zsock_set_linger (self->ask, 0);
     zsock_set_sndhwm (self->ask, 4); // one ask at a time is enough; more wait or drop
     zsock_set_rcvhwm (self->ask, 4);
-    if (!s_secure (self, self->ask, me) || zsock_connect (self->ask, "%s", me->client) != 0) {
+    char key[41] = "", why[256];
+    if (zkv_config_curve (self->node->config))
+        (void)zkv_config_node_key (self->node->config, me, key, why, sizeof why);
+    if (!s_secure (self, self->ask, key) || zsock_connect (self->ask, "%s", me->client) != 0) {
         zkv_log_warning ("zkvd %" PRIu64 ": status: cannot reach its own client endpoint %s: the "
                          "status page shows no shard map",
                          self->node->id, me->client);
@@ -191,9 +294,8 @@ s_answer (s_actor_t *self)
     while ((n = zkv_actors_recv (zsock_resolve (self->ask), f, 1)) > 0) {
         if (n == 1) {
             pthread_mutex_lock (&self->status->lock);
-            (void)zkv_cluster_view_configuration (self->status->view,
-                                                  (const uint8_t *)zmq_msg_data (&f[0]),
-                                                  zmq_msg_size (&f[0]));
+            (void)zkv_cluster_view_configuration (
+                self->status->view, (const uint8_t *)zmq_msg_data (&f[0]), zmq_msg_size (&f[0]));
             pthread_mutex_unlock (&self->status->lock);
         }
         zkv_actors_close (f, 1);
@@ -207,13 +309,14 @@ zkv_status_actor (zsock_t *pipe, void *args)
     s_actor_t *self = &self_;
     self->status = self->node->status;
     assert (self->status);
-    s_subscribe (self);
-    s_connect_ask (self);
-    zpoller_t *poller = zpoller_new (pipe, NULL);
+    self->max = (size_t)zkv_config_cluster (self->node->config)->status_max_nodes;
+    self->subs = (s_sub_t *)zmalloc (self->max * sizeof *self->subs);
+    self->probes = (s_probe_t *)zmalloc (self->max * sizeof *self->probes);
+    zpoller_t *poller = self->poller = zpoller_new (pipe, NULL);
     assert (poller);
     zpoller_set_nonstop (poller, true);
-    for (size_t i = 0; i < self->n_subs; i++)
-        zpoller_add (poller, self->subs[i].sub);
+    s_subscribe_file (self);
+    s_connect_ask (self);
     if (self->ask)
         zpoller_add (poller, self->ask);
     zsock_signal (pipe, 0);
@@ -232,10 +335,15 @@ zkv_status_actor (zsock_t *pipe, void *args)
             s_answer (self);
             s_maybe_ask (self);
         }
+        s_probe_answers (self);
+        s_probe (self);
     }
     zpoller_destroy (&poller);
     for (size_t i = 0; i < self->n_subs; i++)
         zsock_destroy (&self->subs[i].sub);
     free (self->subs);
+    for (size_t i = 0; i < self->n_probes; i++)
+        zsock_destroy (&self->probes[i].dealer);
+    free (self->probes);
     zsock_destroy (&self->ask);
 }

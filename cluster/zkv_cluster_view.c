@@ -221,11 +221,13 @@ zkv_cv_liveness (const zkv_cluster_view_t *self, const zkv_cv_node_t *node, uint
         return ZKV_NODE_UNKNOWN;
     if (node->stopped)
         return ZKV_NODE_STOPPED;
-    if (self->config.beat_ms == 0)
+    // Its beat is the one it announces (nodes started from other files may differ), else
+    // the config's.
+    uint64_t beat = node->beat_ms ? node->beat_ms : self->config.beat_ms;
+    if (beat == 0)
         return ZKV_NODE_ALIVE; // no beats: heard is all that can be said
     uint64_t silent = now_ms >= node->heard_ms ? now_ms - node->heard_ms : 0;
-    return silent > self->config.beat_ms * self->config.missed_beats ? ZKV_NODE_DEAD
-                                                                      : ZKV_NODE_ALIVE;
+    return silent > beat * self->config.missed_beats ? ZKV_NODE_DEAD : ZKV_NODE_ALIVE;
 }
 
 zkv_node_liveness_t

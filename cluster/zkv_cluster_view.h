@@ -42,9 +42,9 @@ typedef struct {
 
 // How long a finished shard move stays listed, and how often the view asks for the
 // configuration with and without news of a newer one (ms of the host's clock).
-#define ZKV_CLUSTER_VIEW_MOVE_LINGER_MS  60000
-#define ZKV_CLUSTER_VIEW_ASK_NEWER_MS    1000
-#define ZKV_CLUSTER_VIEW_ASK_ANYWAY_MS   10000
+#define ZKV_CLUSTER_VIEW_MOVE_LINGER_MS 60000
+#define ZKV_CLUSTER_VIEW_ASK_NEWER_MS   1000
+#define ZKV_CLUSTER_VIEW_ASK_ANYWAY_MS  10000
 
 // Defaults: beats of 1 s, dead after 3 missed, 256 events, 1024 nodes and groups.
 void zkv_cluster_view_config_defaults (zkv_cluster_view_config_t *config);
@@ -71,6 +71,24 @@ size_t zkv_cluster_view_members (const zkv_cluster_view_t *self, uint64_t *ids, 
 // The host then calls zkv_cluster_view_asked.
 bool zkv_cluster_view_wants_configuration (const zkv_cluster_view_t *self, uint64_t now_ms);
 void zkv_cluster_view_asked (zkv_cluster_view_t *self, uint64_t now_ms);
+
+// Nodes a configuration names that the host does not watch: it asks each for its status (over
+// the client endpoint and with the key the configuration gives) to learn its event endpoint.
+// Up to max of them into ids, each at most once every PROBE_MS: returns how many.
+#define ZKV_CLUSTER_VIEW_PROBE_MS 5000
+size_t zkv_cluster_view_to_probe (zkv_cluster_view_t *self, uint64_t now_ms, uint64_t *ids,
+                                  size_t max);
+// Node id's client endpoint and public key ("-": none) as the configuration gives them, copied
+// into client and key (each ZKV_CLUSTER_VIEW_MAX_ENDPOINT + 1 bytes); false when it gives none.
+#define ZKV_CLUSTER_VIEW_MAX_ENDPOINT 255
+bool zkv_cluster_view_node_endpoint (const zkv_cluster_view_t *self, uint64_t id, char *client,
+                                     char *key);
+// Node id's answer to a status request (an encoded status_reply, hostile): its event endpoint
+// into events (ZKV_CLUSTER_VIEW_MAX_ENDPOINT + 1 bytes). 0, or ZKV_EPROTO when it is no status
+// reply of that node or names no endpoint a SUB socket may connect to (tcp://, printable,
+// no spaces).
+int zkv_cluster_view_probe_answer (const zkv_cluster_view_t *self, uint64_t id, const uint8_t *buf,
+                                   size_t len, char *events);
 
 // An event (topic, encoded body: docs/events.md) from node `from`'s event socket, arrived at
 // now_ms (the host's monotonic clock, ms). 0, or the decoder's error (counted).
@@ -105,8 +123,7 @@ typedef struct {
     uint64_t configurations; // configurations taken
 } zkv_cluster_view_counters_t;
 
-void zkv_cluster_view_counters (const zkv_cluster_view_t *self,
-                                zkv_cluster_view_counters_t *out);
+void zkv_cluster_view_counters (const zkv_cluster_view_t *self, zkv_cluster_view_counters_t *out);
 
 // The whole view as one JSON object, at now_ms (the host's monotonic clock: ages, liveness) and
 // wall_ms (the host's wall clock, ms since the epoch, for the page to show times against).

@@ -81,8 +81,7 @@ s_version (zkv_cv_node_t *node, const zkv_bytes_t *v)
 // zkv.node.stats: the node's beat, with what it says of every group it hosts and, as a
 // leader, of its followers. Arrays that do not match its groups are not believed (counted).
 static int
-s_stats_event (zkv_cluster_view_t *self, uint64_t id, const zkv_event_stats_t *ev,
-               uint64_t now_ms)
+s_stats_event (zkv_cluster_view_t *self, uint64_t id, const zkv_event_stats_t *ev, uint64_t now_ms)
 {
     size_t n = ev->groups.count, listed = 0;
     if (ev->roles.count != n || ev->terms.count != n || ev->leaders.count != n ||
@@ -106,6 +105,7 @@ s_stats_event (zkv_cluster_view_t *self, uint64_t id, const zkv_event_stats_t *e
     node->beats++;
     self->counters.beats++;
     node->uptime_ms = ev->uptime_ms;
+    node->beat_ms = ev->interval_ms;
     if (ev->time_ms > ev->uptime_ms)
         node->started_ms = ev->time_ms - ev->uptime_ms;
     s_version (node, &ev->version);

@@ -42,7 +42,10 @@ typedef struct {
     bool heard;                           // heard at least once
     bool stopped;                         // its last word was zkv.node.stopping
     uint64_t heard_ms;                    // when it was last heard (host clock)
+    bool probed;                          // the host asked it for its event endpoint
+    uint64_t probed_ms;                   // when, last
     uint64_t beats;                       // its zkv.node.stats received
+    uint64_t beat_ms;                     // the interval its beats announce (0: the config's)
     uint64_t pid;                         // process id (zkv.node.started, stats), 0 unknown
     uint64_t started_ms;                  // wall time it started, 0 unknown
     uint64_t uptime_ms;                   // uptime it last reported, 0 unknown
@@ -60,40 +63,40 @@ typedef enum {
 } zkv_cv_move_step_t;
 
 typedef struct {
-    uint64_t config;     // configuration the move belongs to
-    uint64_t shard;      // the shard
-    uint64_t from;       // the group it leaves (0 unknown yet, or none had it)
-    uint64_t to;         // the group it goes to (0 unknown yet)
-    int step;            // zkv_cv_move_step_t reached
-    uint64_t chunks;     // chunks installed so far
-    uint64_t bytes;      // bytes of records installed so far
-    uint64_t first_ms;   // when its first event arrived (host clock)
-    uint64_t last_ms;    // when its last event arrived
-    uint64_t time_ms;    // wall time of its last event (the publisher's clock)
+    uint64_t config;   // configuration the move belongs to
+    uint64_t shard;    // the shard
+    uint64_t from;     // the group it leaves (0 unknown yet, or none had it)
+    uint64_t to;       // the group it goes to (0 unknown yet)
+    int step;          // zkv_cv_move_step_t reached
+    uint64_t chunks;   // chunks installed so far
+    uint64_t bytes;    // bytes of records installed so far
+    uint64_t first_ms; // when its first event arrived (host clock)
+    uint64_t last_ms;  // when its last event arrived
+    uint64_t time_ms;  // wall time of its last event (the publisher's clock)
 } zkv_cv_move_t;
 
 typedef struct {
-    uint64_t seq;                   // events kept before it (a page tells new ones by it)
-    uint64_t from;                  // the node whose socket it came from
-    uint64_t at_ms;                 // arrival (host clock)
-    uint64_t time_ms;               // the publisher's wall clock, ms; 0: the body has none
+    uint64_t seq;                     // events kept before it (a page tells new ones by it)
+    uint64_t from;                    // the node whose socket it came from
+    uint64_t at_ms;                   // arrival (host clock)
+    uint64_t time_ms;                 // the publisher's wall clock, ms; 0: the body has none
     char topic[ZKV_CV_MAX_TOPIC + 1]; // its topic (cut to ZKV_CV_MAX_TOPIC)
-    char *json;                     // {"type":..., fields...}, owned
+    char *json;                       // {"type":..., fields...}, owned
 } zkv_cv_event_t;
 
 struct zkv_cluster_view {
     zkv_cluster_view_config_t config;
-    zkv_cv_node_t *nodes;         // ascending id
-    size_t n_nodes;               // at most config.max_nodes
-    zkv_routing_t *routing;       // the newest configuration known (NULL: none)
-    uint64_t newest_seen;         // the highest configuration number an event named
-    bool asked;                   // the host asked for the configuration once
-    uint64_t asked_ms;            // when it last did
-    zkv_u64map_t moves;           // shard -> zkv_cv_move_t *, the newest move of each shard
-    zkv_cv_event_t *ring;         // recent events: max_events slots
-    size_t ring_head;             // slot of the oldest
-    size_t ring_count;            // events in the ring
-    uint64_t next_seq;            // seq of the next event kept
+    zkv_cv_node_t *nodes;   // ascending id
+    size_t n_nodes;         // at most config.max_nodes
+    zkv_routing_t *routing; // the newest configuration known (NULL: none)
+    uint64_t newest_seen;   // the highest configuration number an event named
+    bool asked;             // the host asked for the configuration once
+    uint64_t asked_ms;      // when it last did
+    zkv_u64map_t moves;     // shard -> zkv_cv_move_t *, the newest move of each shard
+    zkv_cv_event_t *ring;   // recent events: max_events slots
+    size_t ring_head;       // slot of the oldest
+    size_t ring_count;      // events in the ring
+    uint64_t next_seq;      // seq of the next event kept
     zkv_cluster_view_counters_t counters;
 };
 

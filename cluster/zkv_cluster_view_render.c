@@ -139,8 +139,7 @@ s_replica (const zkv_cluster_view_t *self, const zkv_cv_node_t *n, const zkv_cv_
     // member holds); without that, the entries the leader committed that the member has not
     // applied; else unknown.
     uint64_t lag = ZKV_CV_UNKNOWN;
-    if (leader && r->lag != ZKV_CV_UNKNOWN && r->lag_by == leader_id &&
-        r->lag_term == leader->term)
+    if (leader && r->lag != ZKV_CV_UNKNOWN && r->lag_by == leader_id && r->lag_term == leader->term)
         lag = r->lag;
     else if (leader && r->applied != ZKV_CV_UNKNOWN)
         lag = leader->commit > r->applied ? leader->commit - r->applied : 0;

@@ -556,6 +556,8 @@ s_status (zkv_front_t *self, const zkv_front_addr_t *to, uint64_t nonce)
     r->uptime_ms = self->now_ms > self->cfg.started_ms ? self->now_ms - self->cfg.started_ms : 0;
     const char *version = self->cfg.version ? self->cfg.version : "";
     r->version = (zkv_bytes_t){(uint8_t *)version, strlen (version)};
+    const char *events = self->cfg.events ? self->cfg.events : "";
+    r->events = (zkv_bytes_t){(uint8_t *)events, strlen (events)};
     size_t followers = 0;
     for (size_t i = 0; i < n; i++)
         followers += self->states[i].followers.count;

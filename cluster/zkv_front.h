@@ -69,6 +69,7 @@ typedef struct {
                                   // config_request is answered with its latest (asked of it)
     const char *version;          // zkv's version, for status (a string that outlives it)
     uint64_t started_ms;          // host ms when the node started (status gives its uptime)
+    const char *events;           // the node's event endpoint, for status (outlives it)
 } zkv_front_config_t;
 
 // Defaults: 4 KiB keys, 1 MiB values, 65,536 waiting, deadlines 30 s by default, 60 s at most,

@@ -20,12 +20,12 @@
 #define ZKV_JSON_MAX_DEPTH 16
 
 typedef struct {
-    char *data;     // the text so far, NUL-terminated (NULL before the first write)
-    size_t len;     // its length
-    size_t cap;     // bytes allocated
-    int depth;      // open objects and arrays
+    char *data;                   // the text so far, NUL-terminated (NULL before the first write)
+    size_t len;                   // its length
+    size_t cap;                   // bytes allocated
+    int depth;                    // open objects and arrays
     bool has[ZKV_JSON_MAX_DEPTH]; // per level: a value was written (the next one needs a comma)
-    bool after_key; // a key was just written: its value takes no comma
+    bool after_key;               // a key was just written: its value takes no comma
 } zkv_json_t;
 
 // '{' or '[' opens, '}' or ']' closes.

@@ -19,6 +19,8 @@
 // writes (cond, expect, expect_rev in requests and commands), per-key revisions (in replies,
 // and stored in front of every value); status replies carry the node's uptime, version and
 // each follower's lag; the zkv.node.stats event (event_stats).
+// Status replies also name the node's event endpoint: a status page subscribes to nodes its
+// config file does not declare.
 #define ZKV_PROTOCOL_VERSION 6
 
 // Every Raft message starts with these four fields, in this order, so that the core can read
@@ -181,7 +183,8 @@
     F (BYTES, version, "the node's zkv version")                                           \
     F (U64S, follower_counts, "followers listed for each group (0 unless the node leads it)") \
     F (U64S, follower_ids, "the followers, group after group")                             \
-    F (U64S, follower_lags, "each one's lag: the leader's last index minus its match index")
+    F (U64S, follower_lags, "each one's lag: the leader's last index minus its match index") \
+    F (BYTES, events, "the node's event endpoint (where its PUB socket is bound)")
 
 // A non-leader relays a client request to its group's leader over the peer transport.
 #define ZKV_FIELDS_forward_request(F)                                                      \

@@ -152,21 +152,29 @@ s_raft (zkv_cluster_view_t *v, const char *topic, uint64_t node, uint64_t group,
         uint64_t leader, uint64_t role, uint64_t index, uint64_t now_ms)
 {
     zkv_msg_t m = {.type = ZKV_MSG_EVENT_RAFT};
-    m.u.event_raft = (zkv_event_raft_t){.node = node, .time_ms = 1700000000000 + now_ms,
-                                        .group = group, .term = term, .leader = leader,
-                                        .role = role, .index = index};
+    m.u.event_raft = (zkv_event_raft_t){.node = node,
+                                        .time_ms = 1700000000000 + now_ms,
+                                        .group = group,
+                                        .term = term,
+                                        .leader = leader,
+                                        .role = role,
+                                        .index = index};
     return s_feed (v, node, topic, &m, now_ms);
 }
 
 static int
-s_shard (zkv_cluster_view_t *v, const char *topic, uint64_t node, uint64_t group,
-         uint64_t config, uint64_t shard, uint64_t peer, uint64_t chunks, uint64_t bytes,
-         uint64_t now_ms)
+s_shard (zkv_cluster_view_t *v, const char *topic, uint64_t node, uint64_t group, uint64_t config,
+         uint64_t shard, uint64_t peer, uint64_t chunks, uint64_t bytes, uint64_t now_ms)
 {
     zkv_msg_t m = {.type = ZKV_MSG_EVENT_SHARD};
-    m.u.event_shard = (zkv_event_shard_t){.node = node, .time_ms = 1700000000000 + now_ms,
-                                          .group = group, .config = config, .shard = shard,
-                                          .peer = peer, .chunks = chunks, .bytes = bytes};
+    m.u.event_shard = (zkv_event_shard_t){.node = node,
+                                          .time_ms = 1700000000000 + now_ms,
+                                          .group = group,
+                                          .config = config,
+                                          .shard = shard,
+                                          .peer = peer,
+                                          .chunks = chunks,
+                                          .bytes = bytes};
     return s_feed (v, node, topic, &m, now_ms);
 }
 
@@ -175,8 +183,8 @@ s_node (zkv_cluster_view_t *v, const char *topic, uint64_t node, uint64_t now_ms
 {
     uint64_t groups[] = {0, 1};
     zkv_msg_t m = {.type = ZKV_MSG_EVENT_NODE};
-    m.u.event_node = (zkv_event_node_t){.node = node, .time_ms = 1700000000000 + now_ms,
-                                        .groups = {groups, 2}, .pid = 4000 + node};
+    m.u.event_node = (zkv_event_node_t){
+        .node = node, .time_ms = 1700000000000 + now_ms, .groups = {groups, 2}, .pid = 4000 + node};
     return s_feed (v, node, topic, &m, now_ms);
 }
 
@@ -354,8 +362,8 @@ test_shard_moves (void)
     CHECK (strstr (json, "\"configuration\":1,\"nshards\":8,") != NULL);
     CHECK (strstr (json, "\"shard_groups\":[1,2,1,2,1,2,1,2]") != NULL);
     // Nodes 4 and 5 come from the configuration: shown, not watched.
-    CHECK (strstr (json, "{\"id\":4,\"self\":false,\"watched\":false,\"liveness\":\"unwatched\"")
-           != NULL);
+    CHECK (strstr (json, "{\"id\":4,\"self\":false,\"watched\":false,\"liveness\":\"unwatched\"") !=
+           NULL);
     free (json);
     // Configuration 2 moves shard 3 from group 2 to group 1: the new owner's pull starts
     // before the old owner's hand-off is heard.
@@ -369,9 +377,9 @@ test_shard_moves (void)
     CHECK (strstr (json, "\"shard_groups\":[1,2,1,1,1,2,1,2]") != NULL); // ahead of config 1
     CHECK (strstr (json, "\"shard_states\":[\"serving\",\"serving\",\"serving\",\"moving\",") !=
            NULL);
-    CHECK (strstr (json, "\"moves\":[{\"config\":2,\"shard\":3,\"from\":2,\"to\":1,\"state\":"
-                         "\"pulling\",\"step\":2,\"steps\":4,\"chunks\":1,\"bytes\":4096,") !=
-           NULL);
+    CHECK (strstr (json,
+                   "\"moves\":[{\"config\":2,\"shard\":3,\"from\":2,\"to\":1,\"state\":"
+                   "\"pulling\",\"step\":2,\"steps\":4,\"chunks\":1,\"bytes\":4096,") != NULL);
     free (json);
     // A late event of an older configuration changes nothing.
     CHECK (s_shard (v, "zkv.shard.gc", 4, 2, 1, 3, 1, 0, 0, 1020) == 0);
@@ -494,9 +502,16 @@ test_beats (void)
     CHECK_EQ_U64 (zkv_cluster_view_liveness (v, 2, 6000), ZKV_NODE_ALIVE);
     CHECK_EQ_U64 (zkv_cluster_view_liveness (v, 3, 4000), ZKV_NODE_ALIVE);
     CHECK_EQ_U64 (zkv_cluster_view_liveness (v, 3, 4001), ZKV_NODE_DEAD);
+    // A node whose beats announce 2 s is dead after 6 s.
+    zkv_msg_t slow = {.type = ZKV_MSG_EVENT_STATS};
+    slow.u.event_stats.node = 7;
+    slow.u.event_stats.interval_ms = 2000;
+    CHECK (s_feed (v, 7, "zkv.node.stats", &slow, 0) == 0);
+    CHECK_EQ_U64 (zkv_cluster_view_liveness (v, 7, 6000), ZKV_NODE_ALIVE);
+    CHECK_EQ_U64 (zkv_cluster_view_liveness (v, 7, 6001), ZKV_NODE_DEAD);
     zkv_cluster_view_counters_t c;
     zkv_cluster_view_counters (v, &c);
-    CHECK_EQ_U64 (c.beats, 16);
+    CHECK_EQ_U64 (c.beats, 17);
     char *json = s_render (v, 6000);
     CHECK (s_json_ok (json));
     CHECK (strstr (json, "\"events\":[]") != NULL); // beats are not listed
@@ -553,6 +568,67 @@ test_beats (void)
     zkv_cluster_view_destroy (&v);
 }
 
+static int
+s_answer (zkv_cluster_view_t *v, uint64_t id, uint64_t node, const char *events, char *out)
+{
+    zkv_msg_t m = {.type = ZKV_MSG_STATUS_REPLY};
+    m.u.status_reply.node = node;
+    m.u.status_reply.events = (zkv_bytes_t){(uint8_t *)events, strlen (events)};
+    uint8_t *buf;
+    size_t len;
+    assert (zkv_msg_encode (&m, &buf, &len) == 0);
+    int rc = zkv_cluster_view_probe_answer (v, id, buf, len, out);
+    free (buf);
+    return rc;
+}
+
+// A node a configuration names, with endpoints, that the host does not watch is probed (once
+// every PROBE_MS) until it is watched; its status reply's event endpoint is taken only from
+// that node, and only when a SUB socket may connect to it.
+static void
+test_probe (void)
+{
+    zkv_cluster_view_t *v = s_view (16);
+    uint64_t ids[8];
+    CHECK_EQ_U64 (zkv_cluster_view_to_probe (v, 0, ids, 8), 0); // no configuration
+    uint64_t gids[] = {0, 1, 2}, sizes[] = {3, 3, 2}, members[] = {1, 2, 3, 1, 2, 3, 4, 5};
+    zkv_routing_t *r = zkv_routing_new (2, 8, gids, sizes, members, 3);
+    assert (r);
+    zkv_routing_deal (r);
+    assert (zkv_routing_set_node (r, 3, "tcp://127.0.0.1:7003", "tcp://127.0.0.1:7103", NULL) == 0);
+    assert (zkv_routing_set_node (r, 4, "tcp://127.0.0.1:7004", "tcp://127.0.0.1:7104",
+                                  "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7") == 0);
+    zkv_bytes_t enc;
+    assert (zkv_routing_encode (r, &enc) == 0);
+    CHECK (zkv_cluster_view_configuration (v, enc.data, enc.len) == 0);
+    zkv_bytes_free (&enc);
+    zkv_routing_destroy (&r);
+    // Node 3 is watched, node 5 has no endpoints: only node 4.
+    CHECK_EQ_U64 (zkv_cluster_view_to_probe (v, 100, ids, 8), 1);
+    CHECK_EQ_U64 (ids[0], 4);
+    CHECK_EQ_U64 (zkv_cluster_view_to_probe (v, 100 + ZKV_CLUSTER_VIEW_PROBE_MS - 1, ids, 8), 0);
+    CHECK_EQ_U64 (zkv_cluster_view_to_probe (v, 100 + ZKV_CLUSTER_VIEW_PROBE_MS, ids, 8), 1);
+    char client[ZKV_CLUSTER_VIEW_MAX_ENDPOINT + 1], key[ZKV_CLUSTER_VIEW_MAX_ENDPOINT + 1];
+    CHECK (zkv_cluster_view_node_endpoint (v, 4, client, key));
+    CHECK (strcmp (client, "tcp://127.0.0.1:7104") == 0);
+    CHECK (strcmp (key, "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7") == 0);
+    CHECK (zkv_cluster_view_node_endpoint (v, 3, client, key) && strcmp (key, "-") == 0);
+    CHECK (!zkv_cluster_view_node_endpoint (v, 5, client, key));
+    char events[ZKV_CLUSTER_VIEW_MAX_ENDPOINT + 1] = "";
+    CHECK (s_answer (v, 4, 4, "tcp://127.0.0.1:7204", events) == 0);
+    CHECK (strcmp (events, "tcp://127.0.0.1:7204") == 0);
+    CHECK (s_answer (v, 4, 5, "tcp://127.0.0.1:7205", events) != 0); // another node's
+    CHECK (s_answer (v, 4, 4, "tcp://1.2.3.4:1 x", events) != 0);    // a space
+    CHECK (s_answer (v, 4, 4, "ipc:///tmp/x", events) != 0);         // not tcp
+    CHECK (s_answer (v, 4, 4, "", events) != 0);                     // none (an older node)
+    uint8_t junk[] = {0x92, 0x01};
+    CHECK (zkv_cluster_view_probe_answer (v, 4, junk, sizeof junk, events) != 0);
+    // Watched from now on: never probed again.
+    CHECK (zkv_cluster_view_node (v, 4, true) == 0);
+    CHECK_EQ_U64 (zkv_cluster_view_to_probe (v, 100000, ids, 8), 0);
+    zkv_cluster_view_destroy (&v);
+}
+
 // Bytes that do not decode, a body that is not what its topic says, a topic the view does not
 // know, more nodes or groups than it keeps: counted, and the view stays whole.
 static void
@@ -599,4 +675,4 @@ test_hostile (void)
 
 ZKV_TEST_MAIN (TEST (test_json_writer) TEST (test_liveness) TEST (test_leader_change)
                    TEST (test_shard_moves) TEST (test_recent_events) TEST (test_beats)
-                   TEST (test_hostile))
+                       TEST (test_probe) TEST (test_hostile))
