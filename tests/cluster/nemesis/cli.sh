@@ -162,6 +162,11 @@ run "$CL_DIR/down1.out" cl_zkv put k v
 check_down "put, cluster down" "$CL_DIR/down1.out"
 run "$CL_DIR/down2.out" zkv_hp put k v
 check_down "put to host:port endpoints, cluster down" "$CL_DIR/down2.out"
+# A bench finds nothing to load: it runs its seconds, counting failures, without spinning.
+run "$CL_DIR/down-bench.out" cl_zkv bench --clients 2 --seconds 2 --json
+failed=$(sed -n 's/.*"failed": \([0-9]*\).*/\1/p' "$CL_DIR/down-bench.out")
+[ "$rc" = 0 ] && [ -n "$failed" ] && [ "$failed" -ge 2 ] && [ "$failed" -le 100 ] ||
+    fail "bench, cluster down: exit $rc, $failed failed (2..100 expected): $(tail -3 "$CL_DIR/down-bench.out")"
 run "$CL_DIR/down3.out" cl_zkv status
 [ "$rc" = 1 ] && [ "$ms" -lt 2000 ] && [ "$(grep -c 'connection refused' "$CL_DIR/down3.out")" = 3 ] ||
     fail "status, cluster down: exit $rc after $ms ms: $(cat "$CL_DIR/down3.out")"
