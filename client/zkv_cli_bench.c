@@ -12,6 +12,9 @@
 #include <stdatomic.h>
 #include <sys/random.h>
 
+// How long a client waits after a request found no node reachable (which takes no time).
+#define S_UNREACHABLE_PAUSE_MS 100
+
 typedef struct {
     uint64_t clients;     // --clients
     uint64_t seconds;     // --seconds
@@ -178,6 +181,9 @@ s_worker (void *arg)
             process += (int64_t)o->clients;
         } else if (rc != 0)
             w->errors[-rc < ZKV_ERROR_COUNT_ ? -rc : ZKV_EPROTO_VALUE]++;
+        // No node reachable fails at once: pause rather than spin until one is back.
+        if (rc == ZKV_EUNREACHABLE)
+            zclock_sleep (S_UNREACHABLE_PAUSE_MS);
         atomic_fetch_add (&sh->done, 1);
     }
     free (value);

@@ -57,16 +57,17 @@ fi
 # for these pids only: a bare `wait` would also forget the statuses of nodes that ended while
 # it ran, and a later `wait PID` would then fail ("pid ... is not a child of this shell").
 declare -A node_of=()
-failed=0
+failed=0   # a node exited with a status other than 0
+stopping=0 # s_stop runs: the nodes are expected to exit
 s_reap () {
     local pid rc
     while [ ${#node_of[@]} -gt 0 ]; do
         pid=""
         wait -n -p pid "${!node_of[@]}" && rc=0 || rc=$?
         [ -n "$pid" ] || return 0 # interrupted by a signal: its trap goes on
-        if [ "$rc" -ne 0 ]; then
+        [ "$rc" = 0 ] || failed=1
+        if [ "$rc" != 0 ] || [ "$stopping" = 0 ]; then
             echo "zkv: node ${node_of[$pid]} (pid $pid) exited with status $rc" >&2
-            failed=1
         fi
         unset "node_of[$pid]"
     done
@@ -77,9 +78,11 @@ s_stop () {
     local status=$?
     trap - INT TERM EXIT
     [ "$1" = exit ] || status=0
+    stopping=1
     echo
-    echo "zkv: stopping nodes" ${NODES//$'\n'/ } $EXTRA_NODES
-    local pid
+    local pid ids
+    ids=$(for pid in "${!node_of[@]}"; do echo "${node_of[$pid]}"; done | sort -n | tr '\n' ' ')
+    echo "zkv: stopping nodes ${ids:-(none running)}"
     for pid in "${!node_of[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     s_reap
     if [ "$failed" = 0 ]; then

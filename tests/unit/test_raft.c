@@ -25,6 +25,8 @@
 #define S_OP_RAW  1 // a write: the request's value (8 bytes, its seq) is the command
 #define S_OP_READ 2 // a linearizable read: answers the state as applied (index, chain)
 #define S_WRITE   0 // the handle of every write (their answers are counted, not kept)
+#define S_APPLIED      1 // cluster_t.values: the write was applied
+#define S_NOT_PROPOSED 2 // ... it was answered "not the leader", which says it was never proposed
 
 typedef struct cluster cluster_t;
 
@@ -96,7 +98,7 @@ struct cluster {
     uint64_t sent[7];        // messages sent per type
     uint64_t writes_ok;      // writes answered ok
     uint64_t writes_lost;    // writes answered with an error (not leader any more)
-    uint8_t *values;         // values[v]: a write of value v was applied
+    uint8_t *values;         // values[v]: S_APPLIED, S_NOT_PROPOSED for the write of value v
     size_t n_values;         // allocated
     uint64_t crashes;        // crashes in a sync
     int failed;              // a safety check failed
@@ -285,6 +287,21 @@ sm_prepare (void *impl, const zkv_sm_request_t *req, uint8_t **cmd_p, size_t *cm
     return ZKV_SM_PROPOSE;
 }
 
+// Makes room in c->values for value v.
+static void
+s_value_room (cluster_t *c, uint64_t v)
+{
+    if (v < c->n_values)
+        return;
+    size_t size = c->n_values ? c->n_values : 1024;
+    while (size <= v)
+        size *= 2;
+    c->values = realloc (c->values, size);
+    assert (c->values);
+    memset (c->values + c->n_values, 0, size - c->n_values);
+    c->n_values = size;
+}
+
 static int
 sm_apply (void *impl, const zkv_entry_t *entries, size_t n, zkv_sm_results_t *results)
 {
@@ -320,15 +337,10 @@ sm_apply (void *impl, const zkv_entry_t *entries, size_t n, zkv_sm_results_t *re
             r->has_client = true;
             r->client_id = 1;
             memcpy (&r->seq, e->data.data, 8);
-            if (r->seq >= c->n_values) {
-                size_t size = c->n_values ? c->n_values : 1024;
-                while (size <= r->seq)
-                    size *= 2;
-                c->values = realloc (c->values, size);
-                memset (c->values + c->n_values, 0, size - c->n_values);
-                c->n_values = size;
-            }
-            c->values[r->seq] = 1;
+            s_value_room (c, r->seq);
+            if (c->values[r->seq] & S_NOT_PROPOSED)
+                s_fail (c, "a write answered 'not the leader' was applied");
+            c->values[r->seq] |= S_APPLIED;
         }
     }
     return 0;
@@ -567,8 +579,16 @@ h_reply (void *arg, const zkv_msg_t *reply)
     if (r->handle == S_WRITE) {
         cluster_t *c = nd->c;
         nd->answered++;
-        if (status == 0 && (r->seq >= c->n_values || !c->values[r->seq]))
+        if (status == 0 && (r->seq >= c->n_values || !(c->values[r->seq] & S_APPLIED)))
             s_fail (c, "a write answered ok that was never applied");
+        // "Not the leader" says the write was never proposed (a client counts it as not
+        // applied); one proposed and then lost is "leader lost" (it may still commit).
+        if (status == ZKV_ENOTLEADER) {
+            s_value_room (c, r->seq);
+            if (c->values[r->seq] & S_APPLIED)
+                s_fail (c, "a write answered 'not the leader' was applied");
+            c->values[r->seq] |= S_NOT_PROPOSED;
+        }
         if (status != 0 && status != ZKV_ENOTLEADER && status != ZKV_ELEADERLOST)
             s_fail (c, "a write refused for no reason");
         if (status)

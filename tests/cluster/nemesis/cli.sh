@@ -15,9 +15,11 @@
 #            leader: exit 3, "outcome unknown" (the entry was proposed, it may yet commit).
 #  quorum    two of three nodes killed, the survivor knows no leader: put exits 1, says "not the
 #            leader" once and "not applied"; get exits 1.
-#  ctrl-c    tools/local-cluster.sh runs this cluster's file; SIGINT to its process group (what
-#            Ctrl-C sends): every node stops, the script exits 0 without a shell error, and the
-#            PATH line it printed reaches the four tools.
+#  ctrl-c    tools/local-cluster.sh runs this cluster's file; one node is stopped (SIGTERM) and
+#            reported, then SIGINT goes to the script's process group (what Ctrl-C sends): every
+#            node stops, the script exits 0 without a shell error ("pid ... is not a child of
+#            this shell"), and the PATH line it printed reaches the four tools. Then again with
+#            every node stopped from outside: the script reports each and ends the same way.
 # Loopback, CURVE, 3 nodes. Needs ZKV_SOURCE_DIR and ZKV_BUILD_DIR (the test sets them) and CMAKE.
 #
 #     ZKV_BUILD=build ZKV_SOURCE_DIR=. ZKV_BUILD_DIR=build CMAKE=cmake cli.sh
@@ -160,6 +162,11 @@ run "$CL_DIR/down1.out" cl_zkv put k v
 check_down "put, cluster down" "$CL_DIR/down1.out"
 run "$CL_DIR/down2.out" zkv_hp put k v
 check_down "put to host:port endpoints, cluster down" "$CL_DIR/down2.out"
+# A bench finds nothing to load: it runs its seconds, counting failures, without spinning.
+run "$CL_DIR/down-bench.out" cl_zkv bench --clients 2 --seconds 2 --json
+failed=$(sed -n 's/.*"failed": \([0-9]*\).*/\1/p' "$CL_DIR/down-bench.out")
+[ "$rc" = 0 ] && [ -n "$failed" ] && [ "$failed" -ge 2 ] && [ "$failed" -le 100 ] ||
+    fail "bench, cluster down: exit $rc, $failed failed (2..100 expected): $(tail -3 "$CL_DIR/down-bench.out")"
 run "$CL_DIR/down3.out" cl_zkv status
 [ "$rc" = 1 ] && [ "$ms" -lt 2000 ] && [ "$(grep -c 'connection refused' "$CL_DIR/down3.out")" = 3 ] ||
     fail "status, cluster down: exit $rc after $ms ms: $(cat "$CL_DIR/down3.out")"
@@ -245,37 +252,67 @@ cl_kill "$survivor" KILL
 
 # ---- ctrl-c ---------------------------------------------------------------------------------
 
-cl_log "ctrl-c: tools/local-cluster.sh on this cluster's file"
-out=$CL_DIR/local-cluster.out
-# Started in the background, a script ignores SIGINT; a terminal's foreground job does not.
-env --default-signal=INT setsid bash "$SRC/tools/local-cluster.sh" "$BUILD_DIR" "$CL_DIR/cluster.cfg" "" \
-    > "$out" 2>&1 < /dev/null &
-lc=$!
-echo "$lc" >> "$CL_DIR/all.pids"
-[ "$(ps -o pgid= -p "$lc" | tr -d ' ')" = "$lc" ] || cl_die "local-cluster.sh does not lead its process group"
-started () { grep -q 'Ctrl-C here stops the cluster' "$out"; }
-cl_wait_until 60 "local-cluster.sh to say the cluster runs" started
-nodes=$(pgrep -g "$lc" -x zkvd || true)
-[ "$(echo $nodes | wc -w)" = "$CL_N" ] || fail "local-cluster.sh runs $(echo $nodes | wc -w) zkvd, not $CL_N"
-echo $nodes | tr ' ' '\n' >> "$CL_DIR/all.pids"
+# lc_start NAME: tools/local-cluster.sh on this cluster's file, leading its own process group
+# (so that a signal to the group reaches it and its nodes, as Ctrl-C does), its output in
+# $CL_DIR/NAME.out; waits until it says the cluster runs. Sets lc (its pid), out, nodes (pids).
+lc_start () {
+    out=$CL_DIR/$1.out
+    # Started in the background, a script ignores SIGINT; a terminal's foreground job does not.
+    env --default-signal=INT setsid bash "$SRC/tools/local-cluster.sh" "$BUILD_DIR" \
+        "$CL_DIR/cluster.cfg" "" > "$out" 2>&1 < /dev/null &
+    lc=$!
+    echo "$lc" >> "$CL_DIR/all.pids"
+    leads () { [ "$(ps -o pgid= -p "$lc" | tr -d ' ')" = "$lc" ]; }
+    cl_wait_until 10 "local-cluster.sh to lead its process group (setsid)" leads
+    started () { grep -q 'Ctrl-C here stops the cluster' "$out"; }
+    cl_wait_until 60 "local-cluster.sh to say the cluster runs" started
+    nodes=$(pgrep -g "$lc" -x zkvd || true)
+    [ "$(echo $nodes | wc -w)" = "$CL_N" ] || fail "local-cluster.sh runs $(echo $nodes | wc -w) zkvd, not $CL_N"
+    echo $nodes | tr ' ' '\n' >> "$CL_DIR/all.pids"
+}
+# lc_end WHAT: waits for local-cluster.sh to end; checks it exited 0 with every node gone, said
+# so, and printed no shell error.
+lc_end () {
+    gone () { ! kill -0 "$lc" 2> /dev/null; }
+    cl_wait_until 30 "local-cluster.sh to end ($1)" gone
+    rc=0
+    wait "$lc" || rc=$?
+    for p in $nodes; do kill -0 "$p" 2> /dev/null && fail "$1: zkvd $p still runs"; done
+    [ "$rc" = 0 ] || fail "$1: local-cluster.sh exited $rc"
+    grep -q 'zkv: all nodes stopped$' "$out" || fail "$1: local-cluster.sh did not say every node stopped"
+    ! grep -q 'not a child of this shell' "$out" || fail "$1: $(grep 'not a child' "$out" | head -2)"
+    cl_log "$1: exit $rc; $(grep -c 'zkvd [0-9]*: stopping' "$out") nodes said 'stopping'; $(grep '^zkv: ' "$out" | tail -3 | tr '\n' ' ')"
+}
+
+cl_log "ctrl-c: tools/local-cluster.sh on this cluster's file, one node stopped, then SIGINT"
+lc_start local-cluster
 run "$CL_DIR/lc-put.out" cl_zkv --timeout 10000 put lc-key lc-value
 [ "$rc" = 0 ] || fail "put to the local cluster: exit $rc: $(cat "$CL_DIR/lc-put.out")"
+# A node that ends while the cluster runs is reported, and its exit status kept for the end.
+first=$(echo $nodes | cut -d' ' -f1)
+kill -TERM "$first"
+cl_wait_gone "$first" 20 || cl_die "zkvd $first did not stop on SIGTERM"
+deadline=$((SECONDS + 10))
+until grep -q "(pid $first) exited with status 0" "$out"; do
+    [ $SECONDS -lt $deadline ] || { fail "local-cluster.sh did not report zkvd $first's exit"; break; }
+    sleep 0.1
+done
 kill -INT -- -"$lc"
-gone () { ! kill -0 "$lc" 2> /dev/null; }
-cl_wait_until 30 "local-cluster.sh to end after SIGINT" gone
-rc=0
-wait "$lc" || rc=$?
-for p in $nodes; do kill -0 "$p" 2> /dev/null && fail "zkvd $p still runs after Ctrl-C"; done
-[ "$rc" = 0 ] || fail "local-cluster.sh exited $rc after Ctrl-C"
-grep -q 'zkv: all nodes stopped' "$out" || fail "local-cluster.sh did not say every node stopped"
-! grep -q 'not a child of this shell' "$out" || fail "local-cluster.sh: $(grep 'not a child' "$out" | head -2)"
+lc_end "Ctrl-C"
 for ((i = 1; i <= CL_N; i++)); do
     grep -q "zkvd $i: stopping" "$out" || fail "node $i did not stop cleanly (no 'stopping' line)"
 done
 line=$(grep -m1 'export PATH=' "$out" || true)
 bad=$(path_misses "$line")
 [ -n "$line" ] && [ -z "$bad" ] || fail "local-cluster.sh's PATH line ($line) misses: $(echo $bad)"
-cl_log "Ctrl-C: exit $rc; $(grep -c 'stopping' "$out") nodes said 'stopping'; $(tail -1 "$out")"
+
+# Every node stopped from outside: the script ends by itself. Its nodes were all reaped by the
+# time its exit trap ran, which then failed on `wait PID`: "pid ... is not a child of this shell".
+cl_log "ctrl-c: every node of tools/local-cluster.sh stopped from outside"
+lc_start local-cluster2
+kill -TERM $nodes
+lc_end "nodes stopped from outside"
+[ "$(grep -c 'exited with status 0' "$out")" = "$CL_N" ] || fail "not every node's exit was reported"
 
 if [ "$failures" != 0 ]; then
     cl_log "$failures check(s) failed"
