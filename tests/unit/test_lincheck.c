@@ -40,11 +40,20 @@ s_check_file (const char *name, uint64_t budget, char *err, size_t err_size)
 static void
 test_data_linearizable (void)
 {
-    const char *files[] = {
-        "ok_sequential.jsonl",   "ok_concurrent_puts.jsonl", "ok_info_appends.jsonl",
-        "ok_fail_ignored.jsonl", "ok_missing_key.jsonl",     "ok_escapes.jsonl",
-        "ok_delete.jsonl",       "ok_cas_value.jsonl",       "ok_cas_revision.jsonl",
-        "ok_cas_lock.jsonl",     "ok_revisions.jsonl",       "unknown_tiny_budget.jsonl"};
+    const char *files[] = {"ok_sequential.jsonl",
+                           "ok_concurrent_puts.jsonl",
+                           "ok_info_appends.jsonl",
+                           "ok_fail_ignored.jsonl",
+                           "ok_missing_key.jsonl",
+                           "ok_escapes.jsonl",
+                           "ok_delete.jsonl",
+                           "ok_cas_value.jsonl",
+                           "ok_cas_revision.jsonl",
+                           "ok_cas_lock.jsonl",
+                           "ok_revisions.jsonl",
+                           "ok_cas_revision_same_value.jsonl",
+                           "ok_info_writes_any_order.jsonl",
+                           "unknown_tiny_budget.jsonl"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char err[512] = "";
         int verdict = s_check_file (files[i], 0, err, sizeof err);
@@ -596,6 +605,12 @@ test_explanations_of_new_ops (void)
              LINE (2, "invoke", "get", "null", 0)
                  XLINE (2, "ok", "get", "\"b\"", "\"revision\": 5", 4),
          "one revision stands for two versions of the key"},
+        // A write after a read of revision 5 must report more, not as much.
+        {LINE (1, "invoke", "put", "\"a\"", 1) LINE (1, "ok", "put", "null", 2)
+             LINE (2, "invoke", "get", "null", 3) XLINE (2, "ok", "get", "\"a\"", "\"revision\": 5",
+                                                         4) LINE (2, "invoke", "append", "\"b\"", 5)
+                 XLINE (2, "ok", "append", "null", "\"revision\": 5", 6),
+         "revisions go back in real time"},
         {LINE (2, "invoke", "get", "null", 1) LINE (2, "ok", "get", "null", 2)
              LINE (1, "invoke", "append", "\"a\"", 3) LINE (1, "ok", "append", "null", 4)
                  LINE (2, "invoke", "get", "null", 5) LINE (2, "ok", "get", "null", 6),
