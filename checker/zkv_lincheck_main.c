@@ -1,6 +1,6 @@
 // zkv-lincheck: checks client history files (docs/history.md format) for linearizability.
 //
-//     zkv-lincheck [--budget N] [--memory BYTES] FILE...
+//     zkv-lincheck [--budget N] [--memory BYTES] [--empty-may-be-missing] FILE...
 //
 // Prints, per file, its operations, keys, verdict and the time taken (and why, if it is not
 // linearizable). Exit status: 1 if any file is not linearizable (a found violation outranks
@@ -19,13 +19,17 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out,
-             "usage: zkv-lincheck [--budget STEPS] [--memory BYTES] FILE...\n"
+             "usage: zkv-lincheck [--budget STEPS] [--memory BYTES] [--empty-may-be-missing] "
+             "FILE...\n"
              "       zkv-lincheck --version\n"
-             "  checks client histories (JSON Lines, one event a line) for linearizability\n"
+             "  checks client histories (JSON Lines, one event a line, docs/history.md) for\n"
+             "  linearizability\n"
              "  --budget STEPS  search steps per key before the verdict is unknown "
              "(default %llu)\n"
              "  --memory BYTES  search memory per key before the verdict is unknown "
              "(default %llu)\n"
+             "  --empty-may-be-missing  a get that read \"\" may have found no key (histories\n"
+             "                  recorded before \"not found\" was null); else \"\" is an empty value\n"
              "  exit: 0 linearizable, 1 not linearizable, 2 unknown or unreadable\n",
              (unsigned long long)ZKV_LIN_DEFAULT_BUDGET,
              (unsigned long long)ZKV_LIN_DEFAULT_MEMORY);
@@ -97,6 +101,11 @@ main (int argc, char **argv)
         if (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0) {
             s_usage (stdout);
             return 0;
+        }
+        if (strcmp (arg, "--empty-may-be-missing") == 0) {
+            options.empty_may_be_missing = true;
+            first++;
+            continue;
         }
         uint64_t *target = strcmp (arg, "--budget") == 0   ? &options.budget
                            : strcmp (arg, "--memory") == 0 ? &options.memory

@@ -40,9 +40,19 @@ s_check_file (const char *name, uint64_t budget, char *err, size_t err_size)
 static void
 test_data_linearizable (void)
 {
-    const char *files[] = {"ok_sequential.jsonl",      "ok_concurrent_puts.jsonl",
-                           "ok_info_appends.jsonl",    "ok_fail_ignored.jsonl",
-                           "ok_missing_key.jsonl",     "ok_escapes.jsonl",
+    const char *files[] = {"ok_sequential.jsonl",
+                           "ok_concurrent_puts.jsonl",
+                           "ok_info_appends.jsonl",
+                           "ok_fail_ignored.jsonl",
+                           "ok_missing_key.jsonl",
+                           "ok_escapes.jsonl",
+                           "ok_delete.jsonl",
+                           "ok_cas_value.jsonl",
+                           "ok_cas_revision.jsonl",
+                           "ok_cas_lock.jsonl",
+                           "ok_revisions.jsonl",
+                           "ok_cas_revision_same_value.jsonl",
+                           "ok_info_writes_any_order.jsonl",
                            "unknown_tiny_budget.jsonl"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char err[512] = "";
@@ -56,8 +66,21 @@ test_data_linearizable (void)
 static void
 test_data_not_linearizable (void)
 {
-    const char *files[] = {"bad_stale_read.jsonl", "bad_never_written.jsonl",
-                           "bad_contradictory_appends.jsonl", "bad_lost_append.jsonl"};
+    const char *files[] = {"bad_stale_read.jsonl",
+                           "bad_never_written.jsonl",
+                           "bad_contradictory_appends.jsonl",
+                           "bad_lost_append.jsonl",
+                           "bad_read_deleted.jsonl",
+                           "bad_not_found_after_put.jsonl",
+                           "bad_empty_is_not_missing.jsonl",
+                           "bad_cas_swapped_mismatch.jsonl",
+                           "bad_cas_not_swapped_matched.jsonl",
+                           "bad_cas_revision_stale.jsonl",
+                           "bad_cas_lock_two_holders.jsonl",
+                           "bad_revision_two_values.jsonl",
+                           "bad_revision_backwards.jsonl",
+                           "bad_read_old_revision.jsonl",
+                           "bad_cas_revision_not_swapped_at_bound.jsonl"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char err[512] = "";
         int verdict = s_check_file (files[i], 0, err, sizeof err);
@@ -92,6 +115,23 @@ test_data_parse_errors (void)
          "err_ok_without_invoke.jsonl:3: ok for process 1 without an open invoke"},
         {"err_two_open_invokes.jsonl",
          "err_two_open_invokes.jsonl:3: process 1 already has an open invoke (line 1)"},
+        {"err_cas_without_expect.jsonl",
+         "err_cas_without_expect.jsonl:1: a cas invoke needs \"expect\""},
+        {"err_cas_two_expects.jsonl",
+         "err_cas_two_expects.jsonl:1: a cas invoke has \"expect\" or \"expect_revision\", not "
+         "both"},
+        {"err_swapped_on_put.jsonl",
+         "err_swapped_on_put.jsonl:2: \"swapped\" belongs on a cas's ok, not a put's ok"},
+        {"err_swapped_not_boolean.jsonl",
+         "err_swapped_not_boolean.jsonl:2: \"swapped\": expected true or false, got an integer"},
+        {"err_revision_negative.jsonl",
+         "err_revision_negative.jsonl:2: \"revision\": expected a non-negative integer"},
+        {"err_revision_on_invoke.jsonl",
+         "err_revision_on_invoke.jsonl:1: \"revision\" belongs on an ok, not an invoke"},
+        {"err_delete_with_value.jsonl",
+         "err_delete_with_value.jsonl:1: a delete invoke has value null"},
+        {"err_not_found_with_revision.jsonl",
+         "err_not_found_with_revision.jsonl:2: a get that found nothing has revision 0, not 7"},
         {"no_such_file.jsonl", "no_such_file.jsonl: No such file"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -116,6 +156,11 @@ s_parse_error (const char *text)
     }
     return err;
 }
+
+// A line with more members (extra: "\"name\": value, ...").
+#define XLINE(p, type, f, value, extra, time)                                                      \
+    "{\"process\": " #p ", \"type\": \"" type "\", \"f\": \"" f "\", \"key\": \"k\", "             \
+    "\"value\": " value ", " extra ", \"time\": " #time "}\n"
 
 #define LINE(p, type, f, value, time)                                                              \
     "{\"process\": " #p ", \"type\": \"" type "\", \"f\": \"" f "\", \"key\": \"k\", "             \
@@ -161,6 +206,55 @@ test_parse_messages (void)
         {LINE (1, "invoke", "get", "null", 1) LINE (1, "ok", "put", "\"a\"", 2),
          "line 2: ok for process 1 does not match its invoke"},
         {LINE (1, "fail", "get", "null", 1), "line 1: fail for process 1 without an open invoke"},
+        // The members of delete, cas and revisions.
+        {XLINE (1, "invoke", "cas", "null", "\"expect\": null", 1)
+             XLINE (1, "ok", "cas", "null", "\"swapped\": false, \"revision\": 0", 2),
+         ""},
+        {XLINE (1, "invoke", "cas", "\"b\"", "\"expect_revision\": 18446744073709551615", 1)
+             XLINE (1, "ok", "cas", "\"b\"", "\"revision\": 18446744073709551615", 2),
+         ""},
+        {XLINE (1, "invoke", "cas", "\"b\"", "\"expect_revision\": 18446744073709551616", 1),
+         "line 1: \"expect_revision\": out of range"},
+        {XLINE (1, "invoke", "cas", "\"b\"", "\"expect_revision\": \"3\"", 1),
+         "\"expect_revision\": expected a non-negative integer, got a string"},
+        {XLINE (1, "invoke", "cas", "\"b\"", "\"expect\": 3", 1),
+         "\"expect\": expected a string or null, got an integer"},
+        {XLINE (1, "invoke", "cas", "\"b\"", "\"expect\": null, \"expect\": \"a\"", 1),
+         "\"expect\" given twice"},
+        {XLINE (1, "invoke", "cas", "\"b\"", "\"swapped\": true, \"expect\": null", 1),
+         "\"swapped\" belongs on a cas's ok, not an invoke"},
+        {XLINE (1, "invoke", "get", "null", "\"expect\": \"a\"", 1),
+         "\"expect\" belongs on a cas invoke, not a get"},
+        {XLINE (1, "invoke", "put", "\"a\"", "\"expect_revision\": 2", 1),
+         "\"expect_revision\" belongs on a cas invoke, not a put"},
+        {XLINE (1, "invoke", "cas", "\"b\"", "\"expect\": null", 1)
+             XLINE (1, "ok", "cas", "\"b\"", "\"expect\": null", 2),
+         "line 2: \"expect\" belongs on a cas invoke, not its ok"},
+        {XLINE (1, "invoke", "cas", "\"b\"", "\"expect\": null", 1)
+             XLINE (1, "ok", "cas", "\"c\"", "\"swapped\": true", 2),
+         "line 2: a cas's ok repeats its invoke's value"},
+        {XLINE (1, "invoke", "cas", "\"b\"", "\"expect\": null", 1)
+             XLINE (1, "info", "cas", "null", "\"swapped\": true", 2),
+         "line 2: \"swapped\" belongs on a cas's ok, not a cas's info"},
+        {XLINE (1, "invoke", "cas", "\"b\"", "\"expect\": null", 1)
+             XLINE (1, "ok", "cas", "null", "\"swapped\": \"yes\"", 2),
+         "\"swapped\": expected true or false, got a string"},
+        {LINE (1, "invoke", "put", "\"a\"", 1)
+             XLINE (1, "fail", "put", "null", "\"revision\": 4", 2),
+         "line 2: \"revision\" belongs on an ok, not a fail"},
+        {LINE (1, "invoke", "put", "\"a\"", 1)
+             XLINE (1, "ok", "put", "null", "\"revision\": 1.5", 2),
+         "\"revision\": expected an integer"},
+        {LINE (1, "invoke", "delete", "null", 1) LINE (1, "ok", "delete", "\"a\"", 2),
+         "line 2: a delete's ok has value null"},
+        {LINE (1, "invoke", "get", "null", 1) XLINE (1, "ok", "get", "null", "\"revision\": 3", 2),
+         "line 2: a get that found nothing has revision 0, not 3"},
+        {LINE (1, "invoke", "get", "null", 1) XLINE (1, "ok", "get", "null", "\"revision\": 0", 2),
+         ""},
+        {"{\"process\": 9223372036854775808}\n", "\"process\": out of range"},
+        {"{\"process\": -9223372036854775809}\n", "\"process\": out of range"},
+        {"{\"swapped\": tru}\n", "got an invalid token"},
+        {"{\"swapped\": falsey}\n", "expected ',' or '}'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *err = s_parse_error (cases[i].text);
@@ -174,11 +268,8 @@ test_parse_messages (void)
 // Every prefix of a valid history, and every byte of it replaced by a few nasty ones, either
 // parses or fails with a line number; nothing crashes or reads out of bounds (ASan watches).
 static void
-test_parse_hostile (void)
+s_hostile (const char *valid)
 {
-    const char *valid = LINE (1, "invoke", "append", "\"a\\u00e9\\ud83d\\ude00\\\"\\\\;\"", 10)
-        LINE (1, "ok", "append", "\"a\\u00e9\\ud83d\\ude00\\\"\\\\;\"", 11)
-            LINE (2, "invoke", "get", "null", -12) LINE (2, "info", "get", "null", 13);
     size_t size = strlen (valid);
     char *buf = malloc (size);
     const char nasty[] = {'\0', '"', '\\', '{', '}', ',', ':', '\n', '9', '-', 'u', (char)0xff};
@@ -209,6 +300,23 @@ test_parse_hostile (void)
         }
     }
     free (buf);
+}
+
+static void
+test_parse_hostile (void)
+{
+    s_hostile (LINE (1, "invoke", "append", "\"a\\u00e9\\ud83d\\ude00\\\"\\\\;\"", 10)
+                   LINE (1, "ok", "append", "\"a\\u00e9\\ud83d\\ude00\\\"\\\\;\"", 11)
+                       LINE (2, "invoke", "get", "null", -12) LINE (2, "info", "get", "null", 13));
+    // The members of delete, cas and revisions, each value kind once.
+    s_hostile (XLINE (1, "invoke", "cas", "\"b\\u00e9\"", "\"expect\": \"a\"", 10)
+                   XLINE (1, "ok", "cas", "\"b\\u00e9\"", "\"swapped\": true, \"revision\": 17", 11)
+                       XLINE (2, "invoke", "cas", "null", "\"expect_revision\": 17", 12)
+                           XLINE (2, "ok", "cas", "null", "\"swapped\": false, \"revision\": 9", 13)
+                               LINE (3, "invoke", "delete", "null", 14)
+                                   XLINE (3, "ok", "delete", "null", "\"revision\": 20", 15)
+                                       LINE (3, "invoke", "get", "null", 16)
+                                           XLINE (3, "ok", "get", "null", "\"revision\": 0", 17));
 }
 
 static void
@@ -343,6 +451,210 @@ test_explanation_names_the_key_and_the_read (void)
     zkv_lin_result_clear (&r);
     CHECK (r.key == NULL);
     zkv_history_destroy (&h);
+}
+
+static void
+test_builder_new_ops (void)
+{
+    zkv_history_t *h = zkv_history_new ();
+    CHECK (zkv_history_invoke (h, 1, ZKV_HIST_CAS, "k", "a", 1) == ZKV_EINVAL);
+    CHECK (strstr (zkv_history_error (h), "a cas invoke needs \"expect\""));
+    CHECK (zkv_history_invoke (h, 1, ZKV_HIST_DELETE, "k", "a", 1) == ZKV_EINVAL);
+    CHECK (strstr (zkv_history_error (h), "a delete invoke has value null"));
+    CHECK (zkv_history_invoke_delete (h, 1, "k", 1) == 0);
+    CHECK (zkv_history_complete_cas (h, 1, true, 3, 2) == ZKV_EINVAL);
+    CHECK (strstr (zkv_history_error (h), "zkv_history_complete_cas does not complete a delete"));
+    CHECK (zkv_history_complete_get (h, 1, NULL, 0, 2) == ZKV_EINVAL);
+    CHECK (zkv_history_complete_write (h, 1, 4, 2) == 0);
+    CHECK (zkv_history_invoke (h, 1, ZKV_HIST_GET, "k", NULL, 3) == 0);
+    CHECK (zkv_history_complete (h, 1, ZKV_HIST_OK, NULL, 4) == ZKV_EINVAL);
+    CHECK (strstr (zkv_history_error (h), "zkv_history_complete_get"));
+    CHECK (zkv_history_complete_write (h, 1, 4, 4) == ZKV_EINVAL);
+    CHECK (zkv_history_complete_get (h, 1, NULL, 5, 4) == ZKV_EINVAL);
+    CHECK (strstr (zkv_history_error (h), "a get that found nothing has revision 0"));
+    CHECK (zkv_history_complete_get (h, 1, NULL, 0, 4) == 0); // not found
+    CHECK (zkv_history_invoke_cas (h, 1, "k", NULL, "me", 5) == 0);
+    CHECK (zkv_history_complete_cas (h, 1, true, 7, 6) == 0);
+    CHECK (zkv_history_invoke_cas_rev (h, 2, "k", 6, NULL, 7) == 0);
+    CHECK (zkv_history_complete_cas (h, 2, false, 7, 8) == 0); // the key is at 7
+    CHECK (zkv_history_invoke (h, 2, ZKV_HIST_GET, "k", NULL, 9) == 0);
+    CHECK (zkv_history_complete_get (h, 2, "me", 7, 10) == 0);
+    CHECK (zkv_history_complete_write (h, 3, 1, 10) == ZKV_EINVAL); // nothing open
+    CHECK (strstr (zkv_history_error (h), "without an open invoke"));
+    // The events hold what was said, and nothing else.
+    const zkv_hist_event_t *e = zkv_history_event (h, 1); // the delete's ok
+    CHECK (e->f == ZKV_HIST_DELETE && e->has_revision && e->revision == 4 && e->swapped == -1);
+    CHECK (!e->value.data && !e->has_expect && !e->has_expect_revision);
+    e = zkv_history_event (h, 3); // the not found
+    CHECK (e->f == ZKV_HIST_GET && !e->value.data && !e->has_revision);
+    e = zkv_history_event (h, 4); // the cas by value
+    CHECK (e->has_expect && !e->expect.data && !e->has_expect_revision &&
+           strcmp (e->value.data, "me") == 0);
+    e = zkv_history_event (h, 5);
+    CHECK (e->swapped == 1 && e->revision == 7 && strcmp (e->value.data, "me") == 0);
+    e = zkv_history_event (h, 6); // the cas by revision: a conditional delete
+    CHECK (e->has_expect_revision && e->expect_revision == 6 && !e->has_expect && !e->value.data);
+    e = zkv_history_event (h, 7);
+    CHECK (e->swapped == 0 && e->revision == 7);
+    zkv_lin_result_t r;
+    CHECK (zkv_lincheck (h, NULL, &r) == 0);
+    if (r.verdict != ZKV_LIN_OK)
+        fprintf (stderr, "%s\n", r.explanation);
+    CHECK (r.verdict == ZKV_LIN_OK);
+    zkv_lin_result_clear (&r);
+    CHECK (s_round_trip (h));
+    zkv_history_destroy (&h);
+}
+
+static void
+test_write_new_members (void)
+{
+    zkv_history_t *h = zkv_history_new ();
+    CHECK (zkv_history_invoke_cas (h, 1, "k", "a\"", NULL, 10) == 0);
+    CHECK (zkv_history_complete_cas (h, 1, false, 5, 11) == 0);
+    CHECK (zkv_history_invoke_cas_rev (h, 1, "k", UINT64_MAX, "b", 12) == 0);
+    CHECK (zkv_history_complete_cas (h, 1, true, UINT64_MAX, 13) == 0);
+    CHECK (zkv_history_invoke_delete (h, 1, "k", 14) == 0);
+    CHECK (zkv_history_complete_write (h, 1, 0, 15) == 0); // no revision: none written
+    CHECK (zkv_history_invoke (h, 1, ZKV_HIST_GET, "k", NULL, 16) == 0);
+    CHECK (zkv_history_complete_get (h, 1, NULL, 0, 17) == 0);
+    CHECK (zkv_history_invoke_cas (h, 1, "k", NULL, "c", 18) == 0);
+    CHECK (zkv_history_complete (h, 1, ZKV_HIST_OK, NULL, 19) == 0); // swapped not said
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    CHECK (zkv_history_write (h, out) == 0);
+    fclose (out);
+    const char *want =
+        "{\"process\": 1, \"type\": \"invoke\", \"f\": \"cas\", \"key\": \"k\", \"value\": null, "
+        "\"expect\": \"a\\\"\", \"time\": 10}\n"
+        "{\"process\": 1, \"type\": \"ok\", \"f\": \"cas\", \"key\": \"k\", \"value\": null, "
+        "\"swapped\": false, \"revision\": 5, \"time\": 11}\n"
+        "{\"process\": 1, \"type\": \"invoke\", \"f\": \"cas\", \"key\": \"k\", \"value\": \"b\", "
+        "\"expect_revision\": 18446744073709551615, \"time\": 12}\n"
+        "{\"process\": 1, \"type\": \"ok\", \"f\": \"cas\", \"key\": \"k\", \"value\": \"b\", "
+        "\"swapped\": true, \"revision\": 18446744073709551615, \"time\": 13}\n"
+        "{\"process\": 1, \"type\": \"invoke\", \"f\": \"delete\", \"key\": \"k\", \"value\": "
+        "null, "
+        "\"time\": 14}\n"
+        "{\"process\": 1, \"type\": \"ok\", \"f\": \"delete\", \"key\": \"k\", \"value\": null, "
+        "\"time\": 15}\n"
+        "{\"process\": 1, \"type\": \"invoke\", \"f\": \"get\", \"key\": \"k\", \"value\": null, "
+        "\"time\": 16}\n"
+        "{\"process\": 1, \"type\": \"ok\", \"f\": \"get\", \"key\": \"k\", \"value\": null, "
+        "\"time\": 17}\n"
+        "{\"process\": 1, \"type\": \"invoke\", \"f\": \"cas\", \"key\": \"k\", \"value\": \"c\", "
+        "\"expect\": null, \"time\": 18}\n"
+        "{\"process\": 1, \"type\": \"ok\", \"f\": \"cas\", \"key\": \"k\", \"value\": \"c\", "
+        "\"time\": 19}\n";
+    bool same = strcmp (text, want) == 0;
+    if (!same)
+        fprintf (stderr, "wrote:\n%s", text);
+    free (text);
+    CHECK (same);
+    CHECK (s_round_trip (h));
+    zkv_history_destroy (&h);
+}
+
+// Checks one history given as text; returns the result (clear it).
+static zkv_lin_result_t
+s_check_text (const char *text, bool empty_may_be_missing)
+{
+    zkv_history_t *h;
+    char err[256];
+    zkv_lin_result_t r = {.verdict = ZKV_LIN_UNKNOWN};
+    if (zkv_history_parse (text, strlen (text), &h, err, sizeof err)) {
+        fprintf (stderr, "%s\n", err);
+        return r;
+    }
+    zkv_lin_options_t options = {.empty_may_be_missing = empty_may_be_missing};
+    zkv_lincheck (h, &options, &r);
+    zkv_history_destroy (&h);
+    return r;
+}
+
+// The explanations name the new operations, their outcomes and revisions.
+static void
+test_explanations_of_new_ops (void)
+{
+    struct {
+        const char *text; // a history that is not linearizable
+        const char *want; // in the explanation
+    } cases[] = {
+        {XLINE (1, "invoke", "cas", "\"p1\"", "\"expect\": null", 1)
+             XLINE (1, "ok", "cas", "\"p1\"", "\"swapped\": true", 2)
+                 XLINE (2, "invoke", "cas", "\"p2\"", "\"expect\": null", 3)
+                     XLINE (2, "ok", "cas", "\"p2\"", "\"swapped\": true", 4),
+         "after it the value is \"p1\", and this operation cannot be placed (nor any before its "
+         "return):\n  process 2 cas expect absent set \"p2\" -> swapped [t 3..4] (line 3)"},
+        {LINE (1, "invoke", "put", "\"a\"", 1) XLINE (1, "ok", "put", "null", "\"revision\": 5", 2)
+             LINE (1, "invoke", "delete", "null", 3)
+                 XLINE (1, "ok", "delete", "null", "\"revision\": 6", 4)
+                     LINE (2, "invoke", "get", "null", 5) LINE (2, "ok", "get", "\"a\"", 6),
+         "after it the key is missing (revision 6), and this operation cannot be placed"},
+        {LINE (1, "invoke", "put", "\"a\"", 1) XLINE (1, "ok", "put", "null", "\"revision\": 5", 2)
+             XLINE (2, "invoke", "cas", "\"b\"", "\"expect_revision\": 4", 3)
+                 XLINE (2, "ok", "cas", "\"b\"", "\"swapped\": true, \"revision\": 6", 4),
+         "process 2 cas expect revision 4 set \"b\" -> swapped, revision 6 [t 3..4]"},
+        {LINE (1, "invoke", "put", "\"a\"", 1) XLINE (1, "ok", "put", "null", "\"revision\": 5", 2)
+             LINE (2, "invoke", "get", "null", 3)
+                 XLINE (2, "ok", "get", "\"a\"", "\"revision\": 4", 4),
+         "revisions go back in real time (the first returned before the second was called; a "
+         "write must report more, any other at least as much):\n  process 1 put \"a\", revision 5 "
+         "[t 1..2] (line 1)\n  process 2 get -> \"a\", revision 4 [t 3..4] (line 3)"},
+        {LINE (1, "invoke", "put", "\"a\"", 1) XLINE (1, "ok", "put", "null", "\"revision\": 5", 2)
+             LINE (2, "invoke", "get", "null", 0)
+                 XLINE (2, "ok", "get", "\"b\"", "\"revision\": 5", 4),
+         "one revision stands for two versions of the key"},
+        // A write after a read of revision 5 must report more, not as much.
+        {LINE (1, "invoke", "put", "\"a\"", 1) LINE (1, "ok", "put", "null", 2)
+             LINE (2, "invoke", "get", "null", 3) XLINE (2, "ok", "get", "\"a\"", "\"revision\": 5",
+                                                         4) LINE (2, "invoke", "append", "\"b\"", 5)
+                 XLINE (2, "ok", "append", "null", "\"revision\": 5", 6),
+         "revisions go back in real time"},
+        {LINE (2, "invoke", "get", "null", 1) LINE (2, "ok", "get", "null", 2)
+             LINE (1, "invoke", "append", "\"a\"", 3) LINE (1, "ok", "append", "null", 4)
+                 LINE (2, "invoke", "get", "null", 5) LINE (2, "ok", "get", "null", 6),
+         "process 2 get -> not found [t 5..6]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        zkv_lin_result_t r = s_check_text (cases[i].text, false);
+        bool good =
+            r.verdict == ZKV_LIN_ILLEGAL && r.explanation && strstr (r.explanation, cases[i].want);
+        if (!good)
+            fprintf (stderr, "case %zu: got \"%s\"\nwant \"%s\"\n", i,
+                     r.explanation ? r.explanation : "", cases[i].want);
+        zkv_lin_result_clear (&r);
+        CHECK (good);
+    }
+}
+
+// Histories recorded before "not found" existed read "" from missing keys: the option accepts
+// that, and only that.
+static void
+test_empty_may_be_missing (void)
+{
+    const char *old = LINE (1, "invoke", "get", "null", 1) LINE (1, "ok", "get", "\"\"", 2)
+        LINE (1, "invoke", "append", "\"a\"", 3) LINE (1, "ok", "append", "null", 4)
+            LINE (1, "invoke", "get", "null", 5) LINE (1, "ok", "get", "\"a\"", 6);
+    zkv_lin_result_t r = s_check_text (old, false);
+    CHECK (r.verdict == ZKV_LIN_ILLEGAL); // strict: "" is an existing empty value
+    zkv_lin_result_clear (&r);
+    r = s_check_text (old, true);
+    CHECK (r.verdict == ZKV_LIN_OK);
+    zkv_lin_result_clear (&r);
+    // An empty value is still read as "" under the option; a stale "" still fails.
+    r = s_check_text (LINE (1, "invoke", "put", "\"\"", 1) LINE (1, "ok", "put", "null", 2)
+                          LINE (1, "invoke", "get", "null", 3) LINE (1, "ok", "get", "\"\"", 4),
+                      true);
+    CHECK (r.verdict == ZKV_LIN_OK);
+    zkv_lin_result_clear (&r);
+    r = s_check_text (LINE (1, "invoke", "put", "\"x\"", 1) LINE (1, "ok", "put", "null", 2)
+                          LINE (1, "invoke", "get", "null", 3) LINE (1, "ok", "get", "\"\"", 4),
+                      true);
+    CHECK (r.verdict == ZKV_LIN_ILLEGAL);
+    CHECK (strstr (r.explanation, "get -> \"\" (or not found)"));
+    zkv_lin_result_clear (&r);
 }
 
 // ---- Randomized: histories of a simulated linearizable store, and impossible mutations ----
@@ -1278,14 +1590,15 @@ test_big_history_is_fast (void)
     s_gen_free (&g);
 }
 
-ZKV_TEST_MAIN (TEST (test_data_linearizable) TEST (test_data_not_linearizable)
-                   TEST (test_data_unknown_with_tiny_budget) TEST (test_data_parse_errors)
-                       TEST (test_parse_messages) TEST (test_parse_hostile)
-                           TEST (test_builder_rules) TEST (test_write_exact_format_and_round_trip)
-                               TEST (test_explanation_names_the_key_and_the_read)
-                                   TEST (test_random_linearizable_pass)
-                                       TEST (test_random_new_ops_pass)
-                                           TEST (test_random_mutations_fail)
-                                               TEST (test_random_new_ops_mutations_fail)
-                                                   TEST (test_random_small_agree_with_reference)
-                                                       TEST (test_big_history_is_fast))
+ZKV_TEST_MAIN (
+    TEST (test_data_linearizable) TEST (test_data_not_linearizable)
+        TEST (test_data_unknown_with_tiny_budget) TEST (test_data_parse_errors)
+            TEST (test_parse_messages) TEST (test_parse_hostile) TEST (test_builder_rules)
+                TEST (test_write_exact_format_and_round_trip)
+                    TEST (test_explanation_names_the_key_and_the_read) TEST (test_builder_new_ops)
+                        TEST (test_write_new_members) TEST (test_explanations_of_new_ops)
+                            TEST (test_empty_may_be_missing) TEST (test_random_linearizable_pass)
+                                TEST (test_random_new_ops_pass) TEST (test_random_mutations_fail)
+                                    TEST (test_random_new_ops_mutations_fail)
+                                        TEST (test_random_small_agree_with_reference)
+                                            TEST (test_big_history_is_fast))
