@@ -8,6 +8,7 @@
 #include "zkv_ldbdiag.h"
 #include "zkv_ldbstore.h"
 #include "zkv_lockstore.h"
+#include "zkv_restore_file.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -23,13 +24,17 @@
 static void
 s_usage (FILE *out)
 {
-    fprintf (out, "usage: zkvd --config FILE --node ID [--foreground] [--rejoin]\n"
+    fprintf (out, "usage: zkvd --config FILE --node ID [--foreground] [--rejoin | --restore FILE]\n"
                   "  --config FILE   the cluster file (ZPL; see config/local.cfg)\n"
                   "  --node ID       which of its nodes this process is\n"
                   "  --foreground    stay attached to the terminal, log to stderr\n"
                   "  --rejoin        this node lost its data (its directory is empty): take\n"
                   "                  every group's state from the group's leader, and vote in\n"
                   "                  no election until it has it\n"
+                  "  --restore FILE  seed this new node from a backup (zkv snapshot save FILE;\n"
+                  "                  docs/cli.md): every node of the new cluster, once, each\n"
+                  "                  from the same FILE; refused for a damaged file, another\n"
+                  "                  cluster shape, or a data directory that holds data\n"
                   "exit status: 0 stopped by SIGINT / SIGTERM, 1 failed to start or run,\n"
                   "  2 bad arguments or config file, 65 the data directory is corrupt\n"
                   "  (restarting cannot help: see the message)\n");
@@ -116,7 +121,7 @@ int
 main (int argc, char *argv[])
 {
     const char *config_path = NULL;
-    const char *node_arg = NULL;
+    const char *node_arg = NULL, *restore_path = NULL;
     bool foreground = false, rejoin = false;
     for (int i = 1; i < argc; i++) {
         if (streq (argv[i], "--config") && i + 1 < argc)
@@ -127,6 +132,8 @@ main (int argc, char *argv[])
             foreground = true;
         else if (streq (argv[i], "--rejoin"))
             rejoin = true;
+        else if (streq (argv[i], "--restore") && i + 1 < argc)
+            restore_path = argv[++i];
         else if (streq (argv[i], "--help") || streq (argv[i], "-h")) {
             s_usage (stdout);
             return 0;
@@ -136,7 +143,7 @@ main (int argc, char *argv[])
             return 2;
         }
     }
-    if (!config_path || !node_arg) {
+    if (!config_path || !node_arg || (rejoin && restore_path)) {
         s_usage (stderr);
         return 2;
     }
@@ -160,8 +167,20 @@ main (int argc, char *argv[])
         zkv_config_destroy (&config);
         return 2;
     }
+    // A backup to restore is checked whole before anything else (and before detaching, so that
+    // a refusal reaches the terminal): nothing is written for a file that will not do.
+    zkv_restore_file_t *restore = NULL;
+    if (restore_path) {
+        restore = zkv_restore_file_open (restore_path, config, err, sizeof err);
+        if (!restore) {
+            fprintf (stderr, "zkvd: %s\n", err);
+            zkv_config_destroy (&config);
+            return 2;
+        }
+    }
     if (!foreground && daemon (1, 0) != 0) {
         fprintf (stderr, "zkvd: cannot detach: %s\n", strerror (errno));
+        zkv_restore_file_close (&restore);
         return 1;
     }
 
@@ -230,6 +249,11 @@ main (int argc, char *argv[])
         rc = 2;
         goto done;
     }
+    if (restore && zkv_restore_file_install (restore, &node, me->data) != 0) {
+        rc = 2;
+        goto done;
+    }
+    zkv_restore_file_close (&restore);
 
     // Start order: events first (everyone publishes), then the groups (each boots its state
     // machine and Raft from the store), then the network and the clients.
@@ -296,6 +320,7 @@ done:
     free (gargs);
     free (groups);
     free (node.groups);
+    zkv_restore_file_close (&restore);
     zkv_routing_destroy (&node.routing);
     zkv_config_destroy (&config);
     return rc;

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 
 // The protocol version as the one byte (a positive fixint) of hand-written encodings below.
-#define S_V "\x05"
-_Static_assert(ZKV_PROTOCOL_VERSION == 5, "S_V must spell ZKV_PROTOCOL_VERSION");
+#define S_V "\x06"
+_Static_assert(ZKV_PROTOCOL_VERSION == 6, "S_V must spell ZKV_PROTOCOL_VERSION");
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: a local seeded PRNG (the project's lives in zkv_core), builders and comparison, all
