@@ -272,6 +272,7 @@ s_save (zkv_cli_t *cli, int argc, char **argv)
                            path);
         free (sv.tmp);
         free (sv.saved);
+        zkv_client_destroy (&client);
         return ZKV_CLI_ERROR;
     }
     s_sync_dir (path);
@@ -303,6 +304,7 @@ s_save (zkv_cli_t *cli, int argc, char **argv)
     }
     free (sv.tmp);
     free (sv.saved);
+    zkv_client_destroy (&client);
     return ZKV_CLI_OK;
 }
 
