@@ -273,6 +273,16 @@ s_client (s_frontend_t *self, zmq_msg_t *frames, size_t n)
             const char *why = "a monitor key reads status and configurations only";
             reply.u.client_reply.error = (zkv_bytes_t){(uint8_t *)why, strlen (why)};
             s_to_client (self, &from, &reply);
+        } else if (m.type == ZKV_MSG_SNAPSHOT_REQUEST) {
+            // A save would read every value: a client key's to make, never a monitor's.
+            zkv_msg_t reply = {.type = ZKV_MSG_SNAPSHOT_REPLY};
+            reply.u.snapshot_reply.node = self->node->id;
+            reply.u.snapshot_reply.nonce = m.u.snapshot_request.nonce;
+            reply.u.snapshot_reply.group = m.u.snapshot_request.group;
+            reply.u.snapshot_reply.status = (uint64_t)-ZKV_EDENIED;
+            const char *why = "a monitor key may not save the cluster's data";
+            reply.u.snapshot_reply.error = (zkv_bytes_t){(uint8_t *)why, strlen (why)};
+            s_to_client (self, &from, &reply);
         }
         zkv_msg_free (&m);
         return;

@@ -106,6 +106,7 @@ zkv_node_replica_config (const zkv_node_t *node, uint64_t group, uint64_t seed,
     rc->seed = seed;
     out->tick_ms = (uint32_t)zkv_config_tick_ms (c);
     out->snapshot_bytes = zkv_config_snapshot_bytes (c);
+    out->max_saves = (size_t)zkv_config_cluster (c)->max_saves;
 }
 
 void

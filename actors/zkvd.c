@@ -14,6 +14,7 @@
 #include "zkv_lockstore.h"
 #include "zkv_log.h"
 #include "zkv_version.h"
+#include "zkv_restore_file.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -29,7 +30,7 @@
 static void
 s_usage (FILE *out)
 {
-    fprintf (out, "usage: zkvd --config FILE --node ID [--rejoin] [--log-file FILE]\n"
+    fprintf (out, "usage: zkvd --config FILE --node ID [--rejoin | --restore FILE] [--log-file FILE]\n"
                   "            [--log-level LEVEL] [--syslog]\n"
                   "            [--daemon --log-file FILE --pid-file FILE]\n"
                   "       zkvd --version\n"
@@ -38,6 +39,10 @@ s_usage (FILE *out)
                   "  --rejoin         this node lost its data (its directory is empty): take\n"
                   "                   every group's state from the group's leader, and vote in\n"
                   "                   no election until it has it\n"
+                  "  --restore FILE   seed this new node from a backup (zkv snapshot save FILE;\n"
+                  "                   docs/cli.md): every node of the new cluster, once, each\n"
+                  "                   from the same FILE; refused for a damaged file, another\n"
+                  "                   cluster shape, or a data directory that holds data\n"
                   "  --log-file FILE  log to FILE (appended; SIGHUP opens it again, for\n"
                   "                   logrotate) instead of stderr\n"
                   "  --log-level LEVEL  error, warning, notice, info (the default) or debug:\n"
@@ -141,6 +146,7 @@ typedef struct {
     bool syslog;          // --syslog
     bool daemon;          // --daemon: detach once the node serves
     bool rejoin;          // --rejoin
+    const char *restore;  // --restore FILE, NULL: none
 } s_args_t;
 
 // Reads the arguments: -1 to go on, or the exit status (0 after --help).
@@ -168,6 +174,8 @@ s_parse_args (int argc, char *argv[], s_args_t *args)
             ; // the default now; scripts written for the zkvd that detached still pass it
         else if (streq (a, "--rejoin"))
             args->rejoin = true;
+        else if (streq (a, "--restore") && value)
+            args->restore = argv[++i];
         else if (streq (a, "--help") || streq (a, "-h")) {
             s_usage (stdout);
             return 0;
@@ -177,7 +185,7 @@ s_parse_args (int argc, char *argv[], s_args_t *args)
             return 2;
         }
     }
-    if (!args->config || !args->node) {
+    if (!args->config || !args->node || (args->rejoin && args->restore)) {
         s_usage (stderr);
         return 2;
     }
@@ -236,8 +244,20 @@ main (int argc, char *argv[])
         zkv_config_destroy (&config);
         return 2;
     }
+    // A backup to restore is checked whole before anything else (and before detaching, so that
+    // a refusal reaches the terminal): nothing is written for a file that will not do.
+    zkv_restore_file_t *restore = NULL;
+    if (args.restore) {
+        restore = zkv_restore_file_open (args.restore, config, err, sizeof err);
+        if (!restore) {
+            fprintf (stderr, "zkvd: %s\n", err);
+            zkv_config_destroy (&config);
+            return 2;
+        }
+    }
     if (args.log_file && zkv_log_set_file (args.log_file, err, sizeof err) != 0) {
         fprintf (stderr, "zkvd: %s\n", err);
+        zkv_restore_file_close (&restore);
         zkv_config_destroy (&config);
         return 1;
     }
@@ -253,6 +273,7 @@ main (int argc, char *argv[])
         if (ready_fd < 0) {
             fprintf (stderr, "zkvd: cannot detach: %s\n", strerror (errno));
             zkv_log_close ();
+            zkv_restore_file_close (&restore);
             zkv_config_destroy (&config);
             return 1;
         }
@@ -333,6 +354,11 @@ main (int argc, char *argv[])
         rc = 2;
         goto done;
     }
+    if (restore && zkv_restore_file_install (restore, &node, me->data) != 0) {
+        rc = 2;
+        goto done;
+    }
+    zkv_restore_file_close (&restore);
 
     // Start order: events first (everyone publishes), then the groups (each boots its state
     // machine and Raft from the store), then the network and the clients.
@@ -426,6 +452,7 @@ done:
     free (groups);
     free (node.groups);
     zkv_board_destroy (&node.board);
+    zkv_restore_file_close (&restore);
     zkv_routing_destroy (&node.routing);
     zkv_config_destroy (&config);
     if (args.pid_file)

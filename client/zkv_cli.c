@@ -10,6 +10,7 @@ static const zkv_cli_command_t *s_commands[] = {
     &zkv_cli_get_cmd,   &zkv_cli_put_cmd,   &zkv_cli_append_cmd, &zkv_cli_delete_cmd,
     &zkv_cli_cas_cmd,   &zkv_cli_status_cmd,
     &zkv_cli_watch_cmd, &zkv_cli_bench_cmd, &zkv_cli_ctrl_cmd,   &zkv_cli_keygen_cmd,
+    &zkv_cli_snapshot_cmd,
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 

@@ -99,5 +99,6 @@ extern const zkv_cli_command_t zkv_cli_watch_cmd;
 extern const zkv_cli_command_t zkv_cli_bench_cmd;
 extern const zkv_cli_command_t zkv_cli_ctrl_cmd;
 extern const zkv_cli_command_t zkv_cli_keygen_cmd;
+extern const zkv_cli_command_t zkv_cli_snapshot_cmd;
 
 #endif

@@ -27,6 +27,7 @@ struct _zkv_client_t {
     size_t max_key;        // largest key accepted
     size_t max_value;      // largest value accepted
     uint64_t nonce;        // last status_request nonce
+    size_t save_node;      // the node that answered the last save chunk (zkv_client_save_chunk)
     char error[512];       // zkv_client_last_error
 };
 
@@ -1058,4 +1059,132 @@ zkv_client_role_name (uint64_t role)
 {
     static const char *names[] = {"follower", "pre-candidate", "candidate", "leader"};
     return role < sizeof names / sizeof names[0] ? names[role] : "unknown";
+}
+
+// --- Backups -------------------------------------------------------------------------------------
+
+void
+zkv_client_save_chunk_free (zkv_client_save_chunk_t *chunk)
+{
+    if (!chunk)
+        return;
+    free (chunk->shard_states);
+    free (chunk->data);
+    memset (chunk, 0, sizeof *chunk);
+}
+
+// Copies a snapshot_reply into the public struct.
+static void
+s_chunk_copy (const zkv_snapshot_reply_t *r, zkv_client_save_chunk_t *out)
+{
+    out->node = r->node;
+    out->save_id = r->save_id;
+    out->index = r->index;
+    out->term = r->term;
+    size_t ml = r->machine.len < sizeof out->machine - 1 ? r->machine.len : sizeof out->machine - 1;
+    if (ml)
+        memcpy (out->machine, r->machine.data, ml);
+    out->machine[ml] = 0;
+    out->config = r->config;
+    out->nshards = (uint32_t)r->shard_states.len;
+    out->shard_states = zmalloc (r->shard_states.len + 1);
+    if (r->shard_states.len)
+        memcpy (out->shard_states, r->shard_states.data, r->shard_states.len);
+    out->offset = r->offset;
+    out->len = r->data.len;
+    out->data = zmalloc (r->data.len + 1);
+    if (r->data.len)
+        memcpy (out->data, r->data.data, r->data.len);
+    out->done = r->done;
+}
+
+int
+zkv_client_save_chunk (zkv_client_t *self, uint64_t group, uint64_t save_id, uint64_t index,
+                       uint64_t offset, size_t max_bytes, int timeout_ms,
+                       zkv_client_save_chunk_t *out)
+{
+    assert (self && out);
+    memset (out, 0, sizeof *out);
+    self->error[0] = 0;
+    if (timeout_ms <= 0) {
+        s_error (self, "invalid argument (timeout)");
+        return ZKV_EINVAL;
+    }
+    int64_t deadline = zclock_mono () + timeout_ms;
+    // An attempt covers a ReadIndex round and a chunk read at the leader: longer than a get's.
+    int attempt = self->core.attempt_ms > 2000 ? self->core.attempt_ms : 2000;
+    zkv_msg_t req = {.type = ZKV_MSG_SNAPSHOT_REQUEST};
+    zkv_snapshot_request_t *q = &req.u.snapshot_request;
+    q->group = group;
+    q->save_id = save_id;
+    q->index = index;
+    q->offset = offset;
+    q->max_bytes = max_bytes;
+    // The node that answered this group last (a save's chunks come from one leader), else the
+    // client's cached leader of anything, else the first.
+    size_t at = self->save_node < self->n ? self->save_node : 0;
+    char last[300] = "";
+    while (true) {
+        int64_t now = zclock_mono ();
+        if (now >= deadline || zsys_interrupted) {
+            s_error (self, "group %" PRIu64 ": no chunk within %d ms%s%s", group, timeout_ms,
+                     *last ? "; last answer: " : "", last);
+            return ZKV_ETIMEOUT;
+        }
+        q->nonce = ++self->nonce;
+        int64_t until = now + attempt < deadline ? now + attempt : deadline;
+        q->deadline_ms = (uint64_t)(until - now);
+        if (!s_send (self, at, &req)) {
+            // Not connected: the next node, after a moment (no spin while none is up).
+            at = (at + 1) % self->n;
+            zclock_sleep (20);
+            continue;
+        }
+        int status = -1;
+        uint64_t leader = 0;
+        while (status < 0) {
+            int64_t left = until - zclock_mono ();
+            if (left <= 0 || zsys_interrupted)
+                break;
+            size_t from = s_poll (self, left);
+            if (from == self->n)
+                continue;
+            zkv_msg_t msg;
+            if (s_recv (self, from, &msg) != 0)
+                continue;
+            if (msg.type == ZKV_MSG_SNAPSHOT_REPLY && msg.u.snapshot_reply.nonce == self->nonce &&
+                from == at) {
+                const zkv_snapshot_reply_t *r = &msg.u.snapshot_reply;
+                status = r->status < ZKV_ERROR_COUNT_ ? (int)r->status : -ZKV_EPROTO;
+                leader = r->leader;
+                if (status == 0)
+                    s_chunk_copy (r, out);
+                else
+                    snprintf (last, sizeof last, "node %" PRIu64 ": %s%s%.*s",
+                              self->core.ids[from], zkv_strerror (-status),
+                              r->error.len ? ": " : "", (int)r->error.len,
+                              r->error.data ? (const char *)r->error.data : "");
+            }
+            zkv_msg_free (&msg);
+        }
+        if (status == 0) {
+            self->save_node = at;
+            return 0;
+        }
+        int rc = status > 0 ? -status : ZKV_ETIMEOUT;
+        // Refusals the caller must act on: no such save (begin again), not allowed, not valid.
+        if (rc == ZKV_ENOTFOUND || rc == ZKV_EDENIED || rc == ZKV_EINVAL || rc == ZKV_EPROTO) {
+            s_error (self, "%s", last);
+            return rc;
+        }
+        // Elsewhere: the leader it names, else the next node; "busy", "not ready" and silence
+        // are tried again after a moment.
+        size_t next = (at + 1) % self->n;
+        for (size_t i = 0; rc == ZKV_ENOTLEADER && leader && i < self->n; i++)
+            if (self->core.ids[i] == leader)
+                next = i;
+        if (rc != ZKV_ENOTLEADER || !leader)
+            zclock_sleep (50);
+        at = next;
+    }
 }

@@ -271,6 +271,38 @@ ZKV_EXPORT void zkv_node_status_free (zkv_node_status_t *status);
 // "follower", "pre-candidate", "candidate", "leader", or "unknown".
 ZKV_EXPORT const char *zkv_client_role_name (uint64_t role);
 
+// --- Backups (zkv snapshot save, docs/cli.md) ------------------------------------------------
+//
+// A group's state, saved as its leader's state machine streams it (opaque bytes) from a view
+// at one applied index, taken after the save began: every write acknowledged before that is in
+// it. Chunk by chunk, each asked for with the save's id and the offset wanted.
+
+typedef struct {
+    uint64_t node;          // the node that answered (the group's leader)
+    uint64_t save_id;       // the save: ask for its next chunk with it
+    uint64_t index;         // applied index of the state saved
+    uint64_t term;          // term of that index
+    char machine[32];       // the group's state machine ("kv", "controller")
+    uint64_t config;        // configuration number the state is in (0: none)
+    uint32_t nshards;       // bytes in shard_states (0: not a shard group)
+    uint8_t *shard_states;  // one zkv_shard_state_t per shard, as the state has them (owned)
+    uint64_t offset;        // the chunk's offset in the stream
+    uint8_t *data;          // the chunk (owned)
+    size_t len;             // its length
+    bool done;              // the stream's last chunk
+} zkv_client_save_chunk_t;
+
+// The chunk of group's saved state at offset: save_id 0 begins a new save (offset 0), else
+// continues save_id (index: the index its begin answered). Asks the node that answered last,
+// follows "not the leader" hints, tries again on silence or "busy" until timeout_ms.
+// ZKV_ENOTFOUND: the save is gone (its leader changed, or it sat idle): begin again;
+// ZKV_EDENIED: this client's key may not save (a monitor key); ZKV_ETIMEOUT.
+ZKV_EXPORT int zkv_client_save_chunk (zkv_client_t *self, uint64_t group, uint64_t save_id, uint64_t index,
+                           uint64_t offset, size_t max_bytes, int timeout_ms,
+                           zkv_client_save_chunk_t *out);
+// Frees what chunk holds and zeroes it.
+ZKV_EXPORT void zkv_client_save_chunk_free (zkv_client_save_chunk_t *chunk);
+
 #ifdef __cplusplus
 }
 #endif

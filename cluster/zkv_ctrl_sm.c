@@ -266,6 +266,29 @@ s_move (const zkv_routing_t *cur, const zkv_ctrl_move_t *mv, const char **why)
     return next;
 }
 
+// Nodes: cur with its nodes at the endpoints and keys the command gives (a restore into other
+// addresses and keys logs it: zkv_restore.h). Groups and shards stay; nodes the command does
+// not name keep what they had, and a node that is no member of any group is not added.
+static zkv_routing_t *
+s_nodes (const zkv_routing_t *cur, const zkv_ctrl_nodes_t *c, const char **why)
+{
+    zkv_routing_t *named = zkv_routing_new (1, 1, NULL, NULL, NULL, 0);
+    if (zkv_routing_set_nodes (named, &c->node_ids, &c->peer_endpoints, &c->client_endpoints,
+                               &c->public_keys) != 0) {
+        zkv_routing_destroy (&named);
+        *why = "the nodes' endpoints or keys do not match their node ids";
+        return NULL;
+    }
+    zkv_routing_t *next = s_next (cur, cur->group_ids, cur->group_size, cur->members,
+                                  cur->n_groups, false);
+    for (size_t i = 0; next && i < named->n_nodes; i++)
+        if (zkv_routing_has_node (next, named->node_ids[i]))
+            zkv_routing_set_node (next, named->node_ids[i], named->peer_eps[i],
+                                  named->client_eps[i], named->keys[i]);
+    zkv_routing_destroy (&named);
+    return next;
+}
+
 // The payload type each command op carries.
 static zkv_msg_type_t
 s_payload_type (uint64_t op)
@@ -273,6 +296,7 @@ s_payload_type (uint64_t op)
     return op == ZKV_OP_JOIN    ? ZKV_MSG_CTRL_JOIN
            : op == ZKV_OP_LEAVE ? ZKV_MSG_CTRL_LEAVE
            : op == ZKV_OP_MOVE  ? ZKV_MSG_CTRL_MOVE
+           : op == ZKV_OP_NODES ? ZKV_MSG_CTRL_NODES
                                 : ZKV_MSG_NONE;
 }
 
@@ -305,6 +329,8 @@ s_exec (void *arg, zkv_kv_exec_t *x, const zkv_kv_command_t *cmd, zkv_kv_result_
         next = s_join (cur, &m.u.ctrl_join, &why);
     else if (m.type == ZKV_MSG_CTRL_LEAVE)
         next = s_leave (cur, &m.u.ctrl_leave, &why);
+    else if (m.type == ZKV_MSG_CTRL_NODES)
+        next = s_nodes (cur, &m.u.ctrl_nodes, &why);
     else
         next = s_move (cur, &m.u.ctrl_move, &why);
     zkv_msg_free (&m);
@@ -583,4 +609,35 @@ zkv_ctrl_sm_config (zkv_sm_t *sm, uint64_t num, int *err)
         rc = s_config (&rd, num, &r);
     *err = rc;
     return r;
+}
+
+int
+zkv_ctrl_nodes_command (const zkv_routing_t *nodes, uint64_t client_id, uint8_t **buf_p,
+                        size_t *len_p)
+{
+    assert (nodes && buf_p && len_p);
+    zkv_msg_t body = {.type = ZKV_MSG_CTRL_NODES};
+    zkv_ctrl_nodes_t *c = &body.u.ctrl_nodes;
+    c->node_ids = (zkv_u64s_t){nodes->node_ids, nodes->n_nodes};
+    c->peer_endpoints = nodes->peer_lines;
+    c->client_endpoints = nodes->client_lines;
+    c->public_keys = nodes->key_lines;
+    zkv_bytes_t value = {0};
+    int rc = zkv_msg_encode (&body, &value.data, &value.len);
+    if (rc)
+        return rc;
+    // Applied as a command of its own client (seq 1), never refused as a retry whose session
+    // may have expired (session_t0 above any eviction), and stamped with no time and no
+    // policy: it moves neither the log time nor anyone's session.
+    zkv_msg_t cmd = {.type = ZKV_MSG_KV_COMMAND};
+    zkv_kv_command_t *k = &cmd.u.kv_command;
+    k->client_id = client_id;
+    k->seq = 1;
+    k->op = ZKV_OP_NODES;
+    k->key = (zkv_bytes_t){(uint8_t *)s_cmd_key, sizeof s_cmd_key};
+    k->value = value;
+    k->session_t0 = UINT64_MAX;
+    rc = zkv_msg_encode (&cmd, buf_p, len_p);
+    zkv_bytes_free (&value);
+    return rc;
 }

@@ -14,11 +14,14 @@ typedef enum {
     S_TO_ORIGIN = 2, // a request another node forwarded here: forward_reply to it
     S_TO_CALLER = 3, // a hosted group's call: group_call_reply to it
     S_TO_CONFIG = 4, // a client's config_request, asked of the controller: config_reply to it
+    S_TO_SAVE = 5,   // a client's snapshot_request (a save's chunk): snapshot_reply to it
 } s_kind_t;
 
 // The client id a call carries (its seq is the call id): the calling group with the top bit
 // set, which no client library draws (zkv_client.h draws ids below 2^63).
 #define S_CALL_CLIENT(group) ((1ULL << 63) | (group))
+// The client id a save's request carries to its group (its seq is the frontend's count).
+#define S_SAVE_CLIENT ((1ULL << 63) | (1ULL << 62))
 
 // A request waiting for its answer, under its handle.
 typedef struct {
@@ -30,7 +33,8 @@ typedef struct {
     uint64_t origin_node;  // S_TO_ORIGIN: the node to answer
     uint64_t fwd_id;       // S_TO_ORIGIN: its id of the forward
     uint64_t caller;       // S_TO_CALLER: the calling group
-    uint64_t call_id;      // S_TO_CALLER: its id of the call; S_TO_CONFIG: the request's nonce
+    uint64_t call_id;      // S_TO_CALLER: its id of the call; S_TO_CONFIG, S_TO_SAVE: the
+                           // request's nonce
     uint64_t group;        // the group it was routed to
     uint64_t client_id;    // the request's client
     uint64_t seq;          // ... sequence number
@@ -61,6 +65,7 @@ struct zkv_front {
     uint64_t next_handle;         // handles
     uint64_t pending_bytes;       // key and value bytes of the requests waiting
     uint64_t config_asks;         // config requests asked of the controller (their seqs)
+    uint64_t save_asks;           // snapshot requests routed (their seqs)
     uint64_t next_sweep;          // host ms of the next deadline sweep
     uint64_t *keys;               // scratch for sweeps
     size_t cap_keys;              //
@@ -245,6 +250,26 @@ s_deliver (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_b
         if (status == 0)
             zkv_front_group_config (self, value->data, value->len);
         s_config (self, &p->addr, p->call_id);
+    } else if (p->kind == S_TO_SAVE) {
+        // The group's answer is a snapshot_reply (its value); this node fills in who answers.
+        m.type = ZKV_MSG_SNAPSHOT_REPLY;
+        zkv_msg_t chunk = {0};
+        if (status == 0 && (zkv_msg_decode (value->data, value->len, &chunk) != 0 ||
+                            chunk.type != ZKV_MSG_SNAPSHOT_REPLY)) {
+            zkv_msg_free (&chunk);
+            status = ZKV_EPROTO_VALUE; // a group's own encoding: cannot happen
+        }
+        if (status == 0)
+            m.u.snapshot_reply = chunk.u.snapshot_reply; // shallow: chunk keeps the bytes
+        zkv_snapshot_reply_t *r = &m.u.snapshot_reply;
+        r->node = self->cfg.node;
+        r->nonce = p->call_id;
+        r->group = p->group;
+        r->status = status;
+        r->error = *error;
+        r->leader = leader;
+        self->host->to_client (self->host_arg, &p->addr, &m);
+        zkv_msg_free (&chunk);
     } else if (p->kind == S_TO_CALLER) {
         m.type = ZKV_MSG_GROUP_CALL_REPLY;
         zkv_group_call_reply_t *r = &m.u.group_call_reply;
@@ -377,6 +402,18 @@ s_serve (zkv_front_t *self, s_pending_t *p, const zkv_bytes_t *key, const zkv_by
             return;
         }
         p->group = 0;
+    } else if (p->op == ZKV_OP_SNAPSHOT) {
+        // A save's chunk: its key is the snapshot_request, for the group it names, served by
+        // that group's leader.
+        size_t n = 0;
+        if (key->len > 256 || value->len || (!zkv_routing_members (self->routing, want_group, &n) &&
+                                              s_slot (self, want_group) < 0)) {
+            s_answer_now (self, p, key->len > 256 || value->len ? ZKV_EINVAL : ZKV_ENOTFOUND, 0,
+                          key->len > 256 || value->len ? "not a snapshot request"
+                                                       : "no such group in this node's configuration");
+            return;
+        }
+        p->group = want_group;
     } else if (s_is_call_op (p->op)) {
         // Another group's pull or question: its key is a small message naming a shard.
         if (key->len > self->cfg.max_key_bytes + 256 || value->len || want_group == 0) {
@@ -625,6 +662,26 @@ zkv_front_client (zkv_front_t *self, const zkv_front_addr_t *from, const zkv_msg
         s_serve (self, &p, &none, &none, 0, 0, NULL, now_ms);
         return;
     }
+    if (msg->type == ZKV_MSG_SNAPSHOT_REQUEST) {
+        // A save's chunk (zkv snapshot save): to the group's leader, as the key of an internal
+        // op; answered with the group's snapshot_reply.
+        const zkv_snapshot_request_t *q = &msg->u.snapshot_request;
+        self->counters.requests++;
+        s_pending_t p = {.kind = S_TO_SAVE,
+                         .addr = *from,
+                         .call_id = q->nonce,
+                         .client_id = S_SAVE_CLIENT,
+                         .seq = ++self->save_asks,
+                         .op = ZKV_OP_SNAPSHOT};
+        zkv_bytes_t key = {0}, none = {0};
+        if (zkv_msg_encode (msg, &key.data, &key.len) != 0) {
+            s_answer_now (self, &p, ZKV_EINVAL, 0, "not a snapshot request");
+            return;
+        }
+        s_serve (self, &p, &key, &none, q->deadline_ms, q->group, NULL, now_ms);
+        zkv_bytes_free (&key);
+        return;
+    }
     if (msg->type != ZKV_MSG_CLIENT_REQUEST) {
         self->counters.malformed++;
         return;
@@ -642,7 +699,7 @@ zkv_front_client (zkv_front_t *self, const zkv_front_addr_t *from, const zkv_msg
                      .expect = r->expect,
                      .start_us = s_now_us (self)};
     if (s_is_call_op (r->op) || r->op == ZKV_OP_CONFIG || r->op == ZKV_OP_CHUNK ||
-        r->op == ZKV_OP_GC) {
+        r->op == ZKV_OP_GC || r->op == ZKV_OP_SNAPSHOT || r->op == ZKV_OP_NODES) {
         // Groups' own requests come as calls (zkv_front_call), never from a client.
         s_answer_now (self, &p, ZKV_EINVAL, 0, "unknown op");
         return;

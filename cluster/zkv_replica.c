@@ -20,6 +20,7 @@ zkv_replica_config_defaults (zkv_replica_config_t *cfg)
     cfg->view_idle_ms = 2000;
     cfg->max_streams = 16;
     cfg->max_waiting = 65536;
+    cfg->max_saves = 4;
 }
 
 static uint64_t
@@ -129,7 +130,7 @@ zkv_replica_new (const zkv_replica_config_t *cfg, zkv_logstore_t *log, zkv_sm_t 
 {
     assert (cfg && log && sm && host && err);
     *err = ZKV_EINVAL;
-    if (cfg->tick_ms == 0 || cfg->max_streams == 0 || cfg->max_waiting == 0 ||
+    if (cfg->tick_ms == 0 || cfg->max_streams == 0 || cfg->max_waiting == 0 || cfg->max_saves == 0 ||
         (cfg->raft.snapshot_stream && !sm->ops->view_open) ||
         (!cfg->raft.snapshot_stream && !sm->ops->blob_write)) {
         zkv_sm_destroy (&sm);
@@ -146,7 +147,8 @@ zkv_replica_new (const zkv_replica_config_t *cfg, zkv_logstore_t *log, zkv_sm_t 
     self->sm = sm;
     self->group = cfg->raft.group;
     self->streams = (zkv_rep_stream_t *)calloc (cfg->max_streams, sizeof (zkv_rep_stream_t));
-    if (!self->streams)
+    self->saves = (zkv_rep_save_t *)calloc (cfg->max_saves, sizeof (zkv_rep_save_t));
+    if (!self->streams || !self->saves)
         abort ();
     // The voters are needed at every (re)boot: keep a copy.
     uint64_t *voters = (uint64_t *)malloc ((cfg->raft.n_voters + 1) * sizeof (uint64_t));
@@ -172,6 +174,7 @@ zkv_replica_destroy (zkv_replica_t **self_p)
     zkv_rep_requests_free (self);
     zkv_rep_streams_drop (self);
     free (self->streams);
+    free (self->saves);
     free (self->reqs);
     zkv_sm_results_free (&self->results);
     zkv_raft_destroy (&self->raft);

@@ -69,11 +69,12 @@ typedef struct {
                                    // is released (a view pins deleted data on disk)
     size_t max_streams;            // transfers at once
     size_t max_waiting;            // requests waiting for an answer (proposed and reads)
+    size_t max_saves;              // saves (zkv snapshot save) reading the group at once
 } zkv_replica_config_t;
 
 // Defaults: Raft's, 10 ms ticks, snapshots at 8 MiB of log (40 bytes per entry on top of its
 // payload), 1 s pause, transfers idle 30 s,
-// an unread view 2 s, 16 transfers, 65,536 waiting requests.
+// an unread view 2 s, 16 transfers, 65,536 waiting requests, 4 saves.
 void zkv_replica_config_defaults (zkv_replica_config_t *cfg);
 
 #define ZKV_REPLICA_SYNC_LATER 1
@@ -99,7 +100,9 @@ void zkv_replica_destroy (zkv_replica_t **self_p);
 
 // A Raft message from a peer (for this group and node: the host routed it).
 void zkv_replica_step (zkv_replica_t *self, const zkv_msg_t *msg);
-// A client request routed to this group (a group_request), answered through host->reply. A
+// A client request routed to this group (a group_request), answered through host->reply; op
+// ZKV_OP_SNAPSHOT is a save's request (zkv_replica_saves.c), its key an encoded
+// snapshot_request, its answer's value an encoded snapshot_reply. A
 // write that was proposed returns 1 with its log position in *index_p, *term_p (may be NULL);
 // anything else returns 0.
 int zkv_replica_request (zkv_replica_t *self, const zkv_group_request_t *req, uint64_t *index_p,
@@ -145,6 +148,10 @@ typedef struct {
                                   // installed (the stream received)
     uint64_t snapshot_sent_bytes; // bytes of snapshot chunks handed to Raft for followers
     uint64_t snapshot_recv_bytes; // bytes of received snapshot chunks written
+    uint64_t saves_begun;         // saves (zkv snapshot save) begun here
+    uint64_t save_chunks;         // their chunks read
+    uint64_t saves_busy;          // saves refused: max_saves were in progress
+    uint64_t saves_expired;       // saves released after stream_idle_ms without a request
 } zkv_replica_counters_t;
 
 void zkv_replica_counters (const zkv_replica_t *self, zkv_replica_counters_t *out);

@@ -37,6 +37,18 @@ typedef struct {
     uint64_t used;  // tick it was opened or a transfer last started over it
 } zkv_rep_view_t;
 
+// A save of the group's state by a client (zkv_replica_saves.c).
+typedef struct {
+    uint64_t id;         // its id, echoed by the client's next requests (0: free slot)
+    void *view;          // the state machine's view of the state at index
+    void *reader;        // its stream reader
+    uint64_t index;      // the applied index the view shows
+    uint64_t term;       // that entry's term
+    uint64_t config;     // the configuration the state is in (0: none)
+    zkv_bytes_t states;  // its shards' states at index (owned; empty: not a shard group)
+    uint64_t used;       // tick of its last request
+} zkv_rep_save_t;
+
 // A snapshot transfer to one follower.
 typedef struct {
     uint64_t to;          // the follower (0: free slot)
@@ -80,6 +92,8 @@ struct zkv_replica {
     zkv_rep_stream_t *streams; // cfg.max_streams transfers
     zkv_raft_chunk_req_t *reqs; // a ready's chunk requests, answered after its advance
     size_t cap_reqs;           //
+    zkv_rep_save_t *saves;     // cfg.max_saves saves by clients
+    uint64_t next_save;        // saves begun (their ids)
     // what the frontend and the events last saw
     zkv_raft_status_t last;    // status after the previous ready
     uint64_t state_tick;       // tick of the last group_state sent
@@ -120,9 +134,17 @@ void zkv_rep_requests_free (zkv_replica_t *self);
 // The state machine's own work (zkv_sm_ops_t.work): at a tick, or after a ready loop.
 void zkv_rep_work (zkv_replica_t *self, bool tick);
 
-// zkv_replica_work.c
-// The state machine's own work (zkv_sm_ops_t.work): at a tick, or after a ready loop.
-void zkv_rep_work (zkv_replica_t *self, bool tick);
+// zkv_replica_saves.c
+// A save's request (op ZKV_OP_SNAPSHOT): ZKV_SM_ANSWERED (a chunk of a save in progress, or a
+// refusal: answered), or ZKV_SM_READ (a new save: confirm leadership, then
+// zkv_rep_save_begin).
+int zkv_rep_save_prepare (zkv_replica_t *self, const zkv_group_request_t *req);
+// A new save's ReadIndex round is done and its index applied: the view, and the first chunk.
+void zkv_rep_save_begin (zkv_replica_t *self, const zkv_rep_read_t *r);
+// At a tick: releases the saves idle too long.
+void zkv_rep_saves_expire (zkv_replica_t *self);
+// Releases every save (Raft restarted, destroy).
+void zkv_rep_saves_drop (zkv_replica_t *self);
 
 // zkv_replica_snapshots.c
 // The snapshot policy, after a ready loop.

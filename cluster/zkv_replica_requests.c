@@ -179,6 +179,13 @@ zkv_rep_reads_serve (zkv_replica_t *self)
             self->reads[kept++] = *r;
             continue;
         }
+        if (r->op == ZKV_OP_SNAPSHOT) {
+            zkv_rep_save_begin (self, r); // a save: its view, at the read's index or past it
+            zkv_bytes_free (&r->key);
+            if (self->failed)
+                return;
+            continue;
+        }
         zkv_sm_request_t q = {.client_id = r->client_id,
                               .seq = r->seq,
                               .op = r->op,
@@ -260,7 +267,15 @@ zkv_replica_request (zkv_replica_t *self, const zkv_group_request_t *req, uint64
     uint8_t *cmd = NULL;
     size_t cmd_len = 0;
     zkv_sm_answer_t a = {0};
-    int verdict = self->sm->ops->prepare (self->sm->impl, &q, &cmd, &cmd_len, &a);
+    int verdict;
+    if (req->op == ZKV_OP_SNAPSHOT) {
+        // A save (zkv_replica_saves.c): its chunks are answered at once; a new one is read
+        // like a get, through ReadIndex.
+        verdict = zkv_rep_save_prepare (self, req);
+        if (verdict == ZKV_SM_ANSWERED)
+            return 0;
+    } else
+        verdict = self->sm->ops->prepare (self->sm->impl, &q, &cmd, &cmd_len, &a);
     if (verdict == ZKV_SM_ANSWERED || verdict < 0) {
         // A refusal or a retry the dedup table answers: facts, whoever leads.
         if (verdict < 0)

@@ -44,6 +44,7 @@ zkv_rep_streams_drop (zkv_replica_t *self)
     for (size_t i = 0; self->streams && i < self->cfg.max_streams; i++)
         s_stream_drop (self, &self->streams[i]);
     s_view_unref (self, &self->latest);
+    zkv_rep_saves_drop (self);
 }
 
 void
@@ -55,6 +56,7 @@ zkv_rep_streams_expire (zkv_replica_t *self)
         if (st->to && self->ticks - st->used >= idle)
             s_stream_drop (self, st);
     }
+    zkv_rep_saves_expire (self);
     // The latest view that no transfer reads goes after view_idle_ms: a LevelDB view keeps
     // every version it sees on disk, so holding it would keep deleted shards and overwritten
     // values there until the next snapshot. A later transfer takes a fresh snapshot instead.

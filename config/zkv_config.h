@@ -47,6 +47,7 @@ typedef struct {
     uint64_t max_queued_replies;       // answers queued for one client connection
     uint64_t session_ttl_ms;           // a client session idle this long (log time) expires
     uint64_t max_sessions;             // client sessions a group keeps at most
+    uint64_t max_saves;                // saves (zkv snapshot save) a group's leader serves at once
     const char *security;              // "curve" (peers, clients, subscribers authenticated and
                                        // encrypted) or "none" (plain text)
     const char *client_keys;           // directory of client public certificates allowed, or NULL

@@ -126,6 +126,11 @@ const zkv_config_option_t zkv_config_options[] = {
      "memory and on disk). Past it a new session ends the least recently active ones idle for "
      "2 minutes or more; when none is, the new one is answered 'busy, retry'. Counted per "
      "group: sessions ended for it, new ones answered busy."},
+    {ZKV_CONFIG_CLUSTER, "max_saves", ZKV_CONFIG_UINT, 1, 1024, "4", S_CLUSTER (max_saves),
+     "Saves (zkv snapshot save) a group's leader serves at once, each reading a view of the "
+     "group's state (which keeps the data it sees on disk until the save ends, or sits idle "
+     "30 s); one more is answered 'busy, retry'. Counted per group: saves begun, chunks read, "
+     "refused busy, ended idle."},
     {ZKV_CONFIG_CLUSTER, "security", ZKV_CONFIG_NAME, 1, 31, "curve", S_CLUSTER (security),
      "curve: every peer, client and event connection is authenticated and encrypted with CURVE "
      "(each node has a certificate, each client a key the cluster allows); none: plain text, "

@@ -21,6 +21,9 @@
 // each follower's lag; the zkv.node.stats event (event_stats).
 // Status replies also name the node's event endpoint: a status page subscribes to nodes its
 // config file does not declare.
+// Backups (a group's state saved through the client endpoint: snapshot_request /
+// snapshot_reply; the backup file's records; the controller's nodes command that a restore
+// logs).
 #define ZKV_PROTOCOL_VERSION 6
 
 // Every Raft message starts with these four fields, in this order, so that the core can read
@@ -459,6 +462,73 @@
     F (U64S, requests_ok, "... of them done (ok, or not found)")                           \
     F (U64, forwarded, "client requests forwarded to another node's leader")               \
     F (U64, db_bytes, "bytes of the node's database on disk")
+// ---------------------------------------------------------------------------------------------
+// Backups (ids 90..99; cluster/zkv_backup.h, docs/design.md "Backup and restore"). A client
+// saves a group's state with snapshot_request / snapshot_reply: the group's leader confirms it
+// leads (ReadIndex), opens a view of its state machine at the applied index and streams the
+// state machine's snapshot stream from it, chunk by chunk, as opaque bytes. A backup file
+// holds such streams as backup_chunk records, and one backup_header.
+
+// Not client ops: what the frontend hands a group for a snapshot_request (the request, encoded,
+// as the key; the answer, an encoded snapshot_reply, as the value), and what a restore logs in
+// the controller's group (value: ctrl_nodes). Refused in client_request.
+#define ZKV_OP_SNAPSHOT 24
+#define ZKV_OP_NODES 25
+
+#define ZKV_FIELDS_snapshot_request(F)                                                     \
+    F (U64, nonce, "echoed in the reply, so a client can match the two")                   \
+    F (U64, group, "the group whose state is saved")                                       \
+    F (U64, save_id, "0: begin a save (a view of the state after a ReadIndex round); else the save_id its begin answered") \
+    F (U64, index, "with a save_id: the index its begin answered (checked)")               \
+    F (U64, offset, "byte offset of the chunk wanted in the state machine's snapshot stream") \
+    F (U64, max_bytes, "chunk bytes wanted at most (at least one record comes; the node caps it)") \
+    F (U64, deadline_ms, "client's patience in ms, 0 = the node's default")
+
+#define ZKV_FIELDS_snapshot_reply(F)                                                       \
+    F (U64, node, "answering node id")                                                     \
+    F (U64, nonce, "echo of the request's nonce")                                          \
+    F (U64, group, "the group")                                                            \
+    F (U64, status, "0 ok, else the positive value of a ZKV_E* code")                      \
+    F (BYTES, error, "human-readable error, empty when ok")                                \
+    F (U64, leader, "the group's leader as far as known, 0 unknown")                       \
+    F (U64, save_id, "the save this chunk belongs to (ask for the next chunk with it)")    \
+    F (U64, index, "applied index of the state saved")                                     \
+    F (U64, term, "term of the entry at that index")                                       \
+    F (BYTES, machine, "the group's state machine (\"kv\", \"controller\")")               \
+    F (U64, config, "configuration number the state is in (0: none)")                      \
+    F (BYTES, shard_states, "one zkv_shard_state_t per shard in that state (empty: not a shard group)") \
+    F (U64, offset, "this chunk's byte offset in the stream")                              \
+    F (BYTES, data, "the chunk: whole records of the state machine's snapshot stream")     \
+    F (BOOL, done, "the stream's last chunk")
+
+// The value of a ZKV_OP_NODES command: where the nodes of the latest configuration are now
+// (a restore into other addresses and keys logs it; cluster/zkv_ctrl_sm.h).
+#define ZKV_FIELDS_ctrl_nodes(F) ZKV_NODE_ENDPOINT_FIELDS (F)
+
+// A backup file's records (cluster/zkv_backup.h): after a fixed prelude, backup_chunk records,
+// then one backup_header describing them.
+#define ZKV_FIELDS_backup_chunk(F)                                                         \
+    F (U64, group, "the group whose stream this is part of")                               \
+    F (U64, offset, "its byte offset in that stream")                                      \
+    F (BOOL, done, "the stream's last chunk")                                              \
+    F (BYTES, data, "the stream's bytes, as the group's leader sent them")
+
+#define ZKV_FIELDS_backup_header(F)                                                        \
+    F (U64, format, "ZKV_BACKUP_FORMAT (cluster/zkv_backup.h)")                            \
+    F (U64, created_ms, "wall-clock time the save began, ms since the Unix epoch")          \
+    F (U64, nshards, "shards of the key space")                                            \
+    F (U64, config, "the controller's configuration number every shard group was in")      \
+    F (U64S, shard_groups, "that configuration's group of each shard")                     \
+    F (U64S, group_ids, "every group saved, ascending (0: the shard controller)")          \
+    F (BYTES, machines, "each group's state machine, one per line, in group_ids order")    \
+    F (U64S, group_sizes, "number of members of each group")                               \
+    F (U64S, members, "their node ids, group after group")                                 \
+    F (U64S, indexes, "applied index of each group's saved state")                         \
+    F (U64S, terms, "term of that index")                                                  \
+    F (U64S, configs, "configuration number each group's state is in (0: none)")           \
+    F (U64S, offsets, "file offset of each group's first backup_chunk record")             \
+    F (U64S, sizes, "bytes of each group's stream")                                        \
+    F (U64S, chunks, "backup_chunk records of each group")
 
 // X (wire id, name, NAME, fields macro). Wire ids are never reused. Ids below 20 are Raft
 // messages (each starts with ZKV_RAFT_HEADER); ids from 20 are client and node protocol.
@@ -503,6 +573,11 @@
     X (82, kv_snap_item, KV_SNAP_ITEM, ZKV_FIELDS_kv_snap_item) \
     X (83, kv_clock, KV_CLOCK, ZKV_FIELDS_kv_clock) \
     X (84, kv_evicted, KV_EVICTED, ZKV_FIELDS_kv_evicted) \
-    X (44, event_stats, EVENT_STATS, ZKV_FIELDS_event_stats)
+    X (44, event_stats, EVENT_STATS, ZKV_FIELDS_event_stats) \
+    X (90, snapshot_request, SNAPSHOT_REQUEST, ZKV_FIELDS_snapshot_request) \
+    X (91, snapshot_reply, SNAPSHOT_REPLY, ZKV_FIELDS_snapshot_reply) \
+    X (92, ctrl_nodes, CTRL_NODES, ZKV_FIELDS_ctrl_nodes) \
+    X (93, backup_chunk, BACKUP_CHUNK, ZKV_FIELDS_backup_chunk) \
+    X (94, backup_header, BACKUP_HEADER, ZKV_FIELDS_backup_header)
 
 #endif

@@ -1,4 +1,5 @@
-// Private to storage/: the shape of one group's log as writes are issued, and a checksum.
+// Private to storage/: the shape of one group's log as writes are issued (and the checksum the
+// stores use, zkv_crc32c.h).
 //
 // Both stores validate every write against the same rules, so the in-memory store the
 // simulator uses and the LevelDB store the daemon uses accept and refuse exactly the same
@@ -9,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "zkv_crc32c.h"
 #include "zkv_msg.h"
 
 typedef struct {
@@ -44,8 +46,5 @@ int zkv_logview_compact (zkv_logview_t *view, uint64_t upto_index, zkv_logview_r
 // Validates and applies save_snapshot. A snapshot older than the compaction point would leave
 // a hole between it and the log: ZKV_EINVAL.
 int zkv_logview_snapshot (zkv_logview_t *view, uint64_t index);
-
-// CRC-32C (Castagnoli) of len bytes, continuing from crc (start with 0).
-uint32_t zkv_crc32c (uint32_t crc, const void *data, size_t len);
 
 #endif

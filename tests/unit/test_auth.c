@@ -50,12 +50,15 @@ test_monitor (void)
     m.u.client_request.op = ZKV_OP_QUERY;
     CHECK (zkv_auth_monitor (&m));
     const uint64_t denied[] = {ZKV_OP_GET,  ZKV_OP_PUT,  ZKV_OP_APPEND, ZKV_OP_JOIN, ZKV_OP_LEAVE,
-                               ZKV_OP_MOVE, ZKV_OP_PULL, ZKV_OP_HAVE,   0,           999};
+                               ZKV_OP_MOVE, ZKV_OP_PULL, ZKV_OP_HAVE,   ZKV_OP_SNAPSHOT, ZKV_OP_NODES, 0, 999};
     for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
         m.u.client_request.op = denied[i];
         CHECK (!zkv_auth_monitor (&m));
     }
     m = (zkv_msg_t){.type = ZKV_MSG_APPEND_ENTRIES};
+    CHECK (!zkv_auth_monitor (&m));
+    // A save copies every value: a client key's, never a monitor's.
+    m = (zkv_msg_t){.type = ZKV_MSG_SNAPSHOT_REQUEST};
     CHECK (!zkv_auth_monitor (&m));
 }
 

@@ -1541,6 +1541,108 @@ test_front_destroy_with_pending (void)
     s_teardown (&fx);
 }
 
+// A save's chunk (snapshot_request): to the group's replica here when it leads (op
+// ZKV_OP_SNAPSHOT, the request as the key), its answer (a snapshot_reply as the value) back to
+// the client as a snapshot_reply with the nonce and this node; forwarded to the leader
+// elsewhere; refused for a group nobody knows, and as a client_request op.
+static void
+s_save_request (s_fix_t *fx, const char *from, uint64_t nonce, uint64_t group)
+{
+    zkv_msg_t m = {.type = ZKV_MSG_SNAPSHOT_REQUEST};
+    m.u.snapshot_request = (zkv_snapshot_request_t){.nonce = nonce, .group = group, .max_bytes = 99};
+    zkv_front_addr_t a = s_addr (from);
+    zkv_front_client (fx->front, &a, &m, 1000);
+}
+
+static void
+test_front_save_chunks (void)
+{
+    s_fix_t fx;
+    s_setup (&fx);
+    s_state (&fx, 1, ZKV_ROLE_LEADER, 1);
+    s_save_request (&fx, "bob", 77, 1);
+    s_effect_t *e = s_only (&fx.host, S_GROUP, ZKV_MSG_GROUP_REQUEST);
+    CHECK (e);
+    zkv_group_request_t q = e->msg.u.group_request;
+    CHECK_EQ_U64 (q.group, 1);
+    CHECK_EQ_U64 (q.op, ZKV_OP_SNAPSHOT);
+    zkv_msg_t inner;
+    CHECK (zkv_msg_decode (q.key.data, q.key.len, &inner) == 0);
+    CHECK (inner.type == ZKV_MSG_SNAPSHOT_REQUEST);
+    CHECK_EQ_U64 (inner.u.snapshot_request.nonce, 77);
+    CHECK_EQ_U64 (inner.u.snapshot_request.max_bytes, 99);
+    zkv_msg_free (&inner);
+    uint64_t handle = q.handle, client = q.client_id, seq = q.seq;
+    s_clear (&fx.host);
+
+    // The group's answer: a snapshot_reply in the value.
+    zkv_msg_t chunk = {.type = ZKV_MSG_SNAPSHOT_REPLY};
+    chunk.u.snapshot_reply = (zkv_snapshot_reply_t){
+        .save_id = 5, .index = 40, .term = 2, .done = true, .data = {(uint8_t *)"state", 5}};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK (zkv_msg_encode (&chunk, &buf, &len) == 0);
+    zkv_group_reply_t r = {.group = 1, .handle = handle, .client_id = client, .seq = seq,
+                           .value = {buf, len}, .leader = 1};
+    zkv_front_group_reply (fx.front, &r);
+    free (buf);
+    e = s_only (&fx.host, S_CLIENT, ZKV_MSG_SNAPSHOT_REPLY);
+    CHECK (e);
+    CHECK (s_addr_eq (&e->addr, "bob"));
+    zkv_snapshot_reply_t got = e->msg.u.snapshot_reply;
+    CHECK_EQ_U64 (got.nonce, 77);
+    CHECK_EQ_U64 (got.node, 1);
+    CHECK_EQ_U64 (got.group, 1);
+    CHECK_EQ_U64 (got.status, 0);
+    CHECK_EQ_U64 (got.save_id, 5);
+    CHECK_EQ_U64 (got.index, 40);
+    CHECK (got.done);
+    CHECK (s_bytes_eq (&got.data, "state"));
+    s_clear (&fx.host);
+
+    // An error from the group reaches the client with its text.
+    s_save_request (&fx, "bob", 78, 1);
+    e = s_only (&fx.host, S_GROUP, ZKV_MSG_GROUP_REQUEST);
+    CHECK (e);
+    q = e->msg.u.group_request;
+    handle = q.handle, client = q.client_id, seq = q.seq;
+    s_clear (&fx.host);
+    s_group_reply (&fx, 1, handle, client, seq, ZKV_EBUSY_VALUE, "", 1, "too many saves");
+    e = s_nth (&fx.host, S_CLIENT, 0);
+    CHECK (e && e->msg.type == ZKV_MSG_SNAPSHOT_REPLY);
+    CHECK_EQ_U64 (e->msg.u.snapshot_reply.nonce, 78);
+    CHECK_EQ_U64 (e->msg.u.snapshot_reply.status, ZKV_EBUSY_VALUE);
+    CHECK (s_bytes_eq (&e->msg.u.snapshot_reply.error, "too many saves"));
+    s_clear (&fx.host);
+
+    // Group 2 is led elsewhere (nodes 4..6): forwarded once, the save's op and key with it.
+    s_save_request (&fx, "bob", 79, 2);
+    e = s_only (&fx.host, S_NODE, ZKV_MSG_FORWARD_REQUEST);
+    CHECK (e);
+    CHECK_EQ_U64 (e->msg.u.forward_request.op, ZKV_OP_SNAPSHOT);
+    CHECK_EQ_U64 (e->msg.u.forward_request.group, 2);
+    s_clear (&fx.host);
+
+    // A group nobody knows, and the internal ops in a client_request: refused.
+    s_save_request (&fx, "bob", 80, 9);
+    e = s_only (&fx.host, S_CLIENT, ZKV_MSG_SNAPSHOT_REPLY);
+    CHECK (e);
+    CHECK_EQ_U64 (e->msg.u.snapshot_reply.status, ZKV_ENOTFOUND_VALUE);
+    CHECK_EQ_U64 (e->msg.u.snapshot_reply.nonce, 80);
+    s_clear (&fx.host);
+    s_request (&fx, "bob", 42, 1, ZKV_OP_SNAPSHOT, "k", "");
+    e = s_nth (&fx.host, S_CLIENT, 0);
+    CHECK (e && e->msg.type == ZKV_MSG_CLIENT_REPLY);
+    CHECK_EQ_U64 (e->msg.u.client_reply.status, ZKV_EINVAL_VALUE);
+    s_clear (&fx.host);
+    s_request (&fx, "bob", 42, 2, ZKV_OP_NODES, "ctrl", "x");
+    e = s_nth (&fx.host, S_CLIENT, 0);
+    CHECK (e && e->msg.type == ZKV_MSG_CLIENT_REPLY);
+    CHECK_EQ_U64 (e->msg.u.client_reply.status, ZKV_EINVAL_VALUE);
+    CHECK_EQ_U64 (fx.host.codec_failures, 0);
+    s_teardown (&fx);
+}
+
 // clang-format off
 // A client that names the group routes by its own configuration: the request goes there, even
 // where this node's routing gives the key another group.
@@ -1708,5 +1810,6 @@ ZKV_TEST_MAIN (TEST (test_front_figures) TEST (test_front_client_names_group) TE
     TEST (test_front_config_reply)
     TEST (test_front_set_routing_newer_only)
     TEST (test_front_malformed)
-    TEST (test_front_destroy_with_pending))
+    TEST (test_front_destroy_with_pending)
+    TEST (test_front_save_chunks))
 // clang-format on
