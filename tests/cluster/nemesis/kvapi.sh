@@ -90,6 +90,7 @@ expect 2 put --if-revision abc k v
 P=3 N=8
 cl_log "counter: $P processes x $N increments by compare-and-set"
 expect 0 put counter 0
+workers=()
 for p in $(seq 1 $P); do
     (
         done_n=0
@@ -106,9 +107,10 @@ for p in $(seq 1 $P); do
             esac
         done
     ) &
+    workers+=("$!")
 done
 wait_rc=0
-for p in $(jobs -p); do wait "$p" || wait_rc=1; done
+for w in "${workers[@]}"; do wait "$w" || wait_rc=1; done
 [ $wait_rc -eq 0 ] || cl_die "a counter process failed"
 expect 0 get counter
 [ "$out" -eq $((P * N)) ] || cl_die "counter is $out after $((P * N)) successful increments"
@@ -116,6 +118,7 @@ expect 0 get counter
 # A lock: holders take it with --if-absent, append their name to a log while holding it, and
 # release it with delete --if-value NAME. Two holders at once would interleave their marks.
 cl_log "lock: $P processes x 3 critical sections"
+workers=()
 for p in $(seq 1 $P); do
     (
         for i in 1 2 3; do
@@ -126,9 +129,10 @@ for p in $(seq 1 $P); do
                 { echo "p$p lost its lock" >&2; exit 1; }
         done
     ) &
+    workers+=("$!")
 done
 wait_rc=0
-for p in $(jobs -p); do wait "$p" || wait_rc=1; done
+for w in "${workers[@]}"; do wait "$w" || wait_rc=1; done
 [ $wait_rc -eq 0 ] || cl_die "a lock process failed"
 expect 0 get trail
 python3 - "$out" "$P" << 'EOF' || cl_die "two holders of the lock at once: $out"
