@@ -214,8 +214,9 @@ s_link_next (zkv_cc_node_t state, zkv_cc_link_t event)
 {
     switch (event) {
     case ZKV_CC_LINK_CONNECTED:
-        return state == ZKV_CC_NODE_REFUSED || state == ZKV_CC_NODE_REJECTED ? state
-                                                                             : ZKV_CC_NODE_HANDSHAKE;
+        return state == ZKV_CC_NODE_REFUSED || state == ZKV_CC_NODE_REJECTED
+                   ? state
+                   : ZKV_CC_NODE_HANDSHAKE;
     case ZKV_CC_LINK_UP:
         return ZKV_CC_NODE_UP;
     case ZKV_CC_LINK_LOST:

@@ -305,7 +305,7 @@ test_endpoint_forms (void)
     CHECK (streq (out, "tcp://[::1]:5"));
     CHECK_EQ_U64 (zkv_client_endpoint ("ipc:///tmp/zkv.sock", out, sizeof out, NULL, 0), 0);
     CHECK (streq (out, "ipc:///tmp/zkv.sock"));
-    CHECK_EQ_U64 (zkv_client_endpoint ("inproc://x", NULL, 0, NULL, 0), 0); // check only
+    CHECK_EQ_U64 (zkv_client_endpoint ("inproc://x", NULL, 0, NULL, 0), 0);          // check only
     CHECK_EQ_U64 (zkv_client_endpoint ("h:1", out, 7, why, sizeof why), ZKV_EINVAL); // no room
 }
 
