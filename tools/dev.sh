@@ -14,8 +14,9 @@ BUILD=${ZKV_BUILD_DIR:-$ROOT/build}
 ASAN_BUILD=${ZKV_ASAN_BUILD_DIR:-$ROOT/build-asan}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
-# Debian 12 packages the build and the tests need.
-PACKAGES=(build-essential cmake pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libleveldb-dev)
+# Debian 12 packages the build and the tests need (iproute2: ss and ip, for the cluster tests).
+PACKAGES=(build-essential cmake pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libleveldb-dev
+          iproute2)
 
 s_as_root () {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
