@@ -324,7 +324,8 @@ typedef struct {
 static void
 s_answer_keep (s_answer_t *answer, uint64_t node, const zkv_client_reply_t *rep)
 {
-    const char *own = zkv_strerror (rep->status < ZKV_ERROR_COUNT_ ? -(int)rep->status : ZKV_EPROTO);
+    const char *own =
+        zkv_strerror (rep->status < ZKV_ERROR_COUNT_ ? -(int)rep->status : ZKV_EPROTO);
     answer->node = node;
     answer->status = rep->status;
     answer->leader = rep->leader;
@@ -343,9 +344,9 @@ s_answer_text (const s_answer_t *answer, int rc, char *buf, size_t len)
 {
     int status = answer->status < ZKV_ERROR_COUNT_ ? -(int)answer->status : ZKV_EPROTO;
     bool said = rc == status;
-    int n = snprintf (buf, len, "node %" PRIu64 "%s%s%s%s", answer->node, said ? "" : ": ",
-                      said ? "" : zkv_strerror (status), answer->detail[0] ? ": " : "",
-                      answer->detail);
+    int n =
+        snprintf (buf, len, "node %" PRIu64 "%s%s%s%s", answer->node, said ? "" : ": ",
+                  said ? "" : zkv_strerror (status), answer->detail[0] ? ": " : "", answer->detail);
     size_t used = n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
     if (answer->status == ZKV_ENOTLEADER_VALUE || answer->status == ZKV_ELEADERLOST_VALUE) {
         if (answer->leader == 0)
@@ -377,7 +378,10 @@ s_unreachable_text (zkv_client_t *self, char *buf, size_t len)
         for (size_t i = 0; i < self->n && used < len; i++) {
             if (self->core.links[i] != reasons[r].state)
                 continue;
-            int n = snprintf (buf + used, len - used, "%s%s", listed ? ", " : used ? "; " : "",
+            int n = snprintf (buf + used, len - used, "%s%s",
+                              listed ? ", "
+                              : used ? "; "
+                                     : "",
                               self->endpoints[i]);
             used += n < 0 ? 0 : (size_t)n;
             listed++;
@@ -527,7 +531,7 @@ s_request (zkv_client_t *self, uint64_t op, const void *key, size_t key_len, con
         if (zsys_interrupted) {
             self->core.active = false;
             s_error (self, "interrupted%s",
-                     read_only                     ? ""
+                     read_only                 ? ""
                      : self->core.request_sent ? " (outcome unknown)"
                                                : " before it was sent (not applied)");
             return ZKV_ETIMEOUT;
@@ -993,8 +997,9 @@ zkv_client_status (zkv_client_t *self, size_t index, int timeout_ms, zkv_node_st
     zmq_pollitem_t item = {.socket = zsock_resolve (self->socks[index])};
     // Wait for the connection (sends only go to connected nodes), then for the matching answer.
     // A node that refuses the connection, or fails its handshake, is not waited for.
-    zmq_pollitem_t waits[2] = {{.socket = item.socket, .events = ZMQ_POLLOUT},
-                               {.socket = zsock_resolve (self->monitors[index]), .events = ZMQ_POLLIN}};
+    zmq_pollitem_t waits[2] = {
+        {.socket = item.socket, .events = ZMQ_POLLOUT},
+        {.socket = zsock_resolve (self->monitors[index]), .events = ZMQ_POLLIN}};
     zkv_cc_action_t none = {.kind = ZKV_CC_WAIT};
     while (!s_send (self, index, &req)) {
         s_monitor_drain (self, index, none);

@@ -29,7 +29,8 @@ zkv_ccore_init (zkv_ccore_t *core, const uint64_t *ids, size_t n, uint64_t clien
         abort ();
     memcpy (core->ids, ids, n * sizeof *ids);
     core->links = calloc (n, sizeof *core->links);
-    if (!core->links)
+    core->unanswered = calloc (n, sizeof *core->unanswered);
+    if (!core->links || !core->unanswered)
         abort ();
     core->n_nodes = n;
     core->client_id = client_id;
@@ -43,6 +44,7 @@ zkv_ccore_fini (zkv_ccore_t *core)
 {
     free (core->ids);
     free (core->links);
+    free (core->unanswered);
     zkv_routing_destroy (&core->routing);
     free (core->group_leader);
     memset (core, 0, sizeof *core);
@@ -189,9 +191,9 @@ s_done (zkv_ccore_t *core, int rc, zkv_cc_why_t why)
 static zkv_cc_action_t
 s_finish (zkv_ccore_t *core)
 {
-    if (core->outstanding)
-        core->maybe_applied = true; // sent, and no answer came back in time
-    core->outstanding = false;
+    for (size_t i = 0; i < core->n_nodes; i++)
+        if (core->unanswered[i])
+            core->maybe_applied = true; // sent there, and no answer came back in time
     if (!core->request_sent && !core->any_sent)
         return s_done (core, ZKV_EUNREACHABLE, ZKV_CC_WHY_NOT_CONNECTED);
     if (core->read_only && core->last_status)
@@ -214,8 +216,9 @@ s_link_next (zkv_cc_node_t state, zkv_cc_link_t event)
 {
     switch (event) {
     case ZKV_CC_LINK_CONNECTED:
-        return state == ZKV_CC_NODE_REFUSED || state == ZKV_CC_NODE_REJECTED ? state
-                                                                             : ZKV_CC_NODE_HANDSHAKE;
+        return state == ZKV_CC_NODE_REFUSED || state == ZKV_CC_NODE_REJECTED
+                   ? state
+                   : ZKV_CC_NODE_HANDSHAKE;
     case ZKV_CC_LINK_UP:
         return ZKV_CC_NODE_UP;
     case ZKV_CC_LINK_LOST:
@@ -318,8 +321,8 @@ s_begin (zkv_ccore_t *core, int64_t now, int timeout_ms, bool read_only)
     core->backoff_ms = core->backoff_min_ms;
     core->any_sent = false;
     core->request_sent = false;
-    core->outstanding = false;
     core->maybe_applied = false;
+    memset (core->unanswered, 0, core->n_nodes * sizeof *core->unanswered);
     core->last_status = 0;
     core->why = ZKV_CC_WHY_NONE;
     core->wrong_in_row = 0;
@@ -366,7 +369,7 @@ zkv_ccore_sent (zkv_ccore_t *core, int64_t now, bool ok)
         if (!core->fetching) {
             core->sends++;
             core->request_sent = true;
-            core->outstanding = true;
+            core->unanswered[core->target]++;
         }
         core->any_sent = true;
         core->unsent_in_row = 0;
@@ -390,11 +393,6 @@ zkv_ccore_timer (zkv_ccore_t *core, int64_t now)
     assert (core->active);
     if (now >= core->deadline)
         return s_finish (core);
-    if (core->outstanding && !core->resend_after_wait) {
-        // The attempt went unanswered: it may have been proposed, whatever comes next.
-        core->maybe_applied = true;
-        core->outstanding = false;
-    }
     if (core->fetching && !core->resend_after_wait) {
         // No configuration within an attempt: route by the one held (any node forwards).
         core->fetching = false;
@@ -461,7 +459,8 @@ zkv_ccore_reply (zkv_ccore_t *core, int64_t now, size_t from, uint64_t client_id
         // Stale (an earlier seq, a duplicate, someone else's): keep waiting as before.
         return (zkv_cc_action_t){.kind = ZKV_CC_WAIT, .wake_at = core->wake_at};
 
-    core->outstanding = false; // answered (an earlier attempt unanswered set maybe_applied)
+    if (core->unanswered[from])
+        core->unanswered[from]--; // that node's oldest send of it is answered
     if (status != 0 && status != ZKV_ESESSION_VALUE && !zkv_ccore_refused_unproposed (status))
         core->maybe_applied = true; // "timed out", "leader lost", an unknown code...
     size_t hint = leader ? zkv_ccore_index (core, leader) : core->n_nodes;

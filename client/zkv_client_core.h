@@ -39,10 +39,12 @@
 //   are wrong).
 // - every attempt answered, each one a refusal before the request was proposed ("not the
 //   leader", "busy", "wrong group", "not ready"): that answer's code, not applied.
-// - any attempt whose fate is unknown (no answer before the client moved on or gave up, or an
-//   answer saying it may have been proposed: "timed out", "leader lost", "no quorum", an unknown
-//   code): ZKV_ETIMEOUT for a write, its outcome unknown. A read has no effect: it ends with
-//   the last error it was answered, or ZKV_ETIMEOUT if none.
+// - any attempt whose fate is unknown (a node that got it never answered, or an answer saying it
+//   may have been proposed: "timed out", "leader lost", "no quorum", an unknown code):
+//   ZKV_ETIMEOUT for a write, its outcome unknown. An attempt the client moved on from (silent
+//   for attempt_ms) is known once its node answers it after all: a node answers each request
+//   once, in order, so its answers are counted against what was sent to it. A read has no effect:
+//   it ends with the last error it was answered, or ZKV_ETIMEOUT if none.
 #ifndef ZKV_CLIENT_CORE_H
 #define ZKV_CLIENT_CORE_H
 
@@ -132,9 +134,8 @@ typedef struct {
     int backoff_ms;         // current pause
     bool any_sent;          // at least one attempt (or configuration fetch) left this client
     bool request_sent;      // the request itself left this client at least once
-    bool outstanding;       // the current attempt was sent and is not answered yet
-    bool maybe_applied;     // an attempt's fate is unknown: one went unanswered, or was answered
-                            // with a status that does not rule out a proposal
+    bool maybe_applied;     // an attempt's fate is unknown: one was answered with a status that
+                            // does not rule out a proposal, or (at the end) one went unanswered
     bool resend_after_wait; // the current WAIT is a pause: send again when it ends
     int last_status;        // positive ZKV error code of the last error answer, 0 none
     zkv_cc_why_t why;       // why the last request finished as it did
@@ -145,6 +146,8 @@ typedef struct {
     uint64_t *group_leader; // leader node id of each of its groups as last heard, 0 unknown
     uint64_t seen_config;   // the highest configuration number a reply named
     zkv_cc_node_t *links;   // each node's connection as its events tell (n_nodes, owned)
+    uint32_t *unanswered;   // per node, sends of the current request it has not answered yet
+                            // (a node answers each request it gets once, in order; n_nodes)
     uint64_t fetches;       // configurations fetched (for tests and statistics)
     // The routing of the current request.
     uint64_t key_hash;   // zkv_fnv1a of its key (its shard: key_hash mod nshards)

@@ -14,7 +14,7 @@ BUILD=${ZKV_BUILD_DIR:-$ROOT/build}
 ASAN_BUILD=${ZKV_ASAN_BUILD_DIR:-$ROOT/build-asan}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
-# Debian 12 packages the build and the tests need.
+# Debian 12 packages the build and the tests need (iproute2: ss and ip, for the cluster tests).
 # libmicrohttpd-dev: the nodes' HTTP endpoint (metrics); curl: the metrics test scrapes it.
 # chromium, chromium-driver, python3: the status page's test drives a headless browser.
 # systemd: systemd-analyze verifies the unit (install.check); nftables: the firewall rules of
@@ -22,7 +22,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 PACKAGES=(build-essential cmake pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libleveldb-dev
           libmicrohttpd-dev curl
           chromium chromium-driver python3
-          systemd nftables)
+          systemd nftables iproute2)
 
 s_as_root () {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

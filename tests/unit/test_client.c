@@ -131,8 +131,7 @@ s_fake_handle (s_fake_t *self, zframe_t *identity, const zkv_client_request_t *r
         self->own_text = true;
         s_fake_reply (self, identity, req, cid, seq, atoi (a + 4), 0, NULL, false);
         self->own_text = false;
-    }
-    else if (streq (a, "hold"))
+    } else if (streq (a, "hold"))
         s_fake_reply (self, identity, req, cid, seq, 0, 0, NULL, true);
     else if (streq (a, "release")) {
         if (self->held)

@@ -230,6 +230,8 @@ cl_wait_leaders 30
 # ---- quorum ---------------------------------------------------------------------------------
 
 cl_log "quorum: two of three nodes killed"
+leader=$(cl_leader 1)
+[ -n "$leader" ] || cl_die "no leader of group 1"
 survivor=$(cl_group_members 1 | tr ' ' '\n' | grep -vx "$leader" | head -1)
 for ((i = 1; i <= CL_N; i++)); do [ "$i" = "$survivor" ] || cl_kill "$i" KILL; done
 knows_no_leader () {
@@ -252,6 +254,21 @@ cl_kill "$survivor" KILL
 
 # ---- ctrl-c ---------------------------------------------------------------------------------
 
+# The process group of pid, and the zkvd processes of a process group, from /proc (no procps).
+pgrp_of () {
+    sed -E 's/^.*\) //' "/proc/$1/stat" 2> /dev/null | cut -d' ' -f3
+}
+zkvd_of_group () {
+    local f pid
+    for f in /proc/[0-9]*/stat; do
+        pid=${f#/proc/}
+        pid=${pid%/stat}
+        [ "$(cat "/proc/$pid/comm" 2> /dev/null)" = zkvd ] && [ "$(pgrp_of "$pid")" = "$1" ] &&
+            echo "$pid"
+    done
+    return 0
+}
+
 # lc_start NAME: tools/local-cluster.sh on this cluster's file, leading its own process group
 # (so that a signal to the group reaches it and its nodes, as Ctrl-C does), its output in
 # $CL_DIR/NAME.out; waits until it says the cluster runs. Sets lc (its pid), out, nodes (pids).
@@ -262,11 +279,11 @@ lc_start () {
         "$CL_DIR/cluster.cfg" "" > "$out" 2>&1 < /dev/null &
     lc=$!
     echo "$lc" >> "$CL_DIR/all.pids"
-    leads () { [ "$(ps -o pgid= -p "$lc" | tr -d ' ')" = "$lc" ]; }
+    leads () { [ "$(pgrp_of "$lc")" = "$lc" ]; }
     cl_wait_until 10 "local-cluster.sh to lead its process group (setsid)" leads
     started () { grep -q 'Ctrl-C here stops the cluster' "$out"; }
     cl_wait_until 60 "local-cluster.sh to say the cluster runs" started
-    nodes=$(pgrep -g "$lc" -x zkvd || true)
+    nodes=$(zkvd_of_group "$lc")
     [ "$(echo $nodes | wc -w)" = "$CL_N" ] || fail "local-cluster.sh runs $(echo $nodes | wc -w) zkvd, not $CL_N"
     echo $nodes | tr ' ' '\n' >> "$CL_DIR/all.pids"
 }
