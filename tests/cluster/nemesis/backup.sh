@@ -84,8 +84,16 @@ cl_log "writes acknowledged before the save began: $acked_before; after it ended
 
 # ---- the old cluster stops; a new one, elsewhere, from the file ---------------------------------
 
+# stop I: SIGTERM to node I, and wait until it is gone (its database closed).
+stop () {
+    local pid
+    pid=$(cl_pid "$1")
+    cl_kill "$1" TERM
+    cl_wait_gone "$pid" 10 || cl_die "node $1 did not stop within 10 s of SIGTERM"
+    rm -f "$CL_DIR/node$1.pid"
+}
 old_base=$CL_BASE
-for ((i = 1; i <= CL_N; i++)); do cl_kill "$i" TERM; done
+for ((i = 1; i <= CL_N; i++)); do stop "$i"; done
 [ -z "$CL_WATCH_PID" ] || kill "$CL_WATCH_PID" 2> /dev/null || true
 CL_WATCH_PID=
 mkdir "$CL_DIR/old"
@@ -164,7 +172,7 @@ cl_zkv put after-restore yes > /dev/null || cl_die "the restored cluster does no
 [ "$(cl_zkv get after-restore)" = yes ] || cl_die "the restored cluster lost a write"
 
 # A restore into a directory that holds data is refused.
-cl_kill 1 TERM
+stop 1
 out=$(timeout -s KILL 30 "$ZKVD" --config "$CL_DIR/cluster.cfg" --node 1 --foreground --restore "$backup" 2>&1) && rc=0 || rc=$?
 [ $rc = 2 ] || cl_die "zkvd --restore into a directory with data: exit $rc, not 2: $out"
 echo "$out" | grep -q "already holds data" || cl_die "zkvd --restore into a directory with data said: $out"
