@@ -265,11 +265,11 @@ s_save (zkv_cli_t *cli, int argc, char **argv)
                            "%s, still after %" PRIu64 " ms (--settle): save again once no shard "
                            "moves; %s not written",
                            sv.why, settle_ms, path);
-        else
-            zkv_cli_error ("snapshot save", "%s%s%s; %s not written",
-                           *sv.why ? sv.why : zkv_client_strerror (rc),
-                           *sv.why ? "" : ": ", *sv.why ? "" : zkv_client_last_error (client),
-                           path);
+        else {
+            const char *detail = *sv.why ? sv.why : zkv_client_last_error (client);
+            zkv_cli_error ("snapshot save", "%s; %s not written",
+                           *detail ? detail : zkv_client_strerror (rc), path);
+        }
         free (sv.tmp);
         free (sv.saved);
         zkv_client_destroy (&client);

@@ -418,7 +418,7 @@ s_header (zkv_backup_t *self, uint32_t len, char *why, size_t wl)
         ok = (i == 0 || h->group_ids.items[i] > h->group_ids.items[i - 1]) &&
              h->group_sizes.items[i] > 0 && h->group_sizes.items[i] <= ZKV_MSG_MAX_U64S &&
              h->indexes.items[i] > 0 && h->chunks.items[i] > 0 &&
-             h->offsets.items[i] == (i == 0 ? ZKV_BACKUP_PRELUDE_BYTES : h->offsets.items[i]) &&
+             (i > 0 || h->offsets.items[0] == ZKV_BACKUP_PRELUDE_BYTES) &&
              h->offsets.items[i] < end && end <= self->header_offset &&
              s_line (&h->machines, i, &ml) && ml > 0;
         members += ok ? h->group_sizes.items[i] : 0;

@@ -16,6 +16,7 @@
 #     after it ended must not be;
 #   - the restored controller gives the nodes their new endpoints (the restore's Nodes entry);
 #   - the new cluster serves writes;
+#   - a monitor key's save is refused;
 #   - zkvd --restore refuses, with a clear message, exit 2 and nothing written: a damaged
 #     file, a file that is no backup, a cut one, a config file of another shape, and a data
 #     directory that holds data.
@@ -65,6 +66,12 @@ began=$(sed -n 's/.*"began_ns": \([0-9]*\).*/\1/p' "$CL_DIR/save.json")
 ended=$(sed -n 's/.*"ended_ns": \([0-9]*\).*/\1/p' "$CL_DIR/save.json")
 [ -n "$began" ] && [ -n "$ended" ] || cl_die "zkv snapshot save --json gave no began_ns / ended_ns"
 cl_zkv snapshot info "$backup" || cl_die "zkv snapshot info refused the file just saved"
+# A monitor key reads status, not data: its save is refused, and writes no file.
+rc=0
+out=$(cl_zkv --key "$CL_DIR/certs/monitor.cert" snapshot save "$CL_DIR/monitor.zkvb" 2>&1) || rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "monitor key may not save" && [ ! -e "$CL_DIR/monitor.zkvb" ] ||
+    cl_die "a monitor key's save: exit $rc, file $(ls "$CL_DIR"/monitor.zkvb* 2> /dev/null), said: $out"
+cl_log "refused a monitor key's save: $(echo "$out" | tail -n 1)"
 # The bench goes on after the save: writes the backup must not hold.
 deadline=$((SECONDS + seconds + 60))
 while kill -0 "$bench" 2> /dev/null; do
