@@ -4,7 +4,8 @@
 #
 #     ZKV_BUILD=build backup.sh [--seconds 20] [--stale]
 #
-# A cluster of 3 nodes (the shard controller and two shard groups, CURVE) runs
+# A cluster of 3 nodes (the shard controller and two shard groups, CURVE) first moves a shard
+# slowly while a save runs (the save must wait until the move ends); then it runs
 # `zkv bench --history H` (puts, appends and gets on a few keys); a few seconds in,
 # `zkv snapshot save FILE --json` copies the cluster and prints when it began and ended on the
 # bench's clock. The old cluster stops. A new one (other ports, data directories and node
@@ -40,8 +41,27 @@ cl_need "$ZKV_LINCHECK"
 
 CL_GROUPS="0:1,2,3 1:1,2,3 2:1,2,3"
 cl_init 3 lo
+# Shards move slowly here (300 bytes/s): a save must wait for a move to end (the new cluster's
+# config is written afresh, without it).
+sed -i 's/^\( *shards = 16\)$/\1\n    shard_move_bytes_per_sec = 300/' "$CL_DIR/cluster.cfg"
+grep -q "shard_move_bytes_per_sec = 300" "$CL_DIR/cluster.cfg" || cl_die "could not slow shard moves"
 cl_start_all
 cl_wait_leaders 30
+
+# A save while a shard moves: it waits until the move ends, then holds the shard where the
+# controller says it is; the keys written before are read back from the restored cluster.
+for ((k = 0; k < 80; k++)); do
+    cl_zkv put "m$k" "moved-$k-$(printf '%0150d' "$k")" > /dev/null || cl_die "put m$k failed"
+done
+read -r shard group < <(cl_zkv ctrl shard m1 | sed -n 's/^m1: shard \([0-9]*\), group \([0-9]*\).*/\1 \2/p')
+[ -n "$shard" ] || cl_die "zkv ctrl shard m1 said nothing"
+cl_zkv ctrl move "$shard" $((3 - group)) > /dev/null || cl_die "zkv ctrl move $shard failed"
+cl_log "shard $shard (of key m1) moves from group $group to group $((3 - group)) at 300 bytes/s; saving"
+cl_zkv --timeout 10000 snapshot save "$CL_DIR/moving.zkvb" --json > "$CL_DIR/moving.json" \
+    2> "$CL_DIR/moving.err" || cl_die "the save during a move failed: $(cat "$CL_DIR/moving.err")"
+grep -q "saving again" "$CL_DIR/moving.err" ||
+    cl_die "the save did not wait for the moving shard: $(cat "$CL_DIR/moving.err")"
+cl_log "the save waited for the move: $(head -n 1 "$CL_DIR/moving.err")"
 
 backup=$CL_DIR/cluster.zkvb
 history=$CL_DIR/H.jsonl
@@ -157,6 +177,13 @@ for key in $keys; do
         "$p" "$key" "$esc" "$ended" >> "$checked"
 done
 cl_log "read $nkeys keys from the restored cluster"
+# The keys written before the move, the moved shard's among them.
+for ((k = 0; k < 80; k++)); do
+    got=$(cl_zkv --timeout 10000 get "m$k") || cl_die "get m$k from the restored cluster failed"
+    [ "$got" = "moved-$k-$(printf '%0150d' "$k")" ] ||
+        cl_die "acknowledged writes missing from the restored cluster: m$k holds '$got'"
+done
+cl_log "the 80 keys written before the shard move are there"
 if ! "$ZKV_LINCHECK" "$checked" > "$CL_DIR/lincheck.out" 2>&1; then
     cat "$CL_DIR/lincheck.out" >&2
     cl_die "acknowledged writes missing from the restored cluster (or writes that came after the save): its state is no copy of the cluster during the save"
