@@ -107,7 +107,8 @@ zkv_restore_file_install (zkv_restore_file_t *self, zkv_node_t *node, const char
                         " (%s). A restore seeds a new node: move the directory away (or "
                         "start the node without --restore); nothing was written",
                         node->id, self->path, dir, rc == ZKV_EINVAL ? " of group " : ": group ",
-                        node->groups[i], rc == ZKV_EINVAL ? "its Raft log or state" : zkv_strerror (rc));
+                        node->groups[i],
+                        rc == ZKV_EINVAL ? "its Raft log or state" : zkv_strerror (rc));
     }
     const zkv_backup_header_t *h = zkv_backup_header (self->backup);
     for (size_t i = 0; rc == 0 && i < n; i++) {

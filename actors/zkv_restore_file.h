@@ -11,8 +11,8 @@ typedef struct zkv_restore_file zkv_restore_file_t;
 
 // Opens path and checks all of it, and its shape against config's cluster. NULL after writing
 // one line into err (the file's problem and what to do).
-zkv_restore_file_t *zkv_restore_file_open (const char *path, const zkv_config_t *config,
-                                           char *err, size_t errlen);
+zkv_restore_file_t *zkv_restore_file_open (const char *path, const zkv_config_t *config, char *err,
+                                           size_t errlen);
 void zkv_restore_file_close (zkv_restore_file_t **self_p);
 
 // Installs every group of node (its database open, nothing else running) from the file:

@@ -27,14 +27,14 @@ typedef struct {
 typedef struct {
     zkv_cli_t *cli;
     zkv_client_t *client;
-    const char *path;     // FILE
-    char *tmp;            // FILE's temporary name while it is written
-    size_t chunk_bytes;   // --chunk-bytes
-    int64_t began_ns;     // monotonic: the save began (every write acknowledged before is in it)
-    s_saved_t *saved;     // what the last attempt saved, per group
-    size_t n_saved;       //
-    uint64_t config;      // the controller's configuration it is consistent with
-    char why[512];        // why an attempt must be made again
+    const char *path;   // FILE
+    char *tmp;          // FILE's temporary name while it is written
+    size_t chunk_bytes; // --chunk-bytes
+    int64_t began_ns;   // monotonic: the save began (every write acknowledged before is in it)
+    s_saved_t *saved;   // what the last attempt saved, per group
+    size_t n_saved;     //
+    uint64_t config;    // the controller's configuration it is consistent with
+    char why[512];      // why an attempt must be made again
 } s_save_t;
 
 // Appends bytes to f; false on an error (errno).
@@ -68,13 +68,12 @@ s_group (s_save_t *sv, const zkv_client_config_t *c, uint64_t g, zkv_backup_writ
          s_saved_t *out)
 {
     zkv_client_save_chunk_t ch;
-    int rc = zkv_client_save_chunk (sv->client, g, 0, 0, 0, sv->chunk_bytes, sv->cli->timeout_ms,
-                                    &ch);
+    int rc =
+        zkv_client_save_chunk (sv->client, g, 0, 0, 0, sv->chunk_bytes, sv->cli->timeout_ms, &ch);
     if (rc)
         return rc;
     if ((g == 0) != (strcmp (ch.machine, "controller") == 0)) {
-        snprintf (sv->why, sizeof sv->why, "group %" PRIu64 " runs the %s machine", g,
-                  ch.machine);
+        snprintf (sv->why, sizeof sv->why, "group %" PRIu64 " runs the %s machine", g, ch.machine);
         zkv_client_save_chunk_free (&ch);
         return ZKV_EPROTO;
     }
@@ -186,9 +185,9 @@ s_attempt (s_save_t *sv)
     zkv_bytes_t header = {0};
     if (rc == 0)
         rc = zkv_backup_writer_finish (w, &header, prelude);
-    if (rc == 0 && (!s_write (f, header.data, header.len) || fflush (f) != 0 ||
-                    fseek (f, 0, SEEK_SET) != 0 || !s_write (f, prelude, sizeof prelude) ||
-                    fflush (f) != 0 || fsync (fileno (f)) != 0))
+    if (rc == 0 &&
+        (!s_write (f, header.data, header.len) || fflush (f) != 0 || fseek (f, 0, SEEK_SET) != 0 ||
+         !s_write (f, prelude, sizeof prelude) || fflush (f) != 0 || fsync (fileno (f)) != 0))
         rc = ZKV_EIO;
     if (rc == ZKV_EIO)
         snprintf (sv->why, sizeof sv->why, "%s: %s", sv->tmp, strerror (errno));
@@ -265,11 +264,11 @@ s_save (zkv_cli_t *cli, int argc, char **argv)
                            "%s, still after %" PRIu64 " ms (--settle): save again once no shard "
                            "moves; %s not written",
                            sv.why, settle_ms, path);
-        else
-            zkv_cli_error ("snapshot save", "%s%s%s; %s not written",
-                           *sv.why ? sv.why : zkv_client_strerror (rc),
-                           *sv.why ? "" : ": ", *sv.why ? "" : zkv_client_last_error (client),
-                           path);
+        else {
+            const char *detail = *sv.why ? sv.why : zkv_client_last_error (client);
+            zkv_cli_error ("snapshot save", "%s; %s not written",
+                           *detail ? detail : zkv_client_strerror (rc), path);
+        }
         free (sv.tmp);
         free (sv.saved);
         zkv_client_destroy (&client);

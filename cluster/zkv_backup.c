@@ -64,13 +64,13 @@ s_dup_u64s (const uint64_t *items, size_t n)
 // Writing
 
 struct zkv_backup_writer {
-    zkv_msg_t header;   // the header being filled (owns its arrays)
-    size_t n_groups;    // groups of the shape
-    size_t next;        // groups begun so far
-    bool open;          // the current group's stream has not ended
-    uint64_t stream;    // bytes of the current group's stream so far
-    uint64_t offset;    // file offset of the next byte appended
-    uint32_t crc;       // CRC-32C of the body so far
+    zkv_msg_t header;     // the header being filled (owns its arrays)
+    size_t n_groups;      // groups of the shape
+    size_t next;          // groups begun so far
+    bool open;            // the current group's stream has not ended
+    uint64_t stream;      // bytes of the current group's stream so far
+    uint64_t offset;      // file offset of the next byte appended
+    uint32_t crc;         // CRC-32C of the body so far
     zkv_bytes_t machines; // the machines' lines so far
 };
 
@@ -111,12 +111,12 @@ zkv_backup_writer_new (const zkv_backup_shape_t *shape, uint64_t created_ms, int
     h->created_ms = created_ms;
     h->nshards = shape->nshards;
     h->config = shape->config;
-    h->shard_groups = (zkv_u64s_t){s_dup_u64s (shape->shard_groups, shape->nshards), shape->nshards};
+    h->shard_groups =
+        (zkv_u64s_t){s_dup_u64s (shape->shard_groups, shape->nshards), shape->nshards};
     h->group_ids = (zkv_u64s_t){s_dup_u64s (shape->group_ids, n), n};
     h->group_sizes = (zkv_u64s_t){s_dup_u64s (shape->group_sizes, n), n};
     h->members = (zkv_u64s_t){s_dup_u64s (shape->members, n_members), n_members};
-    zkv_u64s_t *cols[] = {&h->indexes, &h->terms,  &h->configs,
-                          &h->offsets, &h->sizes, &h->chunks};
+    zkv_u64s_t *cols[] = {&h->indexes, &h->terms, &h->configs, &h->offsets, &h->sizes, &h->chunks};
     for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
         *cols[c] = (zkv_u64s_t){s_alloc (n, sizeof (uint64_t)), n};
     *err = 0;
@@ -404,8 +404,8 @@ s_header (zkv_backup_t *self, uint32_t len, char *why, size_t wl)
                       zkv_strerror (rc));
     const zkv_backup_header_t *h = &self->header.u.backup_header;
     size_t n = h->group_ids.count;
-    const zkv_u64s_t *cols[] = {&h->group_sizes, &h->indexes, &h->terms,
-                                &h->configs,     &h->offsets, &h->sizes, &h->chunks};
+    const zkv_u64s_t *cols[] = {&h->group_sizes, &h->indexes, &h->terms, &h->configs,
+                                &h->offsets,     &h->sizes,   &h->chunks};
     bool ok = h->format == ZKV_BACKUP_FORMAT && n > 0 && n <= ZKV_BACKUP_MAX_GROUPS &&
               h->nshards > 0 && h->nshards <= ZKV_MSG_MAX_U64S &&
               h->shard_groups.count == h->nshards;
@@ -418,7 +418,7 @@ s_header (zkv_backup_t *self, uint32_t len, char *why, size_t wl)
         ok = (i == 0 || h->group_ids.items[i] > h->group_ids.items[i - 1]) &&
              h->group_sizes.items[i] > 0 && h->group_sizes.items[i] <= ZKV_MSG_MAX_U64S &&
              h->indexes.items[i] > 0 && h->chunks.items[i] > 0 &&
-             h->offsets.items[i] == (i == 0 ? ZKV_BACKUP_PRELUDE_BYTES : h->offsets.items[i]) &&
+             (i > 0 || h->offsets.items[0] == ZKV_BACKUP_PRELUDE_BYTES) &&
              h->offsets.items[i] < end && end <= self->header_offset &&
              s_line (&h->machines, i, &ml) && ml > 0;
         members += ok ? h->group_sizes.items[i] : 0;
@@ -609,13 +609,12 @@ zkv_backup_check_shape (const zkv_backup_t *self, const zkv_routing_t *cluster,
         first += n;
         if (cluster->group_ids[i] != g)
             return s_why (why, wl, ZKV_EINVAL,
-                          "the backup holds group %U, which the config file does not declare",
-                          g);
+                          "the backup holds group %U, which the config file does not declare", g);
         const uint8_t *machine = s_line (&h->machines, i, &ml);
         if (strlen (machines[i]) != ml || memcmp (machines[i], machine, ml) != 0)
             return s_why (why, wl, ZKV_EINVAL,
-                          "group %U ran the %.*s machine, the config file gives it %s", g,
-                          (int)ml, (const char *)machine, machines[i]);
+                          "group %U ran the %.*s machine, the config file gives it %s", g, (int)ml,
+                          (const char *)machine, machines[i]);
         size_t cn = 0;
         const uint64_t *theirs = zkv_routing_members (cluster, g, &cn);
         bool same = cn == n;

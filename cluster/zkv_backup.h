@@ -105,7 +105,6 @@ int zkv_backup_check_shape (const zkv_backup_t *self, const zkv_routing_t *clust
 // return, which it returns. ZKV_ENOTFOUND for a group not in the backup.
 typedef int (zkv_backup_chunk_fn) (void *arg, uint64_t offset, const uint8_t *data, size_t len,
                                    bool done);
-int zkv_backup_each_chunk (zkv_backup_t *self, uint64_t group, zkv_backup_chunk_fn *fn,
-                           void *arg);
+int zkv_backup_each_chunk (zkv_backup_t *self, uint64_t group, zkv_backup_chunk_fn *fn, void *arg);
 
 #endif

@@ -326,11 +326,18 @@ s_addr_key (const zkv_front_addr_t *a)
     return h;
 }
 
+// True for a request a client of this node sent (a key's, or a save's chunk).
+static bool
+s_from_client (const s_pending_t *p)
+{
+    return p->kind == S_TO_CLIENT || p->kind == S_TO_SAVE;
+}
+
 // Requests pending from p's client address (0 for requests that do not come from a client).
 static size_t
 s_client_pending (const zkv_front_t *self, const s_pending_t *p)
 {
-    if (p->kind != S_TO_CLIENT)
+    if (!s_from_client (p))
         return 0;
     return (size_t)(uintptr_t)zkv_u64map_get (&self->per_client, s_addr_key (&p->addr));
 }
@@ -338,7 +345,7 @@ s_client_pending (const zkv_front_t *self, const s_pending_t *p)
 static void
 s_client_count (zkv_front_t *self, const s_pending_t *p, int delta)
 {
-    if (p->kind != S_TO_CLIENT)
+    if (!s_from_client (p))
         return;
     uint64_t key = s_addr_key (&p->addr);
     size_t n = (size_t)(uintptr_t)zkv_u64map_get (&self->per_client, key);

@@ -22,6 +22,9 @@
 // - calls: a hosted group's own requests to another group (group_call, the shard mover's) are
 //   routed like a client's, to the group they name (with the members the caller gave when this
 //   node does not know the group), and answered with a group_call_reply;
+// - saves: a client's snapshot_request (a chunk of a group's saved state, zkv snapshot save)
+//   goes to the group's leader like a request, as op ZKV_OP_SNAPSHOT with the request as its
+//   key, and its answer, a snapshot_reply in the group's reply, goes back as a snapshot_reply;
 // - the configuration: a request naming its group (client_request.group) goes to that group,
 //   whose replica answers "wrong group" if it does not serve the key now; one naming none is
 //   routed by the newest configuration a hosted group applied (zkv_front_group_config).
@@ -94,7 +97,8 @@ zkv_front_t *zkv_front_new (const zkv_front_config_t *cfg, const zkv_routing_t *
                             const zkv_front_host_t *host, void *host_arg);
 void zkv_front_destroy (zkv_front_t **self_p);
 
-// A decoded message from a client at `from` (client_request, status_request, config_request;
+// A decoded message from a client at `from` (client_request, status_request, config_request,
+// snapshot_request;
 // anything else is counted as malformed and dropped). now_ms: the host's monotonic clock.
 void zkv_front_client (zkv_front_t *self, const zkv_front_addr_t *from, const zkv_msg_t *msg,
                        uint64_t now_ms);

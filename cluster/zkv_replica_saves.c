@@ -164,8 +164,8 @@ zkv_rep_save_begin (zkv_replica_t *self, const zkv_rep_read_t *r)
 {
     zkv_msg_t m;
     if (zkv_msg_decode (r->key.data, r->key.len, &m) != 0) {
-        zkv_rep_answer (self, r->handle, r->client_id, r->seq, ZKV_EINVAL,
-                        "not a snapshot request", NULL, 0);
+        zkv_rep_answer (self, r->handle, r->client_id, r->seq, ZKV_EINVAL, "not a snapshot request",
+                        NULL, 0);
         return; // checked before: cannot happen
     }
     size_t max = (size_t)m.u.snapshot_request.max_bytes;
@@ -195,8 +195,8 @@ zkv_rep_save_begin (zkv_replica_t *self, const zkv_rep_read_t *r)
         if (zkv_sm_store_error (err))
             zkv_rep_fatal (self, "opening a view for a save", err);
         else
-            zkv_rep_answer (self, r->handle, r->client_id, r->seq,
-                            err ? err : ZKV_EUNAVAILABLE, NULL, NULL, 0);
+            zkv_rep_answer (self, r->handle, r->client_id, r->seq, err ? err : ZKV_EUNAVAILABLE,
+                            NULL, NULL, 0);
         return;
     }
     *sv = (zkv_rep_save_t){.id = s_save_id (self),

@@ -68,9 +68,8 @@ s_shape (void)
 }
 
 // The streams: group 0 one chunk, group 1 three, group 2 one empty last chunk after one.
-static const char *s_chunks[3][3] = {{"controller state", NULL, NULL},
-                                     {"alpha", "beta", "gamma-gamma"},
-                                     {"z", "", NULL}};
+static const char *s_chunks[3][3] = {
+    {"controller state", NULL, NULL}, {"alpha", "beta", "gamma-gamma"}, {"z", "", NULL}};
 
 // A sound file of s_shape with s_chunks.
 static void
@@ -84,8 +83,8 @@ s_make (s_file_t *f)
     uint8_t prelude[ZKV_BACKUP_PRELUDE_BYTES] = {0};
     s_file_add (f, prelude, sizeof prelude);
     for (size_t g = 0; g < 3; g++) {
-        int rc = zkv_backup_writer_group (w, s_ids[g], g == 0 ? "controller" : "kv", 10 + g,
-                                          2, g == 0 ? 0 : 4);
+        int rc = zkv_backup_writer_group (w, s_ids[g], g == 0 ? "controller" : "kv", 10 + g, 2,
+                                          g == 0 ? 0 : 4);
         assert (rc == 0);
         uint64_t off = 0;
         for (size_t c = 0; c < 3 && s_chunks[g][c]; c++) {
@@ -165,7 +164,8 @@ test_backup_round_trip (void)
     CHECK (zkv_backup_slot (b, 7) < 0);
     s_collect_t c = {0};
     CHECK_EQ_U64 (zkv_backup_each_chunk (b, 1, s_collect, &c), 0);
-    CHECK (c.done && c.calls == 3 && c.len == 20 && memcmp (c.got, "alphabetagamma-gamma", 20) == 0);
+    CHECK (c.done && c.calls == 3 && c.len == 20 &&
+           memcmp (c.got, "alphabetagamma-gamma", 20) == 0);
     c = (s_collect_t){0};
     CHECK_EQ_U64 (zkv_backup_each_chunk (b, 2, s_collect, &c), 0);
     CHECK (c.done && c.calls == 2 && c.len == 1 && c.got[0] == 'z');
@@ -284,8 +284,8 @@ s_lying (void (*edit) (zkv_backup_header_t *h), const char *what)
     s_file_add (&f, buf, len);
     free (buf);
     s_put32 (f.data + 24, (uint32_t)len);
-    s_put32 (f.data + 28, zkv_crc32c (0, f.data + ZKV_BACKUP_PRELUDE_BYTES,
-                                      f.len - ZKV_BACKUP_PRELUDE_BYTES));
+    s_put32 (f.data + 28,
+             zkv_crc32c (0, f.data + ZKV_BACKUP_PRELUDE_BYTES, f.len - ZKV_BACKUP_PRELUDE_BYTES));
     s_reseal_prelude (&f);
     char why[512] = "";
     int err = 0;
@@ -297,16 +297,56 @@ s_lying (void (*edit) (zkv_backup_header_t *h), const char *what)
     free (f.data);
 }
 
-static void e_size (zkv_backup_header_t *h) { h->sizes.items[1]++; }
-static void e_chunks (zkv_backup_header_t *h) { h->chunks.items[2] = 1; }
-static void e_offset (zkv_backup_header_t *h) { h->offsets.items[1] += 4; }
-static void e_order (zkv_backup_header_t *h) { h->group_ids.items[1] = 5; }
-static void e_members (zkv_backup_header_t *h) { h->group_sizes.items[0] = 2; }
-static void e_machines (zkv_backup_header_t *h) { h->machines.len = 13; } // "controller\nkv"
-static void e_map (zkv_backup_header_t *h) { h->shard_groups.items[0] = 9; }
-static void e_format (zkv_backup_header_t *h) { h->format = 7; }
-static void e_index (zkv_backup_header_t *h) { h->indexes.items[0] = 0; }
-static void e_count (zkv_backup_header_t *h) { h->terms.count = 2; }
+static void
+e_size (zkv_backup_header_t *h)
+{
+    h->sizes.items[1]++;
+}
+static void
+e_chunks (zkv_backup_header_t *h)
+{
+    h->chunks.items[2] = 1;
+}
+static void
+e_offset (zkv_backup_header_t *h)
+{
+    h->offsets.items[1] += 4;
+}
+static void
+e_order (zkv_backup_header_t *h)
+{
+    h->group_ids.items[1] = 5;
+}
+static void
+e_members (zkv_backup_header_t *h)
+{
+    h->group_sizes.items[0] = 2;
+}
+static void
+e_machines (zkv_backup_header_t *h)
+{
+    h->machines.len = 13;
+} // "controller\nkv"
+static void
+e_map (zkv_backup_header_t *h)
+{
+    h->shard_groups.items[0] = 9;
+}
+static void
+e_format (zkv_backup_header_t *h)
+{
+    h->format = 7;
+}
+static void
+e_index (zkv_backup_header_t *h)
+{
+    h->indexes.items[0] = 0;
+}
+static void
+e_count (zkv_backup_header_t *h)
+{
+    h->terms.count = 2;
+}
 
 static void
 test_backup_refuses_lying_header (void)
@@ -417,17 +457,42 @@ typedef struct {
     bool failed;
 } s_node_t;
 
-static void h_send (void *a, const zkv_msg_t *m) { (void)a, (void)m; }
-static int h_sync (void *a) { return zkv_logstore_sync (((s_node_t *)a)->log); }
-static void h_state (void *a, const zkv_msg_t *m) { (void)a, (void)m; }
-static void h_event (void *a, const char *t, const zkv_msg_t *m) { (void)a, (void)t, (void)m; }
-static void h_fatal (void *a, const char *w, int rc)
+static void
+h_send (void *a, const zkv_msg_t *m)
+{
+    (void)a, (void)m;
+}
+static int
+h_sync (void *a)
+{
+    return zkv_logstore_sync (((s_node_t *)a)->log);
+}
+static void
+h_state (void *a, const zkv_msg_t *m)
+{
+    (void)a, (void)m;
+}
+static void
+h_event (void *a, const char *t, const zkv_msg_t *m)
+{
+    (void)a, (void)t, (void)m;
+}
+static void
+h_fatal (void *a, const char *w, int rc)
 {
     fprintf (stderr, "%s failed: %s\n", w, zkv_strerror (rc));
     ((s_node_t *)a)->failed = true;
 }
-static void h_call (void *a, const zkv_msg_t *m) { (void)a, (void)m; }
-static void h_config (void *a, uint64_t g, const uint8_t *c, size_t l) { (void)a, (void)g, (void)c, (void)l; }
+static void
+h_call (void *a, const zkv_msg_t *m)
+{
+    (void)a, (void)m;
+}
+static void
+h_config (void *a, uint64_t g, const uint8_t *c, size_t l)
+{
+    (void)a, (void)g, (void)c, (void)l;
+}
 
 static void
 h_reply (void *arg, const zkv_msg_t *m)
@@ -437,9 +502,14 @@ h_reply (void *arg, const zkv_msg_t *m)
     zkv_msg_clone (m, &nd->replies[nd->n++]);
 }
 
-static const zkv_replica_host_t s_host = {.send = h_send, .sync = h_sync, .reply = h_reply,
-                                          .state = h_state, .event = h_event, .fatal = h_fatal,
-                                          .call = h_call, .config = h_config};
+static const zkv_replica_host_t s_host = {.send = h_send,
+                                          .sync = h_sync,
+                                          .reply = h_reply,
+                                          .state = h_state,
+                                          .event = h_event,
+                                          .fatal = h_fatal,
+                                          .call = h_call,
+                                          .config = h_config};
 
 static void
 s_clear (s_node_t *nd)
@@ -495,7 +565,11 @@ static const zkv_group_reply_t *
 s_ask (s_node_t *nd, uint64_t op, const void *key, size_t key_len, const char *value)
 {
     static uint64_t seq;
-    zkv_group_request_t q = {.group = 1, .handle = ++seq, .client_id = 77, .seq = seq, .op = op,
+    zkv_group_request_t q = {.group = 1,
+                             .handle = ++seq,
+                             .client_id = 77,
+                             .seq = seq,
+                             .op = op,
                              .key = {(uint8_t *)key, key_len},
                              .value = {(uint8_t *)value, value ? strlen (value) : 0}};
     s_clear (nd);
@@ -560,8 +634,13 @@ test_backup_save_and_restore (void)
     uint8_t prelude[ZKV_BACKUP_PRELUDE_BYTES] = {0};
     s_file_add (&f, prelude, sizeof prelude);
     uint64_t ids[] = {1}, sizes[] = {1}, map[8] = {1, 1, 1, 1, 1, 1, 1, 1};
-    zkv_backup_shape_t shape = {.nshards = 8, .config = 0, .shard_groups = map, .n_groups = 1,
-                                .group_ids = ids, .group_sizes = sizes, .members = s_one};
+    zkv_backup_shape_t shape = {.nshards = 8,
+                                .config = 0,
+                                .shard_groups = map,
+                                .n_groups = 1,
+                                .group_ids = ids,
+                                .group_sizes = sizes,
+                                .members = s_one};
     int err = 0;
     zkv_backup_writer_t *w = zkv_backup_writer_new (&shape, 1, &err);
     CHECK_EQ_U64 (zkv_backup_writer_group (w, 1, "kv", index, c->term, c->config), 0);
@@ -574,9 +653,8 @@ test_backup_save_and_restore (void)
     int chunks = 1;
     while (true) {
         zkv_bytes_t rec = {0};
-        CHECK_EQ_U64 (zkv_backup_writer_chunk (w, c->offset, c->data.data, c->data.len, c->done,
-                                               &rec),
-                      0);
+        CHECK_EQ_U64 (
+            zkv_backup_writer_chunk (w, c->offset, c->data.data, c->data.len, c->done, &rec), 0);
         s_file_add (&f, rec.data, rec.len);
         zkv_bytes_free (&rec);
         uint64_t next = c->offset + c->data.len;
@@ -726,8 +804,13 @@ test_backup_restore_controller (void)
     uint8_t *val = NULL, *cmd = NULL;
     size_t val_len = 0, cmd_len = 0;
     CHECK_EQ_U64 (zkv_msg_encode (&mv, &val, &val_len), 0);
-    zkv_sm_request_t q = {.client_id = 5, .seq = 1, .op = ZKV_OP_MOVE, .key = (const uint8_t *)"k",
-                          .key_len = 1, .value = val, .value_len = val_len};
+    zkv_sm_request_t q = {.client_id = 5,
+                          .seq = 1,
+                          .op = ZKV_OP_MOVE,
+                          .key = (const uint8_t *)"k",
+                          .key_len = 1,
+                          .value = val,
+                          .value_len = val_len};
     zkv_sm_answer_t ans = {0};
     CHECK_EQ_U64 (sm->ops->prepare (sm->impl, &q, &cmd, &cmd_len, &ans), ZKV_SM_PROPOSE);
     free (val);
@@ -743,8 +826,13 @@ test_backup_restore_controller (void)
     zkv_routing_t *two = zkv_ctrl_sm_config (sm, UINT64_MAX, &err);
     CHECK (two && two->num == 2);
     memcpy (map, two->shard_group, sizeof map);
-    zkv_backup_shape_t shape = {.nshards = 8, .config = 2, .shard_groups = map, .n_groups = 2,
-                                .group_ids = ids, .group_sizes = sizes, .members = members};
+    zkv_backup_shape_t shape = {.nshards = 8,
+                                .config = 2,
+                                .shard_groups = map,
+                                .n_groups = 2,
+                                .group_ids = ids,
+                                .group_sizes = sizes,
+                                .members = members};
     zkv_backup_writer_t *w = zkv_backup_writer_new (&shape, 1, &err);
     s_file_t f = {0};
     uint8_t prelude[ZKV_BACKUP_PRELUDE_BYTES] = {0};

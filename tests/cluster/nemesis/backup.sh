@@ -4,7 +4,8 @@
 #
 #     ZKV_BUILD=build backup.sh [--seconds 20] [--stale]
 #
-# A cluster of 3 nodes (the shard controller and two shard groups, CURVE) runs
+# A cluster of 3 nodes (the shard controller and two shard groups, CURVE) first moves a shard
+# slowly while a save runs (the save must wait until the move ends); then it runs
 # `zkv bench --history H` (puts, appends and gets on a few keys); a few seconds in,
 # `zkv snapshot save FILE --json` copies the cluster and prints when it began and ended on the
 # bench's clock. The old cluster stops. A new one (other ports, data directories and node
@@ -16,6 +17,7 @@
 #     after it ended must not be;
 #   - the restored controller gives the nodes their new endpoints (the restore's Nodes entry);
 #   - the new cluster serves writes;
+#   - a monitor key's save is refused;
 #   - zkvd --restore refuses, with a clear message, exit 2 and nothing written: a damaged
 #     file, a file that is no backup, a cut one, a config file of another shape, and a data
 #     directory that holds data.
@@ -39,8 +41,27 @@ cl_need "$ZKV_LINCHECK"
 
 CL_GROUPS="0:1,2,3 1:1,2,3 2:1,2,3"
 cl_init 3 lo
+# Shards move slowly here (300 bytes/s): a save must wait for a move to end (the new cluster's
+# config is written afresh, without it).
+sed -i 's/^\( *shards = 16\)$/\1\n    shard_move_bytes_per_sec = 300/' "$CL_DIR/cluster.cfg"
+grep -q "shard_move_bytes_per_sec = 300" "$CL_DIR/cluster.cfg" || cl_die "could not slow shard moves"
 cl_start_all
 cl_wait_leaders 30
+
+# A save while a shard moves: it waits until the move ends, then holds the shard where the
+# controller says it is; the keys written before are read back from the restored cluster.
+for ((k = 0; k < 80; k++)); do
+    cl_zkv put "m$k" "moved-$k-$(printf '%0150d' "$k")" > /dev/null || cl_die "put m$k failed"
+done
+read -r shard group < <(cl_zkv ctrl shard m1 | sed -n 's/^m1: shard \([0-9]*\), group \([0-9]*\).*/\1 \2/p')
+[ -n "$shard" ] || cl_die "zkv ctrl shard m1 said nothing"
+cl_zkv ctrl move "$shard" $((3 - group)) > /dev/null || cl_die "zkv ctrl move $shard failed"
+cl_log "shard $shard (of key m1) moves from group $group to group $((3 - group)) at 300 bytes/s; saving"
+cl_zkv --timeout 10000 snapshot save "$CL_DIR/moving.zkvb" --json > "$CL_DIR/moving.json" \
+    2> "$CL_DIR/moving.err" || cl_die "the save during a move failed: $(cat "$CL_DIR/moving.err")"
+grep -q "saving again" "$CL_DIR/moving.err" ||
+    cl_die "the save did not wait for the moving shard: $(cat "$CL_DIR/moving.err")"
+cl_log "the save waited for the move: $(head -n 1 "$CL_DIR/moving.err")"
 
 backup=$CL_DIR/cluster.zkvb
 history=$CL_DIR/H.jsonl
@@ -65,6 +86,12 @@ began=$(sed -n 's/.*"began_ns": \([0-9]*\).*/\1/p' "$CL_DIR/save.json")
 ended=$(sed -n 's/.*"ended_ns": \([0-9]*\).*/\1/p' "$CL_DIR/save.json")
 [ -n "$began" ] && [ -n "$ended" ] || cl_die "zkv snapshot save --json gave no began_ns / ended_ns"
 cl_zkv snapshot info "$backup" || cl_die "zkv snapshot info refused the file just saved"
+# A monitor key reads status, not data: its save is refused, and writes no file.
+rc=0
+out=$(cl_zkv --key "$CL_DIR/certs/monitor.cert" snapshot save "$CL_DIR/monitor.zkvb" 2>&1) || rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "monitor key may not save" && [ ! -e "$CL_DIR/monitor.zkvb" ] ||
+    cl_die "a monitor key's save: exit $rc, file $(ls "$CL_DIR"/monitor.zkvb* 2> /dev/null), said: $out"
+cl_log "refused a monitor key's save: $(echo "$out" | tail -n 1)"
 # The bench goes on after the save: writes the backup must not hold.
 deadline=$((SECONDS + seconds + 60))
 while kill -0 "$bench" 2> /dev/null; do
@@ -84,8 +111,16 @@ cl_log "writes acknowledged before the save began: $acked_before; after it ended
 
 # ---- the old cluster stops; a new one, elsewhere, from the file ---------------------------------
 
+# stop I: SIGTERM to node I, and wait until it is gone (its database closed).
+stop () {
+    local pid
+    pid=$(cl_pid "$1")
+    cl_kill "$1" TERM
+    cl_wait_gone "$pid" 10 || cl_die "node $1 did not stop within 10 s of SIGTERM"
+    rm -f "$CL_DIR/node$1.pid"
+}
 old_base=$CL_BASE
-for ((i = 1; i <= CL_N; i++)); do cl_kill "$i" TERM; done
+for ((i = 1; i <= CL_N; i++)); do stop "$i"; done
 [ -z "$CL_WATCH_PID" ] || kill "$CL_WATCH_PID" 2> /dev/null || true
 CL_WATCH_PID=
 mkdir "$CL_DIR/old"
@@ -142,6 +177,13 @@ for key in $keys; do
         "$p" "$key" "$esc" "$ended" >> "$checked"
 done
 cl_log "read $nkeys keys from the restored cluster"
+# The keys written before the move, the moved shard's among them.
+for ((k = 0; k < 80; k++)); do
+    got=$(cl_zkv --timeout 10000 get "m$k") || cl_die "get m$k from the restored cluster failed"
+    [ "$got" = "moved-$k-$(printf '%0150d' "$k")" ] ||
+        cl_die "acknowledged writes missing from the restored cluster: m$k holds '$got'"
+done
+cl_log "the 80 keys written before the shard move are there"
 if ! "$ZKV_LINCHECK" "$checked" > "$CL_DIR/lincheck.out" 2>&1; then
     cat "$CL_DIR/lincheck.out" >&2
     cl_die "acknowledged writes missing from the restored cluster (or writes that came after the save): its state is no copy of the cluster during the save"
@@ -164,7 +206,7 @@ cl_zkv put after-restore yes > /dev/null || cl_die "the restored cluster does no
 [ "$(cl_zkv get after-restore)" = yes ] || cl_die "the restored cluster lost a write"
 
 # A restore into a directory that holds data is refused.
-cl_kill 1 TERM
+stop 1
 out=$(timeout -s KILL 30 "$ZKVD" --config "$CL_DIR/cluster.cfg" --node 1 --foreground --restore "$backup" 2>&1) && rc=0 || rc=$?
 [ $rc = 2 ] || cl_die "zkvd --restore into a directory with data: exit $rc, not 2: $out"
 echo "$out" | grep -q "already holds data" || cl_die "zkvd --restore into a directory with data said: $out"
