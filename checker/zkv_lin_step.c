@@ -12,7 +12,10 @@
 // a get reads the revision of the value it read; a write's ok gives the new revision; a cas
 // that did not swap gives the key's current one (a cas that reports one > 0 saw the key
 // present). Revision 0 reports nothing. A write that reports none leaves "some revision above
-// the last": the state keeps a lower bound until a report pins it (exact).
+// the last": the state keeps a lower bound until a report pins it (exact). A bound cannot say
+// "not r" (a cas on revision r that did not swap), except at the bound itself (it moves up one),
+// nor bound from above; so with revisions left unreported a cas on a revision may be judged
+// less strictly than with concrete integers (never more: no false alarm).
 //
 // One leniency, so as never to reject a correct server: a delete of a missing key may or may
 // not take a new revision (the key has none to show), so its report need only be >= the last
@@ -153,6 +156,9 @@ s_cas (lin_key_t *k, s_state_t *s, uint32_t op, uint32_t alt, bool *wrote)
         uint32_t to = k->op_state[op];
         return s_write (k, s, to, o->rev, to == LIN_MISSING && s->value == LIN_MISSING);
     }
+    if (k->revs && o->cmp == LIN_CMP_REV && o->expect_rev && s->value != LIN_MISSING && !s->exact &&
+        s->rev == o->expect_rev)
+        s->rev++; // present and not at revision r though at least r: above it
     if (!k->revs || !o->rev)
         return true;
     // It did not swap and reported the key's current revision: the key was present, and with

@@ -79,7 +79,8 @@ test_data_not_linearizable (void)
                            "bad_cas_lock_two_holders.jsonl",
                            "bad_revision_two_values.jsonl",
                            "bad_revision_backwards.jsonl",
-                           "bad_read_old_revision.jsonl"};
+                           "bad_read_old_revision.jsonl",
+                           "bad_cas_revision_not_swapped_at_bound.jsonl"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char err[512] = "";
         int verdict = s_check_file (files[i], 0, err, sizeof err);
