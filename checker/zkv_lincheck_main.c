@@ -17,20 +17,20 @@
 static void
 s_usage (FILE *out)
 {
-    fprintf (out,
-             "usage: zkv-lincheck [--budget STEPS] [--memory BYTES] [--empty-may-be-missing] "
-             "FILE...\n"
-             "  checks client histories (JSON Lines, one event a line, docs/history.md) for\n"
-             "  linearizability\n"
-             "  --budget STEPS  search steps per key before the verdict is unknown "
-             "(default %llu)\n"
-             "  --memory BYTES  search memory per key before the verdict is unknown "
-             "(default %llu)\n"
-             "  --empty-may-be-missing  a get that read \"\" may have found no key (histories\n"
-             "                  recorded before \"not found\" was null); else \"\" is an empty value\n"
-             "  exit: 0 linearizable, 1 not linearizable, 2 unknown or unreadable\n",
-             (unsigned long long)ZKV_LIN_DEFAULT_BUDGET,
-             (unsigned long long)ZKV_LIN_DEFAULT_MEMORY);
+    fprintf (
+        out,
+        "usage: zkv-lincheck [--budget STEPS] [--memory BYTES] [--empty-may-be-missing] "
+        "FILE...\n"
+        "  checks client histories (JSON Lines, one event a line, docs/history.md) for\n"
+        "  linearizability\n"
+        "  --budget STEPS  search steps per key before the verdict is unknown "
+        "(default %llu)\n"
+        "  --memory BYTES  search memory per key before the verdict is unknown "
+        "(default %llu)\n"
+        "  --empty-may-be-missing  a get that read \"\" may have found no key (histories\n"
+        "                  recorded before \"not found\" was null); else \"\" is an empty value\n"
+        "  exit: 0 linearizable, 1 not linearizable, 2 unknown or unreadable\n",
+        (unsigned long long)ZKV_LIN_DEFAULT_BUDGET, (unsigned long long)ZKV_LIN_DEFAULT_MEMORY);
 }
 
 static int
