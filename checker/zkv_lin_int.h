@@ -163,8 +163,10 @@ typedef struct {
     size_t gets_lo;           // words of gets_done below this are all ones
     uint64_t *hazard_mask;    // which ids may see a dead value: cas that need not have swapped,
                               // cas on a revision (zkv_lin_unseen.c)
-    uint32_t *twin_before;    // open-ended op -> the open-ended op called before it that does
-                              // exactly what it does in every state (UINT32_MAX: none)
+    struct _lin_appends_t *appends; // the appends by value (zkv_lin_build.c)
+    bool *reach;                    // scratch for lin_appends_build: longest read + 1
+    uint32_t *twin_before;          // open-ended op -> the open-ended op called before it that does
+                                    // exactly what it does in every state (UINT32_MAX: none)
 } lin_key_t;
 
 // Copies ops, finds what the history says of the revisions cas ops expect (zkv_lin_revs.c),
@@ -202,6 +204,15 @@ uint32_t lin_key_unexplained_read (const lin_key_t *self);
 // Explains why that read alone makes the key not linearizable.
 void lin_explain_read (const lin_op_t *get, size_t n, lin_outcome_t *outcome);
 
+// The appends of a key by value (zkv_lin_build.c).
+typedef struct _lin_appends_t lin_appends_t;
+lin_appends_t *lin_appends_new (const lin_op_t *ops, size_t n);
+void lin_appends_destroy (lin_appends_t **self_p);
+// reach[i] marks where a base of r ends (the rest zero, r.size + 1 entries): true if from one
+// of them the values of appends not linearized (in cache) and called by `by` reach r's end.
+bool lin_appends_build (const lin_appends_t *self, const lin_cache_t *cache, zkv_hist_str_t r,
+                        int64_t by, bool *reach);
+
 // The checks on revisions that need no order (zkv_lin_revs.c): one revision reported for two
 // versions, or revisions going back in real time. True (and outcome ILLEGAL, explained) if
 // one fails.
@@ -213,11 +224,10 @@ void lin_revs_hints (lin_op_t *ops, size_t n);
 // put, an append, a cas that may swap to a value) that occurs in no get's read and no value a
 // cas compares with.
 void lin_find_unseen (const lin_op_t *ops, size_t n, bool *unseen);
-// True if o may look at a dead value without failing: a closed cas that did not swap or did
-// not say, any cas on a revision (see there).
-bool lin_unseen_hazard (const lin_op_t *o);
-// True if leaving out an open-ended write no read saw keeps every verdict: no op is a hazard.
-bool lin_unseen_may_leave_out (const lin_op_t *ops, size_t n);
+// hazard[i]: ops[i] may look at a dead value without failing: a closed cas that did not swap
+// or did not say, any cas on a revision, unless what it saw cannot have been dead (see there). True
+// if any is: leaving out an open-ended write no read saw keeps every verdict only without hazards.
+bool lin_unseen_hazards (const lin_op_t *ops, size_t n, const bool *unseen, bool *hazard);
 // Sorts ids (indexes into ops) stably by before (zkv_lin_sort.c).
 void lin_sort_ids (uint32_t *ids, size_t n, const lin_op_t *ops,
                    bool (*before) (const lin_op_t *ops, uint32_t a, uint32_t b));

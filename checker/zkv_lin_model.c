@@ -166,12 +166,16 @@ lin_key_init (lin_key_t *self, const lin_op_t *ops, size_t n)
     if (!unseen)
         abort ();
     lin_find_unseen (self->ops, n, unseen);
-    bool leave_out = lin_unseen_may_leave_out (self->ops, n);
+    bool *hazard = calloc (n ? n : 1, sizeof *hazard);
+    if (!hazard)
+        abort ();
+    bool leave_out = !lin_unseen_hazards (self->ops, n, unseen, hazard);
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         if (leave_out && unseen[i] && self->ops[i].ret == LIN_INFINITY)
             continue; // an open-ended write no read saw may go last: leave it out
         unseen[kept] = unseen[i];
+        hazard[kept] = hazard[i];
         self->ops[kept++] = self->ops[i];
     }
     self->n = n = kept;
@@ -203,14 +207,23 @@ lin_key_init (lin_key_t *self, const lin_op_t *ops, size_t n)
             s_set (self->base_mask, i);
         if (may_write && !o->value.data)
             s_set (self->reset_mask, i);
-        if (lin_unseen_hazard (o))
+        if (hazard[i])
             s_set (self->hazard_mask, i);
         if (o->f == ZKV_HIST_APPEND)
             s_set (self->append_mask, i);
     }
     free (unseen);
+    free (hazard);
     self->closed_left = self->closed;
     s_find_twins (self);
+    self->appends = lin_appends_new (self->ops, n);
+    size_t longest = 0;
+    for (size_t i = 0; i < n; i++)
+        if (self->ops[i].f == ZKV_HIST_GET && self->ops[i].value.size > longest)
+            longest = self->ops[i].value.size;
+    self->reach = malloc (longest + 1);
+    if (!self->reach)
+        abort ();
     // The gets by return time: the next one to return is the read that constrains most.
     self->get_by_ret = malloc ((self->gets_left ? self->gets_left : 1) * sizeof (uint32_t));
     self->ret_rank = calloc (n ? n : 1, sizeof (uint32_t));
@@ -243,6 +256,8 @@ lin_key_free (lin_key_t *self)
     free (self->hazard_mask);
     free (self->append_mask);
     free (self->twin_before);
+    free (self->reach);
+    lin_appends_destroy (&self->appends);
     free (self->get_by_ret);
     free (self->ret_rank);
     free (self->gets_done);
@@ -347,18 +362,38 @@ s_pending_any (lin_key_t *self, const uint64_t *mask, const lin_op_t *get, s_fit
            s_pending (self, mask, (uint32_t)self->closed, (uint32_t)self->n, get->ret, get, fit);
 }
 
+// Marks in reach where each pending op of mask (not yet linearized, called by `by`) whose
+// value is a prefix of R ends that prefix; true if it marked any.
+static bool
+s_pending_starts (lin_key_t *self, const uint64_t *mask, uint32_t from, uint32_t to, int64_t by,
+                  zkv_hist_str_t r, bool *reach)
+{
+    bool any = false;
+    for (;;) {
+        uint32_t p = lin_cache_first_unset (&self->cache, mask, from, to);
+        if (p == UINT32_MAX || self->ops[p].call > by)
+            return any;
+        if (s_is_prefix (self->ops[p].value, r))
+            reach[self->ops[p].value.size] = any = true;
+        from = p + 1;
+    }
+}
+
+// Past this many bytes of a read to cut, the search keeps to the cheaper test (sound, weaker).
+#define S_BUILD_MAX 4096
+
 // Take g, a get not yet linearized, and R, what it read. Whatever completes this
 // configuration linearizes, between now and g, only operations not yet linearized; appends,
 // gets and cas that do not swap leave the value's prefix in place (a missing key counts as
 // ""), a put or a cas that swaps replaces it, a delete (or a cas that swaps to null) makes
 // the key missing. So R is a base followed by appends: the current value, or the value of
 // some such put or cas p not yet linearized and called before g returned (p.call <= g.ret),
-// or "" after such a delete. If R is not the base itself, the last of those appends is not
-// linearized yet, was called before g returned, and its value ends R. "Not found" is the
-// current value if missing, or follows such a delete. If none of this can give R, g cannot
-// be placed: no completion exists.
+// or "" after such a delete; the appends after it are not linearized yet and were called
+// before g returned. "Not found" is the current value if missing, or follows such a delete.
+// If none of this can give R, g cannot be placed: no completion exists. deep: cut all of R
+// into those appends' values (zkv_lin_build.c); else only ask that one of them end R.
 static bool
-s_get_hopeless (lin_key_t *self, uint32_t state, uint32_t g)
+s_get_hopeless (lin_key_t *self, uint32_t state, uint32_t g, bool deep)
 {
     const lin_op_t *get = &self->ops[g];
     uint32_t value = lin_key_value (self, state);
@@ -370,17 +405,38 @@ s_get_hopeless (lin_key_t *self, uint32_t state, uint32_t g)
         return false; // R may be a missing key
     if (s_pending_any (self, self->base_mask, get, S_EXACT))
         return false; // R is a pending write's value
-    bool base = s_state_prefix (self, value, get) ||
-                s_pending_any (self, self->reset_mask, get, S_ANY) ||
-                s_pending_any (self, self->base_mask, get, S_PREFIX);
-    return !base || !s_pending_any (self, self->append_mask, get, S_SUFFIX);
+    zkv_hist_str_t r = get->value;
+    if (!deep) {
+        bool base = s_state_prefix (self, value, get) ||
+                    s_pending_any (self, self->reset_mask, get, S_ANY) ||
+                    s_pending_any (self, self->base_mask, get, S_PREFIX);
+        return !base || !s_pending_any (self, self->append_mask, get, S_SUFFIX);
+    }
+    bool *reach = self->reach;
+    memset (reach, 0, r.size + 1);
+    bool any = false;
+    if (value == LIN_MISSING || s_pending_any (self, self->reset_mask, get, S_ANY))
+        reach[0] = any = true; // "" grows from a missing key
+    if (value != LIN_MISSING && s_state_prefix (self, value, get))
+        reach[lin_states_bytes (self->states, value).size] = any = true;
+    any |= s_pending_starts (self, self->base_mask, 0, (uint32_t)self->closed, get->ret, r, reach);
+    any |= s_pending_starts (self, self->base_mask, (uint32_t)self->closed, (uint32_t)self->n,
+                             get->ret, r, reach);
+    if (!any)
+        return true;
+    size_t from = 0;
+    while (!reach[from])
+        from++;
+    if (r.size - from > S_BUILD_MAX)
+        return !s_pending_any (self, self->append_mask, get, S_SUFFIX);
+    return !lin_appends_build (self->appends, &self->cache, r, get->ret, reach);
 }
 
 // An open-ended op O just made the value dead. Take a completion C of this configuration that
 // starts with O, and O's stretch in it: the ops after O up to the next put, delete or swap.
 // No get is in it (none reads a dead value), so all of it comes before the first get left,
 // and every op in it was called before that get returns: before g.ret for g, the get left
-// that returns first. If none of it is a hazard (lin_unseen_hazard: what may look at a dead
+// that returns first. If none of it is a hazard (lin_unseen_hazards: what may look at a dead
 // value), then moving O, and the open-ended cas on values in the stretch (none matched a dead
 // value), to the end of C gives a completion too (zkv_lin_unseen.c: the stretch's appends
 // still succeed, nothing sees its values, revisions only relax). So O is needed now only if a
@@ -413,7 +469,7 @@ lin_key_hopeless (lin_key_t *self, uint32_t state)
         if (self->gets_done[r / 64] & (1ULL << (r % 64)))
             continue;
         tried++;
-        if (s_get_hopeless (self, state, self->get_by_ret[r]))
+        if (s_get_hopeless (self, state, self->get_by_ret[r], tried == 1))
             return self->get_by_ret[r];
     }
     return UINT32_MAX;

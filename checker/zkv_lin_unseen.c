@@ -18,10 +18,13 @@
 // value; but a cas that did not swap can (the dead value is not what it expected), and after
 // the move it might see a value it matches (and one whose ok did not say whether it swapped
 // would then swap); a cas on a revision saw the revision the write made. Call those hazards.
-// An open-ended cas on a value in the stretch did not match, so it can move last too. So the
-// rule holds for keys with no hazard (lin_unseen_may_leave_out); revisions the moved write
-// took only ever bounded later ones from below, so leaving it out relaxes them. With hazards
-// the search applies the same argument per configuration (lin_key_dead_needed).
+// An open-ended cas on a value in the stretch did not match, so it can move last too. A cas
+// that saw a revision a found get reported (a value someone read), or that a put or swap
+// reported with a value that is no unseen write's, saw no dead value: it is in no dead stretch,
+// so it is no hazard; nor is a cas that swapped on "absent". The rule holds for keys with no hazard
+// (lin_unseen_hazards); revisions the moved write took only ever bounded later ones from
+// below, so leaving it out relaxes them. With hazards the search applies the same argument
+// per configuration (lin_key_dead_needed).
 //
 // Finding them: one rolling hash per distinct value length over every read, looked up in a
 // table of the write values: O(bytes read x distinct lengths).
@@ -169,19 +172,50 @@ lin_find_unseen (const lin_op_t *ops, size_t n, bool *unseen)
     free (t.slots);
 }
 
-bool
-lin_unseen_hazard (const lin_op_t *o)
+static int
+s_u64_cmp (const void *a, const void *b)
 {
-    if (o->f != ZKV_HIST_CAS)
-        return false;
-    return o->cmp == LIN_CMP_REV || (o->ret != LIN_INFINITY && o->swapped != 1);
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 bool
-lin_unseen_may_leave_out (const lin_op_t *ops, size_t n)
+lin_unseen_hazards (const lin_op_t *ops, size_t n, const bool *unseen, bool *hazard)
 {
-    for (size_t i = 0; i < n; i++)
-        if (lin_unseen_hazard (&ops[i]))
-            return false;
-    return true;
+    // Revisions of versions known not to be dead: what a found get read, what a put or a cas
+    // swapping to a value wrote when that value is no unseen write's. A cas that saw one of
+    // them was not in a dead stretch.
+    uint64_t *live = malloc ((n ? n : 1) * sizeof *live);
+    if (!live)
+        abort ();
+    size_t nlive = 0;
+    for (size_t i = 0; i < n; i++) {
+        const lin_op_t *o = &ops[i];
+        bool wrote_live = (o->f == ZKV_HIST_PUT || (o->f == ZKV_HIST_CAS && o->swapped == 1)) &&
+                          o->value.data && !unseen[i];
+        if (o->rev && o->ret != LIN_INFINITY &&
+            ((o->f == ZKV_HIST_GET && o->value.data) || wrote_live))
+            live[nlive++] = o->rev;
+    }
+    qsort (live, nlive, sizeof *live, s_u64_cmp);
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        const lin_op_t *o = &ops[i];
+        bool closed = o->ret != LIN_INFINITY;
+        hazard[i] = o->f == ZKV_HIST_CAS && (o->cmp == LIN_CMP_REV || (closed && o->swapped != 1));
+        // A swap on "absent" (revision 0) saw a missing key, not a dead value.
+        if (closed && o->swapped == 1 && o->cmp == LIN_CMP_REV && !o->expect_rev)
+            hazard[i] = false;
+        // The revision a closed cas saw the key at: the one it expected if it swapped on it,
+        // the one it reported if it did not swap.
+        uint64_t saw = !closed                                    ? 0
+                       : o->swapped == 0                          ? o->rev
+                       : o->swapped == 1 && o->cmp == LIN_CMP_REV ? o->expect_rev
+                                                                  : 0;
+        if (hazard[i] && saw && bsearch (&saw, live, nlive, sizeof *live, s_u64_cmp))
+            hazard[i] = false;
+        any |= hazard[i];
+    }
+    free (live);
+    return any;
 }
