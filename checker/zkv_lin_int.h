@@ -227,7 +227,7 @@ void lin_find_unseen (const lin_op_t *ops, size_t n, bool *unseen);
 // hazard[i]: ops[i] may look at a dead value without failing: a closed cas that did not swap
 // or did not say, any cas on a revision, unless what it saw cannot have been dead (see there). True
 // if any is: leaving out an open-ended write no read saw keeps every verdict only without hazards.
-bool lin_unseen_hazards (const lin_op_t *ops, size_t n, const bool *unseen, bool *hazard);
+bool lin_unseen_hazards (const lin_op_t *ops, size_t n, bool *hazard);
 // Sorts ids (indexes into ops) stably by before (zkv_lin_sort.c).
 void lin_sort_ids (uint32_t *ids, size_t n, const lin_op_t *ops,
                    bool (*before) (const lin_op_t *ops, uint32_t a, uint32_t b));

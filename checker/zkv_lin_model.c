@@ -169,7 +169,7 @@ lin_key_init (lin_key_t *self, const lin_op_t *ops, size_t n)
     bool *hazard = calloc (n ? n : 1, sizeof *hazard);
     if (!hazard)
         abort ();
-    bool leave_out = !lin_unseen_hazards (self->ops, n, unseen, hazard);
+    bool leave_out = !lin_unseen_hazards (self->ops, n, hazard);
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         if (leave_out && unseen[i] && self->ops[i].ret == LIN_INFINITY)

@@ -19,9 +19,9 @@
 // the move it might see a value it matches (and one whose ok did not say whether it swapped
 // would then swap); a cas on a revision saw the revision the write made. Call those hazards.
 // An open-ended cas on a value in the stretch did not match, so it can move last too. A cas
-// that saw a revision a found get reported (a value someone read), or that a put or swap
-// reported with a value that is no unseen write's, saw no dead value: it is in no dead stretch,
-// so it is no hazard; nor is a cas that swapped on "absent". The rule holds for keys with no hazard
+// that saw a revision a found get reported (a value someone read), or one a put or swap made
+// (those end every stretch), is in no stretch, so it is no hazard; nor is a cas that swapped
+// on "absent". The rule holds for keys with no hazard
 // (lin_unseen_hazards); revisions the moved write took only ever bounded later ones from
 // below, so leaving it out relaxes them. With hazards the search applies the same argument
 // per configuration (lin_key_dead_needed).
@@ -180,21 +180,20 @@ s_u64_cmp (const void *a, const void *b)
 }
 
 bool
-lin_unseen_hazards (const lin_op_t *ops, size_t n, const bool *unseen, bool *hazard)
+lin_unseen_hazards (const lin_op_t *ops, size_t n, bool *hazard)
 {
-    // Revisions of versions known not to be dead: what a found get read, what a put or a cas
-    // swapping to a value wrote when that value is no unseen write's. A cas that saw one of
-    // them was not in a dead stretch.
+    // Revisions no dead stretch of an open-ended write can hold: what a found get read (a
+    // value someone read), what a put or a cas that swapped made (a put or a swap ends any
+    // stretch; a later write would have a later revision). A cas that saw one of them was in
+    // no such stretch.
     uint64_t *live = malloc ((n ? n : 1) * sizeof *live);
     if (!live)
         abort ();
     size_t nlive = 0;
     for (size_t i = 0; i < n; i++) {
         const lin_op_t *o = &ops[i];
-        bool wrote_live = (o->f == ZKV_HIST_PUT || (o->f == ZKV_HIST_CAS && o->swapped == 1)) &&
-                          o->value.data && !unseen[i];
-        if (o->rev && o->ret != LIN_INFINITY &&
-            ((o->f == ZKV_HIST_GET && o->value.data) || wrote_live))
+        bool reset = o->f == ZKV_HIST_PUT || (o->f == ZKV_HIST_CAS && o->swapped == 1);
+        if (o->rev && o->ret != LIN_INFINITY && ((o->f == ZKV_HIST_GET && o->value.data) || reset))
             live[nlive++] = o->rev;
     }
     qsort (live, nlive, sizeof *live, s_u64_cmp);

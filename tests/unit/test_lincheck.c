@@ -53,6 +53,7 @@ test_data_linearizable (void)
                            "ok_revisions.jsonl",
                            "ok_cas_revision_same_value.jsonl",
                            "ok_info_writes_any_order.jsonl",
+                           "ok_info_write_seen_by_cas.jsonl",
                            "unknown_tiny_budget.jsonl"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char err[512] = "";
