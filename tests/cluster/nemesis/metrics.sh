@@ -120,6 +120,18 @@ ops=$(sed -n 's/.*"ok": *\([0-9]*\).*/\1/p' <<< "$summary")
 [ -n "$ops" ] && [ "$ops" -gt 100 ] || cl_die "the bench did too little: $summary"
 cl_log "bench: $ops operations"
 
+# The nodes put their figures on the board every 100 ms: wait (2 s at most) until the last
+# answers of the bench are on every node's.
+oks_now () {
+    local total=0 i o
+    for i in 1 2 3; do
+        o=$(scrape "$i" | grep -E 'outcome="(ok|not_found)"' | sum zkv_requests_total)
+        total=$((total + o - before[$i,ok]))
+    done
+    [ "$total" -ge "$ops" ]
+}
+cl_wait_until 3 "the nodes' figures to count the bench's answers" oks_now
+
 puts=0 oks=0 commit_rose=0 bytes_in=0 bytes_out=0
 for i in 1 2 3; do
     text=$(scrape "$i") || cl_die "no metrics from node $i after the load"
