@@ -339,15 +339,15 @@ zkv_group_actor (zsock_t *pipe, void *args)
     zkv_replica_counters_t c;
     zkv_replica_counters (self->replica, &c);
     if (c.syncs)
-        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %" PRIu64 " entries appended in %" PRIu64
-                   " syncs (%.1f per sync)",
-                   self->node->id, self->group, c.appended, c.syncs,
-                   (double)c.appended / (double)c.syncs);
+        zkv_log_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %" PRIu64 " entries appended in %" PRIu64
+                      " syncs (%.1f per sync)",
+                      self->node->id, self->group, c.appended, c.syncs,
+                      (double)c.appended / (double)c.syncs);
     if (c.saves_begun || c.saves_busy)
-        zsys_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %" PRIu64 " saves begun (%" PRIu64
-                   " chunks read), %" PRIu64 " refused busy, %" PRIu64 " ended idle",
-                   self->node->id, self->group, c.saves_begun, c.save_chunks, c.saves_busy,
-                   c.saves_expired);
+        zkv_log_info ("zkvd %" PRIu64 ": group %" PRIu64 ": %" PRIu64 " saves begun (%" PRIu64
+                      " chunks read), %" PRIu64 " refused busy, %" PRIu64 " ended idle",
+                      self->node->id, self->group, c.saves_begun, c.save_chunks, c.saves_busy,
+                      c.saves_expired);
     zkv_sm_t *sm = zkv_replica_sm (self->replica);
     if (strcmp (sm->ops->name, "kv") == 0) {
         zkv_kv_session_stats_t ss;

@@ -2,6 +2,7 @@
 #include "zkv_restore_file.h"
 #include "zkv_backup.h"
 #include "zkv_group_machine.h"
+#include "zkv_log.h"
 #include "zkv_restore.h"
 
 #include <czmq.h>
@@ -99,16 +100,16 @@ zkv_restore_file_install (zkv_restore_file_t *self, zkv_node_t *node, const char
     for (size_t i = 0; rc == 0 && i < n; i++) {
         sms[i] = zkv_group_machine_new (node, node->groups[i], &machines[i], &rc);
         if (!sms[i])
-            zsys_error ("zkvd %" PRIu64 ": --restore %s: cannot open group %" PRIu64
-                        "'s state machine in %s: %s",
-                        node->id, self->path, node->groups[i], dir, zkv_strerror (rc));
+            zkv_log_error ("zkvd %" PRIu64 ": --restore %s: cannot open group %" PRIu64
+                           "'s state machine in %s: %s",
+                           node->id, self->path, node->groups[i], dir, zkv_strerror (rc));
         else if ((rc = zkv_restore_empty (node->logstore, node->groups[i], sms[i])) != 0)
-            zsys_error ("zkvd %" PRIu64 ": --restore %s: %s already holds data%s%" PRIu64
-                        " (%s). A restore seeds a new node: move the directory away (or "
-                        "start the node without --restore); nothing was written",
-                        node->id, self->path, dir, rc == ZKV_EINVAL ? " of group " : ": group ",
-                        node->groups[i],
-                        rc == ZKV_EINVAL ? "its Raft log or state" : zkv_strerror (rc));
+            zkv_log_error ("zkvd %" PRIu64 ": --restore %s: %s already holds data%s%" PRIu64
+                           " (%s). A restore seeds a new node: move the directory away (or "
+                           "start the node without --restore); nothing was written",
+                           node->id, self->path, dir, rc == ZKV_EINVAL ? " of group " : ": group ",
+                           node->groups[i],
+                           rc == ZKV_EINVAL ? "its Raft log or state" : zkv_strerror (rc));
     }
     const zkv_backup_header_t *h = zkv_backup_header (self->backup);
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -119,17 +120,17 @@ zkv_restore_file_install (zkv_restore_file_t *self, zkv_node_t *node, const char
                                 controller ? node->routing : NULL, why, sizeof why);
         int slot = zkv_backup_slot (self->backup, g);
         if (rc)
-            zsys_error ("zkvd %" PRIu64 ": --restore %s: group %" PRIu64 ": %s. The directory "
-                        "%s is incomplete: empty it and run the restore again",
-                        node->id, self->path, g, why, dir);
+            zkv_log_error ("zkvd %" PRIu64 ": --restore %s: group %" PRIu64 ": %s. The directory "
+                           "%s is incomplete: empty it and run the restore again",
+                           node->id, self->path, g, why, dir);
         else
-            zsys_notice ("zkvd %" PRIu64 ": group %" PRIu64 " restored from %s: its state at "
-                         "index %" PRIu64 " (term %" PRIu64 ", %" PRIu64 " bytes)%s",
-                         node->id, g, self->path, h->indexes.items[slot], h->terms.items[slot],
-                         h->sizes.items[slot],
-                         controller ? "; the nodes' endpoints and keys of the config file "
-                                      "follow it in the log"
-                                    : "");
+            zkv_log_notice ("zkvd %" PRIu64 ": group %" PRIu64 " restored from %s: its state at "
+                            "index %" PRIu64 " (term %" PRIu64 ", %" PRIu64 " bytes)%s",
+                            node->id, g, self->path, h->indexes.items[slot], h->terms.items[slot],
+                            h->sizes.items[slot],
+                            controller ? "; the nodes' endpoints and keys of the config file "
+                                         "follow it in the log"
+                                       : "");
     }
     for (size_t i = 0; i < n; i++) {
         zkv_sm_destroy (&sms[i]);

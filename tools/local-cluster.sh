@@ -108,8 +108,14 @@ for id in $EXTRA_NODES; do
 done
 
 # Wait, with a deadline, until every group of the first file has a leader and serves a key.
+# An answer either way will do: the value (exit 0) or "not found" (exit 4).
 deadline=$((SECONDS + 30))
-until "$ZKV" --config "$CONFIG" --timeout 1000 get zkv-started >/dev/null 2>&1; do
+served () {
+    local rc=0
+    "$ZKV" --config "$CONFIG" --timeout 1000 get zkv-started > /dev/null 2>&1 || rc=$?
+    [ $rc -eq 0 ] || [ $rc -eq 4 ]
+}
+until served; do
     if [ $SECONDS -ge $deadline ]; then
         echo "zkv: the cluster does not serve after 30 s; see the node logs above" >&2
         exit 1

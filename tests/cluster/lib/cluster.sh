@@ -258,6 +258,14 @@ cl_zkv () {
     cl_in_client "$ZKV" --config "$CL_DIR/cluster.cfg" "$@"
 }
 
+# cl_zkv_maybe ARGS...: cl_zkv for a get of a key that may not exist: its value, or nothing
+# when zkv get says "not found" (exit 4); any other failure fails.
+cl_zkv_maybe () {
+    local rc=0
+    cl_zkv "$@" 2> /dev/null || rc=$?
+    [ $rc -eq 0 ] || [ $rc -eq 4 ]
+}
+
 # Node I's public key (Z85), read from its certificate.
 cl_node_key () {
     sed -n 's/^ *public-key = "\(.*\)"$/\1/p' "$CL_DIR/certs/node$1.cert"

@@ -89,7 +89,7 @@ while read -r key val; do
     fi
 done < <(cat "$CL_DIR"/acked.*)
 while read -r key val; do
-    got=$(cl_zkv --timeout 5000 get "$key") || cl_die "get $key failed"
+    got=$(cl_zkv_maybe --timeout 5000 get "$key") || cl_die "get $key failed"
     [ -z "$got" ] || [ "$got" = "$val" ] || cl_die "$key of unknown outcome holds '$got', not '$val'"
 done < <(cat "$CL_DIR"/unknown.* 2> /dev/null || true)
 [ $missing = 0 ] || cl_die "$missing of $total acknowledged writes lost after kill -9 of all nodes"

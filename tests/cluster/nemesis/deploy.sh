@@ -290,7 +290,7 @@ done < "$CL_DIR/acked"
 [ "$bad" = 0 ] || cl_die "$bad of $(acked) acknowledged keys did not read back"
 if [ -s "$CL_DIR/unknown" ]; then
     while read -r key val; do
-        got=$(cl_zkv --timeout 10000 get "$key") || cl_die "get $key (unknown outcome) failed"
+        got=$(cl_zkv_maybe --timeout 10000 get "$key") || cl_die "get $key (unknown outcome) failed"
         [ -z "$got" ] || [ "$got" = "$val" ] || cl_die "$key (unknown outcome) holds '$got'"
     done < "$CL_DIR/unknown"
 fi

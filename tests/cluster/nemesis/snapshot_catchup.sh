@@ -436,7 +436,7 @@ cl_log "reading back $total acknowledged keys ($unknown more of unknown outcome)
 reader () {
     local r=$1 kind key want got
     while read -r kind key want; do
-        if ! got=$(cl_zkv --timeout 5000 get "$key"); then
+        if ! got=$(cl_zkv_maybe --timeout 5000 get "$key"); then
             echo "GET FAILED: $key" >> "$CL_DIR/bad.$r"
         elif [ "$kind" = A ] && [ "$got" != "$want" ]; then
             echo "LOST: $key: got ${#got} bytes '${got:0:40}', want '${want:0:40}...'" >> "$CL_DIR/bad.$r"
