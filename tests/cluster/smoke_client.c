@@ -193,6 +193,8 @@ main (int argc, char *argv[])
         rc = s_request (&c, ZKV_OP_GET, argv[3], NULL, 10000, &v);
         if (rc == 0)
             printf ("%s\n", v);
+        else if (rc == ZKV_ENOTFOUND_VALUE)
+            rc = 4; // no such key: nothing printed, exit 4 (as zkv get)
         else
             fprintf (stderr, "get failed: %d\n", rc);
         free (v);
