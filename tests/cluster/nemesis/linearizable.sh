@@ -69,7 +69,15 @@ after=$(awk -v h="$healed_at" '
                        if (s + 0 > h + 1) sum += r }
     END { print sum + 0 }' "$CL_DIR/bench.err")
 cl_log "requests completed after the heal: $after"
-[ "$after" -gt 0 ] || cl_die "no progress after the heal (seed $seed): $(tail -n 12 "$CL_DIR/bench.err")"
+if [ "$after" -eq 0 ] && [ "$healed_at" -ge $((seconds - 2)) ]; then
+    # On a loaded machine the nemesis may overrun its time and heal only as the bench ends:
+    # progress is then shown by a second, short bench (its ops are counted, not checked).
+    extra=$(cl_zkv --timeout 2000 bench --clients 8 --seconds 3 --keys 10 --mix 40:30:30 --json \
+        2> /dev/null) || cl_die "a bench after the heal failed"
+    after=$(sed -n 's/.*"ok": *\([0-9]*\).*/\1/p' <<< "$extra")
+    cl_log "the heal came as the bench ended (${healed_at}s of ${seconds}s): a 3 s bench after it completed ${after:-0} requests"
+fi
+[ "${after:-0}" -gt 0 ] || cl_die "no progress after the heal (seed $seed): $(tail -n 12 "$CL_DIR/bench.err")"
 cl_wait_leaders 30
 cl_zkv put after-heal "seed $seed" || cl_die "put after the heal"
 [ "$(cl_zkv get after-heal)" = "seed $seed" ] || cl_die "get after the heal"
