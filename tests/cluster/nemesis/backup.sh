@@ -164,17 +164,20 @@ p=1000000
 for key in $keys; do
     rc=0
     val=$(cl_zkv --timeout 10000 get "$key" 2> "$CL_DIR/get.err") || rc=$?
-    # A missing key reads as "" (exit 0 today; a CLI that says "not found" is read the same).
-    if [ $rc != 0 ]; then
-        grep -qi "not found" "$CL_DIR/get.err" || cl_die "get $key from the restored cluster: $(cat "$CL_DIR/get.err")"
+    # A missing key: zkv get exits 4 ("not found"), and the history reads null.
+    json=null
+    if [ $rc = 4 ]; then
         val=
+    elif [ $rc != 0 ]; then
+        cl_die "get $key from the restored cluster: $(cat "$CL_DIR/get.err")"
+    else
+        json="\"$(printf '%s' "$val" | sed 's/\\/\\\\/g; s/"/\\"/g')\""
     fi
     p=$((p + 1))
-    esc=$(printf '%s' "$val" | sed 's/\\/\\\\/g; s/"/\\"/g')
     printf '{"process": %d, "type": "invoke", "f": "get", "key": "%s", "value": null, "time": %s}\n' \
         "$p" "$key" "$began" >> "$checked"
-    printf '{"process": %d, "type": "ok", "f": "get", "key": "%s", "value": "%s", "time": %s}\n' \
-        "$p" "$key" "$esc" "$ended" >> "$checked"
+    printf '{"process": %d, "type": "ok", "f": "get", "key": "%s", "value": %s, "time": %s}\n' \
+        "$p" "$key" "$json" "$ended" >> "$checked"
 done
 cl_log "read $nkeys keys from the restored cluster"
 # The keys written before the move, the moved shard's among them.

@@ -82,7 +82,7 @@ unknown=$(cat "$CL_DIR"/unknown.* 2> /dev/null | wc -l || true)
 cl_log "reading back $total acknowledged keys ($unknown more of unknown outcome)"
 missing=0
 while read -r key val; do
-    got=$(cl_zkv --timeout 5000 get "$key") || cl_die "get $key failed"
+    got=$(cl_zkv_maybe --timeout 5000 get "$key") || cl_die "get $key failed"
     if [ "$got" != "$val" ]; then
         echo "LOST: $key: want '$val', got '$got'" >&2
         missing=$((missing + 1))

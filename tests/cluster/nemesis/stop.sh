@@ -600,7 +600,7 @@ cl_zkv put after-stops "seed $seed" || cl_die "a put after the stops failed"
 reader () {
     local r=$1 kind key got
     while read -r kind key; do
-        if ! got=$(cl_zkv --timeout 5000 get "$key"); then
+        if ! got=$(cl_zkv_maybe --timeout 5000 get "$key"); then
             echo "GET FAILED: $key" >> "$CL_DIR/bad.$r"
         elif [ "$kind" = A ] && [ "$got" != "$(value_of "$key")" ]; then
             echo "LOST: $key: got '$got'" >> "$CL_DIR/bad.$r"
