@@ -10,6 +10,7 @@
 #include "zkv_kv.h"
 #include "zkv_kvstores.h"
 #include "zkv_ldbdiag.h"
+#include "zkv_ldbpins.h"
 #include "zkv_ldbstore.h"
 #include "zkv_lockstore.h"
 #include "zkv_log.h"
@@ -440,6 +441,10 @@ done:
     zactor_destroy (&stats);
     zactor_destroy (&status);
     zactor_destroy (&frontend);
+    // The groups close their snapshot views as they stop: compactions that waited for them
+    // could hold a stop for seconds. They are left to LevelDB (zkv_ldbpins_stopping).
+    if (node.logstore)
+        zkv_ldbpins_stopping (zkv_ldbstore_pins (zkv_lockstore_inner (node.logstore)));
     for (size_t i = 0; i < node.n_groups; i++)
         zactor_destroy (&groups[i]);
     zactor_destroy (&transport);

@@ -220,7 +220,10 @@ s_deliver (zkv_front_t *self, const s_pending_t *p, uint64_t status, const zkv_b
     // to a new session (counted by the group instead), "leader lost", which every write in
     // flight gets when a leader steps down (zkv.raft events tell of that), and a missing key
     // and a failed condition: answers, not errors.
-    if (publish && status && status != ZKV_ENOTLEADER_VALUE && status != ZKV_EWRONGGROUP_VALUE &&
+    // A configuration the node asked of the controller for a config_request is no client's
+    // request: a status page asking while the controller elects is not an error to report.
+    if (publish && p->kind != S_TO_CONFIG && status && status != ZKV_ENOTLEADER_VALUE &&
+        status != ZKV_EWRONGGROUP_VALUE &&
         status != ZKV_ENOTREADY_VALUE && status != ZKV_ENOTFOUND_VALUE &&
         status != ZKV_ESESSION_VALUE && status != ZKV_ELEADERLOST_VALUE &&
         status != ZKV_ECOMPARE_VALUE)

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@ struct zkv_ldbpins {
     size_t open;                               // views open now
     s_range_t pending[ZKV_LDBPINS_MAX_RANGES]; // ranges to compact once none is
     size_t n_pending;                          // their number
+    bool stopping;                             // the node stops: closes compact nothing
     zkv_ldbpins_counters_t counters;
 };
 
@@ -88,6 +90,14 @@ zkv_ldbpins_open (zkv_ldbpins_t *self)
 }
 
 void
+zkv_ldbpins_stopping (zkv_ldbpins_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    self->stopping = true;
+    pthread_mutex_unlock (&self->lock);
+}
+
+void
 zkv_ldbpins_close (zkv_ldbpins_t *self, const leveldb_snapshot_t *snap)
 {
     leveldb_release_snapshot (self->db, snap);
@@ -95,7 +105,7 @@ zkv_ldbpins_close (zkv_ldbpins_t *self, const leveldb_snapshot_t *snap)
     size_t n = 0;
     pthread_mutex_lock (&self->lock);
     assert (self->open > 0);
-    if (--self->open == 0) {
+    if (--self->open == 0 && !self->stopping) {
         n = self->n_pending;
         memcpy (todo, self->pending, n * sizeof *todo);
         self->n_pending = 0;

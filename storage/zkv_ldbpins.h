@@ -37,5 +37,9 @@ void zkv_ldbpins_close (zkv_ldbpins_t *self, const leveldb_snapshot_t *snap);
 void zkv_ldbpins_compact (zkv_ldbpins_t *self, const uint8_t *start, size_t slen,
                           const uint8_t *limit, size_t llen);
 void zkv_ldbpins_counters (zkv_ldbpins_t *self, zkv_ldbpins_counters_t *out);
+// The node is stopping: views closed from now on compact nothing. A compaction put off for a
+// view can take seconds (a whole old generation of a group's state), and a stopping node must
+// exit promptly; LevelDB's own compactions reclaim that space as the levels fill.
+void zkv_ldbpins_stopping (zkv_ldbpins_t *self);
 
 #endif
