@@ -1047,7 +1047,8 @@ test_client_protocol (void)
 }
 
 // status_reply [3, 24, node, nonce] followed by the test's first U64S field, 10 empty ones, a zero
-// nshards and empty shard states, a zero uptime, an empty version and 3 empty follower lists.
+// nshards and empty shard states, a zero uptime, an empty version, 3 empty follower lists and an
+// empty event endpoint.
 static int
 s_decode_status (const char *u64s, size_t len)
 {
@@ -1072,13 +1073,15 @@ s_decode_status (const char *u64s, size_t len)
     raw[n++] = 0x00;
     for (int i = 0; i < 3; i++)
         raw[n++] = (char)0x90;
+    raw[n++] = (char)0xc4;
+    raw[n++] = 0x00;
     return s_decode_raw (raw, n);
 }
 
 static void
 test_u64s_hostile (void)
 {
-    CHECK_EQ_U64 (s_nfields (ZKV_MSG_STATUS_REPLY), 20);
+    CHECK_EQ_U64 (s_nfields (ZKV_MSG_STATUS_REPLY), 21);
     CHECK_EQ_U64 (s_decode_status ("\x90", 1), 0);
     CHECK_EQ_U64 (s_decode_status ("\x91\x07", 2), 0);
     CHECK_EQ_U64 (s_decode_status ("\x92\xcf\xff\xff\xff\xff\xff\xff\xff\xff\xd0\x05", 12), 0);
