@@ -107,8 +107,8 @@ s_is_member (const uint64_t *members, size_t n, uint64_t node)
 
 static void
 s_replica (const zkv_cluster_view_t *self, const zkv_cv_node_t *n, const zkv_cv_replica_t *r,
-           bool member, uint64_t leader_id, const zkv_cv_replica_t *leader, uint64_t now_ms,
-           zkv_json_t *j)
+           bool member, uint64_t term, uint64_t leader_id, const zkv_cv_replica_t *leader,
+           uint64_t now_ms, zkv_json_t *j)
 {
     zkv_json_open (j, '{');
     zkv_json_key (j, "node");
@@ -146,6 +146,10 @@ s_replica (const zkv_cluster_view_t *self, const zkv_cv_node_t *n, const zkv_cv_
     s_known (j, "lag", lag);
     zkv_json_key (j, "heard_ago_ms");
     zkv_json_u64 (j, s_ago (now_ms, r->heard_ms));
+    // What it says is of the group's term and it lives: else it is history (a dead leader's
+    // last word, a member that has not heard of the election yet).
+    zkv_json_key (j, "current");
+    zkv_json_bool (j, r->term == term && zkv_cv_liveness (self, n, now_ms) == ZKV_NODE_ALIVE);
     zkv_json_close (j, '}');
 }
 
@@ -191,13 +195,13 @@ s_groups (const zkv_cluster_view_t *self, uint64_t now_ms, zkv_json_t *j)
         for (size_t m = 0; m < n_members; m++) {
             const zkv_cv_node_t *n = zkv_cv_node_find (self, members[m]);
             if (n)
-                s_replica (self, n, zkv_cv_replica_find (n, g), true, leader, lr, now_ms, j);
+                s_replica (self, n, zkv_cv_replica_find (n, g), true, term, leader, lr, now_ms, j);
         }
         for (size_t i = 0; i < self->n_nodes; i++) {
             const zkv_cv_node_t *n = &self->nodes[i];
             const zkv_cv_replica_t *r = zkv_cv_replica_find (n, g);
             if (r && !s_is_member (members, n_members, n->id))
-                s_replica (self, n, r, false, leader, lr, now_ms, j);
+                s_replica (self, n, r, false, term, leader, lr, now_ms, j);
         }
         zkv_json_close (j, ']');
         zkv_json_close (j, '}');

@@ -338,8 +338,15 @@ test_leader_change (void)
     CHECK (strstr (json, "{\"id\":1,\"term\":3,\"leader\":3,\"leader_liveness\":\"alive\","
                          "\"commit\":8,") != NULL);
     // Node 2's lag: it reported no applied index, so none can be told; node 1 is dead.
-    CHECK (strstr (json, "{\"node\":1,\"liveness\":\"dead\",\"member\":true,\"role\":\"leader\","
-                         "\"term\":2,") != NULL);
+    const char *old = strstr (json, "{\"node\":1,\"liveness\":\"dead\",\"member\":true,"
+                                    "\"role\":\"leader\",\"term\":2,");
+    CHECK (old != NULL);
+    // Its claim is history, node 3's is current.
+    CHECK (strncmp (strstr (old, "\"current\":"), "\"current\":false}", 16) == 0);
+    const char *now = strstr (json, "{\"node\":3,\"liveness\":\"alive\",\"member\":true,"
+                                    "\"role\":\"leader\",\"term\":3,");
+    CHECK (now != NULL);
+    CHECK (strncmp (strstr (now, "\"current\":"), "\"current\":true}", 15) == 0);
     free (json);
     zkv_cluster_view_destroy (&v);
 }

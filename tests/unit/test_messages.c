@@ -1047,7 +1047,8 @@ test_client_protocol (void)
 }
 
 // status_reply [3, 24, node, nonce] followed by the test's first U64S field, 10 empty ones, a zero
-// nshards and empty shard states, a zero uptime, an empty version and 3 empty follower lists.
+// nshards and empty shard states, a zero uptime, an empty version, 3 empty follower lists and an
+// empty event endpoint.
 static int
 s_decode_status (const char *u64s, size_t len)
 {
