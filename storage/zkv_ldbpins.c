@@ -1,4 +1,5 @@
-// Compactions that wait for the views of a LevelDB database to close (zkv_ldbpins.h).
+// Compactions that wait for the views of a LevelDB database to close, run by a thread of their
+// own (zkv_ldbpins.h).
 #include "zkv_ldbpins.h"
 
 #include <assert.h>
@@ -6,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     uint8_t start[ZKV_LDBPINS_KEY_MAX];
@@ -17,10 +19,14 @@ struct zkv_ldbpins {
     leveldb_t *db;                             // the database (not owned)
     leveldb_writeoptions_t *nosync;            // the markers' writes
     pthread_mutex_t lock;                      // guards everything below
+    pthread_cond_t wake;                       // the compactor has work, or must end
     size_t open;                               // views open now
     s_range_t pending[ZKV_LDBPINS_MAX_RANGES]; // ranges to compact once none is
     size_t n_pending;                          // their number
-    bool stopping;                             // the node stops: closes compact nothing
+    bool busy;                                 // the compactor is compacting
+    bool stopping;                             // the node stops: nothing more is compacted
+    bool quit;                                 // the compactor ends
+    pthread_t compactor;
     zkv_ldbpins_counters_t counters;
 };
 
@@ -53,6 +59,36 @@ s_compact (zkv_ldbpins_t *self, const uint8_t *start, size_t slen, const uint8_t
     leveldb_compact_range (self->db, (const char *)start, slen, (const char *)limit, llen);
 }
 
+// The compactor: compacts the ranges waiting, once no view is open, one batch at a time.
+static void *
+s_compactor (void *arg)
+{
+    zkv_ldbpins_t *self = arg;
+    pthread_mutex_lock (&self->lock);
+    while (!self->quit) {
+        if (self->n_pending == 0 || self->open > 0 || self->stopping) {
+            pthread_cond_wait (&self->wake, &self->lock);
+            continue;
+        }
+        s_range_t todo[ZKV_LDBPINS_MAX_RANGES];
+        size_t n = self->n_pending;
+        memcpy (todo, self->pending, n * sizeof *todo);
+        self->n_pending = 0;
+        self->busy = true;
+        pthread_mutex_unlock (&self->lock);
+        // Outside the lock: a compaction takes a while, and views may open meanwhile (they see
+        // the ranges deleted already, so they pin nothing of them).
+        for (size_t i = 0; i < n; i++)
+            s_compact (self, todo[i].start, todo[i].slen, todo[i].limit, todo[i].llen);
+        pthread_mutex_lock (&self->lock);
+        self->busy = false;
+        self->counters.compacted += n;
+        pthread_cond_broadcast (&self->wake);
+    }
+    pthread_mutex_unlock (&self->lock);
+    return NULL;
+}
+
 zkv_ldbpins_t *
 zkv_ldbpins_new (leveldb_t *db)
 {
@@ -64,6 +100,9 @@ zkv_ldbpins_new (leveldb_t *db)
     self->nosync = leveldb_writeoptions_create ();
     leveldb_writeoptions_set_sync (self->nosync, 0);
     pthread_mutex_init (&self->lock, NULL);
+    pthread_cond_init (&self->wake, NULL);
+    if (pthread_create (&self->compactor, NULL, s_compactor, self))
+        abort (); // no thread: as out of memory
     return self;
 }
 
@@ -73,6 +112,12 @@ zkv_ldbpins_destroy (zkv_ldbpins_t **self_p)
     zkv_ldbpins_t *self = *self_p;
     if (!self)
         return;
+    pthread_mutex_lock (&self->lock);
+    self->quit = true;
+    pthread_cond_broadcast (&self->wake);
+    pthread_mutex_unlock (&self->lock);
+    pthread_join (self->compactor, NULL);
+    pthread_cond_destroy (&self->wake);
     pthread_mutex_destroy (&self->lock);
     leveldb_writeoptions_destroy (self->nosync);
     free (self);
@@ -101,21 +146,13 @@ void
 zkv_ldbpins_close (zkv_ldbpins_t *self, const leveldb_snapshot_t *snap)
 {
     leveldb_release_snapshot (self->db, snap);
-    s_range_t todo[ZKV_LDBPINS_MAX_RANGES];
-    size_t n = 0;
     pthread_mutex_lock (&self->lock);
     assert (self->open > 0);
-    if (--self->open == 0 && !self->stopping) {
-        n = self->n_pending;
-        memcpy (todo, self->pending, n * sizeof *todo);
-        self->n_pending = 0;
-        self->counters.compacted_late += n;
+    if (--self->open == 0 && self->n_pending > 0) {
+        self->counters.compacted_late += self->n_pending;
+        pthread_cond_broadcast (&self->wake);
     }
     pthread_mutex_unlock (&self->lock);
-    // Outside the lock: a compaction takes a while, and views may open meanwhile (they see the
-    // ranges deleted already, so they pin nothing of them).
-    for (size_t i = 0; i < n; i++)
-        s_compact (self, todo[i].start, todo[i].slen, todo[i].limit, todo[i].llen);
 }
 
 void
@@ -124,12 +161,9 @@ zkv_ldbpins_compact (zkv_ldbpins_t *self, const uint8_t *start, size_t slen, con
 {
     assert (slen <= ZKV_LDBPINS_KEY_MAX && llen <= ZKV_LDBPINS_KEY_MAX);
     pthread_mutex_lock (&self->lock);
-    if (self->open == 0) {
-        pthread_mutex_unlock (&self->lock);
-        s_compact (self, start, slen, limit, llen);
-        return;
-    }
-    self->counters.deferred++;
+    self->counters.requested++;
+    if (self->open > 0)
+        self->counters.deferred++;
     if (self->n_pending < ZKV_LDBPINS_MAX_RANGES) {
         s_range_t *r = &self->pending[self->n_pending++];
         memcpy (r->start, start, slen);
@@ -150,7 +184,28 @@ zkv_ldbpins_compact (zkv_ldbpins_t *self, const uint8_t *start, size_t slen, con
         }
         self->counters.merged++;
     }
+    pthread_cond_broadcast (&self->wake);
     pthread_mutex_unlock (&self->lock);
+}
+
+bool
+zkv_ldbpins_wait_idle (zkv_ldbpins_t *self, int64_t timeout_ms)
+{
+    struct timespec until;
+    clock_gettime (CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock (&self->lock);
+    int rc = 0;
+    while (rc == 0 && (self->busy || self->n_pending > 0))
+        rc = pthread_cond_timedwait (&self->wake, &self->lock, &until);
+    bool idle = !self->busy && self->n_pending == 0;
+    pthread_mutex_unlock (&self->lock);
+    return idle;
 }
 
 void

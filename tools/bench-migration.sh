@@ -11,6 +11,10 @@
 # 2. While it moves, 16 clients (50% gets, 50% puts of 128 bytes) work on keys of the other
 #    shards: throughput and p99 against the same load without a move (run just before).
 # 3. Put throughput (64 clients) with one shard group against two, on the same 3 nodes.
+# 4. What each node wrote to disk (/proc/PID/io write_bytes) in the loads' windows with and
+#    without the move, and what this disk takes in synced 1 MiB writes (dd): the three nodes
+#    share one disk here, and a moved byte is written to every replica's Raft log and KV
+#    store and then rewritten by LevelDB's compactions.
 #
 # Environment: MIG_MB (100), MIG_SECONDS (10: each load's length), MIG_RATE (bytes per second:
 # the cluster's shard_move_bytes_per_sec; unset: unlimited), MIG_KEEP=1 keeps the work
@@ -52,7 +56,6 @@ s_config () {
         # CURVE costs.
         echo "    security = none"
         echo "    shards = 16"
-        echo "    snapshot_bytes = 67108864"
         echo "    snapshot_chunk_bytes = 1048576"
         [ -z "${MIG_RATE:-}" ] || echo "    shard_move_bytes_per_sec = $MIG_RATE"
         for i in 1 2 3; do
@@ -79,7 +82,12 @@ s_start () {
         "$ZKVD" --config "$cfg" --node "$i" --foreground > "$(dirname "$cfg")/node$i.log" 2>&1 &
         PIDS+=("$!")
     done
-    until "$ZKV" --config "$cfg" --timeout 1000 get ready > /dev/null 2>&1; do
+    # A read answered, "not found" (exit 4) included, is a cluster that serves.
+    local rc
+    while :; do
+        rc=0
+        "$ZKV" --config "$cfg" --timeout 1000 get ready > /dev/null 2>&1 || rc=$?
+        [ "$rc" != 0 ] && [ "$rc" != 4 ] || break
         [ $SECONDS -lt $deadline ] || { s_log "the cluster does not serve"; exit 1; }
         sleep 0.2
     done
@@ -103,6 +111,18 @@ s_peak () { # s_peak FILE PID: highest sample
     awk -v p="$2" '$1 == p && $2 > m { m = $2 } END { print m + 0 }' "$1"
 }
 
+# Bytes each node wrote to disk so far, one line of numbers in PIDS order.
+s_written () {
+    local p
+    for p in "${PIDS[@]}"; do awk '/^write_bytes:/ { printf "%s ", $2 }' "/proc/$p/io"; done
+    echo
+}
+# MB written between two s_written lines, per node: "a / b / c".
+s_written_mb () {
+    awk -v a="$1" -v b="$2" 'BEGIN { n = split (a, x, " "); split (b, y, " ")
+        for (i = 1; i <= n; i++) printf "%s%.0f", (i > 1 ? " / " : ""), (y[i] - x[i]) / 1e6 }'
+}
+
 # Throughput and p99 of a bench --json summary.
 s_ops () { sed -e 's/.*"ops_per_sec": *\([0-9.]*\).*/\1/' "$1"; }
 s_p99 () { sed -e 's/.*"p99": *\([0-9.]*\).*/\1/' "$1"; }
@@ -122,14 +142,17 @@ for k in $keys; do
     head -c 1000000 /dev/urandom | "${Z[@]}" put "$k" > /dev/null
 done
 s_log "baseline: $SECS s of load on the other shards"
+io_base0=$(s_written)
 "${Z[@]}" bench --clients 16 --seconds "$SECS" --keys 1000 --mix 50:50:0 --avoid-shard "$shard/16" \
     --json > "$WORK/base.json" 2> /dev/null
+io_base1=$(s_written)
 sleep 1
 s_sample_rss "$WORK/rss.txt" &
 sampler=$!
 sleep 1
 rss_before=()
 for p in "${PIDS[@]}"; do rss_before+=("$(s_peak "$WORK/rss.txt" "$p")"); done
+io_move0=$(s_written)
 "${Z[@]}" bench --clients 16 --seconds "$SECS" --keys 1000 --mix 50:50:0 --avoid-shard "$shard/16" \
     --json > "$WORK/during.json" 2> /dev/null &
 bench=$!
@@ -163,13 +186,14 @@ while [ -z "$deleted" ]; do
     sleep 0.05
 done
 wait "$bench"
+io_move1=$(s_written)
 touch "$WORK/rss.txt.stop"
 wait "$sampler"
 move_s=$(awk -v a="$t0" -v b="$served" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
 gc_s=$(awk -v a="$t0" -v b="$deleted" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
 mbps=$(awk -v mb="$MB" -v s="$move_s" 'BEGIN { printf "%.1f", mb / s }')
 for k in $(echo "$keys" | head -n 3); do
-    [ "$("${Z[@]}" get "$k" | wc -c)" = 1000000 ] || { s_log "$k did not survive the move"; exit 1; }
+    [ "$("${Z[@]}" get --raw "$k" | wc -c)" = 1000000 ] || { s_log "$k did not survive the move"; exit 1; }
 done
 peaks=""
 for i in 0 1 2; do
@@ -188,6 +212,11 @@ for groups in "1" "1 2"; do
     s_stop
 done
 
+# --- 4: the disk ------------------------------------------------------------------------------
+disk=$(dd if=/dev/zero of="$WORK/dd" bs=1M count=512 conv=fdatasync 2>&1 |
+    awk '/copied/ { for (i = 1; i <= NF; i++) if ($i == "s,") printf "%.0f", 536.870912 / $(i - 1) }')
+rm -f "$WORK/dd"
+
 base_ops=$(s_ops "$WORK/base.json") during_ops=$(s_ops "$WORK/during.json")
 base_p99=$(s_p99 "$WORK/base.json") during_p99=$(s_p99 "$WORK/during.json")
 echo
@@ -199,4 +228,5 @@ echo "| one shard of $MB MB (1 MB values) from group 1 to group 2 | served by gr
 echo "| memory (anonymous RSS) during the move, before -> peak |$peaks |"
 echo "| other shards, 16 clients 50:50, without a move | $base_ops ops/s, p99 $base_p99 ms |"
 echo "| ... during the move | $during_ops ops/s ($(awk -v a="$during_ops" -v b="$base_ops" 'BEGIN { printf "%.2f", a / b }')x), p99 $during_p99 ms ($(awk -v a="$during_p99" -v b="$base_p99" 'BEGIN { printf "%.2f", a / b }')x) |"
+echo "| written to disk per node in those ${SECS} s windows: without / with the move | $(s_written_mb "$io_base0" "$io_base1") MB / $(s_written_mb "$io_move0" "$io_move1") MB (this disk: $disk MB/s in synced 1 MiB writes) |"
 echo "| puts, 64 clients: one shard group / two | ${puts[1]} / ${puts[1 2]} ops/s ($(awk -v a="${puts[1 2]}" -v b="${puts[1]}" 'BEGIN { printf "%.2f", a / b }')x) |"

@@ -3,6 +3,7 @@
 #include "zkv_test.h"
 #include "zkv_kvstores.h"
 #include "zkv_memstore.h"
+#include "zkv_ldbpins.h"
 #include "zkv_ldbstore.h"
 
 #include "zkv_kv.h"
@@ -363,6 +364,8 @@ test_store_ldb_deleted_under_view (void)
     CHECK_EQ_U64 (zkv_kvstore_get (view, 7, 1, s_u8 ("key-0003"), 8, &v), 0);
     zkv_bytes_free (&v);
     zkv_kvstore_destroy (&view);
+    // The compaction runs on the pins' own thread once the view closed.
+    CHECK (zkv_ldbpins_wait_idle (zkv_ldbstore_pins (f.log), 20000));
     uint64_t after = zkv_kvstore_approx_bytes (s, 7);
     CHECK (after < pinned / 8);
     CHECK_EQ_U64 (zkv_kvstore_get (s, 7, 1, s_u8 ("key-0003"), 8, &v), ZKV_ENOTFOUND);

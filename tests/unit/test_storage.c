@@ -3,6 +3,7 @@
 #include "zkv_logstore.h"
 #include "zkv_kvstores.h"
 #include "zkv_memstore.h"
+#include "zkv_ldbpins.h"
 #include "zkv_ldbstore.h"
 #include "zkv_logview.h"
 #include "zkv_test.h"
@@ -543,6 +544,88 @@ test_crc32c_check_value (void)
     CHECK_EQ_U64 (zkv_crc32c (0, NULL, 0), 0);
 }
 
+// LevelDB: a deleted range asked to be compacted is compacted by the pins' own thread, not by
+// the caller, and not while a view that sees it is open; a stopping node compacts nothing.
+static uint64_t
+s_range_bytes (leveldb_t *db, const char *start, const char *limit)
+{
+    size_t slen = 2, llen = 2;
+    uint64_t size = 0;
+    leveldb_approximate_sizes (db, 1, &start, &slen, &limit, &llen, &size);
+    return size;
+}
+
+static void
+s_fill_and_delete (leveldb_t *db, char prefix)
+{
+    leveldb_writeoptions_t *wo = leveldb_writeoptions_create ();
+    size_t len = 64u << 10;
+    char *value = malloc (len);
+    uint64_t x = 88172645463325252ull; // random bytes: LevelDB compresses repeated ones away
+    for (int k = 0; k < 128; k++) {
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            value[i] = (char)x;
+        }
+        char key[8] = {'q', prefix, 'k', (char)k};
+        char *err = NULL;
+        leveldb_put (db, wo, key, 4, value, len, &err);
+        leveldb_free (err);
+    }
+    free (value);
+    leveldb_compact_range (db, NULL, 0, NULL, 0); // into tables, where the space is measured
+    for (int k = 0; k < 128; k++) {
+        char key[8] = {'q', prefix, 'k', (char)k};
+        char *err = NULL;
+        leveldb_delete (db, wo, key, 4, &err);
+        leveldb_free (err);
+    }
+    leveldb_writeoptions_destroy (wo);
+}
+
+static void
+test_leveldb_deleted_ranges_compact_in_background (void)
+{
+    s_fx_t fx;
+    CHECK (s_fx_open (&fx, &s_impls[1]));
+    leveldb_t *db = zkv_ldbstore_db (fx.store);
+    zkv_ldbpins_t *pins = zkv_ldbstore_pins (fx.store);
+    s_fill_and_delete (db, 1);
+    uint64_t before = s_range_bytes (db, "q\x01", "q\x02");
+
+    // A view is open: the compaction waits for it.
+    const leveldb_snapshot_t *view = zkv_ldbpins_open (pins);
+    zkv_ldbpins_compact (pins, (const uint8_t *)"q\x01", 2, (const uint8_t *)"q\x02", 2);
+    bool idle_with_view = zkv_ldbpins_wait_idle (pins, 300);
+    uint64_t with_view = s_range_bytes (db, "q\x01", "q\x02");
+    zkv_ldbpins_close (pins, view);
+    bool idle = zkv_ldbpins_wait_idle (pins, 20000);
+    uint64_t after = s_range_bytes (db, "q\x01", "q\x02");
+    zkv_ldbpins_counters_t c1;
+    zkv_ldbpins_counters (pins, &c1);
+
+    // Stopping: asked for, never done.
+    s_fill_and_delete (db, 3);
+    uint64_t before3 = s_range_bytes (db, "q\x03", "q\x04");
+    zkv_ldbpins_stopping (pins);
+    zkv_ldbpins_compact (pins, (const uint8_t *)"q\x03", 2, (const uint8_t *)"q\x04", 2);
+    bool idle_stopping = zkv_ldbpins_wait_idle (pins, 300);
+    uint64_t after3 = s_range_bytes (db, "q\x03", "q\x04");
+    s_fx_close (&fx); // joins the compactor with a compaction still asked for
+
+    CHECK (before > (4u << 20));
+    CHECK (!idle_with_view);
+    CHECK (with_view > before / 2);
+    CHECK (idle);
+    CHECK (after < before / 8);
+    CHECK_EQ_U64 (c1.requested, 1);
+    CHECK_EQ_U64 (c1.deferred, 1);
+    CHECK_EQ_U64 (c1.compacted_late, 1);
+    CHECK_EQ_U64 (c1.compacted, 1);
+    CHECK (!idle_stopping);
+    CHECK (after3 > before3 / 2);
+}
+
 // Memory store only: torn crashes.
 
 // A model of one group's log for the torn-crash test.
@@ -1063,6 +1146,7 @@ ZKV_TEST_MAIN (
     TEST (test_leveldb_bad_paths_are_errors)
     TEST (test_leveldb_damaged_database_refuses_to_open)
     TEST (test_leveldb_write_error_is_sticky)
+    TEST (test_leveldb_deleted_ranges_compact_in_background)
     TEST (test_memory_many_stores_in_one_process)
 )
 // clang-format on
