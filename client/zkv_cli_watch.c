@@ -104,17 +104,9 @@ s_print_fields (s_printer_t *p, const zkv_msg_t *msg)
 static void
 s_print_time (FILE *out, const zkv_msg_t *msg)
 {
-    uint64_t ms = (uint64_t)zclock_time ();
-    if (msg && msg->type == ZKV_MSG_EVENT_NODE)
-        ms = msg->u.event_node.time_ms;
-    else if (msg && msg->type == ZKV_MSG_EVENT_RAFT)
-        ms = msg->u.event_raft.time_ms;
-    else if (msg && msg->type == ZKV_MSG_EVENT_CLIENT_ERROR)
-        ms = msg->u.event_client_error.time_ms;
-    else if (msg && msg->type == ZKV_MSG_EVENT_SHARD)
-        ms = msg->u.event_shard.time_ms;
-    else if (msg && msg->type == ZKV_MSG_EVENT_STATS)
-        ms = msg->u.event_stats.time_ms;
+    uint64_t ms = msg ? zkv_msg_event_time_ms (msg) : 0;
+    if (ms == 0)
+        ms = (uint64_t)zclock_time ();
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     localtime_r (&secs, &tm);

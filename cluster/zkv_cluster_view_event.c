@@ -302,26 +302,6 @@ s_json_fields (zkv_json_t *j, const zkv_msg_t *msg)
     zkv_json_close (j, '}');
 }
 
-// The publisher's wall time of an event (0: its body has none).
-static uint64_t
-s_time_ms (const zkv_msg_t *msg)
-{
-    switch (msg->type) {
-    case ZKV_MSG_EVENT_NODE:
-        return msg->u.event_node.time_ms;
-    case ZKV_MSG_EVENT_RAFT:
-        return msg->u.event_raft.time_ms;
-    case ZKV_MSG_EVENT_CLIENT_ERROR:
-        return msg->u.event_client_error.time_ms;
-    case ZKV_MSG_EVENT_SHARD:
-        return msg->u.event_shard.time_ms;
-    case ZKV_MSG_EVENT_STATS:
-        return msg->u.event_stats.time_ms;
-    default:
-        return 0;
-    }
-}
-
 static void
 s_keep (zkv_cluster_view_t *self, uint64_t from, const char *topic, size_t topic_len,
         const zkv_msg_t *msg, uint64_t now_ms)
@@ -346,7 +326,7 @@ s_keep (zkv_cluster_view_t *self, uint64_t from, const char *topic, size_t topic
     e->topic[n] = '\0';
     zkv_json_t j = {0};
     if (msg) {
-        e->time_ms = s_time_ms (msg);
+        e->time_ms = zkv_msg_event_time_ms (msg);
         s_json_fields (&j, msg);
     } else {
         zkv_json_open (&j, '{');

@@ -105,6 +105,10 @@ bool zkv_msg_type_valid (int type);
 // ZKV_RAFT_HEADER, so msg->u.hdr is valid. False for client and node protocol messages.
 bool zkv_msg_is_raft (zkv_msg_type_t type);
 
+// An event's wall-clock time as its publisher stamped it (its time_ms), 0 for a message that
+// carries none.
+uint64_t zkv_msg_event_time_ms (const zkv_msg_t *msg);
+
 // Encodes msg as msgpack into a new heap buffer (*buf_p, *len_p; free() it).
 int zkv_msg_encode (const zkv_msg_t *msg, uint8_t **buf_p, size_t *len_p);
 // Decodes untrusted bytes into *msg, which then owns its allocations (zkv_msg_free).

@@ -47,6 +47,25 @@ zkv_msg_is_raft (zkv_msg_type_t type)
     return zkv_msg_type_valid ((int)type) && (int)type < ZKV_MSG_FIRST_CLIENT_ID;
 }
 
+uint64_t
+zkv_msg_event_time_ms (const zkv_msg_t *msg)
+{
+    switch (msg->type) {
+    case ZKV_MSG_EVENT_NODE:
+        return msg->u.event_node.time_ms;
+    case ZKV_MSG_EVENT_RAFT:
+        return msg->u.event_raft.time_ms;
+    case ZKV_MSG_EVENT_CLIENT_ERROR:
+        return msg->u.event_client_error.time_ms;
+    case ZKV_MSG_EVENT_SHARD:
+        return msg->u.event_shard.time_ms;
+    case ZKV_MSG_EVENT_STATS:
+        return msg->u.event_stats.time_ms;
+    default:
+        return 0;
+    }
+}
+
 void
 zkv_u64s_set (zkv_u64s_t *dst, const uint64_t *items, size_t count)
 {

@@ -1356,6 +1356,29 @@ test_prefix_long_input (void)
     free (buf);
 }
 
+// Every event type's time_ms is found; a message that is no event has none.
+static void
+test_event_time (void)
+{
+    zkv_msg_t m = {.type = ZKV_MSG_EVENT_NODE};
+    m.u.event_node.time_ms = 11;
+    CHECK_EQ_U64 (zkv_msg_event_time_ms (&m), 11);
+    m = (zkv_msg_t){.type = ZKV_MSG_EVENT_RAFT};
+    m.u.event_raft.time_ms = 12;
+    CHECK_EQ_U64 (zkv_msg_event_time_ms (&m), 12);
+    m = (zkv_msg_t){.type = ZKV_MSG_EVENT_CLIENT_ERROR};
+    m.u.event_client_error.time_ms = 13;
+    CHECK_EQ_U64 (zkv_msg_event_time_ms (&m), 13);
+    m = (zkv_msg_t){.type = ZKV_MSG_EVENT_SHARD};
+    m.u.event_shard.time_ms = 14;
+    CHECK_EQ_U64 (zkv_msg_event_time_ms (&m), 14);
+    m = (zkv_msg_t){.type = ZKV_MSG_EVENT_STATS};
+    m.u.event_stats.time_ms = 15;
+    CHECK_EQ_U64 (zkv_msg_event_time_ms (&m), 15);
+    m = (zkv_msg_t){.type = ZKV_MSG_KV_CLOCK};
+    CHECK_EQ_U64 (zkv_msg_event_time_ms (&m), 0);
+}
+
 ZKV_TEST_MAIN (TEST (test_round_trip) TEST (test_truncate_everywhere) TEST (test_mutate_every_byte)
                    TEST (test_wrong_version) TEST (test_unknown_type)
                        TEST (test_wrong_field_types_and_arity) TEST (test_entries_hostile)
@@ -1367,4 +1390,4 @@ ZKV_TEST_MAIN (TEST (test_round_trip) TEST (test_truncate_everywhere) TEST (test
                                                TEST (test_prefix_sequence_and_truncation)
                                                    TEST (test_prefix_back_to_back)
                                                        TEST (test_prefix_garbage)
-                                                           TEST (test_prefix_long_input))
+                                                           TEST (test_prefix_long_input) TEST (test_event_time))
