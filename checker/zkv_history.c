@@ -1,5 +1,6 @@
 // A client history in memory: events in order, each invoke paired with its completion.
 #include "zkv_history.h"
+#include "zkv_alloc.h"
 #include "zkv_error.h"
 
 #include <assert.h>
@@ -27,15 +28,6 @@ struct _zkv_history_t {
 
 // A tombstone: a slot whose invoke completed; probing continues past it.
 #define S_TOMB (SIZE_MAX - 1)
-
-static void *
-s_alloc (size_t size)
-{
-    void *p = malloc (size ? size : 1);
-    if (!p)
-        abort ();
-    return p;
-}
 
 // Records why a call failed; returns ZKV_EINVAL.
 static int
@@ -113,7 +105,7 @@ s_open_grow (zkv_history_t *self)
     // Rehash at the same size when tombstones, not live entries, filled the table.
     if (old_cap && self->open_count * 4 < old_cap)
         self->open_cap = old_cap;
-    self->open = s_alloc (self->open_cap * sizeof *self->open);
+    self->open = zkv_malloc (self->open_cap * sizeof *self->open);
     for (size_t i = 0; i < self->open_cap; i++)
         self->open[i].invoke = ZKV_HIST_NONE;
     self->open_tombs = 0;
@@ -128,7 +120,7 @@ s_copy (zkv_hist_str_t s)
 {
     if (!s.data)
         return NULL;
-    char *copy = s_alloc (s.size + 1);
+    char *copy = zkv_malloc (s.size + 1);
     memcpy (copy, s.data, s.size);
     copy[s.size] = '\0';
     return copy;

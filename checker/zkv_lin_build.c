@@ -7,6 +7,7 @@
 // only while it is not linearized. Letting one append's value appear twice keeps it cheap and
 // only ever accepts more, so a "no" is a proof.
 #include "zkv_lin_int.h"
+#include "zkv_alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,15 +36,6 @@ s_hash (const char *p, size_t n)
     return h;
 }
 
-static void *
-s_alloc (size_t size)
-{
-    void *p = calloc (1, size ? size : 1);
-    if (!p)
-        abort ();
-    return p;
-}
-
 // The slot of value p[0..n) (its own, or the free one where it would go).
 static s_slot_t *
 s_find (const lin_appends_t *self, const char *p, size_t n, uint64_t h)
@@ -60,16 +52,16 @@ s_find (const lin_appends_t *self, const char *p, size_t n, uint64_t h)
 lin_appends_t *
 lin_appends_new (const lin_op_t *ops, size_t n)
 {
-    lin_appends_t *self = s_alloc (sizeof *self);
+    lin_appends_t *self = zkv_calloc (1, sizeof *self);
     size_t cap = 16;
     while (cap < 2 * n + 2)
         cap *= 2;
     self->ops = ops;
     self->n = n;
-    self->slots = s_alloc (cap * sizeof *self->slots);
+    self->slots = zkv_calloc (1, cap * sizeof *self->slots);
     self->mask = cap - 1;
-    self->next = s_alloc ((n ? n : 1) * sizeof *self->next);
-    self->lengths = s_alloc ((n ? n : 1) * sizeof *self->lengths);
+    self->next = zkv_calloc (1, (n ? n : 1) * sizeof *self->next);
+    self->lengths = zkv_calloc (1, (n ? n : 1) * sizeof *self->lengths);
     for (size_t i = 0; i < cap; i++)
         self->slots[i].op = UINT32_MAX;
     // Backwards, so that each chain runs in id order from its slot.

@@ -9,6 +9,7 @@
 // open-ended operations last) only the few in flight lie above k. Its hash is Zobrist's: an xor
 // of one fixed pseudo-random word per linearized id, updated in O(1) per step.
 #include "zkv_lin_int.h"
+#include "zkv_alloc.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -21,15 +22,6 @@ typedef struct lin_slot {
     uint64_t off;   // the linearized ids above k: arena[off .. off + m)
     uint32_t m;     // how many
 } s_slot_t;
-
-static void *
-s_alloc (size_t size)
-{
-    void *p = malloc (size ? size : 1);
-    if (!p)
-        abort ();
-    return p;
-}
 
 static uint64_t
 s_mix (uint64_t x)
@@ -47,7 +39,7 @@ s_grow (lin_cache_t *self)
     s_slot_t *old = self->slots;
     size_t old_cap = self->cap;
     self->cap = old_cap ? old_cap * 2 : 1024;
-    s_slot_t *slots = s_alloc (self->cap * sizeof *slots);
+    s_slot_t *slots = zkv_malloc (self->cap * sizeof *slots);
     for (size_t i = 0; i < self->cap; i++)
         slots[i].state = UINT32_MAX;
     size_t mask = self->cap - 1;
@@ -72,7 +64,7 @@ lin_cache_init (lin_cache_t *self, size_t n)
     self->bits = calloc (self->words ? self->words : 1, sizeof *self->bits);
     if (!self->bits)
         abort ();
-    self->above = s_alloc (n * sizeof *self->above);
+    self->above = zkv_malloc (n * sizeof *self->above);
     s_grow (self);
 }
 

@@ -23,6 +23,7 @@
 // sure only if no other write can make that value again (hint_unique), else either outcome
 // remains possible. An r the history does not reveal leaves the comparison open.
 #include "zkv_lin_int.h"
+#include "zkv_alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,15 +40,6 @@ typedef struct {
     uint32_t op;  // the operation
     uint64_t rev; // the revision it reported
 } s_claim_t;
-
-static void *
-s_alloc (size_t size)
-{
-    void *p = malloc (size ? size : 1);
-    if (!p)
-        abort ();
-    return p;
-}
 
 static bool
 s_same (zkv_hist_str_t a, zkv_hist_str_t b)
@@ -100,7 +92,7 @@ s_claim_cmp (const void *a, const void *b)
 static s_claim_t *
 s_claims (const lin_op_t *ops, size_t n, size_t *count)
 {
-    s_claim_t *c = s_alloc (n * sizeof *c);
+    s_claim_t *c = zkv_malloc (n * sizeof *c);
     *count = 0;
     for (size_t i = 0; i < n; i++) {
         zkv_hist_str_t v;
@@ -181,7 +173,7 @@ s_call_before (const lin_op_t *ops, uint32_t a, uint32_t b)
 static bool
 s_check_real_time (const lin_op_t *ops, size_t n, lin_outcome_t *outcome)
 {
-    uint32_t *by_ret = s_alloc (n * sizeof *by_ret), *by_call = s_alloc (n * sizeof *by_call);
+    uint32_t *by_ret = zkv_malloc (n * sizeof *by_ret), *by_call = zkv_malloc (n * sizeof *by_call);
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (ops[i].rev && ops[i].ret != LIN_INFINITY &&

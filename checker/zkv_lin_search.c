@@ -29,6 +29,7 @@
 // all. The second pass re-tries the first pass's calls only as cache hits, so each depth tries
 // the same set of choices as Wing & Gong's; only the order differs.
 #include "zkv_lin_int.h"
+#include "zkv_alloc.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -53,15 +54,6 @@ typedef struct {
 
 typedef enum { S_TAKEN, S_REFUSED, S_HOPELESS } s_try_t;
 
-static void *
-s_alloc (size_t size)
-{
-    void *p = malloc (size ? size : 1);
-    if (!p)
-        abort ();
-    return p;
-}
-
 static int
 s_entry_cmp (const void *a, const void *b)
 {
@@ -78,14 +70,14 @@ static void
 s_build_entries (const lin_key_t *s, s_entry_t **out)
 {
     size_t n = s->n;
-    s_entry_t *e = s_alloc ((2 * n + 1) * sizeof *e);
+    s_entry_t *e = zkv_malloc ((2 * n + 1) * sizeof *e);
     memset (e, 0, (2 * n + 1) * sizeof *e);
     for (size_t i = 0; i < n; i++) {
         e[1 + 2 * i] = (s_entry_t){.time = s->ops[i].call, .op = (uint32_t)i, .is_call = true};
         e[2 + 2 * i] = (s_entry_t){.time = s->ops[i].ret, .op = (uint32_t)i, .is_call = false};
     }
     qsort (e + 1, 2 * n, sizeof *e, s_entry_cmp);
-    uint32_t *ret_of = s_alloc (n * sizeof *ret_of);
+    uint32_t *ret_of = zkv_malloc (n * sizeof *ret_of);
     for (uint32_t i = 1; i <= 2 * n; i++)
         if (!e[i].is_call)
             ret_of[e[i].op] = i;
@@ -198,8 +190,8 @@ lin_search (const lin_op_t *ops, size_t n, uint64_t budget, uint64_t memory, lin
     n = k.n; // without the writes it left out
     s_entry_t *e;
     s_build_entries (&k, &e);
-    s_frame_t *stack = s_alloc (n * sizeof *stack);
-    s_best_t best = {.seq = s_alloc (n * sizeof (uint32_t)), .wrote = s_alloc (n * sizeof (bool))};
+    s_frame_t *stack = zkv_malloc (n * sizeof *stack);
+    s_best_t best = {.seq = zkv_malloc (n * sizeof (uint32_t)), .wrote = zkv_malloc (n * sizeof (bool))};
     size_t depth = 0, max_depth = 0;
     bool out_of_memory = false, second = false;
     uint32_t state = k.initial, at = e[0].next, alt = 0;

@@ -6,6 +6,7 @@
 // |v|, not |s|) finds candidates, and the full bytes decide equality, so a hash collision can
 // cost time but never a wrong verdict.
 #include "zkv_lin_int.h"
+#include "zkv_alloc.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -37,15 +38,6 @@ struct _lin_states_t {
     uint64_t bytes;     // bytes of state strings held
 };
 
-static void *
-s_alloc (size_t size)
-{
-    void *p = malloc (size ? size : 1);
-    if (!p)
-        abort ();
-    return p;
-}
-
 static uint64_t
 s_mix (uint64_t x)
 {
@@ -76,10 +68,10 @@ lin_states_new (void)
     if (!self)
         abort ();
     self->index_cap = 64;
-    self->index = s_alloc (self->index_cap * sizeof *self->index);
+    self->index = zkv_malloc (self->index_cap * sizeof *self->index);
     memset (self->index, 0xff, self->index_cap * sizeof *self->index);
     self->edges_cap = 64;
-    self->edges = s_alloc (self->edges_cap * sizeof *self->edges);
+    self->edges = zkv_malloc (self->edges_cap * sizeof *self->edges);
     for (size_t i = 0; i < self->edges_cap; i++)
         self->edges[i].to = S_EMPTY;
     uint32_t empty = lin_states_intern (self, (zkv_hist_str_t){"", 0});
@@ -108,7 +100,7 @@ s_index_grow (lin_states_t *self)
 {
     free (self->index);
     self->index_cap *= 2;
-    self->index = s_alloc (self->index_cap * sizeof *self->index);
+    self->index = zkv_malloc (self->index_cap * sizeof *self->index);
     memset (self->index, 0xff, self->index_cap * sizeof *self->index);
     size_t mask = self->index_cap - 1;
     for (uint32_t id = 0; id < self->count; id++) {
@@ -138,7 +130,7 @@ s_intern2 (lin_states_t *self, zkv_hist_str_t a, zkv_hist_str_t b, uint64_t h)
             abort ();
     }
     assert (self->count < S_EMPTY);
-    char *data = s_alloc (size + 1);
+    char *data = zkv_malloc (size + 1);
     memcpy (data, a.data, a.size);
     memcpy (data + a.size, b.data, b.size);
     data[size] = '\0';
@@ -166,7 +158,7 @@ s_edges_grow (lin_states_t *self)
     s_edge_t *old = self->edges;
     size_t old_cap = self->edges_cap;
     self->edges_cap *= 2;
-    self->edges = s_alloc (self->edges_cap * sizeof *self->edges);
+    self->edges = zkv_malloc (self->edges_cap * sizeof *self->edges);
     for (size_t i = 0; i < self->edges_cap; i++)
         self->edges[i].to = S_EMPTY;
     size_t mask = self->edges_cap - 1;

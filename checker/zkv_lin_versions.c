@@ -5,6 +5,7 @@
 // A revision is either known ("exact") or only bounded below: a write that reported none (an
 // info, or a tool that did not record it) leaves "some revision above the last one".
 #include "zkv_lin_int.h"
+#include "zkv_alloc.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -26,15 +27,6 @@ struct _lin_versions_t {
     size_t index_cap;   // its slots (a power of two)
 };
 
-static void *
-s_alloc (size_t size)
-{
-    void *p = malloc (size ? size : 1);
-    if (!p)
-        abort ();
-    return p;
-}
-
 static uint64_t
 s_hash (uint32_t value, uint64_t rev, bool exact)
 {
@@ -51,7 +43,7 @@ s_index_build (lin_versions_t *self, size_t cap)
 {
     free (self->index);
     self->index_cap = cap;
-    self->index = s_alloc (cap * sizeof *self->index);
+    self->index = zkv_malloc (cap * sizeof *self->index);
     memset (self->index, 0xff, cap * sizeof *self->index);
     for (uint32_t id = 0; id < self->count; id++) {
         const s_version_t *v = &self->by_id[id];

@@ -1,5 +1,7 @@
 // A backup file (zkv_backup.h): its writer, and its reader that checks everything first.
 #include "zkv_backup.h"
+#include "zkv_bytes_order.h"
+#include "zkv_alloc.h"
 #include "zkv_crc32c.h"
 
 #include <assert.h>
@@ -10,51 +12,10 @@
 // Bytes read at a time while checking the body's checksum.
 #define S_SCAN_BYTES (1024u * 1024)
 
-static void
-s_put32 (uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-static void
-s_put64 (uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint32_t
-s_get32 (const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static uint64_t
-s_get64 (const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void *
-s_alloc (size_t n, size_t size)
-{
-    void *p = calloc (n ? n : 1, size);
-    if (!p)
-        abort (); // out of memory aborts (STYLE.md)
-    return p;
-}
-
 static uint64_t *
 s_dup_u64s (const uint64_t *items, size_t n)
 {
-    uint64_t *p = s_alloc (n, sizeof (uint64_t));
+    uint64_t *p = zkv_calloc (n, sizeof (uint64_t));
     if (n)
         memcpy (p, items, n * sizeof (uint64_t));
     return p;
@@ -99,7 +60,7 @@ zkv_backup_writer_new (const zkv_backup_shape_t *shape, uint64_t created_ms, int
         *err = ZKV_EINVAL;
         return NULL;
     }
-    zkv_backup_writer_t *self = s_alloc (1, sizeof *self);
+    zkv_backup_writer_t *self = zkv_calloc (1, sizeof *self);
     size_t n = shape->n_groups, n_members = 0;
     for (size_t i = 0; i < n; i++)
         n_members += (size_t)shape->group_sizes[i];
@@ -118,7 +79,7 @@ zkv_backup_writer_new (const zkv_backup_shape_t *shape, uint64_t created_ms, int
     h->members = (zkv_u64s_t){s_dup_u64s (shape->members, n_members), n_members};
     zkv_u64s_t *cols[] = {&h->indexes, &h->terms, &h->configs, &h->offsets, &h->sizes, &h->chunks};
     for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
-        *cols[c] = (zkv_u64s_t){s_alloc (n, sizeof (uint64_t)), n};
+        *cols[c] = (zkv_u64s_t){zkv_calloc (n, sizeof (uint64_t)), n};
     *err = 0;
     return self;
 }
@@ -194,9 +155,9 @@ zkv_backup_writer_chunk (zkv_backup_writer_t *self, uint64_t offset, const uint8
         free (buf);
         return ZKV_ETOOBIG; // the reader refuses a record past the codec's limit
     }
-    out->data = s_alloc (4 + n, 1);
+    out->data = zkv_calloc (4 + n, 1);
     out->len = 4 + n;
-    s_put32 (out->data, (uint32_t)n);
+    zkv_put_be32 (out->data, (uint32_t)n);
     memcpy (out->data + 4, buf, n);
     free (buf);
     self->crc = zkv_crc32c (self->crc, out->data, out->len);
@@ -229,12 +190,12 @@ zkv_backup_writer_finish (zkv_backup_writer_t *self, zkv_bytes_t *header,
     }
     uint32_t crc = zkv_crc32c (self->crc, header->data, header->len);
     memcpy (prelude, ZKV_BACKUP_MAGIC, 8);
-    s_put32 (prelude + 8, ZKV_BACKUP_FORMAT);
-    s_put32 (prelude + 12, ZKV_PROTOCOL_VERSION);
-    s_put64 (prelude + 16, self->offset);
-    s_put32 (prelude + 24, (uint32_t)header->len);
-    s_put32 (prelude + 28, crc);
-    s_put32 (prelude + 32, zkv_crc32c (0, prelude, 32));
+    zkv_put_be32 (prelude + 8, ZKV_BACKUP_FORMAT);
+    zkv_put_be32 (prelude + 12, ZKV_PROTOCOL_VERSION);
+    zkv_put_be64 (prelude + 16, self->offset);
+    zkv_put_be32 (prelude + 24, (uint32_t)header->len);
+    zkv_put_be32 (prelude + 28, crc);
+    zkv_put_be32 (prelude + 32, zkv_crc32c (0, prelude, 32));
     return 0;
 }
 
@@ -315,9 +276,9 @@ s_prelude (zkv_backup_t *self, uint32_t *body_crc, uint32_t *header_len, char *w
     if (memcmp (p, ZKV_BACKUP_MAGIC, 8) != 0)
         return s_why (why, wl, ZKV_EPROTO,
                       "not a zkv backup file (it does not start with the backup magic)");
-    if (s_get32 (p + 32) != zkv_crc32c (0, p, 32))
+    if (zkv_get_be32 (p + 32) != zkv_crc32c (0, p, 32))
         return s_why (why, wl, ZKV_ECORRUPT, "damaged: the prelude's checksum does not match");
-    uint32_t format = s_get32 (p + 8), protocol = s_get32 (p + 12);
+    uint32_t format = zkv_get_be32 (p + 8), protocol = zkv_get_be32 (p + 12);
     if (format != ZKV_BACKUP_FORMAT)
         return s_why (why, wl, ZKV_EVERSION,
                       "backup format %U, this zkv reads format %U: restore it with the zkv "
@@ -329,9 +290,9 @@ s_prelude (zkv_backup_t *self, uint32_t *body_crc, uint32_t *header_len, char *w
                       "saved states are in that version's format): restore it with the zkv "
                       "version that wrote it",
                       (uint64_t)protocol, (uint64_t)ZKV_PROTOCOL_VERSION);
-    self->header_offset = s_get64 (p + 16);
-    *header_len = s_get32 (p + 24);
-    *body_crc = s_get32 (p + 28);
+    self->header_offset = zkv_get_be64 (p + 16);
+    *header_len = zkv_get_be32 (p + 24);
+    *body_crc = zkv_get_be32 (p + 28);
     if (self->header_offset < ZKV_BACKUP_PRELUDE_BYTES || self->header_offset > self->size ||
         self->size - self->header_offset != *header_len || *header_len == 0 ||
         *header_len > ZKV_MSG_MAX_BYTES)
@@ -346,7 +307,7 @@ s_prelude (zkv_backup_t *self, uint32_t *body_crc, uint32_t *header_len, char *w
 static int
 s_body_crc (zkv_backup_t *self, uint32_t want, char *why, size_t wl)
 {
-    uint8_t *buf = s_alloc (S_SCAN_BYTES, 1);
+    uint8_t *buf = zkv_calloc (S_SCAN_BYTES, 1);
     uint32_t crc = 0;
     int rc = 0;
     for (uint64_t off = ZKV_BACKUP_PRELUDE_BYTES; off < self->size && rc == 0;) {
@@ -387,7 +348,7 @@ s_line (const zkv_bytes_t *lines, size_t n, size_t *len)
 static int
 s_header (zkv_backup_t *self, uint32_t len, char *why, size_t wl)
 {
-    uint8_t *buf = s_alloc (len, 1);
+    uint8_t *buf = zkv_calloc (len, 1);
     int rc = self->read (self->arg, self->header_offset, buf, len);
     if (rc) {
         free (buf);
@@ -449,10 +410,10 @@ s_record (zkv_backup_t *self, uint64_t *off, uint64_t end, zkv_msg_t *m)
     int rc = self->read (self->arg, *off, lenb, 4);
     if (rc)
         return rc;
-    uint32_t len = s_get32 (lenb);
+    uint32_t len = zkv_get_be32 (lenb);
     if (len == 0 || len > ZKV_MSG_MAX_BYTES || end - *off - 4 < len)
         return ZKV_ECORRUPT;
-    uint8_t *buf = s_alloc (len, 1);
+    uint8_t *buf = zkv_calloc (len, 1);
     rc = self->read (self->arg, *off + 4, buf, len);
     if (rc == 0) {
         rc = zkv_msg_decode (buf, len, m);
@@ -507,7 +468,7 @@ zkv_backup_open (zkv_backup_read_fn *read, void *arg, uint64_t size, int *err, c
                  size_t whylen)
 {
     assert (read && err);
-    zkv_backup_t *self = s_alloc (1, sizeof *self);
+    zkv_backup_t *self = zkv_calloc (1, sizeof *self);
     self->read = read;
     self->arg = arg;
     self->size = size;

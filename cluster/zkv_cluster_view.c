@@ -1,6 +1,7 @@
 // The cluster view (zkv_cluster_view.h): its tables, configurations, liveness and leaders.
 // Events come in through zkv_cluster_view_event.c; zkv_cluster_view_render.c writes the JSON.
 #include "zkv_cluster_view_int.h"
+#include "zkv_alloc.h"
 #include "zkv_raft.h"
 
 #include <stdlib.h>
@@ -17,25 +18,16 @@ zkv_cluster_view_config_defaults (zkv_cluster_view_config_t *config)
     config->max_groups = 1024;
 }
 
-static void *
-s_calloc (size_t n, size_t size)
-{
-    void *p = calloc (n ? n : 1, size);
-    if (!p)
-        abort (); // out of memory aborts (STYLE.md)
-    return p;
-}
-
 zkv_cluster_view_t *
 zkv_cluster_view_new (const zkv_cluster_view_config_t *config)
 {
     if (!config || config->max_events == 0 || config->max_nodes == 0 || config->max_groups == 0)
         return NULL;
-    zkv_cluster_view_t *self = s_calloc (1, sizeof *self);
+    zkv_cluster_view_t *self = zkv_calloc (1, sizeof *self);
     self->config = *config;
     if (self->config.missed_beats == 0)
         self->config.missed_beats = 1;
-    self->ring = s_calloc (config->max_events, sizeof *self->ring);
+    self->ring = zkv_calloc (config->max_events, sizeof *self->ring);
     return self;
 }
 
@@ -162,7 +154,7 @@ zkv_cluster_view_members (const zkv_cluster_view_t *self, uint64_t *ids, size_t 
     if (!self->routing || self->routing->n_members == 0)
         return 0;
     size_t n = self->routing->n_members;
-    uint64_t *all = s_calloc (n, sizeof *all);
+    uint64_t *all = zkv_calloc (n, sizeof *all);
     memcpy (all, self->routing->members, n * sizeof *all);
     qsort (all, n, sizeof *all, s_cmp_u64);
     size_t distinct = 0;

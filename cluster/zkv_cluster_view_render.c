@@ -1,19 +1,11 @@
 // The cluster view as JSON (zkv_cluster_view_render; the fields: docs/events.md, "The status
 // page").
 #include "zkv_cluster_view_int.h"
+#include "zkv_alloc.h"
 #include "zkv_raft.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static void *
-s_calloc (size_t n, size_t size)
-{
-    void *p = calloc (n ? n : 1, size);
-    if (!p)
-        abort (); // out of memory aborts (STYLE.md)
-    return p;
-}
 
 static uint64_t
 s_ago (uint64_t now_ms, uint64_t then_ms)
@@ -80,7 +72,7 @@ s_group_ids (const zkv_cluster_view_t *self, uint64_t **ids_p)
     size_t n = self->routing ? self->routing->n_groups : 0;
     for (size_t i = 0; i < self->n_nodes; i++)
         n += self->nodes[i].n_replicas;
-    uint64_t *ids = s_calloc (n, sizeof *ids);
+    uint64_t *ids = zkv_calloc (n, sizeof *ids);
     size_t at = 0;
     for (size_t i = 0; self->routing && i < self->routing->n_groups; i++)
         ids[at++] = self->routing->group_ids[i];
@@ -270,7 +262,7 @@ static void
 s_moves (const zkv_cluster_view_t *self, uint64_t now_ms, zkv_json_t *j)
 {
     size_t n = 0;
-    const zkv_cv_move_t **shown = s_calloc (self->moves.count, sizeof *shown);
+    const zkv_cv_move_t **shown = zkv_calloc (self->moves.count, sizeof *shown);
     for (size_t i = 0; i < self->moves.capacity; i++) {
         const zkv_cv_move_t *m = self->moves.slots[i].value;
         if (m && s_move_shown (m, now_ms))

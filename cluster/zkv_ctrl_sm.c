@@ -1,6 +1,7 @@
 // The shard controller's state machine (zkv_ctrl_sm.h): configurations kept as keys of a zkv_kv,
 // Join / Leave / Move applied by an executor of that zkv_kv, Query served as a read.
 #include "zkv_ctrl_sm.h"
+#include "zkv_bytes_order.h"
 #include "zkv_balance.h"
 #include "zkv_kv_sm.h"
 
@@ -20,26 +21,10 @@ typedef struct {
 } s_ctrl_t;
 
 static void
-s_put_be (uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t
-s_get_be (const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void
 s_config_key (uint8_t out[9], uint64_t num)
 {
     out[0] = 'c';
-    s_put_be (out + 1, num);
+    zkv_put_be64 (out + 1, num);
 }
 
 // --- reading the state: through the apply's batch, or the store --------------------------------
@@ -71,7 +56,7 @@ s_latest (s_reader_t *rd, uint64_t *num)
         return rc;
     bool bad = found && v.len != 8;
     if (found && !bad)
-        *num = s_get_be (v.data);
+        *num = zkv_get_be64 (v.data);
     else
         *num = rd->self->bootstrap ? 1 : 0;
     zkv_bytes_free (&v);
@@ -345,7 +330,7 @@ s_exec (void *arg, zkv_kv_exec_t *x, const zkv_kv_command_t *cmd, zkv_kv_result_
     if (rc == 0) {
         uint8_t key[9], num[8];
         s_config_key (key, next->num);
-        s_put_be (num, next->num);
+        zkv_put_be64 (num, next->num);
         zkv_kv_exec_put (x, key, sizeof key, enc.data, enc.len);
         zkv_kv_exec_put (x, s_latest_key, sizeof s_latest_key, num, sizeof num);
         zkv_bytes_set (&r->value, num, sizeof num);
@@ -430,7 +415,7 @@ s_read (void *impl, const zkv_sm_request_t *req, zkv_sm_answer_t *answer)
     uint64_t num = 0;
     int rc = 0;
     if (req->key_len == 8)
-        num = s_get_be (req->key);
+        num = zkv_get_be64 (req->key);
     else
         rc = s_latest (&rd, &num);
     zkv_routing_t *r = NULL;

@@ -1,5 +1,6 @@
 // The frontend core (zkv_front.h): routing, forwarding, deadlines and answers.
 #include "zkv_front.h"
+#include "zkv_alloc.h"
 #include "zkv_kv.h"
 #include "zkv_raft.h"
 #include "zkv_u64map.h"
@@ -89,15 +90,6 @@ zkv_front_config_defaults (zkv_front_config_t *cfg)
     cfg->sweep_ms = 50;
 }
 
-static void *
-s_alloc (size_t n, size_t size)
-{
-    void *p = calloc (n ? n : 1, size);
-    if (!p)
-        abort (); // out of memory aborts (STYLE.md)
-    return p;
-}
-
 zkv_front_t *
 zkv_front_new (const zkv_front_config_t *cfg, const zkv_routing_t *routing,
                const zkv_front_host_t *host, void *host_arg)
@@ -106,19 +98,19 @@ zkv_front_new (const zkv_front_config_t *cfg, const zkv_routing_t *routing,
     if (cfg->node == 0 || cfg->max_pending == 0 || cfg->max_pending_per_client == 0 ||
         cfg->max_deadline_ms == 0 || cfg->sweep_ms == 0)
         return NULL;
-    zkv_front_t *self = s_alloc (1, sizeof *self);
+    zkv_front_t *self = zkv_calloc (1, sizeof *self);
     self->cfg = *cfg;
     self->host = host;
     self->host_arg = host_arg;
     self->routing = zkv_routing_dup (routing);
-    self->groups = s_alloc (cfg->n_groups, sizeof (uint64_t));
+    self->groups = zkv_calloc (cfg->n_groups, sizeof (uint64_t));
     if (cfg->n_groups)
         memcpy (self->groups, cfg->groups, cfg->n_groups * sizeof (uint64_t));
     self->cfg.groups = self->groups;
-    self->states = s_alloc (cfg->n_groups, sizeof (zkv_group_state_t));
+    self->states = zkv_calloc (cfg->n_groups, sizeof (zkv_group_state_t));
     for (size_t i = 0; i < cfg->n_groups; i++)
         self->states[i].group = cfg->groups[i];
-    self->hints = s_alloc (routing->n_groups, sizeof (uint64_t));
+    self->hints = zkv_calloc (routing->n_groups, sizeof (uint64_t));
     return self;
 }
 
@@ -562,7 +554,7 @@ s_status (zkv_front_t *self, const zkv_front_addr_t *to, uint64_t nonce)
     size_t n = self->cfg.n_groups;
     uint64_t *cols[9];
     for (int c = 0; c < 9; c++)
-        cols[c] = s_alloc (n, sizeof (uint64_t));
+        cols[c] = zkv_calloc (n, sizeof (uint64_t));
     for (size_t i = 0; i < n; i++) {
         const zkv_group_state_t *st = &self->states[i];
         cols[0][i] = st->group;
@@ -586,9 +578,9 @@ s_status (zkv_front_t *self, const zkv_front_addr_t *to, uint64_t nonce)
         *dst[c] = (zkv_u64s_t){n ? cols[c] : NULL, n};
     // Each group's configuration, and its shards' states (nshards bytes each, zeros for a
     // group that reports none: the controller, or one whose state is missing).
-    uint64_t *configs = s_alloc (n, sizeof (uint64_t)), *data = s_alloc (n, sizeof (uint64_t));
+    uint64_t *configs = zkv_calloc (n, sizeof (uint64_t)), *data = zkv_calloc (n, sizeof (uint64_t));
     uint32_t nshards = self->routing->nshards;
-    uint8_t *states = s_alloc ((size_t)n * nshards, 1);
+    uint8_t *states = zkv_calloc ((size_t)n * nshards, 1);
     for (size_t i = 0; i < n; i++) {
         configs[i] = self->states[i].config;
         data[i] = self->states[i].sm_bytes;
@@ -608,8 +600,8 @@ s_status (zkv_front_t *self, const zkv_front_addr_t *to, uint64_t nonce)
     size_t followers = 0;
     for (size_t i = 0; i < n; i++)
         followers += self->states[i].followers.count;
-    uint64_t *counts = s_alloc (n, sizeof (uint64_t)), *ids = s_alloc (followers, sizeof (uint64_t));
-    uint64_t *lags = s_alloc (followers, sizeof (uint64_t));
+    uint64_t *counts = zkv_calloc (n, sizeof (uint64_t)), *ids = zkv_calloc (followers, sizeof (uint64_t));
+    uint64_t *lags = zkv_calloc (followers, sizeof (uint64_t));
     for (size_t i = 0, f = 0; i < n; i++) {
         const zkv_group_state_t *st = &self->states[i];
         counts[i] = st->followers.count;
@@ -888,7 +880,7 @@ zkv_front_set_routing (zkv_front_t *self, const zkv_routing_t *routing)
     zkv_routing_destroy (&self->routing);
     self->routing = zkv_routing_dup (routing);
     free (self->hints);
-    self->hints = s_alloc (self->routing->n_groups, sizeof (uint64_t));
+    self->hints = zkv_calloc (self->routing->n_groups, sizeof (uint64_t));
     if (self->host->routing)
         self->host->routing (self->host_arg, self->routing);
 }

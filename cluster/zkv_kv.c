@@ -1,19 +1,11 @@
 // The KV state machine: construction and boot, shard hashing, limits, reads and dedup lookups.
 #include "zkv_kv_int.h"
+#include "zkv_alloc.h"
 #include "zkv_shard.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void *
-s_calloc (size_t count, size_t size)
-{
-    void *p = calloc (count ? count : 1, size ? size : 1);
-    if (!p)
-        abort (); // out of memory aborts (STYLE.md)
-    return p;
-}
 
 uint64_t
 zkv_kv_fnv1a (const uint8_t *data, size_t len)
@@ -92,7 +84,7 @@ s_map_grow (zkv_kv_map_t *map)
 {
     zkv_kv_map_t bigger = {0};
     bigger.capacity = map->capacity ? 2 * map->capacity : 16;
-    bigger.slots = s_calloc (bigger.capacity, sizeof (zkv_kv_slot_t));
+    bigger.slots = zkv_calloc (bigger.capacity, sizeof (zkv_kv_slot_t));
     size_t mask = bigger.capacity - 1;
     for (size_t j = 0; j < map->capacity; j++) {
         if (!map->slots[j].used)
@@ -266,12 +258,12 @@ zkv_kv_new (zkv_kvstore_t *store, uint64_t group, uint32_t nshards, const zkv_kv
         (limits->session_ttl_ms && limits->session_ttl_ms < ZKV_KV_SESSION_MIN_IDLE_MS) ||
         (group & ZKV_KV_STAGED_BIT))
         goto fail;
-    self = s_calloc (1, sizeof *self);
+    self = zkv_calloc (1, sizeof *self);
     self->store = store;
     self->group = group;
     self->nshards = nshards;
     self->limits = *limits;
-    self->evicted = s_calloc (nshards, sizeof (uint64_t));
+    self->evicted = zkv_calloc (nshards, sizeof (uint64_t));
     uint64_t other;
     if ((rc = zkv_kv_find_current (store, group, &self->gen, &self->applied, &other)))
         goto fail;
@@ -313,7 +305,7 @@ zkv_kv_set_owned (zkv_kv_t *self, const bool *owned)
     free (self->owned);
     self->owned = NULL;
     if (owned) {
-        self->owned = s_calloc (self->nshards, sizeof (bool));
+        self->owned = zkv_calloc (self->nshards, sizeof (bool));
         memcpy (self->owned, owned, self->nshards * sizeof (bool));
     }
 }

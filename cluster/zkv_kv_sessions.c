@@ -6,19 +6,11 @@
 // state lives under the meta shard (ZKV_KV_META_SHARD): "time" (kv_clock) and "x" + shard
 // (kv_evicted), so snapshots and restarts carry it like the shard states.
 #include "zkv_kv_int.h"
+#include "zkv_alloc.h"
 #include "zkv_kv_shards.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static void *
-s_alloc (size_t n, size_t size)
-{
-    void *p = calloc (n ? n : 1, size);
-    if (!p)
-        abort (); // out of memory aborts (STYLE.md)
-    return p;
-}
 
 static void
 s_evicted_key (uint8_t out[5], uint32_t shard)
@@ -190,7 +182,7 @@ zkv_kv_sessions_evicted_max (zkv_kv_exec_t *a, uint32_t shard, uint64_t ms)
     kv->evicted[shard] = ms;
     // Written once per apply (a sweep may evict thousands from one shard), at the flush.
     if (!a->evicted_dirty)
-        a->evicted_dirty = s_alloc (kv->nshards, sizeof (bool));
+        a->evicted_dirty = zkv_calloc (kv->nshards, sizeof (bool));
     a->evicted_dirty[shard] = true;
 }
 
@@ -242,7 +234,7 @@ s_victim_cmp (const void *x, const void *y)
 static s_victim_t *
 s_collect (const zkv_kv_t *kv, uint64_t before, size_t *n_p, uint64_t *next_p)
 {
-    s_victim_t *v = s_alloc (kv->dedup.count, sizeof *v);
+    s_victim_t *v = zkv_calloc (kv->dedup.count, sizeof *v);
     size_t n = 0;
     *next_p = UINT64_MAX;
     for (size_t i = 0; i < kv->dedup.capacity; i++) {

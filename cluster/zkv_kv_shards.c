@@ -1,6 +1,7 @@
 // Shard migration inside the KV state machine (zkv_kv_shards.h): the configuration and shard
 // states, their applies, and the answers to other groups' pulls.
 #include "zkv_kv_int.h"
+#include "zkv_alloc.h"
 #include "zkv_kv_shards.h"
 
 #include <assert.h>
@@ -17,15 +18,6 @@ struct zkv_kv_shards {
 
 static const uint8_t s_cfg_key[] = {'c', 'f', 'g'};
 static const uint8_t s_prev_key[] = {'p', 'r', 'e', 'v'};
-
-static void *
-s_alloc (size_t n, size_t size)
-{
-    void *p = calloc (n ? n : 1, size);
-    if (!p)
-        abort (); // out of memory aborts (STYLE.md)
-    return p;
-}
 
 static void
 s_meta_key (uint8_t out[5], uint32_t shard)
@@ -77,7 +69,7 @@ s_load (zkv_kv_t *kv, zkv_kv_shards_t *sh)
         return rc;
     if (!sh->cfg)
         sh->cfg = zkv_routing_new (0, kv->nshards, NULL, NULL, NULL, 0);
-    sh->meta = s_alloc (kv->nshards, sizeof (zkv_shard_meta_t));
+    sh->meta = zkv_calloc (kv->nshards, sizeof (zkv_shard_meta_t));
     for (uint32_t s = 0; s < kv->nshards; s++) {
         uint8_t key[5];
         s_meta_key (key, s);
@@ -106,7 +98,7 @@ static void
 s_set_owned (zkv_kv_t *kv)
 {
     if (!kv->owned)
-        kv->owned = s_alloc (kv->nshards, sizeof (bool));
+        kv->owned = zkv_calloc (kv->nshards, sizeof (bool));
     for (uint32_t s = 0; s < kv->nshards; s++)
         kv->owned[s] = kv->shards->meta[s].state == ZKV_SHARD_SERVING;
 }
@@ -130,11 +122,11 @@ zkv_kv_shards_enable (zkv_kv_t *kv)
     assert (kv);
     if (kv->shards)
         return 0;
-    kv->shards = s_alloc (1, sizeof (zkv_kv_shards_t));
+    kv->shards = zkv_calloc (1, sizeof (zkv_kv_shards_t));
     if (zkv_kv_incomplete (kv)) {
         // No state to read: configuration 0 until a snapshot installs one (reload).
         kv->shards->cfg = zkv_routing_new (0, kv->nshards, NULL, NULL, NULL, 0);
-        kv->shards->meta = s_alloc (kv->nshards, sizeof (zkv_shard_meta_t));
+        kv->shards->meta = zkv_calloc (kv->nshards, sizeof (zkv_shard_meta_t));
         s_set_owned (kv);
         return 0;
     }
@@ -623,7 +615,7 @@ zkv_kv_shards_pull (zkv_kv_t *kv, const zkv_shard_pull_t *pull, size_t max_bytes
         // The shard's dedup records from client on, in client order: from the table the state
         // machine keeps in memory (the store's mirror).
         size_t n = 0;
-        uint64_t *ids = s_alloc (kv->dedup.count, sizeof (uint64_t));
+        uint64_t *ids = zkv_calloc (kv->dedup.count, sizeof (uint64_t));
         for (size_t i = 0; i < kv->dedup.capacity; i++) {
             const zkv_kv_slot_t *slot = &kv->dedup.slots[i];
             if (!slot->used || slot->shard != s)

@@ -1,5 +1,7 @@
 // The shard mover (zkv_mover.h).
 #include "zkv_mover.h"
+#include "zkv_bytes_order.h"
+#include "zkv_alloc.h"
 #include "zkv_kv_shards.h"
 
 #include <assert.h>
@@ -64,20 +66,11 @@ zkv_mover_config_defaults (zkv_mover_config_t *cfg)
     cfg->rate_per_tick = 0;
 }
 
-static void *
-s_alloc (size_t n, size_t size)
-{
-    void *p = calloc (n ? n : 1, size);
-    if (!p)
-        abort (); // out of memory aborts (STYLE.md)
-    return p;
-}
-
 zkv_mover_t *
 zkv_mover_new (const zkv_mover_config_t *cfg, zkv_kv_t *kv)
 {
     assert (cfg && kv && zkv_kv_shards_enabled (kv));
-    zkv_mover_t *self = s_alloc (1, sizeof *self);
+    zkv_mover_t *self = zkv_calloc (1, sizeof *self);
     self->cfg = *cfg;
     if (self->cfg.window == 0)
         self->cfg.window = 1;
@@ -87,8 +80,8 @@ zkv_mover_new (const zkv_mover_config_t *cfg, zkv_kv_t *kv)
         self->cfg.poll_ticks = 1;
     self->kv = kv;
     self->nshards = zkv_kv_nshards (kv);
-    self->pulls = s_alloc (self->nshards, sizeof (s_pull_t));
-    self->gcs = s_alloc (self->nshards, sizeof (s_gc_t));
+    self->pulls = zkv_calloc (self->nshards, sizeof (s_pull_t));
+    self->gcs = zkv_calloc (self->nshards, sizeof (s_gc_t));
     return self;
 }
 
@@ -130,13 +123,6 @@ static bool
 s_busy (const zkv_mover_t *self, const s_call_t *c)
 {
     return c->id && self->now - c->at < self->cfg.retry_ticks;
-}
-
-static void
-s_put_be (uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
 }
 
 // Sends a call to group (members from r, when r knows it); records it in *c.
@@ -185,7 +171,7 @@ s_poll (zkv_mover_t *self, const zkv_sm_io_t *io)
         self->now - self->proposed_at < self->cfg.retry_ticks)
         return; // proposed: wait for it to apply
     uint8_t key[8];
-    s_put_be (key, cur->num + 1);
+    zkv_put_be64 (key, cur->num + 1);
     self->counters.queries++;
     s_call (self, io, &self->query, 0, cur->num ? cur : NULL, ZKV_OP_QUERY, key, sizeof key);
 }

@@ -1,5 +1,6 @@
 // Routing configurations (zkv_routing.h).
 #include "zkv_routing.h"
+#include "zkv_alloc.h"
 #include "zkv_shard.h"
 
 #include <assert.h>
@@ -10,15 +11,6 @@
 #define S_MAX_SHARDS  (1u << 20)
 #define S_MAX_GROUPS  65536u
 #define S_MAX_MEMBERS 1024u
-
-static void *
-s_alloc (size_t n, size_t size)
-{
-    void *p = calloc (n ? n : 1, size);
-    if (!p)
-        abort (); // out of memory aborts (STYLE.md)
-    return p;
-}
 
 zkv_routing_t *
 zkv_routing_new (uint64_t num, uint32_t nshards, const uint64_t *group_ids, const uint64_t *sizes,
@@ -35,15 +27,15 @@ zkv_routing_new (uint64_t num, uint32_t nshards, const uint64_t *group_ids, cons
     for (size_t i = 0; i < n_members; i++)
         if (members[i] == 0)
             return NULL; // node ids start at 1
-    zkv_routing_t *self = s_alloc (1, sizeof *self);
+    zkv_routing_t *self = zkv_calloc (1, sizeof *self);
     self->num = num;
     self->nshards = nshards;
-    self->shard_group = s_alloc (nshards, sizeof (uint64_t));
+    self->shard_group = zkv_calloc (nshards, sizeof (uint64_t));
     self->n_groups = n_groups;
-    self->group_ids = s_alloc (n_groups, sizeof (uint64_t));
-    self->group_first = s_alloc (n_groups, sizeof (uint64_t));
-    self->group_size = s_alloc (n_groups, sizeof (uint64_t));
-    self->members = s_alloc (n_members, sizeof (uint64_t));
+    self->group_ids = zkv_calloc (n_groups, sizeof (uint64_t));
+    self->group_first = zkv_calloc (n_groups, sizeof (uint64_t));
+    self->group_size = zkv_calloc (n_groups, sizeof (uint64_t));
+    self->members = zkv_calloc (n_members, sizeof (uint64_t));
     self->n_members = n_members;
     size_t at = 0;
     for (size_t i = 0; i < n_groups; i++) {
@@ -143,7 +135,7 @@ s_key_field_ok (const char *text, size_t len)
 static char *
 s_strndup (const char *p, size_t len)
 {
-    char *s = s_alloc (len + 1, 1);
+    char *s = zkv_calloc (len + 1, 1);
     memcpy (s, p, len);
     s[len] = 0;
     return s;
@@ -162,7 +154,7 @@ s_lines (zkv_routing_t *self)
             len += strlen (eps[k][i]) + (i > 0);
         if (!len)
             continue;
-        out[k]->data = s_alloc (len, 1);
+        out[k]->data = zkv_calloc (len, 1);
         out[k]->len = len;
         size_t at = 0;
         for (size_t i = 0; i < self->n_nodes; i++) {
@@ -291,8 +283,8 @@ zkv_routing_set_nodes (zkv_routing_t *self, const zkv_u64s_t *node_ids,
     for (size_t i = 0; i < n; i++)
         if (node_ids->items[i] == 0 || (i && node_ids->items[i] <= node_ids->items[i - 1]))
             return ZKV_EPROTO;
-    char **peers = s_alloc (n, sizeof (char *)), **clients = s_alloc (n, sizeof (char *));
-    char **keys = s_alloc (n, sizeof (char *));
+    char **peers = zkv_calloc (n, sizeof (char *)), **clients = zkv_calloc (n, sizeof (char *));
+    char **keys = zkv_calloc (n, sizeof (char *));
     int rc = 0;
     if (!s_split (peer_lines, n, peers, s_endpoint_ok))
         rc = ZKV_EPROTO;

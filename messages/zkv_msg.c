@@ -20,6 +20,7 @@
 // records, such as a KV snapshot stream) with the same cursor; zkv_msg_decode is that plus
 // "nothing follows".
 #include "zkv_msg.h"
+#include "zkv_alloc.h"
 
 #include <assert.h>
 #include <msgpack.h>
@@ -28,15 +29,6 @@
 
 // The smallest encoding of one entry: fixarray(4), three fixints, bin8 of length 0.
 #define S_MIN_ENTRY_BYTES 6
-
-static void *
-s_calloc (size_t count, size_t size)
-{
-    void *p = calloc (count ? count : 1, size ? size : 1);
-    if (!p)
-        abort (); // out of memory aborts (STYLE.md)
-    return p;
-}
 
 // True for the entry types this build knows. A switch on the enum without a default, so that
 // -Wswitch (-Wall -Werror) fails the build here when someone adds a type and forgets the codec.
@@ -357,7 +349,7 @@ s_read_U64S (s_cursor_t *c, zkv_u64s_t *v)
         return ZKV_ETRUNC;
     if (count == 0)
         return 0;
-    v->items = s_calloc ((size_t)count, sizeof (uint64_t));
+    v->items = zkv_calloc ((size_t)count, sizeof (uint64_t));
     v->count = (size_t)count;
     for (size_t i = 0; i < v->count; i++) {
         rc = s_read_uint (c, &v->items[i]);
@@ -401,7 +393,7 @@ s_read_ENTRIES (s_cursor_t *c, zkv_entries_t *v)
         return ZKV_ETRUNC;
     if (count == 0)
         return 0;
-    v->items = s_calloc ((size_t)count, sizeof (zkv_entry_t));
+    v->items = zkv_calloc ((size_t)count, sizeof (zkv_entry_t));
     v->count = (size_t)count; // zeroed entries are safe to free
     for (size_t i = 0; i < v->count; i++) {
         rc = s_read_entry (c, &v->items[i]);

@@ -1,18 +1,10 @@
 // Message memory management expanded from the table: names, free, deep copy, size.
 #include "zkv_msg.h"
+#include "zkv_alloc.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void *
-s_alloc (size_t size)
-{
-    void *p = malloc (size ? size : 1);
-    if (!p)
-        abort (); // out of memory aborts (STYLE.md)
-    return p;
-}
 
 const char *
 zkv_msg_name (zkv_msg_type_t type)
@@ -72,7 +64,7 @@ zkv_u64s_set (zkv_u64s_t *dst, const uint64_t *items, size_t count)
     dst->count = count;
     dst->items = NULL;
     if (count) {
-        dst->items = s_alloc (count * sizeof (uint64_t));
+        dst->items = zkv_malloc (count * sizeof (uint64_t));
         memcpy (dst->items, items, count * sizeof (uint64_t));
     }
 }
@@ -91,7 +83,7 @@ zkv_bytes_set (zkv_bytes_t *dst, const void *data, size_t len)
     dst->len = len;
     dst->data = NULL;
     if (len) {
-        dst->data = s_alloc (len);
+        dst->data = zkv_malloc (len);
         memcpy (dst->data, data, len);
     }
 }
@@ -174,7 +166,7 @@ static void
 s_copy_ENTRIES (const zkv_entries_t *src, zkv_entries_t *dst)
 {
     dst->count = src->count;
-    dst->items = src->count ? s_alloc (src->count * sizeof (zkv_entry_t)) : NULL;
+    dst->items = src->count ? zkv_malloc (src->count * sizeof (zkv_entry_t)) : NULL;
     for (size_t i = 0; i < src->count; i++)
         zkv_entry_copy (&src->items[i], &dst->items[i]);
 }

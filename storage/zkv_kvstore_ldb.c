@@ -9,6 +9,7 @@
 // After a failed commit every later commit returns the same error: what reached the disk is
 // unknown, so the node must restart and boot from what is really there.
 #include "zkv_kvstores.h"
+#include "zkv_alloc.h"
 #include "zkv_ldbpins.h"
 #include "zkv_ldbstore.h"
 #include "zkv_logstore.h"
@@ -42,15 +43,6 @@ typedef struct {
     int failed;                      // sticky error after a failed commit, else 0
     const leveldb_snapshot_t *snap;  // a view's LevelDB snapshot (reads use it), else NULL
 } s_ldbkv_t;
-
-static void *
-s_alloc (size_t size)
-{
-    void *p = calloc (1, size ? size : 1);
-    if (!p)
-        abort (); // out of memory aborts (STYLE.md)
-    return p;
-}
 
 // Maps LevelDB's status text to our codes and frees it.
 static int
@@ -211,7 +203,7 @@ s_scan (void *impl, uint64_t group, const zkv_kvpos_t *from, uint32_t last_shard
             out->more = true;
             out->next.shard = last->shard;
             out->next.key.len = last->key.len + 1;
-            out->next.key.data = s_alloc (out->next.key.len);
+            out->next.key.data = zkv_calloc (1, out->next.key.len);
             if (last->key.len)
                 memcpy (out->next.key.data, last->key.data, last->key.len);
             break;
@@ -232,7 +224,7 @@ static zkv_kvbatch_t *
 s_batch_new (void *impl)
 {
     (void)impl;
-    zkv_kvbatch_t *b = s_alloc (sizeof *b);
+    zkv_kvbatch_t *b = zkv_calloc (1, sizeof *b);
     b->wb = leveldb_writebatch_create ();
     return b;
 }
@@ -448,7 +440,7 @@ s_view (void *impl)
 static zkv_kvstore_t *
 s_new (leveldb_t *db, zkv_ldbpins_t *pins, bool view)
 {
-    s_ldbkv_t *self = s_alloc (sizeof *self);
+    s_ldbkv_t *self = zkv_calloc (1, sizeof *self);
     self->db = db;
     self->pins = pins;
     self->wnosync = leveldb_writeoptions_create ();

@@ -6,6 +6,7 @@
 // turns every open batch stale, and committing a stale batch returns ZKV_ESTOPPED. No static
 // state: the simulator runs hundreds of these in one process.
 #include "zkv_kvstores.h"
+#include "zkv_alloc.h"
 
 #include <stdlib.h>
 
@@ -15,15 +16,6 @@
 // messages this build refuses anyway: refused as another version's (ZKV_EVERSION).
 #define S_DEDUP_VERSION 2
 #define S_DEDUP_HEAD    (1 + 8 + 8 + 8)
-
-static void *
-s_realloc (void *p, size_t size)
-{
-    p = realloc (p, size ? size : 1);
-    if (!p)
-        abort (); // out of memory aborts (STYLE.md)
-    return p;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Shared encoding (declared in zkv_kvstore.h)
@@ -59,7 +51,7 @@ uint8_t *
 zkv_kvstore_key (uint8_t kind, uint64_t group, uint32_t shard, const uint8_t *suffix,
                  size_t suffix_len, size_t *len_p)
 {
-    uint8_t *key = s_realloc (NULL, ZKV_KVSTORE_PREFIX_MAX + suffix_len);
+    uint8_t *key = zkv_realloc (NULL, ZKV_KVSTORE_PREFIX_MAX + suffix_len);
     size_t n = zkv_kvstore_prefix (key, kind, group, true, shard);
     if (suffix_len)
         memcpy (key + n, suffix, suffix_len);
@@ -78,7 +70,7 @@ zkv_kvstore_dedup_key (uint64_t group, const zkv_kvdedup_t *rec, size_t *len_p)
 uint8_t *
 zkv_kvstore_dedup_value (const zkv_kvdedup_t *rec, size_t *len_p)
 {
-    uint8_t *v = s_realloc (NULL, S_DEDUP_HEAD + rec->value.len);
+    uint8_t *v = zkv_realloc (NULL, S_DEDUP_HEAD + rec->value.len);
     v[0] = S_DEDUP_VERSION;
     s_put_be (v + 1, rec->seq, 8);
     s_put_be (v + 9, rec->status, 8);
@@ -212,13 +204,13 @@ s_rec_free (s_rec_t *rec)
 static void
 s_rec_set (s_rec_t *rec, const uint8_t *key, size_t key_len, const uint8_t *val, size_t val_len)
 {
-    rec->key = s_realloc (NULL, key_len);
+    rec->key = zkv_realloc (NULL, key_len);
     memcpy (rec->key, key, key_len);
     rec->key_len = key_len;
     rec->val = NULL;
     rec->val_len = val_len;
     if (val_len) {
-        rec->val = s_realloc (NULL, val_len);
+        rec->val = zkv_realloc (NULL, val_len);
         memcpy (rec->val, val, val_len);
     }
 }
@@ -235,7 +227,7 @@ s_store_put (s_memkv_t *self, s_rec_t *rec)
     } else {
         if (self->n_recs == self->cap_recs) {
             self->cap_recs = self->cap_recs ? 2 * self->cap_recs : 64;
-            self->recs = s_realloc (self->recs, self->cap_recs * sizeof (s_rec_t));
+            self->recs = zkv_realloc (self->recs, self->cap_recs * sizeof (s_rec_t));
         }
         memmove (&self->recs[i + 1], &self->recs[i], (self->n_recs - i) * sizeof (s_rec_t));
         self->n_recs++;
@@ -307,7 +299,7 @@ s_load_dedup (void *impl, uint64_t group, zkv_kvdedup_t **recs_p, size_t *n_p)
     size_t i = s_lower_bound (self, prefix, plen), n = 0;
     while (i + n < self->n_recs && s_has_prefix (&self->recs[i + n], prefix, plen))
         n++;
-    zkv_kvdedup_t *recs = n ? s_realloc (NULL, n * sizeof *recs) : NULL;
+    zkv_kvdedup_t *recs = n ? zkv_realloc (NULL, n * sizeof *recs) : NULL;
     for (size_t j = 0; j < n; j++) {
         const s_rec_t *r = &self->recs[i + j];
         int rc = zkv_kvstore_dedup_decode (r->key, r->key_len, r->val, r->val_len, &recs[j]);
@@ -328,7 +320,7 @@ s_chunk_push (zkv_kvchunk_t *out, uint32_t shard, const uint8_t *key, size_t key
 {
     if ((out->count & (out->count - 1)) == 0) // 0, 1, 2, 4, ...: full
         out->items =
-            s_realloc (out->items, (out->count ? 2 * out->count : 1) * sizeof (zkv_kvitem_t));
+            zkv_realloc (out->items, (out->count ? 2 * out->count : 1) * sizeof (zkv_kvitem_t));
     zkv_kvitem_t *item = &out->items[out->count++];
     item->shard = shard;
     zkv_bytes_set (&item->key, key, key_len);
@@ -344,7 +336,7 @@ s_chunk_next (zkv_kvchunk_t *out)
     out->more = true;
     out->next.shard = last->shard;
     out->next.key.len = last->key.len + 1;
-    out->next.key.data = s_realloc (NULL, out->next.key.len);
+    out->next.key.data = zkv_realloc (NULL, out->next.key.len);
     if (last->key.len)
         memcpy (out->next.key.data, last->key.data, last->key.len);
     out->next.key.data[last->key.len] = 0;
@@ -388,7 +380,7 @@ static zkv_kvbatch_t *
 s_batch_new (void *impl)
 {
     s_memkv_t *self = impl;
-    zkv_kvbatch_t *b = s_realloc (NULL, sizeof *b);
+    zkv_kvbatch_t *b = zkv_realloc (NULL, sizeof *b);
     memset (b, 0, sizeof *b);
     b->generation = self->generation;
     return b;
@@ -399,7 +391,7 @@ s_batch_push (zkv_kvbatch_t *b, s_op_kind_t kind)
 {
     if (b->n_ops == b->cap_ops) {
         b->cap_ops = b->cap_ops ? 2 * b->cap_ops : 16;
-        b->ops = s_realloc (b->ops, b->cap_ops * sizeof (s_op_t));
+        b->ops = zkv_realloc (b->ops, b->cap_ops * sizeof (s_op_t));
     }
     s_op_t *op = &b->ops[b->n_ops++];
     memset (op, 0, sizeof *op);
@@ -416,7 +408,7 @@ s_put (void *impl, zkv_kvbatch_t *b, uint64_t group, uint32_t shard, const uint8
     op->rec.key =
         zkv_kvstore_key (ZKV_KVSTORE_KIND_DATA, group, shard, key, key_len, &op->rec.key_len);
     if (value_len) {
-        op->rec.val = s_realloc (NULL, value_len);
+        op->rec.val = zkv_realloc (NULL, value_len);
         memcpy (op->rec.val, value, value_len);
     }
     op->rec.val_len = value_len;
@@ -569,10 +561,10 @@ static zkv_kvstore_t *
 s_view (void *impl)
 {
     const s_memkv_t *self = impl;
-    s_memkv_t *copy = s_realloc (NULL, sizeof *copy);
+    s_memkv_t *copy = zkv_realloc (NULL, sizeof *copy);
     memset (copy, 0, sizeof *copy);
     copy->view = true;
-    copy->recs = s_realloc (NULL, (self->n_recs ? self->n_recs : 1) * sizeof (s_rec_t));
+    copy->recs = zkv_realloc (NULL, (self->n_recs ? self->n_recs : 1) * sizeof (s_rec_t));
     copy->cap_recs = self->n_recs ? self->n_recs : 1;
     for (size_t i = 0; i < self->n_recs; i++) {
         const s_rec_t *r = &self->recs[i];
@@ -587,7 +579,7 @@ s_view (void *impl)
 zkv_kvstore_t *
 zkv_kvstore_mem_new (void)
 {
-    s_memkv_t *self = s_realloc (NULL, sizeof *self);
+    s_memkv_t *self = zkv_realloc (NULL, sizeof *self);
     memset (self, 0, sizeof *self);
     return zkv_kvstore_wrap (&s_memkv_ops, self);
 }

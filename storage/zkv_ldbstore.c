@@ -20,6 +20,8 @@
 // the batch reached the disk is unknown (and after a failed fsync the page cache cannot be
 // trusted), so the node must restart and load what is really there.
 #include "zkv_ldbpins.h"
+#include "zkv_bytes_order.h"
+#include "zkv_alloc.h"
 #include "zkv_ldbstore.h"
 #include "zkv_logstore.h"
 #include "zkv_logview.h"
@@ -75,15 +77,6 @@ typedef struct {
     size_t cap_views;              // allocated views
 } s_ldbstore_t;
 
-static void *
-s_realloc (void *p, size_t size)
-{
-    p = realloc (p, size ? size : 1);
-    if (!p)
-        abort (); // out of memory aborts (STYLE.md)
-    return p;
-}
-
 // Maps LevelDB's status text to our codes and frees it.
 static int
 s_error (char *errptr)
@@ -99,60 +92,15 @@ s_error (char *errptr)
 
 // Encoding helpers.
 
-static void
-s_put_be64 (uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t
-s_get_be64 (const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static void
-s_put_le64 (uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-s_get_le64 (const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static void
-s_put_le32 (uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t
-s_get_le32 (const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 // Builds a key; returns its length (9, or 17 with an index).
 static size_t
 s_key (uint8_t *key, char kind, uint64_t group, uint64_t index)
 {
     key[0] = (uint8_t)kind;
-    s_put_be64 (key + 1, group);
+    zkv_put_be64 (key + 1, group);
     if (kind != S_KIND_ENTRY)
         return 9;
-    s_put_be64 (key + 9, index);
+    zkv_put_be64 (key + 9, index);
     return 17;
 }
 
@@ -161,14 +109,14 @@ static void
 s_seal (uint8_t *value, size_t len)
 {
     value[0] = S_VERSION;
-    s_put_le32 (value + len - 4, zkv_crc32c (0, value, len - 4));
+    zkv_put_le32 (value + len - 4, zkv_crc32c (0, value, len - 4));
 }
 
 static bool
 s_sealed (const uint8_t *value, size_t len)
 {
     return len >= 5 && value[0] == S_VERSION &&
-           s_get_le32 (value + len - 4) == zkv_crc32c (0, value, len - 4);
+           zkv_get_le32 (value + len - 4) == zkv_crc32c (0, value, len - 4);
 }
 
 // Decodes an entry value stored under index; ZKV_ECORRUPT when it does not check out.
@@ -177,8 +125,8 @@ s_entry_decode (const uint8_t *value, size_t len, uint64_t index, zkv_entry_t *e
 {
     if (len < S_ENTRY_HEAD_LEN + 4 || !s_sealed (value, len))
         return ZKV_ECORRUPT;
-    entry->term = s_get_le64 (value + 1);
-    entry->index = s_get_le64 (value + 9);
+    entry->term = zkv_get_le64 (value + 1);
+    entry->index = zkv_get_le64 (value + 9);
     entry->type = value[17];
     if (entry->index != index)
         return ZKV_ECORRUPT; // a value under the wrong key
@@ -215,9 +163,9 @@ s_hard_state_read (s_ldbstore_t *self, const leveldb_readoptions_t *read, uint64
     if (len != S_HARD_STATE_LEN || !s_sealed (v, len))
         rc = ZKV_ECORRUPT;
     else {
-        hs->term = s_get_le64 (v + 1);
-        hs->vote = s_get_le64 (v + 9);
-        hs->commit = s_get_le64 (v + 17);
+        hs->term = zkv_get_le64 (v + 1);
+        hs->vote = zkv_get_le64 (v + 9);
+        hs->commit = zkv_get_le64 (v + 17);
     }
     leveldb_free (value);
     return rc;
@@ -239,10 +187,10 @@ s_snap_meta_read (s_ldbstore_t *self, const leveldb_readoptions_t *read, uint64_
     if (len != S_SNAP_META_LEN || !s_sealed (v, len))
         rc = ZKV_ECORRUPT;
     else {
-        meta->index = s_get_le64 (v + 1);
-        meta->term = s_get_le64 (v + 9);
-        *data_len = s_get_le64 (v + 17);
-        *data_crc = s_get_le32 (v + 25);
+        meta->index = zkv_get_le64 (v + 1);
+        meta->term = zkv_get_le64 (v + 9);
+        *data_len = zkv_get_le64 (v + 17);
+        *data_crc = zkv_get_le32 (v + 25);
     }
     leveldb_free (value);
     return rc;
@@ -256,9 +204,9 @@ s_iter_entry (leveldb_iterator_t *it, uint64_t group, uint64_t *index)
         return false;
     size_t klen;
     const uint8_t *key = (const uint8_t *)leveldb_iter_key (it, &klen);
-    if (klen != 17 || key[0] != S_KIND_ENTRY || s_get_be64 (key + 1) != group)
+    if (klen != 17 || key[0] != S_KIND_ENTRY || zkv_get_be64 (key + 1) != group)
         return false;
-    *index = s_get_be64 (key + 9);
+    *index = zkv_get_be64 (key + 9);
     return true;
 }
 
@@ -321,7 +269,7 @@ s_view (s_ldbstore_t *self, uint64_t group, zkv_logview_t **view_p)
 
     if (self->n_views == self->cap_views) {
         self->cap_views = self->cap_views ? 2 * self->cap_views : 4;
-        self->views = s_realloc (self->views, self->cap_views * sizeof *self->views);
+        self->views = zkv_realloc (self->views, self->cap_views * sizeof *self->views);
     }
     self->views[self->n_views].group = group;
     self->views[self->n_views].view = view;
@@ -367,10 +315,10 @@ s_append (void *impl, uint64_t group, const zkv_entry_t *entries, size_t n)
         size_t len = S_ENTRY_HEAD_LEN + entry->data.len + 4;
         if (len > cap) {
             cap = len;
-            value = s_realloc (value, cap);
+            value = zkv_realloc (value, cap);
         }
-        s_put_le64 (value + 1, entry->term);
-        s_put_le64 (value + 9, entry->index);
+        zkv_put_le64 (value + 1, entry->term);
+        zkv_put_le64 (value + 9, entry->index);
         value[17] = entry->type;
         if (entry->data.len)
             memcpy (value + S_ENTRY_HEAD_LEN, entry->data.data, entry->data.len);
@@ -426,9 +374,9 @@ s_save_hard_state (void *impl, uint64_t group, const zkv_hard_state_t *hs)
         return self->failed;
     uint8_t key[S_KEY_MAX], value[S_HARD_STATE_LEN];
     size_t klen = s_key (key, S_KIND_HARD_STATE, group, 0);
-    s_put_le64 (value + 1, hs->term);
-    s_put_le64 (value + 9, hs->vote);
-    s_put_le64 (value + 17, hs->commit);
+    zkv_put_le64 (value + 1, hs->term);
+    zkv_put_le64 (value + 9, hs->vote);
+    zkv_put_le64 (value + 17, hs->commit);
     s_seal (value, sizeof value);
     leveldb_writebatch_put (self->batch, (const char *)key, klen, (const char *)value,
                             sizeof value);
@@ -452,10 +400,10 @@ s_save_snapshot (void *impl, uint64_t group, const zkv_snapshot_meta_t *meta, co
         return rc;
     uint8_t key[S_KEY_MAX], value[S_SNAP_META_LEN];
     size_t klen = s_key (key, S_KIND_SNAP_META, group, 0);
-    s_put_le64 (value + 1, meta->index);
-    s_put_le64 (value + 9, meta->term);
-    s_put_le64 (value + 17, len);
-    s_put_le32 (value + 25, zkv_crc32c (0, data, len));
+    zkv_put_le64 (value + 1, meta->index);
+    zkv_put_le64 (value + 9, meta->term);
+    zkv_put_le64 (value + 17, len);
+    zkv_put_le32 (value + 25, zkv_crc32c (0, data, len));
     s_seal (value, sizeof value);
     leveldb_writebatch_put (self->batch, (const char *)key, klen, (const char *)value,
                             sizeof value);
@@ -503,7 +451,7 @@ s_load_entries (s_ldbstore_t *self, const leveldb_readoptions_t *read, uint64_t 
         }
         if (out->n_entries == cap) {
             cap = cap ? 2 * cap : 64;
-            out->entries = s_realloc (out->entries, cap * sizeof *out->entries);
+            out->entries = zkv_realloc (out->entries, cap * sizeof *out->entries);
         }
         size_t vlen;
         const uint8_t *value = (const uint8_t *)leveldb_iter_value (it, &vlen);
@@ -597,7 +545,7 @@ zkv_logstore_t *
 zkv_ldbstore_new (const char *path, int *err, char *errmsg, size_t errmsg_len)
 {
     assert (path);
-    s_ldbstore_t *self = s_realloc (NULL, sizeof *self);
+    s_ldbstore_t *self = zkv_realloc (NULL, sizeof *self);
     memset (self, 0, sizeof *self);
     self->cache = leveldb_cache_create_lru (S_BLOCK_CACHE_BYTES);
     self->options = leveldb_options_create ();

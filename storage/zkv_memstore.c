@@ -11,6 +11,7 @@
 //
 // No static mutable state: the simulator runs hundreds of stores in one process.
 #include "zkv_memstore.h"
+#include "zkv_alloc.h"
 #include "zkv_logview.h"
 
 #include <assert.h>
@@ -72,15 +73,6 @@ typedef struct {
     size_t cap_ops;    // allocated ops
 } s_memstore_t;
 
-static void *
-s_realloc (void *p, size_t size)
-{
-    p = realloc (p, size ? size : 1);
-    if (!p)
-        abort (); // out of memory aborts (STYLE.md)
-    return p;
-}
-
 static uint32_t
 s_entry_crc (const zkv_entry_t *entry)
 {
@@ -111,7 +103,7 @@ s_group_require (s_memstore_t *self, uint64_t id)
         return group;
     if (self->n_groups == self->cap_groups) {
         self->cap_groups = self->cap_groups ? 2 * self->cap_groups : 4;
-        self->groups = s_realloc (self->groups, self->cap_groups * sizeof *self->groups);
+        self->groups = zkv_realloc (self->groups, self->cap_groups * sizeof *self->groups);
     }
     group = &self->groups[self->n_groups++];
     memset (group, 0, sizeof *group);
@@ -126,7 +118,7 @@ s_op_push (s_memstore_t *self, s_op_kind_t kind, uint64_t group)
 {
     if (self->n_ops == self->cap_ops) {
         self->cap_ops = self->cap_ops ? 2 * self->cap_ops : 16;
-        self->ops = s_realloc (self->ops, self->cap_ops * sizeof *self->ops);
+        self->ops = zkv_realloc (self->ops, self->cap_ops * sizeof *self->ops);
     }
     s_op_t *op = &self->ops[self->n_ops++];
     memset (op, 0, sizeof *op);
@@ -194,7 +186,7 @@ s_log_append (s_group_t *group, const zkv_entry_t *entries, size_t n, bool torn)
     if (group->n_log + n > group->cap_log) {
         while (group->n_log + n > group->cap_log)
             group->cap_log = group->cap_log ? 2 * group->cap_log : 64;
-        group->log = s_realloc (group->log, group->cap_log * sizeof *group->log);
+        group->log = zkv_realloc (group->log, group->cap_log * sizeof *group->log);
     }
     for (size_t i = 0; i < n; i++) {
         s_slot_t *slot = &group->log[group->n_log++];
@@ -281,7 +273,7 @@ s_append (void *impl, uint64_t group_id, const zkv_entry_t *entries, size_t n)
     if (rc || n == 0)
         return rc;
     s_op_t *op = s_op_push (self, S_OP_APPEND, group_id);
-    op->entries = s_realloc (NULL, n * sizeof *op->entries);
+    op->entries = zkv_realloc (NULL, n * sizeof *op->entries);
     op->n_entries = n;
     for (size_t i = 0; i < n; i++)
         zkv_entry_copy (&entries[i], &op->entries[i]);
@@ -373,7 +365,7 @@ s_load (void *impl, uint64_t group_id, zkv_logstore_state_t *out)
     if (skip >= valid)
         return 0;
     out->n_entries = valid - skip;
-    out->entries = s_realloc (NULL, out->n_entries * sizeof *out->entries);
+    out->entries = zkv_realloc (NULL, out->n_entries * sizeof *out->entries);
     for (size_t i = 0; i < out->n_entries; i++)
         zkv_entry_copy (&group->log[skip + i].entry, &out->entries[i]);
     return 0;
@@ -411,7 +403,7 @@ static const zkv_logstore_ops_t s_memstore_ops = {
 zkv_logstore_t *
 zkv_memstore_new (void)
 {
-    s_memstore_t *self = s_realloc (NULL, sizeof *self);
+    s_memstore_t *self = zkv_realloc (NULL, sizeof *self);
     memset (self, 0, sizeof *self);
     self->tag = S_TAG;
     return zkv_logstore_new (&s_memstore_ops, self);

@@ -1,6 +1,7 @@
 // The simulated world: event queue, simulated time, nodes (replicas of every group, run by the
 // group driver zkvd runs, over a memstore; a frontend in KV mode), faults and restarts.
 #include "sim_kv_int.h"
+#include "zkv_alloc.h"
 #include "zkv_kvstores.h"
 #include "zkv_memstore.h"
 
@@ -8,15 +9,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void *
-s_alloc (size_t n)
-{
-    void *p = calloc (1, n ? n : 1);
-    if (!p)
-        abort ();
-    return p;
-}
 
 void *
 sim_grow (void *p, size_t *cap, size_t want, size_t elem)
@@ -393,7 +385,7 @@ sim_new (const sim_config_t *cfg)
     assert (cfg->n_nodes >= 1 && cfg->n_nodes <= SIM_MAX_NODES);
     assert (cfg->n_groups >= 0 && cfg->n_groups <= SIM_MAX_GROUPS);
     assert (cfg->tick_us > 0);
-    sim_t *self = s_alloc (sizeof *self);
+    sim_t *self = zkv_calloc (1, sizeof *self);
     self->cfg = *cfg;
     if (self->cfg.n_groups == 0)
         self->cfg.n_groups = 1;

@@ -2,6 +2,7 @@
 // group's save through its replica (cluster/zkv_replica_saves.c), and the restore into an
 // empty node (cluster/zkv_restore.h), the controller's new endpoints included.
 #include "zkv_test.h"
+#include "zkv_bytes_order.h"
 
 #include "zkv_backup.h"
 #include "zkv_crc32c.h"
@@ -214,18 +215,11 @@ test_backup_refuses_damage (void)
     free (f.data);
 }
 
-static void
-s_put32 (uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
 // The prelude's checksum made right again after an edit of its fields.
 static void
 s_reseal_prelude (s_file_t *f)
 {
-    s_put32 (f->data + 32, zkv_crc32c (0, f->data, 32));
+    zkv_put_be32 (f->data + 32, zkv_crc32c (0, f->data, 32));
 }
 
 // A file of another format or protocol, or none: ZKV_EVERSION / ZKV_EPROTO, saying which.
@@ -236,18 +230,18 @@ test_backup_refuses_other_formats (void)
     s_make (&f);
     char why[512];
     int err = 0;
-    s_put32 (f.data + 8, ZKV_BACKUP_FORMAT + 1);
+    zkv_put_be32 (f.data + 8, ZKV_BACKUP_FORMAT + 1);
     s_reseal_prelude (&f);
     CHECK (!s_open (&f, &err, why, sizeof why));
     CHECK_EQ_U64 (err, (uint64_t)ZKV_EVERSION);
     CHECK (strstr (why, "format 2"));
-    s_put32 (f.data + 8, ZKV_BACKUP_FORMAT);
-    s_put32 (f.data + 12, ZKV_PROTOCOL_VERSION - 1);
+    zkv_put_be32 (f.data + 8, ZKV_BACKUP_FORMAT);
+    zkv_put_be32 (f.data + 12, ZKV_PROTOCOL_VERSION - 1);
     s_reseal_prelude (&f);
     CHECK (!s_open (&f, &err, why, sizeof why));
     CHECK_EQ_U64 (err, (uint64_t)ZKV_EVERSION);
     CHECK (strstr (why, "protocol"));
-    s_put32 (f.data + 12, ZKV_PROTOCOL_VERSION);
+    zkv_put_be32 (f.data + 12, ZKV_PROTOCOL_VERSION);
     s_reseal_prelude (&f);
     zkv_backup_t *b = s_open (&f, &err, why, sizeof why); // sealed right again: sound
     CHECK (b);
@@ -283,8 +277,8 @@ s_lying (void (*edit) (zkv_backup_header_t *h), const char *what)
     f.len = hoff;
     s_file_add (&f, buf, len);
     free (buf);
-    s_put32 (f.data + 24, (uint32_t)len);
-    s_put32 (f.data + 28,
+    zkv_put_be32 (f.data + 24, (uint32_t)len);
+    zkv_put_be32 (f.data + 28,
              zkv_crc32c (0, f.data + ZKV_BACKUP_PRELUDE_BYTES, f.len - ZKV_BACKUP_PRELUDE_BYTES));
     s_reseal_prelude (&f);
     char why[512] = "";
