@@ -9,6 +9,7 @@
 // After a failed commit every later commit returns the same error: what reached the disk is
 // unknown, so the node must restart and boot from what is really there.
 #include "zkv_kvstores.h"
+#include "zkv_ldberr.h"
 #include "zkv_alloc.h"
 #include "zkv_ldbpins.h"
 #include "zkv_ldbstore.h"
@@ -44,34 +45,13 @@ typedef struct {
     const leveldb_snapshot_t *snap;  // a view's LevelDB snapshot (reads use it), else NULL
 } s_ldbkv_t;
 
-// Maps LevelDB's status text to our codes and frees it.
-static int
-s_error (char *errptr)
-{
-    int rc = ZKV_EIO;
-    if (strstr (errptr, "No space"))
-        rc = ZKV_ENOSPC;
-    else if (strncmp (errptr, "Corruption", 10) == 0)
-        rc = ZKV_ECORRUPT;
-    leveldb_free (errptr);
-    return rc;
-}
-
-static int
-s_iter_error (leveldb_iterator_t *it)
-{
-    char *errptr = NULL;
-    leveldb_iter_get_error (it, &errptr);
-    return errptr ? s_error (errptr) : 0;
-}
-
 static int
 s_get_raw (s_ldbkv_t *self, const uint8_t *key, size_t key_len, char **val, size_t *val_len)
 {
     char *errptr = NULL;
     *val = leveldb_get (self->db, self->read, (const char *)key, key_len, val_len, &errptr);
     if (errptr)
-        return s_error (errptr);
+        return zkv_ldb_error (errptr);
     return *val ? 0 : ZKV_ENOTFOUND;
 }
 
@@ -147,7 +127,7 @@ s_load_dedup (void *impl, uint64_t group, zkv_kvdedup_t **recs_p, size_t *n_p)
         n++;
     }
     if (!rc)
-        rc = s_iter_error (it);
+        rc = zkv_ldb_iter_error (it);
     leveldb_iter_destroy (it);
     if (rc) {
         zkv_kvdedup_free_all (recs, n);
@@ -212,7 +192,7 @@ s_scan (void *impl, uint64_t group, const zkv_kvpos_t *from, uint32_t last_shard
         bytes += user_len + vlen;
     }
     if (!rc)
-        rc = s_iter_error (it);
+        rc = zkv_ldb_iter_error (it);
     leveldb_iter_destroy (it);
     free (start);
     if (rc)
@@ -306,7 +286,7 @@ s_delete_shard (void *impl, zkv_kvbatch_t *b, uint64_t group, uint32_t shard, bo
             const char *k = leveldb_iter_key (it, &klen);
             leveldb_writebatch_delete (b->wb, k, klen);
         }
-        rc = s_iter_error (it);
+        rc = zkv_ldb_iter_error (it);
     }
     leveldb_iter_destroy (it);
     if (b->n_deleted < S_MAX_DELETED)
@@ -362,7 +342,7 @@ s_commit (void *impl, zkv_kvbatch_t *b)
         char *errptr = NULL;
         leveldb_write (self->db, self->wnosync, b->wb, &errptr);
         if (errptr)
-            rc = self->failed = s_error (errptr);
+            rc = self->failed = zkv_ldb_error (errptr);
         else if (b->n_deleted)
             s_compact_deleted (self, b);
     }

@@ -20,6 +20,7 @@
 // the batch reached the disk is unknown (and after a failed fsync the page cache cannot be
 // trusted), so the node must restart and load what is really there.
 #include "zkv_ldbpins.h"
+#include "zkv_ldberr.h"
 #include "zkv_bytes_order.h"
 #include "zkv_alloc.h"
 #include "zkv_ldbstore.h"
@@ -77,19 +78,6 @@ typedef struct {
     size_t cap_views;              // allocated views
 } s_ldbstore_t;
 
-// Maps LevelDB's status text to our codes and frees it.
-static int
-s_error (char *errptr)
-{
-    int rc = ZKV_EIO;
-    if (strstr (errptr, "No space"))
-        rc = ZKV_ENOSPC;
-    else if (strncmp (errptr, "Corruption", 10) == 0)
-        rc = ZKV_ECORRUPT;
-    leveldb_free (errptr);
-    return rc;
-}
-
 // Encoding helpers.
 
 // Builds a key; returns its length (9, or 17 with an index).
@@ -143,7 +131,7 @@ s_get (s_ldbstore_t *self, const leveldb_readoptions_t *read, const uint8_t *key
     *value_p = leveldb_get (self->db, read, (const char *)key, klen, len_p, &errptr);
     if (errptr) {
         *value_p = NULL;
-        return s_error (errptr);
+        return zkv_ldb_error (errptr);
     }
     return 0;
 }
@@ -210,14 +198,6 @@ s_iter_entry (leveldb_iterator_t *it, uint64_t group, uint64_t *index)
     return true;
 }
 
-static int
-s_iter_error (leveldb_iterator_t *it)
-{
-    char *errptr = NULL;
-    leveldb_iter_get_error (it, &errptr);
-    return errptr ? s_error (errptr) : 0;
-}
-
 // Finds the view of a group, loading it from the database on first use. The batch holds no
 // write for a group before its view exists, so the database alone describes it then.
 static int
@@ -262,7 +242,7 @@ s_view (s_ldbstore_t *self, uint64_t group, zkv_logview_t **view_p)
         view.first = meta.index + 1;
         view.last = meta.index;
     }
-    rc = s_iter_error (it);
+    rc = zkv_ldb_iter_error (it);
     leveldb_iter_destroy (it);
     if (rc)
         return rc;
@@ -424,7 +404,7 @@ s_sync (void *impl)
     char *errptr = NULL;
     leveldb_write (self->db, self->wsync, self->batch, &errptr);
     if (errptr) {
-        self->failed = s_error (errptr);
+        self->failed = zkv_ldb_error (errptr);
         return self->failed;
     }
     leveldb_writebatch_clear (self->batch);
@@ -464,7 +444,7 @@ s_load_entries (s_ldbstore_t *self, const leveldb_readoptions_t *read, uint64_t 
         next++;
     }
     if (!rc)
-        rc = s_iter_error (it);
+        rc = zkv_ldb_iter_error (it);
     leveldb_iter_destroy (it);
     return rc;
 }
@@ -567,7 +547,7 @@ zkv_ldbstore_new (const char *path, int *err, char *errmsg, size_t errmsg_len)
     if (errptr) {
         if (errmsg && errmsg_len)
             snprintf (errmsg, errmsg_len, "%s", errptr);
-        int rc = s_error (errptr);
+        int rc = zkv_ldb_error (errptr);
         if (err)
             *err = rc;
         self->db = NULL;
