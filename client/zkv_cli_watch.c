@@ -26,41 +26,45 @@ s_key (s_printer_t *p, const char *name)
 }
 
 static void
-s_print_U64 (s_printer_t *p, const char *name, const uint64_t *v)
+s_print_u64 (void *arg, const char *name, uint64_t v)
 {
+    s_printer_t *p = arg;
     if (!p->json && streq (name, "time_ms"))
         return; // the human line starts with it
     if (streq (name, "role")) { // a name, as zkv status gives it
         s_key (p, name);
-        fprintf (p->out, p->json ? "\"%s\"" : "%s", zkv_client_role_name (*v));
+        fprintf (p->out, p->json ? "\"%s\"" : "%s", zkv_client_role_name (v));
         return;
     }
     if (!p->json && streq (name, "status")) {
         s_key (p, name);
-        fprintf (p->out, "%s", zkv_errname (*v < ZKV_ERROR_COUNT_ ? -(int)*v : ZKV_EPROTO));
+        fprintf (p->out, "%s", zkv_errname (v < ZKV_ERROR_COUNT_ ? -(int)v : ZKV_EPROTO));
         return;
     }
     s_key (p, name);
-    fprintf (p->out, "%" PRIu64, *v);
+    fprintf (p->out, "%" PRIu64, v);
 }
 
 static void
-s_print_BOOL (s_printer_t *p, const char *name, const bool *v)
+s_print_bool (void *arg, const char *name, bool v)
 {
+    s_printer_t *p = arg;
     s_key (p, name);
-    fprintf (p->out, "%s", *v ? "true" : "false");
+    fprintf (p->out, "%s", v ? "true" : "false");
 }
 
 static void
-s_print_BYTES (s_printer_t *p, const char *name, const zkv_bytes_t *v)
+s_print_bytes (void *arg, const char *name, const zkv_bytes_t *v)
 {
+    s_printer_t *p = arg;
     s_key (p, name);
     zkv_cli_json_string (p->out, v->data, v->len);
 }
 
 static void
-s_print_U64S (s_printer_t *p, const char *name, const zkv_u64s_t *v)
+s_print_u64s (void *arg, const char *name, const zkv_u64s_t *v)
 {
+    s_printer_t *p = arg;
     bool roles = streq (name, "roles"); // names, as zkv status gives them
     s_key (p, name);
     fprintf (p->out, p->json ? "[" : "");
@@ -75,29 +79,25 @@ s_print_U64S (s_printer_t *p, const char *name, const zkv_u64s_t *v)
 }
 
 static void
-s_print_ENTRIES (s_printer_t *p, const char *name, const zkv_entries_t *v)
+s_print_entries (void *arg, const char *name, const zkv_entries_t *v)
 {
+    s_printer_t *p = arg;
     s_key (p, name);
     fprintf (p->out, "%zu", v->count); // events carry none; a count is enough
 }
 
-// Prints every field of a decoded message, whatever its type (expanded from the table).
+// Prints every field of a decoded message, whatever its type.
 static void
 s_print_fields (s_printer_t *p, const zkv_msg_t *msg)
 {
-#define S_FIELD(type, field, doc) s_print_##type (p, #field, &m->field);
-#define S_CASE(id, name, NAME, fields)                                                             \
-    case ZKV_MSG_##NAME: {                                                                         \
-        const zkv_##name##_t *m = &msg->u.name;                                                    \
-        fields (S_FIELD) break;                                                                    \
-    }
-    switch (msg->type) {
-        ZKV_MSG_TABLE (S_CASE)
-    default:
-        break;
-    }
-#undef S_CASE
-#undef S_FIELD
+    static const zkv_msg_visitor_t visitor = {
+        .u64 = s_print_u64,
+        .boolean = s_print_bool,
+        .bytes = s_print_bytes,
+        .u64s = s_print_u64s,
+        .entries = s_print_entries,
+    };
+    zkv_msg_visit (msg, &visitor, p);
 }
 
 // The event's wall-clock time (its time_ms field when it has one, else now), as HH:MM:SS.mmm.

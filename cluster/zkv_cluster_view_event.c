@@ -236,36 +236,40 @@ s_shard_event (zkv_cluster_view_t *self, zkv_cv_node_t *node, const char *topic,
 }
 
 // ---------------------------------------------------------------------------------------------
-// Recent events: each kept as the JSON of its fields, whatever its type (expanded from the
-// message table, as zkv watch --json prints them).
+// Recent events: each kept as the JSON of its fields, whatever its type (zkv_msg_visit, as zkv
+// watch --json prints them).
 
 static void
-s_json_U64 (zkv_json_t *j, const char *name, const uint64_t *v)
+s_json_u64 (void *arg, const char *name, uint64_t v)
 {
+    zkv_json_t *j = arg;
     zkv_json_key (j, name);
     if (strcmp (name, "role") == 0)
-        zkv_json_cstr (j, zkv_role_name ((zkv_role_t)*v));
+        zkv_json_cstr (j, zkv_role_name ((zkv_role_t)v));
     else
-        zkv_json_u64 (j, *v);
+        zkv_json_u64 (j, v);
 }
 
 static void
-s_json_BOOL (zkv_json_t *j, const char *name, const bool *v)
+s_json_bool (void *arg, const char *name, bool v)
 {
+    zkv_json_t *j = arg;
     zkv_json_key (j, name);
-    zkv_json_bool (j, *v);
+    zkv_json_bool (j, v);
 }
 
 static void
-s_json_BYTES (zkv_json_t *j, const char *name, const zkv_bytes_t *v)
+s_json_bytes (void *arg, const char *name, const zkv_bytes_t *v)
 {
+    zkv_json_t *j = arg;
     zkv_json_key (j, name);
     zkv_json_str (j, v->data, v->len < ZKV_CV_MAX_FIELD ? v->len : ZKV_CV_MAX_FIELD);
 }
 
 static void
-s_json_U64S (zkv_json_t *j, const char *name, const zkv_u64s_t *v)
+s_json_u64s (void *arg, const char *name, const zkv_u64s_t *v)
 {
+    zkv_json_t *j = arg;
     zkv_json_key (j, name);
     zkv_json_open (j, '[');
     for (size_t i = 0; i < v->count && i < ZKV_CV_MAX_FIELD; i++)
@@ -274,8 +278,9 @@ s_json_U64S (zkv_json_t *j, const char *name, const zkv_u64s_t *v)
 }
 
 static void
-s_json_ENTRIES (zkv_json_t *j, const char *name, const zkv_entries_t *v)
+s_json_entries (void *arg, const char *name, const zkv_entries_t *v)
 {
+    zkv_json_t *j = arg;
     zkv_json_key (j, name);
     zkv_json_u64 (j, v->count); // events carry none; a count is enough
 }
@@ -283,22 +288,17 @@ s_json_ENTRIES (zkv_json_t *j, const char *name, const zkv_entries_t *v)
 static void
 s_json_fields (zkv_json_t *j, const zkv_msg_t *msg)
 {
+    static const zkv_msg_visitor_t visitor = {
+        .u64 = s_json_u64,
+        .boolean = s_json_bool,
+        .bytes = s_json_bytes,
+        .u64s = s_json_u64s,
+        .entries = s_json_entries,
+    };
     zkv_json_open (j, '{');
     zkv_json_key (j, "type");
     zkv_json_cstr (j, zkv_msg_name (msg->type));
-#define S_FIELD(type, field, doc) s_json_##type (j, #field, &m->field);
-#define S_CASE(id, name, NAME, fields)                                                             \
-    case ZKV_MSG_##NAME: {                                                                         \
-        const zkv_##name##_t *m = &msg->u.name;                                                    \
-        fields (S_FIELD) break;                                                                    \
-    }
-    switch (msg->type) {
-        ZKV_MSG_TABLE (S_CASE)
-    default:
-        break;
-    }
-#undef S_CASE
-#undef S_FIELD
+    zkv_msg_visit (msg, &visitor, j);
     zkv_json_close (j, '}');
 }
 

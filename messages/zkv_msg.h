@@ -105,6 +105,19 @@ bool zkv_msg_type_valid (int type);
 // ZKV_RAFT_HEADER, so msg->u.hdr is valid. False for client and node protocol messages.
 bool zkv_msg_is_raft (zkv_msg_type_t type);
 
+// What to do with each field of a message, by the field's type (zkv_msg_visit): for printers
+// that show any message whatever its type (zkv watch, the status page's recent events).
+typedef struct {
+    void (*u64) (void *arg, const char *name, uint64_t v);
+    void (*boolean) (void *arg, const char *name, bool v);
+    void (*bytes) (void *arg, const char *name, const zkv_bytes_t *v);
+    void (*u64s) (void *arg, const char *name, const zkv_u64s_t *v);
+    void (*entries) (void *arg, const char *name, const zkv_entries_t *v);
+} zkv_msg_visitor_t;
+
+// Calls the visitor for every field of msg, in table order, with the field's name.
+void zkv_msg_visit (const zkv_msg_t *msg, const zkv_msg_visitor_t *visitor, void *arg);
+
 // An event's wall-clock time as its publisher stamped it (its time_ms), 0 for a message that
 // carries none.
 uint64_t zkv_msg_event_time_ms (const zkv_msg_t *msg);

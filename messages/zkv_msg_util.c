@@ -39,6 +39,34 @@ zkv_msg_is_raft (zkv_msg_type_t type)
     return zkv_msg_type_valid ((int)type) && (int)type < ZKV_MSG_FIRST_CLIENT_ID;
 }
 
+void
+zkv_msg_visit (const zkv_msg_t *msg, const zkv_msg_visitor_t *visitor, void *arg)
+{
+#define S_VISIT_U64(field)     visitor->u64 (arg, #field, m->field);
+#define S_VISIT_BOOL(field)    visitor->boolean (arg, #field, m->field);
+#define S_VISIT_BYTES(field)   visitor->bytes (arg, #field, &m->field);
+#define S_VISIT_U64S(field)    visitor->u64s (arg, #field, &m->field);
+#define S_VISIT_ENTRIES(field) visitor->entries (arg, #field, &m->field);
+#define S_FIELD(type, field, doc) S_VISIT_##type (field)
+#define S_CASE(id, name, NAME, fields)                                                             \
+    case ZKV_MSG_##NAME: {                                                                         \
+        const zkv_##name##_t *m = &msg->u.name;                                                    \
+        fields (S_FIELD) break;                                                                    \
+    }
+    switch (msg->type) {
+        ZKV_MSG_TABLE (S_CASE)
+    default:
+        break;
+    }
+#undef S_CASE
+#undef S_FIELD
+#undef S_VISIT_U64
+#undef S_VISIT_BOOL
+#undef S_VISIT_BYTES
+#undef S_VISIT_U64S
+#undef S_VISIT_ENTRIES
+}
+
 uint64_t
 zkv_msg_event_time_ms (const zkv_msg_t *msg)
 {

@@ -1379,6 +1379,81 @@ test_event_time (void)
     CHECK_EQ_U64 (zkv_msg_event_time_ms (&m), 0);
 }
 
+// zkv_msg_visit calls the visitor once per field, in table order, with its name and type.
+static void
+s_visit_u64 (void *arg, const char *name, uint64_t v)
+{
+    char *out = arg;
+    snprintf (out + strlen (out), 256 - strlen (out), "%s=%" PRIu64 ";", name, v);
+}
+
+static void
+s_visit_bool (void *arg, const char *name, bool v)
+{
+    char *out = arg;
+    snprintf (out + strlen (out), 256 - strlen (out), "%s?%d;", name, v);
+}
+
+static void
+s_visit_bytes (void *arg, const char *name, const zkv_bytes_t *v)
+{
+    char *out = arg;
+    snprintf (out + strlen (out), 256 - strlen (out), "%s'%zu;", name, v->len);
+}
+
+static void
+s_visit_u64s (void *arg, const char *name, const zkv_u64s_t *v)
+{
+    char *out = arg;
+    snprintf (out + strlen (out), 256 - strlen (out), "%s#%zu;", name, v->count);
+}
+
+static void
+s_visit_entries (void *arg, const char *name, const zkv_entries_t *v)
+{
+    char *out = arg;
+    snprintf (out + strlen (out), 256 - strlen (out), "%s[%zu;", name, v->count);
+}
+
+static void
+test_visit_fields (void)
+{
+    static const zkv_msg_visitor_t visitor = {
+        .u64 = s_visit_u64,
+        .boolean = s_visit_bool,
+        .bytes = s_visit_bytes,
+        .u64s = s_visit_u64s,
+        .entries = s_visit_entries,
+    };
+    uint64_t groups[] = {0, 1};
+    zkv_msg_t m = {.type = ZKV_MSG_EVENT_NODE};
+    m.u.event_node = (zkv_event_node_t){.node = 1, .time_ms = 2, .pid = 3};
+    m.u.event_node.groups = (zkv_u64s_t){.items = groups, .count = 2};
+    char out[256] = "";
+    zkv_msg_visit (&m, &visitor, out);
+    CHECK (strcmp (out, "node=1;time_ms=2;groups#2;pid=3;") == 0);
+    // BYTES, BOOL and ENTRIES, at the end of their rows.
+    m = (zkv_msg_t){.type = ZKV_MSG_EVENT_CLIENT_ERROR};
+    m.u.event_client_error.error = (zkv_bytes_t){(uint8_t *)"busy", 4};
+    out[0] = '\0';
+    zkv_msg_visit (&m, &visitor, out);
+    CHECK (strlen (out) > 8 && strcmp (out + strlen (out) - 8, "error'4;") == 0);
+    m = (zkv_msg_t){.type = ZKV_MSG_REQUEST_VOTE_REPLY};
+    m.u.request_vote_reply.pre_vote = true;
+    out[0] = '\0';
+    zkv_msg_visit (&m, &visitor, out);
+    CHECK (strstr (out, "pre_vote?1;granted?0;") != NULL);
+    m = (zkv_msg_t){.type = ZKV_MSG_APPEND_ENTRIES};
+    out[0] = '\0';
+    zkv_msg_visit (&m, &visitor, out);
+    CHECK (strstr (out, "commit=0;ctx=0;entries[0;") != NULL);
+    // A type outside the table visits nothing.
+    m.type = (zkv_msg_type_t)250;
+    out[0] = '\0';
+    zkv_msg_visit (&m, &visitor, out);
+    CHECK (out[0] == '\0');
+}
+
 ZKV_TEST_MAIN (TEST (test_round_trip) TEST (test_truncate_everywhere) TEST (test_mutate_every_byte)
                    TEST (test_wrong_version) TEST (test_unknown_type)
                        TEST (test_wrong_field_types_and_arity) TEST (test_entries_hostile)
@@ -1390,4 +1465,4 @@ ZKV_TEST_MAIN (TEST (test_round_trip) TEST (test_truncate_everywhere) TEST (test
                                                TEST (test_prefix_sequence_and_truncation)
                                                    TEST (test_prefix_back_to_back)
                                                        TEST (test_prefix_garbage)
-                                                           TEST (test_prefix_long_input) TEST (test_event_time))
+                                                           TEST (test_prefix_long_input) TEST (test_event_time) TEST (test_visit_fields))
