@@ -1152,8 +1152,12 @@ zkv_client_save_chunk (zkv_client_t *self, uint64_t group, uint64_t save_id, uin
             if (left <= 0 || zsys_interrupted)
                 break;
             size_t from = s_poll (self, left);
-            if (from == self->n)
+            if (from >= self->n) {
+                // A connection's event (monitors[from - n]): noted, so the poll does not spin.
+                if (from < 2 * self->n)
+                    s_monitor_drain (self, from - self->n, (zkv_cc_action_t){.kind = ZKV_CC_WAIT});
                 continue;
+            }
             zkv_msg_t msg;
             if (s_recv (self, from, &msg) != 0)
                 continue;
