@@ -1,5 +1,6 @@
-// zkv bench: a closed-loop load of N clients (one thread and one zkv_client each); throughput,
-// latency percentiles, errors, and optionally the client history for the linearizability checker.
+// zkv bench: a load of N clients (one thread and one zkv_client each), closed-loop or at a fixed
+// rate; throughput, latency percentiles, errors, and optionally the client history for the
+// linearizability checker.
 #include "zkv_cli.h"
 
 #ifdef ZKV_CLI_HAVE_HISTORY
@@ -11,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/random.h>
+#include <time.h>
 
 // How long a client waits after a request found no node reachable (which takes no time).
 #define S_UNREACHABLE_PAUSE_MS 100
@@ -22,6 +24,7 @@ typedef struct {
     uint64_t key_bytes;   // --key-bytes
     uint64_t value_bytes; // --value-bytes
     uint64_t mix[3];      // --mix get:put:append percentages
+    uint64_t rate;        // --rate: requests per second of all clients together (0: closed loop)
     const char *history;  // --history FILE
     uint64_t avoid[16];   // --avoid-shard S/N: keys of shard S (of N) are not used
     uint64_t avoid_of;    // ... N (0: none avoided)
@@ -49,6 +52,7 @@ struct s_shared_t {
     const s_opts_t *opts;      // what to run
     atomic_bool stop;          // set when the time is up
     atomic_uint_fast64_t done; // ops finished so far (progress line)
+    int64_t start_ns;          // the run began (the --rate schedule starts here)
     int64_t end_ns;            // ops finishing after this do not count for throughput
     pthread_mutex_t lock;      // guards the history: events in one order, times from one clock
 #ifdef ZKV_CLI_HAVE_HISTORY
@@ -137,7 +141,23 @@ s_worker (void *arg)
     // history process has at most one open operation (Jepsen's rule).
     int64_t process = (int64_t)w->index;
     uint64_t counter = 0;
+    // --rate: this client's requests are due every `interval` ns, the clients' schedules
+    // staggered; a request's latency counts from when it was due, so a cluster that falls
+    // behind shows in the percentiles (no coordinated omission), not only in the rate.
+    int64_t interval = o->rate ? (int64_t)(o->clients * 1000000000 / o->rate) : 0;
+    int64_t due = sh->start_ns + interval * (int64_t)w->index / (int64_t)o->clients;
     while (!atomic_load (&sh->stop)) {
+        if (interval) {
+            int64_t now = zkv_cli_now_ns ();
+            if (now < due) {
+                // At most 100 ms at a time, so that the end of the run is seen.
+                int64_t nap = due - now < 100000000 ? due - now : 100000000;
+                nanosleep (&(struct timespec){.tv_sec = nap / 1000000000,
+                                              .tv_nsec = nap % 1000000000},
+                           NULL);
+                continue;
+            }
+        }
         int width = (int)o->key_bytes - (int)strlen (o->prefix);
         int kl = 0;
         // A key of a shard to avoid is drawn again (s_parse checked that keys remain).
@@ -161,7 +181,8 @@ s_worker (void *arg)
             value[vl] = 0;
         }
         s_hist_invoke (sh, process, op, key, value);
-        int64_t start = zkv_cli_now_ns ();
+        int64_t start = interval ? due : zkv_cli_now_ns ();
+        due += interval;
         zkv_client_value_t got = {0};
         uint64_t revision = 0;
         int rc = op == 0 ? zkv_client_read (client, key, (size_t)kl, &got, sh->cli->timeout_ms)
@@ -248,6 +269,8 @@ s_parse (int argc, char **argv, s_opts_t *o)
             ok = ok && zkv_cli_parse_u64 (v, 1, 64 * 1024 * 1024, &o->value_bytes);
         else if (streq (a, "--mix"))
             ok = ok && s_parse_mix (v, o->mix);
+        else if (streq (a, "--rate"))
+            ok = ok && zkv_cli_parse_u64 (v, 1, 10000000, &o->rate);
         else if (streq (a, "--history"))
             o->history = v;
         else if (streq (a, "--avoid-shard")) {
@@ -336,14 +359,14 @@ s_report (const s_opts_t *o, s_worker_t *workers, double secs)
            p999 = s_pct (all, n, 99.9), max = n ? all[n - 1] / 1000.0 : 0,
            mean = n ? sum / (double)n / 1000.0 : 0, tput = ok / secs;
     if (o->json) {
-        printf ("{\"clients\": %" PRIu64 ", \"seconds\": %.3f, \"keys\": %" PRIu64
+        printf ("{\"clients\": %" PRIu64 ", \"rate\": %" PRIu64 ", \"seconds\": %.3f, \"keys\": %" PRIu64
                 ", \"key_bytes\": %" PRIu64 ", \"value_bytes\": %" PRIu64 ", \"mix\": [%" PRIu64
                 ", %" PRIu64 ", %" PRIu64 "], \"ok\": %" PRIu64 ", \"timeouts\": %" PRIu64
                 ", \"failed\": %" PRIu64
                 ", \"ops_per_sec\": %.1f, \"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, "
                 "\"p99\": %.3f, \"p99.9\": %.3f, \"max\": %.3f, \"mean\": %.3f}, \"errors\": {",
-                o->clients, secs, o->keys, o->key_bytes, o->value_bytes, o->mix[0], o->mix[1],
-                o->mix[2], ok, timeouts, failed, tput, p50, p90, p99, p999, max, mean);
+                o->clients, o->rate, secs, o->keys, o->key_bytes, o->value_bytes, o->mix[0],
+                o->mix[1], o->mix[2], ok, timeouts, failed, tput, p50, p90, p99, p999, max, mean);
         bool first = true;
         for (int e = 1; e < ZKV_ERROR_COUNT_; e++)
             if (errors[e]) {
@@ -357,6 +380,10 @@ s_report (const s_opts_t *o, s_worker_t *workers, double secs)
                 ":%" PRIu64 "\n",
                 o->clients, secs, o->keys, o->key_bytes, o->value_bytes, o->mix[0], o->mix[1],
                 o->mix[2]);
+        if (o->rate)
+            printf ("rate:       %" PRIu64 " requests/s asked (latency counts from when each "
+                    "was due)\n",
+                    o->rate);
         printf ("ops:        %" PRIu64 " ok, %" PRIu64 " timed out (outcome unknown), %" PRIu64
                 " failed\n",
                 ok, timeouts, failed);
@@ -388,6 +415,7 @@ s_bench (zkv_cli_t *cli, int argc, char **argv)
 #endif
     s_worker_t *workers = zmalloc (o.clients * sizeof *workers);
     int64_t start = zkv_cli_now_ns ();
+    sh.start_ns = start;
     sh.end_ns = start + (int64_t)o.seconds * 1000000000;
     size_t started = 0;
     for (; started < o.clients; started++) {
@@ -440,13 +468,17 @@ s_bench (zkv_cli_t *cli, int argc, char **argv)
 }
 
 const zkv_cli_command_t zkv_cli_bench_cmd = {
-    "bench", "closed-loop load: throughput and latency percentiles",
-    "usage: zkv bench [--clients N] [--seconds T] [--keys K] [--key-bytes KB]\n"
+    "bench", "a load of N clients: throughput and latency percentiles",
+    "usage: zkv bench [--clients N] [--seconds T] [--rate R] [--keys K] [--key-bytes KB]\n"
     "                 [--value-bytes B] [--mix GET:PUT[:APPEND]] [--avoid-shard S/N]...\n"
     "                 [--history FILE] [--json]\n\n"
     "Runs N clients (each its own connection set, in its own thread) for T seconds, each\n"
     "sending its next request as soon as the last one is answered, on K random keys.\n"
     "  --clients N        concurrent clients (default 16)\n"
+    "  --rate R           R requests per second in all, on a fixed schedule (each client\n"
+    "                     R/N, one request at a time) instead of as fast as answered; a\n"
+    "                     request's latency counts from when it was due, so a cluster that\n"
+    "                     falls behind shows in the percentiles\n"
     "  --seconds T        duration (default 10)\n"
     "  --keys K           distinct keys, k000...0 to k<K-1> (default 1000)\n"
     "  --key-bytes KB     key length (default 16); with --history keys are k<run tag>-<n>,\n"

@@ -11,6 +11,7 @@
 #            `zkv status` is as quick.
 #  endpoints host:port reaches the running cluster (put, get); bad entries exit 2 with a precise
 #            message; a client key the cluster does not allow fails at once (handshake).
+#  rate      `zkv bench --rate 100` for 3 s sends about 300 requests, not as many as answered.
 #  unknown   the followers of the key's group stop (SIGSTOP) just before a put reaches the
 #            leader: exit 3, "outcome unknown" (the entry was proposed, it may yet commit).
 #  quorum    two of three nodes killed, the survivor knows no leader: put exits 1, says "not the
@@ -202,6 +203,17 @@ run "$CL_DIR/stranger.out" cl_zkv --key "$CL_DIR/stranger.cert" put k v
 [ "$rc" = 1 ] && [ "$ms" -lt 3000 ] && grep -q 'closed in its handshake' "$CL_DIR/stranger.out" ||
     fail "an unknown client key: exit $rc after $ms ms: $(cat "$CL_DIR/stranger.out")"
 cl_log "unknown key: exit $rc after $ms ms: $(cat "$CL_DIR/stranger.out")"
+
+# ---- rate -----------------------------------------------------------------------------------
+
+# zkv bench --rate: 100 requests/s for 3 s are about 300, where as fast as answered is
+# thousands; the summary says the rate asked.
+run "$CL_DIR/rate.out" cl_zkv bench --clients 4 --seconds 3 --rate 100 --json
+ok=$(sed -n 's/.*"ok": \([0-9]*\).*/\1/p' "$CL_DIR/rate.out")
+[ "$rc" = 0 ] && [ -n "$ok" ] && [ "$ok" -ge 240 ] && [ "$ok" -le 310 ] &&
+    grep -q '"rate": 100,' "$CL_DIR/rate.out" ||
+    fail "bench --rate 100 for 3 s: exit $rc, ok '$ok' (expected 240..310): $(cat "$CL_DIR/rate.out")"
+cl_log "rate: bench --rate 100 for 3 s answered $ok requests"
 
 # ---- unknown --------------------------------------------------------------------------------
 
