@@ -10,14 +10,17 @@
 #    the move against before it.
 # 2. While it moves, 16 clients (50% gets, 50% puts of 128 bytes) work on keys of the other
 #    shards: throughput and p99 against the same load without a move (run just before).
+#    Then the same at a fixed load of half that throughput (`zkv bench --rate`: a cluster with
+#    room to spare), while the shard moves back to group 1.
 # 3. Put throughput (64 clients) with one shard group against two, on the same 3 nodes.
 # 4. What each node wrote to disk (/proc/PID/io write_bytes) in the loads' windows with and
-#    without the move, and what this disk takes in synced 1 MiB writes (dd): the three nodes
+#    without the move, and what this disk takes in 1 MiB writes synced at the end (dd): the three nodes
 #    share one disk here, and a moved byte is written to every replica's Raft log and KV
 #    store and then rewritten by LevelDB's compactions.
 #
 # Environment: MIG_MB (100), MIG_SECONDS (10: each load's length), MIG_RATE (bytes per second:
-# the cluster's shard_move_bytes_per_sec; unset: unlimited), MIG_KEEP=1 keeps the work
+# the cluster's shard_move_bytes_per_sec; unset: unlimited), MIG_CHUNK (snapshot_chunk_bytes,
+# the bytes of a pulled chunk: 1048576), MIG_KEEP=1 keeps the work
 # directory (logs, every bench summary). Ports 29001-29203; data under /tmp. Only the processes
 # it started are stopped. The machine should be otherwise idle: compare ratios within one run.
 set -euo pipefail
@@ -32,14 +35,18 @@ PIDS=()
 for b in "$ZKVD" "$ZKV"; do [ -x "$b" ] || { echo "bench-migration: no $b (build first)" >&2; exit 1; }; done
 
 s_log () { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+WATCH=""
 s_stop () {
     local p
+    [ -z "$WATCH" ] || { kill -TERM "$WATCH" 2> /dev/null || true; wait "$WATCH" 2> /dev/null || true; }
+    WATCH=""
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2> /dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null || true; done
     PIDS=()
 }
 s_cleanup () {
     s_stop
+    touch "$WORK/rss0.txt.stop" "$WORK/rss.txt.stop" # memory samplers still running
     if [ "${MIG_KEEP:-0}" = 1 ]; then s_log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap s_cleanup EXIT
@@ -56,7 +63,7 @@ s_config () {
         # CURVE costs.
         echo "    security = none"
         echo "    shards = 16"
-        echo "    snapshot_chunk_bytes = 1048576"
+        echo "    snapshot_chunk_bytes = ${MIG_CHUNK:-1048576}"
         [ -z "${MIG_RATE:-}" ] || echo "    shard_move_bytes_per_sec = $MIG_RATE"
         for i in 1 2 3; do
             echo "node"
@@ -127,10 +134,34 @@ s_written_mb () {
 s_ops () { sed -e 's/.*"ops_per_sec": *\([0-9.]*\).*/\1/' "$1"; }
 s_p99 () { sed -e 's/.*"p99": *\([0-9.]*\).*/\1/' "$1"; }
 
+# s_wait_move SHARD TO FROM T0: sets served (ns: TO's leader applied zkv.shard.pull.finished of
+# SHARD) and deleted (FROM's leader applied its zkv.shard.gc), from events after T0 (ns), by the
+# events' own times: watching costs the nodes nothing, where polling `zkv status` would take CPU
+# from the load being measured.
+s_wait_move () {
+    local shard=$1 to=$2 from=$3 t0=$4
+    served="" deleted=""
+    while [ -z "$deleted" ]; do
+        sleep 0.1
+        read -r served deleted < <(awk -v s="$shard" -v to="$to" -v from="$from" -v t0="${t0%??????}" '
+            function t_ms () { t = $0; sub (/.*"time_ms": /, "", t); sub (/,.*/, "", t); return t }
+            $0 ~ "\"shard\": " s "," && t_ms () + 0 >= t0 + 0 {
+                if (/"topic": "zkv.shard.pull.finished"/ && $0 ~ "\"group\": " to ",")
+                    if (!f || t < f) f = t
+                if (/"topic": "zkv.shard.gc"/ && $0 ~ "\"group\": " from ",")
+                    if (!g || t < g) g = t }
+            END { printf "%s %s\n", (f ? f "000000" : "-"), (g ? g "000000" : "") }' "$WORK/events.jsonl")
+        [ "$served" != - ] || served=""
+        [ $((($(date +%s%N) - t0) / 1000000000)) -lt 300 ] || { s_log "the move did not finish in 300 s"; exit 1; }
+    done
+}
+
 # --- 1 and 2: one shard moves --------------------------------------------------------------
 CFG=$(s_config move "1 2")
 s_start "$CFG"
 Z=("$ZKV" --config "$CFG" --timeout 20000)
+"$ZKV" --config "$CFG" watch --json --topic zkv.shard > "$WORK/events.jsonl" 2> /dev/null &
+WATCH=$!
 # A shard of group 1, and keys in it.
 shard=$("${Z[@]}" ctrl query --json | sed -e 's/.*"shard_groups":\[\([0-9,]*\)\].*/\1/' |
     tr , '\n' | awk '$1 == 1 { print NR - 1; exit }')
@@ -142,10 +173,15 @@ for k in $keys; do
     head -c 1000000 /dev/urandom | "${Z[@]}" put "$k" > /dev/null
 done
 s_log "baseline: $SECS s of load on the other shards"
+# The memory sampler runs in both windows, so that both carry its cost.
+s_sample_rss "$WORK/rss0.txt" &
+sampler=$!
 io_base0=$(s_written)
 "${Z[@]}" bench --clients 16 --seconds "$SECS" --keys 1000 --mix 50:50:0 --avoid-shard "$shard/16" \
     --json > "$WORK/base.json" 2> /dev/null
 io_base1=$(s_written)
+touch "$WORK/rss0.txt.stop"
+wait "$sampler"
 sleep 1
 s_sample_rss "$WORK/rss.txt" &
 sampler=$!
@@ -160,31 +196,7 @@ sleep 1
 s_log "moving shard $shard to group 2"
 t0=$(date +%s%N)
 "${Z[@]}" ctrl move "$shard" 2 > /dev/null
-served="" deleted=""
-while [ -z "$deleted" ]; do
-    st=$("${Z[@]}" --timeout 2000 status --json 2> /dev/null || true)
-    now=$(date +%s%N)
-    [ -z "${MIG_TRACE:-}" ] || echo "$st" | awk -v t="$now" '{ n = split ($0, p, /\{"group": /)
-        for (i = 2; i <= n; i++) { g = p[i]; sub (/,.*/, "", g); l = p[i]; sub (/.*"log_bytes": /, "", l); sub (/,.*/, "", l)
-            printf "g%s:%d ", g, l / 1048576 } print "" }' >> "$WORK/trace.txt"
-    # Group 2 serves the shard on its leader; group 1 no longer holds it anywhere.
-    if [ -z "$served" ] && echo "$st" | awk -v s="$shard" '
-        { n = split ($0, p, /\{"group": /)
-          for (i = 2; i <= n; i++) if (p[i] ~ /^2,/ && p[i] ~ /"role": "leader"/) {
-              x = p[i]; sub (/.*"shard_states": "/, "", x); if (substr (x, s + 1, 1) == "S") ok = 1 } }
-        END { exit !ok }'; then
-        served=$now
-    fi
-    if [ -n "$served" ] && ! echo "$st" | awk -v s="$shard" '
-        { n = split ($0, p, /\{"group": /)
-          for (i = 2; i <= n; i++) if (p[i] ~ /^1,/) {
-              x = p[i]; sub (/.*"shard_states": "/, "", x); if (substr (x, s + 1, 1) != "-") held = 1 } }
-        END { exit !held }'; then
-        deleted=$now
-    fi
-    [ $(((now - t0) / 1000000000)) -lt 300 ] || { s_log "the move did not finish in 300 s"; exit 1; }
-    sleep 0.05
-done
+s_wait_move "$shard" 2 1 "$t0"
 wait "$bench"
 io_move1=$(s_written)
 touch "$WORK/rss.txt.stop"
@@ -195,6 +207,23 @@ mbps=$(awk -v mb="$MB" -v s="$move_s" 'BEGIN { printf "%.1f", mb / s }')
 for k in $(echo "$keys" | head -n 3); do
     [ "$("${Z[@]}" get --raw "$k" | wc -c)" = 1000000 ] || { s_log "$k did not survive the move"; exit 1; }
 done
+# 2b. The same at a fixed load, half the baseline's throughput (a service with room to spare,
+# as clusters are run): the shard moves back to group 1 meanwhile.
+rate=$(awk -v a="$(s_ops "$WORK/base.json")" 'BEGIN { printf "%d", a / 2 }')
+sleep 10 # the first move's deletion and LevelDB's compactions after it settle
+s_log "baseline at a fixed $rate requests/s"
+"${Z[@]}" bench --clients 16 --seconds "$SECS" --rate "$rate" --keys 1000 --mix 50:50:0 \
+    --avoid-shard "$shard/16" --json > "$WORK/base-rate.json" 2> /dev/null
+"${Z[@]}" bench --clients 16 --seconds "$SECS" --rate "$rate" --keys 1000 --mix 50:50:0 \
+    --avoid-shard "$shard/16" --json > "$WORK/during-rate.json" 2> /dev/null &
+bench=$!
+sleep 1
+s_log "moving shard $shard back to group 1"
+t1=$(date +%s%N)
+"${Z[@]}" ctrl move "$shard" 1 > /dev/null
+s_wait_move "$shard" 1 2 "$t1"
+wait "$bench"
+back_s=$(awk -v a="$t1" -v b="$served" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
 peaks=""
 for i in 0 1 2; do
     peaks="$peaks node $((i + 1)): $((rss_before[i] / 1024)) -> $(($(s_peak "$WORK/rss.txt" "${PIDS[i]}") / 1024)) MB;"
@@ -228,5 +257,9 @@ echo "| one shard of $MB MB (1 MB values) from group 1 to group 2 | served by gr
 echo "| memory (anonymous RSS) during the move, before -> peak |$peaks |"
 echo "| other shards, 16 clients 50:50, without a move | $base_ops ops/s, p99 $base_p99 ms |"
 echo "| ... during the move | $during_ops ops/s ($(awk -v a="$during_ops" -v b="$base_ops" 'BEGIN { printf "%.2f", a / b }')x), p99 $during_p99 ms ($(awk -v a="$during_p99" -v b="$base_p99" 'BEGIN { printf "%.2f", a / b }')x) |"
-echo "| written to disk per node in those ${SECS} s windows: without / with the move | $(s_written_mb "$io_base0" "$io_base1") MB / $(s_written_mb "$io_move0" "$io_move1") MB (this disk: $disk MB/s in synced 1 MiB writes) |"
+echo "| written to disk per node in those ${SECS} s windows: without / with the move | $(s_written_mb "$io_base0" "$io_base1") MB / $(s_written_mb "$io_move0" "$io_move1") MB (this disk: $disk MB/s writing 512 MiB in 1 MiB writes, synced at the end) |"
+rb_ops=$(s_ops "$WORK/base-rate.json") rd_ops=$(s_ops "$WORK/during-rate.json")
+rb_p99=$(s_p99 "$WORK/base-rate.json") rd_p99=$(s_p99 "$WORK/during-rate.json")
+echo "| other shards at a fixed $rate requests/s, without a move | $rb_ops ops/s, p99 $rb_p99 ms |"
+echo "| ... while the shard moves back (served after $back_s s) | $rd_ops ops/s ($(awk -v a="$rd_ops" -v b="$rb_ops" 'BEGIN { printf "%.2f", a / b }')x), p99 $rd_p99 ms ($(awk -v a="$rd_p99" -v b="$rb_p99" 'BEGIN { printf "%.2f", a / b }')x) |"
 echo "| puts, 64 clients: one shard group / two | ${puts[1]} / ${puts[1 2]} ops/s ($(awk -v a="${puts[1 2]}" -v b="${puts[1]}" 'BEGIN { printf "%.2f", a / b }')x) |"
