@@ -134,6 +134,15 @@ s_written_mb () {
 s_ops () { sed -e 's/.*"ops_per_sec": *\([0-9.]*\).*/\1/' "$1"; }
 s_p99 () { sed -e 's/.*"p99": *\([0-9.]*\).*/\1/' "$1"; }
 
+# s_load OUT [ARGS...]: SECS s of the load on the other shards (16 clients, 50% gets, 50% puts of
+# 128 bytes; ARGS: more zkv bench options), its JSON summary in WORK/OUT.
+s_load () {
+    local out=$1
+    shift
+    "${Z[@]}" bench --clients 16 --seconds "$SECS" --keys 1000 --mix 50:50:0 --avoid-shard "$shard/16" \
+        "$@" --json > "$WORK/$out" 2> /dev/null
+}
+
 # s_wait_move SHARD TO FROM T0: sets served (ns: TO's leader applied zkv.shard.pull.finished of
 # SHARD) and deleted (FROM's leader applied its zkv.shard.gc), from events after T0 (ns), by the
 # events' own times: watching costs the nodes nothing, where polling `zkv status` would take CPU
@@ -177,8 +186,7 @@ s_log "baseline: $SECS s of load on the other shards"
 s_sample_rss "$WORK/rss0.txt" &
 sampler=$!
 io_base0=$(s_written)
-"${Z[@]}" bench --clients 16 --seconds "$SECS" --keys 1000 --mix 50:50:0 --avoid-shard "$shard/16" \
-    --json > "$WORK/base.json" 2> /dev/null
+s_load base.json
 io_base1=$(s_written)
 touch "$WORK/rss0.txt.stop"
 wait "$sampler"
@@ -189,8 +197,7 @@ sleep 1
 rss_before=()
 for p in "${PIDS[@]}"; do rss_before+=("$(s_peak "$WORK/rss.txt" "$p")"); done
 io_move0=$(s_written)
-"${Z[@]}" bench --clients 16 --seconds "$SECS" --keys 1000 --mix 50:50:0 --avoid-shard "$shard/16" \
-    --json > "$WORK/during.json" 2> /dev/null &
+s_load during.json &
 bench=$!
 sleep 1
 s_log "moving shard $shard to group 2"
@@ -212,10 +219,8 @@ done
 rate=$(awk -v a="$(s_ops "$WORK/base.json")" 'BEGIN { printf "%d", a / 2 }')
 sleep 10 # the first move's deletion and LevelDB's compactions after it settle
 s_log "baseline at a fixed $rate requests/s"
-"${Z[@]}" bench --clients 16 --seconds "$SECS" --rate "$rate" --keys 1000 --mix 50:50:0 \
-    --avoid-shard "$shard/16" --json > "$WORK/base-rate.json" 2> /dev/null
-"${Z[@]}" bench --clients 16 --seconds "$SECS" --rate "$rate" --keys 1000 --mix 50:50:0 \
-    --avoid-shard "$shard/16" --json > "$WORK/during-rate.json" 2> /dev/null &
+s_load base-rate.json --rate "$rate"
+s_load during-rate.json --rate "$rate" &
 bench=$!
 sleep 1
 s_log "moving shard $shard back to group 1"
