@@ -3,26 +3,29 @@
 #
 #   tools/bench-migration.sh [BUILD_DIR]      (default: build; a Release build is best)
 #
-# 1. One shard of MIG_MB MB (default 100: 1 MB values of random bytes) moves from group 1 to
-#    group 2 on the same 3 nodes (chunks of 1 MiB): seconds from `zkv ctrl move` until group 2
-#    serves it and until group 1 deleted it, MB/s, and each node's peak memory (the highest
-#    anonymous RSS sampled every 100 ms: LevelDB's mapped table files are not counted) during
-#    the move against before it.
+# 1. One shard of MIG_MB MB (default 100, in values of MIG_VALUE random bytes: default 1 MB)
+#    moves from group 1 to group 2 on the same 3 nodes (chunks of 1 MiB): seconds from
+#    `zkv ctrl move` until group 2 serves it and until group 1 deleted it, MB/s, and each
+#    node's peak memory (the highest anonymous RSS sampled every 100 ms: LevelDB's mapped table
+#    files are not counted) during the move against before it.
 # 2. While it moves, 16 clients (50% gets, 50% puts of 128 bytes) work on keys of the other
 #    shards: throughput and p99 against the same load without a move (run just before).
 #    Then the same at a fixed load of half that throughput (`zkv bench --rate`: a cluster with
 #    room to spare), while the shard moves back to group 1.
 # 3. Put throughput (64 clients) with one shard group against two, on the same 3 nodes.
 # 4. What each node wrote to disk (/proc/PID/io write_bytes) in the loads' windows with and
-#    without the move, and what this disk takes in 1 MiB writes synced at the end (dd): the three nodes
-#    share one disk here, and a moved byte is written to every replica's Raft log and KV
-#    store and then rewritten by LevelDB's compactions.
+#    without the move, and what this disk takes in 1 MiB writes synced at the end (dd): the
+#    three nodes share one disk here, and a moved byte is written to every replica's Raft log
+#    and KV store and then rewritten by LevelDB's compactions.
 #
-# Environment: MIG_MB (100), MIG_SECONDS (10: each load's length), MIG_RATE (bytes per second:
-# the cluster's shard_move_bytes_per_sec; unset: unlimited), MIG_CHUNK (snapshot_chunk_bytes,
-# the bytes of a pulled chunk: 1048576), MIG_KEEP=1 keeps the work
-# directory (logs, every bench summary). Ports 29001-29203; data under /tmp. Only the processes
-# it started are stopped. The machine should be otherwise idle: compare ratios within one run.
+# Environment: MIG_MB (100), MIG_VALUE (1000000: bytes per value), MIG_SECONDS (10: each
+# load's length), MIG_RATE (bytes per second: the cluster's shard_move_bytes_per_sec; unset:
+# unlimited), MIG_CHUNK (snapshot_chunk_bytes, the bytes of a pulled chunk: 1048576),
+# MIG_KEEP=1 keeps the work directory (logs, every bench summary, the shard events),
+# MIG_HISTORY=1 also records the fixed-rate load during the move back
+# (WORK/during-rate.history, docs/history.md: which requests waited, and when, against the
+# events' times). Ports 29001-29203; data under /tmp. Only the processes it started are
+# stopped. The machine should be otherwise idle: compare ratios within one run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
@@ -30,6 +33,8 @@ ZKVD=$BUILD/actors/zkvd
 ZKV=$BUILD/client/zkv
 MB=${MIG_MB:-100}
 SECS=${MIG_SECONDS:-10}
+VB=${MIG_VALUE:-1000000}
+NV=$((MB * 1000000 / VB)) # values in the moved shard
 WORK=$(mktemp -d /tmp/zkv-migbench.XXXXXX)
 PIDS=()
 for b in "$ZKVD" "$ZKV"; do [ -x "$b" ] || { echo "bench-migration: no $b (build first)" >&2; exit 1; }; done
@@ -174,13 +179,13 @@ WATCH=$!
 # A shard of group 1, and keys in it.
 shard=$("${Z[@]}" ctrl query --json | sed -e 's/.*"shard_groups":\[\([0-9,]*\)\].*/\1/' |
     tr , '\n' | awk '$1 == 1 { print NR - 1; exit }')
-keys=$("${Z[@]}" ctrl shard $(seq -f "mig-%.0f" 0 $((MB * 24))) | awk -v s="$shard" '$3 == s "," { sub(/:$/, "", $1); print $1 }' |
-    head -n "$MB")
-[ "$(echo "$keys" | wc -l)" = "$MB" ] || { s_log "not enough keys in shard $shard"; exit 1; }
-s_log "filling shard $shard (group 1) with $MB values of 1 MB"
-for k in $keys; do
-    head -c 1000000 /dev/urandom | "${Z[@]}" put "$k" > /dev/null
-done
+keys=$(seq -f "mig-%.0f" 0 $((NV * 24)) | xargs "${Z[@]}" ctrl shard |
+    awk -v s="$shard" -v n="$NV" '$3 == s "," && c < n { sub(/:$/, "", $1); print $1; c++ }')
+[ "$(echo "$keys" | wc -l)" = "$NV" ] || { s_log "not enough keys in shard $shard"; exit 1; }
+s_log "filling shard $shard (group 1) with $NV values of $VB bytes"
+# Four puts at a time: small values would take minutes one by one.
+echo "$keys" | xargs -P 4 -I{} bash -c 'head -c "$2" /dev/urandom |
+    "$0" --config "$1" --timeout 20000 put {} > /dev/null' "$ZKV" "$CFG" "$VB"
 s_log "baseline: $SECS s of load on the other shards"
 # The memory sampler runs in both windows, so that both carry its cost.
 s_sample_rss "$WORK/rss0.txt" &
@@ -212,7 +217,7 @@ move_s=$(awk -v a="$t0" -v b="$served" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
 gc_s=$(awk -v a="$t0" -v b="$deleted" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
 mbps=$(awk -v mb="$MB" -v s="$move_s" 'BEGIN { printf "%.1f", mb / s }')
 for k in $(echo "$keys" | head -n 3); do
-    [ "$("${Z[@]}" get --raw "$k" | wc -c)" = 1000000 ] || { s_log "$k did not survive the move"; exit 1; }
+    [ "$("${Z[@]}" get --raw "$k" | wc -c)" = "$VB" ] || { s_log "$k did not survive the move"; exit 1; }
 done
 # 2b. The same at a fixed load, half the baseline's throughput (a service with room to spare,
 # as clusters are run): the shard moves back to group 1 meanwhile.
@@ -220,7 +225,9 @@ rate=$(awk -v a="$(s_ops "$WORK/base.json")" 'BEGIN { printf "%d", a / 2 }')
 sleep 10 # the first move's deletion and LevelDB's compactions after it settle
 s_log "baseline at a fixed $rate requests/s"
 s_load base-rate.json --rate "$rate"
-s_load during-rate.json --rate "$rate" &
+hist=()
+[ "${MIG_HISTORY:-0}" != 1 ] || hist=(--history "$WORK/during-rate.history")
+s_load during-rate.json --rate "$rate" "${hist[@]}" &
 bench=$!
 sleep 1
 s_log "moving shard $shard back to group 1"
@@ -258,7 +265,7 @@ echo "zkv shard migration, $(nproc) cores, $(date +%Y-%m-%d)"
 echo
 echo "| measure | value |"
 echo "| --- | --- |"
-echo "| one shard of $MB MB (1 MB values) from group 1 to group 2 | served by group 2 after $move_s s ($mbps MB/s); deleted from group 1 after $gc_s s |"
+echo "| one shard of $MB MB ($NV values of $VB bytes) from group 1 to group 2 | served by group 2 after $move_s s ($mbps MB/s); deleted from group 1 after $gc_s s |"
 echo "| memory (anonymous RSS) during the move, before -> peak |$peaks |"
 echo "| other shards, 16 clients 50:50, without a move | $base_ops ops/s, p99 $base_p99 ms |"
 echo "| ... during the move | $during_ops ops/s ($(awk -v a="$during_ops" -v b="$base_ops" 'BEGIN { printf "%.2f", a / b }')x), p99 $during_p99 ms ($(awk -v a="$during_p99" -v b="$base_p99" 'BEGIN { printf "%.2f", a / b }')x) |"
