@@ -334,7 +334,10 @@ main (int argc, char *argv[])
     }
     int serr = 0;
     char errmsg[256] = "";
-    zkv_logstore_t *ldb = zkv_ldbstore_new (me->data, &serr, errmsg, sizeof errmsg);
+    size_t write_buffer = zkv_ldbstore_write_buffer_for_node (
+        (size_t)zkv_config_storage_write_buffer_bytes (config), node.id);
+    zkv_logstore_t *ldb =
+        zkv_ldbstore_new_sized (me->data, write_buffer, &serr, errmsg, sizeof errmsg);
     if (!ldb) {
         if (serr == ZKV_ECORRUPT) {
             // LevelDB's detail rarely names the file; its LOG says what it was recovering.

@@ -159,6 +159,12 @@ zkv_config_shard_move_bytes_per_sec (const zkv_config_t *self)
 }
 
 uint64_t
+zkv_config_storage_write_buffer_bytes (const zkv_config_t *self)
+{
+    return self->cluster.storage_write_buffer_bytes;
+}
+
+uint64_t
 zkv_config_snapshot_chunk_bytes (const zkv_config_t *self)
 {
     return self->cluster.snapshot_chunk_bytes;

@@ -30,6 +30,7 @@ typedef struct {
     uint64_t snapshot_bytes;       // compact the log once it holds this many bytes
     uint64_t snapshot_chunk_bytes; // InstallSnapshot and shard moves send chunks of this size
     uint64_t shard_move_bytes_per_sec; // shard pulls at most this fast (0: unlimited)
+    uint64_t storage_write_buffer_bytes; // LevelDB's memtable, before each node's stagger
     uint64_t max_key_bytes;            // largest key a client may write
     uint64_t max_value_bytes;          // largest value a client may write
     uint64_t max_batch_entries;        // entries in one AppendEntries
@@ -115,6 +116,7 @@ bool zkv_config_check_quorum (const zkv_config_t *self);
 uint64_t zkv_config_snapshot_bytes (const zkv_config_t *self);
 uint64_t zkv_config_snapshot_chunk_bytes (const zkv_config_t *self);
 uint64_t zkv_config_shard_move_bytes_per_sec (const zkv_config_t *self);
+uint64_t zkv_config_storage_write_buffer_bytes (const zkv_config_t *self);
 uint64_t zkv_config_max_key_bytes (const zkv_config_t *self);
 uint64_t zkv_config_max_value_bytes (const zkv_config_t *self);
 uint64_t zkv_config_max_batch_entries (const zkv_config_t *self);

@@ -55,6 +55,12 @@ const zkv_config_option_t zkv_config_options[] = {
      S_CLUSTER (shard_move_bytes_per_sec),
      "A shard group pulls moving shards at most this fast (bytes of records per second, 0: as "
      "fast as it can); a lower rate leaves more of the nodes to the shards that do not move."},
+    {ZKV_CONFIG_CLUSTER, "storage_write_buffer_bytes", ZKV_CONFIG_UINT, 1048576, 1073741824,
+     "33554432", S_CLUSTER (storage_write_buffer_bytes),
+     "Each node's LevelDB holds this many bytes of writes in memory before it writes them to a "
+     "table (two such buffers at most). Nodes stagger it by id (ids 1, 2, 3, 4, 5... use 1, "
+     "1.25, 1.5, 1.75, 1... times it) so that replicas, which write the same bytes, do not all "
+     "compact at the same moment."},
     {ZKV_CONFIG_CLUSTER, "max_key_bytes", ZKV_CONFIG_UINT, 1, 65536, "1024",
      S_CLUSTER (max_key_bytes), "Largest key a client may write."},
     {ZKV_CONFIG_CLUSTER, "max_value_bytes", ZKV_CONFIG_UINT, 1, 16777216, "1048576",

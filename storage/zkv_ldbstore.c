@@ -39,7 +39,9 @@
 // then filled faster than compaction emptied it and LevelDB stalled writes, syncs included, for
 // 300-600 ms, long enough for a leader's followers to elect another (cluster.overload). At 32
 // MiB the stalls are rare and short (under 150 ms in the same runs), for up to two memtables
-// (64 MiB) of memory and a longer write-ahead log to replay at open.
+// (64 MiB) of memory and a longer write-ahead log to replay at open. The default of the
+// cluster's storage_write_buffer_bytes, which zkvd staggers by node
+// (zkv_ldbstore_write_buffer_for_node).
 #define S_WRITE_BUFFER_BYTES (32u * 1024 * 1024)
 // Block cache: the log is written once and read back mostly at boot or when a follower lags
 // behind, so a modest cache suffices; KV reads on the same database share it.
@@ -521,8 +523,22 @@ static const zkv_logstore_ops_t s_ldbstore_ops = {
     .destroy = s_destroy,
 };
 
+size_t
+zkv_ldbstore_write_buffer_for_node (size_t base, uint64_t node_id)
+{
+    uint64_t step = node_id ? (node_id - 1) % 4 : 0;
+    return base + (size_t)step * (base / 4);
+}
+
 zkv_logstore_t *
 zkv_ldbstore_new (const char *path, int *err, char *errmsg, size_t errmsg_len)
+{
+    return zkv_ldbstore_new_sized (path, S_WRITE_BUFFER_BYTES, err, errmsg, errmsg_len);
+}
+
+zkv_logstore_t *
+zkv_ldbstore_new_sized (const char *path, size_t write_buffer_bytes, int *err, char *errmsg,
+                        size_t errmsg_len)
 {
     assert (path);
     s_ldbstore_t *self = zkv_realloc (NULL, sizeof *self);
@@ -533,7 +549,7 @@ zkv_ldbstore_new (const char *path, int *err, char *errmsg, size_t errmsg_len)
     // Refuse to open a database with damaged files rather than silently skip records that
     // may hold acknowledged entries; a torn tail of LevelDB's own log is still tolerated.
     leveldb_options_set_paranoid_checks (self->options, 1);
-    leveldb_options_set_write_buffer_size (self->options, S_WRITE_BUFFER_BYTES);
+    leveldb_options_set_write_buffer_size (self->options, write_buffer_bytes);
     leveldb_options_set_cache (self->options, self->cache);
     self->wsync = leveldb_writeoptions_create ();
     leveldb_writeoptions_set_sync (self->wsync, 1);

@@ -89,6 +89,7 @@ test_sample_config (void)
     CHECK (zkv_config_check_quorum (config));
     CHECK_EQ_U64 (zkv_config_snapshot_bytes (config), 8388608);
     CHECK_EQ_U64 (zkv_config_snapshot_chunk_bytes (config), 1048576);
+    CHECK_EQ_U64 (zkv_config_storage_write_buffer_bytes (config), 33554432);
     CHECK_EQ_U64 (zkv_config_max_key_bytes (config), 1024);
     CHECK_EQ_U64 (zkv_config_max_value_bytes (config), 1048576);
     CHECK_EQ_U64 (zkv_config_max_batch_entries (config), 256);
@@ -231,6 +232,7 @@ test_good_files (void)
     CHECK (!zkv_config_check_quorum (config));
     CHECK_EQ_U64 (zkv_config_snapshot_bytes (config), 65536);
     CHECK_EQ_U64 (zkv_config_snapshot_chunk_bytes (config), 4096);
+    CHECK_EQ_U64 (zkv_config_storage_write_buffer_bytes (config), 1048576);
     CHECK_EQ_U64 (zkv_config_max_key_bytes (config), 65536);
     CHECK_EQ_U64 (zkv_config_max_value_bytes (config), 16777216);
     CHECK_EQ_U64 (zkv_config_max_batch_entries (config), 1);

@@ -8,11 +8,13 @@
 #include "zkv_logview.h"
 #include "zkv_test.h"
 
+#include <dirent.h>
 #include <leveldb/c.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #define GROUP 7 // the group most tests use
@@ -979,6 +981,91 @@ test_leveldb_corruption_is_reported (void)
     CHECK_EQ_U64 (s_ldb_damaged_load (s_damage_hard_state), ZKV_ECORRUPT);
 }
 
+// Level-0 tables (*.ldb) in dir.
+static size_t
+s_tables (const char *dir)
+{
+    size_t n = 0;
+    DIR *d = opendir (dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir (d)) != NULL) {
+        size_t len = strlen (e->d_name);
+        n += len > 4 && strcmp (e->d_name + len - 4, ".ldb") == 0;
+    }
+    closedir (d);
+    return n;
+}
+
+// Appends and syncs about 3 MiB of 16 KiB entries to a store opened in a fresh directory with a
+// memtable of write_buffer bytes; the number of tables LevelDB wrote meanwhile, SIZE_MAX if a
+// call failed.
+static size_t
+s_tables_after_3mib (size_t write_buffer)
+{
+    char dir[] = "/tmp/zkv-test-storage-XXXXXX";
+    if (!mkdtemp (dir))
+        return SIZE_MAX;
+    int err = 0;
+    char errmsg[256] = "";
+    zkv_logstore_t *store = zkv_ldbstore_new_sized (dir, write_buffer, &err, errmsg, sizeof errmsg);
+    if (!store) {
+        fprintf (stderr, "zkv_ldbstore_new_sized (%s): %s\n", dir, errmsg);
+        return SIZE_MAX;
+    }
+    bool failed = false;
+    static uint8_t payload[16384];
+    memset (payload, 'v', sizeof payload);
+    for (uint64_t index = 1; index <= 192; index++) {
+        zkv_entry_t e = {.index = index, .term = 1};
+        zkv_bytes_set (&e.data, payload, sizeof payload);
+        failed |= zkv_logstore_append (store, GROUP, &e, 1) != 0;
+        failed |= zkv_logstore_sync (store) != 0;
+        zkv_entry_free (&e);
+    }
+    // LevelDB flushes a full memtable on its background thread: wait for the table (5 s at
+    // most) where one is due.
+    for (int i = 0; i < 500 && write_buffer < 2u * 1024 * 1024 && s_tables (dir) == 0; i++)
+        nanosleep (&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    size_t n = failed ? SIZE_MAX : s_tables (dir);
+    zkv_logstore_destroy (&store);
+    leveldb_options_t *options = leveldb_options_create ();
+    char *errptr = NULL;
+    leveldb_destroy_db (options, dir, &errptr);
+    leveldb_free (errptr);
+    leveldb_options_destroy (options);
+    rmdir (dir);
+    return n;
+}
+
+// Replicas write the same bytes: with one memtable size they would start their compactions
+// together. zkvd staggers the size by node id, and the size reaches LevelDB.
+static void
+test_leveldb_write_buffer_staggered_by_node (void)
+{
+    const size_t base = 32u << 20;
+    CHECK_EQ_U64 (zkv_ldbstore_write_buffer_for_node (base, 1), base);
+    CHECK_EQ_U64 (zkv_ldbstore_write_buffer_for_node (base, 2), 40u << 20);
+    CHECK_EQ_U64 (zkv_ldbstore_write_buffer_for_node (base, 3), 48u << 20);
+    CHECK_EQ_U64 (zkv_ldbstore_write_buffer_for_node (base, 4), 56u << 20);
+    CHECK_EQ_U64 (zkv_ldbstore_write_buffer_for_node (base, 5), base);
+    CHECK_EQ_U64 (zkv_ldbstore_write_buffer_for_node (base, 0), base);
+    CHECK_EQ_U64 (zkv_ldbstore_write_buffer_for_node (base, UINT64_MAX), 48u << 20);
+    // Any three consecutive ids (a group of three) get three different sizes.
+    for (uint64_t id = 1; id < 100; id++) {
+        size_t a = zkv_ldbstore_write_buffer_for_node (base, id);
+        size_t b = zkv_ldbstore_write_buffer_for_node (base, id + 1);
+        size_t c = zkv_ldbstore_write_buffer_for_node (base, id + 2);
+        CHECK (a != b && b != c && a != c);
+        CHECK (a >= base && a <= base + 3 * (base / 4));
+    }
+    // 3 MiB fill a 1 MiB memtable (a table is flushed) and not a 32 MiB one.
+    size_t small = s_tables_after_3mib (1u << 20);
+    CHECK (small >= 1 && small != SIZE_MAX);
+    CHECK_EQ_U64 (s_tables_after_3mib (32u << 20), 0);
+}
+
 static void
 test_leveldb_bad_paths_are_errors (void)
 {
@@ -1144,6 +1231,7 @@ ZKV_TEST_MAIN (
     TEST (test_memory_durable_bytes_shrink_after_compaction)
     TEST (test_leveldb_corruption_is_reported)
     TEST (test_leveldb_bad_paths_are_errors)
+    TEST (test_leveldb_write_buffer_staggered_by_node)
     TEST (test_leveldb_damaged_database_refuses_to_open)
     TEST (test_leveldb_write_error_is_sticky)
     TEST (test_leveldb_deleted_ranges_compact_in_background)
