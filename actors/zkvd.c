@@ -334,8 +334,7 @@ main (int argc, char *argv[])
     }
     int serr = 0;
     char errmsg[256] = "";
-    size_t write_buffer = zkv_ldbstore_write_buffer_for_node (
-        (size_t)zkv_config_storage_write_buffer_bytes (config), node.id);
+    size_t write_buffer = (size_t)zkv_config_storage_write_buffer_for_node (config, node.id);
     zkv_logstore_t *ldb =
         zkv_ldbstore_new_sized (me->data, write_buffer, &serr, errmsg, sizeof errmsg);
     if (!ldb) {

@@ -165,6 +165,14 @@ zkv_config_storage_write_buffer_bytes (const zkv_config_t *self)
 }
 
 uint64_t
+zkv_config_storage_write_buffer_for_node (const zkv_config_t *self, uint64_t node_id)
+{
+    uint64_t base = self->cluster.storage_write_buffer_bytes;
+    uint64_t step = node_id ? (node_id - 1) % 4 : 0;
+    return base + step * (base / 4);
+}
+
+uint64_t
 zkv_config_snapshot_chunk_bytes (const zkv_config_t *self)
 {
     return self->cluster.snapshot_chunk_bytes;

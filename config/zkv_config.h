@@ -29,38 +29,38 @@ typedef struct {
     bool check_quorum;             // a leader without a quorum for an election timeout steps down
     uint64_t snapshot_bytes;       // compact the log once it holds this many bytes
     uint64_t snapshot_chunk_bytes; // InstallSnapshot and shard moves send chunks of this size
-    uint64_t shard_move_bytes_per_sec; // shard pulls at most this fast (0: unlimited)
+    uint64_t shard_move_bytes_per_sec;   // shard pulls at most this fast (0: unlimited)
     uint64_t storage_write_buffer_bytes; // LevelDB's memtable, before each node's stagger
-    uint64_t max_key_bytes;            // largest key a client may write
-    uint64_t max_value_bytes;          // largest value a client may write
-    uint64_t max_batch_entries;        // entries in one AppendEntries
-    uint64_t max_batch_bytes;          // entry bytes in one AppendEntries
-    uint64_t max_inflight;             // unacknowledged AppendEntries per follower
-    uint64_t max_inflight_bytes;       // ... and their entry bytes
-    uint64_t max_request_bytes;        // key and value bytes of the requests waiting
-    uint64_t max_queued_reply_bytes;   // answer bytes waiting for one client connection
-    uint64_t max_queued_bytes;         // ... for all of them
-    uint64_t max_term_jump;            // a Raft message more terms ahead than this is dropped
-    uint64_t max_uncommitted_bytes;    // a leader answers busy past this many uncommitted bytes
-    uint64_t max_requests;             // client requests a node holds waiting, in all
-    uint64_t max_requests_per_client;  // ... from one client connection
-    uint64_t max_connections;          // connections each listening socket of a node holds
-    uint64_t max_queued_replies;       // answers queued for one client connection
-    uint64_t session_ttl_ms;           // a client session idle this long (log time) expires
-    uint64_t max_sessions;             // client sessions a group keeps at most
-    uint64_t max_saves;                // saves (zkv snapshot save) a group's leader serves at once
-    const char *security;              // "curve" (peers, clients, subscribers authenticated and
-                                       // encrypted) or "none" (plain text)
-    const char *client_keys;           // directory of client public certificates allowed, or NULL
-    const char *monitor_keys;          // ... of read-only ones (events and status), or NULL
-    const char *client_cert;           // the certificate zkv and the client library use by default
-                                       // with this file (NULL: none; $ZKV_KEY or --key)
-    uint64_t http_max_connections;     // connections a node's HTTP endpoint holds at once
-    uint64_t http_timeout_ms;          // an idle HTTP connection is closed after this long
-    uint64_t stats_interval_ms;        // zkv.node.stats is published this often
-    uint64_t status_events;            // recent events the status page keeps
-    uint64_t status_max_nodes;         // nodes it keeps
-    uint64_t status_max_groups;        // groups it keeps
+    uint64_t max_key_bytes;              // largest key a client may write
+    uint64_t max_value_bytes;            // largest value a client may write
+    uint64_t max_batch_entries;          // entries in one AppendEntries
+    uint64_t max_batch_bytes;            // entry bytes in one AppendEntries
+    uint64_t max_inflight;               // unacknowledged AppendEntries per follower
+    uint64_t max_inflight_bytes;         // ... and their entry bytes
+    uint64_t max_request_bytes;          // key and value bytes of the requests waiting
+    uint64_t max_queued_reply_bytes;     // answer bytes waiting for one client connection
+    uint64_t max_queued_bytes;           // ... for all of them
+    uint64_t max_term_jump;              // a Raft message more terms ahead than this is dropped
+    uint64_t max_uncommitted_bytes;      // a leader answers busy past this many uncommitted bytes
+    uint64_t max_requests;               // client requests a node holds waiting, in all
+    uint64_t max_requests_per_client;    // ... from one client connection
+    uint64_t max_connections;            // connections each listening socket of a node holds
+    uint64_t max_queued_replies;         // answers queued for one client connection
+    uint64_t session_ttl_ms;             // a client session idle this long (log time) expires
+    uint64_t max_sessions;               // client sessions a group keeps at most
+    uint64_t max_saves;            // saves (zkv snapshot save) a group's leader serves at once
+    const char *security;          // "curve" (peers, clients, subscribers authenticated and
+                                   // encrypted) or "none" (plain text)
+    const char *client_keys;       // directory of client public certificates allowed, or NULL
+    const char *monitor_keys;      // ... of read-only ones (events and status), or NULL
+    const char *client_cert;       // the certificate zkv and the client library use by default
+                                   // with this file (NULL: none; $ZKV_KEY or --key)
+    uint64_t http_max_connections; // connections a node's HTTP endpoint holds at once
+    uint64_t http_timeout_ms;      // an idle HTTP connection is closed after this long
+    uint64_t stats_interval_ms;    // zkv.node.stats is published this often
+    uint64_t status_events;        // recent events the status page keeps
+    uint64_t status_max_nodes;     // nodes it keeps
+    uint64_t status_max_groups;    // groups it keeps
 } zkv_config_cluster_t;
 
 // One node (/node): a zkvd process.
@@ -117,6 +117,12 @@ uint64_t zkv_config_snapshot_bytes (const zkv_config_t *self);
 uint64_t zkv_config_snapshot_chunk_bytes (const zkv_config_t *self);
 uint64_t zkv_config_shard_move_bytes_per_sec (const zkv_config_t *self);
 uint64_t zkv_config_storage_write_buffer_bytes (const zkv_config_t *self);
+// The LevelDB memtable of node node_id: storage_write_buffer_bytes times 1, 1.25, 1.5 or 1.75 by
+// node id (1, 2, 3, 4, then again from 5). Replicas write the same bytes, so with one size they
+// fill their memtables and start their level-0 compactions at the same moment, and for the
+// second or two a compaction takes, every member of a group is slow at once (on one machine,
+// they also share its disk and cores). Staggered, a quorum stays fast.
+uint64_t zkv_config_storage_write_buffer_for_node (const zkv_config_t *self, uint64_t node_id);
 uint64_t zkv_config_max_key_bytes (const zkv_config_t *self);
 uint64_t zkv_config_max_value_bytes (const zkv_config_t *self);
 uint64_t zkv_config_max_batch_entries (const zkv_config_t *self);

@@ -34,6 +34,8 @@ s_print_node (const zkv_config_t *config, const zkv_config_node_t *node)
             node->id, node->peer, node->client, node->events, node->data);
     if (node->http)
         printf ("    http   %s\n", node->http);
+    printf ("    memtable %" PRIu64 " bytes (staggered by node id)\n",
+            zkv_config_storage_write_buffer_for_node (config, node->id));
     uint64_t groups[64];
     size_t count = zkv_config_groups_of_node (config, node->id, groups, 64);
     printf ("    groups ");

@@ -41,7 +41,7 @@
 // MiB the stalls are rare and short (under 150 ms in the same runs), for up to two memtables
 // (64 MiB) of memory and a longer write-ahead log to replay at open. The default of the
 // cluster's storage_write_buffer_bytes, which zkvd staggers by node
-// (zkv_ldbstore_write_buffer_for_node).
+// (zkv_config_storage_write_buffer_for_node).
 #define S_WRITE_BUFFER_BYTES (32u * 1024 * 1024)
 // Block cache: the log is written once and read back mostly at boot or when a follower lags
 // behind, so a modest cache suffices; KV reads on the same database share it.
@@ -522,13 +522,6 @@ static const zkv_logstore_ops_t s_ldbstore_ops = {
     .load = s_load,
     .destroy = s_destroy,
 };
-
-size_t
-zkv_ldbstore_write_buffer_for_node (size_t base, uint64_t node_id)
-{
-    uint64_t step = node_id ? (node_id - 1) % 4 : 0;
-    return base + (size_t)step * (base / 4);
-}
 
 zkv_logstore_t *
 zkv_ldbstore_new (const char *path, int *err, char *errmsg, size_t errmsg_len)

@@ -11,12 +11,6 @@ zkv_logstore_t *zkv_ldbstore_new (const char *path, int *err, char *errmsg, size
 // The same with LevelDB's memtable of write_buffer_bytes (zkv_ldbstore_new: 32 MiB).
 zkv_logstore_t *zkv_ldbstore_new_sized (const char *path, size_t write_buffer_bytes, int *err,
                                         char *errmsg, size_t errmsg_len);
-// The memtable of node node_id in a cluster whose configured size is base: base times 1, 1.25,
-// 1.5 or 1.75 by node_id (1, 2, 3, 4, then again from 5). Replicas write the same bytes, so with
-// one size they fill their memtables and start their level-0 compactions at the same moment,
-// and for the second or two a compaction takes, every member of a group is slow at once (on
-// one machine, they also share its disk and cores). Staggered, a quorum stays fast.
-size_t zkv_ldbstore_write_buffer_for_node (size_t base, uint64_t node_id);
 // The store's LevelDB handle (a leveldb_t *), NULL if it is not a LevelDB store. void * so that
 // this header names no LevelDB type.
 void *zkv_ldbstore_db (zkv_logstore_t *store);

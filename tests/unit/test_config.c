@@ -70,6 +70,37 @@ s_below (uint64_t *state, size_t n)
     return n ? (size_t)(s_next (state) % n) : 0;
 }
 
+// Replicas write the same bytes: with one memtable size they would start their compactions
+// together, so each node's is staggered by its id.
+static void
+test_memtable_staggered_by_node (void)
+{
+    char *path = s_source ("config/local.cfg");
+    char err[512];
+    zkv_config_t *config = zkv_config_load (path, err, sizeof err);
+    CHECK (config);
+    free (path);
+    if (!config)
+        return;
+    const uint64_t mib = 1u << 20;
+    CHECK_EQ_U64 (zkv_config_storage_write_buffer_for_node (config, 1), 32 * mib);
+    CHECK_EQ_U64 (zkv_config_storage_write_buffer_for_node (config, 2), 40 * mib);
+    CHECK_EQ_U64 (zkv_config_storage_write_buffer_for_node (config, 3), 48 * mib);
+    CHECK_EQ_U64 (zkv_config_storage_write_buffer_for_node (config, 4), 56 * mib);
+    CHECK_EQ_U64 (zkv_config_storage_write_buffer_for_node (config, 5), 32 * mib);
+    CHECK_EQ_U64 (zkv_config_storage_write_buffer_for_node (config, 0), 32 * mib);
+    CHECK_EQ_U64 (zkv_config_storage_write_buffer_for_node (config, UINT64_MAX), 48 * mib);
+    // Any three consecutive ids (a group of three) get three different sizes, within 1.75x.
+    for (uint64_t id = 1; id < 100; id++) {
+        uint64_t a = zkv_config_storage_write_buffer_for_node (config, id);
+        uint64_t b = zkv_config_storage_write_buffer_for_node (config, id + 1);
+        uint64_t c = zkv_config_storage_write_buffer_for_node (config, id + 2);
+        CHECK (a != b && b != c && a != c);
+        CHECK (a >= 32 * mib && a <= 56 * mib);
+    }
+    zkv_config_destroy (&config);
+}
+
 static void
 test_sample_config (void)
 {
@@ -874,8 +905,9 @@ test_node_keys (void)
     CHECK (system (cmd) == 0);
 }
 
-ZKV_TEST_MAIN (TEST (test_node_keys) TEST (test_sample_config) TEST (test_sample_config_group3)
-                   TEST (test_good_files) TEST (test_bad_files) TEST (test_messages)
-                       TEST (test_schema_table) TEST (test_zconfig_failing_line)
-                           TEST (test_scanner_agrees_with_zconfig) TEST (test_truncated_sample)
-                               TEST (test_mutated_sample) TEST (test_random_garbage))
+ZKV_TEST_MAIN (TEST (test_node_keys) TEST (test_memtable_staggered_by_node)
+                   TEST (test_sample_config) TEST (test_sample_config_group3) TEST (test_good_files)
+                       TEST (test_bad_files) TEST (test_messages) TEST (test_schema_table)
+                           TEST (test_zconfig_failing_line) TEST (test_scanner_agrees_with_zconfig)
+                               TEST (test_truncated_sample) TEST (test_mutated_sample)
+                                   TEST (test_random_garbage))

@@ -1039,27 +1039,10 @@ s_tables_after_3mib (size_t write_buffer)
     return n;
 }
 
-// Replicas write the same bytes: with one memtable size they would start their compactions
-// together. zkvd staggers the size by node id, and the size reaches LevelDB.
+// The memtable's size reaches LevelDB (zkvd staggers it by node: test_config).
 static void
-test_leveldb_write_buffer_staggered_by_node (void)
+test_leveldb_write_buffer_size_is_used (void)
 {
-    const size_t base = 32u << 20;
-    CHECK_EQ_U64 (zkv_ldbstore_write_buffer_for_node (base, 1), base);
-    CHECK_EQ_U64 (zkv_ldbstore_write_buffer_for_node (base, 2), 40u << 20);
-    CHECK_EQ_U64 (zkv_ldbstore_write_buffer_for_node (base, 3), 48u << 20);
-    CHECK_EQ_U64 (zkv_ldbstore_write_buffer_for_node (base, 4), 56u << 20);
-    CHECK_EQ_U64 (zkv_ldbstore_write_buffer_for_node (base, 5), base);
-    CHECK_EQ_U64 (zkv_ldbstore_write_buffer_for_node (base, 0), base);
-    CHECK_EQ_U64 (zkv_ldbstore_write_buffer_for_node (base, UINT64_MAX), 48u << 20);
-    // Any three consecutive ids (a group of three) get three different sizes.
-    for (uint64_t id = 1; id < 100; id++) {
-        size_t a = zkv_ldbstore_write_buffer_for_node (base, id);
-        size_t b = zkv_ldbstore_write_buffer_for_node (base, id + 1);
-        size_t c = zkv_ldbstore_write_buffer_for_node (base, id + 2);
-        CHECK (a != b && b != c && a != c);
-        CHECK (a >= base && a <= base + 3 * (base / 4));
-    }
     // 3 MiB fill a 1 MiB memtable (a table is flushed) and not a 32 MiB one.
     size_t small = s_tables_after_3mib (1u << 20);
     CHECK (small >= 1 && small != SIZE_MAX);
@@ -1231,7 +1214,7 @@ ZKV_TEST_MAIN (
     TEST (test_memory_durable_bytes_shrink_after_compaction)
     TEST (test_leveldb_corruption_is_reported)
     TEST (test_leveldb_bad_paths_are_errors)
-    TEST (test_leveldb_write_buffer_staggered_by_node)
+    TEST (test_leveldb_write_buffer_size_is_used)
     TEST (test_leveldb_damaged_database_refuses_to_open)
     TEST (test_leveldb_write_error_is_sticky)
     TEST (test_leveldb_deleted_ranges_compact_in_background)
