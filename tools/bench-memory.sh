@@ -66,6 +66,15 @@ s_rss () { # VmRSS in MiB of node $1, '-' when not running
 }
 s_du () { du -sm "$DIR/node$1" 2>/dev/null | awk '{ print $1 }'; }
 s_status () { "$ZKV" --config "$cfg" status 2>/dev/null || true; }
+# s_group1 COLUMN [NODE] [ROLE]: the COLUMN (a heading of `zkv status`) of group 1's first line
+# of NODE (any node if empty) in ROLE (any role if empty). By heading, not position: columns
+# were added before (configuration, shards).
+s_group1 () {
+    s_status | awk -v col="$1" -v node="${2:-}" -v role="${3:-}" '
+        NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+        $h["GROUP"] == 1 && (node == "" || $h["NODE"] == node) &&
+            (role == "" || $h["ROLE"] == role) { print $h[col]; exit }'
+}
 
 for i in 1 2 3; do s_start "$i"; done
 deadline=$((SECONDS + 30))
@@ -73,7 +82,8 @@ until s_status | grep -q leader; do
     [ $SECONDS -lt $deadline ] || { echo "no leader after 30 s" >&2; exit 1; }
     sleep 0.2
 done
-echo "LevelDB caches per node: 8 MiB block cache + 32 MiB write buffer (storage/zkv_ldbstore.c)"
+echo "LevelDB caches per node: 8 MiB block cache + a write buffer of 32, 40 and 48 MiB on nodes 1-3" \
+    "(storage_write_buffer_bytes, staggered by node id)"
 echo "phase 1: $CLIENTS clients put ${VALUE_BYTES}-byte values on $KEYS keys for ${WRITE_SECONDS}s"
 printf "%6s %10s %10s %10s %12s\n" "t(s)" "rss1(MiB)" "rss2(MiB)" "rss3(MiB)" "data1(MiB)"
 "$ZKV" --config "$cfg" --timeout 20000 bench --clients "$CLIENTS" --seconds "$WRITE_SECONDS" \
@@ -89,7 +99,7 @@ wait "$bench" || true
 grep -E "ops|throughput" "$DIR/bench1.txt" | head -3 || true
 
 # A follower of group 1 goes down; the others write on and compact past it.
-leader=$(s_status | awk '$3 == 1 && $4 == "leader" { print $1; exit }')
+leader=$(s_group1 NODE "" leader)
 victim=1
 for i in 1 2 3; do [ "$i" = "${leader:-0}" ] || { victim=$i; break; }; done
 echo "phase 2: kill -9 follower node $victim (leader ${leader:-?}), write ${DOWN_SECONDS}s more"
@@ -97,13 +107,13 @@ kill -9 "${pid[$victim]}"
 wait "${pid[$victim]}" 2>/dev/null || true
 "$ZKV" --config "$cfg" --timeout 20000 bench --clients "$CLIENTS" --seconds "$DOWN_SECONDS" \
     --keys "$KEYS" --value-bytes "$VALUE_BYTES" --mix 0:100:0 > "$DIR/bench2.txt" 2>/dev/null
-target=$(s_status | awk -v l="${leader:-0}" '$1 == l && $3 == 1 { print $7; exit }')
+target=$(s_group1 COMMIT "${leader:-0}")
 echo "phase 3: restart node $victim; it catches up to index ${target:-?} by InstallSnapshot"
 s_start "$victim"
 printf "%6s %10s %12s %9s %s\n" "t(s)" "rss$victim(MiB)" "data$victim(MiB)" "applied" "log"
 t0=$SECONDS
 while :; do
-    applied=$(s_status | awk -v v="$victim" '$1 == v && $3 == 1 { print $8; exit }')
+    applied=$(s_group1 APPLIED "$victim")
     printf "%6d %10s %12s %9s %s\n" $((SECONDS - t0)) "$(s_rss "$victim")" "$(s_du "$victim")" \
         "${applied:--}" "$(grep -E 'receiving a snapshot|installed a snapshot' \
                              "$DIR/node$victim.log" | tail -1 | sed 's/.*group/group/')"
