@@ -24,8 +24,9 @@
 # MIG_KEEP=1 keeps the work directory (logs, every bench summary, the shard events),
 # MIG_HISTORY=1 also records the fixed-rate load during the move back
 # (WORK/during-rate.history, docs/history.md: which requests waited, and when, against the
-# events' times). Ports 29001-29203; data under /tmp. Only the processes it started are
-# stopped. The machine should be otherwise idle: compare ratios within one run.
+# events' times), MIG_DIR (/tmp: where the nodes' data goes; /dev/shm, a tmpfs, takes the
+# disk out of the figures). Ports 29001-29203. Only the processes it started are stopped.
+# The machine should be otherwise idle: compare ratios within one run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
@@ -35,7 +36,7 @@ MB=${MIG_MB:-100}
 SECS=${MIG_SECONDS:-10}
 VB=${MIG_VALUE:-1000000}
 NV=$((MB * 1000000 / VB)) # values in the moved shard
-WORK=$(mktemp -d /tmp/zkv-migbench.XXXXXX)
+WORK=$(mktemp -d "${MIG_DIR:-/tmp}/zkv-migbench.XXXXXX")
 PIDS=()
 for b in "$ZKVD" "$ZKV"; do [ -x "$b" ] || { echo "bench-migration: no $b (build first)" >&2; exit 1; }; done
 
