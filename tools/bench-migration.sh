@@ -171,6 +171,21 @@ s_wait_move () {
     done
 }
 
+# s_move_under_load OUT TO FROM [ARGS...]: the shard moves from group FROM to group TO while
+# s_load OUT [ARGS...] runs (started a second before); sets moved_at (ns), served and deleted.
+s_move_under_load () {
+    local out=$1 to=$2 from=$3 bench
+    shift 3
+    s_load "$out" "$@" &
+    bench=$!
+    sleep 1
+    s_log "moving shard $shard from group $from to group $to"
+    moved_at=$(date +%s%N)
+    "${Z[@]}" ctrl move "$shard" "$to" > /dev/null
+    s_wait_move "$shard" "$to" "$from" "$moved_at"
+    wait "$bench"
+}
+
 # --- 1 and 2: one shard moves --------------------------------------------------------------
 CFG=$(s_config move "1 2")
 s_start "$CFG"
@@ -203,14 +218,8 @@ sleep 1
 rss_before=()
 for p in "${PIDS[@]}"; do rss_before+=("$(s_peak "$WORK/rss.txt" "$p")"); done
 io_move0=$(s_written)
-s_load during.json &
-bench=$!
-sleep 1
-s_log "moving shard $shard to group 2"
-t0=$(date +%s%N)
-"${Z[@]}" ctrl move "$shard" 2 > /dev/null
-s_wait_move "$shard" 2 1 "$t0"
-wait "$bench"
+s_move_under_load during.json 2 1
+t0=$moved_at
 io_move1=$(s_written)
 touch "$WORK/rss.txt.stop"
 wait "$sampler"
@@ -228,15 +237,8 @@ s_log "baseline at a fixed $rate requests/s"
 s_load base-rate.json --rate "$rate"
 hist=()
 [ "${MIG_HISTORY:-0}" != 1 ] || hist=(--history "$WORK/during-rate.history")
-s_load during-rate.json --rate "$rate" "${hist[@]}" &
-bench=$!
-sleep 1
-s_log "moving shard $shard back to group 1"
-t1=$(date +%s%N)
-"${Z[@]}" ctrl move "$shard" 1 > /dev/null
-s_wait_move "$shard" 1 2 "$t1"
-wait "$bench"
-back_s=$(awk -v a="$t1" -v b="$served" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+s_move_under_load during-rate.json 1 2 --rate "$rate" "${hist[@]}"
+back_s=$(awk -v a="$moved_at" -v b="$served" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
 peaks=""
 for i in 0 1 2; do
     peaks="$peaks node $((i + 1)): $((rss_before[i] / 1024)) -> $(($(s_peak "$WORK/rss.txt" "${PIDS[i]}") / 1024)) MB;"
