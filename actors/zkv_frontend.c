@@ -193,6 +193,13 @@ s_now_us (void *arg)
     return (uint64_t)zclock_usecs ();
 }
 
+static uint64_t
+s_wall_ms (void *arg)
+{
+    (void)arg;
+    return zkv_actors_now_ms ();
+}
+
 static const zkv_front_host_t s_host = {
     .to_client = s_to_client,
     .to_node = s_to_node,
@@ -201,6 +208,7 @@ static const zkv_front_host_t s_host = {
     .routing = s_routing,
     .event = s_event,
     .now_us = s_now_us,
+    .wall_ms = s_wall_ms,
 };
 
 // The frontend's figures, with what only this actor sees, onto the node's board.

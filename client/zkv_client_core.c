@@ -330,8 +330,10 @@ s_begin (zkv_ccore_t *core, int64_t now, int timeout_ms, bool read_only)
     core->session_t0 = core->log_ms;
     core->sends = 0;
     // A reply named a newer configuration than the cached one: fetch it first, from the node
-    // last heard to lead (it answered with that number).
-    core->fetching = core->keyed && s_config_stale (core);
+    // last heard to lead (it answered with that number). A first write fetches it too, for its
+    // log_ms: a session_t0 of 0 is refused "session expired" wherever a session was ever
+    // evicted, and that refusal is an unknown outcome once the request went twice.
+    core->fetching = (core->keyed && s_config_stale (core)) || (!read_only && core->log_ms == 0);
     s_route (core);
     return s_send (core, core->fetching ? core->leader : s_target (core));
 }
@@ -344,6 +346,8 @@ zkv_ccore_config (zkv_ccore_t *core, int64_t now, size_t from, const zkv_config_
     int err = 0;
     zkv_routing_t *r = zkv_routing_from_reply (reply, &err);
     core->fetching = false;
+    if (!core->request_sent)
+        core->session_t0 = core->log_ms; // learned before the request first leaves
     if (r && (!core->routing || r->num >= core->routing->num)) {
         zkv_routing_destroy (&core->routing);
         free (core->group_leader);
@@ -488,6 +492,11 @@ zkv_ccore_reply (zkv_ccore_t *core, int64_t now, size_t from, uint64_t client_id
     core->last_status = status >= (uint64_t)ZKV_ERROR_COUNT_ ? ZKV_EPROTO_VALUE : (int)status;
     if (now >= core->deadline)
         return s_finish (core);
+    // The answer named a newer configuration than the one the request was routed by: the key's
+    // group may have left since (down, so no leader of it answers "wrong group"). The next
+    // attempt fetches it first.
+    if (core->keyed && s_config_stale (core))
+        core->fetching = true;
     bool redirect = status == ZKV_ENOTLEADER_VALUE || status == ZKV_ELEADERLOST_VALUE;
     if (redirect && hint < core->n_nodes && hint != from) {
         // Follow the hint at once, but two nodes with stale hints must not ping-pong the request

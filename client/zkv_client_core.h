@@ -29,7 +29,9 @@
 // first), seqs from 1. If the request had been sent once only, that one send was refused and
 // nothing applied: it goes again at once under the new session, the caller never sees it. If it
 // had been sent more than once, an earlier send may have been applied: it finishes with
-// ZKV_ESESSION, an unknown outcome like ZKV_ETIMEOUT.
+// ZKV_ESESSION, an unknown outcome like ZKV_ETIMEOUT. So that a new client's first session is
+// not refused so, its first write fetches the configuration before it is sent: the reply's
+// log_ms is at least the answering node's wall clock (cluster/zkv_front.h).
 //
 // Outcomes. A request that fails says what is known of its effect:
 // - never sent (no node took it): ZKV_EUNREACHABLE, not applied. The caller reports what its

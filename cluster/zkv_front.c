@@ -632,7 +632,15 @@ s_config (zkv_front_t *self, const zkv_front_addr_t *to, uint64_t nonce)
     zkv_routing_to_reply (self->routing, &m.u.config_reply);
     m.u.config_reply.node = self->cfg.node;
     m.u.config_reply.nonce = nonce;
-    m.u.config_reply.log_ms = s_log_ms (self);
+    // A time this node's clock reached, as much as the log time a group applied: a leader's
+    // stamp on any command proposed later is at least this, less the clocks' skew, which is
+    // all a client's session_t0 must be. After a restart the groups' log times are those of
+    // the last commands before it (hours ago, maybe): a client that began its first session
+    // with that would be refused "session expired" by the first sweep of the sessions idle
+    // since (zkv_kv.h, "Client sessions").
+    uint64_t log_ms = s_log_ms (self);
+    uint64_t wall = self->host->wall_ms ? self->host->wall_ms (self->host_arg) : 0;
+    m.u.config_reply.log_ms = wall > log_ms ? wall : log_ms;
     self->host->to_client (self->host_arg, to, &m);
 }
 

@@ -90,6 +90,10 @@ typedef struct {
     // The host's monotonic clock in microseconds (optional), for requests' latencies; without
     // it they are measured in the ms of the inputs' now_ms.
     uint64_t (*now_us) (void *host);
+    // The host's wall clock in ms since the epoch (optional): the least log time a
+    // config_reply names, so that a new client's first request carries a session_t0 of now,
+    // not of the last command its groups applied (zkv_kv.h, "Client sessions").
+    uint64_t (*wall_ms) (void *host);
 } zkv_front_host_t;
 
 // A frontend routing by routing (copied). NULL on a bad config.

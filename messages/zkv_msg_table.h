@@ -224,7 +224,7 @@
     F (U64S, group_sizes, "number of members of each group, in group_ids order")           \
     F (U64S, members, "the members' node ids, group after group (group_sizes says where)") \
     ZKV_NODE_ENDPOINT_FIELDS (F)                                                           \
-    F (U64, log_ms, "the newest log time of the answering node's groups, 0 unknown")
+    F (U64, log_ms, "the newest log time of the answering node's groups, or its wall clock if later; 0 unknown")
 
 // The shard controller's commands (the value of a client_request of op JOIN, LEAVE, MOVE). A
 // query is answered with a config_reply (node 0, nonce 0) as the value.

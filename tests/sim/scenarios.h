@@ -24,6 +24,8 @@ typedef struct {
                                  // this often (per mille; Raft asks again)
     bool shards;                 // sharded (sim.h cfg.shards): group 0 the shard controller,
     int n_groups;                // ... and n_groups - 1 shard groups (implies kv)
+    uint32_t log_clock_x;        // KV: the nodes' clocks run this many times faster (0: 1)
+    uint64_t session_ttl_ms;     // KV: client sessions idle this long expire (0: the default)
 } sim_scenario_t;
 
 #define SIM_SCENARIO_END                                                                           \

@@ -3,8 +3,10 @@
 // appends, and linearizable reads (ReadIndex). Each states the property it guards in its
 // first comment.
 #include "scenarios.h"
+#include "sim_kv.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 
 // The node (other than skip) that is up and connected with the highest id, or -1.
 static int
@@ -727,6 +729,51 @@ s_stream_crash_mid_install (sim_t *s)
         sim_fail (s, "no crash left a staged stream to promote");
 }
 
+// Client sessions (cluster/zkv_kv.h): after a first clerk's sessions expired (the clocks run
+// 100 times fast, sessions last 120 s of log time), new clerks write to the same shards. Their
+// first requests must be admitted as new sessions, not refused "session expired": its client
+// learned a time from a configuration before its first write. A client that began with
+// session_t0 0 was refused on every shard that ever evicted a session, and once such a request
+// had been sent twice (a lost reply, a leader change), its caller got an unknown outcome.
+static void
+s_new_client_after_sessions_expired (sim_t *s)
+{
+    char key[16];
+    sim_kvclient_t *old = sim_kv_client (s, SIM_KV_ALL);
+    for (int i = 0; i < 20; i++) {
+        snprintf (key, sizeof key, "k%d", i);
+        sim_kv_put (s, old, key, "old");
+    }
+    // Another clerk keeps the log time moving, 300 s of it, past the old clerk's sessions' ttl.
+    sim_kvclient_t *busy = sim_kv_client (s, SIM_KV_ALL);
+    uint64_t until = sim_now (s) + 3 * SIM_SEC;
+    for (int n = 0; sim_now (s) < until; n++)
+        sim_kv_put (s, busy, "busy", n % 2 ? "a" : "b");
+    sim_counters_t k0, k1;
+    sim_counters (s, &k0);
+    if (k0.sessions_expired == 0)
+        sim_fail (s, "no session expired: the scenario tests nothing");
+    // One new clerk per key, as each command of the CLI is a new client. Each starts at a node
+    // of its own, the leader for about a third of them (a follower's refusal "not the leader"
+    // comes with a log time, so only a first send to the leader shows the difference).
+    for (int i = 0; i < 20; i++) {
+        snprintf (key, sizeof key, "k%d", i);
+        sim_kv_put (s, sim_kv_client (s, SIM_KV_ALL), key, "new");
+    }
+    sim_counters (s, &k1);
+    // A refusal "session expired" (by the leader before proposing, or at the apply) makes a
+    // clerk start another session: count those.
+    if (k1.sessions_new != k0.sessions_new || k1.sessions_refused != k0.sessions_refused)
+        sim_fail (s,
+                  "new clerks were refused 'session expired': %" PRIu64 " new sessions, %" PRIu64
+                  " refusals at apply (replicas' count)",
+                  k1.sessions_new - k0.sessions_new, k1.sessions_refused - k0.sessions_refused);
+    for (int i = 0; i < 20; i++) {
+        snprintf (key, sizeof key, "k%d", i);
+        sim_kv_check (s, old, key, "new");
+    }
+}
+
 const sim_scenario_t sim_scenarios_extra[] = {
     {.name = "PreVoteIsolatedRejoin", .n_nodes = 5, .fn = s_isolated_follower_rejoins},
     {.name = "PreVoteDeafFollower", .n_nodes = 3, .fn = s_deaf_follower_does_not_disrupt},
@@ -776,5 +823,11 @@ const sim_scenario_t sim_scenarios_extra[] = {
      .stream = true,
      .snapshot_chunk_bytes = 16,
      .stream_pad = 200},
+    {.name = "NewClientAfterSessionsExpired",
+     .n_nodes = 3,
+     .kv = true,
+     .fn = s_new_client_after_sessions_expired,
+     .log_clock_x = 100,
+     .session_ttl_ms = 120000},
     SIM_SCENARIO_END,
 };

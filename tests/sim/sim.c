@@ -275,13 +275,18 @@ h_config (void *arg, uint64_t group, const uint8_t *config, size_t len)
 }
 
 // The node's wall clock (sim_config_t.log_clock_x): what its leaders stamp on commands.
+uint64_t
+sim_wall_ms (sim_t *self, int node)
+{
+    uint64_t x = self->cfg.log_clock_x ? self->cfg.log_clock_x : 1;
+    return SIM_EPOCH_MS + self->nodes[node].skew_ms + self->now / SIM_MS * x;
+}
+
 static uint64_t
 h_now_ms (void *arg)
 {
     sim_ctx_t *ctx = arg;
-    sim_t *self = ctx->sim;
-    uint64_t x = self->cfg.log_clock_x ? self->cfg.log_clock_x : 1;
-    return SIM_EPOCH_MS + self->nodes[ctx->node].skew_ms + self->now / SIM_MS * x;
+    return sim_wall_ms (ctx->sim, ctx->node);
 }
 
 static const zkv_replica_host_t s_host = {

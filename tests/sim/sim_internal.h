@@ -291,6 +291,8 @@ void sim_push (sim_t *self, const sim_event_t *ev);
 void sim_drive (sim_t *self, int node);
 // A command between node's frontend and its group g (encoded), delivered in order.
 void sim_local_send (sim_t *self, int node, int g, const zkv_msg_t *msg);
+// Node's wall clock in ms: the simulated time, sped up by cfg.log_clock_x, plus its skew.
+uint64_t sim_wall_ms (sim_t *self, int node);
 
 // sim_store.c: the checking log store over a node's memstore
 zkv_logstore_t *sim_store_new (sim_t *self, int node, zkv_logstore_t *memstore);

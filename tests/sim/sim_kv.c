@@ -96,12 +96,20 @@ f_to_caller (void *arg, const zkv_msg_t *reply)
     sim_local_send (ctx->sim, ctx->node, g, reply);
 }
 
+static uint64_t
+f_wall_ms (void *arg)
+{
+    sim_ctx_t *ctx = arg;
+    return sim_wall_ms (ctx->sim, ctx->node);
+}
+
 static const zkv_front_host_t s_front_host = {
     .to_client = f_to_client,
     .to_node = f_to_node,
     .to_group = f_to_group,
     .to_caller = f_to_caller,
     .event = f_event,
+    .wall_ms = f_wall_ms,
 };
 
 void

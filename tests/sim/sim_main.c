@@ -149,6 +149,8 @@ s_run_seed (const sim_scenario_t *sc, const s_args_t *a, uint64_t seed)
     cfg.snapshot_chunk_bytes = sc->snapshot_chunk_bytes;
     cfg.stream_pad = sc->stream_pad;
     cfg.req_drop_pm = sc->req_busy_pm;
+    cfg.log_clock_x = sc->log_clock_x;
+    cfg.session_ttl_ms = sc->session_ttl_ms;
     cfg.trace = a->trace;
     sim_t *s = sim_new (&cfg);
     int rc = sim_guard (s, s_scenario_fn, (void *)sc);

@@ -119,6 +119,21 @@ s_fake_reply (s_fake_t *self, zframe_t *identity, const zkv_client_request_t *re
     zkv_msg_free (&rep);
 }
 
+// The fake's wall clock, which its config replies name as log_ms: a first write's session_t0.
+// Below the 1000 per request its client replies name, so that tests see which one was used.
+#define S_FAKE_LOG_MS 500
+
+// A configuration of no groups (a node that has none to give), with the fake's clock.
+static void
+s_fake_config (s_fake_t *self, zframe_t *identity, uint64_t nonce)
+{
+    zkv_msg_t rep = {.type = ZKV_MSG_CONFIG_REPLY};
+    rep.u.config_reply.node = 7;
+    rep.u.config_reply.nonce = nonce;
+    rep.u.config_reply.log_ms = S_FAKE_LOG_MS;
+    s_fake_send (self, identity, &rep, false);
+}
+
 static void
 s_fake_status (s_fake_t *self, zframe_t *identity, uint64_t nonce)
 {
@@ -246,6 +261,8 @@ s_fake_actor (zsock_t *pipe, void *args)
                     s_fake_handle (&self, identity, &req.u.client_request);
                 } else if (req.type == ZKV_MSG_STATUS_REQUEST)
                     s_fake_status (&self, identity, req.u.status_request.nonce);
+                else if (req.type == ZKV_MSG_CONFIG_REQUEST)
+                    s_fake_config (&self, identity, req.u.config_request.nonce);
                 else if (req.type == ZKV_MSG_SNAPSHOT_REQUEST)
                     s_fake_snapshot (&self, identity, &req.u.snapshot_request);
                 zkv_msg_free (&req);
@@ -648,21 +665,22 @@ test_no_quorum_refused_said_once (void)
 }
 
 // Requests carry the newest log time their client learned before it first sent them: the
-// first 0, the next ones the log_ms of the replies (1000 per request the fake received).
+// first the log_ms of the configuration its client fetched first (a new client knows no log
+// time), the next ones the log_ms of the replies (1000 per request the fake received).
 static void
 test_session_t0_from_replies (void)
 {
     s_fix_t fix;
     s_fix_setup (&fix, 1);
     s_script (&fix, 1, "drop");
-    int rc1 = s_put (&fix, "k", "v", 3000); // sent twice: 0 both times
+    int rc1 = s_put (&fix, "k", "v", 3000); // sent twice: the fetched log time both times
     int rc2 = s_put (&fix, "k", "v", 3000);
     s_req_t a = s_req (&fix, 1, 0), b = s_req (&fix, 1, 1), c = s_req (&fix, 1, 2);
     s_fix_teardown (&fix);
     CHECK_EQ_U64 (rc1, 0);
     CHECK_EQ_U64 (rc2, 0);
-    CHECK_EQ_U64 (a.session_t0, 0);
-    CHECK_EQ_U64 (b.session_t0, 0); // a retry keeps its first send's
+    CHECK_EQ_U64 (a.session_t0, S_FAKE_LOG_MS);
+    CHECK_EQ_U64 (b.session_t0, S_FAKE_LOG_MS); // a retry keeps its first send's
     CHECK_EQ_U64 (c.session_t0, 2000);
 }
 
@@ -768,6 +786,54 @@ test_core_session_expired (void)
     zkv_ccore_fini (&core);
 }
 
+// The pure core: a new client's first write fetches the configuration before it is sent and
+// carries the log time the reply named (a session_t0 of 0 is refused "session expired" on any
+// shard that ever evicted a session, an unknown outcome once the request went twice). A get
+// has no session to begin, and a fetch left unanswered gives way to the request itself.
+static void
+test_core_first_write_learns_log_time (void)
+{
+    zkv_ccore_t core;
+    uint64_t ids[] = {1, 2, 3};
+    zkv_ccore_init (&core, ids, 3, 42, 100);
+    zkv_cc_action_t act = zkv_ccore_begin (&core, 0, 1000, true);
+    CHECK (act.kind == ZKV_CC_SEND); // a get: at once
+    act = zkv_ccore_sent (&core, 0, true);
+    act = zkv_ccore_reply (&core, 1, core.target, 42, 1, 0, 0);
+    CHECK (act.kind == ZKV_CC_DONE && act.rc == 0);
+    act = zkv_ccore_begin (&core, 2, 1000, false);
+    CHECK (act.kind == ZKV_CC_FETCH);
+    act = zkv_ccore_sent (&core, 2, true);
+    CHECK (act.kind == ZKV_CC_WAIT);
+    CHECK_EQ_U64 (core.sends, 0); // a fetch is not a send of the request
+    zkv_ccore_saw_log_ms (&core, 5000);
+    zkv_config_reply_t m = {.node = 1, .log_ms = 5000};
+    act = zkv_ccore_config (&core, 3, 0, &m);
+    CHECK (act.kind == ZKV_CC_SEND);
+    CHECK_EQ_U64 (core.session_t0, 5000);
+    act = zkv_ccore_sent (&core, 3, true);
+    act = zkv_ccore_reply (&core, 4, core.target, 42, 2, 0, 0);
+    CHECK (act.kind == ZKV_CC_DONE && act.rc == 0);
+    // The next write knows a time: no fetch.
+    act = zkv_ccore_begin (&core, 5, 1000, false);
+    CHECK (act.kind == ZKV_CC_SEND);
+    CHECK_EQ_U64 (core.session_t0, 5000);
+    zkv_ccore_fini (&core);
+
+    zkv_ccore_init (&core, ids, 3, 43, 100);
+    act = zkv_ccore_begin (&core, 0, 1000, false);
+    CHECK (act.kind == ZKV_CC_FETCH);
+    act = zkv_ccore_sent (&core, 0, true);
+    act = zkv_ccore_timer (&core, act.wake_at); // no configuration within an attempt
+    CHECK (act.kind == ZKV_CC_SEND);
+    CHECK_EQ_U64 (core.session_t0, 0);
+    // A configuration arriving after the request left changes its session_t0 no more.
+    act = zkv_ccore_sent (&core, 100, true);
+    zkv_ccore_saw_log_ms (&core, 7000);
+    CHECK_EQ_U64 (core.session_t0, 0);
+    zkv_ccore_fini (&core);
+}
+
 // The pure core: two nodes pointing at each other do not ping-pong at network speed.
 static void
 test_core_hint_ping_pong_pauses (void)
@@ -775,6 +841,7 @@ test_core_hint_ping_pong_pauses (void)
     zkv_ccore_t core;
     uint64_t ids[] = {1, 2, 3};
     zkv_ccore_init (&core, ids, 3, 42, 100);
+    zkv_ccore_saw_log_ms (&core, 1000); // it knows a time: its first write goes at once
     zkv_cc_action_t act = zkv_ccore_begin (&core, 0, 1000, false);
     CHECK (act.kind == ZKV_CC_SEND && act.node == 0);
     int sends = 0;
@@ -877,6 +944,7 @@ static void
 s_cc_with_routing (zkv_ccore_t *core, const zkv_routing_t *r)
 {
     zkv_ccore_init (core, s_cc_ids, 6, 42, 100);
+    zkv_ccore_saw_log_ms (core, 1000); // it knows a time: its first write goes at once
     zkv_ccore_saw_config (core, r->num);
     zkv_cc_action_t act = s_cc_begin (core, 0, "first");
     assert (act.kind == ZKV_CC_FETCH && act.node == 0);
@@ -893,6 +961,7 @@ test_core_routing_none_goes_to_leader (void)
 {
     zkv_ccore_t core;
     zkv_ccore_init (&core, s_cc_ids, 6, 42, 100);
+    zkv_ccore_saw_log_ms (&core, 1000); // it knows a time: its first write goes at once
     zkv_cc_action_t act = zkv_ccore_begin (&core, 0, 1000, false);
     CHECK (act.kind == ZKV_CC_SEND && act.node == 0);
     act = s_cc_answer (&core, 0, 0, ZKV_ENOTLEADER_VALUE, 3);
@@ -918,6 +987,7 @@ test_core_routing_fetch_when_newer (void)
     zkv_routing_t *r = s_cc_routing (3, false);
     zkv_ccore_t core;
     zkv_ccore_init (&core, s_cc_ids, 6, 42, 100);
+    zkv_ccore_saw_log_ms (&core, 1000); // it knows a time: its first write goes at once
     zkv_cc_action_t act = zkv_ccore_begin (&core, 0, 1000, false);
     act = s_cc_answer (&core, 0, 0, 0, 3); // ok; node 3 leads
     CHECK (act.kind == ZKV_CC_DONE);
@@ -947,6 +1017,31 @@ test_core_routing_fetch_when_newer (void)
     CHECK_EQ_U64 (core.fetches, 1);
     zkv_ccore_fini (&core);
     zkv_routing_destroy (&r);
+}
+
+// A request routed by configuration 2 to a group that has no leader (it is down, and it left
+// in configuration 3, so no member of it will ever say "wrong group"): an answer naming
+// configuration 3 makes the next attempt fetch it, and the request goes where 3 says.
+static void
+test_core_routing_refetch_when_answer_names_newer (void)
+{
+    zkv_routing_t *r2 = s_cc_routing (2, false), *r3 = s_cc_routing (3, true);
+    zkv_ccore_t core;
+    s_cc_with_routing (&core, r2);
+    const char *key = s_cc_key (r2, 1, 0); // group 1 in 2, group 2 in 3
+    zkv_cc_action_t act = s_cc_begin (&core, 0, key);
+    CHECK (act.kind == ZKV_CC_SEND && s_cc_member (r2, 1, act.node));
+    zkv_ccore_saw_config (&core, 3); // the answer's config, as the caller passes it on
+    act = s_cc_answer (&core, 0, act.node, ZKV_ENOTLEADER_VALUE, 0);
+    CHECK (act.kind == ZKV_CC_WAIT); // no hint: a pause first
+    act = zkv_ccore_timer (&core, act.wake_at);
+    CHECK (act.kind == ZKV_CC_FETCH);
+    act = s_cc_config (&core, act.wake_at, act.node, r3);
+    CHECK (act.kind == ZKV_CC_SEND && s_cc_member (r3, 2, act.node));
+    CHECK (core.routing && core.routing->num == 3);
+    zkv_ccore_fini (&core);
+    zkv_routing_destroy (&r2);
+    zkv_routing_destroy (&r3);
 }
 
 // Every key goes to a member of the group the configuration deals its shard to.
@@ -1102,6 +1197,7 @@ test_core_routing_garbage_config_ignored (void)
 
     // Garbage before any configuration: sent to the node last heard to lead.
     zkv_ccore_init (&core, s_cc_ids, 6, 42, 100);
+    zkv_ccore_saw_log_ms (&core, 1000); // it knows a time: its first write goes at once
     zkv_ccore_saw_config (&core, 2);
     act = s_cc_begin (&core, 0, key);
     CHECK (act.kind == ZKV_CC_FETCH && act.node == 0);
@@ -1124,6 +1220,7 @@ test_core_routing_fetch_timeout_sends (void)
     zkv_routing_t *r = s_cc_routing (3, false);
     zkv_ccore_t core;
     zkv_ccore_init (&core, s_cc_ids, 6, 42, 100);
+    zkv_ccore_saw_log_ms (&core, 1000); // it knows a time: its first write goes at once
     zkv_ccore_saw_config (&core, 1);
     zkv_cc_action_t act = s_cc_begin (&core, 0, "k");
     CHECK (act.kind == ZKV_CC_FETCH && act.node == 0);
@@ -1242,9 +1339,11 @@ ZKV_TEST_MAIN (
     TEST (test_session_expired_first_send_resent)
     TEST (test_session_expired_retry_unknown)
     TEST (test_core_session_expired)
+    TEST (test_core_first_write_learns_log_time)
     TEST (test_core_hint_ping_pong_pauses)
     TEST (test_core_routing_none_goes_to_leader)
     TEST (test_core_routing_fetch_when_newer)
+    TEST (test_core_routing_refetch_when_answer_names_newer)
     TEST (test_core_routing_keys_follow_shards)
     TEST (test_core_routing_learns_group_leader)
     TEST (test_core_routing_wrong_group_refetches)

@@ -11,11 +11,13 @@
 
 static const uint64_t s_ids[] = {1, 2, 3};
 
-// A core of nodes 1..3 (indices 0..2), attempts of 100 ms.
+// A core of nodes 1..3 (indices 0..2), attempts of 100 ms, that knows a log time (its first
+// write is sent at once, without fetching the configuration for one).
 static void
 s_init (zkv_ccore_t *core)
 {
     zkv_ccore_init (core, s_ids, 3, 42, 100);
+    zkv_ccore_saw_log_ms (core, 1000);
 }
 
 // The current send went out, and the node at `from` answered status (leader hint).

@@ -596,6 +596,50 @@ test_front_session_fields (void)
     s_teardown (&fx);
 }
 
+// The host's wall clock (ms since the epoch), as the test sets it.
+static uint64_t s_wall_ms;
+
+static uint64_t
+h_wall_ms (void *arg)
+{
+    (void)arg;
+    return s_wall_ms;
+}
+
+// A configuration names as log_ms the node's wall clock when that is later than its groups'
+// log times (after a restart they are those of the last commands before it): a new client's
+// first session_t0, which must not predate the sessions the groups' next sweep evicts.
+static void
+test_front_config_log_ms_at_least_wall_clock (void)
+{
+    zkv_front_host_t fns = s_host_fns;
+    fns.wall_ms = h_wall_ms;
+    zkv_front_config_t cfg;
+    s_config (&cfg);
+    s_fix_t fx;
+    memset (&fx, 0, sizeof fx);
+    fx.routing = s_routing (S_NUM);
+    fx.front = zkv_front_new (&cfg, fx.routing, &fns, &fx.host);
+    CHECK (fx.front);
+    zkv_group_state_t st = {
+        .group = 1, .role = ZKV_ROLE_LEADER, .term = 2, .leader = 1, .log_ms = 8000};
+    zkv_front_group_state (fx.front, &st);
+    zkv_front_addr_t a = s_addr ("alice");
+    zkv_msg_t cq = {.type = ZKV_MSG_CONFIG_REQUEST};
+    uint64_t walls[] = {5000, 86400000, 0};
+    uint64_t want[] = {8000, 86400000, 8000};
+    for (size_t i = 0; i < 3; i++) {
+        s_wall_ms = walls[i];
+        zkv_front_client (fx.front, &a, &cq, 1000);
+        const s_effect_t *e = s_only (&fx.host, S_CLIENT, ZKV_MSG_CONFIG_REPLY);
+        CHECK (e);
+        if (e)
+            CHECK_EQ_U64 (e->msg.u.config_reply.log_ms, want[i]);
+        s_clear (&fx.host);
+    }
+    s_teardown (&fx);
+}
+
 // A forward_reply is relayed only to the forward it names: another fwd_id, client or seq, or a
 // node other than the one forwarded to, answers nothing.
 static void
@@ -1785,6 +1829,7 @@ ZKV_TEST_MAIN (TEST (test_front_figures) TEST (test_front_client_names_group) TE
                TEST (test_front_group_config) 
     TEST (test_front_new_refuses_bad_config)
     TEST (test_front_session_fields)
+    TEST (test_front_config_log_ms_at_least_wall_clock)
     TEST (test_front_serves_led_group)
     TEST (test_front_group_reply_must_match)
     TEST (test_front_group_error_reply)
