@@ -27,6 +27,8 @@
 //   one is answered "session expired": the client takes a new id (zkv_client_id changes, seqs
 //   restart at 1); sent only once, the request was not applied and goes again at once, unseen;
 //   retried, a put or append returns ZKV_ESESSION: its outcome is UNKNOWN, as for ZKV_ETIMEOUT.
+//   A new client's first write fetches the configuration first, for the log time its reply
+//   names, so that it is not refused so.
 // - A missing key is not an empty one: zkv_client_get returns ZKV_ENOTFOUND for it, and
 //   zkv_client_read says found false. Appending to a missing key creates it.
 // - Revisions: every write gives the key a new revision, larger than any it had before (a

@@ -18,11 +18,11 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 # libmicrohttpd-dev: the nodes' HTTP endpoint (metrics); curl: the metrics test scrapes it.
 # chromium, chromium-driver, python3: the status page's test drives a headless browser.
 # systemd: systemd-analyze verifies the unit (install.check); nftables: the firewall rules of
-# docs/deploy.md (cluster.deploy).
+# docs/deploy.md (cluster.deploy); faketime: nodes restarted hours later (cluster.sessions).
 PACKAGES=(build-essential cmake pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libleveldb-dev
           libmicrohttpd-dev curl
           chromium chromium-driver python3
-          systemd nftables iproute2)
+          systemd nftables iproute2 faketime)
 
 s_as_root () {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -305,6 +305,9 @@ cl_start () {
     # zkvd itself and SIGSTOP / SIGKILL reach it, not a wrapper.
     local cmd=() pre=()
     [ "$CL_MODE" != netns ] || pre=(ip netns exec "$(cl_ns "n$i")")
+    # CL_NODE_PRE: a command the node runs under for this start (e.g. faketime), which must
+    # exec it, as ip netns exec does.
+    [ -z "${CL_NODE_PRE:-}" ] || pre+=($CL_NODE_PRE)
     if [ -n "${CL_NODE_CMD:-}" ]; then
         cmd=($CL_NODE_CMD "$i")
     else
