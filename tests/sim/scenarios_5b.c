@@ -706,21 +706,6 @@ s_challenge1_delete (sim_t *s)
     }
 }
 
-// Every shard group has configuration num applied and settled (nothing pulling, nothing
-// handed off and not yet deleted) on every node.
-static bool
-s_settled_at (sim_t *s, void *arg)
-{
-    uint64_t num = *(const uint64_t *)arg;
-    for (int g = 1; g < sim_n_groups (s); g++)
-        for (int node = 0; node < sim_n (s); node++) {
-            bool settled = false;
-            if (sim_shard_config (s, node, (uint64_t)g, &settled) != num || !settled)
-                return false;
-        }
-    return true;
-}
-
 static void
 s_challenge2_unaffected (sim_t *s)
 {
@@ -742,7 +727,7 @@ s_challenge2_unaffected (sim_t *s)
     zkv_routing_destroy (&c);
     // The move to group 2 completes (the lab sleeps a second for it; over this unreliable
     // network a few seeds need longer): only then may group 1 die.
-    if (!sim_run_until (s, sim_now (s) + 30 * SIM_SEC, s_settled_at, &num))
+    if (!sim_run_until (s, sim_now (s) + 30 * SIM_SEC, sim_shard_settled_at, &num))
         sim_fail (s, "the groups did not settle at configuration %" PRIu64 " in 30 s", num);
     for (int i = 0; i < S_N; i++)
         if (owned[i]) {

@@ -242,20 +242,6 @@ s_reconfig (sim_t *s, void *arg)
         sim_at (s, sim_now (s) + 500 * SIM_MS, s_reconfig, c);
 }
 
-// Every shard group of the latest configuration has it applied and settled on every node.
-static bool
-s_shards_settled (sim_t *s, void *arg)
-{
-    uint64_t num = *(uint64_t *)arg;
-    for (int g = 1; g < sim_n_groups (s); g++)
-        for (int node = 0; node < sim_n (s); node++) {
-            bool settled = false;
-            if (sim_shard_config (s, node, (uint64_t)g, &settled) != num || !settled)
-                return false;
-        }
-    return true;
-}
-
 static void
 s_shards_start (sim_t *s, s_chaos_t *c)
 {
@@ -276,7 +262,7 @@ s_shards_end (sim_t *s, s_chaos_t *c)
     zkv_routing_t *r = sim_shard_query (s, UINT64_MAX);
     uint64_t num = r->num;
     zkv_routing_destroy (&r);
-    if (!sim_run_until (s, sim_now (s) + S_KV_WAIT, s_shards_settled, &num))
+    if (!sim_run_until (s, sim_now (s) + S_KV_WAIT, sim_shard_settled_at, &num))
         sim_fail (s, "the shard groups did not all settle in configuration %" PRIu64
                      " within %llu s after the heal (%" PRIu64 " reconfigurations)",
                   num, (unsigned long long)(S_KV_WAIT / SIM_SEC), c->reconfigs);

@@ -203,6 +203,18 @@ sim_shard_config (sim_t *s, int node, uint64_t g, bool *settled)
     return zkv_kv_shards_config (kv)->num;
 }
 
+bool
+sim_shard_settled_at (sim_t *s, void *num)
+{
+    for (int g = 1; g < sim_n_groups (s); g++)
+        for (int node = 0; node < sim_n (s); node++) {
+            bool settled = false;
+            if (sim_shard_config (s, node, (uint64_t)g, &settled) != *(uint64_t *)num || !settled)
+                return false;
+        }
+    return true;
+}
+
 size_t
 sim_shard_stored_bytes (sim_t *s)
 {

@@ -37,6 +37,9 @@ void sim_shard_group_up (sim_t *s, uint64_t g);
 // The configuration number node's replica of group g applied (0 when down), and whether all
 // its shards are settled (none pulling or handed off).
 uint64_t sim_shard_config (sim_t *s, int node, uint64_t g, bool *settled);
+// A sim_run_until predicate: every shard group has configuration *(uint64_t *)num applied and
+// settled on every node.
+bool sim_shard_settled_at (sim_t *s, void *num);
 // Bytes every node stores: Raft state and snapshots of every group, and the KV stores.
 size_t sim_shard_stored_bytes (sim_t *s);
 
