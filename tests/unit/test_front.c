@@ -170,13 +170,20 @@ s_config (zkv_front_config_t *cfg)
     cfg->n_groups = 2;
 }
 
+// A frontend of cfg whose host has fns (a test's clocks over s_host_fns).
 static void
-s_setup_with (s_fix_t *fx, const zkv_front_config_t *cfg)
+s_setup_host (s_fix_t *fx, const zkv_front_config_t *cfg, const zkv_front_host_t *fns)
 {
     memset (fx, 0, sizeof *fx);
     fx->routing = s_routing (S_NUM);
-    fx->front = zkv_front_new (cfg, fx->routing, &s_host_fns, &fx->host);
-    assert (fx->front);
+    fx->front = zkv_front_new (cfg, fx->routing, fns, &fx->host);
+    CHECK (fx->front);
+}
+
+static void
+s_setup_with (s_fix_t *fx, const zkv_front_config_t *cfg)
+{
+    s_setup_host (fx, cfg, &s_host_fns);
 }
 
 static void
@@ -617,10 +624,7 @@ test_front_config_log_ms_at_least_wall_clock (void)
     zkv_front_config_t cfg;
     s_config (&cfg);
     s_fix_t fx;
-    memset (&fx, 0, sizeof fx);
-    fx.routing = s_routing (S_NUM);
-    fx.front = zkv_front_new (&cfg, fx.routing, &fns, &fx.host);
-    CHECK (fx.front);
+    s_setup_host (&fx, &cfg, &fns);
     zkv_group_state_t st = {
         .group = 1, .role = ZKV_ROLE_LEADER, .term = 2, .leader = 1, .log_ms = 8000};
     zkv_front_group_state (fx.front, &st);
@@ -1365,10 +1369,7 @@ test_front_figures (void)
     cfg.started_ms = 400;
     cfg.max_pending_per_client = 1;
     s_fix_t fx;
-    memset (&fx, 0, sizeof fx);
-    fx.routing = s_routing (S_NUM);
-    fx.front = zkv_front_new (&cfg, fx.routing, &fns, &fx.host);
-    CHECK (fx.front);
+    s_setup_host (&fx, &cfg, &fns);
     uint64_t followers[] = {2, 3}, matches[] = {21, 15};
     zkv_group_state_t st = {.group = 1,
                             .role = ZKV_ROLE_LEADER,
